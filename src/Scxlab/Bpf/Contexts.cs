@@ -1,0 +1,411 @@
+using System.Runtime.CompilerServices;
+using Scxlab.Kernel;
+
+namespace Scxlab.Bpf;
+
+/// <summary>Every kfunc, map operation and task-field read a policy can make; each is one interleaving point.</summary>
+public enum CallKind : byte
+{
+    None = 0,
+    TaskFromPid, TaskPid, TaskTestCpu, TaskCpu, TaskNrCpusAllowed, TaskWeight, TaskDsqVtime, TaskSlice, TaskMigrationDisabled, TaskRunning,
+    DsqInsert, DsqInsertVtime, DispatchNrSlots, DispatchCancel, DsqMoveToLocal, DsqIterNext, DsqMove,
+    KickCpu, DsqNrQueued, DsqPeek, CreateDsq, DestroyDsq, SelectCpuDfl, PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle,
+    ReenqueueLocal, DsqReenq, Error, Exit, Prandom, Now, TaskSetSlice, TaskSetDsqVtime,
+    MapPush, MapPop, MapPeek, ListRemove, ListContains, HashLookup, HashUpdate, HashDelete,
+    ArrayGet, ArraySet, ArrayAdd, TaskStorageGet, TaskStorageSet, SpinLock, SpinUnlock,
+    CpumaskTest, CpumaskSet, CpumaskClear, TaskGetCookie, DsqInsertCookie,
+}
+
+/// <summary>A BPF DSQ iterator (<c>bpf_iter_scx_dsq</c>): sees only tasks inserted before it began.</summary>
+public readonly record struct DsqIter(ulong DsqId, long Seq, int Current, bool Started)
+{
+    public TaskRef Task => new(Current);
+    public bool Done => Started && Current < 0;
+}
+
+/// <summary>
+/// Kfuncs callable from any sched_ext callback, plus map operations and task-field reads.
+/// A context is only valid inside the callback it was passed to.
+/// </summary>
+/// <remarks>
+/// Replay protocol: a run of the callback sees the results recorded so far (replayed without
+/// effect), executes at most one new call (the live one), and stops at the call after it. The
+/// recorded (kind, result) pairs are the callback's position, part of the world value.
+/// </remarks>
+public class BpfContext
+{
+    internal Machine M = null!;
+    internal int ActorId;
+    internal int FrameIndex;
+    internal ScxCallback Callback;
+    internal bool Active;
+    internal int Cursor;
+    internal int Recorded;
+    internal int LogBase;
+    internal bool LiveAllowed;
+    internal bool LiveUsed;
+    internal bool Suspended;
+    internal bool Misused;
+    internal bool DeferredStarted;
+    internal CallKind PendingKind;
+    internal long PendingA;
+    internal long PendingB;
+    internal int Calls;
+
+    internal void Bind(Machine m, int actor, int frameIndex, ScxCallback cb, int logBase, int recorded, bool live)
+    {
+        M = m;
+        ActorId = actor;
+        FrameIndex = frameIndex;
+        Callback = cb;
+        Active = true;
+        Cursor = 0;
+        Recorded = recorded;
+        LogBase = logBase;
+        LiveAllowed = live;
+        LiveUsed = false;
+        Suspended = false;
+        Misused = false;
+        DeferredStarted = false;
+        PendingKind = CallKind.None;
+        Calls = 0;
+    }
+
+    /// <summary>0 = replayed (value in <paramref name="v"/>), 1 = execute now, 2 = suspend here.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected int Enter(CallKind k, long a, long b, out long v)
+    {
+        v = 0;
+        if (!Active || M.RunningContext != this)
+        {
+            M.PolicyMisuse(this, $"{KfuncName(k)}() called from outside ops.{ScxCallbacks.OpName(Callback)}(): the context is only valid while its callback runs");
+            return 2;
+        }
+        if (Suspended)
+        {
+            Misused = true;
+            return 2;
+        }
+        var i = Cursor++;
+        if (i < Recorded)
+        {
+            var logKind = M.World.Logs[LogBase + 2 * i];
+            if (logKind != (long)k)
+            {
+                M.PolicyMisuse(this, $"non-deterministic policy: call {i} was {KfuncName((CallKind)logKind)}() when recorded but {KfuncName(k)}() on replay");
+                Suspended = true;
+                return 2;
+            }
+            v = M.World.Logs[LogBase + 2 * i + 1];
+            return 0;
+        }
+        if (LiveAllowed && !LiveUsed)
+        {
+            LiveUsed = true;
+            return 1;
+        }
+        Suspended = true;
+        PendingKind = k;
+        PendingA = a;
+        PendingB = b;
+        M.OnSuspendAt(this, k, a);
+        return 2;
+    }
+
+    private protected void Record(CallKind k, long v) => M.AppendLog(this, k, v);
+
+    /// <summary>After a live call: record its result unless it ended the callback with a fault.</summary>
+    private protected bool Commit(CallKind k, long v)
+    {
+        if (M.FaultPending)
+        {
+            Suspended = true;
+            return false;
+        }
+        Record(k, v);
+        return true;
+    }
+
+    /// <summary>Immediate call helper: replay, or execute <paramref name="exec"/> and record.</summary>
+    private protected bool Run(CallKind k, long a, long b, out long v, Func<BpfContext, long, long, long> exec)
+    {
+        switch (Enter(k, a, b, out v))
+        {
+            case 0: return true;
+            case 1:
+                v = exec(this, a, b);
+                return Commit(k, v);
+            default: return false;
+        }
+    }
+
+    public static string KfuncName(CallKind k) => k switch
+    {
+        CallKind.TaskFromPid => "bpf_task_from_pid",
+        CallKind.TaskPid => "read p->pid",
+        CallKind.TaskTestCpu => "bpf_cpumask_test_cpu(p->cpus_ptr)",
+        CallKind.TaskCpu => "scx_bpf_task_cpu",
+        CallKind.TaskNrCpusAllowed => "read p->nr_cpus_allowed",
+        CallKind.TaskWeight => "read p->scx.weight",
+        CallKind.TaskDsqVtime => "read p->scx.dsq_vtime",
+        CallKind.TaskSlice => "read p->scx.slice",
+        CallKind.TaskMigrationDisabled => "is_migration_disabled",
+        CallKind.TaskRunning => "scx_bpf_task_running",
+        CallKind.DsqInsert => "scx_bpf_dsq_insert",
+        CallKind.DsqInsertVtime => "scx_bpf_dsq_insert_vtime",
+        CallKind.DispatchNrSlots => "scx_bpf_dispatch_nr_slots",
+        CallKind.DispatchCancel => "scx_bpf_dispatch_cancel",
+        CallKind.DsqMoveToLocal => "scx_bpf_dsq_move_to_local",
+        CallKind.DsqIterNext => "bpf_iter_scx_dsq_next",
+        CallKind.DsqMove => "scx_bpf_dsq_move",
+        CallKind.KickCpu => "scx_bpf_kick_cpu",
+        CallKind.DsqNrQueued => "scx_bpf_dsq_nr_queued",
+        CallKind.DsqPeek => "scx_bpf_dsq_peek",
+        CallKind.CreateDsq => "scx_bpf_create_dsq",
+        CallKind.DestroyDsq => "scx_bpf_destroy_dsq",
+        CallKind.SelectCpuDfl => "scx_bpf_select_cpu_dfl",
+        CallKind.PickIdleCpu => "scx_bpf_pick_idle_cpu",
+        CallKind.PickAnyCpu => "scx_bpf_pick_any_cpu",
+        CallKind.TestAndClearCpuIdle => "scx_bpf_test_and_clear_cpu_idle",
+        CallKind.ReenqueueLocal => "scx_bpf_reenqueue_local",
+        CallKind.DsqReenq => "scx_bpf_dsq_reenq",
+        CallKind.Error => "scx_bpf_error",
+        CallKind.Exit => "scx_bpf_exit",
+        CallKind.Prandom => "bpf_get_prandom_u32",
+        CallKind.Now => "scx_bpf_now",
+        CallKind.TaskSetSlice => "scx_bpf_task_set_slice",
+        CallKind.TaskSetDsqVtime => "scx_bpf_task_set_dsq_vtime",
+        CallKind.MapPush => "bpf_map_push_elem",
+        CallKind.MapPop => "bpf_map_pop_elem",
+        CallKind.MapPeek => "bpf_map_peek_elem",
+        CallKind.ListRemove => "list remove",
+        CallKind.ListContains => "list lookup",
+        CallKind.HashLookup => "bpf_map_lookup_elem",
+        CallKind.HashUpdate => "bpf_map_update_elem",
+        CallKind.HashDelete => "bpf_map_delete_elem",
+        CallKind.ArrayGet => "bpf_map_lookup_elem",
+        CallKind.ArraySet => "bpf_map_update_elem",
+        CallKind.ArrayAdd => "__sync_fetch_and_add",
+        CallKind.TaskStorageGet => "bpf_task_storage_get",
+        CallKind.TaskStorageSet => "task storage write",
+        CallKind.SpinLock => "bpf_spin_lock",
+        CallKind.SpinUnlock => "bpf_spin_unlock",
+        CallKind.CpumaskTest => "bpf_cpumask_test_cpu",
+        CallKind.CpumaskSet => "bpf_cpumask_set_cpu",
+        CallKind.CpumaskClear => "bpf_cpumask_clear_cpu",
+        CallKind.TaskGetCookie => "scx_bpf_task_get_cookie",
+        CallKind.DsqInsertCookie => "scx_bpf_dsq_insert_cookie",
+        _ => k.ToString(),
+    };
+
+    private static BpfCall<T> Ready<T>(T v) => new(v);
+
+    // ---- immutable task identity: not interleaving points ----
+
+    /// <summary><c>p->pid</c> (never changes, so reading it cannot race).</summary>
+    public long Pid(TaskRef p) => p.IsNone ? 0 : M.Config.Tasks[p.Index].Pid;
+
+    /// <summary><c>p->comm[pid]</c> as kernel messages print it.</summary>
+    public string Comm(TaskRef p) => M.TaskName(p.Index);
+
+    /// <summary>
+    /// <c>bpf_task_from_pid()</c>: tasks are never reaped inside a run, so the lookup cannot race
+    /// with anything the model does; it is therefore not an interleaving point.
+    /// </summary>
+    public TaskRef TaskFromPid(long pid)
+    {
+        var cfg = M.Config.Tasks;
+        for (var i = 0; i < cfg.Count; i++)
+            if (cfg[i].Pid == pid) return new TaskRef(i);
+        return TaskRef.None;
+    }
+
+    // ---- task-field reads (each an interleaving point: the reader holds no lock of p) ----
+
+    /// <summary><c>bpf_cpumask_test_cpu(cpu, p->cpus_ptr)</c>.</summary>
+    public BpfCall<bool> TaskTestCpu(TaskRef p, int cpu) => Run(CallKind.TaskTestCpu, p.Index, cpu, out var v, static (c, a, b) => c.M.KfTaskTestCpu(c, (int)a, (int)b)) ? Ready(v != 0) : default;
+    public BpfCall<int> TaskCpu(TaskRef p) => Run(CallKind.TaskCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskCpu)) ? Ready((int)v) : default;
+    public BpfCall<int> TaskNrCpusAllowed(TaskRef p) => Run(CallKind.TaskNrCpusAllowed, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskNrCpusAllowed)) ? Ready((int)v) : default;
+    public BpfCall<int> TaskWeight(TaskRef p) => Run(CallKind.TaskWeight, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskWeight)) ? Ready((int)v) : default;
+    public BpfCall<long> TaskDsqVtime(TaskRef p) => Run(CallKind.TaskDsqVtime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskDsqVtime)) ? Ready(v) : default;
+    public BpfCall<long> TaskSlice(TaskRef p) => Run(CallKind.TaskSlice, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskSlice)) ? Ready(v) : default;
+    public BpfCall<bool> TaskMigrationDisabled(TaskRef p) => Run(CallKind.TaskMigrationDisabled, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskMigrationDisabled)) ? Ready(v != 0) : default;
+    public BpfCall<bool> TaskRunning(TaskRef p) => Run(CallKind.TaskRunning, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskRunning)) ? Ready(v != 0) : default;
+    public BpfCall<long> TaskPid(TaskRef p) => Run(CallKind.TaskPid, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskPid)) ? Ready(v) : default;
+    public BpfCall<bool> TaskSetSlice(TaskRef p, long slice) => Run(CallKind.TaskSetSlice, p.Index, slice, out var v, static (c, a, b) => c.M.KfTaskSet(c, (int)a, CallKind.TaskSetSlice, b)) ? Ready(v != 0) : default;
+    public BpfCall<bool> TaskSetDsqVtime(TaskRef p, long vtime) => Run(CallKind.TaskSetDsqVtime, p.Index, vtime, out var v, static (c, a, b) => c.M.KfTaskSet(c, (int)a, CallKind.TaskSetDsqVtime, b)) ? Ready(v != 0) : default;
+
+    // ---- kfuncs legal in every callback ----
+
+    public BpfCall<bool> KickCpu(int cpu, KickFlags flags = KickFlags.None) => Run(CallKind.KickCpu, cpu, (long)flags, out var v, static (c, a, b) => c.M.KfKickCpu(c, (int)a, (KickFlags)b)) ? Ready(v != 0) : default;
+    public BpfCall<int> DsqNrQueued(ulong dsqId) => Run(CallKind.DsqNrQueued, (long)dsqId, 0, out var v, static (c, a, _) => c.M.KfDsqNrQueued(c, (ulong)a)) ? Ready((int)v) : default;
+    public BpfCall<TaskRef> DsqPeek(ulong dsqId) => Run(CallKind.DsqPeek, (long)dsqId, 0, out var v, static (c, a, _) => c.M.KfDsqPeek(c, (ulong)a)) ? Ready(new TaskRef((int)v)) : default;
+    public BpfCall<bool> DestroyDsq(ulong dsqId) => Run(CallKind.DestroyDsq, (long)dsqId, 0, out var v, static (c, a, _) => c.M.KfDestroyDsq(c, (ulong)a)) ? Ready(v != 0) : default;
+    public BpfCall<bool> DsqReenq(ulong dsqId) => Run(CallKind.DsqReenq, (long)dsqId, 0, out var v, static (c, a, _) => c.M.KfDsqReenq(c, (ulong)a)) ? Ready(v != 0) : default;
+    /// <summary><c>scx_bpf_error()</c>: ends the scheduler with SCX_EXIT_ERROR_BPF; the program itself continues.</summary>
+    public BpfCall<bool> Error(string message) => Run(CallKind.Error, 0, 0, out var v, (c, _, _) => c.M.KfExit(c, ExitKind.ErrorBpf, 0, message)) ? Ready(true) : default;
+    /// <summary><c>scx_bpf_exit()</c>: ends the scheduler with SCX_EXIT_UNREG_BPF and the given code.</summary>
+    public BpfCall<bool> Exit(long code, string message) => Run(CallKind.Exit, code, 0, out var v, (c, a, _) => c.M.KfExit(c, ExitKind.UnregBpf, a, message)) ? Ready(true) : default;
+    public BpfCall<uint> PrandomU32() => Run(CallKind.Prandom, 0, 0, out var v, static (c, _, _) => c.M.KfPrandom()) ? Ready((uint)v) : default;
+    public BpfCall<long> Now() => Run(CallKind.Now, 0, 0, out var v, static (c, _, _) => c.M.World.Sched.Clock) ? Ready(v) : default;
+    public BpfCall<int> PickIdleCpu(TaskRef p) => Run(CallKind.PickIdleCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfPickIdleCpu(c, (int)a, clear: true)) ? Ready((int)v) : default;
+    public BpfCall<int> PickAnyCpu(TaskRef p) => Run(CallKind.PickAnyCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfPickAnyCpu(c, (int)a)) ? Ready((int)v) : default;
+    public BpfCall<bool> TestAndClearCpuIdle(int cpu) => Run(CallKind.TestAndClearCpuIdle, cpu, 0, out var v, static (c, a, _) => c.M.KfTestAndClearCpuIdle(c, (int)a)) ? Ready(v != 0) : default;
+    /// <summary>Cookie variant only: <c>scx_bpf_task_get_cookie(p)</c>, p's current qseq.</summary>
+    public BpfCall<long> TaskGetCookie(TaskRef p) => Run(CallKind.TaskGetCookie, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskGetCookie(c, (int)a)) ? Ready(v) : default;
+
+    // ---- maps ----
+
+    public BpfCall<bool> Push(MapHandle m, long value) => Run(CallKind.MapPush, m.Id, value, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.MapPush, (int)a, b, 0)) ? Ready(v != 0) : default;
+    public BpfCall<MapValue> Pop(MapHandle m) => RunValue(CallKind.MapPop, m.Id, 0, 0);
+    public BpfCall<MapValue> Peek(MapHandle m) => RunValue(CallKind.MapPeek, m.Id, 0, 0);
+    public BpfCall<bool> ListRemove(MapHandle m, long value) => Run(CallKind.ListRemove, m.Id, value, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.ListRemove, (int)a, b, 0)) ? Ready(v != 0) : default;
+    public BpfCall<bool> ListContains(MapHandle m, long value) => Run(CallKind.ListContains, m.Id, value, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.ListContains, (int)a, b, 0)) ? Ready(v != 0) : default;
+    public BpfCall<MapValue> Lookup(MapHandle m, long key) => RunValue(CallKind.HashLookup, m.Id, key, 0);
+    public BpfCall<bool> Update(MapHandle m, long key, long value) => MapCall(CallKind.HashUpdate, m.Id, key, value, out var v) ? Ready(v != 0) : default;
+    public BpfCall<bool> Delete(MapHandle m, long key) => Run(CallKind.HashDelete, m.Id, key, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.HashDelete, (int)a, b, 0)) ? Ready(v != 0) : default;
+    public BpfCall<long> Get(MapHandle m, long index) => Run(CallKind.ArrayGet, m.Id, index, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.ArrayGet, (int)a, b, 0)) ? Ready(v) : default;
+    public BpfCall<bool> Set(MapHandle m, long index, long value) => MapCall(CallKind.ArraySet, m.Id, index, value, out _) ? Ready(true) : default;
+    /// <summary><c>__sync_fetch_and_add(&amp;arr[index], delta)</c>: returns the old value.</summary>
+    public BpfCall<long> FetchAdd(MapHandle m, long index, long delta) => MapCall(CallKind.ArrayAdd, m.Id, index, delta, out var v) ? Ready(v) : default;
+    public BpfCall<long> TaskGet(MapHandle m, TaskRef p, int field) => Run(CallKind.TaskStorageGet, m.Id, ((long)p.Index << 16) | (uint)field, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.TaskStorageGet, (int)a, b, 0)) ? Ready(v) : default;
+    public BpfCall<bool> TaskSet(MapHandle m, TaskRef p, int field, long value) => MapCall(CallKind.TaskStorageSet, m.Id, ((long)p.Index << 16) | (uint)field, value, out _) ? Ready(true) : default;
+
+    private bool MapCall(CallKind k, int mapId, long key, long value, out long v)
+    {
+        switch (Enter(k, mapId, key, out v))
+        {
+            case 0: return true;
+            case 1:
+                v = M.KfMap(this, k, mapId, key, value);
+                return Commit(k, v);
+            default: return false;
+        }
+    }
+    public BpfCall<bool> Lock(MapHandle l) => Run(CallKind.SpinLock, l.Id, 0, out var v, static (c, a, _) => c.M.KfMap(c, CallKind.SpinLock, (int)a, 0, 0)) ? Ready(true) : default;
+    public BpfCall<bool> Unlock(MapHandle l) => Run(CallKind.SpinUnlock, l.Id, 0, out var v, static (c, a, _) => c.M.KfMap(c, CallKind.SpinUnlock, (int)a, 0, 0)) ? Ready(true) : default;
+    public BpfCall<bool> CpumaskTest(MapHandle m, int cpu) => Run(CallKind.CpumaskTest, m.Id, cpu, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.CpumaskTest, (int)a, b, 0)) ? Ready(v != 0) : default;
+    public BpfCall<bool> CpumaskSet(MapHandle m, int cpu) => Run(CallKind.CpumaskSet, m.Id, cpu, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.CpumaskSet, (int)a, b, 0)) ? Ready(true) : default;
+    public BpfCall<bool> CpumaskClear(MapHandle m, int cpu) => Run(CallKind.CpumaskClear, m.Id, cpu, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.CpumaskClear, (int)a, b, 0)) ? Ready(true) : default;
+
+    // Pop/peek/lookup results carry two facts (found, value) in one log word.
+    private BpfCall<MapValue> RunValue(CallKind k, int mapId, long key, long unused)
+    {
+        switch (Enter(k, mapId, key, out var v))
+        {
+            case 0: return Ready(DecodeValue(v));
+            case 1:
+                var r = M.KfMapValue(this, k, mapId, key);
+                if (M.FaultPending) { Suspended = true; return default; }
+                Record(k, EncodeValue(r));
+                return Ready(r);
+            default: return default;
+        }
+    }
+
+    // Values stored in maps by policies are pids, counters, vtimes: 62 bits are plenty; the
+    // top bit says "found".
+    private static long EncodeValue(MapValue r) => r.Found ? (long)(((ulong)r.Value & ~(1UL << 63)) | (1UL << 63)) : 0;
+    private static MapValue DecodeValue(long v) => v == 0 ? new(false, 0) : new(true, (v << 1) >> 1);
+
+    // ---- deferred kfuncs: kernel paths that run as their own steps ----
+
+    private protected BpfCall<T> Deferred<T>(CallKind k, long a, long b, long c3, long d4, long e5, Func<long, T> decode)
+    {
+        switch (Enter(k, a, b, out var v))
+        {
+            case 0: return Ready(decode(v));
+            case 1:
+                if (M.StartDeferredKfunc(this, k, a, b, c3, d4, e5, out var immediate))
+                {
+                    DeferredStarted = true;
+                    Suspended = true;
+                    return default;
+                }
+                return Commit(k, immediate) ? Ready(decode(immediate)) : default;
+            default: return default;
+        }
+    }
+}
+
+/// <summary>Callbacks with no kfuncs of their own beyond the common set (runnable, running, stopping, quiescent, tick, set_weight, set_cpumask, dequeue).</summary>
+public sealed class TaskContext : BpfContext;
+
+/// <summary>ops.init: may create DSQs (the unlocked, sleepable kfunc set).</summary>
+public sealed class InitContext : BpfContext
+{
+    public BpfCall<bool> CreateDsq(ulong dsqId, int node = -1) => Run(CallKind.CreateDsq, (long)dsqId, node, out var v, static (c, a, _) => c.M.KfCreateDsq(c, (ulong)a)) ? new BpfCall<bool>(v != 0) : default;
+}
+
+/// <summary>ops.enqueue: the enqueue/dispatch kfunc set (insert = direct dispatch here).</summary>
+public class EnqueueContext : BpfContext
+{
+    public BpfCall<bool> DsqInsert(TaskRef p, ulong dsqId, long slice, EnqFlags enqFlags = EnqFlags.None) =>
+        Insert(CallKind.DsqInsert, p, dsqId, slice, enqFlags, 0, false, 0);
+
+    private protected BpfCall<bool> Insert(CallKind k, TaskRef p, ulong dsqId, long slice, EnqFlags enqFlags, long vtime, bool priq, long cookie)
+    {
+        switch (Enter(k, p.Index, (long)dsqId, out var v))
+        {
+            case 0: return new BpfCall<bool>(v != 0);
+            case 1:
+                v = M.KfDsqInsert(this, p.Index, dsqId, slice, (long)enqFlags, vtime, priq, cookie);
+                return Commit(k, v) ? new BpfCall<bool>(v != 0) : default;
+            default: return default;
+        }
+    }
+
+    public BpfCall<bool> DsqInsertVtime(TaskRef p, ulong dsqId, long slice, long vtime, EnqFlags enqFlags = EnqFlags.None) =>
+        Insert(CallKind.DsqInsertVtime, p, dsqId, slice, enqFlags, vtime, true, 0);
+}
+
+/// <summary>ops.select_cpu: the enqueue set plus the select_cpu helpers.</summary>
+public sealed class SelectCpuContext : EnqueueContext
+{
+    /// <summary><c>scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &amp;is_idle)</c>: the CPU, with the idle flag in <c>IsIdle</c>.</summary>
+    public BpfCall<(int Cpu, bool IsIdle)> SelectCpuDfl(TaskRef p, int prevCpu, WakeFlags wakeFlags)
+    {
+        if (!Run(CallKind.SelectCpuDfl, p.Index, prevCpu, out var v, static (c, a, b) => c.M.KfSelectCpuDfl(c, (int)a, (int)b))) return default;
+        return new BpfCall<(int, bool)>(((int)(v >> 1), (v & 1) != 0));
+    }
+}
+
+/// <summary>ops.dispatch: the enqueue set (inserts go to the dispatch buffer) plus the dispatch-only kfuncs.</summary>
+public sealed class DispatchContext : EnqueueContext
+{
+    public BpfCall<int> DispatchNrSlots() => Run(CallKind.DispatchNrSlots, 0, 0, out var v, static (c, _, _) => c.M.KfDispatchNrSlots(c)) ? new BpfCall<int>((int)v) : default;
+    public BpfCall<bool> DispatchCancel() => Run(CallKind.DispatchCancel, 0, 0, out var v, static (c, _, _) => c.M.KfDispatchCancel(c)) ? new BpfCall<bool>(true) : default;
+    /// <summary><c>scx_bpf_dsq_move_to_local(dsq_id)</c>: flush the buffer, then consume one task this CPU can run.</summary>
+    public BpfCall<bool> DsqMoveToLocal(ulong dsqId) => Deferred(CallKind.DsqMoveToLocal, (long)dsqId, 0, 0, 0, 0, static v => v != 0);
+    /// <summary><c>bpf_for_each(scx_dsq, …)</c> step: the next task after <paramref name="it"/> inserted before the iteration began.</summary>
+    public BpfCall<DsqIter> DsqIterNext(DsqIter it)
+    {
+        long v;
+        switch (Enter(CallKind.DsqIterNext, (long)it.DsqId, it.Started ? it.Current : -2, out v))
+        {
+            case 0: break;
+            case 1:
+                v = M.KfDsqIterNext(this, it);
+                if (!Commit(CallKind.DsqIterNext, v)) return default;
+                break;
+            default: return default;
+        }
+        // Result word: iterator seq snapshot << 16 | next task (or 0xffff for none).
+        var seq = it.Started ? it.Seq : v >> 16;
+        var task = (int)(v & 0xffff);
+        return new BpfCall<DsqIter>(new DsqIter(it.DsqId, seq, task == 0xffff ? -1 : task, true));
+    }
+    public static DsqIter DsqIterBegin(ulong dsqId) => new(dsqId, 0, -1, false);
+    /// <summary><c>scx_bpf_dsq_move(it, p, dsq_id, enq_flags)</c>.</summary>
+    public BpfCall<bool> DsqMove(DsqIter it, TaskRef p, ulong dsqId, EnqFlags enqFlags = EnqFlags.None) =>
+        Deferred(CallKind.DsqMove, p.Index, (long)dsqId, (long)enqFlags, (long)it.DsqId, it.Seq, static v => v != 0);
+    /// <summary>Cookie variant: <c>scx_bpf_dsq_insert_cookie(p, dsq_id, slice, enq_flags, cookie)</c>.</summary>
+    public BpfCall<bool> DsqInsertCookie(TaskRef p, ulong dsqId, long slice, EnqFlags enqFlags, long cookie) =>
+        Insert(CallKind.DsqInsertCookie, p, dsqId, slice, enqFlags, 0, false, cookie == 0 ? long.MinValue : cookie);
+}
+
+/// <summary>ops.cpu_release: may re-enqueue the local DSQ.</summary>
+public sealed class CpuReleaseContext : BpfContext
+{
+    public BpfCall<int> ReenqueueLocal() => Deferred(CallKind.ReenqueueLocal, 0, 0, 0, 0, 0, static v => (int)v);
+}

@@ -1,0 +1,150 @@
+using Scxlab.Kernel;
+
+namespace Scxlab.Bpf;
+
+/// <summary>A task as a policy sees it (a <c>struct task_struct *</c>). <see cref="None"/> is NULL.</summary>
+public readonly record struct TaskRef(int Index)
+{
+    public static TaskRef None => new(-1);
+    public bool IsNone => Index < 0;
+    public override string ToString() => IsNone ? "NULL" : $"task#{Index}";
+}
+
+/// <summary>A map lookup/pop result: <c>Found</c> is false where BPF gets NULL or -ENOENT.</summary>
+public readonly record struct MapValue(bool Found, long Value);
+
+/// <summary><c>enum scx_ops_flags</c> the model honours.</summary>
+[Flags]
+public enum OpsFlags : long
+{
+    None = 0,
+    KeepBuiltinIdle = 1L << 0,     // SCX_OPS_KEEP_BUILTIN_IDLE
+    EnqLast = 1L << 1,             // SCX_OPS_ENQ_LAST
+    EnqExiting = 1L << 2,          // SCX_OPS_ENQ_EXITING
+    SwitchPartial = 1L << 3,       // SCX_OPS_SWITCH_PARTIAL
+    EnqMigrationDisabled = 1L << 4,// SCX_OPS_ENQ_MIGRATION_DISABLED
+}
+
+/// <summary>Wake flags passed to ops.select_cpu (<c>SCX_WAKE_*</c>).</summary>
+[Flags]
+public enum WakeFlags : long
+{
+    None = 0,
+    Fork = 0x04,   // SCX_WAKE_FORK
+    Ttwu = 0x08,   // SCX_WAKE_TTWU
+    Sync = 0x10,   // SCX_WAKE_SYNC
+}
+
+/// <summary>The <c>sched_ext_ops</c> callbacks, as the model names them.</summary>
+public enum ScxCallback : byte
+{
+    Init,
+    SelectCpu,
+    Enqueue,
+    Dequeue,
+    Dispatch,
+    Tick,
+    Runnable,
+    Running,
+    Stopping,
+    Quiescent,
+    SetWeight,
+    SetCpumask,
+    CpuRelease,
+    Exit,
+}
+
+public static class ScxCallbacks
+{
+    /// <summary>The ops field name, as kernel messages print it (<c>ops.select_cpu()</c>).</summary>
+    public static string OpName(ScxCallback c) => c switch
+    {
+        ScxCallback.Init => "init",
+        ScxCallback.SelectCpu => "select_cpu",
+        ScxCallback.Enqueue => "enqueue",
+        ScxCallback.Dequeue => "dequeue",
+        ScxCallback.Dispatch => "dispatch",
+        ScxCallback.Tick => "tick",
+        ScxCallback.Runnable => "runnable",
+        ScxCallback.Running => "running",
+        ScxCallback.Stopping => "stopping",
+        ScxCallback.Quiescent => "quiescent",
+        ScxCallback.SetWeight => "set_weight",
+        ScxCallback.SetCpumask => "set_cpumask",
+        ScxCallback.CpuRelease => "cpu_release",
+        ScxCallback.Exit => "exit",
+        _ => throw new System.Diagnostics.UnreachableException($"callback {(int)c}"),
+    };
+}
+
+/// <summary>
+/// A BPF scheduler written in C#: override the <c>sched_ext_ops</c> callbacks you implement
+/// (an absent callback takes the kernel's default path, exactly as an unset ops field does).
+/// Like a BPF program, a policy keeps no state in C# fields beyond the map handles it
+/// declares in <see cref="DeclareMaps"/>: everything persistent lives in model-owned maps,
+/// so the world stays a value that can be copied, hashed and replayed.
+/// </summary>
+/// <remarks>
+/// Each callback receives a context exposing exactly the kfuncs the 7.1 kernel allows there
+/// (the verifier's per-op filter); every kfunc, map operation and task-field read is an
+/// interleaving point and must be awaited.
+/// </remarks>
+public abstract class ScxOps
+{
+    /// <summary><c>ops.name</c>.</summary>
+    public virtual string Name => GetType().Name;
+
+    /// <summary><c>ops.flags</c>.</summary>
+    public virtual OpsFlags Flags => OpsFlags.None;
+
+    /// <summary><c>ops.dispatch_max_batch</c> (0 = SCX_DSP_DFL_MAX_BATCH).</summary>
+    public virtual int DispatchMaxBatch => 0;
+
+    /// <summary><c>ops.timeout_ms</c> (0 = 30 s).</summary>
+    public virtual int TimeoutMs => 0;
+
+    /// <summary>Declare the maps (done once at load, like map creation before the program runs).</summary>
+    public virtual void DeclareMaps(MapBuilder maps) { }
+
+    /// <summary>
+    /// Optional ownership query for the checker: does the policy's own state (its maps) hold
+    /// task <paramref name="p"/> for later dispatch? Return null when the policy cannot say.
+    /// A task in BPF custody that the policy does not hold and no running callback holds is
+    /// "forgotten". Must be a pure function of the maps.
+    /// </summary>
+    public virtual bool? HoldsTask(MapView maps, TaskRef p, long pid) => null;
+
+    public virtual BpfTask Init(InitContext ctx) => BpfTask.CompletedTask;
+    public virtual BpfTask<int> SelectCpu(SelectCpuContext ctx, TaskRef p, int prevCpu, WakeFlags wakeFlags) => prevCpu;
+    public virtual BpfTask Enqueue(EnqueueContext ctx, TaskRef p, EnqFlags enqFlags) => BpfTask.CompletedTask;
+    public virtual BpfTask Dequeue(TaskContext ctx, TaskRef p, DeqFlags deqFlags) => BpfTask.CompletedTask;
+    public virtual BpfTask Dispatch(DispatchContext ctx, int cpu, TaskRef prev) => BpfTask.CompletedTask;
+    public virtual BpfTask Tick(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
+    public virtual BpfTask Runnable(TaskContext ctx, TaskRef p, EnqFlags enqFlags) => BpfTask.CompletedTask;
+    public virtual BpfTask Running(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
+    public virtual BpfTask Stopping(TaskContext ctx, TaskRef p, bool runnable) => BpfTask.CompletedTask;
+    public virtual BpfTask Quiescent(TaskContext ctx, TaskRef p, DeqFlags deqFlags) => BpfTask.CompletedTask;
+    public virtual BpfTask SetWeight(TaskContext ctx, TaskRef p, int weight) => BpfTask.CompletedTask;
+    public virtual BpfTask SetCpumask(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
+    public virtual BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => BpfTask.CompletedTask;
+    public virtual BpfTask Exit(BpfContext ctx, ExitKind kind) => BpfTask.CompletedTask;
+}
+
+/// <summary>Which callbacks a policy overrides: the kernel's <c>SCX_HAS_OP()</c>.</summary>
+public sealed class OpsTable
+{
+    private readonly bool[] _has = new bool[Enum.GetValues<ScxCallback>().Length];
+
+    public OpsTable(ScxOps ops)
+    {
+        var t = ops.GetType();
+        foreach (var cb in Enum.GetValues<ScxCallback>())
+        {
+            var name = cb.ToString();
+            var m = t.GetMethods().FirstOrDefault(m => m.Name == name && m.IsVirtual);
+            _has[(int)cb] = m != null && m.GetBaseDefinition().DeclaringType == typeof(ScxOps) && m.DeclaringType != typeof(ScxOps);
+        }
+    }
+
+    public bool Has(ScxCallback cb) => _has[(int)cb];
+}

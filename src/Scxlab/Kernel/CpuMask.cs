@@ -1,0 +1,79 @@
+using System.Numerics;
+
+namespace Scxlab.Kernel;
+
+/// <summary>A 256-bit cpumask (the model's NR_CPUS is 256); a plain value so tasks stay unmanaged.</summary>
+public struct CpuMask : IEquatable<CpuMask>
+{
+    private ulong _w0, _w1, _w2, _w3;
+
+    public static CpuMask Of(params int[] cpus)
+    {
+        var m = default(CpuMask);
+        foreach (var c in cpus) m.Set(c);
+        return m;
+    }
+
+    public static CpuMask FirstN(int n)
+    {
+        var m = default(CpuMask);
+        for (var c = 0; c < n; c++) m.Set(c);
+        return m;
+    }
+
+    public readonly bool Test(int cpu)
+    {
+        if ((uint)cpu >= ScxConst.MaxCpus) return false;
+        var w = (cpu >> 6) switch { 0 => _w0, 1 => _w1, 2 => _w2, _ => _w3 };
+        return (w & (1UL << (cpu & 63))) != 0;
+    }
+
+    public void Set(int cpu) => Update(cpu, true);
+    public void Clear(int cpu) => Update(cpu, false);
+
+    private void Update(int cpu, bool on)
+    {
+        if ((uint)cpu >= ScxConst.MaxCpus) throw new ArgumentOutOfRangeException(nameof(cpu), cpu, "cpumask holds CPUs 0..255");
+        var bit = 1UL << (cpu & 63);
+        switch (cpu >> 6)
+        {
+            case 0: _w0 = on ? _w0 | bit : _w0 & ~bit; break;
+            case 1: _w1 = on ? _w1 | bit : _w1 & ~bit; break;
+            case 2: _w2 = on ? _w2 | bit : _w2 & ~bit; break;
+            default: _w3 = on ? _w3 | bit : _w3 & ~bit; break;
+        }
+    }
+    public readonly int Weight => BitOperations.PopCount(_w0) + BitOperations.PopCount(_w1) + BitOperations.PopCount(_w2) + BitOperations.PopCount(_w3);
+    public readonly bool IsEmpty => (_w0 | _w1 | _w2 | _w3) == 0;
+
+    /// <summary>Lowest set CPU at or after <paramref name="from"/>, or -1.</summary>
+    public readonly int Next(int from)
+    {
+        for (var c = Math.Max(from, 0); c < ScxConst.MaxCpus; c++)
+            if (Test(c)) return c;
+        return -1;
+    }
+
+    public readonly CpuMask And(CpuMask o) => new() { _w0 = _w0 & o._w0, _w1 = _w1 & o._w1, _w2 = _w2 & o._w2, _w3 = _w3 & o._w3 };
+
+    public readonly bool Equals(CpuMask other) => _w0 == other._w0 && _w1 == other._w1 && _w2 == other._w2 && _w3 == other._w3;
+    public override readonly bool Equals(object? obj) => obj is CpuMask m && Equals(m);
+    public override readonly int GetHashCode() => HashCode.Combine(_w0, _w1, _w2, _w3);
+    public static bool operator ==(CpuMask a, CpuMask b) => a.Equals(b);
+    public static bool operator !=(CpuMask a, CpuMask b) => !a.Equals(b);
+
+    /// <summary>Kernel-style list form, e.g. <c>0-1,3</c>.</summary>
+    public override readonly string ToString()
+    {
+        var parts = new List<string>();
+        for (var c = 0; c < ScxConst.MaxCpus; c++)
+        {
+            if (!Test(c)) continue;
+            var e = c;
+            while (e + 1 < ScxConst.MaxCpus && Test(e + 1)) e++;
+            parts.Add(e == c ? $"{c}" : $"{c}-{e}");
+            c = e;
+        }
+        return "{" + string.Join(",", parts) + "}";
+    }
+}

@@ -1,0 +1,828 @@
+using Scxlab.Bpf;
+using Scxlab.Stepping;
+
+namespace Scxlab.Kernel;
+
+/// <summary>Policy callbacks (replayed) and the kfuncs that run inside one step.</summary>
+public sealed partial class Machine
+{
+    private static readonly int CallbackKinds = Enum.GetValues<ScxCallback>().Length;
+
+    private BpfContext ContextFor(int actor, ScxCallback cb) => _contexts[actor * CallbackKinds + (int)cb];
+
+    /// <summary>
+    /// SCX_CALL_OP(): push a callback frame if the policy implements <paramref name="cb"/>. Returns
+    /// false (and the caller continues at <paramref name="returnPc"/> in the same step) when the op is absent.
+    /// </summary>
+    private bool Invoke(ref Frame caller, int returnPc, ScxCallback cb, int task, int cpu, long a0 = 0, long a1 = 0)
+    {
+        caller.Pc = returnPc;
+        if (!Has.Has(cb)) return false;
+        var logStart = Act.LogLen;
+        ref var f = ref Push(PathId.Callback);
+        f.I0 = (int)cb;
+        f.Task = task;
+        f.Cpu = cpu;
+        f.L0 = a0;
+        f.L1 = a1;
+        f.LogStart = logStart;
+        f.I2 = 1; // first run: stop at the first kfunc without executing it
+        Trace?.Note(_cur, task >= 0 ? $"ops.{ScxCallbacks.OpName(cb)}({TaskName(task)})" : $"ops.{ScxCallbacks.OpName(cb)}(cpu={cpu})");
+        return true;
+    }
+
+    private void RunCallbackFrame(ref Frame f)
+    {
+        var cb = (ScxCallback)f.I0;
+        bool live;
+        if (f.I1 != 0)
+        {
+            // A deferred kfunc (a kernel path) just returned: record its result, then stop at the next call.
+            AppendLogRaw((CallKind)f.I1, Act.Ret);
+            f.I1 = 0;
+            live = false;
+        }
+        else if (f.I2 == 1)
+        {
+            f.I2 = 0;
+            live = false;
+        }
+        else
+        {
+            live = true;
+        }
+
+        var recorded = (Act.LogLen - f.LogStart) / 2;
+        if (live && recorded >= Config.CallBudget)
+        {
+            ScxExit(ExitKind.Error, 0, $"ops.{ScxCallbacks.OpName(cb)}() exceeded its step budget ({Config.CallBudget} calls)");
+            EndCallback(ref f, DefaultReturn(ref f));
+            return;
+        }
+
+        var ctx = ContextFor(_cur, cb);
+        ctx.Bind(this, _cur, TopFrameIndex, cb, _cur * World.LogCapacity + f.LogStart, recorded, live);
+        RunningContext = ctx;
+        BpfTaskStatus status;
+        Exception? error = null;
+        long ret = 0;
+        CallbackGuard.Enter(this, cb);
+        try
+        {
+            (status, error, ret) = InvokeOps(cb, ctx, ref f);
+        }
+        catch (Exception e)
+        {
+            status = BpfTaskStatus.Faulted;
+            error = e;
+        }
+        finally
+        {
+            CallbackGuard.Exit();
+            RunningContext = null;
+            ctx.Active = false;
+        }
+
+        if (FaultPending)
+        {
+            FaultPending = false;
+            EndCallback(ref f, DefaultReturn(ref f));
+            return;
+        }
+        switch (status)
+        {
+            case BpfTaskStatus.Faulted:
+                var msg = error is PolicyMisuseException pm
+                    ? $"ops.{ScxCallbacks.OpName(cb)}(): {pm.Message}"
+                    : $"ops.{ScxCallbacks.OpName(cb)}() failed: {error!.GetType().Name}: {error.Message}";
+                ScxExit(error is PolicyMisuseException ? ExitKind.Error : ExitKind.ErrorBpf, 0, msg);
+                EndCallback(ref f, DefaultReturn(ref f));
+                return;
+            case BpfTaskStatus.Completed:
+                if (ctx.Suspended || ctx.Misused)
+                {
+                    ScxError($"ops.{ScxCallbacks.OpName(cb)}() returned without awaiting {BpfContext.KfuncName(ctx.PendingKind)}(): every kfunc must be awaited");
+                    EndCallback(ref f, DefaultReturn(ref f));
+                    return;
+                }
+                EndCallback(ref f, ret);
+                return;
+            case BpfTaskStatus.Suspended:
+                if (ctx.Misused)
+                {
+                    ScxError($"ops.{ScxCallbacks.OpName(cb)}() called a kfunc without awaiting {BpfContext.KfuncName(ctx.PendingKind)}()");
+                    EndCallback(ref f, DefaultReturn(ref f));
+                    return;
+                }
+                if (ctx.DeferredStarted) return; // the kfunc's kernel frame is on top now; keep running it
+                if (ctx.PendingKind == CallKind.SpinLock)
+                {
+                    var h = MapLayout.Maps[(int)ctx.PendingA].Handle;
+                    f.Wait = WaitKind.BpfSpinLock;
+                    f.WaitArg = h.Offset;
+                }
+                _stepDone = true;
+                return;
+            case BpfTaskStatus.Pending:
+            default:
+                throw new System.Diagnostics.UnreachableException($"callback ended in state {status}");
+        }
+    }
+
+    /// <summary>
+    /// The kfunc the actor's top callback frame will call next (None if the top frame is not a
+    /// suspended callback). Found by a replay that executes nothing, so it has no effect.
+    /// </summary>
+    public CallKind PeekPendingCall(int actor)
+    {
+        ref var act = ref World.Actors[actor];
+        if (act.Depth == 0) return CallKind.None;
+        ref var f = ref FrameAt(actor, act.Depth - 1);
+        if (f.Path != PathId.Callback || f.I1 != 0 || f.I2 == 1) return CallKind.None;
+        var cb = (ScxCallback)f.I0;
+        var ctx = ContextFor(actor, cb);
+        var saveCur = _cur;
+        _cur = actor;
+        ctx.Bind(this, actor, actor * World.MaxDepth + act.Depth - 1, cb, actor * World.LogCapacity + f.LogStart, (act.LogLen - f.LogStart) / 2, live: false);
+        RunningContext = ctx;
+        try
+        {
+            InvokeOps(cb, ctx, ref f);
+        }
+        catch (Exception)
+        {
+            return CallKind.None;
+        }
+        finally
+        {
+            RunningContext = null;
+            ctx.Active = false;
+            _cur = saveCur;
+            FaultPending = false;
+        }
+        return ctx.PendingKind;
+    }
+
+    private static long DefaultReturn(ref Frame f) => (ScxCallback)f.I0 == ScxCallback.SelectCpu ? f.Cpu : 0;
+
+    private void EndCallback(ref Frame f, long ret)
+    {
+        if (TopFrameIndex != World.Frames.Length && !System.Runtime.CompilerServices.Unsafe.AreSame(ref f, ref Top))
+            throw new InvalidOperationException("callback frame is not on top at its end");
+        Act.LogLen = f.LogStart;
+        Return(ret);
+    }
+
+    private (BpfTaskStatus, Exception?, long) InvokeOps(ScxCallback cb, BpfContext ctx, ref Frame f)
+    {
+        var p = new TaskRef(f.Task);
+        BpfTask t;
+        switch (cb)
+        {
+            case ScxCallback.SelectCpu:
+                var ts = Ops.SelectCpu((SelectCpuContext)ctx, p, f.Cpu, (WakeFlags)f.L0);
+                return (ts.Status, ts.Error, ts.Status == BpfTaskStatus.Completed ? ts.Result : 0);
+            case ScxCallback.Init: t = Ops.Init((InitContext)ctx); break;
+            case ScxCallback.Enqueue: t = Ops.Enqueue((EnqueueContext)ctx, p, (EnqFlags)f.L0); break;
+            case ScxCallback.Dequeue: t = Ops.Dequeue((TaskContext)ctx, p, (DeqFlags)f.L0); break;
+            case ScxCallback.Dispatch: t = Ops.Dispatch((DispatchContext)ctx, f.Cpu, p); break;
+            case ScxCallback.Tick: t = Ops.Tick((TaskContext)ctx, p); break;
+            case ScxCallback.Runnable: t = Ops.Runnable((TaskContext)ctx, p, (EnqFlags)f.L0); break;
+            case ScxCallback.Running: t = Ops.Running((TaskContext)ctx, p); break;
+            case ScxCallback.Stopping: t = Ops.Stopping((TaskContext)ctx, p, f.L0 != 0); break;
+            case ScxCallback.Quiescent: t = Ops.Quiescent((TaskContext)ctx, p, (DeqFlags)f.L0); break;
+            case ScxCallback.SetWeight: t = Ops.SetWeight((TaskContext)ctx, p, (int)f.L0); break;
+            case ScxCallback.SetCpumask: t = Ops.SetCpumask((TaskContext)ctx, p); break;
+            case ScxCallback.CpuRelease: t = Ops.CpuRelease((CpuReleaseContext)ctx, f.Cpu); break;
+            case ScxCallback.Exit: t = Ops.Exit(ctx, (ExitKind)f.L0); break;
+            default: throw new System.Diagnostics.UnreachableException($"callback {cb}");
+        }
+        return (t.Status, t.Error, 0);
+    }
+
+    internal void AppendLog(BpfContext ctx, CallKind k, long v)
+    {
+        if (ctx.ActorId != _cur) throw new InvalidOperationException("kfunc result recorded for another actor");
+        AppendLogRaw(k, v);
+        Trace?.Note(_cur, $"  {BpfContext.KfuncName(k)}({FormatArgs(ctx, k)}) = {FormatResult(k, v)}");
+    }
+
+    private void AppendLogRaw(CallKind k, long v)
+    {
+        ref var act = ref Act;
+        var at = _cur * World.LogCapacity + act.LogLen;
+        World.Logs[at] = (long)k;
+        World.Logs[at + 1] = v;
+        act.LogLen += 2;
+    }
+
+    private string FormatArgs(BpfContext ctx, CallKind k) => k switch
+    {
+        CallKind.DsqInsert or CallKind.DsqInsertVtime or CallKind.DsqInsertCookie => $"{TaskName((int)ctx.PendingA)}, {DsqId.Name((ulong)ctx.PendingB)}",
+        CallKind.TaskTestCpu => $"{ctx.PendingB}, {TaskName((int)ctx.PendingA)}->cpus_ptr",
+        _ => "",
+    };
+
+    private string FormatResult(CallKind k, long v) => k switch
+    {
+        CallKind.MapPop or CallKind.MapPeek or CallKind.HashLookup => v == 0 ? "none" : $"{(v << 1) >> 1}",
+        _ => v.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Called when a run stops at a call it may not execute yet (for traces and argument formatting).</summary>
+    internal void OnSuspendAt(BpfContext ctx, CallKind k, long a) { }
+
+    /// <summary>A misuse only run time can see: end the scheduler like scx_error and stop the callback.</summary>
+    internal void PolicyMisuse(BpfContext ctx, string message)
+    {
+        ScxError(message);
+        FaultPending = true;
+    }
+
+    // ================================================================ kfuncs (immediate)
+
+    private bool ValidTask(BpfContext ctx, int p, string kfunc)
+    {
+        if (p >= 0 && p < World.Tasks.Length) return true;
+        ScxError($"{kfunc}() called with NULL task");
+        return false;
+    }
+
+    internal long KfTaskFromPid(long pid)
+    {
+        for (var t = 0; t < Config.Tasks.Count; t++)
+        {
+            if (Config.Tasks[t].Pid != pid) continue;
+            return TkR(t).Run == RunState.Dead ? -1 : t;
+        }
+        return -1;
+    }
+
+    internal long KfTaskTestCpu(BpfContext ctx, int p, int cpu)
+    {
+        if (!ValidTask(ctx, p, "bpf_cpumask_test_cpu")) return 0;
+        return TkR(p).CpusPtr.Test(cpu) ? 1 : 0;
+    }
+
+    internal long KfTaskField(BpfContext ctx, int p, CallKind k)
+    {
+        if (!ValidTask(ctx, p, BpfContext.KfuncName(k))) return 0;
+        ref readonly var t = ref TkR(p);
+        return k switch
+        {
+            CallKind.TaskCpu => t.Cpu,
+            CallKind.TaskNrCpusAllowed => t.CpusPtr.Weight,
+            CallKind.TaskWeight => t.Weight,
+            CallKind.TaskDsqVtime => t.DsqVtime,
+            CallKind.TaskSlice => t.Slice,
+            CallKind.TaskMigrationDisabled => t.MigrationDisabled ? 1 : 0,
+            CallKind.TaskRunning => World.Cpus[t.Cpu].Curr == p ? 1 : 0,
+            CallKind.TaskPid => Config.Tasks[p].Pid,
+            _ => throw new System.Diagnostics.UnreachableException($"task field {k}"),
+        };
+    }
+
+    internal long KfTaskSet(BpfContext ctx, int p, CallKind k, long v)
+    {
+        if (!ValidTask(ctx, p, BpfContext.KfuncName(k))) return 0;
+        ref var t = ref Tk(p);
+        if (k == CallKind.TaskSetSlice) t.Slice = v;
+        else t.DsqVtime = v;
+        return 1;
+    }
+
+    /// <summary>scx_bpf_dsq_insert[_vtime]() — scx_dsq_insert_preamble() + scx_dsq_insert_commit() (V-B).</summary>
+    internal long KfDsqInsert(BpfContext ctx, int p, ulong dsqId, long slice, long enqFlags, long vtime, bool priq, long cookie)
+    {
+        if (p < 0 || p >= World.Tasks.Length)
+        {
+            ScxError("called with NULL task");
+            return 0;
+        }
+        if ((enqFlags & unchecked((long)0xff00_0000_0000_0000UL)) != 0)
+        {
+            ScxError($"invalid enq_flags 0x{enqFlags:x}");
+            return 0;
+        }
+        ref var t = ref Tk(p);
+        if (cookie != 0 && !CookieInsertCheck(p, cookie)) return 0;
+        // ≤7.1: slice and vtime are written at once, even if the dispatch is later discarded.
+        if (slice != 0) t.Slice = slice;
+        else if (t.Slice == 0) t.Slice = 1;
+        if (priq)
+        {
+            t.DsqVtime = vtime;
+            enqFlags |= (long)EnqFlags.DsqPriq;
+        }
+
+        ref var act = ref Act;
+        if (act.DdspMarker != 0)
+        {
+            // mark_direct_dispatch(): an insert from select_cpu/enqueue is a direct dispatch verdict.
+            var marker = act.DdspMarker;
+            act.DdspMarker = -1;
+            if (marker != p + 1)
+            {
+                if (marker == -1) ScxError($"{TaskName(p)} already direct-dispatched");
+                else ScxError($"scheduling for {TaskName(marker - 1)} but trying to direct-dispatch {TaskName(p)}");
+                return 1;
+            }
+            if (t.DdspDsqId != DsqId.Invalid) KernelAssert("WARN_ON_ONCE(ddsp_dsq_id)", $"{TaskName(p)} already has a direct-dispatch verdict");
+            t.DdspDsqId = dsqId;
+            t.DdspEnqFlags = enqFlags;
+            return 1;
+        }
+
+        var cb = ctx.Callback;
+        if (cb != ScxCallback.Dispatch)
+        {
+            // The verifier only lets select_cpu/enqueue/dispatch call this; outside their insert window the
+            // kernel has no direct-dispatch marker and no dispatch context.
+            ScxError($"scx_bpf_dsq_insert() called from ops.{ScxCallbacks.OpName(cb)}() outside a direct-dispatch window");
+            return 0;
+        }
+        var cpu = _actors[_cur].Cpu;
+        ref var rq = ref Rq(cpu);
+        _fp.Writes |= Footprint.Bit(Resource.Buffer, cpu);
+        if (rq.DspCursor >= DspMaxBatch)
+        {
+            ScxError("dispatch buffer overflow");
+            return 1;
+        }
+        ref var e = ref World.DspBuf[cpu * DspMaxBatch + rq.DspCursor];
+        e.Task = p;
+        e.Qseq = OpsWord.Qseq(t.OpsState);
+        e.DsqId = dsqId;
+        e.EnqFlags = enqFlags;
+        e.Cookie = cookie;
+        e.AffinityGen = t.AffinityGen;
+        rq.DspCursor++;
+        return 1;
+    }
+
+    internal long KfDispatchNrSlots(BpfContext ctx)
+    {
+        var cpu = _actors[_cur].Cpu;
+        _fp.Reads |= Footprint.Bit(Resource.Buffer, cpu);
+        return DspMaxBatch - World.Cpus[cpu].DspCursor;
+    }
+
+    internal long KfDispatchCancel(BpfContext ctx)
+    {
+        var cpu = _actors[_cur].Cpu;
+        ref var rq = ref Rq(cpu);
+        _fp.Writes |= Footprint.Bit(Resource.Buffer, cpu);
+        if (rq.DspCursor > 0) rq.DspCursor--;
+        else ScxError("dispatch buffer underflow");
+        return 1;
+    }
+
+    internal long KfKickCpu(BpfContext? ctx, int cpu, KickFlags flags)
+    {
+        if (cpu < 0 || cpu >= N)
+        {
+            ScxError($"invalid CPU {cpu}");
+            return 0;
+        }
+        if (Bypassing) return 0;
+        var self = _actors[_cur].Cpu;
+        ref var rq = ref Rq(self);
+        if ((flags & KickFlags.Idle) != 0)
+        {
+            rq.CpusToKickIfIdle.Set(cpu);
+        }
+        else
+        {
+            rq.CpusToKick.Set(cpu);
+            if ((flags & KickFlags.Preempt) != 0) rq.CpusToPreempt.Set(cpu);
+            if ((flags & KickFlags.Wait) != 0) rq.CpusToWait.Set(cpu);
+        }
+        rq.KickIrqWork = true;
+        return 1;
+    }
+
+    private int ResolveDsqForQuery(ulong dsqId)
+    {
+        if (dsqId == DsqId.Local) return LocalSlot(_actors[_cur].Cpu);
+        if (DsqId.IsLocalOn(dsqId))
+        {
+            var c = (int)(dsqId & DsqId.LocalCpuMask);
+            return c < N ? LocalSlot(c) : -1;
+        }
+        if (dsqId == DsqId.Global) return GlobalSlot;
+        return FindUserDsq(dsqId);
+    }
+
+    internal int FindUserDsq(ulong dsqId)
+    {
+        for (var i = 0; i < Config.MaxUserDsqs; i++)
+        {
+            ref readonly var d = ref World.Dsqs[UserSlot(i)];
+            if (d.Created && !d.Destroyed && d.Id == dsqId) return UserSlot(i);
+        }
+        return -1;
+    }
+
+    internal long KfDsqNrQueued(BpfContext ctx, ulong dsqId)
+    {
+        var s = ResolveDsqForQuery(dsqId);
+        if (s < 0) return -2; // -ENOENT
+        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        return World.Dsqs[s].Nr;
+    }
+
+    internal long KfDsqPeek(BpfContext ctx, ulong dsqId)
+    {
+        var s = FindUserDsq(dsqId);
+        if (s < 0)
+        {
+            ScxError($"peek on non-existent DSQ 0x{dsqId:x}");
+            return -1;
+        }
+        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        return World.Dsqs[s].Head;
+    }
+
+    internal long KfCreateDsq(BpfContext ctx, ulong dsqId)
+    {
+        if (DsqId.IsBuiltin(dsqId)) return 0; // -EINVAL
+        if (FindUserDsq(dsqId) >= 0) return 0; // -EEXIST
+        for (var i = 0; i < Config.MaxUserDsqs; i++)
+        {
+            ref var d = ref Dq(UserSlot(i));
+            if (d.Created) continue;
+            d.Created = true;
+            d.Id = dsqId;
+            d.Head = d.Tail = -1;
+            return 1;
+        }
+        return 0; // -ENOMEM
+    }
+
+    internal long KfDestroyDsq(BpfContext ctx, ulong dsqId)
+    {
+        var s = FindUserDsq(dsqId);
+        if (s < 0) return 0;
+        ref var d = ref Dq(s);
+        if (d.Nr > 0)
+        {
+            ScxError($"attempting to destroy in-use dsq 0x{dsqId:x16} (nr={d.Nr})");
+            return 0;
+        }
+        d.Destroyed = true;
+        return 1;
+    }
+
+    internal long KfDsqReenq(BpfContext ctx, ulong dsqId)
+    {
+        if (dsqId == DsqId.Global || dsqId == DsqId.Bypass)
+        {
+            ScxError($"DSQ 0x{dsqId:x} not allowed for reenq");
+            return 0;
+        }
+        if (Bypassing) return 0;
+        int cpu;
+        if (dsqId == DsqId.Local) cpu = _actors[_cur].Cpu;
+        else if (DsqId.IsLocalOn(dsqId)) cpu = (int)(dsqId & DsqId.LocalCpuMask);
+        else
+        {
+            // User-DSQ reenqueue is not modelled: no built-in policy or scenario uses it.
+            ScxError($"DSQ 0x{dsqId:x} not allowed for reenq (user-DSQ reenqueue is not modelled)");
+            return 0;
+        }
+        if (cpu >= N)
+        {
+            ScxError($"invalid CPU {cpu}");
+            return 0;
+        }
+        Rq(cpu).ReenqRequested = 1;
+        return 1;
+    }
+
+    internal long KfExit(BpfContext ctx, ExitKind kind, long code, string message)
+    {
+        ScxExit(kind, code, message);
+        return 1;
+    }
+
+    internal long KfPrandom()
+    {
+        ref var s = ref Sch();
+        var x = s.Rng == 0 ? 0x9E3779B97F4A7C15UL : s.Rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.Rng = x;
+        return (uint)(x >> 16);
+    }
+
+    /// <summary>scx_select_cpu_dfl() in brief: prev if idle, else the first idle allowed CPU; claims the idle CPU.</summary>
+    internal int SelectCpuDflCore(int p, int prev, out bool idle)
+    {
+        ref readonly var t = ref TkR(p);
+        if (prev >= 0 && prev < N && t.CpusPtr.Test(prev) && World.Cpus[prev].Idle)
+        {
+            Rq(prev).Idle = false;
+            idle = true;
+            return prev;
+        }
+        for (var c = 0; c < N; c++)
+        {
+            if (!t.CpusPtr.Test(c) || !World.Cpus[c].Idle) continue;
+            Rq(c).Idle = false;
+            idle = true;
+            return c;
+        }
+        idle = false;
+        return prev;
+    }
+
+    internal long KfSelectCpuDfl(BpfContext ctx, int p, int prev)
+    {
+        if (!ValidTask(ctx, p, "scx_bpf_select_cpu_dfl")) return (long)prev << 1;
+        var cpu = SelectCpuDflCore(p, prev, out var idle);
+        return ((long)cpu << 1) | (idle ? 1L : 0);
+    }
+
+    internal long KfPickIdleCpu(BpfContext ctx, int p, bool clear)
+    {
+        if (!ValidTask(ctx, p, "scx_bpf_pick_idle_cpu")) return -16;
+        ref readonly var t = ref TkR(p);
+        for (var c = 0; c < N; c++)
+        {
+            if (!t.CpusPtr.Test(c) || !World.Cpus[c].Idle) continue;
+            if (clear) Rq(c).Idle = false;
+            return c;
+        }
+        return -16; // -EBUSY
+    }
+
+    internal long KfPickAnyCpu(BpfContext ctx, int p)
+    {
+        var c = KfPickIdleCpu(ctx, p, clear: true);
+        if (c >= 0) return c;
+        ref readonly var t = ref TkR(p);
+        var any = t.CpusPtr.Next(0);
+        return any >= 0 && any < N ? any : -16;
+    }
+
+    internal long KfTestAndClearCpuIdle(BpfContext ctx, int cpu)
+    {
+        if (cpu < 0 || cpu >= N)
+        {
+            ScxError($"invalid CPU {cpu}");
+            return 0;
+        }
+        ref var rq = ref Rq(cpu);
+        if (!rq.Idle) return 0;
+        rq.Idle = false;
+        return 1;
+    }
+
+    internal long KfDsqIterNext(BpfContext ctx, DsqIter it)
+    {
+        var s = ResolveDsqForQuery(it.DsqId);
+        if (s < 0 || !IsUserSlot(s) && s != GlobalSlot)
+        {
+            ScxError($"invalid DSQ ID 0x{it.DsqId:x16}");
+            return 0xffff;
+        }
+        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        var seq = it.Started ? it.Seq : World.Dsqs[s].Seq;
+        // Continue after the current task if it is still on this DSQ, else from the head.
+        var t = it.Started && it.Current >= 0 && World.Tasks[it.Current].ListOn == s ? World.Tasks[it.Current].Next : (it.Started && it.Current >= 0 ? -1 : World.Dsqs[s].Head);
+        if (it.Started && it.Current < 0) t = -1;
+        while (t >= 0 && World.Tasks[t].DsqSeq > seq) t = World.Tasks[t].Next;
+        return (seq << 16) | (uint)(t < 0 ? 0xffff : t);
+    }
+
+    internal long KfTaskGetCookie(BpfContext ctx, int p)
+    {
+        if (Config.Protocol != Protocol.Cookie)
+        {
+            ScxError("scx_bpf_task_get_cookie() is not provided by this kernel (protocol cookie only)");
+            return 0;
+        }
+        if (!ValidTask(ctx, p, "scx_bpf_task_get_cookie")) return 0;
+        return OpsWord.Qseq(TkR(p).OpsState) >> OpsWord.QseqShift;
+    }
+
+    /// <summary>Cookie variant: the synchronous check at insert — p must be QUEUEING/QUEUED with that qseq.</summary>
+    private bool CookieInsertCheck(int p, long cookie)
+    {
+        if (Config.Protocol != Protocol.Cookie)
+        {
+            ScxError("scx_bpf_dsq_insert_cookie() is not provided by this kernel (protocol cookie only)");
+            return false;
+        }
+        var word = TkR(p).OpsState;
+        var st = OpsWord.State(word);
+        var want = cookie == long.MinValue ? 0 : cookie;
+        return st is OpsState.Queueing or OpsState.Queued && (OpsWord.Qseq(word) >> OpsWord.QseqShift) == want;
+    }
+
+    internal long KfMap(BpfContext ctx, CallKind k, int mapId, long key, long value)
+    {
+        if ((uint)mapId >= (uint)MapLayout.Maps.Count)
+        {
+            PolicyMisuse(ctx, $"{BpfContext.KfuncName(k)}() on an undeclared map {mapId}");
+            return 0;
+        }
+        var h = MapLayout.Maps[mapId].Handle;
+        var m = World.Maps.AsSpan();
+        try
+        {
+            switch (k)
+            {
+                case CallKind.MapPush:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Queue, MapKind.Stack, MapKind.List);
+                    return MapOps.Push(m, h, key) ? 1 : 0;
+                case CallKind.ListRemove:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.List, MapKind.List, MapKind.List);
+                    return MapOps.Remove(m, h, key) ? 1 : 0;
+                case CallKind.ListContains:
+                    TouchMap(mapId, false);
+                    return MapOps.Contains(m, h, key) ? 1 : 0;
+                case CallKind.HashUpdate:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Hash, MapKind.Hash, MapKind.Hash);
+                    return MapOps.HashUpdate(m, h, key, value) ? 1 : 0;
+                case CallKind.HashDelete:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Hash, MapKind.Hash, MapKind.Hash);
+                    return MapOps.HashDelete(m, h, key) ? 1 : 0;
+                case CallKind.ArrayGet:
+                    TouchMap(mapId, false);
+                    Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
+                    return m[MapOps.ArraySlot(h, key)];
+                case CallKind.ArraySet:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
+                    m[MapOps.ArraySlot(h, key)] = value;
+                    return 1;
+                case CallKind.ArrayAdd:
+                {
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
+                    var slot = MapOps.ArraySlot(h, key);
+                    var old = m[slot];
+                    m[slot] = old + value;
+                    return old;
+                }
+                case CallKind.TaskStorageGet:
+                    TouchMap(mapId, false);
+                    Expect(h, k, MapKind.TaskStorage, MapKind.TaskStorage, MapKind.TaskStorage);
+                    return m[MapOps.TaskSlot(h, (int)(key >> 16), (int)(key & 0xffff))];
+                case CallKind.TaskStorageSet:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.TaskStorage, MapKind.TaskStorage, MapKind.TaskStorage);
+                    m[MapOps.TaskSlot(h, (int)(key >> 16), (int)(key & 0xffff))] = value;
+                    return 1;
+                case CallKind.SpinLock:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.SpinLock, MapKind.SpinLock, MapKind.SpinLock);
+                    if (m[h.Offset] != 0)
+                    {
+                        if (m[h.Offset] == _cur + 1) PolicyMisuse(ctx, "bpf_spin_lock() of a lock this CPU already holds (deadlock)");
+                        else throw new InvalidOperationException("bpf_spin_lock() executed while held: the step guard should have blocked it");
+                        return 0;
+                    }
+                    m[h.Offset] = _cur + 1;
+                    return 1;
+                case CallKind.SpinUnlock:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.SpinLock, MapKind.SpinLock, MapKind.SpinLock);
+                    if (m[h.Offset] != _cur + 1)
+                    {
+                        PolicyMisuse(ctx, "bpf_spin_unlock() of a lock this program does not hold");
+                        return 0;
+                    }
+                    m[h.Offset] = 0;
+                    return 1;
+                case CallKind.CpumaskTest:
+                    TouchMap(mapId, false);
+                    Expect(h, k, MapKind.Cpumask, MapKind.Cpumask, MapKind.Cpumask);
+                    return MapOps.CpumaskTest(m, h, (int)key) ? 1 : 0;
+                case CallKind.CpumaskSet:
+                case CallKind.CpumaskClear:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Cpumask, MapKind.Cpumask, MapKind.Cpumask);
+                    if ((ulong)key >= ScxConst.MaxCpus) return 0;
+                    if (k == CallKind.CpumaskSet) m[h.Offset + (int)(key >> 6)] |= 1L << (int)(key & 63);
+                    else m[h.Offset + (int)(key >> 6)] &= ~(1L << (int)(key & 63));
+                    return 1;
+                default:
+                    throw new System.Diagnostics.UnreachableException($"map call {k}");
+            }
+        }
+        catch (PolicyMisuseException e)
+        {
+            PolicyMisuse(ctx, e.Message);
+            return 0;
+        }
+    }
+
+    internal MapValue KfMapValue(BpfContext ctx, CallKind k, int mapId, long key)
+    {
+        if ((uint)mapId >= (uint)MapLayout.Maps.Count)
+        {
+            PolicyMisuse(ctx, $"{BpfContext.KfuncName(k)}() on an undeclared map {mapId}");
+            return default;
+        }
+        var h = MapLayout.Maps[mapId].Handle;
+        var m = World.Maps.AsSpan();
+        try
+        {
+            switch (k)
+            {
+                case CallKind.MapPop:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Queue, MapKind.Stack, MapKind.List);
+                    return MapOps.Pop(m, h);
+                case CallKind.MapPeek:
+                    TouchMap(mapId, false);
+                    Expect(h, k, MapKind.Queue, MapKind.Stack, MapKind.List);
+                    return MapOps.Peek(m, h);
+                case CallKind.HashLookup:
+                    TouchMap(mapId, false);
+                    Expect(h, k, MapKind.Hash, MapKind.Hash, MapKind.Hash);
+                    return MapOps.HashLookup(m, h, key);
+                default:
+                    throw new System.Diagnostics.UnreachableException($"map value call {k}");
+            }
+        }
+        catch (PolicyMisuseException e)
+        {
+            PolicyMisuse(ctx, e.Message);
+            return default;
+        }
+    }
+
+    private static void Expect(MapHandle h, CallKind k, MapKind a, MapKind b, MapKind c)
+    {
+        if (h.Kind != a && h.Kind != b && h.Kind != c)
+            throw new PolicyMisuseException($"{BpfContext.KfuncName(k)}() on a {h.Kind} map");
+    }
+
+    // ================================================================ kfuncs that are kernel paths
+
+    /// <summary>Start a kfunc that is a kernel path of its own; false when it finished at once (result in <paramref name="immediate"/>).</summary>
+    internal bool StartDeferredKfunc(BpfContext ctx, CallKind k, long a, long b, long c, long d, long e, out long immediate)
+    {
+        immediate = 0;
+        ref var cbf = ref World.Frames[ctx.FrameIndex];
+        var cpu = _actors[_cur].Cpu;
+        switch (k)
+        {
+            case CallKind.DsqMoveToLocal:
+            {
+                var dsqId = (ulong)a;
+                var s = FindUserDsq(dsqId);
+                if (dsqId == DsqId.Global) s = GlobalSlot;
+                if (s < 0 || (DsqId.IsBuiltin(dsqId) && dsqId != DsqId.Global))
+                {
+                    ScxError($"invalid DSQ ID 0x{dsqId:x16}");
+                    return false;
+                }
+                cbf.I1 = (int)k;
+                ref var f = ref Push(PathId.ConsumeDispatchQ);
+                f.Cpu = cpu;
+                f.Dsq = s;
+                f.I2 = 1; // kfunc: flush the dispatch buffer first, count nr_tasks on success
+                f.Pc = 10;
+                return true;
+            }
+            case CallKind.DsqMove:
+            {
+                var src = ResolveDsqForQuery((ulong)d);
+                if (src < 0 || !IsUserSlot(src) && src != GlobalSlot)
+                {
+                    ScxError($"invalid DSQ ID 0x{(ulong)d:x16}");
+                    return false;
+                }
+                if (!ValidTask(ctx, (int)a, "scx_bpf_dsq_move")) return false;
+                cbf.I1 = (int)k;
+                ref var f = ref Push(PathId.DsqMove);
+                f.Cpu = cpu;
+                f.Task = (int)a;
+                f.L0 = b;       // destination dsq id
+                f.L1 = c;       // enq flags
+                f.L2 = e;       // iterator seq
+                f.Dsq = src;
+                return true;
+            }
+            case CallKind.ReenqueueLocal:
+            {
+                cbf.I1 = (int)k;
+                ref var f = ref Push(PathId.ReenqueueLocal);
+                f.Cpu = cpu;
+                f.I2 = 0;
+                return true;
+            }
+            default:
+                throw new System.Diagnostics.UnreachableException($"deferred kfunc {k}");
+        }
+    }
+}

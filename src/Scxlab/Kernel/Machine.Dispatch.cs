@@ -1,0 +1,904 @@
+using Scxlab.Bpf;
+using Scxlab.Stepping;
+
+namespace Scxlab.Kernel;
+
+/// <summary>
+/// The CPU side: __schedule() around balance_one(), the dispatch loop, flush_dispatch_buf(),
+/// finish_dispatch(), dispatch_to_local_dsq() with the holding_cpu handshake, consume and moves
+/// (ext.c V-B, 7.0/7.1).
+/// </summary>
+public sealed partial class Machine
+{
+    private ref Frame Call(ref Frame caller, int returnPc, PathId path)
+    {
+        caller.Pc = returnPc;
+        return ref Push(path);
+    }
+
+    private long Ret => Act.Ret;
+
+    private bool IsScx(int t) => t >= 0 && World.Tasks[t].Class == SchedClass.Ext;
+    private bool ScxQueued(int t) => t >= 0 && (World.Tasks[t].Flags & TaskFlags.Queued) != 0;
+
+    // ---------------------------------------------------------------- __schedule()
+    // Requires: nothing. Takes rq(c). Ensures: rq(c) released, rq->curr chosen.
+    // I0 = prev, I1 = next, I2 = 1 when prev was deactivated for sleep.
+    private void PathSchedule(ref Frame f)
+    {
+        var c = f.Cpu;
+        switch (f.Pc)
+        {
+            case 0:
+                LockRq(ref f, c, 1);
+                return;
+            case 1:
+            {
+                var prev = Rq(c).Curr;
+                f.I0 = prev;
+                if (prev >= 0 && World.Tasks[prev].Class == SchedClass.Fair)
+                {
+                    FairPutPrev(prev);
+                    f.I0 = -1;
+                    goto case 2;
+                }
+                if (prev >= 0 && World.Tasks[prev].WantsSleep && World.Tasks[prev].Run == RunState.Runnable)
+                {
+                    // deactivate_task(rq, prev, DEQUEUE_SLEEP)
+                    f.I2 = 1;
+                    ref var d = ref Call(ref f, 2, PathId.DequeueTask);
+                    d.Task = prev;
+                    d.Cpu = c;
+                    d.L0 = (long)DeqFlags.Sleep;
+                    return;
+                }
+                goto case 2;
+            }
+            case 2:
+            {
+                var prev = f.I0;
+                if (f.I2 == 1)
+                {
+                    ref var p = ref Tk(prev);
+                    p.Run = p.Exiting ? RunState.Dead : RunState.Sleeping;
+                    p.WantsSleep = false;
+                }
+                // The fair class sits above ext: once tasks were handed back to it, it picks first.
+                if (prev < 0 || !IsScx(prev))
+                {
+                    var fair = FairPick(c);
+                    if (fair >= 0)
+                    {
+                        f.I1 = fair;
+                        goto case 5;
+                    }
+                }
+                if (World.Sched.Disabled)
+                {
+                    f.I1 = -1;
+                    goto case 5;
+                }
+                ref var b = ref Call(ref f, 3, PathId.BalanceOne);
+                b.Cpu = c;
+                b.Task = IsScx(prev) ? prev : -1;
+                return;
+            }
+            case 3:
+            {
+                // pick_task_scx(): keep prev, or the head of the local DSQ.
+                var prev = f.I0;
+                ref var rq = ref Rq(c);
+                int next;
+                if ((rq.Flags & RqFlags.BalKeep) != 0 && IsScx(prev) && ScxQueued(prev))
+                {
+                    next = prev;
+                    ref var p = ref Tk(prev);
+                    if (p.Slice == 0)
+                    {
+                        p.Slice = Bypassing ? ScxConst.SliceBypass : ScxConst.SliceDfl;
+                        Event(ScxEvent.RefillSliceDfl);
+                    }
+                }
+                else
+                {
+                    next = World.Dsqs[LocalSlot(c)].Head;
+                    if (next >= 0 && World.Tasks[next].Slice == 0)
+                    {
+                        if (!Bypassing) KernelAssert("zero slice", $"sched_ext: {TaskName(next)} has zero slice in pick_task_scx()");
+                        Tk(next).Slice = ScxConst.SliceDfl;
+                    }
+                }
+                f.I1 = next;
+                if (prev >= 0 && prev != next && IsScx(prev))
+                {
+                    ref var pp = ref Call(ref f, 4, PathId.PutPrevTask);
+                    pp.Task = prev;
+                    pp.Cpu = c;
+                    pp.I0 = next;
+                    return;
+                }
+                goto case 4;
+            }
+            case 4:
+            {
+                var prev = f.I0;
+                var next = f.I1;
+                // The stopper migrates a task whose CPU left its mask once it is switched out.
+                if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
+                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c && World.Tasks[prev].ListOn != LocalSlot(c))
+                {
+                    var dst = FirstAllowedOnline(prev);
+                    if (dst >= 0 && dst != c)
+                    {
+                        ref var m = ref Call(ref f, 40, PathId.MigrateQueued);
+                        m.Task = prev;
+                        m.I0 = c;
+                        m.I1 = dst;
+                        m.I2 = 1; // re-take rq(c) afterwards
+                        return;
+                    }
+                }
+                goto case 40;
+            }
+            case 40:
+            {
+                var next = f.I1;
+                if (next >= 0 && next != f.I0 && IsScx(next))
+                {
+                    ref var sn = ref Call(ref f, 5, PathId.SetNextTask);
+                    sn.Task = next;
+                    sn.Cpu = c;
+                    return;
+                }
+                goto case 5;
+            }
+            case 5:
+            {
+                var next = f.I1;
+                ref var rq = ref Rq(c);
+                if (next >= 0 && World.Tasks[next].Class == SchedClass.Fair)
+                {
+                    ref var p = ref Tk(next);
+                    p.FairQueued = false;
+                    p.Cpu = c;
+                }
+                rq.Curr = next;
+                rq.Idle = next < 0;
+                rq.NeedResched = false;
+                rq.KickSync++;
+                rq.Flags &= ~RqFlags.InBalance;
+                Trace?.Note(_cur, next >= 0 ? $"runs {TaskName(next)}" : "goes idle");
+                UnlockRq(c);
+                Return();
+                return;
+            }
+            default:
+                throw new System.Diagnostics.UnreachableException($"__schedule pc {f.Pc}");
+        }
+    }
+
+    private int FirstAllowedOnline(int t)
+    {
+        for (var c = 0; c < N; c++)
+            if (World.Tasks[t].CpusPtr.Test(c)) return c;
+        return -1;
+    }
+
+    /// <summary>The fair class after a scheduler exit: a FIFO sink any allowed CPU drains, so nothing is lost.</summary>
+    private void FairPutPrev(int t)
+    {
+        ref var p = ref Tk(t);
+        if (p.WantsSleep)
+        {
+            p.Run = p.Exiting ? RunState.Dead : RunState.Sleeping;
+            p.WantsSleep = false;
+            p.FairQueued = false;
+        }
+        else if (p.Run == RunState.Runnable)
+        {
+            p.FairQueued = true;
+        }
+    }
+
+    private int FairPick(int c)
+    {
+        for (var t = 0; t < World.Tasks.Length; t++)
+        {
+            ref readonly var p = ref World.Tasks[t];
+            if (p.FairQueued && p.Class == SchedClass.Fair && p.CpusPtr.Test(c))
+            {
+                // Not already running elsewhere.
+                var running = false;
+                for (var o = 0; o < N; o++) running |= World.Cpus[o].Curr == t;
+                if (!running) return t;
+            }
+        }
+        return -1;
+    }
+
+    // ---------------------------------------------------------------- balance_one()
+    // Requires: rq(c) held. Task = prev (SCX) or -1. I1 = loop count. Returns 1 if there is a task to run.
+    private void PathBalanceOne(ref Frame f)
+    {
+        var c = f.Cpu;
+        var prev = f.Task;
+        switch (f.Pc)
+        {
+            case 0:
+            {
+                ref var rq = ref Rq(c);
+                rq.Flags |= RqFlags.InBalance;
+                rq.Flags &= ~RqFlags.BalKeep;
+                if (prev >= 0 && ScxQueued(prev) && World.Tasks[prev].Slice > 0 && !Bypassing)
+                {
+                    rq.Flags |= RqFlags.BalKeep;
+                    goto case 100;
+                }
+                if (Config.Protocol == Protocol.FallbackDsq && World.Dsqs[FallbackSlot(c)].Nr > 0)
+                {
+                    // fallback-dsq (v2): drain this rq's fallback DSQ first, re-enqueueing with SCX_ENQ_REENQ.
+                    ref var dr = ref Call(ref f, 1, PathId.ReenqueueLocal);
+                    dr.Cpu = c;
+                    dr.I2 = 2; // drain the fallback DSQ (rq already held)
+                    return;
+                }
+                goto case 1;
+            }
+            case 1:
+                if (World.Dsqs[LocalSlot(c)].Nr > 0) goto case 100;
+                if (Bypassing)
+                {
+                    ref var cb = ref Call(ref f, 6, PathId.ConsumeDispatchQ);
+                    cb.Cpu = c;
+                    cb.Dsq = BypassSlot(c);
+                    return;
+                }
+                {
+                    ref var cg = ref Call(ref f, 2, PathId.ConsumeDispatchQ);
+                    cg.Cpu = c;
+                    cg.Dsq = GlobalSlot;
+                }
+                return;
+            case 2:
+                if (Ret != 0) goto case 100;
+                if (!Has.Has(ScxCallback.Dispatch)) goto case 7;
+                f.I1 = 0;
+                goto case 3;
+            case 3:
+                Rq(c).DspNrTasks = 0;
+                if (Invoke(ref f, 4, ScxCallback.Dispatch, prev, c)) return;
+                goto case 4;
+            case 4:
+            {
+                ref var fl = ref Call(ref f, 5, PathId.FlushDispatchBuf);
+                fl.Cpu = c;
+                return;
+            }
+            case 5:
+                if (prev >= 0 && ScxQueued(prev) && World.Tasks[prev].Slice > 0)
+                {
+                    Rq(c).Flags |= RqFlags.BalKeep;
+                    goto case 100;
+                }
+                if (World.Dsqs[LocalSlot(c)].Nr > 0) goto case 100;
+                {
+                    ref var cg = ref Call(ref f, 8, PathId.ConsumeDispatchQ);
+                    cg.Cpu = c;
+                    cg.Dsq = GlobalSlot;
+                }
+                return;
+            case 8:
+                if (Ret != 0) goto case 100;
+                if (++f.I1 >= ScxConst.DspMaxLoops)
+                {
+                    // Too many loops: kick self (no flags) and give up for now.
+                    ref var rq = ref Rq(c);
+                    rq.CpusToKick.Set(c);
+                    rq.KickIrqWork = true;
+                    goto case 7;
+                }
+                if (World.Cpus[c].DspNrTasks > 0) goto case 3;
+                goto case 7;
+            case 6:
+                if (Ret != 0) goto case 100;
+                goto case 7;
+            case 7:
+                // Nothing found: keep prev if it is still runnable (unless SCX_OPS_ENQ_LAST).
+                if (prev >= 0 && ScxQueued(prev) && ((Ops.Flags & OpsFlags.EnqLast) == 0 || Bypassing))
+                {
+                    Rq(c).Flags |= RqFlags.BalKeep;
+                    Event(ScxEvent.DispatchKeepLast);
+                    goto case 100;
+                }
+                Rq(c).Flags &= ~RqFlags.InBalance;
+                Return(0);
+                return;
+            case 100:
+                Rq(c).Flags &= ~RqFlags.InBalance;
+                Return(1);
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"balance_one pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- put_prev_task_scx() / set_next_task_scx()
+
+    // Requires: rq(c) held; Task = p (current), I0 = next.
+    private void PathPutPrevTask(ref Frame f)
+    {
+        var p = f.Task;
+        var c = f.Cpu;
+        switch (f.Pc)
+        {
+            case 0:
+                if (ScxQueued(p) && Invoke(ref f, 1, ScxCallback.Stopping, p, c, 1)) return;
+                goto case 1;
+            case 1:
+            {
+                if (!ScxQueued(p))
+                {
+                    Return();
+                    return;
+                }
+                SetTaskRunnable(p);
+                ref var t = ref Tk(p);
+                if (t.Slice > 0 && !Bypassing)
+                {
+                    // Preempted by a higher class: back to the head of the local DSQ.
+                    ref var de = ref Call(ref f, 2, PathId.DispatchEnqueue);
+                    de.Dsq = LocalSlot(c);
+                    de.Task = p;
+                    de.L0 = (long)EnqFlags.Head;
+                    return;
+                }
+                ref var e = ref Call(ref f, 2, PathId.DoEnqueueTask);
+                e.Task = p;
+                e.Cpu = c;
+                e.L0 = f.I0 < 0 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0;
+                e.I0 = -1;
+                return;
+            }
+            case 2:
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"put_prev_task_scx pc {f.Pc}");
+        }
+    }
+
+    // Requires: rq(c) held; Task = next.
+    private void PathSetNextTask(ref Frame f)
+    {
+        var p = f.Task;
+        switch (f.Pc)
+        {
+            case 0:
+            {
+                if (!ScxQueued(p)) goto case 2;
+                // ops_dequeue(rq, p, SCX_DEQ_CORE_SCHED_EXEC): ends any custody left by a remote move.
+                ref var od = ref Call(ref f, 1, PathId.OpsDequeue);
+                od.Task = p;
+                od.L0 = (long)DeqFlags.CoreSchedExec;
+                return;
+            }
+            case 1:
+            {
+                ref var dd = ref Call(ref f, 2, PathId.DispatchDequeue);
+                dd.Task = p;
+                return;
+            }
+            case 2:
+                if (ScxQueued(p) && Invoke(ref f, 3, ScxCallback.Running, p, f.Cpu)) return;
+                goto case 3;
+            case 3:
+                ClrTaskRunnable(p, true);
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"set_next_task_scx pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- flush_dispatch_buf() / finish_dispatch()
+
+    // Requires: rq(c) held. I0 = next entry index.
+    private void PathFlushDispatchBuf(ref Frame f)
+    {
+        var c = f.Cpu;
+        ref var rq = ref Rq(c);
+        if (f.I0 < rq.DspCursor)
+        {
+            var i = f.I0++;
+            ref readonly var e = ref World.DspBuf[c * DspMaxBatch + i];
+            ref var fd = ref Call(ref f, f.Pc, PathId.FinishDispatch);
+            fd.Cpu = c;
+            fd.Task = e.Task;
+            fd.L0 = e.Qseq;
+            fd.L1 = (long)e.DsqId;
+            fd.L2 = e.EnqFlags;
+            fd.I0 = i;
+            return;
+        }
+        rq.DspNrTasks += rq.DspCursor;
+        rq.DspCursor = 0;
+        Return();
+    }
+
+    // Requires: rq(c) held (the dispatching CPU's). Task = p, L0 = qseq at insert, L1 = dsq id, L2 = flags, I0 = entry.
+    // Races with: ops_dequeue() (T5 vs T4), do_enqueue_task() (QUEUEING wait).
+    private void PathFinishDispatch(ref Frame f)
+    {
+        var c = f.Cpu;
+        var p = f.Task;
+        switch (f.Pc)
+        {
+            case 0:
+                // The ops_state read+cmpxchg is an interleaving point of its own.
+                Yield(ref f, 1);
+                return;
+            case 1:
+            {
+                ref var t = ref Tk(p);
+                var word = t.OpsState;
+                switch (OpsWord.State(word))
+                {
+                    case OpsState.None:
+                    case OpsState.Dispatching:
+                        // Someone else already got to it (dequeued, or another dispatcher won T4).
+                        Event(ScxEvent.DispatchDroppedState);
+                        Trace?.Note(_cur, $"finish_dispatch({TaskName(p)}): {OpsWord.Format(word)}, dropped");
+                        Return();
+                        return;
+                    case OpsState.Queueing:
+                        // do_enqueue_task() on another CPU is still handing p to BPF: wait_ops_state().
+                        WaitFor(ref f, 1, WaitKind.OpsStateChange, p, word);
+                        return;
+                    case OpsState.Queued:
+                        if (!EntryStillValid(ref f, word))
+                        {
+                            Event(ScxEvent.DispatchDroppedQseq);
+                            Trace?.Note(_cur, $"finish_dispatch({TaskName(p)}): {OpsWord.Format(word)} ≠ q{f.L0 >> OpsWord.QseqShift} recorded, dropped");
+                            Return();
+                            return;
+                        }
+                        t.OpsState = OpsWord.Make(OpsState.Dispatching, 0); // T4
+                        Trace?.Note(_cur, $"finish_dispatch({TaskName(p)}): {OpsWord.Format(word)} -cmpxchg-> DISPATCHING");
+                        break;
+                    default:
+                        throw new System.Diagnostics.UnreachableException("ops_state has two bits");
+                }
+                if (!ScxQueued(p)) KernelAssert("finish_dispatch: !SCX_TASK_QUEUED", $"{TaskName(p)} won DISPATCHING but is not runnable");
+                var slot = FindDsqForDispatch(c, (ulong)f.L1, p);
+                if (IsLocalSlot(slot))
+                {
+                    ref var dl = ref Call(ref f, 2, PathId.DispatchToLocalDsq);
+                    dl.Cpu = c;
+                    dl.Task = p;
+                    dl.I0 = LocalSlotCpu(slot);
+                    dl.L0 = f.L2;
+                    return;
+                }
+                ref var de = ref Call(ref f, 2, PathId.DispatchEnqueue);
+                de.Dsq = slot;
+                de.Task = p;
+                de.L0 = f.L2 | (long)EnqFlags.ClearOpss;
+                return;
+            }
+            case 2:
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"finish_dispatch pc {f.Pc}");
+        }
+    }
+
+    /// <summary>finish_dispatch()'s staleness test; the protocol variants change what is compared.</summary>
+    private bool EntryStillValid(ref Frame f, long word)
+    {
+        ref readonly var e = ref World.DspBuf[f.Cpu * DspMaxBatch + f.I0];
+        switch (Config.Protocol)
+        {
+            case Protocol.Cookie when e.Cookie != 0:
+                var want = e.Cookie == long.MinValue ? 0 : e.Cookie;
+                return OpsWord.Qseq(word) >> OpsWord.QseqShift == want;
+            case Protocol.QseqInvalidate:
+                return OpsWord.Qseq(word) == f.L0 && World.Tasks[f.Task].AffinityGen == e.AffinityGen;
+            default:
+                return OpsWord.Qseq(word) == f.L0;
+        }
+    }
+
+    /// <summary>find_dsq_for_dispatch(): resolve a verdict relative to the rq of <paramref name="cpu"/>.</summary>
+    private int FindDsqForDispatch(int cpu, ulong dsqId, int p)
+    {
+        if (dsqId == DsqId.Local) return LocalSlot(cpu);
+        if (DsqId.IsLocalOn(dsqId))
+        {
+            var target = (long)(dsqId & DsqId.LocalCpuMask);
+            if (target >= N)
+            {
+                ScxError($"invalid CPU {target} in SCX_DSQ_LOCAL_ON dispatch verdict");
+                return GlobalSlot;
+            }
+            return LocalSlot((int)target);
+        }
+        if (dsqId == DsqId.Global) return GlobalSlot;
+        var s = FindUserDsq(dsqId);
+        if (s >= 0) return s;
+        ScxError($"non-existent DSQ 0x{dsqId:x}");
+        return GlobalSlot;
+    }
+
+    /// <summary>task_can_run_on_remote_rq() (V-B): migration-disabled, cpus_ptr, online — in that order.</summary>
+    private bool TaskCanRunOnRemoteRq(int p, int dst, bool enforce)
+    {
+        ref readonly var t = ref TkR(p);
+        if (t.Cpu == dst) KernelAssert("WARN_ON_ONCE(task_cpu(p) == cpu_of(rq))", $"task_can_run_on_remote_rq() for {TaskName(p)} already on CPU{dst}");
+        if (t.MigrationDisabled)
+        {
+            if (enforce) ScxError($"SCX_DSQ_LOCAL[_ON] cannot move migration disabled {TaskName(p)} from CPU {t.Cpu} to {dst}");
+            return false;
+        }
+        if (!t.CpusPtr.Test(dst))
+        {
+            if (enforce) ScxError($"SCX_DSQ_LOCAL[_ON] target CPU {dst} not allowed for {TaskName(p)}");
+            return false;
+        }
+        if ((World.Cpus[dst].Flags & RqFlags.Online) == 0)
+        {
+            if (enforce) Event(ScxEvent.DispatchLocalDsqOffline);
+            return false;
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- dispatch_to_local_dsq()
+    // Requires: rq(c) held, p owned through DISPATCHING (or NONE from the deferred-locals list).
+    // Task = p, I0 = dst CPU, L0 = enq flags, I1 = src CPU, I2 = the rq lock currently held.
+    // Races with: dequeue_task_scx() through holding_cpu (see dispatch_dequeue()).
+    private void PathDispatchToLocalDsq(ref Frame f)
+    {
+        var c = f.Cpu;
+        var p = f.Task;
+        var dst = f.I0;
+        switch (f.Pc)
+        {
+            case 0:
+            {
+                var src = World.Tasks[p].Cpu;
+                f.I1 = src;
+                if (c == src && src == dst)
+                {
+                    ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
+                    de.Dsq = LocalSlot(dst);
+                    de.Task = p;
+                    de.L0 = f.L0 | (long)EnqFlags.ClearOpss;
+                    return;
+                }
+                if (src != dst && !TaskCanRunOnRemoteRq(p, dst, enforce: Config.Protocol is Protocol.Upstream or Protocol.Cookie))
+                {
+                    switch (Config.Protocol)
+                    {
+                        case Protocol.QseqInvalidate:
+                        {
+                            // v1: drop the invalid dispatch, DISPATCHING → QUEUED with the same qseq; no new ops.enqueue.
+                            ref var t = ref Tk(p);
+                            var q = CurrentEntryQseq();
+                            t.OpsState = OpsWord.Make(OpsState.Queued, q);
+                            Trace?.Note(_cur, $"dispatch_to_local_dsq: CPU{dst} not allowed for {TaskName(p)}: dropped, DISPATCHING -> {OpsWord.Format(t.OpsState)}");
+                            Return();
+                            return;
+                        }
+                        case Protocol.FallbackDsq:
+                        {
+                            // v2: park p on its rq's fallback DSQ (terminal: state NONE, out of custody).
+                            Event(ScxEvent.FallbackDsqUse);
+                            ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
+                            de.Dsq = FallbackSlot(src);
+                            de.Task = p;
+                            de.L0 = f.L0 | (long)EnqFlags.ClearOpss;
+                            return;
+                        }
+                        case Protocol.Upstream:
+                        case Protocol.Cookie:
+                        default:
+                        {
+                            // scx_error() was raised by the enforcing check; park p on the global DSQ so it is not lost.
+                            ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
+                            de.Dsq = GlobalSlot;
+                            de.Task = p;
+                            de.L0 = f.L0 | (long)EnqFlags.ClearOpss | (long)EnqFlags.GdsqFallback;
+                            return;
+                        }
+                    }
+                }
+                // Mark the transfer with holding_cpu and release DISPATCHING before touching src's rq lock:
+                // a dequeuer may hold that lock while waiting on DISPATCHING.
+                ref var tt = ref Tk(p);
+                tt.HoldingCpu = c;
+                tt.OpsState = OpsWord.Make(OpsState.None, 0); // T6b
+                Trace?.Note(_cur, $"dispatch_to_local_dsq: holding_cpu={c}, DISPATCHING -> NONE");
+                f.I2 = c;
+                if (c != src)
+                {
+                    UnlockRq(c);
+                    f.I2 = src;
+                    LockRq(ref f, src, 1);
+                    return;
+                }
+                goto case 1;
+            }
+            case 1:
+            {
+                var src = f.I1;
+                ref var t = ref Tk(p);
+                if (t.HoldingCpu == c && t.Cpu == src)
+                {
+                    if (src == dst)
+                    {
+                        t.HoldingCpu = -1;
+                        ref var de = ref Call(ref f, 2, PathId.DispatchEnqueue);
+                        de.Dsq = LocalSlot(dst);
+                        de.Task = p;
+                        de.L0 = f.L0;
+                        return;
+                    }
+                    ref var mv = ref Call(ref f, 3, PathId.MoveRemoteTaskToLocalDsq);
+                    mv.Task = p;
+                    mv.I0 = src;
+                    mv.I1 = dst;
+                    mv.L0 = f.L0;
+                    return;
+                }
+                // A dequeue reset holding_cpu: it owns p now; the dispatch is silently lost.
+                Trace?.Note(_cur, $"dispatch_to_local_dsq: lost {TaskName(p)} to a dequeue");
+                goto case 5;
+            }
+            case 3:
+                f.I2 = dst; // move_remote_task_to_local_dsq() returns with dst's rq locked
+                goto case 2;
+            case 2:
+            {
+                // If the destination CPU is idle (or runs a lower class), wake it up.
+                if (World.Cpus[dst].Curr < 0) Rq(dst).NeedResched = true;
+                goto case 5;
+            }
+            case 5:
+                if (f.I2 != c)
+                {
+                    UnlockRq(f.I2);
+                    f.I2 = c;
+                    LockRq(ref f, c, 9);
+                    return;
+                }
+                goto case 9;
+            case 9:
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"dispatch_to_local_dsq pc {f.Pc}");
+        }
+    }
+
+    /// <summary>The qseq recorded by the buffer entry that led here (qseq-invalidate's revert keeps it).</summary>
+    private long CurrentEntryQseq()
+    {
+        var d = Act.Depth;
+        for (var i = d - 2; i >= 0; i--)
+        {
+            ref var g = ref FrameAt(_cur, i);
+            if (g.Path == PathId.FinishDispatch) return g.L0;
+        }
+        return 0;
+    }
+
+    // ---------------------------------------------------------------- move_remote_task_to_local_dsq()
+    // Requires: rq(src) held. Ensures: rq(dst) held. Task = p, I0 = src, I1 = dst, L0 = enq flags.
+    private void PathMoveRemoteTaskToLocalDsq(ref Frame f)
+    {
+        var p = f.Task;
+        switch (f.Pc)
+        {
+            case 0:
+            {
+                ref var t = ref Tk(p);
+                // sticky_cpu marks an SCX-internal migration: custody callbacks stay silent, enqueue goes local.
+                t.StickyCpu = f.I1;
+                t.Migrating = true;
+                ref var d = ref Call(ref f, 1, PathId.DequeueTask);
+                d.Task = p;
+                d.Cpu = f.I0;
+                d.L0 = 0;
+                return;
+            }
+            case 1:
+                Tk(p).Cpu = f.I1; // set_task_cpu()
+                UnlockRq(f.I0);
+                LockRq(ref f, f.I1, 2);
+                return;
+            case 2:
+            {
+                if (!World.Tasks[p].CpusPtr.Test(f.I1))
+                    KernelAssert("WARN_ON_ONCE(!cpumask_test_cpu(dst, p->cpus_ptr))", $"move_remote_task_to_local_dsq: CPU{f.I1} not in {TaskName(p)}'s cpus_ptr {World.Tasks[p].CpusPtr}");
+                Tk(p).Run = RunState.Runnable;
+                ref var e = ref Call(ref f, 3, PathId.EnqueueTask);
+                e.Task = p;
+                e.Cpu = f.I1;
+                e.L0 = f.L0;
+                return;
+            }
+            case 3:
+                Tk(p).Migrating = false;
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"move_remote_task_to_local_dsq pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- consume_dispatch_q() / scx_bpf_dsq_move_to_local()
+    // Requires: rq(c) held. Dsq = source slot. I2 = 1 when called as the kfunc (flush first, count nr_tasks).
+    // I0 = candidate task, I1 = its rq. Returns 1 if a task was moved to c's local DSQ.
+    private void PathConsumeDispatchQ(ref Frame f)
+    {
+        var c = f.Cpu;
+        switch (f.Pc)
+        {
+            case 10:
+            {
+                ref var fl = ref Call(ref f, 0, PathId.FlushDispatchBuf);
+                fl.Cpu = c;
+                return;
+            }
+            case 0:
+                if (World.Dsqs[f.Dsq].Nr == 0) goto case 20; // lockless emptiness check
+                LockDsq(ref f, f.Dsq, 1);
+                return;
+            case 1:
+            {
+                if (World.Sched.Aborting && !IsBypassSlot(f.Dsq))
+                {
+                    UnlockDsq(f.Dsq);
+                    goto case 20;
+                }
+                for (var t = World.Dsqs[f.Dsq].Head; t >= 0; t = World.Tasks[t].Next)
+                {
+                    ref var p = ref Tk(t);
+                    if (p.Cpu == c)
+                    {
+                        // move_local_task_to_local_dsq()
+                        Unlink(t);
+                        p.Dsq = -1;
+                        UnlockDsq(f.Dsq);
+                        ref var de = ref Call(ref f, 21, PathId.DispatchEnqueue);
+                        de.Dsq = LocalSlot(c);
+                        de.Task = t;
+                        return;
+                    }
+                    if (TaskCanRunOnRemoteRq(t, c, enforce: false))
+                    {
+                        // consume_remote_task(): drop this rq, unlink with holding_cpu, take the task's rq.
+                        f.I0 = t;
+                        f.I1 = p.Cpu;
+                        UnlockRq(c);
+                        if (p.HoldingCpu >= 0) KernelAssert("WARN_ON_ONCE(holding_cpu >= 0)", $"{TaskName(t)} already under transfer");
+                        Unlink(t);
+                        p.HoldingCpu = c;
+                        UnlockDsq(f.Dsq);
+                        LockRq(ref f, f.I1, 2);
+                        return;
+                    }
+                }
+                UnlockDsq(f.Dsq);
+                goto case 20;
+            }
+            case 2:
+            {
+                var t = f.I0;
+                if (World.Tasks[t].HoldingCpu == c && World.Tasks[t].Cpu == f.I1)
+                {
+                    ref var mv = ref Call(ref f, 21, PathId.MoveRemoteTaskToLocalDsq);
+                    mv.Task = t;
+                    mv.I0 = f.I1;
+                    mv.I1 = c;
+                    return;
+                }
+                // Lost to a dequeue: back to our rq and start over.
+                UnlockRq(f.I1);
+                LockRq(ref f, c, 0);
+                return;
+            }
+            case 20:
+                Return(0);
+                return;
+            case 21:
+                if (f.I2 == 1) Rq(c).DspNrTasks++;
+                Return(1);
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"consume_dispatch_q pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- scx_bpf_dsq_move()
+    // From ops.dispatch (rq(c) held). Task = p, Dsq = source slot, L0 = destination id, L1 = flags, L2 = iterator seq.
+    // I0 = src rq, I1 = rq currently locked, I2 = result.
+    private void PathDsqMove(ref Frame f)
+    {
+        var c = f.Cpu;
+        var p = f.Task;
+        switch (f.Pc)
+        {
+            case 0:
+            {
+                var src = World.Tasks[p].Cpu;
+                f.I0 = src;
+                f.I1 = c;
+                if (src != c)
+                {
+                    UnlockRq(c);
+                    f.I1 = src;
+                    LockRq(ref f, src, 1);
+                    return;
+                }
+                goto case 1;
+            }
+            case 1:
+                LockDsq(ref f, f.Dsq, 2);
+                return;
+            case 2:
+            {
+                ref var t = ref Tk(p);
+                if (t.Dsq != f.Dsq || t.DsqSeq > f.L2 || t.HoldingCpu >= 0 || t.Cpu != f.I0)
+                {
+                    // Someone else got to it: it left the DSQ, was re-inserted after the iterator began, or is in transfer.
+                    UnlockDsq(f.Dsq);
+                    f.I2 = 0;
+                    goto case 8;
+                }
+                var src = f.I0;
+                var dstSlot = FindDsqForDispatch(c, (ulong)f.L0, p);
+                if (IsLocalSlot(dstSlot) && LocalSlotCpu(dstSlot) != src && !TaskCanRunOnRemoteRq(p, LocalSlotCpu(dstSlot), enforce: true))
+                    dstSlot = GlobalSlot;
+                Unlink(p);
+                t.Dsq = -1;
+                UnlockDsq(f.Dsq);
+                f.I2 = 1;
+                if (IsLocalSlot(dstSlot) && LocalSlotCpu(dstSlot) != src)
+                {
+                    ref var mv = ref Call(ref f, 7, PathId.MoveRemoteTaskToLocalDsq);
+                    mv.Task = p;
+                    mv.I0 = src;
+                    mv.I1 = LocalSlotCpu(dstSlot);
+                    mv.L0 = f.L1;
+                    f.L0 = LocalSlotCpu(dstSlot);
+                    return;
+                }
+                ref var de = ref Call(ref f, 8, PathId.DispatchEnqueue);
+                de.Dsq = dstSlot;
+                de.Task = p;
+                de.L0 = f.L1;
+                return;
+            }
+            case 7:
+                f.I1 = (int)f.L0;
+                goto case 8;
+            case 8:
+                if (f.I1 != c)
+                {
+                    UnlockRq(f.I1);
+                    f.I1 = c;
+                    LockRq(ref f, c, 9);
+                    return;
+                }
+                goto case 9;
+            case 9:
+                if (f.I2 == 1) Rq(c).DspNrTasks++;
+                Return(f.I2);
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"scx_bpf_dsq_move pc {f.Pc}");
+        }
+    }
+}

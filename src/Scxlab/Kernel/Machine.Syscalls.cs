@@ -1,0 +1,696 @@
+using Scxlab.Bpf;
+using Scxlab.Stepping;
+
+namespace Scxlab.Kernel;
+
+/// <summary>
+/// External events and deferred work: sched_setaffinity (set_cpus_allowed_scx inside the core's
+/// dequeue/enqueue "change" pattern), weight changes, wakeups, core migrations, kicks and their
+/// irq_work, deferred direct dispatches, re-enqueues, ticks, and the disable path.
+/// </summary>
+public sealed partial class Machine
+{
+    // ---------------------------------------------------------------- __set_cpus_allowed_ptr() → set_cpus_allowed_scx()
+    // Task = p, I0 = script action index (the new mask), I1 = rq locked, I2 = queued | running<<1.
+    // Races with: finish_dispatch()/dispatch_to_local_dsq() on another CPU (the R1/R2 window).
+    private void PathSetCpusAllowed(ref Frame f) => PathSchedChange(ref f, isAffinity: true);
+
+    // Task = p, I0 = new weight. Same change pattern; reweight_task_scx() → ops.set_weight.
+    private void PathSetWeight(ref Frame f) => PathSchedChange(ref f, isAffinity: false);
+
+    private void PathSchedChange(ref Frame f, bool isAffinity)
+    {
+        var p = f.Task;
+        switch (f.Pc)
+        {
+            case 0:
+                WaitFor(ref f, 1, WaitKind.PiLock, p);
+                return;
+            case 1:
+                // task_rq_lock(): lock task_rq(p), retry if it moved or is migrating.
+                f.I1 = World.Tasks[p].Cpu;
+                LockRq(ref f, f.I1, 2);
+                return;
+            case 2:
+            {
+                ref var t = ref Tk(p);
+                if (t.Cpu != f.I1 || t.Migrating)
+                {
+                    UnlockRq(f.I1);
+                    f.I1 = t.Cpu;
+                    LockRq(ref f, f.I1, 2);
+                    return;
+                }
+                var queued = t.Run == RunState.Runnable && t.Class == SchedClass.Ext;
+                var running = World.Cpus[t.Cpu].Curr == p;
+                f.I2 = (queued ? 1 : 0) | (running ? 2 : 0);
+                if (queued)
+                {
+                    ref var d = ref Call(ref f, 3, PathId.DequeueTask);
+                    d.Task = p;
+                    d.Cpu = f.I1;
+                    d.L0 = 0; // DEQUEUE_SAVE|DEQUEUE_NOCLOCK: not a sleep → SCX_DEQ_SCHED_CHANGE
+                    return;
+                }
+                goto case 3;
+            }
+            case 3:
+            {
+                ref var t = ref Tk(p);
+                if (isAffinity)
+                {
+                    var mask = _actors[_cur].Script!.Actions[f.I0].Mask;
+                    t.CpusPtr = mask;
+                    t.AffinityGen++;
+                    Trace?.Note(_cur, $"set_cpus_allowed_scx({TaskName(p)}, {mask})");
+                    if (t.Class == SchedClass.Ext && Invoke(ref f, 4, ScxCallback.SetCpumask, p, f.I1)) return;
+                }
+                else
+                {
+                    t.Weight = f.I0;
+                    if (t.Class == SchedClass.Ext && Invoke(ref f, 4, ScxCallback.SetWeight, p, f.I1, f.I0)) return;
+                }
+                goto case 4;
+            }
+            case 4:
+                if ((f.I2 & 1) != 0)
+                {
+                    ref var e = ref Call(ref f, 5, PathId.EnqueueTask);
+                    e.Task = p;
+                    e.Cpu = f.I1;
+                    e.L0 = CoreEnqRestore;
+                    return;
+                }
+                goto case 5;
+            case 5:
+                if ((f.I2 & 2) != 0 && World.Tasks[p].Class == SchedClass.Ext)
+                {
+                    ref var sn = ref Call(ref f, 6, PathId.SetNextTask);
+                    sn.Task = p;
+                    sn.Cpu = f.I1;
+                    return;
+                }
+                goto case 6;
+            case 6:
+            {
+                ref var t = ref Tk(p);
+                if (isAffinity && t.Run == RunState.Runnable && !t.CpusPtr.Test(t.Cpu))
+                {
+                    var dst = FirstAllowedOnline(p);
+                    if ((f.I2 & 2) != 0)
+                    {
+                        // Running: the stopper migrates it once it is switched out.
+                        Rq(t.Cpu).NeedResched = true;
+                    }
+                    else if (dst >= 0 && t.Class == SchedClass.Ext)
+                    {
+                        // affine_move_task() → move_queued_task() under the same rq lock.
+                        ref var m = ref Call(ref f, 7, PathId.MigrateQueued);
+                        m.Task = p;
+                        m.I0 = f.I1;
+                        m.I1 = dst;
+                        f.I1 = dst;
+                        return;
+                    }
+                    else if (dst >= 0)
+                    {
+                        t.Cpu = dst;
+                    }
+                }
+                goto case 7;
+            }
+            case 7:
+                UnlockRq(f.I1);
+                Tk(p).PiLock = -1;
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"sched change pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- move_queued_task()
+    // Requires: rq(I0) held. Ensures: rq(I1) held, or rq(I0) again when I2 = 1. Task = p.
+    private void PathMigrateQueued(ref Frame f)
+    {
+        var p = f.Task;
+        switch (f.Pc)
+        {
+            case 0:
+            {
+                Tk(p).Migrating = true;
+                ref var d = ref Call(ref f, 1, PathId.DequeueTask);
+                d.Task = p;
+                d.Cpu = f.I0;
+                d.L0 = 0;
+                return;
+            }
+            case 1:
+                Tk(p).Cpu = f.I1;
+                UnlockRq(f.I0);
+                LockRq(ref f, f.I1, 2);
+                return;
+            case 2:
+            {
+                ref var e = ref Call(ref f, 3, PathId.EnqueueTask);
+                e.Task = p;
+                e.Cpu = f.I1;
+                return;
+            }
+            case 3:
+                Tk(p).Migrating = false;
+                if (World.Cpus[f.I1].Curr < 0) Rq(f.I1).NeedResched = true;
+                if (f.I2 == 1)
+                {
+                    UnlockRq(f.I1);
+                    LockRq(ref f, f.I0, 4);
+                    return;
+                }
+                goto case 4;
+            case 4:
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"move_queued_task pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- try_to_wake_up() → select_task_rq_scx() + enqueue
+    // Task = p, I0 = selected CPU.
+    private void PathWakeup(ref Frame f)
+    {
+        var p = f.Task;
+        switch (f.Pc)
+        {
+            case 0:
+                WaitFor(ref f, 1, WaitKind.PiLock, p);
+                return;
+            case 1:
+            {
+                ref var t = ref Tk(p);
+                if (t.Run != RunState.Sleeping)
+                {
+                    t.PiLock = -1;
+                    Return();
+                    return;
+                }
+                var prev = t.Cpu;
+                f.I0 = prev;
+                if (t.Class != SchedClass.Ext || t.CpusPtr.Weight <= 1 || t.MigrationDisabled) goto case 3;
+                if (Has.Has(ScxCallback.SelectCpu) && !Bypassing)
+                {
+                    Act.DdspMarker = p + 1;
+                    if (Invoke(ref f, 2, ScxCallback.SelectCpu, p, prev, (long)WakeFlags.Ttwu)) return;
+                    goto case 2;
+                }
+                // Built-in default selection: an idle CPU gets an automatic SCX_DSQ_LOCAL verdict.
+                var cpu = SelectCpuDflCore(p, prev, out var idle);
+                if (idle)
+                {
+                    t.Slice = ScxConst.SliceDfl;
+                    t.DdspDsqId = DsqId.Local;
+                }
+                f.I0 = cpu;
+                goto case 3;
+            }
+            case 2:
+            {
+                Act.DdspMarker = 0;
+                var cpu = (int)Ret;
+                if (cpu < 0 || cpu >= N)
+                {
+                    ScxError($"invalid CPU {cpu} from ops.select_cpu()");
+                    cpu = World.Tasks[p].Cpu;
+                }
+                Tk(p).SelectedCpu = cpu;
+                f.I0 = cpu;
+                goto case 3;
+            }
+            case 3:
+            {
+                ref var t = ref Tk(p);
+                var cpu = f.I0;
+                if (!t.CpusPtr.Test(cpu) || cpu >= N)
+                {
+                    var fb = FirstAllowedOnline(p);
+                    cpu = fb >= 0 ? fb : t.Cpu;
+                }
+                t.Cpu = cpu; // set_task_cpu()
+                f.I0 = cpu;
+                LockRq(ref f, cpu, 4);
+                return;
+            }
+            case 4:
+            {
+                ref var t = ref Tk(p);
+                t.Run = RunState.Runnable;
+                if (t.Class == SchedClass.Fair)
+                {
+                    t.FairQueued = true;
+                    goto case 5;
+                }
+                ref var e = ref Call(ref f, 5, PathId.EnqueueTask);
+                e.Task = p;
+                e.Cpu = f.I0;
+                e.L0 = (long)EnqFlags.Wakeup | (World.Tasks[p].SelectedCpu >= 0 ? (long)EnqFlags.CpuSelected : 0);
+                return;
+            }
+            case 5:
+                if (World.Cpus[f.I0].Curr < 0) Rq(f.I0).NeedResched = true; // wakeup_preempt on an idle CPU
+                UnlockRq(f.I0);
+                Tk(p).PiLock = -1;
+                // task_woken_scx() runs the deferred direct dispatch right away on this CPU's behalf.
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"try_to_wake_up pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- kicks
+
+    private void PathKickFromUser(ref Frame f)
+    {
+        KfKickCpu(null, f.Cpu, (KickFlags)f.L0);
+        if ((((KickFlags)f.L0) & KickFlags.Idle) != 0 && (((KickFlags)f.L0) & (KickFlags.Preempt | KickFlags.Wait)) != 0)
+            ScxError("PREEMPT/WAIT cannot be used with SCX_KICK_IDLE");
+        Return();
+        _stepDone = true;
+    }
+
+    // kick_cpus_irq_workfn() on CPU c. I0 = next CPU to look at, I1 = phase (0 kick, 1 kick-if-idle), I2 = should wait.
+    private void PathKickCpusIrqWork(ref Frame f)
+    {
+        var c = f.Cpu;
+        switch (f.Pc)
+        {
+            case 0:
+                Rq(c).KickIrqWork = false;
+                f.I0 = 0;
+                goto case 1;
+            case 1:
+            {
+                var t = World.Cpus[c].CpusToKick.Next(f.I0);
+                if (t < 0 || t >= N)
+                {
+                    f.I0 = 0;
+                    goto case 3;
+                }
+                f.I0 = t;
+                LockRq(ref f, t, 2);
+                return;
+            }
+            case 2:
+            {
+                // kick_one_cpu()
+                var t = f.I0;
+                ref var self = ref Rq(c);
+                ref var target = ref Rq(t);
+                if (self.CpusToPreempt.Test(t) && IsScx(target.Curr)) Tk(target.Curr).Slice = 0;
+                if (self.CpusToWait.Test(t) && IsScx(target.Curr))
+                {
+                    self.CpusToSync.Set(t);
+                    World.KickSyncs[c * N + t] = target.KickSync;
+                    f.I2 = 1;
+                }
+                self.CpusToPreempt.Clear(t);
+                self.CpusToWait.Clear(t);
+                target.NeedResched = true;
+                self.CpusToKick.Clear(t);
+                self.CpusToKickIfIdle.Clear(t);
+                Trace?.Note(_cur, $"kick CPU{t}");
+                UnlockRq(t);
+                f.I0 = t + 1;
+                goto case 1;
+            }
+            case 3:
+            {
+                var t = World.Cpus[c].CpusToKickIfIdle.Next(f.I0);
+                if (t < 0 || t >= N) goto case 5;
+                f.I0 = t;
+                LockRq(ref f, t, 4);
+                return;
+            }
+            case 4:
+            {
+                var t = f.I0;
+                ref var target = ref Rq(t);
+                if (target.Curr < 0 || (target.Flags & RqFlags.InBalance) != 0) target.NeedResched = true;
+                Rq(c).CpusToKickIfIdle.Clear(t);
+                UnlockRq(t);
+                f.I0 = t + 1;
+                goto case 3;
+            }
+            case 5:
+                if (f.I2 == 1)
+                {
+                    ref var self = ref Rq(c);
+                    self.KickSyncPending = true;
+                    self.NeedResched = true;
+                }
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"kick_cpus_irq_workfn pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- process_ddsp_deferred_locals()
+    private void PathProcessDdspDeferredLocals(ref Frame f)
+    {
+        var c = f.Cpu;
+        switch (f.Pc)
+        {
+            case 0:
+                LockRq(ref f, c, 1);
+                return;
+            case 1:
+            {
+                Rq(c).DeferredLocals = false;
+                var p = World.Dsqs[DeferredSlot(c)].Head;
+                if (p < 0)
+                {
+                    UnlockRq(c);
+                    Return();
+                    return;
+                }
+                ref var t = ref Tk(p);
+                var id = t.DdspDsqId;
+                var flags = t.DdspEnqFlags;
+                Unlink(p);
+                t.DdspDsqId = DsqId.Invalid;
+                t.DdspEnqFlags = 0;
+                var slot = FindDsqForDispatch(c, id, p);
+                if (!IsLocalSlot(slot))
+                {
+                    KernelAssert("WARN_ON_ONCE(dsq->id != SCX_DSQ_LOCAL)", $"deferred direct dispatch of {TaskName(p)} resolved to {SlotName(slot)}");
+                    goto case 1;
+                }
+                ref var dl = ref Call(ref f, 1, PathId.DispatchToLocalDsq);
+                dl.Cpu = c;
+                dl.Task = p;
+                dl.I0 = LocalSlotCpu(slot);
+                dl.L0 = flags;
+                return;
+            }
+            default:
+                throw new System.Diagnostics.UnreachableException($"process_ddsp_deferred_locals pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- reenq_local() / fallback drain
+    // I2: 0 = scx_bpf_reenqueue_local() from ops.cpu_release (rq held), 1 = deferred scx_bpf_dsq_reenq()
+    // (takes the rq lock), 2 = fallback-dsq variant drain from balance_one() (rq held). I0 = count.
+    private void PathReenqueueLocal(ref Frame f)
+    {
+        var c = f.Cpu;
+        switch (f.Pc)
+        {
+            case 0:
+                if (f.I2 == 1)
+                {
+                    LockRq(ref f, c, 1);
+                    return;
+                }
+                goto case 1;
+            case 1:
+                if (f.I2 == 1) Rq(c).ReenqRequested = 0;
+                if (f.I2 == 2)
+                {
+                    LockDsq(ref f, FallbackSlot(c), 2);
+                    return;
+                }
+                goto case 2;
+            case 2:
+            {
+                // Move the candidates to a private list first so re-inserted tasks are not seen again.
+                var src = f.I2 == 2 ? FallbackSlot(c) : LocalSlot(c);
+                var t = World.Dsqs[src].Head;
+                while (t >= 0)
+                {
+                    var next = World.Tasks[t].Next;
+                    Unlink(t);
+                    Tk(t).Dsq = -1;
+                    LinkTail(ReenqSlot(c), t);
+                    f.I0++;
+                    t = next;
+                }
+                if (f.I2 == 2) UnlockDsq(FallbackSlot(c));
+                goto case 3;
+            }
+            case 3:
+            {
+                var p = World.Dsqs[ReenqSlot(c)].Head;
+                if (p < 0)
+                {
+                    if (f.I2 == 1) UnlockRq(c);
+                    Return(f.I0);
+                    return;
+                }
+                Unlink(p);
+                Event(f.I2 == 2 ? ScxEvent.FallbackReenq : ScxEvent.ReenqKfunc);
+                ref var e = ref Call(ref f, 3, PathId.DoEnqueueTask);
+                e.Task = p;
+                e.Cpu = World.Tasks[p].Cpu;
+                e.L0 = (long)EnqFlags.Reenq;
+                e.I0 = -1;
+                return;
+            }
+            default:
+                throw new System.Diagnostics.UnreachableException($"reenq_local pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- task_tick_scx()
+    private void PathTaskTick(ref Frame f)
+    {
+        var c = f.Cpu;
+        switch (f.Pc)
+        {
+            case 0:
+                LockRq(ref f, c, 1);
+                return;
+            case 1:
+            {
+                var curr = World.Cpus[c].Curr;
+                f.Task = curr;
+                if (!IsScx(curr)) goto case 2;
+                ref var t = ref Tk(curr);
+                if (t.Slice != ScxConst.SliceInf) t.Slice -= Math.Min(t.Slice, Config.TickNs);
+                t.Runtime += Config.TickNs;
+                if (Bypassing) t.Slice = 0;
+                else if (Invoke(ref f, 2, ScxCallback.Tick, curr, c)) return;
+                goto case 2;
+            }
+            case 2:
+                if (IsScx(f.Task) && World.Tasks[f.Task].Slice == 0) Rq(c).NeedResched = true;
+                UnlockRq(c);
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"task_tick_scx pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- scx_root_disable()
+    // On the helper. I0 = next task to switch back to the fair class, I1 = rq locked.
+    private void PathDisableScheduler(ref Frame f)
+    {
+        switch (f.Pc)
+        {
+            case 0:
+                Sch().BypassDepth++; // scx_bypass(true)
+                Trace?.Note(_cur, "scx_root_disable(): bypass, switch every task to the fair class");
+                f.I0 = 0;
+                goto case 1;
+            case 1:
+            {
+                while (f.I0 < World.Tasks.Length && (World.Tasks[f.I0].Class != SchedClass.Ext || World.Tasks[f.I0].Run == RunState.Dead)) f.I0++;
+                if (f.I0 >= World.Tasks.Length) goto case 5;
+                WaitFor(ref f, 2, WaitKind.PiLock, f.I0);
+                return;
+            }
+            case 2:
+                f.I1 = World.Tasks[f.I0].Cpu;
+                LockRq(ref f, f.I1, 3);
+                return;
+            case 3:
+            {
+                var p = f.I0;
+                ref var t = ref Tk(p);
+                if (t.Cpu != f.I1 || t.Migrating)
+                {
+                    UnlockRq(f.I1);
+                    f.I1 = t.Cpu;
+                    LockRq(ref f, f.I1, 3);
+                    return;
+                }
+                if (t.Run == RunState.Runnable)
+                {
+                    ref var d = ref Call(ref f, 4, PathId.DequeueTask);
+                    d.Task = p;
+                    d.Cpu = f.I1;
+                    d.L0 = 0;
+                    return;
+                }
+                goto case 4;
+            }
+            case 4:
+            {
+                var p = f.I0;
+                ref var t = ref Tk(p);
+                t.Class = SchedClass.Fair;
+                t.OpsState = OpsWord.Make(OpsState.None, 0);
+                t.Flags &= ~TaskFlags.InCustody;
+                var running = World.Cpus[t.Cpu].Curr == p;
+                if (t.Run == RunState.Runnable && !running) t.FairQueued = true;
+                if (t.Run == RunState.Runnable && World.Cpus[t.Cpu].Curr < 0) Rq(t.Cpu).NeedResched = true;
+                UnlockRq(f.I1);
+                t.PiLock = -1;
+                f.I0++;
+                goto case 1;
+            }
+            case 5:
+                if (Invoke(ref f, 6, ScxCallback.Exit, -1, 0, (long)World.Sched.ExitKind)) return;
+                goto case 6;
+            case 6:
+            {
+                ref var s = ref Sch();
+                s.Disabled = true;
+                s.BypassDepth--;
+                for (var c = 0; c < N; c++)
+                    if (World.Cpus[c].Curr < 0) Rq(c).NeedResched = true;
+                Trace?.Note(_cur, $"sched_ext: BPF scheduler \"{Ops.Name}\" disabled ({ExitKinds.Reason(s.ExitKind)})");
+                Return();
+                return;
+            }
+            default:
+                throw new System.Diagnostics.UnreachableException($"scx_root_disable pc {f.Pc}");
+        }
+    }
+
+    // ---------------------------------------------------------------- boot
+
+    /// <summary>Builds the initial world: ops.init, then the tasks in their initial states, all run to completion.</summary>
+    private void Boot()
+    {
+        var w = World;
+        for (var s = 0; s < w.Dsqs.Length; s++)
+        {
+            ref var d = ref w.Dsqs[s];
+            d.Head = d.Tail = -1;
+            d.Lock = -1;
+            d.Id = s == GlobalSlot ? DsqId.Global : IsLocalSlot(s) ? DsqId.Local : IsBypassSlot(s) ? DsqId.Bypass : DsqId.Invalid;
+        }
+        for (var c = 0; c < N; c++)
+        {
+            ref var rq = ref w.Cpus[c];
+            rq.RqLock = -1;
+            rq.Curr = -1;
+            rq.Flags = RqFlags.Online;
+            rq.Idle = true;
+        }
+        for (var i = 0; i < Config.Tasks.Count; i++)
+        {
+            var spec = Config.Tasks[i];
+            if (spec.Cpu < 0 || spec.Cpu >= N) throw new ArgumentException($"task {spec.Name}: cpu {spec.Cpu} out of range 0..{N - 1}");
+            ref var t = ref w.Tasks[i];
+            t.Flags = TaskFlags.ResetRunnableAt;
+            t.StickyCpu = -1;
+            t.HoldingCpu = -1;
+            t.Dsq = -1;
+            t.ListOn = -1;
+            t.Next = t.Prev = -1;
+            t.Slice = spec.Slice;
+            t.Weight = spec.Weight;
+            t.Cpu = spec.Cpu;
+            t.CpusPtr = spec.Allowed;
+            t.DdspDsqId = DsqId.Invalid;
+            t.SelectedCpu = -1;
+            t.PiLock = -1;
+            t.Run = RunState.Sleeping;
+            t.Class = SchedClass.Ext;
+            t.MigrationDisabled = spec.MigrationDisabled;
+        }
+        for (var a = 0; a < _actors.Length; a++)
+        {
+            var info = _actors[a];
+            if (info.Kind == ActorKind.Cpu)
+                w.Actors[a].RoundsLeft = info.Cpu < Config.Rounds.Count ? Config.Rounds[info.Cpu] : 0;
+        }
+
+        _cur = _helper;
+        ref var root = ref Push(PathId.Callback);
+        root.Path = PathId.None;
+        // ops.init runs on the helper before any task is scheduled.
+        World.Actors[_helper].Depth = 0;
+        if (Has.Has(ScxCallback.Init))
+        {
+            ref var f = ref Push(PathId.Callback);
+            f.I0 = (int)ScxCallback.Init;
+            f.LogStart = 0;
+            f.I2 = 1;
+            RunHelperToCompletion();
+        }
+
+        for (var i = 0; i < Config.Tasks.Count; i++)
+        {
+            var spec = Config.Tasks[i];
+            if (spec.State == InitialTaskState.Sleeping) continue;
+            ref var t = ref w.Tasks[i];
+            t.Run = RunState.Runnable;
+            w.Cpus[spec.Cpu].RqLock = _helper;
+            _cur = _helper;
+            if (spec.State == InitialTaskState.Running)
+            {
+                if (w.Cpus[spec.Cpu].Curr >= 0) throw new ArgumentException($"task {spec.Name}: CPU{spec.Cpu} already runs {Config.Tasks[w.Cpus[spec.Cpu].Curr].Name}");
+                t.StickyCpu = spec.Cpu; // lands on the local DSQ without ops.enqueue, then is picked
+                ref var e = ref Push(PathId.EnqueueTask);
+                e.Task = i;
+                e.Cpu = spec.Cpu;
+                RunHelperToCompletion();
+                w.Cpus[spec.Cpu].RqLock = _helper;
+                _cur = _helper;
+                ref var sn = ref Push(PathId.SetNextTask);
+                sn.Task = i;
+                sn.Cpu = spec.Cpu;
+                RunHelperToCompletion();
+                w.Cpus[spec.Cpu].Curr = i;
+                w.Cpus[spec.Cpu].Idle = false;
+            }
+            else
+            {
+                ref var e = ref Push(PathId.EnqueueTask);
+                e.Task = i;
+                e.Cpu = spec.Cpu;
+                e.L0 = (long)EnqFlags.Wakeup;
+                RunHelperToCompletion();
+            }
+            w.Cpus[spec.Cpu].RqLock = -1;
+        }
+        // Boot-time requests (kicks, resched of idle CPUs) are not part of the scenario.
+        for (var c = 0; c < N; c++)
+        {
+            w.Cpus[c].NeedResched = false;
+            w.Cpus[c].KickIrqWork = false;
+            w.Cpus[c].CpusToKick = default;
+            w.Cpus[c].CpusToKickIfIdle = default;
+            w.Cpus[c].CpusToPreempt = default;
+            w.Cpus[c].CpusToWait = default;
+        }
+        Array.Clear(w.Events);
+        StepFindings.Clear();
+    }
+
+    private void RunHelperToCompletion()
+    {
+        var guard = 0;
+        while (World.Actors[_helper].Depth > 0)
+        {
+            if (!IsEnabled(_helper)) throw new InvalidOperationException("boot blocked: the initial state needs a lock held elsewhere");
+            Step(_helper);
+            if (++guard > 100_000) throw new InvalidOperationException("boot did not finish");
+        }
+        _cur = _helper;
+    }
+}

@@ -1,0 +1,523 @@
+using System.Runtime.CompilerServices;
+using Scxlab.Bpf;
+using Scxlab.Stepping;
+
+namespace Scxlab.Kernel;
+
+public enum ActorKind
+{
+    /// <summary>A CPU running its scheduling loop (and its own irq_work / deferred work).</summary>
+    Cpu,
+    /// <summary>A scripted external actor performing syscalls and events.</summary>
+    Script,
+    /// <summary>The helper kthread that disables a failed scheduler (and boots the model).</summary>
+    Helper,
+}
+
+public sealed record ActorInfo(int Id, ActorKind Kind, string Name, int Cpu, ScriptSpec? Script);
+
+/// <summary>A kernel assertion (BUG/WARN) reached, or another named finding raised by a step.</summary>
+public readonly record struct Finding(string Check, string Message);
+
+/// <summary>
+/// The sched_ext kernel model: the world value plus the code of every path as explicit step
+/// machines. An actor's step runs from one interleaving point to the next: a lock acquisition
+/// (the step's guard), an ops_state atomic, or a policy kfunc. Drivers (the schedule driver,
+/// the explorer, the simulator) only call <see cref="IsEnabled"/>, <see cref="Step"/> and
+/// copy <see cref="World"/>.
+/// </summary>
+public sealed partial class Machine
+{
+    public readonly ModelConfig Config;
+    public readonly ScxOps Ops;
+    public readonly OpsTable Has;
+    public readonly MapBuilder MapLayout;
+    public readonly int N;                 // CPU count
+    public readonly int DspMaxBatch;
+    public readonly long WatchdogTimeoutNs;
+    public World World;
+    private readonly ActorInfo[] _actors;
+    private readonly BpfContext[] _contexts;
+    private readonly int _helper;
+
+    // Per-step scratch (not state).
+    private int _cur;
+    private bool _stepDone;
+    private Footprint _fp;
+    internal BpfContext? RunningContext;
+    internal bool FaultPending;
+    public readonly List<Finding> StepFindings = [];
+    public Footprint LastFootprint => _fp;
+
+    /// <summary>When set, steps narrate what they do (for traces); null on the hot path.</summary>
+    public ITraceSink? Trace { get; set; }
+
+    public Machine(ModelConfig config)
+    {
+        Config = config;
+        N = config.CpuCount;
+        if (N < 1 || N > ScxConst.MaxCpus) throw new ArgumentOutOfRangeException(nameof(config), $"cpus must be 1..{ScxConst.MaxCpus}");
+        Ops = config.PolicyFactory();
+        Has = new OpsTable(Ops);
+        MapLayout = new MapBuilder(config.Tasks.Count);
+        Ops.DeclareMaps(MapLayout);
+        DspMaxBatch = Ops.DispatchMaxBatch > 0 ? Ops.DispatchMaxBatch : ScxConst.DspDflMaxBatch;
+        WatchdogTimeoutNs = Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs;
+
+        var actors = new List<ActorInfo>();
+        for (var c = 0; c < N; c++) actors.Add(new ActorInfo(actors.Count, ActorKind.Cpu, $"CPU{c}", c, null));
+        foreach (var s in config.Scripts) actors.Add(new ActorInfo(actors.Count, ActorKind.Script, s.Name, s.Cpu, s));
+        _helper = actors.Count;
+        actors.Add(new ActorInfo(actors.Count, ActorKind.Helper, "scx_disable", 0, null));
+        _actors = [.. actors];
+
+        var nCallbacks = Enum.GetValues<ScxCallback>().Length;
+        _contexts = new BpfContext[_actors.Length * nCallbacks];
+        for (var a = 0; a < _actors.Length; a++)
+            foreach (var cb in Enum.GetValues<ScxCallback>())
+                _contexts[a * nCallbacks + (int)cb] = cb switch
+                {
+                    ScxCallback.Init => new InitContext(),
+                    ScxCallback.SelectCpu => new SelectCpuContext(),
+                    ScxCallback.Enqueue => new EnqueueContext(),
+                    ScxCallback.Dispatch => new DispatchContext(),
+                    ScxCallback.CpuRelease => new CpuReleaseContext(),
+                    _ => new TaskContext(),
+                };
+
+        World = new World(config.Tasks.Count, N, DsqSlotCount, DspMaxBatch, MapLayout.Words, _actors.Length, config.MaxFrameDepth, 2 * (config.CallBudget + 2));
+        Boot();
+    }
+
+    public int ActorCount => _actors.Length;
+    public ActorInfo Actor(int a) => _actors[a];
+    public IReadOnlyList<ActorInfo> Actors => _actors;
+    public int HelperActor => _helper;
+
+    // ---------------------------------------------------------------- DSQ slots
+    // global | local[N] | ddsp_deferred_locals[N] | fallback[N] | bypass[N] | reenq scratch[N] | user[MaxUserDsqs]
+    public const int GlobalSlot = 0;
+    public int LocalSlot(int cpu) => 1 + cpu;
+    public int DeferredSlot(int cpu) => 1 + N + cpu;
+    public int FallbackSlot(int cpu) => 1 + 2 * N + cpu;
+    public int BypassSlot(int cpu) => 1 + 3 * N + cpu;
+    public int ReenqSlot(int cpu) => 1 + 4 * N + cpu;
+    public int UserSlot(int i) => 1 + 5 * N + i;
+    public int DsqSlotCount => 1 + 5 * N + Config.MaxUserDsqs;
+    public bool IsLocalSlot(int s) => s >= 1 && s <= N;
+    public int LocalSlotCpu(int s) => s - 1;
+    public bool IsUserSlot(int s) => s >= UserSlot(0);
+    public bool IsBypassSlot(int s) => s >= BypassSlot(0) && s < ReenqSlot(0);
+    public bool IsFallbackSlot(int s) => s >= FallbackSlot(0) && s < BypassSlot(0);
+    /// <summary>DSQs with a lock of their own (local DSQs use the rq lock; the private lists none).</summary>
+    public bool HasDsqLock(int s) => s == GlobalSlot || IsUserSlot(s) || IsBypassSlot(s) || IsFallbackSlot(s);
+
+    public string SlotName(int s)
+    {
+        if (s == GlobalSlot) return "SCX_DSQ_GLOBAL";
+        if (IsLocalSlot(s)) return $"local[{LocalSlotCpu(s)}]";
+        if (s < FallbackSlot(0)) return $"ddsp_deferred_locals[{s - DeferredSlot(0)}]";
+        if (IsFallbackSlot(s)) return $"fallback[{s - FallbackSlot(0)}]";
+        if (IsBypassSlot(s)) return $"bypass[{s - BypassSlot(0)}]";
+        if (s < UserSlot(0)) return $"reenq[{s - ReenqSlot(0)}]";
+        return $"DSQ 0x{World.Dsqs[s].Id:x}";
+    }
+
+    public string TaskName(int t) => t < 0 ? "NULL" : $"{Config.Tasks[t].Name}[{Config.Tasks[t].Pid}]";
+
+    // ---------------------------------------------------------------- state access (records the footprint)
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref TaskState Tk(int t)
+    {
+        _fp.Writes |= Footprint.Bit(Resource.Task, t);
+        return ref World.Tasks[t];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref readonly TaskState TkR(int t)
+    {
+        _fp.Reads |= Footprint.Bit(Resource.Task, t);
+        return ref World.Tasks[t];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref CpuState Rq(int c)
+    {
+        _fp.Writes |= Footprint.Bit(Resource.Rq, c);
+        return ref World.Cpus[c];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref DsqState Dq(int s)
+    {
+        _fp.Writes |= Footprint.Bit(Resource.Dsq, s);
+        return ref World.Dsqs[s];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref SchedState Sch()
+    {
+        _fp.Writes |= Footprint.Bit(Resource.Sched, 0);
+        return ref World.Sched;
+    }
+
+    internal void TouchMap(int mapId, bool write)
+    {
+        if (write) _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+        else _fp.Reads |= Footprint.Bit(Resource.Map, mapId);
+    }
+
+    public bool Bypassing => World.Sched.BypassDepth > 0;
+    public ref ActorState ActorStateOf(int a) => ref World.Actors[a];
+    private ref ActorState Act => ref World.Actors[_cur];
+    private ref Frame FrameAt(int actor, int depthIndex) => ref World.Frames[actor * World.MaxDepth + depthIndex];
+    private ref Frame Top => ref World.Frames[_cur * World.MaxDepth + World.Actors[_cur].Depth - 1];
+    internal int TopFrameIndex => _cur * World.MaxDepth + World.Actors[_cur].Depth - 1;
+    internal int CurrentActor => _cur;
+    internal int ActorCpu(int a) => _actors[a].Cpu;
+
+    // ---------------------------------------------------------------- frames
+
+    private ref Frame Push(PathId path)
+    {
+        ref var act = ref Act;
+        if (act.Depth >= World.MaxDepth) throw new InvalidOperationException($"{_actors[_cur].Name}: kernel path nesting exceeded {World.MaxDepth} frames ({path})");
+        act.Depth++;
+        ref var f = ref Top;
+        f = default;
+        f.Path = path;
+        f.Task = -1;
+        f.Cpu = -1;
+        f.Dsq = -1;
+        return ref f;
+    }
+
+    private void Return(long ret = 0)
+    {
+        ref var act = ref Act;
+        act.Depth--;
+        act.Ret = ret;
+    }
+
+    /// <summary>End the step here; the path continues at <paramref name="pc"/> next time.</summary>
+    private void Yield(ref Frame f, int pc)
+    {
+        f.Pc = pc;
+        _stepDone = true;
+    }
+
+    private void WaitFor(ref Frame f, int pc, WaitKind kind, int arg, long word = 0)
+    {
+        f.Pc = pc;
+        f.Wait = kind;
+        f.WaitArg = arg;
+        f.WaitWord = word;
+        _stepDone = true;
+    }
+
+    /// <summary>raw_spin_rq_lock(cpu): the acquisition is the start of the next step.</summary>
+    private void LockRq(ref Frame f, int cpu, int pc)
+    {
+        if (World.Cpus[cpu].RqLock == _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: recursive rq lock of CPU{cpu} in {f.Path}");
+        WaitFor(ref f, pc, WaitKind.RqLock, cpu);
+    }
+
+    private void UnlockRq(int cpu)
+    {
+        ref var rq = ref Rq(cpu);
+        if (rq.RqLock != _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: unlocking CPU{cpu}'s rq lock it does not hold");
+        rq.RqLock = -1;
+        _fp.Writes |= Footprint.Bit(Resource.Lock, cpu);
+    }
+
+    private void LockDsq(ref Frame f, int slot, int pc) => WaitFor(ref f, pc, WaitKind.DsqLock, slot);
+
+    private void UnlockDsq(int slot)
+    {
+        ref var d = ref Dq(slot);
+        if (d.Lock != _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: unlocking {SlotName(slot)} lock it does not hold");
+        d.Lock = -1;
+    }
+
+    // ---------------------------------------------------------------- stepping
+
+    /// <summary>Can actor <paramref name="a"/> make a step now?</summary>
+    public bool IsEnabled(int a)
+    {
+        ref var act = ref World.Actors[a];
+        if (act.Depth == 0) return HasActivity(a);
+        ref var f = ref FrameAt(a, act.Depth - 1);
+        return f.Wait switch
+        {
+            WaitKind.None => true,
+            WaitKind.RqLock => World.Cpus[f.WaitArg].RqLock < 0,
+            WaitKind.DsqLock => World.Dsqs[f.WaitArg].Lock < 0,
+            WaitKind.PiLock => World.Tasks[f.WaitArg].PiLock < 0,
+            WaitKind.OpsStateChange => World.Tasks[f.WaitArg].OpsState != f.WaitWord,
+            WaitKind.BpfSpinLock => World.Maps[f.WaitArg] == 0,
+            // A waiter spinning in kick_sync_wait_bal_cb bumps its own kick_sync every iteration.
+            WaitKind.KickSync => World.Cpus[f.WaitArg].KickSync != f.WaitWord || World.Cpus[f.WaitArg].KickWaiting,
+            _ => throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}"),
+        };
+    }
+
+    /// <summary>Is any actor enabled?</summary>
+    public bool AnyEnabled()
+    {
+        for (var a = 0; a < _actors.Length; a++)
+            if (IsEnabled(a)) return true;
+        return false;
+    }
+
+    /// <summary>Run one step of actor <paramref name="a"/> (which must be enabled).</summary>
+    public void Step(int a)
+    {
+        _cur = a;
+        _stepDone = false;
+        _fp = default;
+        if (StepFindings.Count > 0) StepFindings.Clear();
+        ref var act = ref World.Actors[a];
+        if (act.Depth == 0)
+        {
+            StartActivity(a);
+        }
+        else
+        {
+            ref var f = ref Top;
+            switch (f.Wait)
+            {
+                case WaitKind.None:
+                case WaitKind.OpsStateChange:
+                case WaitKind.KickSync:
+                    break;
+                case WaitKind.RqLock:
+                    World.Cpus[f.WaitArg].RqLock = a;
+                    _fp.Writes |= Footprint.Bit(Resource.Lock, f.WaitArg);
+                    _fp.Writes |= Footprint.Bit(Resource.Rq, f.WaitArg);
+                    Trace?.Note(a, $"raw_spin_rq_lock(CPU{f.WaitArg})");
+                    break;
+                case WaitKind.DsqLock:
+                    World.Dsqs[f.WaitArg].Lock = a;
+                    _fp.Writes |= Footprint.Bit(Resource.Dsq, f.WaitArg);
+                    break;
+                case WaitKind.PiLock:
+                    World.Tasks[f.WaitArg].PiLock = a;
+                    _fp.Writes |= Footprint.Bit(Resource.Task, f.WaitArg);
+                    break;
+                case WaitKind.BpfSpinLock:
+                    _fp.Writes |= Footprint.Bit(Resource.Map, f.WaitArg);
+                    break;
+                default:
+                    throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");
+            }
+            f.Wait = WaitKind.None;
+        }
+        var guard = 0;
+        while (!_stepDone && World.Actors[a].Depth > 0)
+        {
+            RunFrame(ref Top);
+            if (++guard > 1_000_000) throw new InvalidOperationException($"{_actors[a].Name}: a step did not reach an interleaving point (model bug)");
+        }
+    }
+
+    private void RunFrame(ref Frame f)
+    {
+        switch (f.Path)
+        {
+            case PathId.Schedule: PathSchedule(ref f); break;
+            case PathId.BalanceOne: PathBalanceOne(ref f); break;
+            case PathId.FlushDispatchBuf: PathFlushDispatchBuf(ref f); break;
+            case PathId.FinishDispatch: PathFinishDispatch(ref f); break;
+            case PathId.DispatchToLocalDsq: PathDispatchToLocalDsq(ref f); break;
+            case PathId.MoveRemoteTaskToLocalDsq: PathMoveRemoteTaskToLocalDsq(ref f); break;
+            case PathId.ConsumeDispatchQ: PathConsumeDispatchQ(ref f); break;
+            case PathId.DsqMove: PathDsqMove(ref f); break;
+            case PathId.ReenqueueLocal: PathReenqueueLocal(ref f); break;
+            case PathId.TaskTick: PathTaskTick(ref f); break;
+            case PathId.KickCpusIrqWork: PathKickCpusIrqWork(ref f); break;
+            case PathId.ProcessDdspDeferredLocals: PathProcessDdspDeferredLocals(ref f); break;
+            case PathId.PutPrevTask: PathPutPrevTask(ref f); break;
+            case PathId.SetNextTask: PathSetNextTask(ref f); break;
+            case PathId.EnqueueTask: PathEnqueueTask(ref f); break;
+            case PathId.DoEnqueueTask: PathDoEnqueueTask(ref f); break;
+            case PathId.DirectDispatch: PathDirectDispatch(ref f); break;
+            case PathId.DequeueTask: PathDequeueTask(ref f); break;
+            case PathId.OpsDequeue: PathOpsDequeue(ref f); break;
+            case PathId.DispatchDequeue: PathDispatchDequeue(ref f); break;
+            case PathId.DispatchEnqueue: PathDispatchEnqueue(ref f); break;
+            case PathId.SetCpusAllowed: PathSetCpusAllowed(ref f); break;
+            case PathId.SetWeight: PathSetWeight(ref f); break;
+            case PathId.Wakeup: PathWakeup(ref f); break;
+            case PathId.MigrateQueued: PathMigrateQueued(ref f); break;
+            case PathId.KickFromUser: PathKickFromUser(ref f); break;
+            case PathId.DisableScheduler: PathDisableScheduler(ref f); break;
+            case PathId.Callback: RunCallbackFrame(ref f); break;
+            case PathId.None:
+            default:
+                throw new System.Diagnostics.UnreachableException($"frame with path {f.Path}");
+        }
+    }
+
+    // ---------------------------------------------------------------- top-level activities
+
+    private bool HasActivity(int a)
+    {
+        var info = _actors[a];
+        ref var act = ref World.Actors[a];
+        switch (info.Kind)
+        {
+            case ActorKind.Cpu:
+                ref var rq = ref World.Cpus[info.Cpu];
+                if (rq.KickIrqWork || rq.DeferredLocals || rq.ReenqRequested != 0) return true;
+                return act.RoundsLeft != 0;
+            case ActorKind.Script:
+                return act.ScriptPc < info.Script!.Actions.Count;
+            case ActorKind.Helper:
+                return World.Sched.ExitKind != ExitKind.None && !World.Sched.Disabled;
+            default:
+                throw new System.Diagnostics.UnreachableException($"actor kind {info.Kind}");
+        }
+    }
+
+    private void StartActivity(int a)
+    {
+        var info = _actors[a];
+        ref var act = ref World.Actors[a];
+        switch (info.Kind)
+        {
+            case ActorKind.Cpu:
+            {
+                ref var rq = ref Rq(info.Cpu);
+                if (rq.KickIrqWork)
+                {
+                    ref var f = ref Push(PathId.KickCpusIrqWork);
+                    f.Cpu = info.Cpu;
+                    f.I0 = 0;
+                }
+                else if (rq.DeferredLocals)
+                {
+                    ref var f = ref Push(PathId.ProcessDdspDeferredLocals);
+                    f.Cpu = info.Cpu;
+                }
+                else if (rq.ReenqRequested != 0)
+                {
+                    ref var f = ref Push(PathId.ReenqueueLocal);
+                    f.Cpu = info.Cpu;
+                    f.I2 = 1; // deferred (scx_bpf_dsq_reenq): takes the rq lock itself
+                }
+                else
+                {
+                    if (act.RoundsLeft > 0) act.RoundsLeft--;
+                    ref var f = ref Push(PathId.Schedule);
+                    f.Cpu = info.Cpu;
+                    Trace?.Note(a, "__schedule()");
+                }
+                break;
+            }
+            case ActorKind.Script:
+            {
+                var action = info.Script!.Actions[act.ScriptPc];
+                var index = act.ScriptPc;
+                act.ScriptPc++;
+                Trace?.Note(a, action.Describe(Config));
+                StartScriptAction(action, index);
+                break;
+            }
+            case ActorKind.Helper:
+            {
+                ref var f = ref Push(PathId.DisableScheduler);
+                f.I0 = 0;
+                break;
+            }
+            default:
+                throw new System.Diagnostics.UnreachableException($"actor kind {info.Kind}");
+        }
+    }
+
+    private void StartScriptAction(ScriptAction action, int index)
+    {
+        switch (action.Kind)
+        {
+            case ActionKind.SetAffinity:
+            {
+                ref var f = ref Push(PathId.SetCpusAllowed);
+                f.Task = action.Task;
+                f.I0 = index;
+                break;
+            }
+            case ActionKind.SetWeight:
+            {
+                ref var f = ref Push(PathId.SetWeight);
+                f.Task = action.Task;
+                f.I0 = action.Weight;
+                break;
+            }
+            case ActionKind.Wake:
+            {
+                ref var f = ref Push(PathId.Wakeup);
+                f.Task = action.Task;
+                break;
+            }
+            case ActionKind.Sleep:
+            case ActionKind.Exit:
+            {
+                // The task blocks (or exits) the next time its CPU schedules; mark it and resched.
+                ref var p = ref Tk(action.Task);
+                p.WantsSleep = true;
+                if (action.Kind == ActionKind.Exit) p.Exiting = true;
+                if (p.Run == RunState.Runnable && World.Cpus[p.Cpu].Curr == action.Task) Rq(p.Cpu).NeedResched = true;
+                _stepDone = true;
+                break;
+            }
+            case ActionKind.Kick:
+            {
+                ref var f = ref Push(PathId.KickFromUser);
+                f.Cpu = action.Cpu;
+                f.L0 = (long)action.KickFlags;
+                break;
+            }
+            case ActionKind.Tick:
+            {
+                ref var f = ref Push(PathId.TaskTick);
+                f.Cpu = action.Cpu;
+                break;
+            }
+            default:
+                throw new System.Diagnostics.UnreachableException($"action {action.Kind}");
+        }
+    }
+
+    // ---------------------------------------------------------------- findings and exits
+
+    /// <summary>A kernel BUG()/WARN_ON_ONCE() site was reached: a named check, never an exception.</summary>
+    internal void KernelAssert(string check, string message)
+    {
+        StepFindings.Add(new Finding(check, message));
+        Trace?.Note(_cur, $"!! {check}: {message}");
+    }
+
+    /// <summary>scx_exit(): the first caller claims the exit; later calls are ignored. The calling path continues.</summary>
+    internal void ScxExit(ExitKind kind, long code, string message)
+    {
+        ref var s = ref Sch();
+        if (s.ExitKind != ExitKind.None) return;
+        s.ExitKind = kind;
+        s.ExitCode = code;
+        s.Aborting = true;
+        s.ExitCpu = _actors[_cur].Cpu;
+        World.ExitMessage = message;
+        Trace?.Note(_cur, $"scx_exit({ExitKinds.KernelName(kind)}): {message}");
+    }
+
+    /// <summary>scx_error(sch, fmt, …) ≡ scx_exit(sch, SCX_EXIT_ERROR, 0, fmt, …).</summary>
+    internal void ScxError(string message) => ScxExit(ExitKind.Error, 0, message);
+
+    internal void Event(ScxEvent e) => World.Events[(int)e]++;
+}
+
+/// <summary>Receives narration of steps (kernel functions entered, callbacks, kfuncs, state changes).</summary>
+public interface ITraceSink
+{
+    void Note(int actor, string text);
+}

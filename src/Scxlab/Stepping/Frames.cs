@@ -1,0 +1,95 @@
+using System.Runtime.InteropServices;
+
+namespace Scxlab.Stepping;
+
+/// <summary>What an actor's top frame waits for before its next step can run (the step's guard).</summary>
+public enum WaitKind : byte
+{
+    None = 0,
+    /// <summary>raw_spin_rq_lock(cpu): acquired at the start of the step.</summary>
+    RqLock,
+    /// <summary>raw_spin_lock(&amp;dsq->lock): acquired at the start of the step.</summary>
+    DsqLock,
+    /// <summary>raw_spin_lock(&amp;p->pi_lock): acquired at the start of the step.</summary>
+    PiLock,
+    /// <summary>wait_ops_state(): spin while p->scx.ops_state still equals WaitWord.</summary>
+    OpsStateChange,
+    /// <summary>bpf_spin_lock(): acquired at the start of the step.</summary>
+    BpfSpinLock,
+    /// <summary>SCX_KICK_WAIT: spin until the target CPU's kick_sync moves past WaitWord.</summary>
+    KickSync,
+}
+
+/// <summary>
+/// One activation record of a kernel path or a policy callback. An actor's position is a
+/// stack of these; everything a path carries across an interleaving point lives here.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct Frame
+{
+    public PathId Path;
+    public int Pc;
+    public int Task;
+    public int Cpu;
+    public int Dsq;
+    public int I0, I1, I2;
+    public long L0, L1, L2;
+    public WaitKind Wait;
+    public int WaitArg;
+    public long WaitWord;
+    /// <summary>Policy callback frames: where this callback's recorded kfunc results start in the actor's log.</summary>
+    public int LogStart;
+}
+
+/// <summary>Per-actor position data besides the frame stack.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct ActorState
+{
+    public int Depth;
+    public int LogLen;
+    public int ScriptPc;
+    public int RoundsLeft;
+    public int TicksLeft;
+    public long Ret;               // return register: set by a returning frame, read by its caller
+    public int DdspMarker;         // direct_dispatch_task: task+1, 0 = NULL, -1 = ERR_PTR (already dispatched)
+    public bool Done;
+}
+
+/// <summary>Every kernel path and the policy-callback frame kind. Names follow ext.c and core.c.</summary>
+public enum PathId : byte
+{
+    None = 0,
+    // CPU actor
+    Schedule,                 // __schedule(): put_prev/pick/set_next around balance_one
+    BalanceOne,               // balance_one(): the dispatch loop
+    FlushDispatchBuf,         // flush_dispatch_buf()
+    FinishDispatch,           // finish_dispatch()
+    DispatchToLocalDsq,       // dispatch_to_local_dsq()
+    MoveRemoteTaskToLocalDsq, // move_remote_task_to_local_dsq()
+    ConsumeDispatchQ,         // consume_dispatch_q() / scx_bpf_dsq_move_to_local()
+    DsqMove,                  // scx_bpf_dsq_move() from an iterator
+    ReenqueueLocal,           // scx_bpf_reenqueue_local() / deferred dsq_reenq
+    TaskTick,                 // task_tick_scx()
+    KickCpusIrqWork,          // kick_cpus_irq_workfn()
+    ProcessDdspDeferredLocals,// process_ddsp_deferred_locals()
+    PutPrevTask,              // put_prev_task_scx()
+    SetNextTask,              // set_next_task_scx()
+    // shared task paths
+    EnqueueTask,              // enqueue_task_scx()
+    DoEnqueueTask,            // do_enqueue_task()
+    DirectDispatch,           // direct_dispatch()
+    DequeueTask,              // dequeue_task_scx()
+    OpsDequeue,               // ops_dequeue()
+    DispatchDequeue,          // dispatch_dequeue()
+    DispatchEnqueue,          // dispatch_enqueue()
+    // syscalls and external events
+    SetCpusAllowed,           // __set_cpus_allowed_ptr() → set_cpus_allowed_scx()
+    SetWeight,                // set_user_nice()/sched_setattr() → reweight_task_scx()
+    Wakeup,                   // try_to_wake_up() → select_task_rq_scx() + enqueue
+    MigrateQueued,            // move_queued_task() after an affinity change
+    KickFromUser,             // an external scx_bpf_kick_cpu()-equivalent
+    // helper kthread
+    DisableScheduler,         // scx_disable_workfn() / scx_root_disable()
+    // policy callback (replayed)
+    Callback,
+}
