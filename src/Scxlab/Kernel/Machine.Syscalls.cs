@@ -59,7 +59,7 @@ public sealed partial class Machine
                 ref var t = ref Tk(p);
                 if (isAffinity)
                 {
-                    var mask = _actors[_cur].Script!.Actions[f.I0].Mask;
+                    var mask = _masks[f.I0];
                     t.CpusPtr = mask;
                     t.AffinityGen++;
                     Trace?.Note(_cur, $"set_cpus_allowed_scx({TaskName(p)}, {mask})");

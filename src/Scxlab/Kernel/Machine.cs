@@ -435,6 +435,33 @@ public sealed partial class Machine
         }
     }
 
+    /// <summary>Affinity masks named by actions: frames carry an index into this append-only table.</summary>
+    private readonly List<CpuMask> _masks = [];
+
+    private int MaskIndex(CpuMask m)
+    {
+        var i = _masks.IndexOf(m);
+        if (i >= 0) return i;
+        _masks.Add(m);
+        return _masks.Count - 1;
+    }
+
+    /// <summary>
+    /// Start an external action on an idle script actor now (the simulator's workloads inject
+    /// events this way; scenario scripts use the actor's own list). The actor must have no
+    /// activity in progress; then step it until its depth returns to 0.
+    /// </summary>
+    public void StartExternal(int actor, ScriptAction action)
+    {
+        if (_actors[actor].Kind != ActorKind.Script) throw new ArgumentException($"{_actors[actor].Name} is not a script actor");
+        if (World.Actors[actor].Depth != 0) throw new InvalidOperationException($"{_actors[actor].Name} is busy");
+        _cur = actor;
+        _stepDone = false;
+        _fp = default;
+        Trace?.Note(actor, action.Describe(Config));
+        StartScriptAction(action, -1);
+    }
+
     private void StartScriptAction(ScriptAction action, int index)
     {
         switch (action.Kind)
@@ -443,7 +470,7 @@ public sealed partial class Machine
             {
                 ref var f = ref Push(PathId.SetCpusAllowed);
                 f.Task = action.Task;
-                f.I0 = index;
+                f.I0 = MaskIndex(action.Mask);
                 break;
             }
             case ActionKind.SetWeight:
