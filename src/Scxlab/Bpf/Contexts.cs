@@ -208,6 +208,9 @@ public class BpfContext
     /// <summary><c>p->pid</c> (never changes, so reading it cannot race).</summary>
     public long Pid(TaskRef p) => p.IsNone ? 0 : M.Config.Tasks[p.Index].Pid;
 
+    /// <summary><c>nr_cpu_ids</c>: a load-time constant (BPF schedulers get it as <c>const volatile</c> rodata), not an interleaving point.</summary>
+    public int NrCpuIds => M.N;
+
     /// <summary><c>p->comm[pid]</c> as kernel messages print it.</summary>
     public string Comm(TaskRef p) => M.TaskName(p.Index);
 

@@ -24,9 +24,16 @@ public sealed class MapBuilder
     private readonly List<(string Name, MapHandle Handle)> _maps = [];
     private int _words;
 
-    public MapBuilder(int taskCount) => TaskCount = taskCount;
+    public MapBuilder(int taskCount, int cpuCount = 1)
+    {
+        TaskCount = taskCount;
+        CpuCount = cpuCount;
+    }
 
     public int TaskCount { get; }
+
+    /// <summary><c>nr_cpu_ids</c>, known at load time (size per-CPU arrays with it, like <c>RESIZABLE_ARRAY</c>).</summary>
+    public int CpuCount { get; }
     public int Words => _words;
     public IReadOnlyList<(string Name, MapHandle Handle)> Maps => _maps;
 

@@ -59,7 +59,7 @@ public sealed partial class Machine
         if (N < 1 || N > ScxConst.MaxCpus) throw new ArgumentOutOfRangeException(nameof(config), $"cpus must be 1..{ScxConst.MaxCpus}");
         Ops = config.PolicyFactory();
         Has = new OpsTable(Ops);
-        MapLayout = new MapBuilder(config.Tasks.Count);
+        MapLayout = new MapBuilder(config.Tasks.Count, N);
         Ops.DeclareMaps(MapLayout);
         DspMaxBatch = Ops.DispatchMaxBatch > 0 ? Ops.DispatchMaxBatch : ScxConst.DspDflMaxBatch;
         WatchdogTimeoutNs = Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs;

@@ -14,41 +14,113 @@ public static class PolicyRegistry
 {
     public static IReadOnlyList<PolicyInfo> BuiltIn { get; } =
     [
+        new("simple", "scx_simple: idle CPU → SCX_DSQ_LOCAL from select_cpu, else one shared vtime DSQ consumed by dispatch", () => new Simple()),
+        new("simple-fifo", "scx_simple in FIFO mode (its -f): the shared DSQ is FIFO, no vtime accounting", () => new Simple(fifo: true)),
+        new("qmap", "scx_qmap core: five weight-indexed FIFOs of pids, batched into a shared DSQ; dequeued entries skipped by generation", () => new Qmap()),
+        new("central", "scx_central: CPU0 decides for all, tests p->cpus_ptr, inserts SCX_DSQ_LOCAL_ON|cpu, mismatches to a fallback DSQ", () => new Central()),
         new("local-on-pop", "pop a pid from a BPF queue, test p->cpus_ptr, insert SCX_DSQ_LOCAL_ON|cpu (race R1)", () => new LocalOnPop()),
         new("local-on-peek", "peek the queue, test the mask, remove, insert SCX_DSQ_LOCAL_ON|cpu (race R2, the seed email)", () => new LocalOnPeek()),
         new("dequeue-sync", "per-task state cleared by ops.dequeue under a lock shared with dispatch (fix d, selftest dequeue scenario 6)", () => new DequeueSync()),
+        new("insert-recheck-cancel", "insert SCX_DSQ_LOCAL_ON|cpu, re-test the mask, scx_bpf_dispatch_cancel() and fall back to global if it changed", () => new InsertRecheckCancel()),
+        new("userspace", "rustland style: off-CPU decisions applied in dispatch, re-tested, cancelled when the enqueue generation moved", () => new Userspace()),
     ];
 
-    /// <summary>Resolve a built-in name or an assembly reference; throws <see cref="PolicyLoadException"/> with a one-line reason.</summary>
-    public static Func<ScxOps> Resolve(string spec)
+    /// <summary>
+    /// Resolve a built-in name or an assembly reference <c>path/to/X.dll:Namespace.Type</c>
+    /// (a relative path is taken from <paramref name="baseDirectory"/>, default the current
+    /// directory). Throws <see cref="PolicyLoadException"/> with a one-line reason.
+    /// </summary>
+    public static Func<ScxOps> Resolve(string spec, string? baseDirectory = null)
     {
+        spec = spec?.Trim() ?? "";
+        if (spec.Length == 0) throw new PolicyLoadException($"empty policy name ({Expected})");
         foreach (var p in BuiltIn)
             if (string.Equals(p.Name, spec, StringComparison.OrdinalIgnoreCase)) return p.Create;
+
         var colon = spec.LastIndexOf(':');
-        if (colon <= 0 || !spec[..colon].EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
-            throw new PolicyLoadException($"unknown policy '{spec}' (built-in: {string.Join(", ", BuiltIn.Select(b => b.Name))}; or path/to/X.dll:Namespace.Type)");
-        return LoadFromAssembly(spec[..colon], spec[(colon + 1)..]);
+        var path = colon > 0 ? spec[..colon] : spec;
+        if (!path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            throw new PolicyLoadException($"unknown policy '{spec}' ({Expected})");
+        if (colon <= 0 || colon == spec.Length - 1)
+            throw new PolicyLoadException($"policy '{spec}' names an assembly but no type: write {path}:Namespace.Type");
+        return LoadFromAssembly(path, spec[(colon + 1)..], baseDirectory);
     }
 
-    private static Func<ScxOps> LoadFromAssembly(string path, string typeName)
+    private static string Expected =>
+        $"built-in: {string.Join(", ", BuiltIn.Select(b => b.Name))}; or path/to/X.dll:Namespace.Type";
+
+    private static Func<ScxOps> LoadFromAssembly(string path, string typeName, string? baseDirectory)
     {
-        var full = Path.GetFullPath(path);
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path, baseDirectory ?? Directory.GetCurrentDirectory());
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new PolicyLoadException($"bad policy assembly path '{path}': {e.Message}");
+        }
         if (!File.Exists(full)) throw new PolicyLoadException($"policy assembly not found: {path}");
+
         Assembly asm;
         try
         {
             asm = Assembly.LoadFrom(full);
         }
-        catch (Exception e) when (e is BadImageFormatException or FileLoadException)
+        catch (Exception e) when (e is BadImageFormatException or FileLoadException or FileNotFoundException)
         {
-            throw new PolicyLoadException($"cannot load policy assembly {path}: {e.Message}");
+            throw new PolicyLoadException($"cannot load policy assembly {path}: {OneLine(e.Message)}");
         }
-        var type = asm.GetType(typeName, throwOnError: false);
-        if (type == null) throw new PolicyLoadException($"type '{typeName}' not found in {path}");
-        if (!typeof(ScxOps).IsAssignableFrom(type) || type.IsAbstract) throw new PolicyLoadException($"type '{typeName}' in {path} is not a concrete Scxlab.Bpf.ScxOps");
-        if (type.GetConstructor(Type.EmptyTypes) == null) throw new PolicyLoadException($"type '{typeName}' in {path} needs a public parameterless constructor");
-        return () => (ScxOps)Activator.CreateInstance(type)!;
+
+        Type? type;
+        try
+        {
+            type = asm.GetType(typeName, throwOnError: false);
+        }
+        catch (Exception e) when (e is TypeLoadException or FileNotFoundException or FileLoadException or BadImageFormatException)
+        {
+            throw new PolicyLoadException($"cannot load type '{typeName}' from {path}: {OneLine(e.Message)}");
+        }
+        if (type == null)
+        {
+            var candidates = PolicyTypes(asm);
+            var hint = candidates.Count == 0 ? "it defines no ScxOps type" : $"ScxOps types there: {string.Join(", ", candidates)}";
+            throw new PolicyLoadException($"type '{typeName}' not found in {path} ({hint})");
+        }
+        if (!typeof(ScxOps).IsAssignableFrom(type) || type.IsAbstract || type.ContainsGenericParameters)
+            throw new PolicyLoadException($"type '{typeName}' in {path} is not a concrete Scxlab.Bpf.ScxOps");
+        if (type.GetConstructor(Type.EmptyTypes) == null)
+            throw new PolicyLoadException($"type '{typeName}' in {path} needs a public parameterless constructor");
+
+        return () =>
+        {
+            try
+            {
+                return (ScxOps)Activator.CreateInstance(type)!;
+            }
+            catch (TargetInvocationException e) when (e.InnerException != null)
+            {
+                throw new PolicyLoadException($"constructor of '{typeName}' in {path} failed: {e.InnerException.GetType().Name}: {OneLine(e.InnerException.Message)}");
+            }
+        };
     }
+
+    private static List<string> PolicyTypes(Assembly asm)
+    {
+        Type?[] types;
+        try
+        {
+            types = asm.GetTypes();
+        }
+        catch (ReflectionTypeLoadException e)
+        {
+            types = e.Types;
+        }
+        return [.. types.Where(t => t != null && typeof(ScxOps).IsAssignableFrom(t) && !t.IsAbstract && t.FullName != null)
+            .Select(t => t!.FullName!).Order(StringComparer.Ordinal).Take(8)];
+    }
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
 }
 
 public sealed class PolicyLoadException(string message) : Exception(message);
