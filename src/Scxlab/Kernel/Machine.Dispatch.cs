@@ -120,26 +120,7 @@ public sealed partial class Machine
                 goto case 4;
             }
             case 4:
-            {
-                var prev = f.I0;
-                var next = f.I1;
-                // The stopper migrates a task whose CPU left its mask once it is switched out.
-                if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
-                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c && World.Tasks[prev].ListOn != LocalSlot(c))
-                {
-                    var dst = FirstAllowedOnline(prev);
-                    if (dst >= 0 && dst != c)
-                    {
-                        ref var m = ref Call(ref f, 40, PathId.MigrateQueued);
-                        m.Task = prev;
-                        m.I0 = c;
-                        m.I1 = dst;
-                        m.I2 = 1; // re-take rq(c) afterwards
-                        return;
-                    }
-                }
                 goto case 40;
-            }
             case 40:
             {
                 var next = f.I1;
@@ -168,10 +149,32 @@ public sealed partial class Machine
                 rq.KickSync++;
                 rq.Flags &= ~RqFlags.InBalance;
                 Trace?.Note(_cur, next >= 0 ? $"runs {TaskName(next)}" : "goes idle");
+                // The stopper migrates a task whose CPU left its mask once it has been switched out
+                // (rq->curr is already next, so nothing on this CPU charges prev any more).
+                var prev = f.I0;
+                if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
+                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c && World.Tasks[prev].ListOn != LocalSlot(c))
+                {
+                    var dst = FirstAllowedOnline(prev);
+                    if (dst >= 0 && dst != c)
+                    {
+                        f.L0 = dst;
+                        ref var m = ref Call(ref f, 6, PathId.MigrateQueued);
+                        m.Task = prev;
+                        m.I0 = c;
+                        m.I1 = dst;
+                        m.I2 = 0; // returns holding rq(dst)
+                        return;
+                    }
+                }
                 UnlockRq(c);
                 Return();
                 return;
             }
+            case 6:
+                UnlockRq((int)f.L0);
+                Return();
+                return;
             default:
                 throw new System.Diagnostics.UnreachableException($"__schedule pc {f.Pc}");
         }
