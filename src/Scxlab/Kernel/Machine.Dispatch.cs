@@ -168,13 +168,52 @@ public sealed partial class Machine
                     }
                 }
                 UnlockRq(c);
-                Return();
-                return;
+                goto case 7;
             }
             case 6:
                 UnlockRq((int)f.L0);
+                goto case 7;
+            case 7:
+            {
+                // do_pick_task_scx(): a SCX_KICK_WAIT issued from here queued kick_sync_wait_bal_cb.
+                ref var rq = ref Rq(c);
+                if (!rq.KickSyncPending)
+                {
+                    Return();
+                    return;
+                }
+                rq.KickSyncPending = false;
+                rq.KickWaiting = true;
+                goto case 8;
+            }
+            case 8:
+            {
+                // kick_sync_wait_bal_cb(): wait until every kicked CPU has passed through its scheduling
+                // path. The rq lock is dropped while spinning, and the spinner keeps advancing its own
+                // kick_sync, so a cycle of waiters (A→B→C→A) all see movement and leave.
+                ref var rq = ref Rq(c);
+                for (var t = rq.CpusToSync.Next(0); t >= 0 && t < N; t = rq.CpusToSync.Next(t + 1))
+                {
+                    var seen = World.KickSyncs[c * N + t];
+                    if (t == c || World.Cpus[t].KickSync != seen)
+                    {
+                        rq.CpusToSync.Clear(t);
+                        continue;
+                    }
+                    rq.KickSync++;
+                    f.Dsq = t;
+                    Trace?.Note(_cur, $"kick_sync_wait_bal_cb: wait for CPU{t}");
+                    WaitFor(ref f, 9, WaitKind.KickSync, t, seen);
+                    return;
+                }
+                rq.KickWaiting = false;
                 Return();
                 return;
+            }
+            case 9:
+                // The target's kick_sync moved (or it is spinning itself, which moves it): done with it.
+                Rq(c).CpusToSync.Clear(f.Dsq);
+                goto case 8;
             default:
                 throw new System.Diagnostics.UnreachableException($"__schedule pc {f.Pc}");
         }
