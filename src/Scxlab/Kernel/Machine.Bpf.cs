@@ -450,10 +450,13 @@ public sealed partial class Machine
         for (var i = 0; i < Config.MaxUserDsqs; i++)
         {
             ref var d = ref Dq(UserSlot(i));
-            if (d.Created) continue;
+            // A destroyed DSQ's memory is freed (RCU) once empty; its slot can hold a new DSQ.
+            if (d.Created && !(d.Destroyed && d.Nr == 0)) continue;
+            d = default;
             d.Created = true;
             d.Id = dsqId;
             d.Head = d.Tail = -1;
+            d.Lock = -1;
             return 1;
         }
         return 0; // -ENOMEM

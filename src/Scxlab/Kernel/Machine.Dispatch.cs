@@ -120,26 +120,7 @@ public sealed partial class Machine
                 goto case 4;
             }
             case 4:
-            {
-                var prev = f.I0;
-                var next = f.I1;
-                // The stopper migrates a task whose CPU left its mask once it is switched out.
-                if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
-                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c && World.Tasks[prev].ListOn != LocalSlot(c))
-                {
-                    var dst = FirstAllowedOnline(prev);
-                    if (dst >= 0 && dst != c)
-                    {
-                        ref var m = ref Call(ref f, 40, PathId.MigrateQueued);
-                        m.Task = prev;
-                        m.I0 = c;
-                        m.I1 = dst;
-                        m.I2 = 1; // re-take rq(c) afterwards
-                        return;
-                    }
-                }
                 goto case 40;
-            }
             case 40:
             {
                 var next = f.I1;
@@ -168,10 +149,71 @@ public sealed partial class Machine
                 rq.KickSync++;
                 rq.Flags &= ~RqFlags.InBalance;
                 Trace?.Note(_cur, next >= 0 ? $"runs {TaskName(next)}" : "goes idle");
+                // The stopper migrates a task whose CPU left its mask once it has been switched out
+                // (rq->curr is already next, so nothing on this CPU charges prev any more).
+                var prev = f.I0;
+                if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
+                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c && World.Tasks[prev].ListOn != LocalSlot(c))
+                {
+                    var dst = FirstAllowedOnline(prev);
+                    if (dst >= 0 && dst != c)
+                    {
+                        f.L0 = dst;
+                        ref var m = ref Call(ref f, 6, PathId.MigrateQueued);
+                        m.Task = prev;
+                        m.I0 = c;
+                        m.I1 = dst;
+                        m.I2 = 0; // returns holding rq(dst)
+                        return;
+                    }
+                }
                 UnlockRq(c);
+                goto case 7;
+            }
+            case 6:
+                UnlockRq((int)f.L0);
+                goto case 7;
+            case 7:
+            {
+                // do_pick_task_scx(): a SCX_KICK_WAIT issued from here queued kick_sync_wait_bal_cb.
+                ref var rq = ref Rq(c);
+                if (!rq.KickSyncPending)
+                {
+                    Return();
+                    return;
+                }
+                rq.KickSyncPending = false;
+                rq.KickWaiting = true;
+                goto case 8;
+            }
+            case 8:
+            {
+                // kick_sync_wait_bal_cb(): wait until every kicked CPU has passed through its scheduling
+                // path. The rq lock is dropped while spinning, and the spinner keeps advancing its own
+                // kick_sync, so a cycle of waiters (A→B→C→A) all see movement and leave.
+                ref var rq = ref Rq(c);
+                for (var t = rq.CpusToSync.Next(0); t >= 0 && t < N; t = rq.CpusToSync.Next(t + 1))
+                {
+                    var seen = World.KickSyncs[c * N + t];
+                    if (t == c || World.Cpus[t].KickSync != seen)
+                    {
+                        rq.CpusToSync.Clear(t);
+                        continue;
+                    }
+                    rq.KickSync++;
+                    f.Dsq = t;
+                    Trace?.Note(_cur, $"kick_sync_wait_bal_cb: wait for CPU{t}");
+                    WaitFor(ref f, 9, WaitKind.KickSync, t, seen);
+                    return;
+                }
+                rq.KickWaiting = false;
                 Return();
                 return;
             }
+            case 9:
+                // The target's kick_sync moved (or it is spinning itself, which moves it): done with it.
+                Rq(c).CpusToSync.Clear(f.Dsq);
+                goto case 8;
             default:
                 throw new System.Diagnostics.UnreachableException($"__schedule pc {f.Pc}");
         }

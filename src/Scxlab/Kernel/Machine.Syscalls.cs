@@ -195,6 +195,16 @@ public sealed partial class Machine
                     Return();
                     return;
                 }
+                // smp_cond_load_acquire(&p->on_cpu, !VAL): a task that blocked but is still being switched
+                // out by its CPU's __schedule() (which may have dropped the rq lock in balance) cannot be
+                // placed on a runqueue yet; pi_lock stays held while waiting.
+                for (var c = 0; c < N; c++)
+                {
+                    _fp.Reads |= Footprint.Bit(Resource.Rq, c);
+                    if (World.Cpus[c].Curr != p) continue;
+                    Yield(ref f, 1);
+                    return;
+                }
                 var prev = t.Cpu;
                 f.I0 = prev;
                 if (t.Class != SchedClass.Ext || t.CpusPtr.Weight <= 1 || t.MigrationDisabled) goto case 3;
@@ -633,6 +643,11 @@ public sealed partial class Machine
             f.I2 = 1;
             RunHelperToCompletion();
         }
+
+        // validate_ops() runs after ops.init in scx_root_enable_workfn(); its failure is an scx_error()
+        // and the enable still returns 0 to the link, so the scheduler loads and then exits (ERROR).
+        if ((Ops.Flags & OpsFlags.EnqLast) != 0 && !Has.Has(ScxCallback.Enqueue))
+            ScxError("SCX_OPS_ENQ_LAST requires ops.enqueue() to be implemented");
 
         for (var i = 0; i < Config.Tasks.Count; i++)
         {
