@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Scxlab.Driving;
 using Scxlab.Kernel;
+using Scxlab.Policies;
 using Scxlab.Reporting;
 using Scxlab.Stepping;
 
@@ -20,6 +21,11 @@ internal static class DemoCommand
             DefaultValueFactory = _ => ProtocolInfo.Of(Protocol.Upstream).Name,
             HelpName = "P",
         };
+        var policy = new Option<string?>("--policy")
+        {
+            Description = "run every race with this policy instead of each race's own (a built-in name or path/to/X.dll:Namespace.Type)",
+            HelpName = "X",
+        };
         var width = new Option<int>("--width")
         {
             Description = "line width of the CPU-column trace",
@@ -32,9 +38,11 @@ internal static class DemoCommand
             [
                 "scxlab demo                      # today's kernel (upstream)",
                 "scxlab demo --width 160          # wider columns",
+                "scxlab demo --policy dequeue-sync   # the same schedules with another policy",
             ],
         };
         cmd.Options.Add(protocol);
+        cmd.Options.Add(policy);
         cmd.Options.Add(width);
         cmd.SetAction(r =>
         {
@@ -43,7 +51,21 @@ internal static class DemoCommand
             if (!ProtocolInfo.TryParse(name, out var p)) throw new UsageException($"unknown protocol '{name}' (one of: {ProtocolInfo.Names})");
             var w = r.GetValue(width);
             if (w < 60) throw new UsageException($"--width {w} is too narrow (at least 60)");
-            foreach (var race in ScriptedRace.All) Print(o, race.Run(p), w);
+            var x = r.GetValue(policy);
+            if (x != null) PolicyRegistry.Resolve(x); // unknown or unloadable: one line, exit 1, before any output
+            foreach (var race in ScriptedRace.All)
+            {
+                ScriptedRun run;
+                try
+                {
+                    run = race.Run(p, x);
+                }
+                catch (ScheduleNotFollowedException e)
+                {
+                    throw new UsageException(e.Message);
+                }
+                Print(o, run, w);
+            }
             return ExitCodes.Ok;
         });
         return cmd;

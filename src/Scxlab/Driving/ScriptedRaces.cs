@@ -91,10 +91,21 @@ public sealed record ScriptedRace(string Name, string Description, string Defaul
     {
         var name = policy ?? DefaultPolicy;
         var driver = new ScheduleDriver(new Machine(Config(PolicyRegistry.Resolve(name), name, protocol)), narrate);
-        Schedule(driver);
+        try
+        {
+            Schedule(driver);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The driver throws when the scripted actor is not enabled or the cut point never comes.
+            throw new ScheduleNotFollowedException($"policy {name} under {ProtocolInfo.Of(protocol).Name} does not follow the {Name} schedule: {e.Message}");
+        }
         return new ScriptedRun(this, name, protocol, driver);
     }
 
     private static void RunCpu0UntilPending(ScheduleDriver d, CallKind kind) =>
         d.StepUntil("CPU0", m => m.PeekPendingCall(d.ActorId("CPU0")) == kind);
 }
+
+/// <summary>A policy or protocol that never reaches a scripted schedule's cut point (the schedule is the policy's pattern).</summary>
+public sealed class ScheduleNotFollowedException(string message) : Exception(message);
