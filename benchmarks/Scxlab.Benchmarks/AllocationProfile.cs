@@ -37,6 +37,7 @@ public static class AllocationProfile
             total += bytes[i];
             o.WriteLine($"{i,3} {narrated.Steps[i].ActorName,-8} {per,8:F1} B  {string.Join(" / ", narrated.Steps[i].Notes)}");
         }
+        o.WriteLine($"world state: {initial.StateBytes()} bytes");
         o.WriteLine($"total {total / (double)Rounds:F1} B per replay of {schedule.Length} steps = {total / (double)Rounds / schedule.Length:F1} B/step");
     }
 }
