@@ -83,11 +83,14 @@ public static class ColumnTrace
         sb.Length = n;
     }
 
-    /// <summary>Word-wrap <paramref name="text"/> to <paramref name="width"/>; continuation lines are indented, words longer than a line are cut.</summary>
+    /// <summary>Word-wrap <paramref name="text"/> to <paramref name="width"/>, keeping its indentation; continuation lines are indented, words longer than a line are cut.</summary>
     internal static void Wrap(string text, int width, List<string> into)
     {
-        const string indent = "  ";
-        var prefix = "";
+        // A note's leading spaces (narration nests callbacks and kfuncs under kernel paths) are kept,
+        // up to half the column; continuation lines go two further.
+        var lead = Math.Min(text.Length - text.TrimStart(' ').Length, width / 2);
+        var prefix = new string(' ', lead);
+        var indent = prefix + "  ";
         var cur = new StringBuilder();
         foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
