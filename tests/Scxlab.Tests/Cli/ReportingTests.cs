@@ -49,6 +49,16 @@ public class ReportingTests
     }
 
     [Fact]
+    public void Should_KeepTheNestingIndentOfANote_When_Rendering()
+    {
+        var text = ColumnTrace.Render(Actors, [Step(0, 0, "ops.dispatch(cpu=0)", "  bpf_map_pop_elem() = 101")], width: 80);
+        var lines = text.TrimEnd('\n').Split('\n');
+
+        var cpu0 = lines[0].IndexOf("CPU0", StringComparison.Ordinal);
+        Assert.Equal(cpu0 + 2, lines[3].IndexOf("bpf_map_pop_elem", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Should_GiveEveryProtocolOneName_When_ListingProtocolInfo()
     {
         foreach (var p in Enum.GetValues<Protocol>())
