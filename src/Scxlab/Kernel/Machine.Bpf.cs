@@ -596,6 +596,17 @@ public sealed partial class Machine
         return (seq << 16) | (uint)(t < 0 ? 0xffff : t);
     }
 
+    internal long KfGhostTaskBarrier(BpfContext ctx, int p)
+    {
+        if (Config.Protocol != Protocol.Ghost)
+        {
+            ScxError("the task status word is not provided by this kernel (protocol ghost only)");
+            return 0;
+        }
+        if (!ValidTask(ctx, p, "status_word")) return 0;
+        return TkR(p).Barrier;
+    }
+
     internal long KfTaskGetCookie(BpfContext ctx, int p)
     {
         if (Config.Protocol != Protocol.Cookie)
@@ -811,6 +822,22 @@ public sealed partial class Machine
                 f.L1 = c;       // enq flags
                 f.L2 = e;       // iterator seq
                 f.Dsq = src;
+                return true;
+            }
+            case CallKind.GhostCommit:
+            {
+                if (Config.Protocol != Protocol.Ghost)
+                {
+                    ScxError("GHOST_IOC_COMMIT_TXN is not provided by this kernel (protocol ghost only)");
+                    return false;
+                }
+                if (!ValidTask(ctx, (int)a, "GHOST_IOC_COMMIT_TXN")) return false;
+                cbf.I1 = (int)k;
+                ref var f = ref Push(PathId.GhostCommit);
+                f.Cpu = cpu;
+                f.Task = (int)a;
+                f.I0 = (int)b;
+                f.L0 = c;
                 return true;
             }
             case CallKind.ReenqueueLocal:

@@ -60,6 +60,7 @@ public sealed partial class Machine
                 if (isAffinity)
                 {
                     var mask = _masks[f.I0];
+                    if (Config.Protocol == Protocol.Ghost) t.Barrier++; // TASK_AFFINITY_CHANGED, sent before the mask changes
                     t.CpusPtr = mask;
                     t.AffinityGen++;
                     Trace?.Note(_cur, $"set_cpus_allowed_scx({TaskName(p)}, {mask})");

@@ -335,6 +335,7 @@ public sealed partial class Machine
             case PathId.MoveRemoteTaskToLocalDsq: PathMoveRemoteTaskToLocalDsq(ref f); break;
             case PathId.ConsumeDispatchQ: PathConsumeDispatchQ(ref f); break;
             case PathId.DsqMove: PathDsqMove(ref f); break;
+            case PathId.GhostCommit: PathGhostCommit(ref f); break;
             case PathId.ReenqueueLocal: PathReenqueueLocal(ref f); break;
             case PathId.TaskTick: PathTaskTick(ref f); break;
             case PathId.KickCpusIrqWork: PathKickCpusIrqWork(ref f); break;
