@@ -17,8 +17,8 @@ internal static class DemoCommand
     {
         var protocol = new Option<string>("--protocol")
         {
-            Description = $"kernel protocol: {ProtocolInfo.Names}",
-            DefaultValueFactory = _ => ProtocolInfo.Of(Protocol.Upstream).Name,
+            Description = $"kernel protocol: {string.Join(", ", Protocols.All.Select(x => x.Name))}",
+            DefaultValueFactory = _ => Protocols.Name(Protocol.Upstream),
             HelpName = "P",
         };
         var policy = new Option<string?>("--policy")
@@ -48,7 +48,7 @@ internal static class DemoCommand
         {
             var o = r.InvocationConfiguration.Output;
             var name = r.GetValue(protocol)!;
-            if (!ProtocolInfo.TryParse(name, out var p)) throw new UsageException($"unknown protocol '{name}' (one of: {ProtocolInfo.Names})");
+            if (!Protocols.TryParse(name, out var p)) throw new UsageException($"unknown protocol '{name}' (one of: {string.Join(", ", Protocols.All.Select(x => x.Name))})");
             var w = r.GetValue(width);
             if (w < 60) throw new UsageException($"--width {w} is too narrow (at least 60)");
             var x = r.GetValue(policy);
@@ -75,7 +75,7 @@ internal static class DemoCommand
     {
         var m = run.Machine;
         o.WriteLine($"== {run.Race.Name}: {run.Race.Description}");
-        o.WriteLine($"   policy {run.Policy}, protocol {ProtocolInfo.Of(run.Protocol).Name}; {m.N} CPUs; " +
+        o.WriteLine($"   policy {run.Policy}, protocol {Protocols.Name(run.Protocol)}; {m.N} CPUs; " +
                     $"{string.Join(", ", m.Config.Tasks.Select((t, i) => $"{m.TaskName(i)} on CPU{t.Cpu} allowed {t.Allowed}"))}; " +
                     string.Join(", ", m.Config.Scripts.Select(s => $"{s.Name} on CPU{s.Cpu}: {string.Join("; ", s.Actions.Select(a => a.Describe(m.Config)))}")));
         o.WriteLine();

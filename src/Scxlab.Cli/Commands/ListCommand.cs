@@ -56,7 +56,7 @@ internal static class ListCommand
                 Table(o, indent, PolicyRegistry.BuiltIn.Select(p => (p.Name, p.Description)));
                 break;
             case "protocols":
-                Table(o, indent, ProtocolInfo.All.Select(p => (p.Name, p.Description)));
+                Table(o, indent, Protocols.All.Select(p => (p.Name, p.Description)));
                 break;
             case "scenarios":
                 // Built-in scenario files arrive with the explorer (issue 3); until then the scripted races are what runs.

@@ -98,7 +98,7 @@ public sealed record ScriptedRace(string Name, string Description, string Defaul
         catch (InvalidOperationException e)
         {
             // The driver throws when the scripted actor is not enabled or the cut point never comes.
-            throw new ScheduleNotFollowedException($"policy {name} under {ProtocolInfo.Of(protocol).Name} does not follow the {Name} schedule: {e.Message}");
+            throw new ScheduleNotFollowedException($"policy {name} under {Protocols.Name(protocol)} does not follow the {Name} schedule: {e.Message}");
         }
         return new ScriptedRun(this, name, protocol, driver);
     }

@@ -30,7 +30,7 @@ public class ProgramTests
         var lines = r.StdoutLines;
         Assert.Equal(Enum.GetValues<Protocol>().Length, lines.Length);
         foreach (var p in Enum.GetValues<Protocol>())
-            Assert.Single(lines, l => l.StartsWith(ProtocolInfo.Of(p).Name + " ", StringComparison.Ordinal));
+            Assert.Single(lines, l => l.StartsWith(Protocols.Name(p) + " ", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("qseq-invalidate ", StringComparison.Ordinal));
     }
 

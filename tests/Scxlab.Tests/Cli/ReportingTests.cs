@@ -59,16 +59,15 @@ public class ReportingTests
     }
 
     [Fact]
-    public void Should_GiveEveryProtocolOneName_When_ListingProtocolInfo()
+    public void Should_GiveEveryProtocolOneName_When_ListingProtocols()
     {
         foreach (var p in Enum.GetValues<Protocol>())
         {
-            var info = ProtocolInfo.Of(p);
-            Assert.True(ProtocolInfo.TryParse(info.Name.ToUpperInvariant(), out var back));
+            Assert.True(Protocols.TryParse(Protocols.Name(p).ToUpperInvariant(), out var back));
             Assert.Equal(p, back);
         }
-        Assert.Equal(ProtocolInfo.All.Count, ProtocolInfo.All.Select(i => i.Name).Distinct().Count());
-        Assert.False(ProtocolInfo.TryParse("ghost-of-upstream", out _));
+        Assert.Equal(Protocols.All.Count, Protocols.All.Select(i => i.Name).Distinct().Count());
+        Assert.False(Protocols.TryParse("ghost-of-upstream", out _));
     }
 
     [Theory]
