@@ -300,10 +300,12 @@ public sealed partial class Machine
                 case WaitKind.DsqLock:
                     World.Dsqs[f.WaitArg].Lock = a;
                     _fp.Writes |= Footprint.Bit(Resource.Dsq, f.WaitArg);
+                    Trace?.Note(a, $"raw_spin_lock({SlotName(f.WaitArg)}->lock)");
                     break;
                 case WaitKind.PiLock:
                     World.Tasks[f.WaitArg].PiLock = a;
                     _fp.Writes |= Footprint.Bit(Resource.Task, f.WaitArg);
+                    Trace?.Note(a, $"raw_spin_lock_irqsave({TaskName(f.WaitArg)}->pi_lock)");
                     break;
                 case WaitKind.BpfSpinLock:
                     _fp.Writes |= Footprint.Bit(Resource.Map, f.WaitArg);
