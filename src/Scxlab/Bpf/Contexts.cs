@@ -51,6 +51,8 @@ public class BpfContext
     internal CallKind PendingKind;
     internal long PendingA;
     internal long PendingB;
+    internal long LiveA;
+    internal long LiveB;
     internal int Calls;
 
     internal void Bind(Machine m, int actor, int frameIndex, ScxCallback cb, int logBase, int recorded, bool live)
@@ -103,6 +105,8 @@ public class BpfContext
         if (LiveAllowed && !LiveUsed)
         {
             LiveUsed = true;
+            LiveA = a;
+            LiveB = b;
             return 1;
         }
         Suspended = true;
@@ -144,7 +148,7 @@ public class BpfContext
     {
         CallKind.TaskFromPid => "bpf_task_from_pid",
         CallKind.TaskPid => "read p->pid",
-        CallKind.TaskTestCpu => "bpf_cpumask_test_cpu(p->cpus_ptr)",
+        CallKind.TaskTestCpu => "bpf_cpumask_test_cpu",
         CallKind.TaskCpu => "scx_bpf_task_cpu",
         CallKind.TaskNrCpusAllowed => "read p->nr_cpus_allowed",
         CallKind.TaskWeight => "read p->scx.weight",

@@ -216,12 +216,26 @@ public sealed partial class Machine
         act.LogLen += 2;
     }
 
-    private string FormatArgs(BpfContext ctx, CallKind k) => k switch
+    private string FormatArgs(BpfContext ctx, CallKind k)
     {
-        CallKind.DsqInsert or CallKind.DsqInsertVtime or CallKind.DsqInsertCookie => $"{TaskName((int)ctx.PendingA)}, {DsqId.Name((ulong)ctx.PendingB)}",
-        CallKind.TaskTestCpu => $"{ctx.PendingB}, {TaskName((int)ctx.PendingA)}->cpus_ptr",
-        _ => "",
-    };
+        var a = ctx.LiveA;
+        var b = ctx.LiveB;
+        string Map() => (ulong)a < (ulong)MapLayout.Maps.Count ? MapLayout.Maps[(int)a].Name : $"map{a}";
+        return k switch
+        {
+            CallKind.DsqInsert or CallKind.DsqInsertVtime or CallKind.DsqInsertCookie => $"{TaskName((int)a)}, {DsqId.Name((ulong)b)}",
+            CallKind.TaskTestCpu => $"{b}, {TaskName((int)a)}->cpus_ptr",
+            CallKind.TaskCpu or CallKind.TaskNrCpusAllowed or CallKind.TaskWeight or CallKind.TaskDsqVtime or CallKind.TaskSlice
+                or CallKind.TaskMigrationDisabled or CallKind.TaskRunning or CallKind.TaskPid or CallKind.TaskGetCookie or CallKind.GhostTaskBarrier => TaskName((int)a),
+            CallKind.MapPush or CallKind.ListRemove or CallKind.ListContains or CallKind.HashLookup or CallKind.HashUpdate or CallKind.HashDelete
+                or CallKind.ArrayGet or CallKind.ArraySet or CallKind.ArrayAdd or CallKind.CpumaskTest or CallKind.CpumaskSet or CallKind.CpumaskClear => $"{Map()}, {b}",
+            CallKind.MapPop or CallKind.MapPeek or CallKind.SpinLock or CallKind.SpinUnlock => Map(),
+            CallKind.TaskStorageGet or CallKind.TaskStorageSet => $"{Map()}, {TaskName((int)(b >> 16))}, {b & 0xffff}",
+            CallKind.KickCpu => $"{a}, {(KickFlags)b}",
+            CallKind.DsqNrQueued or CallKind.DsqPeek or CallKind.CreateDsq or CallKind.DestroyDsq or CallKind.DsqReenq => DsqId.Name((ulong)a),
+            _ => "",
+        };
+    }
 
     private string FormatResult(CallKind k, long v) => k switch
     {
