@@ -247,7 +247,7 @@ public class CorePathTests
     }
 
     [Fact]
-    public void Should_NotCountTheRunningTask_AndRestampAfterItRuns()
+    public void Should_NotCountTheRunningTask()
     {
         var d = Driver(() => new Timeout1s(), 1, [Running("cur", 101, 0, 0)], rounds: [1]);
         var m = d.Machine;
