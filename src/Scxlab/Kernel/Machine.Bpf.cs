@@ -403,6 +403,7 @@ public sealed partial class Machine
         ref var rq = ref Rq(self);
         if ((flags & KickFlags.Idle) != 0)
         {
+            if ((flags & (KickFlags.Preempt | KickFlags.Wait)) != 0) ScxError("PREEMPT/WAIT cannot be used with SCX_KICK_IDLE");
             rq.CpusToKickIfIdle.Set(cpu);
         }
         else

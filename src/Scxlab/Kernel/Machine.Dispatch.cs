@@ -78,6 +78,13 @@ public sealed partial class Machine
                     f.I1 = -1;
                     goto case 5;
                 }
+                if (IsScx(prev) && ScxQueued(prev) && !World.Tasks[prev].CpusPtr.Test(c) && FirstAllowedOnline(prev) >= 0)
+                {
+                    // The affinity change queued migration_cpu_stop(): the stopper class (above ext) preempts
+                    // prev here, so ext's balance/pick do not run; put_prev_task_scx() sees a higher-class next.
+                    f.Dsq = 1;
+                    goto case 3;
+                }
                 ref var b = ref Call(ref f, 3, PathId.BalanceOne);
                 b.Cpu = c;
                 b.Task = IsScx(prev) ? prev : -1;
@@ -89,7 +96,11 @@ public sealed partial class Machine
                 var prev = f.I0;
                 ref var rq = ref Rq(c);
                 int next;
-                if ((rq.Flags & RqFlags.BalKeep) != 0 && IsScx(prev) && ScxQueued(prev))
+                if (f.Dsq == 1)
+                {
+                    next = -1; // the stopper runs; the model shows the CPU idle for this round
+                }
+                else if ((rq.Flags & RqFlags.BalKeep) != 0 && IsScx(prev) && ScxQueued(prev))
                 {
                     next = prev;
                     ref var p = ref Tk(prev);
@@ -114,7 +125,7 @@ public sealed partial class Machine
                     ref var pp = ref Call(ref f, 4, PathId.PutPrevTask);
                     pp.Task = prev;
                     pp.Cpu = c;
-                    pp.I0 = next;
+                    pp.I0 = f.Dsq == 1 ? -2 : next; // -2: a higher-class next (the stopper), not SCX_ENQ_LAST
                     return;
                 }
                 goto case 4;
@@ -153,7 +164,7 @@ public sealed partial class Machine
                 // (rq->curr is already next, so nothing on this CPU charges prev any more).
                 var prev = f.I0;
                 if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
-                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c && World.Tasks[prev].ListOn != LocalSlot(c))
+                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c)
                 {
                     var dst = FirstAllowedOnline(prev);
                     if (dst >= 0 && dst != c)
@@ -397,7 +408,7 @@ public sealed partial class Machine
                 ref var e = ref Call(ref f, 2, PathId.DoEnqueueTask);
                 e.Task = p;
                 e.Cpu = c;
-                e.L0 = f.I0 < 0 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0;
+                e.L0 = f.I0 == -1 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0;
                 e.I0 = -1;
                 return;
             }

@@ -283,8 +283,6 @@ public sealed partial class Machine
     private void PathKickFromUser(ref Frame f)
     {
         KfKickCpu(null, f.Cpu, (KickFlags)f.L0);
-        if ((((KickFlags)f.L0) & KickFlags.Idle) != 0 && (((KickFlags)f.L0) & (KickFlags.Preempt | KickFlags.Wait)) != 0)
-            ScxError("PREEMPT/WAIT cannot be used with SCX_KICK_IDLE");
         Return();
         _stepDone = true;
     }
