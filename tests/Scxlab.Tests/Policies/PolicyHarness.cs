@@ -124,11 +124,24 @@ internal sealed class PolicyRun
         }
     }
 
-    public long MapWord(string mapName, int index)
+    public MapHandle Map(string mapName)
     {
         foreach (var (name, h) in M.MapLayout.Maps)
-            if (name == mapName) return new MapView(W.Maps).Get(h, index);
+            if (name == mapName) return h;
         throw new ArgumentException($"no map {mapName}");
+    }
+
+    public long MapWord(string mapName, int index) => new MapView(W.Maps).Get(Map(mapName), index);
+
+    public int MapCount(string mapName) => new MapView(W.Maps).Count(Map(mapName));
+
+    public bool? Holds(string task) => M.Ops.HoldsTask(new MapView(W.Maps), new TaskRef(Task(task)), M.Config.Tasks[Task(task)].Pid);
+
+    /// <summary>How many times the policy inserted <paramref name="task"/> (any DSQ), from the narration.</summary>
+    public int Inserts(string task)
+    {
+        var needle = $"({M.TaskName(Task(task))}, ";
+        return D.Steps.Sum(s => s.Notes.Count(n => n.Contains("scx_bpf_dsq_insert", StringComparison.Ordinal) && n.Contains(needle, StringComparison.Ordinal)));
     }
 
     // ------------------------------------------------------------------ race sweeps
