@@ -103,7 +103,8 @@ public sealed class TaskHasExactlyOneOwner : Invariant
 
     public override string Description =>
         "Every SCX_TASK_QUEUED task has an owner: it is the current task of a CPU, linked on a DSQ or on " +
-        "ddsp_deferred_locals, mid-transfer (holding_cpu ≥ 0, sticky_cpu ≥ 0 or migrating), or its ops_state is " +
+        "ddsp_deferred_locals, mid-transfer (holding_cpu ≥ 0, sticky_cpu ≥ 0, migrating, or carried by a kernel path " +
+        "that is moving it, e.g. dequeue_task_scx between ops_dequeue and clearing SCX_TASK_QUEUED), or its ops_state is " +
         "QUEUEING/DISPATCHING (the kernel has it) or QUEUED (BPF custody); and never both on a DSQ list and QUEUED. " +
         "For QUEUED, the policy must still hold it (ScxOps.HoldsTask) unless a policy callback is running, a kernel " +
         "path on some actor carries the task, or a live dispatch-buffer entry names it (only then is a missing " +
@@ -120,9 +121,10 @@ public sealed class TaskHasExactlyOneOwner : Invariant
             var linked = p.ListOn >= 0;
             if (linked && st == OpsState.Queued)
                 return $"{m.TaskName(t)} is linked on {m.SlotName(p.ListOn)} and also {OpsWord.Format(p.OpsState)} (owned by BPF): two owners";
-            var owned = linked || st != OpsState.None || p.HoldingCpu >= 0 || p.StickyCpu >= 0 || p.Migrating || WorldQueries.CurrentOn(w, t) >= 0;
+            var owned = linked || st != OpsState.None || p.HoldingCpu >= 0 || p.StickyCpu >= 0 || p.Migrating || WorldQueries.CurrentOn(w, t) >= 0
+                || WorldQueries.PathHoldsTask(w, t);
             if (!owned)
-                return $"{m.TaskName(t)} is SCX_TASK_QUEUED but has no owner: not current, on no DSQ, not in transfer, ops_state NONE";
+                return $"{m.TaskName(t)} is SCX_TASK_QUEUED but has no owner: not current, on no DSQ, not in transfer, ops_state NONE, and no kernel path carries it";
             if (st == OpsState.Queued)
             {
                 var holds = m.Ops.HoldsTask(new MapView(w.Maps), new TaskRef(t), m.Config.Tasks[t].Pid);
@@ -218,10 +220,14 @@ public sealed class OpsStateWellFormed : Invariant
 
     public override string Description =>
         "ops_state and its neighbours agree (reference §7 items 4–7): QUEUEING/QUEUED/DISPATCHING ⇒ not linked on " +
-        "any list (and p->scx.dsq NULL unless a transfer holds it); QUEUED ⇒ SCX_TASK_QUEUED; QUEUEING ⇒ the task's " +
+        "any list (and p->scx.dsq NULL unless a transfer holds it) — except DISPATCHING while the list's lock is still " +
+        "held by dispatch_enqueue(SCX_ENQ_CLEAR_OPSS), a window nobody else can observe; QUEUED ⇒ SCX_TASK_QUEUED; QUEUEING ⇒ the task's " +
         "rq lock is held (only do_enqueue_task can see it); DISPATCHING has zero qseq bits; holding_cpu ≥ 0 ⇒ " +
         "unlinked and ops_state NONE or DISPATCHING. Item 8 (sticky_cpu) is not checked: the model sets sticky_cpu " +
         "and clears it inside single steps, so no state between the two is observable.";
+
+    private static bool ListLocked(Machine m, int slot) =>
+        m.HasDsqLock(slot) ? m.World.Dsqs[slot].Lock >= 0 : m.IsLocalSlot(slot) && m.World.Cpus[m.LocalSlotCpu(slot)].RqLock >= 0;
 
     public override string? Check(Machine m)
     {
@@ -232,8 +238,10 @@ public sealed class OpsStateWellFormed : Invariant
             var st = OpsWord.State(p.OpsState);
             if (st != OpsState.None)
             {
-                if (p.ListOn >= 0) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but linked on {m.SlotName(p.ListOn)}";
-                if (p.Dsq >= 0 && p.HoldingCpu < 0) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but p->scx.dsq is {m.SlotName(p.Dsq)}";
+                // dispatch_enqueue(…, SCX_ENQ_CLEAR_OPSS) links the task and then releases ops_state, both under the
+                // list's lock: the window is not observable by anyone else, so only states outside it are checked.
+                if (p.ListOn >= 0 && !(st == OpsState.Dispatching && ListLocked(m, p.ListOn))) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but linked on {m.SlotName(p.ListOn)}";
+                if (p.Dsq >= 0 && p.HoldingCpu < 0 && !(st == OpsState.Dispatching && ListLocked(m, p.Dsq))) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but p->scx.dsq is {m.SlotName(p.Dsq)}";
             }
             switch (st)
             {

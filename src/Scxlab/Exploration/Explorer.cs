@@ -60,7 +60,7 @@ public sealed class Explorer
             _notes.Add("--max-preemptions: the reduced search is not combined with a preemption bound; plain DFS was used");
             strategy = Strategy.Dfs;
         }
-        IVisitedSet visited = _o.Exact ? new ExactSet() : new FingerprintSet(_n);
+        IVisitedSet visited = _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10);
         if (strategy == Strategy.Bfs)
         {
             var bfs = new BfsSearch(_m, _initial, _checker, _o, _stats, _clock, visited);
@@ -79,7 +79,7 @@ public sealed class Explorer
         {
             // Shortest traces: a BFS that stops once every violation kind found has been reached.
             var bfsStats = new ExploreStats();
-            var bfs = new BfsSearch(_m, _initial, _checker, new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, BudgetSeconds = _o.BudgetSeconds }, bfsStats, Stopwatch.StartNew(), _o.Exact ? new ExactSet() : new FingerprintSet(_n));
+            var bfs = new BfsSearch(_m, _initial, _checker, new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, BudgetSeconds = _o.BudgetSeconds }, bfsStats, Stopwatch.StartNew(), _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10));
             var shortest = bfs.Run(_found.Keys.ToHashSet());
             foreach (var s in shortest)
                 if (_found.TryGetValue(s.Violation.Key, out var old) && s.Trace.Count <= old.Trace.Count) _found[s.Violation.Key] = s;

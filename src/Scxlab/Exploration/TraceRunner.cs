@@ -35,7 +35,10 @@ public static class TraceRunner
             if (a < 0 || a >= m.ActorCount) { divergence = $"step {i}: actor #{a} does not exist (the model has {m.ActorCount} actors)"; break; }
             if (!m.IsEnabled(a)) { divergence = $"step {i}: {m.Actor(a).Name} is not enabled"; break; }
             sink.Notes.Clear();
+            var depth = m.World.Actors[a].Depth;
+            var path = depth > 0 ? m.World.Frames[a * m.World.MaxDepth + depth - 1].Path : PathId.None;
             m.Step(a);
+            if (sink.Notes.Count == 0 && path != PathId.None) sink.Notes.Add($"({path} continues)");
             var after = Snapshot(m);
             rows.Add(new TraceRow(i, a, m.Actor(a).Name, [.. sink.Notes], Diff(before, after)));
             before = after;
