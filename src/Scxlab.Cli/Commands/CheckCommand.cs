@@ -21,7 +21,7 @@ public static class CheckCommand
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         string? scenarioArg = null, protocolArg = null, policyArg = null, traceOut = null;
-        var strategy = Strategy.Reduced;
+        var strategy = Strategy.Dfs;
         int? maxPre = null;
         double? budget = null;
         long? maxSteps = null;

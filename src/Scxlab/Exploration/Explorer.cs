@@ -25,7 +25,11 @@ namespace Scxlab.Exploration;
 /// are explored from it and H becomes H ∩ Z.</para>
 /// <para><b>Footprints.</b> A step's own footprint covers what its code touched; the explorer adds
 /// what the step's guard (<see cref="Machine.IsEnabled"/>) read — a waited-on lock, ops_state or
-/// kick_sync, and for an idle CPU its rq — so that "a enables or disables b" is a conflict too.</para>
+/// kick_sync, and for an idle CPU its rq — so that "a enables or disables b" is a conflict too.
+/// Because the kernel paths still read many fields directly (not through the recording accessors), the
+/// explorer treats every step as reading everything: a pair is independent only if neither step writes
+/// shared state (e.g. two policy callbacks peeking maps or testing masks). Sound, but a modest reduction;
+/// recording every read in the paths would let the precise footprints be used.</para>
 /// </remarks>
 public sealed class Explorer
 {
@@ -235,7 +239,12 @@ public sealed class Explorer
             _stats.Transitions++;
             var fp = _m.LastFootprint;
             fp.Writes |= guardWrites;
-            fp.Reads |= guardReads;
+            // The kernel paths read much of the world directly (World.Tasks[…]) without recording it, so a
+            // step's recorded reads are incomplete; writes are recorded (every write goes through the
+            // footprinting accessors). Sound independence therefore assumes every step reads everything:
+            // two steps are independent only when neither writes shared state.
+            fp.Reads = ulong.MaxValue;
+            _ = guardReads;
             var bit = 1UL << a;
             fps[d * n + a] = fp;
             done[d] |= bit;
