@@ -10,16 +10,17 @@ namespace Scxlab.Reporting;
 /// </summary>
 public static class CounterexampleRenderer
 {
-    public const int ColumnWidth = 44;
+    public const int MaxColumnWidth = 44;
 
     public static string Render(TraceRun run)
     {
         var sb = new StringBuilder();
         var cols = run.Columns.Count;
+        var width = Math.Clamp(200 / Math.Max(1, cols), 30, Maxwidth);
         sb.Append("      ");
-        for (var c = 0; c < cols; c++) sb.Append(Pad(run.Columns[c], ColumnWidth));
+        for (var c = 0; c < cols; c++) sb.Append(Pad(run.Columns[c], width));
         sb.AppendLine().Append("      ");
-        for (var c = 0; c < cols; c++) sb.Append(Pad(new string('-', ColumnWidth - 2), ColumnWidth));
+        for (var c = 0; c < cols; c++) sb.Append(Pad(new string('-', width - 2), width));
         sb.AppendLine();
         foreach (var row in run.Rows)
         {
@@ -27,13 +28,13 @@ public static class CounterexampleRenderer
             for (var c = 0; c < cols; c++)
                 if (run.ColumnActors[c] == row.Actor) col = c;
             var lines = new List<string>();
-            foreach (var n in row.Notes) lines.AddRange(Wrap(n, ColumnWidth - 2));
-            foreach (var ch in row.Changes) lines.AddRange(Wrap("· " + ch, ColumnWidth - 2));
+            foreach (var n in row.Notes) lines.AddRange(Wrap(n, width - 2));
+            foreach (var ch in row.Changes) lines.AddRange(Wrap("· " + ch, width - 2));
             if (lines.Count == 0) lines.Add("(step)");
             for (var i = 0; i < lines.Count; i++)
             {
                 sb.Append(i == 0 ? $"{row.Index,4}  " : "      ");
-                sb.Append(new string(' ', ColumnWidth * Math.Max(0, col)));
+                sb.Append(new string(' ', width * Math.Max(0, col)));
                 sb.Append(lines[i].TrimEnd());
                 sb.AppendLine();
             }
