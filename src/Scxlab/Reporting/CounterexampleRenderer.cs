@@ -16,7 +16,7 @@ public static class CounterexampleRenderer
     {
         var sb = new StringBuilder();
         var cols = run.Columns.Count;
-        var width = Math.Clamp(200 / Math.Max(1, cols), 30, Maxwidth);
+        var width = Math.Clamp(200 / Math.Max(1, cols), 30, MaxColumnWidth);
         sb.Append("      ");
         for (var c = 0; c < cols; c++) sb.Append(Pad(run.Columns[c], width));
         sb.AppendLine().Append("      ");
