@@ -17,6 +17,17 @@ public static class Program
     private static ScxCommand[] Commands() =>
     [
         DemoCommand.Create(),
+        PassThroughCommand.Create("check", "Explore every interleaving of a scenario (a built-in name or a YAML file) and report holds / violation / incomplete.", CheckCommand.Usage,
+        [
+            "scxlab check seed-race-r2                          # the seed email's race under today's kernel: exit 2",
+            "scxlab check seed-race-r2 --protocol qseq-invalidate   # the v1 fix: the task is forgotten",
+            "scxlab check seed-race-synced                      # dequeue-sync: holds (complete search)",
+            "scxlab check seed-race-r2 --json --trace-out r2.json",
+        ], CheckCommand.Run),
+        PassThroughCommand.Create("replay", "Replay a saved trace and print it in CPU columns; fails loudly on divergence.", ReplayCommand.Usage,
+        [
+            "scxlab replay r2.json",
+        ], ReplayCommand.Run),
         ListCommand.Create(),
     ];
 

@@ -59,12 +59,10 @@ internal static class ListCommand
                 Table(o, indent, Protocols.All.Select(p => (p.Name, p.Description)));
                 break;
             case "scenarios":
-                // Built-in scenario files arrive with the explorer (issue 3); until then the scripted races are what runs.
-                o.WriteLine($"{indent}(no scenario files built in yet; `scxlab demo` runs the scripted races {string.Join(", ", ScriptedRace.All.Select(s => s.Name))})");
+                Table(o, indent, Scxlab.Scenarios.ScenarioLoader.BuiltInNames().Select(n => (n, Scxlab.Scenarios.ScenarioLoader.Resolve(n).Description)));
                 break;
             case "invariants":
-                // Named checks arrive with the explorer (issue 3); kernel BUG/WARN sites are reported by name as steps reach them.
-                o.WriteLine($"{indent}(no invariants built in yet; kernel BUG()/WARN_ON_ONCE() sites are reported by name when a step reaches one)");
+                Table(o, indent, Scxlab.Checks.InvariantCatalog.All.Select(x => (x.Name, x.Description)));
                 break;
             default:
                 throw new UsageException($"cannot list '{kind}' (one of: {string.Join(", ", Kinds)})");

@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Reporting;
+using Scxlab.Scenarios;
+
+namespace Scxlab.Cli.Commands;
+
+/// <summary>
+/// <c>scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N]
+/// [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--json]</c>: explore every interleaving.
+/// Exit codes: 0 holds (complete), 2 violation or scheduler exit, 4 incomplete, 1 bad input, 3 internal error.
+/// </summary>
+public static class CheckCommand
+{
+    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--json]";
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        string? scenarioArg = null, protocolArg = null, policyArg = null, traceOut = null;
+        var strategy = Strategy.Dfs;
+        int? maxPre = null;
+        double? budget = null;
+        long? maxSteps = null;
+        bool exact = false, json = false;
+        try
+        {
+            for (var i = 0; i < args.Length; i++)
+            {
+                string Val() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--protocol": protocolArg = Val(); break;
+                    case "--policy": policyArg = Val(); break;
+                    case "--strategy":
+                        strategy = Val() switch
+                        {
+                            "dfs" => Strategy.Dfs,
+                            "reduced" => Strategy.Reduced,
+                            "bfs" => Strategy.Bfs,
+                            var s => throw new UsageException($"unknown strategy '{s}' (expected dfs | reduced | bfs)"),
+                        };
+                        break;
+                    case "--max-preemptions": maxPre = int.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var mp) && mp >= 0 ? mp : throw new UsageException("--max-preemptions needs a non-negative integer"); break;
+                    case "--budget": budget = double.TryParse(Val(), NumberStyles.Float, CultureInfo.InvariantCulture, out var b) && b > 0 ? b : throw new UsageException("--budget needs a positive number of seconds"); break;
+                    case "--max-steps": maxSteps = long.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0 ? ms : throw new UsageException("--max-steps needs a positive integer"); break;
+                    case "--trace-out": traceOut = Val(); break;
+                    case "--exact": exact = true; break;
+                    case "--json": json = true; break;
+                    case "-h" or "--help": stdout.WriteLine(Usage); return 0;
+                    default:
+                        if (args[i].StartsWith('-')) throw new UsageException($"unknown option '{args[i]}'");
+                        if (scenarioArg != null) throw new UsageException($"unexpected argument '{args[i]}' (one scenario per check)");
+                        scenarioArg = args[i];
+                        break;
+                }
+            }
+            if (scenarioArg == null) throw new UsageException("missing SCENARIO (a file or a built-in name; see scxlab list scenarios)");
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"scxlab check: {e.Message}");
+            stderr.WriteLine(Usage);
+            return 1;
+        }
+
+        Scenario scenario;
+        ModelConfig config;
+        Protocol? protocol = null;
+        try
+        {
+            scenario = ScenarioLoader.Resolve(scenarioArg);
+            if (protocolArg != null)
+            {
+                if (!ProtocolNames.TryParse(protocolArg, out var p)) throw new ScenarioException($"unknown protocol '{protocolArg}' (expected {ProtocolNames.Expected})");
+                protocol = p;
+            }
+            config = scenario.ToConfig(policyArg, protocol);
+        }
+        catch (Exception e) when (e is ScenarioException or PolicyLoadException)
+        {
+            stderr.WriteLine($"scxlab check: {e.Message}");
+            return 1;
+        }
+
+        try
+        {
+            var machine = new Machine(config);
+            var progress = new Progress(stderr);
+            var options = new ExploreOptions
+            {
+                Strategy = strategy,
+                Exact = exact,
+                MaxPreemptions = maxPre ?? scenario.MaxPreemptions,
+                BudgetSeconds = budget ?? scenario.BudgetSeconds,
+                MaxTransitions = maxSteps,
+                Checks = scenario.Checks,
+                Progress = progress.Report,
+            };
+            var result = new Explorer(machine, options).Run();
+            progress.Clear();
+
+            var policyName = config.PolicyName;
+            var protocolName = ProtocolNames.Name(config.Protocol);
+            var traces = new List<(FoundViolation Found, TraceRun Run, string? File)>();
+            for (var i = 0; i < result.Violations.Count; i++)
+            {
+                var f = result.Violations[i];
+                var run = TraceRunner.Run(config, f.Trace, scenario.Checks);
+                string? file = null;
+                if (traceOut != null)
+                {
+                    file = i == 0 ? traceOut : Path.ChangeExtension(traceOut, null) + $".{i + 1}" + (Path.GetExtension(traceOut) is { Length: > 0 } ext ? ext : ".json");
+                    new TraceFile
+                    {
+                        ScenarioName = scenario.Name,
+                        ScenarioSource = scenario.Source,
+                        ScenarioText = scenario.Text,
+                        Policy = policyName,
+                        Protocol = protocolName,
+                        Checks = scenario.Checks,
+                        Strategy = result.Strategy.ToString().ToLowerInvariant(),
+                        Exact = exact,
+                        MaxPreemptions = options.MaxPreemptions,
+                        Violation = f.Violation,
+                        Actors = [.. machine.Actors.Select(a => a.Name)],
+                        Choices = f.Trace,
+                    }.Save(file);
+                }
+                traces.Add((f, run, file));
+            }
+
+            if (json)
+            {
+                var o = new JsonObject
+                {
+                    ["verdict"] = result.Verdict.ToString().ToLowerInvariant(),
+                    ["complete"] = result.Complete,
+                    ["scenario"] = scenario.Name,
+                    ["source"] = scenario.Source,
+                    ["protocol"] = protocolName,
+                    ["policy"] = policyName,
+                    ["strategy"] = result.Strategy.ToString().ToLowerInvariant(),
+                    ["exact"] = exact,
+                    ["violations"] = new JsonArray([.. traces.Select(t =>
+                    {
+                        var v = TraceFile.ViolationJson(t.Found.Violation);
+                        v["trace"] = new JsonObject
+                        {
+                            ["file"] = t.File,
+                            ["steps"] = new JsonArray([.. t.Found.Trace.Select(a => (JsonNode?)machine.Actor(a).Name)]),
+                        };
+                        return (JsonNode?)v;
+                    })]),
+                    ["stats"] = new JsonObject
+                    {
+                        ["executions"] = result.Stats.Executions,
+                        ["states"] = result.Stats.States,
+                        ["transitions"] = result.Stats.Transitions,
+                        ["max_depth"] = result.Stats.MaxDepth,
+                        ["seconds"] = Math.Round(result.Stats.Seconds, 4),
+                        ["collision_probability"] = result.Stats.CollisionProbability,
+                        ["bytes_per_state"] = Math.Round(result.Stats.BytesPerState, 2),
+                    },
+                    ["incomplete_reason"] = result.IncompleteReason,
+                    ["notes"] = new JsonArray([.. result.Notes.Select(n => (JsonNode?)n)]),
+                };
+                stdout.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            else
+            {
+                stdout.WriteLine($"scenario {scenario.Name} ({scenario.Source}): {config.CpuCount} CPUs, {config.Tasks.Count} task(s), policy {policyName}, protocol {protocolName}, strategy {result.Strategy.ToString().ToLowerInvariant()}{(exact ? ", exact states" : "")}");
+                foreach (var n in result.Notes) stdout.WriteLine($"note: {n}");
+                for (var i = 0; i < traces.Count; i++)
+                {
+                    var (f, run, file) = traces[i];
+                    stdout.WriteLine();
+                    stdout.WriteLine($"violation {i + 1}: {f.Violation}");
+                    stdout.WriteLine($"shortest trace found: {f.Trace.Count} steps{(file != null ? $" (saved to {file})" : "")}");
+                    stdout.WriteLine();
+                    stdout.Write(CounterexampleRenderer.Render(run));
+                    if (run.Divergence != null) stdout.WriteLine($"warning: the trace did not reproduce: {run.Divergence}");
+                }
+                stdout.WriteLine();
+                stdout.WriteLine(result.Verdict switch
+                {
+                    Verdict.Holds => "verdict: holds (complete search)",
+                    Verdict.Violation => $"verdict: violation ({result.Violations.Count} distinct finding{(result.Violations.Count == 1 ? "" : "s")}; search {(result.Complete ? "complete" : $"incomplete: {result.IncompleteReason}")})",
+                    Verdict.Incomplete => $"verdict: incomplete — {result.IncompleteReason}; nothing violated in what was covered",
+                    _ => throw new System.Diagnostics.UnreachableException(),
+                });
+                var s = result.Stats;
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"stats: {s.States} distinct states, {s.Transitions} transitions, {s.Executions} executions, max depth {s.MaxDepth}, {s.Seconds:0.###} s, {s.BytesPerState:0.#} bytes/state, P(fingerprint collision hid a state) ≈ {s.CollisionProbability:0.##E+0}"));
+                if (scenario.Expect is { } ex)
+                {
+                    var verdict = result.Verdict.ToString().ToLowerInvariant();
+                    if (ex.Verdict != null && ex.Verdict != verdict) stdout.WriteLine($"note: the scenario expects verdict {ex.Verdict}");
+                    if (ex.Exit != null && !result.Violations.Any(v => v.Violation.Message.Contains(ex.Exit, StringComparison.Ordinal))) stdout.WriteLine($"note: the scenario expects an exit \"{ex.Exit}\"");
+                }
+            }
+            return result.Verdict switch { Verdict.Holds => 0, Verdict.Violation => 2, Verdict.Incomplete => 4, _ => 3 };
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            stderr.WriteLine($"scxlab check: internal error: {e.GetType().Name}: {e.Message}");
+            return 3;
+        }
+    }
+
+    /// <summary>A one-line progress display on stderr, for runs longer than a second.</summary>
+    private sealed class Progress(TextWriter stderr)
+    {
+        private bool _shown;
+
+        public void Report(ExploreStats s)
+        {
+            _shown = true;
+            stderr.Write(string.Create(CultureInfo.InvariantCulture, $"\r  {s.Seconds,6:0.0} s  {s.States,12:N0} states  {s.Transitions,14:N0} transitions  depth {s.MaxDepth}   "));
+        }
+
+        public void Clear()
+        {
+            if (_shown) stderr.WriteLine();
+        }
+    }
+}
+
+/// <summary>Bad command-line usage (exit code 1).</summary>
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,79 @@
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Reporting;
+using Scxlab.Scenarios;
+
+namespace Scxlab.Cli.Commands;
+
+/// <summary>
+/// <c>scxlab replay TRACE.json</c>: re-run a saved trace from the initial state, print it in CPU
+/// columns with its outcome. Exit 2 when the recorded violation is reproduced, 0 when the trace
+/// ends with nothing violated (and none was recorded); a divergence (an actor not enabled at step
+/// i, or a different outcome) is reported loudly with the step index and exits 1.
+/// </summary>
+public static class ReplayCommand
+{
+    public const string Usage = "usage: scxlab replay TRACE.json";
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length != 1 || args[0].StartsWith('-'))
+        {
+            if (args is ["-h" or "--help"]) { stdout.WriteLine(Usage); return 0; }
+            stderr.WriteLine(args.Length == 0 ? "scxlab replay: missing TRACE.json" : $"scxlab replay: unexpected arguments: {string.Join(' ', args)}");
+            stderr.WriteLine(Usage);
+            return 1;
+        }
+        TraceFile trace;
+        ModelConfig config;
+        try
+        {
+            trace = TraceFile.Load(args[0]);
+            var scenario = ScenarioLoader.Parse(trace.ScenarioText, $"{args[0]}#scenario");
+            if (!ProtocolNames.TryParse(trace.Protocol, out var protocol)) throw new ScenarioException($"{args[0]}: unknown protocol '{trace.Protocol}'");
+            config = scenario.ToConfig(trace.Policy, protocol);
+        }
+        catch (Exception e) when (e is ScenarioException or PolicyLoadException)
+        {
+            stderr.WriteLine($"scxlab replay: {e.Message}");
+            return 1;
+        }
+        try
+        {
+            var probe = new Machine(config);
+            if (probe.ActorCount != trace.Actors.Count || !probe.Actors.Select(a => a.Name).SequenceEqual(trace.Actors))
+            {
+                stderr.WriteLine($"scxlab replay: DIVERGENCE before step 0: the model's actors are [{string.Join(", ", probe.Actors.Select(a => a.Name))}], the trace recorded [{string.Join(", ", trace.Actors)}]");
+                return 1;
+            }
+            var run = TraceRunner.Run(config, trace.Choices, trace.Checks);
+            stdout.WriteLine($"replay of {trace.ScenarioName}: policy {trace.Policy}, protocol {trace.Protocol}, {trace.Choices.Count} steps");
+            stdout.WriteLine();
+            stdout.Write(CounterexampleRenderer.Render(run));
+            stdout.WriteLine();
+            if (run.Divergence != null)
+            {
+                stderr.WriteLine($"scxlab replay: DIVERGENCE at {run.Divergence}");
+                return 1;
+            }
+            if (run.Outcome == null)
+            {
+                stderr.WriteLine($"scxlab replay: DIVERGENCE at step {trace.Choices.Count}: the trace ends with nothing violated, but it recorded {trace.Violation}");
+                return 1;
+            }
+            if (run.Outcome.Key != trace.Violation.Key)
+            {
+                stderr.WriteLine($"scxlab replay: DIVERGENCE at step {run.OutcomeStep}: got {run.Outcome}, the trace recorded {trace.Violation}");
+                return 1;
+            }
+            stdout.WriteLine($"outcome (reproduced): {run.Outcome}");
+            return 2;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            stderr.WriteLine($"scxlab replay: internal error: {e.GetType().Name}: {e.Message}");
+            return 3;
+        }
+    }
+}

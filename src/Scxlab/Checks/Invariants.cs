@@ -1,0 +1,309 @@
+using Scxlab.Bpf;
+using Scxlab.Kernel;
+using Scxlab.Stepping;
+
+namespace Scxlab.Checks;
+
+/// <summary>
+/// A named safety claim checked on every reached state. <see cref="Check"/> returns null when it
+/// holds and allocates its message only when it fails, so the explorer's hot path stays
+/// allocation-free.
+/// </summary>
+public abstract class Invariant
+{
+    public abstract string Name { get; }
+    public abstract string Description { get; }
+    public abstract string? Check(Machine m);
+}
+
+/// <summary>The catalogue of named checks (<c>scxlab list invariants</c>).</summary>
+public static class InvariantCatalog
+{
+    public const string KernelAssertions = "KernelAssertions";
+    public const string RunnableEventuallyRuns = "RunnableEventuallyRuns";
+
+    public static IReadOnlyList<Invariant> Safety { get; } =
+    [
+        new TaskHasExactlyOneOwner(),
+        new LocalDsqTaskAllowedOnCpu(),
+        new NoDoubleDispatch(),
+        new OpsStateWellFormed(),
+        new DsqOrdering(),
+    ];
+
+    /// <summary>Every check: name and explanation, in the order <c>scxlab list invariants</c> prints them.</summary>
+    public static IReadOnlyList<(string Name, string Description)> All { get; } =
+    [
+        .. Safety.Select(i => (i.Name, i.Description)),
+        (KernelAssertions, "No kernel BUG()/WARN_ON_ONCE() site modelled in the paths is reached by any step (a protocol variant can make one reachable; it is then reported with its trace)."),
+        (RunnableEventuallyRuns, "No task forgotten: at every quiescent state (no actor has a step left), a deterministic drain on a copy — every CPU keeps running scheduling rounds, and each task that gets to run then sleeps so the others can run — lets every runnable task run while the scheduler is still enabled. Also reports actors blocked forever (deadlock). A scheduler exit during the drain makes the check inconclusive for that state (not reported)."),
+    ];
+
+    public static IEnumerable<string> Names => All.Select(a => a.Name);
+
+    public static bool IsKnown(string name) => All.Any(a => a.Name == name);
+}
+
+/// <summary>Read-only queries over the world that several checks share.</summary>
+internal static class WorldQueries
+{
+    /// <summary>Is any actor inside a policy callback (a replayed ops.* frame anywhere on its stack)?</summary>
+    public static bool AnyCallbackRunning(World w)
+    {
+        for (var a = 0; a < w.Actors.Length; a++)
+        {
+            var d = w.Actors[a].Depth;
+            for (var i = 0; i < d; i++)
+                if (w.Frames[a * w.MaxDepth + i].Path == PathId.Callback) return true;
+        }
+        return false;
+    }
+
+    /// <summary>Does a kernel path on some actor's stack carry task <paramref name="t"/> (optionally only frames of <paramref name="path"/>)?</summary>
+    public static bool PathHoldsTask(World w, int t, PathId path = PathId.None)
+    {
+        for (var a = 0; a < w.Actors.Length; a++)
+        {
+            var d = w.Actors[a].Depth;
+            for (var i = 0; i < d; i++)
+            {
+                ref var f = ref w.Frames[a * w.MaxDepth + i];
+                if (f.Task == t && f.Path != PathId.Callback && (path == PathId.None || f.Path == path)) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Is task <paramref name="t"/> in a live entry (below the cursor) of some CPU's dispatch buffer?</summary>
+    public static bool InDispatchBuffer(World w, int t)
+    {
+        var per = w.DspBuf.Length / Math.Max(1, w.Cpus.Length);
+        for (var c = 0; c < w.Cpus.Length; c++)
+            for (var i = 0; i < w.Cpus[c].DspCursor; i++)
+                if (w.DspBuf[c * per + i].Task == t) return true;
+        return false;
+    }
+
+    public static int CurrentOn(World w, int t)
+    {
+        for (var c = 0; c < w.Cpus.Length; c++)
+            if (w.Cpus[c].Curr == t) return c;
+        return -1;
+    }
+
+    /// <summary>Is slot <paramref name="s"/> a dispatch queue (not one of the private lists that reuse the dsq_list node)?</summary>
+    public static bool IsDsq(Machine m, int s) =>
+        s == Machine.GlobalSlot || m.IsLocalSlot(s) || m.IsFallbackSlot(s) || m.IsBypassSlot(s) || (m.IsUserSlot(s) && m.World.Dsqs[s].Created);
+}
+
+/// <summary>Reference §7 item 10, with the BPF-custody refinement.</summary>
+public sealed class TaskHasExactlyOneOwner : Invariant
+{
+    public override string Name => "TaskHasExactlyOneOwner";
+
+    public override string Description =>
+        "Every SCX_TASK_QUEUED task has an owner: it is the current task of a CPU, linked on a DSQ or on " +
+        "ddsp_deferred_locals, mid-transfer (holding_cpu ≥ 0, sticky_cpu ≥ 0, migrating, or carried by a kernel path " +
+        "that is moving it, e.g. dequeue_task_scx between ops_dequeue and clearing SCX_TASK_QUEUED), or its ops_state is " +
+        "QUEUEING/DISPATCHING (the kernel has it) or QUEUED (BPF custody); and never both on a DSQ list and QUEUED. " +
+        "For QUEUED, the policy must still hold it (ScxOps.HoldsTask) unless a policy callback is running, a kernel " +
+        "path on some actor carries the task, or a live dispatch-buffer entry names it (only then is a missing " +
+        "reference a forgotten task rather than one in flight).";
+
+    public override string? Check(Machine m)
+    {
+        var w = m.World;
+        for (var t = 0; t < w.Tasks.Length; t++)
+        {
+            ref var p = ref w.Tasks[t];
+            if ((p.Flags & TaskFlags.Queued) == 0 || p.Run != RunState.Runnable || p.Class != SchedClass.Ext) continue;
+            var st = OpsWord.State(p.OpsState);
+            var linked = p.ListOn >= 0;
+            if (linked && st == OpsState.Queued)
+                return $"{m.TaskName(t)} is linked on {m.SlotName(p.ListOn)} and also {OpsWord.Format(p.OpsState)} (owned by BPF): two owners";
+            var owned = linked || st != OpsState.None || p.HoldingCpu >= 0 || p.StickyCpu >= 0 || p.Migrating || WorldQueries.CurrentOn(w, t) >= 0
+                || WorldQueries.PathHoldsTask(w, t);
+            if (!owned)
+                return $"{m.TaskName(t)} is SCX_TASK_QUEUED but has no owner: not current, on no DSQ, not in transfer, ops_state NONE, and no kernel path carries it";
+            if (st == OpsState.Queued)
+            {
+                var holds = m.Ops.HoldsTask(new MapView(w.Maps), new TaskRef(t), m.Config.Tasks[t].Pid);
+                if (holds == false && !WorldQueries.AnyCallbackRunning(w) && !WorldQueries.PathHoldsTask(w, t) && !WorldQueries.InDispatchBuffer(w, t))
+                    return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} (BPF custody) but the policy's maps no longer hold it and nothing is in flight: forgotten";
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>Reference §7 item 3.</summary>
+public sealed class LocalDsqTaskAllowedOnCpu : Invariant
+{
+    public override string Name => "LocalDsqTaskAllowedOnCpu";
+
+    public override string Description =>
+        "A task on CPU c's local DSQ has task_cpu == c and c in its cpus_ptr. Exceptions (reference §7 item 3): " +
+        "the task is migration-disabled (pinned to c); it is migrating (task_on_rq_migrating); it is exiting; or an " +
+        "affinity change of that task is still in flight on some actor (a __set_cpus_allowed_ptr / move_queued_task " +
+        "frame carries it: ops.enqueue may insert into SCX_DSQ_LOCAL right after the change, before the core's own " +
+        "migration moves it). Nothing else: a disallowed LOCAL_ON commit must never land here.";
+
+    public override string? Check(Machine m)
+    {
+        var w = m.World;
+        for (var c = 0; c < m.N; c++)
+        {
+            var slot = m.LocalSlot(c);
+            var guard = w.Tasks.Length + 1;
+            for (var t = w.Dsqs[slot].Head; t >= 0 && guard-- > 0; t = w.Tasks[t].Next)
+            {
+                ref var p = ref w.Tasks[t];
+                if (p.Cpu != c && !p.Migrating)
+                    return $"{m.TaskName(t)} is on local[{c}] but task_cpu is {p.Cpu}";
+                if (p.CpusPtr.Test(c) || p.MigrationDisabled || p.Migrating || p.Exiting) continue;
+                if (WorldQueries.PathHoldsTask(w, t, PathId.SetCpusAllowed) || WorldQueries.PathHoldsTask(w, t, PathId.MigrateQueued)) continue;
+                return $"{m.TaskName(t)} is on local[{c}] but cpus_ptr is {p.CpusPtr}";
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>Reference §7 items 1 and 15 (the structural half: one list, one CPU).</summary>
+public sealed class NoDoubleDispatch : Invariant
+{
+    public override string Name => "NoDoubleDispatch";
+
+    public override string Description =>
+        "A task is linked on at most one list (a DSQ, ddsp_deferred_locals or a private reenqueue list), every " +
+        "list's links agree with the tasks' list field, and no task is the current task of two CPUs. (At most one " +
+        "T4 success per QUEUED instance follows: a second success would link or run the task twice.)";
+
+    public override string? Check(Machine m)
+    {
+        var w = m.World;
+        var n = w.Tasks.Length;
+        Span<byte> seen = n <= 256 ? stackalloc byte[n] : new byte[n];
+        seen.Clear();
+        for (var s = 0; s < w.Dsqs.Length; s++)
+        {
+            var guard = n + 1;
+            var prev = -1;
+            for (var t = w.Dsqs[s].Head; t >= 0; t = w.Tasks[t].Next)
+            {
+                if (guard-- <= 0) return $"{m.SlotName(s)}: the list has a cycle";
+                if (seen[t] != 0) return $"{m.TaskName(t)} is linked on two lists (found again on {m.SlotName(s)})";
+                seen[t] = 1;
+                if (w.Tasks[t].ListOn != s) return $"{m.TaskName(t)} is reachable from {m.SlotName(s)} but its node says {(w.Tasks[t].ListOn < 0 ? "unlinked" : m.SlotName(w.Tasks[t].ListOn))}";
+                if (w.Tasks[t].Prev != prev) return $"{m.TaskName(t)} on {m.SlotName(s)}: prev link is broken";
+                prev = t;
+            }
+            if (w.Dsqs[s].Tail != prev) return $"{m.SlotName(s)}: tail does not match the last linked task";
+        }
+        for (var t = 0; t < n; t++)
+        {
+            if (w.Tasks[t].ListOn >= 0 && seen[t] == 0)
+                return $"{m.TaskName(t)} says it is linked on {m.SlotName(w.Tasks[t].ListOn)} but that list does not reach it";
+            var c = WorldQueries.CurrentOn(w, t);
+            if (c >= 0)
+                for (var c2 = c + 1; c2 < w.Cpus.Length; c2++)
+                    if (w.Cpus[c2].Curr == t) return $"{m.TaskName(t)} is current on CPU{c} and CPU{c2}";
+        }
+        return null;
+    }
+}
+
+/// <summary>Reference §7 items 4–7.</summary>
+public sealed class OpsStateWellFormed : Invariant
+{
+    public override string Name => "OpsStateWellFormed";
+
+    public override string Description =>
+        "ops_state and its neighbours agree (reference §7 items 4–7): QUEUEING/QUEUED/DISPATCHING ⇒ not linked on " +
+        "any list (and p->scx.dsq NULL unless a transfer holds it) — except DISPATCHING while the list's lock is still " +
+        "held by dispatch_enqueue(SCX_ENQ_CLEAR_OPSS), a window nobody else can observe; QUEUED ⇒ SCX_TASK_QUEUED; QUEUEING ⇒ the task's " +
+        "rq lock is held (only do_enqueue_task can see it); DISPATCHING has zero qseq bits; holding_cpu ≥ 0 ⇒ " +
+        "unlinked and ops_state NONE or DISPATCHING. Item 8 (sticky_cpu) is not checked: the model sets sticky_cpu " +
+        "and clears it inside single steps, so no state between the two is observable.";
+
+    private static bool ListLocked(Machine m, int slot) =>
+        m.HasDsqLock(slot) ? m.World.Dsqs[slot].Lock >= 0 : m.IsLocalSlot(slot) && m.World.Cpus[m.LocalSlotCpu(slot)].RqLock >= 0;
+
+    public override string? Check(Machine m)
+    {
+        var w = m.World;
+        for (var t = 0; t < w.Tasks.Length; t++)
+        {
+            ref var p = ref w.Tasks[t];
+            var st = OpsWord.State(p.OpsState);
+            if (st != OpsState.None)
+            {
+                // dispatch_enqueue(…, SCX_ENQ_CLEAR_OPSS) links the task and then releases ops_state, both under the
+                // list's lock: the window is not observable by anyone else, so only states outside it are checked.
+                if (p.ListOn >= 0 && !(st == OpsState.Dispatching && ListLocked(m, p.ListOn))) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but linked on {m.SlotName(p.ListOn)}";
+                if (p.Dsq >= 0 && p.HoldingCpu < 0 && !(st == OpsState.Dispatching && ListLocked(m, p.Dsq))) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but p->scx.dsq is {m.SlotName(p.Dsq)}";
+            }
+            switch (st)
+            {
+                case OpsState.None:
+                    break;
+                case OpsState.Queued:
+                    if ((p.Flags & TaskFlags.Queued) == 0) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} without SCX_TASK_QUEUED";
+                    break;
+                case OpsState.Queueing:
+                    if (w.Cpus[p.Cpu].RqLock < 0) return $"{m.TaskName(t)} is QUEUEING while CPU{p.Cpu}'s rq lock is free";
+                    break;
+                case OpsState.Dispatching:
+                    if (OpsWord.Qseq(p.OpsState) != 0) return $"{m.TaskName(t)} is DISPATCHING with qseq bits {OpsWord.Qseq(p.OpsState) >> OpsWord.QseqShift}";
+                    break;
+                default:
+                    throw new System.Diagnostics.UnreachableException("ops_state has two bits");
+            }
+            if (p.HoldingCpu >= 0)
+            {
+                if (p.ListOn >= 0) return $"{m.TaskName(t)} has holding_cpu {p.HoldingCpu} but is linked on {m.SlotName(p.ListOn)}";
+                if (st is OpsState.Queueing or OpsState.Queued) return $"{m.TaskName(t)} has holding_cpu {p.HoldingCpu} but is {OpsWord.Format(p.OpsState)}";
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>Reference §7 item 2.</summary>
+public sealed class DsqOrdering : Invariant
+{
+    public override string Name => "DsqOrdering";
+
+    public override string Description =>
+        "Every DSQ's nr equals its linked tasks; a DSQ never mixes FIFO and PRIQ (vtime) tasks and its PRIQ count " +
+        "matches the tasks flagged SCX_TASK_DSQ_ON_PRIQ; built-in DSQs (local, global, bypass) never hold PRIQ tasks; " +
+        "on a PRIQ DSQ dsq_vtime is non-decreasing from head to tail.";
+
+    public override string? Check(Machine m)
+    {
+        var w = m.World;
+        for (var s = 0; s < w.Dsqs.Length; s++)
+        {
+            if (!WorldQueries.IsDsq(m, s)) continue;
+            ref var d = ref w.Dsqs[s];
+            int count = 0, priq = 0;
+            var lastVtime = long.MinValue;
+            var guard = w.Tasks.Length + 1;
+            for (var t = d.Head; t >= 0 && guard-- > 0; t = w.Tasks[t].Next)
+            {
+                count++;
+                if (w.Tasks[t].OnPriq)
+                {
+                    priq++;
+                    if (w.Tasks[t].DsqVtime < lastVtime) return $"{m.SlotName(s)}: {m.TaskName(t)} has dsq_vtime {w.Tasks[t].DsqVtime} after a task with {lastVtime}";
+                    lastVtime = w.Tasks[t].DsqVtime;
+                }
+            }
+            if (count != d.Nr) return $"{m.SlotName(s)}: nr is {d.Nr} but {count} tasks are linked";
+            if (priq != d.PriqCount) return $"{m.SlotName(s)}: {priq} linked tasks are ON_PRIQ but the PRIQ count is {d.PriqCount}";
+            if (priq != 0 && priq != count) return $"{m.SlotName(s)} mixes {priq} PRIQ and {count - priq} FIFO tasks";
+            if (priq != 0 && !m.IsUserSlot(s)) return $"built-in {m.SlotName(s)} holds PRIQ tasks";
+        }
+        return null;
+    }
+}

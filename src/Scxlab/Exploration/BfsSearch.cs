@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using Scxlab.Checks;
+using Scxlab.Kernel;
+using Scxlab.Stepping;
+
+namespace Scxlab.Exploration;
+
+/// <summary>
+/// Breadth-first search over states with parent links (parent index, actor). The first state
+/// reached with a given violation is at the least depth, so its trace is a shortest one. Used as
+/// a strategy (<c>--strategy bfs</c>) and, after a DFS found violations, to shorten their traces.
+/// The frontier is kept as <see cref="WorldCodec"/> bytes, not as World objects.
+/// </summary>
+internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, ExploreOptions o, ExploreStats stats, Stopwatch clock, IVisitedSet visited)
+{
+    private readonly List<int> _parent = [];
+    private readonly List<byte> _actor = [];
+    private double _nextProgress = 1.0;
+
+    public string? Incomplete { get; private set; }
+
+    /// <param name="targets">Violation keys to look for (stop when all are found), or null for a full search.</param>
+    public List<FoundViolation> Run(HashSet<string>? targets)
+    {
+        var found = new Dictionary<string, FoundViolation>();
+        var n = m.ActorCount;
+        var cur = new GrowBuffer();
+        var nxt = new GrowBuffer();
+        var curItems = new List<(int Index, int Offset, int Length)>();
+        var nxtItems = new List<(int Index, int Offset, int Length)>();
+        var state = initial.Clone();
+        var child = initial.Clone();
+
+        m.World = state;
+        visited.Add(state, state.Fingerprint(), 0, out _);
+        _parent.Add(-1);
+        _actor.Add(0);
+        if (Found(checker.CheckState(), 0)) return [.. found.Values];
+        if (!m.AnyEnabled())
+        {
+            stats.Executions++;
+            Found(checker.AtQuiescent(), 0);
+            return [.. found.Values];
+        }
+        WorldCodec.Save(state, cur);
+        curItems.Add((0, 0, cur.Length));
+        var depth = 0;
+        while (curItems.Count > 0)
+        {
+            depth++;
+            foreach (var (index, off, len) in curItems)
+            {
+                WorldCodec.Load(cur.Slice(off, len), state);
+                for (var a = 0; a < n; a++)
+                {
+                    m.World = state;
+                    if (!m.IsEnabled(a)) continue;
+                    if (Explorer.OverBudget(o, stats, clock, visited, ref _nextProgress, out var why))
+                    {
+                        Incomplete = why;
+                        return [.. found.Values];
+                    }
+                    child.CopyFrom(state);
+                    m.World = child;
+                    m.Step(a);
+                    stats.Transitions++;
+                    var v = checker.AfterStep();
+                    if (!visited.Add(child, child.Fingerprint(), 0, out _))
+                    {
+                        stats.Executions++;
+                        continue;
+                    }
+                    var ci = _parent.Count;
+                    _parent.Add(index);
+                    _actor.Add((byte)a);
+                    if (depth > stats.MaxDepth) stats.MaxDepth = depth;
+                    if (v != null)
+                    {
+                        stats.Executions++;
+                        if (Found(v, ci)) return [.. found.Values];
+                        continue;
+                    }
+                    if (!m.AnyEnabled())
+                    {
+                        stats.Executions++;
+                        if (Found(checker.AtQuiescent(), ci)) return [.. found.Values];
+                        continue;
+                    }
+                    var start = nxt.Length;
+                    WorldCodec.Save(child, nxt);
+                    nxtItems.Add((ci, start, nxt.Length - start));
+                }
+            }
+            (cur, nxt) = (nxt, cur);
+            (curItems, nxtItems) = (nxtItems, curItems);
+            nxt.Clear();
+            nxtItems.Clear();
+        }
+        return [.. found.Values];
+
+        // Record v (if wanted); true when every target has been found.
+        bool Found(Violation? v, int index)
+        {
+            if (v == null) return false;
+            if (targets != null && !targets.Contains(v.Key)) return false;
+            if (!found.ContainsKey(v.Key)) found[v.Key] = new FoundViolation(v, PathTo(index));
+            return targets != null && targets.All(found.ContainsKey);
+        }
+    }
+
+    private int[] PathTo(int index)
+    {
+        var path = new List<int>();
+        for (var i = index; i > 0; i = _parent[i]) path.Add(_actor[i]);
+        path.Reverse();
+        return [.. path];
+    }
+}

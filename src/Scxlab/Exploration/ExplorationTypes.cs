@@ -1,0 +1,69 @@
+using Scxlab.Checks;
+
+namespace Scxlab.Exploration;
+
+public enum Strategy
+{
+    /// <summary>Plain depth-first search with a visited set: the reference.</summary>
+    Dfs,
+    /// <summary>Depth-first search with sleep sets on step footprints, combined soundly with state caching.</summary>
+    Reduced,
+    /// <summary>Breadth-first search: finds the shortest trace to each violation first.</summary>
+    Bfs,
+}
+
+public enum Verdict
+{
+    Holds,
+    Violation,
+    Incomplete,
+}
+
+public sealed class ExploreOptions
+{
+    public Strategy Strategy { get; init; } = Strategy.Reduced;
+    /// <summary>Store full states instead of 64-bit fingerprints.</summary>
+    public bool Exact { get; init; }
+    /// <summary>Bound on preemptions (a switch away from an actor that is mid-activity and still enabled).</summary>
+    public int? MaxPreemptions { get; init; }
+    public double? BudgetSeconds { get; init; }
+    public long? MaxTransitions { get; init; }
+    /// <summary>Bytes the visited set may hold.</summary>
+    public long MaxMemoryBytes { get; init; } = 6L << 30;
+    /// <summary>Selected check names; empty = all.</summary>
+    public IReadOnlyList<string> Checks { get; init; } = [];
+    /// <summary>Compute the shortest trace (BFS) for each violation a DFS found.</summary>
+    public bool ShortestTraces { get; init; } = true;
+    /// <summary>Called about twice a second once a run has lasted a second.</summary>
+    public Action<ExploreStats>? Progress { get; init; }
+}
+
+public sealed class ExploreStats
+{
+    /// <summary>Paths that ended: at a quiescent state, at a violating state, or by merging into a visited state.</summary>
+    public long Executions { get; set; }
+    public long States { get; set; }
+    /// <summary>Steps executed by the search (generated transitions).</summary>
+    public long Transitions { get; set; }
+    public int MaxDepth { get; set; }
+    public double Seconds { get; set; }
+    /// <summary>Estimated probability that a fingerprint collision hid a state: n·m / 2^64 (TLC's estimate).</summary>
+    public double CollisionProbability { get; set; }
+    public double BytesPerState { get; set; }
+    public long StoreBytes { get; set; }
+}
+
+/// <summary>A violation and the actor choices that reach it from the initial state.</summary>
+public sealed record FoundViolation(Violation Violation, IReadOnlyList<int> Trace);
+
+public sealed class ExploreResult
+{
+    public required Verdict Verdict { get; init; }
+    public required bool Complete { get; init; }
+    public required Strategy Strategy { get; init; }
+    public required IReadOnlyList<FoundViolation> Violations { get; init; }
+    public required ExploreStats Stats { get; init; }
+    /// <summary>Why the search is incomplete (budget or bound), or null.</summary>
+    public string? IncompleteReason { get; init; }
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}

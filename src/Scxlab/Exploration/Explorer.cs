@@ -1,0 +1,328 @@
+using System.Diagnostics;
+using Scxlab.Checks;
+using Scxlab.Kernel;
+using Scxlab.Stepping;
+
+namespace Scxlab.Exploration;
+
+/// <summary>
+/// Exhaustive exploration of every interleaving of the actors' steps from the machine's initial
+/// world. Strategies: plain DFS (the reference), DFS with sleep sets (<see cref="Strategy.Reduced"/>)
+/// and BFS. Safety checks run on every new state; the liveness check on every quiescent one; a
+/// violating state is terminal (its successors are not explored). Verdict <c>holds</c> only when
+/// the search finished with no bound or budget cutting it.
+/// </summary>
+/// <remarks>
+/// <para><b>Reduction.</b> Sleep sets (Godefroid, PhD thesis 1996, ch. 5) over the step footprints:
+/// after exploring actor b from s, a later sibling a carries b in its child's sleep set if b's and
+/// a's footprints at s do not conflict; a sleeping actor is not explored there because every
+/// interleaving that starts with it was covered from s·b. Sleep sets prune transitions, never
+/// states: every reachable state is still visited, which is why the safety and liveness verdicts
+/// equal plain DFS's (the property tests check that the state counts are equal too).</para>
+/// <para><b>With state caching</b> the naive combination is unsound; we do it the sound way: each
+/// stored state keeps the sleep set it was explored with; when it is reached again with sleep set
+/// Z and its stored set H is not a subset of Z, the actors in H \ Z (pruned then, not pruned now)
+/// are explored from it and H becomes H ∩ Z.</para>
+/// <para><b>Footprints.</b> A step's own footprint covers what its code touched; the explorer adds
+/// what the step's guard (<see cref="Machine.IsEnabled"/>) read — a waited-on lock, ops_state or
+/// kick_sync, and for an idle CPU its rq — so that "a enables or disables b" is a conflict too.
+/// Because the kernel paths still read many fields directly (not through the recording accessors), the
+/// explorer treats every step as reading everything: a pair is independent only if neither step writes
+/// shared state (e.g. two policy callbacks peeking maps or testing masks). Sound, but a modest reduction;
+/// recording every read in the paths would let the precise footprints be used.</para>
+/// </remarks>
+public sealed class Explorer
+{
+    private readonly Machine _m;
+    private readonly World _initial;
+    private readonly ExploreOptions _o;
+    private readonly StateChecker _checker;
+    private readonly int _n;
+    private readonly Stopwatch _clock = new();
+    private readonly ExploreStats _stats = new();
+    private readonly Dictionary<string, FoundViolation> _found = [];
+    private readonly List<string> _notes = [];
+    private string? _incomplete;
+    private double _nextProgress = 1.0;
+
+    public Explorer(Machine machine, ExploreOptions options)
+    {
+        _m = machine;
+        _initial = machine.World.Clone();
+        _o = options;
+        _checker = new StateChecker(machine, options.Checks);
+        _n = machine.ActorCount;
+        if (_n > 64) throw new ArgumentException("the explorer supports at most 64 actors");
+    }
+
+    public ExploreResult Run()
+    {
+        _clock.Start();
+        var strategy = _o.Strategy;
+        if (strategy == Strategy.Reduced && _o.MaxPreemptions != null)
+        {
+            _notes.Add("--max-preemptions: the reduced search is not combined with a preemption bound; plain DFS was used");
+            strategy = Strategy.Dfs;
+        }
+        IVisitedSet visited = _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10);
+        if (strategy == Strategy.Bfs)
+        {
+            var bfs = new BfsSearch(_m, _initial, _checker, _o, _stats, _clock, visited);
+            foreach (var f in bfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
+            _incomplete = bfs.Incomplete;
+        }
+        else
+        {
+            Dfs(visited, strategy == Strategy.Reduced);
+        }
+        _stats.Seconds = _clock.Elapsed.TotalSeconds;
+        FinishStats(visited);
+
+        var violations = _found.Values.ToList();
+        if (violations.Count > 0 && strategy != Strategy.Bfs && _o.ShortestTraces)
+        {
+            // Shortest traces: a BFS that stops once every violation kind found has been reached.
+            var bfsStats = new ExploreStats();
+            var bfs = new BfsSearch(_m, _initial, _checker, new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, BudgetSeconds = _o.BudgetSeconds }, bfsStats, Stopwatch.StartNew(), _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10));
+            var shortest = bfs.Run(_found.Keys.ToHashSet());
+            foreach (var s in shortest)
+                if (_found.TryGetValue(s.Violation.Key, out var old) && s.Trace.Count <= old.Trace.Count) _found[s.Violation.Key] = s;
+            violations = [.. _found.Values];
+        }
+        _m.World.CopyFrom(_initial);
+
+        var complete = _incomplete == null;
+        var verdict = violations.Count > 0 ? Verdict.Violation : complete ? Verdict.Holds : Verdict.Incomplete;
+        return new ExploreResult
+        {
+            Verdict = verdict,
+            Complete = complete,
+            Strategy = strategy,
+            Violations = [.. violations.OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)],
+            Stats = _stats,
+            IncompleteReason = _incomplete,
+            Notes = _notes,
+        };
+    }
+
+    private void FinishStats(IVisitedSet visited)
+    {
+        _stats.States = visited.Count;
+        _stats.StoreBytes = visited.Bytes;
+        _stats.BytesPerState = visited.Count == 0 ? 0 : (double)visited.Bytes / visited.Count;
+        _stats.CollisionProbability = _o.Exact ? 0 : (double)_stats.Transitions * visited.Count / Math.Pow(2, 64);
+    }
+
+    internal static ulong GuardFootprint(Machine m, World w, int a, out ulong reads)
+    {
+        reads = 0;
+        ref var act = ref w.Actors[a];
+        if (act.Depth == 0)
+        {
+            var info = m.Actor(a);
+            if (info.Kind == ActorKind.Cpu) reads = Footprint.Bit(Resource.Rq, info.Cpu);
+            else if (info.Kind == ActorKind.Helper) reads = Footprint.Bit(Resource.Sched, 0);
+            return 0;
+        }
+        ref var f = ref w.Frames[a * w.MaxDepth + act.Depth - 1];
+        switch (f.Wait)
+        {
+            case WaitKind.None: return 0;
+            case WaitKind.RqLock: return Footprint.Bit(Resource.Lock, f.WaitArg) | Footprint.Bit(Resource.Rq, f.WaitArg);
+            case WaitKind.DsqLock: return Footprint.Bit(Resource.Dsq, f.WaitArg);
+            case WaitKind.PiLock: return Footprint.Bit(Resource.Task, f.WaitArg);
+            case WaitKind.OpsStateChange: reads = Footprint.Bit(Resource.Task, f.WaitArg); return 0;
+            case WaitKind.BpfSpinLock: return Footprint.Bit(Resource.Map, f.WaitArg);
+            case WaitKind.KickSync: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return 0;
+            default: throw new UnreachableException($"wait kind {f.Wait}");
+        }
+    }
+
+    /// <summary>Budget and progress; true when the search must stop.</summary>
+    internal static bool OverBudget(ExploreOptions o, ExploreStats stats, Stopwatch clock, IVisitedSet visited, ref double nextProgress, out string? why)
+    {
+        why = null;
+        if (o.MaxTransitions is { } mt && stats.Transitions >= mt) why = $"step budget of {mt} transitions exhausted";
+        else if ((stats.Transitions & 1023) == 0)
+        {
+            var s = clock.Elapsed.TotalSeconds;
+            if (o.BudgetSeconds is { } b && s >= b) why = $"time budget of {b:0.###} s exhausted";
+            else if (visited.WouldExceed(o.MaxMemoryBytes)) why = $"memory budget of {o.MaxMemoryBytes >> 20} MiB for stored states exhausted";
+            if (o.Progress != null && s >= nextProgress)
+            {
+                nextProgress = s + 0.5;
+                stats.States = visited.Count;
+                stats.Seconds = s;
+                o.Progress(stats);
+            }
+        }
+        return why != null;
+    }
+
+    private void Record(Violation v, ReadOnlySpan<int> path)
+    {
+        if (_found.ContainsKey(v.Key)) return;
+        _found[v.Key] = new FoundViolation(v, path.ToArray());
+    }
+
+    private void Dfs(IVisitedSet visited, bool reduced)
+    {
+        var n = _n;
+        var all = n == 64 ? ulong.MaxValue : (1UL << n) - 1;
+        var worlds = new List<World> { _initial.Clone() };
+        var cap = 64;
+        var next = new int[cap];
+        var sleep = new ulong[cap];
+        var done = new ulong[cap];
+        var allow = new ulong[cap];
+        var lastActor = new int[cap];
+        var preempt = new int[cap];
+        var fps = new Footprint[cap * n];
+        var path = new int[cap];
+        var bound = _o.MaxPreemptions;
+
+        // The root.
+        _m.World = worlds[0];
+        var rootKey = Key(worlds[0], -1, 0, bound != null);
+        visited.Add(worlds[0], rootKey, 0, out _);
+        var rv = _checker.CheckState();
+        if (rv != null)
+        {
+            Record(rv, []);
+            _stats.Executions++;
+            return;
+        }
+        if (!_m.AnyEnabled()) { Quiescent(0, path); return; }
+        next[0] = 0; sleep[0] = 0; done[0] = 0; allow[0] = all; lastActor[0] = -1; preempt[0] = 0;
+        var d = 0;
+        while (d >= 0)
+        {
+            if (OverBudget(_o, _stats, _clock, visited, ref _nextProgress, out var why)) { _incomplete = why; break; }
+            var w = worlds[d];
+            _m.World = w;
+            var a = next[d];
+            var blocked = sleep[d] | done[d] | ~allow[d];
+            while (a < n && (((blocked >> a) & 1) != 0 || !_m.IsEnabled(a))) a++;
+            if (a >= n) { d--; continue; }
+            next[d] = a + 1;
+
+            var pre = preempt[d];
+            if (bound != null)
+            {
+                var last = lastActor[d];
+                if (last >= 0 && last != a && w.Actors[last].Depth > 0 && _m.IsEnabled(last)) pre++;
+                if (pre > bound.Value)
+                {
+                    _incomplete ??= $"preemption bound {bound.Value} cut the search";
+                    continue;
+                }
+            }
+
+            if (d + 1 >= cap)
+            {
+                cap *= 2;
+                Array.Resize(ref next, cap);
+                Array.Resize(ref sleep, cap);
+                Array.Resize(ref done, cap);
+                Array.Resize(ref allow, cap);
+                Array.Resize(ref lastActor, cap);
+                Array.Resize(ref preempt, cap);
+                Array.Resize(ref fps, cap * n);
+                Array.Resize(ref path, cap);
+            }
+            if (worlds.Count <= d + 1) worlds.Add(_initial.Clone());
+            var guardWrites = GuardFootprint(_m, w, a, out var guardReads);
+            var child = worlds[d + 1];
+            child.CopyFrom(w);
+            _m.World = child;
+            _m.Step(a);
+            _stats.Transitions++;
+            var fp = _m.LastFootprint;
+            fp.Writes |= guardWrites;
+            // The kernel paths read much of the world directly (World.Tasks[…]) without recording it, so a
+            // step's recorded reads are incomplete; writes are recorded (every write goes through the
+            // footprinting accessors). Sound independence therefore assumes every step reads everything:
+            // two steps are independent only when neither writes shared state.
+            fp.Reads = ulong.MaxValue;
+            _ = guardReads;
+            var bit = 1UL << a;
+            fps[d * n + a] = fp;
+            done[d] |= bit;
+            path[d] = a;
+
+            var childSleep = 0UL;
+            if (reduced)
+            {
+                var cand = (sleep[d] | done[d]) & ~bit;
+                while (cand != 0)
+                {
+                    var b = System.Numerics.BitOperations.TrailingZeroCount(cand);
+                    cand &= cand - 1;
+                    if (!fps[d * n + b].DependsOn(fp)) childSleep |= 1UL << b;
+                }
+            }
+
+            var v = _checker.AfterStep();
+            var key = Key(child, a, pre, bound != null);
+            if (!visited.Add(child, key, childSleep, out var slot))
+            {
+                _stats.Executions++;
+                if (!reduced) continue;
+                var stored = visited.GetAux(slot);
+                if ((stored & ~childSleep) == 0) continue;
+                visited.SetAux(slot, stored & childSleep);
+                Push(ref d, childSleep, stored & ~childSleep);
+                continue;
+            }
+            if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
+            if (v != null)
+            {
+                visited.SetAux(slot, 0); // terminal: never re-expanded on a revisit
+                Record(v, path.AsSpan(0, d + 1));
+                _stats.Executions++;
+                continue;
+            }
+            if (!_m.AnyEnabled())
+            {
+                Quiescent(d + 1, path);
+                continue;
+            }
+            Push(ref d, childSleep, all);
+            continue;
+
+            void Push(ref int depth, ulong childSleepSet, ulong allowed)
+            {
+                var nd = depth + 1;
+                next[nd] = 0;
+                sleep[nd] = childSleepSet;
+                done[nd] = 0;
+                allow[nd] = allowed;
+                lastActor[nd] = a;
+                preempt[nd] = pre;
+                var s = childSleepSet;
+                while (s != 0)
+                {
+                    var b = System.Numerics.BitOperations.TrailingZeroCount(s);
+                    s &= s - 1;
+                    fps[nd * n + b] = fps[depth * n + b];
+                }
+                depth = nd;
+            }
+        }
+    }
+
+    private void Quiescent(int depth, int[] path)
+    {
+        _stats.Executions++;
+        var lv = _checker.AtQuiescent();
+        if (lv != null) Record(lv, path.AsSpan(0, depth));
+    }
+
+    /// <summary>The visited-set key: the state's fingerprint, plus the scheduling context when a preemption bound makes it matter.</summary>
+    private static ulong Key(World w, int lastActor, int preemptions, bool bounded)
+    {
+        var h = w.Fingerprint();
+        if (!bounded) return h;
+        return h ^ (((ulong)(uint)(lastActor + 1) * 0x9E3779B97F4A7C15UL) + ((ulong)(uint)preemptions * 0xC2B2AE3D27D4EB4FUL));
+    }
+}

@@ -1,0 +1,83 @@
+using Scxlab.Bpf;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+
+namespace Scxlab.Scenarios;
+
+/// <summary>A scenario as written in its YAML file (schema in docs/scenarios.md).</summary>
+public sealed class Scenario
+{
+    public required string Name { get; init; }
+    public string Description { get; init; } = "";
+    /// <summary>Where it came from: a file path, or <c>builtin:NAME</c>.</summary>
+    public required string Source { get; init; }
+    /// <summary>The YAML text (saved in traces so a trace replays without the file).</summary>
+    public required string Text { get; init; }
+    public required int Cpus { get; init; }
+    public Protocol Protocol { get; init; } = Protocol.Upstream;
+    public required string Policy { get; init; }
+    public IReadOnlyList<string> Compare { get; init; } = [];
+    public required IReadOnlyList<TaskSpec> Tasks { get; init; }
+    /// <summary>Scheduling rounds per CPU (index = CPU).</summary>
+    public required IReadOnlyList<int> Rounds { get; init; }
+    public required IReadOnlyList<ScriptSpec> Actors { get; init; }
+    /// <summary>Selected check names; empty = all.</summary>
+    public IReadOnlyList<string> Checks { get; init; } = [];
+    public int? MaxPreemptions { get; init; }
+    public double? BudgetSeconds { get; init; }
+    public ScenarioExpect? Expect { get; init; }
+
+    /// <summary>The model configuration, with optional CLI overrides of policy and protocol.</summary>
+    public ModelConfig ToConfig(string? policy = null, Protocol? protocol = null)
+    {
+        var pol = policy ?? Policy;
+        Func<ScxOps> factory = PolicyRegistry.Resolve(pol);
+        var rounds = new int[Cpus];
+        for (var c = 0; c < Cpus && c < Rounds.Count; c++) rounds[c] = Rounds[c];
+        return new ModelConfig
+        {
+            CpuCount = Cpus,
+            Tasks = Tasks,
+            PolicyFactory = factory,
+            PolicyName = pol,
+            Protocol = protocol ?? Protocol,
+            Rounds = rounds,
+            Scripts = Actors,
+        };
+    }
+}
+
+/// <summary>The optional <c>expect:</c> block, for regression use.</summary>
+public sealed record ScenarioExpect(string? Verdict, string? Exit, long? States);
+
+/// <summary>A scenario file could not be read; <see cref="Exception.Message"/> is the one-line <c>file:line:col: what</c> report.</summary>
+public sealed class ScenarioException(string message) : Exception(message);
+
+/// <summary>Protocol names as the CLI and scenario files spell them.</summary>
+public static class ProtocolNames
+{
+    public static readonly IReadOnlyList<(string Name, Protocol Value, string Description)> All =
+    [
+        ("upstream", Protocol.Upstream, "today's kernel (V-B): a disallowed SCX_DSQ_LOCAL_ON target → scx_error + global DSQ"),
+        ("qseq-invalidate", Protocol.QseqInvalidate, "v1: stale or disallowed dispatch dropped and the task reverted to QUEUED"),
+        ("fallback-dsq", Protocol.FallbackDsq, "v2: disallowed target parked on a per-rq fallback DSQ, re-enqueued from balance with SCX_ENQ_REENQ"),
+        ("cookie", Protocol.Cookie, "decider-chosen cookie checked at insert and at finish (ghOSt style)"),
+    ];
+
+    public static bool TryParse(string s, out Protocol p)
+    {
+        foreach (var (name, value, _) in All)
+            if (string.Equals(name, s, StringComparison.OrdinalIgnoreCase)) { p = value; return true; }
+        p = default;
+        return false;
+    }
+
+    public static string Name(Protocol p)
+    {
+        foreach (var (name, value, _) in All)
+            if (value == p) return name;
+        throw new System.Diagnostics.UnreachableException($"protocol {p} has no CLI name");
+    }
+
+    public static string Expected => string.Join(" | ", All.Select(a => a.Name));
+}

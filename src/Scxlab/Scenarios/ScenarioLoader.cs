@@ -1,0 +1,332 @@
+using System.Globalization;
+using Scxlab.Kernel;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Scxlab.Scenarios;
+
+/// <summary>
+/// Reads scenario YAML through the representation model, so every node keeps its position and
+/// every error names <c>file:line:col</c> and what was expected. Unknown keys are errors: a typo
+/// must not silently change what is checked.
+/// </summary>
+public static class ScenarioLoader
+{
+    private const string ResourcePrefix = "scenarios/";
+
+    /// <summary>Built-in scenario names (embedded resources from the repository's scenarios/ folder).</summary>
+    public static IReadOnlyList<string> BuiltInNames()
+    {
+        var asm = typeof(ScenarioLoader).Assembly;
+        return [.. asm.GetManifestResourceNames()
+            .Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".yaml", StringComparison.Ordinal))
+            .Select(n => n[ResourcePrefix.Length..^".yaml".Length])
+            .Order(StringComparer.Ordinal)];
+    }
+
+    public static string? BuiltInText(string name)
+    {
+        var asm = typeof(ScenarioLoader).Assembly;
+        using var s = asm.GetManifestResourceStream(ResourcePrefix + name + ".yaml");
+        if (s == null) return null;
+        using var r = new StreamReader(s);
+        return r.ReadToEnd();
+    }
+
+    /// <summary>A path to a YAML file, or a built-in name (with or without <c>.yaml</c>).</summary>
+    public static Scenario Resolve(string spec)
+    {
+        if (File.Exists(spec)) return Parse(File.ReadAllText(spec), spec);
+        var name = spec.EndsWith(".yaml", StringComparison.Ordinal) ? Path.GetFileNameWithoutExtension(spec) : spec;
+        var text = BuiltInText(name);
+        if (text != null) return Parse(text, "builtin:" + name);
+        if (spec.Contains('/') || spec.Contains('\\') || spec.EndsWith(".yaml", StringComparison.Ordinal) || spec.EndsWith(".yml", StringComparison.Ordinal))
+            throw new ScenarioException($"{spec}: no such file");
+        throw new ScenarioException($"{spec}: not a file and not a built-in scenario (built-in: {string.Join(", ", BuiltInNames())})");
+    }
+
+    public static Scenario Parse(string text, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new ScenarioException($"{source}:{e.Start.Line}:{e.Start.Column}: {e.Message}");
+        }
+        if (stream.Documents.Count != 1) throw new ScenarioException($"{source}:1:1: expected exactly one YAML document, found {stream.Documents.Count}");
+        return new Reader(source, text).Read(stream.Documents[0].RootNode);
+    }
+
+    private sealed class Reader(string source, string text)
+    {
+        private ScenarioException Err(YamlNode n, string what) => new($"{source}:{n.Start.Line}:{n.Start.Column}: {what}");
+
+        private YamlMappingNode Map(YamlNode n, string what) =>
+            n as YamlMappingNode ?? throw Err(n, $"expected {what} (a mapping)");
+
+        private YamlSequenceNode Seq(YamlNode n, string what) =>
+            n as YamlSequenceNode ?? throw Err(n, $"expected {what} (a list)");
+
+        private string Str(YamlNode n, string what) =>
+            n is YamlScalarNode { Value: { } v } && v.Length > 0 ? v : throw Err(n, $"expected {what} (a string)");
+
+        private long Int(YamlNode n, string what, long min, long max)
+        {
+            if (n is YamlScalarNode { Value: { } v } && long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var x))
+            {
+                if (x < min || x > max) throw Err(n, $"{what} must be in {min}..{max}, got {x}");
+                return x;
+            }
+            throw Err(n, $"expected {what} (an integer)");
+        }
+
+        private double Num(YamlNode n, string what)
+        {
+            if (n is YamlScalarNode { Value: { } v } && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && x > 0) return x;
+            throw Err(n, $"expected {what} (a positive number)");
+        }
+
+        private static Dictionary<string, (YamlNode Key, YamlNode Value)> Keys(YamlMappingNode m)
+        {
+            var d = new Dictionary<string, (YamlNode, YamlNode)>(StringComparer.Ordinal);
+            foreach (var kv in m.Children)
+                if (kv.Key is YamlScalarNode { Value: { } k }) d[k] = (kv.Key, kv.Value);
+            return d;
+        }
+
+        private void OnlyKeys(YamlMappingNode m, string where, params string[] allowed)
+        {
+            foreach (var kv in m.Children)
+            {
+                if (kv.Key is not YamlScalarNode { Value: { } k }) throw Err(kv.Key, $"expected a key in {where}");
+                if (Array.IndexOf(allowed, k) < 0) throw Err(kv.Key, $"unknown key '{k}' in {where} (expected one of: {string.Join(", ", allowed)})");
+            }
+        }
+
+        private YamlNode Required(YamlMappingNode m, Dictionary<string, (YamlNode Key, YamlNode Value)> k, string key, string where) =>
+            k.TryGetValue(key, out var v) ? v.Value : throw Err(m, $"missing required key '{key}' in {where}");
+
+        public Scenario Read(YamlNode root)
+        {
+            var m = Map(root, "a scenario");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "policy", "compare", "tasks", "rounds", "actors", "check", "bounds", "expect");
+            var k = Keys(m);
+            var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
+            var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
+            var protocol = Protocol.Upstream;
+            if (k.TryGetValue("protocol", out var pn))
+            {
+                var s = Str(pn.Value, "a protocol");
+                if (!ProtocolNames.TryParse(s, out protocol)) throw Err(pn.Value, $"unknown protocol '{s}' (expected {ProtocolNames.Expected})");
+            }
+            var policy = Str(Required(m, k, "policy", "the scenario"), "a policy name");
+            var compare = new List<string>();
+            if (k.TryGetValue("compare", out var cn))
+                foreach (var e in Seq(cn.Value, "a list of policy names")) compare.Add(Str(e, "a policy name"));
+
+            var taskNodes = Seq(Required(m, k, "tasks", "the scenario"), "the task list");
+            var tasks = new List<TaskSpec>();
+            var taskIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var tn in taskNodes)
+            {
+                var t = ReadTask(tn, cpus, tasks.Count);
+                if (!taskIndex.TryAdd(t.Name, tasks.Count)) throw Err(tn, $"duplicate task name '{t.Name}'");
+                tasks.Add(t);
+            }
+            if (tasks.Count == 0) throw Err(taskNodes, "expected at least one task");
+
+            var rounds = new int[cpus];
+            if (k.TryGetValue("rounds", out var rn))
+            {
+                foreach (var e in Seq(rn.Value, "a list of {cpu, count}"))
+                {
+                    var em = Map(e, "a round entry {cpu, count}");
+                    OnlyKeys(em, "a round entry", "cpu", "count");
+                    var ek = Keys(em);
+                    var c = (int)Int(Required(em, ek, "cpu", "a round entry"), "cpu", 0, cpus - 1);
+                    rounds[c] = (int)Int(Required(em, ek, "count", "a round entry"), "count", 0, 1000);
+                }
+            }
+
+            var actors = new List<ScriptSpec>();
+            if (k.TryGetValue("actors", out var an))
+            {
+                foreach (var e in Seq(an.Value, "a list of actors"))
+                {
+                    var a = ReadActor(e, cpus, taskIndex);
+                    if (actors.Any(x => x.Name == a.Name) || a.Name.StartsWith("CPU", StringComparison.Ordinal) || a.Name == "scx_disable")
+                        throw Err(e, $"actor name '{a.Name}' is taken (CPUn and scx_disable are built-in actors)");
+                    actors.Add(a);
+                }
+            }
+
+            var checks = new List<string>();
+            if (k.TryGetValue("check", out var chk))
+            {
+                foreach (var e in Seq(chk.Value, "a list of check names"))
+                {
+                    var s = Str(e, "a check name");
+                    if (s == "all") continue;
+                    if (!Checks.InvariantCatalog.IsKnown(s)) throw Err(e, $"unknown check '{s}' (expected all or one of: {string.Join(", ", Checks.InvariantCatalog.Names)})");
+                    checks.Add(s);
+                }
+            }
+
+            int? maxPre = null;
+            double? budget = null;
+            if (k.TryGetValue("bounds", out var bn))
+            {
+                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?}");
+                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds");
+                var bk = Keys(bm);
+                if (bk.TryGetValue("max_preemptions", out var mp)) maxPre = (int)Int(mp.Value, "max_preemptions", 0, 1000);
+                if (bk.TryGetValue("budget_seconds", out var bs)) budget = Num(bs.Value, "budget_seconds");
+            }
+
+            ScenarioExpect? expect = null;
+            if (k.TryGetValue("expect", out var xn))
+            {
+                var xm = Map(xn.Value, "expect {verdict, exit?, states?}");
+                OnlyKeys(xm, "expect", "verdict", "exit", "states");
+                var xk = Keys(xm);
+                string? verdict = null;
+                if (xk.TryGetValue("verdict", out var v))
+                {
+                    verdict = Str(v.Value, "a verdict");
+                    if (verdict is not ("holds" or "violation" or "incomplete")) throw Err(v.Value, $"unknown verdict '{verdict}' (expected holds | violation | incomplete)");
+                }
+                expect = new ScenarioExpect(verdict,
+                    xk.TryGetValue("exit", out var ex) ? Str(ex.Value, "an exit message") : null,
+                    xk.TryGetValue("states", out var st) ? Int(st.Value, "states", 1, long.MaxValue) : null);
+            }
+
+            return new Scenario
+            {
+                Name = name,
+                Description = k.TryGetValue("description", out var dn) ? Str(dn.Value, "a description") : "",
+                Source = source,
+                Text = text,
+                Cpus = cpus,
+                Protocol = protocol,
+                Policy = policy,
+                Compare = compare,
+                Tasks = tasks,
+                Rounds = rounds,
+                Actors = actors,
+                Checks = checks,
+                MaxPreemptions = maxPre,
+                BudgetSeconds = budget,
+                Expect = expect,
+            };
+        }
+
+        private CpuMask Cpus(YamlNode n, int cpus, string what)
+        {
+            var mask = default(CpuMask);
+            var seq = Seq(n, $"{what} (a list of CPU numbers)");
+            foreach (var e in seq) mask.Set((int)Int(e, "a CPU number", 0, cpus - 1));
+            if (mask.IsEmpty) throw Err(n, $"{what} must name at least one CPU");
+            return mask;
+        }
+
+        private TaskSpec ReadTask(YamlNode n, int cpus, int index)
+        {
+            var m = Map(n, "a task {name, pid?, allowed, cpu, state, weight?, slice?}");
+            OnlyKeys(m, "a task", "name", "pid", "allowed", "cpu", "state", "weight", "slice", "migration_disabled");
+            var k = Keys(m);
+            var name = Str(Required(m, k, "name", "a task"), "a task name");
+            var pid = k.TryGetValue("pid", out var pn) ? (int)Int(pn.Value, "pid", 1, int.MaxValue) : 101 + index;
+            var allowed = Cpus(Required(m, k, "allowed", "a task"), cpus, "allowed");
+            var cpu = (int)Int(Required(m, k, "cpu", "a task"), "cpu", 0, cpus - 1);
+            var sn = Required(m, k, "state", "a task");
+            var state = Str(sn, "a task state") switch
+            {
+                "queued" => InitialTaskState.Queued,
+                "running" => InitialTaskState.Running,
+                "sleeping" => InitialTaskState.Sleeping,
+                var s => throw Err(sn, $"unknown task state '{s}' (expected queued | running | sleeping)"),
+            };
+            var weight = k.TryGetValue("weight", out var wn) ? (int)Int(wn.Value, "weight", 1, 10000) : ScxConst.WeightDfl;
+            var slice = k.TryGetValue("slice", out var sl) ? Int(sl.Value, "slice", 1, long.MaxValue) : ScxConst.SliceDfl;
+            var md = false;
+            if (k.TryGetValue("migration_disabled", out var mdn))
+            {
+                var s = Str(mdn.Value, "true or false");
+                md = s switch { "true" => true, "false" => false, _ => throw Err(mdn.Value, "expected true or false") };
+            }
+            return new TaskSpec(name, pid, allowed, cpu, state, weight, slice, md);
+        }
+
+        private ScriptSpec ReadActor(YamlNode n, int cpus, Dictionary<string, int> tasks)
+        {
+            var m = Map(n, "an actor {name, cpu, do}");
+            OnlyKeys(m, "an actor", "name", "cpu", "do");
+            var k = Keys(m);
+            var name = Str(Required(m, k, "name", "an actor"), "an actor name");
+            var cpu = (int)Int(Required(m, k, "cpu", "an actor"), "cpu", 0, cpus - 1);
+            var actions = new List<ScriptAction>();
+            foreach (var e in Seq(Required(m, k, "do", "an actor"), "a list of actions")) actions.Add(ReadAction(e, cpus, tasks));
+            if (actions.Count == 0) throw Err(m, "an actor needs at least one action in 'do'");
+            return new ScriptSpec(name, cpu, actions);
+        }
+
+        private const string ActionKinds = "set_affinity | wake | sleep | exit | set_weight | kick | tick";
+
+        private ScriptAction ReadAction(YamlNode n, int cpus, Dictionary<string, int> tasks)
+        {
+            var m = Map(n, $"an action ({ActionKinds})");
+            if (m.Children.Count != 1) throw Err(m, $"expected exactly one action per list entry ({ActionKinds})");
+            var (keyNode, body) = m.Children.First();
+            var kind = Str(keyNode, "an action name");
+            var bm = Map(body, $"the arguments of {kind}");
+            var bk = Keys(bm);
+            int Task()
+            {
+                var tn = Required(bm, bk, "task", kind);
+                var t = Str(tn, "a task name");
+                return tasks.TryGetValue(t, out var i) ? i : throw Err(tn, $"unknown task '{t}' (tasks: {string.Join(", ", tasks.Keys)})");
+            }
+            switch (kind)
+            {
+                case "set_affinity":
+                    OnlyKeys(bm, kind, "task", "allowed");
+                    return new ScriptAction(ActionKind.SetAffinity, Task: Task(), Mask: Cpus(Required(bm, bk, "allowed", kind), cpus, "allowed"));
+                case "wake":
+                    OnlyKeys(bm, kind, "task");
+                    return new ScriptAction(ActionKind.Wake, Task: Task());
+                case "sleep":
+                    OnlyKeys(bm, kind, "task");
+                    return new ScriptAction(ActionKind.Sleep, Task: Task());
+                case "exit":
+                    OnlyKeys(bm, kind, "task");
+                    return new ScriptAction(ActionKind.Exit, Task: Task());
+                case "set_weight":
+                    OnlyKeys(bm, kind, "task", "weight");
+                    return new ScriptAction(ActionKind.SetWeight, Task: Task(), Weight: (int)Int(Required(bm, bk, "weight", kind), "weight", 1, 10000));
+                case "kick":
+                {
+                    OnlyKeys(bm, kind, "cpu", "flags");
+                    var flags = KickFlags.None;
+                    if (bk.TryGetValue("flags", out var fl))
+                        foreach (var f in Seq(fl.Value, "a list of kick flags"))
+                            flags |= Str(f, "a kick flag") switch
+                            {
+                                "idle" or "SCX_KICK_IDLE" => KickFlags.Idle,
+                                "preempt" or "SCX_KICK_PREEMPT" => KickFlags.Preempt,
+                                "wait" or "SCX_KICK_WAIT" => KickFlags.Wait,
+                                var s => throw Err(f, $"unknown kick flag '{s}' (expected idle | preempt | wait)"),
+                            };
+                    return new ScriptAction(ActionKind.Kick, Cpu: (int)Int(Required(bm, bk, "cpu", kind), "cpu", 0, cpus - 1), KickFlags: flags);
+                }
+                case "tick":
+                    OnlyKeys(bm, kind, "cpu");
+                    return new ScriptAction(ActionKind.Tick, Cpu: (int)Int(Required(bm, bk, "cpu", kind), "cpu", 0, cpus - 1));
+                default:
+                    throw Err(keyNode, $"unknown action '{kind}' (expected {ActionKinds})");
+            }
+        }
+    }
+}
