@@ -1,1 +1,120 @@
-return 0;
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using Scxlab.Bpf;
+using Scxlab.Cli.Commands;
+using Scxlab.Policies;
+
+namespace Scxlab.Cli;
+
+/// <summary>
+/// The <c>scxlab</c> command: parses, dispatches to one command class per file in Commands/, and
+/// turns every failure into a one-line message and an exit code (see <see cref="ExitCodes"/>).
+/// </summary>
+public static class Program
+{
+    /// <summary>The subcommands, in the order --help lists them. Adding a command is adding its line here.</summary>
+    private static ScxCommand[] Commands() =>
+    [
+        DemoCommand.Create(),
+        ListCommand.Create(),
+    ];
+
+    private static readonly IReadOnlyList<string> RootExamples =
+    [
+        "scxlab demo                      # the seed races R1, R2 and the late change, in CPU columns",
+        "scxlab list policies             # the built-in policies",
+        "scxlab list protocols            # today's kernel and the proposed fixes",
+        "scxlab demo --help               # options of one command",
+    ];
+
+    public static int Main(string[] args)
+    {
+        // A policy callback spinning without calling the BPF API cannot be interrupted; the guard's
+        // watcher thread reports it and ends the process (the main thread is the one spinning).
+        CallbackGuard.OnStuck = message =>
+        {
+            Console.Out.Flush();
+            Console.Error.WriteLine($"scxlab: {message}");
+            Console.Error.Flush();
+            Environment.Exit(ExitCodes.BadInput);
+        };
+        return Run(args, Console.Out, Console.Error);
+    }
+
+    /// <summary>Run the CLI in-process with the given writers; returns the exit code. Never throws.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        try
+        {
+            var root = BuildRoot();
+            var parsed = root.Parse(args);
+            if (parsed.Action is ParseErrorAction)
+            {
+                stderr.WriteLine($"scxlab: {OneLine(FirstError(parsed))} (see 'scxlab --help')");
+                return ExitCodes.BadInput;
+            }
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"scxlab: {OneLine(e.Message)}");
+            return ExitCodes.BadInput;
+        }
+        catch (PolicyLoadException e)
+        {
+            stderr.WriteLine($"scxlab: {OneLine(e.Message)}");
+            return ExitCodes.BadInput;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"scxlab: internal error: {e.GetType().Name}: {OneLine(e.Message)}");
+            return ExitCodes.InternalError;
+        }
+    }
+
+    private static RootCommand BuildRoot()
+    {
+        var root = new RootCommand(
+            "scxlab — a laboratory for Linux sched_ext dispatch protocols: an executable model of the kernel side " +
+            "(ext.c), BPF-like policies in C#, and drivers that run them along schedules.");
+        foreach (var c in Commands()) root.Subcommands.Add(c);
+        foreach (var o in root.Options)
+            if (o is HelpOption { Action: HelpAction help } h)
+                h.Action = new HelpWithExamples(help);
+        return root;
+    }
+
+    /// <summary>The standard help, then the command's examples and the exit codes: help that teaches.</summary>
+    private sealed class HelpWithExamples(HelpAction inner) : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            inner.Invoke(parseResult);
+            var o = parseResult.InvocationConfiguration.Output;
+            var cmd = parseResult.CommandResult.Command;
+            var examples = cmd is ScxCommand c ? c.Examples : cmd is RootCommand ? RootExamples : [];
+            if (examples.Count > 0)
+            {
+                o.WriteLine("Examples:");
+                foreach (var e in examples) o.WriteLine($"  {e}");
+                o.WriteLine();
+            }
+            o.WriteLine("Exit codes: 0 ran and nothing violated, 1 bad input or usage, 2 violation or scheduler exit found,");
+            o.WriteLine("            3 internal error, 4 incomplete (a budget or bound stopped the search).");
+            return ExitCodes.Ok;
+        }
+    }
+
+    /// <summary>The most telling parse error: an unrecognized token says more than "command missing".</summary>
+    private static string FirstError(ParseResult parsed)
+    {
+        if (parsed.Errors.Count == 0) return "invalid command line";
+        foreach (var e in parsed.Errors)
+            if (parsed.UnmatchedTokens.Any(t => e.Message.Contains($"'{t}'", StringComparison.Ordinal))) return e.Message;
+        return parsed.Errors[0].Message;
+    }
+
+    private static string OneLine(string s) =>
+        string.Join(' ', s.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
+}

@@ -14,6 +14,7 @@ public enum CallKind : byte
     MapPush, MapPop, MapPeek, ListRemove, ListContains, HashLookup, HashUpdate, HashDelete,
     ArrayGet, ArraySet, ArrayAdd, TaskStorageGet, TaskStorageSet, SpinLock, SpinUnlock,
     CpumaskTest, CpumaskSet, CpumaskClear, TaskGetCookie, DsqInsertCookie,
+    GhostTaskBarrier, GhostCommit,
 }
 
 /// <summary>A BPF DSQ iterator (<c>bpf_iter_scx_dsq</c>): sees only tasks inserted before it began.</summary>
@@ -50,6 +51,8 @@ public class BpfContext
     internal CallKind PendingKind;
     internal long PendingA;
     internal long PendingB;
+    internal long LiveA;
+    internal long LiveB;
     internal int Calls;
 
     internal void Bind(Machine m, int actor, int frameIndex, ScxCallback cb, int logBase, int recorded, bool live)
@@ -102,6 +105,8 @@ public class BpfContext
         if (LiveAllowed && !LiveUsed)
         {
             LiveUsed = true;
+            LiveA = a;
+            LiveB = b;
             return 1;
         }
         Suspended = true;
@@ -143,7 +148,7 @@ public class BpfContext
     {
         CallKind.TaskFromPid => "bpf_task_from_pid",
         CallKind.TaskPid => "read p->pid",
-        CallKind.TaskTestCpu => "bpf_cpumask_test_cpu(p->cpus_ptr)",
+        CallKind.TaskTestCpu => "bpf_cpumask_test_cpu",
         CallKind.TaskCpu => "scx_bpf_task_cpu",
         CallKind.TaskNrCpusAllowed => "read p->nr_cpus_allowed",
         CallKind.TaskWeight => "read p->scx.weight",
@@ -195,6 +200,8 @@ public class BpfContext
         CallKind.CpumaskClear => "bpf_cpumask_clear_cpu",
         CallKind.TaskGetCookie => "scx_bpf_task_get_cookie",
         CallKind.DsqInsertCookie => "scx_bpf_dsq_insert_cookie",
+        CallKind.GhostTaskBarrier => "read status_word.barrier",
+        CallKind.GhostCommit => "GHOST_IOC_COMMIT_TXN",
         _ => k.ToString(),
     };
 
@@ -256,6 +263,9 @@ public class BpfContext
     public BpfCall<bool> TestAndClearCpuIdle(int cpu) => Run(CallKind.TestAndClearCpuIdle, cpu, 0, out var v, static (c, a, _) => c.M.KfTestAndClearCpuIdle(c, (int)a)) ? Ready(v != 0) : default;
     /// <summary>Cookie variant only: <c>scx_bpf_task_get_cookie(p)</c>, p's current qseq.</summary>
     public BpfCall<long> TaskGetCookie(TaskRef p) => Run(CallKind.TaskGetCookie, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskGetCookie(c, (int)a)) ? Ready(v) : default;
+
+    /// <summary>ghost protocol only: the task's status-word barrier as the agent reads it (<c>task->seqnum</c>).</summary>
+    public BpfCall<long> GhostTaskBarrier(TaskRef p) => Run(CallKind.GhostTaskBarrier, p.Index, 0, out var v, static (c, a, _) => c.M.KfGhostTaskBarrier(c, (int)a)) ? Ready(v) : default;
 
     // ---- maps ----
 
@@ -402,6 +412,13 @@ public sealed class DispatchContext : EnqueueContext
     /// <summary><c>scx_bpf_dsq_move(it, p, dsq_id, enq_flags)</c>.</summary>
     public BpfCall<bool> DsqMove(DsqIter it, TaskRef p, ulong dsqId, EnqFlags enqFlags = EnqFlags.None) =>
         Deferred(CallKind.DsqMove, p.Index, (long)dsqId, (long)enqFlags, (long)it.DsqId, it.Seq, static v => v != 0);
+    /// <summary>
+    /// ghost protocol only: open a transaction for <paramref name="p"/> on <paramref name="cpu"/> with the
+    /// barrier the agent saw, and commit it synchronously (claim, validate, latch). Returns the final state.
+    /// </summary>
+    public BpfCall<GhostTxnState> GhostCommit(TaskRef p, int cpu, long taskBarrier) =>
+        Deferred(CallKind.GhostCommit, p.Index, cpu, taskBarrier, 0, 0, static v => (GhostTxnState)v);
+
     /// <summary>Cookie variant: <c>scx_bpf_dsq_insert_cookie(p, dsq_id, slice, enq_flags, cookie)</c>.</summary>
     public BpfCall<bool> DsqInsertCookie(TaskRef p, ulong dsqId, long slice, EnqFlags enqFlags, long cookie) =>
         Insert(CallKind.DsqInsertCookie, p, dsqId, slice, enqFlags, 0, false, cookie == 0 ? long.MinValue : cookie);

@@ -216,12 +216,26 @@ public sealed partial class Machine
         act.LogLen += 2;
     }
 
-    private string FormatArgs(BpfContext ctx, CallKind k) => k switch
+    private string FormatArgs(BpfContext ctx, CallKind k)
     {
-        CallKind.DsqInsert or CallKind.DsqInsertVtime or CallKind.DsqInsertCookie => $"{TaskName((int)ctx.PendingA)}, {DsqId.Name((ulong)ctx.PendingB)}",
-        CallKind.TaskTestCpu => $"{ctx.PendingB}, {TaskName((int)ctx.PendingA)}->cpus_ptr",
-        _ => "",
-    };
+        var a = ctx.LiveA;
+        var b = ctx.LiveB;
+        string Map() => (ulong)a < (ulong)MapLayout.Maps.Count ? MapLayout.Maps[(int)a].Name : $"map{a}";
+        return k switch
+        {
+            CallKind.DsqInsert or CallKind.DsqInsertVtime or CallKind.DsqInsertCookie => $"{TaskName((int)a)}, {DsqId.Name((ulong)b)}",
+            CallKind.TaskTestCpu => $"{b}, {TaskName((int)a)}->cpus_ptr",
+            CallKind.TaskCpu or CallKind.TaskNrCpusAllowed or CallKind.TaskWeight or CallKind.TaskDsqVtime or CallKind.TaskSlice
+                or CallKind.TaskMigrationDisabled or CallKind.TaskRunning or CallKind.TaskPid or CallKind.TaskGetCookie or CallKind.GhostTaskBarrier => TaskName((int)a),
+            CallKind.MapPush or CallKind.ListRemove or CallKind.ListContains or CallKind.HashLookup or CallKind.HashUpdate or CallKind.HashDelete
+                or CallKind.ArrayGet or CallKind.ArraySet or CallKind.ArrayAdd or CallKind.CpumaskTest or CallKind.CpumaskSet or CallKind.CpumaskClear => $"{Map()}, {b}",
+            CallKind.MapPop or CallKind.MapPeek or CallKind.SpinLock or CallKind.SpinUnlock => Map(),
+            CallKind.TaskStorageGet or CallKind.TaskStorageSet => $"{Map()}, {TaskName((int)(b >> 16))}, {b & 0xffff}",
+            CallKind.KickCpu => $"{a}, {(KickFlags)b}",
+            CallKind.DsqNrQueued or CallKind.DsqPeek or CallKind.CreateDsq or CallKind.DestroyDsq or CallKind.DsqReenq => DsqId.Name((ulong)a),
+            _ => "",
+        };
+    }
 
     private string FormatResult(CallKind k, long v) => k switch
     {
@@ -389,6 +403,7 @@ public sealed partial class Machine
         ref var rq = ref Rq(self);
         if ((flags & KickFlags.Idle) != 0)
         {
+            if ((flags & (KickFlags.Preempt | KickFlags.Wait)) != 0) ScxError("PREEMPT/WAIT cannot be used with SCX_KICK_IDLE");
             rq.CpusToKickIfIdle.Set(cpu);
         }
         else
@@ -450,10 +465,13 @@ public sealed partial class Machine
         for (var i = 0; i < Config.MaxUserDsqs; i++)
         {
             ref var d = ref Dq(UserSlot(i));
-            if (d.Created) continue;
+            // A destroyed DSQ's memory is freed (RCU) once empty; its slot can hold a new DSQ.
+            if (d.Created && !(d.Destroyed && d.Nr == 0)) continue;
+            d = default;
             d.Created = true;
             d.Id = dsqId;
             d.Head = d.Tail = -1;
+            d.Lock = -1;
             return 1;
         }
         return 0; // -ENOMEM
@@ -594,6 +612,17 @@ public sealed partial class Machine
         if (it.Started && it.Current < 0) t = -1;
         while (t >= 0 && World.Tasks[t].DsqSeq > seq) t = World.Tasks[t].Next;
         return (seq << 16) | (uint)(t < 0 ? 0xffff : t);
+    }
+
+    internal long KfGhostTaskBarrier(BpfContext ctx, int p)
+    {
+        if (Config.Protocol != Protocol.Ghost)
+        {
+            ScxError("the task status word is not provided by this kernel (protocol ghost only)");
+            return 0;
+        }
+        if (!ValidTask(ctx, p, "status_word")) return 0;
+        return TkR(p).Barrier;
     }
 
     internal long KfTaskGetCookie(BpfContext ctx, int p)
@@ -811,6 +840,22 @@ public sealed partial class Machine
                 f.L1 = c;       // enq flags
                 f.L2 = e;       // iterator seq
                 f.Dsq = src;
+                return true;
+            }
+            case CallKind.GhostCommit:
+            {
+                if (Config.Protocol != Protocol.Ghost)
+                {
+                    ScxError("GHOST_IOC_COMMIT_TXN is not provided by this kernel (protocol ghost only)");
+                    return false;
+                }
+                if (!ValidTask(ctx, (int)a, "GHOST_IOC_COMMIT_TXN")) return false;
+                cbf.I1 = (int)k;
+                ref var f = ref Push(PathId.GhostCommit);
+                f.Cpu = cpu;
+                f.Task = (int)a;
+                f.I0 = (int)b;
+                f.L0 = c;
                 return true;
             }
             case CallKind.ReenqueueLocal:

@@ -78,6 +78,13 @@ public sealed partial class Machine
                     f.I1 = -1;
                     goto case 5;
                 }
+                if (IsScx(prev) && ScxQueued(prev) && !World.Tasks[prev].CpusPtr.Test(c) && FirstAllowedOnline(prev) >= 0)
+                {
+                    // The affinity change queued migration_cpu_stop(): the stopper class (above ext) preempts
+                    // prev here, so ext's balance/pick do not run; put_prev_task_scx() sees a higher-class next.
+                    f.Dsq = 1;
+                    goto case 3;
+                }
                 ref var b = ref Call(ref f, 3, PathId.BalanceOne);
                 b.Cpu = c;
                 b.Task = IsScx(prev) ? prev : -1;
@@ -89,7 +96,11 @@ public sealed partial class Machine
                 var prev = f.I0;
                 ref var rq = ref Rq(c);
                 int next;
-                if ((rq.Flags & RqFlags.BalKeep) != 0 && IsScx(prev) && ScxQueued(prev))
+                if (f.Dsq == 1)
+                {
+                    next = -1; // the stopper runs; the model shows the CPU idle for this round
+                }
+                else if ((rq.Flags & RqFlags.BalKeep) != 0 && IsScx(prev) && ScxQueued(prev))
                 {
                     next = prev;
                     ref var p = ref Tk(prev);
@@ -114,32 +125,13 @@ public sealed partial class Machine
                     ref var pp = ref Call(ref f, 4, PathId.PutPrevTask);
                     pp.Task = prev;
                     pp.Cpu = c;
-                    pp.I0 = next;
+                    pp.I0 = f.Dsq == 1 ? -2 : next; // -2: a higher-class next (the stopper), not SCX_ENQ_LAST
                     return;
                 }
                 goto case 4;
             }
             case 4:
-            {
-                var prev = f.I0;
-                var next = f.I1;
-                // The stopper migrates a task whose CPU left its mask once it is switched out.
-                if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
-                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c && World.Tasks[prev].ListOn != LocalSlot(c))
-                {
-                    var dst = FirstAllowedOnline(prev);
-                    if (dst >= 0 && dst != c)
-                    {
-                        ref var m = ref Call(ref f, 40, PathId.MigrateQueued);
-                        m.Task = prev;
-                        m.I0 = c;
-                        m.I1 = dst;
-                        m.I2 = 1; // re-take rq(c) afterwards
-                        return;
-                    }
-                }
                 goto case 40;
-            }
             case 40:
             {
                 var next = f.I1;
@@ -168,10 +160,71 @@ public sealed partial class Machine
                 rq.KickSync++;
                 rq.Flags &= ~RqFlags.InBalance;
                 Trace?.Note(_cur, next >= 0 ? $"runs {TaskName(next)}" : "goes idle");
+                // The stopper migrates a task whose CPU left its mask once it has been switched out
+                // (rq->curr is already next, so nothing on this CPU charges prev any more).
+                var prev = f.I0;
+                if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
+                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c)
+                {
+                    var dst = FirstAllowedOnline(prev);
+                    if (dst >= 0 && dst != c)
+                    {
+                        f.L0 = dst;
+                        ref var m = ref Call(ref f, 6, PathId.MigrateQueued);
+                        m.Task = prev;
+                        m.I0 = c;
+                        m.I1 = dst;
+                        m.I2 = 0; // returns holding rq(dst)
+                        return;
+                    }
+                }
                 UnlockRq(c);
+                goto case 7;
+            }
+            case 6:
+                UnlockRq((int)f.L0);
+                goto case 7;
+            case 7:
+            {
+                // do_pick_task_scx(): a SCX_KICK_WAIT issued from here queued kick_sync_wait_bal_cb.
+                ref var rq = ref Rq(c);
+                if (!rq.KickSyncPending)
+                {
+                    Return();
+                    return;
+                }
+                rq.KickSyncPending = false;
+                rq.KickWaiting = true;
+                goto case 8;
+            }
+            case 8:
+            {
+                // kick_sync_wait_bal_cb(): wait until every kicked CPU has passed through its scheduling
+                // path. The rq lock is dropped while spinning, and the spinner keeps advancing its own
+                // kick_sync, so a cycle of waiters (A→B→C→A) all see movement and leave.
+                ref var rq = ref Rq(c);
+                for (var t = rq.CpusToSync.Next(0); t >= 0 && t < N; t = rq.CpusToSync.Next(t + 1))
+                {
+                    var seen = World.KickSyncs[c * N + t];
+                    if (t == c || World.Cpus[t].KickSync != seen)
+                    {
+                        rq.CpusToSync.Clear(t);
+                        continue;
+                    }
+                    rq.KickSync++;
+                    f.Dsq = t;
+                    Trace?.Note(_cur, $"kick_sync_wait_bal_cb: wait for CPU{t}");
+                    WaitFor(ref f, 9, WaitKind.KickSync, t, seen);
+                    return;
+                }
+                rq.KickWaiting = false;
                 Return();
                 return;
             }
+            case 9:
+                // The target's kick_sync moved (or it is spinning itself, which moves it): done with it.
+                Rq(c).CpusToSync.Clear(f.Dsq);
+                goto case 8;
             default:
                 throw new System.Diagnostics.UnreachableException($"__schedule pc {f.Pc}");
         }
@@ -355,7 +408,7 @@ public sealed partial class Machine
                 ref var e = ref Call(ref f, 2, PathId.DoEnqueueTask);
                 e.Task = p;
                 e.Cpu = c;
-                e.L0 = f.I0 < 0 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0;
+                e.L0 = f.I0 == -1 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0;
                 e.I0 = -1;
                 return;
             }

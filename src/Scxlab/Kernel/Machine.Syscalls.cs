@@ -60,6 +60,7 @@ public sealed partial class Machine
                 if (isAffinity)
                 {
                     var mask = _masks[f.I0];
+                    if (Config.Protocol == Protocol.Ghost) t.Barrier++; // TASK_AFFINITY_CHANGED, sent before the mask changes
                     t.CpusPtr = mask;
                     t.AffinityGen++;
                     Trace?.Note(_cur, $"set_cpus_allowed_scx({TaskName(p)}, {mask})");
@@ -194,6 +195,16 @@ public sealed partial class Machine
                     Return();
                     return;
                 }
+                // smp_cond_load_acquire(&p->on_cpu, !VAL): a task that blocked but is still being switched
+                // out by its CPU's __schedule() (which may have dropped the rq lock in balance) cannot be
+                // placed on a runqueue yet; pi_lock stays held while waiting.
+                for (var c = 0; c < N; c++)
+                {
+                    _fp.Reads |= Footprint.Bit(Resource.Rq, c);
+                    if (World.Cpus[c].Curr != p) continue;
+                    Yield(ref f, 1);
+                    return;
+                }
                 var prev = t.Cpu;
                 f.I0 = prev;
                 if (t.Class != SchedClass.Ext || t.CpusPtr.Weight <= 1 || t.MigrationDisabled) goto case 3;
@@ -272,8 +283,6 @@ public sealed partial class Machine
     private void PathKickFromUser(ref Frame f)
     {
         KfKickCpu(null, f.Cpu, (KickFlags)f.L0);
-        if ((((KickFlags)f.L0) & KickFlags.Idle) != 0 && (((KickFlags)f.L0) & (KickFlags.Preempt | KickFlags.Wait)) != 0)
-            ScxError("PREEMPT/WAIT cannot be used with SCX_KICK_IDLE");
         Return();
         _stepDone = true;
     }
@@ -632,6 +641,11 @@ public sealed partial class Machine
             f.I2 = 1;
             RunHelperToCompletion();
         }
+
+        // validate_ops() runs after ops.init in scx_root_enable_workfn(); its failure is an scx_error()
+        // and the enable still returns 0 to the link, so the scheduler loads and then exits (ERROR).
+        if ((Ops.Flags & OpsFlags.EnqLast) != 0 && !Has.Has(ScxCallback.Enqueue))
+            ScxError("SCX_OPS_ENQ_LAST requires ops.enqueue() to be implemented");
 
         for (var i = 0; i < Config.Tasks.Count; i++)
         {

@@ -35,6 +35,7 @@ public sealed partial class Machine
                 }
                 SetTaskRunnable(p);
                 t.Flags |= TaskFlags.Queued;
+                if (Config.Protocol == Protocol.Ghost) t.Barrier++; // TASK_WAKEUP/TASK_NEW/TASK_PREEMPT message
                 rq.NrRunning++;
                 if (!t.Migrating && Invoke(ref f, 1, ScxCallback.Runnable, p, rqc, f.L0)) return;
                 goto case 1;
@@ -315,6 +316,7 @@ public sealed partial class Machine
                     Return();
                     return;
                 }
+                if (Config.Protocol == Protocol.Ghost) t.Barrier++; // TASK_BLOCKED/TASK_DEPARTED/… message
                 ref var od = ref Call(ref f, 1, PathId.OpsDequeue);
                 od.Task = p;
                 od.L0 = f.L0;

@@ -300,10 +300,12 @@ public sealed partial class Machine
                 case WaitKind.DsqLock:
                     World.Dsqs[f.WaitArg].Lock = a;
                     _fp.Writes |= Footprint.Bit(Resource.Dsq, f.WaitArg);
+                    Trace?.Note(a, $"raw_spin_lock({SlotName(f.WaitArg)}->lock)");
                     break;
                 case WaitKind.PiLock:
                     World.Tasks[f.WaitArg].PiLock = a;
                     _fp.Writes |= Footprint.Bit(Resource.Task, f.WaitArg);
+                    Trace?.Note(a, $"raw_spin_lock_irqsave({TaskName(f.WaitArg)}->pi_lock)");
                     break;
                 case WaitKind.BpfSpinLock:
                     _fp.Writes |= Footprint.Bit(Resource.Map, f.WaitArg);
@@ -333,6 +335,7 @@ public sealed partial class Machine
             case PathId.MoveRemoteTaskToLocalDsq: PathMoveRemoteTaskToLocalDsq(ref f); break;
             case PathId.ConsumeDispatchQ: PathConsumeDispatchQ(ref f); break;
             case PathId.DsqMove: PathDsqMove(ref f); break;
+            case PathId.GhostCommit: PathGhostCommit(ref f); break;
             case PathId.ReenqueueLocal: PathReenqueueLocal(ref f); break;
             case PathId.TaskTick: PathTaskTick(ref f); break;
             case PathId.KickCpusIrqWork: PathKickCpusIrqWork(ref f); break;

@@ -183,4 +183,47 @@ public enum Protocol
     FallbackDsq,
     /// <summary>Cookie: scx_bpf_task_get_cookie + scx_bpf_dsq_insert_cookie checked at insert and finish.</summary>
     Cookie,
+    /// <summary>ghOSt's commit protocol: per-task barriers bumped by every task message, synchronous transaction commit validated against the agent's barrier (TARGET_STALE), no cpumask test on commit.</summary>
+    Ghost,
+}
+
+/// <summary>
+/// Final states of a ghOSt transaction (<c>GHOST_TXN_*</c>, ghost.h ABI v91) that the model's
+/// commit can produce.
+/// </summary>
+public enum GhostTxnState
+{
+    Complete = 0,          // GHOST_TXN_COMPLETE
+    TargetStale = 1,       // GHOST_TXN_TARGET_STALE: the task's barrier moved since the agent read it
+    TargetNotRunnable = 2, // GHOST_TXN_TARGET_NOT_RUNNABLE
+    TargetOnCpu = 3,       // GHOST_TXN_TARGET_ONCPU
+    InvalidCpu = 4,        // GHOST_TXN_INVALID_CPU
+    TargetNotFound = 5,    // GHOST_TXN_TARGET_NOT_FOUND
+}
+
+/// <summary>Names and one-line descriptions of the protocols, for the CLI and reports.</summary>
+public static class Protocols
+{
+    public static IReadOnlyList<(Protocol Protocol, string Name, string Description)> All { get; } =
+    [
+        (Protocol.Upstream, "upstream", "today's kernel (7.1): a disallowed SCX_DSQ_LOCAL_ON target raises scx_error and parks the task on the global DSQ"),
+        (Protocol.QseqInvalidate, "qseq-invalidate", "v1: affinity changes invalidate pending dispatches; a stale or disallowed dispatch is dropped back to QUEUED, no ops.enqueue"),
+        (Protocol.FallbackDsq, "fallback-dsq", "v2: a disallowed target goes to a per-rq fallback DSQ that balance drains with SCX_ENQ_REENQ"),
+        (Protocol.Cookie, "cookie", "scx_bpf_task_get_cookie()/scx_bpf_dsq_insert_cookie(): the decider's qseq checked at insert and at finish"),
+        (Protocol.Ghost, "ghost", "ghOSt: task barriers bumped by every task message, synchronous commit rejected with TARGET_STALE"),
+    ];
+
+    public static string Name(Protocol p) => All.First(x => x.Protocol == p).Name;
+
+    public static bool TryParse(string name, out Protocol protocol)
+    {
+        foreach (var x in All)
+        {
+            if (!string.Equals(x.Name, name, StringComparison.OrdinalIgnoreCase)) continue;
+            protocol = x.Protocol;
+            return true;
+        }
+        protocol = default;
+        return false;
+    }
 }

@@ -68,6 +68,7 @@ public enum PathId : byte
     MoveRemoteTaskToLocalDsq, // move_remote_task_to_local_dsq()
     ConsumeDispatchQ,         // consume_dispatch_q() / scx_bpf_dsq_move_to_local()
     DsqMove,                  // scx_bpf_dsq_move() from an iterator
+    GhostCommit,              // ghOSt: _ghost_commit_txn() (ghost protocol only)
     ReenqueueLocal,           // scx_bpf_reenqueue_local() / deferred dsq_reenq
     TaskTick,                 // task_tick_scx()
     KickCpusIrqWork,          // kick_cpus_irq_workfn()

@@ -40,6 +40,7 @@ public struct TaskState
     public ulong DdspDsqId;        // p->scx.ddsp_dsq_id
     public long DdspEnqFlags;      // p->scx.ddsp_enq_flags
     public long AffinityGen;       // qseq-invalidate: bumped by every affinity change
+    public long Barrier;           // ghost: the status-word barrier, bumped by every task message
     public long Runtime;           // total virtual ns run (simulator, fairness)
     public int SelectedCpu;        // p->scx.selected_cpu
     public int PiLock;             // owner actor, -1

@@ -1,0 +1,16 @@
+namespace Scxlab.Tests.Cli;
+
+/// <summary>Runs the scxlab entry point in-process and captures what it prints.</summary>
+internal sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public string[] StdoutLines => Stdout.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+    public string[] StderrLines => Stderr.Length == 0 ? [] : Stderr.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+
+    public static CliResult Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var code = Scxlab.Cli.Program.Run(args, o, e);
+        return new CliResult(code, o.ToString(), e.ToString());
+    }
+}

@@ -1,0 +1,32 @@
+using System.Text.RegularExpressions;
+
+namespace Scxlab.Tests.Cli;
+
+/// <summary>The README's promises about set-up that CI must keep.</summary>
+public partial class RepositoryContractTests
+{
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Scxlab.slnx"))) return d.FullName;
+        throw new InvalidOperationException("repository root (Scxlab.slnx) not found above " + AppContext.BaseDirectory);
+    }
+
+    [GeneratedRegex(@"^(dotnet [^#\n]*?)\s+#", RegexOptions.Multiline)]
+    private static partial Regex ReadmeCommand();
+
+    [Fact]
+    public void Should_RunTheReadmesCommands_When_CiRuns()
+    {
+        var root = RepoRoot();
+        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        var ci = File.ReadAllLines(Path.Combine(root, ".ci", "run")).Select(l => l.Trim()).ToList();
+
+        var commands = ReadmeCommand().Matches(readme).Select(m => m.Groups[1].Value.Trim()).ToList();
+        Assert.Contains("dotnet test", commands);
+        Assert.Contains("dotnet run --project src/Scxlab.Cli -- demo", commands);
+        Assert.Contains("dotnet test", ci); // the same string, as its own line
+        Assert.Contains(ci, l => l.Contains("dotnet run --project src/Scxlab.Cli -- demo", StringComparison.Ordinal));
+        Assert.Contains("set -euo pipefail", ci);
+    }
+}
