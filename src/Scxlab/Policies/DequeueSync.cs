@@ -11,6 +11,9 @@ namespace Scxlab.Policies;
 /// "not queued", or the new mask) or after the insert (the kernel kills the buffered entry).
 /// </summary>
 /// <remarks>
+/// ops.dequeue clears the state whatever its flags: <c>SCX_DEQ_SCHED_CHANGE</c> (affinity or
+/// weight change, the case the selftest hammers), <c>SCX_DEQ_SLEEP</c>, and the custody-ending
+/// dequeue after a dispatch (flags 0 or <c>SCX_DEQ_CORE_SCHED_EXEC</c>) all end this instance.
 /// Real BPF cannot call kfuncs under <c>bpf_spin_lock</c>; a scheduler gets the same mutual
 /// exclusion from an arena lock or a per-task claim flag. The lock here stands for that
 /// critical section, which is what the protocol argument needs.

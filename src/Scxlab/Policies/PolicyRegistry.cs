@@ -84,7 +84,12 @@ public static class PolicyRegistry
         if (type == null)
         {
             var candidates = PolicyTypes(asm);
-            var hint = candidates.Count == 0 ? "it defines no ScxOps type" : $"ScxOps types there: {string.Join(", ", candidates)}";
+            var simple = typeName[(typeName.LastIndexOf('.') + 1)..];
+            var near = candidates.Where(c => string.Equals(c, typeName, StringComparison.OrdinalIgnoreCase)
+                || string.Equals(c[(c.LastIndexOf('.') + 1)..], simple, StringComparison.OrdinalIgnoreCase)).ToList();
+            var hint = near.Count > 0 ? $"did you mean {string.Join(" or ", near)}?"
+                : candidates.Count == 0 ? "it defines no ScxOps type"
+                : $"ScxOps types there: {string.Join(", ", candidates.Take(8))}{(candidates.Count > 8 ? ", …" : "")}";
             throw new PolicyLoadException($"type '{typeName}' not found in {path} ({hint})");
         }
         if (!typeof(ScxOps).IsAssignableFrom(type) || type.IsAbstract || type.ContainsGenericParameters)
@@ -117,7 +122,7 @@ public static class PolicyRegistry
             types = e.Types;
         }
         return [.. types.Where(t => t != null && typeof(ScxOps).IsAssignableFrom(t) && !t.IsAbstract && t.FullName != null)
-            .Select(t => t!.FullName!).Order(StringComparer.Ordinal).Take(8)];
+            .Select(t => t!.FullName!).Order(StringComparer.Ordinal)];
     }
 
     private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();

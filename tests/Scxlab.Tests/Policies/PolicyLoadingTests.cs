@@ -117,8 +117,14 @@ public class PolicyLoadingTests
     {
         var e = Assert.Throws<PolicyLoadException>(() => PolicyRegistry.Resolve($"{Asm}:No.Such.Type"));
         Assert.StartsWith($"type 'No.Such.Type' not found in {Asm} (ScxOps types there: ", e.Message);
-        Assert.Contains(typeof(GlobalFifoTestPolicy).FullName!, e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Should_SuggestTheType_When_NamespaceOrCaseIsWrong()
+    {
+        var e = Assert.Throws<PolicyLoadException>(() => PolicyRegistry.Resolve($"{Asm}:GlobalFifoTestPolicy"));
+        Assert.Equal($"type 'GlobalFifoTestPolicy' not found in {Asm} (did you mean {typeof(GlobalFifoTestPolicy).FullName}?)", e.Message);
     }
 
     [Fact]
