@@ -9,4 +9,4 @@ internal class ScxCommand(string name, string description) : Command(name, descr
 }
 
 /// <summary>Bad input found by a command after parsing (a value out of range, an unknown name): one line, exit code 1.</summary>
-internal sealed class UsageException(string message) : Exception(message);
+public sealed class UsageException(string message) : Exception(message);

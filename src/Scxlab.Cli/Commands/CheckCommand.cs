@@ -229,5 +229,3 @@ public static class CheckCommand
     }
 }
 
-/// <summary>Bad command-line usage (exit code 1).</summary>
-public sealed class UsageException(string message) : Exception(message);
