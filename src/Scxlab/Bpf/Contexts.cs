@@ -257,7 +257,7 @@ public class BpfContext
     /// <summary><c>scx_bpf_exit()</c>: ends the scheduler with SCX_EXIT_UNREG_BPF and the given code.</summary>
     public BpfCall<bool> Exit(long code, string message) => Run(CallKind.Exit, code, 0, out var v, (c, a, _) => c.M.KfExit(c, ExitKind.UnregBpf, a, message)) ? Ready(true) : default;
     public BpfCall<uint> PrandomU32() => Run(CallKind.Prandom, 0, 0, out var v, static (c, _, _) => c.M.KfPrandom()) ? Ready((uint)v) : default;
-    public BpfCall<long> Now() => Run(CallKind.Now, 0, 0, out var v, static (c, _, _) => c.M.World.Sched.Clock) ? Ready(v) : default;
+    public BpfCall<long> Now() => Run(CallKind.Now, 0, 0, out var v, static (c, _, _) => c.M.SchR().Clock) ? Ready(v) : default;
     public BpfCall<int> PickIdleCpu(TaskRef p) => Run(CallKind.PickIdleCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfPickIdleCpu(c, (int)a, clear: true)) ? Ready((int)v) : default;
     public BpfCall<int> PickAnyCpu(TaskRef p) => Run(CallKind.PickAnyCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfPickAnyCpu(c, (int)a)) ? Ready((int)v) : default;
     public BpfCall<bool> TestAndClearCpuIdle(int cpu) => Run(CallKind.TestAndClearCpuIdle, cpu, 0, out var v, static (c, a, _) => c.M.KfTestAndClearCpuIdle(c, (int)a)) ? Ready(v != 0) : default;

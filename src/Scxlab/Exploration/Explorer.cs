@@ -23,13 +23,12 @@ namespace Scxlab.Exploration;
 /// stored state keeps the sleep set it was explored with; when it is reached again with sleep set
 /// Z and its stored set H is not a subset of Z, the actors in H \ Z (pruned then, not pruned now)
 /// are explored from it and H becomes H ∩ Z.</para>
-/// <para><b>Footprints.</b> A step's own footprint covers what its code touched; the explorer adds
-/// what the step's guard (<see cref="Machine.IsEnabled"/>) read — a waited-on lock, ops_state or
-/// kick_sync, and for an idle CPU its rq — so that "a enables or disables b" is a conflict too.
-/// Because the kernel paths still read many fields directly (not through the recording accessors), the
-/// explorer treats every step as reading everything: a pair is independent only if neither step writes
-/// shared state (e.g. two policy callbacks peeking maps or testing masks). Sound, but a modest reduction;
-/// recording every read in the paths would let the precise footprints be used.</para>
+/// <para><b>Footprints.</b> Every read and write of shared state inside a step goes through the
+/// machine's recording accessors, so <see cref="Machine.LastFootprint"/> is complete; it includes the
+/// step's guard (<see cref="Machine.GuardFootprint"/>: taking a lock writes the lock word, waiting on
+/// ops_state or kick_sync reads it, an idle actor's choice of activity reads its rq or the scheduler
+/// state), so "a enables or disables b" is a conflict too. Two steps are independent when neither
+/// writes what the other reads or writes.</para>
 /// </remarks>
 public sealed class Explorer
 {
@@ -111,31 +110,6 @@ public sealed class Explorer
         _stats.StoreBytes = visited.Bytes;
         _stats.BytesPerState = visited.Count == 0 ? 0 : (double)visited.Bytes / visited.Count;
         _stats.CollisionProbability = _o.Exact ? 0 : (double)_stats.Transitions * visited.Count / Math.Pow(2, 64);
-    }
-
-    internal static ulong GuardFootprint(Machine m, World w, int a, out ulong reads)
-    {
-        reads = 0;
-        ref var act = ref w.Actors[a];
-        if (act.Depth == 0)
-        {
-            var info = m.Actor(a);
-            if (info.Kind == ActorKind.Cpu) reads = Footprint.Bit(Resource.Rq, info.Cpu);
-            else if (info.Kind == ActorKind.Helper) reads = Footprint.Bit(Resource.Sched, 0);
-            return 0;
-        }
-        ref var f = ref w.Frames[a * w.MaxDepth + act.Depth - 1];
-        switch (f.Wait)
-        {
-            case WaitKind.None: return 0;
-            case WaitKind.RqLock: return Footprint.Bit(Resource.Lock, f.WaitArg) | Footprint.Bit(Resource.Rq, f.WaitArg);
-            case WaitKind.DsqLock: return Footprint.Bit(Resource.Dsq, f.WaitArg);
-            case WaitKind.PiLock: return Footprint.Bit(Resource.Task, f.WaitArg);
-            case WaitKind.OpsStateChange: reads = Footprint.Bit(Resource.Task, f.WaitArg); return 0;
-            case WaitKind.BpfSpinLock: return Footprint.Bit(Resource.Map, f.WaitArg);
-            case WaitKind.KickSync: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return 0;
-            default: throw new UnreachableException($"wait kind {f.Wait}");
-        }
     }
 
     /// <summary>Budget and progress; true when the search must stop.</summary>
@@ -231,20 +205,14 @@ public sealed class Explorer
                 Array.Resize(ref path, cap);
             }
             if (worlds.Count <= d + 1) worlds.Add(_initial.Clone());
-            var guardWrites = GuardFootprint(_m, w, a, out var guardReads);
             var child = worlds[d + 1];
             child.CopyFrom(w);
             _m.World = child;
             _m.Step(a);
             _stats.Transitions++;
+            // The step's footprint: everything its code read and wrote through the recording accessors,
+            // plus its guard (Machine.GuardFootprint), so enabling/disabling shows up as a conflict too.
             var fp = _m.LastFootprint;
-            fp.Writes |= guardWrites;
-            // The kernel paths read much of the world directly (World.Tasks[…]) without recording it, so a
-            // step's recorded reads are incomplete; writes are recorded (every write goes through the
-            // footprinting accessors). Sound independence therefore assumes every step reads everything:
-            // two steps are independent only when neither writes shared state.
-            fp.Reads = ulong.MaxValue;
-            _ = guardReads;
             var bit = 1UL << a;
             fps[d * n + a] = fp;
             done[d] |= bit;

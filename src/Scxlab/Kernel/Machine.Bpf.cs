@@ -290,7 +290,7 @@ public sealed partial class Machine
             CallKind.TaskDsqVtime => t.DsqVtime,
             CallKind.TaskSlice => t.Slice,
             CallKind.TaskMigrationDisabled => t.MigrationDisabled ? 1 : 0,
-            CallKind.TaskRunning => World.Cpus[t.Cpu].Curr == p ? 1 : 0,
+            CallKind.TaskRunning => RqR(t.Cpu).Curr == p ? 1 : 0,
             CallKind.TaskPid => Config.Tasks[p].Pid,
             _ => throw new System.Diagnostics.UnreachableException($"task field {k}"),
         };
@@ -363,7 +363,7 @@ public sealed partial class Machine
             ScxError("dispatch buffer overflow");
             return 1;
         }
-        ref var e = ref World.DspBuf[cpu * DspMaxBatch + rq.DspCursor];
+        ref var e = ref Dsp(cpu, rq.DspCursor);
         e.Task = p;
         e.Qseq = OpsWord.Qseq(t.OpsState);
         e.DsqId = dsqId;
@@ -378,7 +378,7 @@ public sealed partial class Machine
     {
         var cpu = _actors[_cur].Cpu;
         _fp.Reads |= Footprint.Bit(Resource.Buffer, cpu);
-        return DspMaxBatch - World.Cpus[cpu].DspCursor;
+        return DspMaxBatch - RqR(cpu).DspCursor;
     }
 
     internal long KfDispatchCancel(BpfContext ctx)
@@ -432,7 +432,7 @@ public sealed partial class Machine
     {
         for (var i = 0; i < Config.MaxUserDsqs; i++)
         {
-            ref readonly var d = ref World.Dsqs[UserSlot(i)];
+            ref readonly var d = ref DqR(UserSlot(i));
             if (d.Created && !d.Destroyed && d.Id == dsqId) return UserSlot(i);
         }
         return -1;
@@ -443,7 +443,7 @@ public sealed partial class Machine
         var s = ResolveDsqForQuery(dsqId);
         if (s < 0) return -2; // -ENOENT
         _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
-        return World.Dsqs[s].Nr;
+        return DqR(s).Nr;
     }
 
     internal long KfDsqPeek(BpfContext ctx, ulong dsqId)
@@ -455,7 +455,7 @@ public sealed partial class Machine
             return -1;
         }
         _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
-        return World.Dsqs[s].Head;
+        return DqR(s).Head;
     }
 
     internal long KfCreateDsq(BpfContext ctx, ulong dsqId)
@@ -538,7 +538,7 @@ public sealed partial class Machine
     internal int SelectCpuDflCore(int p, int prev, out bool idle)
     {
         ref readonly var t = ref TkR(p);
-        if (prev >= 0 && prev < N && t.CpusPtr.Test(prev) && World.Cpus[prev].Idle)
+        if (prev >= 0 && prev < N && t.CpusPtr.Test(prev) && RqR(prev).Idle)
         {
             Rq(prev).Idle = false;
             idle = true;
@@ -546,7 +546,7 @@ public sealed partial class Machine
         }
         for (var c = 0; c < N; c++)
         {
-            if (!t.CpusPtr.Test(c) || !World.Cpus[c].Idle) continue;
+            if (!t.CpusPtr.Test(c) || !RqR(c).Idle) continue;
             Rq(c).Idle = false;
             idle = true;
             return c;
@@ -568,7 +568,7 @@ public sealed partial class Machine
         ref readonly var t = ref TkR(p);
         for (var c = 0; c < N; c++)
         {
-            if (!t.CpusPtr.Test(c) || !World.Cpus[c].Idle) continue;
+            if (!t.CpusPtr.Test(c) || !RqR(c).Idle) continue;
             if (clear) Rq(c).Idle = false;
             return c;
         }
@@ -606,11 +606,11 @@ public sealed partial class Machine
             return 0xffff;
         }
         _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
-        var seq = it.Started ? it.Seq : World.Dsqs[s].Seq;
+        var seq = it.Started ? it.Seq : DqR(s).Seq;
         // Continue after the current task if it is still on this DSQ, else from the head.
-        var t = it.Started && it.Current >= 0 && World.Tasks[it.Current].ListOn == s ? World.Tasks[it.Current].Next : (it.Started && it.Current >= 0 ? -1 : World.Dsqs[s].Head);
+        var t = it.Started && it.Current >= 0 && TkR(it.Current).ListOn == s ? TkR(it.Current).Next : (it.Started && it.Current >= 0 ? -1 : DqR(s).Head);
         if (it.Started && it.Current < 0) t = -1;
-        while (t >= 0 && World.Tasks[t].DsqSeq > seq) t = World.Tasks[t].Next;
+        while (t >= 0 && TkR(t).DsqSeq > seq) t = TkR(t).Next;
         return (seq << 16) | (uint)(t < 0 ? 0xffff : t);
     }
 

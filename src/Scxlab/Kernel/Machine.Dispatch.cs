@@ -18,8 +18,8 @@ public sealed partial class Machine
 
     private long Ret => Act.Ret;
 
-    private bool IsScx(int t) => t >= 0 && World.Tasks[t].Class == SchedClass.Ext;
-    private bool ScxQueued(int t) => t >= 0 && (World.Tasks[t].Flags & TaskFlags.Queued) != 0;
+    private bool IsScx(int t) => t >= 0 && TkR(t).Class == SchedClass.Ext;
+    private bool ScxQueued(int t) => t >= 0 && (TkR(t).Flags & TaskFlags.Queued) != 0;
 
     // ---------------------------------------------------------------- __schedule()
     // Requires: nothing. Takes rq(c). Ensures: rq(c) released, rq->curr chosen.
@@ -36,13 +36,13 @@ public sealed partial class Machine
             {
                 var prev = Rq(c).Curr;
                 f.I0 = prev;
-                if (prev >= 0 && World.Tasks[prev].Class == SchedClass.Fair)
+                if (prev >= 0 && TkR(prev).Class == SchedClass.Fair)
                 {
                     FairPutPrev(prev);
                     f.I0 = -1;
                     goto case 2;
                 }
-                if (prev >= 0 && World.Tasks[prev].WantsSleep && World.Tasks[prev].Run == RunState.Runnable)
+                if (prev >= 0 && TkR(prev).WantsSleep && TkR(prev).Run == RunState.Runnable)
                 {
                     // deactivate_task(rq, prev, DEQUEUE_SLEEP)
                     f.I2 = 1;
@@ -73,12 +73,12 @@ public sealed partial class Machine
                         goto case 5;
                     }
                 }
-                if (World.Sched.Disabled)
+                if (SchR().Disabled)
                 {
                     f.I1 = -1;
                     goto case 5;
                 }
-                if (IsScx(prev) && ScxQueued(prev) && !World.Tasks[prev].CpusPtr.Test(c) && FirstAllowedOnline(prev) >= 0)
+                if (IsScx(prev) && ScxQueued(prev) && !TkR(prev).CpusPtr.Test(c) && FirstAllowedOnline(prev) >= 0)
                 {
                     // The affinity change queued migration_cpu_stop(): the stopper class (above ext) preempts
                     // prev here, so ext's balance/pick do not run; put_prev_task_scx() sees a higher-class next.
@@ -112,8 +112,8 @@ public sealed partial class Machine
                 }
                 else
                 {
-                    next = World.Dsqs[LocalSlot(c)].Head;
-                    if (next >= 0 && World.Tasks[next].Slice == 0)
+                    next = DqR(LocalSlot(c)).Head;
+                    if (next >= 0 && TkR(next).Slice == 0)
                     {
                         if (!Bypassing) KernelAssert("zero slice", $"sched_ext: {TaskName(next)} has zero slice in pick_task_scx()");
                         Tk(next).Slice = ScxConst.SliceDfl;
@@ -148,7 +148,7 @@ public sealed partial class Machine
             {
                 var next = f.I1;
                 ref var rq = ref Rq(c);
-                if (next >= 0 && World.Tasks[next].Class == SchedClass.Fair)
+                if (next >= 0 && TkR(next).Class == SchedClass.Fair)
                 {
                     ref var p = ref Tk(next);
                     p.FairQueued = false;
@@ -163,8 +163,8 @@ public sealed partial class Machine
                 // The stopper migrates a task whose CPU left its mask once it has been switched out
                 // (rq->curr is already next, so nothing on this CPU charges prev any more).
                 var prev = f.I0;
-                if (prev >= 0 && prev != next && World.Tasks[prev].Run == RunState.Runnable && World.Tasks[prev].Class == SchedClass.Ext
-                    && !World.Tasks[prev].CpusPtr.Test(c) && World.Tasks[prev].Cpu == c)
+                if (prev >= 0 && prev != next && TkR(prev).Run == RunState.Runnable && TkR(prev).Class == SchedClass.Ext
+                    && !TkR(prev).CpusPtr.Test(c) && TkR(prev).Cpu == c)
                 {
                     var dst = FirstAllowedOnline(prev);
                     if (dst >= 0 && dst != c)
@@ -205,8 +205,8 @@ public sealed partial class Machine
                 ref var rq = ref Rq(c);
                 for (var t = rq.CpusToSync.Next(0); t >= 0 && t < N; t = rq.CpusToSync.Next(t + 1))
                 {
-                    var seen = World.KickSyncs[c * N + t];
-                    if (t == c || World.Cpus[t].KickSync != seen)
+                    var seen = KickSyncR(c, t);
+                    if (t == c || RqR(t).KickSync != seen)
                     {
                         rq.CpusToSync.Clear(t);
                         continue;
@@ -233,7 +233,7 @@ public sealed partial class Machine
     private int FirstAllowedOnline(int t)
     {
         for (var c = 0; c < N; c++)
-            if (World.Tasks[t].CpusPtr.Test(c)) return c;
+            if (TkR(t).CpusPtr.Test(c)) return c;
         return -1;
     }
 
@@ -257,12 +257,12 @@ public sealed partial class Machine
     {
         for (var t = 0; t < World.Tasks.Length; t++)
         {
-            ref readonly var p = ref World.Tasks[t];
+            ref readonly var p = ref TkR(t);
             if (p.FairQueued && p.Class == SchedClass.Fair && p.CpusPtr.Test(c))
             {
                 // Not already running elsewhere.
                 var running = false;
-                for (var o = 0; o < N; o++) running |= World.Cpus[o].Curr == t;
+                for (var o = 0; o < N; o++) running |= RqR(o).Curr == t;
                 if (!running) return t;
             }
         }
@@ -282,12 +282,12 @@ public sealed partial class Machine
                 ref var rq = ref Rq(c);
                 rq.Flags |= RqFlags.InBalance;
                 rq.Flags &= ~RqFlags.BalKeep;
-                if (prev >= 0 && ScxQueued(prev) && World.Tasks[prev].Slice > 0 && !Bypassing)
+                if (prev >= 0 && ScxQueued(prev) && TkR(prev).Slice > 0 && !Bypassing)
                 {
                     rq.Flags |= RqFlags.BalKeep;
                     goto case 100;
                 }
-                if (Config.Protocol == Protocol.FallbackDsq && World.Dsqs[FallbackSlot(c)].Nr > 0)
+                if (Config.Protocol == Protocol.FallbackDsq && DqR(FallbackSlot(c)).Nr > 0)
                 {
                     // fallback-dsq (v2): drain this rq's fallback DSQ first, re-enqueueing with SCX_ENQ_REENQ.
                     ref var dr = ref Call(ref f, 1, PathId.ReenqueueLocal);
@@ -298,7 +298,7 @@ public sealed partial class Machine
                 goto case 1;
             }
             case 1:
-                if (World.Dsqs[LocalSlot(c)].Nr > 0) goto case 100;
+                if (DqR(LocalSlot(c)).Nr > 0) goto case 100;
                 if (Bypassing)
                 {
                     ref var cb = ref Call(ref f, 6, PathId.ConsumeDispatchQ);
@@ -328,12 +328,12 @@ public sealed partial class Machine
                 return;
             }
             case 5:
-                if (prev >= 0 && ScxQueued(prev) && World.Tasks[prev].Slice > 0)
+                if (prev >= 0 && ScxQueued(prev) && TkR(prev).Slice > 0)
                 {
                     Rq(c).Flags |= RqFlags.BalKeep;
                     goto case 100;
                 }
-                if (World.Dsqs[LocalSlot(c)].Nr > 0) goto case 100;
+                if (DqR(LocalSlot(c)).Nr > 0) goto case 100;
                 {
                     ref var cg = ref Call(ref f, 8, PathId.ConsumeDispatchQ);
                     cg.Cpu = c;
@@ -350,7 +350,7 @@ public sealed partial class Machine
                     rq.KickIrqWork = true;
                     goto case 7;
                 }
-                if (World.Cpus[c].DspNrTasks > 0) goto case 3;
+                if (RqR(c).DspNrTasks > 0) goto case 3;
                 goto case 7;
             case 6:
                 if (Ret != 0) goto case 100;
@@ -463,7 +463,7 @@ public sealed partial class Machine
         if (f.I0 < rq.DspCursor)
         {
             var i = f.I0++;
-            ref readonly var e = ref World.DspBuf[c * DspMaxBatch + i];
+            ref readonly var e = ref DspR(c, i);
             ref var fd = ref Call(ref f, f.Pc, PathId.FinishDispatch);
             fd.Cpu = c;
             fd.Task = e.Task;
@@ -549,14 +549,14 @@ public sealed partial class Machine
     /// <summary>finish_dispatch()'s staleness test; the protocol variants change what is compared.</summary>
     private bool EntryStillValid(ref Frame f, long word)
     {
-        ref readonly var e = ref World.DspBuf[f.Cpu * DspMaxBatch + f.I0];
+        ref readonly var e = ref DspR(f.Cpu, f.I0);
         switch (Config.Protocol)
         {
             case Protocol.Cookie when e.Cookie != 0:
                 var want = e.Cookie == long.MinValue ? 0 : e.Cookie;
                 return OpsWord.Qseq(word) >> OpsWord.QseqShift == want;
             case Protocol.QseqInvalidate:
-                return OpsWord.Qseq(word) == f.L0 && World.Tasks[f.Task].AffinityGen == e.AffinityGen;
+                return OpsWord.Qseq(word) == f.L0 && TkR(f.Task).AffinityGen == e.AffinityGen;
             default:
                 return OpsWord.Qseq(word) == f.L0;
         }
@@ -598,7 +598,7 @@ public sealed partial class Machine
             if (enforce) ScxError($"SCX_DSQ_LOCAL[_ON] target CPU {dst} not allowed for {TaskName(p)}");
             return false;
         }
-        if ((World.Cpus[dst].Flags & RqFlags.Online) == 0)
+        if ((RqR(dst).Flags & RqFlags.Online) == 0)
         {
             if (enforce) Event(ScxEvent.DispatchLocalDsqOffline);
             return false;
@@ -619,7 +619,7 @@ public sealed partial class Machine
         {
             case 0:
             {
-                var src = World.Tasks[p].Cpu;
+                var src = TkR(p).Cpu;
                 f.I1 = src;
                 if (c == src && src == dst)
                 {
@@ -714,7 +714,7 @@ public sealed partial class Machine
             case 2:
             {
                 // If the destination CPU is idle (or runs a lower class), wake it up.
-                if (World.Cpus[dst].Curr < 0) Rq(dst).NeedResched = true;
+                if (RqR(dst).Curr < 0) Rq(dst).NeedResched = true;
                 goto case 5;
             }
             case 5:
@@ -772,8 +772,8 @@ public sealed partial class Machine
                 return;
             case 2:
             {
-                if (!World.Tasks[p].CpusPtr.Test(f.I1))
-                    KernelAssert("WARN_ON_ONCE(!cpumask_test_cpu(dst, p->cpus_ptr))", $"move_remote_task_to_local_dsq: CPU{f.I1} not in {TaskName(p)}'s cpus_ptr {World.Tasks[p].CpusPtr}");
+                if (!TkR(p).CpusPtr.Test(f.I1))
+                    KernelAssert("WARN_ON_ONCE(!cpumask_test_cpu(dst, p->cpus_ptr))", $"move_remote_task_to_local_dsq: CPU{f.I1} not in {TaskName(p)}'s cpus_ptr {TkR(p).CpusPtr}");
                 Tk(p).Run = RunState.Runnable;
                 ref var e = ref Call(ref f, 3, PathId.EnqueueTask);
                 e.Task = p;
@@ -805,17 +805,17 @@ public sealed partial class Machine
                 return;
             }
             case 0:
-                if (World.Dsqs[f.Dsq].Nr == 0) goto case 20; // lockless emptiness check
+                if (DqR(f.Dsq).Nr == 0) goto case 20; // lockless emptiness check
                 LockDsq(ref f, f.Dsq, 1);
                 return;
             case 1:
             {
-                if (World.Sched.Aborting && !IsBypassSlot(f.Dsq))
+                if (SchR().Aborting && !IsBypassSlot(f.Dsq))
                 {
                     UnlockDsq(f.Dsq);
                     goto case 20;
                 }
-                for (var t = World.Dsqs[f.Dsq].Head; t >= 0; t = World.Tasks[t].Next)
+                for (var t = DqR(f.Dsq).Head; t >= 0; t = TkR(t).Next)
                 {
                     ref var p = ref Tk(t);
                     if (p.Cpu == c)
@@ -849,7 +849,7 @@ public sealed partial class Machine
             case 2:
             {
                 var t = f.I0;
-                if (World.Tasks[t].HoldingCpu == c && World.Tasks[t].Cpu == f.I1)
+                if (TkR(t).HoldingCpu == c && TkR(t).Cpu == f.I1)
                 {
                     ref var mv = ref Call(ref f, 21, PathId.MoveRemoteTaskToLocalDsq);
                     mv.Task = t;
@@ -885,7 +885,7 @@ public sealed partial class Machine
         {
             case 0:
             {
-                var src = World.Tasks[p].Cpu;
+                var src = TkR(p).Cpu;
                 f.I0 = src;
                 f.I1 = c;
                 if (src != c)

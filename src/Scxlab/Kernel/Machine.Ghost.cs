@@ -35,7 +35,7 @@ public sealed partial class Machine
                     return;
                 }
                 // Claim the txn, then lock the target task's rq.
-                var src = World.Tasks[p].Cpu;
+                var src = TkR(p).Cpu;
                 f.I1 = c;
                 if (src != c)
                 {
@@ -60,7 +60,7 @@ public sealed partial class Machine
                 if (t.Class != SchedClass.Ext || t.Run == RunState.Dead) st = GhostTxnState.TargetNotFound;
                 else if (t.Barrier != f.L0) st = GhostTxnState.TargetStale;
                 else if ((t.Flags & TaskFlags.Queued) == 0 || OpsWord.State(t.OpsState) != OpsState.Queued) st = GhostTxnState.TargetNotRunnable;
-                else if (World.Cpus[t.Cpu].Curr == p) st = GhostTxnState.TargetOnCpu;
+                else if (RqR(t.Cpu).Curr == p) st = GhostTxnState.TargetOnCpu;
                 else st = GhostTxnState.Complete;
                 f.I2 = (int)st;
                 Trace?.Note(_cur, $"commit txn({TaskName(p)} on CPU{f.I0}, barrier {f.L0}): {st} (task barrier {t.Barrier})");
@@ -85,7 +85,7 @@ public sealed partial class Machine
                 f.I1 = f.I0; // move_remote_task_to_local_dsq() returns with the target rq locked
                 goto case 3;
             case 3:
-                if (f.I2 == (int)GhostTxnState.Complete && World.Cpus[f.I0].Curr < 0) Rq(f.I0).NeedResched = true;
+                if (f.I2 == (int)GhostTxnState.Complete && RqR(f.I0).Curr < 0) Rq(f.I0).NeedResched = true;
                 if (f.I1 != c)
                 {
                     UnlockRq(f.I1);

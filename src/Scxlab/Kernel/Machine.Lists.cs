@@ -15,21 +15,21 @@ public sealed partial class Machine
         if (after < 0)
         {
             p.Next = d.Head;
-            if (d.Head >= 0) World.Tasks[d.Head].Prev = t;
+            if (d.Head >= 0) Tk(d.Head).Prev = t;
             else d.Tail = t;
             d.Head = t;
         }
         else
         {
-            p.Next = World.Tasks[after].Next;
-            if (p.Next >= 0) World.Tasks[p.Next].Prev = t;
+            p.Next = TkR(after).Next;
+            if (p.Next >= 0) Tk(p.Next).Prev = t;
             else d.Tail = t;
-            World.Tasks[after].Next = t;
+            Tk(after).Next = t;
         }
         d.Nr++;
     }
 
-    private void LinkTail(int slot, int t) => LinkAfter(slot, World.Dsqs[slot].Tail, t);
+    private void LinkTail(int slot, int t) => LinkAfter(slot, DqR(slot).Tail, t);
 
     private void LinkHead(int slot, int t) => LinkAfter(slot, -1, t);
 
@@ -40,9 +40,9 @@ public sealed partial class Machine
         var slot = p.ListOn;
         if (slot < 0) return;
         ref var d = ref Dq(slot);
-        if (p.Prev >= 0) World.Tasks[p.Prev].Next = p.Next;
+        if (p.Prev >= 0) Tk(p.Prev).Next = p.Next;
         else d.Head = p.Next;
-        if (p.Next >= 0) World.Tasks[p.Next].Prev = p.Prev;
+        if (p.Next >= 0) Tk(p.Next).Prev = p.Prev;
         else d.Tail = p.Prev;
         p.Next = p.Prev = -1;
         p.ListOn = -1;
@@ -57,11 +57,11 @@ public sealed partial class Machine
     /// <summary>Insert in vtime order (rbtree order is list order): after the last task that is not after it.</summary>
     private void LinkByVtime(int slot, int t)
     {
-        var vt = World.Tasks[t].DsqVtime;
+        var vt = TkR(t).DsqVtime;
         var after = -1;
-        for (var q = World.Dsqs[slot].Head; q >= 0; q = World.Tasks[q].Next)
+        for (var q = DqR(slot).Head; q >= 0; q = TkR(q).Next)
         {
-            if (vt - World.Tasks[q].DsqVtime < 0) break; // time_before64(vt, q.vtime)
+            if (vt - TkR(q).DsqVtime < 0) break; // time_before64(vt, q.vtime)
             after = q;
         }
         LinkAfter(slot, after, t);
@@ -73,7 +73,7 @@ public sealed partial class Machine
         ref var p = ref Tk(t);
         if ((p.Flags & TaskFlags.ResetRunnableAt) != 0)
         {
-            p.RunnableAt = World.Sched.Clock;
+            p.RunnableAt = SchR().Clock;
             p.Flags &= ~TaskFlags.ResetRunnableAt;
         }
         p.RunnableOrder = 1;

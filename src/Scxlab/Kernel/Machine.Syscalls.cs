@@ -28,7 +28,7 @@ public sealed partial class Machine
                 return;
             case 1:
                 // task_rq_lock(): lock task_rq(p), retry if it moved or is migrating.
-                f.I1 = World.Tasks[p].Cpu;
+                f.I1 = TkR(p).Cpu;
                 LockRq(ref f, f.I1, 2);
                 return;
             case 2:
@@ -42,7 +42,7 @@ public sealed partial class Machine
                     return;
                 }
                 var queued = t.Run == RunState.Runnable && t.Class == SchedClass.Ext;
-                var running = World.Cpus[t.Cpu].Curr == p;
+                var running = RqR(t.Cpu).Curr == p;
                 f.I2 = (queued ? 1 : 0) | (running ? 2 : 0);
                 if (queued)
                 {
@@ -84,7 +84,7 @@ public sealed partial class Machine
                 }
                 goto case 5;
             case 5:
-                if ((f.I2 & 2) != 0 && World.Tasks[p].Class == SchedClass.Ext)
+                if ((f.I2 & 2) != 0 && TkR(p).Class == SchedClass.Ext)
                 {
                     ref var sn = ref Call(ref f, 6, PathId.SetNextTask);
                     sn.Task = p;
@@ -122,7 +122,7 @@ public sealed partial class Machine
             }
             case 7:
                 UnlockRq(f.I1);
-                Tk(p).PiLock = -1;
+                UnlockPi(p);
                 Return();
                 return;
             default:
@@ -160,7 +160,7 @@ public sealed partial class Machine
             }
             case 3:
                 Tk(p).Migrating = false;
-                if (World.Cpus[f.I1].Curr < 0) Rq(f.I1).NeedResched = true;
+                if (RqR(f.I1).Curr < 0) Rq(f.I1).NeedResched = true;
                 if (f.I2 == 1)
                 {
                     UnlockRq(f.I1);
@@ -191,7 +191,7 @@ public sealed partial class Machine
                 ref var t = ref Tk(p);
                 if (t.Run != RunState.Sleeping)
                 {
-                    t.PiLock = -1;
+                    UnlockPi(p);
                     Return();
                     return;
                 }
@@ -201,7 +201,7 @@ public sealed partial class Machine
                 for (var c = 0; c < N; c++)
                 {
                     _fp.Reads |= Footprint.Bit(Resource.Rq, c);
-                    if (World.Cpus[c].Curr != p) continue;
+                    if (RqR(c).Curr != p) continue;
                     Yield(ref f, 1);
                     return;
                 }
@@ -231,7 +231,7 @@ public sealed partial class Machine
                 if (cpu < 0 || cpu >= N)
                 {
                     ScxError($"invalid CPU {cpu} from ops.select_cpu()");
-                    cpu = World.Tasks[p].Cpu;
+                    cpu = TkR(p).Cpu;
                 }
                 Tk(p).SelectedCpu = cpu;
                 f.I0 = cpu;
@@ -263,13 +263,13 @@ public sealed partial class Machine
                 ref var e = ref Call(ref f, 5, PathId.EnqueueTask);
                 e.Task = p;
                 e.Cpu = f.I0;
-                e.L0 = (long)EnqFlags.Wakeup | (World.Tasks[p].SelectedCpu >= 0 ? (long)EnqFlags.CpuSelected : 0);
+                e.L0 = (long)EnqFlags.Wakeup | (TkR(p).SelectedCpu >= 0 ? (long)EnqFlags.CpuSelected : 0);
                 return;
             }
             case 5:
-                if (World.Cpus[f.I0].Curr < 0) Rq(f.I0).NeedResched = true; // wakeup_preempt on an idle CPU
+                if (RqR(f.I0).Curr < 0) Rq(f.I0).NeedResched = true; // wakeup_preempt on an idle CPU
                 UnlockRq(f.I0);
-                Tk(p).PiLock = -1;
+                UnlockPi(p);
                 // task_woken_scx() runs the deferred direct dispatch right away on this CPU's behalf.
                 Return();
                 return;
@@ -299,7 +299,7 @@ public sealed partial class Machine
                 goto case 1;
             case 1:
             {
-                var t = World.Cpus[c].CpusToKick.Next(f.I0);
+                var t = RqR(c).CpusToKick.Next(f.I0);
                 if (t < 0 || t >= N)
                 {
                     f.I0 = 0;
@@ -319,7 +319,7 @@ public sealed partial class Machine
                 if (self.CpusToWait.Test(t) && IsScx(target.Curr))
                 {
                     self.CpusToSync.Set(t);
-                    World.KickSyncs[c * N + t] = target.KickSync;
+                    KickSyncW(c, t) = target.KickSync;
                     f.I2 = 1;
                 }
                 self.CpusToPreempt.Clear(t);
@@ -334,7 +334,7 @@ public sealed partial class Machine
             }
             case 3:
             {
-                var t = World.Cpus[c].CpusToKickIfIdle.Next(f.I0);
+                var t = RqR(c).CpusToKickIfIdle.Next(f.I0);
                 if (t < 0 || t >= N) goto case 5;
                 f.I0 = t;
                 LockRq(ref f, t, 4);
@@ -376,7 +376,7 @@ public sealed partial class Machine
             case 1:
             {
                 Rq(c).DeferredLocals = false;
-                var p = World.Dsqs[DeferredSlot(c)].Head;
+                var p = DqR(DeferredSlot(c)).Head;
                 if (p < 0)
                 {
                     UnlockRq(c);
@@ -434,10 +434,10 @@ public sealed partial class Machine
             {
                 // Move the candidates to a private list first so re-inserted tasks are not seen again.
                 var src = f.I2 == 2 ? FallbackSlot(c) : LocalSlot(c);
-                var t = World.Dsqs[src].Head;
+                var t = DqR(src).Head;
                 while (t >= 0)
                 {
-                    var next = World.Tasks[t].Next;
+                    var next = TkR(t).Next;
                     Unlink(t);
                     Tk(t).Dsq = -1;
                     LinkTail(ReenqSlot(c), t);
@@ -449,7 +449,7 @@ public sealed partial class Machine
             }
             case 3:
             {
-                var p = World.Dsqs[ReenqSlot(c)].Head;
+                var p = DqR(ReenqSlot(c)).Head;
                 if (p < 0)
                 {
                     if (f.I2 == 1) UnlockRq(c);
@@ -460,7 +460,7 @@ public sealed partial class Machine
                 Event(f.I2 == 2 ? ScxEvent.FallbackReenq : ScxEvent.ReenqKfunc);
                 ref var e = ref Call(ref f, 3, PathId.DoEnqueueTask);
                 e.Task = p;
-                e.Cpu = World.Tasks[p].Cpu;
+                e.Cpu = TkR(p).Cpu;
                 e.L0 = (long)EnqFlags.Reenq;
                 e.I0 = -1;
                 return;
@@ -481,7 +481,7 @@ public sealed partial class Machine
                 return;
             case 1:
             {
-                var curr = World.Cpus[c].Curr;
+                var curr = RqR(c).Curr;
                 f.Task = curr;
                 if (!IsScx(curr)) goto case 2;
                 ref var t = ref Tk(curr);
@@ -492,7 +492,7 @@ public sealed partial class Machine
                 goto case 2;
             }
             case 2:
-                if (IsScx(f.Task) && World.Tasks[f.Task].Slice == 0) Rq(c).NeedResched = true;
+                if (IsScx(f.Task) && TkR(f.Task).Slice == 0) Rq(c).NeedResched = true;
                 UnlockRq(c);
                 Return();
                 return;
@@ -514,13 +514,13 @@ public sealed partial class Machine
                 goto case 1;
             case 1:
             {
-                while (f.I0 < World.Tasks.Length && (World.Tasks[f.I0].Class != SchedClass.Ext || World.Tasks[f.I0].Run == RunState.Dead)) f.I0++;
+                while (f.I0 < World.Tasks.Length && (TkR(f.I0).Class != SchedClass.Ext || TkR(f.I0).Run == RunState.Dead)) f.I0++;
                 if (f.I0 >= World.Tasks.Length) goto case 5;
                 WaitFor(ref f, 2, WaitKind.PiLock, f.I0);
                 return;
             }
             case 2:
-                f.I1 = World.Tasks[f.I0].Cpu;
+                f.I1 = TkR(f.I0).Cpu;
                 LockRq(ref f, f.I1, 3);
                 return;
             case 3:
@@ -551,16 +551,16 @@ public sealed partial class Machine
                 t.Class = SchedClass.Fair;
                 t.OpsState = OpsWord.Make(OpsState.None, 0);
                 t.Flags &= ~TaskFlags.InCustody;
-                var running = World.Cpus[t.Cpu].Curr == p;
+                var running = RqR(t.Cpu).Curr == p;
                 if (t.Run == RunState.Runnable && !running) t.FairQueued = true;
-                if (t.Run == RunState.Runnable && World.Cpus[t.Cpu].Curr < 0) Rq(t.Cpu).NeedResched = true;
+                if (t.Run == RunState.Runnable && RqR(t.Cpu).Curr < 0) Rq(t.Cpu).NeedResched = true;
                 UnlockRq(f.I1);
-                t.PiLock = -1;
+                UnlockPi(f.I0);
                 f.I0++;
                 goto case 1;
             }
             case 5:
-                if (Invoke(ref f, 6, ScxCallback.Exit, -1, 0, (long)World.Sched.ExitKind)) return;
+                if (Invoke(ref f, 6, ScxCallback.Exit, -1, 0, (long)SchR().ExitKind)) return;
                 goto case 6;
             case 6:
             {
@@ -568,7 +568,7 @@ public sealed partial class Machine
                 s.Disabled = true;
                 s.BypassDepth--;
                 for (var c = 0; c < N; c++)
-                    if (World.Cpus[c].Curr < 0) Rq(c).NeedResched = true;
+                    if (RqR(c).Curr < 0) Rq(c).NeedResched = true;
                 Trace?.Note(_cur, $"sched_ext: BPF scheduler \"{Ops.Name}\" disabled ({ExitKinds.Reason(s.ExitKind)})");
                 Return();
                 return;

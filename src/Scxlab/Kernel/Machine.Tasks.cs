@@ -54,7 +54,7 @@ public sealed partial class Machine
                 goto case 3;
             case 3:
                 Rq(rqc).Flags &= ~RqFlags.InWakeup;
-                if ((f.L0 & (long)EnqFlags.CpuSelected) != 0 && World.Tasks[p].SelectedCpu != rqc) Event(ScxEvent.SelectCpuFallback);
+                if ((f.L0 & (long)EnqFlags.CpuSelected) != 0 && TkR(p).SelectedCpu != rqc) Event(ScxEvent.SelectCpuFallback);
                 Return();
                 return;
             default:
@@ -83,7 +83,7 @@ public sealed partial class Machine
                     de.L0 = f.L0;
                     return;
                 }
-                if ((World.Cpus[rqc].Flags & RqFlags.Online) == 0) { f.I1 = LocalSlot(rqc); goto case 5; }
+                if ((RqR(rqc).Flags & RqFlags.Online) == 0) { f.I1 = LocalSlot(rqc); goto case 5; }
                 if (Bypassing)
                 {
                     Event(ScxEvent.BypassDispatch);
@@ -324,12 +324,12 @@ public sealed partial class Machine
             }
             case 1:
             {
-                var rqc = World.Tasks[p].Cpu;
-                if (World.Cpus[rqc].Curr == p && Invoke(ref f, 2, ScxCallback.Stopping, p, rqc, 0)) return;
+                var rqc = TkR(p).Cpu;
+                if (RqR(rqc).Curr == p && Invoke(ref f, 2, ScxCallback.Stopping, p, rqc, 0)) return;
                 goto case 2;
             }
             case 2:
-                if (!World.Tasks[p].Migrating && Invoke(ref f, 3, ScxCallback.Quiescent, p, World.Tasks[p].Cpu, f.L0)) return;
+                if (!TkR(p).Migrating && Invoke(ref f, 3, ScxCallback.Quiescent, p, TkR(p).Cpu, f.L0)) return;
                 goto case 3;
             case 3:
             {
@@ -399,8 +399,8 @@ public sealed partial class Machine
                 goto case 3;
             }
             case 2:
-                if (OpsWord.State(World.Tasks[p].OpsState) != OpsState.None)
-                    KernelAssert("BUG_ON() ops_dequeue: not NONE after DISPATCHING", $"{TaskName(p)} left DISPATCHING as {OpsWord.Format(World.Tasks[p].OpsState)}");
+                if (OpsWord.State(TkR(p).OpsState) != OpsState.None)
+                    KernelAssert("BUG_ON() ops_dequeue: not NONE after DISPATCHING", $"{TaskName(p)} left DISPATCHING as {OpsWord.Format(TkR(p).OpsState)}");
                 goto case 3;
             case 3:
                 if (CallTaskDequeue(ref f, 4, p, f.L0)) return;

@@ -126,6 +126,11 @@ public sealed partial class Machine
     public string TaskName(int t) => t < 0 ? "NULL" : $"{Config.Tasks[t].Name}[{Config.Tasks[t].Pid}]";
 
     // ---------------------------------------------------------------- state access (records the footprint)
+    // Every read or write of shared state inside a step goes through one of these, so a step's
+    // footprint is complete: Tk/Rq/Dq/Sch/Dsp/KickSyncW/MapsW record a write (a read-modify-write
+    // is a write), the ...R forms a read. Actor-private state (the actor's frames, kfunc log and
+    // ActorState) is not shared and not recorded. Lock words are resources of their own
+    // (Resource.Lock/DsqLock/PiLock): only the lock and unlock helpers and the step guard touch them.
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref TaskState Tk(int t)
@@ -149,9 +154,23 @@ public sealed partial class Machine
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref readonly CpuState RqR(int c)
+    {
+        _fp.Reads |= Footprint.Bit(Resource.Rq, c);
+        return ref World.Cpus[c];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref DsqState Dq(int s)
     {
         _fp.Writes |= Footprint.Bit(Resource.Dsq, s);
+        return ref World.Dsqs[s];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref readonly DsqState DqR(int s)
+    {
+        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
         return ref World.Dsqs[s];
     }
 
@@ -162,13 +181,59 @@ public sealed partial class Machine
         return ref World.Sched;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref readonly SchedState SchR()
+    {
+        _fp.Reads |= Footprint.Bit(Resource.Sched, 0);
+        return ref World.Sched;
+    }
+
+    /// <summary>Entry <paramref name="i"/> of CPU <paramref name="cpu"/>'s dispatch buffer, for writing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref DspEntry Dsp(int cpu, int i)
+    {
+        _fp.Writes |= Footprint.Bit(Resource.Buffer, cpu);
+        return ref World.DspBuf[cpu * DspMaxBatch + i];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref readonly DspEntry DspR(int cpu, int i)
+    {
+        _fp.Reads |= Footprint.Bit(Resource.Buffer, cpu);
+        return ref World.DspBuf[cpu * DspMaxBatch + i];
+    }
+
+    /// <summary>ksyncs[kicker][target]: the kicker's record of the target's kick_sync.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref long KickSyncW(int kicker, int target)
+    {
+        _fp.Writes |= Footprint.Bit(Resource.KickSync, kicker);
+        return ref World.KickSyncs[kicker * N + target];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal long KickSyncR(int kicker, int target)
+    {
+        _fp.Reads |= Footprint.Bit(Resource.KickSync, kicker);
+        return World.KickSyncs[kicker * N + target];
+    }
+
     internal void TouchMap(int mapId, bool write)
     {
         if (write) _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
         else _fp.Reads |= Footprint.Bit(Resource.Map, mapId);
     }
 
-    public bool Bypassing => World.Sched.BypassDepth > 0;
+    /// <summary>The map whose words start at <paramref name="offset"/> (a BPF spin lock's wait argument).</summary>
+    public int MapIdAt(int offset)
+    {
+        for (var i = 0; i < MapLayout.Maps.Count; i++)
+            if (MapLayout.Maps[i].Handle.Offset == offset) return i;
+        return -1;
+    }
+
+    /// <summary>scx_rq_bypassing(): reads the scheduler's bypass depth (recorded).</summary>
+    public bool Bypassing => SchR().BypassDepth > 0;
     public ref ActorState ActorStateOf(int a) => ref World.Actors[a];
     private ref ActorState Act => ref World.Actors[_cur];
     private ref Frame FrameAt(int actor, int depthIndex) => ref World.Frames[actor * World.MaxDepth + depthIndex];
@@ -223,9 +288,11 @@ public sealed partial class Machine
         WaitFor(ref f, pc, WaitKind.RqLock, cpu);
     }
 
+    // Whether the current actor holds a lock cannot be changed by another actor, so the ownership
+    // checks below need not record a read; taking and dropping a lock writes the lock word only.
     private void UnlockRq(int cpu)
     {
-        ref var rq = ref Rq(cpu);
+        ref var rq = ref World.Cpus[cpu];
         if (rq.RqLock != _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: unlocking CPU{cpu}'s rq lock it does not hold");
         rq.RqLock = -1;
         _fp.Writes |= Footprint.Bit(Resource.Lock, cpu);
@@ -235,9 +302,18 @@ public sealed partial class Machine
 
     private void UnlockDsq(int slot)
     {
-        ref var d = ref Dq(slot);
+        ref var d = ref World.Dsqs[slot];
         if (d.Lock != _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: unlocking {SlotName(slot)} lock it does not hold");
         d.Lock = -1;
+        _fp.Writes |= Footprint.Bit(Resource.DsqLock, slot);
+    }
+
+    private void UnlockPi(int t)
+    {
+        ref var p = ref World.Tasks[t];
+        if (p.PiLock != _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: unlocking {TaskName(t)}->pi_lock it does not hold");
+        p.PiLock = -1;
+        _fp.Writes |= Footprint.Bit(Resource.PiLock, t);
     }
 
     // ---------------------------------------------------------------- stepping
@@ -262,6 +338,39 @@ public sealed partial class Machine
         };
     }
 
+    /// <summary>
+    /// What actor <paramref name="a"/>'s enabledness and next step's guard depend on, as footprint
+    /// bits: taking a lock writes the lock word; waiting for an ops_state change or a kick_sync
+    /// reads the task or rq; an idle actor's choice of activity reads its rq (a CPU) or the
+    /// scheduler state (the helper). Step() adds this to the step's footprint, so that "a step of
+    /// b enables or disables a" is a conflict between a's and b's footprints.
+    /// </summary>
+    public void GuardFootprint(int a, out ulong reads, out ulong writes)
+    {
+        reads = 0;
+        writes = 0;
+        ref var act = ref World.Actors[a];
+        if (act.Depth == 0)
+        {
+            var info = _actors[a];
+            if (info.Kind == ActorKind.Cpu) reads = Footprint.Bit(Resource.Rq, info.Cpu);
+            else if (info.Kind == ActorKind.Helper) reads = Footprint.Bit(Resource.Sched, 0);
+            return;
+        }
+        ref var f = ref FrameAt(a, act.Depth - 1);
+        switch (f.Wait)
+        {
+            case WaitKind.None: return;
+            case WaitKind.RqLock: writes = Footprint.Bit(Resource.Lock, f.WaitArg); return;
+            case WaitKind.DsqLock: writes = Footprint.Bit(Resource.DsqLock, f.WaitArg); return;
+            case WaitKind.PiLock: writes = Footprint.Bit(Resource.PiLock, f.WaitArg); return;
+            case WaitKind.OpsStateChange: reads = Footprint.Bit(Resource.Task, f.WaitArg); return;
+            case WaitKind.BpfSpinLock: writes = Footprint.Bit(Resource.Map, MapIdAt(f.WaitArg)); return;
+            case WaitKind.KickSync: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return;
+            default: throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");
+        }
+    }
+
     /// <summary>Is any actor enabled?</summary>
     public bool AnyEnabled()
     {
@@ -275,7 +384,7 @@ public sealed partial class Machine
     {
         _cur = a;
         _stepDone = false;
-        _fp = default;
+        GuardFootprint(a, out _fp.Reads, out _fp.Writes);
         if (StepFindings.Count > 0) StepFindings.Clear();
         ref var act = ref World.Actors[a];
         if (act.Depth == 0)
@@ -294,21 +403,20 @@ public sealed partial class Machine
                 case WaitKind.RqLock:
                     World.Cpus[f.WaitArg].RqLock = a;
                     _fp.Writes |= Footprint.Bit(Resource.Lock, f.WaitArg);
-                    _fp.Writes |= Footprint.Bit(Resource.Rq, f.WaitArg);
                     Trace?.Note(a, $"raw_spin_rq_lock(CPU{f.WaitArg})");
                     break;
                 case WaitKind.DsqLock:
                     World.Dsqs[f.WaitArg].Lock = a;
-                    _fp.Writes |= Footprint.Bit(Resource.Dsq, f.WaitArg);
+                    _fp.Writes |= Footprint.Bit(Resource.DsqLock, f.WaitArg);
                     Trace?.Note(a, $"raw_spin_lock({SlotName(f.WaitArg)}->lock)");
                     break;
                 case WaitKind.PiLock:
                     World.Tasks[f.WaitArg].PiLock = a;
-                    _fp.Writes |= Footprint.Bit(Resource.Task, f.WaitArg);
+                    _fp.Writes |= Footprint.Bit(Resource.PiLock, f.WaitArg);
                     Trace?.Note(a, $"raw_spin_lock_irqsave({TaskName(f.WaitArg)}->pi_lock)");
                     break;
                 case WaitKind.BpfSpinLock:
-                    _fp.Writes |= Footprint.Bit(Resource.Map, f.WaitArg);
+                    // Taken by the bpf_spin_lock() kfunc the replayed callback runs next (which records the map).
                     break;
                 default:
                     throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");
@@ -391,7 +499,7 @@ public sealed partial class Machine
         {
             case ActorKind.Cpu:
             {
-                ref var rq = ref Rq(info.Cpu);
+                ref readonly var rq = ref RqR(info.Cpu);
                 if (rq.KickIrqWork)
                 {
                     ref var f = ref Push(PathId.KickCpusIrqWork);
@@ -496,7 +604,7 @@ public sealed partial class Machine
                 ref var p = ref Tk(action.Task);
                 p.WantsSleep = true;
                 if (action.Kind == ActionKind.Exit) p.Exiting = true;
-                if (p.Run == RunState.Runnable && World.Cpus[p.Cpu].Curr == action.Task) Rq(p.Cpu).NeedResched = true;
+                if (p.Run == RunState.Runnable && RqR(p.Cpu).Curr == action.Task) Rq(p.Cpu).NeedResched = true;
                 _stepDone = true;
                 break;
             }

@@ -26,6 +26,14 @@ public enum Resource : byte
     Dsq = 3,
     Map = 4,
     Sched = 5,
+    /// <summary>An rq lock word (rq->__lock), by CPU.</summary>
     Lock = 6,
+    /// <summary>A CPU's dispatch buffer (scx_dsp_ctx.buf), by CPU.</summary>
     Buffer = 7,
+    /// <summary>A DSQ's own lock word (dsq->lock), by slot.</summary>
+    DsqLock = 8,
+    /// <summary>A task's pi_lock word, by task.</summary>
+    PiLock = 9,
+    /// <summary>A kicker's row of ksyncs (the targets' kick_sync values it recorded), by kicker CPU.</summary>
+    KickSync = 10,
 }
