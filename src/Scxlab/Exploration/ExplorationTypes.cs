@@ -1,3 +1,4 @@
+using Scxlab.Stepping;
 using Scxlab.Checks;
 
 namespace Scxlab.Exploration;
@@ -36,6 +37,8 @@ public sealed class ExploreOptions
     public bool ShortestTraces { get; init; } = true;
     /// <summary>Called about twice a second once a run has lasted a second.</summary>
     public Action<ExploreStats>? Progress { get; init; }
+    /// <summary>Test hook: every transition of a DFS (parent world, actor, child world, child's sleep set). Null on the hot path.</summary>
+    internal Action<World, int, World, ulong>? OnTransition { get; init; }
 }
 
 public sealed class ExploreStats

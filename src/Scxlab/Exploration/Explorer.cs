@@ -213,6 +213,11 @@ public sealed class Explorer
             // The step's footprint: everything its code read and wrote through the recording accessors,
             // plus its guard (Machine.GuardFootprint), so enabling/disabling shows up as a conflict too.
             var fp = _m.LastFootprint;
+            var v = _checker.AfterStep();
+            // A violating state is terminal: the step that reached it disables every actor, so it conflicts
+            // with every other step, even one that touches no shared state (else a sibling b would keep it
+            // asleep and miss s·b·a, itself terminal and distinct from s·a).
+            if (v != null) fp = Footprint.Everything;
             var bit = 1UL << a;
             fps[d * n + a] = fp;
             done[d] |= bit;
@@ -230,7 +235,7 @@ public sealed class Explorer
                 }
             }
 
-            var v = _checker.AfterStep();
+            _o.OnTransition?.Invoke(w, a, child, childSleep);
             var key = Key(child, a, pre, bound != null);
             if (!visited.Add(child, key, childSleep, out var slot))
             {

@@ -12,8 +12,16 @@ public struct Footprint
     public ulong Reads;
     public ulong Writes;
 
+    /// <summary>
+    /// Do the two steps conflict (one writes what the other reads or writes)? <see cref="Everything"/>
+    /// conflicts with every footprint, even an empty one.
+    /// </summary>
     public readonly bool DependsOn(in Footprint other) =>
-        ((Writes & (other.Reads | other.Writes)) | (other.Writes & Reads)) != 0;
+        ((Writes & (other.Reads | other.Writes)) | (other.Writes & Reads)) != 0
+        || Writes == ulong.MaxValue || other.Writes == ulong.MaxValue;
+
+    /// <summary>A step that conflicts with every step (e.g. one that reached a terminal, violating state).</summary>
+    public static Footprint Everything => new() { Reads = ulong.MaxValue, Writes = ulong.MaxValue };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Bit(Resource kind, int id) => 1UL << (int)(((uint)kind * 0x9E3779B1u + (uint)id * 0x85EBCA77u) >> 26);
