@@ -3,6 +3,7 @@ using Scxlab.Bpf;
 using Scxlab.Exploration;
 using Scxlab.Kernel;
 using Scxlab.Policies;
+using Scxlab.Stepping;
 
 namespace Scxlab.Tests.Exploration;
 
@@ -80,22 +81,38 @@ public class ExplorerPropertyTests
     /// <summary>At most one initially running task per CPU.</summary>
     private static bool Distinct(int[] cpu, int[] state) => !(cpu.Length == 2 && cpu[0] == cpu[1] && state[0] == 1 && state[1] == 1);
 
-    private static ExploreResult Explore(ModelConfig cfg, Strategy s) =>
-        new Explorer(new Machine(cfg), new ExploreOptions { Strategy = s, ShortestTraces = s != Strategy.Bfs }).Run();
+    private static ExploreResult Explore(ModelConfig cfg, Strategy s, bool shortest = true, long? maxTransitions = null) =>
+        new Explorer(new Machine(cfg), new ExploreOptions { Strategy = s, ShortestTraces = shortest && s != Strategy.Bfs, MaxTransitions = maxTransitions }).Run();
 
+    /// <summary>
+    /// Sleep sets prune transitions, never states: on every random scenario whose plain DFS completes
+    /// within the budget, the reduced search visits exactly as many states, finds the same violations
+    /// and gives the same verdict, with no more transitions.
+    /// </summary>
     [Fact]
     public void Should_ReportSameViolationsAndStates_When_ReducedAndPlainDfsExploreTheSameScenario()
     {
+        var compared = 0;
+        var total = 0;
+        long dfsTransitions = 0, reducedTransitions = 0;
         GenSmall.Sample(sc =>
         {
+            total++;
             var cfg = sc.Config();
-            var dfs = Explore(cfg, Strategy.Dfs);
-            var red = Explore(cfg, Strategy.Reduced);
+            var dfs = Explore(cfg, Strategy.Dfs, shortest: false, maxTransitions: 40_000);
+            if (!dfs.Complete) return;
+            compared++;
+            var red = Explore(cfg, Strategy.Reduced, shortest: false);
+            Assert.True(red.Complete);
             Assert.Equal(dfs.Violations.Select(v => v.Violation.Key).Order(), red.Violations.Select(v => v.Violation.Key).Order());
             Assert.Equal(dfs.Stats.States, red.Stats.States);
             Assert.True(red.Stats.Transitions <= dfs.Stats.Transitions);
             Assert.Equal(dfs.Verdict, red.Verdict);
-        }, iter: 400, threads: 1, print: s => s.ToString());
+            dfsTransitions += dfs.Stats.Transitions;
+            reducedTransitions += red.Stats.Transitions;
+        }, iter: 1000, threads: 1, print: s => s.ToString());
+        Assert.True(compared >= total * 3 / 4, $"only {compared} of {total} scenarios completed within the budget");
+        Assert.True(reducedTransitions < dfsTransitions, "sleep sets pruned nothing");
     }
 
     [Fact]
@@ -110,38 +127,43 @@ public class ExplorerPropertyTests
                 Assert.Null(run.Divergence);
                 Assert.Equal(f.Violation.Key, run.Outcome?.Key);
             }
-        }, iter: 60, threads: 1, print: s => s.ToString());
+        }, iter: 40, threads: 1, print: s => s.ToString());
     }
 
     /// <summary>
-    /// The footprints are complete: whenever two enabled actors' steps at a state do not conflict,
-    /// each stays enabled after the other and the two orders reach the same state (the diamond that
-    /// sleep sets rely on). Checked at every state of random walks.
+    /// The footprints are complete: at every reachable state (up to a bound), whenever two enabled
+    /// actors' steps do not conflict, each stays enabled after the other and both orders reach the
+    /// same state — the diamond that sleep sets rely on.
     /// </summary>
     [Fact]
     public void Should_Commute_When_TwoStepsFootprintsAreIndependent()
     {
-        var pairs = 0;
+        long pairs = 0, states = 0;
         GenSmall.Sample(sc =>
         {
             var m = new Machine(sc.Config());
-            var rng = new Random(11);
-            var s0 = m.World.Clone();
+            var n = m.ActorCount;
+            var seen = new HashSet<ulong> { m.World.Fingerprint() };
+            var queue = new Queue<World>();
+            queue.Enqueue(m.World.Clone());
             var sa = m.World.Clone();
             var sb = m.World.Clone();
-            var n = m.ActorCount;
-            var fps = new Stepping.Footprint[n];
-            for (var i = 0; i < 60; i++)
+            var fps = new Footprint[n];
+            var enabled = new List<int>();
+            while (queue.Count > 0 && seen.Count < 3000)
             {
+                var s0 = queue.Dequeue();
+                states++;
                 m.World = s0;
-                var enabled = Enumerable.Range(0, n).Where(m.IsEnabled).ToList();
-                if (enabled.Count == 0) break;
+                enabled.Clear();
+                for (var a = 0; a < n; a++) if (m.IsEnabled(a)) enabled.Add(a);
                 foreach (var a in enabled)
                 {
-                    sa.CopyFrom(s0);
-                    m.World = sa;
+                    var c = s0.Clone();
+                    m.World = c;
                     m.Step(a);
                     fps[a] = m.LastFootprint;
+                    if (seen.Add(c.Fingerprint())) queue.Enqueue(c);
                 }
                 foreach (var a in enabled)
                     foreach (var b in enabled)
@@ -158,13 +180,11 @@ public class ExplorerPropertyTests
                         m.Step(b);
                         Assert.True(m.IsEnabled(a), $"{m.Actor(b).Name} disabled {m.Actor(a).Name} but their footprints do not conflict");
                         m.Step(a);
-                        Assert.True(sa.SameStateAs(sb), $"{m.Actor(a).Name} and {m.Actor(b).Name} look independent but do not commute (step {i})");
+                        Assert.True(sa.SameStateAs(sb), $"{m.Actor(a).Name} and {m.Actor(b).Name} look independent but do not commute");
                     }
-                m.World = s0;
-                m.Step(enabled[rng.Next(enabled.Count)]);
             }
         }, iter: 300, threads: 1, print: s => s.ToString());
-        Assert.True(pairs > 0, "no independent pair was ever checked");
+        Assert.True(pairs > 1000, $"only {pairs} independent pairs checked in {states} states");
     }
 
     [Fact]
