@@ -16,7 +16,7 @@ public static class SimulateCommand
 {
     public const string Usage =
         "usage: scxlab simulate WORKLOAD [--policy X] [--protocol P | --protocols a,b,c] [--cpus N] [--tasks N] [--duration D]\n" +
-        "                       [--seed N] [--hz N] [--watchdog-timeout D] [--no-jitter] [--perfetto F.json] [--plot F.png|F.svg]\n" +
+        "                       [--seed N] [--hz N] [--watchdog-timeout D] [--no-jitter] [--irq-rate N/s] [--irq-mean D] [--perfetto F.json] [--plot F.png|F.svg]\n" +
         "                       [--json] [--csv] [--progress] [--fail-on-violation]\n" +
         "WORKLOAD: a generator (cpu-bound, mixed, pingpong, affinity-churn), a built-in workload file name, or a .yaml/.json file\n" +
         "          (native format or the rt-app JSON subset; see docs/simulation.md)";
@@ -32,6 +32,8 @@ public static class SimulateCommand
         public int Hz = 250;
         public bool Jitter = true, Json, Csv, Progress, FailOnViolation;
         public string? Perfetto, Plot;
+        public double? IrqRate;
+        public long? IrqMeanNs;
     }
 
     private sealed class UsageError(string message) : Exception(message);
@@ -107,7 +109,7 @@ public static class SimulateCommand
                         Protocol = proto,
                         Hz = o.Hz,
                         WatchdogTimeoutNs = o.WatchdogNs,
-                        Costs = new StepCosts { Jitter = o.Jitter },
+                        Costs = new StepCosts { Jitter = o.Jitter, IrqPerSecond = o.IrqRate ?? new StepCosts().IrqPerSecond, IrqMeanNs = o.IrqMeanNs ?? new StepCosts().IrqMeanNs },
                         Trace = perfetto,
                         Progress = showProgress ? f => DrawProgress(stderr, protoName, f) : null,
                     });
@@ -146,7 +148,7 @@ public static class SimulateCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
             {
-                stderr.WriteLine($"scxlab simulate: cannot write plot: {FirstLine(e.Message)}");
+                stderr.WriteLine($"scxlab simulate: cannot write plot: {FirstLine(e.Message)}{(e.InnerException != null ? ": " + FirstLine(e.InnerException.Message) : "")}");
                 return 1;
             }
         }
@@ -229,6 +231,8 @@ public static class SimulateCommand
                 case "--duration": o.DurationNs = DurOpt(a, Val()); break;
                 case "--watchdog-timeout": o.WatchdogNs = DurOpt(a, Val()); break;
                 case "--no-jitter": o.Jitter = false; break;
+                case "--irq-rate": o.IrqRate = IntOpt(a, Val(), 0, 10_000_000); break;
+                case "--irq-mean": o.IrqMeanNs = DurOpt(a, Val()); break;
                 case "--perfetto": o.Perfetto = Val(); break;
                 case "--plot": o.Plot = Val(); break;
                 case "--json": o.Json = true; break;

@@ -12,7 +12,7 @@ public static class Generators
         ("cpu-bound", "2 tasks per CPU that never sleep (fairness and tick-driven slices)"),
         ("mixed", "8 tasks per CPU: 3/4 interactive (run 100us, sleep 5ms), 1/4 batch (run 10ms, sleep 40ms)"),
         ("pingpong", "1 pair per CPU: each runs 50us, wakes its partner and suspends (wakeup chains)"),
-        ("affinity-churn", "2 tasks per CPU (run 2ms, sleep 500us) whose masks move to a random CPU every 100us (stress-ng --affinity style)"),
+        ("affinity-churn", "2 tasks per CPU (run 2ms, sleep 500us) whose masks alternate every 100us between one random CPU and all CPUs (stress-ng --affinity style)"),
     ];
 
     public static bool Exists(string name) => All.Any(g => g.Name == name);
@@ -77,7 +77,7 @@ public static class Generators
                             Phases = [new Phase(PhaseKind.Run, 2_000_000), new Phase(PhaseKind.Sleep, 500_000)],
                             StartSpreadNs = 1_000_000,
                             AffinityChurnNs = 100_000,
-                            AffinityChurnMode = AffinityChurnMode.SingleCpu,
+                            AffinityChurnMode = AffinityChurnMode.SingleOrAll,
                         },
                     ],
                 };

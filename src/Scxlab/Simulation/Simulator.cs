@@ -748,11 +748,35 @@ public sealed class Simulator
         _rqSum += rq.NrRunning;
         if (rq.NrRunning > _rqMax) _rqMax = rq.NrRunning;
         // NOHZ: an idle CPU takes no tick. The tick is the timer actor's (it may be busy with an hrtimer wake: queued).
-        if (_curr[c] < 0) return;
+        if (_curr[c] < 0)
+        {
+            if (_m.World.Sched.Disabled) FairIdleBalance(c);
+            return;
+        }
         var timer = _timerBase + c;
         var slot = timer - _sysBase;
         if (_current[slot].Action is { Kind: ActionKind.Tick }) return; // the previous tick is still running
         Issue(timer, _tickAction[c], -1);
+    }
+
+    /// <summary>
+    /// After the scheduler was disabled the fair class runs the tasks; an idle CPU pulls waiting fair
+    /// work at its (nohz) idle-balance point, modelled at tick granularity: it enters __schedule(),
+    /// whose fair pick takes any queued task allowed there.
+    /// </summary>
+    private void FairIdleBalance(int c)
+    {
+        var w = _m.World;
+        if (_scheduled[c] || _isBlocked[c] || w.Actors[c].Depth != 0) return;
+        for (var t = 0; t < w.Tasks.Length; t++)
+        {
+            ref readonly var p = ref w.Tasks[t];
+            if (p.FairQueued && p.CpusPtr.Test(c))
+            {
+                ScheduleActor(c, _now + Cost(_c.ReschedIpiNs));
+                return;
+            }
+        }
     }
 
     private void OnAffinityChurn(int t)
