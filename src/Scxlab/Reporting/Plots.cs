@@ -30,8 +30,41 @@ public static class Plots
         return files;
     }
 
+    private static readonly object FontLock = new();
+    private static bool _fontsReady;
+
+    /// <summary>
+    /// SkiaSharp's NoDependencies native build has no fontconfig, so it finds no system font and
+    /// draws no text; register a TrueType font from the usual places and make it the default.
+    /// </summary>
+    private static void EnsureFont()
+    {
+        lock (FontLock)
+        {
+            if (_fontsReady) return;
+            _fontsReady = true;
+            string[] preferred =
+            [
+                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+                "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+                "/usr/share/fonts/TTF/DejaVuSans.ttf",
+                "/Library/Fonts/Arial.ttf",
+                "C:\\Windows\\Fonts\\arial.ttf",
+            ];
+            var file = preferred.FirstOrDefault(File.Exists);
+            if (file == null && Directory.Exists("/usr/share/fonts"))
+                file = Directory.EnumerateFiles("/usr/share/fonts", "*.ttf", SearchOption.AllDirectories).Order(StringComparer.Ordinal).FirstOrDefault();
+            if (file == null) return; // no font on this machine: plots render without text
+            Fonts.AddFontFile("scxlab-sans", file);
+            Fonts.Default = "scxlab-sans";
+        }
+    }
+
     private static void Save(Plot p, string file, string ext, int w, int h)
     {
+        EnsureFont();
+        p.Font.Set(Fonts.Default);
         if (ext == ".svg") p.SaveSvg(file, w, h);
         else p.SavePng(file, w, h);
     }
