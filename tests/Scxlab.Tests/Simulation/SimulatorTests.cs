@@ -162,9 +162,9 @@ public class SimulatorTests
     }
 
     [Fact]
-    public void Should_KeepTheRqLockFree_When_TheRunEnds()
+    public void Should_RunMixedWithoutExitOrStall_When_PolicyIsDequeueSync()
     {
-        // Sanity on the engine's stepping: a finished run leaves no actor half-way through a lock hand-off forever.
+        // Sanity: a policy with ops.dequeue under a shared lock keeps every task moving on a mixed load.
         var sim = new Simulator(Generators.Create("mixed", 4, 24), new SimOptions { Cpus = 4, DurationNs = 300_000_000, Policy = PolicyRegistry.Resolve("dequeue-sync"), PolicyName = "dequeue-sync" });
         var r = sim.Run();
         Assert.Empty(r.Exits);
