@@ -193,6 +193,9 @@ public sealed partial class Machine
                 ref var t = ref Tk(p);
                 if (t.Run != RunState.Sleeping)
                 {
+                    // ttwu_runnable(): the task set itself to sleep but has not been switched out yet;
+                    // the wakeup makes it TASK_RUNNING again, so it does not block (an exit still happens).
+                    if (t.WantsSleep && !t.Exiting && t.Run == RunState.Runnable) t.WantsSleep = false;
                     t.PiLock = -1;
                     Return();
                     return;
@@ -485,6 +488,9 @@ public sealed partial class Machine
             {
                 var curr = World.Cpus[c].Curr;
                 f.Task = curr;
+                // The fair class after a scheduler exit is modelled as round-robin at tick granularity
+                // (task_tick_fair → resched_curr when others wait; simplified to every tick).
+                if (curr >= 0 && World.Tasks[curr].Class == SchedClass.Fair) Rq(c).NeedResched = true;
                 if (!IsScx(curr)) goto case 2;
                 ref var t = ref Tk(curr);
                 if (t.Slice != ScxConst.SliceInf) t.Slice -= Math.Min(t.Slice, Config.TickNs);

@@ -62,7 +62,7 @@ public sealed partial class Machine
         MapLayout = new MapBuilder(config.Tasks.Count, N);
         Ops.DeclareMaps(MapLayout);
         DspMaxBatch = Ops.DispatchMaxBatch > 0 ? Ops.DispatchMaxBatch : ScxConst.DspDflMaxBatch;
-        WatchdogTimeoutNs = Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs;
+        WatchdogTimeoutNs = config.WatchdogTimeoutNs ?? (Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs);
 
         var actors = new List<ActorInfo>();
         for (var c = 0; c < N; c++) actors.Add(new ActorInfo(actors.Count, ActorKind.Cpu, $"CPU{c}", c, null));
