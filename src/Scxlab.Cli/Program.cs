@@ -49,6 +49,9 @@ public static class Program
     {
         // A policy callback spinning without calling the BPF API cannot be interrupted; the guard's
         // watcher thread reports it and ends the process (the main thread is the one spinning).
+        // SCXLAB_CALLBACK_GUARD_SECONDS shortens (or lengthens) the guard, e.g. for tests of it.
+        if (double.TryParse(Environment.GetEnvironmentVariable("SCXLAB_CALLBACK_GUARD_SECONDS"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var guardSeconds) && guardSeconds > 0)
+            CallbackGuard.Limit = TimeSpan.FromSeconds(guardSeconds);
         CallbackGuard.OnStuck = message =>
         {
             Console.Out.Flush();
