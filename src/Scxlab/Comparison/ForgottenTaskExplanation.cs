@@ -16,7 +16,9 @@ public sealed record ExplainedStep(int Index, string Actor, IReadOnlyList<string
 /// </summary>
 public sealed record ForgottenTaskExplanation(
     string Task,
+    long Pid,
     string FinalState,
+    ExplainedStep? AddedToPolicy,
     ExplainedStep? RemovedFromPolicy,
     ExplainedStep? DispatchDropped,
     IReadOnlyList<ExplainedStep> EnqueuesAfterDrop,
@@ -33,11 +35,13 @@ public sealed record ForgottenTaskExplanation(
         var m = new Machine(config);
         var sink = new Sink();
         m.Trace = sink;
-        var steps = new List<(ExplainedStep Step, bool[] HoldsAfter, OpsState[] StateAfter)>();
+        var steps = new List<(ExplainedStep Step, bool[] HoldsAfter, OpsState[] StateAfter, bool[] BufferedAfter, bool[] LinkedAfter)>();
         var holds = Holds(m);
         var states = States(m);
+        var buffered = Buffered(m);
         var holdsBefore = new List<bool[]>();
         var statesBefore = new List<OpsState[]>();
+        var bufferedBefore = new List<bool[]>();
         for (var i = 0; i < trace.Count; i++)
         {
             var a = trace[i];
@@ -45,10 +49,12 @@ public sealed record ForgottenTaskExplanation(
             sink.Notes.Clear();
             holdsBefore.Add(holds);
             statesBefore.Add(states);
+            bufferedBefore.Add(buffered);
             m.Step(a);
             holds = Holds(m);
             states = States(m);
-            steps.Add((new ExplainedStep(i, m.Actor(a).Name, [.. sink.Notes]), holds, states));
+            buffered = Buffered(m);
+            steps.Add((new ExplainedStep(i, m.Actor(a).Name, [.. sink.Notes.Select(x => x.Trim())]), holds, states, buffered, Linked(m)));
         }
         var lost = CellClassifier.ForgottenTasks(m, strict: false);
         if (lost.Count == 0) return null;
@@ -56,12 +62,22 @@ public sealed record ForgottenTaskExplanation(
         var name = m.TaskName(t);
         var finalState = CellClassifier.Forgotten(m, t);
 
-        ExplainedStep? removed = null, dropped = null;
-        for (var i = steps.Count - 1; i >= 0 && removed == null; i--)
-            if (holdsBefore[i][t] && !steps[i].HoldsAfter[t]) removed = steps[i].Step;
+        ExplainedStep? added = null, removed = null, dropped = null;
+        var removedIndex = -1;
+        for (var i = steps.Count - 1; i >= 0 && removedIndex < 0; i--)
+            if (holdsBefore[i][t] && !steps[i].HoldsAfter[t]) removedIndex = i;
+        if (removedIndex >= 0) removed = steps[removedIndex].Step;
+        for (var i = removedIndex - 1; i >= 0 && added == null; i--)
+            if (!holdsBefore[i][t] && steps[i].HoldsAfter[t]) added = steps[i].Step;
+        // The drop: ops_state DISPATCHING → QUEUED across a step, or (when finish_dispatch claims and drops
+        // within one step) the step that consumed the task's dispatch-buffer entry and left it QUEUED on no list.
         var dropIndex = -1;
         for (var i = steps.Count - 1; i >= 0 && dropIndex < 0; i--)
-            if (statesBefore[i][t] == OpsState.Dispatching && steps[i].StateAfter[t] == OpsState.Queued) dropIndex = i;
+        {
+            var after = steps[i];
+            if (statesBefore[i][t] == OpsState.Dispatching && after.StateAfter[t] == OpsState.Queued) dropIndex = i;
+            else if (bufferedBefore[i][t] && !after.BufferedAfter[t] && after.StateAfter[t] == OpsState.Queued && !after.LinkedAfter[t]) dropIndex = i;
+        }
         if (dropIndex >= 0) dropped = steps[dropIndex].Step;
 
         var enqueueNote = $"ops.{ScxCallbacks.OpName(ScxCallback.Enqueue)}({name})";
@@ -88,7 +104,7 @@ public sealed record ForgottenTaskExplanation(
                 enqueues.Add(new ExplainedStep(trace.Count + extra, m.Actor(next).Name, [.. sink.Notes]));
             extra++;
         }
-        return new ForgottenTaskExplanation(name, finalState, removed, dropped, enqueues, trace.Count, extra, !m.AnyEnabled());
+        return new ForgottenTaskExplanation(name, config.Tasks[t].Pid, finalState, added, removed, dropped, enqueues, trace.Count, extra, !m.AnyEnabled());
     }
 
     private static bool HasEnqueueFrame(Machine m, int t)
@@ -101,6 +117,20 @@ public sealed record ForgottenTaskExplanation(
                 if (f.Path == PathId.Callback && f.I0 == (int)ScxCallback.Enqueue && f.Task == t) return true;
             }
         return false;
+    }
+
+    private static bool[] Buffered(Machine m)
+    {
+        var r = new bool[m.World.Tasks.Length];
+        for (var t = 0; t < r.Length; t++) r[t] = Checks.WorldQueries.InDispatchBuffer(m.World, t);
+        return r;
+    }
+
+    private static bool[] Linked(Machine m)
+    {
+        var r = new bool[m.World.Tasks.Length];
+        for (var t = 0; t < r.Length; t++) r[t] = m.World.Tasks[t].ListOn >= 0 || Checks.WorldQueries.CurrentOn(m.World, t) >= 0;
+        return r;
     }
 
     private static bool[] Holds(Machine m)
@@ -120,18 +150,31 @@ public sealed record ForgottenTaskExplanation(
     /// <summary>The explanation as a few lines of text.</summary>
     public IEnumerable<string> Lines()
     {
-        static string Say(ExplainedStep s) => $"step {s.Index} on {s.Actor}: {string.Join(" / ", s.Notes)}";
-        yield return RemovedFromPolicy != null
-            ? $"- {Task} left the policy's queue at {Say(RemovedFromPolicy)} (the policy's HoldsTask turns false after it)."
-            : $"- {Task} was never held by the policy's maps in this trace.";
+        string Say(ExplainedStep s)
+        {
+            var pid = Pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var about = s.Notes.Where(x => x.Contains(pid, StringComparison.Ordinal)).ToList();
+            return $"step {s.Index} on {s.Actor}: {string.Join(" / ", about.Count > 0 ? about : s.Notes)}";
+        }
+        if (RemovedFromPolicy == null)
+        {
+            yield return $"- {Task} was never taken out of the policy's maps in this trace.";
+        }
+        else
+        {
+            yield return $"- {Task} left the policy's queue at {Say(RemovedFromPolicy)} (the policy's HoldsTask is false from then on).";
+            if (AddedToPolicy != null)
+                yield return $"  The entry it removed had been put back at {Say(AddedToPolicy)}.";
+        }
         yield return DispatchDropped != null
-            ? $"- Its dispatch was dropped at {Say(DispatchDropped)}: ops_state went DISPATCHING → QUEUED, so the kernel counts it as in BPF custody again."
-            : $"- No step moved {Task} from DISPATCHING back to QUEUED.";
+            ? $"- Its dispatch was dropped at {Say(DispatchDropped)}: the kernel took it back to QUEUED (BPF custody) instead of dispatching it."
+            : $"- No step dropped a dispatch of {Task}.";
         if (EnqueuesAfterDrop.Count == 0)
         {
-            yield return $"- No ops.enqueue({Task}) followed: none in the remaining {TraceSteps - 1 - (DispatchDropped?.Index ?? -1)} step(s) of the trace, " +
-                         $"and none in {ContinuationSteps} more step(s) run to {(ReachedQuiescence ? "quiescence" : "the step limit")}. " +
-                         $"The policy had removed it expecting the insert to hand it to the kernel; the kernel handed it back without telling the policy.";
+            var rest = TraceSteps - 1 - (DispatchDropped?.Index ?? -1);
+            yield return $"- No ops.enqueue({Task}) followed: none in the remaining {rest} step(s) of the trace, and none in {ContinuationSteps} more " +
+                         $"step(s) run to {(ReachedQuiescence ? "quiescence" : "the step limit")}. The policy had removed it expecting the insert to " +
+                         "hand it to the kernel; the kernel handed it back to a scheduler that no longer knows it.";
         }
         else
         {
