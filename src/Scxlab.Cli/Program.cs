@@ -29,6 +29,12 @@ public static class Program
         [
             "scxlab replay r2.json",
         ], ReplayCommand.Run),
+        PassThroughCommand.Create("simulate", "Run a workload on the model in virtual time and report latency, utilisation, fairness, drops, re-enqueues and scheduler exits.", SimulateCommand.Usage,
+        [
+            "scxlab simulate affinity-churn --policy local-on-peek --protocol upstream --cpus 8 --duration 10s",
+            "scxlab simulate affinity-churn --policy local-on-peek --protocols upstream,fallback-dsq --cpus 8 --duration 10s",
+            "scxlab simulate mixed --cpus 64 --duration 5s --perfetto trace.json --plot latency.png",
+        ], SimulateCommand.Run),
         ListCommand.Create(),
     ];
 

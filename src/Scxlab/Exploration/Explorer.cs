@@ -134,6 +134,7 @@ public sealed class Explorer
             case WaitKind.OpsStateChange: reads = Footprint.Bit(Resource.Task, f.WaitArg); return 0;
             case WaitKind.BpfSpinLock: return Footprint.Bit(Resource.Map, f.WaitArg);
             case WaitKind.KickSync: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return 0;
+            case WaitKind.TaskNotMigrating: reads = Footprint.Bit(Resource.Task, f.WaitArg); return 0;
             default: throw new UnreachableException($"wait kind {f.Wait}");
         }
     }

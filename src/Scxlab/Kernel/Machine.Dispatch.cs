@@ -282,6 +282,9 @@ public sealed partial class Machine
                 ref var rq = ref Rq(c);
                 rq.Flags |= RqFlags.InBalance;
                 rq.Flags &= ~RqFlags.BalKeep;
+                // The CPU comes back from a higher class: ops.cpu_acquire is not modelled (no policy needs
+                // it), but the released state ends here as in balance_one().
+                rq.CpuReleased = false;
                 if (prev >= 0 && ScxQueued(prev) && World.Tasks[prev].Slice > 0 && !Bypassing)
                 {
                     rq.Flags |= RqFlags.BalKeep;

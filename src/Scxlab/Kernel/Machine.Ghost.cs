@@ -52,8 +52,7 @@ public sealed partial class Machine
                 if (t.Cpu != f.I1 || t.Migrating)
                 {
                     UnlockRq(f.I1);
-                    f.I1 = t.Cpu;
-                    LockRq(ref f, f.I1, 1);
+                    WaitFor(ref f, 5, WaitKind.TaskNotMigrating, p);
                     return;
                 }
                 GhostTxnState st;
@@ -96,6 +95,10 @@ public sealed partial class Machine
                 goto case 4;
             case 4:
                 Return(f.I2);
+                return;
+            case 5:
+                f.I1 = World.Tasks[p].Cpu;
+                LockRq(ref f, f.I1, 1);
                 return;
             default:
                 throw new System.Diagnostics.UnreachableException($"ghost commit pc {f.Pc}");
