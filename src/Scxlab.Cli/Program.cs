@@ -40,7 +40,8 @@ public static class Program
 
     private static readonly IReadOnlyList<string> RootExamples =
     [
-        "scxlab demo                      # the seed races R1, R2 and the late change, in CPU columns",
+        "scxlab demo                      # the fixes side by side, then the seed race forgotten under qseq-invalidate",
+        "scxlab compare --markdown        # the protocol × policy verdict matrix",
         "scxlab list policies             # the built-in policies",
         "scxlab list protocols            # today's kernel and the proposed fixes",
         "scxlab demo --help               # options of one command",
