@@ -17,6 +17,7 @@ public static class Program
     private static ScxCommand[] Commands() =>
     [
         DemoCommand.Create(),
+        CompareCommand.Create(),
         PassThroughCommand.Create("check", "Explore every interleaving of a scenario (a built-in name or a YAML file) and report holds / violation / incomplete.", CheckCommand.Usage,
         [
             "scxlab check seed-race-r2                          # the seed email's race under today's kernel: exit 2",
@@ -39,7 +40,8 @@ public static class Program
 
     private static readonly IReadOnlyList<string> RootExamples =
     [
-        "scxlab demo                      # the seed races R1, R2 and the late change, in CPU columns",
+        "scxlab demo                      # the fixes side by side, then the seed race forgotten under qseq-invalidate",
+        "scxlab compare --markdown        # the protocol × policy verdict matrix",
         "scxlab list policies             # the built-in policies",
         "scxlab list protocols            # today's kernel and the proposed fixes",
         "scxlab demo --help               # options of one command",

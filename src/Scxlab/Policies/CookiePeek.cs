@@ -16,6 +16,8 @@ public sealed class CookiePeek : ScxOps
 
     public override string Name => "cookie_peek";
 
+    public override Protocol? RequiresProtocol => Protocol.Cookie;
+
     public override void DeclareMaps(MapBuilder maps) => _queue = maps.List("queue", 64);
 
     public override bool? HoldsTask(MapView maps, TaskRef p, long pid) => maps.Contains(_queue, pid);

@@ -16,6 +16,8 @@ public sealed class GhostPeek : ScxOps
 
     public override string Name => "ghost_peek";
 
+    public override Protocol? RequiresProtocol => Protocol.Ghost;
+
     public override void DeclareMaps(MapBuilder maps) => _queue = maps.List("runqueue", 64);
 
     public override bool? HoldsTask(MapView maps, TaskRef p, long pid) => maps.Contains(_queue, pid);
