@@ -7,15 +7,18 @@ public static class Program
     /// <summary>
     /// <c>dotnet run -c Release --project benchmarks/Scxlab.Benchmarks -- --filter '*'</c>
     /// (add <c>--job short</c> for a quick run). Results go to BenchmarkDotNet.Artifacts/.
-    /// <c>-- alloc</c> prints the bytes each step of the R2 replay allocates instead.
+    /// <c>-- alloc</c> prints the bytes each step of the R2 replay allocates instead;
+    /// <c>-- sim-scale CPUS TASKS SECONDS</c> times one large simulation run.
     /// </summary>
-    public static void Main(string[] args)
+    public static int Main(string[] args)
     {
         if (args is ["alloc"])
         {
             AllocationProfile.Run(Console.Out);
-            return;
+            return 0;
         }
+        if (args.Length > 0 && args[0] == "sim-scale") return SimulationScale.Run(args[1..]);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
     }
 }

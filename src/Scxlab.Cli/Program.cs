@@ -17,6 +17,7 @@ public static class Program
     private static ScxCommand[] Commands() =>
     [
         DemoCommand.Create(),
+        CompareCommand.Create(),
         PassThroughCommand.Create("check", "Explore every interleaving of a scenario (a built-in name or a YAML file) and report holds / violation / incomplete.", CheckCommand.Usage,
         [
             "scxlab check seed-race-r2                          # the seed email's race under today's kernel: exit 2",
@@ -28,12 +29,19 @@ public static class Program
         [
             "scxlab replay r2.json",
         ], ReplayCommand.Run),
+        PassThroughCommand.Create("simulate", "Run a workload on the model in virtual time and report latency, utilisation, fairness, drops, re-enqueues and scheduler exits.", SimulateCommand.Usage,
+        [
+            "scxlab simulate affinity-churn --policy local-on-peek --protocol upstream --cpus 8 --duration 10s",
+            "scxlab simulate affinity-churn --policy local-on-peek --protocols upstream,fallback-dsq --cpus 8 --duration 10s",
+            "scxlab simulate mixed --cpus 64 --duration 5s --perfetto trace.json --plot latency.png",
+        ], SimulateCommand.Run),
         ListCommand.Create(),
     ];
 
     private static readonly IReadOnlyList<string> RootExamples =
     [
-        "scxlab demo                      # the seed races R1, R2 and the late change, in CPU columns",
+        "scxlab demo                      # the fixes side by side, then the seed race forgotten under qseq-invalidate",
+        "scxlab compare --markdown        # the protocol × policy verdict matrix",
         "scxlab list policies             # the built-in policies",
         "scxlab list protocols            # today's kernel and the proposed fixes",
         "scxlab demo --help               # options of one command",
@@ -43,6 +51,9 @@ public static class Program
     {
         // A policy callback spinning without calling the BPF API cannot be interrupted; the guard's
         // watcher thread reports it and ends the process (the main thread is the one spinning).
+        // SCXLAB_CALLBACK_GUARD_SECONDS shortens (or lengthens) the guard, e.g. for tests of it.
+        if (double.TryParse(Environment.GetEnvironmentVariable("SCXLAB_CALLBACK_GUARD_SECONDS"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var guardSeconds) && guardSeconds > 0)
+            CallbackGuard.Limit = TimeSpan.FromSeconds(guardSeconds);
         CallbackGuard.OnStuck = message =>
         {
             Console.Out.Flush();

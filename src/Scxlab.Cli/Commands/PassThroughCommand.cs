@@ -20,8 +20,22 @@ internal static class PassThroughCommand
         cmd.SetAction(r =>
         {
             var tokens = (r.GetValue(rest) ?? []).Concat(r.UnmatchedTokens).ToArray();
-            return run(tokens, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
+            return run(tokens, r.InvocationConfiguration.Output, new OneLineMessages(r.InvocationConfiguration.Error));
         });
         return cmd;
     }
+}
+
+/// <summary>
+/// Keeps every message written with WriteLine on one line (an exception message may quote a file's
+/// content), so errors stay one line on stderr whatever produced them.
+/// </summary>
+internal sealed class OneLineMessages(TextWriter inner) : TextWriter
+{
+    public override System.Text.Encoding Encoding => inner.Encoding;
+    public override void Write(char value) => inner.Write(value);
+    public override void Write(string? value) => inner.Write(value);
+    public override void WriteLine(string? value) =>
+        inner.WriteLine(value == null ? null : string.Join(' ', value.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)));
+    public override void Flush() => inner.Flush();
 }

@@ -103,6 +103,13 @@ public abstract class ScxOps
     /// <summary><c>ops.timeout_ms</c> (0 = 30 s).</summary>
     public virtual int TimeoutMs => 0;
 
+    /// <summary>
+    /// The kernel-side protocol this policy cannot run without (it calls kfuncs only that protocol
+    /// provides), or null when it runs on any. Tools that sweep protocols (<c>scxlab compare</c>)
+    /// mark the other cells "not applicable" instead of exploring a certain scheduler exit.
+    /// </summary>
+    public virtual Protocol? RequiresProtocol => null;
+
     /// <summary>Declare the maps (done once at load, like map creation before the program runs).</summary>
     public virtual void DeclareMaps(MapBuilder maps) { }
 

@@ -282,6 +282,9 @@ public sealed partial class Machine
                 ref var rq = ref Rq(c);
                 rq.Flags |= RqFlags.InBalance;
                 rq.Flags &= ~RqFlags.BalKeep;
+                // The CPU comes back from a higher class: ops.cpu_acquire is not modelled (no policy needs
+                // it), but the released state ends here as in balance_one().
+                rq.CpuReleased = false;
                 if (prev >= 0 && ScxQueued(prev) && TkR(prev).Slice > 0 && !Bypassing)
                 {
                     rq.Flags |= RqFlags.BalKeep;
@@ -629,7 +632,7 @@ public sealed partial class Machine
                     de.L0 = f.L0 | (long)EnqFlags.ClearOpss;
                     return;
                 }
-                if (src != dst && !TaskCanRunOnRemoteRq(p, dst, enforce: Config.Protocol is Protocol.Upstream or Protocol.Cookie))
+                if (src != dst && !TaskCanRunOnRemoteRq(p, dst, enforce: Config.Protocol is Protocol.Upstream or Protocol.Cookie or Protocol.Ghost))
                 {
                     switch (Config.Protocol)
                     {
@@ -655,6 +658,7 @@ public sealed partial class Machine
                         }
                         case Protocol.Upstream:
                         case Protocol.Cookie:
+                        case Protocol.Ghost: // ghOSt's family does not patch dispatch_to_local_dsq(): upstream's behaviour
                         default:
                         {
                             // scx_error() was raised by the enforcing check; park p on the global DSQ so it is not lost.

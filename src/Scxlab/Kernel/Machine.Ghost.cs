@@ -52,8 +52,7 @@ public sealed partial class Machine
                 if (t.Cpu != f.I1 || t.Migrating)
                 {
                     UnlockRq(f.I1);
-                    f.I1 = t.Cpu;
-                    LockRq(ref f, f.I1, 1);
+                    WaitFor(ref f, 5, WaitKind.TaskNotMigrating, p);
                     return;
                 }
                 GhostTxnState st;
@@ -67,6 +66,10 @@ public sealed partial class Machine
                 if (st != GhostTxnState.Complete) goto case 3;
                 // Latch: the kernel owns the task again; move it to the target CPU as its next pick.
                 t.OpsState = OpsWord.Make(OpsState.None, 0);
+                // ghOSt has no slice: a latched task runs until the agent decides otherwise. The model's CPUs
+                // rotate on slice expiry, so the commit grants a default slice (as scx_bpf_dsq_insert() would);
+                // without it a re-committed task that used up its slice trips pick_task_scx()'s zero-slice warning.
+                if (t.Slice == 0) t.Slice = ScxConst.SliceDfl;
                 var src = t.Cpu;
                 if (src == f.I0)
                 {
@@ -96,6 +99,10 @@ public sealed partial class Machine
                 goto case 4;
             case 4:
                 Return(f.I2);
+                return;
+            case 5:
+                f.I1 = TkR(p).Cpu;
+                LockRq(ref f, f.I1, 1);
                 return;
             default:
                 throw new System.Diagnostics.UnreachableException($"ghost commit pc {f.Pc}");

@@ -37,8 +37,7 @@ public sealed partial class Machine
                 if (t.Cpu != f.I1 || t.Migrating)
                 {
                     UnlockRq(f.I1);
-                    f.I1 = t.Cpu;
-                    LockRq(ref f, f.I1, 2);
+                    WaitFor(ref f, 1, WaitKind.TaskNotMigrating, p);
                     return;
                 }
                 var queued = t.Run == RunState.Runnable && t.Class == SchedClass.Ext;
@@ -100,8 +99,11 @@ public sealed partial class Machine
                     var dst = FirstAllowedOnline(p);
                     if ((f.I2 & 2) != 0)
                     {
-                        // Running: the stopper migrates it once it is switched out.
-                        Rq(t.Cpu).NeedResched = true;
+                        // Running: affine_move_task() queues migration_cpu_stop on its CPU.
+                        ref var rq = ref Rq(t.Cpu);
+                        rq.StopperPending = true;
+                        rq.StopperTask = p;
+                        rq.NeedResched = true;
                     }
                     else if (dst >= 0 && t.Class == SchedClass.Ext)
                     {
@@ -191,6 +193,9 @@ public sealed partial class Machine
                 ref var t = ref Tk(p);
                 if (t.Run != RunState.Sleeping)
                 {
+                    // ttwu_runnable(): the task set itself to sleep but has not been switched out yet;
+                    // the wakeup makes it TASK_RUNNING again, so it does not block (an exit still happens).
+                    if (t.WantsSleep && !t.Exiting && t.Run == RunState.Runnable) t.WantsSleep = false;
                     UnlockPi(p);
                     Return();
                     return;
@@ -483,6 +488,9 @@ public sealed partial class Machine
             {
                 var curr = RqR(c).Curr;
                 f.Task = curr;
+                // The fair class after a scheduler exit is modelled as round-robin at tick granularity
+                // (task_tick_fair → resched_curr when others wait; simplified to every tick).
+                if (curr >= 0 && TkR(curr).Class == SchedClass.Fair) Rq(c).NeedResched = true;
                 if (!IsScx(curr)) goto case 2;
                 ref var t = ref Tk(curr);
                 if (t.Slice != ScxConst.SliceInf) t.Slice -= Math.Min(t.Slice, Config.TickNs);
@@ -530,8 +538,7 @@ public sealed partial class Machine
                 if (t.Cpu != f.I1 || t.Migrating)
                 {
                     UnlockRq(f.I1);
-                    f.I1 = t.Cpu;
-                    LockRq(ref f, f.I1, 3);
+                    WaitFor(ref f, 2, WaitKind.TaskNotMigrating, p);
                     return;
                 }
                 if (t.Run == RunState.Runnable)
@@ -706,5 +713,78 @@ public sealed partial class Machine
             if (++guard > 100_000) throw new InvalidOperationException("boot did not finish");
         }
         _cur = _helper;
+    }
+}
+
+/// <summary>The stopper: migration_cpu_stop() for a running task whose CPU left its mask.</summary>
+public sealed partial class Machine
+{
+    // On CPU c's actor. Task = p. The stop class preempts p (put_prev_task_scx with a higher-class
+    // next, then switch_class → ops.cpu_release), and moves it to an allowed CPU (move_queued_task).
+    private void PathMigrationCpuStop(ref Frame f)
+    {
+        var c = f.Cpu;
+        switch (f.Pc)
+        {
+            case 0:
+                LockRq(ref f, c, 1);
+                return;
+            case 1:
+            {
+                ref var rq = ref Rq(c);
+                rq.StopperPending = false;
+                var p = rq.StopperTask;
+                f.Task = p;
+                ref readonly var t = ref TkR(p);
+                if (rq.Curr != p || t.Run != RunState.Runnable || t.CpusPtr.Test(c) || t.Class != SchedClass.Ext)
+                {
+                    UnlockRq(c); // it already left, or may stay: nothing to do
+                    Return();
+                    return;
+                }
+                Trace?.Note(_cur, $"migration_cpu_stop({TaskName(p)}): the stopper preempts it");
+                ref var pp = ref Call(ref f, 2, PathId.PutPrevTask);
+                pp.Task = p;
+                pp.Cpu = c;
+                pp.I0 = -2; // a higher-class next
+                return;
+            }
+            case 2:
+            {
+                ref var rq = ref Rq(c);
+                rq.Curr = -1; // the stopper runs; SCX has no current task here
+                rq.KickSync++;
+                rq.NeedResched = true;
+                if (!rq.CpuReleased)
+                {
+                    // switch_class(): the CPU is taken by a higher class.
+                    rq.CpuReleased = true;
+                    if (Invoke(ref f, 3, ScxCallback.CpuRelease, -1, c)) return;
+                }
+                goto case 3;
+            }
+            case 3:
+            {
+                var p = f.Task;
+                ref readonly var t = ref TkR(p);
+                var dst = FirstAllowedOnline(p);
+                if (t.Run == RunState.Runnable && t.Cpu == c && dst >= 0 && dst != c && (t.Flags & TaskFlags.Queued) != 0)
+                {
+                    ref var m = ref Call(ref f, 4, PathId.MigrateQueued);
+                    m.Task = p;
+                    m.I0 = c;
+                    m.I1 = dst;
+                    m.I2 = 1; // back to rq(c) afterwards
+                    return;
+                }
+                goto case 4;
+            }
+            case 4:
+                UnlockRq(c);
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"migration_cpu_stop pc {f.Pc}");
+        }
     }
 }

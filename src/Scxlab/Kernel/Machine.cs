@@ -62,7 +62,7 @@ public sealed partial class Machine
         MapLayout = new MapBuilder(config.Tasks.Count, N);
         Ops.DeclareMaps(MapLayout);
         DspMaxBatch = Ops.DispatchMaxBatch > 0 ? Ops.DispatchMaxBatch : ScxConst.DspDflMaxBatch;
-        WatchdogTimeoutNs = Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs;
+        WatchdogTimeoutNs = config.WatchdogTimeoutNs ?? (Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs);
 
         var actors = new List<ActorInfo>();
         for (var c = 0; c < N; c++) actors.Add(new ActorInfo(actors.Count, ActorKind.Cpu, $"CPU{c}", c, null));
@@ -333,6 +333,7 @@ public sealed partial class Machine
             WaitKind.OpsStateChange => World.Tasks[f.WaitArg].OpsState != f.WaitWord,
             WaitKind.BpfSpinLock => World.Maps[f.WaitArg] == 0,
             // A waiter spinning in kick_sync_wait_bal_cb bumps its own kick_sync every iteration.
+            WaitKind.TaskNotMigrating => !World.Tasks[f.WaitArg].Migrating,
             WaitKind.KickSync => World.Cpus[f.WaitArg].KickSync != f.WaitWord || World.Cpus[f.WaitArg].KickWaiting,
             _ => throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}"),
         };
@@ -367,6 +368,7 @@ public sealed partial class Machine
             case WaitKind.OpsStateChange: reads = Footprint.Bit(Resource.Task, f.WaitArg); return;
             case WaitKind.BpfSpinLock: writes = Footprint.Bit(Resource.Map, MapIdAt(f.WaitArg)); return;
             case WaitKind.KickSync: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return;
+            case WaitKind.TaskNotMigrating: reads = Footprint.Bit(Resource.Task, f.WaitArg); return;
             default: throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");
         }
     }
@@ -399,6 +401,7 @@ public sealed partial class Machine
                 case WaitKind.None:
                 case WaitKind.OpsStateChange:
                 case WaitKind.KickSync:
+                case WaitKind.TaskNotMigrating:
                     break;
                 case WaitKind.RqLock:
                     World.Cpus[f.WaitArg].RqLock = a;
@@ -461,6 +464,7 @@ public sealed partial class Machine
             case PathId.SetWeight: PathSetWeight(ref f); break;
             case PathId.Wakeup: PathWakeup(ref f); break;
             case PathId.MigrateQueued: PathMigrateQueued(ref f); break;
+            case PathId.MigrationCpuStop: PathMigrationCpuStop(ref f); break;
             case PathId.KickFromUser: PathKickFromUser(ref f); break;
             case PathId.DisableScheduler: PathDisableScheduler(ref f); break;
             case PathId.Callback: RunCallbackFrame(ref f); break;
@@ -480,7 +484,7 @@ public sealed partial class Machine
         {
             case ActorKind.Cpu:
                 ref var rq = ref World.Cpus[info.Cpu];
-                if (rq.KickIrqWork || rq.DeferredLocals || rq.ReenqRequested != 0) return true;
+                if (rq.StopperPending || rq.KickIrqWork || rq.DeferredLocals || rq.ReenqRequested != 0) return true;
                 return act.RoundsLeft != 0;
             case ActorKind.Script:
                 return act.ScriptPc < info.Script!.Actions.Count;
@@ -500,7 +504,12 @@ public sealed partial class Machine
             case ActorKind.Cpu:
             {
                 ref readonly var rq = ref RqR(info.Cpu);
-                if (rq.KickIrqWork)
+                if (rq.StopperPending)
+                {
+                    ref var f = ref Push(PathId.MigrationCpuStop);
+                    f.Cpu = info.Cpu;
+                }
+                else if (rq.KickIrqWork)
                 {
                     ref var f = ref Push(PathId.KickCpusIrqWork);
                     f.Cpu = info.Cpu;

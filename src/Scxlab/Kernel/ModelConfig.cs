@@ -62,4 +62,6 @@ public sealed class ModelConfig
     public int MaxFrameDepth { get; init; } = 24;
     /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250).</summary>
     public long TickNs { get; init; } = 4_000_000;
+    /// <summary>Watchdog timeout overriding ops.timeout_ms (clocked drivers); null = the policy's, else SCX_WATCHDOG_MAX_TIMEOUT.</summary>
+    public long? WatchdogTimeoutNs { get; init; }
 }

@@ -10,34 +10,23 @@ namespace Scxlab.Policies;
 /// in the queue when the insert fails because the cookie went stale. Needs the <c>cookie</c>
 /// protocol; on any other kernel the first cookie kfunc ends the scheduler.
 /// </summary>
-public sealed class CookiePeek : ScxOps
+public sealed class CookiePeek() : PidListPolicy("queue", 64)
 {
-    private MapHandle _queue;
-
     public override string Name => "cookie_peek";
 
-    public override void DeclareMaps(MapBuilder maps) => _queue = maps.List("queue", 64);
+    public override Protocol? RequiresProtocol => Protocol.Cookie;
 
-    public override bool? HoldsTask(MapView maps, TaskRef p, long pid) => maps.Contains(_queue, pid);
-
-    public override async BpfTask Enqueue(EnqueueContext ctx, TaskRef p, EnqFlags enqFlags)
-    {
-        if (!await ctx.Push(_queue, ctx.Pid(p))) await ctx.Error($"Failed to enqueue {ctx.Comm(p)}");
-    }
-
-    public override async BpfTask Dequeue(TaskContext ctx, TaskRef p, DeqFlags deqFlags) =>
-        await ctx.ListRemove(_queue, ctx.Pid(p));
 
     public override async BpfTask Dispatch(DispatchContext ctx, int cpu, TaskRef prev)
     {
-        var head = await ctx.Peek(_queue);
+        var head = await ctx.Peek(Queue);
         if (!head.Found) return;
         var p = ctx.TaskFromPid(head.Value);
         if (p.IsNone) return;
         var cookie = await ctx.TaskGetCookie(p);
         var allowed = await ctx.TaskTestCpu(p, cpu);
-        if (!await ctx.ListRemove(_queue, head.Value)) return;
+        if (!await ctx.ListRemove(Queue, head.Value)) return;
         if (!await ctx.DsqInsertCookie(p, allowed ? DsqId.LocalOn(cpu) : DsqId.Global, ScxConst.SliceDfl, EnqFlags.None, cookie))
-            await ctx.Push(_queue, head.Value); // stale decision: the kernel refused it, keep the task
+            await ctx.Push(Queue, head.Value); // stale decision: the kernel refused it, keep the task
     }
 }

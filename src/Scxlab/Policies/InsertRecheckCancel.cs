@@ -25,29 +25,15 @@ namespace Scxlab.Policies;
 /// insert into the global DSQ carries the current qseq and dispatches that new instance (its
 /// ops.dequeue then removes the duplicate pid), or is dropped if the task left meanwhile.
 /// </remarks>
-public sealed class InsertRecheckCancel : ScxOps
+public sealed class InsertRecheckCancel() : PidListPolicy("queue", QueueCapacity)
 {
     public const int QueueCapacity = 64;
 
-    private MapHandle _queue;
-
     public override string Name => "insert_recheck_cancel";
-
-    public override void DeclareMaps(MapBuilder maps) => _queue = maps.List("queue", QueueCapacity);
-
-    public override bool? HoldsTask(MapView maps, TaskRef p, long pid) => maps.Contains(_queue, pid);
-
-    public override async BpfTask Enqueue(EnqueueContext ctx, TaskRef p, EnqFlags enqFlags)
-    {
-        if (!await ctx.Push(_queue, ctx.Pid(p))) await ctx.Error($"Failed to enqueue {ctx.Comm(p)}");
-    }
-
-    public override async BpfTask Dequeue(TaskContext ctx, TaskRef p, DeqFlags deqFlags) =>
-        await ctx.ListRemove(_queue, ctx.Pid(p));
 
     public override async BpfTask Dispatch(DispatchContext ctx, int cpu, TaskRef prev)
     {
-        var popped = await ctx.Pop(_queue);
+        var popped = await ctx.Pop(Queue);
         if (!popped.Found) return;
         var p = ctx.TaskFromPid(popped.Value);
         if (p.IsNone) return;

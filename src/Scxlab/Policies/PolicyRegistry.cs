@@ -22,6 +22,8 @@ public static class PolicyRegistry
         new("local-on-peek", "peek the queue, test the mask, remove, insert SCX_DSQ_LOCAL_ON|cpu (race R2, the seed email)", () => new LocalOnPeek()),
         new("dequeue-sync", "per-task state cleared by ops.dequeue under a lock shared with dispatch (fix d, selftest dequeue scenario 6)", () => new DequeueSync()),
         new("insert-recheck-cancel", "insert SCX_DSQ_LOCAL_ON|cpu, re-test the mask, scx_bpf_dispatch_cancel() and fall back to global if it changed", () => new InsertRecheckCancel()),
+        new("cookie-peek", "the R2 pattern with the cookie API: scx_bpf_task_get_cookie() before the mask test, scx_bpf_dsq_insert_cookie(), re-queue when refused (protocol cookie)", () => new CookiePeek()),
+        new("ghost-peek", "a ghOSt agent mirroring local-on-peek: read the task barrier, test the mask, commit a transaction; re-queue on TARGET_STALE (protocol ghost)", () => new GhostPeek()),
         new("userspace", "rustland style: off-CPU decisions applied in dispatch, re-tested, cancelled when the enqueue generation moved", () => new Userspace()),
     ];
 

@@ -17,6 +17,8 @@ public sealed class Scenario
     public Protocol Protocol { get; init; } = Protocol.Upstream;
     public required string Policy { get; init; }
     public IReadOnlyList<string> Compare { get; init; } = [];
+    /// <summary>Free-form labels; <c>long</c> marks a scenario whose search takes seconds or more (left out of default sweeps such as <c>scxlab compare</c>).</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
     public required IReadOnlyList<TaskSpec> Tasks { get; init; }
     /// <summary>Scheduling rounds per CPU (index = CPU).</summary>
     public required IReadOnlyList<int> Rounds { get; init; }
@@ -53,24 +55,13 @@ public sealed record ScenarioExpect(string? Verdict, string? Exit, long? States)
 /// <summary>A scenario file could not be read; <see cref="Exception.Message"/> is the one-line <c>file:line:col: what</c> report.</summary>
 public sealed class ScenarioException(string message) : Exception(message);
 
-/// <summary>Protocol names as the CLI and scenario files spell them.</summary>
+/// <summary>Protocol names as the CLI and scenario files spell them (the one list is <see cref="Protocols.All"/>).</summary>
 public static class ProtocolNames
 {
-    public static readonly IReadOnlyList<(string Name, Protocol Value, string Description)> All =
-    [
-        ("upstream", Protocol.Upstream, "today's kernel (V-B): a disallowed SCX_DSQ_LOCAL_ON target → scx_error + global DSQ"),
-        ("qseq-invalidate", Protocol.QseqInvalidate, "v1: stale or disallowed dispatch dropped and the task reverted to QUEUED"),
-        ("fallback-dsq", Protocol.FallbackDsq, "v2: disallowed target parked on a per-rq fallback DSQ, re-enqueued from balance with SCX_ENQ_REENQ"),
-        ("cookie", Protocol.Cookie, "decider-chosen cookie checked at insert and at finish (ghOSt style)"),
-    ];
+    public static IReadOnlyList<(string Name, Protocol Value, string Description)> All { get; } =
+        [.. Protocols.All.Select(p => (p.Name, p.Protocol, p.Description))];
 
-    public static bool TryParse(string s, out Protocol p)
-    {
-        foreach (var (name, value, _) in All)
-            if (string.Equals(name, s, StringComparison.OrdinalIgnoreCase)) { p = value; return true; }
-        p = default;
-        return false;
-    }
+    public static bool TryParse(string s, out Protocol p) => Protocols.TryParse(s, out p);
 
     public static string Name(Protocol p)
     {

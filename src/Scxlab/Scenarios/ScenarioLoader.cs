@@ -112,7 +112,7 @@ public static class ScenarioLoader
         public Scenario Read(YamlNode root)
         {
             var m = Map(root, "a scenario");
-            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "policy", "compare", "tasks", "rounds", "actors", "check", "bounds", "expect");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
             var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
@@ -126,6 +126,9 @@ public static class ScenarioLoader
             var compare = new List<string>();
             if (k.TryGetValue("compare", out var cn))
                 foreach (var e in Seq(cn.Value, "a list of policy names")) compare.Add(Str(e, "a policy name"));
+            var tags = new List<string>();
+            if (k.TryGetValue("tags", out var tn0))
+                foreach (var e in Seq(tn0.Value, "a list of tags")) tags.Add(Str(e, "a tag"));
 
             var taskNodes = Seq(Required(m, k, "tasks", "the scenario"), "the task list");
             var tasks = new List<TaskSpec>();
@@ -213,6 +216,7 @@ public static class ScenarioLoader
                 Protocol = protocol,
                 Policy = policy,
                 Compare = compare,
+                Tags = tags,
                 Tasks = tasks,
                 Rounds = rounds,
                 Actors = actors,

@@ -18,6 +18,8 @@ public enum WaitKind : byte
     BpfSpinLock,
     /// <summary>SCX_KICK_WAIT: spin until the target CPU's kick_sync moves past WaitWord.</summary>
     KickSync,
+    /// <summary>task_rq_lock()'s retry: wait until task_on_rq_migrating(p) is false.</summary>
+    TaskNotMigrating,
 }
 
 /// <summary>
@@ -88,6 +90,7 @@ public enum PathId : byte
     SetWeight,                // set_user_nice()/sched_setattr() → reweight_task_scx()
     Wakeup,                   // try_to_wake_up() → select_task_rq_scx() + enqueue
     MigrateQueued,            // move_queued_task() after an affinity change
+    MigrationCpuStop,         // migration_cpu_stop(): the stopper moves a running task off a CPU it may no longer use
     KickFromUser,             // an external scx_bpf_kick_cpu()-equivalent
     // helper kthread
     DisableScheduler,         // scx_disable_workfn() / scx_root_disable()

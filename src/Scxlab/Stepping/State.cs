@@ -85,7 +85,9 @@ public struct CpuState
     public int ReenqRequested;     // 7.1 deferred reenq of the local DSQ requested
     public CpuMask CpusToSync;     // rq->scx.cpus_to_sync (KICK_WAIT targets)
     public bool KickSyncPending;   // rq->scx.kick_sync_pending
-    public bool KickWaiting;       // in kick_sync_wait_bal_cb (spinning; its own kick_sync keeps moving)
+    public bool KickWaiting;
+    public bool StopperPending;    // migration_cpu_stop queued on this CPU's stopper
+    public int StopperTask;        // the running task it must move off this CPU       // in kick_sync_wait_bal_cb (spinning; its own kick_sync keeps moving)
 }
 
 /// <summary>One dispatch queue, or another list that uses the dsq_list node (ddsp_deferred_locals).</summary>

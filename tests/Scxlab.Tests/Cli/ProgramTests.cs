@@ -76,9 +76,9 @@ public class ProgramTests
     }
 
     [Fact]
-    public void Should_ExitZeroAndPrintTheKernelError_When_Demo()
+    public void Should_ExitZeroAndPrintTheKernelError_When_DemoScripted()
     {
-        var r = CliResult.Run("demo");
+        var r = CliResult.Run("demo", "--scripted");
 
         Assert.Equal(0, r.ExitCode);
         Assert.Equal("", r.Stderr);
@@ -93,7 +93,7 @@ public class ProgramTests
     [Fact]
     public void Should_KeepEveryTraceLineWithinTheWidth_When_DemoWidthIsGiven()
     {
-        var r = CliResult.Run("demo", "--width", "80");
+        var r = CliResult.Run("demo", "--scripted", "--width", "80");
 
         Assert.Equal(0, r.ExitCode);
         foreach (var l in r.StdoutLines.Where(l => l.Contains(" | ", StringComparison.Ordinal)))
@@ -123,7 +123,7 @@ public class ProgramTests
         Assert.Equal(0, r.ExitCode);
         Assert.Contains("--protocol", r.Stdout);
         Assert.Contains("--policy", r.Stdout);
-        Assert.Contains("scxlab demo --width 160", r.Stdout);
+        Assert.Contains("--scripted", r.Stdout);
     }
 
     [Fact]

@@ -23,6 +23,7 @@ internal sealed class PolicyRun
             CpuCount = cpus,
             Tasks = tasks,
             PolicyFactory = policy,
+            Protocol = policy().RequiresProtocol ?? Protocol.Upstream, // cookie-peek, ghost-peek: the kernel they are written for
             Rounds = [.. Enumerable.Repeat(-1, cpus)],
             Scripts = [new ScriptSpec("ext", 0, [])],
             TickNs = ScxConst.SliceDfl,

@@ -1,0 +1,198 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Scxlab.Comparison;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Reporting;
+using Scxlab.Scenarios;
+
+namespace Scxlab.Cli.Commands;
+
+/// <summary>
+/// <c>scxlab compare [SCENARIO...] [--protocols a,b] [--policies x,y] [--budget S] [--traces DIR]
+/// [--witness TEXT] [--json] [--markdown] [--fail-on-violation]</c>: the protocol × policy verdict
+/// matrix. Findings are the content: exit 0 when it completes, 2 with --fail-on-violation and a
+/// violating cell.
+/// </summary>
+internal static class CompareCommand
+{
+    public static ScxCommand Create()
+    {
+        var scenarios = new Argument<string[]>("SCENARIO")
+        {
+            Description = "built-in scenario names or YAML files (default: every built-in scenario with a compare: list, except those tagged long)",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var protocols = new Option<string?>("--protocols") { Description = $"comma-separated protocols (default all: {string.Join(", ", Protocols.All.Select(p => p.Name))})", HelpName = "P,..." };
+        var policies = new Option<string?>("--policies") { Description = "comma-separated policies to compare in every scenario (default: each scenario's compare: list)", HelpName = "X,..." };
+        var budget = new Option<double>("--budget") { Description = "time budget per cell, in seconds (a cell over budget is reported incomplete)", DefaultValueFactory = _ => 10, HelpName = "SECONDS" };
+        var traces = new Option<string?>("--traces") { Description = "directory for the violating cells' trace files (default: a new temporary directory, printed at the end)", HelpName = "DIR" };
+        var witness = new Option<string?>("--witness") { Description = "also search each cell that holds for the shortest trace whose kernel narration contains TEXT (e.g. TargetStale) and print it", HelpName = "TEXT" };
+        var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
+        var markdown = new Option<bool>("--markdown") { Description = "print the matrix as a Markdown table" };
+        var failOn = new Option<bool>("--fail-on-violation") { Description = "exit 2 when any cell has a violation or a scheduler exit" };
+        var cmd = new ScxCommand("compare", "Explore every scenario × protocol × policy and print the verdict matrix (holds / exit / task forgotten / violation / incomplete), with a trace file per violating cell.")
+        {
+            Examples =
+            [
+                "scxlab compare                                   # the built-in race scenarios, every protocol",
+                "scxlab compare seed-race-r2 --markdown           # one scenario, as a Markdown table",
+                "scxlab compare seed-race-r2 --protocols upstream,qseq-invalidate --policies local-on-peek",
+                "scxlab compare seed-race-r2 --protocols ghost --policies ghost-peek --witness TargetStale",
+                "scxlab compare --json --traces out/              # machine-readable, traces kept in out/",
+            ],
+        };
+        cmd.Arguments.Add(scenarios);
+        foreach (var o in new Option[] { protocols, policies, budget, traces, witness, json, markdown, failOn }) cmd.Options.Add(o);
+        cmd.SetAction(r =>
+        {
+            var stdout = r.InvocationConfiguration.Output;
+            var stderr = r.InvocationConfiguration.Error;
+            var b = r.GetValue(budget);
+            if (!(b > 0)) throw new UsageException($"--budget needs a positive number of seconds (got {b.ToString(CultureInfo.InvariantCulture)})");
+            if (r.GetValue(json) && r.GetValue(markdown)) throw new UsageException("--json and --markdown are exclusive");
+            var list = ParseProtocols(r.GetValue(protocols));
+            var pols = Split(r.GetValue(policies));
+            foreach (var p in pols) PolicyRegistry.Resolve(p); // unknown: one line, exit 1, before any work
+            var scs = Scenarios(r.GetValue(scenarios) ?? []);
+            foreach (var s in scs)
+                foreach (var p in ProtocolComparison.PoliciesOf(s, pols)) PolicyRegistry.Resolve(p);
+            var dir = r.GetValue(traces) ?? Directory.CreateTempSubdirectory("scxlab-compare-").FullName;
+
+            var progress = new Progress(stderr);
+            var result = ProtocolComparison.Run(new ComparisonOptions
+            {
+                Scenarios = scs,
+                Protocols = list,
+                Policies = pols,
+                BudgetSeconds = b,
+                TraceDirectory = dir,
+                CellStarted = progress.Cell,
+                Progress = progress.Search,
+            });
+            progress.Clear();
+
+            var text = r.GetValue(witness);
+            var witnesses = text == null ? [] : Witnesses(result, text, b);
+            if (r.GetValue(json))
+            {
+                var o = MatrixReport.Json(result, b);
+                if (text != null) o["witnesses"] = new JsonArray([.. witnesses.Select(w => (JsonNode?)WitnessJson(w, text))]);
+                stdout.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            else
+            {
+                stdout.Write(r.GetValue(markdown) ? MatrixReport.Markdown(result) : MatrixReport.Text(result, b));
+                if (text != null) PrintWitnesses(stdout, witnesses, text);
+            }
+            return r.GetValue(failOn) && result.AnyViolation ? ExitCodes.Violation : ExitCodes.Ok;
+        });
+        return cmd;
+    }
+
+    private static List<string> Split(string? s) =>
+        s == null ? [] : [.. s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    private static List<Protocol> ParseProtocols(string? s)
+    {
+        var list = new List<Protocol>();
+        foreach (var name in Split(s))
+        {
+            if (!Protocols.TryParse(name, out var p)) throw new UsageException($"unknown protocol '{name}' (one of: {string.Join(", ", Protocols.All.Select(x => x.Name))})");
+            if (!list.Contains(p)) list.Add(p);
+        }
+        if (s != null && list.Count == 0) throw new UsageException("--protocols needs at least one protocol");
+        return list;
+    }
+
+    private static List<Scenario> Scenarios(string[] specs)
+    {
+        try
+        {
+            return [.. specs.Select(ScenarioLoader.Resolve)];
+        }
+        catch (ScenarioException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    internal sealed record CellWitness(ComparisonCell Cell, Witness Witness, TraceRun? Run);
+
+    private static List<CellWitness> Witnesses(ComparisonResult result, string text, double budget)
+    {
+        var list = new List<CellWitness>();
+        foreach (var c in result.Cells.Where(c => c.Outcome == CellOutcome.Holds))
+        {
+            var config = c.Scenario.ToConfig(c.Policy, c.Protocol);
+            var w = WitnessSearch.Find(config, text, budgetSeconds: budget);
+            list.Add(new CellWitness(c, w, w.Trace is { } t ? TraceRunner.Run(config, t, c.Scenario.Checks) : null));
+        }
+        return list;
+    }
+
+    private static void PrintWitnesses(TextWriter o, List<CellWitness> witnesses, string text)
+    {
+        o.WriteLine();
+        o.WriteLine($"witnesses: the shortest trace, in each cell that holds, whose kernel narration contains \"{text}\"");
+        foreach (var (c, w, run) in witnesses)
+        {
+            var where = $"{c.Scenario.Name} × {c.Policy} × {Protocols.Name(c.Protocol)}";
+            if (run == null)
+            {
+                o.WriteLine($"  {where}: {(w.Complete ? "not reachable" : "not found (budget)")} ({w.States} states searched)");
+                continue;
+            }
+            o.WriteLine();
+            o.WriteLine($"  {where}: reachable in {w.Trace!.Count} steps — \"{w.MatchedNote}\"");
+            o.WriteLine();
+            o.Write(CounterexampleRenderer.Render(run));
+        }
+    }
+
+    private static JsonObject WitnessJson(CellWitness cw, string text) => new()
+    {
+        ["scenario"] = cw.Cell.Scenario.Name,
+        ["policy"] = cw.Cell.Policy,
+        ["protocol"] = Protocols.Name(cw.Cell.Protocol),
+        ["text"] = text,
+        ["reachable"] = cw.Witness.Trace != null,
+        ["complete"] = cw.Witness.Complete,
+        ["states"] = cw.Witness.States,
+        ["note"] = cw.Witness.MatchedNote,
+        ["steps"] = cw.Witness.Trace == null ? null : new JsonArray([.. cw.Witness.Trace.Select(a => (JsonNode?)cw.Cell.Actors[a])]),
+    };
+
+    /// <summary>One progress line on stderr, shown once the whole run has lasted a second.</summary>
+    internal sealed class Progress(TextWriter stderr)
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private string _cell = "";
+        private bool _shown;
+
+        public void Cell(int index, int count, string what)
+        {
+            _cell = $"[{index + 1}/{count}] {what}";
+            Show("");
+        }
+
+        public void Search(ExploreStats s) => Show(string.Create(CultureInfo.InvariantCulture, $"  {s.Seconds,5:0.0} s {s.States,10:N0} states"));
+
+        private void Show(string tail)
+        {
+            if (_clock.Elapsed.TotalSeconds < 1) return;
+            _shown = true;
+            var line = $"{_cell}{tail}";
+            stderr.Write($"\r{line,-100}");
+        }
+
+        public void Clear()
+        {
+            if (_shown) stderr.Write($"\r{new string(' ', 100)}\r");
+        }
+    }
+}

@@ -1,0 +1,266 @@
+using System.Globalization;
+using Scxlab.Bpf;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Reporting;
+using Scxlab.Simulation;
+
+namespace Scxlab.Cli.Commands;
+
+/// <summary>
+/// <c>scxlab simulate WORKLOAD</c>: run a workload on the kernel model in virtual time and report
+/// latency, utilisation, fairness, migrations, re-enqueues, drops and scheduler exits. Thin: option
+/// parsing and output only; the engine is <see cref="Simulator"/>.
+/// </summary>
+public static class SimulateCommand
+{
+    public const string Usage =
+        "usage: scxlab simulate WORKLOAD [--policy X] [--protocol P | --protocols a,b,c] [--cpus N] [--tasks N] [--duration D]\n" +
+        "                       [--seed N] [--hz N] [--watchdog-timeout D] [--no-jitter] [--irq-rate N/s] [--irq-mean D] [--perfetto F.json] [--plot F.png|F.svg]\n" +
+        "                       [--json] [--csv] [--progress] [--fail-on-violation]\n" +
+        "WORKLOAD: a generator (cpu-bound, mixed, pingpong, affinity-churn), a built-in workload file name, or a .yaml/.json file\n" +
+        "          (native format or the rt-app JSON subset; see docs/simulation.md)";
+
+    private sealed class Opts
+    {
+        public string? Workload;
+        public string Policy = "simple";
+        public List<Protocol> Protocols = [];
+        public int? Cpus, Tasks;
+        public long? DurationNs, WatchdogNs;
+        public ulong Seed = 1;
+        public int Hz = 250;
+        public bool Jitter = true, Json, Csv, Progress, FailOnViolation;
+        public string? Perfetto, Plot;
+        public double? IrqRate;
+        public long? IrqMeanNs;
+    }
+
+    private sealed class UsageError(string message) : Exception(message);
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        Opts o;
+        try
+        {
+            o = Parse(args);
+        }
+        catch (UsageError e)
+        {
+            if (e.Message == "help")
+            {
+                stdout.WriteLine(Usage);
+                return 0;
+            }
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
+
+        Workload workload;
+        Func<ScxOps> policy;
+        try
+        {
+            policy = PolicyRegistry.Resolve(o.Policy);
+            workload = ResolveWorkload(o.Workload!, o.Cpus ?? 8, o.Tasks);
+        }
+        catch (PolicyLoadException e)
+        {
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
+        catch (WorkloadException e)
+        {
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
+        var cpus = o.Cpus ?? workload.Cpus ?? 8;
+        if (workload.Cpus != null && o.Cpus == null && Generators.Exists(o.Workload!)) cpus = workload.Cpus.Value;
+        var duration = o.DurationNs ?? workload.DurationNs ?? 10_000_000_000L;
+        if (o.Protocols.Count == 0) o.Protocols.Add(Protocol.Upstream);
+        if (o.Plot != null && Path.GetExtension(o.Plot).ToLowerInvariant() is not (".png" or ".svg"))
+        {
+            stderr.WriteLine("scxlab simulate: --plot needs a .png or .svg file name");
+            return 1;
+        }
+
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        var results = new List<SimResult>();
+        var showProgress = o.Progress || (ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+        try
+        {
+            foreach (var proto in o.Protocols)
+            {
+                var protoName = ProtocolNames.Name(proto);
+                PerfettoWriter? perfetto = null;
+                if (o.Perfetto != null)
+                {
+                    var file = o.Protocols.Count == 1 ? o.Perfetto : Suffixed(o.Perfetto, protoName);
+                    perfetto = new PerfettoWriter(file);
+                }
+                try
+                {
+                    var sim = new Simulator(workload, new SimOptions
+                    {
+                        Cpus = cpus,
+                        DurationNs = duration,
+                        Seed = o.Seed,
+                        Policy = policy,
+                        PolicyName = o.Policy,
+                        Protocol = proto,
+                        Hz = o.Hz,
+                        WatchdogTimeoutNs = o.WatchdogNs,
+                        Costs = new StepCosts { Jitter = o.Jitter, IrqPerSecond = o.IrqRate ?? new StepCosts().IrqPerSecond, IrqMeanNs = o.IrqMeanNs ?? new StepCosts().IrqMeanNs },
+                        Trace = perfetto,
+                        Progress = showProgress ? f => DrawProgress(stderr, protoName, f) : null,
+                    });
+                    var r = sim.Run();
+                    if (showProgress && r.WallSeconds >= 1) stderr.Write("\r" + new string(' ', 60) + "\r");
+                    results.Add(r);
+                }
+                finally
+                {
+                    perfetto?.Dispose();
+                }
+                if (perfetto != null && !o.Json) stderr.WriteLine($"perfetto trace: {perfetto.Path} (open in ui.perfetto.dev)");
+            }
+        }
+        catch (WorkloadException e)
+        {
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"scxlab simulate: {FirstLine(e.Message)}");
+            return 1;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"scxlab simulate: {FirstLine(e.Message)}");
+            return 1;
+        }
+
+        if (o.Plot != null)
+        {
+            try
+            {
+                foreach (var f in Plots.Write(o.Plot, workload.Name, results)) if (!o.Json) stderr.WriteLine($"plot: {f}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
+            {
+                stderr.WriteLine($"scxlab simulate: cannot write plot: {FirstLine(e.Message)}{(e.InnerException != null ? ": " + FirstLine(e.InnerException.Message) : "")}");
+                return 1;
+            }
+        }
+
+        if (o.Json) stdout.Write(SimReport.Json(workload.Name, results, wall.Elapsed.TotalSeconds));
+        else if (o.Csv) stdout.Write(SimReport.Csv(results));
+        else stdout.Write(SimReport.Table(workload.Name, results));
+        if (o.Json && o.Csv) stderr.Write(SimReport.Csv(results));
+        var violated = results.Any(r => r.Exits.Count > 0 || r.Findings.Count > 0);
+        return o.FailOnViolation && violated ? 2 : 0;
+    }
+
+    private static string FirstLine(string s)
+    {
+        var i = s.IndexOfAny(['\r', '\n']);
+        return i < 0 ? s : s[..i];
+    }
+
+    private static string Suffixed(string path, string suffix)
+    {
+        var ext = Path.GetExtension(path);
+        return path[..^ext.Length] + "." + suffix + ext;
+    }
+
+    private static void DrawProgress(TextWriter w, string label, double f)
+    {
+        f = Math.Clamp(f, 0, 1);
+        var filled = (int)(f * 30);
+        w.Write($"\rsimulate [{label}] [{new string('#', filled)}{new string('.', 30 - filled)}] {f * 100,5:0.0}%");
+        w.Flush();
+    }
+
+    /// <summary>A generator name, a built-in workload file name, or a path.</summary>
+    public static Workload ResolveWorkload(string spec, int cpus, int? tasks)
+    {
+        if (Generators.Exists(spec)) return Generators.Create(spec, cpus, tasks);
+        if (File.Exists(spec)) return WithTasks(WorkloadLoader.LoadFile(spec), tasks, spec);
+        var builtin = BuiltinWorkloads.TryLoad(spec);
+        if (builtin != null) return WithTasks(builtin, tasks, spec);
+        if (spec.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || spec.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            throw new WorkloadException($"{spec}: no such file");
+        throw new WorkloadException($"unknown workload '{spec}' (generators: {string.Join(", ", Generators.All.Select(g => g.Name))}; built-in files: {string.Join(", ", BuiltinWorkloads.Names)}; or a .yaml/.json file)");
+    }
+
+    private static Workload WithTasks(Workload w, int? tasks, string spec) =>
+        tasks == null ? w : throw new WorkloadException($"--tasks applies to generators; {spec} sets its own task counts");
+
+    private static Opts Parse(string[] args)
+    {
+        var o = new Opts();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            string Val()
+            {
+                if (i + 1 >= args.Length) throw new UsageError($"{a} needs a value");
+                return args[++i];
+            }
+            switch (a)
+            {
+                case "-h":
+                case "--help":
+                    throw new UsageError("help");
+                case "--policy": o.Policy = Val(); break;
+                case "--protocol":
+                case "--protocols":
+                    foreach (var p in Val().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        if (!ProtocolNames.TryParse(p, out var proto)) throw new UsageError($"unknown protocol '{p}' (upstream, qseq-invalidate, fallback-dsq, cookie)");
+                        if (!o.Protocols.Contains(proto)) o.Protocols.Add(proto);
+                    }
+                    break;
+                case "--cpus": o.Cpus = IntOpt(a, Val(), 1, ScxConst.MaxCpus); break;
+                case "--tasks": o.Tasks = IntOpt(a, Val(), 1, 1_000_000); break;
+                case "--hz": o.Hz = IntOpt(a, Val(), 1, 10_000); break;
+                case "--seed":
+                    var sv = Val();
+                    if (!ulong.TryParse(sv, NumberStyles.None, CultureInfo.InvariantCulture, out o.Seed)) throw new UsageError($"--seed: expected a non-negative integer, got '{sv}'");
+                    break;
+                case "--duration": o.DurationNs = DurOpt(a, Val()); break;
+                case "--watchdog-timeout": o.WatchdogNs = DurOpt(a, Val()); break;
+                case "--no-jitter": o.Jitter = false; break;
+                case "--irq-rate": o.IrqRate = IntOpt(a, Val(), 0, 10_000_000); break;
+                case "--irq-mean": o.IrqMeanNs = DurOpt(a, Val()); break;
+                case "--perfetto": o.Perfetto = Val(); break;
+                case "--plot": o.Plot = Val(); break;
+                case "--json": o.Json = true; break;
+                case "--csv": o.Csv = true; break;
+                case "--progress": o.Progress = true; break;
+                case "--fail-on-violation": o.FailOnViolation = true; break;
+                default:
+                    if (a.StartsWith('-')) throw new UsageError($"unknown option '{a}' (see 'scxlab simulate --help')");
+                    if (o.Workload != null) throw new UsageError($"one workload only (got '{o.Workload}' and '{a}')");
+                    o.Workload = a;
+                    break;
+            }
+        }
+        if (o.Workload == null) throw new UsageError("missing WORKLOAD (see 'scxlab simulate --help')");
+        return o;
+    }
+
+    private static int IntOpt(string name, string v, int min, int max)
+    {
+        if (!int.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+            throw new UsageError($"{name}: expected an integer {min}..{max}, got '{v}'");
+        return n;
+    }
+
+    private static long DurOpt(string name, string v)
+    {
+        if (!Durations.TryParse(v, out var ns, out var why)) throw new UsageError($"{name}: {why}");
+        if (ns <= 0) throw new UsageError($"{name}: must be positive");
+        return ns;
+    }
+}

@@ -1,0 +1,141 @@
+using Scxlab.Simulation;
+using ScottPlot;
+
+namespace Scxlab.Reporting;
+
+/// <summary>
+/// PNG/SVG plots of simulation results (ScottPlot 5 on SkiaSharp): the wakeup-latency CDF with one
+/// line per protocol, and per-CPU utilisation over time as a heatmap (one file per protocol).
+/// </summary>
+public static class Plots
+{
+    /// <summary>
+    /// Writes <c>BASE.latency-cdf.EXT</c> and <c>BASE.cpu-util[.PROTOCOL].EXT</c> next to
+    /// <paramref name="path"/> (EXT = png or svg, from <paramref name="path"/>); returns the files.
+    /// </summary>
+    public static IReadOnlyList<string> Write(string path, string workload, IReadOnlyList<SimResult> runs)
+    {
+        var ext = System.IO.Path.GetExtension(path).ToLowerInvariant();
+        var stem = path[..^ext.Length];
+        var files = new List<string>();
+        var cdf = stem + ".latency-cdf" + ext;
+        Save(LatencyCdf(workload, runs), cdf, ext, 900, 550);
+        files.Add(cdf);
+        foreach (var r in runs)
+        {
+            var f = stem + ".cpu-util" + (runs.Count > 1 ? "." + r.Protocol : "") + ext;
+            Save(Utilisation(workload, r), f, ext, 1000, Math.Clamp(120 + 12 * r.Cpus, 300, 1400));
+            files.Add(f);
+        }
+        return files;
+    }
+
+    private static readonly object FontLock = new();
+    private static bool _fontsReady;
+
+    /// <summary>
+    /// SkiaSharp's NoDependencies native build has no fontconfig, so it finds no system font and
+    /// draws no text; register a TrueType font from the usual places and make it the default.
+    /// </summary>
+    private static void EnsureFont()
+    {
+        lock (FontLock)
+        {
+            if (_fontsReady) return;
+            _fontsReady = true;
+            string[] preferred =
+            [
+                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+                "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+                "/usr/share/fonts/TTF/DejaVuSans.ttf",
+                "/Library/Fonts/Arial.ttf",
+                "C:\\Windows\\Fonts\\arial.ttf",
+            ];
+            var file = preferred.FirstOrDefault(File.Exists);
+            if (file == null && Directory.Exists("/usr/share/fonts"))
+                file = Directory.EnumerateFiles("/usr/share/fonts", "*.ttf", SearchOption.AllDirectories).Order(StringComparer.Ordinal).FirstOrDefault();
+            if (file == null) return; // no font on this machine: plots render without text
+            Fonts.AddFontFile("scxlab-sans", file);
+            Fonts.Default = "scxlab-sans";
+        }
+    }
+
+    private static void Save(Plot p, string file, string ext, int w, int h)
+    {
+        EnsureFont();
+        p.Font.Set(Fonts.Default);
+        if (ext == ".svg") p.SaveSvg(file, w, h);
+        else p.SavePng(file, w, h);
+    }
+
+    /// <summary>CDF of wakeup-to-run latency on a log10 µs axis, one line per run.</summary>
+    public static Plot LatencyCdf(string workload, IReadOnlyList<SimResult> runs)
+    {
+        var plt = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        for (var i = 0; i < runs.Count; i++)
+        {
+            var r = runs[i];
+            var h = r.LatencyHistogram;
+            if (h.TotalCount == 0) continue;
+            var xs = new List<double>();
+            var ys = new List<double>();
+            double total = h.TotalCount;
+            foreach (var v in h.RecordedValues())
+            {
+                var us = Math.Max(0.01, v.ValueIteratedTo / 1000.0);
+                xs.Add(Math.Log10(us));
+                ys.Add(v.TotalCountToThisValue / total);
+            }
+            var line = plt.Add.ScatterLine(xs.ToArray(), ys.ToArray(), palette.GetColor(i));
+            line.LineWidth = 2;
+            line.LegendText = $"{r.Protocol} (p99 {SimReport.Ns(r.Latency[0].P99)})";
+            line.ConnectStyle = ConnectStyle.StepHorizontal;
+        }
+        plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = x => FormatUs(Math.Pow(10, x)),
+        };
+        plt.Title($"Wakeup-to-run latency CDF · {workload} · {runs[0].Policy}");
+        plt.XLabel("latency (log scale)");
+        plt.YLabel("fraction of wakeups");
+        plt.Axes.SetLimitsY(0, 1.02);
+        plt.ShowLegend(Alignment.LowerRight);
+        return plt;
+    }
+
+    private static string FormatUs(double us) =>
+        us >= 1_000_000 ? $"{us / 1e6:0.##}s" : us >= 1000 ? $"{us / 1000:0.##}ms" : us >= 1 ? $"{us:0.##}us" : $"{us * 1000:0}ns";
+
+    /// <summary>Per-CPU utilisation over virtual time as a heatmap (rows = CPUs, columns = time buckets).</summary>
+    public static Plot Utilisation(string workload, SimResult r)
+    {
+        var plt = new Plot();
+        var series = r.UtilisationSeries;
+        var buckets = series.Length == 0 ? 0 : series[0].Length;
+        var data = new double[series.Length, buckets];
+        for (var c = 0; c < series.Length; c++)
+            for (var b = 0; b < buckets; b++)
+                data[series.Length - 1 - c, b] = Math.Clamp(series[c][b], 0, 1) * 100;
+        var hm = plt.Add.Heatmap(data);
+        hm.Colormap = new ScottPlot.Colormaps.Viridis();
+        hm.ManualRange = new ScottPlot.Range(0, 100);
+        var seconds = r.DurationNs / 1e9;
+        hm.Extent = new CoordinateRect(0, seconds, -0.5, series.Length - 0.5);
+        var cb = plt.Add.ColorBar(hm);
+        cb.Label = "utilisation %";
+        plt.Title($"Per-CPU utilisation · {workload} · {r.Policy} · {r.Protocol}");
+        plt.XLabel("virtual time (s)");
+        plt.YLabel("CPU");
+        foreach (var e in r.Exits)
+        {
+            var vl = plt.Add.VerticalLine(e.AtNs / 1e9, 2, Colors.Red);
+            vl.LegendText = "scheduler exit";
+        }
+        plt.Axes.SetLimits(0, seconds, -0.5, series.Length - 0.5);
+        return plt;
+    }
+}

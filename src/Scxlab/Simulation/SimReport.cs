@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Scxlab.Simulation;
+
+/// <summary>Renders one or more runs (same workload and seed, one per protocol) as a text table, JSON or CSV.</summary>
+public static class SimReport
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Rows of (metric, value per run); shared by the table and the CSV so both say the same.</summary>
+    public static List<(string Metric, string[] Values)> Rows(IReadOnlyList<SimResult> runs)
+    {
+        var rows = new List<(string, string[])>();
+        void Row(string name, Func<SimResult, string> f) => rows.Add((name, runs.Select(f).ToArray()));
+        Row("policy", r => r.Policy);
+        Row("protocol", r => r.Protocol);
+        Row("cpus", r => r.Cpus.ToString(Inv));
+        Row("tasks", r => r.Tasks.ToString(Inv));
+        Row("virtual time", r => Durations.Format(r.DurationNs));
+        foreach (var cls in runs[0].Latency.Select(l => l.Class))
+        {
+            LatencySummary? L(SimResult r) => r.Latency.FirstOrDefault(l => l.Class == cls);
+            Row($"wakeups [{cls}]", r => (L(r)?.Count ?? 0).ToString(Inv));
+            Row($"latency p50 [{cls}]", r => Ns(L(r)?.P50));
+            Row($"latency p99 [{cls}]", r => Ns(L(r)?.P99));
+            Row($"latency p99.9 [{cls}]", r => Ns(L(r)?.P999));
+            Row($"latency max [{cls}]", r => Ns(L(r)?.Max));
+        }
+        Row("cpu utilisation (mean)", r => Pct(r.MeanUtilisation));
+        Row("cpu utilisation (min..max)", r => $"{Pct(r.CpuUtilisation.Min())}..{Pct(r.CpuUtilisation.Max())}");
+        Row("runqueue length (mean)", r => r.RqLenMean.ToString("0.00", Inv));
+        Row("runqueue length (max)", r => r.RqLenMax.ToString(Inv));
+        Row("context switches", r => r.ContextSwitches.ToString(Inv));
+        Row("preemptions", r => r.Preemptions.ToString(Inv));
+        Row("migrations", r => r.Migrations.ToString(Inv));
+        Row("affinity changes", r => r.AffinityChanges.ToString(Inv));
+        Row("fairness (Jain, runtime/weight)", r => r.Fairness.ToString("0.0000", Inv));
+        foreach (var cls in runs[0].FairnessByClass.Select(f => f.Class))
+            Row($"fairness [{cls}]", r => r.FairnessByClass.FirstOrDefault(f => f.Class == cls).Jain.ToString("0.0000", Inv));
+        Row("dispatches dropped", r => r.DispatchesDropped.ToString(Inv));
+        Row("re-enqueues", r => r.Reenqueues.ToString(Inv));
+        Row("fallback-DSQ uses", r => r.FallbackDsqUses.ToString(Inv));
+        Row("fallback re-enqueues", r => r.FallbackReenqueues.ToString(Inv));
+        Row("watchdog stalls", r => r.WatchdogStalls.ToString(Inv));
+        Row("scheduler exits", r => r.Exits.Count == 0 ? "none" : string.Join("; ", r.Exits.Select(e => $"{e.Kind} at {Durations.Format(e.AtNs)}")));
+        Row("kernel assertions", r => r.Findings.Count == 0 ? "none" : string.Join("; ", r.Findings.Select(f => $"{f.Check} ×{f.Count}")));
+        Row("model steps", r => r.Steps.ToString(Inv));
+        Row("events/s (wall)", r => r.EventsPerSecond.ToString("N0", Inv));
+        Row("wall time", r => $"{r.WallSeconds:0.00}s");
+        return rows;
+    }
+
+    public static string Table(string workload, IReadOnlyList<SimResult> runs)
+    {
+        var rows = Rows(runs);
+        var w0 = rows.Max(r => r.Metric.Length);
+        var widths = new int[runs.Count];
+        for (var i = 0; i < runs.Count; i++) widths[i] = Math.Max(12, rows.Max(r => r.Values[i].Length));
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"simulate {workload} · seed {runs[0].Seed}\n");
+        foreach (var (metric, values) in rows)
+        {
+            sb.Append("  ").Append(metric.PadRight(w0));
+            for (var i = 0; i < values.Length; i++) sb.Append("  ").Append(values[i].PadLeft(widths[i]));
+            sb.Append('\n');
+        }
+        foreach (var r in runs)
+        {
+            foreach (var e in r.Exits)
+                sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}] scheduler exit at {Durations.Format(e.AtNs)} ({e.AtNs} ns virtual): {e.Kind}: {e.Message}\n");
+            foreach (var f in r.Findings)
+                sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}] {f.Check} ×{f.Count}, first at {Durations.Format(f.FirstAtNs)}: {f.FirstMessage}\n");
+        }
+        return sb.ToString();
+    }
+
+    public static string Csv(IReadOnlyList<SimResult> runs)
+    {
+        var sb = new StringBuilder();
+        sb.Append("metric");
+        foreach (var r in runs) sb.Append(',').Append(Esc(r.Protocol));
+        sb.Append('\n');
+        foreach (var (metric, values) in Rows(runs))
+        {
+            sb.Append(Esc(metric));
+            foreach (var v in values) sb.Append(',').Append(Esc(v));
+            sb.Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    private static string Esc(string s) => s.IndexOfAny([',', '"', '\n']) < 0 ? s : "\"" + s.Replace("\"", "\"\"") + "\"";
+
+    /// <summary>The DESIGN.md result object (verdict, complete, scenario, protocol, policy, violations, stats) plus per-run metrics.</summary>
+    public static string Json(string workload, IReadOnlyList<SimResult> runs, double seconds)
+    {
+        using var ms = new MemoryStream();
+        using (var j = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            var violated = runs.Any(r => r.Exits.Count > 0 || r.Findings.Count > 0);
+            j.WriteStartObject();
+            j.WriteString("verdict", violated ? "violation" : "holds");
+            j.WriteBoolean("complete", true);
+            j.WriteString("scenario", workload);
+            j.WriteString("protocol", string.Join(",", runs.Select(r => r.Protocol)));
+            j.WriteString("policy", runs[0].Policy);
+            j.WriteStartArray("violations");
+            foreach (var r in runs)
+            {
+                foreach (var e in r.Exits)
+                {
+                    j.WriteStartObject();
+                    j.WriteString("exit", e.Kind);
+                    j.WriteString("message", e.Message);
+                    j.WriteString("protocol", r.Protocol);
+                    j.WriteNumber("at_ns", e.AtNs);
+                    j.WriteEndObject();
+                }
+                foreach (var f in r.Findings)
+                {
+                    j.WriteStartObject();
+                    j.WriteString("invariant", f.Check);
+                    j.WriteString("message", f.FirstMessage);
+                    j.WriteString("protocol", r.Protocol);
+                    j.WriteNumber("at_ns", f.FirstAtNs);
+                    j.WriteNumber("count", f.Count);
+                    j.WriteEndObject();
+                }
+            }
+            j.WriteEndArray();
+            j.WriteStartObject("stats");
+            j.WriteNumber("executions", runs.Count);
+            j.WriteNumber("transitions", runs.Sum(r => r.Steps));
+            j.WriteNumber("seconds", Math.Round(seconds, 3));
+            j.WriteEndObject();
+            j.WriteStartArray("runs");
+            foreach (var r in runs) WriteRun(j, r);
+            j.WriteEndArray();
+            j.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    private static void WriteRun(Utf8JsonWriter j, SimResult r)
+    {
+        j.WriteStartObject();
+        j.WriteString("workload", r.Workload);
+        j.WriteString("policy", r.Policy);
+        j.WriteString("protocol", r.Protocol);
+        j.WriteNumber("cpus", r.Cpus);
+        j.WriteNumber("tasks", r.Tasks);
+        j.WriteNumber("duration_ns", r.DurationNs);
+        j.WriteNumber("seed", r.Seed);
+        j.WriteStartObject("latency_ns");
+        foreach (var l in r.Latency)
+        {
+            j.WriteStartObject(l.Class);
+            j.WriteNumber("count", l.Count);
+            j.WriteNumber("p50", l.P50);
+            j.WriteNumber("p99", l.P99);
+            j.WriteNumber("p99_9", l.P999);
+            j.WriteNumber("max", l.Max);
+            j.WriteNumber("mean", Math.Round(l.Mean, 1));
+            j.WriteEndObject();
+        }
+        j.WriteEndObject();
+        j.WriteStartArray("cpu_utilisation");
+        foreach (var u in r.CpuUtilisation) j.WriteNumberValue(Math.Round(u, 4));
+        j.WriteEndArray();
+        j.WriteNumber("cpu_utilisation_mean", Math.Round(r.MeanUtilisation, 4));
+        j.WriteNumber("runqueue_length_mean", Math.Round(r.RqLenMean, 3));
+        j.WriteNumber("runqueue_length_max", r.RqLenMax);
+        j.WriteNumber("context_switches", r.ContextSwitches);
+        j.WriteNumber("preemptions", r.Preemptions);
+        j.WriteNumber("migrations", r.Migrations);
+        j.WriteNumber("affinity_changes", r.AffinityChanges);
+        j.WriteNumber("wakeups", r.Wakeups);
+        j.WriteNumber("fairness_jain", Math.Round(r.Fairness, 6));
+        j.WriteStartObject("fairness_by_class");
+        foreach (var (cls, v) in r.FairnessByClass) j.WriteNumber(cls, Math.Round(v, 6));
+        j.WriteEndObject();
+        j.WriteNumber("dispatches_dropped", r.DispatchesDropped);
+        j.WriteNumber("reenqueues", r.Reenqueues);
+        j.WriteNumber("fallback_dsq_uses", r.FallbackDsqUses);
+        j.WriteNumber("fallback_reenqueues", r.FallbackReenqueues);
+        j.WriteNumber("watchdog_stalls", r.WatchdogStalls);
+        j.WriteStartObject("kernel_events");
+        foreach (var (k, v) in r.KernelEvents) j.WriteNumber(k, v);
+        j.WriteEndObject();
+        j.WriteStartArray("exits");
+        foreach (var e in r.Exits)
+        {
+            j.WriteStartObject();
+            j.WriteNumber("at_ns", e.AtNs);
+            j.WriteString("kind", e.Kind);
+            j.WriteString("message", e.Message);
+            j.WriteEndObject();
+        }
+        j.WriteEndArray();
+        j.WriteStartArray("findings");
+        foreach (var f in r.Findings)
+        {
+            j.WriteStartObject();
+            j.WriteString("check", f.Check);
+            j.WriteString("message", f.FirstMessage);
+            j.WriteNumber("first_at_ns", f.FirstAtNs);
+            j.WriteNumber("count", f.Count);
+            j.WriteEndObject();
+        }
+        j.WriteEndArray();
+        j.WriteNumber("model_steps", r.Steps);
+        j.WriteNumber("engine_events", r.EngineEvents);
+        j.WriteNumber("wall_seconds", Math.Round(r.WallSeconds, 3));
+        j.WriteNumber("events_per_second", Math.Round(r.EventsPerSecond));
+        j.WriteEndObject();
+    }
+
+    public static string Ns(long? ns) => ns is null ? "-" : ns.Value >= 1_000_000_000 ? $"{ns.Value / 1e9:0.000}s" : ns.Value >= 1_000_000 ? $"{ns.Value / 1e6:0.000}ms" : $"{ns.Value / 1e3:0.0}us";
+
+    private static string Pct(double v) => (v * 100).ToString("0.0", Inv) + "%";
+}

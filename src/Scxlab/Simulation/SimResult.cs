@@ -1,0 +1,55 @@
+using HdrHistogram;
+
+namespace Scxlab.Simulation;
+
+/// <summary>Wakeup-to-run latency of one task class (or overall), in ns.</summary>
+public sealed record LatencySummary(string Class, long Count, long P50, long P99, long P999, long Max, double Mean);
+
+/// <summary>A scheduler exit seen during the run.</summary>
+public sealed record SimExit(long AtNs, string Kind, string Message);
+
+/// <summary>A kernel assertion (BUG/WARN) or other named finding reached during the run.</summary>
+public sealed record SimFinding(string Check, string FirstMessage, long FirstAtNs, long Count);
+
+/// <summary>Everything one run measured. A pure function of (workload, options).</summary>
+public sealed class SimResult
+{
+    public required string Workload { get; init; }
+    public required string Policy { get; init; }
+    public required string Protocol { get; init; }
+    public required int Cpus { get; init; }
+    public required int Tasks { get; init; }
+    public required long DurationNs { get; init; }
+    public required ulong Seed { get; init; }
+
+    public required IReadOnlyList<LatencySummary> Latency { get; init; }     // overall first, then per class
+    public required double[] CpuUtilisation { get; init; }                   // per CPU, 0..1
+    public double MeanUtilisation => CpuUtilisation.Length == 0 ? 0 : CpuUtilisation.Average();
+    public required double RqLenMean { get; init; }                          // mean nr_running per CPU at ticks
+    public required int RqLenMax { get; init; }
+    public required long Migrations { get; init; }
+    public required long ContextSwitches { get; init; }
+    public required long Preemptions { get; init; }                          // switched out while still runnable
+    public required double Fairness { get; init; }                           // Jain over runtime/weight, all live tasks
+    public required IReadOnlyList<(string Class, double Jain)> FairnessByClass { get; init; }
+    public required IReadOnlyDictionary<string, long> KernelEvents { get; init; }
+    public long DispatchesDropped => KernelEvents["DispatchDroppedQseq"] + KernelEvents["DispatchDroppedState"];
+    public long Reenqueues => KernelEvents["ReenqKfunc"] + KernelEvents["FallbackReenq"];
+    public long FallbackDsqUses => KernelEvents["FallbackDsqUse"];
+    public long FallbackReenqueues => KernelEvents["FallbackReenq"];
+    public required IReadOnlyList<SimExit> Exits { get; init; }
+    public long WatchdogStalls => Exits.Count(e => e.Kind == "SCX_EXIT_ERROR_STALL");
+    public required IReadOnlyList<SimFinding> Findings { get; init; }
+    public required long AffinityChanges { get; init; }
+    public required long Wakeups { get; init; }
+
+    public required long Steps { get; init; }                                // model steps
+    public required long EngineEvents { get; init; }                         // events popped from the queue
+    public required double WallSeconds { get; init; }
+    public double EventsPerSecond => WallSeconds > 0 ? (Steps + EngineEvents) / WallSeconds : 0;
+
+    /// <summary>Overall latency histogram (for CDF plots).</summary>
+    public required LongHistogram LatencyHistogram { get; init; }
+    /// <summary>Per-CPU utilisation over time: [cpu][bucket], 0..1; bucket width = DurationNs / buckets.</summary>
+    public required double[][] UtilisationSeries { get; init; }
+}

@@ -1,0 +1,962 @@
+using System.Diagnostics;
+using System.Numerics;
+using HdrHistogram;
+using Scxlab.Kernel;
+using Scxlab.Stepping;
+
+namespace Scxlab.Simulation;
+
+/// <summary>
+/// The discrete-event simulator: drives the kernel model (<see cref="Machine"/>) in virtual time.
+/// </summary>
+/// <remarks>
+/// <para>Actors: one per CPU (its scheduling loop and irq_work), and per CPU a "syscall" script
+/// actor (wakeups issued by tasks running there, affinity and weight changes) and a "timer" script
+/// actor (the scheduler tick, hrtimer wakeups of sleeping tasks); one more script actor performs the
+/// instantaneous "task blocks/exits at its next schedule-out" marks; the model's helper actor
+/// (scx_disable) runs after a scheduler exit.</para>
+/// <para>Time: every model step has a cost (<see cref="StepCosts"/>, classified from the actor's top
+/// frame before it runs); an actor's next step is due when its previous step's cost has elapsed.
+/// An actor whose step is not enabled (a lock held elsewhere, a spin-wait) is parked and re-checked
+/// after every step, so lock hand-offs follow virtual time. Ties between equal times are broken by the
+/// seeded choice source. A CPU starts __schedule() when need_resched is set (after an IPI delay), or to
+/// run pending irq_work / deferred work. Ticks come every 1/HZ on CPUs running a task.</para>
+/// <para>Tasks follow their workload programs (run / sleep / timer / wake / suspend / exit); the
+/// simulator watches rq->curr after each CPU step to know when a task starts and stops running,
+/// which is where run phases progress and wakeup latency, runtime, migrations and context switches
+/// are measured.</para>
+/// </remarks>
+public sealed class Simulator
+{
+    private enum TState : byte { NotStarted, Blocked, Active, SleepPending, ExitPending, Dead }
+
+    private struct SimTask
+    {
+        public int Group;
+        public int Instance;
+        public int PhaseIdx;
+        public int LoopsLeft;         // -1 = forever
+        public long Remaining;        // CPU time left in the current run phase
+        public bool NeedAdvance;      // start the program at the next switch-in
+        public TState State;
+        public int Gen;               // invalidates PhaseEnd / TimedWake events
+        public long RunStart;         // -1 when not running
+        public int RunCpu;
+        public int LastCpu;
+        public long LastEnd;
+        public long WakeIssued;       // -1 = none pending
+        public long SleepNs;          // Sleep: relative; Timer: absolute deadline in WakeAt
+        public long WakeAt;           // absolute wake deadline for Timer (-1 = none)
+        public long TimerBase;        // first timer phase start (-1)
+        public long Runtime;
+        public int ClassIdx;
+        public bool AffinityAll;      // SingleOrAll churn alternation
+    }
+
+    private struct Pending
+    {
+        public ScriptAction Action;
+        public int Task;              // for Wake completion handling (-1 otherwise)
+    }
+
+    private readonly Workload _workload;
+    private readonly SimOptions _o;
+    private readonly Machine _m;
+    private readonly int _n;
+    private readonly SimRandom _rng;
+    private readonly EventQueue _q = new();
+    private readonly StepCosts _c;
+    private readonly ISimTraceSink? _trace;
+
+    // actors
+    private readonly int _sysBase, _timerBase, _instantActor, _helper, _actorCount;
+    private readonly bool[] _scheduled;
+    private readonly List<int> _blocked = [];
+    private readonly bool[] _isBlocked;
+    private readonly Queue<Pending>[] _pending;      // per script actor (index = actor - _sysBase)
+    private readonly Pending[] _current;              // action in progress per script actor
+
+    // tasks
+    private readonly SimTask[] _t;
+    private readonly TaskGroup[] _groupOf;
+    private readonly int[] _groupFirst;               // first task index of each group
+    private readonly string[] _classes;
+    private readonly ScriptAction[] _wakeAction, _sleepAction, _exitAction;
+    private readonly ScriptAction[] _tickAction;
+    private readonly Dictionary<long, ScriptAction> _affinityActions = [];
+    private readonly Dictionary<long, ScriptAction> _weightActions = [];
+    private readonly CpuMask[] _groupMask;
+    private readonly int[][] _groupCpus;
+    private readonly int[][] _wakeTarget;             // [group][phase] → target group of a Wake phase
+
+    // cpus
+    private readonly int[] _curr;                     // shadow rq->curr
+    private readonly ulong _rqBits;
+    private readonly int[][] _cpusByBit;
+
+    // metrics
+    private readonly LongHistogram _latAll;
+    private readonly LongHistogram[] _latClass;
+    private readonly long[] _busy;
+    private readonly double[][] _utilSeries;
+    private readonly long _bucketNs;
+    private long _rqSamples, _rqSum;
+    private int _rqMax;
+    private long _migrations, _ctxsw, _preempt, _affChanges, _wakeups;
+    private readonly List<SimExit> _exits = [];
+    private bool _exitSeen;
+    private readonly Dictionary<string, (string Msg, long At, long Count)> _findings = [];
+    private readonly long[] _eventSnap;
+    private long _steps, _events;
+
+    private long _now;
+    private readonly long _end;
+    private readonly long _tickNs;
+
+    private static readonly int[] ChurnWeights = [25, 50, 100, 200, 400];
+
+    public Machine Machine => _m;
+
+    public Simulator(Workload workload, SimOptions options)
+    {
+        _workload = workload;
+        _o = options;
+        _n = options.Cpus;
+        if (_n < 1 || _n > ScxConst.MaxCpus) throw new ArgumentOutOfRangeException(nameof(options), $"cpus must be 1..{ScxConst.MaxCpus}");
+        if (options.Hz < 1 || options.Hz > 10_000) throw new ArgumentOutOfRangeException(nameof(options), "hz must be 1..10000");
+        _c = options.Costs;
+        _trace = options.Trace;
+        _rng = new SimRandom(options.Seed);
+        _end = options.DurationNs;
+        _tickNs = 1_000_000_000L / options.Hz;
+
+        // ---- tasks
+        var groups = workload.Groups;
+        var total = workload.TaskCount;
+        _t = new SimTask[total];
+        _groupOf = new TaskGroup[total];
+        _groupFirst = new int[groups.Count];
+        _groupMask = new CpuMask[groups.Count];
+        _groupCpus = new int[groups.Count][];
+        var classList = new List<string>();
+        var specs = new List<TaskSpec>(total);
+        var idx = 0;
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var grp = groups[g];
+            _groupFirst[g] = idx;
+            List<int> cpus;
+            if (grp.Cpus == null) cpus = Enumerable.Range(0, _n).ToList();
+            else
+            {
+                if (!CpuLists.TryParse(grp.Cpus, 256, out cpus, out var why)) throw new WorkloadException($"task group '{grp.Name}': {why}");
+                cpus = cpus.Where(c => c < _n).Distinct().Order().ToList();
+                if (cpus.Count == 0) throw new WorkloadException($"task group '{grp.Name}': none of CPUs {grp.Cpus} exists on a {_n}-CPU machine");
+            }
+            _groupCpus[g] = [.. cpus];
+            var mask = default(CpuMask);
+            foreach (var c in cpus) mask.Set(c);
+            _groupMask[g] = mask;
+            var cls = classList.IndexOf(grp.Class);
+            if (cls < 0)
+            {
+                classList.Add(grp.Class);
+                cls = classList.Count - 1;
+            }
+            for (var k = 0; k < grp.Count; k++, idx++)
+            {
+                var name = grp.Count > 1 ? $"{grp.Name}-{k}" : grp.Name;
+                specs.Add(new TaskSpec(name, 1000 + idx, mask, cpus[idx % cpus.Count], InitialTaskState.Sleeping, grp.Weight));
+                _groupOf[idx] = grp;
+                _t[idx] = new SimTask
+                {
+                    Group = g, Instance = k, LoopsLeft = grp.Loop, RunStart = -1, LastCpu = -1, WakeIssued = -1, WakeAt = -1, TimerBase = -1,
+                    ClassIdx = cls, State = TState.NotStarted, RunCpu = -1,
+                    PhaseIdx = grp.StartSuspended && grp.Phases[0].Kind == PhaseKind.Suspend ? 1 : 0,
+                };
+            }
+        }
+        _classes = [.. classList];
+        _wakeTarget = new int[groups.Count][];
+        for (var g = 0; g < groups.Count; g++)
+        {
+            _wakeTarget[g] = new int[groups[g].Phases.Count];
+            for (var p = 0; p < groups[g].Phases.Count; p++)
+            {
+                var ph = groups[g].Phases[p];
+                if (ph.Kind != PhaseKind.Wake) continue;
+                var target = -1;
+                for (var x = 0; x < groups.Count; x++)
+                    if (groups[x].Name == ph.Target) target = x;
+                if (target < 0) throw new WorkloadException($"task group '{groups[g].Name}': wake of unknown group '{ph.Target}'");
+                _wakeTarget[g][p] = target;
+            }
+        }
+
+        // ---- actors: CPUs, then N syscall, N timer, 1 instant, then the model's helper
+        var scripts = new List<ScriptSpec>();
+        for (var c = 0; c < _n; c++) scripts.Add(new ScriptSpec($"syscall{c}", c, []));
+        for (var c = 0; c < _n; c++) scripts.Add(new ScriptSpec($"timer{c}", c, []));
+        scripts.Add(new ScriptSpec("task", 0, []));
+        _m = new Machine(new ModelConfig
+        {
+            CpuCount = _n,
+            Tasks = specs,
+            PolicyFactory = options.Policy,
+            PolicyName = options.PolicyName,
+            Protocol = options.Protocol,
+            Rounds = Enumerable.Repeat(-1, _n).ToArray(),
+            Scripts = scripts,
+            TickNs = _tickNs,
+            WatchdogTimeoutNs = options.WatchdogTimeoutNs,
+        });
+        _sysBase = _n;
+        _timerBase = 2 * _n;
+        _instantActor = 3 * _n;
+        _helper = _m.HelperActor;
+        _actorCount = _m.ActorCount;
+        _scheduled = new bool[_actorCount];
+        _isBlocked = new bool[_actorCount];
+        _pending = new Queue<Pending>[2 * _n + 1];
+        for (var i = 0; i < _pending.Length; i++) _pending[i] = new Queue<Pending>(16);
+        _current = new Pending[2 * _n + 1];
+
+        _wakeAction = new ScriptAction[total];
+        _sleepAction = new ScriptAction[total];
+        _exitAction = new ScriptAction[total];
+        for (var i = 0; i < total; i++)
+        {
+            _wakeAction[i] = new ScriptAction(ActionKind.Wake, Task: i);
+            _sleepAction[i] = new ScriptAction(ActionKind.Sleep, Task: i);
+            _exitAction[i] = new ScriptAction(ActionKind.Exit, Task: i);
+        }
+        _tickAction = new ScriptAction[_n];
+        for (var c = 0; c < _n; c++) _tickAction[c] = new ScriptAction(ActionKind.Tick, Cpu: c);
+
+        _curr = new int[_n];
+        Array.Fill(_curr, -1);
+        _cpusByBit = new int[64][];
+        var byBit = new List<int>[64];
+        for (var b = 0; b < 64; b++) byBit[b] = [];
+        for (var c = 0; c < _n; c++)
+        {
+            var bit = Footprint.Bit(Resource.Rq, c);
+            _rqBits |= bit;
+            byBit[BitOperations.TrailingZeroCount(bit)].Add(c);
+        }
+        for (var b = 0; b < 64; b++) _cpusByBit[b] = [.. byBit[b]];
+
+        _latAll = NewHistogram();
+        _latClass = new LongHistogram[_classes.Length];
+        for (var i = 0; i < _classes.Length; i++) _latClass[i] = NewHistogram();
+        _busy = new long[_n];
+        var buckets = Math.Max(1, options.UtilBuckets);
+        _bucketNs = Math.Max(1, (_end + buckets - 1) / buckets);
+        _utilSeries = new double[_n][];
+        for (var c = 0; c < _n; c++) _utilSeries[c] = new double[buckets];
+        _eventSnap = new long[_m.World.Events.Length];
+    }
+
+    private static LongHistogram NewHistogram() => new(3_600_000_000_000L, 3);
+
+    // ================================================================ run
+
+    public SimResult Run()
+    {
+        var wall = Stopwatch.StartNew();
+        _trace?.Begin(_n, _m.Config.Tasks.Select(t => t.Name).ToArray(), $"{_workload.Name} · {_o.PolicyName} · {_o.Protocol}");
+
+        // Initial events: task starts, churn timers, ticks (staggered per CPU), the watchdog.
+        for (var i = 0; i < _t.Length; i++)
+        {
+            var g = _groupOf[i];
+            if (!g.StartSuspended)
+            {
+                var at = g.StartNs + (g.StartSpreadNs > 0 ? _rng.NextLong(g.StartSpreadNs) : 0);
+                Push(at, EvKind.Start, i);
+            }
+            else
+            {
+                _t[i].State = TState.Blocked;
+                _t[i].NeedAdvance = true;
+            }
+            if (g.AffinityChurnNs > 0) Push(g.StartNs + _rng.NextLong(g.AffinityChurnNs), EvKind.AffinityChurn, i);
+            if (g.WeightChurnNs > 0) Push(g.StartNs + _rng.NextLong(g.WeightChurnNs), EvKind.WeightChurn, i);
+        }
+        for (var c = 0; c < _n; c++) Push(_rng.NextLong(_tickNs) + 1, EvKind.Tick, c);
+        var wdPeriod = Math.Max(1, _m.WatchdogTimeoutNs / 2);
+        Push(wdPeriod, EvKind.Watchdog, 0);
+
+        var nextProgressCheck = 0L;
+        long lastReport = 0;
+        while (_q.Count > 0)
+        {
+            if (_q.Peek().Time > _end) break;
+            var e = _q.Pop();
+            _now = e.Time;
+            _events++;
+            switch (e.Kind)
+            {
+                case EvKind.Step: StepActor(e.A); break;
+                case EvKind.Tick: OnTick(e.A); break;
+                case EvKind.PhaseEnd: OnPhaseEnd(e.A, e.B); break;
+                case EvKind.TimedWake: OnTimedWake(e.A, e.B); break;
+                case EvKind.Start: OnStart(e.A); break;
+                case EvKind.AffinityChurn: OnAffinityChurn(e.A); break;
+                case EvKind.WeightChurn: OnWeightChurn(e.A); break;
+                case EvKind.Watchdog:
+                    _m.World.Sched.Clock = _now;
+                    _m.CheckWatchdog();
+                    CheckExit();
+                    Push(_now + wdPeriod, EvKind.Watchdog, 0);
+                    break;
+                default:
+                    throw new UnreachableException($"event kind {e.Kind}");
+            }
+            if (_events >= nextProgressCheck && _o.Progress != null)
+            {
+                nextProgressCheck = _events + 20_000;
+                var ms = wall.ElapsedMilliseconds;
+                if (ms >= 1000 && ms - lastReport >= 100)
+                {
+                    lastReport = ms;
+                    _o.Progress((double)_now / _end);
+                }
+            }
+        }
+        _now = _end;
+        for (var c = 0; c < _n; c++)
+            if (_curr[c] >= 0) SwitchOut(c, _curr[c], final: true);
+        _trace?.End(_end);
+        if (_o.Progress != null && wall.ElapsedMilliseconds >= 1000) _o.Progress(1.0);
+        wall.Stop();
+        return BuildResult(wall.Elapsed.TotalSeconds);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void Push(long time, EvKind kind, int a, int b = 0) =>
+        _q.Push(new Ev { Time = time, Tie = _rng.NextU64(), Kind = kind, A = a, B = b });
+
+    private long Cost(long baseNs)
+    {
+        if (!_c.Jitter) return Math.Max(1, baseNs);
+        var cost = Math.Max(1, (long)(baseNs * _rng.NextExp()));
+        // P(an interrupt lands inside this step) = rate × duration.
+        if (_c.IrqPerSecond > 0 && _rng.NextUnit() < cost * _c.IrqPerSecond * 1e-9)
+            cost += (long)(_c.IrqMeanNs * _rng.NextExp());
+        return cost;
+    }
+
+    private void ScheduleActor(int a, long at)
+    {
+        if (_scheduled[a]) return;
+        _scheduled[a] = true;
+        Push(at, EvKind.Step, a);
+    }
+
+    // ================================================================ stepping
+
+    private long ClassifyCost(int a)
+    {
+        var w = _m.World;
+        var d = w.Actors[a].Depth;
+        if (d == 0) return a < _n ? _c.ScheduleEntryNs : _c.SyscallEntryNs;
+        ref readonly var f = ref w.Frames[a * w.MaxDepth + d - 1];
+        return f.Wait switch
+        {
+            WaitKind.RqLock or WaitKind.DsqLock or WaitKind.PiLock or WaitKind.BpfSpinLock => _c.LockNs,
+            WaitKind.OpsStateChange or WaitKind.KickSync => _c.SpinNs,
+            _ => f.Path == PathId.Callback ? _c.KfuncNs : _c.PathNs,
+        };
+    }
+
+    private void StepActor(int a)
+    {
+        _scheduled[a] = false;
+        if (!_m.IsEnabled(a))
+        {
+            if (!_isBlocked[a])
+            {
+                _isBlocked[a] = true;
+                _blocked.Add(a);
+            }
+            return;
+        }
+        var w = _m.World;
+        var cost = Cost(ClassifyCost(a));
+        w.Sched.Clock = _now;
+        if (_trace != null) w.Events.AsSpan().CopyTo(_eventSnap);
+        _m.Step(a);
+        _steps++;
+        AfterStep(a);
+        if (w.Actors[a].Depth > 0) ScheduleActor(a, _now + cost);
+        else ActivityDone(a, cost);
+    }
+
+    /// <summary>Bookkeeping after any step (or instantaneous external action) of actor <paramref name="a"/>.</summary>
+    private void AfterStep(int a)
+    {
+        var w = _m.World;
+        if (a < _n)
+        {
+            var now = w.Cpus[a].Curr;
+            if (now != _curr[a]) OnSwitch(a, _curr[a], now);
+        }
+        // CPUs whose rq this step wrote may now need to schedule or run irq_work.
+        var wr = _m.LastFootprint.Writes & _rqBits;
+        while (wr != 0)
+        {
+            var b = BitOperations.TrailingZeroCount(wr);
+            wr &= wr - 1;
+            foreach (var c in _cpusByBit[b]) CheckCpu(c, a);
+        }
+        if (_blocked.Count > 0) Unblock();
+        if (_m.StepFindings.Count > 0) RecordFindings();
+        if (!_exitSeen && w.Sched.ExitKind != ExitKind.None) CheckExit();
+        if (_trace != null) TraceEventDeltas(a);
+    }
+
+    private void Unblock()
+    {
+        for (var i = _blocked.Count - 1; i >= 0; i--)
+        {
+            var b = _blocked[i];
+            if (!_m.IsEnabled(b)) continue;
+            _isBlocked[b] = false;
+            _blocked[i] = _blocked[^1];
+            _blocked.RemoveAt(_blocked.Count - 1);
+            ScheduleActor(b, _now + Cost(_c.SpinNs));
+        }
+    }
+
+    private void CheckCpu(int c, int byActor)
+    {
+        if (_scheduled[c] || _isBlocked[c]) return;
+        var w = _m.World;
+        if (w.Actors[c].Depth != 0) return;
+        ref readonly var rq = ref w.Cpus[c];
+        if (!(rq.NeedResched || rq.KickIrqWork || rq.DeferredLocals || rq.ReenqRequested != 0)) return;
+        var local = byActor == c || (byActor >= _n && byActor < _instantActor && _m.Actor(byActor).Cpu == c);
+        ScheduleActor(c, _now + Cost(local ? _c.ReschedLocalNs : _c.ReschedIpiNs));
+    }
+
+    private void ActivityDone(int a, long cost)
+    {
+        if (a < _n)
+        {
+            CheckCpu(a, a);
+            return;
+        }
+        if (a == _helper) return;
+        var slot = a - _sysBase;
+        var done = _current[slot];
+        _current[slot] = default;
+        if (done.Action is { Kind: ActionKind.Wake }) WakeCompleted(done.Task);
+        if (_pending[slot].Count > 0) StartPending(a, _now + cost);
+    }
+
+    // ================================================================ script actors
+
+    private void Issue(int actor, ScriptAction action, int task)
+    {
+        var slot = actor - _sysBase;
+        var busy = _current[slot].Action != null || _scheduled[actor] || _isBlocked[actor] || _m.World.Actors[actor].Depth != 0;
+        _pending[slot].Enqueue(new Pending { Action = action, Task = task });
+        if (!busy) StartPending(actor, _now);
+    }
+
+    private void StartPending(int actor, long at)
+    {
+        var slot = actor - _sysBase;
+        var p = _pending[slot].Dequeue();
+        _current[slot] = p;
+        _m.World.Sched.Clock = _now;
+        _m.StartExternal(actor, p.Action);
+        if (_m.World.Actors[actor].Depth > 0)
+        {
+            ScheduleActor(actor, Math.Max(at, _now) + Cost(_c.SyscallEntryNs));
+        }
+        else
+        {
+            AfterStep(actor);
+            ActivityDone(actor, 0);
+        }
+    }
+
+    /// <summary>Sleep/Exit marks are instantaneous (no step): performed on the dedicated actor right now.</summary>
+    private void MarkNow(ScriptAction action)
+    {
+        _m.World.Sched.Clock = _now;
+        _m.StartExternal(_instantActor, action);
+        AfterStep(_instantActor);
+    }
+
+    // ================================================================ task programs
+
+    private void OnStart(int t)
+    {
+        ref var s = ref _t[t];
+        if (s.State != TState.NotStarted) return;
+        s.State = TState.Blocked;
+        s.NeedAdvance = true;
+        IssueWake(t, _timerBase + _m.World.Tasks[t].Cpu);
+    }
+
+    private void IssueWake(int t, int viaActor)
+    {
+        ref var s = ref _t[t];
+        switch (s.State)
+        {
+            case TState.Blocked:
+                if (s.WakeIssued < 0) s.WakeIssued = _now;
+                s.Gen++; // a pending timed wake is superseded
+                _wakeups++;
+                Issue(viaActor, _wakeAction[t], t);
+                break;
+            case TState.SleepPending:
+                // try_to_wake_up() on a task that has not blocked yet: ttwu_runnable() keeps it running.
+                Issue(viaActor, _wakeAction[t], t);
+                break;
+            case TState.NotStarted:
+            case TState.Active:
+            case TState.ExitPending:
+            case TState.Dead:
+                break; // nobody is waiting (rt-app resume of a running task is lost too)
+            default:
+                throw new UnreachableException($"task state {s.State}");
+        }
+    }
+
+    private void WakeCompleted(int t)
+    {
+        ref var s = ref _t[t];
+        ref readonly var k = ref _m.World.Tasks[t];
+        if (k.Run != RunState.Runnable) return;
+        if (s.State == TState.Blocked)
+        {
+            s.State = TState.Active;
+        }
+        else if (s.State == TState.Active && s.NeedAdvance && s.RunStart >= 0)
+        {
+            s.NeedAdvance = false;
+            Advance(t, s.RunCpu);
+        }
+        else if (s.State == TState.SleepPending && !k.WantsSleep)
+        {
+            s.State = TState.Active;
+            s.WakeAt = -1;
+            if (s.RunStart >= 0) Advance(t, s.RunCpu);
+            else s.NeedAdvance = true;
+        }
+    }
+
+    private void OnTimedWake(int t, int gen)
+    {
+        ref var s = ref _t[t];
+        if (s.Gen != gen || s.State != TState.Blocked) return;
+        var cpu = s.LastCpu >= 0 ? s.LastCpu : _m.World.Tasks[t].Cpu;
+        IssueWake(t, _timerBase + cpu);
+    }
+
+    private void OnPhaseEnd(int t, int gen)
+    {
+        ref var s = ref _t[t];
+        if (s.Gen != gen || s.RunStart < 0 || s.State != TState.Active) return;
+        s.Remaining = 0;
+        s.PhaseIdx++;
+        Advance(t, s.RunCpu);
+    }
+
+    /// <summary>Run the task's program from its current phase until it runs, blocks or exits. The task is running on <paramref name="cpu"/>.</summary>
+    private void Advance(int t, int cpu)
+    {
+        ref var s = ref _t[t];
+        var phases = _groupOf[t].Phases;
+        for (var guard = 0; guard < 10_000; guard++)
+        {
+            if (s.PhaseIdx >= phases.Count)
+            {
+                if (s.LoopsLeft == 1)
+                {
+                    s.State = TState.ExitPending;
+                    MarkNow(_exitAction[t]);
+                    return;
+                }
+                if (s.LoopsLeft > 0) s.LoopsLeft--;
+                s.PhaseIdx = 0;
+            }
+            var ph = phases[s.PhaseIdx];
+            switch (ph.Kind)
+            {
+                case PhaseKind.Run:
+                    s.Remaining = ph.Ns;
+                    s.Gen++;
+                    Push(_now + s.Remaining, EvKind.PhaseEnd, t, s.Gen);
+                    return;
+                case PhaseKind.Wake:
+                {
+                    var tg = _wakeTarget[s.Group][s.PhaseIdx];
+                    var target = _groupFirst[tg] + s.Instance % _workload.Groups[tg].Count;
+                    s.PhaseIdx++;
+                    if (target != t) IssueWake(target, _sysBase + cpu);
+                    continue;
+                }
+                case PhaseKind.Sleep:
+                    s.SleepNs = ph.Ns;
+                    s.WakeAt = -1;
+                    s.PhaseIdx++;
+                    BeginSleep(t);
+                    return;
+                case PhaseKind.Timer:
+                {
+                    if (s.TimerBase < 0) s.TimerBase = _now;
+                    var k = (_now - s.TimerBase) / ph.Ns + 1;
+                    s.WakeAt = s.TimerBase + k * ph.Ns;
+                    s.SleepNs = 0;
+                    s.PhaseIdx++;
+                    BeginSleep(t);
+                    return;
+                }
+                case PhaseKind.Suspend:
+                    s.SleepNs = -1;
+                    s.WakeAt = -1;
+                    s.PhaseIdx++;
+                    BeginSleep(t);
+                    return;
+                case PhaseKind.Exit:
+                    s.State = TState.ExitPending;
+                    MarkNow(_exitAction[t]);
+                    return;
+                default:
+                    throw new UnreachableException($"phase {ph.Kind}");
+            }
+        }
+        throw new InvalidOperationException($"task {_m.TaskName(t)}: its program has no run, sleep or suspend phase");
+    }
+
+    private void BeginSleep(int t)
+    {
+        _t[t].State = TState.SleepPending;
+        MarkNow(_sleepAction[t]);
+    }
+
+    // ================================================================ switches (rq->curr changes)
+
+    private void OnSwitch(int c, int prev, int next)
+    {
+        if (prev >= 0) SwitchOut(c, prev, final: false);
+        _curr[c] = next;
+        if (next >= 0) SwitchIn(c, next);
+    }
+
+    private void SwitchIn(int c, int t)
+    {
+        ref var s = ref _t[t];
+        s.RunStart = _now;
+        s.RunCpu = c;
+        _ctxsw++;
+        if (s.WakeIssued >= 0)
+        {
+            var lat = Math.Max(0, _now - s.WakeIssued);
+            _latAll.RecordValue(lat);
+            _latClass[s.ClassIdx].RecordValue(lat);
+            s.WakeIssued = -1;
+        }
+        if (s.LastCpu >= 0 && s.LastCpu != c)
+        {
+            _migrations++;
+            _trace?.Migration(t, s.LastCpu, s.LastEnd, c, _now);
+        }
+        // Running means awake, even if the waker's try_to_wake_up() has not returned yet.
+        if (s.State == TState.Blocked) s.State = TState.Active;
+        if (s.State != TState.Active) return;
+        if (s.NeedAdvance)
+        {
+            s.NeedAdvance = false;
+            Advance(t, c);
+        }
+        else if (s.PhaseIdx < _groupOf[t].Phases.Count && _groupOf[t].Phases[s.PhaseIdx].Kind == PhaseKind.Run)
+        {
+            s.Gen++;
+            Push(_now + s.Remaining, EvKind.PhaseEnd, t, s.Gen);
+        }
+    }
+
+    private void SwitchOut(int c, int t, bool final)
+    {
+        ref var s = ref _t[t];
+        if (s.RunStart < 0) return;
+        var start = s.RunStart;
+        var elapsed = _now - start;
+        s.Runtime += elapsed;
+        _busy[c] += elapsed;
+        AddUtil(c, start, _now);
+        ref readonly var k = ref _m.World.Tasks[t];
+        _trace?.TaskSlice(c, t, start, _now, !final && k.Run == RunState.Runnable);
+        s.RunStart = -1;
+        s.LastCpu = c;
+        s.LastEnd = _now;
+        if (final) return;
+        if (s.State == TState.Active && s.PhaseIdx < _groupOf[t].Phases.Count && _groupOf[t].Phases[s.PhaseIdx].Kind == PhaseKind.Run)
+        {
+            s.Gen++;
+            s.Remaining = Math.Max(0, s.Remaining - elapsed);
+        }
+        switch (k.Run)
+        {
+            case RunState.Runnable:
+                _preempt++;
+                break;
+            case RunState.Sleeping:
+                s.Gen++;
+                s.State = TState.Blocked;
+                s.NeedAdvance = true; // the program resumes after the sleep when the task runs again
+                if (s.WakeAt >= 0) Push(Math.Max(_now, s.WakeAt), EvKind.TimedWake, t, s.Gen);
+                else if (s.SleepNs > 0) Push(_now + s.SleepNs, EvKind.TimedWake, t, s.Gen);
+                s.WakeAt = -1;
+                break;
+            case RunState.Dead:
+                s.State = TState.Dead;
+                s.Gen++;
+                break;
+            default:
+                throw new UnreachableException($"run state {k.Run}");
+        }
+    }
+
+    private void AddUtil(int c, long from, long to)
+    {
+        var series = _utilSeries[c];
+        while (from < to)
+        {
+            var b = (int)Math.Min(series.Length - 1, from / _bucketNs);
+            var bucketEnd = (b + 1) * _bucketNs;
+            var seg = Math.Min(to, bucketEnd) - from;
+            if (b == series.Length - 1) seg = to - from;
+            series[b] += (double)seg / _bucketNs;
+            from += seg;
+        }
+    }
+
+    // ================================================================ periodic events
+
+    private void OnTick(int c)
+    {
+        Push(_now + _tickNs, EvKind.Tick, c);
+        ref readonly var rq = ref _m.World.Cpus[c];
+        _rqSamples++;
+        _rqSum += rq.NrRunning;
+        if (rq.NrRunning > _rqMax) _rqMax = rq.NrRunning;
+        // NOHZ: an idle CPU takes no tick. The tick is the timer actor's (it may be busy with an hrtimer wake: queued).
+        if (_curr[c] < 0)
+        {
+            if (_m.World.Sched.Disabled) FairIdleBalance(c);
+            return;
+        }
+        var timer = _timerBase + c;
+        var slot = timer - _sysBase;
+        if (_current[slot].Action is { Kind: ActionKind.Tick }) return; // the previous tick is still running
+        Issue(timer, _tickAction[c], -1);
+    }
+
+    /// <summary>
+    /// After the scheduler was disabled the fair class runs the tasks; an idle CPU pulls waiting fair
+    /// work at its (nohz) idle-balance point, modelled at tick granularity: it enters __schedule(),
+    /// whose fair pick takes any queued task allowed there.
+    /// </summary>
+    private void FairIdleBalance(int c)
+    {
+        var w = _m.World;
+        if (_scheduled[c] || _isBlocked[c] || w.Actors[c].Depth != 0) return;
+        for (var t = 0; t < w.Tasks.Length; t++)
+        {
+            ref readonly var p = ref w.Tasks[t];
+            if (p.FairQueued && p.CpusPtr.Test(c))
+            {
+                ScheduleActor(c, _now + Cost(_c.ReschedIpiNs));
+                return;
+            }
+        }
+    }
+
+    private void OnAffinityChurn(int t)
+    {
+        ref var s = ref _t[t];
+        if (s.State == TState.Dead) return;
+        var g = _groupOf[t];
+        Push(_now + g.AffinityChurnNs, EvKind.AffinityChurn, t);
+        var cpus = _groupCpus[s.Group];
+        CpuMask mask;
+        int key;
+        if (g.AffinityChurnMode == AffinityChurnMode.SingleOrAll && !s.AffinityAll)
+        {
+            mask = _groupMask[s.Group];
+            key = -1;
+        }
+        else
+        {
+            var cpu = cpus[_rng.NextInt(cpus.Length)];
+            mask = CpuMask.Of(cpu);
+            key = cpu;
+        }
+        if (g.AffinityChurnMode == AffinityChurnMode.SingleOrAll) s.AffinityAll = !s.AffinityAll;
+        var id = ((long)t << 16) | (uint)(key + 1);
+        if (!_affinityActions.TryGetValue(id, out var action))
+        {
+            action = new ScriptAction(ActionKind.SetAffinity, Task: t, Mask: mask);
+            _affinityActions[id] = action;
+        }
+        _affChanges++;
+        Issue(_sysBase + _rng.NextInt(_n), action, -1);
+    }
+
+    private void OnWeightChurn(int t)
+    {
+        ref var s = ref _t[t];
+        if (s.State == TState.Dead) return;
+        Push(_now + _groupOf[t].WeightChurnNs, EvKind.WeightChurn, t);
+        var weight = ChurnWeights[_rng.NextInt(ChurnWeights.Length)];
+        var id = ((long)t << 16) | (uint)weight;
+        if (!_weightActions.TryGetValue(id, out var action))
+        {
+            action = new ScriptAction(ActionKind.SetWeight, Task: t, Weight: weight);
+            _weightActions[id] = action;
+        }
+        Issue(_sysBase + _rng.NextInt(_n), action, -1);
+    }
+
+    // ================================================================ exits, findings, trace
+
+    private void CheckExit()
+    {
+        var w = _m.World;
+        if (_exitSeen || w.Sched.ExitKind == ExitKind.None) return;
+        _exitSeen = true;
+        var kind = ExitKinds.KernelName(w.Sched.ExitKind);
+        var msg = w.ExitMessage ?? "";
+        _exits.Add(new SimExit(_now, kind, msg));
+        _trace?.Instant(-1, _now, $"scheduler exit: {kind}", msg);
+        // scx_disable_workfn(): every task returns to the fair class and the run goes on.
+        ScheduleActor(_helper, _now + Cost(_c.SyscallEntryNs));
+    }
+
+    private void RecordFindings()
+    {
+        foreach (var f in _m.StepFindings)
+        {
+            if (_findings.TryGetValue(f.Check, out var v)) _findings[f.Check] = (v.Msg, v.At, v.Count + 1);
+            else
+            {
+                _findings[f.Check] = (f.Message, _now, 1);
+                _trace?.Instant(-1, _now, f.Check, f.Message);
+            }
+        }
+    }
+
+    private void TraceEventDeltas(int a)
+    {
+        var ev = _m.World.Events;
+        var cpu = _m.Actor(a).Cpu;
+        for (var i = 0; i < ev.Length; i++)
+        {
+            if (ev[i] == _eventSnap[i]) continue;
+            var e = (ScxEvent)i;
+            if (e is ScxEvent.DispatchDroppedQseq or ScxEvent.DispatchDroppedState or ScxEvent.FallbackDsqUse or ScxEvent.FallbackReenq or ScxEvent.ReenqKfunc or ScxEvent.InsertNotOwned)
+                _trace!.Instant(cpu, _now, e.ToString(), $"+{ev[i] - _eventSnap[i]}");
+            _eventSnap[i] = ev[i];
+        }
+    }
+
+    // ================================================================ result
+
+    private SimResult BuildResult(double wallSeconds)
+    {
+        var lat = new List<LatencySummary> { Summ("all", _latAll) };
+        for (var i = 0; i < _classes.Length; i++) lat.Add(Summ(_classes[i], _latClass[i]));
+        var util = new double[_n];
+        for (var c = 0; c < _n; c++) util[c] = _end > 0 ? (double)_busy[c] / _end : 0;
+        var w = _m.World;
+        var events = new Dictionary<string, long>();
+        for (var i = 0; i < (int)ScxEvent.Count; i++) events[((ScxEvent)i).ToString()] = w.Events[i];
+        var byClass = new List<(string, double)>();
+        for (var ci = 0; ci < _classes.Length; ci++) byClass.Add((_classes[ci], Jain(ci)));
+        return new SimResult
+        {
+            Workload = _workload.Name,
+            Policy = _o.PolicyName,
+            Protocol = ProtocolNames.Name(_o.Protocol),
+            Cpus = _n,
+            Tasks = _t.Length,
+            DurationNs = _end,
+            Seed = _o.Seed,
+            Latency = lat,
+            CpuUtilisation = util,
+            RqLenMean = _rqSamples > 0 ? (double)_rqSum / _rqSamples : 0,
+            RqLenMax = _rqMax,
+            Migrations = _migrations,
+            ContextSwitches = _ctxsw,
+            Preemptions = _preempt,
+            Fairness = Jain(-1),
+            FairnessByClass = byClass,
+            KernelEvents = events,
+            Exits = _exits,
+            Findings = _findings.OrderBy(kv => kv.Value.At).Select(kv => new SimFinding(kv.Key, kv.Value.Msg, kv.Value.At, kv.Value.Count)).ToList(),
+            AffinityChanges = _affChanges,
+            Wakeups = _wakeups,
+            Steps = _steps,
+            EngineEvents = _events,
+            WallSeconds = wallSeconds,
+            LatencyHistogram = _latAll,
+            UtilisationSeries = _utilSeries,
+        };
+    }
+
+    private static LatencySummary Summ(string cls, LongHistogram h) =>
+        h.TotalCount == 0
+            ? new LatencySummary(cls, 0, 0, 0, 0, 0, 0)
+            : new LatencySummary(cls, h.TotalCount, h.GetValueAtPercentile(50), h.GetValueAtPercentile(99), h.GetValueAtPercentile(99.9), h.GetMaxValue(), h.GetMean());
+
+    /// <summary>Jain's index over runtime/weight of the tasks that started and did not exit (class -1 = all).</summary>
+    private double Jain(int cls)
+    {
+        double sum = 0, sq = 0;
+        var n = 0;
+        for (var t = 0; t < _t.Length; t++)
+        {
+            ref readonly var s = ref _t[t];
+            if (cls >= 0 && s.ClassIdx != cls) continue;
+            if (s.State is TState.NotStarted or TState.Dead or TState.ExitPending) continue;
+            var x = (double)s.Runtime / Math.Max(1, _groupOf[t].Weight);
+            sum += x;
+            sq += x * x;
+            n++;
+        }
+        return n == 0 || sq == 0 ? 1.0 : sum * sum / (n * sq);
+    }
+}
+
+/// <summary>CLI names of the protocol variants.</summary>
+public static class ProtocolNames
+{
+    public static IReadOnlyList<(string Name, Protocol Protocol)> All { get; } =
+    [
+        ("upstream", Protocol.Upstream),
+        ("qseq-invalidate", Protocol.QseqInvalidate),
+        ("fallback-dsq", Protocol.FallbackDsq),
+        ("cookie", Protocol.Cookie),
+    ];
+
+    public static string Name(Protocol p) => All.First(x => x.Protocol == p).Name;
+
+    public static bool TryParse(string s, out Protocol p)
+    {
+        foreach (var (name, proto) in All)
+            if (string.Equals(name, s, StringComparison.OrdinalIgnoreCase))
+            {
+                p = proto;
+                return true;
+            }
+        p = default;
+        return false;
+    }
+}
