@@ -51,7 +51,7 @@ public sealed class Explorer
         _o = options;
         _checker = new StateChecker(machine, options.Checks);
         _n = machine.ActorCount;
-        if (_n > 64) throw new ArgumentException("the explorer supports at most 64 actors");
+        if (_n > 63) throw new ArgumentException("the explorer supports at most 63 actors");
     }
 
     public ExploreResult Run()
@@ -153,12 +153,15 @@ public sealed class Explorer
         var preempt = new int[cap];
         var fps = new Footprint[cap * n];
         var path = new int[cap];
+        var slots = new long[cap];
         var bound = _o.MaxPreemptions;
+        // Aux bit of a stored state whose explored subtree reached an invariant violation (see Taint).
+        var taintBit = n <= 7 ? 1UL << 7 : 1UL << 63;
 
         // The root.
         _m.World = worlds[0];
         var rootKey = Key(worlds[0], -1, 0, bound != null);
-        visited.Add(worlds[0], rootKey, 0, out _);
+        visited.Add(worlds[0], rootKey, 0, out slots[0]);
         var rv = _checker.CheckState();
         if (rv != null)
         {
@@ -203,6 +206,7 @@ public sealed class Explorer
                 Array.Resize(ref preempt, cap);
                 Array.Resize(ref fps, cap * n);
                 Array.Resize(ref path, cap);
+                Array.Resize(ref slots, cap);
             }
             if (worlds.Count <= d + 1) worlds.Add(_initial.Clone());
             var child = worlds[d + 1];
@@ -242,15 +246,19 @@ public sealed class Explorer
                 _stats.Executions++;
                 if (!reduced) continue;
                 var stored = visited.GetAux(slot);
-                if ((stored & ~childSleep) == 0) continue;
-                visited.SetAux(slot, stored & childSleep);
-                Push(ref d, childSleep, stored & ~childSleep);
+                if ((stored & taintBit) != 0 || v is { Kind: ViolationKind.Invariant }) Taint(d);
+                var h = stored & ~taintBit;
+                if ((h & ~childSleep) == 0) continue;
+                visited.SetAux(slot, (h & childSleep) | (stored & taintBit));
+                Push(ref d, childSleep, h & ~childSleep);
+                slots[d] = slot;
                 continue;
             }
             if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
             if (v != null)
             {
                 visited.SetAux(slot, 0); // terminal: never re-expanded on a revisit
+                if (reduced && v.Kind == ViolationKind.Invariant) Taint(d);
                 Record(v, path.AsSpan(0, d + 1));
                 _stats.Executions++;
                 continue;
@@ -261,7 +269,24 @@ public sealed class Explorer
                 continue;
             }
             Push(ref d, childSleep, all);
+            slots[d] = slot;
             continue;
+
+            // An invariant violation is a state predicate that later steps can make true again, and the
+            // search stops at it. Then a sleeping actor's cover (the subtree explored after it at an
+            // ancestor, where it ran first) may have been cut at a violating state that the sleeping
+            // order would pass by. So once a violation is reached below an ancestor, the step taken
+            // there conflicts with every later sibling, and the states on the stack are marked, so a
+            // later path that merges into one of them does the same. (Exits and kernel assertions
+            // need none of this: they are raised by one step, which commutes with the others.)
+            void Taint(int depth)
+            {
+                for (var k = 0; k <= depth; k++)
+                {
+                    fps[k * n + path[k]] = Footprint.Everything;
+                    visited.SetAux(slots[k], visited.GetAux(slots[k]) | taintBit);
+                }
+            }
 
             void Push(ref int depth, ulong childSleepSet, ulong allowed)
             {

@@ -20,7 +20,7 @@ public interface IVisitedSet
 
 /// <summary>
 /// Open addressing over 64-bit fingerprints (linear probing), with the auxiliary word packed in a
-/// byte when the scenario has ≤ 8 actors. 9 bytes a slot, at most 3/4 full: 12–24 bytes per state.
+/// byte when the scenario has ≤ 7 actors. 9 bytes a slot, at most 3/4 full: 12–24 bytes per state.
 /// </summary>
 public sealed class FingerprintSet : IVisitedSet
 {
@@ -33,7 +33,7 @@ public sealed class FingerprintSet : IVisitedSet
 
     public FingerprintSet(int actors, int initialCapacityLog2 = 16)
     {
-        _wide = actors > 8;
+        _wide = actors > 7; // the byte holds 7 actors' sleep bits and the explorer's taint bit (bit 7)
         Allocate(1 << initialCapacityLog2);
     }
 
