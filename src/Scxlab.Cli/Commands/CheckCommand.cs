@@ -21,7 +21,9 @@ public static class CheckCommand
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         string? scenarioArg = null, protocolArg = null, policyArg = null, traceOut = null;
-        var strategy = Strategy.Dfs;
+        // Default: sleep sets (same states and verdicts as dfs, fewer transitions; docs/exploration.md),
+        // or plain DFS under a preemption bound, which the reduced search does not combine with.
+        Strategy? strategyArg = null;
         int? maxPre = null;
         double? budget = null;
         long? maxSteps = null;
@@ -36,7 +38,7 @@ public static class CheckCommand
                     case "--protocol": protocolArg = Val(); break;
                     case "--policy": policyArg = Val(); break;
                     case "--strategy":
-                        strategy = Val() switch
+                        strategyArg = Val() switch
                         {
                             "dfs" => Strategy.Dfs,
                             "reduced" => Strategy.Reduced,
@@ -67,6 +69,7 @@ public static class CheckCommand
             return 1;
         }
 
+        var strategy = strategyArg ?? (maxPre != null ? Strategy.Dfs : Strategy.Reduced);
         Scenario scenario;
         ModelConfig config;
         Protocol? protocol = null;
