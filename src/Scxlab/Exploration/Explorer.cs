@@ -29,6 +29,11 @@ namespace Scxlab.Exploration;
 /// ops_state or kick_sync reads it, an idle actor's choice of activity reads its rq or the scheduler
 /// state), so "a enables or disables b" is a conflict too. Two steps are independent when neither
 /// writes what the other reads or writes.</para>
+/// <para><b>Terminal states.</b> A violating state is not expanded, which breaks commutation in two
+/// ways the search repairs: the step that reaches a violating state conflicts with every step
+/// (<see cref="Footprint.Everything"/>); and an invariant violation (a predicate later steps can make
+/// true again) taints the DFS stack, so no step whose subtree was cut by it keeps a later sibling
+/// asleep, and a path merging into a tainted state taints its own stack.</para>
 /// </remarks>
 public sealed class Explorer
 {
