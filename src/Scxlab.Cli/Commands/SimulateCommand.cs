@@ -90,7 +90,7 @@ public static class SimulateCommand
         {
             foreach (var proto in o.Protocols)
             {
-                var protoName = ProtocolNames.Name(proto);
+                var protoName = Protocols.Name(proto);
                 PerfettoWriter? perfetto = null;
                 if (o.Perfetto != null)
                 {
@@ -217,7 +217,7 @@ public static class SimulateCommand
                 case "--protocols":
                     foreach (var p in Val().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
-                        if (!ProtocolNames.TryParse(p, out var proto)) throw new UsageError($"unknown protocol '{p}' (upstream, qseq-invalidate, fallback-dsq, cookie)");
+                        if (!Protocols.TryParse(p, out var proto)) throw new UsageError($"unknown protocol '{p}' ({string.Join(", ", Protocols.All.Select(x => x.Name))})");
                         if (!o.Protocols.Contains(proto)) o.Protocols.Add(proto);
                     }
                     break;

@@ -884,7 +884,7 @@ public sealed class Simulator
         {
             Workload = _workload.Name,
             Policy = _o.PolicyName,
-            Protocol = ProtocolNames.Name(_o.Protocol),
+            Protocol = Protocols.Name(_o.Protocol),
             Cpus = _n,
             Tasks = _t.Length,
             DurationNs = _end,
@@ -935,28 +935,3 @@ public sealed class Simulator
     }
 }
 
-/// <summary>CLI names of the protocol variants.</summary>
-public static class ProtocolNames
-{
-    public static IReadOnlyList<(string Name, Protocol Protocol)> All { get; } =
-    [
-        ("upstream", Protocol.Upstream),
-        ("qseq-invalidate", Protocol.QseqInvalidate),
-        ("fallback-dsq", Protocol.FallbackDsq),
-        ("cookie", Protocol.Cookie),
-    ];
-
-    public static string Name(Protocol p) => All.First(x => x.Protocol == p).Name;
-
-    public static bool TryParse(string s, out Protocol p)
-    {
-        foreach (var (name, proto) in All)
-            if (string.Equals(name, s, StringComparison.OrdinalIgnoreCase))
-            {
-                p = proto;
-                return true;
-            }
-        p = default;
-        return false;
-    }
-}
