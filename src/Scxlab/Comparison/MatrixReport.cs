@@ -109,7 +109,7 @@ public static class MatrixReport
         var notes = new Notes();
         var explored = r.Cells.Count(c => c.Outcome != CellOutcome.NotApplicable);
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"protocol comparison: {r.Scenarios.Count} scenario(s) × {r.Protocols.Count} protocol(s), {r.Cells.Count} cells ({explored} explored: plain DFS with state caching{(budget is { } b ? $", budget {b:0.##} s per cell" : "")})"));
+            $"protocol comparison: {r.Scenarios.Count} scenario(s) × {r.Protocols.Count} protocol(s), {r.Cells.Count} cells ({explored} explored: exhaustive search with state caching and sleep sets{(budget is { } b ? $", budget {b:0.##} s per cell" : "")})"));
         sb.AppendLine();
         Table(sb, Header(r), Grid(r, c => CellText(c, notes)));
         sb.AppendLine();
