@@ -677,13 +677,7 @@ public sealed partial class Machine
                 tt.OpsState = OpsWord.Make(OpsState.None, 0); // T6b
                 Trace?.Note(_cur, $"dispatch_to_local_dsq: holding_cpu={c}, DISPATCHING -> NONE");
                 f.I2 = c;
-                if (c != src)
-                {
-                    UnlockRq(c);
-                    f.I2 = src;
-                    LockRq(ref f, src, 1);
-                    return;
-                }
+                if (SwitchRqLock(ref f, ref f.I2, src, 1)) return;
                 goto case 1;
             }
             case 1:
@@ -722,13 +716,7 @@ public sealed partial class Machine
                 goto case 5;
             }
             case 5:
-                if (f.I2 != c)
-                {
-                    UnlockRq(f.I2);
-                    f.I2 = c;
-                    LockRq(ref f, c, 9);
-                    return;
-                }
+                if (SwitchRqLock(ref f, ref f.I2, c, 9)) return;
                 goto case 9;
             case 9:
                 Return();
@@ -892,13 +880,7 @@ public sealed partial class Machine
                 var src = TkR(p).Cpu;
                 f.I0 = src;
                 f.I1 = c;
-                if (src != c)
-                {
-                    UnlockRq(c);
-                    f.I1 = src;
-                    LockRq(ref f, src, 1);
-                    return;
-                }
+                if (SwitchRqLock(ref f, ref f.I1, src, 1)) return;
                 goto case 1;
             }
             case 1:
@@ -942,13 +924,7 @@ public sealed partial class Machine
                 f.I1 = (int)f.L0;
                 goto case 8;
             case 8:
-                if (f.I1 != c)
-                {
-                    UnlockRq(f.I1);
-                    f.I1 = c;
-                    LockRq(ref f, c, 9);
-                    return;
-                }
+                if (SwitchRqLock(ref f, ref f.I1, c, 9)) return;
                 goto case 9;
             case 9:
                 if (f.I2 == 1) Rq(c).DspNrTasks++;

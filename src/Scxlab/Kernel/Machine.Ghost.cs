@@ -37,13 +37,7 @@ public sealed partial class Machine
                 // Claim the txn, then lock the target task's rq.
                 var src = TkR(p).Cpu;
                 f.I1 = c;
-                if (src != c)
-                {
-                    UnlockRq(c);
-                    f.I1 = src;
-                    LockRq(ref f, src, 1);
-                    return;
-                }
+                if (SwitchRqLock(ref f, ref f.I1, src, 1)) return;
                 goto case 1;
             }
             case 1:
@@ -89,13 +83,7 @@ public sealed partial class Machine
                 goto case 3;
             case 3:
                 if (f.I2 == (int)GhostTxnState.Complete && RqR(f.I0).Curr < 0) Rq(f.I0).NeedResched = true;
-                if (f.I1 != c)
-                {
-                    UnlockRq(f.I1);
-                    f.I1 = c;
-                    LockRq(ref f, c, 4);
-                    return;
-                }
+                if (SwitchRqLock(ref f, ref f.I1, c, 4)) return;
                 goto case 4;
             case 4:
                 Return(f.I2);

@@ -298,6 +298,20 @@ public sealed partial class Machine
         _fp.Writes |= Footprint.Bit(Resource.Lock, cpu);
     }
 
+    /// <summary>
+    /// The kernel's lock switch (<c>raw_spin_rq_unlock(from); raw_spin_rq_lock(to)</c>), remembering the
+    /// rq now held in <paramref name="held"/>. Returns false when the lock is already the right one (the
+    /// caller continues at <paramref name="pc"/> in the same step); true when the step ends waiting for it.
+    /// </summary>
+    private bool SwitchRqLock(ref Frame f, ref int held, int to, int pc)
+    {
+        if (held == to) return false;
+        UnlockRq(held);
+        held = to;
+        LockRq(ref f, to, pc);
+        return true;
+    }
+
     private void LockDsq(ref Frame f, int slot, int pc) => WaitFor(ref f, pc, WaitKind.DsqLock, slot);
 
     private void UnlockDsq(int slot)
