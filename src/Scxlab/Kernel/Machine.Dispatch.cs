@@ -250,7 +250,25 @@ public sealed partial class Machine
         else if (p.Run == RunState.Runnable)
         {
             p.FairQueued = true;
+            KickIdleFairCpu(t);
         }
+    }
+
+    /// <summary>
+    /// The fair sink's stand-in for select_idle_sibling()/idle balancing: a queued fair task wakes
+    /// the first idle CPU it may run on, so the fair class keeps every allowed CPU busy after a
+    /// scheduler exit. Returns that CPU, or -1.
+    /// </summary>
+    private int KickIdleFairCpu(int t)
+    {
+        ref readonly var p = ref TkR(t);
+        for (var c = 0; c < N; c++)
+        {
+            if (!p.CpusPtr.Test(c) || RqR(c).Curr >= 0) continue;
+            Rq(c).NeedResched = true;
+            return c;
+        }
+        return -1;
     }
 
     private int FairPick(int c)

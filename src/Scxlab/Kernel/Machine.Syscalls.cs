@@ -263,6 +263,7 @@ public sealed partial class Machine
                 if (t.Class == SchedClass.Fair)
                 {
                     t.FairQueued = true;
+                    KickIdleFairCpu(p);
                     goto case 5;
                 }
                 ref var e = ref Call(ref f, 5, PathId.EnqueueTask);
@@ -559,8 +560,11 @@ public sealed partial class Machine
                 t.OpsState = OpsWord.Make(OpsState.None, 0);
                 t.Flags &= ~TaskFlags.InCustody;
                 var running = RqR(t.Cpu).Curr == p;
-                if (t.Run == RunState.Runnable && !running) t.FairQueued = true;
-                if (t.Run == RunState.Runnable && RqR(t.Cpu).Curr < 0) Rq(t.Cpu).NeedResched = true;
+                if (t.Run == RunState.Runnable && !running)
+                {
+                    t.FairQueued = true;
+                    KickIdleFairCpu(p);
+                }
                 UnlockRq(f.I1);
                 UnlockPi(f.I0);
                 f.I0++;
