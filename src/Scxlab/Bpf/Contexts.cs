@@ -113,7 +113,6 @@ public class BpfContext
         PendingKind = k;
         PendingA = a;
         PendingB = b;
-        M.OnSuspendAt(this, k, a);
         return 2;
     }
 

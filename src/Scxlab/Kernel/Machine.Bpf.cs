@@ -243,9 +243,6 @@ public sealed partial class Machine
         _ => v.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    /// <summary>Called when a run stops at a call it may not execute yet (for traces and argument formatting).</summary>
-    internal void OnSuspendAt(BpfContext ctx, CallKind k, long a) { }
-
     /// <summary>A misuse only run time can see: end the scheduler like scx_error and stop the callback.</summary>
     internal void PolicyMisuse(BpfContext ctx, string message)
     {
@@ -260,16 +257,6 @@ public sealed partial class Machine
         if (p >= 0 && p < World.Tasks.Length) return true;
         ScxError($"{kfunc}() called with NULL task");
         return false;
-    }
-
-    internal long KfTaskFromPid(long pid)
-    {
-        for (var t = 0; t < Config.Tasks.Count; t++)
-        {
-            if (Config.Tasks[t].Pid != pid) continue;
-            return TkR(t).Run == RunState.Dead ? -1 : t;
-        }
-        return -1;
     }
 
     internal long KfTaskTestCpu(BpfContext ctx, int p, int cpu)
