@@ -65,15 +65,22 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                     m.Step(a);
                     stats.Transitions++;
                     var v = checker.AfterStep();
+                    if (v is { Kind: ViolationKind.KernelAssertion })
+                    {
+                        // A finding of the transition, recorded whatever the state it lands in: the kernel
+                        // stopped here, so that state is neither stored nor expanded (see Explorer.Dfs).
+                        stats.Executions++;
+                        if (Found(v, NewNode(index, a, depth))) return [.. found.Values];
+                        continue;
+                    }
                     if (!visited.Add(child, child.Fingerprint(), 0, out _))
                     {
+                        // An exit or an invariant violation is a property of the world, so a revisit finds
+                        // nothing new: it was recorded when the state was first reached.
                         stats.Executions++;
                         continue;
                     }
-                    var ci = _parent.Count;
-                    _parent.Add(index);
-                    _actor.Add((byte)a);
-                    if (depth > stats.MaxDepth) stats.MaxDepth = depth;
+                    var ci = NewNode(index, a, depth);
                     if (v != null)
                     {
                         stats.Executions++;
@@ -106,6 +113,14 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
             if (!found.ContainsKey(v.Key)) found[v.Key] = new FoundViolation(v, PathTo(index));
             return targets != null && targets.All(found.ContainsKey);
         }
+    }
+
+    private int NewNode(int parent, int actor, int depth)
+    {
+        _parent.Add(parent);
+        _actor.Add((byte)actor);
+        if (depth > stats.MaxDepth) stats.MaxDepth = depth;
+        return _parent.Count - 1;
     }
 
     private int[] PathTo(int index)

@@ -245,6 +245,21 @@ public sealed class Explorer
             }
 
             _o.OnTransition?.Invoke(w, a, child, childSleep);
+            // Findings are recorded before the visited test: a kernel assertion or an exit is raised by
+            // this transition, and the state it lands in may have been reached before by another one.
+            if (v != null)
+            {
+                Record(v, path.AsSpan(0, d + 1));
+                if (v.Kind == ViolationKind.KernelAssertion)
+                {
+                    // The kernel stopped at this step; the state it lands in is not a reached state of the
+                    // model. It is not stored, so a step that reaches the same world without the assertion
+                    // still stores and expands it.
+                    _stats.Executions++;
+                    if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
+                    continue;
+                }
+            }
             var key = Key(child, a, pre, bound != null);
             if (!visited.Add(child, key, childSleep, out var slot))
             {
@@ -262,9 +277,8 @@ public sealed class Explorer
             if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
             if (v != null)
             {
-                visited.SetAux(slot, 0); // terminal: never re-expanded on a revisit
+                visited.SetAux(slot, 0); // terminal (an exit or an invariant violation of the state): never re-expanded on a revisit
                 if (reduced && v.Kind == ViolationKind.Invariant) Taint(d);
-                Record(v, path.AsSpan(0, d + 1));
                 _stats.Executions++;
                 continue;
             }

@@ -542,6 +542,14 @@ public sealed partial class Machine
                     default:
                         throw new System.Diagnostics.UnreachableException("ops_state has two bits");
                 }
+                // T4 is visible at once to ops_dequeue() on p's rq (which holds a lock this CPU does not):
+                // it sees DISPATCHING and waits. What dispatch_to_local_dsq() stores next (NONE, or a
+                // protocol's revert) is a second unprotected access, so the step ends here.
+                Yield(ref f, 3);
+                return;
+            }
+            case 3:
+            {
                 if (!ScxQueued(p)) KernelAssert("finish_dispatch: !SCX_TASK_QUEUED", $"{TaskName(p)} won DISPATCHING but is not runnable");
                 var slot = FindDsqForDispatch(c, (ulong)f.L1, p);
                 if (IsLocalSlot(slot))
@@ -650,21 +658,35 @@ public sealed partial class Machine
                     de.L0 = f.L0 | (long)EnqFlags.ClearOpss;
                     return;
                 }
-                if (src != dst && !TaskCanRunOnRemoteRq(p, dst, enforce: Config.Protocol is Protocol.Upstream or Protocol.Cookie or Protocol.Ghost))
+                // Which outcome a disallowed target gets. v1's revert needs a dispatch to revert: a task
+                // that came through finish_dispatch() (DISPATCHING, in BPF custody). A deferred direct
+                // dispatch (process_ddsp_deferred_locals) arrives in NONE, outside BPF custody, with no
+                // queued instance to return to, so v1 leaves it the kernel's enforcing path (scx_error +
+                // the global DSQ), which is what the thread's v1 changes nothing about.
+                var outcome = Config.Protocol switch
                 {
-                    switch (Config.Protocol)
+                    Protocol.QseqInvalidate => HasFinishDispatchFrame() ? DisallowedTarget.RevertToQueued : DisallowedTarget.ErrorAndGlobal,
+                    Protocol.FallbackDsq => DisallowedTarget.FallbackDsq,
+                    // ghOSt's family does not patch dispatch_to_local_dsq(): upstream's behaviour.
+                    Protocol.Upstream or Protocol.Cookie or Protocol.Ghost => DisallowedTarget.ErrorAndGlobal,
+                    _ => throw new System.Diagnostics.UnreachableException($"protocol {Config.Protocol}"),
+                };
+                if (src != dst && !TaskCanRunOnRemoteRq(p, dst, enforce: outcome == DisallowedTarget.ErrorAndGlobal))
+                {
+                    switch (outcome)
                     {
-                        case Protocol.QseqInvalidate:
+                        case DisallowedTarget.RevertToQueued:
                         {
                             // v1: drop the invalid dispatch, DISPATCHING → QUEUED with the same qseq; no new ops.enqueue.
                             ref var t = ref Tk(p);
                             var q = CurrentEntryQseq();
                             t.OpsState = OpsWord.Make(OpsState.Queued, q);
                             Trace?.Note(_cur, $"dispatch_to_local_dsq: CPU{dst} not allowed for {TaskName(p)}: dropped, DISPATCHING -> {OpsWord.Format(t.OpsState)}");
+                            if (PublishCut(ref f, 9)) return;
                             Return();
                             return;
                         }
-                        case Protocol.FallbackDsq:
+                        case DisallowedTarget.FallbackDsq:
                         {
                             // v2: park p on its rq's fallback DSQ (terminal: state NONE, out of custody).
                             Event(ScxEvent.FallbackDsqUse);
@@ -674,10 +696,7 @@ public sealed partial class Machine
                             de.L0 = f.L0 | (long)EnqFlags.ClearOpss;
                             return;
                         }
-                        case Protocol.Upstream:
-                        case Protocol.Cookie:
-                        case Protocol.Ghost: // ghOSt's family does not patch dispatch_to_local_dsq(): upstream's behaviour
-                        default:
+                        case DisallowedTarget.ErrorAndGlobal:
                         {
                             // scx_error() was raised by the enforcing check; park p on the global DSQ so it is not lost.
                             ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
@@ -686,18 +705,25 @@ public sealed partial class Machine
                             de.L0 = f.L0 | (long)EnqFlags.ClearOpss | (long)EnqFlags.GdsqFallback;
                             return;
                         }
+                        default:
+                            throw new System.Diagnostics.UnreachableException($"outcome {outcome}");
                     }
                 }
                 // Mark the transfer with holding_cpu and release DISPATCHING before touching src's rq lock:
                 // a dequeuer may hold that lock while waiting on DISPATCHING.
-                ref var tt = ref Tk(p);
-                tt.HoldingCpu = c;
-                tt.OpsState = OpsWord.Make(OpsState.None, 0); // T6b
+                Tk(p).HoldingCpu = c;
+                if (PublishCut(ref f, 10)) return;
+                goto case 10;
+            }
+            case 10:
+                Tk(p).OpsState = OpsWord.Make(OpsState.None, 0); // T6b (store-release: holding_cpu is visible first)
                 Trace?.Note(_cur, $"dispatch_to_local_dsq: holding_cpu={c}, DISPATCHING -> NONE");
                 f.I2 = c;
-                if (SwitchRqLock(ref f, ref f.I2, src, 1)) return;
+                if (PublishCut(ref f, 11)) return;
+                goto case 11;
+            case 11:
+                if (SwitchRqLock(ref f, ref f.I2, f.I1, 1)) return;
                 goto case 1;
-            }
             case 1:
             {
                 var src = f.I1;
@@ -744,16 +770,33 @@ public sealed partial class Machine
         }
     }
 
+    /// <summary>What dispatch_to_local_dsq() does with a target CPU the task may not run on.</summary>
+    private enum DisallowedTarget
+    {
+        /// <summary>Today's kernel: the enforcing task_can_run_on_remote_rq() raised scx_error; park on the global DSQ.</summary>
+        ErrorAndGlobal,
+        /// <summary>v1 (qseq-invalidate): DISPATCHING → QUEUED with the entry's qseq; no new ops.enqueue.</summary>
+        RevertToQueued,
+        /// <summary>v2: park on the task's rq's fallback DSQ, drained from balance with SCX_ENQ_REENQ.</summary>
+        FallbackDsq,
+    }
+
     /// <summary>The qseq recorded by the buffer entry that led here (qseq-invalidate's revert keeps it).</summary>
     private long CurrentEntryQseq()
     {
-        var d = Act.Depth;
-        for (var i = d - 2; i >= 0; i--)
-        {
-            ref var g = ref FrameAt(_cur, i);
-            if (g.Path == PathId.FinishDispatch) return g.L0;
-        }
-        return 0;
+        var i = FinishDispatchFrameIndex();
+        if (i < 0) throw new InvalidOperationException("qseq-invalidate revert outside finish_dispatch()");
+        return FrameAt(_cur, i).L0;
+    }
+
+    /// <summary>Is this dispatch_to_local_dsq() called from finish_dispatch() (rather than from the deferred direct-dispatch list)?</summary>
+    private bool HasFinishDispatchFrame() => FinishDispatchFrameIndex() >= 0;
+
+    private int FinishDispatchFrameIndex()
+    {
+        for (var i = Act.Depth - 2; i >= 0; i--)
+            if (FrameAt(_cur, i).Path == PathId.FinishDispatch) return i;
+        return -1;
     }
 
     // ---------------------------------------------------------------- move_remote_task_to_local_dsq()

@@ -110,10 +110,13 @@ public sealed partial class Machine
                 f.L1 = qseq;
                 if (OpsWord.State(t.OpsState) != OpsState.None) KernelAssert("WARN_ON_ONCE(ops_state != NONE)", $"do_enqueue_task({TaskName(p)}) in state {OpsWord.Format(t.OpsState)}");
                 t.OpsState = OpsWord.Make(OpsState.Queueing, qseq);
+                if (PublishCut(ref f, 12)) return;
+                goto case 12;
+            }
+            case 12:
                 Act.DdspMarker = p + 1;
                 if (Invoke(ref f, 1, ScxCallback.Enqueue, p, rqc, f.L0)) return;
                 goto case 1;
-            }
             case 1:
             {
                 Act.DdspMarker = 0;
@@ -123,6 +126,7 @@ public sealed partial class Machine
                 t.Flags |= TaskFlags.InCustody;
                 t.OpsState = OpsWord.Make(OpsState.Queued, f.L1);
                 Trace?.Note(_cur, $"{TaskName(p)}: {OpsWord.Format(t.OpsState)} (BPF custody)");
+                if (PublishCut(ref f, 9)) return;
                 goto case 9;
             }
             case 2:
@@ -175,12 +179,8 @@ public sealed partial class Machine
                     if (st != OpsState.None && st != OpsState.Queueing)
                         KernelAssert("WARN_ONCE(direct_dispatch ops state)", $"sched_ext: {TaskName(p)} has invalid ops state 0x{t.OpsState:x} in direct_dispatch()");
                     t.OpsState = OpsWord.Make(OpsState.None, 0);
-                    LinkTail(DeferredSlot(rqc), p);
-                    ref var rq = ref Rq(rqc);
-                    if ((rq.Flags & RqFlags.InWakeup) == 0 || true) rq.DeferredLocals = true;
-                    Trace?.Note(_cur, $"direct_dispatch({TaskName(p)}, {DsqId.Name(t.DdspDsqId)}): deferred");
-                    Return();
-                    return;
+                    if (PublishCut(ref f, 2)) return;
+                    goto case 2;
                 }
                 var flags = t.DdspEnqFlags;
                 t.DdspDsqId = DsqId.Invalid;
@@ -189,6 +189,15 @@ public sealed partial class Machine
                 de.Dsq = slot;
                 de.Task = p;
                 de.L0 = flags | (long)EnqFlags.ClearOpss;
+                return;
+            }
+            case 2:
+            {
+                LinkTail(DeferredSlot(rqc), p);
+                // Always set: the model has no task_woken_scx() hook to run the list from a wakeup.
+                Rq(rqc).DeferredLocals = true;
+                Trace?.Note(_cur, $"direct_dispatch({TaskName(p)}, {DsqId.Name(TkR(p).DdspDsqId)}): deferred");
+                Return();
                 return;
             }
             case 1:
@@ -276,11 +285,18 @@ public sealed partial class Machine
                         rq.NeedResched = true;
                     }
                 }
+                // T3/T6a: release ops_state while the list's lock is still held (ext.c order), then unlock.
+                if ((f.L0 & (long)EnqFlags.ClearOpss) != 0)
+                {
+                    Tk(p).OpsState = OpsWord.Make(OpsState.None, 0);
+                    if (PublishCut(ref f, 3)) return;
+                }
+                goto case 3;
+            }
+            case 3:
                 if (HasDsqLock(f.Dsq)) UnlockDsq(f.Dsq);
-                if ((f.L0 & (long)EnqFlags.ClearOpss) != 0) Tk(p).OpsState = OpsWord.Make(OpsState.None, 0); // T3/T6a, last
                 Return();
                 return;
-            }
             default:
                 throw new System.Diagnostics.UnreachableException($"dispatch_enqueue pc {f.Pc}");
         }
@@ -388,6 +404,7 @@ public sealed partial class Machine
                         }
                         t.OpsState = OpsWord.Make(OpsState.None, 0); // T5
                         Trace?.Note(_cur, $"ops_dequeue({TaskName(p)}): {OpsWord.Format(word)} -cmpxchg-> NONE");
+                        if (PublishCut(ref f, 3)) return;
                         break;
                     case OpsState.Dispatching:
                         // wait_ops_state(p, DISPATCHING): the dispatcher owns p until it releases it.

@@ -272,6 +272,19 @@ public sealed partial class Machine
         _stepDone = true;
     }
 
+    /// <summary>
+    /// A store another actor can observe without a lock this actor holds has just been made; under
+    /// <see cref="Granularity.Fine"/> the step ends here (the path resumes at <paramref name="pc"/>),
+    /// under normal granularity it goes on. Returns true when the step ended. Stores that must end the
+    /// step under normal granularity too (a second unprotected access follows) use <see cref="Yield"/>.
+    /// </summary>
+    private bool PublishCut(ref Frame f, int pc)
+    {
+        if (Config.Granularity != Granularity.Fine) return false;
+        Yield(ref f, pc);
+        return true;
+    }
+
     private void WaitFor(ref Frame f, int pc, WaitKind kind, int arg, long word = 0)
     {
         f.Pc = pc;

@@ -45,6 +45,20 @@ public sealed record ScriptAction(ActionKind Kind, int Task = -1, CpuMask Mask =
 
 public sealed record ScriptSpec(string Name, int Cpu, IReadOnlyList<ScriptAction> Actions);
 
+/// <summary>
+/// Where the model cuts steps. <see cref="Normal"/>: a step holds at most one access to a word another
+/// actor reads or waits on without a lock this actor holds (Lipton's reduction: lock acquisitions move
+/// right, releases move left, accesses under a held lock commute, so a step of the shape
+/// acquire* · one unprotected access · release* is atomic for every observer). <see cref="Fine"/>: every
+/// store to such a word (ops_state, holding_cpu, sticky_cpu, the dispatch-buffer cursor, kick and
+/// resched flags) ends a step of its own, the reference that normal granularity is tested against.
+/// </summary>
+public enum Granularity
+{
+    Normal,
+    Fine,
+}
+
 /// <summary>Everything that is fixed for a run: the machine, the tasks, the policy, the protocol and the scripts.</summary>
 public sealed class ModelConfig
 {
@@ -53,6 +67,8 @@ public sealed class ModelConfig
     public required Func<ScxOps> PolicyFactory { get; init; }
     public string PolicyName { get; init; } = "";
     public Protocol Protocol { get; init; } = Protocol.Upstream;
+    /// <summary>Step granularity (see <see cref="Kernel.Granularity"/>); fine is for cross-checking normal.</summary>
+    public Granularity Granularity { get; init; } = Granularity.Normal;
     /// <summary>Scheduling rounds (balance_one + pick) per CPU; -1 = unbounded (simulation).</summary>
     public IReadOnlyList<int> Rounds { get; init; } = [];
     public IReadOnlyList<ScriptSpec> Scripts { get; init; } = [];

@@ -17,7 +17,7 @@ public class ExplorerPropertyTests
 
     public sealed record Small(int Policy, int[] Allowed, int[] Cpu, int[] State, Act[] Acts, int Cpu0Rounds, int Cpu1Rounds, int Protocol)
     {
-        public ModelConfig Config()
+        public ModelConfig Config(Granularity granularity = Granularity.Normal)
         {
             var tasks = new List<TaskSpec>();
             for (var i = 0; i < Allowed.Length; i++)
@@ -45,6 +45,7 @@ public class ExplorerPropertyTests
                 PolicyFactory = PolicyRegistry.Resolve(Policies[Policy]),
                 PolicyName = Policies[Policy],
                 Protocol = (Protocol)Protocol,
+                Granularity = granularity,
                 Rounds = [Cpu0Rounds, Cpu1Rounds],
                 Scripts = scripts,
             };

@@ -126,7 +126,7 @@ public class DispatchPathTests
         var d = Driver(() => new PeekToUserDsq(), 2, [Queued("p", 101, 0, 0, 1)], rounds: [1, 1]);
         var m = d.Machine;
         d.StepUntil("CPU0", mm => OpsWord.State(mm.World.Tasks[0].OpsState) == OpsState.Dispatching);
-        Assert.True(InPath(d, "CPU0", PathId.DispatchEnqueue)); // waiting for DSQ 0's lock, p still DISPATCHING
+        Assert.True(InPath(d, "CPU0", PathId.FinishDispatch)); // T4 done, its step ended: p is DISPATCHING for everyone else to see
 
         d.StepUntil("CPU1", mm => mm.World.Events[(int)ScxEvent.DispatchDroppedState] == 1);
         RunActor(d, "CPU0");

@@ -1,0 +1,99 @@
+using Scxlab.Checks;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Scenarios;
+using Scxlab.Tests.Paths;
+
+namespace Scxlab.Tests.Exploration;
+
+/// <summary>
+/// Verdicts that once read <c>holds</c> while the kernel could crash: a kernel assertion raised by a
+/// step must be reported by every strategy, whatever the state the step lands in.
+/// </summary>
+public class SoundnessTests
+{
+    private const string BugOn = "BUG_ON() ops_dequeue: not NONE after DISPATCHING";
+
+    public static TheoryData<Strategy, bool, string> StrategiesAndChecks()
+    {
+        var d = new TheoryData<Strategy, bool, string>();
+        foreach (var s in new[] { Strategy.Dfs, Strategy.Reduced, Strategy.Bfs })
+            foreach (var exact in new[] { false, true })
+                foreach (var checks in new[] { "all", InvariantCatalog.KernelAssertions })
+                    d.Add(s, exact, checks);
+        return d;
+    }
+
+    /// <summary>
+    /// Given the seed race under qseq-invalidate with a renice on p's rq, when every interleaving is
+    /// explored, then ops_dequeue()'s BUG_ON (DISPATCHING reverted to QUEUED under a waiting dequeuer)
+    /// is reported, by every strategy, with and without the other checks.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(StrategiesAndChecks))]
+    public void Should_ReportOpsDequeueBugOn_When_V1RevertRacesADequeue(Strategy strategy, bool exact, string checks)
+    {
+        var scenario = ScenarioLoader.Resolve("qseq-revert-vs-dequeue");
+        IReadOnlyList<string> selected = checks == "all" ? [] : [checks];
+        var result = new Explorer(new Machine(scenario.ToConfig()), new ExploreOptions { Strategy = strategy, Exact = exact, Checks = selected }).Run();
+
+        Assert.True(result.Complete, result.IncompleteReason);
+        var found = Assert.Single(result.Violations, v => v.Violation.Name == BugOn);
+        Assert.Equal(ViolationKind.KernelAssertion, found.Violation.Kind);
+        var run = TraceRunner.Run(scenario.ToConfig(), found.Trace, selected);
+        Assert.Null(run.Divergence);
+        Assert.Equal(found.Violation.Key, run.Outcome?.Key);
+    }
+
+    /// <summary>
+    /// Given a scenario (found by the random-walk property test) in which the step raising ops_dequeue()'s
+    /// BUG_ON lands in a world that another interleaving reaches without it, when explored by every
+    /// strategy, then the assertion is reported: it belongs to the transition, not to the state.
+    /// </summary>
+    [Theory]
+    [InlineData(Strategy.Dfs, false)]
+    [InlineData(Strategy.Reduced, false)]
+    [InlineData(Strategy.Bfs, false)]
+    [InlineData(Strategy.Dfs, true)]
+    [InlineData(Strategy.Reduced, true)]
+    public void Should_ReportAStepsAssertion_When_ItLandsInAStateReachedOtherwise(Strategy strategy, bool exact)
+    {
+        // local-on-pop, p queued on CPU1 (cpus_ptr {0}), two affinity changes on CPU1 ({1}, then {0,1}), one round on CPU0.
+        var sc = new ExplorerPropertyTests.Small(0, [1], [1], [0], [new(0, 0, 2, 1), new(0, 1, 3, 1)], 1, 0, (int)Protocol.QseqInvalidate);
+        var result = new Explorer(new Machine(sc.Config()), new ExploreOptions { Strategy = strategy, Exact = exact }).Run();
+
+        Assert.True(result.Complete, result.IncompleteReason);
+        Assert.Contains(result.Violations, v => v.Violation.Name == BugOn);
+    }
+
+    /// <summary>
+    /// Given a policy that direct-dispatches SCX_DSQ_LOCAL_ON|0 from ops.enqueue for a task allowed
+    /// only on CPU1 (so the verdict goes through ddsp_deferred_locals and dispatch_to_local_dsq()),
+    /// when explored under every protocol, then the search completes with the protocol's defined
+    /// outcome: v1 has no dispatch to revert, so it keeps the kernel's enforcing exit.
+    /// </summary>
+    [Theory]
+    [InlineData(Protocol.Upstream, "SCX_EXIT_ERROR")]
+    [InlineData(Protocol.QseqInvalidate, "SCX_EXIT_ERROR")]
+    [InlineData(Protocol.Cookie, "SCX_EXIT_ERROR")]
+    [InlineData(Protocol.FallbackDsq, null)]
+    public void Should_GiveADefinedOutcome_When_ADeferredDirectDispatchTargetsADisallowedCpu(Protocol protocol, string? exit)
+    {
+        var machine = new Machine(new ModelConfig
+        {
+            CpuCount = 2,
+            Tasks = [new TaskSpec("p", 101, CpuMask.Of(1), 1, InitialTaskState.Sleeping)],
+            PolicyFactory = () => new P.Direct(DsqId.LocalOn(0)),
+            Protocol = protocol,
+            Rounds = [1, 1],
+            Scripts = [new ScriptSpec("waker", 1, [new ScriptAction(ActionKind.Wake, Task: 0)])],
+        });
+        var result = new Explorer(machine, new ExploreOptions { BudgetSeconds = 60 }).Run();
+
+        Assert.True(result.Complete, result.IncompleteReason);
+        var exits = result.Violations.Where(v => v.Violation.Kind == ViolationKind.Exit).Select(v => v.Violation.Name).Distinct().ToList();
+        if (exit == null) Assert.Empty(exits);
+        else Assert.Equal([exit], exits);
+        Assert.DoesNotContain(result.Violations, v => v.Violation.Kind == ViolationKind.KernelAssertion);
+    }
+}
