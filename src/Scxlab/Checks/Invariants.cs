@@ -146,7 +146,10 @@ public sealed class LocalDsqTaskAllowedOnCpu : Invariant
         "the task is migration-disabled (pinned to c); it is migrating (task_on_rq_migrating); it is exiting; or an " +
         "affinity change of that task is still in flight on some actor (a __set_cpus_allowed_ptr / move_queued_task " +
         "frame carries it: ops.enqueue may insert into SCX_DSQ_LOCAL right after the change, before the core's own " +
-        "migration moves it). Nothing else: a disallowed LOCAL_ON commit must never land here.";
+        "migration moves it); or it is CPU c's current task and a property change of it (set_cpus_allowed / set_weight " +
+        "sched_change frame) is in flight: enqueue_task_scx() with ENQUEUE_RESTORE forces sticky_cpu = c for the current " +
+        "task, so it sits on local[c] whatever its mask until set_next_task_scx() in the same frame takes it off. " +
+        "Nothing else: a disallowed LOCAL_ON commit must never land here.";
 
     public override string? Check(Machine m)
     {
@@ -162,6 +165,10 @@ public sealed class LocalDsqTaskAllowedOnCpu : Invariant
                     return $"{m.TaskName(t)} is on local[{c}] but task_cpu is {p.Cpu}";
                 if (p.CpusPtr.Test(c) || p.MigrationDisabled || p.Migrating || p.Exiting) continue;
                 if (WorldQueries.PathHoldsTask(w, t, PathId.SetCpusAllowed) || WorldQueries.PathHoldsTask(w, t, PathId.MigrateQueued)) continue;
+                // ENQUEUE_RESTORE of the current task (enqueue_task_scx: task_current → sticky_cpu = cpu_of(rq)):
+                // a renice of a running task whose CPU already left its mask re-inserts it here, legally,
+                // and set_next_task_scx() at the end of the same sched_change removes it (the stopper then moves it).
+                if (w.Cpus[c].Curr == t && WorldQueries.PathHoldsTask(w, t, PathId.SetWeight)) continue;
                 return $"{m.TaskName(t)} is on local[{c}] but cpus_ptr is {p.CpusPtr}";
             }
         }

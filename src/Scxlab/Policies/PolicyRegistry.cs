@@ -24,7 +24,8 @@ public static class PolicyRegistry
         new("insert-recheck-cancel", "insert SCX_DSQ_LOCAL_ON|cpu, re-test the mask, scx_bpf_dispatch_cancel() and fall back to global if it changed", () => new InsertRecheckCancel()),
         new("cookie-peek", "the R2 pattern with the cookie API: scx_bpf_task_get_cookie() before the mask test, scx_bpf_dsq_insert_cookie(), re-queue when refused (protocol cookie)", () => new CookiePeek()),
         new("ghost-peek", "a ghOSt agent mirroring local-on-peek: read the task barrier, test the mask, commit a transaction; re-queue on TARGET_STALE (protocol ghost)", () => new GhostPeek()),
-        new("userspace", "rustland style: off-CPU decisions applied in dispatch, re-tested, cancelled when the enqueue generation moved", () => new Userspace()),
+        new("userspace", "scx_rustland style: off-CPU decisions applied in dispatch, re-tested, cancelled when the cpumask generation (bumped in ops.set_cpumask) moved", () => new Userspace()),
+        new("userspace-enqueue-gen", "known-wrong userspace variant: the generation is bumped in ops.enqueue, after the new qseq is published, so a stale LOCAL_ON can pass the check", () => new UserspaceEnqueueGen()),
     ];
 
     /// <summary>

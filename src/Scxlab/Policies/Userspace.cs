@@ -5,37 +5,77 @@ namespace Scxlab.Policies;
 
 /// <summary>
 /// <c>userspace</c>: decisions made off-CPU and applied later, in the style of
-/// scx_rustland_core. ops.enqueue bumps the task's enqueue generation (task storage) and queues
-/// <c>(pid, generation)</c> "to userspace". The userspace scheduler, modelled as the first phase
-/// of every ops.dispatch, drains that queue and publishes decisions <c>(pid, cpu, generation
-/// it saw)</c>; it picks CPUs round-robin from its own state and never reads the kernel's
-/// cpumask. The second phase applies decisions: it re-tests <c>p->cpus_ptr</c> for the chosen
-/// CPU (falling back to the task's CPU, then to any allowed CPU), inserts
-/// <c>SCX_DSQ_LOCAL_ON|cpu</c>, and cancels the insert with <c>scx_bpf_dispatch_cancel()</c> if
-/// the generation moved since userspace saw it. Queue overflows go to a shared user DSQ.
+/// scx_rustland_core. Each task carries a cpumask generation (task storage) that
+/// <c>ops.set_cpumask</c> bumps, as rustland's <c>cpumask_cnt</c> does since scx PR #133.
+/// ops.enqueue queues <c>(pid, generation)</c> "to userspace". The userspace scheduler, modelled
+/// as the first phase of every ops.dispatch, drains that queue and publishes decisions
+/// <c>(pid, cpu, generation it saw)</c>; it picks CPUs round-robin from its own state and never
+/// reads the kernel's cpumask. The second phase applies decisions: it re-tests
+/// <c>p->cpus_ptr</c> for the chosen CPU (falling back to the task's CPU, then to any allowed
+/// CPU), inserts <c>SCX_DSQ_LOCAL_ON|cpu</c>, and cancels the insert with
+/// <c>scx_bpf_dispatch_cancel()</c> if the generation moved since userspace saw it. Queue
+/// overflows go to a shared user DSQ.
 /// </summary>
 /// <remarks>
-/// The generation check comes after the insert on purpose (rustland PR #132; Tejun's five-step
-/// race in PR #99/#110): a re-enqueue that completes before the insert bumps the generation and
-/// the insert carries the new qseq, so the check must see it and cancel; one that completes
-/// after the check leaves the buffered entry with a stale qseq, which finish_dispatch() drops.
-/// The cancelled task is not lost: its re-enqueue queued a newer entry for userspace.
+/// <para>The generation check comes after the insert on purpose (rustland PR #132; Tejun's five-step
+/// race in PR #99/#110), and the bump happens in ops.set_cpumask, which
+/// set_cpus_allowed_scx() calls between the SCHED_CHANGE dequeue and the enqueue that publishes
+/// the new instance's qseq. So an insert that carries the new qseq was made after the bump, and
+/// the read that follows it sees the new generation and cancels; an insert made before the new
+/// qseq is published carries the old one (or NONE's), and finish_dispatch() drops it. The
+/// cancelled task is not lost: its re-enqueue queued an entry with the new generation.</para>
+/// <para>A re-enqueue without a mask change (a weight change) keeps the generation: a decision
+/// taken for the old instance may then commit the new one, which is correct because the mask it
+/// was tested against is still the task's.</para>
 /// </remarks>
-public sealed class Userspace : ScxOps
+public sealed class Userspace : UserspaceCore
+{
+    public override string Name => "userspace";
+
+    /// <summary>rustland_set_cpumask(): <c>tctx->cpumask_cnt++</c>, under p's rq lock.</summary>
+    public override async BpfTask SetCpumask(TaskContext ctx, TaskRef p)
+    {
+        var gen = await ctx.TaskGet(TaskCtx, p, FieldGen);
+        await ctx.TaskSet(TaskCtx, p, FieldGen, gen + 1);
+    }
+}
+
+/// <summary>
+/// <c>userspace-enqueue-gen</c>: a KNOWN-WRONG variant of <see cref="Userspace"/>, kept to show
+/// why the bump belongs in ops.set_cpumask. It bumps the generation inside ops.enqueue instead.
+/// enqueue_task_scx() has already published the new instance's qseq (QUEUEING|q1) when
+/// ops.enqueue runs, so a dispatch on another CPU that tested the old mask can insert
+/// <c>SCX_DSQ_LOCAL_ON|cpu</c> with q1 and read the generation in the window before ops.enqueue
+/// bumps it: the check passes, finish_dispatch() accepts q1, and dispatch_to_local_dsq() ends the
+/// scheduler with "SCX_DSQ_LOCAL[_ON] target CPU n not allowed" (seed-race-r2 under upstream).
+/// </summary>
+public sealed class UserspaceEnqueueGen : UserspaceCore
+{
+    public override string Name => "userspace-enqueue-gen";
+
+    protected override bool BumpInEnqueue => true;
+}
+
+/// <summary>The shared body of <see cref="Userspace"/> and <see cref="UserspaceEnqueueGen"/>; they differ only in where the generation is bumped.</summary>
+public abstract class UserspaceCore : ScxOps
 {
     public const ulong SharedDsq = 0;
     public const int QueueCapacity = 64;
     /// <summary>How many tasks the userspace phase takes per dispatch.</summary>
     public const int UserBatch = 8;
 
-    private const int FieldGen = 0;
+    protected const int FieldGen = 0;
 
     private MapHandle _toUser;
     private MapHandle _decisions;
     private MapHandle _taskCtx;
     private MapHandle _userState; // [0] = the userspace scheduler's round-robin cursor
 
-    public override string Name => "userspace";
+    /// <summary>task_ctx: [FieldGen] = the task's generation.</summary>
+    protected MapHandle TaskCtx => _taskCtx;
+
+    /// <summary>Whether ops.enqueue bumps the generation (the known-wrong placement) rather than reading it.</summary>
+    protected virtual bool BumpInEnqueue => false;
 
     public override void DeclareMaps(MapBuilder maps)
     {
@@ -74,9 +114,14 @@ public sealed class Userspace : ScxOps
 
     public override async BpfTask Enqueue(EnqueueContext ctx, TaskRef p, EnqFlags enqFlags)
     {
-        // The rq lock of p is held: only enqueues write the generation, so this is not racy.
-        var gen = await ctx.TaskGet(_taskCtx, p, FieldGen) + 1;
-        await ctx.TaskSet(_taskCtx, p, FieldGen, gen);
+        // The rq lock of p is held, as it is in ops.set_cpumask: the writers do not race.
+        var gen = await ctx.TaskGet(_taskCtx, p, FieldGen);
+        if (BumpInEnqueue)
+        {
+            // Too late: enqueue_task_scx() published this instance's qseq before calling us.
+            gen++;
+            await ctx.TaskSet(_taskCtx, p, FieldGen, gen);
+        }
         if (!await ctx.Push(_toUser, QueuedEntry(ctx.Pid(p), gen)))
             await ctx.DsqInsert(p, SharedDsq, ScxConst.SliceDfl, enqFlags);
     }
@@ -109,7 +154,7 @@ public sealed class Userspace : ScxOps
             await ctx.DsqInsert(p, DsqId.LocalOn(target), ScxConst.SliceDfl);
             if (await ctx.TaskGet(_taskCtx, p, FieldGen) != DecisionGen(d.Value))
             {
-                // Re-enqueued since userspace decided: its newer entry is queued for userspace.
+                // The generation moved since userspace decided: the re-enqueue queued a newer entry.
                 await ctx.DispatchCancel();
                 continue;
             }

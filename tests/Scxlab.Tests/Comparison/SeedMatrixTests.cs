@@ -42,6 +42,10 @@ public class SeedMatrixTests(SeedMatrixFixture fx) : IClassFixture<SeedMatrixFix
         Row("insert-recheck-cancel",  Holds,        Holds,          Holds,        Holds,        Holds);
         Row("cookie-peek",            NotApplicable, NotApplicable, NotApplicable, Holds,       NotApplicable);
         Row("ghost-peek",             NotApplicable, NotApplicable, NotApplicable, NotApplicable, Holds);
+        // rustland's placement (bump in ops.set_cpumask, before q1 is published) against the
+        // known-wrong one (bump in ops.enqueue, after): see UserspaceGenerationTests.
+        Row("userspace",              Holds,        Holds,          Holds,        Holds,        Holds);
+        Row("userspace-enqueue-gen",  Exit,         Holds,          Holds,        Exit,         Exit);
         return d;
     }
 
