@@ -11,12 +11,12 @@ namespace Scxlab.Cli.Commands;
 
 /// <summary>
 /// <c>scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N]
-/// [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--json]</c>: explore every interleaving.
+/// [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--json]</c>: explore every interleaving.
 /// Exit codes: 0 holds (complete), 2 violation or scheduler exit, 4 incomplete, 1 bad input, 3 internal error.
 /// </summary>
 public static class CheckCommand
 {
-    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--json]";
+    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--json]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -28,6 +28,7 @@ public static class CheckCommand
         double? budget = null;
         long? maxSteps = null;
         bool exact = false, json = false;
+        var granularity = Granularity.Normal;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -51,6 +52,14 @@ public static class CheckCommand
                     case "--max-steps": maxSteps = long.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0 ? ms : throw new UsageException("--max-steps needs a positive integer"); break;
                     case "--trace-out": traceOut = Val(); break;
                     case "--exact": exact = true; break;
+                    case "--granularity":
+                        granularity = Val() switch
+                        {
+                            "normal" => Granularity.Normal,
+                            "fine" => Granularity.Fine,
+                            var g => throw new UsageException($"unknown granularity '{g}' (expected normal | fine)"),
+                        };
+                        break;
                     case "--json": json = true; break;
                     case "-h" or "--help": stdout.WriteLine(Usage); return 0;
                     default:
@@ -81,7 +90,7 @@ public static class CheckCommand
                 if (!ProtocolNames.TryParse(protocolArg, out var p)) throw new ScenarioException($"unknown protocol '{protocolArg}' (expected {ProtocolNames.Expected})");
                 protocol = p;
             }
-            config = scenario.ToConfig(policyArg, protocol);
+            config = scenario.ToConfig(policyArg, protocol, granularity);
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException)
         {
@@ -128,6 +137,7 @@ public static class CheckCommand
                         Strategy = result.Strategy.ToString().ToLowerInvariant(),
                         Exact = exact,
                         MaxPreemptions = options.MaxPreemptions,
+                        Granularity = granularity == Granularity.Fine ? "fine" : "normal",
                         Violation = f.Violation,
                         Actors = [.. machine.Actors.Select(a => a.Name)],
                         Choices = f.Trace,
@@ -148,6 +158,7 @@ public static class CheckCommand
                     ["policy"] = policyName,
                     ["strategy"] = result.Strategy.ToString().ToLowerInvariant(),
                     ["exact"] = exact,
+                    ["granularity"] = granularity == Granularity.Fine ? "fine" : "normal",
                     ["violations"] = new JsonArray([.. traces.Select(t =>
                     {
                         var v = TraceFile.ViolationJson(t.Found.Violation);

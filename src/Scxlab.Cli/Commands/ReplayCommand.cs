@@ -32,7 +32,13 @@ public static class ReplayCommand
             trace = TraceFile.Load(args[0]);
             var scenario = ScenarioLoader.Parse(trace.ScenarioText, $"{args[0]}#scenario");
             if (!ProtocolNames.TryParse(trace.Protocol, out var protocol)) throw new ScenarioException($"{args[0]}: unknown protocol '{trace.Protocol}'");
-            config = scenario.ToConfig(trace.Policy, protocol);
+            var granularity = trace.Granularity switch
+            {
+                "normal" => Granularity.Normal,
+                "fine" => Granularity.Fine,
+                var g => throw new ScenarioException($"{args[0]}: unknown granularity '{g}' (expected normal | fine)"),
+            };
+            config = scenario.ToConfig(trace.Policy, protocol, granularity);
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException)
         {

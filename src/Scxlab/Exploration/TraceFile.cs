@@ -24,6 +24,8 @@ public sealed class TraceFile
     public string Strategy { get; init; } = "";
     public bool Exact { get; init; }
     public int? MaxPreemptions { get; init; }
+    /// <summary>Step granularity the choices were recorded at ("normal" when the file predates the setting).</summary>
+    public string Granularity { get; init; } = "normal";
     public required Violation Violation { get; init; }
     /// <summary>Actor names, by id, as the model numbered them.</summary>
     public required IReadOnlyList<string> Actors { get; init; }
@@ -42,6 +44,7 @@ public sealed class TraceFile
             ["strategy"] = Strategy,
             ["exact"] = Exact,
             ["max_preemptions"] = MaxPreemptions,
+            ["granularity"] = Granularity,
         },
         ["violation"] = ViolationJson(Violation),
         ["actors"] = new JsonArray([.. Actors.Select(a => (JsonNode?)a)]),
@@ -107,6 +110,7 @@ public sealed class TraceFile
             Strategy = settings?["strategy"] is JsonValue sv && sv.TryGetValue<string>(out var st) ? st : "",
             Exact = settings?["exact"] is JsonValue ev && ev.TryGetValue<bool>(out var ex) && ex,
             MaxPreemptions = settings?["max_preemptions"] is JsonValue mv && mv.TryGetValue<int>(out var mp) ? mp : null,
+            Granularity = settings?["granularity"] is JsonValue gv && gv.TryGetValue<string>(out var g) ? g : "normal",
             Violation = new Violation(kind, vname, Req(vo["message"], "violation.message")),
             Actors = actors,
             Choices = steps,

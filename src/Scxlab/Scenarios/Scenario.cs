@@ -30,7 +30,7 @@ public sealed class Scenario
     public ScenarioExpect? Expect { get; init; }
 
     /// <summary>The model configuration, with optional CLI overrides of policy and protocol.</summary>
-    public ModelConfig ToConfig(string? policy = null, Protocol? protocol = null)
+    public ModelConfig ToConfig(string? policy = null, Protocol? protocol = null, Granularity granularity = Granularity.Normal)
     {
         var pol = policy ?? Policy;
         Func<ScxOps> factory = PolicyRegistry.Resolve(pol);
@@ -43,6 +43,7 @@ public sealed class Scenario
             PolicyFactory = factory,
             PolicyName = pol,
             Protocol = protocol ?? Protocol,
+            Granularity = granularity,
             Rounds = rounds,
             Scripts = Actors,
         };
