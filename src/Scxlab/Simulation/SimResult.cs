@@ -11,6 +11,9 @@ public sealed record SimExit(long AtNs, string Kind, string Message);
 /// <summary>A kernel assertion (BUG/WARN) or other named finding reached during the run.</summary>
 public sealed record SimFinding(string Check, string FirstMessage, long FirstAtNs, long Count);
 
+/// <summary>CPU time one task received (ns) and the weight it started with.</summary>
+public sealed record TaskRuntime(string Name, string Class, int Weight, long RuntimeNs);
+
 /// <summary>Everything one run measured. A pure function of (workload, options).</summary>
 public sealed class SimResult
 {
@@ -32,6 +35,8 @@ public sealed class SimResult
     public required long Preemptions { get; init; }                          // switched out while still runnable
     public required double Fairness { get; init; }                           // Jain over runtime/weight, all live tasks
     public required IReadOnlyList<(string Class, double Jain)> FairnessByClass { get; init; }
+    /// <summary>Runtime of every task, in task order.</summary>
+    public required IReadOnlyList<TaskRuntime> TaskRuntimes { get; init; }
     public required IReadOnlyDictionary<string, long> KernelEvents { get; init; }
     public long DispatchesDropped => KernelEvents["DispatchDroppedQseq"] + KernelEvents["DispatchDroppedState"];
     public long Reenqueues => KernelEvents["ReenqKfunc"] + KernelEvents["FallbackReenq"];

@@ -208,6 +208,7 @@ public sealed class Simulator
             Rounds = Enumerable.Repeat(-1, _n).ToArray(),
             Scripts = scripts,
             TickNs = _tickNs,
+            Clocked = true,
             WatchdogTimeoutNs = options.WatchdogTimeoutNs,
         });
         _sysBase = _n;
@@ -898,6 +899,7 @@ public sealed class Simulator
             Preemptions = _preempt,
             Fairness = Jain(-1),
             FairnessByClass = byClass,
+            TaskRuntimes = Enumerable.Range(0, _t.Length).Select(t => new TaskRuntime(_m.TaskName(t), _classes[_t[t].ClassIdx], _groupOf[t].Weight, _t[t].Runtime)).ToList(),
             KernelEvents = events,
             Exits = _exits,
             Findings = _findings.OrderBy(kv => kv.Value.At).Select(kv => new SimFinding(kv.Key, kv.Value.Msg, kv.Value.At, kv.Value.Count)).ToList(),
