@@ -398,13 +398,15 @@ public sealed class Simulator
     private void AfterStep(int a)
     {
         var w = _m.World;
+        // Read this step's footprint first: a switch below may perform an instantaneous mark
+        // (MarkNow), which replaces the model's last footprint with its own.
+        var wr = _m.LastFootprint.Writes & _rqBits;
         if (a < _n)
         {
             var now = w.Cpus[a].Curr;
             if (now != _curr[a]) OnSwitch(a, _curr[a], now);
         }
         // CPUs whose rq this step wrote may now need to schedule or run irq_work.
-        var wr = _m.LastFootprint.Writes & _rqBits;
         while (wr != 0)
         {
             var b = BitOperations.TrailingZeroCount(wr);
@@ -670,6 +672,14 @@ public sealed class Simulator
         }
         // Running means awake, even if the waker's try_to_wake_up() has not returned yet.
         if (s.State == TState.Blocked) s.State = TState.Active;
+        if (s.State is TState.SleepPending or TState.ExitPending && _m.World.Tasks[t].WantsSleep)
+        {
+            // Preempted (the stopper, a higher class) after it set its sleep state but before its
+            // schedule(): it resumes right there and calls schedule() again, which blocks it now.
+            // Without this it would run on, doing nothing, until its slice ran out.
+            MarkNow(s.State == TState.ExitPending ? _exitAction[t] : _sleepAction[t]);
+            return;
+        }
         if (s.State != TState.Active) return;
         if (s.NeedAdvance)
         {
