@@ -303,6 +303,7 @@ public sealed partial class Machine
                 // The CPU comes back from a higher class: ops.cpu_acquire is not modelled (no policy needs
                 // it), but the released state ends here as in balance_one().
                 rq.CpuReleased = false;
+                if (prev >= 0) UpdateCurrScx(c);
                 if (prev >= 0 && ScxQueued(prev) && TkR(prev).Slice > 0 && !Bypassing)
                 {
                     rq.Flags |= RqFlags.BalKeep;
@@ -406,6 +407,7 @@ public sealed partial class Machine
         switch (f.Pc)
         {
             case 0:
+                if (RqR(c).Curr == p) UpdateCurrScx(c);
                 if (ScxQueued(p) && Invoke(ref f, 1, ScxCallback.Stopping, p, c, 1)) return;
                 goto case 1;
             case 1:
@@ -449,6 +451,10 @@ public sealed partial class Machine
         {
             case 0:
             {
+                // p->se.exec_start = rq_clock_task(rq). A running task set again after a property change
+                // (the model leaves out that path's put_prev_task) is charged first, so no time is lost.
+                if (RqR(f.Cpu).Curr == p) UpdateCurrScx(f.Cpu);
+                Tk(p).ExecStart = SchR().Clock;
                 if (!ScxQueued(p)) goto case 2;
                 // ops_dequeue(rq, p, SCX_DEQ_CORE_SCHED_EXEC): ends any custody left by a remote move.
                 ref var od = ref Call(ref f, 1, PathId.OpsDequeue);

@@ -476,6 +476,26 @@ public sealed partial class Machine
         }
     }
 
+    // ---------------------------------------------------------------- update_curr_scx()
+    /// <summary>
+    /// Charge rq->curr (an SCX task) the clock time since its exec_start: sum_exec_runtime grows and
+    /// the slice shrinks by it (SCX_SLICE_INF is never consumed). Only in clocked runs; unclocked
+    /// (exploration) the clock stays 0 and the tick charges a fixed 1/HZ instead.
+    /// </summary>
+    private void UpdateCurrScx(int c)
+    {
+        if (!Config.Clocked) return;
+        var curr = RqR(c).Curr;
+        if (!IsScx(curr)) return;
+        ref var t = ref Tk(curr);
+        var now = SchR().Clock;
+        var delta = now - t.ExecStart;
+        if (delta <= 0) return;
+        t.ExecStart = now;
+        t.Runtime += delta;
+        if (t.Slice != ScxConst.SliceInf) t.Slice -= Math.Min(t.Slice, delta);
+    }
+
     // ---------------------------------------------------------------- task_tick_scx()
     private void PathTaskTick(ref Frame f)
     {
@@ -494,8 +514,13 @@ public sealed partial class Machine
                 if (curr >= 0 && TkR(curr).Class == SchedClass.Fair) Rq(c).NeedResched = true;
                 if (!IsScx(curr)) goto case 2;
                 ref var t = ref Tk(curr);
-                if (t.Slice != ScxConst.SliceInf) t.Slice -= Math.Min(t.Slice, Config.TickNs);
-                t.Runtime += Config.TickNs;
+                if (Config.Clocked) UpdateCurrScx(c);
+                else
+                {
+                    // Unclocked (exploration): a tick stands for 1/HZ of running.
+                    if (t.Slice != ScxConst.SliceInf) t.Slice -= Math.Min(t.Slice, Config.TickNs);
+                    t.Runtime += Config.TickNs;
+                }
                 if (Bypassing) t.Slice = 0;
                 else if (Invoke(ref f, 2, ScxCallback.Tick, curr, c)) return;
                 goto case 2;

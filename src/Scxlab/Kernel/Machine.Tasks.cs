@@ -341,6 +341,7 @@ public sealed partial class Machine
             case 1:
             {
                 var rqc = TkR(p).Cpu;
+                if (RqR(rqc).Curr == p) UpdateCurrScx(rqc); // dequeue_task_scx() charges the running task before ops.stopping
                 if (RqR(rqc).Curr == p && Invoke(ref f, 2, ScxCallback.Stopping, p, rqc, 0)) return;
                 goto case 2;
             }

@@ -76,8 +76,15 @@ public sealed class ModelConfig
     public int CallBudget { get; init; } = 256;
     public int MaxUserDsqs { get; init; } = 8;
     public int MaxFrameDepth { get; init; } = 24;
-    /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250).</summary>
+    /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250) when the run is not clocked.</summary>
     public long TickNs { get; init; } = 4_000_000;
+    /// <summary>
+    /// The driver advances <c>SchedState.Clock</c> (the simulator): runtime is charged as the kernel's
+    /// update_curr_scx() does, the clock time since <c>exec_start</c>, at every tick, balance_one(),
+    /// put_prev_task_scx() and dequeue of the running task. Unclocked (exploration, clock 0), a tick
+    /// charges <see cref="TickNs"/> and nothing else charges runtime.
+    /// </summary>
+    public bool Clocked { get; init; }
     /// <summary>Watchdog timeout overriding ops.timeout_ms (clocked drivers); null = the policy's, else SCX_WATCHDOG_MAX_TIMEOUT.</summary>
     public long? WatchdogTimeoutNs { get; init; }
 }

@@ -19,6 +19,10 @@ public static class SimReport
         Row("cpus", r => r.Cpus.ToString(Inv));
         Row("tasks", r => r.Tasks.ToString(Inv));
         Row("virtual time", r => Durations.Format(r.DurationNs));
+        // Every metric below is the sched_ext part: up to the first scheduler exit (then the fair
+        // class runs the tasks, a different scheduler), so columns with and without an exit compare
+        // like with like. The part after an exit has its own labelled rows at the end.
+        Row("sched_ext part", r => r.AfterExit == null ? "whole run" : $"0..{Durations.Format(r.ScxPartNs)} (exit)");
         foreach (var cls in runs[0].Latency.Select(l => l.Class))
         {
             LatencySummary? L(SimResult r) => r.Latency.FirstOrDefault(l => l.Class == cls);
@@ -28,6 +32,7 @@ public static class SimReport
             Row($"latency p99.9 [{cls}]", r => Ns(L(r)?.P999));
             Row($"latency max [{cls}]", r => Ns(L(r)?.Max));
         }
+        Row("wakeups/s", r => PerSecond(r.Wakeups, r.ScxPartNs));
         Row("cpu utilisation (mean)", r => Pct(r.MeanUtilisation));
         Row("cpu utilisation (min..max)", r => $"{Pct(r.CpuUtilisation.Min())}..{Pct(r.CpuUtilisation.Max())}");
         Row("runqueue length (mean)", r => r.RqLenMean.ToString("0.00", Inv));
@@ -46,10 +51,31 @@ public static class SimReport
         Row("watchdog stalls", r => r.WatchdogStalls.ToString(Inv));
         Row("scheduler exits", r => r.Exits.Count == 0 ? "none" : string.Join("; ", r.Exits.Select(e => $"{e.Kind} at {Durations.Format(e.AtNs)}")));
         Row("kernel assertions", r => r.Findings.Count == 0 ? "none" : string.Join("; ", r.Findings.Select(f => $"{f.Check} ×{f.Count}")));
+        if (runs.Any(r => r.AfterExit != null)) AfterExitRows(runs, Row);
         Row("model steps", r => r.Steps.ToString(Inv));
         Row("events/s (wall)", r => r.EventsPerSecond.ToString("N0", Inv));
         Row("wall time", r => $"{r.WallSeconds:0.00}s");
         return rows;
+    }
+
+    /// <summary>Prefix of the rows about the part of a run after a scheduler exit.</summary>
+    public const string AfterLabel = "after exit";
+
+    private static void AfterExitRows(IReadOnlyList<SimResult> runs, Action<string, Func<SimResult, string>> row)
+    {
+        void A(string name, Func<SimPart, string> f) => row($"{AfterLabel}: {name}", r => r.AfterExit is { } a ? f(a) : "-");
+        A("span (fair class)", a => $"{Durations.Format(a.FromNs)}..{Durations.Format(a.ToNs)}");
+        A("wakeups", a => a.Wakeups.ToString(Inv));
+        A("wakeups/s", a => PerSecond(a.Wakeups, a.SpanNs));
+        A("latency p50", a => Ns(a.Latency[0].P50));
+        A("latency p99", a => Ns(a.Latency[0].P99));
+        A("latency max", a => Ns(a.Latency[0].Max));
+        A("cpu utilisation (mean)", a => Pct(a.MeanUtilisation));
+        A("context switches", a => a.ContextSwitches.ToString(Inv));
+        A("preemptions", a => a.Preemptions.ToString(Inv));
+        A("migrations", a => a.Migrations.ToString(Inv));
+        A("affinity changes", a => a.AffinityChanges.ToString(Inv));
+        A("fairness (Jain, runtime/weight)", a => a.Fairness.ToString("0.0000", Inv));
     }
 
     public static string Table(string workload, IReadOnlyList<SimResult> runs)
@@ -153,34 +179,11 @@ public static class SimReport
         j.WriteNumber("tasks", r.Tasks);
         j.WriteNumber("duration_ns", r.DurationNs);
         j.WriteNumber("seed", r.Seed);
-        j.WriteStartObject("latency_ns");
-        foreach (var l in r.Latency)
-        {
-            j.WriteStartObject(l.Class);
-            j.WriteNumber("count", l.Count);
-            j.WriteNumber("p50", l.P50);
-            j.WriteNumber("p99", l.P99);
-            j.WriteNumber("p99_9", l.P999);
-            j.WriteNumber("max", l.Max);
-            j.WriteNumber("mean", Math.Round(l.Mean, 1));
-            j.WriteEndObject();
-        }
-        j.WriteEndObject();
-        j.WriteStartArray("cpu_utilisation");
-        foreach (var u in r.CpuUtilisation) j.WriteNumberValue(Math.Round(u, 4));
-        j.WriteEndArray();
-        j.WriteNumber("cpu_utilisation_mean", Math.Round(r.MeanUtilisation, 4));
-        j.WriteNumber("runqueue_length_mean", Math.Round(r.RqLenMean, 3));
-        j.WriteNumber("runqueue_length_max", r.RqLenMax);
-        j.WriteNumber("context_switches", r.ContextSwitches);
-        j.WriteNumber("preemptions", r.Preemptions);
-        j.WriteNumber("migrations", r.Migrations);
-        j.WriteNumber("affinity_changes", r.AffinityChanges);
-        j.WriteNumber("wakeups", r.Wakeups);
-        j.WriteNumber("fairness_jain", Math.Round(r.Fairness, 6));
-        j.WriteStartObject("fairness_by_class");
-        foreach (var (cls, v) in r.FairnessByClass) j.WriteNumber(cls, Math.Round(v, 6));
-        j.WriteEndObject();
+        // The metrics below are the sched_ext part (0..scx_part_ns); after_exit holds the same
+        // metrics for the rest of the run when the scheduler exited, else null.
+        j.WriteNumber("scx_part_ns", r.ScxPartNs);
+        WritePartMetrics(j, r.Latency, r.CpuUtilisation, r.MeanUtilisation, r.RqLenMean, r.RqLenMax, r.ContextSwitches, r.Preemptions,
+            r.Migrations, r.AffinityChanges, r.Wakeups, r.Fairness, r.FairnessByClass);
         j.WriteNumber("dispatches_dropped", r.DispatchesDropped);
         j.WriteNumber("reenqueues", r.Reenqueues);
         j.WriteNumber("fallback_dsq_uses", r.FallbackDsqUses);
@@ -189,6 +192,22 @@ public static class SimReport
         j.WriteStartObject("kernel_events");
         foreach (var (k, v) in r.KernelEvents) j.WriteNumber(k, v);
         j.WriteEndObject();
+        WriteTaskRuntimes(j, r.TaskRuntimes);
+        if (r.AfterExit is { } a)
+        {
+            j.WriteStartObject("after_exit");
+            j.WriteNumber("from_ns", a.FromNs);
+            j.WriteNumber("to_ns", a.ToNs);
+            // No runqueue length: the model's fair class does not keep rq->nr_running.
+            WritePartMetrics(j, a.Latency, a.CpuUtilisation, a.MeanUtilisation, null, null, a.ContextSwitches, a.Preemptions,
+                a.Migrations, a.AffinityChanges, a.Wakeups, a.Fairness, a.FairnessByClass);
+            j.WriteStartObject("kernel_events");
+            foreach (var (k, v) in a.KernelEvents) j.WriteNumber(k, v);
+            j.WriteEndObject();
+            WriteTaskRuntimes(j, a.TaskRuntimes);
+            j.WriteEndObject();
+        }
+        else j.WriteNull("after_exit");
         j.WriteStartArray("exits");
         foreach (var e in r.Exits)
         {
@@ -217,7 +236,50 @@ public static class SimReport
         j.WriteEndObject();
     }
 
+    private static void WriteTaskRuntimes(Utf8JsonWriter j, IReadOnlyList<TaskRuntime> runtimes)
+    {
+        j.WriteStartObject("runtime_ns_by_task");
+        foreach (var t in runtimes) j.WriteNumber(t.Name, t.RuntimeNs);
+        j.WriteEndObject();
+    }
+
+    private static void WritePartMetrics(Utf8JsonWriter j, IReadOnlyList<LatencySummary> latency, double[] utilisation, double meanUtilisation,
+        double? rqLenMean, int? rqLenMax, long contextSwitches, long preemptions, long migrations, long affinityChanges, long wakeups,
+        double fairness, IReadOnlyList<(string Class, double Jain)> fairnessByClass)
+    {
+        j.WriteStartObject("latency_ns");
+        foreach (var l in latency)
+        {
+            j.WriteStartObject(l.Class);
+            j.WriteNumber("count", l.Count);
+            j.WriteNumber("p50", l.P50);
+            j.WriteNumber("p99", l.P99);
+            j.WriteNumber("p99_9", l.P999);
+            j.WriteNumber("max", l.Max);
+            j.WriteNumber("mean", Math.Round(l.Mean, 1));
+            j.WriteEndObject();
+        }
+        j.WriteEndObject();
+        j.WriteStartArray("cpu_utilisation");
+        foreach (var u in utilisation) j.WriteNumberValue(Math.Round(u, 4));
+        j.WriteEndArray();
+        j.WriteNumber("cpu_utilisation_mean", Math.Round(meanUtilisation, 4));
+        if (rqLenMean is { } mean) j.WriteNumber("runqueue_length_mean", Math.Round(mean, 3));
+        if (rqLenMax is { } max) j.WriteNumber("runqueue_length_max", max);
+        j.WriteNumber("context_switches", contextSwitches);
+        j.WriteNumber("preemptions", preemptions);
+        j.WriteNumber("migrations", migrations);
+        j.WriteNumber("affinity_changes", affinityChanges);
+        j.WriteNumber("wakeups", wakeups);
+        j.WriteNumber("fairness_jain", Math.Round(fairness, 6));
+        j.WriteStartObject("fairness_by_class");
+        foreach (var (cls, v) in fairnessByClass) j.WriteNumber(cls, Math.Round(v, 6));
+        j.WriteEndObject();
+    }
+
     public static string Ns(long? ns) => ns is null ? "-" : ns.Value >= 1_000_000_000 ? $"{ns.Value / 1e9:0.000}s" : ns.Value >= 1_000_000 ? $"{ns.Value / 1e6:0.000}ms" : $"{ns.Value / 1e3:0.0}us";
+
+    private static string PerSecond(long count, long spanNs) => spanNs > 0 ? (count * 1e9 / spanNs).ToString("N0", Inv) : "-";
 
     private static string Pct(double v) => (v * 100).ToString("0.0", Inv) + "%";
 }

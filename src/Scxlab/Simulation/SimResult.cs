@@ -11,7 +11,41 @@ public sealed record SimExit(long AtNs, string Kind, string Message);
 /// <summary>A kernel assertion (BUG/WARN) or other named finding reached during the run.</summary>
 public sealed record SimFinding(string Check, string FirstMessage, long FirstAtNs, long Count);
 
-/// <summary>Everything one run measured. A pure function of (workload, options).</summary>
+/// <summary>CPU time one task received (ns) and the weight it started with.</summary>
+public sealed record TaskRuntime(string Name, string Class, int Weight, long RuntimeNs);
+
+/// <summary>
+/// The metrics of one part of a run: the sched_ext part (from 0 to the first scheduler exit, or the
+/// whole run) or the part after the exit, when the fair class runs the tasks. Utilisation is over the
+/// part's own span; a wakeup (count and latency) belongs to the part in which it was issued.
+/// </summary>
+public sealed class SimPart
+{
+    public required long FromNs { get; init; }
+    public required long ToNs { get; init; }
+    public long SpanNs => ToNs - FromNs;
+    public required IReadOnlyList<LatencySummary> Latency { get; init; }     // overall first, then per class
+    public required double[] CpuUtilisation { get; init; }                   // per CPU, 0..1 of the span
+    public double MeanUtilisation => CpuUtilisation.Length == 0 ? 0 : CpuUtilisation.Average();
+    /// <summary>rq->nr_running sampled at ticks; meaningless after an exit (the model's fair class does not keep it).</summary>
+    public required double RqLenMean { get; init; }
+    public required int RqLenMax { get; init; }
+    public required long Migrations { get; init; }
+    public required long ContextSwitches { get; init; }
+    public required long Preemptions { get; init; }
+    public required long AffinityChanges { get; init; }
+    public required long Wakeups { get; init; }
+    public required double Fairness { get; init; }
+    public required IReadOnlyList<(string Class, double Jain)> FairnessByClass { get; init; }
+    public required IReadOnlyList<TaskRuntime> TaskRuntimes { get; init; }
+    public required IReadOnlyDictionary<string, long> KernelEvents { get; init; }
+}
+
+/// <summary>
+/// Everything one run measured. The metrics are those of the sched_ext part (until the first
+/// scheduler exit, <see cref="ScxPartNs"/>; the whole run when there was none); what happened after
+/// an exit is in <see cref="AfterExit"/>. A pure function of (workload, options).
+/// </summary>
 public sealed class SimResult
 {
     public required string Workload { get; init; }
@@ -21,6 +55,10 @@ public sealed class SimResult
     public required int Tasks { get; init; }
     public required long DurationNs { get; init; }
     public required ulong Seed { get; init; }
+    /// <summary>Length of the sched_ext part: the first exit's time, or <see cref="DurationNs"/>.</summary>
+    public required long ScxPartNs { get; init; }
+    /// <summary>The part after the first scheduler exit (fair class); null when the scheduler never exited.</summary>
+    public SimPart? AfterExit { get; init; }
 
     public required IReadOnlyList<LatencySummary> Latency { get; init; }     // overall first, then per class
     public required double[] CpuUtilisation { get; init; }                   // per CPU, 0..1
@@ -32,6 +70,8 @@ public sealed class SimResult
     public required long Preemptions { get; init; }                          // switched out while still runnable
     public required double Fairness { get; init; }                           // Jain over runtime/weight, all live tasks
     public required IReadOnlyList<(string Class, double Jain)> FairnessByClass { get; init; }
+    /// <summary>Runtime of every task, in task order.</summary>
+    public required IReadOnlyList<TaskRuntime> TaskRuntimes { get; init; }
     public required IReadOnlyDictionary<string, long> KernelEvents { get; init; }
     public long DispatchesDropped => KernelEvents["DispatchDroppedQseq"] + KernelEvents["DispatchDroppedState"];
     public long Reenqueues => KernelEvents["ReenqKfunc"] + KernelEvents["FallbackReenq"];
@@ -48,8 +88,8 @@ public sealed class SimResult
     public required double WallSeconds { get; init; }
     public double EventsPerSecond => WallSeconds > 0 ? (Steps + EngineEvents) / WallSeconds : 0;
 
-    /// <summary>Overall latency histogram (for CDF plots).</summary>
+    /// <summary>Overall latency histogram of the sched_ext part (for CDF plots).</summary>
     public required LongHistogram LatencyHistogram { get; init; }
-    /// <summary>Per-CPU utilisation over time: [cpu][bucket], 0..1; bucket width = DurationNs / buckets.</summary>
+    /// <summary>Per-CPU utilisation over time, the whole run (an exit shows in it): [cpu][bucket], 0..1; bucket width = DurationNs / buckets.</summary>
     public required double[][] UtilisationSeries { get; init; }
 }

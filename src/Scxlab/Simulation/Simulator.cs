@@ -49,6 +49,7 @@ public sealed class Simulator
         public long WakeAt;           // absolute wake deadline for Timer (-1 = none)
         public long TimerBase;        // first timer phase start (-1)
         public long Runtime;
+        public long RuntimeAfterExit;  // the part of Runtime run after the scheduler exit
         public int ClassIdx;
         public bool AffinityAll;      // SingleOrAll churn alternation
     }
@@ -94,17 +95,23 @@ public sealed class Simulator
     private readonly ulong _rqBits;
     private readonly int[][] _cpusByBit;
 
-    // metrics
-    private readonly LongHistogram _latAll;
-    private readonly LongHistogram[] _latClass;
-    private readonly long[] _busy;
+    // metrics, each split in two parts: [0] the sched_ext part (until the first scheduler exit, or
+    // the whole run), [1] after the exit (the fair class runs the tasks). A span of running is split
+    // at the exit time; a wakeup (count and latency) belongs to the part in which it was issued.
+    private const int Scx = 0, After = 1;
+    private readonly LongHistogram[] _latAll;
+    private readonly LongHistogram[][] _latClass;
+    private readonly long[][] _busy;
     private readonly double[][] _utilSeries;
     private readonly long _bucketNs;
-    private long _rqSamples, _rqSum;
-    private int _rqMax;
-    private long _migrations, _ctxsw, _preempt, _affChanges, _wakeups;
+    private readonly long[] _rqSamples = new long[2], _rqSum = new long[2];
+    private readonly int[] _rqMax = new int[2];
+    private readonly long[] _migrations = new long[2], _ctxsw = new long[2], _preempt = new long[2], _affChanges = new long[2], _wakeups = new long[2];
     private readonly List<SimExit> _exits = [];
     private bool _exitSeen;
+    private long _exitAt = -1;                        // virtual time of the first exit, -1 = none
+    private bool[]? _aliveAtExit;                      // tasks started and not exited at the exit (fairness of the sched_ext part)
+    private long[]? _eventsAtExit;                     // SCX_EV_* counters at the exit
     private readonly Dictionary<string, (string Msg, long At, long Count)> _findings = [];
     private readonly long[] _eventSnap;
     private long _steps, _events;
@@ -208,6 +215,7 @@ public sealed class Simulator
             Rounds = Enumerable.Repeat(-1, _n).ToArray(),
             Scripts = scripts,
             TickNs = _tickNs,
+            Clocked = true,
             WatchdogTimeoutNs = options.WatchdogTimeoutNs,
         });
         _sysBase = _n;
@@ -246,10 +254,15 @@ public sealed class Simulator
         }
         for (var b = 0; b < 64; b++) _cpusByBit[b] = [.. byBit[b]];
 
-        _latAll = NewHistogram();
-        _latClass = new LongHistogram[_classes.Length];
-        for (var i = 0; i < _classes.Length; i++) _latClass[i] = NewHistogram();
-        _busy = new long[_n];
+        _latAll = [NewHistogram(), NewHistogram()];
+        _latClass = new LongHistogram[2][];
+        _busy = new long[2][];
+        for (var ph = 0; ph < 2; ph++)
+        {
+            _latClass[ph] = new LongHistogram[_classes.Length];
+            for (var i = 0; i < _classes.Length; i++) _latClass[ph][i] = NewHistogram();
+            _busy[ph] = new long[_n];
+        }
         var buckets = Math.Max(1, options.UtilBuckets);
         _bucketNs = Math.Max(1, (_end + buckets - 1) / buckets);
         _utilSeries = new double[_n][];
@@ -397,13 +410,15 @@ public sealed class Simulator
     private void AfterStep(int a)
     {
         var w = _m.World;
+        // Read this step's footprint first: a switch below may perform an instantaneous mark
+        // (MarkNow), which replaces the model's last footprint with its own.
+        var wr = _m.LastFootprint.Writes & _rqBits;
         if (a < _n)
         {
             var now = w.Cpus[a].Curr;
             if (now != _curr[a]) OnSwitch(a, _curr[a], now);
         }
         // CPUs whose rq this step wrote may now need to schedule or run irq_work.
-        var wr = _m.LastFootprint.Writes & _rqBits;
         while (wr != 0)
         {
             var b = BitOperations.TrailingZeroCount(wr);
@@ -510,7 +525,7 @@ public sealed class Simulator
             case TState.Blocked:
                 if (s.WakeIssued < 0) s.WakeIssued = _now;
                 s.Gen++; // a pending timed wake is superseded
-                _wakeups++;
+                _wakeups[Part]++;
                 Issue(viaActor, _wakeAction[t], t);
                 break;
             case TState.SleepPending:
@@ -654,21 +669,30 @@ public sealed class Simulator
         ref var s = ref _t[t];
         s.RunStart = _now;
         s.RunCpu = c;
-        _ctxsw++;
+        _ctxsw[Part]++;
         if (s.WakeIssued >= 0)
         {
             var lat = Math.Max(0, _now - s.WakeIssued);
-            _latAll.RecordValue(lat);
-            _latClass[s.ClassIdx].RecordValue(lat);
+            var ph = _exitAt >= 0 && s.WakeIssued >= _exitAt ? After : Scx;
+            _latAll[ph].RecordValue(lat);
+            _latClass[ph][s.ClassIdx].RecordValue(lat);
             s.WakeIssued = -1;
         }
         if (s.LastCpu >= 0 && s.LastCpu != c)
         {
-            _migrations++;
+            _migrations[Part]++;
             _trace?.Migration(t, s.LastCpu, s.LastEnd, c, _now);
         }
         // Running means awake, even if the waker's try_to_wake_up() has not returned yet.
         if (s.State == TState.Blocked) s.State = TState.Active;
+        if (s.State is TState.SleepPending or TState.ExitPending && _m.World.Tasks[t].WantsSleep)
+        {
+            // Preempted (the stopper, a higher class) after it set its sleep state but before its
+            // schedule(): it resumes right there and calls schedule() again, which blocks it now.
+            // Without this it would run on, doing nothing, until its slice ran out.
+            MarkNow(s.State == TState.ExitPending ? _exitAction[t] : _sleepAction[t]);
+            return;
+        }
         if (s.State != TState.Active) return;
         if (s.NeedAdvance)
         {
@@ -688,8 +712,12 @@ public sealed class Simulator
         if (s.RunStart < 0) return;
         var start = s.RunStart;
         var elapsed = _now - start;
+        var after = _exitAt < 0 ? 0 : _now - Math.Max(start, _exitAt);
+        if (after < 0) after = 0;
         s.Runtime += elapsed;
-        _busy[c] += elapsed;
+        s.RuntimeAfterExit += after;
+        _busy[Scx][c] += elapsed - after;
+        _busy[After][c] += after;
         AddUtil(c, start, _now);
         ref readonly var k = ref _m.World.Tasks[t];
         _trace?.TaskSlice(c, t, start, _now, !final && k.Run == RunState.Runnable);
@@ -705,7 +733,7 @@ public sealed class Simulator
         switch (k.Run)
         {
             case RunState.Runnable:
-                _preempt++;
+                _preempt[Part]++;
                 break;
             case RunState.Sleeping:
                 s.Gen++;
@@ -744,9 +772,10 @@ public sealed class Simulator
     {
         Push(_now + _tickNs, EvKind.Tick, c);
         ref readonly var rq = ref _m.World.Cpus[c];
-        _rqSamples++;
-        _rqSum += rq.NrRunning;
-        if (rq.NrRunning > _rqMax) _rqMax = rq.NrRunning;
+        var part = Part;
+        _rqSamples[part]++;
+        _rqSum[part] += rq.NrRunning;
+        if (rq.NrRunning > _rqMax[part]) _rqMax[part] = rq.NrRunning;
         // NOHZ: an idle CPU takes no tick. The tick is the timer actor's (it may be busy with an hrtimer wake: queued).
         if (_curr[c] < 0)
         {
@@ -806,7 +835,7 @@ public sealed class Simulator
             action = new ScriptAction(ActionKind.SetAffinity, Task: t, Mask: mask);
             _affinityActions[id] = action;
         }
-        _affChanges++;
+        _affChanges[Part]++;
         Issue(_sysBase + _rng.NextInt(_n), action, -1);
     }
 
@@ -827,11 +856,18 @@ public sealed class Simulator
 
     // ================================================================ exits, findings, trace
 
+    /// <summary>The metrics part an event happening now belongs to.</summary>
+    private int Part => _exitAt < 0 ? Scx : After;
+
     private void CheckExit()
     {
         var w = _m.World;
         if (_exitSeen || w.Sched.ExitKind == ExitKind.None) return;
         _exitSeen = true;
+        _exitAt = _now;
+        _aliveAtExit = new bool[_t.Length];
+        for (var t = 0; t < _t.Length; t++) _aliveAtExit[t] = _t[t].State is not (TState.NotStarted or TState.Dead or TState.ExitPending);
+        _eventsAtExit = (long[])w.Events.Clone();
         var kind = ExitKinds.KernelName(w.Sched.ExitKind);
         var msg = w.ExitMessage ?? "";
         _exits.Add(new SimExit(_now, kind, msg));
@@ -871,15 +907,11 @@ public sealed class Simulator
 
     private SimResult BuildResult(double wallSeconds)
     {
-        var lat = new List<LatencySummary> { Summ("all", _latAll) };
-        for (var i = 0; i < _classes.Length; i++) lat.Add(Summ(_classes[i], _latClass[i]));
-        var util = new double[_n];
-        for (var c = 0; c < _n; c++) util[c] = _end > 0 ? (double)_busy[c] / _end : 0;
         var w = _m.World;
-        var events = new Dictionary<string, long>();
-        for (var i = 0; i < (int)ScxEvent.Count; i++) events[((ScxEvent)i).ToString()] = w.Events[i];
-        var byClass = new List<(string, double)>();
-        for (var ci = 0; ci < _classes.Length; ci++) byClass.Add((_classes[ci], Jain(ci)));
+        var scxEnd = _exitAt >= 0 ? _exitAt : _end;
+        var atExit = _eventsAtExit ?? w.Events;
+        var scx = BuildPart(Scx, 0, scxEnd, i => atExit[i]);
+        var after = _exitAt < 0 ? null : BuildPart(After, _exitAt, _end, i => w.Events[i] - atExit[i]);
         return new SimResult
         {
             Workload = _workload.Name,
@@ -889,35 +921,74 @@ public sealed class Simulator
             Tasks = _t.Length,
             DurationNs = _end,
             Seed = _o.Seed,
-            Latency = lat,
-            CpuUtilisation = util,
-            RqLenMean = _rqSamples > 0 ? (double)_rqSum / _rqSamples : 0,
-            RqLenMax = _rqMax,
-            Migrations = _migrations,
-            ContextSwitches = _ctxsw,
-            Preemptions = _preempt,
-            Fairness = Jain(-1),
-            FairnessByClass = byClass,
-            KernelEvents = events,
+            ScxPartNs = scxEnd,
+            Latency = scx.Latency,
+            CpuUtilisation = scx.CpuUtilisation,
+            RqLenMean = scx.RqLenMean,
+            RqLenMax = scx.RqLenMax,
+            Migrations = scx.Migrations,
+            ContextSwitches = scx.ContextSwitches,
+            Preemptions = scx.Preemptions,
+            Fairness = scx.Fairness,
+            FairnessByClass = scx.FairnessByClass,
+            TaskRuntimes = scx.TaskRuntimes,
+            KernelEvents = scx.KernelEvents,
             Exits = _exits,
             Findings = _findings.OrderBy(kv => kv.Value.At).Select(kv => new SimFinding(kv.Key, kv.Value.Msg, kv.Value.At, kv.Value.Count)).ToList(),
-            AffinityChanges = _affChanges,
-            Wakeups = _wakeups,
+            AffinityChanges = scx.AffinityChanges,
+            Wakeups = scx.Wakeups,
+            AfterExit = after,
             Steps = _steps,
             EngineEvents = _events,
             WallSeconds = wallSeconds,
-            LatencyHistogram = _latAll,
+            LatencyHistogram = _latAll[Scx],
             UtilisationSeries = _utilSeries,
         };
     }
+
+    private SimPart BuildPart(int ph, long from, long to, Func<int, long> eventCount)
+    {
+        var span = to - from;
+        var lat = new List<LatencySummary> { Summ("all", _latAll[ph]) };
+        for (var i = 0; i < _classes.Length; i++) lat.Add(Summ(_classes[i], _latClass[ph][i]));
+        var util = new double[_n];
+        for (var c = 0; c < _n; c++) util[c] = span > 0 ? (double)_busy[ph][c] / span : 0;
+        var events = new Dictionary<string, long>();
+        for (var i = 0; i < (int)ScxEvent.Count; i++) events[((ScxEvent)i).ToString()] = eventCount(i);
+        var byClass = new List<(string, double)>();
+        for (var ci = 0; ci < _classes.Length; ci++) byClass.Add((_classes[ci], Jain(ci, ph)));
+        return new SimPart
+        {
+            FromNs = from,
+            ToNs = to,
+            Latency = lat,
+            CpuUtilisation = util,
+            RqLenMean = _rqSamples[ph] > 0 ? (double)_rqSum[ph] / _rqSamples[ph] : 0,
+            RqLenMax = _rqMax[ph],
+            Migrations = _migrations[ph],
+            ContextSwitches = _ctxsw[ph],
+            Preemptions = _preempt[ph],
+            AffinityChanges = _affChanges[ph],
+            Wakeups = _wakeups[ph],
+            Fairness = Jain(-1, ph),
+            FairnessByClass = byClass,
+            TaskRuntimes = Enumerable.Range(0, _t.Length).Select(t => new TaskRuntime(_m.TaskName(t), _classes[_t[t].ClassIdx], _groupOf[t].Weight, PartRuntime(t, ph))).ToList(),
+            KernelEvents = events,
+        };
+    }
+
+    private long PartRuntime(int t, int ph) => ph == Scx ? _t[t].Runtime - _t[t].RuntimeAfterExit : _t[t].RuntimeAfterExit;
 
     private static LatencySummary Summ(string cls, LongHistogram h) =>
         h.TotalCount == 0
             ? new LatencySummary(cls, 0, 0, 0, 0, 0, 0)
             : new LatencySummary(cls, h.TotalCount, h.GetValueAtPercentile(50), h.GetValueAtPercentile(99), h.GetValueAtPercentile(99.9), h.GetMaxValue(), h.GetMean());
 
-    /// <summary>Jain's index over runtime/weight of the tasks that started and did not exit (class -1 = all).</summary>
-    private double Jain(int cls)
+    /// <summary>
+    /// Jain's index over runtime/weight in part <paramref name="ph"/> of the tasks alive at the end of
+    /// that part (started and not exited; class -1 = all).
+    /// </summary>
+    private double Jain(int cls, int ph)
     {
         double sum = 0, sq = 0;
         var n = 0;
@@ -925,8 +996,9 @@ public sealed class Simulator
         {
             ref readonly var s = ref _t[t];
             if (cls >= 0 && s.ClassIdx != cls) continue;
-            if (s.State is TState.NotStarted or TState.Dead or TState.ExitPending) continue;
-            var x = (double)s.Runtime / Math.Max(1, _groupOf[t].Weight);
+            var alive = ph == Scx && _aliveAtExit != null ? _aliveAtExit[t] : s.State is not (TState.NotStarted or TState.Dead or TState.ExitPending);
+            if (!alive) continue;
+            var x = (double)PartRuntime(t, ph) / Math.Max(1, _groupOf[t].Weight);
             sum += x;
             sq += x * x;
             n++;

@@ -171,6 +171,9 @@ public static class WorkloadLoader
         110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
     ];
 
+    /// <summary>sched_weight_to_cgroup(): the load weight on the cgroup scale (nice 0 → 100), rounded to the closest, 1..10000.</summary>
+    internal static int SchedWeightToCgroup(int weight) => (int)Math.Clamp((weight * 100L + 512) / 1024, 1, 10000);
+
     private static Workload RtApp(Ctx ctx, WNode root)
     {
         foreach (var (k, kn, _) in root.Map)
@@ -241,7 +244,7 @@ public static class WorkloadLoader
             {
                 var nice = Int(ctx, nn);
                 if (nice < -20 || nice > 19) throw ctx.Err(nn, "nice must be -20..19");
-                weight = Math.Max(1, PrioToWeight[nice + 20] * 100 / 1024);
+                weight = SchedWeightToCgroup(PrioToWeight[nice + 20]);
             }
             var instance = t.Get("instance") is { } inn ? Int(ctx, inn) : 1;
             if (instance < 1) throw ctx.Err(t.Get("instance")!, "instance must be positive");

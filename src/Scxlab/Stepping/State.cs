@@ -41,7 +41,8 @@ public struct TaskState
     public long DdspEnqFlags;      // p->scx.ddsp_enq_flags
     public long AffinityGen;       // qseq-invalidate: bumped by every affinity change
     public long Barrier;           // ghost: the status-word barrier, bumped by every task message
-    public long Runtime;           // total virtual ns run (simulator, fairness)
+    public long Runtime;           // p->se.sum_exec_runtime (virtual ns)
+    public long ExecStart;         // p->se.exec_start: clock of the last runtime charge (clocked runs; 0 in exploration)
     public int SelectedCpu;        // p->scx.selected_cpu
     public int PiLock;             // owner actor, -1
     public RunState Run;

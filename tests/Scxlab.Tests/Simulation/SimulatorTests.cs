@@ -172,4 +172,23 @@ public class SimulatorTests
         Assert.Empty(r.Exits);
         Assert.True(r.Latency[0].Count > 50);
     }
+
+    [Fact]
+    public void Should_SpendOneRunPhaseOfCpuPerWakeup_When_AffinityChurnPreemptsTasksAboutToSleep()
+    {
+        // Given affinity-churn (run 2 ms, sleep 500 us; masks change every 100 us) under a protocol
+        // without exit: the stopper often preempts a task between the end of its run phase and the
+        // schedule() that blocks it, so the task is still runnable when it runs again elsewhere
+        var w = Generators.Create("affinity-churn", 8);
+        var runNs = w.Groups[0].Phases.Single(p => p.Kind == PhaseKind.Run).Ns;
+
+        // When it runs
+        var r = Run(w, "local-on-peek", Protocol.FallbackDsq, 8, 300_000_000);
+
+        // Then every wakeup buys one run phase of CPU time and no more: a task that runs again after
+        // being preempted on its way to sleep goes straight back into schedule() and blocks
+        Assert.Empty(r.Exits);
+        var cpuPerWakeup = (double)r.TaskRuntimes.Sum(t => t.RuntimeNs) / r.Wakeups;
+        Assert.InRange(cpuPerWakeup, runNs * 0.9, runNs * 1.1);
+    }
 }

@@ -52,7 +52,21 @@ public class WorkloadTests
         Assert.Equal([new Phase(PhaseKind.Run, 1_000_000), new Phase(PhaseKind.Sleep, 9_000_000)], w.Groups[0].Phases);
         Assert.Equal(6, w.Groups[1].Phases.Count); // phase loop 2 unrolled
         Assert.Equal(PhaseKind.Timer, w.Groups[1].Phases[2].Kind);
-        Assert.Equal(335 * 100 / 1024, w.Groups[1].Weight);
+        Assert.Equal(33, w.Groups[1].Weight); // sched_weight_to_cgroup(335): 32.7 rounded to the closest
+    }
+
+    [Theory]
+    // sched_prio_to_weight[nice + 20] → sched_weight_to_cgroup(): DIV_ROUND_CLOSEST(w * 100, 1024), clamped to 1..10000
+    [InlineData(0, 100)]
+    [InlineData(-1, 125)]   // 1277 → 124.7
+    [InlineData(5, 33)]     // 335 → 32.7
+    [InlineData(10, 11)]    // 110 → 10.7
+    [InlineData(19, 1)]     // 15 → 1.46
+    [InlineData(-20, 8668)] // 88761 → 8668.07
+    public void Should_MapNiceToTheKernelsScxWeight_When_AnRtAppTaskHasNice(int nice, int expected)
+    {
+        var w = WorkloadLoader.Parse("rt.json", $$"""{ "tasks": { "t": { "nice": {{nice}}, "run": 1000 } } }""");
+        Assert.Equal(expected, w.Groups[0].Weight);
     }
 
     [Theory]
