@@ -57,7 +57,7 @@ public static class InvariantCatalog
     [
         .. Safety.Select(i => (i.Name, i.Description)),
         (KernelAssertions, "No kernel BUG()/WARN_ON_ONCE() site modelled in the paths is reached by any step (a protocol variant can make one reachable; it is then reported with its trace)."),
-        (RunnableEventuallyRuns, "No task forgotten: at every quiescent state (no actor has a step left), a deterministic drain on a copy — every CPU keeps running scheduling rounds, and each task that gets to run then sleeps so the others can run — lets every runnable task run while the scheduler is still enabled. Also reports actors blocked forever (deadlock). A scheduler exit during the drain makes the check inconclusive for that state (not reported)."),
+        (RunnableEventuallyRuns, "No task stalls: at every quiescent state (no actor has a step left), a deterministic drain on a copy runs the quiescent continuation — a CPU schedules only when the kernel would (resched pending, kicked, busy, a task on its local DSQ, or a boot-time resched still owed), an idle CPU otherwise sleeps, and each task that gets to run then sleeps so the others can run. A runnable task that nothing will ever run is reported as the watchdog's SCX_EXIT_ERROR_STALL (\"<comm>[<pid>] failed to run for <timeout>s\"); an actor blocked forever is a deadlock. A scheduler exit during the drain makes the check inconclusive for that state (not reported)."),
     ];
 
     public static IEnumerable<string> Names => All.Select(a => a.Name);

@@ -758,6 +758,9 @@ public sealed partial class Machine
                 if (rq.Curr != p || t.Run != RunState.Runnable || t.CpusPtr.Test(c) || t.Class != SchedClass.Ext)
                 {
                     rq.StopperTask = -1; // complete_all(&pending->done): the waiter in affine_move_task() returns
+                    // The stopper thread still ran on this CPU: when it sleeps again the CPU goes through schedule()
+                    // (and balance → ops.dispatch if idle), as after the full path (case 2).
+                    rq.NeedResched = true;
                     UnlockRq(c); // it already left, or may stay: nothing to do
                     Return();
                     return;
