@@ -181,6 +181,13 @@ public static class CheckCommand
                     },
                     ["incomplete_reason"] = result.IncompleteReason,
                     ["notes"] = new JsonArray([.. result.Notes.Select(n => (JsonNode?)n)]),
+                    // Warning-level findings: reported, but they do not change the verdict or the exit code.
+                    ["warnings"] = new JsonArray([.. result.Warnings.Select(f =>
+                    {
+                        var v = TraceFile.ViolationJson(f.Violation);
+                        v["trace"] = new JsonObject { ["steps"] = new JsonArray([.. f.Trace.Select(a => (JsonNode?)machine.Actor(a).Name)]) };
+                        return (JsonNode?)v;
+                    })]),
                 };
                 stdout.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }
@@ -198,6 +205,8 @@ public static class CheckCommand
                     stdout.Write(CounterexampleRenderer.Render(run));
                     if (run.Divergence != null) stdout.WriteLine($"warning: the trace did not reproduce: {run.Divergence}");
                 }
+                foreach (var w in result.Warnings)
+                    stdout.WriteLine($"{Environment.NewLine}{w.Violation} (after {w.Trace.Count} steps; does not change the verdict)");
                 stdout.WriteLine();
                 stdout.WriteLine(result.Verdict switch
                 {

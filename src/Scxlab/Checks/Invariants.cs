@@ -14,6 +14,27 @@ public abstract class Invariant
     public abstract string Name { get; }
     public abstract string Description { get; }
     public abstract string? Check(Machine m);
+
+    /// <summary>
+    /// <see cref="Check"/>, plus a warning-level finding of a state that holds (<see cref="WarningSite.None"/>
+    /// when there is none). The site identifies the finding without allocating; <see cref="WarningMessage"/>
+    /// words it once, when a caller reports it.
+    /// </summary>
+    public virtual string? Check(Machine m, out WarningSite warning)
+    {
+        warning = WarningSite.None;
+        return Check(m);
+    }
+
+    public virtual string WarningMessage(Machine m, WarningSite site) =>
+        throw new System.Diagnostics.UnreachableException($"{Name} raises no warnings");
+}
+
+/// <summary>Where a warning-level finding is: the task, and the script actor and action index that will resolve it.</summary>
+public readonly record struct WarningSite(int Task, int Actor, int Action)
+{
+    public static readonly WarningSite None = new(-1, -1, -1);
+    public bool IsNone => Task < 0;
 }
 
 /// <summary>The catalogue of named checks (<c>scxlab list invariants</c>).</summary>
@@ -36,7 +57,7 @@ public static class InvariantCatalog
     [
         .. Safety.Select(i => (i.Name, i.Description)),
         (KernelAssertions, "No kernel BUG()/WARN_ON_ONCE() site modelled in the paths is reached by any step (a protocol variant can make one reachable; it is then reported with its trace)."),
-        (RunnableEventuallyRuns, "No task forgotten: at every quiescent state (no actor has a step left), a deterministic drain on a copy — every CPU keeps running scheduling rounds, and each task that gets to run then sleeps so the others can run — lets every runnable task run while the scheduler is still enabled. Also reports actors blocked forever (deadlock). A scheduler exit during the drain makes the check inconclusive for that state (not reported)."),
+        (RunnableEventuallyRuns, "No task stalls: at every quiescent state (no actor has a step left), a deterministic drain on a copy runs the quiescent continuation — a CPU schedules only when the kernel would (resched pending, kicked, busy, a task on its local DSQ, or a boot-time resched still owed), an idle CPU otherwise sleeps, and each task that gets to run then sleeps so the others can run. A runnable task that nothing will ever run is reported as the watchdog's SCX_EXIT_ERROR_STALL (\"<comm>[<pid>] failed to run for <timeout>s\"); an actor blocked forever is a deadlock. A scheduler exit during the drain makes the check inconclusive for that state (not reported)."),
     ];
 
     public static IEnumerable<string> Names => All.Select(a => a.Name);
@@ -106,12 +127,18 @@ public sealed class TaskHasExactlyOneOwner : Invariant
         "ddsp_deferred_locals, mid-transfer (holding_cpu ≥ 0, sticky_cpu ≥ 0, migrating, or carried by a kernel path " +
         "that is moving it, e.g. dequeue_task_scx between ops_dequeue and clearing SCX_TASK_QUEUED), or its ops_state is " +
         "QUEUEING/DISPATCHING (the kernel has it) or QUEUED (BPF custody); and never both on a DSQ list and QUEUED. " +
-        "For QUEUED, the policy must still hold it (ScxOps.HoldsTask) unless a policy callback is running, a kernel " +
-        "path on some actor carries the task, or a live dispatch-buffer entry names it (only then is a missing " +
-        "reference a forgotten task rather than one in flight).";
+        "A QUEUED task is forgotten when the policy's maps no longer hold it (ScxOps.HoldsTask = false), no live " +
+        "dispatch-buffer entry names it, nothing in flight can hand it back (no kernel path carrying it other than a " +
+        "sched_setaffinity caller only waiting for the stopper; no ops.dispatch on any CPU, which may hold a reference it " +
+        "popped; no callback whose task is this one), and no remaining scripted action re-enqueues it (sched_setaffinity " +
+        "or a weight change of this task: dequeue + ops.dequeue + ops.enqueue). When only such an action would rescue " +
+        "it, the state is a warning (\"stranded until <action>\"), not a violation.";
 
-    public override string? Check(Machine m)
+    public override string? Check(Machine m) => Check(m, out _);
+
+    public override string? Check(Machine m, out WarningSite warning)
     {
+        warning = WarningSite.None;
         var w = m.World;
         for (var t = 0; t < w.Tasks.Length; t++)
         {
@@ -125,14 +152,82 @@ public sealed class TaskHasExactlyOneOwner : Invariant
                 || WorldQueries.PathHoldsTask(w, t);
             if (!owned)
                 return $"{m.TaskName(t)} is SCX_TASK_QUEUED but has no owner: not current, on no DSQ, not in transfer, ops_state NONE, and no kernel path carries it";
-            if (st == OpsState.Queued)
+            if (st != OpsState.Queued) continue;
+            if (m.Ops.HoldsTask(new MapView(w.Maps), new TaskRef(t), m.Config.Tasks[t].Pid) != false) continue;
+            if (WorldQueries.InDispatchBuffer(w, t) || CanHandBack(w, t)) continue;
+            if (PendingRescue(m, t, out var actor, out var action))
             {
-                var holds = m.Ops.HoldsTask(new MapView(w.Maps), new TaskRef(t), m.Config.Tasks[t].Pid);
-                if (holds == false && !WorldQueries.AnyCallbackRunning(w) && !WorldQueries.PathHoldsTask(w, t) && !WorldQueries.InDispatchBuffer(w, t))
-                    return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} (BPF custody) but the policy's maps no longer hold it and nothing is in flight: forgotten";
+                if (warning.IsNone) warning = new WarningSite(t, actor, action);
+                continue;
             }
+            return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} (BPF custody) but the policy's maps no longer hold it, nothing in flight can hand it back and no remaining scripted action re-enqueues it: forgotten";
         }
         return null;
+    }
+
+    public override string WarningMessage(Machine m, WarningSite site)
+    {
+        var info = m.Actor(site.Actor);
+        var action = info.Script!.Actions[site.Action];
+        return $"{m.TaskName(site.Task)} is {OpsWord.Format(m.World.Tasks[site.Task].OpsState)} (BPF custody) but the policy's maps no longer hold it and nothing in flight can hand it back: stranded until {info.Name}: {action.Describe(m.Config)}";
+    }
+
+    /// <summary>
+    /// Can something in flight still hand task <paramref name="t"/> back? A kernel path whose frame carries it
+    /// (except a sched_setaffinity caller that only waits for the stopper: the stopper moves a running task,
+    /// and one in BPF custody is not running); ops.dispatch on any CPU (it may have popped the task and hold it
+    /// in a local until scx_bpf_dsq_insert); a callback whose task is <paramref name="t"/> (ops.enqueue,
+    /// ops.select_cpu, ops.dequeue of it). A callback of another task cannot insert <paramref name="t"/>
+    /// (scx_bpf_dsq_insert outside ops.dispatch only direct-dispatches the callback's own task).
+    /// </summary>
+    private static bool CanHandBack(World w, int t)
+    {
+        for (var a = 0; a < w.Actors.Length; a++)
+        {
+            var d = w.Actors[a].Depth;
+            for (var i = 0; i < d; i++)
+            {
+                ref var f = ref w.Frames[a * w.MaxDepth + i];
+                switch (f.Path)
+                {
+                    case PathId.None:
+                        break;
+                    case PathId.Callback:
+                        if (f.I0 == (int)ScxCallback.Dispatch || f.Task == t) return true;
+                        break;
+                    default:
+                        if (f.Task == t && f.Wait != WaitKind.StopperDone) return true;
+                        break;
+                }
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The first not-yet-started scripted action that re-enqueues <paramref name="t"/>: sched_setaffinity or a
+    /// weight change of it (the core's dequeue/enqueue "change" pattern runs ops.dequeue and then ops.enqueue).
+    /// No other action does: a wakeup of a runnable task is ttwu_runnable(), a kick runs ops.dispatch, which can
+    /// insert only what the policy holds, and a sleep or exit takes effect only when the task is switched out.
+    /// The model has no timers besides the watchdog, which ends the scheduler instead of re-enqueuing.
+    /// </summary>
+    private static bool PendingRescue(Machine m, int t, out int actor, out int action)
+    {
+        for (var a = 0; a < m.ActorCount; a++)
+        {
+            var info = m.Actor(a);
+            if (info.Kind != ActorKind.Script || info.Script is null) continue;
+            var actions = info.Script.Actions;
+            for (var i = m.World.Actors[a].ScriptPc; i < actions.Count; i++)
+            {
+                if (actions[i].Task != t || actions[i].Kind is not (ActionKind.SetAffinity or ActionKind.SetWeight)) continue;
+                actor = a;
+                action = i;
+                return true;
+            }
+        }
+        actor = action = -1;
+        return false;
     }
 }
 

@@ -6,7 +6,8 @@ namespace Scxlab.Checks;
 /// <summary>
 /// Applies the selected checks to the machine's current world: after every step (kernel
 /// assertions, scheduler exit, safety invariants) and at quiescent states (liveness). Returns the
-/// first violation found, or null. No allocation unless something is violated.
+/// first violation found, or null; warning-level findings are collected on the side
+/// (<see cref="TakeNewWarning"/>). No allocation unless something is violated or newly warned.
 /// </summary>
 public sealed class StateChecker
 {
@@ -15,6 +16,9 @@ public sealed class StateChecker
     private readonly bool _kernelAssertions;
     private readonly bool _liveness;
     private World? _scratch;
+    private readonly HashSet<WarningSite> _warningSites = [];
+    private Violation? _newWarning;
+    private readonly bool[] _bootOwed;
 
     /// <param name="selected">Check names; empty = all. Scheduler exits are always outcomes.</param>
     public StateChecker(Machine m, IReadOnlyList<string> selected)
@@ -24,6 +28,7 @@ public sealed class StateChecker
         _safety = [.. InvariantCatalog.Safety.Where(i => On(i.Name))];
         _kernelAssertions = On(InvariantCatalog.KernelAssertions);
         _liveness = On(InvariantCatalog.RunnableEventuallyRuns);
+        _bootOwed = BootReschedsOwed(m);
     }
 
     /// <summary>Check the state the last step produced (call right after <see cref="Machine.Step"/>).</summary>
@@ -45,10 +50,23 @@ public sealed class StateChecker
             return new Violation(ViolationKind.Exit, ExitKinds.KernelName(w.Sched.ExitKind), w.ExitMessage ?? "");
         foreach (var inv in _safety)
         {
-            var msg = inv.Check(_m);
+            var msg = inv.Check(_m, out var site);
             if (msg != null) return new Violation(ViolationKind.Invariant, inv.Name, msg);
+            // A warning does not end the path; each distinct site is worded and reported once.
+            if (!site.IsNone && _warningSites.Add(site)) _newWarning ??= new Violation(ViolationKind.Warning, inv.Name, inv.WarningMessage(_m, site));
         }
         return null;
+    }
+
+    /// <summary>
+    /// The warning-level finding first seen by the last <see cref="AfterStep"/>/<see cref="CheckState"/> calls
+    /// since the previous take, or null. Warnings never change the verdict and never end a path.
+    /// </summary>
+    public Violation? TakeNewWarning()
+    {
+        var v = _newWarning;
+        _newWarning = null;
+        return v;
     }
 
     public bool LivenessEnabled => _liveness;
@@ -57,10 +75,15 @@ public sealed class StateChecker
     public int DrainStepLimit { get; init; } = 200_000;
 
     /// <summary>
-    /// "No task forgotten" on a quiescent world: run a deterministic drain on a copy (every CPU
-    /// keeps running scheduling rounds, round-robin; a task that gets to run is then made to block
-    /// at its next schedule-out so the others get a turn) and report the runnable tasks that never
-    /// ran, and actors blocked forever. The machine's world is restored before returning.
+    /// "No task forgotten" on a quiescent world: the quiescent continuation, run deterministically on a copy.
+    /// A CPU schedules only when the kernel would make it: a resched is pending (a wakeup onto an idle CPU,
+    /// a kick, a task arriving on its local DSQ, the stopper), it is busy (its tick ends the current task's
+    /// slice), its local DSQ holds a task, or it still owes the resched of a task enqueued on it at boot;
+    /// an idle CPU with none of these sleeps. Kicks' irq_work, deferred local dispatches, re-enqueues and the
+    /// stopper run whenever they are pending. A task that gets to run is made to block at its next
+    /// schedule-out so the others get a turn. Reported: actors blocked forever (deadlock), and a runnable
+    /// task that nothing will ever run, as the watchdog's SCX_EXIT_ERROR_STALL. The machine's world is
+    /// restored before returning.
     /// </summary>
     public Violation? AtQuiescent()
     {
@@ -78,14 +101,18 @@ public sealed class StateChecker
             Span<bool> waiting = nTasks <= 256 ? stackalloc bool[nTasks] : new bool[nTasks];
             for (var t = 0; t < nTasks; t++)
                 waiting[t] = w.Tasks[t].Run == RunState.Runnable && w.Tasks[t].Class == SchedClass.Ext;
-            var rounds = 2 * nTasks + 2;
-            for (var a = 0; a < _m.ActorCount; a++)
-                if (_m.Actor(a).Kind == ActorKind.Cpu) w.Actors[a].RoundsLeft = rounds;
+            Span<bool> owed = stackalloc bool[_m.N];
+            _bootOwed.CopyTo(owed);
             Observe(w, ran);
             var cur = -1;
             var finished = false;
             for (var steps = 0; steps < DrainStepLimit; steps++)
             {
+                for (var a = 0; a < _m.ActorCount; a++)
+                {
+                    var info = _m.Actor(a);
+                    if (info.Kind == ActorKind.Cpu && w.Actors[a].Depth == 0) w.Actors[a].RoundsLeft = WouldSchedule(w, info.Cpu, owed) ? 1 : 0;
+                }
                 // Round-robin between actors at activity boundaries: an actor finishes the activity it started if it can.
                 var next = cur >= 0 && w.Actors[cur].Depth > 0 && _m.IsEnabled(cur) ? cur : -1;
                 for (var i = 1; next < 0 && i <= _m.ActorCount; i++)
@@ -94,7 +121,9 @@ public sealed class StateChecker
                     if (_m.IsEnabled(a)) next = a;
                 }
                 if (next < 0) { finished = true; break; }
+                var startsRound = _m.Actor(next).Kind == ActorKind.Cpu && w.Actors[next].Depth == 0 && w.Actors[next].RoundsLeft == 1;
                 _m.Step(next);
+                if (startsRound && w.Actors[next].RoundsLeft == 0) owed[_m.Actor(next).Cpu] = false; // __schedule() consumed it
                 cur = next;
                 if (w.Sched.ExitKind != ExitKind.None) return null; // the drain left the scenario's behaviours: inconclusive
                 Observe(w, ran);
@@ -104,16 +133,60 @@ public sealed class StateChecker
                 if (w.Actors[a].Depth > 0 && !_m.IsEnabled(a))
                     return new Violation(ViolationKind.Liveness, InvariantCatalog.RunnableEventuallyRuns,
                         $"{_m.Actor(a).Name} is blocked forever in {w.Frames[a * w.MaxDepth + w.Actors[a].Depth - 1].Path} (deadlock)");
+            var stuck = -1;
+            var latest = long.MinValue;
             for (var t = 0; t < nTasks; t++)
-                if (waiting[t] && !ran[t])
-                    return new Violation(ViolationKind.Liveness, InvariantCatalog.RunnableEventuallyRuns,
-                        $"{_m.TaskName(t)} is runnable but never runs: forgotten ({Describe(original, t)})");
-            return null;
+            {
+                if (!waiting[t] || ran[t]) continue;
+                if (stuck < 0) stuck = t;
+                latest = Math.Max(latest, w.Tasks[t].RunnableAt);
+            }
+            if (stuck < 0) return null;
+            // Nothing will ever run these tasks: the watchdog fires once the oldest has waited past the timeout.
+            // No virtual time passes in exploration, so the model's own watchdog pass runs at the first instant
+            // every stuck task has waited longer than the timeout (the kernel reports the same message, with the
+            // duration its timer happened to observe).
+            w.Sched.Clock = Math.Max(w.Sched.Clock, latest + _m.WatchdogTimeoutNs + 1);
+            if (_m.CheckWatchdog())
+                return new Violation(ViolationKind.Exit, ExitKinds.KernelName(w.Sched.ExitKind), w.ExitMessage ?? "");
+            // Not on any runqueue's runnable_list, so the watchdog cannot see it: report it as forgotten.
+            return new Violation(ViolationKind.Liveness, InvariantCatalog.RunnableEventuallyRuns,
+                $"{_m.TaskName(stuck)} is runnable but never runs: forgotten ({Describe(original, stuck)})");
         }
         finally
         {
             _m.World = original;
         }
+    }
+
+    /// <summary>
+    /// Would the kernel run __schedule() on CPU <paramref name="cpu"/>? Only with a resched pending, a current
+    /// task (busy: the tick ends its slice), a task on its local DSQ (local_dsq_post_enq reschedules an idle CPU),
+    /// or a boot-time resched still owed. An idle CPU sleeps otherwise: nothing in the kernel polls it.
+    /// </summary>
+    private bool WouldSchedule(World w, int cpu, ReadOnlySpan<bool> owed)
+    {
+        ref readonly var rq = ref w.Cpus[cpu];
+        return rq.NeedResched || rq.Curr >= 0 || w.Dsqs[_m.LocalSlot(cpu)].Nr > 0 || owed[cpu];
+    }
+
+    /// <summary>
+    /// The boot enqueues the scenario's queued tasks and then drops the reschedules of idle CPUs that
+    /// wakeup_preempt() raised (exploration runs the scenario's rounds instead). A CPU whose scenario rounds
+    /// are 0 never scheduled since, so it still owes that reschedule at quiescence.
+    /// </summary>
+    private static bool[] BootReschedsOwed(Machine m)
+    {
+        var owed = new bool[m.N];
+        var cfg = m.Config;
+        foreach (var spec in cfg.Tasks)
+        {
+            if (spec.State != InitialTaskState.Queued) continue;
+            var rounds = spec.Cpu < cfg.Rounds.Count ? cfg.Rounds[spec.Cpu] : 0;
+            var busy = cfg.Tasks.Any(o => o.State == InitialTaskState.Running && o.Cpu == spec.Cpu);
+            if (rounds == 0 && !busy) owed[spec.Cpu] = true;
+        }
+        return owed;
     }
 
     private string Describe(World w, int t)

@@ -11,6 +11,11 @@ public enum ViolationKind
     Exit,
     /// <summary>The "no task forgotten" liveness check failed on a quiescent state.</summary>
     Liveness,
+    /// <summary>
+    /// Not a violation: a finding reported alongside the verdict without changing it (a task stranded in BPF
+    /// custody until a later scripted action re-enqueues it). Never a terminal state.
+    /// </summary>
+    Warning,
 }
 
 /// <summary>One finding: the check (or exit kind) it belongs to and the message.</summary>
@@ -23,7 +28,7 @@ public sealed record Violation(ViolationKind Kind, string Name, string Message)
     public string Key => Kind switch
     {
         ViolationKind.Invariant or ViolationKind.Liveness => Name,
-        ViolationKind.Exit or ViolationKind.KernelAssertion => $"{Name}: {Message}",
+        ViolationKind.Exit or ViolationKind.KernelAssertion or ViolationKind.Warning => $"{Name}: {Message}",
         _ => throw new System.Diagnostics.UnreachableException($"violation kind {Kind}"),
     };
 
@@ -33,8 +38,14 @@ public sealed record Violation(ViolationKind Kind, string Name, string Message)
         ViolationKind.KernelAssertion => "kernel-assertion",
         ViolationKind.Exit => "exit",
         ViolationKind.Liveness => "liveness",
+        ViolationKind.Warning => "warning",
         _ => throw new System.Diagnostics.UnreachableException($"violation kind {Kind}"),
     };
 
-    public override string ToString() => Kind == ViolationKind.Exit ? $"scheduler exit {Name}: {Message}" : $"{Name}: {Message}";
+    public override string ToString() => Kind switch
+    {
+        ViolationKind.Exit => $"scheduler exit {Name}: {Message}",
+        ViolationKind.Warning => $"warning {Name}: {Message}",
+        _ => $"{Name}: {Message}",
+    };
 }

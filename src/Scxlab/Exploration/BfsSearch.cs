@@ -18,6 +18,8 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
     private double _nextProgress = 1.0;
 
     public string? Incomplete { get; private set; }
+    /// <summary>Warning-level findings of a full search (none when searching for given targets), each with its shortest trace.</summary>
+    public List<FoundViolation> Warnings { get; } = [];
 
     /// <param name="targets">Violation keys to look for (stop when all are found), or null for a full search.</param>
     public List<FoundViolation> Run(HashSet<string>? targets)
@@ -35,7 +37,9 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
         visited.Add(state, state.Fingerprint(), 0, out _);
         _parent.Add(-1);
         _actor.Add(0);
-        if (Found(checker.CheckState(), 0)) return [.. found.Values];
+        var rootViolation = checker.CheckState();
+        if (targets == null && checker.TakeNewWarning() is { } rw) Warnings.Add(new FoundViolation(rw, []));
+        if (Found(rootViolation, 0)) return [.. found.Values];
         if (!m.AnyEnabled())
         {
             stats.Executions++;
@@ -73,6 +77,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         if (Found(v, NewNode(index, a, depth))) return [.. found.Values];
                         continue;
                     }
+                    var warning = checker.TakeNewWarning();
                     if (!visited.Add(child, child.Fingerprint(), 0, out _))
                     {
                         // An exit or an invariant violation is a property of the world, so a revisit finds
@@ -81,6 +86,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         continue;
                     }
                     var ci = NewNode(index, a, depth);
+                    if (warning != null && targets == null) Warnings.Add(new FoundViolation(warning, PathTo(ci)));
                     if (v != null)
                     {
                         stats.Executions++;

@@ -69,4 +69,6 @@ public sealed class ExploreResult
     /// <summary>Why the search is incomplete (budget or bound), or null.</summary>
     public string? IncompleteReason { get; init; }
     public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>Warning-level findings (<see cref="ViolationKind.Warning"/>) with a trace each; they do not change the verdict.</summary>
+    public IReadOnlyList<FoundViolation> Warnings { get; init; } = [];
 }

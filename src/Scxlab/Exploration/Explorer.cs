@@ -45,6 +45,7 @@ public sealed class Explorer
     private readonly Stopwatch _clock = new();
     private readonly ExploreStats _stats = new();
     private readonly Dictionary<string, FoundViolation> _found = [];
+    private readonly List<FoundViolation> _warnings = [];
     private readonly List<string> _notes = [];
     private string? _incomplete;
     private double _nextProgress = 1.0;
@@ -74,6 +75,7 @@ public sealed class Explorer
             var bfs = new BfsSearch(_m, _initial, _checker, _o, _stats, _clock, visited);
             foreach (var f in bfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
             _incomplete = bfs.Incomplete;
+            _warnings.AddRange(bfs.Warnings);
         }
         else
         {
@@ -106,6 +108,7 @@ public sealed class Explorer
             Stats = _stats,
             IncompleteReason = _incomplete,
             Notes = _notes,
+            Warnings = [.. _warnings],
         };
     }
 
@@ -168,6 +171,7 @@ public sealed class Explorer
         var rootKey = Key(worlds[0], -1, 0, bound != null);
         visited.Add(worlds[0], rootKey, 0, out slots[0]);
         var rv = _checker.CheckState();
+        if (_checker.TakeNewWarning() is { } rw) _warnings.Add(new FoundViolation(rw, []));
         if (rv != null)
         {
             Record(rv, []);
@@ -231,6 +235,7 @@ public sealed class Explorer
             fps[d * n + a] = fp;
             done[d] |= bit;
             path[d] = a;
+            if (_checker.TakeNewWarning() is { } wv) _warnings.Add(new FoundViolation(wv, path.AsSpan(0, d + 1).ToArray()));
 
             var childSleep = 0UL;
             if (reduced)

@@ -11,7 +11,8 @@ namespace Scxlab.Kernel;
 public sealed partial class Machine
 {
     // ---------------------------------------------------------------- __set_cpus_allowed_ptr() → set_cpus_allowed_scx()
-    // Task = p, I0 = script action index (the new mask), I1 = rq locked, I2 = queued | running<<1.
+    // Task = p, I0 = script action index (the new mask), I1 = rq locked, I2 = queued | running<<1,
+    // L1 = CPU + 1 whose stopper affine_move_task() waits for (0 = none).
     // Races with: finish_dispatch()/dispatch_to_local_dsq() on another CPU (the R1/R2 window).
     private void PathSetCpusAllowed(ref Frame f) => PathSchedChange(ref f, isAffinity: true);
 
@@ -99,11 +100,13 @@ public sealed partial class Machine
                     var dst = FirstAllowedOnline(p);
                     if ((f.I2 & 2) != 0)
                     {
-                        // Running: affine_move_task() queues migration_cpu_stop on its CPU.
+                        // Running: affine_move_task() queues migration_cpu_stop on its CPU and, after dropping
+                        // the locks, waits for it (L1 = that CPU + 1).
                         ref var rq = ref Rq(t.Cpu);
                         rq.StopperPending = true;
                         rq.StopperTask = p;
                         rq.NeedResched = true;
+                        f.L1 = t.Cpu + 1;
                     }
                     else if (dst >= 0 && t.Class == SchedClass.Ext)
                     {
@@ -125,6 +128,17 @@ public sealed partial class Machine
             case 7:
                 UnlockRq(f.I1);
                 UnlockPi(p);
+                if (f.L1 > 0)
+                {
+                    // affine_move_task(): wait_for_completion(&pending->done). The caller sleeps (it does not
+                    // spin) until migration_cpu_stop has moved p; its next action cannot start before that.
+                    Trace?.Note(_cur, $"wait_for_completion(&pending->done): CPU{f.L1 - 1}'s stopper");
+                    WaitFor(ref f, 8, WaitKind.StopperDone, (int)f.L1 - 1, p);
+                    return;
+                }
+                Return();
+                return;
+            case 8:
                 Return();
                 return;
             default:
@@ -634,6 +648,7 @@ public sealed partial class Machine
             rq.Curr = -1;
             rq.Flags = RqFlags.Online;
             rq.Idle = true;
+            rq.StopperTask = -1;
         }
         for (var i = 0; i < Config.Tasks.Count; i++)
         {
@@ -767,6 +782,10 @@ public sealed partial class Machine
                 ref readonly var t = ref TkR(p);
                 if (rq.Curr != p || t.Run != RunState.Runnable || t.CpusPtr.Test(c) || t.Class != SchedClass.Ext)
                 {
+                    rq.StopperTask = -1; // complete_all(&pending->done): the waiter in affine_move_task() returns
+                    // The stopper thread still ran on this CPU: when it sleeps again the CPU goes through schedule()
+                    // (and balance → ops.dispatch if idle), as after the full path (case 2).
+                    rq.NeedResched = true;
                     UnlockRq(c); // it already left, or may stay: nothing to do
                     Return();
                     return;
@@ -809,9 +828,15 @@ public sealed partial class Machine
                 goto case 4;
             }
             case 4:
+            {
+                // complete_all(&pending->done) releases the waiter in affine_move_task(). A request queued
+                // meanwhile (another affinity change) keeps its task named until its own run completes.
+                ref var rq = ref Rq(c);
+                if (!rq.StopperPending) rq.StopperTask = -1;
                 UnlockRq(c);
                 Return();
                 return;
+            }
             default:
                 throw new System.Diagnostics.UnreachableException($"migration_cpu_stop pc {f.Pc}");
         }

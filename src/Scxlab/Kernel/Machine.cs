@@ -362,6 +362,7 @@ public sealed partial class Machine
             // A waiter spinning in kick_sync_wait_bal_cb bumps its own kick_sync every iteration.
             WaitKind.TaskNotMigrating => !World.Tasks[f.WaitArg].Migrating,
             WaitKind.KickSync => World.Cpus[f.WaitArg].KickSync != f.WaitWord || World.Cpus[f.WaitArg].KickWaiting,
+            WaitKind.StopperDone => !World.Cpus[f.WaitArg].StopperPending && World.Cpus[f.WaitArg].StopperTask != f.WaitWord,
             _ => throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}"),
         };
     }
@@ -396,6 +397,8 @@ public sealed partial class Machine
             case WaitKind.BpfSpinLock: writes = Footprint.Bit(Resource.Map, MapIdAt(f.WaitArg)); return;
             case WaitKind.KickSync: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return;
             case WaitKind.TaskNotMigrating: reads = Footprint.Bit(Resource.Task, f.WaitArg); return;
+            // The stopper's request and its completion both write the rq (Rq(c)), so they conflict with this read.
+            case WaitKind.StopperDone: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return;
             default: throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");
         }
     }
@@ -429,6 +432,7 @@ public sealed partial class Machine
                 case WaitKind.OpsStateChange:
                 case WaitKind.KickSync:
                 case WaitKind.TaskNotMigrating:
+                case WaitKind.StopperDone:
                     break;
                 case WaitKind.RqLock:
                     World.Cpus[f.WaitArg].RqLock = a;

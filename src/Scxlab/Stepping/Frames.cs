@@ -20,6 +20,11 @@ public enum WaitKind : byte
     KickSync,
     /// <summary>task_rq_lock()'s retry: wait until task_on_rq_migrating(p) is false.</summary>
     TaskNotMigrating,
+    /// <summary>
+    /// affine_move_task()'s wait_for_completion(&amp;pending->done): sleep until the stopper queued on CPU
+    /// WaitArg for task WaitWord has run (neither pending nor still naming that task).
+    /// </summary>
+    StopperDone,
 }
 
 /// <summary>

@@ -50,10 +50,11 @@ public class StopperTests
         });
         var d = new ScheduleDriver(m);
 
-        // When the affinity change completes, CPU0's stopper runs, then CPU1 schedules
-        d.Finish("taskset");
-        Assert.True(m.World.Cpus[0].StopperPending);
+        // When the affinity change queues CPU0's stopper, the stopper runs (sched_setaffinity returns only
+        // then: affine_move_task waits for it), then CPU1 schedules
+        d.StepUntil("taskset", x => x.World.Cpus[0].StopperPending);
         d.Finish("CPU0");
+        d.Finish("taskset");
         d.Finish("CPU1");
 
         // Then ops.cpu_release saw CPU0 taken by the stop class, p moved to CPU1 through ops.enqueue and runs there
