@@ -18,7 +18,8 @@ namespace Scxlab.Policies;
 /// the insert is stamped with the new qseq and accepted by finish_dispatch(); the remote-rq
 /// check then ends the scheduler with "SCX_DSQ_LOCAL[_ON] target CPU N not allowed". A change
 /// after the insert is dropped silently (qseq mismatch). Left out: the slice timer that
-/// preempts the other CPUs, statistics counters, and per-CPU kthread special cases.
+/// preempts the other CPUs (its kick of idle CPUs for a non-empty fallback DSQ is done at the
+/// bounce instead), statistics counters, and per-CPU kthread special cases.
 /// </remarks>
 public sealed class Central : ScxOps
 {
@@ -105,6 +106,13 @@ public sealed class Central : ScxOps
                 // Do the dumb thing: bounce it to the fallback DSQ. Stop before the buffer
                 // fills without a task for the target CPU.
                 await ctx.DsqInsert(p, FallbackDsq, ScxConst.SliceDfl);
+                // scx_central's central_timerfn kicks (SCX_KICK_PREEMPT) every non-central CPU whose slice
+                // ran out while the fallback DSQ is non-empty, so an idle CPU that may run p is woken at the
+                // timer's next expiry. The port has no timer; it kicks those CPUs now instead (IDLE: a busy
+                // CPU is left to its slice, as the timer leaves it until the slice ends). Without this, the
+                // quiescent drain rightly reports a watchdog stall the real scheduler does not have.
+                for (var other = 0; other < ctx.NrCpuIds; other++)
+                    if (other != CentralCpu) await ctx.KickCpu(other, KickFlags.Idle);
                 if (await ctx.DispatchNrSlots() == 0) break;
                 continue;
             }
