@@ -403,18 +403,6 @@ public sealed partial class Machine
         return 1;
     }
 
-    private int ResolveDsqForQuery(ulong dsqId)
-    {
-        if (dsqId == DsqId.Local) return LocalSlot(_actors[_cur].Cpu);
-        if (DsqId.IsLocalOn(dsqId))
-        {
-            var c = (int)(dsqId & DsqId.LocalCpuMask);
-            return c < N ? LocalSlot(c) : -1;
-        }
-        if (dsqId == DsqId.Global) return GlobalSlot;
-        return FindUserDsq(dsqId);
-    }
-
     internal int FindUserDsq(ulong dsqId)
     {
         for (var i = 0; i < Config.MaxUserDsqs; i++)
@@ -425,9 +413,22 @@ public sealed partial class Machine
         return -1;
     }
 
+    /// <summary>scx_bpf_dsq_nr_queued(): the local DSQs and user DSQs; anything else (SCX_DSQ_GLOBAL too) is -ENOENT.</summary>
     internal long KfDsqNrQueued(BpfContext ctx, ulong dsqId)
     {
-        var s = ResolveDsqForQuery(dsqId);
+        int s;
+        if (dsqId == DsqId.Local) s = LocalSlot(_actors[_cur].Cpu);
+        else if (DsqId.IsLocalOn(dsqId))
+        {
+            var cpu = (int)(uint)(dsqId & DsqId.LocalCpuMask); // s32 in the kernel
+            if (cpu < 0 || cpu >= N)
+            {
+                ScxError($"invalid CPU {cpu}"); // ops_cpu_valid(sch, cpu, NULL)
+                return -2;
+            }
+            s = LocalSlot(cpu);
+        }
+        else s = FindUserDsq(dsqId);
         if (s < 0) return -2; // -ENOENT
         _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
         return DqR(s).Nr;

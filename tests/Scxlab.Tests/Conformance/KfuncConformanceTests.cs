@@ -302,4 +302,39 @@ public class KfuncConformanceTests
         d.Step(cpu0);
         Assert.Contains(d.Findings, f => f.Check == "WARN_ON_ONCE(src_rq != task_rq(p))");
     }
+
+    // ---------------------------------------------------------------- scx_bpf_dsq_nr_queued()
+
+    /// <summary>ops.enqueue puts its task on the global DSQ; ops.dispatch records nr_queued(<c>id</c>).</summary>
+    private sealed class NrQueued(ulong id) : ScxOps
+    {
+        public MapHandle Bss;
+        public override void DeclareMaps(MapBuilder maps) => Bss = maps.Array("bss", 2);
+        public override async BpfTask Enqueue(EnqueueContext ctx, TaskRef p, EnqFlags enqFlags) => await ctx.DsqInsert(p, DsqId.Global, ScxConst.SliceDfl, enqFlags);
+        public override async BpfTask Dispatch(DispatchContext ctx, int cpu, TaskRef prev) => await ctx.Set(Bss, 0, await ctx.DsqNrQueued(id));
+    }
+
+    [Fact]
+    public void Should_ReturnENOENT_When_CountingTheGlobalDsq()
+    {
+        // scx_bpf_dsq_nr_queued(): SCX_DSQ_LOCAL, SCX_DSQ_LOCAL_ON|cpu, else find_user_dsq() — the
+        // global DSQ is not found: -ENOENT, no error.
+        var d = Driver(() => new NrQueued(DsqId.Global), 2, [Queued("pinned", 101, 1, 1)], rounds: [1, 0]);
+        var m = d.Machine;
+        Assert.Equal(["pinned"], Dsq(m, Machine.GlobalSlot));
+        RunActor(d, "CPU0");
+        Assert.Equal(-2, Get(m, ((NrQueued)m.Ops).Bss, 0));
+        Assert.Equal(ExitKind.None, m.World.Sched.ExitKind);
+    }
+
+    [Fact]
+    public void Should_ExitWithInvalidCpu_When_CountingTheLocalDsqOfACpuThatDoesNotExist()
+    {
+        // SCX_DSQ_LOCAL_ON|cpu goes through ops_cpu_valid(): "invalid CPU %d", then -ENOENT.
+        var d = Driver(() => new NrQueued(DsqId.LocalOn(9)), 2, [Queued("pinned", 101, 1, 1)], rounds: [1, 0]);
+        var m = d.Machine;
+        RunActor(d, "CPU0");
+        Assert.Equal(-2, Get(m, ((NrQueued)m.Ops).Bss, 0));
+        Assert.Equal("invalid CPU 9", m.World.ExitMessage);
+    }
 }
