@@ -817,14 +817,10 @@ public sealed partial class Machine
             case CallKind.DsqMove:
             {
                 // scx_dsq_move() starts from kit->dsq, which bpf_iter_scx_dsq_new() only sets for a user
-                // DSQ; with any other id the kernel would dereference NULL. The model ends the scheduler
-                // with the kernel's invalid-DSQ message instead (docs/ext-c-notes.md).
+                // DSQ: after a failed iterator creation (SCX_DSQ_GLOBAL, an unknown id) it returns false
+                // without an error ("if (unlikely(!src_dsq)) return false", docs/ext-c-notes.md §15).
                 var src = FindUserDsq((ulong)d);
-                if (src < 0)
-                {
-                    ScxError($"invalid DSQ ID 0x{(ulong)d:x16}");
-                    return false;
-                }
+                if (src < 0) return false;
                 // "If the BPF scheduler keeps calling this function repeatedly, it can cause similar
                 // live-lock conditions as consume_dispatch_q()": nothing is moved once aborting.
                 if (SchR().Aborting) return false;
