@@ -17,11 +17,25 @@ public enum CallKind : byte
     GhostTaskBarrier, GhostCommit,
 }
 
-/// <summary>A BPF DSQ iterator (<c>bpf_iter_scx_dsq</c>): sees only tasks inserted before it began.</summary>
-public readonly record struct DsqIter(ulong DsqId, long Seq, int Current, bool Started)
+/// <summary>
+/// A BPF DSQ iterator (<c>bpf_iter_scx_dsq</c>): sees only tasks inserted before it began. Like the
+/// kernel's, its cursor lives with the program (on the BPF stack) and keeps its place when the
+/// current task leaves the DSQ.
+/// </summary>
+/// <remarks>
+/// The kernel keeps a cursor node in the DSQ list right after the last task returned
+/// (nldsq_cursor_next_task()). Tasks queued before the iteration began keep their relative order
+/// while they stay on the DSQ, and the cursor never skips one of them, so "before the cursor" is
+/// exactly "already returned": <see cref="Visited"/> (a bit per task index) stands for the cursor node.
+/// </remarks>
+public readonly record struct DsqIter(ulong DsqId, long Seq, int Current, bool Started, UInt128 Visited = default)
 {
+    /// <summary>Tasks the cursor can stand for: one bit of <see cref="Visited"/> each.</summary>
+    public const int MaxTasks = 128;
+
     public TaskRef Task => new(Current);
     public bool Done => Started && Current < 0;
+    public bool HasVisited(int task) => (uint)task < MaxTasks && (Visited & (UInt128.One << task)) != UInt128.Zero;
 }
 
 /// <summary>
@@ -405,7 +419,9 @@ public sealed class DispatchContext : EnqueueContext
         // Result word: iterator seq snapshot << 16 | next task (or 0xffff for none).
         var seq = it.Started ? it.Seq : v >> 16;
         var task = (int)(v & 0xffff);
-        return new BpfCall<DsqIter>(new DsqIter(it.DsqId, seq, task == 0xffff ? -1 : task, true));
+        if (task == 0xffff) return new BpfCall<DsqIter>(new DsqIter(it.DsqId, seq, -1, true, it.Visited));
+        // The cursor moves past the returned task (list_move() of the cursor node after it).
+        return new BpfCall<DsqIter>(new DsqIter(it.DsqId, seq, task, true, it.Visited | (UInt128.One << task)));
     }
     public static DsqIter DsqIterBegin(ulong dsqId) => new(dsqId, 0, -1, false);
     /// <summary><c>scx_bpf_dsq_move(it, p, dsq_id, enq_flags)</c>.</summary>

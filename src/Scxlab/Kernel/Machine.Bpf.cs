@@ -403,18 +403,6 @@ public sealed partial class Machine
         return 1;
     }
 
-    private int ResolveDsqForQuery(ulong dsqId)
-    {
-        if (dsqId == DsqId.Local) return LocalSlot(_actors[_cur].Cpu);
-        if (DsqId.IsLocalOn(dsqId))
-        {
-            var c = (int)(dsqId & DsqId.LocalCpuMask);
-            return c < N ? LocalSlot(c) : -1;
-        }
-        if (dsqId == DsqId.Global) return GlobalSlot;
-        return FindUserDsq(dsqId);
-    }
-
     internal int FindUserDsq(ulong dsqId)
     {
         for (var i = 0; i < Config.MaxUserDsqs; i++)
@@ -425,9 +413,22 @@ public sealed partial class Machine
         return -1;
     }
 
+    /// <summary>scx_bpf_dsq_nr_queued(): the local DSQs and user DSQs; anything else (SCX_DSQ_GLOBAL too) is -ENOENT.</summary>
     internal long KfDsqNrQueued(BpfContext ctx, ulong dsqId)
     {
-        var s = ResolveDsqForQuery(dsqId);
+        int s;
+        if (dsqId == DsqId.Local) s = LocalSlot(_actors[_cur].Cpu);
+        else if (DsqId.IsLocalOn(dsqId))
+        {
+            var cpu = (int)(uint)(dsqId & DsqId.LocalCpuMask); // s32 in the kernel
+            if (cpu < 0 || cpu >= N)
+            {
+                ScxError($"invalid CPU {cpu}"); // ops_cpu_valid(sch, cpu, NULL)
+                return -2;
+            }
+            s = LocalSlot(cpu);
+        }
+        else s = FindUserDsq(dsqId);
         if (s < 0) return -2; // -ENOENT
         _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
         return DqR(s).Nr;
@@ -584,20 +585,28 @@ public sealed partial class Machine
         return 1;
     }
 
+    /// <summary>
+    /// bpf_iter_scx_dsq_new() on the first call, then bpf_iter_scx_dsq_next() → nldsq_cursor_next_task().
+    /// Result word: the iterator's seq snapshot &lt;&lt; 16 | the next task (0xffff: none).
+    /// </summary>
     internal long KfDsqIterNext(BpfContext ctx, DsqIter it)
     {
-        var s = ResolveDsqForQuery(it.DsqId);
-        if (s < 0 || !IsUserSlot(s) && s != GlobalSlot)
+        // find_user_dsq() knows no built-in DSQ: bpf_iter_scx_dsq_new() returns -ENOENT without an
+        // error and leaves kit->dsq NULL, so every bpf_iter_scx_dsq_next() returns NULL.
+        var s = FindUserDsq(it.DsqId);
+        if (s < 0) return 0xffff;
+        if (World.Tasks.Length > DsqIter.MaxTasks)
         {
-            ScxError($"invalid DSQ ID 0x{it.DsqId:x16}");
+            PolicyMisuse(ctx, $"bpf_iter_scx_dsq_next(): the model's DSQ iterator covers at most {DsqIter.MaxTasks} tasks, this model has {World.Tasks.Length}");
             return 0xffff;
         }
         _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        // INIT_DSQ_LIST_CURSOR(): cursor->priv = dsq->seq at the first call.
         var seq = it.Started ? it.Seq : DqR(s).Seq;
-        // Continue after the current task if it is still on this DSQ, else from the head.
-        var t = it.Started && it.Current >= 0 && TkR(it.Current).ListOn == s ? TkR(it.Current).Next : (it.Started && it.Current >= 0 ? -1 : DqR(s).Head);
-        if (it.Started && it.Current < 0) t = -1;
-        while (t >= 0 && TkR(t).DsqSeq > seq) t = TkR(t).Next;
+        // The first task after the cursor that was queued before the iteration began: tasks already
+        // returned are exactly the old tasks in front of the cursor (see DsqIter), newer ones are skipped.
+        var t = DqR(s).Head;
+        while (t >= 0 && (TkR(t).DsqSeq > seq || it.HasVisited(t))) t = TkR(t).Next;
         return (seq << 16) | (uint)(t < 0 ? 0xffff : t);
     }
 
@@ -794,30 +803,27 @@ public sealed partial class Machine
         {
             case CallKind.DsqMoveToLocal:
             {
-                var dsqId = (ulong)a;
-                var s = FindUserDsq(dsqId);
-                if (dsqId == DsqId.Global) s = GlobalSlot;
-                if (s < 0 || (DsqId.IsBuiltin(dsqId) && dsqId != DsqId.Global))
-                {
-                    ScxError($"invalid DSQ ID 0x{dsqId:x16}");
-                    return false;
-                }
+                // scx_bpf_dsq_move_to_local(): flush_dispatch_buf() first, then find_user_dsq() (which
+                // knows no built-in DSQ, SCX_DSQ_GLOBAL included); both happen in the kernel path.
                 cbf.I1 = (int)k;
                 ref var f = ref Push(PathId.ConsumeDispatchQ);
                 f.Cpu = cpu;
-                f.Dsq = s;
-                f.I2 = 1; // kfunc: flush the dispatch buffer first, count nr_tasks on success
+                f.Dsq = -1;
+                f.L0 = a;   // the source DSQ id, resolved after the flush
+                f.I2 = 1;   // kfunc: count nr_tasks on success
                 f.Pc = 10;
                 return true;
             }
             case CallKind.DsqMove:
             {
-                var src = ResolveDsqForQuery((ulong)d);
-                if (src < 0 || !IsUserSlot(src) && src != GlobalSlot)
-                {
-                    ScxError($"invalid DSQ ID 0x{(ulong)d:x16}");
-                    return false;
-                }
+                // scx_dsq_move() starts from kit->dsq, which bpf_iter_scx_dsq_new() only sets for a user
+                // DSQ: after a failed iterator creation (SCX_DSQ_GLOBAL, an unknown id) it returns false
+                // without an error ("if (unlikely(!src_dsq)) return false", docs/ext-c-notes.md §15).
+                var src = FindUserDsq((ulong)d);
+                if (src < 0) return false;
+                // "If the BPF scheduler keeps calling this function repeatedly, it can cause similar
+                // live-lock conditions as consume_dispatch_q()": nothing is moved once aborting.
+                if (SchR().Aborting) return false;
                 if (!ValidTask(ctx, (int)a, "scx_bpf_dsq_move")) return false;
                 cbf.I1 = (int)k;
                 ref var f = ref Push(PathId.DsqMove);

@@ -103,20 +103,21 @@ public sealed partial class Machine
                 else if ((rq.Flags & RqFlags.BalKeep) != 0 && IsScx(prev) && ScxQueued(prev))
                 {
                     next = prev;
-                    ref var p = ref Tk(prev);
-                    if (p.Slice == 0)
-                    {
-                        p.Slice = Bypassing ? ScxConst.SliceBypass : ScxConst.SliceDfl;
-                        Event(ScxEvent.RefillSliceDfl);
-                    }
+                    if (TkR(prev).Slice == 0) RefillTaskSliceDfl(prev);
                 }
                 else
                 {
                     next = DqR(LocalSlot(c)).Head;
                     if (next >= 0 && TkR(next).Slice == 0)
                     {
-                        if (!Bypassing) KernelAssert("zero slice", $"sched_ext: {TaskName(next)} has zero slice in pick_task_scx()");
-                        Tk(next).Slice = ScxConst.SliceDfl;
+                        // A printk_deferred(KERN_WARNING), once per scheduler, not a WARN: a trace line only.
+                        ref var sch = ref Sch();
+                        if (!Bypassing && !sch.WarnedZeroSlice)
+                        {
+                            Trace?.Note(_cur, $"sched_ext: {TaskName(next)} has zero slice in pick_task_scx()");
+                            sch.WarnedZeroSlice = true;
+                        }
+                        RefillTaskSliceDfl(next);
                     }
                 }
                 f.I1 = next;
@@ -230,6 +231,13 @@ public sealed partial class Machine
         }
     }
 
+    /// <summary>refill_task_slice_dfl(): sch->slice_dfl is the bypass slice while bypassing (inc_bypass_depth()).</summary>
+    private void RefillTaskSliceDfl(int t)
+    {
+        Tk(t).Slice = Bypassing ? ScxConst.SliceBypass : ScxConst.SliceDfl;
+        Event(ScxEvent.RefillSliceDfl);
+    }
+
     private int FirstAllowedOnline(int t)
     {
         for (var c = 0; c < N; c++)
@@ -320,22 +328,27 @@ public sealed partial class Machine
                 goto case 1;
             }
             case 1:
+            {
                 if (DqR(LocalSlot(c)).Nr > 0) goto case 100;
+                // scx_dispatch_sched(): consume_global_dsq() first, bypassing or not.
+                ref var cg = ref Call(ref f, 2, PathId.ConsumeDispatchQ);
+                cg.Cpu = c;
+                cg.Dsq = GlobalSlot;
+                return;
+            }
+            case 2:
+                if (Ret != 0) goto case 100;
                 if (Bypassing)
                 {
+                    // "if @sch is bypassing, only the bypass DSQs are active": its result is the answer.
+                    // The kernel also consumes the bypass DSQ after the dispatch loop while bypass
+                    // dispatch is enabled but the scheduler is not bypassing — a window of
+                    // scx_bypass(false) that the model never opens (docs/ext-c-notes.md).
                     ref var cb = ref Call(ref f, 6, PathId.ConsumeDispatchQ);
                     cb.Cpu = c;
                     cb.Dsq = BypassSlot(c);
                     return;
                 }
-                {
-                    ref var cg = ref Call(ref f, 2, PathId.ConsumeDispatchQ);
-                    cg.Cpu = c;
-                    cg.Dsq = GlobalSlot;
-                }
-                return;
-            case 2:
-                if (Ret != 0) goto case 100;
                 if (!Has.Has(ScxCallback.Dispatch)) goto case 7;
                 f.I1 = 0;
                 goto case 3;
@@ -734,6 +747,7 @@ public sealed partial class Machine
             {
                 var src = f.I1;
                 ref var t = ref Tk(p);
+                if (t.HoldingCpu == c && t.Cpu != src) KernelAssert("WARN_ON_ONCE(src_rq != task_rq(p))", $"dispatch_to_local_dsq: {TaskName(p)} held by CPU{c} moved from CPU{src} to CPU{t.Cpu}");
                 if (t.HoldingCpu == c && t.Cpu == src)
                 {
                     if (src == dst)
@@ -850,7 +864,8 @@ public sealed partial class Machine
     }
 
     // ---------------------------------------------------------------- consume_dispatch_q() / scx_bpf_dsq_move_to_local()
-    // Requires: rq(c) held. Dsq = source slot. I2 = 1 when called as the kfunc (flush first, count nr_tasks).
+    // Requires: rq(c) held. Dsq = source slot. I2 = 1 when called as the kfunc (it starts at pc 10 with
+    // the source id in L0: flush, then find_user_dsq(); count nr_tasks on success).
     // I0 = candidate task, I1 = its rq. Returns 1 if a task was moved to c's local DSQ.
     private void PathConsumeDispatchQ(ref Frame f)
     {
@@ -859,9 +874,21 @@ public sealed partial class Machine
         {
             case 10:
             {
-                ref var fl = ref Call(ref f, 0, PathId.FlushDispatchBuf);
+                ref var fl = ref Call(ref f, 11, PathId.FlushDispatchBuf);
                 fl.Cpu = c;
                 return;
+            }
+            case 11:
+            {
+                // After the flush: find_user_dsq() knows no built-in DSQ (SCX_DSQ_GLOBAL included).
+                var s = FindUserDsq((ulong)f.L0);
+                if (s < 0)
+                {
+                    ScxError($"invalid DSQ ID 0x{(ulong)f.L0:x16}");
+                    goto case 20;
+                }
+                f.Dsq = s;
+                goto case 0;
             }
             case 0:
                 if (DqR(f.Dsq).Nr == 0) goto case 20; // lockless emptiness check
@@ -879,11 +906,11 @@ public sealed partial class Machine
                     ref var p = ref Tk(t);
                     if (p.Cpu == c)
                     {
-                        // move_local_task_to_local_dsq()
+                        // task_unlink_from_dsq() + move_local_task_to_local_dsq() with the source DSQ still
+                        // locked (its local_dsq_post_enq() runs ops.dequeue there); unlocked after (pc 22).
                         Unlink(t);
                         p.Dsq = -1;
-                        UnlockDsq(f.Dsq);
-                        ref var de = ref Call(ref f, 21, PathId.DispatchEnqueue);
+                        ref var de = ref Call(ref f, 22, PathId.DispatchEnqueue);
                         de.Dsq = LocalSlot(c);
                         de.Task = t;
                         return;
@@ -908,6 +935,9 @@ public sealed partial class Machine
             case 2:
             {
                 var t = f.I0;
+                // unlink_dsq_and_lock_src_rq(): while we are the holding CPU, task_rq(p) cannot have changed.
+                if (TkR(t).HoldingCpu == c && TkR(t).Cpu != f.I1)
+                    KernelAssert("WARN_ON_ONCE(src_rq != task_rq(p))", $"unlink_dsq_and_lock_src_rq: {TaskName(t)} held by CPU{c} moved from CPU{f.I1} to CPU{TkR(t).Cpu}");
                 if (TkR(t).HoldingCpu == c && TkR(t).Cpu == f.I1)
                 {
                     ref var mv = ref Call(ref f, 21, PathId.MoveRemoteTaskToLocalDsq);
@@ -924,7 +954,12 @@ public sealed partial class Machine
             case 20:
                 Return(0);
                 return;
+            case 22:
+                UnlockDsq(f.Dsq);
+                goto case 21;
             case 21:
+                // scx_bpf_dsq_move_to_local(): a consumed task can still be dequeued before it runs, so
+                // dspc->nr_tasks++ makes balance_one() retry on an empty local DSQ.
                 if (f.I2 == 1) Rq(c).DspNrTasks++;
                 Return(1);
                 return;
@@ -956,22 +991,45 @@ public sealed partial class Machine
             case 2:
             {
                 ref var t = ref Tk(p);
-                if (t.Dsq != f.Dsq || t.DsqSeq > f.L2 || t.HoldingCpu >= 0 || t.Cpu != f.I0)
+                // nldsq_cursor_lost_task(): p left the DSQ, was re-inserted after the iterator began, or
+                // is being consumed by someone else (holding_cpu) — no move.
+                if (t.Dsq != f.Dsq || t.DsqSeq > f.L2 || t.HoldingCpu >= 0)
                 {
-                    // Someone else got to it: it left the DSQ, was re-inserted after the iterator began, or is in transfer.
                     UnlockDsq(f.Dsq);
                     f.I2 = 0;
                     goto case 8;
                 }
+                // "if @p has stayed on @dsq, its rq couldn't have changed"
+                if (t.Cpu != f.I0)
+                {
+                    KernelAssert("WARN_ON_ONCE(rq != task_rq(p))", $"nldsq_cursor_lost_task: {TaskName(p)} still on {SlotName(f.Dsq)} but on CPU{t.Cpu}, not CPU{f.I0}");
+                    UnlockDsq(f.Dsq);
+                    f.I2 = 0;
+                    goto case 8;
+                }
+                // move_task_between_dsqs()
                 var src = f.I0;
                 var dstSlot = FindDsqForDispatch(c, (ulong)f.L0, p);
                 if (IsLocalSlot(dstSlot) && LocalSlotCpu(dstSlot) != src && !TaskCanRunOnRemoteRq(p, LocalSlotCpu(dstSlot), enforce: true))
+                {
                     dstSlot = GlobalSlot;
+                    f.L1 |= (long)EnqFlags.GdsqFallback;
+                }
                 Unlink(p);
                 t.Dsq = -1;
-                UnlockDsq(f.Dsq);
                 f.I2 = 1;
-                if (IsLocalSlot(dstSlot) && LocalSlotCpu(dstSlot) != src)
+                if (IsLocalSlot(dstSlot) && LocalSlotCpu(dstSlot) == src)
+                {
+                    // move_local_task_to_local_dsq() under the source DSQ lock (ops.dequeue runs there);
+                    // the DSQ is unlocked after it (pc 6).
+                    ref var dl = ref Call(ref f, 6, PathId.DispatchEnqueue);
+                    dl.Dsq = dstSlot;
+                    dl.Task = p;
+                    dl.L0 = f.L1;
+                    return;
+                }
+                UnlockDsq(f.Dsq);
+                if (IsLocalSlot(dstSlot))
                 {
                     ref var mv = ref Call(ref f, 7, PathId.MoveRemoteTaskToLocalDsq);
                     mv.Task = p;
@@ -987,6 +1045,9 @@ public sealed partial class Machine
                 de.L0 = f.L1;
                 return;
             }
+            case 6:
+                UnlockDsq(f.Dsq);
+                goto case 8;
             case 7:
                 f.I1 = (int)f.L0;
                 goto case 8;
@@ -994,7 +1055,7 @@ public sealed partial class Machine
                 if (SwitchRqLock(ref f, ref f.I1, c, 9)) return;
                 goto case 9;
             case 9:
-                if (f.I2 == 1) Rq(c).DspNrTasks++;
+                // Unlike scx_bpf_dsq_move_to_local(), scx_dsq_move() does not bump dspc->nr_tasks.
                 Return(f.I2);
                 return;
             default:

@@ -41,6 +41,13 @@ public sealed partial class Machine
                     WaitFor(ref f, 1, WaitKind.TaskNotMigrating, p);
                     return;
                 }
+                if (isAffinity && _masks[f.I0] == t.CpusPtr)
+                {
+                    // __set_cpus_allowed_ptr_locked(): cpumask_equal(&p->cpus_mask, new_mask) → goto out,
+                    // before any dequeue/enqueue or set_cpus_allowed_scx().
+                    Trace?.Note(_cur, $"__set_cpus_allowed_ptr({TaskName(p)}, {t.CpusPtr}): mask unchanged");
+                    goto case 7;
+                }
                 var queued = t.Run == RunState.Runnable && t.Class == SchedClass.Ext;
                 var running = RqR(t.Cpu).Curr == p;
                 f.I2 = (queued ? 1 : 0) | (running ? 2 : 0);
@@ -193,7 +200,7 @@ public sealed partial class Machine
     }
 
     // ---------------------------------------------------------------- try_to_wake_up() → select_task_rq_scx() + enqueue
-    // Task = p, I0 = selected CPU.
+    // Task = p, I0 = selected CPU, I1 = 1 when select_task_rq() ran (WF_RQ_SELECTED → SCX_ENQ_CPU_SELECTED).
     private void PathWakeup(ref Frame f)
     {
         var p = f.Task;
@@ -226,7 +233,10 @@ public sealed partial class Machine
                 }
                 var prev = t.Cpu;
                 f.I0 = prev;
+                f.I1 = 0;
+                // select_task_rq() is only called for a task that may run on more than one CPU.
                 if (t.Class != SchedClass.Ext || t.CpusPtr.Weight <= 1 || t.MigrationDisabled) goto case 3;
+                f.I1 = 1;
                 if (Has.Has(ScxCallback.SelectCpu) && !Bypassing)
                 {
                     Act.DdspMarker = p + 1;
@@ -237,9 +247,11 @@ public sealed partial class Machine
                 var cpu = SelectCpuDflCore(p, prev, out var idle);
                 if (idle)
                 {
-                    t.Slice = ScxConst.SliceDfl;
+                    RefillTaskSliceDfl(p); // sch->slice_dfl: the bypass slice while bypassing
                     t.DdspDsqId = DsqId.Local;
                 }
+                t.SelectedCpu = cpu; // the default branch records its choice too
+                if (Bypassing) Event(ScxEvent.BypassDispatch);
                 f.I0 = cpu;
                 goto case 3;
             }
@@ -247,12 +259,13 @@ public sealed partial class Machine
             {
                 Act.DdspMarker = 0;
                 var cpu = (int)Ret;
+                // p->scx.selected_cpu takes the op's answer before ops_cpu_valid() looks at it.
+                Tk(p).SelectedCpu = cpu;
                 if (cpu < 0 || cpu >= N)
                 {
                     ScxError($"invalid CPU {cpu} from ops.select_cpu()");
                     cpu = TkR(p).Cpu;
                 }
-                Tk(p).SelectedCpu = cpu;
                 f.I0 = cpu;
                 goto case 3;
             }
@@ -283,7 +296,7 @@ public sealed partial class Machine
                 ref var e = ref Call(ref f, 5, PathId.EnqueueTask);
                 e.Task = p;
                 e.Cpu = f.I0;
-                e.L0 = (long)EnqFlags.Wakeup | (TkR(p).SelectedCpu >= 0 ? (long)EnqFlags.CpuSelected : 0);
+                e.L0 = (long)EnqFlags.Wakeup | (f.I1 == 1 ? (long)EnqFlags.CpuSelected : 0);
                 return;
             }
             case 5:
@@ -597,6 +610,10 @@ public sealed partial class Machine
                 ref var t = ref Tk(p);
                 t.Class = SchedClass.Fair;
                 t.OpsState = OpsWord.Make(OpsState.None, 0);
+                // scx_disable_task(): the dequeue above ended any custody; a task still in custody here
+                // is the kernel's WARN (the flag is dropped with the scheduler either way).
+                if ((t.Flags & TaskFlags.InCustody) != 0)
+                    KernelAssert("WARN_ON_ONCE(p->scx.flags & SCX_TASK_IN_CUSTODY)", $"scx_disable_task({TaskName(p)}) with SCX_TASK_IN_CUSTODY set");
                 t.Flags &= ~TaskFlags.InCustody;
                 var running = RqR(t.Cpu).Curr == p;
                 if (t.Run == RunState.Runnable && !running)

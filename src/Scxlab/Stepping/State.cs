@@ -124,6 +124,7 @@ public struct SchedState
     public long ExitCode;
     public bool Aborting;
     public bool Disabled;          // the helper finished scx_disable_workfn
+    public bool WarnedZeroSlice;   // sch->warned_zero_slice: the pick-time zero-slice warning was printed
     public int BypassDepth;
     public long Clock;             // virtual ns (simulator); 0 in exploration
     public ulong Rng;              // bpf_get_prandom_u32 state
