@@ -709,6 +709,17 @@ public sealed partial class Machine
                         {
                             // v2: park p on its rq's fallback DSQ (terminal: state NONE, out of custody).
                             Event(ScxEvent.FallbackDsqUse);
+                            // Only balance_one() on p's rq drains that DSQ, so that rq must go through
+                            // schedule(): resched it (we hold its lock when it is ours), or kick it through
+                            // this CPU's kick irq_work. Without it an idle rq never drains and the watchdog
+                            // fires (SoundnessTests, the deferred direct-dispatch case).
+                            if (src == c) Rq(src).NeedResched = true;
+                            else
+                            {
+                                ref var self = ref Rq(c);
+                                self.CpusToKick.Set(src);
+                                self.KickIrqWork = true;
+                            }
                             ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
                             de.Dsq = FallbackSlot(src);
                             de.Task = p;

@@ -56,8 +56,7 @@ public class GranularityPropertyTests
     {
         var scenario = ScenarioLoader.Resolve(name);
         var normal = Explore(scenario.ToConfig(), Strategy.Reduced, checks: scenario.Checks);
-        var fineConfig = scenario.ToConfig();
-        var fine = Explore(WithGranularity(fineConfig, Granularity.Fine), Strategy.Reduced, checks: scenario.Checks);
+        var fine = Explore(scenario.ToConfig(granularity: Granularity.Fine), Strategy.Reduced, checks: scenario.Checks);
         Assert.True(normal.Complete && fine.Complete);
         Assert.Equal(normal.Verdict, fine.Verdict);
         Assert.Equal(Keys(normal), Keys(fine));
@@ -130,21 +129,4 @@ public class GranularityPropertyTests
         foreach (var ch in s) h = unchecked(h * 31 + ch);
         return h;
     }
-
-    private static ModelConfig WithGranularity(ModelConfig c, Granularity g) => new()
-    {
-        CpuCount = c.CpuCount,
-        Tasks = c.Tasks,
-        PolicyFactory = c.PolicyFactory,
-        PolicyName = c.PolicyName,
-        Protocol = c.Protocol,
-        Granularity = g,
-        Rounds = c.Rounds,
-        Scripts = c.Scripts,
-        CallBudget = c.CallBudget,
-        MaxUserDsqs = c.MaxUserDsqs,
-        MaxFrameDepth = c.MaxFrameDepth,
-        TickNs = c.TickNs,
-        WatchdogTimeoutNs = c.WatchdogTimeoutNs,
-    };
 }

@@ -49,8 +49,8 @@ public class RestoreStickyTests
             ],
         });
         var d = new ScheduleDriver(m);
-        d.Finish("taskset");
-        Assert.True(m.World.Cpus[0].StopperPending); // the move off CPU0 is owed to the stopper
+        // taskset runs until the move off CPU0 is owed to the stopper; it then waits for it (affine_move_task).
+        d.StepUntil("taskset", x => x.World.Cpus[0].StopperPending);
         d.StepUntil("renice", x => x.World.Tasks[0].Dsq == x.LocalSlot(0));
 
         var check = new LocalDsqTaskAllowedOnCpu();
@@ -58,7 +58,10 @@ public class RestoreStickyTests
         Assert.Equal(CpuMask.Of(1), m.World.Tasks[0].CpusPtr);
         Assert.Null(check.Check(m));
 
-        m.World.Cpus[0].Curr = -1; // not current: no ENQUEUE_RESTORE sticky placement explains it
+        // Not current, and no sched_setaffinity in flight (taskset, waiting for the stopper, still carries
+        // p, which the migration_pending clause accepts): nothing explains the placement any more.
+        m.World.Cpus[0].Curr = -1;
+        m.World.Actors[m.Actors.Single(a => a.Name == "taskset").Id].Depth = 0;
         Assert.Equal($"p[{TestModels.PidP}] is on local[0] but cpus_ptr is {{1}}", check.Check(m));
     }
 }
