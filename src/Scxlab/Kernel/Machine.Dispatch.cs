@@ -495,22 +495,32 @@ public sealed partial class Machine
 
     // ---------------------------------------------------------------- flush_dispatch_buf() / finish_dispatch()
 
-    // Requires: rq(c) held. I0 = next entry index.
+    /// <summary>flush_dispatch_buf()'s locals (Cpu = the dispatching CPU).</summary>
+    private struct FlushDispatchBufLocals
+    {
+        /// <summary>The next dispatch-buffer entry to hand to finish_dispatch().</summary>
+        public int NextEntry;
+    }
+
+    // Requires: rq(c) held. One finish_dispatch() per buffered entry, then the cursor is reset. The frame
+    // keeps the caller's resume point in Pc: it never suspends itself, only its finish_dispatch() calls do.
     private void PathFlushDispatchBuf(ref Frame f)
     {
         var c = f.Cpu;
+        ref var fl = ref f.Locals<FlushDispatchBufLocals>();
         ref var rq = ref Rq(c);
-        if (f.I0 < rq.DspCursor)
+        if (fl.NextEntry < rq.DspCursor)
         {
-            var i = f.I0++;
+            var i = fl.NextEntry++;
             ref readonly var e = ref DspR(c, i);
-            ref var fd = ref Call(ref f, f.Pc, PathId.FinishDispatch);
-            fd.Cpu = c;
-            fd.Task = e.Task;
-            fd.L0 = e.Qseq;
-            fd.L1 = (long)e.DsqId;
-            fd.L2 = e.EnqFlags;
-            fd.I0 = i;
+            ref var callee = ref Call(ref f, f.Pc, PathId.FinishDispatch);
+            callee.Cpu = c;
+            callee.Task = e.Task;
+            ref var fd = ref callee.Locals<FinishDispatchLocals>();
+            fd.QseqAtInsert = e.Qseq;
+            fd.DsqId = e.DsqId;
+            fd.EnqFlags = e.EnqFlags;
+            fd.Entry = i;
             return;
         }
         rq.DspNrTasks += rq.DspCursor;
@@ -518,19 +528,42 @@ public sealed partial class Machine
         Return();
     }
 
-    // Requires: rq(c) held (the dispatching CPU's). Task = p, L0 = qseq at insert, L1 = dsq id, L2 = flags, I0 = entry.
+    /// <summary>finish_dispatch()'s locals (Cpu = the dispatching CPU, Task = p): the buffer entry's fields.</summary>
+    private struct FinishDispatchLocals
+    {
+        public long QseqAtInsert;
+        public ulong DsqId;
+        public long EnqFlags;
+        /// <summary>Index of the entry in this CPU's dispatch buffer (the protocol variants read its extra fields).</summary>
+        public int Entry;
+    }
+
+    /// <summary>finish_dispatch()'s resume points.</summary>
+    private enum FinishDispatchAt
+    {
+        Entry = 0,
+        /// <summary>The ops_state read + cmpxchg (T4), also where wait_ops_state(QUEUEING) resumes.</summary>
+        ClaimOpsState = 1,
+        /// <summary>After the dispatch_to_local_dsq() / dispatch_enqueue() call returned.</summary>
+        AfterDispatch = 2,
+        /// <summary>After T4 (QUEUED → DISPATCHING): find_dsq_for_dispatch() and the insert.</summary>
+        AfterClaim = 3,
+    }
+
+    // Requires: rq(c) held (the dispatching CPU's).
     // Races with: ops_dequeue() (T5 vs T4), do_enqueue_task() (QUEUEING wait).
     private void PathFinishDispatch(ref Frame f)
     {
         var c = f.Cpu;
         var p = f.Task;
-        switch (f.Pc)
+        ref var fd = ref f.Locals<FinishDispatchLocals>();
+        switch ((FinishDispatchAt)f.Pc)
         {
-            case 0:
+            case FinishDispatchAt.Entry:
                 // The ops_state read+cmpxchg is an interleaving point of its own.
-                Yield(ref f, 1);
+                Yield(ref f, (int)FinishDispatchAt.ClaimOpsState);
                 return;
-            case 1:
+            case FinishDispatchAt.ClaimOpsState:
             {
                 ref var t = ref Tk(p);
                 var word = t.OpsState;
@@ -545,13 +578,13 @@ public sealed partial class Machine
                         return;
                     case OpsState.Queueing:
                         // do_enqueue_task() on another CPU is still handing p to BPF: wait_ops_state().
-                        WaitFor(ref f, 1, WaitKind.OpsStateChange, p, word);
+                        WaitFor(ref f, (int)FinishDispatchAt.ClaimOpsState, WaitKind.OpsStateChange, p, word);
                         return;
                     case OpsState.Queued:
                         if (!EntryStillValid(ref f, word))
                         {
                             Event(ScxEvent.DispatchDroppedQseq);
-                            Trace?.Note(_cur, $"finish_dispatch({TaskName(p)}): {OpsWord.Format(word)} ≠ q{f.L0 >> OpsWord.QseqShift} recorded, dropped");
+                            Trace?.Note(_cur, $"finish_dispatch({TaskName(p)}): {OpsWord.Format(word)} ≠ q{fd.QseqAtInsert >> OpsWord.QseqShift} recorded, dropped");
                             Return();
                             return;
                         }
@@ -564,49 +597,51 @@ public sealed partial class Machine
                 // T4 is visible at once to ops_dequeue() on p's rq (which holds a lock this CPU does not):
                 // it sees DISPATCHING and waits. What dispatch_to_local_dsq() stores next (NONE, or a
                 // protocol's revert) is a second unprotected access, so the step ends here.
-                Yield(ref f, 3);
+                Yield(ref f, (int)FinishDispatchAt.AfterClaim);
                 return;
             }
-            case 3:
+            case FinishDispatchAt.AfterClaim:
             {
                 if (!ScxQueued(p)) KernelAssert("finish_dispatch: !SCX_TASK_QUEUED", $"{TaskName(p)} won DISPATCHING but is not runnable");
-                var slot = FindDsqForDispatch(c, (ulong)f.L1, p);
+                var slot = FindDsqForDispatch(c, fd.DsqId, p);
                 if (IsLocalSlot(slot))
                 {
-                    ref var dl = ref Call(ref f, 2, PathId.DispatchToLocalDsq);
-                    dl.Cpu = c;
-                    dl.Task = p;
-                    dl.I0 = LocalSlotCpu(slot);
-                    dl.L0 = f.L2;
+                    CallDispatchToLocalDsq(ref f, (int)FinishDispatchAt.AfterDispatch, p, LocalSlotCpu(slot), fd.EnqFlags);
                     return;
                 }
-                ref var de = ref Call(ref f, 2, PathId.DispatchEnqueue);
+                ref var de = ref Call(ref f, (int)FinishDispatchAt.AfterDispatch, PathId.DispatchEnqueue);
                 de.Dsq = slot;
                 de.Task = p;
-                de.L0 = f.L2 | (long)EnqFlags.ClearOpss;
+                de.L0 = fd.EnqFlags | (long)EnqFlags.ClearOpss;
                 return;
             }
-            case 2:
+            case FinishDispatchAt.AfterDispatch:
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"finish_dispatch pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"finish_dispatch resume point {f.Pc}");
         }
     }
 
     /// <summary>finish_dispatch()'s staleness test; the protocol variants change what is compared.</summary>
     private bool EntryStillValid(ref Frame f, long word)
     {
-        ref readonly var e = ref DspR(f.Cpu, f.I0);
+        ref var fd = ref f.Locals<FinishDispatchLocals>();
+        ref readonly var e = ref DspR(f.Cpu, fd.Entry);
         switch (Config.Protocol)
         {
             case Protocol.Cookie when e.Cookie != 0:
                 var want = e.Cookie == long.MinValue ? 0 : e.Cookie;
                 return OpsWord.Qseq(word) >> OpsWord.QseqShift == want;
             case Protocol.QseqInvalidate:
-                return OpsWord.Qseq(word) == f.L0 && TkR(f.Task).AffinityGen == e.AffinityGen;
+                return OpsWord.Qseq(word) == fd.QseqAtInsert && TkR(f.Task).AffinityGen == e.AffinityGen;
+            case Protocol.Upstream:
+            case Protocol.FallbackDsq:
+            case Protocol.Ghost:
+            case Protocol.Cookie: // an entry inserted without a cookie is checked as upstream does
+                return OpsWord.Qseq(word) == fd.QseqAtInsert;
             default:
-                return OpsWord.Qseq(word) == f.L0;
+                throw new System.Diagnostics.UnreachableException($"protocol {Config.Protocol}");
         }
     }
 
@@ -655,26 +690,68 @@ public sealed partial class Machine
     }
 
     // ---------------------------------------------------------------- dispatch_to_local_dsq()
+
+    /// <summary>dispatch_to_local_dsq()'s locals (Cpu = the dispatching CPU, Task = p).</summary>
+    private struct DispatchToLocalDsqLocals
+    {
+        public long EnqFlags;
+        public int DstCpu;
+        /// <summary>task_cpu(p) when the transfer started (src_rq).</summary>
+        public int SrcCpu;
+        /// <summary>The rq whose lock this path holds now (it switches between this CPU's, src's and dst's).</summary>
+        public int HeldRq;
+    }
+
+    /// <summary>dispatch_to_local_dsq()'s resume points.</summary>
+    private enum DispatchToLocalDsqAt
+    {
+        Entry = 0,
+        /// <summary>src's rq lock taken: is p still ours (holding_cpu) and on src?</summary>
+        AfterSrcRqLock = 1,
+        /// <summary>p inserted into dst's local DSQ (dst's rq lock held): wake dst if idle.</summary>
+        AfterInsert = 2,
+        /// <summary>move_remote_task_to_local_dsq() returned, with dst's rq locked.</summary>
+        AfterRemoteMove = 3,
+        /// <summary>Switch back to the dispatching CPU's rq lock.</summary>
+        RelockDispatchRq = 5,
+        Done = 9,
+        /// <summary>holding_cpu stored (fine granularity ends the step here): release DISPATCHING (T6b).</summary>
+        AfterHoldingCpu = 10,
+        /// <summary>T6b stored: drop this rq's lock, take src's.</summary>
+        AfterReleaseDispatching = 11,
+    }
+
+    private void CallDispatchToLocalDsq(ref Frame caller, int returnPc, int p, int dstCpu, long enqFlags)
+    {
+        var c = caller.Cpu;
+        ref var callee = ref Call(ref caller, returnPc, PathId.DispatchToLocalDsq);
+        callee.Cpu = c;
+        callee.Task = p;
+        ref var dl = ref callee.Locals<DispatchToLocalDsqLocals>();
+        dl.DstCpu = dstCpu;
+        dl.EnqFlags = enqFlags;
+    }
+
     // Requires: rq(c) held, p owned through DISPATCHING (or NONE from the deferred-locals list).
-    // Task = p, I0 = dst CPU, L0 = enq flags, I1 = src CPU, I2 = the rq lock currently held.
     // Races with: dequeue_task_scx() through holding_cpu (see dispatch_dequeue()).
     private void PathDispatchToLocalDsq(ref Frame f)
     {
         var c = f.Cpu;
         var p = f.Task;
-        var dst = f.I0;
-        switch (f.Pc)
+        ref var dl = ref f.Locals<DispatchToLocalDsqLocals>();
+        var dst = dl.DstCpu;
+        switch ((DispatchToLocalDsqAt)f.Pc)
         {
-            case 0:
+            case DispatchToLocalDsqAt.Entry:
             {
                 var src = TkR(p).Cpu;
-                f.I1 = src;
+                dl.SrcCpu = src;
                 if (c == src && src == dst)
                 {
-                    ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
+                    ref var de = ref Call(ref f, (int)DispatchToLocalDsqAt.Done, PathId.DispatchEnqueue);
                     de.Dsq = LocalSlot(dst);
                     de.Task = p;
-                    de.L0 = f.L0 | (long)EnqFlags.ClearOpss;
+                    de.L0 = dl.EnqFlags | (long)EnqFlags.ClearOpss;
                     return;
                 }
                 // Which outcome a disallowed target gets. v1's revert needs a dispatch to revert: a task
@@ -701,7 +778,7 @@ public sealed partial class Machine
                             var q = CurrentEntryQseq();
                             t.OpsState = OpsWord.Make(OpsState.Queued, q);
                             Trace?.Note(_cur, $"dispatch_to_local_dsq: CPU{dst} not allowed for {TaskName(p)}: dropped, DISPATCHING -> {OpsWord.Format(t.OpsState)}");
-                            if (PublishCut(ref f, 9)) return;
+                            if (PublishCut(ref f, (int)DispatchToLocalDsqAt.Done)) return;
                             Return();
                             return;
                         }
@@ -720,19 +797,19 @@ public sealed partial class Machine
                                 self.CpusToKick.Set(src);
                                 self.KickIrqWork = true;
                             }
-                            ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
+                            ref var de = ref Call(ref f, (int)DispatchToLocalDsqAt.Done, PathId.DispatchEnqueue);
                             de.Dsq = FallbackSlot(src);
                             de.Task = p;
-                            de.L0 = f.L0 | (long)EnqFlags.ClearOpss;
+                            de.L0 = dl.EnqFlags | (long)EnqFlags.ClearOpss;
                             return;
                         }
                         case DisallowedTarget.ErrorAndGlobal:
                         {
                             // scx_error() was raised by the enforcing check; park p on the global DSQ so it is not lost.
-                            ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
+                            ref var de = ref Call(ref f, (int)DispatchToLocalDsqAt.Done, PathId.DispatchEnqueue);
                             de.Dsq = GlobalSlot;
                             de.Task = p;
-                            de.L0 = f.L0 | (long)EnqFlags.ClearOpss | (long)EnqFlags.GdsqFallback;
+                            de.L0 = dl.EnqFlags | (long)EnqFlags.ClearOpss | (long)EnqFlags.GdsqFallback;
                             return;
                         }
                         default:
@@ -742,21 +819,21 @@ public sealed partial class Machine
                 // Mark the transfer with holding_cpu and release DISPATCHING before touching src's rq lock:
                 // a dequeuer may hold that lock while waiting on DISPATCHING.
                 Tk(p).HoldingCpu = c;
-                if (PublishCut(ref f, 10)) return;
-                goto case 10;
+                if (PublishCut(ref f, (int)DispatchToLocalDsqAt.AfterHoldingCpu)) return;
+                goto case DispatchToLocalDsqAt.AfterHoldingCpu;
             }
-            case 10:
+            case DispatchToLocalDsqAt.AfterHoldingCpu:
                 Tk(p).OpsState = OpsWord.Make(OpsState.None, 0); // T6b (store-release: holding_cpu is visible first)
                 Trace?.Note(_cur, $"dispatch_to_local_dsq: holding_cpu={c}, DISPATCHING -> NONE");
-                f.I2 = c;
-                if (PublishCut(ref f, 11)) return;
-                goto case 11;
-            case 11:
-                if (SwitchRqLock(ref f, ref f.I2, f.I1, 1)) return;
-                goto case 1;
-            case 1:
+                dl.HeldRq = c;
+                if (PublishCut(ref f, (int)DispatchToLocalDsqAt.AfterReleaseDispatching)) return;
+                goto case DispatchToLocalDsqAt.AfterReleaseDispatching;
+            case DispatchToLocalDsqAt.AfterReleaseDispatching:
+                if (SwitchRqLock(ref f, ref dl.HeldRq, dl.SrcCpu, (int)DispatchToLocalDsqAt.AfterSrcRqLock)) return;
+                goto case DispatchToLocalDsqAt.AfterSrcRqLock;
+            case DispatchToLocalDsqAt.AfterSrcRqLock:
             {
-                var src = f.I1;
+                var src = dl.SrcCpu;
                 ref var t = ref Tk(p);
                 if (t.HoldingCpu == c && t.Cpu != src) KernelAssert("WARN_ON_ONCE(src_rq != task_rq(p))", $"dispatch_to_local_dsq: {TaskName(p)} held by CPU{c} moved from CPU{src} to CPU{t.Cpu}");
                 if (t.HoldingCpu == c && t.Cpu == src)
@@ -764,40 +841,40 @@ public sealed partial class Machine
                     if (src == dst)
                     {
                         t.HoldingCpu = -1;
-                        ref var de = ref Call(ref f, 2, PathId.DispatchEnqueue);
+                        ref var de = ref Call(ref f, (int)DispatchToLocalDsqAt.AfterInsert, PathId.DispatchEnqueue);
                         de.Dsq = LocalSlot(dst);
                         de.Task = p;
-                        de.L0 = f.L0;
+                        de.L0 = dl.EnqFlags;
                         return;
                     }
-                    ref var mv = ref Call(ref f, 3, PathId.MoveRemoteTaskToLocalDsq);
+                    ref var mv = ref Call(ref f, (int)DispatchToLocalDsqAt.AfterRemoteMove, PathId.MoveRemoteTaskToLocalDsq);
                     mv.Task = p;
                     mv.I0 = src;
                     mv.I1 = dst;
-                    mv.L0 = f.L0;
+                    mv.L0 = dl.EnqFlags;
                     return;
                 }
                 // A dequeue reset holding_cpu: it owns p now; the dispatch is silently lost.
                 Trace?.Note(_cur, $"dispatch_to_local_dsq: lost {TaskName(p)} to a dequeue");
-                goto case 5;
+                goto case DispatchToLocalDsqAt.RelockDispatchRq;
             }
-            case 3:
-                f.I2 = dst; // move_remote_task_to_local_dsq() returns with dst's rq locked
-                goto case 2;
-            case 2:
+            case DispatchToLocalDsqAt.AfterRemoteMove:
+                dl.HeldRq = dst; // move_remote_task_to_local_dsq() returns with dst's rq locked
+                goto case DispatchToLocalDsqAt.AfterInsert;
+            case DispatchToLocalDsqAt.AfterInsert:
             {
                 // If the destination CPU is idle (or runs a lower class), wake it up.
                 if (RqR(dst).Curr < 0) Rq(dst).NeedResched = true;
-                goto case 5;
+                goto case DispatchToLocalDsqAt.RelockDispatchRq;
             }
-            case 5:
-                if (SwitchRqLock(ref f, ref f.I2, c, 9)) return;
-                goto case 9;
-            case 9:
+            case DispatchToLocalDsqAt.RelockDispatchRq:
+                if (SwitchRqLock(ref f, ref dl.HeldRq, c, (int)DispatchToLocalDsqAt.Done)) return;
+                goto case DispatchToLocalDsqAt.Done;
+            case DispatchToLocalDsqAt.Done:
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"dispatch_to_local_dsq pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"dispatch_to_local_dsq resume point {f.Pc}");
         }
     }
 
@@ -817,7 +894,7 @@ public sealed partial class Machine
     {
         var i = FinishDispatchFrameIndex();
         if (i < 0) throw new InvalidOperationException("qseq-invalidate revert outside finish_dispatch()");
-        return FrameAt(_cur, i).L0;
+        return FrameAt(_cur, i).Locals<FinishDispatchLocals>().QseqAtInsert;
     }
 
     /// <summary>Is this dispatch_to_local_dsq() called from finish_dispatch() (rather than from the deferred direct-dispatch list)?</summary>

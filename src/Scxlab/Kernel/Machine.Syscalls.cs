@@ -428,11 +428,7 @@ public sealed partial class Machine
                     KernelAssert("WARN_ON_ONCE(dsq->id != SCX_DSQ_LOCAL)", $"deferred direct dispatch of {TaskName(p)} resolved to {SlotName(slot)}");
                     goto case 1;
                 }
-                ref var dl = ref Call(ref f, 1, PathId.DispatchToLocalDsq);
-                dl.Cpu = c;
-                dl.Task = p;
-                dl.I0 = LocalSlotCpu(slot);
-                dl.L0 = flags;
+                CallDispatchToLocalDsq(ref f, 1, p, LocalSlotCpu(slot), flags);
                 return;
             }
             default:

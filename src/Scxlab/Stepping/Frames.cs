@@ -31,6 +31,16 @@ public enum WaitKind : byte
 /// One activation record of a kernel path or a policy callback. An actor's position is a
 /// stack of these; everything a path carries across an interleaving point lives here.
 /// </summary>
+/// <remarks>
+/// <see cref="Pc"/> holds the path's resume point: each path declares an enum named for the kernel
+/// statement where a step resumes (e.g. <c>FinishDispatchAt.AfterClaim</c>) and switches on it.
+/// <see cref="Task"/>, <see cref="Cpu"/> and <see cref="Dsq"/> are the arguments every path shares (the
+/// checks read <see cref="Task"/> to see which task a path carries). A path's other locals live in the
+/// register block from <see cref="L0"/> to <see cref="I2"/> (36 bytes, 8-aligned), read through a
+/// typed view: <c>ref var fd = ref f.Locals&lt;FinishDispatchLocals&gt;()</c>. The view is a
+/// reinterpretation of the same bytes, so copying, hashing and comparing frames are unchanged and it
+/// costs nothing on the hot path.
+/// </remarks>
 [StructLayout(LayoutKind.Sequential)]
 public struct Frame
 {
@@ -39,10 +49,11 @@ public struct Frame
     public int Task;
     public int Cpu;
     public int Dsq;
-    public int I0, I1, I2;
-    public long L0, L1, L2;
-    public WaitKind Wait;
     public int WaitArg;
+    // The register block (typed views overlay it from L0): keep L0 8-aligned and the block contiguous.
+    public long L0, L1, L2;
+    public int I0, I1, I2;
+    public WaitKind Wait;
     public long WaitWord;
     /// <summary>Policy callback frames: where this callback's recorded kfunc results start in the actor's log.</summary>
     public int LogStart;
@@ -101,4 +112,25 @@ public enum PathId : byte
     DisableScheduler,         // scx_disable_workfn() / scx_root_disable()
     // policy callback (replayed)
     Callback,
+}
+
+/// <summary>Typed views of a frame's register block (see <see cref="Frame"/>).</summary>
+public static class FrameLocals
+{
+    /// <summary>Bytes a path's locals may use: L0..L2 and I0..I2.</summary>
+    public const int Capacity = 3 * sizeof(long) + 3 * sizeof(int);
+
+    /// <summary>The path-local variables of <paramref name="f"/> as <typeparamref name="T"/> (at most <see cref="Capacity"/> bytes).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static ref T Locals<T>(ref this Frame f) where T : unmanaged
+    {
+        if (!Fits<T>.Ok) throw new InvalidOperationException($"{typeof(T).Name} is {System.Runtime.CompilerServices.Unsafe.SizeOf<T>()} bytes; a frame's locals hold {Capacity}");
+        return ref System.Runtime.CompilerServices.Unsafe.As<long, T>(ref f.L0);
+    }
+
+    private static class Fits<T> where T : unmanaged
+    {
+        // A static readonly the JIT folds into a constant: the check is free after the first call.
+        public static readonly bool Ok = System.Runtime.CompilerServices.Unsafe.SizeOf<T>() <= Capacity;
+    }
 }
