@@ -406,7 +406,8 @@ public sealed partial class Machine
                         rq.NeedResched = true;
                     }
                 }
-                // T3/T6a: release ops_state while the list's lock is still held (ext.c order), then unlock.
+                // T3/T6a: release ops_state, then unlock. The V-B ext.c unlocks a non-local DSQ before this
+                // release; the model keeps the older order (docs/steps/tasks.md, dispatch_enqueue()).
                 if ((de.EnqFlags & (long)EnqFlags.ClearOpss) != 0)
                 {
                     Tk(p).OpsState = OpsWord.Make(OpsState.None, 0);
