@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Scxlab.Bpf;
 using Scxlab.Stepping;
 
@@ -7,137 +8,205 @@ namespace Scxlab.Kernel;
 /// The task side: enqueue_task_scx()/do_enqueue_task()/direct dispatch, dequeue_task_scx()/
 /// ops_dequeue()/dispatch_dequeue(), and the insertion primitive dispatch_enqueue() (ext.c V-B).
 /// </summary>
+/// <remarks>
+/// The resume points of these paths are listed with their ext.c statements in docs/steps/tasks.md.
+/// Paths called from other files (enqueue_task_scx, do_enqueue_task, dequeue_task_scx, ops_dequeue,
+/// dispatch_enqueue) declare their locals with an explicit layout over the frame's register block
+/// (L0 at 0, L1 at 8, L2 at 16, I0 at 24, I1 at 28, I2 at 32): callers that still write the callee's
+/// registers directly (<c>de.L0 = flags</c>) and callers using the Call* helpers write the same bytes.
+/// </remarks>
 public sealed partial class Machine
 {
     /// <summary>Model-internal core flag for enqueue_task(…, ENQUEUE_RESTORE) (kept out of the SCX flag space).</summary>
     private const long CoreEnqRestore = 1L << 62;
 
     // ---------------------------------------------------------------- enqueue_task_scx()
-    // Requires: rq(Cpu) held. Task = p, L0 = core|SCX enq flags. I0 = sticky (local copy).
+
+    /// <summary>enqueue_task_scx()'s locals (Task = p, Cpu = the rq's CPU). Callers write L0.</summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private struct EnqueueTaskLocals
+    {
+        /// <summary>core_enq_flags | SCX enq flags (the caller's L0); <see cref="CoreEnqRestore"/> is stripped at entry.</summary>
+        [FieldOffset(0)] public long EnqFlags;
+        /// <summary>The local copy of p->scx.sticky_cpu (this rq's CPU when restoring the running task).</summary>
+        [FieldOffset(24)] public int StickyCpu;
+    }
+
+    /// <summary>enqueue_task_scx()'s resume points.</summary>
+    private enum EnqueueTaskAt
+    {
+        Entry = 0,
+        /// <summary>ops.runnable() returned (or was skipped): call do_enqueue_task().</summary>
+        AfterRunnable = 1,
+        /// <summary>do_enqueue_task() returned: reset p->scx.sticky_cpu if it was set.</summary>
+        AfterDoEnqueue = 2,
+        /// <summary>The <c>out:</c> label: clear SCX_RQ_IN_WAKEUP, count SELECT_CPU_FALLBACK.</summary>
+        Out = 3,
+    }
+
+    /// <summary>enqueue_task_scx(rq of <paramref name="cpu"/>, p, enq_flags); the caller resumes at <paramref name="returnPc"/>.</summary>
+    private void CallEnqueueTask(ref Frame caller, int returnPc, int p, int cpu, long enqFlags)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.EnqueueTask);
+        callee.Task = p;
+        callee.Cpu = cpu;
+        callee.Locals<EnqueueTaskLocals>().EnqFlags = enqFlags;
+    }
+
+    // Requires: rq(Cpu) held.
     private void PathEnqueueTask(ref Frame f)
     {
         var p = f.Task;
         var rqc = f.Cpu;
-        switch (f.Pc)
+        ref var et = ref f.Locals<EnqueueTaskLocals>();
+        switch ((EnqueueTaskAt)f.Pc)
         {
-            case 0:
+            case EnqueueTaskAt.Entry:
             {
                 ref var t = ref Tk(p);
                 ref var rq = ref Rq(rqc);
-                f.I0 = t.StickyCpu;
-                if ((f.L0 & (long)EnqFlags.Wakeup) != 0) rq.Flags |= RqFlags.InWakeup;
-                if ((f.L0 & CoreEnqRestore) != 0 && rq.Curr == p) f.I0 = rqc;
-                f.L0 &= ~CoreEnqRestore;
+                et.StickyCpu = t.StickyCpu;
+                if ((et.EnqFlags & (long)EnqFlags.Wakeup) != 0) rq.Flags |= RqFlags.InWakeup;
+                if ((et.EnqFlags & CoreEnqRestore) != 0 && rq.Curr == p) et.StickyCpu = rqc;
+                et.EnqFlags &= ~CoreEnqRestore;
                 if ((t.Flags & TaskFlags.Queued) != 0)
                 {
                     if (t.RunnableOrder == 0 && rq.Curr != p) KernelAssert("WARN_ON_ONCE(!runnable)", $"{TaskName(p)} QUEUED but not on runnable_list");
-                    goto case 3;
+                    goto case EnqueueTaskAt.Out;
                 }
                 SetTaskRunnable(p);
                 t.Flags |= TaskFlags.Queued;
                 if (Config.Protocol == Protocol.Ghost) t.Barrier++; // TASK_WAKEUP/TASK_NEW/TASK_PREEMPT message
                 rq.NrRunning++;
-                if (!t.Migrating && Invoke(ref f, 1, ScxCallback.Runnable, p, rqc, f.L0)) return;
-                goto case 1;
+                if (!t.Migrating && Invoke(ref f, (int)EnqueueTaskAt.AfterRunnable, ScxCallback.Runnable, p, rqc, et.EnqFlags)) return;
+                goto case EnqueueTaskAt.AfterRunnable;
             }
-            case 1:
-            {
-                ref var d = ref Call(ref f, 2, PathId.DoEnqueueTask);
-                d.Task = p;
-                d.Cpu = rqc;
-                d.L0 = f.L0;
-                d.I0 = f.I0;
+            case EnqueueTaskAt.AfterRunnable:
+                CallDoEnqueueTask(ref f, (int)EnqueueTaskAt.AfterDoEnqueue, p, rqc, et.EnqFlags, et.StickyCpu);
                 return;
-            }
-            case 2:
-                if (f.I0 >= 0) Tk(p).StickyCpu = -1;
-                goto case 3;
-            case 3:
+            case EnqueueTaskAt.AfterDoEnqueue:
+                if (et.StickyCpu >= 0) Tk(p).StickyCpu = -1;
+                goto case EnqueueTaskAt.Out;
+            case EnqueueTaskAt.Out:
                 Rq(rqc).Flags &= ~RqFlags.InWakeup;
-                if ((f.L0 & (long)EnqFlags.CpuSelected) != 0 && TkR(p).SelectedCpu != rqc) Event(ScxEvent.SelectCpuFallback);
+                if ((et.EnqFlags & (long)EnqFlags.CpuSelected) != 0 && TkR(p).SelectedCpu != rqc) Event(ScxEvent.SelectCpuFallback);
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"enqueue_task_scx pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"enqueue_task_scx resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- do_enqueue_task()
-    // Requires: rq(Cpu) held. Task = p, L0 = enq flags, I0 = sticky cpu, L1 = qseq handed out.
+
+    /// <summary>do_enqueue_task()'s locals (Task = p, Cpu = the rq's CPU). Callers write L0 and I0.</summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private struct DoEnqueueTaskLocals
+    {
+        /// <summary>enq_flags (the caller's L0).</summary>
+        [FieldOffset(0)] public long EnqFlags;
+        /// <summary>The qseq handed out with T1 (QUEUEING|q), already shifted into ops_state position.</summary>
+        [FieldOffset(8)] public long Qseq;
+        /// <summary>sticky_cpu (the caller's I0): this rq's CPU means an SCX-internal move (local_norefill).</summary>
+        [FieldOffset(24)] public int StickyCpu;
+        /// <summary>The DSQ slot chosen by the <c>local:</c>/<c>global:</c>/<c>bypass:</c> labels for the <c>enqueue:</c> label.</summary>
+        [FieldOffset(28)] public int TargetSlot;
+    }
+
+    /// <summary>do_enqueue_task()'s resume points.</summary>
+    private enum DoEnqueueTaskAt
+    {
+        Entry = 0,
+        /// <summary>ops.enqueue() returned: a direct-dispatch verdict, or T2 (QUEUEING → QUEUED, custody first).</summary>
+        AfterEnqueueOp = 1,
+        /// <summary>The <c>direct:</c> label: direct_dispatch().</summary>
+        Direct = 2,
+        /// <summary>The <c>enqueue:</c> label: refill the slice, clear_direct_dispatch(), dispatch_enqueue() into TargetSlot.</summary>
+        Enqueue = 5,
+        Done = 9,
+        /// <summary>T1 (NONE → QUEUEING|q) stored (fine granularity ends the step here): set the ddsp marker, call ops.enqueue().</summary>
+        AfterQueueing = 12,
+    }
+
+    /// <summary>do_enqueue_task(rq of <paramref name="cpu"/>, p, enq_flags, sticky_cpu); the caller resumes at <paramref name="returnPc"/>.</summary>
+    private void CallDoEnqueueTask(ref Frame caller, int returnPc, int p, int cpu, long enqFlags, int stickyCpu)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.DoEnqueueTask);
+        callee.Task = p;
+        callee.Cpu = cpu;
+        ref var de = ref callee.Locals<DoEnqueueTaskLocals>();
+        de.EnqFlags = enqFlags;
+        de.StickyCpu = stickyCpu;
+    }
+
+    // Requires: rq(Cpu) held.
     private void PathDoEnqueueTask(ref Frame f)
     {
         var p = f.Task;
         var rqc = f.Cpu;
-        switch (f.Pc)
+        ref var de = ref f.Locals<DoEnqueueTaskLocals>();
+        switch ((DoEnqueueTaskAt)f.Pc)
         {
-            case 0:
+            case DoEnqueueTaskAt.Entry:
             {
                 ref var t = ref Tk(p);
                 if ((t.Flags & TaskFlags.Queued) == 0) KernelAssert("WARN_ON_ONCE(!SCX_TASK_QUEUED)", $"do_enqueue_task({TaskName(p)}) on a task that is not queued");
-                if (f.I0 == rqc)
+                if (de.StickyCpu == rqc)
                 {
                     // local_norefill: an SCX-internal move lands on the local DSQ without ops.enqueue.
-                    ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
-                    de.Dsq = LocalSlot(rqc);
-                    de.Task = p;
-                    de.L0 = f.L0;
+                    CallDispatchEnqueue(ref f, (int)DoEnqueueTaskAt.Done, LocalSlot(rqc), p, de.EnqFlags);
                     return;
                 }
-                if ((RqR(rqc).Flags & RqFlags.Online) == 0) { f.I1 = LocalSlot(rqc); goto case 5; }
+                if ((RqR(rqc).Flags & RqFlags.Online) == 0) { de.TargetSlot = LocalSlot(rqc); goto case DoEnqueueTaskAt.Enqueue; }
                 if (Bypassing)
                 {
                     Event(ScxEvent.BypassDispatch);
-                    f.I1 = BypassSlot(rqc);
-                    goto case 5;
+                    de.TargetSlot = BypassSlot(rqc);
+                    goto case DoEnqueueTaskAt.Enqueue;
                 }
-                if (t.DdspDsqId != DsqId.Invalid) goto case 2;
+                if (t.DdspDsqId != DsqId.Invalid) goto case DoEnqueueTaskAt.Direct;
                 if (t.Exiting && (Ops.Flags & OpsFlags.EnqExiting) == 0)
                 {
                     Event(ScxEvent.EnqSkipExiting);
-                    f.I1 = LocalSlot(rqc);
-                    goto case 5;
+                    de.TargetSlot = LocalSlot(rqc);
+                    goto case DoEnqueueTaskAt.Enqueue;
                 }
                 if (t.MigrationDisabled && (Ops.Flags & OpsFlags.EnqMigrationDisabled) == 0)
                 {
                     Event(ScxEvent.EnqSkipMigrationDisabled);
-                    f.I1 = LocalSlot(rqc);
-                    goto case 5;
+                    de.TargetSlot = LocalSlot(rqc);
+                    goto case DoEnqueueTaskAt.Enqueue;
                 }
-                if (!Has.Has(ScxCallback.Enqueue)) { f.I1 = GlobalSlot; goto case 5; }
+                if (!Has.Has(ScxCallback.Enqueue)) { de.TargetSlot = GlobalSlot; goto case DoEnqueueTaskAt.Enqueue; }
                 // Hand p to the BPF scheduler: T1 NONE → QUEUEING|q.
                 ref var rq = ref Rq(rqc);
                 var qseq = rq.OpsQseq++ << OpsWord.QseqShift;
-                f.L1 = qseq;
+                de.Qseq = qseq;
                 if (OpsWord.State(t.OpsState) != OpsState.None) KernelAssert("WARN_ON_ONCE(ops_state != NONE)", $"do_enqueue_task({TaskName(p)}) in state {OpsWord.Format(t.OpsState)}");
                 t.OpsState = OpsWord.Make(OpsState.Queueing, qseq);
-                if (PublishCut(ref f, 12)) return;
-                goto case 12;
+                if (PublishCut(ref f, (int)DoEnqueueTaskAt.AfterQueueing)) return;
+                goto case DoEnqueueTaskAt.AfterQueueing;
             }
-            case 12:
+            case DoEnqueueTaskAt.AfterQueueing:
                 Act.DdspMarker = p + 1;
-                if (Invoke(ref f, 1, ScxCallback.Enqueue, p, rqc, f.L0)) return;
-                goto case 1;
-            case 1:
+                if (Invoke(ref f, (int)DoEnqueueTaskAt.AfterEnqueueOp, ScxCallback.Enqueue, p, rqc, de.EnqFlags)) return;
+                goto case DoEnqueueTaskAt.AfterEnqueueOp;
+            case DoEnqueueTaskAt.AfterEnqueueOp:
             {
                 Act.DdspMarker = 0;
                 ref var t = ref Tk(p);
-                if (t.DdspDsqId != DsqId.Invalid) goto case 2;
+                if (t.DdspDsqId != DsqId.Invalid) goto case DoEnqueueTaskAt.Direct;
                 // No verdict: BPF owns this instance. T2 QUEUEING|q → QUEUED|q (custody first).
                 t.Flags |= TaskFlags.InCustody;
-                t.OpsState = OpsWord.Make(OpsState.Queued, f.L1);
+                t.OpsState = OpsWord.Make(OpsState.Queued, de.Qseq);
                 Trace?.Note(_cur, $"{TaskName(p)}: {OpsWord.Format(t.OpsState)} (BPF custody)");
-                if (PublishCut(ref f, 9)) return;
-                goto case 9;
+                if (PublishCut(ref f, (int)DoEnqueueTaskAt.Done)) return;
+                goto case DoEnqueueTaskAt.Done;
             }
-            case 2:
-            {
-                ref var dd = ref Call(ref f, 9, PathId.DirectDispatch);
-                dd.Task = p;
-                dd.Cpu = rqc;
-                dd.L0 = f.L0;
+            case DoEnqueueTaskAt.Direct:
+                CallDirectDispatch(ref f, (int)DoEnqueueTaskAt.Done, p, rqc, de.EnqFlags);
                 return;
-            }
-            case 5:
+            case DoEnqueueTaskAt.Enqueue:
             {
                 // local / global / bypass fallback: refill the slice, drop any verdict, insert (state stays NONE).
                 ref var t = ref Tk(p);
@@ -145,33 +214,58 @@ public sealed partial class Machine
                 Event(ScxEvent.RefillSliceDfl);
                 t.DdspDsqId = DsqId.Invalid;
                 t.DdspEnqFlags = 0;
-                ref var de = ref Call(ref f, 9, PathId.DispatchEnqueue);
-                de.Dsq = f.I1;
-                de.Task = p;
-                de.L0 = f.L0;
+                CallDispatchEnqueue(ref f, (int)DoEnqueueTaskAt.Done, de.TargetSlot, p, de.EnqFlags);
                 return;
             }
-            case 9:
+            case DoEnqueueTaskAt.Done:
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"do_enqueue_task pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"do_enqueue_task resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- direct_dispatch()
-    // Requires: rq(Cpu) = task_rq(p) held. Task = p, L0 = enq flags.
+
+    /// <summary>direct_dispatch()'s locals (Task = p, Cpu = task_rq(p)'s CPU).</summary>
+    private struct DirectDispatchLocals
+    {
+        /// <summary>enq_flags, OR-ed into p->scx.ddsp_enq_flags.</summary>
+        public long EnqFlags;
+    }
+
+    /// <summary>direct_dispatch()'s resume points.</summary>
+    private enum DirectDispatchAt
+    {
+        Entry = 0,
+        /// <summary>dispatch_enqueue() returned.</summary>
+        Done = 1,
+        /// <summary>ops_state released to NONE for a remote local DSQ (fine granularity ends the step here): park p on ddsp_deferred_locals.</summary>
+        AfterOpsStateNone = 2,
+    }
+
+    /// <summary>direct_dispatch(rq of <paramref name="cpu"/>, p, enq_flags); the caller resumes at <paramref name="returnPc"/>.</summary>
+    private void CallDirectDispatch(ref Frame caller, int returnPc, int p, int cpu, long enqFlags)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.DirectDispatch);
+        callee.Task = p;
+        callee.Cpu = cpu;
+        callee.Locals<DirectDispatchLocals>().EnqFlags = enqFlags;
+    }
+
+    // Requires: rq(Cpu) = task_rq(p) held.
     private void PathDirectDispatch(ref Frame f)
     {
         var p = f.Task;
         var rqc = f.Cpu;
-        switch (f.Pc)
+        ref var dd = ref f.Locals<DirectDispatchLocals>();
+        switch ((DirectDispatchAt)f.Pc)
         {
-            case 0:
+            case DirectDispatchAt.Entry:
             {
                 ref var t = ref Tk(p);
                 var slot = FindDsqForDispatch(rqc, t.DdspDsqId, p);
-                t.DdspEnqFlags |= f.L0;
+                t.DdspEnqFlags |= dd.EnqFlags;
                 if (IsLocalSlot(slot) && LocalSlotCpu(slot) != rqc)
                 {
                     // The rq lock is pinned: park p on ddsp_deferred_locals and finish from deferred work.
@@ -179,19 +273,16 @@ public sealed partial class Machine
                     if (st != OpsState.None && st != OpsState.Queueing)
                         KernelAssert("WARN_ONCE(direct_dispatch ops state)", $"sched_ext: {TaskName(p)} has invalid ops state 0x{t.OpsState:x} in direct_dispatch()");
                     t.OpsState = OpsWord.Make(OpsState.None, 0);
-                    if (PublishCut(ref f, 2)) return;
-                    goto case 2;
+                    if (PublishCut(ref f, (int)DirectDispatchAt.AfterOpsStateNone)) return;
+                    goto case DirectDispatchAt.AfterOpsStateNone;
                 }
                 var flags = t.DdspEnqFlags;
                 t.DdspDsqId = DsqId.Invalid;
                 t.DdspEnqFlags = 0;
-                ref var de = ref Call(ref f, 1, PathId.DispatchEnqueue);
-                de.Dsq = slot;
-                de.Task = p;
-                de.L0 = flags | (long)EnqFlags.ClearOpss;
+                CallDispatchEnqueue(ref f, (int)DirectDispatchAt.Done, slot, p, flags | (long)EnqFlags.ClearOpss);
                 return;
             }
-            case 2:
+            case DirectDispatchAt.AfterOpsStateNone:
             {
                 LinkTail(DeferredSlot(rqc), p);
                 // Always set: the model has no task_woken_scx() hook to run the list from a wakeup.
@@ -200,34 +291,64 @@ public sealed partial class Machine
                 Return();
                 return;
             }
-            case 1:
+            case DirectDispatchAt.Done:
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"direct_dispatch pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"direct_dispatch resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- dispatch_enqueue()
+
+    /// <summary>dispatch_enqueue()'s locals (Dsq = the target slot, Task = p). Callers write L0.</summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private struct DispatchEnqueueLocals
+    {
+        /// <summary>enq_flags (the caller's L0); SCX_ENQ_DSQ_PRIQ is dropped for a built-in DSQ.</summary>
+        [FieldOffset(0)] public long EnqFlags;
+    }
+
+    /// <summary>dispatch_enqueue()'s resume points.</summary>
+    private enum DispatchEnqueueAt
+    {
+        Entry = 0,
+        /// <summary>The target DSQ's lock taken (again, on the global DSQ, after the destroyed-DSQ fallback): insert p.</summary>
+        AfterDsqLock = 1,
+        /// <summary>p inserted and custody settled (ops.dequeue() returned for a terminal DSQ): local post-enqueue, release ops_state.</summary>
+        AfterCustody = 2,
+        /// <summary>ops_state released to NONE under the DSQ lock (fine granularity ends the step here): unlock.</summary>
+        AfterOpsStateNone = 3,
+    }
+
+    /// <summary>dispatch_enqueue(DSQ <paramref name="slot"/>, p, enq_flags); the caller resumes at <paramref name="returnPc"/>.</summary>
+    private void CallDispatchEnqueue(ref Frame caller, int returnPc, int slot, int p, long enqFlags)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.DispatchEnqueue);
+        callee.Dsq = slot;
+        callee.Task = p;
+        callee.Locals<DispatchEnqueueLocals>().EnqFlags = enqFlags;
+    }
+
     // Requires: p unlinked, p->scx.dsq NULL; the rq lock of a local target held by the caller.
-    // Dsq = target slot, Task = p, L0 = enq flags.
     private void PathDispatchEnqueue(ref Frame f)
     {
         var p = f.Task;
-        switch (f.Pc)
+        ref var de = ref f.Locals<DispatchEnqueueLocals>();
+        switch ((DispatchEnqueueAt)f.Pc)
         {
-            case 0:
+            case DispatchEnqueueAt.Entry:
             {
                 ref var t = ref Tk(p);
                 if (t.Dsq >= 0 || t.ListOn >= 0) KernelAssert("WARN_ON_ONCE(p->scx.dsq)", $"dispatch_enqueue({TaskName(p)}) while on {SlotName(t.Dsq >= 0 ? t.Dsq : t.ListOn)}");
                 if (HasDsqLock(f.Dsq))
                 {
-                    LockDsq(ref f, f.Dsq, 1);
+                    LockDsq(ref f, f.Dsq, (int)DispatchEnqueueAt.AfterDsqLock);
                     return;
                 }
-                goto case 1;
+                goto case DispatchEnqueueAt.AfterDsqLock;
             }
-            case 1:
+            case DispatchEnqueueAt.AfterDsqLock:
             {
                 ref var d = ref Dq(f.Dsq);
                 if (IsUserSlot(f.Dsq) && d.Destroyed)
@@ -235,17 +356,17 @@ public sealed partial class Machine
                     ScxError("attempting to dispatch to a destroyed dsq");
                     UnlockDsq(f.Dsq);
                     f.Dsq = GlobalSlot;
-                    LockDsq(ref f, GlobalSlot, 1);
+                    LockDsq(ref f, GlobalSlot, (int)DispatchEnqueueAt.AfterDsqLock);
                     return;
                 }
                 ref var t = ref Tk(p);
                 var builtin = !IsUserSlot(f.Dsq);
-                if (builtin && (f.L0 & (long)EnqFlags.DsqPriq) != 0)
+                if (builtin && (de.EnqFlags & (long)EnqFlags.DsqPriq) != 0)
                 {
                     ScxError("cannot use vtime ordering for built-in DSQs");
-                    f.L0 &= ~(long)EnqFlags.DsqPriq;
+                    de.EnqFlags &= ~(long)EnqFlags.DsqPriq;
                 }
-                if ((f.L0 & (long)EnqFlags.DsqPriq) != 0)
+                if ((de.EnqFlags & (long)EnqFlags.DsqPriq) != 0)
                 {
                     if (d.PriqCount == 0 && d.Nr > 0) ScxError($"DSQ ID 0x{d.Id:x16} already had FIFO-enqueued tasks");
                     LinkByVtime(f.Dsq, p);
@@ -255,7 +376,7 @@ public sealed partial class Machine
                 else
                 {
                     if (d.PriqCount > 0) ScxError($"DSQ ID 0x{d.Id:x16} already had PRIQ-enqueued tasks");
-                    if ((f.L0 & ((long)EnqFlags.Head | (long)EnqFlags.Preempt)) != 0) LinkHead(f.Dsq, p);
+                    if ((de.EnqFlags & ((long)EnqFlags.Head | (long)EnqFlags.Preempt)) != 0) LinkHead(f.Dsq, p);
                     else LinkTail(f.Dsq, p);
                 }
                 d.Seq++;
@@ -266,12 +387,12 @@ public sealed partial class Machine
                 if (IsUserSlot(f.Dsq))
                 {
                     t.Flags |= TaskFlags.InCustody;
-                    goto case 2;
+                    goto case DispatchEnqueueAt.AfterCustody;
                 }
-                if (CallTaskDequeue(ref f, 2, p, 0)) return;
-                goto case 2;
+                if (CallTaskDequeue(ref f, (int)DispatchEnqueueAt.AfterCustody, p, 0)) return;
+                goto case DispatchEnqueueAt.AfterCustody;
             }
-            case 2:
+            case DispatchEnqueueAt.AfterCustody:
             {
                 if (IsLocalSlot(f.Dsq))
                 {
@@ -279,32 +400,34 @@ public sealed partial class Machine
                     ref var rq = ref Rq(c);
                     // local_dsq_post_enq(): wake an idle CPU; PREEMPT outside balance kicks curr off.
                     if (rq.Curr < 0 || !IsScx(rq.Curr)) rq.NeedResched = true;
-                    else if ((rq.Flags & RqFlags.InBalance) == 0 && (f.L0 & (long)EnqFlags.Preempt) != 0 && rq.Curr != p)
+                    else if ((rq.Flags & RqFlags.InBalance) == 0 && (de.EnqFlags & (long)EnqFlags.Preempt) != 0 && rq.Curr != p)
                     {
                         Tk(rq.Curr).Slice = 0;
                         rq.NeedResched = true;
                     }
                 }
-                // T3/T6a: release ops_state while the list's lock is still held (ext.c order), then unlock.
-                if ((f.L0 & (long)EnqFlags.ClearOpss) != 0)
+                // T3/T6a: release ops_state, then unlock. The V-B ext.c unlocks a non-local DSQ before this
+                // release; the model keeps the older order (docs/steps/tasks.md, dispatch_enqueue()).
+                if ((de.EnqFlags & (long)EnqFlags.ClearOpss) != 0)
                 {
                     Tk(p).OpsState = OpsWord.Make(OpsState.None, 0);
-                    if (PublishCut(ref f, 3)) return;
+                    if (PublishCut(ref f, (int)DispatchEnqueueAt.AfterOpsStateNone)) return;
                 }
-                goto case 3;
+                goto case DispatchEnqueueAt.AfterOpsStateNone;
             }
-            case 3:
+            case DispatchEnqueueAt.AfterOpsStateNone:
                 if (HasDsqLock(f.Dsq)) UnlockDsq(f.Dsq);
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"dispatch_enqueue pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"dispatch_enqueue resume point {f.Pc}");
         }
     }
 
     /// <summary>
     /// call_task_dequeue(): the only place custody ends — ops.dequeue if IN_CUSTODY and not an
     /// SCX-internal migration (sticky_cpu ≥ 0), then clear IN_CUSTODY. Returns true if a callback was pushed.
+    /// The caller resumes at <paramref name="returnPc"/> (its resume point, as an int) either way.
     /// </summary>
     private bool CallTaskDequeue(ref Frame f, int returnPc, int p, long deqFlags)
     {
@@ -316,15 +439,48 @@ public sealed partial class Machine
     }
 
     // ---------------------------------------------------------------- dequeue_task_scx()
-    // Requires: rq(Cpu) = task_rq(p) held. Task = p, L0 = core deq flags.
+
+    /// <summary>dequeue_task_scx()'s locals (Task = p, Cpu = task_rq(p)'s CPU as the caller set it). Callers write L0.</summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private struct DequeueTaskLocals
+    {
+        /// <summary>deq_flags: the caller's core flags (L0), SCX_DEQ_SCHED_CHANGE added unless a sleep or core-sched exec.</summary>
+        [FieldOffset(0)] public long DeqFlags;
+    }
+
+    /// <summary>dequeue_task_scx()'s resume points.</summary>
+    private enum DequeueTaskAt
+    {
+        Entry = 0,
+        /// <summary>ops_dequeue() returned: charge a running p, ops.stopping().</summary>
+        AfterOpsDequeue = 1,
+        /// <summary>ops.stopping() returned (or was skipped): ops.quiescent().</summary>
+        AfterStopping = 2,
+        /// <summary>ops.quiescent() returned (or was skipped): DEQD_FOR_SLEEP, clear QUEUED, dispatch_dequeue().</summary>
+        AfterQuiescent = 3,
+        /// <summary>dispatch_dequeue() returned: clear_direct_dispatch().</summary>
+        AfterDispatchDequeue = 4,
+    }
+
+    /// <summary>dequeue_task_scx(rq of <paramref name="cpu"/>, p, deq_flags); the caller resumes at <paramref name="returnPc"/>.</summary>
+    private void CallDequeueTask(ref Frame caller, int returnPc, int p, int cpu, long deqFlags)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.DequeueTask);
+        callee.Task = p;
+        callee.Cpu = cpu;
+        callee.Locals<DequeueTaskLocals>().DeqFlags = deqFlags;
+    }
+
+    // Requires: rq(Cpu) = task_rq(p) held.
     private void PathDequeueTask(ref Frame f)
     {
         var p = f.Task;
-        switch (f.Pc)
+        ref var dt = ref f.Locals<DequeueTaskLocals>();
+        switch ((DequeueTaskAt)f.Pc)
         {
-            case 0:
+            case DequeueTaskAt.Entry:
             {
-                if ((f.L0 & ((long)DeqFlags.Sleep | (long)DeqFlags.CoreSchedExec)) == 0) f.L0 |= (long)DeqFlags.SchedChange;
+                if ((dt.DeqFlags & ((long)DeqFlags.Sleep | (long)DeqFlags.CoreSchedExec)) == 0) dt.DeqFlags |= (long)DeqFlags.SchedChange;
                 ref var t = ref Tk(p);
                 if ((t.Flags & TaskFlags.Queued) == 0)
                 {
@@ -333,33 +489,30 @@ public sealed partial class Machine
                     return;
                 }
                 if (Config.Protocol == Protocol.Ghost) t.Barrier++; // TASK_BLOCKED/TASK_DEPARTED/… message
-                ref var od = ref Call(ref f, 1, PathId.OpsDequeue);
-                od.Task = p;
-                od.L0 = f.L0;
+                CallOpsDequeue(ref f, (int)DequeueTaskAt.AfterOpsDequeue, p, dt.DeqFlags);
                 return;
             }
-            case 1:
+            case DequeueTaskAt.AfterOpsDequeue:
             {
                 var rqc = TkR(p).Cpu;
                 if (RqR(rqc).Curr == p) UpdateCurrScx(rqc); // dequeue_task_scx() charges the running task before ops.stopping
-                if (RqR(rqc).Curr == p && Invoke(ref f, 2, ScxCallback.Stopping, p, rqc, 0)) return;
-                goto case 2;
+                if (RqR(rqc).Curr == p && Invoke(ref f, (int)DequeueTaskAt.AfterStopping, ScxCallback.Stopping, p, rqc, 0)) return;
+                goto case DequeueTaskAt.AfterStopping;
             }
-            case 2:
-                if (!TkR(p).Migrating && Invoke(ref f, 3, ScxCallback.Quiescent, p, TkR(p).Cpu, f.L0)) return;
-                goto case 3;
-            case 3:
+            case DequeueTaskAt.AfterStopping:
+                if (!TkR(p).Migrating && Invoke(ref f, (int)DequeueTaskAt.AfterQuiescent, ScxCallback.Quiescent, p, TkR(p).Cpu, dt.DeqFlags)) return;
+                goto case DequeueTaskAt.AfterQuiescent;
+            case DequeueTaskAt.AfterQuiescent:
             {
                 ref var t = ref Tk(p);
-                if ((f.L0 & (long)DeqFlags.Sleep) != 0) t.Flags |= TaskFlags.DeqdForSleep;
+                if ((dt.DeqFlags & (long)DeqFlags.Sleep) != 0) t.Flags |= TaskFlags.DeqdForSleep;
                 else t.Flags &= ~TaskFlags.DeqdForSleep;
                 t.Flags &= ~TaskFlags.Queued;
                 Rq(t.Cpu).NrRunning--;
-                ref var dd = ref Call(ref f, 4, PathId.DispatchDequeue);
-                dd.Task = p;
+                CallDispatchDequeue(ref f, (int)DequeueTaskAt.AfterDispatchDequeue, p);
                 return;
             }
-            case 4:
+            case DequeueTaskAt.AfterDispatchDequeue:
             {
                 ref var t = ref Tk(p);
                 t.DdspDsqId = DsqId.Invalid; // clear_direct_dispatch()
@@ -368,23 +521,55 @@ public sealed partial class Machine
                 return;
             }
             default:
-                throw new System.Diagnostics.UnreachableException($"dequeue_task_scx pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"dequeue_task_scx resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- ops_dequeue()
-    // Requires: task_rq(p) held. Task = p, L0 = deq flags.
+
+    /// <summary>ops_dequeue()'s locals (Task = p). Callers write L0.</summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private struct OpsDequeueLocals
+    {
+        /// <summary>deq_flags handed to ops.dequeue() (the caller's L0).</summary>
+        [FieldOffset(0)] public long DeqFlags;
+    }
+
+    /// <summary>ops_dequeue()'s resume points.</summary>
+    private enum OpsDequeueAt
+    {
+        Entry = 0,
+        /// <summary>The ops_state read + cmpxchg (T5), also where the QUEUED-without-custody retry resumes.</summary>
+        ReadOpsState = 1,
+        /// <summary>wait_ops_state(p, DISPATCHING) returned: BUG_ON() the state is not NONE.</summary>
+        AfterWaitDispatching = 2,
+        /// <summary>ops_state resolved (T5 published under fine granularity): call_task_dequeue().</summary>
+        AfterResolve = 3,
+        /// <summary>call_task_dequeue() done (ops.dequeue() returned if it was called).</summary>
+        Done = 4,
+    }
+
+    /// <summary>ops_dequeue(p, deq_flags); the caller resumes at <paramref name="returnPc"/>.</summary>
+    private void CallOpsDequeue(ref Frame caller, int returnPc, int p, long deqFlags)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.OpsDequeue);
+        callee.Task = p;
+        callee.Locals<OpsDequeueLocals>().DeqFlags = deqFlags;
+    }
+
+    // Requires: task_rq(p) held.
     // Races with: finish_dispatch() (T4 vs T5), dispatch_to_local_dsq() (waits out DISPATCHING).
     private void PathOpsDequeue(ref Frame f)
     {
         var p = f.Task;
-        switch (f.Pc)
+        ref var od = ref f.Locals<OpsDequeueLocals>();
+        switch ((OpsDequeueAt)f.Pc)
         {
-            case 0:
+            case OpsDequeueAt.Entry:
                 ClrTaskRunnable(p, false);
-                Yield(ref f, 1); // the ops_state read/cmpxchg is an interleaving point
+                Yield(ref f, (int)OpsDequeueAt.ReadOpsState); // the ops_state read/cmpxchg is an interleaving point
                 return;
-            case 1:
+            case OpsDequeueAt.ReadOpsState:
             {
                 ref var t = ref Tk(p);
                 var word = t.OpsState;
@@ -400,46 +585,63 @@ public sealed partial class Machine
                         if ((t.Flags & TaskFlags.InCustody) == 0)
                         {
                             // A finish_dispatch() elsewhere is between its custody update and NONE: retry.
-                            Yield(ref f, 1);
+                            Yield(ref f, (int)OpsDequeueAt.ReadOpsState);
                             return;
                         }
                         t.OpsState = OpsWord.Make(OpsState.None, 0); // T5
                         Trace?.Note(_cur, $"ops_dequeue({TaskName(p)}): {OpsWord.Format(word)} -cmpxchg-> NONE");
-                        if (PublishCut(ref f, 3)) return;
+                        if (PublishCut(ref f, (int)OpsDequeueAt.AfterResolve)) return;
                         break;
                     case OpsState.Dispatching:
                         // wait_ops_state(p, DISPATCHING): the dispatcher owns p until it releases it.
-                        WaitFor(ref f, 2, WaitKind.OpsStateChange, p, word);
+                        WaitFor(ref f, (int)OpsDequeueAt.AfterWaitDispatching, WaitKind.OpsStateChange, p, word);
                         return;
                     default:
                         throw new System.Diagnostics.UnreachableException("ops_state has two bits");
                 }
-                goto case 3;
+                goto case OpsDequeueAt.AfterResolve;
             }
-            case 2:
+            case OpsDequeueAt.AfterWaitDispatching:
                 if (OpsWord.State(TkR(p).OpsState) != OpsState.None)
                     KernelAssert("BUG_ON() ops_dequeue: not NONE after DISPATCHING", $"{TaskName(p)} left DISPATCHING as {OpsWord.Format(TkR(p).OpsState)}");
-                goto case 3;
-            case 3:
-                if (CallTaskDequeue(ref f, 4, p, f.L0)) return;
-                goto case 4;
-            case 4:
+                goto case OpsDequeueAt.AfterResolve;
+            case OpsDequeueAt.AfterResolve:
+                if (CallTaskDequeue(ref f, (int)OpsDequeueAt.Done, p, od.DeqFlags)) return;
+                goto case OpsDequeueAt.Done;
+            case OpsDequeueAt.Done:
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"ops_dequeue pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"ops_dequeue resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- dispatch_dequeue()
-    // Requires: task_rq(p) held. Task = p.
+    // dispatch_dequeue() keeps no locals beyond Task = p and Dsq = the DSQ p is on (read at entry).
+
+    /// <summary>dispatch_dequeue()'s resume points.</summary>
+    private enum DispatchDequeueAt
+    {
+        Entry = 0,
+        /// <summary>p->scx.dsq's lock taken: unlink p, or kill the in-flight transfer through holding_cpu.</summary>
+        AfterDsqLock = 1,
+    }
+
+    /// <summary>dispatch_dequeue(rq, p); the caller resumes at <paramref name="returnPc"/>.</summary>
+    private void CallDispatchDequeue(ref Frame caller, int returnPc, int p)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.DispatchDequeue);
+        callee.Task = p;
+    }
+
+    // Requires: task_rq(p) held.
     // Races with: consume_remote_task()/dispatch_to_local_dsq() through holding_cpu.
     private void PathDispatchDequeue(ref Frame f)
     {
         var p = f.Task;
-        switch (f.Pc)
+        switch ((DispatchDequeueAt)f.Pc)
         {
-            case 0:
+            case DispatchDequeueAt.Entry:
             {
                 ref var t = ref Tk(p);
                 if (t.Dsq < 0)
@@ -452,12 +654,12 @@ public sealed partial class Machine
                 f.Dsq = t.Dsq;
                 if (HasDsqLock(f.Dsq))
                 {
-                    LockDsq(ref f, f.Dsq, 1);
+                    LockDsq(ref f, f.Dsq, (int)DispatchDequeueAt.AfterDsqLock);
                     return;
                 }
-                goto case 1;
+                goto case DispatchDequeueAt.AfterDsqLock;
             }
-            case 1:
+            case DispatchDequeueAt.AfterDsqLock:
             {
                 ref var t = ref Tk(p);
                 if (t.HoldingCpu < 0) Unlink(p);
@@ -472,7 +674,7 @@ public sealed partial class Machine
                 return;
             }
             default:
-                throw new System.Diagnostics.UnreachableException($"dispatch_dequeue pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"dispatch_dequeue resume point {f.Pc}");
         }
     }
 }
