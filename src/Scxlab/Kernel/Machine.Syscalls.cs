@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Scxlab.Bpf;
 using Scxlab.Stepping;
 
@@ -11,118 +12,160 @@ namespace Scxlab.Kernel;
 public sealed partial class Machine
 {
     // ---------------------------------------------------------------- __set_cpus_allowed_ptr() → set_cpus_allowed_scx()
-    // Task = p, I0 = script action index (the new mask), I1 = rq locked, I2 = queued | running<<1,
-    // L1 = CPU + 1 whose stopper affine_move_task() waits for (0 = none).
+
+    /// <summary>
+    /// The sched-change pattern's locals (Task = p) for __set_cpus_allowed_ptr() and
+    /// set_user_nice()/sched_setattr(): task_rq_lock(), dequeue, change, enqueue, set_next, unlock.
+    /// </summary>
+    private struct SchedChangeLocals
+    {
+        /// <summary>SetCpusAllowed: index of the new mask in the action mask table (<c>_masks</c>).</summary>
+        public int MaskIndex;
+        /// <summary>SetWeight: the new weight.</summary>
+        public int Weight;
+        /// <summary>The rq whose lock task_rq_lock() took (after move_queued_task(), the destination's).</summary>
+        public int HeldRq;
+        /// <summary>The stopper CPU affine_move_task() waits for, when <see cref="WaitsForStopper"/>.</summary>
+        public int StopperCpu;
+        /// <summary>task_on_rq_queued(p) when the change started (dequeued with DEQUEUE_SAVE, enqueued back).</summary>
+        public bool Queued;
+        /// <summary>task_current(rq, p) when the change started (set_next_task_scx() after the change).</summary>
+        public bool Running;
+        /// <summary>p was running on a CPU it may no longer use: migration_cpu_stop is queued there.</summary>
+        public bool WaitsForStopper;
+    }
+
+    /// <summary>Resume points of the sched-change pattern (SetCpusAllowed and SetWeight).</summary>
+    private enum SchedChangeAt
+    {
+        Entry = 0,
+        /// <summary>p->pi_lock taken: task_rq_lock() reads task_rq(p) and locks it; its retry resumes here too.</summary>
+        AfterPiLock = 1,
+        /// <summary>task_rq(p)'s lock taken: recheck the rq, then the unchanged-mask exit or the dequeue.</summary>
+        AfterRqLock = 2,
+        /// <summary>dequeue_task() returned (or p was not queued): set_cpus_allowed_scx() / reweight_task_scx().</summary>
+        AfterDequeue = 3,
+        /// <summary>ops.set_cpumask / ops.set_weight returned (or was not called): enqueue_task() back.</summary>
+        AfterOpsCallback = 4,
+        /// <summary>enqueue_task() returned: set_next_task_scx() when p is running.</summary>
+        AfterEnqueue = 5,
+        /// <summary>set_next_task_scx() returned: affine_move_task() when p's CPU left its mask.</summary>
+        AfterSetNextTask = 6,
+        /// <summary>task_rq_unlock() (after move_queued_task(), or straight from an unchanged mask).</summary>
+        TaskRqUnlock = 7,
+        /// <summary>wait_for_completion(&amp;pending->done) returned: the stopper moved p.</summary>
+        AfterStopperDone = 8,
+    }
+
+    // Task = p; the new mask in SchedChangeLocals.MaskIndex.
     // Races with: finish_dispatch()/dispatch_to_local_dsq() on another CPU (the R1/R2 window).
     private void PathSetCpusAllowed(ref Frame f) => PathSchedChange(ref f, isAffinity: true);
 
-    // Task = p, I0 = new weight. Same change pattern; reweight_task_scx() → ops.set_weight.
+    // Task = p; the new weight in SchedChangeLocals.Weight. Same change pattern; reweight_task_scx() → ops.set_weight.
     private void PathSetWeight(ref Frame f) => PathSchedChange(ref f, isAffinity: false);
 
     private void PathSchedChange(ref Frame f, bool isAffinity)
     {
         var p = f.Task;
-        switch (f.Pc)
+        ref var sc = ref f.Locals<SchedChangeLocals>();
+        switch ((SchedChangeAt)f.Pc)
         {
-            case 0:
-                WaitFor(ref f, 1, WaitKind.PiLock, p);
+            case SchedChangeAt.Entry:
+                WaitFor(ref f, (int)SchedChangeAt.AfterPiLock, WaitKind.PiLock, p);
                 return;
-            case 1:
+            case SchedChangeAt.AfterPiLock:
                 // task_rq_lock(): lock task_rq(p), retry if it moved or is migrating.
-                f.I1 = TkR(p).Cpu;
-                LockRq(ref f, f.I1, 2);
+                sc.HeldRq = TkR(p).Cpu;
+                LockRq(ref f, sc.HeldRq, (int)SchedChangeAt.AfterRqLock);
                 return;
-            case 2:
+            case SchedChangeAt.AfterRqLock:
             {
                 ref var t = ref Tk(p);
-                if (t.Cpu != f.I1 || t.Migrating)
+                if (t.Cpu != sc.HeldRq || t.Migrating)
                 {
-                    UnlockRq(f.I1);
-                    WaitFor(ref f, 1, WaitKind.TaskNotMigrating, p);
+                    UnlockRq(sc.HeldRq);
+                    WaitFor(ref f, (int)SchedChangeAt.AfterPiLock, WaitKind.TaskNotMigrating, p);
                     return;
                 }
-                if (isAffinity && _masks[f.I0] == t.CpusPtr)
+                if (isAffinity && _masks[sc.MaskIndex] == t.CpusPtr)
                 {
                     // __set_cpus_allowed_ptr_locked(): cpumask_equal(&p->cpus_mask, new_mask) → goto out,
                     // before any dequeue/enqueue or set_cpus_allowed_scx().
                     Trace?.Note(_cur, $"__set_cpus_allowed_ptr({TaskName(p)}, {t.CpusPtr}): mask unchanged");
-                    goto case 7;
+                    goto case SchedChangeAt.TaskRqUnlock;
                 }
-                var queued = t.Run == RunState.Runnable && t.Class == SchedClass.Ext;
-                var running = RqR(t.Cpu).Curr == p;
-                f.I2 = (queued ? 1 : 0) | (running ? 2 : 0);
-                if (queued)
+                sc.Queued = t.Run == RunState.Runnable && t.Class == SchedClass.Ext;
+                sc.Running = RqR(t.Cpu).Curr == p;
+                if (sc.Queued)
                 {
-                    ref var d = ref Call(ref f, 3, PathId.DequeueTask);
+                    ref var d = ref Call(ref f, (int)SchedChangeAt.AfterDequeue, PathId.DequeueTask);
                     d.Task = p;
-                    d.Cpu = f.I1;
+                    d.Cpu = sc.HeldRq;
                     d.L0 = 0; // DEQUEUE_SAVE|DEQUEUE_NOCLOCK: not a sleep → SCX_DEQ_SCHED_CHANGE
                     return;
                 }
-                goto case 3;
+                goto case SchedChangeAt.AfterDequeue;
             }
-            case 3:
+            case SchedChangeAt.AfterDequeue:
             {
                 ref var t = ref Tk(p);
                 if (isAffinity)
                 {
-                    var mask = _masks[f.I0];
+                    var mask = _masks[sc.MaskIndex];
                     if (Config.Protocol == Protocol.Ghost) t.Barrier++; // TASK_AFFINITY_CHANGED, sent before the mask changes
                     t.CpusPtr = mask;
                     t.AffinityGen++;
                     Trace?.Note(_cur, $"set_cpus_allowed_scx({TaskName(p)}, {mask})");
-                    if (t.Class == SchedClass.Ext && Invoke(ref f, 4, ScxCallback.SetCpumask, p, f.I1)) return;
+                    if (t.Class == SchedClass.Ext && Invoke(ref f, (int)SchedChangeAt.AfterOpsCallback, ScxCallback.SetCpumask, p, sc.HeldRq)) return;
                 }
                 else
                 {
-                    t.Weight = f.I0;
-                    if (t.Class == SchedClass.Ext && Invoke(ref f, 4, ScxCallback.SetWeight, p, f.I1, f.I0)) return;
+                    t.Weight = sc.Weight;
+                    if (t.Class == SchedClass.Ext && Invoke(ref f, (int)SchedChangeAt.AfterOpsCallback, ScxCallback.SetWeight, p, sc.HeldRq, sc.Weight)) return;
                 }
-                goto case 4;
+                goto case SchedChangeAt.AfterOpsCallback;
             }
-            case 4:
-                if ((f.I2 & 1) != 0)
+            case SchedChangeAt.AfterOpsCallback:
+                if (sc.Queued)
                 {
-                    ref var e = ref Call(ref f, 5, PathId.EnqueueTask);
+                    ref var e = ref Call(ref f, (int)SchedChangeAt.AfterEnqueue, PathId.EnqueueTask);
                     e.Task = p;
-                    e.Cpu = f.I1;
+                    e.Cpu = sc.HeldRq;
                     e.L0 = CoreEnqRestore;
                     return;
                 }
-                goto case 5;
-            case 5:
-                if ((f.I2 & 2) != 0 && TkR(p).Class == SchedClass.Ext)
+                goto case SchedChangeAt.AfterEnqueue;
+            case SchedChangeAt.AfterEnqueue:
+                if (sc.Running && TkR(p).Class == SchedClass.Ext)
                 {
-                    ref var sn = ref Call(ref f, 6, PathId.SetNextTask);
+                    ref var sn = ref Call(ref f, (int)SchedChangeAt.AfterSetNextTask, PathId.SetNextTask);
                     sn.Task = p;
-                    sn.Cpu = f.I1;
+                    sn.Cpu = sc.HeldRq;
                     return;
                 }
-                goto case 6;
-            case 6:
+                goto case SchedChangeAt.AfterSetNextTask;
+            case SchedChangeAt.AfterSetNextTask:
             {
                 ref var t = ref Tk(p);
                 if (isAffinity && t.Run == RunState.Runnable && !t.CpusPtr.Test(t.Cpu))
                 {
                     var dst = FirstAllowedOnline(p);
-                    if ((f.I2 & 2) != 0)
+                    if (sc.Running)
                     {
                         // Running: affine_move_task() queues migration_cpu_stop on its CPU and, after dropping
-                        // the locks, waits for it (L1 = that CPU + 1).
+                        // the locks, waits for it.
                         ref var rq = ref Rq(t.Cpu);
                         rq.StopperPending = true;
                         rq.StopperTask = p;
                         rq.NeedResched = true;
-                        f.L1 = t.Cpu + 1;
+                        sc.WaitsForStopper = true;
+                        sc.StopperCpu = t.Cpu;
                     }
                     else if (dst >= 0 && t.Class == SchedClass.Ext)
                     {
                         // affine_move_task() → move_queued_task() under the same rq lock.
-                        ref var m = ref Call(ref f, 7, PathId.MigrateQueued);
-                        m.Task = p;
-                        m.I0 = f.I1;
-                        m.I1 = dst;
-                        f.I1 = dst;
+                        CallMigrateQueued(ref f, (int)SchedChangeAt.TaskRqUnlock, p, sc.HeldRq, dst, relockSrcRq: false);
+                        sc.HeldRq = dst;
                         return;
                     }
                     else if (dst >= 0)
@@ -130,86 +173,153 @@ public sealed partial class Machine
                         t.Cpu = dst;
                     }
                 }
-                goto case 7;
+                goto case SchedChangeAt.TaskRqUnlock;
             }
-            case 7:
-                UnlockRq(f.I1);
+            case SchedChangeAt.TaskRqUnlock:
+                UnlockRq(sc.HeldRq);
                 UnlockPi(p);
-                if (f.L1 > 0)
+                if (sc.WaitsForStopper)
                 {
                     // affine_move_task(): wait_for_completion(&pending->done). The caller sleeps (it does not
                     // spin) until migration_cpu_stop has moved p; its next action cannot start before that.
-                    Trace?.Note(_cur, $"wait_for_completion(&pending->done): CPU{f.L1 - 1}'s stopper");
-                    WaitFor(ref f, 8, WaitKind.StopperDone, (int)f.L1 - 1, p);
+                    Trace?.Note(_cur, $"wait_for_completion(&pending->done): CPU{sc.StopperCpu}'s stopper");
+                    WaitFor(ref f, (int)SchedChangeAt.AfterStopperDone, WaitKind.StopperDone, sc.StopperCpu, p);
                     return;
                 }
                 Return();
                 return;
-            case 8:
+            case SchedChangeAt.AfterStopperDone:
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"sched change pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"sched change resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- move_queued_task()
-    // Requires: rq(I0) held. Ensures: rq(I1) held, or rq(I0) again when I2 = 1. Task = p.
+
+    /// <summary>
+    /// move_queued_task()'s locals (Task = p). Explicit layout: callers outside this file still write the
+    /// registers (I0 = src, I1 = dst, I2 = 1 to relock src); the fields sit on those bytes.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private struct MigrateQueuedLocals
+    {
+        /// <summary>The rq p leaves (its lock is held on entry).</summary>
+        [FieldOffset(24)] public int SrcCpu;
+        /// <summary>new_cpu: the rq p moves to (its lock is held on return unless <see cref="RelockSrcRq"/>).</summary>
+        [FieldOffset(28)] public int DstCpu;
+        /// <summary>Drop dst's lock and take src's again before returning (the stopper's caller keeps its own rq).</summary>
+        [FieldOffset(32)] public bool RelockSrcRq;
+    }
+
+    /// <summary>move_queued_task()'s resume points.</summary>
+    private enum MigrateQueuedAt
+    {
+        Entry = 0,
+        /// <summary>deactivate_task() returned: set_task_cpu(), rq_unlock(src), rq_lock(dst).</summary>
+        AfterDequeue = 1,
+        /// <summary>dst's rq lock taken: activate_task().</summary>
+        AfterDstRqLock = 2,
+        /// <summary>activate_task() returned: wakeup_preempt(), then src's lock again if asked.</summary>
+        AfterEnqueue = 3,
+        Done = 4,
+    }
+
+    private void CallMigrateQueued(ref Frame caller, int returnPc, int p, int srcCpu, int dstCpu, bool relockSrcRq)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.MigrateQueued);
+        callee.Task = p;
+        ref var mq = ref callee.Locals<MigrateQueuedLocals>();
+        mq.SrcCpu = srcCpu;
+        mq.DstCpu = dstCpu;
+        mq.RelockSrcRq = relockSrcRq;
+    }
+
+    // Requires: rq(SrcCpu) held. Ensures: rq(DstCpu) held, or rq(SrcCpu) again when RelockSrcRq. Task = p.
     private void PathMigrateQueued(ref Frame f)
     {
         var p = f.Task;
-        switch (f.Pc)
+        ref var mq = ref f.Locals<MigrateQueuedLocals>();
+        switch ((MigrateQueuedAt)f.Pc)
         {
-            case 0:
+            case MigrateQueuedAt.Entry:
             {
                 Tk(p).Migrating = true;
-                ref var d = ref Call(ref f, 1, PathId.DequeueTask);
+                ref var d = ref Call(ref f, (int)MigrateQueuedAt.AfterDequeue, PathId.DequeueTask);
                 d.Task = p;
-                d.Cpu = f.I0;
+                d.Cpu = mq.SrcCpu;
                 d.L0 = 0;
                 return;
             }
-            case 1:
-                Tk(p).Cpu = f.I1;
-                UnlockRq(f.I0);
-                LockRq(ref f, f.I1, 2);
+            case MigrateQueuedAt.AfterDequeue:
+                Tk(p).Cpu = mq.DstCpu;
+                UnlockRq(mq.SrcCpu);
+                LockRq(ref f, mq.DstCpu, (int)MigrateQueuedAt.AfterDstRqLock);
                 return;
-            case 2:
+            case MigrateQueuedAt.AfterDstRqLock:
             {
-                ref var e = ref Call(ref f, 3, PathId.EnqueueTask);
+                ref var e = ref Call(ref f, (int)MigrateQueuedAt.AfterEnqueue, PathId.EnqueueTask);
                 e.Task = p;
-                e.Cpu = f.I1;
+                e.Cpu = mq.DstCpu;
                 return;
             }
-            case 3:
+            case MigrateQueuedAt.AfterEnqueue:
                 Tk(p).Migrating = false;
-                if (RqR(f.I1).Curr < 0) Rq(f.I1).NeedResched = true;
-                if (f.I2 == 1)
+                if (RqR(mq.DstCpu).Curr < 0) Rq(mq.DstCpu).NeedResched = true;
+                if (mq.RelockSrcRq)
                 {
-                    UnlockRq(f.I1);
-                    LockRq(ref f, f.I0, 4);
+                    UnlockRq(mq.DstCpu);
+                    LockRq(ref f, mq.SrcCpu, (int)MigrateQueuedAt.Done);
                     return;
                 }
-                goto case 4;
-            case 4:
+                goto case MigrateQueuedAt.Done;
+            case MigrateQueuedAt.Done:
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"move_queued_task pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"move_queued_task resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- try_to_wake_up() → select_task_rq_scx() + enqueue
-    // Task = p, I0 = selected CPU, I1 = 1 when select_task_rq() ran (WF_RQ_SELECTED → SCX_ENQ_CPU_SELECTED).
+
+    /// <summary>try_to_wake_up()'s locals (Task = p).</summary>
+    private struct WakeupLocals
+    {
+        /// <summary>The CPU p wakes on: task_cpu(p), then select_task_rq()'s answer, then the checked one.</summary>
+        public int TargetCpu;
+        /// <summary>select_task_rq() ran (WF_RQ_SELECTED → SCX_ENQ_CPU_SELECTED).</summary>
+        public bool RqSelected;
+    }
+
+    /// <summary>try_to_wake_up()'s resume points.</summary>
+    private enum WakeupAt
+    {
+        Entry = 0,
+        /// <summary>p->pi_lock taken: ttwu_runnable(), the on_cpu wait (which resumes here), select_task_rq().</summary>
+        AfterPiLock = 1,
+        /// <summary>ops.select_cpu returned: p->scx.selected_cpu and ops_cpu_valid().</summary>
+        AfterSelectCpu = 2,
+        /// <summary>The chosen CPU is checked against p's mask (select_fallback_rq()), set_task_cpu(), rq lock.</summary>
+        SetTaskCpu = 3,
+        /// <summary>The target rq's lock taken: ttwu_do_activate() → enqueue_task().</summary>
+        AfterRqLock = 4,
+        /// <summary>enqueue_task() returned: wakeup_preempt(), unlock.</summary>
+        AfterEnqueue = 5,
+    }
+
+    // Task = p.
     private void PathWakeup(ref Frame f)
     {
         var p = f.Task;
-        switch (f.Pc)
+        ref var wk = ref f.Locals<WakeupLocals>();
+        switch ((WakeupAt)f.Pc)
         {
-            case 0:
-                WaitFor(ref f, 1, WaitKind.PiLock, p);
+            case WakeupAt.Entry:
+                WaitFor(ref f, (int)WakeupAt.AfterPiLock, WaitKind.PiLock, p);
                 return;
-            case 1:
+            case WakeupAt.AfterPiLock:
             {
                 ref var t = ref Tk(p);
                 if (t.Run != RunState.Sleeping)
@@ -228,20 +338,20 @@ public sealed partial class Machine
                 {
                     _fp.Reads |= Footprint.Bit(Resource.Rq, c);
                     if (RqR(c).Curr != p) continue;
-                    Yield(ref f, 1);
+                    Yield(ref f, (int)WakeupAt.AfterPiLock);
                     return;
                 }
                 var prev = t.Cpu;
-                f.I0 = prev;
-                f.I1 = 0;
+                wk.TargetCpu = prev;
+                wk.RqSelected = false;
                 // select_task_rq() is only called for a task that may run on more than one CPU.
-                if (t.Class != SchedClass.Ext || t.CpusPtr.Weight <= 1 || t.MigrationDisabled) goto case 3;
-                f.I1 = 1;
+                if (t.Class != SchedClass.Ext || t.CpusPtr.Weight <= 1 || t.MigrationDisabled) goto case WakeupAt.SetTaskCpu;
+                wk.RqSelected = true;
                 if (Has.Has(ScxCallback.SelectCpu) && !Bypassing)
                 {
                     Act.DdspMarker = p + 1;
-                    if (Invoke(ref f, 2, ScxCallback.SelectCpu, p, prev, (long)WakeFlags.Ttwu)) return;
-                    goto case 2;
+                    if (Invoke(ref f, (int)WakeupAt.AfterSelectCpu, ScxCallback.SelectCpu, p, prev, (long)WakeFlags.Ttwu)) return;
+                    goto case WakeupAt.AfterSelectCpu;
                 }
                 // Built-in default selection: an idle CPU gets an automatic SCX_DSQ_LOCAL verdict.
                 var cpu = SelectCpuDflCore(p, prev, out var idle);
@@ -252,10 +362,10 @@ public sealed partial class Machine
                 }
                 t.SelectedCpu = cpu; // the default branch records its choice too
                 if (Bypassing) Event(ScxEvent.BypassDispatch);
-                f.I0 = cpu;
-                goto case 3;
+                wk.TargetCpu = cpu;
+                goto case WakeupAt.SetTaskCpu;
             }
-            case 2:
+            case WakeupAt.AfterSelectCpu:
             {
                 Act.DdspMarker = 0;
                 var cpu = (int)Ret;
@@ -266,24 +376,24 @@ public sealed partial class Machine
                     ScxError($"invalid CPU {cpu} from ops.select_cpu()");
                     cpu = TkR(p).Cpu;
                 }
-                f.I0 = cpu;
-                goto case 3;
+                wk.TargetCpu = cpu;
+                goto case WakeupAt.SetTaskCpu;
             }
-            case 3:
+            case WakeupAt.SetTaskCpu:
             {
                 ref var t = ref Tk(p);
-                var cpu = f.I0;
+                var cpu = wk.TargetCpu;
                 if (!t.CpusPtr.Test(cpu) || cpu >= N)
                 {
                     var fb = FirstAllowedOnline(p);
                     cpu = fb >= 0 ? fb : t.Cpu;
                 }
                 t.Cpu = cpu; // set_task_cpu()
-                f.I0 = cpu;
-                LockRq(ref f, cpu, 4);
+                wk.TargetCpu = cpu;
+                LockRq(ref f, cpu, (int)WakeupAt.AfterRqLock);
                 return;
             }
-            case 4:
+            case WakeupAt.AfterRqLock:
             {
                 ref var t = ref Tk(p);
                 t.Run = RunState.Runnable;
@@ -291,61 +401,107 @@ public sealed partial class Machine
                 {
                     t.FairQueued = true;
                     KickIdleFairCpu(p);
-                    goto case 5;
+                    goto case WakeupAt.AfterEnqueue;
                 }
-                ref var e = ref Call(ref f, 5, PathId.EnqueueTask);
+                ref var e = ref Call(ref f, (int)WakeupAt.AfterEnqueue, PathId.EnqueueTask);
                 e.Task = p;
-                e.Cpu = f.I0;
-                e.L0 = (long)EnqFlags.Wakeup | (f.I1 == 1 ? (long)EnqFlags.CpuSelected : 0);
+                e.Cpu = wk.TargetCpu;
+                e.L0 = (long)EnqFlags.Wakeup | (wk.RqSelected ? (long)EnqFlags.CpuSelected : 0);
                 return;
             }
-            case 5:
-                if (RqR(f.I0).Curr < 0) Rq(f.I0).NeedResched = true; // wakeup_preempt on an idle CPU
-                UnlockRq(f.I0);
+            case WakeupAt.AfterEnqueue:
+                if (RqR(wk.TargetCpu).Curr < 0) Rq(wk.TargetCpu).NeedResched = true; // wakeup_preempt on an idle CPU
+                UnlockRq(wk.TargetCpu);
                 UnlockPi(p);
                 // task_woken_scx() runs the deferred direct dispatch right away on this CPU's behalf.
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"try_to_wake_up pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"try_to_wake_up resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- kicks
 
-    private void PathKickFromUser(ref Frame f)
+    /// <summary>The external kick's locals (Cpu = the CPU to kick).</summary>
+    private struct KickFromUserLocals
     {
-        KfKickCpu(null, f.Cpu, (KickFlags)f.L0);
-        Return();
-        _stepDone = true;
+        /// <summary>scx_bpf_kick_cpu()'s flags (SCX_KICK_IDLE, SCX_KICK_PREEMPT, SCX_KICK_WAIT).</summary>
+        public KickFlags Flags;
     }
 
-    // kick_cpus_irq_workfn() on CPU c. I0 = next CPU to look at, I1 = phase (0 kick, 1 kick-if-idle), I2 = should wait.
+    /// <summary>The external kick's resume point: it is one step.</summary>
+    private enum KickFromUserAt
+    {
+        Entry = 0,
+    }
+
+    private void PathKickFromUser(ref Frame f)
+    {
+        switch ((KickFromUserAt)f.Pc)
+        {
+            case KickFromUserAt.Entry:
+                KfKickCpu(null, f.Cpu, f.Locals<KickFromUserLocals>().Flags);
+                Return();
+                _stepDone = true;
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"external kick resume point {f.Pc}");
+        }
+    }
+
+    /// <summary>kick_cpus_irq_workfn()'s locals (Cpu = the CPU whose irq_work runs).</summary>
+    private struct KickCpusIrqWorkLocals
+    {
+        /// <summary>The for_each_cpu() cursor: the next CPU of the current mask to look at.</summary>
+        public int NextCpu;
+        /// <summary>should_wait: some kicked CPU is to be waited for (SCX_KICK_WAIT).</summary>
+        public bool ShouldWait;
+    }
+
+    /// <summary>kick_cpus_irq_workfn()'s resume points.</summary>
+    private enum KickCpusIrqWorkAt
+    {
+        Entry = 0,
+        /// <summary>for_each_cpu(cpu, this_scx->cpus_to_kick): the next CPU, then kick_one_cpu()'s rq lock.</summary>
+        NextKick = 1,
+        /// <summary>kick_one_cpu(): the target's rq lock taken.</summary>
+        AfterKickRqLock = 2,
+        /// <summary>for_each_cpu(cpu, this_scx->cpus_to_kick_if_idle): the next CPU, then its rq lock.</summary>
+        NextKickIfIdle = 3,
+        /// <summary>kick_one_cpu_if_idle(): the target's rq lock taken.</summary>
+        AfterKickIfIdleRqLock = 4,
+        /// <summary>Both masks done: should_wait's follow-up.</summary>
+        Done = 5,
+    }
+
+    // kick_cpus_irq_workfn() on CPU c.
     private void PathKickCpusIrqWork(ref Frame f)
     {
         var c = f.Cpu;
-        switch (f.Pc)
+        ref var kw = ref f.Locals<KickCpusIrqWorkLocals>();
+        switch ((KickCpusIrqWorkAt)f.Pc)
         {
-            case 0:
+            case KickCpusIrqWorkAt.Entry:
                 Rq(c).KickIrqWork = false;
-                f.I0 = 0;
-                goto case 1;
-            case 1:
+                kw.NextCpu = 0;
+                goto case KickCpusIrqWorkAt.NextKick;
+            case KickCpusIrqWorkAt.NextKick:
             {
-                var t = RqR(c).CpusToKick.Next(f.I0);
+                var t = RqR(c).CpusToKick.Next(kw.NextCpu);
                 if (t < 0 || t >= N)
                 {
-                    f.I0 = 0;
-                    goto case 3;
+                    kw.NextCpu = 0;
+                    goto case KickCpusIrqWorkAt.NextKickIfIdle;
                 }
-                f.I0 = t;
-                LockRq(ref f, t, 2);
+                kw.NextCpu = t;
+                LockRq(ref f, t, (int)KickCpusIrqWorkAt.AfterKickRqLock);
                 return;
             }
-            case 2:
+            case KickCpusIrqWorkAt.AfterKickRqLock:
             {
                 // kick_one_cpu()
-                var t = f.I0;
+                var t = kw.NextCpu;
                 ref var self = ref Rq(c);
                 ref var target = ref Rq(t);
                 if (self.CpusToPreempt.Test(t) && IsScx(target.Curr)) Tk(target.Curr).Slice = 0;
@@ -353,7 +509,7 @@ public sealed partial class Machine
                 {
                     self.CpusToSync.Set(t);
                     KickSyncW(c, t) = target.KickSync;
-                    f.I2 = 1;
+                    kw.ShouldWait = true;
                 }
                 self.CpusToPreempt.Clear(t);
                 self.CpusToWait.Clear(t);
@@ -362,29 +518,29 @@ public sealed partial class Machine
                 self.CpusToKickIfIdle.Clear(t);
                 Trace?.Note(_cur, $"kick CPU{t}");
                 UnlockRq(t);
-                f.I0 = t + 1;
-                goto case 1;
+                kw.NextCpu = t + 1;
+                goto case KickCpusIrqWorkAt.NextKick;
             }
-            case 3:
+            case KickCpusIrqWorkAt.NextKickIfIdle:
             {
-                var t = RqR(c).CpusToKickIfIdle.Next(f.I0);
-                if (t < 0 || t >= N) goto case 5;
-                f.I0 = t;
-                LockRq(ref f, t, 4);
+                var t = RqR(c).CpusToKickIfIdle.Next(kw.NextCpu);
+                if (t < 0 || t >= N) goto case KickCpusIrqWorkAt.Done;
+                kw.NextCpu = t;
+                LockRq(ref f, t, (int)KickCpusIrqWorkAt.AfterKickIfIdleRqLock);
                 return;
             }
-            case 4:
+            case KickCpusIrqWorkAt.AfterKickIfIdleRqLock:
             {
-                var t = f.I0;
+                var t = kw.NextCpu;
                 ref var target = ref Rq(t);
                 if (target.Curr < 0 || (target.Flags & RqFlags.InBalance) != 0) target.NeedResched = true;
                 Rq(c).CpusToKickIfIdle.Clear(t);
                 UnlockRq(t);
-                f.I0 = t + 1;
-                goto case 3;
+                kw.NextCpu = t + 1;
+                goto case KickCpusIrqWorkAt.NextKickIfIdle;
             }
-            case 5:
-                if (f.I2 == 1)
+            case KickCpusIrqWorkAt.Done:
+                if (kw.ShouldWait)
                 {
                     ref var self = ref Rq(c);
                     self.KickSyncPending = true;
@@ -393,20 +549,29 @@ public sealed partial class Machine
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"kick_cpus_irq_workfn pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"kick_cpus_irq_workfn resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- process_ddsp_deferred_locals()
+
+    /// <summary>process_ddsp_deferred_locals()'s resume points (Cpu = this CPU; no other locals).</summary>
+    private enum ProcessDdspDeferredLocalsAt
+    {
+        Entry = 0,
+        /// <summary>This rq's lock taken, or dispatch_to_local_dsq() returned: the next task on ddsp_deferred_locals.</summary>
+        NextTask = 1,
+    }
+
     private void PathProcessDdspDeferredLocals(ref Frame f)
     {
         var c = f.Cpu;
-        switch (f.Pc)
+        switch ((ProcessDdspDeferredLocalsAt)f.Pc)
         {
-            case 0:
-                LockRq(ref f, c, 1);
+            case ProcessDdspDeferredLocalsAt.Entry:
+                LockRq(ref f, c, (int)ProcessDdspDeferredLocalsAt.NextTask);
                 return;
-            case 1:
+            case ProcessDdspDeferredLocalsAt.NextTask:
             {
                 Rq(c).DeferredLocals = false;
                 var p = DqR(DeferredSlot(c)).Head;
@@ -426,43 +591,94 @@ public sealed partial class Machine
                 if (!IsLocalSlot(slot))
                 {
                     KernelAssert("WARN_ON_ONCE(dsq->id != SCX_DSQ_LOCAL)", $"deferred direct dispatch of {TaskName(p)} resolved to {SlotName(slot)}");
-                    goto case 1;
+                    goto case ProcessDdspDeferredLocalsAt.NextTask;
                 }
-                CallDispatchToLocalDsq(ref f, 1, p, LocalSlotCpu(slot), flags);
+                CallDispatchToLocalDsq(ref f, (int)ProcessDdspDeferredLocalsAt.NextTask, p, LocalSlotCpu(slot), flags);
                 return;
             }
             default:
-                throw new System.Diagnostics.UnreachableException($"process_ddsp_deferred_locals pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"process_ddsp_deferred_locals resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- reenq_local() / fallback drain
-    // I2: 0 = scx_bpf_reenqueue_local() from ops.cpu_release (rq held), 1 = deferred scx_bpf_dsq_reenq()
-    // (takes the rq lock), 2 = fallback-dsq variant drain from balance_one() (rq held). I0 = count.
+
+    /// <summary>Which re-enqueue a reenq_local() frame runs.</summary>
+    private enum ReenqMode
+    {
+        /// <summary>scx_bpf_reenqueue_local() from ops.cpu_release: the rq is held.</summary>
+        Kfunc = 0,
+        /// <summary>The deferred scx_bpf_dsq_reenq() on this CPU's local DSQ: takes the rq lock itself.</summary>
+        Deferred = 1,
+        /// <summary>fallback-dsq (v2): balance_one() drains this rq's fallback DSQ, the rq held.</summary>
+        FallbackDrain = 2,
+    }
+
+    /// <summary>
+    /// reenq_local()'s locals (Cpu = this CPU). Explicit layout: callers outside this file still write
+    /// the registers (I2 = the mode); the fields sit on those bytes.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private struct ReenqueueLocalLocals
+    {
+        /// <summary>Tasks moved to the private list so far (the kfunc's return value).</summary>
+        [FieldOffset(24)] public int Count;
+        [FieldOffset(32)] public ReenqMode Mode;
+    }
+
+    /// <summary>reenq_local()'s resume points.</summary>
+    private enum ReenqueueLocalAt
+    {
+        Entry = 0,
+        /// <summary>The rq is held (Deferred: its lock was just taken).</summary>
+        AfterRqLock = 1,
+        /// <summary>The source DSQ is ours (FallbackDrain: its lock was just taken): move its tasks to the private list.</summary>
+        CollectTasks = 2,
+        /// <summary>The next task on the private list (do_enqueue_task() returned here).</summary>
+        NextTask = 3,
+    }
+
+    /// <summary>Push a reenq_local() frame on the current actor (a deferred kfunc or a CPU's deferred work).</summary>
+    private void PushReenqueueLocal(int cpu, ReenqMode mode)
+    {
+        ref var f = ref Push(PathId.ReenqueueLocal);
+        f.Cpu = cpu;
+        f.Locals<ReenqueueLocalLocals>().Mode = mode;
+    }
+
+    /// <summary>Call reenq_local() from a kernel path (balance_one()'s fallback drain).</summary>
+    private void CallReenqueueLocal(ref Frame caller, int returnPc, int cpu, ReenqMode mode)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.ReenqueueLocal);
+        callee.Cpu = cpu;
+        callee.Locals<ReenqueueLocalLocals>().Mode = mode;
+    }
+
     private void PathReenqueueLocal(ref Frame f)
     {
         var c = f.Cpu;
-        switch (f.Pc)
+        ref var rl = ref f.Locals<ReenqueueLocalLocals>();
+        switch ((ReenqueueLocalAt)f.Pc)
         {
-            case 0:
-                if (f.I2 == 1)
+            case ReenqueueLocalAt.Entry:
+                if (rl.Mode == ReenqMode.Deferred)
                 {
-                    LockRq(ref f, c, 1);
+                    LockRq(ref f, c, (int)ReenqueueLocalAt.AfterRqLock);
                     return;
                 }
-                goto case 1;
-            case 1:
-                if (f.I2 == 1) Rq(c).ReenqRequested = 0;
-                if (f.I2 == 2)
+                goto case ReenqueueLocalAt.AfterRqLock;
+            case ReenqueueLocalAt.AfterRqLock:
+                if (rl.Mode == ReenqMode.Deferred) Rq(c).ReenqRequested = 0;
+                if (rl.Mode == ReenqMode.FallbackDrain)
                 {
-                    LockDsq(ref f, FallbackSlot(c), 2);
+                    LockDsq(ref f, FallbackSlot(c), (int)ReenqueueLocalAt.CollectTasks);
                     return;
                 }
-                goto case 2;
-            case 2:
+                goto case ReenqueueLocalAt.CollectTasks;
+            case ReenqueueLocalAt.CollectTasks:
             {
                 // Move the candidates to a private list first so re-inserted tasks are not seen again.
-                var src = f.I2 == 2 ? FallbackSlot(c) : LocalSlot(c);
+                var src = rl.Mode == ReenqMode.FallbackDrain ? FallbackSlot(c) : LocalSlot(c);
                 var t = DqR(src).Head;
                 while (t >= 0)
                 {
@@ -470,24 +686,24 @@ public sealed partial class Machine
                     Unlink(t);
                     Tk(t).Dsq = -1;
                     LinkTail(ReenqSlot(c), t);
-                    f.I0++;
+                    rl.Count++;
                     t = next;
                 }
-                if (f.I2 == 2) UnlockDsq(FallbackSlot(c));
-                goto case 3;
+                if (rl.Mode == ReenqMode.FallbackDrain) UnlockDsq(FallbackSlot(c));
+                goto case ReenqueueLocalAt.NextTask;
             }
-            case 3:
+            case ReenqueueLocalAt.NextTask:
             {
                 var p = DqR(ReenqSlot(c)).Head;
                 if (p < 0)
                 {
-                    if (f.I2 == 1) UnlockRq(c);
-                    Return(f.I0);
+                    if (rl.Mode == ReenqMode.Deferred) UnlockRq(c);
+                    Return(rl.Count);
                     return;
                 }
                 Unlink(p);
-                Event(f.I2 == 2 ? ScxEvent.FallbackReenq : ScxEvent.ReenqKfunc);
-                ref var e = ref Call(ref f, 3, PathId.DoEnqueueTask);
+                Event(rl.Mode == ReenqMode.FallbackDrain ? ScxEvent.FallbackReenq : ScxEvent.ReenqKfunc);
+                ref var e = ref Call(ref f, (int)ReenqueueLocalAt.NextTask, PathId.DoEnqueueTask);
                 e.Task = p;
                 e.Cpu = TkR(p).Cpu;
                 e.L0 = (long)EnqFlags.Reenq;
@@ -495,7 +711,7 @@ public sealed partial class Machine
                 return;
             }
             default:
-                throw new System.Diagnostics.UnreachableException($"reenq_local pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"reenq_local resume point {f.Pc}");
         }
     }
 
@@ -520,22 +736,33 @@ public sealed partial class Machine
     }
 
     // ---------------------------------------------------------------- task_tick_scx()
+
+    /// <summary>sched_tick() → task_tick_scx()'s resume points (Cpu = the ticking CPU, Task = its rq->curr; no other locals).</summary>
+    private enum TaskTickAt
+    {
+        Entry = 0,
+        /// <summary>This rq's lock taken: charge rq->curr, then ops.tick.</summary>
+        AfterRqLock = 1,
+        /// <summary>ops.tick returned (or was not called): resched when the slice ran out, unlock.</summary>
+        AfterOpsTick = 2,
+    }
+
     private void PathTaskTick(ref Frame f)
     {
         var c = f.Cpu;
-        switch (f.Pc)
+        switch ((TaskTickAt)f.Pc)
         {
-            case 0:
-                LockRq(ref f, c, 1);
+            case TaskTickAt.Entry:
+                LockRq(ref f, c, (int)TaskTickAt.AfterRqLock);
                 return;
-            case 1:
+            case TaskTickAt.AfterRqLock:
             {
                 var curr = RqR(c).Curr;
                 f.Task = curr;
                 // The fair class after a scheduler exit is modelled as round-robin at tick granularity
                 // (task_tick_fair → resched_curr when others wait; simplified to every tick).
                 if (curr >= 0 && TkR(curr).Class == SchedClass.Fair) Rq(c).NeedResched = true;
-                if (!IsScx(curr)) goto case 2;
+                if (!IsScx(curr)) goto case TaskTickAt.AfterOpsTick;
                 ref var t = ref Tk(curr);
                 if (Config.Clocked) UpdateCurrScx(c);
                 else
@@ -545,64 +772,93 @@ public sealed partial class Machine
                     t.Runtime += Config.TickNs;
                 }
                 if (Bypassing) t.Slice = 0;
-                else if (Invoke(ref f, 2, ScxCallback.Tick, curr, c)) return;
-                goto case 2;
+                else if (Invoke(ref f, (int)TaskTickAt.AfterOpsTick, ScxCallback.Tick, curr, c)) return;
+                goto case TaskTickAt.AfterOpsTick;
             }
-            case 2:
+            case TaskTickAt.AfterOpsTick:
                 if (IsScx(f.Task) && TkR(f.Task).Slice == 0) Rq(c).NeedResched = true;
                 UnlockRq(c);
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"task_tick_scx pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"task_tick_scx resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- scx_root_disable()
-    // On the helper. I0 = next task to switch back to the fair class, I1 = rq locked.
+
+    /// <summary>scx_root_disable()'s locals (on the helper).</summary>
+    private struct DisableSchedulerLocals
+    {
+        /// <summary>The scx_task_iter cursor: the next task to switch back to the fair class.</summary>
+        public int NextTask;
+        /// <summary>The rq whose lock task_rq_lock() took for <see cref="NextTask"/>.</summary>
+        public int HeldRq;
+    }
+
+    /// <summary>scx_root_disable()'s resume points.</summary>
+    private enum DisableSchedulerAt
+    {
+        Entry = 0,
+        /// <summary>scx_task_iter_next_locked(): the next SCX task, then its pi_lock.</summary>
+        NextTask = 1,
+        /// <summary>p->pi_lock taken: task_rq_lock() reads task_rq(p) and locks it; its retry resumes here too.</summary>
+        AfterPiLock = 2,
+        /// <summary>task_rq(p)'s lock taken: recheck the rq, then the sched-change dequeue.</summary>
+        AfterRqLock = 3,
+        /// <summary>dequeue_task() returned (or p was not queued): switch p to the fair class, unlock.</summary>
+        AfterDequeue = 4,
+        /// <summary>Every task switched: ops.exit.</summary>
+        OpsExit = 5,
+        /// <summary>ops.exit returned (or was not called): the scheduler is disabled, bypass ends.</summary>
+        AfterOpsExit = 6,
+    }
+
+    // On the helper.
     private void PathDisableScheduler(ref Frame f)
     {
-        switch (f.Pc)
+        ref var ds = ref f.Locals<DisableSchedulerLocals>();
+        switch ((DisableSchedulerAt)f.Pc)
         {
-            case 0:
+            case DisableSchedulerAt.Entry:
                 Sch().BypassDepth++; // scx_bypass(true)
                 Trace?.Note(_cur, "scx_root_disable(): bypass, switch every task to the fair class");
-                f.I0 = 0;
-                goto case 1;
-            case 1:
+                ds.NextTask = 0;
+                goto case DisableSchedulerAt.NextTask;
+            case DisableSchedulerAt.NextTask:
             {
-                while (f.I0 < World.Tasks.Length && (TkR(f.I0).Class != SchedClass.Ext || TkR(f.I0).Run == RunState.Dead)) f.I0++;
-                if (f.I0 >= World.Tasks.Length) goto case 5;
-                WaitFor(ref f, 2, WaitKind.PiLock, f.I0);
+                while (ds.NextTask < World.Tasks.Length && (TkR(ds.NextTask).Class != SchedClass.Ext || TkR(ds.NextTask).Run == RunState.Dead)) ds.NextTask++;
+                if (ds.NextTask >= World.Tasks.Length) goto case DisableSchedulerAt.OpsExit;
+                WaitFor(ref f, (int)DisableSchedulerAt.AfterPiLock, WaitKind.PiLock, ds.NextTask);
                 return;
             }
-            case 2:
-                f.I1 = TkR(f.I0).Cpu;
-                LockRq(ref f, f.I1, 3);
+            case DisableSchedulerAt.AfterPiLock:
+                ds.HeldRq = TkR(ds.NextTask).Cpu;
+                LockRq(ref f, ds.HeldRq, (int)DisableSchedulerAt.AfterRqLock);
                 return;
-            case 3:
+            case DisableSchedulerAt.AfterRqLock:
             {
-                var p = f.I0;
+                var p = ds.NextTask;
                 ref var t = ref Tk(p);
-                if (t.Cpu != f.I1 || t.Migrating)
+                if (t.Cpu != ds.HeldRq || t.Migrating)
                 {
-                    UnlockRq(f.I1);
-                    WaitFor(ref f, 2, WaitKind.TaskNotMigrating, p);
+                    UnlockRq(ds.HeldRq);
+                    WaitFor(ref f, (int)DisableSchedulerAt.AfterPiLock, WaitKind.TaskNotMigrating, p);
                     return;
                 }
                 if (t.Run == RunState.Runnable)
                 {
-                    ref var d = ref Call(ref f, 4, PathId.DequeueTask);
+                    ref var d = ref Call(ref f, (int)DisableSchedulerAt.AfterDequeue, PathId.DequeueTask);
                     d.Task = p;
-                    d.Cpu = f.I1;
+                    d.Cpu = ds.HeldRq;
                     d.L0 = 0;
                     return;
                 }
-                goto case 4;
+                goto case DisableSchedulerAt.AfterDequeue;
             }
-            case 4:
+            case DisableSchedulerAt.AfterDequeue:
             {
-                var p = f.I0;
+                var p = ds.NextTask;
                 ref var t = ref Tk(p);
                 t.Class = SchedClass.Fair;
                 t.OpsState = OpsWord.Make(OpsState.None, 0);
@@ -617,15 +873,15 @@ public sealed partial class Machine
                     t.FairQueued = true;
                     KickIdleFairCpu(p);
                 }
-                UnlockRq(f.I1);
-                UnlockPi(f.I0);
-                f.I0++;
-                goto case 1;
+                UnlockRq(ds.HeldRq);
+                UnlockPi(p);
+                ds.NextTask++;
+                goto case DisableSchedulerAt.NextTask;
             }
-            case 5:
-                if (Invoke(ref f, 6, ScxCallback.Exit, -1, 0, (long)SchR().ExitKind)) return;
-                goto case 6;
-            case 6:
+            case DisableSchedulerAt.OpsExit:
+                if (Invoke(ref f, (int)DisableSchedulerAt.AfterOpsExit, ScxCallback.Exit, -1, 0, (long)SchR().ExitKind)) return;
+                goto case DisableSchedulerAt.AfterOpsExit;
+            case DisableSchedulerAt.AfterOpsExit:
             {
                 ref var s = ref Sch();
                 s.Disabled = true;
@@ -637,7 +893,7 @@ public sealed partial class Machine
                 return;
             }
             default:
-                throw new System.Diagnostics.UnreachableException($"scx_root_disable pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"scx_root_disable resume point {f.Pc}");
         }
     }
 
@@ -776,17 +1032,31 @@ public sealed partial class Machine
 /// <summary>The stopper: migration_cpu_stop() for a running task whose CPU left its mask.</summary>
 public sealed partial class Machine
 {
+    /// <summary>migration_cpu_stop()'s resume points (Cpu = the stopper's CPU, Task = p; no other locals).</summary>
+    private enum MigrationCpuStopAt
+    {
+        Entry = 0,
+        /// <summary>This rq's lock taken: is p still here, running, and off its mask?</summary>
+        AfterRqLock = 1,
+        /// <summary>put_prev_task_scx() returned: the stopper is rq->curr; switch_class() → ops.cpu_release.</summary>
+        AfterPutPrevTask = 2,
+        /// <summary>ops.cpu_release returned (or was not called): move_queued_task() to an allowed CPU.</summary>
+        AfterCpuRelease = 3,
+        /// <summary>move_queued_task() returned with this rq relocked (or no move): complete_all(), unlock.</summary>
+        AfterMoveQueued = 4,
+    }
+
     // On CPU c's actor. Task = p. The stop class preempts p (put_prev_task_scx with a higher-class
     // next, then switch_class → ops.cpu_release), and moves it to an allowed CPU (move_queued_task).
     private void PathMigrationCpuStop(ref Frame f)
     {
         var c = f.Cpu;
-        switch (f.Pc)
+        switch ((MigrationCpuStopAt)f.Pc)
         {
-            case 0:
-                LockRq(ref f, c, 1);
+            case MigrationCpuStopAt.Entry:
+                LockRq(ref f, c, (int)MigrationCpuStopAt.AfterRqLock);
                 return;
-            case 1:
+            case MigrationCpuStopAt.AfterRqLock:
             {
                 ref var rq = ref Rq(c);
                 rq.StopperPending = false;
@@ -797,20 +1067,20 @@ public sealed partial class Machine
                 {
                     rq.StopperTask = -1; // complete_all(&pending->done): the waiter in affine_move_task() returns
                     // The stopper thread still ran on this CPU: when it sleeps again the CPU goes through schedule()
-                    // (and balance → ops.dispatch if idle), as after the full path (case 2).
+                    // (and balance → ops.dispatch if idle), as after the full path (AfterPutPrevTask).
                     rq.NeedResched = true;
                     UnlockRq(c); // it already left, or may stay: nothing to do
                     Return();
                     return;
                 }
                 Trace?.Note(_cur, $"migration_cpu_stop({TaskName(p)}): the stopper preempts it");
-                ref var pp = ref Call(ref f, 2, PathId.PutPrevTask);
+                ref var pp = ref Call(ref f, (int)MigrationCpuStopAt.AfterPutPrevTask, PathId.PutPrevTask);
                 pp.Task = p;
                 pp.Cpu = c;
                 pp.I0 = -2; // a higher-class next
                 return;
             }
-            case 2:
+            case MigrationCpuStopAt.AfterPutPrevTask:
             {
                 ref var rq = ref Rq(c);
                 rq.Curr = -1; // the stopper runs; SCX has no current task here
@@ -820,27 +1090,23 @@ public sealed partial class Machine
                 {
                     // switch_class(): the CPU is taken by a higher class.
                     rq.CpuReleased = true;
-                    if (Invoke(ref f, 3, ScxCallback.CpuRelease, -1, c)) return;
+                    if (Invoke(ref f, (int)MigrationCpuStopAt.AfterCpuRelease, ScxCallback.CpuRelease, -1, c)) return;
                 }
-                goto case 3;
+                goto case MigrationCpuStopAt.AfterCpuRelease;
             }
-            case 3:
+            case MigrationCpuStopAt.AfterCpuRelease:
             {
                 var p = f.Task;
                 ref readonly var t = ref TkR(p);
                 var dst = FirstAllowedOnline(p);
                 if (t.Run == RunState.Runnable && t.Cpu == c && dst >= 0 && dst != c && (t.Flags & TaskFlags.Queued) != 0)
                 {
-                    ref var m = ref Call(ref f, 4, PathId.MigrateQueued);
-                    m.Task = p;
-                    m.I0 = c;
-                    m.I1 = dst;
-                    m.I2 = 1; // back to rq(c) afterwards
+                    CallMigrateQueued(ref f, (int)MigrationCpuStopAt.AfterMoveQueued, p, c, dst, relockSrcRq: true); // back to rq(c) afterwards
                     return;
                 }
-                goto case 4;
+                goto case MigrationCpuStopAt.AfterMoveQueued;
             }
-            case 4:
+            case MigrationCpuStopAt.AfterMoveQueued:
             {
                 // complete_all(&pending->done) releases the waiter in affine_move_task(). A request queued
                 // meanwhile (another affinity change) keeps its task named until its own run completes.
@@ -851,7 +1117,7 @@ public sealed partial class Machine
                 return;
             }
             default:
-                throw new System.Diagnostics.UnreachableException($"migration_cpu_stop pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"migration_cpu_stop resume point {f.Pc}");
         }
     }
 }

@@ -544,7 +544,7 @@ public sealed partial class Machine
                 {
                     ref var f = ref Push(PathId.KickCpusIrqWork);
                     f.Cpu = info.Cpu;
-                    f.I0 = 0;
+                    f.Locals<KickCpusIrqWorkLocals>().NextCpu = 0;
                 }
                 else if (rq.DeferredLocals)
                 {
@@ -553,9 +553,7 @@ public sealed partial class Machine
                 }
                 else if (rq.ReenqRequested != 0)
                 {
-                    ref var f = ref Push(PathId.ReenqueueLocal);
-                    f.Cpu = info.Cpu;
-                    f.I2 = 1; // deferred (scx_bpf_dsq_reenq): takes the rq lock itself
+                    PushReenqueueLocal(info.Cpu, ReenqMode.Deferred); // scx_bpf_dsq_reenq: takes the rq lock itself
                 }
                 else
                 {
@@ -578,7 +576,7 @@ public sealed partial class Machine
             case ActorKind.Helper:
             {
                 ref var f = ref Push(PathId.DisableScheduler);
-                f.I0 = 0;
+                f.Locals<DisableSchedulerLocals>().NextTask = 0;
                 break;
             }
             default:
@@ -621,14 +619,14 @@ public sealed partial class Machine
             {
                 ref var f = ref Push(PathId.SetCpusAllowed);
                 f.Task = action.Task;
-                f.I0 = MaskIndex(action.Mask);
+                f.Locals<SchedChangeLocals>().MaskIndex = MaskIndex(action.Mask);
                 break;
             }
             case ActionKind.SetWeight:
             {
                 ref var f = ref Push(PathId.SetWeight);
                 f.Task = action.Task;
-                f.I0 = action.Weight;
+                f.Locals<SchedChangeLocals>().Weight = action.Weight;
                 break;
             }
             case ActionKind.Wake:
@@ -652,7 +650,7 @@ public sealed partial class Machine
             {
                 ref var f = ref Push(PathId.KickFromUser);
                 f.Cpu = action.Cpu;
-                f.L0 = (long)action.KickFlags;
+                f.Locals<KickFromUserLocals>().Flags = action.KickFlags;
                 break;
             }
             case ActionKind.Tick:
