@@ -322,14 +322,11 @@ public sealed class OpsStateWellFormed : Invariant
 
     public override string Description =>
         "ops_state and its neighbours agree (reference §7 items 4–7): QUEUEING/QUEUED/DISPATCHING ⇒ not linked on " +
-        "any list (and p->scx.dsq NULL unless a transfer holds it) — except DISPATCHING while the list's lock is still " +
-        "held by dispatch_enqueue(SCX_ENQ_CLEAR_OPSS), a window nobody else can observe; QUEUED ⇒ SCX_TASK_QUEUED; QUEUEING ⇒ the task's " +
+        "any list (and p->scx.dsq NULL unless a transfer holds it) — except QUEUEING/DISPATCHING while the " +
+        "dispatch_enqueue(SCX_ENQ_CLEAR_OPSS) that linked it has yet to release ops_state (V-B drops a non-local DSQ's lock first); QUEUED ⇒ SCX_TASK_QUEUED; QUEUEING ⇒ the task's " +
         "rq lock is held (only do_enqueue_task can see it); DISPATCHING has zero qseq bits; holding_cpu ≥ 0 ⇒ " +
         "unlinked and ops_state NONE or DISPATCHING. Item 8 (sticky_cpu) is not checked: the model sets sticky_cpu " +
         "and clears it inside single steps, so no state between the two is observable.";
-
-    private static bool ListLocked(Machine m, int slot) =>
-        m.HasDsqLock(slot) ? m.World.Dsqs[slot].Lock >= 0 : m.IsLocalSlot(slot) && m.World.Cpus[m.LocalSlotCpu(slot)].RqLock >= 0;
 
     public override string? Check(Machine m)
     {
@@ -340,10 +337,12 @@ public sealed class OpsStateWellFormed : Invariant
             var st = OpsWord.State(p.OpsState);
             if (st != OpsState.None)
             {
-                // dispatch_enqueue(…, SCX_ENQ_CLEAR_OPSS) links the task and then releases ops_state, both under the
-                // list's lock: the window is not observable by anyone else, so only states outside it are checked.
-                if (p.ListOn >= 0 && !(st == OpsState.Dispatching && ListLocked(m, p.ListOn))) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but linked on {m.SlotName(p.ListOn)}";
-                if (p.Dsq >= 0 && p.HoldingCpu < 0 && !(st == OpsState.Dispatching && ListLocked(m, p.Dsq))) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but p->scx.dsq is {m.SlotName(p.Dsq)}";
+                // dispatch_enqueue(…, SCX_ENQ_CLEAR_OPSS) links the task, drops a non-local DSQ's lock and only then
+                // releases ops_state (V-B order): while that dispatch_enqueue() still carries the task, QUEUEING (a
+                // direct dispatch) or DISPATCHING (a dispatch) on the list is the kernel's own window.
+                var releasing = st is OpsState.Dispatching or OpsState.Queueing && WorldQueries.PathHoldsTask(w, t, PathId.DispatchEnqueue);
+                if (p.ListOn >= 0 && !releasing) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but linked on {m.SlotName(p.ListOn)}";
+                if (p.Dsq >= 0 && p.HoldingCpu < 0 && !releasing) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but p->scx.dsq is {m.SlotName(p.Dsq)}";
             }
             switch (st)
             {

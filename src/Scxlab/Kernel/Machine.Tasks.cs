@@ -317,8 +317,10 @@ public sealed partial class Machine
         AfterDsqLock = 1,
         /// <summary>p inserted and custody settled (ops.dequeue() returned for a terminal DSQ): local post-enqueue, release ops_state.</summary>
         AfterCustody = 2,
-        /// <summary>ops_state released to NONE under the DSQ lock (fine granularity ends the step here): unlock.</summary>
+        /// <summary>The DSQ lock dropped and ops_state released to NONE (fine granularity ends the step here): return.</summary>
         AfterOpsStateNone = 3,
+        /// <summary>A non-local DSQ's lock dropped with p linked: the SCX_ENQ_CLEAR_OPSS release to NONE.</summary>
+        ReleaseOpsState = 4,
     }
 
     /// <summary>dispatch_enqueue(DSQ <paramref name="slot"/>, p, enq_flags); the caller resumes at <paramref name="returnPc"/>.</summary>
@@ -406,17 +408,31 @@ public sealed partial class Machine
                         rq.NeedResched = true;
                     }
                 }
-                // T3/T6a: release ops_state, then unlock. The V-B ext.c unlocks a non-local DSQ before this
-                // release; the model keeps the older order (docs/steps/tasks.md, dispatch_enqueue()).
-                if ((de.EnqFlags & (long)EnqFlags.ClearOpss) != 0)
+                // V-B order: a non-local DSQ's lock is dropped first, then ops_state is released (T3/T6a,
+                // store-release), the last thing dispatch_enqueue() does. Between the two, the DSQ lock's next
+                // holder (a consume, an iterator, a reenqueue) sees p linked while still QUEUEING/DISPATCHING:
+                // the release is a second observable access after the unlock, so the step ends at the unlock
+                // (the window kernel commit 7de9a6fb makes the reenqueue paths wait out). A local DSQ is
+                // guarded by the rq lock the caller still holds, so there the release joins the step.
+                if (HasDsqLock(f.Dsq))
+                {
+                    UnlockDsq(f.Dsq);
+                    if ((de.EnqFlags & (long)EnqFlags.ClearOpss) != 0)
+                    {
+                        Yield(ref f, (int)DispatchEnqueueAt.ReleaseOpsState);
+                        return;
+                    }
+                }
+                goto case DispatchEnqueueAt.ReleaseOpsState;
+            }
+            case DispatchEnqueueAt.ReleaseOpsState:
+                if ((f.Locals<DispatchEnqueueLocals>().EnqFlags & (long)EnqFlags.ClearOpss) != 0)
                 {
                     Tk(p).OpsState = OpsWord.Make(OpsState.None, 0);
                     if (PublishCut(ref f, (int)DispatchEnqueueAt.AfterOpsStateNone)) return;
                 }
                 goto case DispatchEnqueueAt.AfterOpsStateNone;
-            }
             case DispatchEnqueueAt.AfterOpsStateNone:
-                if (HasDsqLock(f.Dsq)) UnlockDsq(f.Dsq);
                 Return();
                 return;
             default:
