@@ -168,7 +168,7 @@ public class DequeueTests
             Sleeping("w2", 1203, 2, 0, 1, 2), Sleeping("w3", 1204, 0, 0, 1, 2),
         };
         var workload = new List<ScriptAction>();
-        for (var round = 0; round < 3; round++)
+        for (var round = 0; round < 6; round++)
         {
             for (var t = 0; t < 4; t++) workload.Add(Wake(t));
             for (var t = 0; t < 4; t++) workload.Add(Sleep(t));
@@ -177,7 +177,7 @@ public class DequeueTests
         for (var t = 0; t < 4; t++) workload.Add(Sleep(t));
         int[][] masks = [[0], [1], [2], [0, 1], [1, 2], [0, 1, 2]];
         var hammer = new List<ScriptAction>();
-        for (var i = 0; i < 24; i++) hammer.Add(Affinity(i % 4, masks[(i * 5 + i / 4) % masks.Length]));
+        for (var i = 0; i < 48; i++) hammer.Add(Affinity(i % 4, masks[(i * 5 + i / 4) % masks.Length]));
         for (var t = 0; t < 4; t++) hammer.Add(Affinity(t, 0, 1, 2));
         var ticks = new List<ScriptAction>();
         for (var i = 0; i < 30; i++) ticks.Add(Tick(i % 3));
@@ -228,7 +228,7 @@ public class DequeueTests
         Assert.True(deq > 0, "no ops.dequeue");
         Assert.Equal(enq, deq);
         Assert.Equal(deq, Get(m, c, (int)Cnt.DispatchDequeue) + Get(m, c, (int)Cnt.ChangeDequeue));
-        Assert.True(Get(m, c, (int)Cnt.ChangeDequeue) > 0, "the hammer never caught a task in custody");
+        Assert.True(Get(m, c, (int)Cnt.ChangeDequeue) > 0, $"the hammer never caught a task in custody (ops.enqueue into custody {enq}, ops.dequeue {deq}, from dispatch {Get(m, c, (int)Cnt.DispatchDequeue)})");
     }
 
     [Fact]
