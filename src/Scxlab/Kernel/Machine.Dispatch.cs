@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Scxlab.Bpf;
 using Scxlab.Stepping;
 
@@ -484,11 +485,16 @@ public sealed partial class Machine
     /// put_prev_task_scx()'s locals (Cpu = the rq's CPU, Task = p, the current task). Explicit layout:
     /// migration_cpu_stop() in Machine.Syscalls.cs still writes Next through the frame's I0 register.
     /// </summary>
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit)]
+    /// <remarks>
+    /// The explicit views of this file and Machine.Ghost.cs use Pack = 4: a struct with a long field would
+    /// otherwise round its size up to 40 bytes, past the 36-byte register block. The block starts 8-aligned,
+    /// so the longs at offsets 0, 8 and 16 stay aligned.
+    /// </remarks>
+    [StructLayout(LayoutKind.Explicit, Pack = 4)]
     private struct PutPrevTaskLocals
     {
         /// <summary>The task that runs next: -1 for none (SCX_ENQ_LAST applies), <see cref="PutPrevNextHigherClass"/> for a higher-class next.</summary>
-        [System.Runtime.InteropServices.FieldOffset(24)] public int Next;
+        [FieldOffset(24)] public int Next;
     }
 
     /// <summary>put_prev_task_scx()'s next: a higher-class task (the stopper), which is not SCX_ENQ_LAST.</summary>
@@ -1108,17 +1114,17 @@ public sealed partial class Machine
     /// consume_dispatch_q()'s locals (Cpu = the consuming CPU, Dsq = the source slot). Explicit layout:
     /// the kfunc start in Machine.Bpf.cs still writes SrcDsqId and Kfunc through the L0 and I2 registers.
     /// </summary>
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit)]
+    [StructLayout(LayoutKind.Explicit, Pack = 4)]
     private struct ConsumeDispatchQLocals
     {
         /// <summary>scx_bpf_dsq_move_to_local()'s dsq_id, resolved by find_user_dsq() after the flush.</summary>
-        [System.Runtime.InteropServices.FieldOffset(0)] public ulong SrcDsqId;
+        [FieldOffset(0)] public ulong SrcDsqId;
         /// <summary>consume_remote_task(): the task being taken from another rq.</summary>
-        [System.Runtime.InteropServices.FieldOffset(24)] public int RemoteTask;
+        [FieldOffset(24)] public int RemoteTask;
         /// <summary>consume_remote_task(): that task's rq (src_rq), locked after the unlink.</summary>
-        [System.Runtime.InteropServices.FieldOffset(28)] public int RemoteTaskRq;
+        [FieldOffset(28)] public int RemoteTaskRq;
         /// <summary>1 when called as scx_bpf_dsq_move_to_local() (flush first, count dspc->nr_tasks on success).</summary>
-        [System.Runtime.InteropServices.FieldOffset(32)] public int Kfunc;
+        [FieldOffset(32)] public int Kfunc;
     }
 
     /// <summary>consume_dispatch_q()'s resume points.</summary>
@@ -1273,25 +1279,25 @@ public sealed partial class Machine
     /// Explicit layout: the kfunc start in Machine.Bpf.cs still writes DstDsqId, EnqFlags and IterSeq
     /// through the L0, L1 and L2 registers.
     /// </summary>
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit)]
+    [StructLayout(LayoutKind.Explicit, Pack = 4)]
     private struct DsqMoveLocals
     {
         /// <summary>The destination dsq_id, until find_dsq_for_dispatch() resolved it.</summary>
-        [System.Runtime.InteropServices.FieldOffset(0)] public ulong DstDsqId;
+        [FieldOffset(0)] public ulong DstDsqId;
         /// <summary>
         /// The destination CPU of a remote move, kept across move_remote_task_to_local_dsq() in DstDsqId's
         /// place (the id is dead by then; one register holds either, so the frame's bytes are what they were).
         /// </summary>
-        [System.Runtime.InteropServices.FieldOffset(0)] public long RemoteDstCpu;
-        [System.Runtime.InteropServices.FieldOffset(8)] public long EnqFlags;
+        [FieldOffset(0)] public long RemoteDstCpu;
+        [FieldOffset(8)] public long EnqFlags;
         /// <summary>The iterator's kit->cursor.priv seq: a task inserted after the iteration began is not moved.</summary>
-        [System.Runtime.InteropServices.FieldOffset(16)] public long IterSeq;
+        [FieldOffset(16)] public long IterSeq;
         /// <summary>task_rq(p) when the move started (src_rq).</summary>
-        [System.Runtime.InteropServices.FieldOffset(24)] public int SrcCpu;
+        [FieldOffset(24)] public int SrcCpu;
         /// <summary>The rq whose lock this path holds now (this CPU's, src's, then dst's).</summary>
-        [System.Runtime.InteropServices.FieldOffset(28)] public int HeldRq;
+        [FieldOffset(28)] public int HeldRq;
         /// <summary>1 when p was moved (the kfunc's return value).</summary>
-        [System.Runtime.InteropServices.FieldOffset(32)] public int Moved;
+        [FieldOffset(32)] public int Moved;
     }
 
     /// <summary>scx_dsq_move()'s resume points.</summary>

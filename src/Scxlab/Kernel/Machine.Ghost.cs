@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Scxlab.Bpf;
 using Scxlab.Stepping;
 
@@ -24,17 +25,17 @@ public sealed partial class Machine
     /// layout: the kfunc start in Machine.Bpf.cs still writes TargetCpu and Barrier through the I0 and L0
     /// registers.
     /// </summary>
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit)]
+    [StructLayout(LayoutKind.Explicit, Pack = 4)]
     private struct GhostCommitLocals
     {
         /// <summary>The task's status-word barrier as the agent read it (txn->task_barrier).</summary>
-        [System.Runtime.InteropServices.FieldOffset(0)] public long Barrier;
+        [FieldOffset(0)] public long Barrier;
         /// <summary>The CPU the txn commits to (txn->cpu).</summary>
-        [System.Runtime.InteropServices.FieldOffset(24)] public int TargetCpu;
+        [FieldOffset(24)] public int TargetCpu;
         /// <summary>The rq whose lock this path holds now (this CPU's, the task's, then the target's).</summary>
-        [System.Runtime.InteropServices.FieldOffset(28)] public int HeldRq;
+        [FieldOffset(28)] public int HeldRq;
         /// <summary>The txn's outcome (txn->state), the kfunc's return value.</summary>
-        [System.Runtime.InteropServices.FieldOffset(32)] public GhostTxnState TxnState;
+        [FieldOffset(32)] public GhostTxnState TxnState;
     }
 
     /// <summary>_ghost_commit_txn()'s resume points.</summary>
