@@ -168,7 +168,7 @@ public sealed partial class Machine
                 sc.Next = next;
                 if (prev >= 0 && prev != next && IsScx(prev))
                 {
-                    CallPutPrevTask(ref f, (int)ScheduleAt.AfterPutPrev, prev, sc.StopperPreempts == 1 ? PutPrevNextHigherClass : next);
+                    CallPutPrevTask(ref f, (int)ScheduleAt.AfterPutPrev, prev, c, sc.StopperPreempts == 1 ? PutPrevNextHigherClass : next);
                     return;
                 }
                 goto case ScheduleAt.AfterPutPrev;
@@ -510,12 +510,11 @@ public sealed partial class Machine
         Done = 2,
     }
 
-    private void CallPutPrevTask(ref Frame caller, int returnPc, int p, int next)
+    private void CallPutPrevTask(ref Frame caller, int returnPc, int p, int cpu, int next)
     {
-        var c = caller.Cpu;
         ref var callee = ref Call(ref caller, returnPc, PathId.PutPrevTask);
         callee.Task = p;
-        callee.Cpu = c;
+        callee.Cpu = cpu;
         callee.Locals<PutPrevTaskLocals>().Next = next;
     }
 
