@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Scxlab.Bpf;
 using Scxlab.Stepping;
 
@@ -22,42 +23,86 @@ public sealed partial class Machine
     private bool ScxQueued(int t) => t >= 0 && (TkR(t).Flags & TaskFlags.Queued) != 0;
 
     // ---------------------------------------------------------------- __schedule()
+
+    /// <summary>__schedule()'s locals (Cpu = the scheduling CPU).</summary>
+    private struct ScheduleLocals
+    {
+        /// <summary>rq->curr when the path took the rq lock (prev), or -1 once the fair class put it back.</summary>
+        public int Prev;
+        /// <summary>The task picked to run (next), -1 for idle.</summary>
+        public int Next;
+        /// <summary>1 when prev was deactivated for sleep (deactivate_task(DEQUEUE_SLEEP)).</summary>
+        public int PrevSlept;
+        /// <summary>The stopper (migration_cpu_stop(), a higher class) preempts prev: ext's balance and pick do not run.</summary>
+        public int StopperPreempts;
+        /// <summary>The CPU whose rq lock migrate_queued returns holding (prev's new CPU).</summary>
+        public int MigrateDst;
+        /// <summary>kick_sync_wait_bal_cb(): the kicked CPU being waited for.</summary>
+        public int KickWaitCpu;
+    }
+
+    /// <summary>__schedule()'s resume points.</summary>
+    private enum ScheduleAt
+    {
+        Entry = 0,
+        /// <summary>rq_lock(rq) taken: put prev back (fair) or deactivate_task() it for sleep.</summary>
+        AfterRqLock = 1,
+        /// <summary>prev's sleep accounted: the fair class picks first, else balance_one().</summary>
+        AfterDeactivate = 2,
+        /// <summary>balance_one() returned (or skipped for the stopper): pick_task_scx().</summary>
+        AfterBalance = 3,
+        /// <summary>put_prev_task_scx() returned (or was not needed).</summary>
+        AfterPutPrev = 4,
+        /// <summary>set_next_task_scx() for an ext next that is not prev (the step runs on from AfterPutPrev).</summary>
+        SetNext = 40,
+        /// <summary>set_next_task_scx() returned (or not needed): rq->curr = next, the context switch.</summary>
+        SwitchTo = 5,
+        /// <summary>migrate_queued returned holding the destination rq: drop it.</summary>
+        AfterMigrate = 6,
+        /// <summary>rq lock dropped: run the balance callback queued by an SCX_KICK_WAIT, if any.</summary>
+        BalanceCallbacks = 7,
+        /// <summary>kick_sync_wait_bal_cb(): find the next kicked CPU still to pass through its scheduling path.</summary>
+        KickSyncWait = 8,
+        /// <summary>The waited-for CPU's kick_sync moved.</summary>
+        AfterKickSync = 9,
+    }
+
     // Requires: nothing. Takes rq(c). Ensures: rq(c) released, rq->curr chosen.
-    // I0 = prev, I1 = next, I2 = 1 when prev was deactivated for sleep.
     private void PathSchedule(ref Frame f)
     {
         var c = f.Cpu;
-        switch (f.Pc)
+        ref var sc = ref f.Locals<ScheduleLocals>();
+        switch ((ScheduleAt)f.Pc)
         {
-            case 0:
-                LockRq(ref f, c, 1);
+            case ScheduleAt.Entry:
+                LockRq(ref f, c, (int)ScheduleAt.AfterRqLock);
                 return;
-            case 1:
+            case ScheduleAt.AfterRqLock:
             {
                 var prev = Rq(c).Curr;
-                f.I0 = prev;
+                sc.Prev = prev;
                 if (prev >= 0 && TkR(prev).Class == SchedClass.Fair)
                 {
                     FairPutPrev(prev);
-                    f.I0 = -1;
-                    goto case 2;
+                    sc.Prev = -1;
+                    goto case ScheduleAt.AfterDeactivate;
                 }
                 if (prev >= 0 && TkR(prev).WantsSleep && TkR(prev).Run == RunState.Runnable)
                 {
                     // deactivate_task(rq, prev, DEQUEUE_SLEEP)
-                    f.I2 = 1;
-                    ref var d = ref Call(ref f, 2, PathId.DequeueTask);
+                    sc.PrevSlept = 1;
+                    ref var d = ref Call(ref f, (int)ScheduleAt.AfterDeactivate, PathId.DequeueTask);
                     d.Task = prev;
                     d.Cpu = c;
                     d.L0 = (long)DeqFlags.Sleep;
                     return;
                 }
-                goto case 2;
+                goto case ScheduleAt.AfterDeactivate;
             }
-            case 2:
+            case ScheduleAt.AfterDeactivate:
             {
-                var prev = f.I0;
-                if (f.I2 == 1)
+                var prev = sc.Prev;
+                if (sc.PrevSlept == 1)
                 {
                     ref var p = ref Tk(prev);
                     p.Run = p.Exiting ? RunState.Dead : RunState.Sleeping;
@@ -69,34 +114,34 @@ public sealed partial class Machine
                     var fair = FairPick(c);
                     if (fair >= 0)
                     {
-                        f.I1 = fair;
-                        goto case 5;
+                        sc.Next = fair;
+                        goto case ScheduleAt.SwitchTo;
                     }
                 }
                 if (SchR().Disabled)
                 {
-                    f.I1 = -1;
-                    goto case 5;
+                    sc.Next = -1;
+                    goto case ScheduleAt.SwitchTo;
                 }
                 if (IsScx(prev) && ScxQueued(prev) && !TkR(prev).CpusPtr.Test(c) && FirstAllowedOnline(prev) >= 0)
                 {
                     // The affinity change queued migration_cpu_stop(): the stopper class (above ext) preempts
                     // prev here, so ext's balance/pick do not run; put_prev_task_scx() sees a higher-class next.
-                    f.Dsq = 1;
-                    goto case 3;
+                    sc.StopperPreempts = 1;
+                    goto case ScheduleAt.AfterBalance;
                 }
-                ref var b = ref Call(ref f, 3, PathId.BalanceOne);
+                ref var b = ref Call(ref f, (int)ScheduleAt.AfterBalance, PathId.BalanceOne);
                 b.Cpu = c;
                 b.Task = IsScx(prev) ? prev : -1;
                 return;
             }
-            case 3:
+            case ScheduleAt.AfterBalance:
             {
                 // pick_task_scx(): keep prev, or the head of the local DSQ.
-                var prev = f.I0;
+                var prev = sc.Prev;
                 ref var rq = ref Rq(c);
                 int next;
-                if (f.Dsq == 1)
+                if (sc.StopperPreempts == 1)
                 {
                     next = -1; // the stopper runs; the model shows the CPU idle for this round
                 }
@@ -120,34 +165,29 @@ public sealed partial class Machine
                         RefillTaskSliceDfl(next);
                     }
                 }
-                f.I1 = next;
+                sc.Next = next;
                 if (prev >= 0 && prev != next && IsScx(prev))
                 {
-                    ref var pp = ref Call(ref f, 4, PathId.PutPrevTask);
-                    pp.Task = prev;
-                    pp.Cpu = c;
-                    pp.I0 = f.Dsq == 1 ? -2 : next; // -2: a higher-class next (the stopper), not SCX_ENQ_LAST
+                    CallPutPrevTask(ref f, (int)ScheduleAt.AfterPutPrev, prev, c, sc.StopperPreempts == 1 ? PutPrevNextHigherClass : next);
                     return;
                 }
-                goto case 4;
+                goto case ScheduleAt.AfterPutPrev;
             }
-            case 4:
-                goto case 40;
-            case 40:
+            case ScheduleAt.AfterPutPrev:
+                goto case ScheduleAt.SetNext;
+            case ScheduleAt.SetNext:
             {
-                var next = f.I1;
-                if (next >= 0 && next != f.I0 && IsScx(next))
+                var next = sc.Next;
+                if (next >= 0 && next != sc.Prev && IsScx(next))
                 {
-                    ref var sn = ref Call(ref f, 5, PathId.SetNextTask);
-                    sn.Task = next;
-                    sn.Cpu = c;
+                    CallSetNextTask(ref f, (int)ScheduleAt.SwitchTo, next, c);
                     return;
                 }
-                goto case 5;
+                goto case ScheduleAt.SwitchTo;
             }
-            case 5:
+            case ScheduleAt.SwitchTo:
             {
-                var next = f.I1;
+                var next = sc.Next;
                 ref var rq = ref Rq(c);
                 if (next >= 0 && TkR(next).Class == SchedClass.Fair)
                 {
@@ -163,15 +203,15 @@ public sealed partial class Machine
                 Trace?.Note(_cur, next >= 0 ? $"runs {TaskName(next)}" : "goes idle");
                 // The stopper migrates a task whose CPU left its mask once it has been switched out
                 // (rq->curr is already next, so nothing on this CPU charges prev any more).
-                var prev = f.I0;
+                var prev = sc.Prev;
                 if (prev >= 0 && prev != next && TkR(prev).Run == RunState.Runnable && TkR(prev).Class == SchedClass.Ext
                     && !TkR(prev).CpusPtr.Test(c) && TkR(prev).Cpu == c)
                 {
                     var dst = FirstAllowedOnline(prev);
                     if (dst >= 0 && dst != c)
                     {
-                        f.L0 = dst;
-                        ref var m = ref Call(ref f, 6, PathId.MigrateQueued);
+                        sc.MigrateDst = dst;
+                        ref var m = ref Call(ref f, (int)ScheduleAt.AfterMigrate, PathId.MigrateQueued);
                         m.Task = prev;
                         m.I0 = c;
                         m.I1 = dst;
@@ -180,12 +220,12 @@ public sealed partial class Machine
                     }
                 }
                 UnlockRq(c);
-                goto case 7;
+                goto case ScheduleAt.BalanceCallbacks;
             }
-            case 6:
-                UnlockRq((int)f.L0);
-                goto case 7;
-            case 7:
+            case ScheduleAt.AfterMigrate:
+                UnlockRq(sc.MigrateDst);
+                goto case ScheduleAt.BalanceCallbacks;
+            case ScheduleAt.BalanceCallbacks:
             {
                 // do_pick_task_scx(): a SCX_KICK_WAIT issued from here queued kick_sync_wait_bal_cb.
                 ref var rq = ref Rq(c);
@@ -196,9 +236,9 @@ public sealed partial class Machine
                 }
                 rq.KickSyncPending = false;
                 rq.KickWaiting = true;
-                goto case 8;
+                goto case ScheduleAt.KickSyncWait;
             }
-            case 8:
+            case ScheduleAt.KickSyncWait:
             {
                 // kick_sync_wait_bal_cb(): wait until every kicked CPU has passed through its scheduling
                 // path. The rq lock is dropped while spinning, and the spinner keeps advancing its own
@@ -213,21 +253,25 @@ public sealed partial class Machine
                         continue;
                     }
                     rq.KickSync++;
-                    f.Dsq = t;
+                    // The stopper flag is dead from here on; the flag and the waited-for CPU once shared a
+                    // register, so clearing it keeps the frame's bytes a function of what is live, and the
+                    // explored state space unchanged.
+                    sc.StopperPreempts = 0;
+                    sc.KickWaitCpu = t;
                     Trace?.Note(_cur, $"kick_sync_wait_bal_cb: wait for CPU{t}");
-                    WaitFor(ref f, 9, WaitKind.KickSync, t, seen);
+                    WaitFor(ref f, (int)ScheduleAt.AfterKickSync, WaitKind.KickSync, t, seen);
                     return;
                 }
                 rq.KickWaiting = false;
                 Return();
                 return;
             }
-            case 9:
+            case ScheduleAt.AfterKickSync:
                 // The target's kick_sync moved (or it is spinning itself, which moves it): done with it.
-                Rq(c).CpusToSync.Clear(f.Dsq);
-                goto case 8;
+                Rq(c).CpusToSync.Clear(sc.KickWaitCpu);
+                goto case ScheduleAt.KickSyncWait;
             default:
-                throw new System.Diagnostics.UnreachableException($"__schedule pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"__schedule resume point {f.Pc}");
         }
     }
 
@@ -296,14 +340,47 @@ public sealed partial class Machine
     }
 
     // ---------------------------------------------------------------- balance_one()
-    // Requires: rq(c) held. Task = prev (SCX) or -1. I1 = loop count. Returns 1 if there is a task to run.
+
+    /// <summary>balance_one()'s locals (Cpu = the balancing CPU, Task = prev if it is an SCX task, else -1).</summary>
+    private struct BalanceOneLocals
+    {
+        /// <summary>Rounds of the ops.dispatch loop so far (bounded by SCX_DSP_MAX_LOOPS).</summary>
+        public int Loops;
+    }
+
+    /// <summary>balance_one()'s resume points.</summary>
+    private enum BalanceOneAt
+    {
+        Entry = 0,
+        /// <summary>fallback-dsq (v2) drained this rq's fallback DSQ (also reached directly): is the local DSQ non-empty?</summary>
+        AfterFallbackDrain = 1,
+        /// <summary>consume_global_dsq() before the dispatch loop returned.</summary>
+        AfterConsumeGlobal = 2,
+        /// <summary>The top of the dispatch loop: reset dspc->nr_tasks, call ops.dispatch.</summary>
+        DispatchLoop = 3,
+        /// <summary>ops.dispatch returned: flush_dispatch_buf().</summary>
+        AfterDispatch = 4,
+        /// <summary>flush_dispatch_buf() returned: keep prev, a local task, or consume the global DSQ.</summary>
+        AfterFlush = 5,
+        /// <summary>consume of this CPU's bypass DSQ returned (bypassing).</summary>
+        AfterConsumeBypass = 6,
+        /// <summary>Nothing found: keep prev if it is still runnable (unless SCX_OPS_ENQ_LAST), else go idle.</summary>
+        NothingFound = 7,
+        /// <summary>consume_global_dsq() inside the loop returned: loop again while ops.dispatch made progress.</summary>
+        AfterConsumeGlobalInLoop = 8,
+        /// <summary>A task to run (local DSQ non-empty, or prev kept): return true.</summary>
+        HasTask = 100,
+    }
+
+    // Requires: rq(c) held. Returns 1 if there is a task to run.
     private void PathBalanceOne(ref Frame f)
     {
         var c = f.Cpu;
         var prev = f.Task;
-        switch (f.Pc)
+        ref var bl = ref f.Locals<BalanceOneLocals>();
+        switch ((BalanceOneAt)f.Pc)
         {
-            case 0:
+            case BalanceOneAt.Entry:
             {
                 ref var rq = ref Rq(c);
                 rq.Flags |= RqFlags.InBalance;
@@ -315,115 +392,145 @@ public sealed partial class Machine
                 if (prev >= 0 && ScxQueued(prev) && TkR(prev).Slice > 0 && !Bypassing)
                 {
                     rq.Flags |= RqFlags.BalKeep;
-                    goto case 100;
+                    goto case BalanceOneAt.HasTask;
                 }
                 if (Config.Protocol == Protocol.FallbackDsq && DqR(FallbackSlot(c)).Nr > 0)
                 {
                     // fallback-dsq (v2): drain this rq's fallback DSQ first, re-enqueueing with SCX_ENQ_REENQ.
-                    ref var dr = ref Call(ref f, 1, PathId.ReenqueueLocal);
+                    ref var dr = ref Call(ref f, (int)BalanceOneAt.AfterFallbackDrain, PathId.ReenqueueLocal);
                     dr.Cpu = c;
                     dr.I2 = 2; // drain the fallback DSQ (rq already held)
                     return;
                 }
-                goto case 1;
+                goto case BalanceOneAt.AfterFallbackDrain;
             }
-            case 1:
+            case BalanceOneAt.AfterFallbackDrain:
             {
-                if (DqR(LocalSlot(c)).Nr > 0) goto case 100;
+                if (DqR(LocalSlot(c)).Nr > 0) goto case BalanceOneAt.HasTask;
                 // scx_dispatch_sched(): consume_global_dsq() first, bypassing or not.
-                ref var cg = ref Call(ref f, 2, PathId.ConsumeDispatchQ);
-                cg.Cpu = c;
-                cg.Dsq = GlobalSlot;
+                CallConsumeDispatchQ(ref f, (int)BalanceOneAt.AfterConsumeGlobal, GlobalSlot);
                 return;
             }
-            case 2:
-                if (Ret != 0) goto case 100;
+            case BalanceOneAt.AfterConsumeGlobal:
+                if (Ret != 0) goto case BalanceOneAt.HasTask;
                 if (Bypassing)
                 {
                     // "if @sch is bypassing, only the bypass DSQs are active": its result is the answer.
                     // The kernel also consumes the bypass DSQ after the dispatch loop while bypass
                     // dispatch is enabled but the scheduler is not bypassing — a window of
                     // scx_bypass(false) that the model never opens (docs/ext-c-notes.md).
-                    ref var cb = ref Call(ref f, 6, PathId.ConsumeDispatchQ);
-                    cb.Cpu = c;
-                    cb.Dsq = BypassSlot(c);
+                    CallConsumeDispatchQ(ref f, (int)BalanceOneAt.AfterConsumeBypass, BypassSlot(c));
                     return;
                 }
-                if (!Has.Has(ScxCallback.Dispatch)) goto case 7;
-                f.I1 = 0;
-                goto case 3;
-            case 3:
+                if (!Has.Has(ScxCallback.Dispatch)) goto case BalanceOneAt.NothingFound;
+                bl.Loops = 0;
+                goto case BalanceOneAt.DispatchLoop;
+            case BalanceOneAt.DispatchLoop:
                 Rq(c).DspNrTasks = 0;
-                if (Invoke(ref f, 4, ScxCallback.Dispatch, prev, c)) return;
-                goto case 4;
-            case 4:
+                if (Invoke(ref f, (int)BalanceOneAt.AfterDispatch, ScxCallback.Dispatch, prev, c)) return;
+                goto case BalanceOneAt.AfterDispatch;
+            case BalanceOneAt.AfterDispatch:
             {
-                ref var fl = ref Call(ref f, 5, PathId.FlushDispatchBuf);
+                ref var fl = ref Call(ref f, (int)BalanceOneAt.AfterFlush, PathId.FlushDispatchBuf);
                 fl.Cpu = c;
                 return;
             }
-            case 5:
+            case BalanceOneAt.AfterFlush:
                 if (prev >= 0 && ScxQueued(prev) && TkR(prev).Slice > 0)
                 {
                     Rq(c).Flags |= RqFlags.BalKeep;
-                    goto case 100;
+                    goto case BalanceOneAt.HasTask;
                 }
-                if (DqR(LocalSlot(c)).Nr > 0) goto case 100;
-                {
-                    ref var cg = ref Call(ref f, 8, PathId.ConsumeDispatchQ);
-                    cg.Cpu = c;
-                    cg.Dsq = GlobalSlot;
-                }
+                if (DqR(LocalSlot(c)).Nr > 0) goto case BalanceOneAt.HasTask;
+                CallConsumeDispatchQ(ref f, (int)BalanceOneAt.AfterConsumeGlobalInLoop, GlobalSlot);
                 return;
-            case 8:
-                if (Ret != 0) goto case 100;
-                if (++f.I1 >= ScxConst.DspMaxLoops)
+            case BalanceOneAt.AfterConsumeGlobalInLoop:
+                if (Ret != 0) goto case BalanceOneAt.HasTask;
+                if (++bl.Loops >= ScxConst.DspMaxLoops)
                 {
                     // Too many loops: kick self (no flags) and give up for now.
                     ref var rq = ref Rq(c);
                     rq.CpusToKick.Set(c);
                     rq.KickIrqWork = true;
-                    goto case 7;
+                    goto case BalanceOneAt.NothingFound;
                 }
-                if (RqR(c).DspNrTasks > 0) goto case 3;
-                goto case 7;
-            case 6:
-                if (Ret != 0) goto case 100;
-                goto case 7;
-            case 7:
+                if (RqR(c).DspNrTasks > 0) goto case BalanceOneAt.DispatchLoop;
+                goto case BalanceOneAt.NothingFound;
+            case BalanceOneAt.AfterConsumeBypass:
+                if (Ret != 0) goto case BalanceOneAt.HasTask;
+                goto case BalanceOneAt.NothingFound;
+            case BalanceOneAt.NothingFound:
                 // Nothing found: keep prev if it is still runnable (unless SCX_OPS_ENQ_LAST).
                 if (prev >= 0 && ScxQueued(prev) && ((Ops.Flags & OpsFlags.EnqLast) == 0 || Bypassing))
                 {
                     Rq(c).Flags |= RqFlags.BalKeep;
                     Event(ScxEvent.DispatchKeepLast);
-                    goto case 100;
+                    goto case BalanceOneAt.HasTask;
                 }
                 Rq(c).Flags &= ~RqFlags.InBalance;
                 Return(0);
                 return;
-            case 100:
+            case BalanceOneAt.HasTask:
                 Rq(c).Flags &= ~RqFlags.InBalance;
                 Return(1);
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"balance_one pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"balance_one resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- put_prev_task_scx() / set_next_task_scx()
 
-    // Requires: rq(c) held; Task = p (current), I0 = next.
+    /// <summary>
+    /// put_prev_task_scx()'s locals (Cpu = the rq's CPU, Task = p, the current task). Explicit layout:
+    /// migration_cpu_stop() in Machine.Syscalls.cs still writes Next through the frame's I0 register.
+    /// </summary>
+    /// <remarks>
+    /// The explicit views of this file and Machine.Ghost.cs use Pack = 4: a struct with a long field would
+    /// otherwise round its size up to 40 bytes, past the 36-byte register block. The block starts 8-aligned,
+    /// so the longs at offsets 0, 8 and 16 stay aligned.
+    /// </remarks>
+    [StructLayout(LayoutKind.Explicit, Pack = 4)]
+    private struct PutPrevTaskLocals
+    {
+        /// <summary>The task that runs next: -1 for none (SCX_ENQ_LAST applies), <see cref="PutPrevNextHigherClass"/> for a higher-class next.</summary>
+        [FieldOffset(24)] public int Next;
+    }
+
+    /// <summary>put_prev_task_scx()'s next: a higher-class task (the stopper), which is not SCX_ENQ_LAST.</summary>
+    private const int PutPrevNextHigherClass = -2;
+
+    /// <summary>put_prev_task_scx()'s resume points.</summary>
+    private enum PutPrevTaskAt
+    {
+        Entry = 0,
+        /// <summary>ops.stopping(p, true) returned: back to the local DSQ head, or do_enqueue_task().</summary>
+        AfterStopping = 1,
+        /// <summary>The re-enqueue returned.</summary>
+        Done = 2,
+    }
+
+    private void CallPutPrevTask(ref Frame caller, int returnPc, int p, int cpu, int next)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.PutPrevTask);
+        callee.Task = p;
+        callee.Cpu = cpu;
+        callee.Locals<PutPrevTaskLocals>().Next = next;
+    }
+
+    // Requires: rq(c) held.
     private void PathPutPrevTask(ref Frame f)
     {
         var p = f.Task;
         var c = f.Cpu;
-        switch (f.Pc)
+        ref var pp = ref f.Locals<PutPrevTaskLocals>();
+        switch ((PutPrevTaskAt)f.Pc)
         {
-            case 0:
+            case PutPrevTaskAt.Entry:
                 if (RqR(c).Curr == p) UpdateCurrScx(c);
-                if (ScxQueued(p) && Invoke(ref f, 1, ScxCallback.Stopping, p, c, 1)) return;
-                goto case 1;
-            case 1:
+                if (ScxQueued(p) && Invoke(ref f, (int)PutPrevTaskAt.AfterStopping, ScxCallback.Stopping, p, c, 1)) return;
+                goto case PutPrevTaskAt.AfterStopping;
+            case PutPrevTaskAt.AfterStopping:
             {
                 if (!ScxQueued(p))
                 {
@@ -435,61 +542,80 @@ public sealed partial class Machine
                 if (t.Slice > 0 && !Bypassing)
                 {
                     // Preempted by a higher class: back to the head of the local DSQ.
-                    ref var de = ref Call(ref f, 2, PathId.DispatchEnqueue);
+                    ref var de = ref Call(ref f, (int)PutPrevTaskAt.Done, PathId.DispatchEnqueue);
                     de.Dsq = LocalSlot(c);
                     de.Task = p;
                     de.L0 = (long)EnqFlags.Head;
                     return;
                 }
-                ref var e = ref Call(ref f, 2, PathId.DoEnqueueTask);
+                ref var e = ref Call(ref f, (int)PutPrevTaskAt.Done, PathId.DoEnqueueTask);
                 e.Task = p;
                 e.Cpu = c;
-                e.L0 = f.I0 == -1 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0;
+                e.L0 = pp.Next == -1 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0;
                 e.I0 = -1;
                 return;
             }
-            case 2:
+            case PutPrevTaskAt.Done:
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"put_prev_task_scx pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"put_prev_task_scx resume point {f.Pc}");
         }
     }
 
-    // Requires: rq(c) held; Task = next.
+    /// <summary>set_next_task_scx()'s resume points (no locals beyond Task = next and Cpu).</summary>
+    private enum SetNextTaskAt
+    {
+        Entry = 0,
+        /// <summary>ops_dequeue(SCX_DEQ_CORE_SCHED_EXEC) returned: dispatch_dequeue().</summary>
+        AfterOpsDequeue = 1,
+        /// <summary>dispatch_dequeue() returned (or p was not queued): ops.running.</summary>
+        AfterDispatchDequeue = 2,
+        /// <summary>ops.running returned: clr_task_runnable().</summary>
+        AfterRunning = 3,
+    }
+
+    private void CallSetNextTask(ref Frame caller, int returnPc, int p, int cpu)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.SetNextTask);
+        callee.Task = p;
+        callee.Cpu = cpu;
+    }
+
+    // Requires: rq(c) held.
     private void PathSetNextTask(ref Frame f)
     {
         var p = f.Task;
-        switch (f.Pc)
+        switch ((SetNextTaskAt)f.Pc)
         {
-            case 0:
+            case SetNextTaskAt.Entry:
             {
                 // p->se.exec_start = rq_clock_task(rq). A running task set again after a property change
                 // (the model leaves out that path's put_prev_task) is charged first, so no time is lost.
                 if (RqR(f.Cpu).Curr == p) UpdateCurrScx(f.Cpu);
                 Tk(p).ExecStart = SchR().Clock;
-                if (!ScxQueued(p)) goto case 2;
+                if (!ScxQueued(p)) goto case SetNextTaskAt.AfterDispatchDequeue;
                 // ops_dequeue(rq, p, SCX_DEQ_CORE_SCHED_EXEC): ends any custody left by a remote move.
-                ref var od = ref Call(ref f, 1, PathId.OpsDequeue);
+                ref var od = ref Call(ref f, (int)SetNextTaskAt.AfterOpsDequeue, PathId.OpsDequeue);
                 od.Task = p;
                 od.L0 = (long)DeqFlags.CoreSchedExec;
                 return;
             }
-            case 1:
+            case SetNextTaskAt.AfterOpsDequeue:
             {
-                ref var dd = ref Call(ref f, 2, PathId.DispatchDequeue);
+                ref var dd = ref Call(ref f, (int)SetNextTaskAt.AfterDispatchDequeue, PathId.DispatchDequeue);
                 dd.Task = p;
                 return;
             }
-            case 2:
-                if (ScxQueued(p) && Invoke(ref f, 3, ScxCallback.Running, p, f.Cpu)) return;
-                goto case 3;
-            case 3:
+            case SetNextTaskAt.AfterDispatchDequeue:
+                if (ScxQueued(p) && Invoke(ref f, (int)SetNextTaskAt.AfterRunning, ScxCallback.Running, p, f.Cpu)) return;
+                goto case SetNextTaskAt.AfterRunning;
+            case SetNextTaskAt.AfterRunning:
                 ClrTaskRunnable(p, true);
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"set_next_task_scx pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"set_next_task_scx resume point {f.Pc}");
         }
     }
 
@@ -847,11 +973,7 @@ public sealed partial class Machine
                         de.L0 = dl.EnqFlags;
                         return;
                     }
-                    ref var mv = ref Call(ref f, (int)DispatchToLocalDsqAt.AfterRemoteMove, PathId.MoveRemoteTaskToLocalDsq);
-                    mv.Task = p;
-                    mv.I0 = src;
-                    mv.I1 = dst;
-                    mv.L0 = dl.EnqFlags;
+                    CallMoveRemoteTaskToLocalDsq(ref f, (int)DispatchToLocalDsqAt.AfterRemoteMove, p, src, dst, dl.EnqFlags);
                     return;
                 }
                 // A dequeue reset holding_cpu: it owns p now; the dispatch is silently lost.
@@ -908,86 +1030,181 @@ public sealed partial class Machine
     }
 
     // ---------------------------------------------------------------- move_remote_task_to_local_dsq()
-    // Requires: rq(src) held. Ensures: rq(dst) held. Task = p, I0 = src, I1 = dst, L0 = enq flags.
+
+    /// <summary>move_remote_task_to_local_dsq()'s locals (Task = p; Cpu is not used).</summary>
+    private struct MoveRemoteTaskToLocalDsqLocals
+    {
+        public long EnqFlags;
+        /// <summary>src_rq's CPU: held on entry.</summary>
+        public int SrcCpu;
+        /// <summary>dst_rq's CPU: held on return.</summary>
+        public int DstCpu;
+    }
+
+    /// <summary>move_remote_task_to_local_dsq()'s resume points.</summary>
+    private enum MoveRemoteTaskToLocalDsqAt
+    {
+        Entry = 0,
+        /// <summary>deactivate_task(src_rq) returned: set_task_cpu(), drop src's rq lock, take dst's.</summary>
+        AfterDeactivate = 1,
+        /// <summary>dst's rq lock taken: activate_task(dst_rq).</summary>
+        AfterDstRqLock = 2,
+        /// <summary>activate_task() returned: the migration is over.</summary>
+        AfterActivate = 3,
+    }
+
+    private void CallMoveRemoteTaskToLocalDsq(ref Frame caller, int returnPc, int p, int srcCpu, int dstCpu, long enqFlags)
+    {
+        ref var callee = ref Call(ref caller, returnPc, PathId.MoveRemoteTaskToLocalDsq);
+        callee.Task = p;
+        ref var mv = ref callee.Locals<MoveRemoteTaskToLocalDsqLocals>();
+        mv.SrcCpu = srcCpu;
+        mv.DstCpu = dstCpu;
+        mv.EnqFlags = enqFlags;
+    }
+
+    // Requires: rq(src) held. Ensures: rq(dst) held.
     private void PathMoveRemoteTaskToLocalDsq(ref Frame f)
     {
         var p = f.Task;
-        switch (f.Pc)
+        ref var mv = ref f.Locals<MoveRemoteTaskToLocalDsqLocals>();
+        switch ((MoveRemoteTaskToLocalDsqAt)f.Pc)
         {
-            case 0:
+            case MoveRemoteTaskToLocalDsqAt.Entry:
             {
                 ref var t = ref Tk(p);
                 // sticky_cpu marks an SCX-internal migration: custody callbacks stay silent, enqueue goes local.
-                t.StickyCpu = f.I1;
+                t.StickyCpu = mv.DstCpu;
                 t.Migrating = true;
-                ref var d = ref Call(ref f, 1, PathId.DequeueTask);
+                ref var d = ref Call(ref f, (int)MoveRemoteTaskToLocalDsqAt.AfterDeactivate, PathId.DequeueTask);
                 d.Task = p;
-                d.Cpu = f.I0;
+                d.Cpu = mv.SrcCpu;
                 d.L0 = 0;
                 return;
             }
-            case 1:
-                Tk(p).Cpu = f.I1; // set_task_cpu()
-                UnlockRq(f.I0);
-                LockRq(ref f, f.I1, 2);
+            case MoveRemoteTaskToLocalDsqAt.AfterDeactivate:
+                Tk(p).Cpu = mv.DstCpu; // set_task_cpu()
+                UnlockRq(mv.SrcCpu);
+                LockRq(ref f, mv.DstCpu, (int)MoveRemoteTaskToLocalDsqAt.AfterDstRqLock);
                 return;
-            case 2:
+            case MoveRemoteTaskToLocalDsqAt.AfterDstRqLock:
             {
-                if (!TkR(p).CpusPtr.Test(f.I1))
-                    KernelAssert("WARN_ON_ONCE(!cpumask_test_cpu(dst, p->cpus_ptr))", $"move_remote_task_to_local_dsq: CPU{f.I1} not in {TaskName(p)}'s cpus_ptr {TkR(p).CpusPtr}");
+                if (!TkR(p).CpusPtr.Test(mv.DstCpu))
+                    KernelAssert("WARN_ON_ONCE(!cpumask_test_cpu(dst, p->cpus_ptr))", $"move_remote_task_to_local_dsq: CPU{mv.DstCpu} not in {TaskName(p)}'s cpus_ptr {TkR(p).CpusPtr}");
                 Tk(p).Run = RunState.Runnable;
-                ref var e = ref Call(ref f, 3, PathId.EnqueueTask);
+                ref var e = ref Call(ref f, (int)MoveRemoteTaskToLocalDsqAt.AfterActivate, PathId.EnqueueTask);
                 e.Task = p;
-                e.Cpu = f.I1;
-                e.L0 = f.L0;
+                e.Cpu = mv.DstCpu;
+                e.L0 = mv.EnqFlags;
                 return;
             }
-            case 3:
+            case MoveRemoteTaskToLocalDsqAt.AfterActivate:
                 Tk(p).Migrating = false;
                 Return();
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"move_remote_task_to_local_dsq pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"move_remote_task_to_local_dsq resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- consume_dispatch_q() / scx_bpf_dsq_move_to_local()
-    // Requires: rq(c) held. Dsq = source slot. I2 = 1 when called as the kfunc (it starts at pc 10 with
-    // the source id in L0: flush, then find_user_dsq(); count nr_tasks on success).
-    // I0 = candidate task, I1 = its rq. Returns 1 if a task was moved to c's local DSQ.
+
+    /// <summary>
+    /// consume_dispatch_q()'s locals (Cpu = the consuming CPU, Dsq = the source slot). Explicit layout:
+    /// the kfunc start in Machine.Bpf.cs still writes SrcDsqId and Kfunc through the L0 and I2 registers.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Pack = 4)]
+    private struct ConsumeDispatchQLocals
+    {
+        /// <summary>scx_bpf_dsq_move_to_local()'s dsq_id, resolved by find_user_dsq() after the flush.</summary>
+        [FieldOffset(0)] public ulong SrcDsqId;
+        /// <summary>consume_remote_task(): the task being taken from another rq.</summary>
+        [FieldOffset(24)] public int RemoteTask;
+        /// <summary>consume_remote_task(): that task's rq (src_rq), locked after the unlink.</summary>
+        [FieldOffset(28)] public int RemoteTaskRq;
+        /// <summary>1 when called as scx_bpf_dsq_move_to_local() (flush first, count dspc->nr_tasks on success).</summary>
+        [FieldOffset(32)] public int Kfunc;
+    }
+
+    /// <summary>consume_dispatch_q()'s resume points.</summary>
+    private enum ConsumeDispatchQAt
+    {
+        /// <summary>consume_dispatch_q()'s entry and its retry: label (this rq's lock retaken after losing a task to a dequeue).</summary>
+        Entry = 0,
+        /// <summary>dsq->lock taken: walk the DSQ for a task this CPU can take.</summary>
+        AfterDsqLock = 1,
+        /// <summary>consume_remote_task(): src_rq's lock taken after the unlink; is p still ours (holding_cpu)?</summary>
+        AfterSrcRqLock = 2,
+        /// <summary>scx_bpf_dsq_move_to_local()'s entry: flush_dispatch_buf() first.</summary>
+        KfuncEntry = 10,
+        /// <summary>The kfunc's flush returned: find_user_dsq().</summary>
+        AfterKfuncFlush = 11,
+        /// <summary>Nothing consumed: return false.</summary>
+        NotFound = 20,
+        /// <summary>A task reached this CPU's local DSQ (the remote move returned holding this rq): return true.</summary>
+        Found = 21,
+        /// <summary>move_local_task_to_local_dsq() returned under the source DSQ lock: drop it.</summary>
+        AfterLocalMove = 22,
+    }
+
+    private void CallConsumeDispatchQ(ref Frame caller, int returnPc, int slot)
+    {
+        var c = caller.Cpu;
+        ref var callee = ref Call(ref caller, returnPc, PathId.ConsumeDispatchQ);
+        callee.Cpu = c;
+        callee.Dsq = slot;
+    }
+
+    /// <summary>
+    /// scx_bpf_dsq_move_to_local() as a kernel path of its own (for the deferred-kfunc start in
+    /// Machine.Bpf.cs, which writes the same fields through the registers today).
+    /// </summary>
+    private void PushDsqMoveToLocal(int cpu, ulong dsqId)
+    {
+        ref var f = ref Push(PathId.ConsumeDispatchQ);
+        f.Cpu = cpu;
+        f.Dsq = -1;
+        ref var cq = ref f.Locals<ConsumeDispatchQLocals>();
+        cq.SrcDsqId = dsqId;
+        cq.Kfunc = 1;
+        f.Pc = (int)ConsumeDispatchQAt.KfuncEntry;
+    }
+
+    // Requires: rq(c) held. Returns 1 if a task was moved to c's local DSQ.
     private void PathConsumeDispatchQ(ref Frame f)
     {
         var c = f.Cpu;
-        switch (f.Pc)
+        ref var cq = ref f.Locals<ConsumeDispatchQLocals>();
+        switch ((ConsumeDispatchQAt)f.Pc)
         {
-            case 10:
+            case ConsumeDispatchQAt.KfuncEntry:
             {
-                ref var fl = ref Call(ref f, 11, PathId.FlushDispatchBuf);
+                ref var fl = ref Call(ref f, (int)ConsumeDispatchQAt.AfterKfuncFlush, PathId.FlushDispatchBuf);
                 fl.Cpu = c;
                 return;
             }
-            case 11:
+            case ConsumeDispatchQAt.AfterKfuncFlush:
             {
                 // After the flush: find_user_dsq() knows no built-in DSQ (SCX_DSQ_GLOBAL included).
-                var s = FindUserDsq((ulong)f.L0);
+                var s = FindUserDsq(cq.SrcDsqId);
                 if (s < 0)
                 {
-                    ScxError($"invalid DSQ ID 0x{(ulong)f.L0:x16}");
-                    goto case 20;
+                    ScxError($"invalid DSQ ID 0x{cq.SrcDsqId:x16}");
+                    goto case ConsumeDispatchQAt.NotFound;
                 }
                 f.Dsq = s;
-                goto case 0;
+                goto case ConsumeDispatchQAt.Entry;
             }
-            case 0:
-                if (DqR(f.Dsq).Nr == 0) goto case 20; // lockless emptiness check
-                LockDsq(ref f, f.Dsq, 1);
+            case ConsumeDispatchQAt.Entry:
+                if (DqR(f.Dsq).Nr == 0) goto case ConsumeDispatchQAt.NotFound; // lockless emptiness check
+                LockDsq(ref f, f.Dsq, (int)ConsumeDispatchQAt.AfterDsqLock);
                 return;
-            case 1:
+            case ConsumeDispatchQAt.AfterDsqLock:
             {
                 if (SchR().Aborting && !IsBypassSlot(f.Dsq))
                 {
                     UnlockDsq(f.Dsq);
-                    goto case 20;
+                    goto case ConsumeDispatchQAt.NotFound;
                 }
                 for (var t = DqR(f.Dsq).Head; t >= 0; t = TkR(t).Next)
                 {
@@ -995,10 +1212,10 @@ public sealed partial class Machine
                     if (p.Cpu == c)
                     {
                         // task_unlink_from_dsq() + move_local_task_to_local_dsq() with the source DSQ still
-                        // locked (its local_dsq_post_enq() runs ops.dequeue there); unlocked after (pc 22).
+                        // locked (its local_dsq_post_enq() runs ops.dequeue there); unlocked after (AfterLocalMove).
                         Unlink(t);
                         p.Dsq = -1;
-                        ref var de = ref Call(ref f, 22, PathId.DispatchEnqueue);
+                        ref var de = ref Call(ref f, (int)ConsumeDispatchQAt.AfterLocalMove, PathId.DispatchEnqueue);
                         de.Dsq = LocalSlot(c);
                         de.Task = t;
                         return;
@@ -1006,148 +1223,203 @@ public sealed partial class Machine
                     if (TaskCanRunOnRemoteRq(t, c, enforce: false))
                     {
                         // consume_remote_task(): drop this rq, unlink with holding_cpu, take the task's rq.
-                        f.I0 = t;
-                        f.I1 = p.Cpu;
+                        cq.RemoteTask = t;
+                        cq.RemoteTaskRq = p.Cpu;
                         UnlockRq(c);
                         if (p.HoldingCpu >= 0) KernelAssert("WARN_ON_ONCE(holding_cpu >= 0)", $"{TaskName(t)} already under transfer");
                         Unlink(t);
                         p.HoldingCpu = c;
                         UnlockDsq(f.Dsq);
-                        LockRq(ref f, f.I1, 2);
+                        LockRq(ref f, cq.RemoteTaskRq, (int)ConsumeDispatchQAt.AfterSrcRqLock);
                         return;
                     }
                 }
                 UnlockDsq(f.Dsq);
-                goto case 20;
+                goto case ConsumeDispatchQAt.NotFound;
             }
-            case 2:
+            case ConsumeDispatchQAt.AfterSrcRqLock:
             {
-                var t = f.I0;
+                var t = cq.RemoteTask;
+                var src = cq.RemoteTaskRq;
                 // unlink_dsq_and_lock_src_rq(): while we are the holding CPU, task_rq(p) cannot have changed.
-                if (TkR(t).HoldingCpu == c && TkR(t).Cpu != f.I1)
-                    KernelAssert("WARN_ON_ONCE(src_rq != task_rq(p))", $"unlink_dsq_and_lock_src_rq: {TaskName(t)} held by CPU{c} moved from CPU{f.I1} to CPU{TkR(t).Cpu}");
-                if (TkR(t).HoldingCpu == c && TkR(t).Cpu == f.I1)
+                if (TkR(t).HoldingCpu == c && TkR(t).Cpu != src)
+                    KernelAssert("WARN_ON_ONCE(src_rq != task_rq(p))", $"unlink_dsq_and_lock_src_rq: {TaskName(t)} held by CPU{c} moved from CPU{src} to CPU{TkR(t).Cpu}");
+                if (TkR(t).HoldingCpu == c && TkR(t).Cpu == src)
                 {
-                    ref var mv = ref Call(ref f, 21, PathId.MoveRemoteTaskToLocalDsq);
-                    mv.Task = t;
-                    mv.I0 = f.I1;
-                    mv.I1 = c;
+                    CallMoveRemoteTaskToLocalDsq(ref f, (int)ConsumeDispatchQAt.Found, t, src, c, 0);
                     return;
                 }
                 // Lost to a dequeue: back to our rq and start over.
-                UnlockRq(f.I1);
-                LockRq(ref f, c, 0);
+                UnlockRq(src);
+                LockRq(ref f, c, (int)ConsumeDispatchQAt.Entry);
                 return;
             }
-            case 20:
+            case ConsumeDispatchQAt.NotFound:
                 Return(0);
                 return;
-            case 22:
+            case ConsumeDispatchQAt.AfterLocalMove:
                 UnlockDsq(f.Dsq);
-                goto case 21;
-            case 21:
+                goto case ConsumeDispatchQAt.Found;
+            case ConsumeDispatchQAt.Found:
                 // scx_bpf_dsq_move_to_local(): a consumed task can still be dequeued before it runs, so
                 // dspc->nr_tasks++ makes balance_one() retry on an empty local DSQ.
-                if (f.I2 == 1) Rq(c).DspNrTasks++;
+                if (cq.Kfunc == 1) Rq(c).DspNrTasks++;
                 Return(1);
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"consume_dispatch_q pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"consume_dispatch_q resume point {f.Pc}");
         }
     }
 
     // ---------------------------------------------------------------- scx_bpf_dsq_move()
-    // From ops.dispatch (rq(c) held). Task = p, Dsq = source slot, L0 = destination id, L1 = flags, L2 = iterator seq.
-    // I0 = src rq, I1 = rq currently locked, I2 = result.
+
+    /// <summary>
+    /// scx_dsq_move()'s locals (Cpu = the dispatching CPU, Task = p, Dsq = the source slot, kit->dsq).
+    /// Explicit layout: the kfunc start in Machine.Bpf.cs still writes DstDsqId, EnqFlags and IterSeq
+    /// through the L0, L1 and L2 registers.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Pack = 4)]
+    private struct DsqMoveLocals
+    {
+        /// <summary>The destination dsq_id, until find_dsq_for_dispatch() resolved it.</summary>
+        [FieldOffset(0)] public ulong DstDsqId;
+        /// <summary>
+        /// The destination CPU of a remote move, kept across move_remote_task_to_local_dsq() in DstDsqId's
+        /// place (the id is dead by then; one register holds either, so the frame's bytes are what they were).
+        /// </summary>
+        [FieldOffset(0)] public long RemoteDstCpu;
+        [FieldOffset(8)] public long EnqFlags;
+        /// <summary>The iterator's kit->cursor.priv seq: a task inserted after the iteration began is not moved.</summary>
+        [FieldOffset(16)] public long IterSeq;
+        /// <summary>task_rq(p) when the move started (src_rq).</summary>
+        [FieldOffset(24)] public int SrcCpu;
+        /// <summary>The rq whose lock this path holds now (this CPU's, src's, then dst's).</summary>
+        [FieldOffset(28)] public int HeldRq;
+        /// <summary>1 when p was moved (the kfunc's return value).</summary>
+        [FieldOffset(32)] public int Moved;
+    }
+
+    /// <summary>scx_dsq_move()'s resume points.</summary>
+    private enum DsqMoveAt
+    {
+        Entry = 0,
+        /// <summary>src_rq's lock held (switched from this rq's, or the same): take the source DSQ's lock.</summary>
+        AfterSrcRqLock = 1,
+        /// <summary>The source dsq->lock taken: nldsq_cursor_lost_task(), then move_task_between_dsqs().</summary>
+        AfterDsqLock = 2,
+        /// <summary>move_local_task_to_local_dsq() returned under the source DSQ lock: drop it.</summary>
+        AfterLocalMove = 6,
+        /// <summary>move_remote_task_to_local_dsq() returned, with dst's rq locked.</summary>
+        AfterRemoteMove = 7,
+        /// <summary>dispatch_enqueue() into a non-local DSQ returned (also reached when the move ended otherwise): switch back to this CPU's rq lock.</summary>
+        RelockDispatchRq = 8,
+        /// <summary>Return whether p was moved.</summary>
+        Done = 9,
+    }
+
+    /// <summary>
+    /// scx_bpf_dsq_move() as a kernel path of its own (for the deferred-kfunc start in Machine.Bpf.cs,
+    /// which writes the same fields through the registers today).
+    /// </summary>
+    private void PushDsqMove(int cpu, int p, int srcSlot, ulong dstDsqId, long enqFlags, long iterSeq)
+    {
+        ref var f = ref Push(PathId.DsqMove);
+        f.Cpu = cpu;
+        f.Task = p;
+        ref var dm = ref f.Locals<DsqMoveLocals>();
+        dm.DstDsqId = dstDsqId;
+        dm.EnqFlags = enqFlags;
+        dm.IterSeq = iterSeq;
+        f.Dsq = srcSlot;
+    }
+
+    // From ops.dispatch (rq(c) held). Ensures: rq(c) held again.
     private void PathDsqMove(ref Frame f)
     {
         var c = f.Cpu;
         var p = f.Task;
-        switch (f.Pc)
+        ref var dm = ref f.Locals<DsqMoveLocals>();
+        switch ((DsqMoveAt)f.Pc)
         {
-            case 0:
+            case DsqMoveAt.Entry:
             {
                 var src = TkR(p).Cpu;
-                f.I0 = src;
-                f.I1 = c;
-                if (SwitchRqLock(ref f, ref f.I1, src, 1)) return;
-                goto case 1;
+                dm.SrcCpu = src;
+                dm.HeldRq = c;
+                if (SwitchRqLock(ref f, ref dm.HeldRq, src, (int)DsqMoveAt.AfterSrcRqLock)) return;
+                goto case DsqMoveAt.AfterSrcRqLock;
             }
-            case 1:
-                LockDsq(ref f, f.Dsq, 2);
+            case DsqMoveAt.AfterSrcRqLock:
+                LockDsq(ref f, f.Dsq, (int)DsqMoveAt.AfterDsqLock);
                 return;
-            case 2:
+            case DsqMoveAt.AfterDsqLock:
             {
                 ref var t = ref Tk(p);
                 // nldsq_cursor_lost_task(): p left the DSQ, was re-inserted after the iterator began, or
                 // is being consumed by someone else (holding_cpu) — no move.
-                if (t.Dsq != f.Dsq || t.DsqSeq > f.L2 || t.HoldingCpu >= 0)
+                if (t.Dsq != f.Dsq || t.DsqSeq > dm.IterSeq || t.HoldingCpu >= 0)
                 {
                     UnlockDsq(f.Dsq);
-                    f.I2 = 0;
-                    goto case 8;
+                    dm.Moved = 0;
+                    goto case DsqMoveAt.RelockDispatchRq;
                 }
                 // "if @p has stayed on @dsq, its rq couldn't have changed"
-                if (t.Cpu != f.I0)
+                if (t.Cpu != dm.SrcCpu)
                 {
-                    KernelAssert("WARN_ON_ONCE(rq != task_rq(p))", $"nldsq_cursor_lost_task: {TaskName(p)} still on {SlotName(f.Dsq)} but on CPU{t.Cpu}, not CPU{f.I0}");
+                    KernelAssert("WARN_ON_ONCE(rq != task_rq(p))", $"nldsq_cursor_lost_task: {TaskName(p)} still on {SlotName(f.Dsq)} but on CPU{t.Cpu}, not CPU{dm.SrcCpu}");
                     UnlockDsq(f.Dsq);
-                    f.I2 = 0;
-                    goto case 8;
+                    dm.Moved = 0;
+                    goto case DsqMoveAt.RelockDispatchRq;
                 }
                 // move_task_between_dsqs()
-                var src = f.I0;
-                var dstSlot = FindDsqForDispatch(c, (ulong)f.L0, p);
+                var src = dm.SrcCpu;
+                var dstSlot = FindDsqForDispatch(c, dm.DstDsqId, p);
                 if (IsLocalSlot(dstSlot) && LocalSlotCpu(dstSlot) != src && !TaskCanRunOnRemoteRq(p, LocalSlotCpu(dstSlot), enforce: true))
                 {
                     dstSlot = GlobalSlot;
-                    f.L1 |= (long)EnqFlags.GdsqFallback;
+                    dm.EnqFlags |= (long)EnqFlags.GdsqFallback;
                 }
                 Unlink(p);
                 t.Dsq = -1;
-                f.I2 = 1;
+                dm.Moved = 1;
                 if (IsLocalSlot(dstSlot) && LocalSlotCpu(dstSlot) == src)
                 {
                     // move_local_task_to_local_dsq() under the source DSQ lock (ops.dequeue runs there);
-                    // the DSQ is unlocked after it (pc 6).
-                    ref var dl = ref Call(ref f, 6, PathId.DispatchEnqueue);
+                    // the DSQ is unlocked after it (AfterLocalMove).
+                    ref var dl = ref Call(ref f, (int)DsqMoveAt.AfterLocalMove, PathId.DispatchEnqueue);
                     dl.Dsq = dstSlot;
                     dl.Task = p;
-                    dl.L0 = f.L1;
+                    dl.L0 = dm.EnqFlags;
                     return;
                 }
                 UnlockDsq(f.Dsq);
                 if (IsLocalSlot(dstSlot))
                 {
-                    ref var mv = ref Call(ref f, 7, PathId.MoveRemoteTaskToLocalDsq);
-                    mv.Task = p;
-                    mv.I0 = src;
-                    mv.I1 = LocalSlotCpu(dstSlot);
-                    mv.L0 = f.L1;
-                    f.L0 = LocalSlotCpu(dstSlot);
+                    CallMoveRemoteTaskToLocalDsq(ref f, (int)DsqMoveAt.AfterRemoteMove, p, src, LocalSlotCpu(dstSlot), dm.EnqFlags);
+                    dm.RemoteDstCpu = LocalSlotCpu(dstSlot);
                     return;
                 }
-                ref var de = ref Call(ref f, 8, PathId.DispatchEnqueue);
+                ref var de = ref Call(ref f, (int)DsqMoveAt.RelockDispatchRq, PathId.DispatchEnqueue);
                 de.Dsq = dstSlot;
                 de.Task = p;
-                de.L0 = f.L1;
+                de.L0 = dm.EnqFlags;
                 return;
             }
-            case 6:
+            case DsqMoveAt.AfterLocalMove:
                 UnlockDsq(f.Dsq);
-                goto case 8;
-            case 7:
-                f.I1 = (int)f.L0;
-                goto case 8;
-            case 8:
-                if (SwitchRqLock(ref f, ref f.I1, c, 9)) return;
-                goto case 9;
-            case 9:
+                goto case DsqMoveAt.RelockDispatchRq;
+            case DsqMoveAt.AfterRemoteMove:
+                dm.HeldRq = (int)dm.RemoteDstCpu;
+                goto case DsqMoveAt.RelockDispatchRq;
+            case DsqMoveAt.RelockDispatchRq:
+                if (SwitchRqLock(ref f, ref dm.HeldRq, c, (int)DsqMoveAt.Done)) return;
+                goto case DsqMoveAt.Done;
+            case DsqMoveAt.Done:
                 // Unlike scx_bpf_dsq_move_to_local(), scx_dsq_move() does not bump dspc->nr_tasks.
-                Return(f.I2);
+                Return(dm.Moved);
                 return;
             default:
-                throw new System.Diagnostics.UnreachableException($"scx_bpf_dsq_move pc {f.Pc}");
+                throw new System.Diagnostics.UnreachableException($"scx_bpf_dsq_move resume point {f.Pc}");
         }
     }
 }
