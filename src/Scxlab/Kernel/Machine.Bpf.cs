@@ -806,12 +806,7 @@ public sealed partial class Machine
                 // scx_bpf_dsq_move_to_local(): flush_dispatch_buf() first, then find_user_dsq() (which
                 // knows no built-in DSQ, SCX_DSQ_GLOBAL included); both happen in the kernel path.
                 cbf.I1 = (int)k;
-                ref var f = ref Push(PathId.ConsumeDispatchQ);
-                f.Cpu = cpu;
-                f.Dsq = -1;
-                f.L0 = a;   // the source DSQ id, resolved after the flush
-                f.I2 = 1;   // kfunc: count nr_tasks on success
-                f.Pc = 10;
+                PushDsqMoveToLocal(cpu, (ulong)a); // the source DSQ id is resolved after the flush
                 return true;
             }
             case CallKind.DsqMove:
@@ -826,13 +821,7 @@ public sealed partial class Machine
                 if (SchR().Aborting) return false;
                 if (!ValidTask(ctx, (int)a, "scx_bpf_dsq_move")) return false;
                 cbf.I1 = (int)k;
-                ref var f = ref Push(PathId.DsqMove);
-                f.Cpu = cpu;
-                f.Task = (int)a;
-                f.L0 = b;       // destination dsq id
-                f.L1 = c;       // enq flags
-                f.L2 = e;       // iterator seq
-                f.Dsq = src;
+                PushDsqMove(cpu, (int)a, src, dstDsqId: (ulong)b, enqFlags: c, iterSeq: e);
                 return true;
             }
             case CallKind.GhostCommit:
@@ -844,19 +833,13 @@ public sealed partial class Machine
                 }
                 if (!ValidTask(ctx, (int)a, "GHOST_IOC_COMMIT_TXN")) return false;
                 cbf.I1 = (int)k;
-                ref var f = ref Push(PathId.GhostCommit);
-                f.Cpu = cpu;
-                f.Task = (int)a;
-                f.I0 = (int)b;
-                f.L0 = c;
+                PushGhostCommit(cpu, (int)a, targetCpu: (int)b, barrier: c);
                 return true;
             }
             case CallKind.ReenqueueLocal:
             {
                 cbf.I1 = (int)k;
-                ref var f = ref Push(PathId.ReenqueueLocal);
-                f.Cpu = cpu;
-                f.I2 = 0;
+                PushReenqueueLocal(cpu, ReenqMode.Kfunc);
                 return true;
             }
             default:

@@ -91,10 +91,7 @@ public sealed partial class Machine
                 {
                     // deactivate_task(rq, prev, DEQUEUE_SLEEP)
                     sc.PrevSlept = 1;
-                    ref var d = ref Call(ref f, (int)ScheduleAt.AfterDeactivate, PathId.DequeueTask);
-                    d.Task = prev;
-                    d.Cpu = c;
-                    d.L0 = (long)DeqFlags.Sleep;
+                    CallDequeueTask(ref f, (int)ScheduleAt.AfterDeactivate, prev, c, (long)DeqFlags.Sleep);
                     return;
                 }
                 goto case ScheduleAt.AfterDeactivate;
@@ -211,11 +208,7 @@ public sealed partial class Machine
                     if (dst >= 0 && dst != c)
                     {
                         sc.MigrateDst = dst;
-                        ref var m = ref Call(ref f, (int)ScheduleAt.AfterMigrate, PathId.MigrateQueued);
-                        m.Task = prev;
-                        m.I0 = c;
-                        m.I1 = dst;
-                        m.I2 = 0; // returns holding rq(dst)
+                        CallMigrateQueued(ref f, (int)ScheduleAt.AfterMigrate, prev, c, dst, relockSrcRq: false); // returns holding rq(dst)
                         return;
                     }
                 }
@@ -397,9 +390,7 @@ public sealed partial class Machine
                 if (Config.Protocol == Protocol.FallbackDsq && DqR(FallbackSlot(c)).Nr > 0)
                 {
                     // fallback-dsq (v2): drain this rq's fallback DSQ first, re-enqueueing with SCX_ENQ_REENQ.
-                    ref var dr = ref Call(ref f, (int)BalanceOneAt.AfterFallbackDrain, PathId.ReenqueueLocal);
-                    dr.Cpu = c;
-                    dr.I2 = 2; // drain the fallback DSQ (rq already held)
+                    CallReenqueueLocal(ref f, (int)BalanceOneAt.AfterFallbackDrain, c, ReenqMode.FallbackDrain); // rq already held
                     return;
                 }
                 goto case BalanceOneAt.AfterFallbackDrain;
@@ -542,17 +533,10 @@ public sealed partial class Machine
                 if (t.Slice > 0 && !Bypassing)
                 {
                     // Preempted by a higher class: back to the head of the local DSQ.
-                    ref var de = ref Call(ref f, (int)PutPrevTaskAt.Done, PathId.DispatchEnqueue);
-                    de.Dsq = LocalSlot(c);
-                    de.Task = p;
-                    de.L0 = (long)EnqFlags.Head;
+                    CallDispatchEnqueue(ref f, (int)PutPrevTaskAt.Done, LocalSlot(c), p, (long)EnqFlags.Head);
                     return;
                 }
-                ref var e = ref Call(ref f, (int)PutPrevTaskAt.Done, PathId.DoEnqueueTask);
-                e.Task = p;
-                e.Cpu = c;
-                e.L0 = pp.Next == -1 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0;
-                e.I0 = -1;
+                CallDoEnqueueTask(ref f, (int)PutPrevTaskAt.Done, p, c, pp.Next == -1 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0, -1);
                 return;
             }
             case PutPrevTaskAt.Done:
@@ -596,15 +580,12 @@ public sealed partial class Machine
                 Tk(p).ExecStart = SchR().Clock;
                 if (!ScxQueued(p)) goto case SetNextTaskAt.AfterDispatchDequeue;
                 // ops_dequeue(rq, p, SCX_DEQ_CORE_SCHED_EXEC): ends any custody left by a remote move.
-                ref var od = ref Call(ref f, (int)SetNextTaskAt.AfterOpsDequeue, PathId.OpsDequeue);
-                od.Task = p;
-                od.L0 = (long)DeqFlags.CoreSchedExec;
+                CallOpsDequeue(ref f, (int)SetNextTaskAt.AfterOpsDequeue, p, (long)DeqFlags.CoreSchedExec);
                 return;
             }
             case SetNextTaskAt.AfterOpsDequeue:
             {
-                ref var dd = ref Call(ref f, (int)SetNextTaskAt.AfterDispatchDequeue, PathId.DispatchDequeue);
-                dd.Task = p;
+                CallDispatchDequeue(ref f, (int)SetNextTaskAt.AfterDispatchDequeue, p);
                 return;
             }
             case SetNextTaskAt.AfterDispatchDequeue:
@@ -735,10 +716,7 @@ public sealed partial class Machine
                     CallDispatchToLocalDsq(ref f, (int)FinishDispatchAt.AfterDispatch, p, LocalSlotCpu(slot), fd.EnqFlags);
                     return;
                 }
-                ref var de = ref Call(ref f, (int)FinishDispatchAt.AfterDispatch, PathId.DispatchEnqueue);
-                de.Dsq = slot;
-                de.Task = p;
-                de.L0 = fd.EnqFlags | (long)EnqFlags.ClearOpss;
+                CallDispatchEnqueue(ref f, (int)FinishDispatchAt.AfterDispatch, slot, p, fd.EnqFlags | (long)EnqFlags.ClearOpss);
                 return;
             }
             case FinishDispatchAt.AfterDispatch:
@@ -874,10 +852,7 @@ public sealed partial class Machine
                 dl.SrcCpu = src;
                 if (c == src && src == dst)
                 {
-                    ref var de = ref Call(ref f, (int)DispatchToLocalDsqAt.Done, PathId.DispatchEnqueue);
-                    de.Dsq = LocalSlot(dst);
-                    de.Task = p;
-                    de.L0 = dl.EnqFlags | (long)EnqFlags.ClearOpss;
+                    CallDispatchEnqueue(ref f, (int)DispatchToLocalDsqAt.Done, LocalSlot(dst), p, dl.EnqFlags | (long)EnqFlags.ClearOpss);
                     return;
                 }
                 // Which outcome a disallowed target gets. v1's revert needs a dispatch to revert: a task
@@ -923,19 +898,13 @@ public sealed partial class Machine
                                 self.CpusToKick.Set(src);
                                 self.KickIrqWork = true;
                             }
-                            ref var de = ref Call(ref f, (int)DispatchToLocalDsqAt.Done, PathId.DispatchEnqueue);
-                            de.Dsq = FallbackSlot(src);
-                            de.Task = p;
-                            de.L0 = dl.EnqFlags | (long)EnqFlags.ClearOpss;
+                            CallDispatchEnqueue(ref f, (int)DispatchToLocalDsqAt.Done, FallbackSlot(src), p, dl.EnqFlags | (long)EnqFlags.ClearOpss);
                             return;
                         }
                         case DisallowedTarget.ErrorAndGlobal:
                         {
                             // scx_error() was raised by the enforcing check; park p on the global DSQ so it is not lost.
-                            ref var de = ref Call(ref f, (int)DispatchToLocalDsqAt.Done, PathId.DispatchEnqueue);
-                            de.Dsq = GlobalSlot;
-                            de.Task = p;
-                            de.L0 = dl.EnqFlags | (long)EnqFlags.ClearOpss | (long)EnqFlags.GdsqFallback;
+                            CallDispatchEnqueue(ref f, (int)DispatchToLocalDsqAt.Done, GlobalSlot, p, dl.EnqFlags | (long)EnqFlags.ClearOpss | (long)EnqFlags.GdsqFallback);
                             return;
                         }
                         default:
@@ -967,10 +936,7 @@ public sealed partial class Machine
                     if (src == dst)
                     {
                         t.HoldingCpu = -1;
-                        ref var de = ref Call(ref f, (int)DispatchToLocalDsqAt.AfterInsert, PathId.DispatchEnqueue);
-                        de.Dsq = LocalSlot(dst);
-                        de.Task = p;
-                        de.L0 = dl.EnqFlags;
+                        CallDispatchEnqueue(ref f, (int)DispatchToLocalDsqAt.AfterInsert, LocalSlot(dst), p, dl.EnqFlags);
                         return;
                     }
                     CallMoveRemoteTaskToLocalDsq(ref f, (int)DispatchToLocalDsqAt.AfterRemoteMove, p, src, dst, dl.EnqFlags);
@@ -1076,10 +1042,7 @@ public sealed partial class Machine
                 // sticky_cpu marks an SCX-internal migration: custody callbacks stay silent, enqueue goes local.
                 t.StickyCpu = mv.DstCpu;
                 t.Migrating = true;
-                ref var d = ref Call(ref f, (int)MoveRemoteTaskToLocalDsqAt.AfterDeactivate, PathId.DequeueTask);
-                d.Task = p;
-                d.Cpu = mv.SrcCpu;
-                d.L0 = 0;
+                CallDequeueTask(ref f, (int)MoveRemoteTaskToLocalDsqAt.AfterDeactivate, p, mv.SrcCpu, 0);
                 return;
             }
             case MoveRemoteTaskToLocalDsqAt.AfterDeactivate:
@@ -1092,10 +1055,7 @@ public sealed partial class Machine
                 if (!TkR(p).CpusPtr.Test(mv.DstCpu))
                     KernelAssert("WARN_ON_ONCE(!cpumask_test_cpu(dst, p->cpus_ptr))", $"move_remote_task_to_local_dsq: CPU{mv.DstCpu} not in {TaskName(p)}'s cpus_ptr {TkR(p).CpusPtr}");
                 Tk(p).Run = RunState.Runnable;
-                ref var e = ref Call(ref f, (int)MoveRemoteTaskToLocalDsqAt.AfterActivate, PathId.EnqueueTask);
-                e.Task = p;
-                e.Cpu = mv.DstCpu;
-                e.L0 = mv.EnqFlags;
+                CallEnqueueTask(ref f, (int)MoveRemoteTaskToLocalDsqAt.AfterActivate, p, mv.DstCpu, mv.EnqFlags);
                 return;
             }
             case MoveRemoteTaskToLocalDsqAt.AfterActivate:
@@ -1215,9 +1175,7 @@ public sealed partial class Machine
                         // locked (its local_dsq_post_enq() runs ops.dequeue there); unlocked after (AfterLocalMove).
                         Unlink(t);
                         p.Dsq = -1;
-                        ref var de = ref Call(ref f, (int)ConsumeDispatchQAt.AfterLocalMove, PathId.DispatchEnqueue);
-                        de.Dsq = LocalSlot(c);
-                        de.Task = t;
+                        CallDispatchEnqueue(ref f, (int)ConsumeDispatchQAt.AfterLocalMove, LocalSlot(c), t, 0);
                         return;
                     }
                     if (TaskCanRunOnRemoteRq(t, c, enforce: false))
@@ -1386,10 +1344,7 @@ public sealed partial class Machine
                 {
                     // move_local_task_to_local_dsq() under the source DSQ lock (ops.dequeue runs there);
                     // the DSQ is unlocked after it (AfterLocalMove).
-                    ref var dl = ref Call(ref f, (int)DsqMoveAt.AfterLocalMove, PathId.DispatchEnqueue);
-                    dl.Dsq = dstSlot;
-                    dl.Task = p;
-                    dl.L0 = dm.EnqFlags;
+                    CallDispatchEnqueue(ref f, (int)DsqMoveAt.AfterLocalMove, dstSlot, p, dm.EnqFlags);
                     return;
                 }
                 UnlockDsq(f.Dsq);
@@ -1399,10 +1354,7 @@ public sealed partial class Machine
                     dm.RemoteDstCpu = LocalSlotCpu(dstSlot);
                     return;
                 }
-                ref var de = ref Call(ref f, (int)DsqMoveAt.RelockDispatchRq, PathId.DispatchEnqueue);
-                de.Dsq = dstSlot;
-                de.Task = p;
-                de.L0 = dm.EnqFlags;
+                CallDispatchEnqueue(ref f, (int)DsqMoveAt.RelockDispatchRq, dstSlot, p, dm.EnqFlags);
                 return;
             }
             case DsqMoveAt.AfterLocalMove:

@@ -116,9 +116,7 @@ public sealed partial class Machine
                 var src = t.Cpu;
                 if (src == gc.TargetCpu)
                 {
-                    ref var de = ref Call(ref f, (int)GhostCommitAt.Finish, PathId.DispatchEnqueue);
-                    de.Dsq = LocalSlot(src);
-                    de.Task = p;
+                    CallDispatchEnqueue(ref f, (int)GhostCommitAt.Finish, LocalSlot(src), p, 0);
                     return;
                 }
                 CallMoveRemoteTaskToLocalDsq(ref f, (int)GhostCommitAt.AfterRemoteMove, p, src, gc.TargetCpu, 0);

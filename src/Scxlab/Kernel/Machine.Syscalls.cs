@@ -98,10 +98,8 @@ public sealed partial class Machine
                 sc.Running = RqR(t.Cpu).Curr == p;
                 if (sc.Queued)
                 {
-                    ref var d = ref Call(ref f, (int)SchedChangeAt.AfterDequeue, PathId.DequeueTask);
-                    d.Task = p;
-                    d.Cpu = sc.HeldRq;
-                    d.L0 = 0; // DEQUEUE_SAVE|DEQUEUE_NOCLOCK: not a sleep → SCX_DEQ_SCHED_CHANGE
+                    // DEQUEUE_SAVE|DEQUEUE_NOCLOCK: not a sleep → SCX_DEQ_SCHED_CHANGE
+                    CallDequeueTask(ref f, (int)SchedChangeAt.AfterDequeue, p, sc.HeldRq, 0);
                     return;
                 }
                 goto case SchedChangeAt.AfterDequeue;
@@ -128,19 +126,14 @@ public sealed partial class Machine
             case SchedChangeAt.AfterOpsCallback:
                 if (sc.Queued)
                 {
-                    ref var e = ref Call(ref f, (int)SchedChangeAt.AfterEnqueue, PathId.EnqueueTask);
-                    e.Task = p;
-                    e.Cpu = sc.HeldRq;
-                    e.L0 = CoreEnqRestore;
+                    CallEnqueueTask(ref f, (int)SchedChangeAt.AfterEnqueue, p, sc.HeldRq, CoreEnqRestore);
                     return;
                 }
                 goto case SchedChangeAt.AfterEnqueue;
             case SchedChangeAt.AfterEnqueue:
                 if (sc.Running && TkR(p).Class == SchedClass.Ext)
                 {
-                    ref var sn = ref Call(ref f, (int)SchedChangeAt.AfterSetNextTask, PathId.SetNextTask);
-                    sn.Task = p;
-                    sn.Cpu = sc.HeldRq;
+                    CallSetNextTask(ref f, (int)SchedChangeAt.AfterSetNextTask, p, sc.HeldRq);
                     return;
                 }
                 goto case SchedChangeAt.AfterSetNextTask;
@@ -246,10 +239,7 @@ public sealed partial class Machine
             case MigrateQueuedAt.Entry:
             {
                 Tk(p).Migrating = true;
-                ref var d = ref Call(ref f, (int)MigrateQueuedAt.AfterDequeue, PathId.DequeueTask);
-                d.Task = p;
-                d.Cpu = mq.SrcCpu;
-                d.L0 = 0;
+                CallDequeueTask(ref f, (int)MigrateQueuedAt.AfterDequeue, p, mq.SrcCpu, 0);
                 return;
             }
             case MigrateQueuedAt.AfterDequeue:
@@ -259,9 +249,7 @@ public sealed partial class Machine
                 return;
             case MigrateQueuedAt.AfterDstRqLock:
             {
-                ref var e = ref Call(ref f, (int)MigrateQueuedAt.AfterEnqueue, PathId.EnqueueTask);
-                e.Task = p;
-                e.Cpu = mq.DstCpu;
+                CallEnqueueTask(ref f, (int)MigrateQueuedAt.AfterEnqueue, p, mq.DstCpu, 0);
                 return;
             }
             case MigrateQueuedAt.AfterEnqueue:
@@ -403,10 +391,7 @@ public sealed partial class Machine
                     KickIdleFairCpu(p);
                     goto case WakeupAt.AfterEnqueue;
                 }
-                ref var e = ref Call(ref f, (int)WakeupAt.AfterEnqueue, PathId.EnqueueTask);
-                e.Task = p;
-                e.Cpu = wk.TargetCpu;
-                e.L0 = (long)EnqFlags.Wakeup | (wk.RqSelected ? (long)EnqFlags.CpuSelected : 0);
+                CallEnqueueTask(ref f, (int)WakeupAt.AfterEnqueue, p, wk.TargetCpu, (long)EnqFlags.Wakeup | (wk.RqSelected ? (long)EnqFlags.CpuSelected : 0));
                 return;
             }
             case WakeupAt.AfterEnqueue:
@@ -703,11 +688,7 @@ public sealed partial class Machine
                 }
                 Unlink(p);
                 Event(rl.Mode == ReenqMode.FallbackDrain ? ScxEvent.FallbackReenq : ScxEvent.ReenqKfunc);
-                ref var e = ref Call(ref f, (int)ReenqueueLocalAt.NextTask, PathId.DoEnqueueTask);
-                e.Task = p;
-                e.Cpu = TkR(p).Cpu;
-                e.L0 = (long)EnqFlags.Reenq;
-                e.I0 = -1;
+                CallDoEnqueueTask(ref f, (int)ReenqueueLocalAt.NextTask, p, TkR(p).Cpu, (long)EnqFlags.Reenq, -1);
                 return;
             }
             default:
@@ -848,10 +829,7 @@ public sealed partial class Machine
                 }
                 if (t.Run == RunState.Runnable)
                 {
-                    ref var d = ref Call(ref f, (int)DisableSchedulerAt.AfterDequeue, PathId.DequeueTask);
-                    d.Task = p;
-                    d.Cpu = ds.HeldRq;
-                    d.L0 = 0;
+                    CallDequeueTask(ref f, (int)DisableSchedulerAt.AfterDequeue, p, ds.HeldRq, 0);
                     return;
                 }
                 goto case DisableSchedulerAt.AfterDequeue;
@@ -997,7 +975,7 @@ public sealed partial class Machine
                 ref var e = ref Push(PathId.EnqueueTask);
                 e.Task = i;
                 e.Cpu = spec.Cpu;
-                e.L0 = (long)EnqFlags.Wakeup;
+                e.Locals<EnqueueTaskLocals>().EnqFlags = (long)EnqFlags.Wakeup;
                 RunHelperToCompletion();
             }
             w.Cpus[spec.Cpu].RqLock = -1;
@@ -1074,10 +1052,7 @@ public sealed partial class Machine
                     return;
                 }
                 Trace?.Note(_cur, $"migration_cpu_stop({TaskName(p)}): the stopper preempts it");
-                ref var pp = ref Call(ref f, (int)MigrationCpuStopAt.AfterPutPrevTask, PathId.PutPrevTask);
-                pp.Task = p;
-                pp.Cpu = c;
-                pp.I0 = -2; // a higher-class next
+                CallPutPrevTask(ref f, (int)MigrationCpuStopAt.AfterPutPrevTask, p, c, PutPrevNextHigherClass);
                 return;
             }
             case MigrationCpuStopAt.AfterPutPrevTask:
