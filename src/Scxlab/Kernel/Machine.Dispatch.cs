@@ -879,8 +879,8 @@ public sealed partial class Machine
                             var q = CurrentEntryQseq();
                             t.OpsState = OpsWord.Make(OpsState.Queued, q);
                             Trace?.Note(_cur, $"dispatch_to_local_dsq: CPU{dst} not allowed for {TaskName(p)}: dropped, DISPATCHING -> {OpsWord.Format(t.OpsState)}");
-                            if (PublishCut(ref f, (int)DispatchToLocalDsqAt.Done)) return;
-                            Return();
+                            // The revert is observable; the dispatch loop may go on into ops.dispatch (another observable access).
+                            Yield(ref f, (int)DispatchToLocalDsqAt.Done);
                             return;
                         }
                         case DisallowedTarget.FallbackDsq:

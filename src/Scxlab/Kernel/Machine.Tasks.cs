@@ -184,8 +184,10 @@ public sealed partial class Machine
                 de.Qseq = qseq;
                 if (OpsWord.State(t.OpsState) != OpsState.None) KernelAssert("WARN_ON_ONCE(ops_state != NONE)", $"do_enqueue_task({TaskName(p)}) in state {OpsWord.Format(t.OpsState)}");
                 t.OpsState = OpsWord.Make(OpsState.Queueing, qseq);
-                if (PublishCut(ref f, (int)DoEnqueueTaskAt.AfterQueueing)) return;
-                goto case DoEnqueueTaskAt.AfterQueueing;
+                // T1 is observable (finish_dispatch() elsewhere waits on QUEUEING); ops.enqueue's first kfunc is
+                // another observable access, so the step ends here (one observable access per step).
+                Yield(ref f, (int)DoEnqueueTaskAt.AfterQueueing);
+                return;
             }
             case DoEnqueueTaskAt.AfterQueueing:
                 Act.DdspMarker = p + 1;
@@ -606,8 +608,11 @@ public sealed partial class Machine
                         }
                         t.OpsState = OpsWord.Make(OpsState.None, 0); // T5
                         Trace?.Note(_cur, $"ops_dequeue({TaskName(p)}): {OpsWord.Format(word)} -cmpxchg-> NONE");
-                        if (PublishCut(ref f, (int)OpsDequeueAt.AfterResolve)) return;
-                        break;
+                        // T5 is observable (a finish_dispatch() elsewhere now drops its entry); ops.dequeue's first
+                        // kfunc is a second observable access, so the step ends here. Found by the fine-vs-normal
+                        // property test: fused, they hid a watchdog stall (local-on-pop, a renice racing a dispatch).
+                        Yield(ref f, (int)OpsDequeueAt.AfterResolve);
+                        return;
                     case OpsState.Dispatching:
                         // wait_ops_state(p, DISPATCHING): the dispatcher owns p until it releases it.
                         WaitFor(ref f, (int)OpsDequeueAt.AfterWaitDispatching, WaitKind.OpsStateChange, p, word);
