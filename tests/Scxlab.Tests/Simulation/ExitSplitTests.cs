@@ -12,7 +12,8 @@ namespace Scxlab.Tests.Simulation;
 /// </summary>
 public class ExitSplitTests
 {
-    private const long Duration = 300_000_000;
+    // Long enough that the upstream run reaches its stale LOCAL_ON exit (at ≈ 0.76 s with seed 1 today).
+    private const long Duration = 2_000_000_000;
 
     private static SimResult Run(Protocol protocol) =>
         new Simulator(Generators.Create("affinity-churn", 8), new SimOptions
