@@ -16,7 +16,7 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class CheckCommand
 {
-    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--json]";
+    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--json]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -29,6 +29,7 @@ public static class CheckCommand
         long? maxSteps = null;
         bool exact = false, json = false;
         var granularity = Granularity.Normal;
+        string? kernelArg = null;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -52,6 +53,7 @@ public static class CheckCommand
                     case "--max-steps": maxSteps = long.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0 ? ms : throw new UsageException("--max-steps needs a positive integer"); break;
                     case "--trace-out": traceOut = Val(); break;
                     case "--exact": exact = true; break;
+                    case "--kernel": kernelArg = Val(); break;
                     case "--granularity":
                         granularity = Val() switch
                         {
@@ -90,7 +92,10 @@ public static class CheckCommand
                 if (!ProtocolNames.TryParse(protocolArg, out var p)) throw new ScenarioException($"unknown protocol '{protocolArg}' (expected {ProtocolNames.Expected})");
                 protocol = p;
             }
-            config = scenario.ToConfig(policyArg, protocol, granularity);
+            KernelEra? kernel = null;
+            if (kernelArg != null)
+                kernel = KernelEras.TryParse(kernelArg, out var ke) ? ke : throw new ScenarioException($"unknown kernel '{kernelArg}' (expected {KernelEras.Expected})");
+            config = scenario.ToConfig(policyArg, protocol, granularity, kernel);
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException)
         {
@@ -138,6 +143,7 @@ public static class CheckCommand
                         Exact = exact,
                         MaxPreemptions = options.MaxPreemptions,
                         Granularity = granularity == Granularity.Fine ? "fine" : "normal",
+                        Kernel = KernelEras.Name(config.Kernel),
                         Violation = f.Violation,
                         Actors = [.. machine.Actors.Select(a => a.Name)],
                         Choices = f.Trace,
@@ -159,6 +165,7 @@ public static class CheckCommand
                     ["strategy"] = result.Strategy.ToString().ToLowerInvariant(),
                     ["exact"] = exact,
                     ["granularity"] = granularity == Granularity.Fine ? "fine" : "normal",
+                    ["kernel"] = KernelEras.Name(config.Kernel),
                     ["violations"] = new JsonArray([.. traces.Select(t =>
                     {
                         var v = TraceFile.ViolationJson(t.Found.Violation);

@@ -47,7 +47,8 @@ internal static class CompareCommand
             ],
         };
         cmd.Arguments.Add(scenarios);
-        foreach (var o in new Option[] { protocols, policies, budget, traces, witness, json, markdown, failOn }) cmd.Options.Add(o);
+        var kernel = new Option<string?>("--kernel") { Description = $"kernel release every cell follows where releases differ ({KernelEras.Expected}; default: each scenario's kernel:, else 7.1; docs/eras.md)", HelpName = "E" };
+        foreach (var o in new Option[] { protocols, policies, kernel, budget, traces, witness, json, markdown, failOn }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var stdout = r.InvocationConfiguration.Output;
@@ -56,6 +57,9 @@ internal static class CompareCommand
             if (!(b > 0)) throw new UsageException($"--budget needs a positive number of seconds (got {b.ToString(CultureInfo.InvariantCulture)})");
             if (r.GetValue(json) && r.GetValue(markdown)) throw new UsageException("--json and --markdown are exclusive");
             var list = ParseProtocols(r.GetValue(protocols));
+            KernelEra? era = null;
+            if (r.GetValue(kernel) is { } kn)
+                era = KernelEras.TryParse(kn, out var e) ? e : throw new UsageException($"unknown kernel '{kn}' (expected {KernelEras.Expected})");
             var pols = Split(r.GetValue(policies));
             foreach (var p in pols) PolicyRegistry.Resolve(p); // unknown: one line, exit 1, before any work
             var scs = Scenarios(r.GetValue(scenarios) ?? []);
@@ -69,6 +73,7 @@ internal static class CompareCommand
                 Scenarios = scs,
                 Protocols = list,
                 Policies = pols,
+                Kernel = era,
                 BudgetSeconds = b,
                 TraceDirectory = dir,
                 CellStarted = progress.Cell,

@@ -38,7 +38,8 @@ public static class ReplayCommand
                 "fine" => Granularity.Fine,
                 var g => throw new ScenarioException($"{args[0]}: unknown granularity '{g}' (expected normal | fine)"),
             };
-            config = scenario.ToConfig(trace.Policy, protocol, granularity);
+            if (!KernelEras.TryParse(trace.Kernel, out var kernel)) throw new ScenarioException($"{args[0]}: unknown kernel '{trace.Kernel}' (expected {KernelEras.Expected})");
+            config = scenario.ToConfig(trace.Policy, protocol, granularity, kernel);
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException)
         {

@@ -79,6 +79,8 @@ public sealed class ComparisonOptions
     public IReadOnlyList<Protocol> Protocols { get; init; } = [];
     /// <summary>Policies to compare in every scenario instead of each scenario's <c>compare:</c> list; empty = the lists.</summary>
     public IReadOnlyList<string> Policies { get; init; } = [];
+    /// <summary>Kernel era for every cell; null = each scenario's own <c>kernel:</c> (7.1 by default).</summary>
+    public KernelEra? Kernel { get; init; }
     /// <summary>Time budget per cell (seconds); null = unbounded.</summary>
     public double? BudgetSeconds { get; init; } = 10;
     /// <summary>Where violating cells save their traces; null = no files.</summary>

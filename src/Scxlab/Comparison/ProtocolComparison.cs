@@ -50,7 +50,7 @@ public static class ProtocolComparison
     /// <summary>Explore one cell and classify what was found.</summary>
     public static ComparisonCell RunCell(Scenario scenario, string policy, Protocol protocol, ComparisonOptions options)
     {
-        var config = scenario.ToConfig(policy, protocol);
+        var config = scenario.ToConfig(policy, protocol, kernel: options.Kernel);
         var required = config.PolicyFactory().RequiresProtocol;
         if (required is { } need && need != protocol)
             return new ComparisonCell { Scenario = scenario, Policy = policy, Protocol = protocol, Outcome = CellOutcome.NotApplicable, RequiredProtocol = need, Complete = true };

@@ -26,6 +26,8 @@ public sealed class TraceFile
     public int? MaxPreemptions { get; init; }
     /// <summary>Step granularity the choices were recorded at ("normal" when the file predates the setting).</summary>
     public string Granularity { get; init; } = "normal";
+    /// <summary>Kernel era the choices were recorded under ("7.1" when the file predates the setting).</summary>
+    public string Kernel { get; init; } = "7.1";
     public required Violation Violation { get; init; }
     /// <summary>Actor names, by id, as the model numbered them.</summary>
     public required IReadOnlyList<string> Actors { get; init; }
@@ -45,6 +47,7 @@ public sealed class TraceFile
             ["exact"] = Exact,
             ["max_preemptions"] = MaxPreemptions,
             ["granularity"] = Granularity,
+            ["kernel"] = Kernel,
         },
         ["violation"] = ViolationJson(Violation),
         ["actors"] = new JsonArray([.. Actors.Select(a => (JsonNode?)a)]),
@@ -111,6 +114,7 @@ public sealed class TraceFile
             Exact = settings?["exact"] is JsonValue ev && ev.TryGetValue<bool>(out var ex) && ex,
             MaxPreemptions = settings?["max_preemptions"] is JsonValue mv && mv.TryGetValue<int>(out var mp) ? mp : null,
             Granularity = settings?["granularity"] is JsonValue gv && gv.TryGetValue<string>(out var g) ? g : "normal",
+            Kernel = settings?["kernel"] is JsonValue kv && kv.TryGetValue<string>(out var kern) ? kern : "7.1",
             Violation = new Violation(kind, vname, Req(vo["message"], "violation.message")),
             Actors = actors,
             Choices = steps,

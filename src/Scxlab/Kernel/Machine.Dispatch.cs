@@ -860,15 +860,12 @@ public sealed partial class Machine
                 // dispatch (process_ddsp_deferred_locals) arrives in NONE, outside BPF custody, with no
                 // queued instance to return to, so v1 leaves it the kernel's enforcing path (scx_error +
                 // the global DSQ), which is what the thread's v1 changes nothing about.
-                var outcome = Config.Protocol switch
-                {
-                    Protocol.QseqInvalidate => HasFinishDispatchFrame() ? DisallowedTarget.RevertToQueued : DisallowedTarget.ErrorAndGlobal,
-                    Protocol.FallbackDsq => DisallowedTarget.FallbackDsq,
-                    // ghOSt's family does not patch dispatch_to_local_dsq(): upstream's behaviour.
-                    Protocol.Upstream or Protocol.Cookie or Protocol.Ghost => DisallowedTarget.ErrorAndGlobal,
-                    _ => throw new System.Diagnostics.UnreachableException($"protocol {Config.Protocol}"),
-                };
-                if (src != dst && !TaskCanRunOnRemoteRq(p, dst, enforce: outcome == DisallowedTarget.ErrorAndGlobal))
+                var outcome = DisallowedOutcome();
+                // 7.2+ (docs/eras.md): the kernel's own enforcing check moved after the switch to the task's rq
+                // lock (AfterSrcRqLock), where cpus_ptr and migration_disabled are stable. The thread's v1/v2
+                // patches were written against 7.1 and keep their check here.
+                var checkLater = outcome == DisallowedTarget.ErrorAndGlobal && Config.Kernel.ChecksTargetUnderTaskRqLock();
+                if (src != dst && !checkLater && !TaskCanRunOnRemoteRq(p, dst, enforce: outcome == DisallowedTarget.ErrorAndGlobal))
                 {
                     switch (outcome)
                     {
@@ -939,6 +936,15 @@ public sealed partial class Machine
                         CallDispatchEnqueue(ref f, (int)DispatchToLocalDsqAt.AfterInsert, LocalSlot(dst), p, dl.EnqFlags);
                         return;
                     }
+                    if (Config.Kernel.ChecksTargetUnderTaskRqLock() && DisallowedOutcome() == DisallowedTarget.ErrorAndGlobal
+                        && !TaskCanRunOnRemoteRq(p, dst, enforce: true))
+                    {
+                        // 7.2+: scx_error() was raised; reset holding_cpu and park p on the global DSQ through the
+                        // task's rq (ops_state is already NONE: no CLEAR_OPSS), without waking dst.
+                        t.HoldingCpu = -1;
+                        CallDispatchEnqueue(ref f, (int)DispatchToLocalDsqAt.RelockDispatchRq, GlobalSlot, p, dl.EnqFlags | (long)EnqFlags.GdsqFallback);
+                        return;
+                    }
                     CallMoveRemoteTaskToLocalDsq(ref f, (int)DispatchToLocalDsqAt.AfterRemoteMove, p, src, dst, dl.EnqFlags);
                     return;
                 }
@@ -965,6 +971,16 @@ public sealed partial class Machine
                 throw new System.Diagnostics.UnreachableException($"dispatch_to_local_dsq resume point {f.Pc}");
         }
     }
+
+    /// <summary>The outcome a disallowed target gets under this protocol (see the comment at its use in dispatch_to_local_dsq()).</summary>
+    private DisallowedTarget DisallowedOutcome() => Config.Protocol switch
+    {
+        Protocol.QseqInvalidate => HasFinishDispatchFrame() ? DisallowedTarget.RevertToQueued : DisallowedTarget.ErrorAndGlobal,
+        Protocol.FallbackDsq => DisallowedTarget.FallbackDsq,
+        // ghOSt's family does not patch dispatch_to_local_dsq(): upstream's behaviour.
+        Protocol.Upstream or Protocol.Cookie or Protocol.Ghost => DisallowedTarget.ErrorAndGlobal,
+        _ => throw new System.Diagnostics.UnreachableException($"protocol {Config.Protocol}"),
+    };
 
     /// <summary>What dispatch_to_local_dsq() does with a target CPU the task may not run on.</summary>
     private enum DisallowedTarget

@@ -59,6 +59,39 @@ public enum Granularity
     Fine,
 }
 
+/// <summary>
+/// The kernel release whose ext.c the model follows where releases differ (docs/eras.md). Each era is a
+/// set of points of variation in the same paths, named after the commit that introduced it.
+/// </summary>
+public enum KernelEra
+{
+    /// <summary>7.1: dispatch_to_local_dsq() checks the target before releasing DISPATCHING, under the dispatching rq lock only.</summary>
+    V7_1,
+    /// <summary>7.2: the target check runs after the switch to the task's rq lock (holding_cpu reset, global fallback).</summary>
+    V7_2,
+    /// <summary>7.3: 7de9a6fb, the reenqueue paths wait out DISPATCHING (no modelled path can observe it; docs/eras.md).</summary>
+    V7_3,
+}
+
+/// <summary>Era names as the CLI and scenario files spell them.</summary>
+public static class KernelEras
+{
+    public static IReadOnlyList<(KernelEra Era, string Name)> All { get; } = [(KernelEra.V7_1, "7.1"), (KernelEra.V7_2, "7.2"), (KernelEra.V7_3, "7.3")];
+    public static string Name(KernelEra e) => All.First(x => x.Era == e).Name;
+    public static string Expected => string.Join(" | ", All.Select(x => x.Name));
+
+    public static bool TryParse(string name, out KernelEra era)
+    {
+        foreach (var x in All)
+            if (x.Name == name) { era = x.Era; return true; }
+        era = default;
+        return false;
+    }
+
+    /// <summary>dispatch_to_local_dsq() runs task_can_run_on_remote_rq(enforce) under the task's rq lock, after releasing DISPATCHING (7.2+).</summary>
+    public static bool ChecksTargetUnderTaskRqLock(this KernelEra e) => e >= KernelEra.V7_2;
+}
+
 /// <summary>Everything that is fixed for a run: the machine, the tasks, the policy, the protocol and the scripts.</summary>
 public sealed class ModelConfig
 {
@@ -69,6 +102,8 @@ public sealed class ModelConfig
     public Protocol Protocol { get; init; } = Protocol.Upstream;
     /// <summary>Step granularity (see <see cref="Kernel.Granularity"/>); fine is for cross-checking normal.</summary>
     public Granularity Granularity { get; init; } = Granularity.Normal;
+    /// <summary>The kernel release whose behaviour the paths follow where releases differ.</summary>
+    public KernelEra Kernel { get; init; } = KernelEra.V7_1;
     /// <summary>Scheduling rounds (balance_one + pick) per CPU; -1 = unbounded (simulation).</summary>
     public IReadOnlyList<int> Rounds { get; init; } = [];
     public IReadOnlyList<ScriptSpec> Scripts { get; init; } = [];

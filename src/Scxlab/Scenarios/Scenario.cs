@@ -15,6 +15,8 @@ public sealed class Scenario
     public required string Text { get; init; }
     public required int Cpus { get; init; }
     public Protocol Protocol { get; init; } = Protocol.Upstream;
+    /// <summary>The scenario's <c>kernel:</c> era (7.1 when absent).</summary>
+    public KernelEra Kernel { get; init; } = KernelEra.V7_1;
     public required string Policy { get; init; }
     public IReadOnlyList<string> Compare { get; init; } = [];
     /// <summary>Free-form labels; <c>long</c> marks a scenario whose search takes seconds or more (left out of default sweeps such as <c>scxlab compare</c>).</summary>
@@ -30,7 +32,7 @@ public sealed class Scenario
     public ScenarioExpect? Expect { get; init; }
 
     /// <summary>The model configuration, with optional CLI overrides of policy and protocol.</summary>
-    public ModelConfig ToConfig(string? policy = null, Protocol? protocol = null, Granularity granularity = Granularity.Normal)
+    public ModelConfig ToConfig(string? policy = null, Protocol? protocol = null, Granularity granularity = Granularity.Normal, KernelEra? kernel = null)
     {
         var pol = policy ?? Policy;
         Func<ScxOps> factory = PolicyRegistry.Resolve(pol);
@@ -44,6 +46,7 @@ public sealed class Scenario
             PolicyName = pol,
             Protocol = protocol ?? Protocol,
             Granularity = granularity,
+            Kernel = kernel ?? Kernel,
             Rounds = rounds,
             Scripts = Actors,
         };

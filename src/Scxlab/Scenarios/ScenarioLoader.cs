@@ -112,10 +112,16 @@ public static class ScenarioLoader
         public Scenario Read(YamlNode root)
         {
             var m = Map(root, "a scenario");
-            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
             var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
+            var kernel = KernelEra.V7_1;
+            if (k.TryGetValue("kernel", out var kn))
+            {
+                var ks = Str(kn.Value, "a kernel release");
+                if (!KernelEras.TryParse(ks, out kernel)) throw Err(kn.Value, $"unknown kernel '{ks}' (expected {KernelEras.Expected})");
+            }
             var protocol = Protocol.Upstream;
             if (k.TryGetValue("protocol", out var pn))
             {
@@ -214,6 +220,7 @@ public static class ScenarioLoader
                 Text = text,
                 Cpus = cpus,
                 Protocol = protocol,
+                Kernel = kernel,
                 Policy = policy,
                 Compare = compare,
                 Tags = tags,
