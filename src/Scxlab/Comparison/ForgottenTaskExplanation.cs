@@ -71,12 +71,14 @@ public sealed record ForgottenTaskExplanation(
             if (!holdsBefore[i][t] && steps[i].HoldsAfter[t]) added = steps[i].Step;
         // The drop: ops_state DISPATCHING → QUEUED across a step, or (when finish_dispatch claims and drops
         // within one step) the step that consumed the task's dispatch-buffer entry and left it QUEUED on no list.
+        // The revert is preferred: the step that later clears the buffer entry also leaves the task QUEUED.
         var dropIndex = -1;
+        for (var i = steps.Count - 1; i >= 0 && dropIndex < 0; i--)
+            if (statesBefore[i][t] == OpsState.Dispatching && steps[i].StateAfter[t] == OpsState.Queued) dropIndex = i;
         for (var i = steps.Count - 1; i >= 0 && dropIndex < 0; i--)
         {
             var after = steps[i];
-            if (statesBefore[i][t] == OpsState.Dispatching && after.StateAfter[t] == OpsState.Queued) dropIndex = i;
-            else if (bufferedBefore[i][t] && !after.BufferedAfter[t] && after.StateAfter[t] == OpsState.Queued && !after.LinkedAfter[t]) dropIndex = i;
+            if (bufferedBefore[i][t] && !after.BufferedAfter[t] && after.StateAfter[t] == OpsState.Queued && !after.LinkedAfter[t]) dropIndex = i;
         }
         if (dropIndex >= 0) dropped = steps[dropIndex].Step;
 

@@ -51,7 +51,8 @@ public class UserspaceGenerationTests
         Assert.Null(run.Divergence);
         int At(string actor, string note) =>
             run.Rows.ToList().FindIndex(r => r.ActorName == actor && r.Notes.Any(n => n.Contains(note, StringComparison.Ordinal)));
-        var enqueue = At("taskset", "ops.enqueue(p[");     // enqueue_task_scx() has set QUEUEING|q1 when it calls ops.enqueue
+        // do_enqueue_task() publishes QUEUEING|q1 (T1, a step of its own) before it calls ops.enqueue
+        var enqueue = run.Rows.ToList().FindIndex(r => r.ActorName == "taskset" && r.Changes.Any(ch => ch.Contains("QUEUEING|q1", StringComparison.Ordinal)));
         var insert = At("CPU0", "scx_bpf_dsq_insert");
         var genRead = At("CPU0", "bpf_task_storage_get(task_ctx");
         var genWrite = At("taskset", "task storage write(task_ctx");
