@@ -16,9 +16,9 @@ namespace Scxlab.Benchmarks;
 public class ModelStepBenchmarks
 {
     /// <summary>Steps in one R2 replay; GlobalSetup fails if the model's schedule length changes.</summary>
-    public const int R2Steps = 19;
+    public const int R2Steps = 22;
     /// <summary>Steps in one late-change replay (no scheduler exit, so no exit message is formatted).</summary>
-    public const int LateChangeSteps = 24;
+    public const int LateChangeSteps = 27;
     private const int Replays = 64;
 
     private Machine _machine = null!;
