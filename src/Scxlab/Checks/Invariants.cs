@@ -68,18 +68,6 @@ public static class InvariantCatalog
 /// <summary>Read-only queries over the world that several checks share.</summary>
 internal static class WorldQueries
 {
-    /// <summary>Is any actor inside a policy callback (a replayed ops.* frame anywhere on its stack)?</summary>
-    public static bool AnyCallbackRunning(World w)
-    {
-        for (var a = 0; a < w.Actors.Length; a++)
-        {
-            var d = w.Actors[a].Depth;
-            for (var i = 0; i < d; i++)
-                if (w.Frames[a * w.MaxDepth + i].Path == PathId.Callback) return true;
-        }
-        return false;
-    }
-
     /// <summary>Does a kernel path on some actor's stack carry task <paramref name="t"/> (optionally only frames of <paramref name="path"/>)?</summary>
     public static bool PathHoldsTask(World w, int t, PathId path = PathId.None)
     {
