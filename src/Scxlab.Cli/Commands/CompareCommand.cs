@@ -13,7 +13,7 @@ using Scxlab.Scenarios;
 namespace Scxlab.Cli.Commands;
 
 /// <summary>
-/// <c>scxlab compare [SCENARIO...] [--protocols a,b] [--policies x,y] [--budget S] [--traces DIR]
+/// <c>scxlab compare [SCENARIO...] [--protocols a,b] [--policies x,y] [--kernels 7.1,7.2] [--budget S] [--traces DIR]
 /// [--witness TEXT] [--json] [--markdown] [--fail-on-violation]</c>: the protocol × policy verdict
 /// matrix. Findings are the content: exit 0 when it completes, 2 with --fail-on-violation and a
 /// violating cell.
@@ -43,12 +43,13 @@ internal static class CompareCommand
                 "scxlab compare seed-race-r2 --markdown           # one scenario, as a Markdown table",
                 "scxlab compare seed-race-r2 --protocols upstream,qseq-invalidate --policies local-on-peek",
                 "scxlab compare seed-race-r2 --protocols ghost --policies ghost-peek --witness TargetStale",
+                "scxlab compare --kernels 7.1,7.2                       # the matrix under each kernel release (docs/eras.md)",
                 "scxlab compare --json --traces out/              # machine-readable, traces kept in out/",
             ],
         };
         cmd.Arguments.Add(scenarios);
-        var kernel = new Option<string?>("--kernel") { Description = $"kernel release every cell follows where releases differ ({KernelEras.Expected}; default: each scenario's kernel:, else 7.1; docs/eras.md)", HelpName = "E" };
-        foreach (var o in new Option[] { protocols, policies, kernel, budget, traces, witness, json, markdown, failOn }) cmd.Options.Add(o);
+        var kernels = new Option<string?>("--kernels") { Description = $"comma-separated kernel releases; the matrix is run once per release ({KernelEras.Expected}; default: each scenario's kernel:, else 7.1; docs/eras.md)", HelpName = "E,..." };
+        foreach (var o in new Option[] { protocols, policies, kernels, budget, traces, witness, json, markdown, failOn }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var stdout = r.InvocationConfiguration.Output;
@@ -57,9 +58,12 @@ internal static class CompareCommand
             if (!(b > 0)) throw new UsageException($"--budget needs a positive number of seconds (got {b.ToString(CultureInfo.InvariantCulture)})");
             if (r.GetValue(json) && r.GetValue(markdown)) throw new UsageException("--json and --markdown are exclusive");
             var list = ParseProtocols(r.GetValue(protocols));
-            KernelEra? era = null;
-            if (r.GetValue(kernel) is { } kn)
-                era = KernelEras.TryParse(kn, out var e) ? e : throw new UsageException($"unknown kernel '{kn}' (expected {KernelEras.Expected})");
+            List<KernelEra?> eras = [null];
+            if (r.GetValue(kernels) is { } kn)
+            {
+                eras = [.. Split(kn).Select(n => KernelEras.TryParse(n, out var e) ? (KernelEra?)e : throw new UsageException($"unknown kernel '{n}' (expected {KernelEras.Expected})"))];
+                if (eras.Count == 0) throw new UsageException("--kernels needs at least one kernel release");
+            }
             var pols = Split(r.GetValue(policies));
             foreach (var p in pols) PolicyRegistry.Resolve(p); // unknown: one line, exit 1, before any work
             var scs = Scenarios(r.GetValue(scenarios) ?? []);
@@ -67,34 +71,50 @@ internal static class CompareCommand
                 foreach (var p in ProtocolComparison.PoliciesOf(s, pols)) PolicyRegistry.Resolve(p);
             var dir = r.GetValue(traces) ?? Directory.CreateTempSubdirectory("scxlab-compare-").FullName;
 
-            var progress = new Progress(stderr);
-            var result = ProtocolComparison.Run(new ComparisonOptions
-            {
-                Scenarios = scs,
-                Protocols = list,
-                Policies = pols,
-                Kernel = era,
-                BudgetSeconds = b,
-                TraceDirectory = dir,
-                CellStarted = progress.Cell,
-                Progress = progress.Search,
-            });
-            progress.Clear();
-
             var text = r.GetValue(witness);
-            var witnesses = text == null ? [] : Witnesses(result, text, b);
+            var anyViolation = false;
+            var jsonRuns = new JsonArray();
+            foreach (var era in eras)
+            {
+                var progress = new Progress(stderr);
+                var result = ProtocolComparison.Run(new ComparisonOptions
+                {
+                    Scenarios = scs,
+                    Protocols = list,
+                    Policies = pols,
+                    Kernel = era,
+                    BudgetSeconds = b,
+                    // One trace folder per release when several are compared (the file names are per cell).
+                    TraceDirectory = eras.Count > 1 ? Path.Combine(dir, $"kernel-{KernelEras.Name(era!.Value)}") : dir,
+                    CellStarted = progress.Cell,
+                    Progress = progress.Search,
+                });
+                progress.Clear();
+                anyViolation |= result.AnyViolation;
+
+                var witnesses = text == null ? [] : Witnesses(result, text, b);
+                if (r.GetValue(json))
+                {
+                    var o = MatrixReport.Json(result, b);
+                    if (era is { } k) o["kernel"] = KernelEras.Name(k);
+                    if (text != null) o["witnesses"] = new JsonArray([.. witnesses.Select(w => (JsonNode?)WitnessJson(w, text))]);
+                    jsonRuns.Add(o);
+                }
+                else
+                {
+                    if (era is { } k) stdout.WriteLine($"kernel {KernelEras.Name(k)} (docs/eras.md)");
+                    stdout.Write(r.GetValue(markdown) ? MatrixReport.Markdown(result) : MatrixReport.Text(result, b));
+                    if (text != null) PrintWitnesses(stdout, witnesses, text);
+                    if (eras.Count > 1) stdout.WriteLine();
+                }
+            }
             if (r.GetValue(json))
             {
-                var o = MatrixReport.Json(result, b);
-                if (text != null) o["witnesses"] = new JsonArray([.. witnesses.Select(w => (JsonNode?)WitnessJson(w, text))]);
+                // One result object: the matrix itself for one release, or {"kernels": [matrix per release]}.
+                var o = jsonRuns.Count == 1 ? jsonRuns[0]!.DeepClone().AsObject() : new JsonObject { ["kernels"] = jsonRuns };
                 stdout.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }
-            else
-            {
-                stdout.Write(r.GetValue(markdown) ? MatrixReport.Markdown(result) : MatrixReport.Text(result, b));
-                if (text != null) PrintWitnesses(stdout, witnesses, text);
-            }
-            return r.GetValue(failOn) && result.AnyViolation ? ExitCodes.Violation : ExitCodes.Ok;
+            return r.GetValue(failOn) && anyViolation ? ExitCodes.Violation : ExitCodes.Ok;
         });
         return cmd;
     }

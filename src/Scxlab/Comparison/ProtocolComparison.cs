@@ -93,6 +93,7 @@ public static class ProtocolComparison
                     Checks = scenario.Checks,
                     Strategy = result.Strategy.ToString().ToLowerInvariant(),
                     MaxPreemptions = scenario.MaxPreemptions,
+                    Kernel = KernelEras.Name(config.Kernel),
                     Violation = findings[k].Violation,
                     Actors = actors,
                     Choices = findings[k].Trace,
