@@ -387,8 +387,12 @@ public sealed partial class Machine
                 t.DsqSeq = d.Seq;
                 t.Dsq = f.Dsq;
                 Trace?.Note(_cur, $"dispatch_enqueue({SlotName(f.Dsq)}, {TaskName(p)})");
-                // Custody (V-B): terminal DSQs end it, user DSQs keep it.
-                if (IsUserSlot(f.Dsq))
+                // Custody (V-B): terminal DSQs end it (7.1 dispatch_enqueue(): SCX_DSQ_GLOBAL and the bypass DSQs
+                // call call_task_dequeue(), local DSQs end it at set_next_task_scx()); user DSQs keep it. The v2
+                // per-rq fallback DSQ is not terminal either (balance drains it back into ops.enqueue with
+                // SCX_ENQ_REENQ), so it keeps custody too: the REENQ ops.enqueue arrives with no ops.dequeue
+                // in between, as for a task the BPF scheduler re-enqueues from its own DSQ (issue 10 item 7).
+                if (IsUserSlot(f.Dsq) || IsFallbackSlot(f.Dsq))
                 {
                     t.Flags |= TaskFlags.InCustody;
                     goto case DispatchEnqueueAt.AfterCustody;

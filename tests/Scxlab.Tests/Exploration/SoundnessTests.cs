@@ -97,3 +97,39 @@ public class SoundnessTests
         Assert.DoesNotContain(result.Violations, v => v.Violation.Kind == ViolationKind.KernelAssertion);
     }
 }
+
+/// <summary>fallback-dsq (v2) choices the thread leaves open, as the model makes them (issue 10 item 7).</summary>
+public class FallbackDsqChoiceTests
+{
+    /// <summary>
+    /// Given the seed race under fallback-dsq, when every interleaving is explored, then a task parked on
+    /// a per-rq fallback DSQ is still in BPF custody (the fallback DSQ is not terminal, like a user DSQ in
+    /// 7.1's dispatch_enqueue()), and some interleaving does park it (the test is not vacuous).
+    /// </summary>
+    [Fact]
+    public void Should_KeepBpfCustody_When_ATaskIsParkedOnTheFallbackDsq()
+    {
+        var scenario = ScenarioLoader.Resolve("seed-race-r2");
+        var machine = new Machine(scenario.ToConfig("local-on-peek", Protocol.FallbackDsq));
+        var parked = 0;
+        var result = new Explorer(machine, new ExploreOptions
+        {
+            Strategy = Strategy.Dfs,
+            ShortestTraces = false,
+            OnTransition = (_, _, child, _) =>
+            {
+                for (var t = 0; t < child.Tasks.Length; t++)
+                {
+                    ref var p = ref child.Tasks[t];
+                    if (p.Dsq < 0 || !machine.IsFallbackSlot(p.Dsq)) continue;
+                    parked++;
+                    Assert.True((p.Flags & TaskFlags.InCustody) != 0, $"task {t} on {machine.SlotName(p.Dsq)} out of BPF custody");
+                }
+            },
+        }).Run();
+
+        Assert.True(result.Complete);
+        Assert.Equal(Verdict.Holds, result.Verdict);
+        Assert.True(parked > 0, "no interleaving parked the task on the fallback DSQ");
+    }
+}
