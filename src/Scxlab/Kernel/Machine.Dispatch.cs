@@ -361,6 +361,11 @@ public sealed partial class Machine
         NothingFound = 7,
         /// <summary>consume_global_dsq() inside the loop returned: loop again while ops.dispatch made progress.</summary>
         AfterConsumeGlobalInLoop = 8,
+        /// <summary>
+        /// fallback-dsq (v2) with the drain placed before keep-prev drained the fallback DSQ (also reached directly):
+        /// keep prev if it still has slice.
+        /// </summary>
+        AfterEarlyFallbackDrain = 9,
         /// <summary>A task to run (local DSQ non-empty, or prev kept): return true.</summary>
         HasTask = 100,
     }
@@ -382,12 +387,22 @@ public sealed partial class Machine
                 // it), but the released state ends here as in balance_one().
                 rq.CpuReleased = false;
                 if (prev >= 0) UpdateCurrScx(c);
+                if (Config.Protocol == Protocol.FallbackDsq && Config.FallbackDrain.BeforeKeepPrev && DqR(FallbackSlot(c)).Nr > 0)
+                {
+                    // fallback-dsq (v2), drain placed before keep-prev (a ModelConfig choice).
+                    CallReenqueueLocal(ref f, (int)BalanceOneAt.AfterEarlyFallbackDrain, c, ReenqMode.FallbackDrain); // rq already held
+                    return;
+                }
+                goto case BalanceOneAt.AfterEarlyFallbackDrain;
+            }
+            case BalanceOneAt.AfterEarlyFallbackDrain:
+            {
                 if (prev >= 0 && ScxQueued(prev) && TkR(prev).Slice > 0 && !Bypassing)
                 {
-                    rq.Flags |= RqFlags.BalKeep;
+                    Rq(c).Flags |= RqFlags.BalKeep;
                     goto case BalanceOneAt.HasTask;
                 }
-                if (Config.Protocol == Protocol.FallbackDsq && DqR(FallbackSlot(c)).Nr > 0)
+                if (Config.Protocol == Protocol.FallbackDsq && !Config.FallbackDrain.BeforeKeepPrev && DqR(FallbackSlot(c)).Nr > 0)
                 {
                     // fallback-dsq (v2): drain this rq's fallback DSQ first, re-enqueueing with SCX_ENQ_REENQ.
                     CallReenqueueLocal(ref f, (int)BalanceOneAt.AfterFallbackDrain, c, ReenqMode.FallbackDrain); // rq already held

@@ -664,10 +664,19 @@ public sealed partial class Machine
             {
                 // Move the candidates to a private list first so re-inserted tasks are not seen again.
                 var src = rl.Mode == ReenqMode.FallbackDrain ? FallbackSlot(c) : LocalSlot(c);
+                // "If @p is being migrated, ... the migration_cpu_stop is about to be invoked": reenq_local()
+                // leaves it for the stopper. Such a task is on a local DSQ only after the stop class preempted
+                // it (put_prev_task_scx() kept it at the head), which is when ops.cpu_release runs.
+                var skipMigrating = rl.Mode != ReenqMode.FallbackDrain || Config.FallbackDrain.SkipMigrationPending;
                 var t = DqR(src).Head;
                 while (t >= 0)
                 {
                     var next = TkR(t).Next;
+                    if (skipMigrating && MigrationPending(t))
+                    {
+                        t = next;
+                        continue;
+                    }
                     Unlink(t);
                     Tk(t).Dsq = -1;
                     LinkTail(ReenqSlot(c), t);
@@ -694,6 +703,18 @@ public sealed partial class Machine
             default:
                 throw new System.Diagnostics.UnreachableException($"reenq_local resume point {f.Pc}");
         }
+    }
+
+    /// <summary>
+    /// <c>p->migration_pending</c>: affine_move_task() queued migration_cpu_stop() for p and the stopper has not
+    /// finished with it yet (the model names the task on the stopper's rq until then). Reads every rq: the
+    /// kernel reads one task field, the model finds which CPU's stopper names it.
+    /// </summary>
+    private bool MigrationPending(int p)
+    {
+        for (var d = 0; d < N; d++)
+            if (RqR(d).StopperTask == p) return true;
+        return false;
     }
 
     // ---------------------------------------------------------------- update_curr_scx()

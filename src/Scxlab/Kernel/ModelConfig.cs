@@ -93,6 +93,23 @@ public static class KernelEras
 }
 
 /// <summary>Everything that is fixed for a run: the machine, the tasks, the policy, the protocol and the scripts.</summary>
+/// <summary>
+/// Where balance_one() drains the per-rq fallback DSQ (v2), and whether the drain skips a task whose
+/// migration is pending as reenq_local() does.
+/// </summary>
+/// <param name="BeforeKeepPrev">
+/// Drain before the keep-prev test (<c>SCX_RQ_BAL_KEEP</c>) instead of after it. Default false: the drain sits
+/// where the kernel looks for new work, after keeping a previous task that still has slice.
+/// </param>
+/// <param name="SkipMigrationPending">
+/// Skip tasks with <c>p->migration_pending</c>, as reenq_local() does (the stopper is about to move them).
+/// Default true: v2 describes the drain as reenq_local()'s re-enqueue with SCX_ENQ_REENQ.
+/// </param>
+public readonly record struct FallbackDrainChoices(bool BeforeKeepPrev, bool SkipMigrationPending)
+{
+    public static FallbackDrainChoices Default => new(BeforeKeepPrev: false, SkipMigrationPending: true);
+}
+
 public sealed class ModelConfig
 {
     public required int CpuCount { get; init; }
@@ -102,6 +119,13 @@ public sealed class ModelConfig
     public Protocol Protocol { get; init; } = Protocol.Upstream;
     /// <summary>Step granularity (see <see cref="Kernel.Granularity"/>); fine is for cross-checking normal.</summary>
     public Granularity Granularity { get; init; } = Granularity.Normal;
+
+    /// <summary>
+    /// The fallback-dsq (v2) choices the thread leaves open (the patch body was not published); only read
+    /// under <see cref="Protocol.FallbackDsq"/>. docs/protocols.md says what each means and which test shows
+    /// the verdicts do not depend on them.
+    /// </summary>
+    public FallbackDrainChoices FallbackDrain { get; init; } = FallbackDrainChoices.Default;
     /// <summary>The kernel release whose behaviour the paths follow where releases differ.</summary>
     public KernelEra Kernel { get; init; } = KernelEra.V7_1;
     /// <summary>Scheduling rounds (balance_one + pick) per CPU; -1 = unbounded (simulation).</summary>

@@ -67,4 +67,37 @@ public class StopperTests
         Assert.Equal(ExitKind.None, m.World.Sched.ExitKind);
         Assert.Empty(d.Findings);
     }
+
+    [Fact]
+    public void Should_SkipTheMigratingTask_When_CpuReleaseReenqueuesTheLocalDsq()
+    {
+        // Given p running on CPU0 with slice left and a taskset narrowing it to {1}: the stop class takes
+        // CPU0, put_prev_task_scx() leaves p at the head of CPU0's local DSQ, and ops.cpu_release calls
+        // scx_bpf_reenqueue_local() while p->migration_pending is set
+        var m = new Machine(new ModelConfig
+        {
+            CpuCount = 2,
+            Tasks = [new TaskSpec("p", 101, CpuMask.Of(0, 1), 0, InitialTaskState.Running)],
+            PolicyFactory = () => new ReleaseCounting(),
+            Rounds = [0, 1],
+            Scripts = [new ScriptSpec("taskset", 1, [new ScriptAction(ActionKind.SetAffinity, Task: 0, Mask: CpuMask.Of(1))])],
+        });
+        var d = new ScheduleDriver(m);
+
+        // When the stopper runs and CPU1 schedules
+        d.StepUntil("taskset", x => x.World.Cpus[0].StopperPending);
+        d.Finish("CPU0");
+        d.Finish("taskset");
+        d.Finish("CPU1");
+
+        // Then reenq_local() skipped p ("if (p->migration_pending) continue;"): the kfunc re-enqueued nothing,
+        // and migration_cpu_stop() moved p to CPU1
+        var maps = new MapView(m.World.Maps);
+        var released = m.MapLayout.Maps.First(x => x.Name == "released").Handle;
+        Assert.Equal(1, maps.Get(released, 0));
+        Assert.Equal(0, maps.Get(released, 1));
+        Assert.Equal(0, m.World.Cpus[1].Curr);
+        Assert.Equal(1, m.World.Tasks[0].Cpu);
+        Assert.Empty(d.Findings);
+    }
 }
