@@ -677,6 +677,14 @@ public sealed partial class Machine
                         t = next;
                         continue;
                     }
+                    if (Config.Kernel.ReenqWaitsOutDispatching() && OpsWord.State(TkR(t).OpsState) == OpsState.Dispatching)
+                    {
+                        // 7de9a6fb: the dispatcher linked p and dropped the DSQ lock but has not released ops_state
+                        // yet; reenqueueing now would let its final store overwrite the new QUEUED. Wait it out
+                        // (the rq lock held, as the kernel spins), then look at the list again from its head.
+                        WaitFor(ref f, (int)ReenqueueLocalAt.CollectTasks, WaitKind.OpsStateChange, t, TkR(t).OpsState);
+                        return;
+                    }
                     Unlink(t);
                     Tk(t).Dsq = -1;
                     LinkTail(ReenqSlot(c), t);

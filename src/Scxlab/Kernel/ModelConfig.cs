@@ -69,7 +69,7 @@ public enum KernelEra
     V7_1,
     /// <summary>7.2: the target check runs after the switch to the task's rq lock (holding_cpu reset, global fallback).</summary>
     V7_2,
-    /// <summary>7.3: 7de9a6fb, the reenqueue paths wait out DISPATCHING (no modelled path can observe it; docs/eras.md).</summary>
+    /// <summary>7.3: 7de9a6fb, the reenqueue paths wait out DISPATCHING (observable through the fallback-dsq drain; docs/eras.md).</summary>
     V7_3,
 }
 
@@ -90,6 +90,9 @@ public static class KernelEras
 
     /// <summary>dispatch_to_local_dsq() runs task_can_run_on_remote_rq(enforce) under the task's rq lock, after releasing DISPATCHING (7.2+).</summary>
     public static bool ChecksTargetUnderTaskRqLock(this KernelEra e) => e >= KernelEra.V7_2;
+
+    /// <summary>7de9a6fb: reenq_local() waits out SCX_OPSS_DISPATCHING before taking a task off the DSQ (7.3+).</summary>
+    public static bool ReenqWaitsOutDispatching(this KernelEra e) => e >= KernelEra.V7_3;
 }
 
 /// <summary>Everything that is fixed for a run: the machine, the tasks, the policy, the protocol and the scripts.</summary>

@@ -27,10 +27,12 @@ internal static class Harness
     public static ScriptAction Kick(int cpu, KickFlags flags) => new(ActionKind.Kick, Cpu: cpu, KickFlags: flags);
 
     public static ScheduleDriver Driver(Func<ScxOps> policy, int cpus, IReadOnlyList<TaskSpec> tasks, IReadOnlyList<int>? rounds = null,
-        IReadOnlyList<ScriptSpec>? scripts = null, long tickNs = 4_000_000, bool narrate = true, int maxUserDsqs = 8) =>
+        IReadOnlyList<ScriptSpec>? scripts = null, long tickNs = 4_000_000, bool narrate = true, int maxUserDsqs = 8,
+        Protocol protocol = Protocol.Upstream) =>
         new(new Machine(new ModelConfig
         {
             CpuCount = cpus,
+            Protocol = protocol,
             Tasks = tasks,
             PolicyFactory = policy,
             Rounds = rounds ?? [],

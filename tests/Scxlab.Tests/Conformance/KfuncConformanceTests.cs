@@ -50,6 +50,28 @@ public class KfuncConformanceTests
         AssertNoFindings(d);
     }
 
+    /// <summary>
+    /// The proposed fixes change dispatch_to_local_dsq() only (v1's revert, v2's fallback DSQ, the cookie check
+    /// at finish); move_task_between_dsqs() is untouched by all of them. So under every protocol a
+    /// scx_bpf_dsq_move() to a local DSQ the task may not run on is the kernel's: the enforcing
+    /// task_can_run_on_remote_rq() raises the error and the task goes to the global DSQ.
+    /// </summary>
+    [Theory]
+    [InlineData(Protocol.Upstream)]
+    [InlineData(Protocol.QseqInvalidate)]
+    [InlineData(Protocol.FallbackDsq)]
+    [InlineData(Protocol.Cookie)]
+    public void Should_RaiseTheKernelsErrorUnderEveryProtocol_When_DsqMoveTargetsADisallowedCpu(Protocol protocol)
+    {
+        var d = Driver(() => new MoveToCpu1(), 2, [Queued("a", 101, 0, 0)], rounds: [1, 0], protocol: protocol);
+        var m = d.Machine;
+        RunActor(d, "CPU0");
+        Assert.Equal(ExitKind.Error, m.World.Sched.ExitKind);
+        Assert.Equal("SCX_DSQ_LOCAL[_ON] target CPU 1 not allowed for a[101]", m.World.ExitMessage);
+        Assert.Empty(Dsq(m, m.LocalSlot(1)));
+        Assert.Empty(Dsq(m, m.FallbackSlot(0)));
+    }
+
     // ---------------------------------------------------------------- scx_bpf_dsq_move_to_local(SCX_DSQ_GLOBAL)
 
     /// <summary>Inserts its task into the local DSQ (buffered), then moves from <c>source</c>.</summary>

@@ -1,3 +1,4 @@
+using CsCheck;
 using Scxlab.Checks;
 using Scxlab.Exploration;
 using Scxlab.Kernel;
@@ -132,4 +133,82 @@ public class FallbackDsqChoiceTests
         Assert.Equal(Verdict.Holds, result.Verdict);
         Assert.True(parked > 0, "no interleaving parked the task on the fallback DSQ");
     }
+
+    public static TheoryData<bool, bool> DrainChoices() => new() { { false, false }, { true, true }, { true, false } };
+
+    /// <summary>
+    /// The drain's placement (before or after keep-prev) and whether it skips a task whose migration is
+    /// pending are choices v2 leaves open. On random fallback-dsq scenarios (the seed-race shape, running
+    /// tasks, affinity changes, ticks and kicks) each choice gives the default's verdict and findings: the
+    /// choices move when a parked task is re-enqueued, never whether a finding is reachable.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DrainChoices))]
+    public void Should_GiveTheDefaultsVerdictAndFindings_When_TheFallbackDrainChoiceChanges(bool beforeKeepPrev, bool skipMigrationPending)
+    {
+        var choice = new FallbackDrainChoices(beforeKeepPrev, skipMigrationPending);
+        var compared = 0;
+        ExplorerPropertyTests.GenSmall.Where(sc => sc.Protocol == (int)Protocol.FallbackDsq).Sample(sc =>
+        {
+            var baseline = sc.Config();
+            var other = new ModelConfig
+            {
+                CpuCount = baseline.CpuCount, Tasks = baseline.Tasks, PolicyFactory = baseline.PolicyFactory, PolicyName = baseline.PolicyName,
+                Protocol = baseline.Protocol, Rounds = baseline.Rounds, Scripts = baseline.Scripts, FallbackDrain = choice,
+            };
+            var a = Explore(baseline, 60_000);
+            if (!a.Complete) return;
+            var b = Explore(other, 120_000);
+            Assert.True(b.Complete, "the other choice did not complete within twice the budget");
+            compared++;
+            Assert.Equal(a.Verdict, b.Verdict);
+            Assert.Equal(Keys(a), Keys(b));
+        }, iter: 300, threads: 1, print: s => s.ToString());
+        Assert.True(compared >= 200, $"only {compared} scenarios completed within the budget");
+    }
+
+    /// <summary>
+    /// The random scenarios above rarely park a task behind a running one. Here they must: p is queued on
+    /// CPU1 behind the running q; CPU0 peeks p and tests CPU0 while a taskset narrows p to {1}; the
+    /// LOCAL_ON|0 insert is parked on fallback[1], which reschedules CPU1 with q still holding slice. Each
+    /// choice explores a different state space (the drain really moves) and reaches the same verdict.
+    /// (Under 7.1 the placement before keep-prev lets CPU1's single round drain p while CPU0 is still between
+    /// its DSQ unlock and its ops_state release, the 7de9a6fb window; the default placement reaches the same
+    /// window when CPU1 is idle, scenario fallback-drain-vs-release. So the placement moves where the window is
+    /// reached under a round bound, not whether it exists.)
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DrainChoices))]
+    public void Should_ExploreADifferentSpaceWithTheSameVerdict_When_AParkedTaskWaitsBehindARunningOne(bool beforeKeepPrev, bool skipMigrationPending)
+    {
+        ModelConfig Config(FallbackDrainChoices choice) => new()
+        {
+            CpuCount = 2,
+            Tasks =
+            [
+                new TaskSpec("p", 101, CpuMask.Of(0, 1), 1, InitialTaskState.Queued),
+                new TaskSpec("q", 102, CpuMask.Of(0, 1), 1, InitialTaskState.Running),
+            ],
+            PolicyFactory = Scxlab.Policies.PolicyRegistry.Resolve("local-on-peek"),
+            PolicyName = "local-on-peek",
+            Protocol = Protocol.FallbackDsq,
+            Rounds = [1, 1],
+            Scripts = [new ScriptSpec("taskset", 1, [new ScriptAction(ActionKind.SetAffinity, Task: 0, Mask: CpuMask.Of(1))])],
+            FallbackDrain = choice,
+            // 7.3: the drain waits out DISPATCHING (7de9a6fb). Under 7.1 the drain placed before keep-prev reaches,
+            // within CPU1's one round, the window scenario fallback-drain-vs-release shows for the default placement.
+            Kernel = KernelEra.V7_3,
+        };
+        var a = Explore(Config(FallbackDrainChoices.Default), 2_000_000);
+        var b = Explore(Config(new FallbackDrainChoices(beforeKeepPrev, skipMigrationPending)), 2_000_000);
+        Assert.True(a.Complete && b.Complete);
+        Assert.True(a.Verdict == b.Verdict, string.Join(" | ", b.Violations.Select(v => v.Violation.ToString())));
+        Assert.Equal(Keys(a), Keys(b));
+        if (beforeKeepPrev) Assert.NotEqual(a.Stats.States, b.Stats.States);
+    }
+
+    private static ExploreResult Explore(ModelConfig cfg, long maxTransitions) =>
+        new Explorer(new Machine(cfg), new ExploreOptions { Strategy = Strategy.Reduced, ShortestTraces = false, MaxTransitions = maxTransitions }).Run();
+
+    private static IEnumerable<string> Keys(ExploreResult r) => r.Violations.Select(v => v.Violation.Key).Order(StringComparer.Ordinal);
 }

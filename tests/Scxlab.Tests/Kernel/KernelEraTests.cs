@@ -44,4 +44,23 @@ public class KernelEraTests
         Assert.Equal(v71.Violations.Select(v => v.Violation.Key).Order(), v72.Violations.Select(v => v.Violation.Key).Order());
         Assert.NotEqual(v71.Stats.States, v72.Stats.States);
     }
+
+    /// <summary>
+    /// 7de9a6fb, made observable by the fallback-dsq (v2) drain: CPU0 parks p on CPU1's fallback DSQ and
+    /// drops the DSQ lock before its final ops_state store; CPU1's drain re-enqueues p in that window.
+    /// 7.1 and 7.2 reach do_enqueue_task()'s WARN (p still DISPATCHING); 7.3 waits DISPATCHING out and holds.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelEra.V7_1, true)]
+    [InlineData(KernelEra.V7_2, true)]
+    [InlineData(KernelEra.V7_3, false)]
+    public void Should_ReenqueueADispatchingTaskOnlyBefore7_3_When_TheFallbackDrainRacesTheRelease(KernelEra era, bool warns)
+    {
+        var scenario = ScenarioLoader.Resolve("fallback-drain-vs-release");
+        var r = new Explorer(new Machine(scenario.ToConfig(kernel: era)), new ExploreOptions { ShortestTraces = false }).Run();
+        Assert.True(r.Complete);
+        var messages = r.Violations.Select(v => v.Violation.Message).ToList();
+        Assert.Equal(warns, messages.Any(m => m.Contains("in state DISPATCHING", StringComparison.Ordinal)));
+        Assert.Equal(warns ? Verdict.Violation : Verdict.Holds, r.Verdict);
+    }
 }
