@@ -127,6 +127,9 @@ public sealed partial class Machine
                     sc.StopperPreempts = 1;
                     goto case ScheduleAt.AfterBalance;
                 }
+                // do_pick_task_scx(): "see kick_cpus_irq_workfn()": kick_sync moves as picking starts, so a CPU
+                // waiting on SCX_KICK_WAIT for this one may leave while balance_one() still runs.
+                Rq(c).KickSync++;
                 ref var b = ref Call(ref f, (int)ScheduleAt.AfterBalance, PathId.BalanceOne);
                 b.Cpu = c;
                 b.Task = IsScx(prev) ? prev : -1;
@@ -195,7 +198,6 @@ public sealed partial class Machine
                 rq.Curr = next;
                 rq.Idle = next < 0;
                 rq.NeedResched = false;
-                rq.KickSync++;
                 rq.Flags &= ~RqFlags.InBalance;
                 Trace?.Note(_cur, next >= 0 ? $"runs {TaskName(next)}" : "goes idle");
                 // The stopper migrates a task whose CPU left its mask once it has been switched out
@@ -514,6 +516,8 @@ public sealed partial class Machine
         AfterStopping = 1,
         /// <summary>The re-enqueue returned.</summary>
         Done = 2,
+        /// <summary>kick_sync bumped (its own step when ops.stopping follows): call ops.stopping(p, true).</summary>
+        CallStopping = 3,
     }
 
     private void CallPutPrevTask(ref Frame caller, int returnPc, int p, int cpu, int next)
@@ -533,7 +537,18 @@ public sealed partial class Machine
         switch ((PutPrevTaskAt)f.Pc)
         {
             case PutPrevTaskAt.Entry:
+                // "see kick_sync_wait_bal_cb()": a CPU waiting on SCX_KICK_WAIT for this one may leave now.
+                Rq(c).KickSync++;
                 if (RqR(c).Curr == p) UpdateCurrScx(c);
+                if (ScxQueued(p) && Has.Has(ScxCallback.Stopping))
+                {
+                    // The bump is observable (a waiter's guard reads it without this rq's lock), and so is
+                    // ops.stopping's first kfunc: two such accesses, so the step ends between them.
+                    Yield(ref f, (int)PutPrevTaskAt.CallStopping);
+                    return;
+                }
+                goto case PutPrevTaskAt.CallStopping;
+            case PutPrevTaskAt.CallStopping:
                 if (ScxQueued(p) && Invoke(ref f, (int)PutPrevTaskAt.AfterStopping, ScxCallback.Stopping, p, c, 1)) return;
                 goto case PutPrevTaskAt.AfterStopping;
             case PutPrevTaskAt.AfterStopping:

@@ -1087,8 +1087,7 @@ public sealed partial class Machine
             case MigrationCpuStopAt.AfterPutPrevTask:
             {
                 ref var rq = ref Rq(c);
-                rq.Curr = -1; // the stopper runs; SCX has no current task here
-                rq.KickSync++;
+                rq.Curr = -1; // the stopper runs; SCX has no current task here (put_prev_task_scx() bumped kick_sync)
                 rq.NeedResched = true;
                 if (!rq.CpuReleased)
                 {
