@@ -61,6 +61,8 @@ public sealed partial class Machine
         AfterMigrate = 6,
         /// <summary>rq lock dropped: run the balance callback queued by an SCX_KICK_WAIT, if any.</summary>
         BalanceCallbacks = 7,
+        /// <summary>The idle mask updated for next (a step of its own at fine granularity): rq->curr = next.</summary>
+        PublishCurr = 10,
         /// <summary>kick_sync_wait_bal_cb(): find the next kicked CPU still to pass through its scheduling path.</summary>
         KickSyncWait = 8,
         /// <summary>The waited-for CPU's kick_sync moved.</summary>
@@ -195,8 +197,22 @@ public sealed partial class Machine
                     p.FairQueued = false;
                     p.Cpu = c;
                 }
-                rq.Curr = next;
+                // The idle class's put_prev/set_next update the built-in idle mask during the pick, before
+                // __schedule() publishes rq->curr; kfuncs read both without this rq's lock, so fine
+                // granularity ends a step between the two stores.
                 rq.Idle = next < 0;
+                // Between the two stores next is off its DSQ and not yet rq->curr: this path carries it
+                // (the frame's task names it for the ownership check, and only until PublishCurr).
+                f.Task = next;
+                if (PublishCut(ref f, (int)ScheduleAt.PublishCurr)) return;
+                goto case ScheduleAt.PublishCurr;
+            }
+            case ScheduleAt.PublishCurr:
+            {
+                var next = sc.Next;
+                ref var rq = ref Rq(c);
+                f.Task = -1;
+                rq.Curr = next;
                 rq.NeedResched = false;
                 rq.Flags &= ~RqFlags.InBalance;
                 Trace?.Note(_cur, next >= 0 ? $"runs {TaskName(next)}" : "goes idle");
