@@ -16,7 +16,7 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class CheckCommand
 {
-    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--json]";
+    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--jobs N] [--json]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -25,6 +25,7 @@ public static class CheckCommand
         // or plain DFS under a preemption bound, which the reduced search does not combine with.
         Strategy? strategyArg = null;
         int? maxPre = null;
+        var jobs = 1;
         double? budget = null;
         long? maxSteps = null;
         bool exact = false, json = false;
@@ -53,6 +54,7 @@ public static class CheckCommand
                     case "--max-steps": maxSteps = long.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0 ? ms : throw new UsageException("--max-steps needs a positive integer"); break;
                     case "--trace-out": traceOut = Val(); break;
                     case "--exact": exact = true; break;
+                    case "--jobs": jobs = int.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var j) && j >= 1 && j <= 256 ? j : throw new UsageException("--jobs needs an integer from 1 to 256"); break;
                     case "--kernel": kernelArg = Val(); break;
                     case "--granularity":
                         granularity = Val() switch
@@ -112,6 +114,7 @@ public static class CheckCommand
                 Strategy = strategy,
                 Exact = exact,
                 MaxPreemptions = maxPre ?? scenario.MaxPreemptions,
+                Jobs = jobs,
                 BudgetSeconds = budget ?? scenario.BudgetSeconds,
                 MaxTransitions = maxSteps,
                 Checks = scenario.Checks,

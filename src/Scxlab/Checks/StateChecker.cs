@@ -53,7 +53,7 @@ public sealed class StateChecker
             var msg = inv.Check(_m, out var site);
             if (msg != null) return new Violation(ViolationKind.Invariant, inv.Name, msg);
             // A warning does not end the path; each distinct site is worded and reported once.
-            if (!site.IsNone && _warningSites.Add(site)) _newWarning ??= new Violation(ViolationKind.Warning, inv.Name, inv.WarningMessage(_m, site));
+            if (!site.IsNone && (ReportEveryWarning || _warningSites.Add(site))) _newWarning ??= new Violation(ViolationKind.Warning, inv.Name, inv.WarningMessage(_m, site));
         }
         return null;
     }
@@ -70,6 +70,12 @@ public sealed class StateChecker
     }
 
     public bool LivenessEnabled => _liveness;
+
+    /// <summary>
+    /// Report a warning on every state that has one, not only where its site is first seen: a parallel
+    /// search's workers cannot tell whether a state is new, so the merge deduplicates instead.
+    /// </summary>
+    public bool ReportEveryWarning { get; init; }
 
     /// <summary>Steps a drain may take before it gives up (then the check is inconclusive, never a false report).</summary>
     public int DrainStepLimit { get; init; } = 200_000;

@@ -35,6 +35,11 @@ public sealed class ExploreOptions
     public IReadOnlyList<string> Checks { get; init; } = [];
     /// <summary>Compute the shortest trace (BFS) for each violation a DFS found.</summary>
     public bool ShortestTraces { get; init; } = true;
+    /// <summary>
+    /// Worker threads. 1 = the sequential strategies; more = the layer-parallel BFS (<see cref="ParallelBfsSearch"/>),
+    /// which gives the same states, verdict and findings for every value.
+    /// </summary>
+    public int Jobs { get; init; } = 1;
     /// <summary>Called about twice a second once a run has lasted a second.</summary>
     public Action<ExploreStats>? Progress { get; init; }
     /// <summary>Test hook: every transition of a DFS (parent world, actor, child world, child's sleep set). Null on the hot path.</summary>

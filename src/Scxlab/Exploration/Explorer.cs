@@ -70,7 +70,21 @@ public sealed class Explorer
             strategy = Strategy.Dfs;
         }
         IVisitedSet visited = _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10);
-        if (strategy == Strategy.Bfs)
+        if (_o.Jobs > 1 && _o.MaxPreemptions != null)
+            _notes.Add($"--jobs {_o.Jobs}: not combined with a preemption bound; one thread was used");
+        if (_o.Jobs > 1 && _o.MaxPreemptions == null)
+        {
+            // Sleep sets and the DFS stack are sequential by nature; in parallel every strategy runs as the
+            // layer-parallel BFS, which visits the same states (sleep sets prune transitions, never states)
+            // and finds shortest traces directly.
+            if (strategy != Strategy.Bfs) _notes.Add($"--jobs {_o.Jobs}: the layer-parallel BFS was used (same states and verdict as --strategy {StrategyName(strategy)}; more transitions, no sleep sets)");
+            strategy = Strategy.Bfs;
+            var pbfs = new ParallelBfsSearch(_m, _initial, _o, _stats, _clock, visited, _o.Jobs);
+            foreach (var f in pbfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
+            _incomplete = pbfs.Incomplete;
+            _warnings.AddRange(pbfs.Warnings);
+        }
+        else if (strategy == Strategy.Bfs)
         {
             var bfs = new BfsSearch(_m, _initial, _checker, _o, _stats, _clock, visited);
             foreach (var f in bfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
@@ -111,6 +125,14 @@ public sealed class Explorer
             Warnings = [.. _warnings],
         };
     }
+
+    private static string StrategyName(Strategy s) => s switch
+    {
+        Strategy.Dfs => "dfs",
+        Strategy.Reduced => "reduced",
+        Strategy.Bfs => "bfs",
+        _ => throw new UnreachableException($"strategy {s}"),
+    };
 
     private void FinishStats(IVisitedSet visited)
     {

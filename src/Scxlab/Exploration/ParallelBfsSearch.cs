@@ -1,0 +1,313 @@
+using System.Diagnostics;
+using Scxlab.Checks;
+using Scxlab.Kernel;
+using Scxlab.Stepping;
+
+namespace Scxlab.Exploration;
+
+/// <summary>
+/// Layer-parallel breadth-first search (<c>--jobs N</c>, N &gt; 1): the same search as <see cref="BfsSearch"/>,
+/// with the expensive work of each layer spread over N workers and every decision taken in one fixed order,
+/// so the states, transitions, verdict, findings and traces are the same for every N.
+/// </summary>
+/// <remarks>
+/// Each layer runs in three phases.
+/// <list type="number">
+/// <item>Expand (parallel): the frontier is cut into N contiguous ranges; each worker, with its own machine,
+/// checker and worlds, steps every enabled actor of each of its states, checks the step (kernel assertions,
+/// exits, safety invariants, warnings), fingerprints the child and saves it.</item>
+/// <item>Merge (one thread, in frontier order, then actor order — the order of the sequential BFS): transitions
+/// are counted, children inserted in the visited set, nodes numbered, findings recorded. The same state can be
+/// produced by two workers; only its first occurrence in that order is new, as in the sequential search.</item>
+/// <item>Quiescent (parallel): the liveness drain of each new state in which no actor is enabled.</item>
+/// </list>
+/// Workers never touch the visited set, so it needs no locks. Warnings are deduplicated at the merge (by key),
+/// since a worker's checker cannot know whether the state it saw a warning in is new.
+/// </remarks>
+internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions o, ExploreStats stats, Stopwatch clock, IVisitedSet visited, int jobs)
+{
+    private readonly List<int> _parent = [];
+    private readonly List<byte> _actor = [];
+    private readonly HashSet<string> _warningKeys = [];
+    private double _nextProgress = 1.0;
+
+    public string? Incomplete { get; private set; }
+    public List<FoundViolation> Warnings { get; } = [];
+
+    /// <summary>What a worker learned about one transition.</summary>
+    private struct Child
+    {
+        public int Parent;
+        public int Actor;
+        public ulong Fingerprint;
+        /// <summary>A kernel assertion of the step (the child is neither stored nor expanded), or the child's exit / invariant violation.</summary>
+        public Violation? Finding;
+        public bool IsAssertion;
+        public Violation? Warning;
+        public bool Quiescent;
+        public int Offset;
+        public int Length;
+    }
+
+    private sealed class Worker
+    {
+        public required Machine M;
+        public required StateChecker Checker;
+        public required World State;
+        public required World Child;
+        public readonly GrowBuffer Out = new();
+        public readonly List<Child> Children = [];
+        public Exception? Error;
+    }
+
+    /// <param name="targets">Violation keys to look for (stop when all are found), or null for a full search.</param>
+    public List<FoundViolation> Run(HashSet<string>? targets)
+    {
+        var found = new Dictionary<string, FoundViolation>();
+        var workers = new Worker[jobs];
+        for (var k = 0; k < jobs; k++)
+        {
+            var wm = new Machine(m.Config);
+            workers[k] = new Worker
+            {
+                M = wm,
+                Checker = new StateChecker(wm, o.Checks) { ReportEveryWarning = true },
+                State = initial.Clone(),
+                Child = initial.Clone(),
+            };
+        }
+
+        // The root, as the sequential search does it.
+        var root = initial.Clone();
+        var rootChecker = new StateChecker(m, o.Checks);
+        m.World = root;
+        visited.Add(root, root.Fingerprint(), 0, out _);
+        _parent.Add(-1);
+        _actor.Add(0);
+        var rootViolation = rootChecker.CheckState();
+        if (targets == null && rootChecker.TakeNewWarning() is { } rw) AddWarning(rw, 0);
+        if (Found(rootViolation, 0)) return [.. found.Values];
+        if (!m.AnyEnabled())
+        {
+            stats.Executions++;
+            Found(rootChecker.AtQuiescent(), 0);
+            return [.. found.Values];
+        }
+
+        var cur = new GrowBuffer();
+        var nxt = new GrowBuffer();
+        var curItems = new List<(int Index, int Offset, int Length)>();
+        var nxtItems = new List<(int Index, int Offset, int Length)>();
+        var quiescent = new List<(int Index, int Worker, int Offset, int Length)>();
+        WorldCodec.Save(root, cur);
+        curItems.Add((0, 0, cur.Length));
+        var depth = 0;
+        var stop = 0; // set by a worker that ran out of time; read by the others between states
+        while (curItems.Count > 0)
+        {
+            depth++;
+            // 1. Expand.
+            Parallel.For(0, jobs, new ParallelOptions { MaxDegreeOfParallelism = jobs }, k =>
+            {
+                var wk = workers[k];
+                wk.Out.Clear();
+                wk.Children.Clear();
+                var from = (int)((long)curItems.Count * k / jobs);
+                var to = (int)((long)curItems.Count * (k + 1) / jobs);
+                try
+                {
+                    for (var i = from; i < to; i++)
+                    {
+                        if (Volatile.Read(ref stop) != 0) return;
+                        if (o.BudgetSeconds is { } b && (i & 63) == 0 && clock.Elapsed.TotalSeconds >= b)
+                        {
+                            Volatile.Write(ref stop, 1);
+                            return;
+                        }
+                        Expand(wk, curItems[i], cur);
+                    }
+                }
+                catch (Exception e)
+                {
+                    wk.Error = e;
+                    Volatile.Write(ref stop, 1);
+                }
+            });
+            foreach (var wk in workers)
+                if (wk.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(wk.Error);
+
+            // 2. Merge, in the sequential search's order.
+            quiescent.Clear();
+            for (var k = 0; k < jobs; k++)
+            {
+                var wk = workers[k];
+                foreach (var c in wk.Children)
+                {
+                    stats.Transitions++;
+                    if (o.MaxTransitions is { } mt && stats.Transitions > mt)
+                    {
+                        stats.Transitions--;
+                        Incomplete = $"step budget of {mt} transitions exhausted";
+                        return [.. found.Values];
+                    }
+                    if (c.IsAssertion)
+                    {
+                        stats.Executions++;
+                        if (Found(c.Finding, NewNode(c.Parent, c.Actor, depth))) return [.. found.Values];
+                        continue;
+                    }
+                    if (visited.WouldExceed(o.MaxMemoryBytes))
+                    {
+                        Incomplete = $"memory budget of {o.MaxMemoryBytes >> 20} MiB for stored states exhausted";
+                        return [.. found.Values];
+                    }
+                    World? exactWorld = null;
+                    if (o.Exact)
+                    {
+                        // The exact set stores the world itself.
+                        exactWorld = workers[0].Child;
+                        WorldCodec.Load(wk.Out.Slice(c.Offset, c.Length), exactWorld);
+                    }
+                    if (!visited.Add(exactWorld!, c.Fingerprint, 0, out _))
+                    {
+                        stats.Executions++;
+                        continue;
+                    }
+                    var ci = NewNode(c.Parent, c.Actor, depth);
+                    if (c.Warning != null && targets == null) AddWarning(c.Warning, ci);
+                    if (c.Finding != null)
+                    {
+                        stats.Executions++;
+                        if (Found(c.Finding, ci)) return [.. found.Values];
+                        continue;
+                    }
+                    if (c.Quiescent)
+                    {
+                        quiescent.Add((ci, k, c.Offset, c.Length));
+                        continue;
+                    }
+                    var start = nxt.Length;
+                    nxt.Append(wk.Out.Slice(c.Offset, c.Length));
+                    nxtItems.Add((ci, start, c.Length));
+                }
+            }
+            Progress();
+            if (Volatile.Read(ref stop) != 0)
+            {
+                Incomplete = $"time budget of {o.BudgetSeconds:0.###} s exhausted";
+                return [.. found.Values];
+            }
+
+            // 3. The liveness drain of the new quiescent states.
+            if (quiescent.Count > 0)
+            {
+                var results = new Violation?[quiescent.Count];
+                Parallel.For(0, jobs, new ParallelOptions { MaxDegreeOfParallelism = jobs }, k =>
+                {
+                    var wk = workers[k];
+                    var from = (int)((long)quiescent.Count * k / jobs);
+                    var to = (int)((long)quiescent.Count * (k + 1) / jobs);
+                    try
+                    {
+                        for (var i = from; i < to; i++)
+                        {
+                            var q = quiescent[i];
+                            WorldCodec.Load(workers[q.Worker].Out.Slice(q.Offset, q.Length), wk.State);
+                            wk.M.World = wk.State;
+                            results[i] = wk.Checker.AtQuiescent();
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        wk.Error = e;
+                    }
+                });
+                foreach (var wk in workers)
+                    if (wk.Error != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(wk.Error);
+                for (var i = 0; i < quiescent.Count; i++)
+                {
+                    stats.Executions++;
+                    if (Found(results[i], quiescent[i].Index)) return [.. found.Values];
+                }
+            }
+
+            (cur, nxt) = (nxt, cur);
+            (curItems, nxtItems) = (nxtItems, curItems);
+            nxt.Clear();
+            nxtItems.Clear();
+        }
+        return [.. found.Values];
+
+        bool Found(Violation? v, int index)
+        {
+            if (v == null) return false;
+            if (targets != null && !targets.Contains(v.Key)) return false;
+            if (!found.ContainsKey(v.Key)) found[v.Key] = new FoundViolation(v, PathTo(index));
+            return targets != null && targets.All(found.ContainsKey);
+        }
+    }
+
+    /// <summary>Step every enabled actor of one frontier state (a worker's part of phase 1).</summary>
+    private static void Expand(Worker wk, (int Index, int Offset, int Length) item, GrowBuffer cur)
+    {
+        var wm = wk.M;
+        WorldCodec.Load(cur.Slice(item.Offset, item.Length), wk.State);
+        var n = wm.ActorCount;
+        for (var a = 0; a < n; a++)
+        {
+            wm.World = wk.State;
+            if (!wm.IsEnabled(a)) continue;
+            wk.Child.CopyFrom(wk.State);
+            wm.World = wk.Child;
+            wm.Step(a);
+            var v = wk.Checker.AfterStep();
+            var c = new Child { Parent = item.Index, Actor = a, Finding = v };
+            if (v is { Kind: ViolationKind.KernelAssertion })
+            {
+                // A finding of the transition: the kernel stopped here (see Explorer.Dfs).
+                c.IsAssertion = true;
+                wk.Children.Add(c);
+                continue;
+            }
+            c.Warning = wk.Checker.TakeNewWarning();
+            c.Fingerprint = wk.Child.Fingerprint();
+            c.Quiescent = v == null && !wm.AnyEnabled();
+            c.Offset = wk.Out.Length;
+            WorldCodec.Save(wk.Child, wk.Out);
+            c.Length = wk.Out.Length - c.Offset;
+            wk.Children.Add(c);
+        }
+    }
+
+    private void AddWarning(Violation w, int index)
+    {
+        if (_warningKeys.Add(w.Key + "\n" + w.Message)) Warnings.Add(new FoundViolation(w, PathTo(index)));
+    }
+
+    private void Progress()
+    {
+        if (o.Progress == null) return;
+        var s = clock.Elapsed.TotalSeconds;
+        if (s < _nextProgress) return;
+        _nextProgress = s + 0.5;
+        stats.States = visited.Count;
+        stats.Seconds = s;
+        o.Progress(stats);
+    }
+
+    private int NewNode(int parent, int actor, int depth)
+    {
+        _parent.Add(parent);
+        _actor.Add((byte)actor);
+        if (depth > stats.MaxDepth) stats.MaxDepth = depth;
+        return _parent.Count - 1;
+    }
+
+    private int[] PathTo(int index)
+    {
+        var path = new List<int>();
+        for (var i = index; i > 0; i = _parent[i]) path.Add(_actor[i]);
+        path.Reverse();
+        return [.. path];
+    }
+}
