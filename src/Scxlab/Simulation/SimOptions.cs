@@ -67,5 +67,7 @@ public interface ISimTraceSink
     void Migration(int task, int fromCpu, long fromNs, int toCpu, long toNs);
     /// <summary>A point event on a CPU track (<paramref name="cpu"/> ≥ 0) or global (-1).</summary>
     void Instant(int cpu, long ns, string name, string detail);
+    /// <summary>Task <paramref name="task"/>, blocked (or not started yet), is woken towards <paramref name="cpu"/>.</summary>
+    void Wakeup(int task, int cpu, long ns) { }
     void End(long ns);
 }

@@ -526,6 +526,7 @@ public sealed class Simulator
                 if (s.WakeIssued < 0) s.WakeIssued = _now;
                 s.Gen++; // a pending timed wake is superseded
                 _wakeups[Part]++;
+                _trace?.Wakeup(t, _m.World.Tasks[t].Cpu, _now);
                 Issue(viaActor, _wakeAction[t], t);
                 break;
             case TState.SleepPending:
