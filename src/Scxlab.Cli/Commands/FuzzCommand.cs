@@ -32,7 +32,7 @@ internal static class FuzzCommand
         var seed = new Option<ulong>("--seed") { Description = "the run's seed: schedule i is determined by (seed, i)", DefaultValueFactory = _ => 1, HelpName = "N" };
         var jobs = new Option<int>("--jobs") { Description = "parallel workers over disjoint schedule indices (the report is the same for every N)", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
         var maxSteps = new Option<int>("--max-steps") { Description = "steps after which a walk is abandoned (counted as truncated)", DefaultValueFactory = _ => 100_000, HelpName = "N" };
-        var minimize = new Option<bool>("--minimize") { Description = "shrink each violation's schedule and scenario (default true; --minimize false to skip)", DefaultValueFactory = _ => true };
+        var minimize = new Option<bool>("--minimize") { Description = "shrink each violation's schedule and scenario (--minimize false to skip)", DefaultValueFactory = _ => true };
         var minBudget = new Option<int>("--minimize-budget") { Description = "replays (and search walks) of shrinking per violation: a count, not seconds, so the result is the same on every machine", DefaultValueFactory = _ => 20_000, HelpName = "N" };
         var outDir = new Option<string?>("--out") { Description = "write each violation's trace (violation-N.trace.json, for scxlab replay) and shrunk scenario (violation-N.yaml, for scxlab check) here", HelpName = "DIR" };
         var policy = new Option<string?>("--policy") { Description = "policy (overrides the scenario's)", HelpName = "X" };

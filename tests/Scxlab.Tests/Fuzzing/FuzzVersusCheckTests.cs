@@ -59,3 +59,18 @@ public class FuzzVersusCheckTests
         Assert.Equal(Fuzzer.PctLowerBound(fuzz.Actors, fuzz.PctLength, depth), fuzz.PctBound);
     }
 }
+
+/// <summary>Findings are one per invariant and location, whichever task or CPU the race happened on.</summary>
+public class FuzzDedupTests
+{
+    [Fact]
+    public void Should_MergeFindings_When_OnlyTheTaskOrCpuInTheMessageDiffers()
+    {
+        var a = new Scxlab.Checks.Violation(Scxlab.Checks.ViolationKind.KernelAssertion, "BUG_ON() ops_dequeue", "p2[103] left DISPATCHING as QUEUED|q1");
+        var b = a with { Message = "p5[106] left DISPATCHING as QUEUED|q2" };
+        Assert.Equal(FuzzFinding.DedupKey(a, "OpsDequeue"), FuzzFinding.DedupKey(b, "OpsDequeue"));
+        Assert.NotEqual(FuzzFinding.DedupKey(a, "OpsDequeue"), FuzzFinding.DedupKey(a, "FinishDispatch"));
+        var c = a with { Message = "p2[103] left NONE" };
+        Assert.NotEqual(FuzzFinding.DedupKey(a, "OpsDequeue"), FuzzFinding.DedupKey(c, "OpsDequeue"));
+    }
+}
