@@ -39,6 +39,7 @@ internal static class FuzzCommand
         var protocol = new Option<string?>("--protocol") { Description = $"protocol (overrides the scenario's): {ProtocolNames.Expected}", HelpName = "P" };
         var kernel = new Option<string?>("--kernel") { Description = $"kernel release ({KernelEras.Expected}; default: the scenario's)", HelpName = "E" };
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
+        var shard = new Option<string?>("--shard") { Description = "run shard K of N (the schedules ≡ K−1 mod N; `scxlab merge` combines the shards' --json files); with N alone, K−1 is read from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)", HelpName = "K/N" };
         var cmd = new ScxCommand("fuzz", "Run random or PCT schedules of a scenario too big to explore exhaustively; report violations (deduplicated by invariant and location), shrunk to short traces.")
         {
             Examples =
@@ -50,7 +51,7 @@ internal static class FuzzCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        foreach (var o in new Option[] { policy, protocol, kernel, strategy, depth, runs, budget, seed, jobs, maxSteps, minimize, minBudget, outDir, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { policy, protocol, kernel, strategy, depth, runs, budget, seed, jobs, maxSteps, minimize, minBudget, outDir, shard, json }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var stdout = r.InvocationConfiguration.Output;
@@ -66,6 +67,8 @@ internal static class FuzzCommand
             if (ms < 1) throw new UsageException($"--max-steps needs a positive integer (got {ms})");
             var mb = r.GetValue(minBudget);
             if (mb < 1) throw new UsageException($"--minimize-budget needs a positive number of replays (got {mb})");
+
+            var (shardIndex, shardCount) = ParseShard(r.GetValue(shard));
 
             Scenario scenario;
             ModelConfig config;
@@ -102,6 +105,8 @@ internal static class FuzzCommand
                 Jobs = j,
                 MaxStepsPerWalk = ms,
                 Checks = scenario.Checks,
+                ShardIndex = shardIndex,
+                ShardCount = shardCount,
             }).Run();
 
             var dir = r.GetValue(outDir);
@@ -135,7 +140,7 @@ internal static class FuzzCommand
             }
             var minSeconds = minClock.Elapsed.TotalSeconds;
 
-            if (r.GetValue(json)) stdout.WriteLine(Json(scenario, config, result, reports, actorNames, minSeconds).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (r.GetValue(json)) stdout.WriteLine(Json(scenario, config, result, nRuns, reports, actorNames, minSeconds).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             else Text(stdout, scenario, config, result, reports, minSeconds);
             return result.Findings.Count > 0 ? ExitCodes.Violation : result.StoppedByBudget ? ExitCodes.Incomplete : ExitCodes.Ok;
         });
@@ -169,6 +174,7 @@ internal static class FuzzCommand
     private static void Text(TextWriter o, Scenario scenario, ModelConfig config, FuzzResult r, List<Report> reports, double minSeconds)
     {
         var strategy = r.Strategy == FuzzStrategy.Pct ? Inv($"pct (depth {r.Depth}, k = {r.PctLength} steps)") : "random";
+        if (r.ShardCount > 1) o.WriteLine($"shard {r.ShardIndex + 1}/{r.ShardCount}: the schedules ≡ {r.ShardIndex} (mod {r.ShardCount})");
         o.WriteLine($"fuzz {scenario.Name} ({scenario.Source}): {config.CpuCount} CPUs, {config.Tasks.Count} task(s), {r.Actors} actors, policy {config.PolicyName}, protocol {ProtocolNames.Name(config.Protocol)}, kernel {KernelEras.Name(config.Kernel)}, strategy {strategy}, seed {r.Seed}");
         o.WriteLine(Inv($"schedules: {r.Runs} of {r.RunsRequested} run{(r.StoppedByBudget ? " (stopped by the budget)" : "")}, {r.Steps} steps, longest {r.MaxWalkLength} steps, {r.Truncated} truncated"));
         o.WriteLine(Inv($"distinct fingerprints seen: ≈ {r.DistinctFingerprints}"));
@@ -200,7 +206,23 @@ internal static class FuzzCommand
         o.WriteLine(Inv($"time: {r.Seconds:0.###} s fuzzing ({r.SchedulesPerSecond:0} schedules/s){(r.FirstFindingSeconds is { } ff ? $", first finding after {ff:0.###} s" : "")}, {minSeconds:0.###} s minimising"));
     }
 
-    private static JsonObject Json(Scenario scenario, ModelConfig config, FuzzResult r, List<Report> reports, List<string> actors, double minSeconds)
+    /// <summary><c>K/N</c>, or <c>N</c> with K−1 from JOB_COMPLETION_INDEX; (0, 1) when absent.</summary>
+    private static (int Index, int Count) ParseShard(string? spec)
+    {
+        if (spec == null) return (0, 1);
+        var parts = spec.Split('/');
+        static int? Int(string s) => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
+        if (parts.Length == 2 && Int(parts[0]) is { } k && Int(parts[1]) is { } n && n >= 1 && k >= 1 && k <= n) return (k - 1, n);
+        if (parts.Length == 1 && Int(parts[0]) is { } count && count >= 1)
+        {
+            var env = Environment.GetEnvironmentVariable("JOB_COMPLETION_INDEX");
+            if (env == null) throw new UsageException($"--shard {spec} names no shard index and JOB_COMPLETION_INDEX is not set (use --shard K/{count})");
+            return Int(env) is { } i && i < count ? (i, count) : throw new UsageException($"JOB_COMPLETION_INDEX={env} is not an index in 0..{count - 1}");
+        }
+        throw new UsageException($"--shard needs K/N with 1 ≤ K ≤ N, or N with JOB_COMPLETION_INDEX set (got '{spec}')");
+    }
+
+    private static JsonObject Json(Scenario scenario, ModelConfig config, FuzzResult r, long runsRequested, List<Report> reports, List<string> actors, double minSeconds)
     {
         JsonArray Steps(IReadOnlyList<int> choices, IReadOnlyList<string> names) => new([.. choices.Select(a => (JsonNode?)names[a])]);
         return new JsonObject
@@ -213,7 +235,7 @@ internal static class FuzzCommand
             ["kernel"] = KernelEras.Name(config.Kernel),
             ["strategy"] = r.Strategy == FuzzStrategy.Pct ? "pct" : "random",
             ["seed"] = r.Seed,
-            ["runs_requested"] = r.RunsRequested,
+            ["runs_requested"] = runsRequested,
             ["runs"] = r.Runs,
             ["stopped_by_budget"] = r.StoppedByBudget,
             ["steps"] = r.Steps,
@@ -227,6 +249,7 @@ internal static class FuzzCommand
             ["violations"] = new JsonArray([.. reports.Select(rep =>
             {
                 var v = TraceFile.ViolationJson(rep.Finding.Violation);
+                v["key"] = rep.Finding.Key;
                 v["location"] = rep.Finding.Location;
                 v["first_schedule"] = rep.Finding.FirstIndex;
                 v["hits"] = rep.Finding.Hits;
@@ -251,10 +274,14 @@ internal static class FuzzCommand
             ["warnings"] = new JsonArray([.. r.Warnings.Select(w =>
             {
                 var v = TraceFile.ViolationJson(w.Violation);
+                v["key"] = w.Key;
                 v["first_schedule"] = w.FirstIndex;
                 v["steps"] = Steps(w.Choices, actors);
                 return (JsonNode?)v;
             })]),
+            ["shard"] = r.ShardCount == 1 ? null : new JsonObject { ["index"] = r.ShardIndex + 1, ["count"] = r.ShardCount, ["runs_requested"] = r.RunsRequested },
+            // The HyperLogLog registers, so `scxlab merge` counts the shards' distinct fingerprints as one run would.
+            ["distinct_sketch"] = r.ShardCount == 1 ? null : Convert.ToBase64String(r.DistinctSketch),
             // Wall-clock measurements: the only part of the report that depends on the machine and --jobs.
             ["timing"] = new JsonObject
             {

@@ -55,6 +55,17 @@ internal sealed class DistinctCounter
             if (o._reg[i] > _reg[i]) _reg[i] = o._reg[i];
     }
 
+    public byte[] Registers() => [.. _reg];
+
+    /// <summary>A counter holding saved registers; null when they are not a sketch of this size.</summary>
+    public static DistinctCounter? FromRegisters(byte[] registers)
+    {
+        if (registers.Length != M) return null;
+        var c = new DistinctCounter();
+        registers.CopyTo(c._reg, 0);
+        return c;
+    }
+
     public long Estimate()
     {
         double sum = 0;

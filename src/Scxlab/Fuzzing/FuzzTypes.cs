@@ -31,6 +31,9 @@ public sealed class FuzzOptions
     public int MaxStepsPerWalk { get; init; } = 100_000;
     /// <summary>Selected check names; empty = all (as <c>check</c>).</summary>
     public IReadOnlyList<string> Checks { get; init; } = [];
+    /// <summary>This process runs shard <see cref="ShardIndex"/> (0-based) of <see cref="ShardCount"/>: the indices ≡ ShardIndex (mod ShardCount) below <see cref="Runs"/>.</summary>
+    public int ShardIndex { get; init; }
+    public int ShardCount { get; init; } = 1;
     /// <summary>Schedule length k for PCT; null = estimated from calibration walks (see <see cref="Fuzzer"/>).</summary>
     public int? PctLength { get; init; }
 }
@@ -65,7 +68,12 @@ public sealed class FuzzResult
 {
     public required FuzzStrategy Strategy { get; init; }
     public required ulong Seed { get; init; }
+    /// <summary>Schedules this process was asked for: <see cref="FuzzOptions.Runs"/>, or its shard's share of them.</summary>
     public required long RunsRequested { get; init; }
+    public int ShardIndex { get; init; }
+    public int ShardCount { get; init; } = 1;
+    /// <summary>The distinct-fingerprint sketch (HyperLogLog registers), so shards' counts can be merged exactly as workers' are.</summary>
+    public required byte[] DistinctSketch { get; init; }
     /// <summary>Schedules that ran to their end (a finding, quiescence, or the step cap).</summary>
     public required long Runs { get; init; }
     /// <summary>True when the budget stopped the run before <see cref="RunsRequested"/> schedules.</summary>

@@ -19,6 +19,7 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
     public FuzzResult Run()
     {
         if (options.Runs < 0) throw new ArgumentOutOfRangeException(nameof(options), "runs must be non-negative");
+        if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount) throw new ArgumentOutOfRangeException(nameof(options), "shard index must be in 0..count−1");
         var jobs = Math.Max(1, options.Jobs);
         var clock = Stopwatch.StartNew();
         var probe = new Walker(config, options.Checks);
@@ -41,7 +42,7 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
         {
             var w = workers[j];
             var choices = new List<int>();
-            for (long i = j; i < options.Runs; i += jobs)
+            foreach (var i in Indices(options.Runs, options.ShardIndex, options.ShardCount, j, jobs))
             {
                 if (options.BudgetSeconds is { } b && clock.Elapsed.TotalSeconds >= b) break;
                 var end = w.Walker.Walk(options.Strategy, options.Seed, i, depth, k, options.MaxStepsPerWalk, choices, w.Seen,
@@ -73,7 +74,10 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
     {
         Strategy = options.Strategy,
         Seed = options.Seed,
-        RunsRequested = options.Runs,
+        RunsRequested = ShardShare(options.Runs, options.ShardIndex, options.ShardCount),
+        ShardIndex = options.ShardIndex,
+        ShardCount = options.ShardCount,
+        DistinctSketch = seen.Registers(),
         Runs = runs,
         Steps = steps,
         Truncated = truncated,
@@ -88,6 +92,31 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
         Seconds = clock.Elapsed.TotalSeconds,
         FirstFindingSeconds = firstSeconds,
     };
+
+    /// <summary>
+    /// The schedule indices worker <paramref name="job"/> of <paramref name="jobs"/> runs in shard <paramref name="shard"/>
+    /// of <paramref name="shards"/>: the shard owns the indices ≡ shard (mod shards) below <paramref name="runs"/>, and
+    /// its worker j runs every jobs-th of them, starting at its j-th. Ascending, so a worker's first hit of a finding is its lowest.
+    /// </summary>
+    public static IEnumerable<long> Indices(long runs, int shard, int shards, int job, int jobs)
+    {
+        for (long i = shard + (long)shards * job; i < runs; i += (long)shards * jobs) yield return i;
+    }
+
+    /// <summary>How many of the indices 0..runs−1 are ≡ shard (mod count).</summary>
+    public static long ShardShare(long runs, int shard, int count) => runs <= shard ? 0 : (runs - shard + count - 1) / count;
+
+    /// <summary>The distinct-fingerprint estimate of several runs' sketches together (shards of one run); null if one is not a sketch.</summary>
+    public static long? MergeDistinct(IEnumerable<byte[]> sketches)
+    {
+        var all = new DistinctCounter();
+        foreach (var s in sketches)
+        {
+            if (DistinctCounter.FromRegisters(s) is not { } c) return null;
+            all.MergeFrom(c);
+        }
+        return all.Estimate();
+    }
 
     /// <summary>PCT's guarantee (Burckhardt et al., Theorem 6): one schedule hits a given bug of depth d with probability at least 1/(n·k^(d−1)).</summary>
     public static double PctLowerBound(int n, int k, int depth) => 1.0 / (n * Math.Pow(Math.Max(1, k), depth - 1));
