@@ -60,7 +60,7 @@ public sealed class Minimizer
         // Scenario first (each dropped actor or CPU also drops its steps), delta debugging at the end: ddmin on
         // the big scenario's long schedule would cost most of the replays. One pass walks the candidate list;
         // after an accepted candidate the same position names the next candidate of the smaller scenario.
-        // A pass that changes nothing is repeated with 8× the search walks (twice at most): a rare race in a big
+        // A pass that changes nothing is repeated once with 8× the search walks: a rare race in a big
         // scenario needs more walks to show up again once the mapped schedule no longer reaches it.
         var walks = SearchWalks;
         var changed = true;
@@ -68,7 +68,7 @@ public sealed class Minimizer
         {
             if (!changed)
             {
-                if (walks >= SearchWalks * 64) break;
+                if (walks >= SearchWalks * 8) break;
                 walks *= 8;
             }
             changed = false;
