@@ -18,6 +18,8 @@ public static class Program
     [
         DemoCommand.Create(),
         CompareCommand.Create(),
+        FuzzCommand.Create(),
+        MergeCommand.Create(),
         PassThroughCommand.Create("check", "Explore every interleaving of a scenario (a built-in name or a YAML file) and report holds / violation / incomplete.", CheckCommand.Usage,
         [
             "scxlab check seed-race-r2                          # the seed email's race under today's kernel: exit 2",

@@ -85,6 +85,12 @@ public sealed partial class Machine
                     _ => new TaskContext(),
                 };
 
+        // The action mask table is filled from the configuration, in script order, before any step: a world holds
+        // indices into it (SetCpusAllowed's MaskIndex), which must not depend on which actor happened to run
+        // first, or two machines of one configuration would give one state two fingerprints.
+        foreach (var s in config.Scripts)
+            foreach (var action in s.Actions)
+                if (action.Kind == ActionKind.SetAffinity) MaskIndex(action.Mask);
         World = new World(config.Tasks.Count, N, DsqSlotCount, DspMaxBatch, MapLayout.Words, _actors.Length, config.MaxFrameDepth, 2 * (config.CallBudget + 2));
         Boot();
     }

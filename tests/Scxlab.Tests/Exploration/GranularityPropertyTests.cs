@@ -47,7 +47,7 @@ public class GranularityPropertyTests
     }
 
     public static TheoryData<string> QuickBuiltIns() =>
-        [.. ScenarioLoader.BuiltInNames().Where(n => !n.StartsWith("scale-", StringComparison.Ordinal) && n != "qseq-aba-3cpu")];
+        [.. ScenarioLoader.BuiltInNames().Where(n => !n.StartsWith("scale-", StringComparison.Ordinal) && !n.StartsWith("churn-", StringComparison.Ordinal) && n != "qseq-aba-3cpu")];
 
     /// <summary>Every quick built-in scenario: fine and normal granularity agree on verdict and findings.</summary>
     [Theory]

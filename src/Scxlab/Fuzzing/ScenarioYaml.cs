@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+using Scxlab.Checks;
+using Scxlab.Kernel;
+using Scxlab.Scenarios;
+
+namespace Scxlab.Fuzzing;
+
+/// <summary>
+/// Writes a scenario in the docs/scenarios.md format, so a shrunk scenario is a file that
+/// <c>scxlab check</c> explores and <see cref="ScenarioLoader"/> reads back to the same model.
+/// Every field that shapes the model is written explicitly (pids, weights, slices), so renumbered
+/// tasks keep their pids and messages naming them stay the same.
+/// </summary>
+public static class ScenarioYaml
+{
+    public static string Write(Scenario s, string policy, Protocol protocol, KernelEra kernel, string? expectVerdict = null)
+    {
+        var b = new StringBuilder();
+        void L(string line) => b.Append(line).Append('\n');
+        L($"name: {Q(s.Name)}");
+        if (s.Description.Length > 0) L($"description: {Q(s.Description)}");
+        L($"cpus: {s.Cpus}");
+        L($"protocol: {Q(ProtocolNames.Name(protocol))}");
+        L($"kernel: {Q(KernelEras.Name(kernel))}");
+        L($"policy: {Q(policy)}");
+        if (s.Tags.Count > 0) L($"tags: [{string.Join(", ", s.Tags.Select(Q))}]");
+        L("tasks:");
+        foreach (var t in s.Tasks)
+        {
+            L($"  - name: {Q(t.Name)}");
+            L($"    pid: {t.Pid}");
+            L($"    allowed: {Mask(t.Allowed, s.Cpus)}");
+            L($"    cpu: {t.Cpu}");
+            L($"    state: {t.State switch
+            {
+                InitialTaskState.Queued => "queued",
+                InitialTaskState.Running => "running",
+                InitialTaskState.Sleeping => "sleeping",
+                _ => throw new System.Diagnostics.UnreachableException($"task state {t.State}"),
+            }}");
+            L($"    weight: {t.Weight}");
+            L($"    slice: {t.Slice.ToString(CultureInfo.InvariantCulture)}");
+            if (t.MigrationDisabled) L("    migration_disabled: true");
+        }
+        var rounds = s.Rounds.Select((count, cpu) => (cpu, count)).Where(r => r.count > 0).ToList();
+        if (rounds.Count > 0)
+        {
+            L("rounds:");
+            foreach (var (cpu, count) in rounds) L($"  - {{ cpu: {cpu}, count: {count} }}");
+        }
+        if (s.Actors.Count > 0)
+        {
+            L("actors:");
+            foreach (var a in s.Actors)
+            {
+                L($"  - name: {Q(a.Name)}");
+                L($"    cpu: {a.Cpu}");
+                L("    do:");
+                foreach (var act in a.Actions) L($"      - {Action(act, s)}");
+            }
+        }
+        L(s.Checks.Count == 0 ? "check: [all]" : $"check: [{string.Join(", ", s.Checks.Select(Q))}]");
+        if (s.MaxPreemptions != null || s.BudgetSeconds != null)
+        {
+            var parts = new List<string>();
+            if (s.MaxPreemptions is { } mp) parts.Add($"max_preemptions: {mp}");
+            if (s.BudgetSeconds is { } bs) parts.Add($"budget_seconds: {bs.ToString(CultureInfo.InvariantCulture)}");
+            L($"bounds: {{ {string.Join(", ", parts)} }}");
+        }
+        if (expectVerdict != null) L($"expect: {{ verdict: {expectVerdict} }}");
+        return b.ToString();
+    }
+
+    private static string Action(ScriptAction a, Scenario s)
+    {
+        string T() => Q(s.Tasks[a.Task].Name);
+        return a.Kind switch
+        {
+            ActionKind.SetAffinity => $"set_affinity: {{ task: {T()}, allowed: {Mask(a.Mask, s.Cpus)} }}",
+            ActionKind.Wake => $"wake: {{ task: {T()} }}",
+            ActionKind.Sleep => $"sleep: {{ task: {T()} }}",
+            ActionKind.Exit => $"exit: {{ task: {T()} }}",
+            ActionKind.SetWeight => $"set_weight: {{ task: {T()}, weight: {a.Weight} }}",
+            ActionKind.Kick => $"kick: {{ cpu: {a.Cpu}{Flags(a.KickFlags)} }}",
+            ActionKind.Tick => $"tick: {{ cpu: {a.Cpu} }}",
+            _ => throw new System.Diagnostics.UnreachableException($"action kind {a.Kind}"),
+        };
+    }
+
+    private static string Flags(KickFlags f)
+    {
+        var names = new List<string>();
+        if ((f & KickFlags.Idle) != 0) names.Add("idle");
+        if ((f & KickFlags.Preempt) != 0) names.Add("preempt");
+        if ((f & KickFlags.Wait) != 0) names.Add("wait");
+        return names.Count == 0 ? "" : $", flags: [{string.Join(", ", names)}]";
+    }
+
+    private static string Mask(CpuMask m, int cpus) =>
+        $"[{string.Join(", ", Enumerable.Range(0, cpus).Where(m.Test))}]";
+
+    /// <summary>A plain scalar when it cannot be misread, else a double-quoted one.</summary>
+    private static string Q(string s)
+    {
+        if (s.Length > 0 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') && char.IsAsciiLetter(s[0])
+            && s is not ("true" or "false" or "null" or "yes" or "no" or "on" or "off"))
+            return s;
+        var e = new StringBuilder("\"");
+        foreach (var c in s)
+            e.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\n' => "\\n",
+                '\t' => "\\t",
+                _ when c < ' ' => $"\\x{(int)c:x2}",
+                _ => c.ToString(),
+            });
+        return e.Append('"').ToString();
+    }
+}
