@@ -15,6 +15,8 @@ public enum CallKind : byte
     ArrayGet, ArraySet, ArrayAdd, TaskStorageGet, TaskStorageSet, SpinLock, SpinUnlock,
     CpumaskTest, CpumaskSet, CpumaskClear, TaskGetCookie, DsqInsertCookie,
     GhostTaskBarrier, GhostCommit,
+    /// <summary>A BPF object's store or atomic on shared memory (a global or map value word): one interleaving point.</summary>
+    MemWrite,
 }
 
 /// <summary>
@@ -215,6 +217,7 @@ public class BpfContext
         CallKind.DsqInsertCookie => "scx_bpf_dsq_insert_cookie",
         CallKind.GhostTaskBarrier => "read status_word.barrier",
         CallKind.GhostCommit => "GHOST_IOC_COMMIT_TXN",
+        CallKind.MemWrite => "store",
         _ => k.ToString(),
     };
 
@@ -296,6 +299,12 @@ public class BpfContext
     public BpfCall<long> FetchAdd(MapHandle m, long index, long delta) => MapCall(CallKind.ArrayAdd, m.Id, index, delta, out var v) ? Ready(v) : default;
     public BpfCall<long> TaskGet(MapHandle m, TaskRef p, int field) => Run(CallKind.TaskStorageGet, m.Id, ((long)p.Index << 16) | (uint)field, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.TaskStorageGet, (int)a, b, 0)) ? Ready(v) : default;
     public BpfCall<bool> TaskSet(MapHandle m, TaskRef p, int field, long value) => MapCall(CallKind.TaskStorageSet, m.Id, ((long)p.Index << 16) | (uint)field, value, out _) ? Ready(true) : default;
+
+    /// <summary>
+    /// A BPF object's sub-word store or atomic read-modify-write on array word <c>key &amp; 0xffffffff</c>
+    /// (byte offset, size and operation packed above it; see BpfObject.Interpreter): returns the old bytes.
+    /// </summary>
+    public BpfCall<long> MemWrite(MapHandle m, long key, long value) => MapCall(CallKind.MemWrite, m.Id, key, value, out var v) ? Ready(v) : default;
 
     private bool MapCall(CallKind k, int mapId, long key, long value, out long v)
     {

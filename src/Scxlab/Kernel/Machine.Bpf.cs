@@ -726,6 +726,12 @@ public sealed partial class Machine
                     }
                     m[h.Offset] = 0;
                     return 1;
+                case CallKind.MemWrite:
+                {
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
+                    return BpfObject.SharedMemory.Write(m, h, key, value);
+                }
                 case CallKind.CpumaskTest:
                     TouchMap(mapId, false);
                     Expect(h, k, MapKind.Cpumask, MapKind.Cpumask, MapKind.Cpumask);

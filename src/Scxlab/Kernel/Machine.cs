@@ -86,6 +86,7 @@ public sealed partial class Machine
                 };
 
         World = new World(config.Tasks.Count, N, DsqSlotCount, DspMaxBatch, MapLayout.Words, _actors.Length, config.MaxFrameDepth, 2 * (config.CallBudget + 2));
+        foreach (var (word, value) in MapLayout.Initial) World.Maps[word] = value;
         Boot();
     }
 
