@@ -114,6 +114,7 @@ s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym;
 u64 scx_bpf_now(void) __ksym;
 void scx_bpf_error_bstr(char *fmt, u64 *data, u32 data__sz) __ksym;
 void scx_bpf_exit_bstr(s64 exit_code, char *fmt, u64 *data, u32 data__sz) __ksym;
+u32 scx_bpf_nr_cpu_ids(void) __ksym;
 bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym;
 struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 void bpf_task_release(struct task_struct *p) __ksym;
@@ -133,6 +134,7 @@ static long (*bpf_spin_unlock)(struct bpf_spin_lock *lock) = (void *)94;
 static void *(*bpf_task_storage_get)(void *map, struct task_struct *task, void *value, u64 flags) = (void *)156;
 
 #define BPF_LOCAL_STORAGE_GET_F_CREATE (1ULL << 0)
+#define BPF_F_NO_PREALLOC (1U << 0)
 
 /* scx_bpf_error(fmt, args...): the arguments go as a u64 array, as the kernel's bstr kfunc takes them. */
 #define ___scx_nth(_0, _1, _2, _3, _4, N, ...) N

@@ -30,6 +30,8 @@ public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
     public bool ReadOnly { get; } = readOnly;
     /// <summary>Variables by name: (offset, size) in the section, from its BTF DATASEC.</summary>
     public Dictionary<string, (int Offset, int Size)> Vars { get; } = [];
+    /// <summary>Offsets of the <c>struct bpf_spin_lock</c> variables in the section.</summary>
+    public List<int> Locks { get; } = [];
 }
 
 public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks);
@@ -141,7 +143,11 @@ public sealed class BpfObjectFile
             var g = new BpfGlobal(s.Name, init, s.Name.StartsWith(".rodata", StringComparison.Ordinal));
             foreach (var t in Btf.Types)
                 if (t.Kind == BtfKind.Datasec && t.Name == s.Name)
-                    foreach (var v in t.Members) g.Vars[Btf[v.Type].Name] = ((int)v.Offset, (int)v.Size);
+                    foreach (var v in t.Members)
+                    {
+                        g.Vars[Btf[v.Type].Name] = ((int)v.Offset, (int)v.Size);
+                        if (Btf.Resolve(Btf[v.Type].RefType) is { Kind: BtfKind.Struct, Name: "bpf_spin_lock" }) g.Locks.Add((int)v.Offset);
+                    }
             globalOf[s.Index] = Globals.Count;
             Globals.Add(g);
         }
@@ -271,6 +277,7 @@ public sealed class BpfObjectFile
                 default: throw new BpfLoadException($"map {name}: unsupported map attribute {m.Name}");
             }
         }
+        if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
         if (maxEntries <= 0 && type != MapTypes.TaskStorage) throw new BpfLoadException($"map {name}: max_entries must be positive");
         if (!MapTypes.Supported(type)) throw new BpfLoadException($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
         return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags);
@@ -461,7 +468,7 @@ public sealed class BpfObjectFile
 public static class MapTypes
 {
     public const int Hash = 1, Array = 2, Queue = 22, Stack = 23, TaskStorage = 29;
-    public static bool Supported(int t) => t is Array or Queue or Stack;
+    public static bool Supported(int t) => t is Array or Queue or Stack or TaskStorage;
     public static string Name(int t) => t switch
     {
         Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",

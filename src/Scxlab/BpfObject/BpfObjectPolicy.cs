@@ -37,6 +37,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.Queue => maps.Queue(m.Name, m.MaxEntries),
                 MapTypes.Stack => maps.Stack(m.Name, m.MaxEntries),
                 MapTypes.Array => maps.Array(m.Name, Math.Max(1, m.MaxEntries * Interpreter.MapStride(m) / 8)),
+                // Per-task values, laid out like an array indexed by task (word-addressed like every shared value).
+                MapTypes.TaskStorage => maps.Array(m.Name, Math.Max(1, maps.TaskCount * Interpreter.MapStride(m) / 8)),
                 _ => throw new BpfLoadException($"map {m.Name}: map type {MapTypes.Name(m.Type)} is not supported by the model"),
             };
         }
@@ -54,7 +56,44 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 if (v != 0) maps.Initial.Add((h.Offset + w, v));
             }
         }
-        _vm = new Interpreter(_obj, _maps, _globals);
+        var locks = new Dictionary<(int, int), MapHandle>();
+        for (var i = 0; i < _obj.Globals.Count; i++)
+            foreach (var off in _obj.Globals[i].Locks)
+                locks[(i, off)] = maps.SpinLock($"{_obj.Globals[i].Name}+{off}");
+        _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount);
+    }
+
+    /// <summary>
+    /// A BPF object cannot declare which tasks it holds, but it can only reach a task in its custody
+    /// through a pid it stored (no task iterator is modelled): the task is held exactly when its pid
+    /// is in a queue/stack map or in some 32-bit half of a word of its shared memory (globals, array
+    /// and task-storage values). A coincidental equal value only makes the answer "held", which
+    /// leaves the case to the liveness drain (docs/bpf.md).
+    /// </summary>
+    public override bool? HoldsTask(MapView maps, TaskRef p, long pid)
+    {
+        foreach (var h in _maps)
+        {
+            if (h.Kind is MapKind.Queue or MapKind.Stack)
+            {
+                if (maps.Contains(h, pid)) return true;
+                continue;
+            }
+            if (ScanWords(maps, h, pid)) return true;
+        }
+        for (var i = 0; i < _globals.Length; i++)
+            if (!_obj.Globals[i].ReadOnly && ScanWords(maps, _globals[i], pid)) return true;
+        return false;
+    }
+
+    private static bool ScanWords(MapView maps, MapHandle h, long pid)
+    {
+        for (var w = 0; w < h.Capacity; w++)
+        {
+            var v = maps.Get(h, w);
+            if (v == pid || (int)v == pid || (int)(v >> 32) == pid) return true;
+        }
+        return false;
     }
 
     private static ulong Task(TaskRef p) => p.IsNone ? 0 : Mem.Addr(Region.Task, p.Index, 0);

@@ -12,7 +12,7 @@ namespace Scxlab.BpfObject;
 /// replay machinery (<see cref="BpfTask"/>) re-runs a callback from its first instruction with
 /// the recorded results and reaches exactly the state where it stopped (docs/bpf.md).
 /// </summary>
-internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals)
+internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount)
 {
     public const int StackSize = 512;
     public const int MaxFrames = 8;
@@ -243,7 +243,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         {
             if (idx >= maps.Length) throw Fault(pc, "bad map value pointer");
             h = maps[idx];
-            limit = MapStride(obj.Maps[idx]) * obj.Maps[idx].MaxEntries;
+            var md = obj.Maps[idx];
+            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.MaxEntries);
         }
         if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
         if ((off & 7) + size > 8) throw Fault(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
@@ -500,6 +501,26 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             case Helpers.MapDeleteElem:
                 return -EINVAL; // array elements cannot be deleted
+            case Helpers.SpinLock:
+            case Helpers.SpinUnlock:
+            {
+                var lp = r[1];
+                if (Mem.RegionOf(lp) != Region.Global || !locks.TryGetValue((Mem.Index(lp), Mem.Offset(lp)), out var lh))
+                    throw Fault(pc, $"{Helpers.Name(id)}: R1 is not a struct bpf_spin_lock in global data");
+                if (id == Helpers.SpinLock) await ctx.Lock(lh);
+                else await ctx.Unlock(lh);
+                return 0;
+            }
+            case Helpers.TaskStorageGet:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_task_storage_get");
+                var m = obj.Maps[mi];
+                if (m.Type != MapTypes.TaskStorage) throw Fault(pc, $"bpf_task_storage_get on {MapTypes.Name(m.Type)}");
+                var p = TaskArg(r[2], pc, "bpf_task_storage_get", 1);
+                if (p.IsNone) throw Fault(pc, "bpf_task_storage_get: R2 is NULL");
+                // Every task's storage exists from load, zeroed (docs/bpf.md): its address is fixed.
+                return (long)Mem.Addr(Region.MapValue, mi, p.Index * MapStride(m));
+            }
             case Helpers.KtimeGetNs:
                 return await ctx.Now();
             case Helpers.GetPrandomU32:
@@ -590,6 +611,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return (long)r[1];
             case Kfunc.TaskRelease:
                 return 0;
+            case Kfunc.NrCpuIds:
+                return ctx.NrCpuIds;
             default:
                 throw new System.Diagnostics.UnreachableException($"kfunc {k}");
         }

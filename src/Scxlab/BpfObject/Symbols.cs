@@ -37,7 +37,7 @@ public static class Mem
 public enum Kfunc
 {
     DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
-    DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease,
+    DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
 }
 
 public static class Kfuncs
@@ -66,6 +66,7 @@ public static class Kfuncs
         ["bpf_task_from_pid"] = Kfunc.TaskFromPid,
         ["bpf_task_acquire"] = Kfunc.TaskAcquire,
         ["bpf_task_release"] = Kfunc.TaskRelease,
+        ["scx_bpf_nr_cpu_ids"] = Kfunc.NrCpuIds,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);
@@ -78,10 +79,10 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89;
+        GetSmpProcessorId = 8, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
-        or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem;
+        or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet;
 
     public static string Name(int id) => id switch
     {
