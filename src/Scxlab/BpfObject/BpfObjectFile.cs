@@ -371,9 +371,9 @@ public sealed class BpfObjectFile
                 };
                 break;
             }
-            case CoreTypeExists: value = ModelTypes.Structs.ContainsKey(root.Name) ? 1 : 0; break;
+            case CoreTypeExists: value = ModelTypes.Structs.ContainsKey(Essential(root.Name)) ? 1 : 0; break;
             case CoreTypeSize:
-                value = ModelTypes.Structs.TryGetValue(root.Name, out var ms) ? ms.Size : throw new BpfLoadException($"{sec}: relo for {spec}: type not in the model");
+                value = ModelTypes.Structs.TryGetValue(Essential(root.Name), out var ms) ? ms.Size : throw new BpfLoadException($"{sec}: relo for {spec}: type not in the model");
                 break;
             case CoreTypeIdLocal or CoreTypeIdTarget: value = cr.TypeId; break;
             case CoreEnumvalExists or CoreEnumvalValue:
@@ -395,10 +395,17 @@ public sealed class BpfObjectFile
 
     private static string KindWord(BtfType t) => t.Kind switch { BtfKind.Struct => "struct", BtfKind.Union => "union", BtfKind.Enum or BtfKind.Enum64 => "enum", _ => "" };
 
+    /// <summary>libbpf's "flavors": <c>task_struct___v2</c> matches <c>task_struct</c>.</summary>
+    internal static string Essential(string name)
+    {
+        var at = name.IndexOf("___", StringComparison.Ordinal);
+        return at > 0 ? name[..at] : name;
+    }
+
     private (int Offset, int Size, bool Signed)? ResolveField(BtfType root, string access)
     {
         var parts = access.Split(':').Select(int.Parse).ToArray();
-        if (!ModelTypes.Structs.TryGetValue(root.Name, out var model)) return null;
+        if (!ModelTypes.Structs.TryGetValue(Essential(root.Name), out var model)) return null;
         var off = parts[0] * model.Size;
         var local = root;
         ModelStruct? cur = model;
