@@ -18,7 +18,7 @@ public static class BpfExamples
     public static string Object(string name) => Path.Combine(Built.Value, name + ".bpf.o");
 
     /// <summary>Compile one C source (a test's own bad program) with the examples' flags and header; returns the object path.</summary>
-    public static string Compile(string name, string source)
+    public static string Compile(string name, string source, string cpu = "v3")
     {
         _ = Built.Value;
         var dir = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests");
@@ -26,9 +26,14 @@ public static class BpfExamples
         var src = Path.Combine(dir, name + ".bpf.c");
         var obj = Path.Combine(dir, name + ".bpf.o");
         File.WriteAllText(src, source);
-        Run("clang-19", $"-g -O2 -target bpf -mcpu=v3 -I{Path.Combine(Root(), "examples", "bpf", "include")} -c {src} -o {obj}");
+        Run("clang-19", $"-g -O2 -target bpf -mcpu={cpu} -I{Path.Combine(Root(), "examples", "bpf", "include")} -c {src} -o {obj}");
         return obj;
     }
+
+    /// <summary>A test program kept in tests/Scxlab.Tests/BpfObject/programs.</summary>
+    public static string CompileProgram(string file, string cpu) =>
+        Compile(Path.GetFileNameWithoutExtension(Path.GetFileNameWithoutExtension(file)) + "-" + cpu,
+            File.ReadAllText(Path.Combine(Root(), "tests", "Scxlab.Tests", "BpfObject", "programs", file)), cpu);
 
     private static string Build()
     {
