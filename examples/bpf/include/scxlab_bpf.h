@@ -148,9 +148,9 @@ static void *(*bpf_task_storage_get)(void *map, struct task_struct *task, void *
 #define ___scx_u64_4(x, y, z, w) (u64)(x), (u64)(y), (u64)(z), (u64)(w)
 #define scx_bpf_error(fmt, args...)                                                 \
 	({                                                                          \
-		static char ___fmt[] = fmt;                                         \
+		static const char ___fmt[] = fmt;                                       \
 		u64 ___param[] = { 0, ___scx_apply(___scx_u64_, ___scx_cnt(args))(args) }; \
-		scx_bpf_error_bstr(___fmt, &___param[1], sizeof(___param) - 8);     \
+		scx_bpf_error_bstr((char *)___fmt, &___param[1], sizeof(___param) - 8);     \
 	})
 
 /* Struct_ops callbacks: a program takes the u64 argument array of its callback (ctx) and

@@ -57,7 +57,11 @@ public sealed class BpfObjectFile
     public Btf Btf { get; private set; } = null!;
     private readonly Dictionary<int, string> _insnProgram = [];
 
-    public static BpfObjectFile Load(string path, IReadOnlyList<string>? rodata = null)
+    /// <summary>Kfuncs and helpers the object calls that the model does not implement (only a lenient load keeps going past them).</summary>
+    public List<string> Unsupported { get; } = [];
+
+    /// <param name="lenient">For <c>scxlab inspect</c>: record unsupported kfuncs and helpers instead of failing.</param>
+    public static BpfObjectFile Load(string path, IReadOnlyList<string>? rodata = null, bool lenient = false)
     {
         byte[] bytes;
         try
@@ -73,6 +77,7 @@ public sealed class BpfObjectFile
         try
         {
             o.Build(Elf.Parse(bytes, name));
+            if (!lenient && o.Unsupported.Count > 0) throw new BpfLoadException($"unknown func {o.Unsupported[0]}");
             foreach (var r in rodata ?? []) o.PatchRodata(r);
         }
         catch (BpfLoadException e) when (!e.Message.StartsWith(name + ":", StringComparison.Ordinal))
@@ -180,8 +185,9 @@ public sealed class BpfObjectFile
                     if (sym.Shndx == 0)
                     {
                         insn.Call = CallType.Kfunc;
-                        insn.Target = Kfuncs.Resolve(sym.Name);
                         KfuncsUsed.Add(sym.Name);
+                        if (Kfuncs.Supported(sym.Name)) insn.Target = Kfuncs.Resolve(sym.Name);
+                        else if (!Unsupported.Contains(sym.Name)) Unsupported.Add(sym.Name + " (a kfunc the model does not implement)");
                     }
                     else if (codeBase.TryGetValue(sym.Shndx, out var tb))
                     {
@@ -231,7 +237,7 @@ public sealed class BpfObjectFile
                 {
                     insn.Call = CallType.Helper;
                     insn.Target = insn.Imm;
-                    if (!Helpers.Supported(insn.Imm)) throw new BpfLoadException($"unknown func {Helpers.Name(insn.Imm)}#{insn.Imm}");
+                    if (!Helpers.Supported(insn.Imm) && !HelpersUsed.Contains(insn.Imm)) Unsupported.Add($"{Helpers.Name(insn.Imm)}#{insn.Imm}");
                     HelpersUsed.Add(insn.Imm);
                 }
                 else throw new BpfLoadException($"call at insn {i} with src_reg {insn.Src} and no relocation");
