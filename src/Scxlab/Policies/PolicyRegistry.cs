@@ -176,6 +176,16 @@ public static class BpfObjectSpec
         return path.EndsWith(".o", StringComparison.Ordinal);
     }
 
+    /// <summary>The object path of a BPF object spec (the spec itself otherwise).</summary>
+    public static string TryParseHead(string policy) => TryParse(policy, out var path, out _) ? path : policy;
+
+    /// <summary>sha256 of the object file a BPF object spec names (relative to the current directory), or null for other policies or a missing file.</summary>
+    public static string? Sha256(string policy)
+    {
+        if (!TryParse(policy, out var path, out _) || !File.Exists(path)) return null;
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+    }
+
     /// <summary>The spec for <paramref name="policy"/> with <paramref name="rodata"/> patches appended (unchanged if none or not an object).</summary>
     public static string With(string policy, IReadOnlyList<string> rodata)
     {

@@ -30,3 +30,25 @@ public class InspectCommandTests
         Assert.Matches(@"scx_bpf_made_up\s+NOT SUPPORTED", r.Stdout);
     }
 }
+
+public class BpfTraceTests
+{
+    [Fact]
+    public void Should_RefuseToReplay_When_TheBpfObjectChangedSinceTheTrace()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests", "replay");
+        Directory.CreateDirectory(dir);
+        var obj = Path.Combine(dir, "pop.bpf.o");
+        File.Copy(BpfExamples.Object("local_on_pop"), obj, overwrite: true);
+        var trace = Path.Combine(dir, "r1.json");
+        var check = CliResult.Run("check", "seed-race-r1", "--policy", obj, "--trace-out", trace);
+        Assert.Equal(2, check.ExitCode);
+        Assert.Contains("\"policy_sha256\"", File.ReadAllText(trace));
+        Assert.Equal(2, CliResult.Run("replay", trace).ExitCode);
+
+        File.Copy(BpfExamples.Object("local_on_peek"), obj, overwrite: true);
+        var r = CliResult.Run("replay", trace);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("refusing to replay against another object", Assert.Single(r.StderrLines));
+    }
+}
