@@ -19,6 +19,12 @@ public enum CallKind : byte
     MemWrite,
 }
 
+/// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
+public interface ISourceMap
+{
+    string? SourceLine(int pc);
+}
+
 /// <summary>
 /// A BPF DSQ iterator (<c>bpf_iter_scx_dsq</c>): sees only tasks inserted before it began. Like the
 /// kernel's, its cursor lives with the program (on the BPF stack) and keeps its place when the
@@ -70,6 +76,9 @@ public class BpfContext
     internal long LiveA;
     internal long LiveB;
     internal int Calls;
+    /// <summary>A loaded BPF object's line table and the instruction making the current call (traces show the source line).</summary>
+    internal ISourceMap? SourceMap;
+    internal int SourcePc = -1;
 
     internal void Bind(Machine m, int actor, int frameIndex, ScxCallback cb, int logBase, int recorded, bool live)
     {
@@ -88,6 +97,8 @@ public class BpfContext
         DeferredStarted = false;
         PendingKind = CallKind.None;
         Calls = 0;
+        SourceMap = null;
+        SourcePc = -1;
     }
 
     /// <summary>0 = replayed (value in <paramref name="v"/>), 1 = execute now, 2 = suspend here.</summary>

@@ -41,7 +41,7 @@ public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgra
 /// calls, CO-RE against <see cref="ModelTypes"/>), maps, global data and the sched_ext_ops
 /// struct_ops map. Everything a bad object can get wrong is a <see cref="BpfLoadException"/>.
 /// </summary>
-public sealed class BpfObjectFile
+public sealed class BpfObjectFile : ISourceMap
 {
     public string Path { get; private init; } = "";
     public string Sha256 { get; private init; } = "";
@@ -104,6 +104,8 @@ public sealed class BpfObjectFile
     }
 
     public LineInfo? LineAt(int pc) => (uint)pc < (uint)Lines.Length ? Lines[pc] : null;
+
+    public string? SourceLine(int pc) => LineAt(pc) is { } l ? $"{System.IO.Path.GetFileName(l.File)}:{l.LineNo}" : null;
 
     private void Build(Elf elf)
     {

@@ -28,6 +28,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     public async BpfTask<long> Run(BpfContext ctx, int entry, ulong[] args)
     {
         CurrentArgs = args;
+        ctx.SourceMap = obj;
         var r = new ulong[11];
         var stack = new byte[StackSize * MaxFrames];
         var retPc = new int[MaxFrames];
@@ -43,6 +44,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             if ((uint)pc >= (uint)code.Length) throw Fault(Math.Max(0, pc - 1), "jump out of range");
             if (++executed > InsnBudget) throw Fault(pc, $"executed more than {InsnBudget} instructions (the verifier would reject an unbounded loop)");
             var i = code[pc];
+            ctx.SourcePc = pc;
             var cls = i.Op & 7;
             switch (cls)
             {
