@@ -19,6 +19,7 @@ public class BpfEquivalenceTests
         { "simple", "simple", "" },
         { "simple", "simple-fifo", "fifo_sched=1" },
         { "central", "central", "" },
+        { "insert_recheck_cancel", "insert-recheck-cancel", "" },
     };
 
     /// <summary>Small scenarios: each explores in well under a second per protocol for every pair.</summary>
