@@ -111,7 +111,7 @@ void scx_bpf_dispatch_cancel(void) __ksym;
 s32 scx_bpf_dsq_nr_queued(u64 dsq_id) __ksym;
 bool scx_bpf_task_running(const struct task_struct *p) __ksym;
 s32 scx_bpf_task_cpu(const struct task_struct *p) __ksym;
-u64 scx_bpf_now(void) __ksym;
+u64 scx_bpf_now(void) __ksym __weak;
 void scx_bpf_error_bstr(char *fmt, u64 *data, u32 data__sz) __ksym;
 void scx_bpf_exit_bstr(s64 exit_code, char *fmt, u64 *data, u32 data__sz) __ksym;
 u32 scx_bpf_nr_cpu_ids(void) __ksym;
@@ -132,6 +132,9 @@ static long (*bpf_map_peek_elem)(void *map, void *value) = (void *)89;
 static long (*bpf_spin_lock)(struct bpf_spin_lock *lock) = (void *)93;
 static long (*bpf_spin_unlock)(struct bpf_spin_lock *lock) = (void *)94;
 static void *(*bpf_task_storage_get)(void *map, struct task_struct *task, void *value, u64 flags) = (void *)156;
+
+/* True when the kernel (here: the model) provides the __weak __ksym kfunc. */
+#define bpf_ksym_exists(sym) ({ _Static_assert(!__builtin_constant_p(!!sym), #sym " should be marked as __weak"); !!sym; })
 
 #define BPF_LOCAL_STORAGE_GET_F_CREATE (1ULL << 0)
 #define BPF_F_NO_PREALLOC (1U << 0)

@@ -189,7 +189,8 @@ public sealed class BpfObjectFile : ISourceMap
                         insn.Call = CallType.Kfunc;
                         KfuncsUsed.Add(sym.Name);
                         if (Kfuncs.Supported(sym.Name)) insn.Target = Kfuncs.Resolve(sym.Name);
-                        else if (!Unsupported.Contains(sym.Name)) Unsupported.Add(sym.Name + " (a kfunc the model does not implement)");
+                        else if (sym.Bind == 2) insn.Target = -1; // weak: the program guards it with bpf_ksym_exists()
+                        else if (!Unsupported.Contains(sym.Name + " (a kfunc the model does not implement)")) Unsupported.Add(sym.Name + " (a kfunc the model does not implement)");
                     }
                     else if (codeBase.TryGetValue(sym.Shndx, out var tb))
                     {
@@ -201,7 +202,19 @@ public sealed class BpfObjectFile : ISourceMap
                 }
                 if (insn.Op != 0x18) throw new BpfLoadException($"relocation at {sec.Name}+{r.Offset} on an instruction (opcode 0x{insn.Op:x2}) that is neither a call nor ld_imm64");
                 if (at + 1 >= code.Length) throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset} is truncated");
-                if (sym.Shndx == 0) throw new BpfLoadException($"unknown ksym or kconfig extern {sym.Name} (only kfunc externs are supported)");
+                if (sym.Shndx == 0)
+                {
+                    // bpf_ksym_exists(kfunc): the address of a weak kfunc extern is non-zero exactly
+                    // when the model implements the kfunc; a strong one must be implemented.
+                    var supported = Kfuncs.Supported(sym.Name);
+                    if (!supported && sym.Bind != 2) throw new BpfLoadException($"unknown func {sym.Name} (a kfunc the model does not implement)");
+                    if (sym.Type != Elf.SttFunc && sym.Type != Elf.SttNotype) throw new BpfLoadException($"unknown ksym or kconfig extern {sym.Name} (only kfunc externs are supported)");
+                    insn.Imm64 = supported ? (long)Mem.Addr(Region.None, 0, 1) : 0;
+                    insn.Src = 0;
+                    insn.Imm = (int)insn.Imm64;
+                    code[at + 1].Imm = (int)(insn.Imm64 >> 32);
+                    continue;
+                }
                 if (mapsSec != null && sym.Shndx == mapsSec.Index)
                 {
                     if (!mapOf.TryGetValue(sym.Name, out var mi)) throw new BpfLoadException($"map {sym.Name} has no BTF definition");

@@ -131,3 +131,21 @@ public class BpfLoadErrorTests
         Assert.Contains("invalid access to .bss: off=808 size=8", msg);
     }
 }
+
+public class BpfKsymTests
+{
+    [Fact]
+    public void Should_ReportWhichKfuncsTheModelHas_When_AProgramAsksBpfKsymExists()
+    {
+        var path = BpfExamples.Compile("ksym_exists", "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n"
+            + "void scx_bpf_made_up(u64 x) __ksym __weak;\n"
+            + "SCX_OPS0(s32, ke_init)\n{\n"
+            + "\tu64 data[2] = { bpf_ksym_exists(scx_bpf_made_up), bpf_ksym_exists(scx_bpf_now) };\n"
+            + "\tif (bpf_ksym_exists(scx_bpf_made_up)) scx_bpf_made_up(1);\n"
+            + "\tscx_bpf_exit_bstr(0, \"%llu %llu\", data, sizeof(data));\n\treturn 0;\n}\n"
+            + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .init = (void *)ke_init, .name = \"ke\" };\n");
+        var s = Scxlab.Scenarios.ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(path)), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 0 1", Assert.Single(r.Violations).Violation.ToString());
+    }
+}
