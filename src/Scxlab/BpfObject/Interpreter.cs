@@ -616,6 +616,28 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return 0;
             case Kfunc.NrCpuIds:
                 return ctx.NrCpuIds;
+            case Kfunc.PickIdleCpu:
+            case Kfunc.PickAnyCpu:
+            {
+                // The model picks among a task's allowed CPUs: the mask must be some p->cpus_ptr.
+                var name = k == Kfunc.PickIdleCpu ? "scx_bpf_pick_idle_cpu" : "scx_bpf_pick_any_cpu";
+                if (Mem.RegionOf(r[1]) != Region.TaskCpumask) throw Fault(pc, $"{name}: only p->cpus_ptr masks are modelled");
+                if (r[2] != 0) throw Fault(pc, $"{name}: flags 0x{r[2]:x} are not modelled");
+                var p = new TaskRef(Mem.Index(r[1]));
+                return k == Kfunc.PickIdleCpu ? await ctx.PickIdleCpu(p) : await ctx.PickAnyCpu(p);
+            }
+            case Kfunc.TestAndClearCpuIdle:
+                return await ctx.TestAndClearCpuIdle((int)r[1]) ? 1 : 0;
+            case Kfunc.DestroyDsq:
+                await ctx.DestroyDsq(r[1]);
+                return 0;
+            case Kfunc.DsqPeek:
+            {
+                var p = await ctx.DsqPeek(r[1]);
+                return p.IsNone ? 0 : (long)Mem.Addr(Region.Task, p.Index, 0);
+            }
+            case Kfunc.ReenqueueLocal:
+                return await Need<CpuReleaseContext>(ctx, pc, "scx_bpf_reenqueue_local").ReenqueueLocal();
             default:
                 throw new System.Diagnostics.UnreachableException($"kfunc {k}");
         }

@@ -38,6 +38,7 @@ public enum Kfunc
 {
     DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
     DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
+    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal,
 }
 
 public static class Kfuncs
@@ -67,6 +68,12 @@ public static class Kfuncs
         ["bpf_task_acquire"] = Kfunc.TaskAcquire,
         ["bpf_task_release"] = Kfunc.TaskRelease,
         ["scx_bpf_nr_cpu_ids"] = Kfunc.NrCpuIds,
+        ["scx_bpf_pick_idle_cpu"] = Kfunc.PickIdleCpu,
+        ["scx_bpf_pick_any_cpu"] = Kfunc.PickAnyCpu,
+        ["scx_bpf_test_and_clear_cpu_idle"] = Kfunc.TestAndClearCpuIdle,
+        ["scx_bpf_destroy_dsq"] = Kfunc.DestroyDsq,
+        ["scx_bpf_dsq_peek"] = Kfunc.DsqPeek,
+        ["scx_bpf_reenqueue_local"] = Kfunc.ReenqueueLocal,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);
