@@ -28,6 +28,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     public async BpfTask<long> Run(BpfContext ctx, int entry, ulong[] args)
     {
         CurrentArgs = args;
+        _refs = 0;
+        _firstRefPc = -1;
         ctx.SourceMap = obj;
         var r = new ulong[11];
         var stack = new byte[StackSize * MaxFrames];
@@ -93,7 +95,12 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     }
                     if (cls == 5 && op == 0x90) // exit
                     {
-                        if (depth == 0) return (long)r[0];
+                        if (depth == 0)
+                        {
+                            // The verifier rejects a program that can return holding an acquired reference.
+                            if (_refs != 0) throw Fault(pc, $"Unreleased reference (task acquired at {obj.Where(_firstRefPc)})");
+                            return (long)r[0];
+                        }
                         depth--;
                         for (var k = 0; k < 4; k++) r[6 + k] = saved[depth * 4 + k];
                         r[10] = Mem.Addr(Region.Stack, depth, StackSize);
@@ -439,6 +446,16 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     // ---------------------------------------------------------------- helpers and kfuncs
 
     internal ulong[] CurrentArgs = [];
+    // Task references acquired and not yet released in this run (bpf_task_from_pid/acquire).
+    private int _refs;
+    private int _firstRefPc;
+
+    private long Acquired(TaskRef p, int pc)
+    {
+        if (p.IsNone) return 0;
+        if (_refs++ == 0) _firstRefPc = pc;
+        return (long)Mem.Addr(Region.Task, p.Index, 0);
+    }
 
     private async BpfTask<long> ReadValue(BpfContext ctx, ulong ptr, int size, byte[] stack, int pc)
     {
@@ -606,13 +623,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return await ctx.TaskTestCpu(new TaskRef(Mem.Index(mask)), (int)(uint)r[1]) ? 1 : 0;
             }
             case Kfunc.TaskFromPid:
-            {
-                var p = ctx.TaskFromPid((int)r[1]);
-                return p.IsNone ? 0 : (long)Mem.Addr(Region.Task, p.Index, 0);
-            }
+                return Acquired(ctx.TaskFromPid((int)r[1]), pc);
             case Kfunc.TaskAcquire:
-                return (long)r[1];
+                return Acquired(TaskArg(r[1], pc, "bpf_task_acquire", 0), pc);
             case Kfunc.TaskRelease:
+                if (TaskArg(r[1], pc, "bpf_task_release", 0).IsNone) throw Fault(pc, "bpf_task_release: R1 is NULL (expected a referenced task)");
+                if (_refs == 0) throw Fault(pc, "bpf_task_release: release of a reference this program does not hold");
+                _refs--;
                 return 0;
             case Kfunc.NrCpuIds:
                 return ctx.NrCpuIds;

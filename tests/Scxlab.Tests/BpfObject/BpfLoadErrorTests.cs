@@ -149,3 +149,25 @@ public class BpfKsymTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 0 1", Assert.Single(r.Violations).Violation.ToString());
     }
 }
+
+public class BpfReferenceTests
+{
+    [Fact]
+    public void Should_EndTheScheduler_When_AProgramReturnsHoldingATaskReference()
+    {
+        var path = BpfExamples.Compile("leak", "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n"
+            + "u64 seen;\n"
+            + "SCX_OPS2(void, leak_enqueue, struct task_struct *, p, u64, enq_flags)\n{\n"
+            + "\tstruct task_struct *q = bpf_task_from_pid(p->pid);\n"
+            + "\tif (q)\n\t\tseen = q->scx.slice;\n"
+            + "\tscx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);\n"
+            + "}\n"
+            + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .enqueue = (void *)leak_enqueue, .name = \"leak\" };\n");
+        var s = Scxlab.Scenarios.ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(path)), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
+        var msg = Assert.Single(r.Violations).Violation.ToString();
+        Assert.Contains("ops.enqueue(): BPF program leak_enqueue insn", msg);
+        Assert.Contains("Unreleased reference (task acquired at leak_enqueue insn", msg);
+        Assert.Contains("(leak.bpf.c:6))", msg);
+    }
+}
