@@ -84,7 +84,8 @@ public sealed class BpfObjectFile : ISourceMap
         {
             throw new BpfLoadException($"{name}: {e.Message}");
         }
-        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidCastException or OverflowException)
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidCastException or OverflowException
+            or FormatException or KeyNotFoundException or InvalidOperationException or DivideByZeroException)
         {
             throw new BpfLoadException($"{name}: malformed object ({e.GetType().Name}: {e.Message})");
         }

@@ -171,3 +171,30 @@ public class BpfReferenceTests
         Assert.Contains("(leak.bpf.c:6))", msg);
     }
 }
+
+public class BpfLoaderRobustnessTests
+{
+    [Fact]
+    public void Should_FailWithALoadErrorOrLoad_When_BytesOfAnObjectAreCorrupted()
+    {
+        var original = File.ReadAllBytes(BpfExamples.Object("central"));
+        var dir = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests", "fuzz");
+        Directory.CreateDirectory(dir);
+        var rng = new Random(11);
+        for (var i = 0; i < 300; i++)
+        {
+            var b = (byte[])original.Clone();
+            for (var k = 0; k < 1 + i % 4; k++) b[rng.Next(b.Length)] = (byte)rng.Next(256);
+            var path = Path.Combine(dir, "fuzz.bpf.o");
+            File.WriteAllBytes(path, b);
+            try
+            {
+                Scxlab.BpfObject.BpfObjectFile.Load(path);
+            }
+            catch (Scxlab.BpfObject.BpfLoadException e)
+            {
+                Assert.DoesNotContain('\n', e.Message);
+            }
+        }
+    }
+}
