@@ -27,6 +27,11 @@ public static class Program
             "scxlab check seed-race-synced                      # dequeue-sync: holds (complete search)",
             "scxlab check seed-race-r2 --json --trace-out r2.json",
         ], CheckCommand.Run),
+        PassThroughCommand.Create("inspect", "List what a BPF object (.bpf.o) contains: struct_ops callbacks, programs, maps, rodata, and every kfunc and helper it calls with whether the model supports it.", InspectCommand.Usage,
+        [
+            "scxlab inspect examples/bpf/out/central.bpf.o",
+            "scxlab inspect examples/bpf/out/simple.bpf.o --rodata fifo_sched=1",
+        ], InspectCommand.Run),
         PassThroughCommand.Create("replay", "Replay a saved trace and print it in CPU columns; fails loudly on divergence.", ReplayCommand.Usage,
         [
             "scxlab replay r2.json",

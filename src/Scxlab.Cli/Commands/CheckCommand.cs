@@ -16,7 +16,7 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class CheckCommand
 {
-    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--jobs N] [--json]";
+    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--rodata NAME=VALUE]... [--jobs N] [--json]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -31,6 +31,7 @@ public static class CheckCommand
         bool exact = false, json = false;
         var granularity = Granularity.Normal;
         string? kernelArg = null;
+        var rodata = new List<string>();
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -40,6 +41,7 @@ public static class CheckCommand
                 {
                     case "--protocol": protocolArg = Val(); break;
                     case "--policy": policyArg = Val(); break;
+                    case "--rodata": rodata.Add(Val()); break;
                     case "--strategy":
                         strategyArg = Val() switch
                         {
@@ -97,6 +99,7 @@ public static class CheckCommand
             KernelEra? kernel = null;
             if (kernelArg != null)
                 kernel = KernelEras.TryParse(kernelArg, out var ke) ? ke : throw new ScenarioException($"unknown kernel '{kernelArg}' (expected {KernelEras.Expected})");
+            if (rodata.Count > 0) policyArg = BpfObjectSpec.With(policyArg ?? scenario.Policy, rodata);
             config = scenario.ToConfig(policyArg, protocol, granularity, kernel);
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException)

@@ -39,6 +39,8 @@ public static class ReplayCommand
                 var g => throw new ScenarioException($"{args[0]}: unknown granularity '{g}' (expected normal | fine)"),
             };
             if (!KernelEras.TryParse(trace.Kernel, out var kernel)) throw new ScenarioException($"{args[0]}: unknown kernel '{trace.Kernel}' (expected {KernelEras.Expected})");
+            if (trace.PolicySha256 != null && BpfObjectSpec.Sha256(trace.Policy) is { } sha && sha != trace.PolicySha256)
+                throw new ScenarioException($"{args[0]}: recorded with BPF object sha256 {trace.PolicySha256[..12]}…, but {BpfObjectSpec.TryParseHead(trace.Policy)} is now {sha[..12]}…; refusing to replay against another object");
             config = scenario.ToConfig(trace.Policy, protocol, granularity, kernel);
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException)

@@ -15,7 +15,7 @@ namespace Scxlab.Cli.Commands;
 public static class SimulateCommand
 {
     public const string Usage =
-        "usage: scxlab simulate WORKLOAD [--policy X] [--protocol P | --protocols a,b,c] [--cpus N] [--tasks N] [--duration D]\n" +
+        "usage: scxlab simulate WORKLOAD [--policy X] [--rodata NAME=VALUE]... [--protocol P | --protocols a,b,c] [--cpus N] [--tasks N] [--duration D]\n" +
         "                       [--seed N] [--hz N] [--watchdog-timeout D] [--no-jitter] [--irq-rate N/s] [--irq-mean D] [--perfetto F.json] [--plot F.png|F.svg]\n" +
         "                       [--json] [--csv] [--progress] [--fail-on-violation]\n" +
         "WORKLOAD: a generator (cpu-bound, mixed, pingpong, affinity-churn), a built-in workload file name, or a .yaml/.json file\n" +
@@ -25,6 +25,7 @@ public static class SimulateCommand
     {
         public string? Workload;
         public string Policy = "simple";
+        public List<string> Rodata = [];
         public List<Protocol> Protocols = [];
         public int? Cpus, Tasks;
         public long? DurationNs, WatchdogNs;
@@ -60,6 +61,7 @@ public static class SimulateCommand
         Func<ScxOps> policy;
         try
         {
+            o.Policy = BpfObjectSpec.With(o.Policy, o.Rodata);
             policy = PolicyRegistry.Resolve(o.Policy);
             workload = ResolveWorkload(o.Workload!, o.Cpus ?? 8, o.Tasks);
         }
@@ -213,6 +215,7 @@ public static class SimulateCommand
                 case "--help":
                     throw new UsageError("help");
                 case "--policy": o.Policy = Val(); break;
+                case "--rodata": o.Rodata.Add(Val()); break;
                 case "--protocol":
                 case "--protocols":
                     foreach (var p in Val().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

@@ -15,6 +15,14 @@ public enum CallKind : byte
     ArrayGet, ArraySet, ArrayAdd, TaskStorageGet, TaskStorageSet, SpinLock, SpinUnlock,
     CpumaskTest, CpumaskSet, CpumaskClear, TaskGetCookie, DsqInsertCookie,
     GhostTaskBarrier, GhostCommit,
+    /// <summary>A BPF object's store or atomic on shared memory (a global or map value word): one interleaving point.</summary>
+    MemWrite,
+}
+
+/// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
+public interface ISourceMap
+{
+    string? SourceLine(int pc);
 }
 
 /// <summary>
@@ -68,6 +76,9 @@ public class BpfContext
     internal long LiveA;
     internal long LiveB;
     internal int Calls;
+    /// <summary>A loaded BPF object's line table and the instruction making the current call (traces show the source line).</summary>
+    internal ISourceMap? SourceMap;
+    internal int SourcePc = -1;
 
     internal void Bind(Machine m, int actor, int frameIndex, ScxCallback cb, int logBase, int recorded, bool live)
     {
@@ -86,6 +97,8 @@ public class BpfContext
         DeferredStarted = false;
         PendingKind = CallKind.None;
         Calls = 0;
+        SourceMap = null;
+        SourcePc = -1;
     }
 
     /// <summary>0 = replayed (value in <paramref name="v"/>), 1 = execute now, 2 = suspend here.</summary>
@@ -215,6 +228,7 @@ public class BpfContext
         CallKind.DsqInsertCookie => "scx_bpf_dsq_insert_cookie",
         CallKind.GhostTaskBarrier => "read status_word.barrier",
         CallKind.GhostCommit => "GHOST_IOC_COMMIT_TXN",
+        CallKind.MemWrite => "store",
         _ => k.ToString(),
     };
 
@@ -296,6 +310,12 @@ public class BpfContext
     public BpfCall<long> FetchAdd(MapHandle m, long index, long delta) => MapCall(CallKind.ArrayAdd, m.Id, index, delta, out var v) ? Ready(v) : default;
     public BpfCall<long> TaskGet(MapHandle m, TaskRef p, int field) => Run(CallKind.TaskStorageGet, m.Id, ((long)p.Index << 16) | (uint)field, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.TaskStorageGet, (int)a, b, 0)) ? Ready(v) : default;
     public BpfCall<bool> TaskSet(MapHandle m, TaskRef p, int field, long value) => MapCall(CallKind.TaskStorageSet, m.Id, ((long)p.Index << 16) | (uint)field, value, out _) ? Ready(true) : default;
+
+    /// <summary>
+    /// A BPF object's sub-word store or atomic read-modify-write on array word <c>key &amp; 0xffffffff</c>
+    /// (byte offset, size and operation packed above it; see BpfObject.Interpreter): returns the old bytes.
+    /// </summary>
+    public BpfCall<long> MemWrite(MapHandle m, long key, long value) => MapCall(CallKind.MemWrite, m.Id, key, value, out var v) ? Ready(v) : default;
 
     private bool MapCall(CallKind k, int mapId, long key, long value, out long v)
     {

@@ -35,6 +35,9 @@ public sealed class MapBuilder
     /// <summary><c>nr_cpu_ids</c>, known at load time (size per-CPU arrays with it, like <c>RESIZABLE_ARRAY</c>).</summary>
     public int CpuCount { get; }
     public int Words => _words;
+
+    /// <summary>Initial non-zero words (a BPF object's .data), applied when the world is created.</summary>
+    public List<(int Word, long Value)> Initial { get; } = [];
     public IReadOnlyList<(string Name, MapHandle Handle)> Maps => _maps;
 
     private MapHandle Add(string name, MapKind kind, int capacity, int width, int words)

@@ -137,6 +137,12 @@ public abstract class ScxOps
     public virtual BpfTask Exit(BpfContext ctx, ExitKind kind) => BpfTask.CompletedTask;
 }
 
+/// <summary>A policy whose callbacks are not known from its C# overrides (a loaded BPF object).</summary>
+public interface IDeclaresCallbacks
+{
+    bool Implements(ScxCallback cb);
+}
+
 /// <summary>Which callbacks a policy overrides: the kernel's <c>SCX_HAS_OP()</c>.</summary>
 public sealed class OpsTable
 {
@@ -144,6 +150,12 @@ public sealed class OpsTable
 
     public OpsTable(ScxOps ops)
     {
+        if (ops is IDeclaresCallbacks d)
+        {
+            // A loaded BPF object overrides every method; its struct_ops map says which ops are set.
+            foreach (var cb in Enum.GetValues<ScxCallback>()) _has[(int)cb] = d.Implements(cb);
+            return;
+        }
         var t = ops.GetType();
         foreach (var cb in Enum.GetValues<ScxCallback>())
         {

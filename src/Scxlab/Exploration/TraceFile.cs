@@ -32,8 +32,17 @@ public sealed class TraceFile
     /// <summary>Actor names, by id, as the model numbered them.</summary>
     public required IReadOnlyList<string> Actors { get; init; }
     public required IReadOnlyList<int> Choices { get; init; }
+    /// <summary>sha256 of the BPF object when the policy is one (<c>X.bpf.o</c>): replay refuses another object.</summary>
+    public string? PolicySha256 { get; init; }
 
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
+    {
+        var o = Body();
+        if ((PolicySha256 ?? Policies.BpfObjectSpec.Sha256(Policy)) is { } sha) o.Insert(o.IndexOf("policy") + 1, "policy_sha256", sha);
+        return o;
+    }
+
+    private JsonObject Body() => new()
     {
         ["format"] = Format,
         ["version"] = CurrentVersion,
@@ -108,6 +117,7 @@ public sealed class TraceFile
             ScenarioSource = Req(sc["source"], "scenario.source"),
             ScenarioText = Req(sc["text"], "scenario.text"),
             Policy = Req(o["policy"], "policy"),
+            PolicySha256 = o["policy_sha256"] is JsonValue hv && hv.TryGetValue<string>(out var sha) ? sha : null,
             Protocol = Req(o["protocol"], "protocol"),
             Checks = settings?["checks"] is JsonArray ca ? [.. ca.Select(c => Req(c, "settings.checks[]"))] : [],
             Strategy = settings?["strategy"] is JsonValue sv && sv.TryGetValue<string>(out var st) ? st : "",

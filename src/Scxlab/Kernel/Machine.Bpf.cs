@@ -204,7 +204,18 @@ public sealed partial class Machine
     {
         if (ctx.ActorId != _cur) throw new InvalidOperationException("kfunc result recorded for another actor");
         AppendLogRaw(k, v);
-        Trace?.Note(_cur, $"  {BpfContext.KfuncName(k)}({FormatArgs(ctx, k)}) = {FormatResult(k, v)}");
+        if (Trace == null) return;
+        var src = ctx.SourceMap?.SourceLine(ctx.SourcePc) is { } line ? $"  [{line}]" : "";
+        if (ctx.SourceMap != null && k is CallKind.ArrayGet or CallKind.ArraySet or CallKind.MemWrite)
+        {
+            // A BPF object's load or store of shared memory: name the map and byte offset, not a map helper.
+            var name = (ulong)ctx.LiveA < (ulong)MapLayout.Maps.Count ? MapLayout.Maps[(int)ctx.LiveA].Name : $"map{ctx.LiveA}";
+            var off = 8 * (ctx.LiveB & 0xffffffff) + ((ctx.LiveB >> 32) & 0xff);
+            var what = k == CallKind.ArrayGet ? "load" : k == CallKind.ArraySet ? "store" : ((ctx.LiveB >> 48) & 0xff) == 0 ? "store" : "atomic";
+            Trace.Note(_cur, $"  {what} {name}+{off}{(k == CallKind.ArrayGet ? $" = {v}" : "")}{src}");
+            return;
+        }
+        Trace.Note(_cur, $"  {BpfContext.KfuncName(k)}({FormatArgs(ctx, k)}) = {FormatResult(k, v)}{src}");
     }
 
     private void AppendLogRaw(CallKind k, long v)
@@ -726,6 +737,12 @@ public sealed partial class Machine
                     }
                     m[h.Offset] = 0;
                     return 1;
+                case CallKind.MemWrite:
+                {
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
+                    return BpfObject.SharedMemory.Write(m, h, key, value);
+                }
                 case CallKind.CpumaskTest:
                     TouchMap(mapId, false);
                     Expect(h, k, MapKind.Cpumask, MapKind.Cpumask, MapKind.Cpumask);

@@ -92,6 +92,7 @@ public sealed partial class Machine
             foreach (var action in s.Actions)
                 if (action.Kind == ActionKind.SetAffinity) MaskIndex(action.Mask);
         World = new World(config.Tasks.Count, N, DsqSlotCount, DspMaxBatch, MapLayout.Words, _actors.Length, config.MaxFrameDepth, 2 * (config.CallBudget + 2));
+        foreach (var (word, value) in MapLayout.Initial) World.Maps[word] = value;
         Boot();
     }
 

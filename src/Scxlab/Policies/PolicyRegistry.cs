@@ -1,5 +1,6 @@
 using System.Reflection;
 using Scxlab.Bpf;
+using Scxlab.BpfObject;
 
 namespace Scxlab.Policies;
 
@@ -40,6 +41,9 @@ public static class PolicyRegistry
         foreach (var p in BuiltIn)
             if (string.Equals(p.Name, spec, StringComparison.OrdinalIgnoreCase)) return p.Create;
 
+        if (BpfObjectSpec.TryParse(spec, out var objPath, out var rodata))
+            return LoadBpfObject(objPath, rodata, baseDirectory);
+
         var colon = spec.LastIndexOf(':');
         var path = colon > 0 ? spec[..colon] : spec;
         if (!path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
@@ -50,7 +54,31 @@ public static class PolicyRegistry
     }
 
     private static string Expected =>
-        $"built-in: {string.Join(", ", BuiltIn.Select(b => b.Name))}; or path/to/X.dll:Namespace.Type";
+        $"built-in: {string.Join(", ", BuiltIn.Select(b => b.Name))}; or path/to/X.bpf.o; or path/to/X.dll:Namespace.Type";
+
+    /// <summary>A BPF object: loaded (and every load error raised) now, instantiated per machine.</summary>
+    private static Func<ScxOps> LoadBpfObject(string path, IReadOnlyList<string> rodata, string? baseDirectory)
+    {
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path, baseDirectory ?? Directory.GetCurrentDirectory());
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new PolicyLoadException($"bad BPF object path '{path}': {e.Message}");
+        }
+        if (!File.Exists(full)) throw new PolicyLoadException($"BPF object not found: {path}");
+        try
+        {
+            var obj = BpfObjectFile.Load(full, rodata);
+            return () => new BpfObjectPolicy(obj);
+        }
+        catch (BpfLoadException e)
+        {
+            throw new PolicyLoadException(OneLine(e.Message));
+        }
+    }
 
     private static Func<ScxOps> LoadFromAssembly(string path, string typeName, string? baseDirectory)
     {
@@ -132,3 +160,37 @@ public static class PolicyRegistry
 }
 
 public sealed class PolicyLoadException(string message) : Exception(message);
+
+/// <summary>
+/// A BPF object policy spec: <c>path/X.bpf.o</c>, optionally with rodata patches
+/// <c>path/X.bpf.o@name=value,name[i]=value</c> (what <c>--rodata</c> adds, so traces and
+/// comparison cells name exactly the object configuration they ran).
+/// </summary>
+public static class BpfObjectSpec
+{
+    public static bool TryParse(string spec, out string path, out IReadOnlyList<string> rodata)
+    {
+        var at = spec.IndexOf(".o@", StringComparison.Ordinal);
+        path = at >= 0 ? spec[..(at + 2)] : spec;
+        rodata = at >= 0 ? spec[(at + 3)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+        return path.EndsWith(".o", StringComparison.Ordinal);
+    }
+
+    /// <summary>The object path of a BPF object spec (the spec itself otherwise).</summary>
+    public static string TryParseHead(string policy) => TryParse(policy, out var path, out _) ? path : policy;
+
+    /// <summary>sha256 of the object file a BPF object spec names (relative to the current directory), or null for other policies or a missing file.</summary>
+    public static string? Sha256(string policy)
+    {
+        if (!TryParse(policy, out var path, out _) || !File.Exists(path)) return null;
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+    }
+
+    /// <summary>The spec for <paramref name="policy"/> with <paramref name="rodata"/> patches appended (unchanged if none or not an object).</summary>
+    public static string With(string policy, IReadOnlyList<string> rodata)
+    {
+        if (rodata.Count == 0) return policy;
+        if (!TryParse(policy, out _, out _)) throw new PolicyLoadException($"--rodata applies to a BPF object policy (X.bpf.o), not '{policy}'");
+        return policy + (policy.Contains(".o@", StringComparison.Ordinal) ? "," : "@") + string.Join(",", rodata);
+    }
+}

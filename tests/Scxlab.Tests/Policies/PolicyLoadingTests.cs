@@ -97,8 +97,8 @@ public class PolicyLoadingTests
 
     public static TheoryData<string, string> BadSpecs() => new()
     {
-        { "", "empty policy name (built-in: simple, simple-fifo, qmap, central, local-on-pop, local-on-peek, dequeue-sync, insert-recheck-cancel, cookie-peek, ghost-peek, userspace, userspace-enqueue-gen; or path/to/X.dll:Namespace.Type)" },
-        { "fifo", "unknown policy 'fifo' (built-in: simple, simple-fifo, qmap, central, local-on-pop, local-on-peek, dequeue-sync, insert-recheck-cancel, cookie-peek, ghost-peek, userspace, userspace-enqueue-gen; or path/to/X.dll:Namespace.Type)" },
+        { "", "empty policy name (built-in: simple, simple-fifo, qmap, central, local-on-pop, local-on-peek, dequeue-sync, insert-recheck-cancel, cookie-peek, ghost-peek, userspace, userspace-enqueue-gen; or path/to/X.bpf.o; or path/to/X.dll:Namespace.Type)" },
+        { "fifo", "unknown policy 'fifo' (built-in: simple, simple-fifo, qmap, central, local-on-pop, local-on-peek, dequeue-sync, insert-recheck-cancel, cookie-peek, ghost-peek, userspace, userspace-enqueue-gen; or path/to/X.bpf.o; or path/to/X.dll:Namespace.Type)" },
         { "nowhere/missing.dll:Ns.T", "policy assembly not found: nowhere/missing.dll" },
         { "Policies.dll", "policy 'Policies.dll' names an assembly but no type: write Policies.dll:Namespace.Type" },
         { "Policies.dll:", "policy 'Policies.dll:' names an assembly but no type: write Policies.dll:Namespace.Type" },

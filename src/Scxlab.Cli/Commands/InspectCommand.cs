@@ -1,0 +1,107 @@
+using Scxlab.Bpf;
+using Scxlab.BpfObject;
+
+namespace Scxlab.Cli.Commands;
+
+/// <summary>
+/// <c>scxlab inspect X.bpf.o [--rodata NAME=VALUE]...</c>: what a BPF object contains and what of it
+/// the model supports: the sched_ext_ops struct_ops map and its callbacks, programs, maps, global
+/// data (rodata with its values), and every kfunc and helper it calls.
+/// </summary>
+public static class InspectCommand
+{
+    public const string Usage = "usage: scxlab inspect X.bpf.o [--rodata NAME=VALUE]...";
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        string? path = null;
+        var rodata = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--rodata":
+                    if (i + 1 >= args.Length) return Bad(stderr, "--rodata needs a value");
+                    rodata.Add(args[++i]);
+                    break;
+                case "-h" or "--help": stdout.WriteLine(Usage); return ExitCodes.Ok;
+                default:
+                    if (args[i].StartsWith('-')) return Bad(stderr, $"unknown option '{args[i]}'");
+                    if (path != null) return Bad(stderr, $"unexpected argument '{args[i]}' (one object per inspect)");
+                    path = args[i];
+                    break;
+            }
+        }
+        if (path == null) return Bad(stderr, "missing X.bpf.o");
+        if (!File.Exists(path))
+        {
+            stderr.WriteLine($"scxlab inspect: BPF object not found: {path}");
+            return ExitCodes.BadInput;
+        }
+        BpfObjectFile o;
+        try
+        {
+            o = BpfObjectFile.Load(path, rodata, lenient: true);
+        }
+        catch (BpfLoadException e)
+        {
+            stderr.WriteLine($"scxlab inspect: {e.Message}");
+            return ExitCodes.BadInput;
+        }
+        Write(o, stdout);
+        return ExitCodes.Ok;
+    }
+
+    private static int Bad(TextWriter stderr, string msg)
+    {
+        stderr.WriteLine($"scxlab inspect: {msg}");
+        stderr.WriteLine(Usage);
+        return ExitCodes.BadInput;
+    }
+
+    private static void Write(BpfObjectFile o, TextWriter w)
+    {
+        w.WriteLine($"object     {o.Path}");
+        w.WriteLine($"sha256     {o.Sha256}");
+        w.WriteLine($"license    {(o.License.Length > 0 ? o.License : "(none)")}");
+        w.WriteLine($"loads      {(o.Unsupported.Count == 0 ? "yes" : "no: unknown func " + string.Join(", ", o.Unsupported))}");
+        w.WriteLine();
+        var ops = o.Ops;
+        w.WriteLine($"struct_ops {ops.MapName}: name \"{ops.Name}\", flags 0x{ops.Flags:x}, timeout_ms {ops.TimeoutMs}, dispatch_max_batch {ops.DispatchMaxBatch}");
+        foreach (var (cb, prog) in ops.Callbacks.OrderBy(c => c.Key))
+            w.WriteLine($"  ops.{ScxCallbacks.OpName(cb),-12} {prog.Name} ({prog.Section})");
+        w.WriteLine();
+        w.WriteLine("programs");
+        foreach (var p in o.Programs) w.WriteLine($"  {p.Name,-32} {p.Section}");
+        w.WriteLine();
+        w.WriteLine("maps");
+        if (o.Maps.Count == 0) w.WriteLine("  (none)");
+        foreach (var m in o.Maps)
+            w.WriteLine($"  {m.Name,-24} {MapTypes.Name(m.Type),-28} key {m.KeySize} value {m.ValueSize} max_entries {m.MaxEntries}{(m.Flags != 0 ? $" map_flags 0x{m.Flags:x}" : "")}");
+        w.WriteLine();
+        w.WriteLine("global data");
+        foreach (var g in o.Globals)
+        {
+            w.WriteLine($"  {g.Name,-24} {g.Init.Length} bytes, {(g.ReadOnly ? "constant after load" : "shared (each access an interleaving point)")}");
+            if (!g.ReadOnly) continue;
+            foreach (var (name, (off, size)) in g.Vars.OrderBy(v => v.Value.Offset))
+                w.WriteLine($"    {name} = {Value(g.Init, off, size)}");
+        }
+        w.WriteLine();
+        w.WriteLine("kfuncs");
+        foreach (var k in o.KfuncsUsed) w.WriteLine($"  {k,-40} {(Kfuncs.Supported(k) ? "supported" : "NOT SUPPORTED")}");
+        w.WriteLine("helpers");
+        foreach (var h in o.HelpersUsed) w.WriteLine($"  {Helpers.Name(h) + "#" + h,-40} {(Helpers.Supported(h) ? "supported" : "NOT SUPPORTED")}");
+    }
+
+    private static string Value(byte[] b, int off, int size)
+    {
+        if (size is 1 or 2 or 4 or 8)
+        {
+            ulong v = 0;
+            for (var i = 0; i < size; i++) v |= (ulong)b[off + i] << (8 * i);
+            return v.ToString();
+        }
+        return $"[{size} bytes] {Convert.ToHexStringLower(b, off, Math.Min(size, 32))}{(size > 32 ? "…" : "")}";
+    }
+}

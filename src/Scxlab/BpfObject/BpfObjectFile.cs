@@ -1,0 +1,528 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Scxlab.Bpf;
+
+namespace Scxlab.BpfObject;
+
+public enum CallType : byte { None, Helper, Kfunc, Subprog }
+
+/// <summary>One decoded instruction; ld_imm64 carries its 64-bit value (after relocation) in <see cref="Imm64"/>.</summary>
+public struct Insn
+{
+    public byte Op, Dst, Src;
+    public short Off;
+    public int Imm;
+    public long Imm64;
+    public CallType Call;
+    public int Target; // subprog: global insn index; kfunc: Kfunc id; helper: helper id
+}
+
+public sealed record BpfProgram(string Name, string Section, int Entry);
+
+/// <summary>A BTF-defined map from <c>.maps</c>.</summary>
+public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags);
+
+/// <summary>A global-data section (.data, .bss, .rodata, .data.*): shared memory unless read-only.</summary>
+public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
+{
+    public string Name { get; } = name;
+    public byte[] Init { get; } = init;
+    public bool ReadOnly { get; } = readOnly;
+    /// <summary>Variables by name: (offset, size) in the section, from its BTF DATASEC.</summary>
+    public Dictionary<string, (int Offset, int Size)> Vars { get; } = [];
+    /// <summary>Offsets of the <c>struct bpf_spin_lock</c> variables in the section.</summary>
+    public List<int> Locks { get; } = [];
+}
+
+public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks);
+
+/// <summary>
+/// A loaded <c>.bpf.o</c>: programs with relocations applied (maps, globals, kfuncs, subprogram
+/// calls, CO-RE against <see cref="ModelTypes"/>), maps, global data and the sched_ext_ops
+/// struct_ops map. Everything a bad object can get wrong is a <see cref="BpfLoadException"/>.
+/// </summary>
+public sealed class BpfObjectFile : ISourceMap
+{
+    public string Path { get; private init; } = "";
+    public string Sha256 { get; private init; } = "";
+    public string License { get; private set; } = "";
+    public Insn[] Insns { get; private set; } = [];
+    public LineInfo?[] Lines { get; private set; } = [];
+    public List<BpfProgram> Programs { get; } = [];
+    public List<BpfMapDef> Maps { get; } = [];
+    public List<BpfGlobal> Globals { get; } = [];
+    public StructOps Ops { get; private set; } = null!;
+    public SortedSet<string> KfuncsUsed { get; } = new(StringComparer.Ordinal);
+    public SortedSet<int> HelpersUsed { get; } = [];
+    public Btf Btf { get; private set; } = null!;
+    private readonly Dictionary<int, string> _insnProgram = [];
+
+    /// <summary>Kfuncs and helpers the object calls that the model does not implement (only a lenient load keeps going past them).</summary>
+    public List<string> Unsupported { get; } = [];
+
+    /// <param name="lenient">For <c>scxlab inspect</c>: record unsupported kfuncs and helpers instead of failing.</param>
+    public static BpfObjectFile Load(string path, IReadOnlyList<string>? rodata = null, bool lenient = false)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BpfLoadException($"cannot read {path}: {e.Message}");
+        }
+        var name = System.IO.Path.GetFileName(path);
+        var o = new BpfObjectFile { Path = path, Sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)) };
+        try
+        {
+            o.Build(Elf.Parse(bytes, name));
+            if (!lenient && o.Unsupported.Count > 0) throw new BpfLoadException($"unknown func {o.Unsupported[0]}");
+            foreach (var r in rodata ?? []) o.PatchRodata(r);
+        }
+        catch (BpfLoadException e) when (!e.Message.StartsWith(name + ":", StringComparison.Ordinal))
+        {
+            throw new BpfLoadException($"{name}: {e.Message}");
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidCastException or OverflowException
+            or FormatException or KeyNotFoundException or InvalidOperationException or DivideByZeroException)
+        {
+            throw new BpfLoadException($"{name}: malformed object ({e.GetType().Name}: {e.Message})");
+        }
+        return o;
+    }
+
+    /// <summary>The program containing instruction <paramref name="pc"/> and its source line, for messages.</summary>
+    public string Where(int pc)
+    {
+        var prog = "?";
+        var best = -1;
+        foreach (var (start, n) in _insnProgram)
+            if (start <= pc && start > best) { best = start; prog = n; }
+        var line = (uint)pc < (uint)Lines.Length ? Lines[pc] : null;
+        var src = line is { } l ? $" ({System.IO.Path.GetFileName(l.File)}:{l.LineNo})" : "";
+        return $"{prog} insn {pc - Math.Max(0, best)}{src}";
+    }
+
+    public LineInfo? LineAt(int pc) => (uint)pc < (uint)Lines.Length ? Lines[pc] : null;
+
+    public string? SourceLine(int pc) => LineAt(pc) is { } l ? $"{System.IO.Path.GetFileName(l.File)}:{l.LineNo}" : null;
+
+    private void Build(Elf elf)
+    {
+        var btfSec = elf.Find(".BTF") ?? throw new BpfLoadException("no .BTF section (build with clang -g)");
+        Btf = Btf.Parse(btfSec.Data);
+        var ext = elf.Find(".BTF.ext") is { } e ? BtfExt.Parse(e.Data, Btf) : new BtfExt();
+        if (elf.Find("license") is { } lic) License = Elf.Str(lic.Data, 0);
+
+        // Code: every executable section, appended in section order (as libbpf appends subprograms).
+        var codeBase = new Dictionary<int, int>();
+        var insns = new List<Insn>();
+        foreach (var s in elf.Sections)
+        {
+            if ((s.Flags & 4) == 0 || s.Data.Length == 0) continue;
+            if (s.Data.Length % 8 != 0) throw new BpfLoadException($"section {s.Name}: size {s.Data.Length} is not a multiple of 8");
+            codeBase[s.Index] = insns.Count;
+            for (var i = 0; i < s.Data.Length; i += 8)
+            {
+                var regs = s.Data[i + 1];
+                insns.Add(new Insn { Op = s.Data[i], Dst = (byte)(regs & 0xf), Src = (byte)(regs >> 4), Off = BinaryPrimitives.ReadInt16LittleEndian(s.Data.AsSpan(i + 2)), Imm = BinaryPrimitives.ReadInt32LittleEndian(s.Data.AsSpan(i + 4)) });
+            }
+        }
+        var code = insns.ToArray();
+        var lines = new LineInfo?[code.Length];
+
+        foreach (var sym in elf.Symbols)
+        {
+            if (sym.Type != Elf.SttFunc || !codeBase.TryGetValue(sym.Shndx, out var b)) continue;
+            var sec = elf.Sections[sym.Shndx].Name;
+            var entry = b + (int)(sym.Value / 8);
+            _insnProgram[entry] = sym.Name;
+            if (sec != ".text") Programs.Add(new BpfProgram(sym.Name, sec, entry));
+        }
+
+        // Data sections and maps (before code relocations, which point into them).
+        var globalOf = new Dictionary<int, int>();
+        foreach (var s in elf.Sections)
+        {
+            if ((s.Flags & 2) == 0 || (s.Flags & 4) != 0) continue; // SHF_ALLOC, not code
+            if (!(s.Name is ".data" or ".bss" or ".rodata" || s.Name.StartsWith(".data.", StringComparison.Ordinal) || s.Name.StartsWith(".rodata.", StringComparison.Ordinal) || s.Name.StartsWith(".bss.", StringComparison.Ordinal))) continue;
+            var init = s.Type == Elf.ShtNobits ? new byte[s.Size] : (byte[])s.Data.Clone();
+            var g = new BpfGlobal(s.Name, init, s.Name.StartsWith(".rodata", StringComparison.Ordinal));
+            foreach (var t in Btf.Types)
+                if (t.Kind == BtfKind.Datasec && t.Name == s.Name)
+                    foreach (var v in t.Members)
+                    {
+                        g.Vars[Btf[v.Type].Name] = ((int)v.Offset, (int)v.Size);
+                        if (Btf.Resolve(Btf[v.Type].RefType) is { Kind: BtfKind.Struct, Name: "bpf_spin_lock" }) g.Locks.Add((int)v.Offset);
+                    }
+            globalOf[s.Index] = Globals.Count;
+            Globals.Add(g);
+        }
+        var mapsSec = elf.Find(".maps");
+        var mapOf = new Dictionary<string, int>();
+        if (mapsSec != null)
+        {
+            var ds = Btf.Types.FirstOrDefault(t => t.Kind == BtfKind.Datasec && t.Name == ".maps") ?? throw new BpfLoadException(".maps section without BTF (legacy bpf_map_def maps are not supported)");
+            foreach (var v in ds.Members)
+            {
+                var var = Btf[v.Type];
+                mapOf[var.Name] = Maps.Count;
+                Maps.Add(ParseMap(var.Name, Btf.Resolve(var.RefType)));
+            }
+        }
+
+        // Relocations of code.
+        foreach (var (secIdx, b) in codeBase)
+        {
+            var sec = elf.Sections[secIdx];
+            foreach (var r in elf.RelsFor(secIdx))
+            {
+                var at = b + (int)(r.Offset / 8);
+                if (r.Offset % 8 != 0 || at >= code.Length) throw new BpfLoadException($"relocation at {sec.Name}+{r.Offset} is outside the code");
+                if (r.Sym >= elf.Symbols.Count) throw new BpfLoadException($"relocation at {sec.Name}+{r.Offset}: bad symbol {r.Sym}");
+                var sym = elf.Symbols[r.Sym];
+                ref var insn = ref code[at];
+                if (insn.Op == 0x85) // call
+                {
+                    if (sym.Shndx == 0)
+                    {
+                        insn.Call = CallType.Kfunc;
+                        KfuncsUsed.Add(sym.Name);
+                        if (Kfuncs.Supported(sym.Name)) insn.Target = Kfuncs.Resolve(sym.Name);
+                        else if (sym.Bind == 2) insn.Target = -1; // weak: the program guards it with bpf_ksym_exists()
+                        else if (!Unsupported.Contains(sym.Name + " (a kfunc the model does not implement)")) Unsupported.Add(sym.Name + " (a kfunc the model does not implement)");
+                    }
+                    else if (codeBase.TryGetValue(sym.Shndx, out var tb))
+                    {
+                        insn.Call = CallType.Subprog;
+                        insn.Target = tb + (int)(sym.Value / 8) + insn.Imm + 1;
+                    }
+                    else throw new BpfLoadException($"call at {sec.Name}+{r.Offset} to {sym.Name}, which is neither code nor an extern");
+                    continue;
+                }
+                if (insn.Op != 0x18) throw new BpfLoadException($"relocation at {sec.Name}+{r.Offset} on an instruction (opcode 0x{insn.Op:x2}) that is neither a call nor ld_imm64");
+                if (at + 1 >= code.Length) throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset} is truncated");
+                if (sym.Shndx == 0)
+                {
+                    // bpf_ksym_exists(kfunc): the address of a weak kfunc extern is non-zero exactly
+                    // when the model implements the kfunc; a strong one must be implemented.
+                    var supported = Kfuncs.Supported(sym.Name);
+                    if (!supported && sym.Bind != 2) throw new BpfLoadException($"unknown func {sym.Name} (a kfunc the model does not implement)");
+                    if (sym.Type != Elf.SttFunc && sym.Type != Elf.SttNotype) throw new BpfLoadException($"unknown ksym or kconfig extern {sym.Name} (only kfunc externs are supported)");
+                    insn.Imm64 = supported ? (long)Mem.Addr(Region.None, 0, 1) : 0;
+                    insn.Src = 0;
+                    insn.Imm = (int)insn.Imm64;
+                    code[at + 1].Imm = (int)(insn.Imm64 >> 32);
+                    continue;
+                }
+                if (mapsSec != null && sym.Shndx == mapsSec.Index)
+                {
+                    if (!mapOf.TryGetValue(sym.Name, out var mi)) throw new BpfLoadException($"map {sym.Name} has no BTF definition");
+                    insn.Imm64 = (long)Mem.Addr(Region.Map, mi, 0);
+                    insn.Src = 1; // BPF_PSEUDO_MAP_FD
+                }
+                else if (globalOf.TryGetValue(sym.Shndx, out var gi))
+                {
+                    var off = (long)sym.Value + insn.Imm;
+                    insn.Imm64 = (long)Mem.Addr(Globals[gi].ReadOnly ? Region.Rodata : Region.Global, gi, (int)off);
+                    insn.Src = 2; // BPF_PSEUDO_MAP_VALUE
+                }
+                else if (codeBase.TryGetValue(sym.Shndx, out var fb))
+                    throw new BpfLoadException($"ld_imm64 of function {sym.Name} (callbacks passed to helpers are not supported yet)");
+                else throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset} refers to section {elf.Sections[sym.Shndx].Name}, which is not loadable data");
+            }
+            foreach (var li in ext.Lines.GetValueOrDefault(sec.Name) ?? [])
+                if (b + li.Insn < lines.Length) lines[b + li.Insn] = li;
+            foreach (var cr in ext.CoreRelos.GetValueOrDefault(sec.Name) ?? [])
+                ApplyCore(ref code[b + cr.Insn], cr, sec.Name);
+        }
+        // Plain ld_imm64 and non-relocated calls.
+        for (var i = 0; i < code.Length; i++)
+        {
+            ref var insn = ref code[i];
+            if (insn.Op == 0x18 && i + 1 < code.Length)
+            {
+                if (insn.Src == 0) insn.Imm64 = (long)(((ulong)(uint)code[i + 1].Imm << 32) | (uint)insn.Imm);
+                i++;
+            }
+            else if (insn.Op == 0x85 && insn.Call == CallType.None)
+            {
+                if (insn.Src == 1) { insn.Call = CallType.Subprog; insn.Target = i + insn.Imm + 1; }
+                else if (insn.Src == 0)
+                {
+                    insn.Call = CallType.Helper;
+                    insn.Target = insn.Imm;
+                    if (!Helpers.Supported(insn.Imm) && !HelpersUsed.Contains(insn.Imm)) Unsupported.Add($"{Helpers.Name(insn.Imm)}#{insn.Imm}");
+                    HelpersUsed.Add(insn.Imm);
+                }
+                else throw new BpfLoadException($"call at insn {i} with src_reg {insn.Src} and no relocation");
+            }
+        }
+        // Fill line info forward so every instruction has its statement's line.
+        LineInfo? last = null;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (_insnProgram.ContainsKey(i)) last = null;
+            if (lines[i] != null) last = lines[i];
+            else lines[i] = last;
+        }
+        Insns = code;
+        Lines = lines;
+        Ops = ParseStructOps(elf, codeBase);
+    }
+
+    private BpfMapDef ParseMap(string name, BtfType t)
+    {
+        if (t.Kind != BtfKind.Struct) throw new BpfLoadException($"map {name}: BTF definition is not a struct");
+        int type = 0, maxEntries = 0, keySize = 0, valueSize = 0;
+        long flags = 0;
+        foreach (var m in t.Members)
+        {
+            var mt = Btf.Resolve(m.Type);
+            int UintVal()
+            {
+                var arr = mt.Kind == BtfKind.Ptr ? Btf.Resolve(mt.RefType) : mt;
+                if (arr.Kind != BtfKind.Array) throw new BpfLoadException($"map {name}: member {m.Name} is not __uint()");
+                return (int)arr.ArrayLen;
+            }
+            int TypeSize() => mt.Kind == BtfKind.Ptr ? (int)Btf.SizeOf(mt.RefType) : throw new BpfLoadException($"map {name}: member {m.Name} is not __type()");
+            switch (m.Name)
+            {
+                case "type": type = UintVal(); break;
+                case "max_entries": maxEntries = UintVal(); break;
+                case "map_flags": flags = UintVal(); break;
+                case "key_size": keySize = UintVal(); break;
+                case "value_size": valueSize = UintVal(); break;
+                case "key": keySize = TypeSize(); break;
+                case "value": valueSize = TypeSize(); break;
+                default: throw new BpfLoadException($"map {name}: unsupported map attribute {m.Name}");
+            }
+        }
+        if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
+        if (maxEntries <= 0 && type != MapTypes.TaskStorage) throw new BpfLoadException($"map {name}: max_entries must be positive");
+        if (!MapTypes.Supported(type)) throw new BpfLoadException($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
+        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags);
+    }
+
+    private StructOps ParseStructOps(Elf elf, Dictionary<int, int> codeBase)
+    {
+        foreach (var s in elf.Sections)
+        {
+            if (s.Name is not (".struct_ops" or ".struct_ops.link")) continue;
+            var ds = Btf.Types.FirstOrDefault(t => t.Kind == BtfKind.Datasec && t.Name == s.Name) ?? throw new BpfLoadException($"{s.Name} without BTF");
+            var rels = elf.RelsFor(s.Index).ToList();
+            foreach (var v in ds.Members)
+            {
+                var var = Btf[v.Type];
+                var st = Btf.Resolve(var.RefType);
+                if (st.Kind != BtfKind.Struct || st.Name != "sched_ext_ops") continue;
+                var cbs = new Dictionary<ScxCallback, BpfProgram>();
+                var others = new List<string>();
+                string opsName = "";
+                long flags = 0;
+                int timeout = 0, batch = 0;
+                foreach (var m in st.Members)
+                {
+                    var off = (int)v.Offset + (int)(m.Offset / 8);
+                    var mt = Btf.Resolve(m.Type);
+                    if (mt.Kind == BtfKind.Ptr)
+                    {
+                        var rel = rels.FirstOrDefault(r => (int)r.Offset == off);
+                        if (rel.Sym == 0 && rel.Offset == 0 && rels.All(r => (int)r.Offset != off)) continue;
+                        var sym = elf.Symbols[rel.Sym];
+                        if (!codeBase.TryGetValue(sym.Shndx, out var b)) throw new BpfLoadException($"struct_ops {var.Name}.{m.Name} points to {sym.Name}, which is not a program");
+                        var prog = Programs.FirstOrDefault(p => p.Entry == b + (int)(sym.Value / 8)) ?? throw new BpfLoadException($"struct_ops {var.Name}.{m.Name}: {sym.Name} is not a struct_ops program");
+                        if (Callbacks.FromMember(m.Name) is { } cb) cbs[cb] = prog;
+                        else others.Add(m.Name);
+                        continue;
+                    }
+                    var size = (int)Btf.SizeOf(m.Type);
+                    long Num() => size switch
+                    {
+                        1 => s.Data[off],
+                        2 => Elf.U16(s.Data, off),
+                        4 => Elf.U32(s.Data, off),
+                        8 => (long)Elf.U64(s.Data, off),
+                        _ => throw new BpfLoadException($"struct_ops {var.Name}.{m.Name}: size {size}"),
+                    };
+                    switch (m.Name)
+                    {
+                        case "name": opsName = Elf.Str(s.Data.AsSpan(off, size).ToArray(), 0); break;
+                        case "flags": flags = Num(); break;
+                        case "timeout_ms": timeout = (int)Num(); break;
+                        case "dispatch_max_batch": batch = (int)Num(); break;
+                        default:
+                            if (Num() != 0) others.Add(m.Name);
+                            break;
+                    }
+                }
+                if (others.Count > 0) throw new BpfLoadException($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
+                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others);
+            }
+        }
+        throw new BpfLoadException("no struct_ops sched_ext_ops map (declare one in SEC(\".struct_ops.link\"))");
+    }
+
+    // ---- CO-RE ----
+
+    private const int CoreFieldByteOffset = 0, CoreFieldByteSize = 1, CoreFieldExists = 2, CoreFieldSigned = 3,
+        CoreTypeIdLocal = 6, CoreTypeIdTarget = 7, CoreTypeExists = 8, CoreTypeSize = 9, CoreEnumvalExists = 10, CoreEnumvalValue = 11;
+
+    private void ApplyCore(ref Insn insn, CoreRelo cr, string sec)
+    {
+        var root = Btf.Resolve(cr.TypeId);
+        var spec = $"[{cr.TypeId}] {KindWord(root)} {root.Name} ({cr.Access})";
+        long value;
+        switch (cr.Kind)
+        {
+            case CoreFieldByteOffset or CoreFieldByteSize or CoreFieldExists or CoreFieldSigned:
+            {
+                var f = ResolveField(root, cr.Access);
+                if (f == null)
+                {
+                    if (cr.Kind == CoreFieldExists) { value = 0; break; }
+                    throw new BpfLoadException($"{sec}: relo for {spec}: field not found in the model's types (the model has no such field)");
+                }
+                value = cr.Kind switch
+                {
+                    CoreFieldByteOffset => f.Value.Offset,
+                    CoreFieldByteSize => f.Value.Size,
+                    CoreFieldExists => 1,
+                    _ => f.Value.Signed ? 1 : 0,
+                };
+                break;
+            }
+            case CoreTypeExists: value = ModelTypes.Structs.ContainsKey(Essential(root.Name)) ? 1 : 0; break;
+            case CoreTypeSize:
+                value = ModelTypes.Structs.TryGetValue(Essential(root.Name), out var ms) ? ms.Size : throw new BpfLoadException($"{sec}: relo for {spec}: type not in the model");
+                break;
+            case CoreTypeIdLocal or CoreTypeIdTarget: value = cr.TypeId; break;
+            case CoreEnumvalExists or CoreEnumvalValue:
+            {
+                var idx = int.Parse(cr.Access);
+                var name = root.Members[idx].Name;
+                var known = ModelEnums.TryGet(name, out var v);
+                if (cr.Kind == CoreEnumvalExists) value = known ? 1 : 0;
+                else value = known ? v : throw new BpfLoadException($"{sec}: relo for {spec}: enum value {name} not in the model");
+                break;
+            }
+            default: throw new BpfLoadException($"{sec}: unsupported CO-RE relocation kind {cr.Kind} for {spec}");
+        }
+        var cls = insn.Op & 7;
+        if (cls is 1 or 3 or 2 && (insn.Op & 0xe0) != 0xc0) insn.Off = checked((short)value); // ldx/stx/st: the offset
+        else if (insn.Op == 0x18) insn.Imm64 = value;
+        else insn.Imm = checked((int)value);
+    }
+
+    private static string KindWord(BtfType t) => t.Kind switch { BtfKind.Struct => "struct", BtfKind.Union => "union", BtfKind.Enum or BtfKind.Enum64 => "enum", _ => "" };
+
+    /// <summary>libbpf's "flavors": <c>task_struct___v2</c> matches <c>task_struct</c>.</summary>
+    internal static string Essential(string name)
+    {
+        var at = name.IndexOf("___", StringComparison.Ordinal);
+        return at > 0 ? name[..at] : name;
+    }
+
+    private (int Offset, int Size, bool Signed)? ResolveField(BtfType root, string access)
+    {
+        var parts = access.Split(':').Select(int.Parse).ToArray();
+        if (!ModelTypes.Structs.TryGetValue(Essential(root.Name), out var model)) return null;
+        var off = parts[0] * model.Size;
+        var local = root;
+        ModelStruct? cur = model;
+        ModelField? field = null;
+        for (var i = 1; i < parts.Length; i++)
+        {
+            if (local.Kind is BtfKind.Struct or BtfKind.Union)
+            {
+                if (cur == null) return null;
+                var m = local.Members[parts[i]];
+                field = cur.Field(m.Name);
+                if (field == null) return null;
+                off += field.Offset;
+                local = Btf.Resolve(m.Type);
+                cur = field.Struct != null ? ModelTypes.Structs[field.Struct] : null;
+            }
+            else if (local.Kind == BtfKind.Array)
+            {
+                if (field == null || field.ArrayLen == 0 || parts[i] >= field.ArrayLen) return null;
+                off += parts[i] * field.Size;
+                local = Btf.Resolve(local.ArrayElem);
+            }
+            else return null;
+        }
+        if (field == null) return (off, model.Size, false);
+        return (off, field.ArrayLen > 0 && local.Kind == BtfKind.Array ? field.Size * field.ArrayLen : field.Struct != null ? ModelTypes.Structs[field.Struct].Size : field.Size, field.Signed);
+    }
+
+    // ---- rodata ----
+
+    /// <summary><c>--rodata name=value</c> or <c>name[i]=value</c>: patch a <c>const volatile</c> before load, as a skeleton does.</summary>
+    public void PatchRodata(string spec)
+    {
+        var eq = spec.IndexOf('=');
+        if (eq <= 0) throw new BpfLoadException($"--rodata '{spec}': expected name=value");
+        var lhs = spec[..eq].Trim();
+        var text = spec[(eq + 1)..].Trim();
+        var index = 0;
+        var br = lhs.IndexOf('[');
+        if (br > 0)
+        {
+            if (!lhs.EndsWith(']') || !int.TryParse(lhs[(br + 1)..^1], out index) || index < 0) throw new BpfLoadException($"--rodata '{spec}': bad array index");
+            lhs = lhs[..br];
+        }
+        foreach (var g in Globals)
+        {
+            if (!g.ReadOnly || !g.Vars.TryGetValue(lhs, out var v)) continue;
+            var vt = Btf.Types.First(t => t.Kind == BtfKind.Var && t.Name == lhs);
+            var t = Btf.Resolve(vt.RefType);
+            var elem = t.Kind == BtfKind.Array ? (int)Btf.SizeOf(t.ArrayElem) : v.Size;
+            var count = t.Kind == BtfKind.Array ? (int)t.ArrayLen : 1;
+            if (br < 0 && count > 1 && br <= 0 && t.Kind == BtfKind.Array && spec.IndexOf('[') < 0) throw new BpfLoadException($"--rodata {lhs}: an array; write {lhs}[i]=value");
+            if (index >= count) throw new BpfLoadException($"--rodata {lhs}[{index}]: index out of range (0..{count - 1})");
+            long val;
+            if (text is "true") val = 1;
+            else if (text is "false") val = 0;
+            else if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? !long.TryParse(text[2..], System.Globalization.NumberStyles.HexNumber, null, out val) : !long.TryParse(text, out val))
+                throw new BpfLoadException($"--rodata {lhs}: '{text}' is not a number");
+            var at = v.Offset + index * elem;
+            for (var i = 0; i < elem; i++) g.Init[at + i] = (byte)(val >> (8 * i));
+            return;
+        }
+        throw new BpfLoadException($"--rodata {lhs}: no const volatile variable of that name in .rodata");
+    }
+}
+
+public static class MapTypes
+{
+    public const int Hash = 1, Array = 2, Queue = 22, Stack = 23, TaskStorage = 29;
+    public static bool Supported(int t) => t is Array or Queue or Stack or TaskStorage;
+    public static string Name(int t) => t switch
+    {
+        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
+        TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", _ => $"#{t}",
+    };
+}
+
+/// <summary>Enum values CO-RE enum relocations may ask for (the scx headers read SCX_* this way).</summary>
+public static class ModelEnums
+{
+    public static bool TryGet(string name, out long v)
+    {
+        v = name switch
+        {
+            "SCX_DSQ_FLAG_BUILTIN" => unchecked((long)Kernel.DsqId.FlagBuiltin),
+            "SCX_DSQ_FLAG_LOCAL_ON" => (long)Kernel.DsqId.FlagLocalOn,
+            "SCX_DSQ_INVALID" => unchecked((long)Kernel.DsqId.Invalid),
+            "SCX_DSQ_GLOBAL" => unchecked((long)Kernel.DsqId.Global),
+            "SCX_DSQ_LOCAL" => unchecked((long)Kernel.DsqId.Local),
+            "SCX_DSQ_LOCAL_ON" => unchecked((long)(Kernel.DsqId.FlagBuiltin | Kernel.DsqId.FlagLocalOn)),
+            "SCX_SLICE_DFL" => Kernel.ScxConst.SliceDfl,
+            "SCX_KICK_IDLE" => (long)Kernel.KickFlags.Idle,
+            "SCX_KICK_PREEMPT" => (long)Kernel.KickFlags.Preempt,
+            _ => long.MinValue,
+        };
+        return v != long.MinValue;
+    }
+}

@@ -1,0 +1,126 @@
+using Scxlab.Bpf;
+using Scxlab.Kernel;
+
+namespace Scxlab.BpfObject;
+
+/// <summary>
+/// A sched_ext scheduler loaded from a <c>.bpf.o</c>: its struct_ops callbacks run in the
+/// <see cref="Interpreter"/>. Maps and writable global data live in the world's map arena (copied,
+/// fingerprinted, compared with the rest of the world); <c>.rodata</c> is fixed at load.
+/// </summary>
+public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
+{
+    private readonly BpfObjectFile _obj;
+    private MapHandle[] _maps = [];
+    private MapHandle[] _globals = [];
+    private Interpreter _vm = null!;
+
+    public BpfObjectPolicy(BpfObjectFile obj) => _obj = obj;
+
+    public BpfObjectFile Object => _obj;
+
+    public override string Name => _obj.Ops.Name.Length > 0 ? _obj.Ops.Name : _obj.Ops.MapName;
+    public override OpsFlags Flags => (OpsFlags)_obj.Ops.Flags;
+    public override int DispatchMaxBatch => _obj.Ops.DispatchMaxBatch;
+    public override int TimeoutMs => _obj.Ops.TimeoutMs;
+
+    public bool Implements(ScxCallback cb) => _obj.Ops.Callbacks.ContainsKey(cb);
+
+    public override void DeclareMaps(MapBuilder maps)
+    {
+        _maps = new MapHandle[_obj.Maps.Count];
+        for (var i = 0; i < _obj.Maps.Count; i++)
+        {
+            var m = _obj.Maps[i];
+            _maps[i] = m.Type switch
+            {
+                MapTypes.Queue => maps.Queue(m.Name, m.MaxEntries),
+                MapTypes.Stack => maps.Stack(m.Name, m.MaxEntries),
+                MapTypes.Array => maps.Array(m.Name, Math.Max(1, m.MaxEntries * Interpreter.MapStride(m) / 8)),
+                // Per-task values, laid out like an array indexed by task (word-addressed like every shared value).
+                MapTypes.TaskStorage => maps.Array(m.Name, Math.Max(1, maps.TaskCount * Interpreter.MapStride(m) / 8)),
+                _ => throw new BpfLoadException($"map {m.Name}: map type {MapTypes.Name(m.Type)} is not supported by the model"),
+            };
+        }
+        _globals = new MapHandle[_obj.Globals.Count];
+        for (var i = 0; i < _obj.Globals.Count; i++)
+        {
+            var g = _obj.Globals[i];
+            if (g.ReadOnly) continue;
+            var h = maps.Array(g.Name, Math.Max(1, (g.Init.Length + 7) / 8));
+            _globals[i] = h;
+            for (var w = 0; w * 8 < g.Init.Length; w++)
+            {
+                long v = 0;
+                for (var k = 0; k < 8 && w * 8 + k < g.Init.Length; k++) v |= (long)g.Init[w * 8 + k] << (8 * k);
+                if (v != 0) maps.Initial.Add((h.Offset + w, v));
+            }
+        }
+        var locks = new Dictionary<(int, int), MapHandle>();
+        for (var i = 0; i < _obj.Globals.Count; i++)
+            foreach (var off in _obj.Globals[i].Locks)
+                locks[(i, off)] = maps.SpinLock($"{_obj.Globals[i].Name}+{off}");
+        _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount);
+    }
+
+    /// <summary>
+    /// A BPF object cannot declare which tasks it holds, but it can only reach a task in its custody
+    /// through a pid it stored (no task iterator is modelled): the task is held exactly when its pid
+    /// is in a queue/stack map or in some 32-bit half of a word of its shared memory (globals, array
+    /// and task-storage values). A coincidental equal value only makes the answer "held", which
+    /// leaves the case to the liveness drain (docs/bpf.md).
+    /// </summary>
+    public override bool? HoldsTask(MapView maps, TaskRef p, long pid)
+    {
+        foreach (var h in _maps)
+        {
+            if (h.Kind is MapKind.Queue or MapKind.Stack)
+            {
+                if (maps.Contains(h, pid)) return true;
+                continue;
+            }
+            if (ScanWords(maps, h, pid)) return true;
+        }
+        for (var i = 0; i < _globals.Length; i++)
+            if (!_obj.Globals[i].ReadOnly && ScanWords(maps, _globals[i], pid)) return true;
+        return false;
+    }
+
+    private static bool ScanWords(MapView maps, MapHandle h, long pid)
+    {
+        for (var w = 0; w < h.Capacity; w++)
+        {
+            var v = maps.Get(h, w);
+            if (v == pid || (int)v == pid || (int)(v >> 32) == pid) return true;
+        }
+        return false;
+    }
+
+    private static ulong Task(TaskRef p) => p.IsNone ? 0 : Mem.Addr(Region.Task, p.Index, 0);
+
+    private BpfTask<long> Call(BpfContext ctx, ScxCallback cb, params ulong[] args) =>
+        _vm.Run(ctx, _obj.Ops.Callbacks[cb].Entry, args);
+
+    public override async BpfTask Init(InitContext ctx)
+    {
+        var ret = await Call(ctx, ScxCallback.Init);
+        if ((int)ret != 0) throw new PolicyMisuseException($"ops.init() failed ({(int)ret})");
+    }
+
+    public override async BpfTask<int> SelectCpu(SelectCpuContext ctx, TaskRef p, int prevCpu, WakeFlags wakeFlags) =>
+        (int)await Call(ctx, ScxCallback.SelectCpu, Task(p), (ulong)prevCpu, (ulong)wakeFlags);
+
+    public override async BpfTask Enqueue(EnqueueContext ctx, TaskRef p, EnqFlags enqFlags) => await Call(ctx, ScxCallback.Enqueue, Task(p), (ulong)enqFlags);
+    public override async BpfTask Dequeue(TaskContext ctx, TaskRef p, DeqFlags deqFlags) => await Call(ctx, ScxCallback.Dequeue, Task(p), (ulong)deqFlags);
+    public override async BpfTask Dispatch(DispatchContext ctx, int cpu, TaskRef prev) => await Call(ctx, ScxCallback.Dispatch, (ulong)cpu, Task(prev));
+    public override async BpfTask Tick(TaskContext ctx, TaskRef p) => await Call(ctx, ScxCallback.Tick, Task(p));
+    public override async BpfTask Runnable(TaskContext ctx, TaskRef p, EnqFlags enqFlags) => await Call(ctx, ScxCallback.Runnable, Task(p), (ulong)enqFlags);
+    public override async BpfTask Running(TaskContext ctx, TaskRef p) => await Call(ctx, ScxCallback.Running, Task(p));
+    public override async BpfTask Stopping(TaskContext ctx, TaskRef p, bool runnable) => await Call(ctx, ScxCallback.Stopping, Task(p), runnable ? 1UL : 0);
+    public override async BpfTask Quiescent(TaskContext ctx, TaskRef p, DeqFlags deqFlags) => await Call(ctx, ScxCallback.Quiescent, Task(p), (ulong)deqFlags);
+    public override async BpfTask SetWeight(TaskContext ctx, TaskRef p, int weight) => await Call(ctx, ScxCallback.SetWeight, Task(p), (ulong)weight);
+    public override async BpfTask SetCpumask(TaskContext ctx, TaskRef p) =>
+        await Call(ctx, ScxCallback.SetCpumask, Task(p), p.IsNone ? 0 : Mem.Addr(Region.TaskCpumask, p.Index, 0));
+    public override async BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuRelease, (ulong)cpu, 0);
+    public override async BpfTask Exit(BpfContext ctx, ExitKind kind) => await Call(ctx, ScxCallback.Exit, 0);
+}

@@ -1,0 +1,710 @@
+using System.Buffers.Binary;
+using System.Text;
+using Scxlab.Bpf;
+using Scxlab.Kernel;
+
+namespace Scxlab.BpfObject;
+
+/// <summary>
+/// The eBPF interpreter. It is deterministic: registers, stacks and the pc follow from the
+/// program, its arguments and the results of its ctx calls. Every access to memory another actor
+/// can reach (globals, map values, task fields) and every helper/kfunc is a ctx call, so the
+/// replay machinery (<see cref="BpfTask"/>) re-runs a callback from its first instruction with
+/// the recorded results and reaches exactly the state where it stopped (docs/bpf.md).
+/// </summary>
+internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount)
+{
+    public const int StackSize = 512;
+    public const int MaxFrames = 8;
+    /// <summary>Instructions one callback run may execute; the verifier proves termination, the model bounds it.</summary>
+    public const long InsnBudget = 1_000_000;
+
+    private const long ENOENT = 2, E2BIG = 7, EINVAL = 22, EEXIST = 17;
+
+    private BpfObjectFile Obj => obj;
+
+    private PolicyMisuseException Fault(int pc, string what) => new($"BPF program {obj.Where(pc)}: {what}");
+
+    public async BpfTask<long> Run(BpfContext ctx, int entry, ulong[] args)
+    {
+        CurrentArgs = args;
+        _refs = 0;
+        _firstRefPc = -1;
+        ctx.SourceMap = obj;
+        var r = new ulong[11];
+        var stack = new byte[StackSize * MaxFrames];
+        var retPc = new int[MaxFrames];
+        var saved = new ulong[MaxFrames * 4];
+        var depth = 0;
+        r[1] = Mem.Addr(Region.Ctx, 0, 0);
+        r[10] = Mem.Addr(Region.Stack, 0, StackSize);
+        var pc = entry;
+        var code = obj.Insns;
+        long executed = 0;
+        while (true)
+        {
+            if ((uint)pc >= (uint)code.Length) throw Fault(Math.Max(0, pc - 1), "jump out of range");
+            if (++executed > InsnBudget) throw Fault(pc, $"executed more than {InsnBudget} instructions (the verifier would reject an unbounded loop)");
+            var i = code[pc];
+            ctx.SourcePc = pc;
+            var cls = i.Op & 7;
+            switch (cls)
+            {
+                case 4: // ALU (32-bit)
+                case 7: // ALU64
+                {
+                    var src = (i.Op & 8) != 0 ? r[i.Src] : (ulong)(long)i.Imm;
+                    var op = i.Op & 0xf0;
+                    if (op == 0xd0)
+                    {
+                        r[i.Dst] = Swap(r[i.Dst], i.Imm, cls == 7 || (i.Op & 8) != 0, pc);
+                        break;
+                    }
+                    r[i.Dst] = cls == 7 ? Alu64(op, r[i.Dst], src, i.Off, pc) : Alu32(op, (uint)r[i.Dst], (uint)src, i.Off, pc);
+                    break;
+                }
+                case 5: // JMP
+                case 6: // JMP32
+                {
+                    var op = i.Op & 0xf0;
+                    if (cls == 5 && op == 0x80)
+                    {
+                        switch (i.Call)
+                        {
+                            case CallType.Subprog:
+                                if (depth + 1 >= MaxFrames) throw Fault(pc, $"the call stack of {MaxFrames} frames is too deep");
+                                retPc[depth] = pc + 1;
+                                for (var k = 0; k < 4; k++) saved[depth * 4 + k] = r[6 + k];
+                                depth++;
+                                r[10] = Mem.Addr(Region.Stack, depth, StackSize);
+                                pc = i.Target;
+                                continue;
+                            case CallType.Helper:
+                                r[0] = (ulong)await Helper(ctx, i.Target, r, stack, pc);
+                                break;
+                            case CallType.Kfunc:
+                                if (i.Target < 0) throw Fault(pc, "call to a weak kfunc the model does not implement (guard it with bpf_ksym_exists())");
+                                r[0] = (ulong)await KfuncCall(ctx, (Kfunc)i.Target, r, stack, pc);
+                                break;
+                            case CallType.None:
+                            default:
+                                throw new System.Diagnostics.UnreachableException($"unrelocated call at {pc}");
+                        }
+                        for (var k = 1; k <= 5; k++) r[k] = 0; // caller-saved registers are clobbered
+                        break;
+                    }
+                    if (cls == 5 && op == 0x90) // exit
+                    {
+                        if (depth == 0)
+                        {
+                            // The verifier rejects a program that can return holding an acquired reference.
+                            if (_refs != 0) throw Fault(pc, $"Unreleased reference (task acquired at {obj.Where(_firstRefPc)})");
+                            return (long)r[0];
+                        }
+                        depth--;
+                        for (var k = 0; k < 4; k++) r[6 + k] = saved[depth * 4 + k];
+                        r[10] = Mem.Addr(Region.Stack, depth, StackSize);
+                        pc = retPc[depth];
+                        continue;
+                    }
+                    if (op == 0x00)
+                    {
+                        pc += 1 + (cls == 6 ? i.Imm : i.Off);
+                        continue;
+                    }
+                    var a = r[i.Dst];
+                    var b = (i.Op & 8) != 0 ? r[i.Src] : (ulong)(long)i.Imm;
+                    if (cls == 6) { a = (uint)a; b = (uint)b; }
+                    bool take = op switch
+                    {
+                        0x10 => a == b,
+                        0x20 => a > b,
+                        0x30 => a >= b,
+                        0x40 => (a & b) != 0,
+                        0x50 => a != b,
+                        0x60 => cls == 6 ? (int)a > (int)b : (long)a > (long)b,
+                        0x70 => cls == 6 ? (int)a >= (int)b : (long)a >= (long)b,
+                        0xa0 => a < b,
+                        0xb0 => a <= b,
+                        0xc0 => cls == 6 ? (int)a < (int)b : (long)a < (long)b,
+                        0xd0 => cls == 6 ? (int)a <= (int)b : (long)a <= (long)b,
+                        _ => throw Fault(pc, $"unknown jump opcode 0x{i.Op:x2}"),
+                    };
+                    pc += take ? 1 + i.Off : 1;
+                    continue;
+                }
+                case 0: // LD: only ld_imm64
+                    if (i.Op != 0x18) throw Fault(pc, $"unsupported load opcode 0x{i.Op:x2} (legacy LD_ABS/LD_IND)");
+                    r[i.Dst] = (ulong)i.Imm64;
+                    pc += 2;
+                    continue;
+                case 1: // LDX
+                {
+                    var size = SizeOf(i.Op);
+                    var mode = i.Op & 0xe0;
+                    if (mode is not (0x60 or 0x80)) throw Fault(pc, $"unsupported load opcode 0x{i.Op:x2}");
+                    var v = await Load(ctx, r[i.Src] + (ulong)(long)i.Off, size, stack, pc);
+                    if (mode == 0x80) v = SignExtend(v, size);
+                    r[i.Dst] = v;
+                    break;
+                }
+                case 2: // ST imm
+                    await Store(ctx, r[i.Dst] + (ulong)(long)i.Off, SizeOf(i.Op), (ulong)(long)i.Imm, stack, pc);
+                    break;
+                case 3: // STX
+                {
+                    var size = SizeOf(i.Op);
+                    var mode = i.Op & 0xe0;
+                    if (mode == 0x60)
+                    {
+                        await Store(ctx, r[i.Dst] + (ulong)(long)i.Off, size, r[i.Src], stack, pc);
+                        break;
+                    }
+                    if (mode != 0xc0) throw Fault(pc, $"unsupported store opcode 0x{i.Op:x2}");
+                    if (size is not (4 or 8)) throw Fault(pc, "atomic operation on a size other than 4 or 8");
+                    var addr = r[i.Dst] + (ulong)(long)i.Off;
+                    var aop = i.Imm & ~1;
+                    var fetch = (i.Imm & 1) != 0;
+                    var operand = r[i.Src];
+                    var expected = r[0];
+                    var old = await Atomic(ctx, addr, size, aop, operand, expected, stack, pc);
+                    if (aop == 0xf0) r[0] = old;
+                    else if (fetch || aop == 0xe0) r[i.Src] = old;
+                    break;
+                }
+                default:
+                    throw Fault(pc, $"unknown opcode 0x{i.Op:x2}");
+            }
+            pc++;
+        }
+    }
+
+    private static int SizeOf(byte op) => (op & 0x18) switch { 0x00 => 4, 0x08 => 2, 0x10 => 1, _ => 8 };
+
+    private static ulong SignExtend(ulong v, int size) => size switch
+    {
+        1 => (ulong)(long)(sbyte)v,
+        2 => (ulong)(long)(short)v,
+        4 => (ulong)(long)(int)v,
+        _ => v,
+    };
+
+    private ulong Alu64(int op, ulong d, ulong s, short off, int pc) => op switch
+    {
+        0x00 => d + s,
+        0x10 => d - s,
+        0x20 => d * s,
+        0x30 => s == 0 ? 0 : off == 1 ? (ulong)((long)s == -1 ? unchecked(-(long)d) : (long)d / (long)s) : d / s,
+        0x40 => d | s,
+        0x50 => d & s,
+        0x60 => d << (int)(s & 63),
+        0x70 => d >> (int)(s & 63),
+        0x80 => (ulong)(-(long)d),
+        0x90 => s == 0 ? d : off == 1 ? (ulong)((long)s == -1 ? 0 : (long)d % (long)s) : d % s,
+        0xa0 => d ^ s,
+        0xb0 => off switch { 0 => s, 8 => (ulong)(long)(sbyte)s, 16 => (ulong)(long)(short)s, 32 => (ulong)(long)(int)s, _ => throw Fault(pc, $"bad movsx size {off}") },
+        0xc0 => (ulong)((long)d >> (int)(s & 63)),
+        _ => throw Fault(pc, $"unknown ALU64 op 0x{op:x2}"),
+    };
+
+    private ulong Alu32(int op, uint d, uint s, short off, int pc) => op switch
+    {
+        0x00 => d + s,
+        0x10 => d - s,
+        0x20 => d * s,
+        0x30 => s == 0 ? 0 : off == 1 ? (uint)((int)s == -1 ? unchecked(-(int)d) : (int)d / (int)s) : d / s,
+        0x40 => d | s,
+        0x50 => d & s,
+        0x60 => d << (int)(s & 31),
+        0x70 => d >> (int)(s & 31),
+        0x80 => (uint)(-(int)d),
+        0x90 => s == 0 ? d : off == 1 ? (uint)((int)s == -1 ? 0 : (int)d % (int)s) : d % s,
+        0xa0 => d ^ s,
+        0xb0 => off switch { 0 => s, 8 => (uint)(int)(sbyte)s, 16 => (uint)(int)(short)s, _ => throw Fault(pc, $"bad movsx size {off}") },
+        0xc0 => (uint)((int)d >> (int)(s & 31)),
+        _ => throw Fault(pc, $"unknown ALU op 0x{op:x2}"),
+    };
+
+    /// <summary>BPF_END: to-le (a truncation on this little-endian model) or to-be / bswap.</summary>
+    private ulong Swap(ulong v, int bits, bool swap, int pc) => bits switch
+    {
+        16 => swap ? BinaryPrimitives.ReverseEndianness((ushort)v) : (ushort)v,
+        32 => swap ? BinaryPrimitives.ReverseEndianness((uint)v) : (uint)v,
+        64 => swap ? BinaryPrimitives.ReverseEndianness(v) : v,
+        _ => throw Fault(pc, $"bad byte-swap width {bits}"),
+    };
+
+    // ---------------------------------------------------------------- memory
+
+    private (MapHandle H, int Offset, int Limit) Shared(ulong addr, int size, int pc, bool write)
+    {
+        var region = Mem.RegionOf(addr);
+        var idx = Mem.Index(addr);
+        var off = Mem.Offset(addr);
+        MapHandle h;
+        int limit;
+        if (region == Region.Global)
+        {
+            if (idx >= globals.Length) throw Fault(pc, "bad global pointer");
+            h = globals[idx];
+            limit = obj.Globals[idx].Init.Length;
+        }
+        else
+        {
+            if (idx >= maps.Length) throw Fault(pc, "bad map value pointer");
+            h = maps[idx];
+            var md = obj.Maps[idx];
+            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.MaxEntries);
+        }
+        if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
+        if ((off & 7) + size > 8) throw Fault(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
+        return (h, off, limit);
+    }
+
+    internal static int MapStride(BpfMapDef m) => (m.ValueSize + 7) / 8 * 8;
+
+    private async BpfTask<ulong> Load(BpfContext ctx, ulong addr, int size, byte[] stack, int pc)
+    {
+        if (addr == 0 || !Mem.IsPointer(addr))
+            throw Fault(pc, addr < 4096 ? $"invalid mem access: NULL pointer dereference (address 0x{addr:x})" : $"invalid mem access 'scalar' (address 0x{addr:x})");
+        var off = Mem.Offset(addr);
+        var idx = Mem.Index(addr);
+        switch (Mem.RegionOf(addr))
+        {
+            case Region.Stack:
+                return ReadBytes(stack, StackAt(idx, off, size, pc), size);
+            case Region.Ctx:
+                if (off % 8 != 0 || size != 8 || off / 8 >= CurrentArgs.Length) throw Fault(pc, $"invalid bpf_context access off={off} size={size}");
+                return CurrentArgs[off / 8];
+            case Region.Rodata:
+            {
+                var g = obj.Globals[idx];
+                if (off < 0 || off + size > g.Init.Length) throw Fault(pc, $"invalid access to {g.Name}: off={off} size={size}");
+                return ReadBytes(g.Init, off, size);
+            }
+            case Region.Global:
+            case Region.MapValue:
+            {
+                var (h, o, _) = Shared(addr, size, pc, false);
+                var word = (ulong)await ctx.Get(h, o >> 3);
+                return Truncate(word >> ((o & 7) * 8), size);
+            }
+            case Region.Task:
+                return await TaskLoad(ctx, idx, off, size, pc);
+            case Region.TaskCpumask:
+                throw Fault(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
+            case Region.Map:
+                throw Fault(pc, "invalid mem access 'map_ptr'");
+            case Region.None:
+            default:
+                throw Fault(pc, $"invalid mem access (address 0x{addr:x})");
+        }
+    }
+
+    private async BpfTask<bool> Store(BpfContext ctx, ulong addr, int size, ulong value, byte[] stack, int pc)
+    {
+        if (addr == 0 || !Mem.IsPointer(addr))
+            throw Fault(pc, addr < 4096 ? $"invalid mem access: NULL pointer dereference (address 0x{addr:x})" : $"invalid mem access 'scalar' (address 0x{addr:x})");
+        var off = Mem.Offset(addr);
+        var idx = Mem.Index(addr);
+        switch (Mem.RegionOf(addr))
+        {
+            case Region.Stack:
+                WriteBytes(stack, StackAt(idx, off, size, pc), size, value);
+                return true;
+            case Region.Global:
+            case Region.MapValue:
+            {
+                var (h, o, _) = Shared(addr, size, pc, true);
+                if (size == 8) await ctx.Set(h, o >> 3, (long)value);
+                else await ctx.MemWrite(h, MemWriteKey(o, size, MemOp.Store), (long)Truncate(value, size));
+                return true;
+            }
+            case Region.Task:
+            {
+                var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
+                if (f.Within != 0 || f.Size != size) throw Fault(pc, $"partial write of task_struct field at off={off} size={size}");
+                var p = new TaskRef(idx);
+                switch (f.Field)
+                {
+                    case TaskField.Slice: await ctx.TaskSetSlice(p, (long)value); return true;
+                    case TaskField.DsqVtime: await ctx.TaskSetDsqVtime(p, (long)value); return true;
+                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight:
+                        throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
+                    default:
+                        throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
+                }
+            }
+            case Region.Rodata:
+                throw Fault(pc, $"write into map forbidden ({obj.Globals[idx].Name} is read-only)");
+            case Region.Ctx:
+                throw Fault(pc, "write to the context forbidden");
+            case Region.Map or Region.TaskCpumask:
+                throw Fault(pc, $"invalid write to {Mem.RegionOf(addr)} memory");
+            case Region.None:
+            default:
+                throw Fault(pc, $"invalid mem access (address 0x{addr:x})");
+        }
+    }
+
+    internal enum MemOp : long { Store = 0, Add = 1, Or = 2, And = 3, Xor = 4, Xchg = 5, Cmpxchg = 6 }
+
+    internal static long MemWriteKey(int byteOffset, int size, MemOp op) => (long)(uint)(byteOffset >> 3) | ((long)(byteOffset & 7) << 32) | ((long)size << 40) | ((long)op << 48);
+
+    private async BpfTask<ulong> Atomic(BpfContext ctx, ulong addr, int size, int aop, ulong operand, ulong expected, byte[] stack, int pc)
+    {
+        var op = aop switch
+        {
+            0x00 => MemOp.Add, 0x40 => MemOp.Or, 0x50 => MemOp.And, 0xa0 => MemOp.Xor, 0xe0 => MemOp.Xchg, 0xf0 => MemOp.Cmpxchg,
+            _ => throw Fault(pc, $"unknown atomic op 0x{aop:x2}"),
+        };
+        switch (Mem.RegionOf(addr))
+        {
+            case Region.Stack:
+            {
+                var at = StackAt(Mem.Index(addr), Mem.Offset(addr), size, pc);
+                var old = ReadBytes(stack, at, size);
+                WriteBytes(stack, at, size, Apply(op, old, operand, expected, size));
+                return old;
+            }
+            case Region.Global:
+            case Region.MapValue:
+            {
+                var (h, o, _) = Shared(addr, size, pc, true);
+                if (op == MemOp.Cmpxchg && size == 8) throw Fault(pc, "64-bit cmpxchg on shared memory is not modelled yet");
+                var arg = op == MemOp.Cmpxchg ? (long)((expected << 32) | (uint)operand) : (long)Truncate(operand, size);
+                return Truncate((ulong)await ctx.MemWrite(h, MemWriteKey(o, size, op), arg), size);
+            }
+            case Region.None or Region.Ctx or Region.Map or Region.Rodata or Region.Task or Region.TaskCpumask:
+            default:
+                throw Fault(pc, $"atomic operation on {Mem.RegionOf(addr)} memory");
+        }
+    }
+
+    internal static ulong Apply(MemOp op, ulong old, ulong operand, ulong expected, int size) => Truncate(op switch
+    {
+        MemOp.Store or MemOp.Xchg => operand,
+        MemOp.Add => old + operand,
+        MemOp.Or => old | operand,
+        MemOp.And => old & operand,
+        MemOp.Xor => old ^ operand,
+        MemOp.Cmpxchg => Truncate(old, size) == Truncate(expected, size) ? operand : old,
+        _ => throw new System.Diagnostics.UnreachableException($"mem op {op}"),
+    }, size);
+
+    internal static ulong Truncate(ulong v, int size) => size == 8 ? v : v & ((1UL << (8 * size)) - 1);
+
+    private int StackAt(int frame, int off, int size, int pc)
+    {
+        if (frame >= MaxFrames || off < 0 || off + size > StackSize) throw Fault(pc, $"invalid stack access off={off - StackSize} size={size}");
+        return frame * StackSize + off;
+    }
+
+    private static ulong ReadBytes(byte[] b, int at, int size) => size switch
+    {
+        1 => b[at],
+        2 => BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(at)),
+        4 => BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(at)),
+        _ => BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(at)),
+    };
+
+    private static void WriteBytes(byte[] b, int at, int size, ulong v)
+    {
+        for (var k = 0; k < size; k++) b[at + k] = (byte)(v >> (8 * k));
+    }
+
+    private async BpfTask<ulong> TaskLoad(BpfContext ctx, int task, int off, int size, int pc)
+    {
+        var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
+        if (f.Field != TaskField.Comm && (f.Within != 0 || f.Size != size)) throw Fault(pc, $"partial read of task_struct field {f.Field} (off={off} size={size})");
+        var p = new TaskRef(task);
+        switch (f.Field)
+        {
+            // Immutable or stable for the model's tasks: not interleaving points (as ctx.Pid()).
+            case TaskField.Pid: return (ulong)(uint)ctx.Pid(p);
+            case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, task, 0);
+            case TaskField.Comm:
+            {
+                var comm = Encoding.UTF8.GetBytes(ctx.Comm(p));
+                ulong v = 0;
+                for (var k = 0; k < size; k++)
+                {
+                    var at = f.Within + k;
+                    if (at < comm.Length && at < 15) v |= (ulong)comm[at] << (8 * k);
+                }
+                return v;
+            }
+            case TaskField.NrCpusAllowed: return (uint)await ctx.TaskNrCpusAllowed(p);
+            case TaskField.MigrationDisabled: return await ctx.TaskMigrationDisabled(p) ? 1UL : 0;
+            case TaskField.DsqVtime: return (ulong)await ctx.TaskDsqVtime(p);
+            case TaskField.Slice: return (ulong)await ctx.TaskSlice(p);
+            case TaskField.Weight: return (uint)await ctx.TaskWeight(p);
+            default: throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers and kfuncs
+
+    internal ulong[] CurrentArgs = [];
+    // Task references acquired and not yet released in this run (bpf_task_from_pid/acquire).
+    private int _refs;
+    private int _firstRefPc;
+
+    private long Acquired(TaskRef p, int pc)
+    {
+        if (p.IsNone) return 0;
+        if (_refs++ == 0) _firstRefPc = pc;
+        return (long)Mem.Addr(Region.Task, p.Index, 0);
+    }
+
+    private async BpfTask<long> ReadValue(BpfContext ctx, ulong ptr, int size, byte[] stack, int pc)
+    {
+        if (size is 1 or 2 or 4 or 8) return (long)await Load(ctx, ptr, size, stack, pc);
+        throw Fault(pc, $"map value of {size} bytes: only 1, 2, 4 or 8-byte values are supported by queue/stack maps");
+    }
+
+    private int MapIndex(ulong ptr, int pc, string helper)
+    {
+        if (Mem.RegionOf(ptr) != Region.Map) throw Fault(pc, $"{helper}: R1 type={(ptr == 0 ? "scalar" : Mem.RegionOf(ptr).ToString())} expected=map_ptr");
+        return Mem.Index(ptr);
+    }
+
+    private async BpfTask<long> Helper(BpfContext ctx, int id, ulong[] r, byte[] stack, int pc)
+    {
+        switch (id)
+        {
+            case Helpers.MapPushElem:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_map_push_elem");
+                var m = obj.Maps[mi];
+                if (r[3] != 0) throw Fault(pc, "bpf_map_push_elem: flags other than 0 (BPF_EXIST) are not modelled");
+                var v = await ReadValue(ctx, r[2], m.ValueSize, stack, pc);
+                return await ctx.Push(maps[mi], v) ? 0 : -E2BIG;
+            }
+            case Helpers.MapPopElem:
+            case Helpers.MapPeekElem:
+            {
+                var mi = MapIndex(r[1], pc, Helpers.Name(id));
+                var m = obj.Maps[mi];
+                var dst = r[2];
+                var res = id == Helpers.MapPopElem ? await ctx.Pop(maps[mi]) : await ctx.Peek(maps[mi]);
+                if (!res.Found) return -ENOENT;
+                await Store(ctx, dst, m.ValueSize, (ulong)res.Value, stack, pc);
+                return 0;
+            }
+            case Helpers.MapLookupElem:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_map_lookup_elem");
+                var m = obj.Maps[mi];
+                if (m.Type != MapTypes.Array) throw Fault(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
+                var key = (uint)await Load(ctx, r[2], 4, stack, pc);
+                // An array element's address is fixed: computing it is not an access.
+                return key >= (uint)m.MaxEntries ? 0 : (long)Mem.Addr(Region.MapValue, mi, (int)key * MapStride(m));
+            }
+            case Helpers.MapUpdateElem:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_map_update_elem");
+                var m = obj.Maps[mi];
+                if (m.Type != MapTypes.Array) throw Fault(pc, $"bpf_map_update_elem on {MapTypes.Name(m.Type)} is not modelled");
+                var key = (uint)await Load(ctx, r[2], 4, stack, pc);
+                if (key >= (uint)m.MaxEntries) return -E2BIG;
+                if (r[4] == 1) return -EEXIST; // BPF_NOEXIST: array elements always exist
+                var baseAddr = Mem.Addr(Region.MapValue, mi, (int)key * MapStride(m));
+                for (var o = 0; o < m.ValueSize;)
+                {
+                    var n = m.ValueSize - o >= 8 ? 8 : m.ValueSize - o >= 4 ? 4 : m.ValueSize - o >= 2 ? 2 : 1;
+                    var v = await Load(ctx, r[3] + (ulong)o, n, stack, pc);
+                    await Store(ctx, baseAddr + (ulong)o, n, v, stack, pc);
+                    o += n;
+                }
+                return 0;
+            }
+            case Helpers.MapDeleteElem:
+                return -EINVAL; // array elements cannot be deleted
+            case Helpers.SpinLock:
+            case Helpers.SpinUnlock:
+            {
+                var lp = r[1];
+                if (Mem.RegionOf(lp) != Region.Global || !locks.TryGetValue((Mem.Index(lp), Mem.Offset(lp)), out var lh))
+                    throw Fault(pc, $"{Helpers.Name(id)}: R1 is not a struct bpf_spin_lock in global data");
+                if (id == Helpers.SpinLock) await ctx.Lock(lh);
+                else await ctx.Unlock(lh);
+                return 0;
+            }
+            case Helpers.TaskStorageGet:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_task_storage_get");
+                var m = obj.Maps[mi];
+                if (m.Type != MapTypes.TaskStorage) throw Fault(pc, $"bpf_task_storage_get on {MapTypes.Name(m.Type)}");
+                var p = TaskArg(r[2], pc, "bpf_task_storage_get", 1);
+                if (p.IsNone) throw Fault(pc, "bpf_task_storage_get: R2 is NULL");
+                // Every task's storage exists from load, zeroed (docs/bpf.md): its address is fixed.
+                return (long)Mem.Addr(Region.MapValue, mi, p.Index * MapStride(m));
+            }
+            case Helpers.KtimeGetNs:
+                return await ctx.Now();
+            case Helpers.GetPrandomU32:
+                return await ctx.PrandomU32();
+            case Helpers.GetSmpProcessorId:
+                return ctx.M.Actor(ctx.ActorId).Cpu;
+            default:
+                throw Fault(pc, $"unknown func {Helpers.Name(id)}#{id}");
+        }
+    }
+
+    private TaskRef TaskArg(ulong v, int pc, string kfunc, int arg)
+    {
+        if (v == 0) return TaskRef.None;
+        if (Mem.RegionOf(v) != Region.Task || Mem.Offset(v) != 0) throw Fault(pc, $"{kfunc}: arg#{arg} expected pointer to struct task_struct");
+        return new TaskRef(Mem.Index(v));
+    }
+
+    private T Need<T>(BpfContext ctx, int pc, string kfunc) where T : BpfContext =>
+        ctx as T ?? throw Fault(pc, $"calling kernel function {kfunc} is not allowed in ops.{ScxCallbacks.OpName(ctx.Callback)}()");
+
+    private async BpfTask<long> KfuncCall(BpfContext ctx, Kfunc k, ulong[] r, byte[] stack, int pc)
+    {
+        switch (k)
+        {
+            case Kfunc.DsqInsert:
+            {
+                var p = TaskArg(r[1], pc, "scx_bpf_dsq_insert", 0);
+                return await Need<EnqueueContext>(ctx, pc, "scx_bpf_dsq_insert").DsqInsert(p, r[2], (long)r[3], (EnqFlags)r[4]) ? 1 : 0;
+            }
+            case Kfunc.DsqInsertVtime:
+            {
+                var p = TaskArg(r[1], pc, "scx_bpf_dsq_insert_vtime", 0);
+                return await Need<EnqueueContext>(ctx, pc, "scx_bpf_dsq_insert_vtime").DsqInsertVtime(p, r[2], (long)r[3], (long)r[4], (EnqFlags)r[5]) ? 1 : 0;
+            }
+            case Kfunc.DsqMoveToLocal:
+                return await Need<DispatchContext>(ctx, pc, "scx_bpf_dsq_move_to_local").DsqMoveToLocal(r[1]) ? 1 : 0;
+            case Kfunc.CreateDsq:
+                return await Need<InitContext>(ctx, pc, "scx_bpf_create_dsq").CreateDsq(r[1], (int)r[2]) ? 0 : -EEXIST;
+            case Kfunc.SelectCpuDfl:
+            {
+                var p = TaskArg(r[1], pc, "scx_bpf_select_cpu_dfl", 0);
+                var isIdle = r[4];
+                var (cpu, idle) = await Need<SelectCpuContext>(ctx, pc, "scx_bpf_select_cpu_dfl").SelectCpuDfl(p, (int)r[2], (WakeFlags)r[3]);
+                if (isIdle != 0) await Store(ctx, isIdle, 1, idle ? 1UL : 0, stack, pc);
+                return cpu;
+            }
+            case Kfunc.KickCpu:
+                await ctx.KickCpu((int)r[1], (KickFlags)r[2]);
+                return 0;
+            case Kfunc.DispatchNrSlots:
+                return await Need<DispatchContext>(ctx, pc, "scx_bpf_dispatch_nr_slots").DispatchNrSlots();
+            case Kfunc.DispatchCancel:
+                await Need<DispatchContext>(ctx, pc, "scx_bpf_dispatch_cancel").DispatchCancel();
+                return 0;
+            case Kfunc.DsqNrQueued:
+                return await ctx.DsqNrQueued(r[1]);
+            case Kfunc.TaskRunning:
+                return await ctx.TaskRunning(TaskArg(r[1], pc, "scx_bpf_task_running", 0)) ? 1 : 0;
+            case Kfunc.TaskCpu:
+                return await ctx.TaskCpu(TaskArg(r[1], pc, "scx_bpf_task_cpu", 0));
+            case Kfunc.Now:
+                return await ctx.Now();
+            case Kfunc.ErrorBstr:
+            {
+                var msg = await Format(ctx, r[1], r[2], (int)r[3], stack, pc);
+                await ctx.Error(msg);
+                return 0;
+            }
+            case Kfunc.ExitBstr:
+            {
+                var msg = await Format(ctx, r[2], r[3], (int)r[4], stack, pc);
+                await ctx.Exit((long)r[1], msg);
+                return 0;
+            }
+            case Kfunc.CpumaskTestCpu:
+            {
+                var mask = r[2];
+                if (Mem.RegionOf(mask) != Region.TaskCpumask) throw Fault(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr masks are modelled");
+                return await ctx.TaskTestCpu(new TaskRef(Mem.Index(mask)), (int)(uint)r[1]) ? 1 : 0;
+            }
+            case Kfunc.TaskFromPid:
+                return Acquired(ctx.TaskFromPid((int)r[1]), pc);
+            case Kfunc.TaskAcquire:
+                return Acquired(TaskArg(r[1], pc, "bpf_task_acquire", 0), pc);
+            case Kfunc.TaskRelease:
+                if (TaskArg(r[1], pc, "bpf_task_release", 0).IsNone) throw Fault(pc, "bpf_task_release: R1 is NULL (expected a referenced task)");
+                if (_refs == 0) throw Fault(pc, "bpf_task_release: release of a reference this program does not hold");
+                _refs--;
+                return 0;
+            case Kfunc.NrCpuIds:
+                return ctx.NrCpuIds;
+            case Kfunc.PickIdleCpu:
+            case Kfunc.PickAnyCpu:
+            {
+                // The model picks among a task's allowed CPUs: the mask must be some p->cpus_ptr.
+                var name = k == Kfunc.PickIdleCpu ? "scx_bpf_pick_idle_cpu" : "scx_bpf_pick_any_cpu";
+                if (Mem.RegionOf(r[1]) != Region.TaskCpumask) throw Fault(pc, $"{name}: only p->cpus_ptr masks are modelled");
+                if (r[2] != 0) throw Fault(pc, $"{name}: flags 0x{r[2]:x} are not modelled");
+                var p = new TaskRef(Mem.Index(r[1]));
+                return k == Kfunc.PickIdleCpu ? await ctx.PickIdleCpu(p) : await ctx.PickAnyCpu(p);
+            }
+            case Kfunc.TestAndClearCpuIdle:
+                return await ctx.TestAndClearCpuIdle((int)r[1]) ? 1 : 0;
+            case Kfunc.DestroyDsq:
+                await ctx.DestroyDsq(r[1]);
+                return 0;
+            case Kfunc.DsqPeek:
+            {
+                var p = await ctx.DsqPeek(r[1]);
+                return p.IsNone ? 0 : (long)Mem.Addr(Region.Task, p.Index, 0);
+            }
+            case Kfunc.ReenqueueLocal:
+                return await Need<CpuReleaseContext>(ctx, pc, "scx_bpf_reenqueue_local").ReenqueueLocal();
+            default:
+                throw new System.Diagnostics.UnreachableException($"kfunc {k}");
+        }
+    }
+
+    /// <summary>The kernel's bstr formatting: <paramref name="fmt"/> with u64 arguments at <paramref name="data"/>.</summary>
+    private async BpfTask<string> Format(BpfContext ctx, ulong fmt, ulong data, int dataSize, byte[] stack, int pc)
+    {
+        var f = await CString(ctx, fmt, 1024, stack, pc);
+        if (dataSize % 8 != 0) throw Fault(pc, $"bstr data size {dataSize} is not a multiple of 8");
+        var sb = new StringBuilder();
+        var arg = 0;
+        for (var i = 0; i < f.Length; i++)
+        {
+            var c = f[i];
+            if (c != '%') { sb.Append(c); continue; }
+            if (i + 1 < f.Length && f[i + 1] == '%') { sb.Append('%'); i++; continue; }
+            var j = i + 1;
+            while (j < f.Length && (f[j] is 'l' or 'h' or 'z' || char.IsDigit(f[j]) || f[j] is '-' or '.')) j++;
+            if (j >= f.Length) throw Fault(pc, $"bad format string '{f}'");
+            if (arg * 8 >= dataSize) throw Fault(pc, $"format '{f}' needs more arguments than the {dataSize / 8} given");
+            var v = await Load(ctx, data + (ulong)(arg * 8), 8, stack, pc);
+            arg++;
+            var spec = f[(i + 1)..(j + 1)];
+            var is64 = spec.Contains("ll") || spec.Contains('l') || spec.Contains('z');
+            sb.Append(f[j] switch
+            {
+                'd' or 'i' => is64 ? ((long)v).ToString() : ((int)v).ToString(),
+                'u' => is64 ? v.ToString() : ((uint)v).ToString(),
+                'x' => is64 ? v.ToString("x") : ((uint)v).ToString("x"),
+                'X' => is64 ? v.ToString("X") : ((uint)v).ToString("X"),
+                'c' => ((char)(byte)v).ToString(),
+                'p' => $"0x{v:x}",
+                's' => await CString(ctx, v, 256, stack, pc),
+                _ => throw Fault(pc, $"unsupported format specifier %{spec}"),
+            });
+            i = j;
+        }
+        return sb.ToString();
+    }
+
+    private async BpfTask<string> CString(BpfContext ctx, ulong ptr, int max, byte[] stack, int pc)
+    {
+        var bytes = new List<byte>();
+        for (var k = 0; k < max; k++)
+        {
+            var b = (byte)await Load(ctx, ptr + (ulong)k, 1, stack, pc);
+            if (b == 0) break;
+            bytes.Add(b);
+        }
+        return Encoding.UTF8.GetString(bytes.ToArray());
+    }
+}

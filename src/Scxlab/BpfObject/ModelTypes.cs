@@ -1,0 +1,68 @@
+namespace Scxlab.BpfObject;
+
+/// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight }
+
+/// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
+public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
+
+public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
+{
+    public ModelField? Field(string name) => Fields.FirstOrDefault(f => f.Name == name);
+}
+
+/// <summary>
+/// The type table CO-RE relocations resolve against: scxlab's own layout of the kernel objects it
+/// models (not the kernel's offsets, which the program never sees: every access of a
+/// <c>preserve_access_index</c> struct is relocated). A field the model lacks "does not exist"
+/// (<c>bpf_core_field_exists()</c> is 0; reading it is a load error naming type and access string).
+/// </summary>
+public static class ModelTypes
+{
+    public const int TaskSize = 64;
+
+    public static readonly ModelStruct SchedExtEntity = new("sched_ext_entity", 24,
+    [
+        new("dsq_vtime", 0, 8, false, Task: TaskField.DsqVtime),
+        new("slice", 8, 8, false, Task: TaskField.Slice),
+        new("weight", 16, 4, false, Task: TaskField.Weight),
+    ]);
+
+    public static readonly ModelStruct TaskStruct = new("task_struct", TaskSize,
+    [
+        new("pid", 0, 4, true, Task: TaskField.Pid),
+        new("nr_cpus_allowed", 4, 4, true, Task: TaskField.NrCpusAllowed),
+        new("migration_disabled", 8, 2, false, Task: TaskField.MigrationDisabled),
+        new("cpus_ptr", 16, 8, false, Task: TaskField.CpusPtr),
+        new("comm", 24, 1, true, Task: TaskField.Comm, ArrayLen: 16),
+        new("scx", 40, 24, false, Struct: "sched_ext_entity"),
+    ]);
+
+    public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
+
+    public static readonly IReadOnlyDictionary<string, ModelStruct> Structs = new Dictionary<string, ModelStruct>
+    {
+        [TaskStruct.Name] = TaskStruct,
+        [SchedExtEntity.Name] = SchedExtEntity,
+        [Cpumask.Name] = Cpumask,
+    };
+
+    /// <summary>The task field at byte <paramref name="offset"/> of a task_struct, or null.</summary>
+    public static (TaskField Field, int Size, int Within)? TaskFieldAt(int offset)
+    {
+        foreach (var f in TaskStruct.Fields)
+        {
+            if (f.Struct != null)
+            {
+                var s = Structs[f.Struct];
+                if (offset < f.Offset || offset >= f.Offset + s.Size) continue;
+                foreach (var g in s.Fields)
+                    if (offset >= f.Offset + g.Offset && offset < f.Offset + g.Offset + g.Size) return (g.Task!.Value, g.Size, offset - f.Offset - g.Offset);
+                return null;
+            }
+            var len = f.Size * Math.Max(1, f.ArrayLen);
+            if (offset >= f.Offset && offset < f.Offset + len) return (f.Task!.Value, len, offset - f.Offset);
+        }
+        return null;
+    }
+}

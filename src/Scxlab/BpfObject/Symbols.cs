@@ -1,0 +1,123 @@
+using Scxlab.Bpf;
+
+namespace Scxlab.BpfObject;
+
+/// <summary>What a pointer points into. A pointer is (region, index, offset); see <see cref="Mem"/>.</summary>
+public enum Region : byte
+{
+    None = 0,
+    Stack,        // index: call frame (512 bytes each), private to the program run
+    Ctx,          // the struct_ops argument array (u64 per argument)
+    Map,          // a map itself (the ld_imm64 map pointer); never dereferenced
+    Global,       // .data/.bss/.data.*: shared, lives in the world's map arena
+    Rodata,       // .rodata*: constant after load
+    MapValue,     // an array map's value area: shared, in the arena
+    Task,         // a task_struct (index: the model's task index)
+    TaskCpumask,  // p->cpus_ptr of task index
+}
+
+/// <summary>
+/// Pointer encoding: the kernel's pointers are addresses, so the interpreter's are too, in a
+/// range no scalar the examples compute reaches: 0xF in the top nibble, the region in the next,
+/// a 24-bit index and a 32-bit byte offset. NULL is 0; pointer arithmetic moves the offset.
+/// </summary>
+public static class Mem
+{
+    private const ulong Tag = 0xFUL << 60;
+
+    public static ulong Addr(Region r, int index, int offset) => Tag | ((ulong)r << 56) | ((ulong)(uint)index << 32) | (uint)offset;
+
+    public static bool IsPointer(ulong v) => (v >> 60) == 0xF;
+    public static Region RegionOf(ulong v) => IsPointer(v) ? (Region)((v >> 56) & 0xf) : Region.None;
+    public static int Index(ulong v) => (int)((v >> 32) & 0xffffff);
+    public static int Offset(ulong v) => (int)(uint)v;
+}
+
+/// <summary>The kfuncs the model implements, under their current and older names.</summary>
+public enum Kfunc
+{
+    DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
+    DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
+    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal,
+}
+
+public static class Kfuncs
+{
+    private static readonly Dictionary<string, Kfunc> ByName = new(StringComparer.Ordinal)
+    {
+        ["scx_bpf_dsq_insert"] = Kfunc.DsqInsert,
+        ["scx_bpf_dsq_insert___v2___compat"] = Kfunc.DsqInsert,
+        ["scx_bpf_dispatch"] = Kfunc.DsqInsert,
+        ["scx_bpf_dsq_insert_vtime"] = Kfunc.DsqInsertVtime,
+        ["scx_bpf_dispatch_vtime"] = Kfunc.DsqInsertVtime,
+        ["scx_bpf_dsq_move_to_local"] = Kfunc.DsqMoveToLocal,
+        ["scx_bpf_consume"] = Kfunc.DsqMoveToLocal,
+        ["scx_bpf_create_dsq"] = Kfunc.CreateDsq,
+        ["scx_bpf_select_cpu_dfl"] = Kfunc.SelectCpuDfl,
+        ["scx_bpf_kick_cpu"] = Kfunc.KickCpu,
+        ["scx_bpf_dispatch_nr_slots"] = Kfunc.DispatchNrSlots,
+        ["scx_bpf_dispatch_cancel"] = Kfunc.DispatchCancel,
+        ["scx_bpf_dsq_nr_queued"] = Kfunc.DsqNrQueued,
+        ["scx_bpf_task_running"] = Kfunc.TaskRunning,
+        ["scx_bpf_task_cpu"] = Kfunc.TaskCpu,
+        ["scx_bpf_now"] = Kfunc.Now,
+        ["scx_bpf_error_bstr"] = Kfunc.ErrorBstr,
+        ["scx_bpf_exit_bstr"] = Kfunc.ExitBstr,
+        ["bpf_cpumask_test_cpu"] = Kfunc.CpumaskTestCpu,
+        ["bpf_task_from_pid"] = Kfunc.TaskFromPid,
+        ["bpf_task_acquire"] = Kfunc.TaskAcquire,
+        ["bpf_task_release"] = Kfunc.TaskRelease,
+        ["scx_bpf_nr_cpu_ids"] = Kfunc.NrCpuIds,
+        ["scx_bpf_pick_idle_cpu"] = Kfunc.PickIdleCpu,
+        ["scx_bpf_pick_any_cpu"] = Kfunc.PickAnyCpu,
+        ["scx_bpf_test_and_clear_cpu_idle"] = Kfunc.TestAndClearCpuIdle,
+        ["scx_bpf_destroy_dsq"] = Kfunc.DestroyDsq,
+        ["scx_bpf_dsq_peek"] = Kfunc.DsqPeek,
+        ["scx_bpf_reenqueue_local"] = Kfunc.ReenqueueLocal,
+    };
+
+    public static bool Supported(string name) => ByName.ContainsKey(name);
+
+    public static int Resolve(string name) =>
+        ByName.TryGetValue(name, out var k) ? (int)k : throw new BpfLoadException($"unknown func {name} (a kfunc the model does not implement)");
+}
+
+/// <summary>The BPF helpers (<c>enum bpf_func_id</c>) the model implements.</summary>
+public static class Helpers
+{
+    public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
+        GetSmpProcessorId = 8, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
+
+    public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
+        or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet;
+
+    public static string Name(int id) => id switch
+    {
+        MapLookupElem => "bpf_map_lookup_elem",
+        MapUpdateElem => "bpf_map_update_elem",
+        MapDeleteElem => "bpf_map_delete_elem",
+        KtimeGetNs => "bpf_ktime_get_ns",
+        6 => "bpf_trace_printk",
+        GetPrandomU32 => "bpf_get_prandom_u32",
+        GetSmpProcessorId => "bpf_get_smp_processor_id",
+        MapPushElem => "bpf_map_push_elem",
+        MapPopElem => "bpf_map_pop_elem",
+        MapPeekElem => "bpf_map_peek_elem",
+        93 => "bpf_spin_lock",
+        94 => "bpf_spin_unlock",
+        156 => "bpf_task_storage_get",
+        181 => "bpf_loop",
+        _ => "unknown",
+    };
+}
+
+public static class Callbacks
+{
+    /// <summary>The model's callback for a sched_ext_ops member name, or null if the model has no such callback.</summary>
+    public static ScxCallback? FromMember(string member)
+    {
+        foreach (var cb in Enum.GetValues<ScxCallback>())
+            if (ScxCallbacks.OpName(cb) == member) return cb;
+        return null;
+    }
+}

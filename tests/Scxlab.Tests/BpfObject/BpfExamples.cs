@@ -1,0 +1,54 @@
+using System.Diagnostics;
+
+namespace Scxlab.Tests.BpfObject;
+
+/// <summary>Builds examples/bpf (examples/bpf/build.sh, clang-19) once per test run and finds the objects and sources.</summary>
+public static class BpfExamples
+{
+    private static readonly Lazy<string> Built = new(Build);
+
+    public static string Root()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Scxlab.slnx"))) return d.FullName;
+        throw new InvalidOperationException("repository root (Scxlab.slnx) not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>examples/bpf/out/NAME.bpf.o, built if needed.</summary>
+    public static string Object(string name) => Path.Combine(Built.Value, name + ".bpf.o");
+
+    /// <summary>Compile one C source (a test's own bad program) with the examples' flags and header; returns the object path.</summary>
+    public static string Compile(string name, string source, string cpu = "v3")
+    {
+        _ = Built.Value;
+        var dir = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests");
+        Directory.CreateDirectory(dir);
+        var src = Path.Combine(dir, name + ".bpf.c");
+        var obj = Path.Combine(dir, name + ".bpf.o");
+        File.WriteAllText(src, source);
+        Run("clang-19", $"-g -O2 -target bpf -mcpu={cpu} -I{Path.Combine(Root(), "examples", "bpf", "include")} -c {src} -o {obj}");
+        return obj;
+    }
+
+    /// <summary>A test program kept in tests/Scxlab.Tests/BpfObject/programs.</summary>
+    public static string CompileProgram(string file, string cpu) =>
+        Compile(Path.GetFileNameWithoutExtension(Path.GetFileNameWithoutExtension(file)) + "-" + cpu,
+            File.ReadAllText(Path.Combine(Root(), "tests", "Scxlab.Tests", "BpfObject", "programs", file)), cpu);
+
+    private static string Build()
+    {
+        var script = Path.Combine(Root(), "examples", "bpf", "build.sh");
+        Run("/bin/sh", script);
+        return Path.Combine(Root(), "examples", "bpf", "out");
+    }
+
+    private static void Run(string file, string args)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardError = true, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEnd();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {args} failed ({p.ExitCode}): {err}");
+    }
+}

@@ -1,0 +1,200 @@
+using Scxlab.BpfObject;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Scenarios;
+using Scxlab.Tests.Cli;
+
+namespace Scxlab.Tests.BpfObject;
+
+/// <summary>A bad object is one load-error line (exit 1); a bad program at run time is a verifier-style scheduler exit.</summary>
+public class BpfLoadErrorTests
+{
+    private const string Header = "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n";
+
+    private static string Ops(string callbacks) => $"SEC(\".struct_ops.link\") struct sched_ext_ops ops = {{ {callbacks} .name = \"bad\" }};\n";
+
+    private static string LoadError(string path)
+    {
+        var e = Assert.Throws<PolicyLoadException>(() => PolicyRegistry.Resolve(path));
+        Assert.DoesNotContain('\n', e.Message);
+        return e.Message;
+    }
+
+    private static string CopyWith(string name, Func<byte[], byte[]> edit)
+    {
+        var bytes = edit(File.ReadAllBytes(BpfExamples.Object("local_on_pop")));
+        var path = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests", name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    [Fact]
+    public void Should_ReportATruncatedElf_When_TheObjectIsCutShort()
+    {
+        var path = CopyWith("truncated.bpf.o", b => b[..1000]);
+        Assert.Contains("truncated ELF", LoadError(path));
+    }
+
+    [Fact]
+    public void Should_ReportTheMachine_When_TheObjectIsNotEmBpf()
+    {
+        var path = CopyWith("x86.bpf.o", b => { b[18] = 62; b[19] = 0; return b; });
+        Assert.Contains("ELF machine 62 is not EM_BPF (247)", LoadError(path));
+    }
+
+    [Fact]
+    public void Should_ReportMissingStructOps_When_TheObjectDeclaresNoSchedExtOps()
+    {
+        var path = BpfExamples.Compile("no_ops", Header + "SCX_OPS1(void, lonely_tick, struct task_struct *, p) { }\n");
+        Assert.Contains("no struct_ops sched_ext_ops map", LoadError(path));
+    }
+
+    [Fact]
+    public void Should_NameTheKfunc_When_TheModelDoesNotImplementIt()
+    {
+        var path = BpfExamples.Compile("unknown_kfunc", Header
+            + "void scx_bpf_made_up(u64 x) __ksym;\n"
+            + "SCX_OPS2(void, uk_enqueue, struct task_struct *, p, u64, enq_flags) { scx_bpf_made_up(enq_flags); }\n"
+            + Ops(".enqueue = (void *)uk_enqueue,"));
+        Assert.Contains("unknown func scx_bpf_made_up", LoadError(path));
+    }
+
+    [Fact]
+    public void Should_NameTypeAndAccessString_When_ACoreRelocationCannotBeResolved()
+    {
+        var path = BpfExamples.Compile("bad_relo", Header
+            + "struct sched_entity { u64 vruntime; } __attribute__((preserve_access_index));\n"
+            + "struct task_struct___se { struct sched_entity se; } __attribute__((preserve_access_index));\n"
+            + "u64 seen;\n"
+            + "SCX_OPS2(void, br_enqueue, struct task_struct *, p, u64, enq_flags) { seen = ((struct task_struct___se *)p)->se.vruntime; }\n"
+            + Ops(".enqueue = (void *)br_enqueue,"));
+        var msg = LoadError(path);
+        Assert.Contains("task_struct___se (0:0:0)", msg);
+        Assert.Contains("field not found", msg);
+    }
+
+    [Fact]
+    public void Should_ExitWithExit1AndOneLine_When_TheCliLoadsABadObject()
+    {
+        var path = CopyWith("x86-cli.bpf.o", b => { b[18] = 62; return b; });
+        var (code, stdout, stderr) = CliResult.Run("check", "seed-race-r1", "--policy", path);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains("not EM_BPF", stderr);
+    }
+
+    [Fact]
+    public void Should_ReportAnUnknownRodataVariable_When_RodataNamesNoConstVolatile()
+    {
+        var e = Assert.Throws<PolicyLoadException>(() => PolicyRegistry.Resolve(BpfExamples.Object("simple") + "@no_such=1"));
+        Assert.Contains("--rodata no_such: no const volatile variable", e.Message);
+    }
+
+    private static string RuntimeExit(string name, string source)
+    {
+        var path = BpfExamples.Compile(name, source);
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(path)), new ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal(Verdict.Violation, r.Verdict);
+        return string.Join(" | ", r.Violations.Select(v => v.Violation.ToString()));
+    }
+
+    [Fact]
+    public void Should_EndTheSchedulerWithProgramAndLine_When_AProgramDereferencesNull()
+    {
+        var msg = RuntimeExit("null_deref", Header
+            + "u64 seen;\n"
+            + "SCX_OPS2(void, nd_enqueue, struct task_struct *, p, u64, enq_flags)\n{\n"
+            + "\tstruct task_struct *q = bpf_task_from_pid(99999);\n"
+            + "\tseen = q->scx.slice;\n"
+            + "}\n"
+            + Ops(".enqueue = (void *)nd_enqueue,"));
+        Assert.Contains("ops.enqueue(): BPF program nd_enqueue insn", msg);
+        Assert.Contains("(null_deref.bpf.c:", msg);
+        Assert.Contains("NULL pointer dereference", msg);
+    }
+
+    [Fact]
+    public void Should_EndTheSchedulerWithProgramAndLine_When_AProgramWritesOutOfBounds()
+    {
+        var msg = RuntimeExit("oob_write", Header
+            + "u64 slots[4];\n"
+            + "SCX_OPS2(void, oob_enqueue, struct task_struct *, p, u64, enq_flags)\n{\n"
+            + "\tslots[p->pid] = enq_flags;\n"
+            + "}\n"
+            + Ops(".enqueue = (void *)oob_enqueue,"));
+        Assert.Contains("ops.enqueue(): BPF program oob_enqueue insn", msg);
+        Assert.Contains("(oob_write.bpf.c:6)", msg);
+        Assert.Contains("invalid access to .bss: off=808 size=8", msg);
+    }
+}
+
+public class BpfKsymTests
+{
+    [Fact]
+    public void Should_ReportWhichKfuncsTheModelHas_When_AProgramAsksBpfKsymExists()
+    {
+        var path = BpfExamples.Compile("ksym_exists", "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n"
+            + "void scx_bpf_made_up(u64 x) __ksym __weak;\n"
+            + "SCX_OPS0(s32, ke_init)\n{\n"
+            + "\tu64 data[2] = { bpf_ksym_exists(scx_bpf_made_up), bpf_ksym_exists(scx_bpf_now) };\n"
+            + "\tif (bpf_ksym_exists(scx_bpf_made_up)) scx_bpf_made_up(1);\n"
+            + "\tscx_bpf_exit_bstr(0, \"%llu %llu\", data, sizeof(data));\n\treturn 0;\n}\n"
+            + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .init = (void *)ke_init, .name = \"ke\" };\n");
+        var s = Scxlab.Scenarios.ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(path)), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 0 1", Assert.Single(r.Violations).Violation.ToString());
+    }
+}
+
+public class BpfReferenceTests
+{
+    [Fact]
+    public void Should_EndTheScheduler_When_AProgramReturnsHoldingATaskReference()
+    {
+        var path = BpfExamples.Compile("leak", "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n"
+            + "u64 seen;\n"
+            + "SCX_OPS2(void, leak_enqueue, struct task_struct *, p, u64, enq_flags)\n{\n"
+            + "\tstruct task_struct *q = bpf_task_from_pid(p->pid);\n"
+            + "\tif (q)\n\t\tseen = q->scx.slice;\n"
+            + "\tscx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);\n"
+            + "}\n"
+            + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .enqueue = (void *)leak_enqueue, .name = \"leak\" };\n");
+        var s = Scxlab.Scenarios.ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(path)), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
+        var msg = Assert.Single(r.Violations).Violation.ToString();
+        Assert.Contains("ops.enqueue(): BPF program leak_enqueue insn", msg);
+        Assert.Contains("Unreleased reference (task acquired at leak_enqueue insn", msg);
+        Assert.Contains("(leak.bpf.c:6))", msg);
+    }
+}
+
+public class BpfLoaderRobustnessTests
+{
+    [Fact]
+    public void Should_FailWithALoadErrorOrLoad_When_BytesOfAnObjectAreCorrupted()
+    {
+        var original = File.ReadAllBytes(BpfExamples.Object("central"));
+        var dir = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests", "fuzz");
+        Directory.CreateDirectory(dir);
+        var rng = new Random(11);
+        for (var i = 0; i < 300; i++)
+        {
+            var b = (byte[])original.Clone();
+            for (var k = 0; k < 1 + i % 4; k++) b[rng.Next(b.Length)] = (byte)rng.Next(256);
+            var path = Path.Combine(dir, "fuzz.bpf.o");
+            File.WriteAllBytes(path, b);
+            try
+            {
+                Scxlab.BpfObject.BpfObjectFile.Load(path);
+            }
+            catch (Scxlab.BpfObject.BpfLoadException e)
+            {
+                Assert.DoesNotContain('\n', e.Message);
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using Scxlab.Tests.Cli;
+
+namespace Scxlab.Tests.BpfObject;
+
+public class InspectCommandTests
+{
+    [Fact]
+    public void Should_ListCallbacksMapsRodataAndKfuncs_When_AnExampleIsInspected()
+    {
+        var r = CliResult.Run("inspect", BpfExamples.Object("central"), "--rodata", "central_cpu=1");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("struct_ops central_ops: name \"central\", flags 0x2", r.Stdout);
+        Assert.Contains("ops.dispatch", r.Stdout);
+        Assert.Contains("central_q", r.Stdout);
+        Assert.Contains("BPF_MAP_TYPE_QUEUE", r.Stdout);
+        Assert.Contains("central_cpu = 1", r.Stdout);
+        Assert.Matches(@"scx_bpf_dsq_insert\s+supported", r.Stdout);
+        Assert.Matches(@"bpf_map_pop_elem#88\s+supported", r.Stdout);
+    }
+
+    [Fact]
+    public void Should_MarkTheUnsupportedKfunc_When_AnObjectCallsOne()
+    {
+        var path = BpfExamples.Compile("inspect_unknown", "#include <scxlab_bpf.h>\nvoid scx_bpf_made_up(u64 x) __ksym;\n"
+            + "SCX_OPS2(void, iu_enqueue, struct task_struct *, p, u64, enq_flags) { scx_bpf_made_up(enq_flags); }\n"
+            + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .enqueue = (void *)iu_enqueue, .name = \"iu\" };\n");
+        var r = CliResult.Run("inspect", path);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("loads      no: unknown func scx_bpf_made_up", r.Stdout);
+        Assert.Matches(@"scx_bpf_made_up\s+NOT SUPPORTED", r.Stdout);
+    }
+}
+
+public class BpfTraceTests
+{
+    [Fact]
+    public void Should_RefuseToReplay_When_TheBpfObjectChangedSinceTheTrace()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests", "replay");
+        Directory.CreateDirectory(dir);
+        var obj = Path.Combine(dir, "pop.bpf.o");
+        File.Copy(BpfExamples.Object("local_on_pop"), obj, overwrite: true);
+        var trace = Path.Combine(dir, "r1.json");
+        var check = CliResult.Run("check", "seed-race-r1", "--policy", obj, "--trace-out", trace);
+        Assert.Equal(2, check.ExitCode);
+        Assert.Contains("\"policy_sha256\"", File.ReadAllText(trace));
+        Assert.Equal(2, CliResult.Run("replay", trace).ExitCode);
+
+        File.Copy(BpfExamples.Object("local_on_peek"), obj, overwrite: true);
+        var r = CliResult.Run("replay", trace);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("refusing to replay against another object", Assert.Single(r.StderrLines));
+    }
+}
