@@ -138,5 +138,5 @@ public static class Program
     }
 
     private static string OneLine(string s) =>
-        string.Join(' ', s.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
+        Scenarios.InputText.Escape(string.Join(' ', s.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries)));
 }

@@ -75,8 +75,8 @@ public static class CheckCommand
         }
         catch (UsageException e)
         {
-            stderr.WriteLine($"scxlab check: {e.Message}");
-            stderr.WriteLine(Usage);
+            // One line: the problem, and where the full usage is.
+            stderr.WriteLine($"scxlab check: {e.Message} (see 'scxlab check --help')");
             return 1;
         }
 

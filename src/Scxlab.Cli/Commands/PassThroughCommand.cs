@@ -36,6 +36,6 @@ internal sealed class OneLineMessages(TextWriter inner) : TextWriter
     public override void Write(char value) => inner.Write(value);
     public override void Write(string? value) => inner.Write(value);
     public override void WriteLine(string? value) =>
-        inner.WriteLine(value == null ? null : string.Join(' ', value.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)));
+        inner.WriteLine(value == null ? null : Scenarios.InputText.OneLine(value));
     public override void Flush() => inner.Flush();
 }

@@ -21,8 +21,8 @@ public static class ReplayCommand
         if (args.Length != 1 || args[0].StartsWith('-'))
         {
             if (args is ["-h" or "--help"]) { stdout.WriteLine(Usage); return 0; }
-            stderr.WriteLine(args.Length == 0 ? "scxlab replay: missing TRACE.json" : $"scxlab replay: unexpected arguments: {string.Join(' ', args)}");
-            stderr.WriteLine(Usage);
+            // One line: the problem, and where the full usage is.
+            stderr.WriteLine((args.Length == 0 ? "scxlab replay: missing TRACE.json" : $"scxlab replay: unexpected arguments: {string.Join(' ', args)}") + " (see 'scxlab replay --help')");
             return 1;
         }
         TraceFile trace;

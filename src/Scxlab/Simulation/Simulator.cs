@@ -156,9 +156,13 @@ public sealed class Simulator
             if (grp.Cpus == null) cpus = Enumerable.Range(0, _n).ToList();
             else
             {
-                if (!CpuLists.TryParse(grp.Cpus, 256, out cpus, out var why)) throw new WorkloadException($"task group '{grp.Name}': {why}");
-                cpus = cpus.Where(c => c < _n).Distinct().Order().ToList();
-                if (cpus.Count == 0) throw new WorkloadException($"task group '{grp.Name}': none of CPUs {grp.Cpus} exists on a {_n}-CPU machine");
+                var at = grp.CpusAt != null ? grp.CpusAt + ": " : "";
+                if (!CpuLists.TryParse(grp.Cpus, 256, out cpus, out var why)) throw new WorkloadException($"{at}task group '{grp.Name}': {why}");
+                // A CPU the machine does not have is an error, not silently dropped: the group would
+                // run on fewer CPUs than its file says.
+                if (cpus.FirstOrDefault(c => c >= _n, -1) is var missing and >= 0)
+                    throw new WorkloadException($"{at}task group '{grp.Name}': CPU {missing} does not exist on a {_n}-CPU machine (cpus '{grp.Cpus}'; set --cpus or the workload's cpus:)");
+                cpus = cpus.Distinct().Order().ToList();
             }
             _groupCpus[g] = [.. cpus];
             var mask = default(CpuMask);

@@ -1,0 +1,178 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Scxlab.Tests.Cli;
+
+/// <summary>
+/// The hostile-user harness of issue 9, kept as tests: every case is a command line (with the files
+/// it needs written to a fresh directory) and the contract it must keep — the exit code, exactly one
+/// line on stderr naming the problem (with <c>file:line:col</c> for file content), never a stack
+/// trace, never "internal error" for something the user did, no raw control characters.
+/// Cases that already passed when the harness was written stay here so they keep passing.
+/// </summary>
+public sealed partial class HostileInputTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("scxlab-hostile-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// One hostile input. <paramref name="Setup"/> writes what the case needs under the directory it
+    /// is given and returns the command line. <paramref name="Expect"/> is a fragment of the one
+    /// stderr line; <paramref name="Located"/> asks for <c>file:line:col</c> in it.
+    /// </summary>
+    public sealed record Case(string Category, string Name, Func<string, string[]> Setup, int Exit, string Expect, bool Located = false);
+
+    private static string Yaml(string tasks, string extra = "", string policy = "simple") =>
+        $"name: x\ncpus: 2\npolicy: {policy}\ntasks:\n{tasks}{extra}";
+
+    private const string OneTask = "  - {name: p, allowed: [0, 1], cpu: 0, state: queued}\n";
+
+    private static Func<string, string[]> CheckFile(string text, params string[] extra) => dir =>
+    {
+        var f = Path.Combine(dir, "s.yaml");
+        File.WriteAllText(f, text);
+        return ["check", f, .. extra];
+    };
+
+    private static Func<string, string[]> SimulateFile(string name, string text, params string[] extra) => dir =>
+    {
+        var f = Path.Combine(dir, name);
+        File.WriteAllText(f, text);
+        return ["simulate", f, "--duration", "10ms", .. extra];
+    };
+
+    private static Func<string, string[]> Args(params string[] args) => _ => args;
+
+    private static readonly Case[] Cases =
+    [
+        // ---- scenario files (item 1)
+        new("scenario", "flow-mapping-where-a-list-goes", CheckFile(Yaml(OneTask, "rounds: {cpu: 0, count: 1}\n")), 1, "expected a list", Located: true),
+        new("scenario", "flow-sequence-where-a-string-goes", CheckFile("name: [a, b]\ncpus: 2\npolicy: simple\ntasks:\n" + OneTask), 1, "expected the scenario name (a string)", Located: true),
+        new("scenario", "flow-mapping-as-a-key", CheckFile(Yaml("  - {name: p, allowed: [0, 1], cpu: 0, state: queued, {a: 1}: 2}\n")), 1, "expected a key", Located: true),
+        new("scenario", "flow-mapping-as-an-action", CheckFile(Yaml(OneTask, "actors:\n  - {name: a, cpu: 1, do: [{wake: [p]}]}\n")), 1, "expected the arguments of wake", Located: true),
+        new("scenario", "duplicate-pid", CheckFile(Yaml("  - {name: p, pid: 5, allowed: [0, 1], cpu: 0, state: queued}\n  - {name: q, pid: 5, allowed: [0, 1], cpu: 1, state: queued}\n")), 1, "duplicate pid 5", Located: true),
+        new("scenario", "queued-on-a-cpu-outside-allowed", CheckFile(Yaml("  - {name: p, allowed: [1], cpu: 0, state: queued}\n", "rounds: [{cpu: 0, count: 1}]\n")), 1, "not in its allowed CPUs", Located: true),
+        new("scenario", "running-on-a-cpu-outside-allowed", CheckFile(Yaml("  - {name: p, allowed: [1], cpu: 0, state: running}\n")), 1, "not in its allowed CPUs", Located: true),
+        new("scenario", "two-running-tasks-on-one-cpu", CheckFile(Yaml("  - {name: p, allowed: [0, 1], cpu: 0, state: running}\n  - {name: q, allowed: [0, 1], cpu: 0, state: running}\n")), 1, "CPU 0 already runs 'p'", Located: true),
+        new("scenario", "flow-nesting-100000-deep", CheckFile("name: x\ncpus: 2\npolicy: simple\ntasks: " + new string('[', 100_000) + new string(']', 100_000) + "\n"), 1, "nesting deeper than 64 levels", Located: true),
+        new("scenario", "block-nesting-1000-deep", CheckFile("name: x\ncpus: 2\npolicy: simple\ntasks:\n" + string.Concat(Enumerable.Range(0, 1000).Select(i => new string(' ', i) + "-\n"))), 1, "nesting deeper than 64 levels", Located: true),
+        new("scenario", "unknown-policy-named-in-the-file", CheckFile(Yaml(OneTask, policy: "nosuch")), 1, "3:9: unknown policy 'nosuch'", Located: true),
+        new("scenario", "duplicate-rounds-entries", CheckFile(Yaml(OneTask, "rounds: [{cpu: 0, count: 1}, {cpu: 0, count: 2}]\n")), 1, "duplicate rounds entry for CPU 0", Located: true),
+        new("scenario", "too-many-tasks", CheckFile(Yaml(string.Concat(Enumerable.Range(0, 200).Select(i => $"  - {{name: t{i}, allowed: [0, 1], cpu: 0, state: queued}}\n")))), 1, "at most 128 tasks", Located: true),
+        new("scenario", "control-bytes-in-a-quoted-name", CheckFile(Yaml(OneTask, policy: "\"sim\\x01ple\\e[31m\"")), 1, @"sim\x01ple\x1b[31m", Located: true),
+        new("scenario", "dev-zero", Args("check", "/dev/zero"), 1, "larger than 4 MiB"),
+        new("scenario", "unreadable-file", Args("check", "/proc/self/mem"), 1, "cannot read"),
+        new("scenario", "a-directory", dir => ["check", dir], 1, "is a directory"),
+        new("scenario", "cpus-out-of-range", CheckFile("name: x\ncpus: 999\npolicy: simple\ntasks:\n" + OneTask), 1, "cpus must be in 1..64", Located: true),
+
+        // ---- workload files (item 2)
+        new("workload", "yaml-flow-nesting-100000-deep", SimulateFile("w.yaml", "name: w\ntasks: " + new string('[', 100_000) + new string(']', 100_000) + "\n"), 1, "nesting deeper than 64 levels", Located: true),
+        new("workload", "json-nesting-100000-deep", SimulateFile("w.json", "{\"tasks\": " + new string('[', 100_000) + new string(']', 100_000) + "}"), 1, "depth", Located: true),
+        new("workload", "rtapp-huge-instance-count", SimulateFile("w.json", "{\"tasks\": {\"t\": {\"instance\": 2000000000, \"run\": 1000}}}"), 1, "instance must be 1..", Located: true),
+        new("workload", "rtapp-instances-over-the-task-limit", SimulateFile("w.json", "{\"tasks\": {\"a\": {\"instance\": 900000, \"run\": 1000}, \"b\": {\"instance\": 900000, \"run\": 1000}}}"), 1, "more than 1000000 tasks", Located: true),
+        new("workload", "cpu-list-beyond-the-machine", SimulateFile("w.yaml", "name: w\ntasks:\n  - name: a\n    cpus: \"0-99\"\n    phases: [run: 1ms]\n", "--cpus", "4"), 1, "CPU 4 does not exist on a 4-CPU machine", Located: true),
+        new("workload", "cpu-list-beyond-the-workload-cpus", SimulateFile("w.yaml", "name: w\ncpus: 2\ntasks:\n  - name: a\n    cpus: [0, 3]\n    phases: [run: 1ms]\n"), 1, "CPU 3 does not exist", Located: true),
+        new("workload", "rtapp-negative-duration", SimulateFile("w.json", "{\"global\": {\"duration\": -5}, \"tasks\": {\"t\": {\"run\": 1000}}}"), 1, "duration must be positive", Located: true),
+        new("workload", "rtapp-list-where-a-string-goes", SimulateFile("w.json", "{\"tasks\": {\"t\": {\"taskgroup\": [\"a\"], \"run\": 1000}}}"), 1, "expected a string", Located: true),
+        new("workload", "rtapp-priority-not-a-number", SimulateFile("w.json", "{\"tasks\": {\"t\": {\"priority\": \"high\", \"run\": 1000}}}"), 1, "expected an integer", Located: true),
+        new("workload", "dev-zero", Args("simulate", "/dev/zero", "--duration", "10ms"), 1, "larger than 4 MiB"),
+        new("workload", "unknown-key", SimulateFile("w.yaml", "name: w\nfrob: 1\ntasks: []\n"), 1, "unknown key 'frob'", Located: true),
+
+        // ---- usage (item 7): one line that points to --help
+        new("usage", "check-unknown-option", Args("check", "seed-race-r2", "--frob"), 1, "--frob"),
+        new("usage", "check-missing-scenario", Args("check"), 1, "SCENARIO"),
+        new("usage", "check-two-scenarios", Args("check", "seed-race-r1", "seed-race-r2"), 1, "seed-race-r2"),
+        new("usage", "check-bad-strategy", Args("check", "seed-race-r2", "--strategy", "astar"), 1, "astar"),
+        new("usage", "replay-missing-trace", Args("replay"), 1, "TRACE"),
+        new("usage", "replay-two-traces", Args("replay", "a.json", "b.json"), 1, "b.json"),
+        new("usage", "simulate-missing-workload", Args("simulate"), 1, "WORKLOAD"),
+        new("usage", "simulate-bad-cpus", Args("simulate", "cpu-bound", "--cpus", "0"), 1, "--cpus"),
+        new("usage", "simulate-unknown-protocol", Args("simulate", "cpu-bound", "--protocol", "nope"), 1, "nope"),
+
+        // ---- budgets (passed already)
+        new("budget", "check-zero-budget", Args("check", "seed-race-r2", "--budget", "0"), 1, "--budget"),
+        new("budget", "check-negative-budget", Args("check", "seed-race-r2", "--budget", "-1"), 1, "--budget"),
+        new("budget", "check-budget-not-a-number", Args("check", "seed-race-r2", "--budget", "soon"), 1, "--budget"),
+        new("budget", "check-zero-max-steps", Args("check", "seed-race-r2", "--max-steps", "0"), 1, "--max-steps"),
+        new("budget", "simulate-zero-duration", Args("simulate", "cpu-bound", "--duration", "0s"), 1, "--duration"),
+
+        // ---- replay tampering (passed already)
+        new("replay", "missing-file", Args("replay", "/nonexistent/t.json"), 1, "no such file"),
+        new("replay", "not-json", dir => { File.WriteAllText(Path.Combine(dir, "t.json"), "{ nope"); return ["replay", Path.Combine(dir, "t.json")]; }, 1, "not valid JSON", Located: true),
+        new("replay", "not-a-trace", dir => { File.WriteAllText(Path.Combine(dir, "t.json"), "{}"); return ["replay", Path.Combine(dir, "t.json")]; }, 1, "'format'"),
+        new("replay", "steps-tampered", dir => Tampered(dir, t => t.Replace("\"CPU0\"", "\"CPU1\"", StringComparison.Ordinal)), 1, "DIVERGENCE"),
+        new("replay", "unknown-actor", dir => Tampered(dir, t => t.Replace("\"taskset\"", "\"nobody\"", StringComparison.Ordinal)), 1, "DIVERGENCE before step 0"),
+    ];
+
+    /// <summary>A real trace of seed-race-r2 with <paramref name="edit"/> applied, ready to replay.</summary>
+    private static string[] Tampered(string dir, Func<string, string> edit)
+    {
+        var f = Path.Combine(dir, "t.json");
+        var r = CliResult.Run("check", "seed-race-r2", "--trace-out", f);
+        Assert.Equal(2, r.ExitCode);
+        File.WriteAllText(f, edit(File.ReadAllText(f)));
+        return ["replay", f];
+    }
+
+    public static TheoryData<string> CaseNames => [.. Cases.Select(c => $"{c.Category}/{c.Name}")];
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void Should_KeepTheErrorContract_When_InputIsHostile(string id)
+    {
+        var c = Cases.Single(x => $"{x.Category}/{x.Name}" == id);
+        var args = c.Setup(_dir);
+
+        var r = CliResult.Run(args);
+
+        Assert.True(c.Exit == r.ExitCode, $"{id}: exit {r.ExitCode}, expected {c.Exit}; stderr: {Clip(r.Stderr)}");
+        Assert.True(r.StderrLines.Length == 1, $"{id}: {r.StderrLines.Length} stderr lines, expected 1: {Clip(r.Stderr)}");
+        var line = r.StderrLines[0];
+        Assert.StartsWith("scxlab", line);
+        Assert.Contains(c.Expect, line);
+        Assert.DoesNotContain("internal error", line);
+        Assert.DoesNotContain("   at ", line);
+        Assert.DoesNotContain(line, char.IsControl);
+        if (c.Located) Assert.Matches(FileLineCol(), line);
+    }
+
+    /// <summary>The counts the issue asks for in the report: cases per category.</summary>
+    [Fact]
+    public void Should_CoverEveryCategoryOfTheIssue_When_TheHarnessIsListed()
+    {
+        var categories = Cases.GroupBy(c => c.Category).ToDictionary(g => g.Key, g => g.Count());
+
+        foreach (var cat in new[] { "scenario", "workload", "usage", "budget", "replay" })
+            Assert.True(categories.ContainsKey(cat), $"no case in category {cat}");
+        Assert.Equal(Cases.Length, Cases.Select(c => $"{c.Category}/{c.Name}").Distinct().Count());
+    }
+
+    [Fact]
+    public void Should_PrintTheSameBytes_When_TheSameCheckRunsTwice()
+    {
+        var a = CliResult.Run("check", "seed-race-r2", "--json");
+        var b = CliResult.Run("check", "seed-race-r2", "--json");
+
+        Assert.Equal(2, a.ExitCode);
+        Assert.Equal(Regex.Replace(a.Stdout, "\"seconds\": [0-9.E+-]+", ""), Regex.Replace(b.Stdout, "\"seconds\": [0-9.E+-]+", ""));
+    }
+
+    [Fact]
+    public void Should_PrintTheSameReport_When_TheSameSimulationRunsTwice()
+    {
+        var a = CliResult.Run("simulate", "mixed", "--cpus", "2", "--duration", "20ms", "--csv");
+        var b = CliResult.Run("simulate", "mixed", "--cpus", "2", "--duration", "20ms", "--csv");
+
+        Assert.Equal(0, a.ExitCode);
+        Assert.Equal(Strip(a.Stdout), Strip(b.Stdout));
+    }
+
+    // Wall-clock columns differ between runs; everything else is virtual time.
+    private static string Strip(string csv) => Regex.Replace(csv, "wall[^\n]*", "");
+
+    private static string Clip(string s) => s.Length > 400 ? s[..400] + "…" : s;
+
+    [GeneratedRegex(@"[^\s:]+:\d+:\d+: ")]
+    private static partial Regex FileLineCol();
+}
