@@ -96,8 +96,10 @@ public static class CheckCommand
             if (kernelArg != null)
                 kernel = KernelEras.TryParse(kernelArg, out var ke) ? ke : throw new ScenarioException($"unknown kernel '{kernelArg}' (expected {KernelEras.Expected})");
             config = scenario.ToConfig(policyArg, protocol, granularity, kernel);
+            // Before the search: a trace path that cannot be written must not cost the run.
+            if (traceOut != null) OutputFiles.CheckFile("--trace-out", traceOut);
         }
-        catch (Exception e) when (e is ScenarioException or PolicyLoadException)
+        catch (Exception e) when (e is ScenarioException or PolicyLoadException or UsageException)
         {
             stderr.WriteLine($"scxlab check: {e.Message}");
             return 1;
@@ -121,6 +123,8 @@ public static class CheckCommand
             progress.Clear();
 
             var policyName = config.PolicyName;
+            // Traces record an assembly policy by absolute path and hash, so they replay from anywhere.
+            var (tracePolicy, policySha) = PolicyRegistry.Locate(policyName);
             var protocolName = ProtocolNames.Name(config.Protocol);
             var traces = new List<(FoundViolation Found, TraceRun Run, string? File)>();
             for (var i = 0; i < result.Violations.Count; i++)
@@ -130,13 +134,14 @@ public static class CheckCommand
                 string? file = null;
                 if (traceOut != null)
                 {
-                    file = i == 0 ? traceOut : Path.ChangeExtension(traceOut, null) + $".{i + 1}" + (Path.GetExtension(traceOut) is { Length: > 0 } ext ? ext : ".json");
-                    new TraceFile
+                    file = i == 0 || OutputFiles.IsSpecial(Path.GetFullPath(traceOut)) ? traceOut : Path.ChangeExtension(traceOut, null) + $".{i + 1}" + (Path.GetExtension(traceOut) is { Length: > 0 } ext ? ext : ".json");
+                    var traceFile = new TraceFile
                     {
                         ScenarioName = scenario.Name,
                         ScenarioSource = scenario.Source,
                         ScenarioText = scenario.Text,
-                        Policy = policyName,
+                        Policy = tracePolicy,
+                        PolicySha256 = policySha,
                         Protocol = protocolName,
                         Checks = scenario.Checks,
                         Strategy = result.Strategy.ToString().ToLowerInvariant(),
@@ -147,7 +152,8 @@ public static class CheckCommand
                         Violation = f.Violation,
                         Actors = [.. machine.Actors.Select(a => a.Name)],
                         Choices = f.Trace,
-                    }.Save(file);
+                    };
+                    OutputFiles.Write(file, traceFile.Save);
                 }
                 traces.Add((f, run, file));
             }
@@ -233,6 +239,13 @@ public static class CheckCommand
                 }
             }
             return result.Verdict switch { Verdict.Holds => 0, Verdict.Violation => 2, Verdict.Incomplete => 4, _ => 3 };
+        }
+        catch (Exception e) when (e is PolicyLoadException or IOException)
+        {
+            // The policy's constructor or DeclareMaps failed, or an output could not be written: the
+            // user's input, not a bug in scxlab.
+            stderr.WriteLine($"scxlab check: {e.Message}");
+            return 1;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

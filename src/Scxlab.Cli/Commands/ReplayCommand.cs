@@ -14,10 +14,23 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class ReplayCommand
 {
-    public const string Usage = "usage: scxlab replay TRACE.json";
+    public const string Usage = "usage: scxlab replay TRACE.json [--policy X]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        // --policy X: the policy to replay with (an assembly that moved since the trace was recorded).
+        string? policyArg = null;
+        var i = Array.IndexOf(args, "--policy");
+        if (i >= 0)
+        {
+            if (i + 1 >= args.Length)
+            {
+                stderr.WriteLine("scxlab replay: --policy needs a value (see 'scxlab replay --help')");
+                return 1;
+            }
+            policyArg = args[i + 1];
+            args = [.. args[..i], .. args[(i + 2)..]];
+        }
         if (args.Length != 1 || args[0].StartsWith('-'))
         {
             if (args is ["-h" or "--help"]) { stdout.WriteLine(Usage); return 0; }
@@ -39,7 +52,10 @@ public static class ReplayCommand
                 var g => throw new ScenarioException($"{args[0]}: unknown granularity '{g}' (expected normal | fine)"),
             };
             if (!KernelEras.TryParse(trace.Kernel, out var kernel)) throw new ScenarioException($"{args[0]}: unknown kernel '{trace.Kernel}' (expected {KernelEras.Expected})");
-            config = scenario.ToConfig(trace.Policy, protocol, granularity, kernel);
+            var policy = policyArg ?? trace.Policy;
+            config = scenario.ToConfig(policy, protocol, granularity, kernel);
+            if (trace.PolicySha256 != null && PolicyRegistry.Locate(policy).Sha256 is { } sha && !string.Equals(sha, trace.PolicySha256, StringComparison.OrdinalIgnoreCase))
+                throw new ScenarioException($"{args[0]}: policy assembly {policy[..policy.LastIndexOf(':')]} has sha256 {sha}, the trace was recorded with {trace.PolicySha256} (a different build would not replay the same)");
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException)
         {
@@ -76,6 +92,11 @@ public static class ReplayCommand
             }
             stdout.WriteLine($"outcome (reproduced): {run.Outcome}");
             return 2;
+        }
+        catch (PolicyLoadException e)
+        {
+            stderr.WriteLine($"scxlab replay: {e.Message}");
+            return 1;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -82,6 +82,18 @@ public static class SimulateCommand
             stderr.WriteLine("scxlab simulate: --plot needs a .png or .svg file name");
             return 1;
         }
+        // Output paths before the run: a typo must not cost a long simulation.
+        try
+        {
+            if (o.Perfetto != null)
+                foreach (var proto in o.Protocols) OutputFiles.CheckFile("--perfetto", o.Protocols.Count == 1 ? o.Perfetto : Suffixed(o.Perfetto, Protocols.Name(proto)));
+            if (o.Plot != null) OutputFiles.CheckFile("--plot", o.Plot);
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
 
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var results = new List<SimResult>();
@@ -92,11 +104,15 @@ public static class SimulateCommand
             {
                 var protoName = Protocols.Name(proto);
                 PerfettoWriter? perfetto = null;
+                string? perfettoFile = null;
                 if (o.Perfetto != null)
                 {
-                    var file = o.Protocols.Count == 1 ? o.Perfetto : Suffixed(o.Perfetto, protoName);
-                    perfetto = new PerfettoWriter(file);
+                    // Written under a temporary name and renamed when complete: a failed run leaves no
+                    // half-written trace under the user's name.
+                    perfettoFile = o.Protocols.Count == 1 ? o.Perfetto : Suffixed(o.Perfetto, protoName);
+                    perfetto = new PerfettoWriter(OutputFiles.IsSpecial(Path.GetFullPath(perfettoFile)) ? perfettoFile : OutputFiles.TempNameFor(perfettoFile));
                 }
+                var done = false;
                 try
                 {
                     var sim = new Simulator(workload, new SimOptions
@@ -116,16 +132,28 @@ public static class SimulateCommand
                     var r = sim.Run();
                     if (showProgress && r.WallSeconds >= 1) stderr.Write("\r" + new string(' ', 60) + "\r");
                     results.Add(r);
+                    done = true;
                 }
                 finally
                 {
                     perfetto?.Dispose();
+                    if (perfetto != null && perfetto.Path != perfettoFile)
+                    {
+                        if (done) OutputFiles.Commit(perfetto.Path, perfettoFile!);
+                        else if (File.Exists(perfetto.Path)) File.Delete(perfetto.Path);
+                    }
                 }
-                if (perfetto != null && !o.Json) stderr.WriteLine($"perfetto trace: {perfetto.Path} (open in ui.perfetto.dev)");
+                if (perfetto != null && !o.Json) stderr.WriteLine($"perfetto trace: {perfettoFile} (open in ui.perfetto.dev)");
             }
         }
         catch (WorkloadException e)
         {
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
+        catch (PolicyLoadException e)
+        {
+            // The policy's constructor or DeclareMaps failed: a load error.
             stderr.WriteLine($"scxlab simulate: {e.Message}");
             return 1;
         }

@@ -19,6 +19,8 @@ public sealed class TraceFile
     public required string ScenarioSource { get; init; }
     public required string ScenarioText { get; init; }
     public required string Policy { get; init; }
+    /// <summary>For a policy loaded from an assembly: the assembly's SHA-256 when the trace was recorded (hex).</summary>
+    public string? PolicySha256 { get; init; }
     public required string Protocol { get; init; }
     public IReadOnlyList<string> Checks { get; init; } = [];
     public string Strategy { get; init; } = "";
@@ -39,6 +41,7 @@ public sealed class TraceFile
         ["version"] = CurrentVersion,
         ["scenario"] = new JsonObject { ["name"] = ScenarioName, ["source"] = ScenarioSource, ["text"] = ScenarioText },
         ["policy"] = Policy,
+        ["policy_sha256"] = PolicySha256,
         ["protocol"] = Protocol,
         ["settings"] = new JsonObject
         {
@@ -72,7 +75,7 @@ public sealed class TraceFile
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path));
+            root = JsonNode.Parse(InputText.ReadFile(path, m => new ScenarioException(m)));
         }
         catch (JsonException e)
         {
@@ -108,6 +111,7 @@ public sealed class TraceFile
             ScenarioSource = Req(sc["source"], "scenario.source"),
             ScenarioText = Req(sc["text"], "scenario.text"),
             Policy = Req(o["policy"], "policy"),
+            PolicySha256 = o["policy_sha256"] is JsonValue hv && hv.TryGetValue<string>(out var h) ? h : null,
             Protocol = Req(o["protocol"], "protocol"),
             Checks = settings?["checks"] is JsonArray ca ? [.. ca.Select(c => Req(c, "settings.checks[]"))] : [],
             Strategy = settings?["strategy"] is JsonValue sv && sv.TryGetValue<string>(out var st) ? st : "",

@@ -79,6 +79,27 @@ public sealed partial class HostileInputTests : IDisposable
         new("workload", "dev-zero", Args("simulate", "/dev/zero", "--duration", "10ms"), 1, "larger than 4 MiB"),
         new("workload", "unknown-key", SimulateFile("w.yaml", "name: w\nfrob: 1\ntasks: []\n"), 1, "unknown key 'frob'", Located: true),
 
+        // ---- output paths (item 3): checked before the run (nothing on stdout), one line
+        new("output", "trace-out-in-a-missing-directory", Args("check", "seed-race-r2", "--trace-out", "/nonexistent/dir/t.json"), 1, "does not exist"),
+        new("output", "trace-out-is-a-directory", dir => ["check", "seed-race-r2", "--trace-out", dir], 1, "is a directory"),
+        new("output", "trace-out-empty-name", Args("check", "seed-race-r2", "--trace-out", ""), 1, "empty file name"),
+        new("output", "trace-out-dev-full", Args("check", "seed-race-r2", "--trace-out", "/dev/full"), 1, "cannot write /dev/full"),
+        new("output", "perfetto-in-a-missing-directory", Args("simulate", "cpu-bound", "--duration", "10ms", "--perfetto", "/nonexistent/dir/t.json"), 1, "does not exist"),
+        new("output", "perfetto-is-a-directory", dir => ["simulate", "cpu-bound", "--duration", "10ms", "--perfetto", dir], 1, "is a directory"),
+        new("output", "perfetto-empty-name", Args("simulate", "cpu-bound", "--duration", "10ms", "--perfetto", ""), 1, "empty file name"),
+        new("output", "perfetto-dev-full", Args("simulate", "cpu-bound", "--duration", "10ms", "--perfetto", "/dev/full"), 1, "/dev/full"),
+        new("output", "plot-in-a-missing-directory", Args("simulate", "cpu-bound", "--duration", "10ms", "--plot", "/nonexistent/dir/p.svg"), 1, "does not exist"),
+        new("output", "plot-is-a-directory", dir => { Directory.CreateDirectory(Path.Combine(dir, "p.svg")); return ["simulate", "cpu-bound", "--duration", "10ms", "--plot", Path.Combine(dir, "p.svg")]; }, 1, "is a directory"),
+        new("output", "compare-traces-is-a-file", dir => { File.WriteAllText(Path.Combine(dir, "f"), ""); return ["compare", "seed-race-r2", "--protocols", "upstream", "--policies", "local-on-peek", "--traces", Path.Combine(dir, "f")]; }, 1, "is a file"),
+        new("output", "compare-traces-in-a-missing-directory", Args("compare", "seed-race-r2", "--protocols", "upstream", "--policies", "local-on-peek", "--traces", "/nonexistent/dir/out"), 1, "does not exist"),
+
+        // ---- policies from assemblies (item 4): the policy's fault is a load error or a scheduler exit
+        new("policy", "constructor-throws", Args("check", "seed-race-r2", "--policy", PolicySpec<CtorThrowsHostilePolicy>()), 1, "constructor of"),
+        new("policy", "declare-maps-throws", Args("check", "seed-race-r2", "--policy", PolicySpec<DeclareMapsThrowsHostilePolicy>()), 1, "DeclareMaps() failed: InvalidOperationException: maps"),
+        new("policy", "holds-task-throws", Args("check", "seed-race-r2", "--policy", PolicySpec<HoldsTaskThrowsHostilePolicy>()), 1, "HoldsTask(p[101]) failed: InvalidOperationException: holds"),
+        new("policy", "simulate-declare-maps-throws", Args("simulate", "cpu-bound", "--duration", "10ms", "--policy", PolicySpec<DeclareMapsThrowsHostilePolicy>()), 1, "DeclareMaps() failed"),
+        new("policy", "recursion-without-bound", Args("check", "seed-race-r2", "--policy", PolicySpec<RecursingHostilePolicy>()), 2, "stack overflow: the policy recursed without bound"),
+
         // ---- usage (item 7): one line that points to --help
         new("usage", "check-unknown-option", Args("check", "seed-race-r2", "--frob"), 1, "--frob"),
         new("usage", "check-missing-scenario", Args("check"), 1, "SCENARIO"),
@@ -105,6 +126,8 @@ public sealed partial class HostileInputTests : IDisposable
         new("replay", "unknown-actor", dir => Tampered(dir, t => t.Replace("\"taskset\"", "\"nobody\"", StringComparison.Ordinal)), 1, "DIVERGENCE before step 0"),
     ];
 
+    private static string PolicySpec<T>() => $"{typeof(T).Assembly.Location}:{typeof(T).FullName}";
+
     /// <summary>A real trace of seed-race-r2 with <paramref name="edit"/> applied, ready to replay.</summary>
     private static string[] Tampered(string dir, Func<string, string> edit)
     {
@@ -127,6 +150,15 @@ public sealed partial class HostileInputTests : IDisposable
         var r = CliResult.Run(args);
 
         Assert.True(c.Exit == r.ExitCode, $"{id}: exit {r.ExitCode}, expected {c.Exit}; stderr: {Clip(r.Stderr)}");
+        if (c.Exit == 2)
+        {
+            // A scheduler exit is a finding: reported on stdout, nothing on stderr.
+            Assert.Equal("", r.Stderr);
+            Assert.Contains(c.Expect, r.Stdout);
+            return;
+        }
+        // Exit 1 is found before any work: nothing is printed as if the run had happened.
+        Assert.True(r.Stdout.Length == 0, $"{id}: stdout not empty: {Clip(r.Stdout)}");
         Assert.True(r.StderrLines.Length == 1, $"{id}: {r.StderrLines.Length} stderr lines, expected 1: {Clip(r.Stderr)}");
         var line = r.StderrLines[0];
         Assert.StartsWith("scxlab", line);
@@ -143,9 +175,93 @@ public sealed partial class HostileInputTests : IDisposable
     {
         var categories = Cases.GroupBy(c => c.Category).ToDictionary(g => g.Key, g => g.Count());
 
-        foreach (var cat in new[] { "scenario", "workload", "usage", "budget", "replay" })
+        foreach (var cat in new[] { "scenario", "workload", "output", "policy", "usage", "budget", "replay" })
             Assert.True(categories.ContainsKey(cat), $"no case in category {cat}");
         Assert.Equal(Cases.Length, Cases.Select(c => $"{c.Category}/{c.Name}").Distinct().Count());
+    }
+
+    [Fact]
+    public void Should_LeaveNoFileBehind_When_AnotherOutputPathIsBad()
+    {
+        var perfetto = Path.Combine(_dir, "t.json");
+
+        var r = CliResult.Run("simulate", "cpu-bound", "--duration", "10ms", "--perfetto", perfetto, "--plot", "/nonexistent/dir/p.svg");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void Should_LeaveOnlyTheNamedFiles_When_OutputsAreWritten()
+    {
+        var perfetto = Path.Combine(_dir, "t.json");
+        var trace = Path.Combine(_dir, "r2.json");
+
+        var s = CliResult.Run("simulate", "cpu-bound", "--cpus", "2", "--duration", "10ms", "--perfetto", perfetto);
+        var c = CliResult.Run("check", "seed-race-r2", "--trace-out", trace);
+
+        Assert.Equal(0, s.ExitCode);
+        Assert.Equal(2, c.ExitCode);
+        Assert.Equal(new[] { "r2.json", "t.json" }, Directory.GetFileSystemEntries(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        System.Text.Json.JsonDocument.Parse(File.ReadAllText(perfetto)).Dispose();
+    }
+
+    private static readonly string ThrowingPolicyType = typeof(Scxlab.Tests.Policies.ThrowingTestPolicy).FullName!;
+
+    /// <summary>A trace of seed-race-r2 under a policy loaded by a relative assembly path (exit 2: the policy's ops.dispatch throws).</summary>
+    private System.Text.Json.Nodes.JsonObject RecordWithRelativePolicy(string trace)
+    {
+        var rel = Path.GetRelativePath(Environment.CurrentDirectory, typeof(HostileInputTests).Assembly.Location);
+        Assert.False(Path.IsPathRooted(rel));
+        var r = CliResult.Run("check", "seed-race-r2", "--policy", $"{rel}:{ThrowingPolicyType}", "--trace-out", trace);
+        Assert.Equal(2, r.ExitCode);
+        return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(trace))!.AsObject();
+    }
+
+    [Fact]
+    public void Should_StoreTheAbsoluteAssemblyPathAndItsHash_When_APolicyIsLoadedByRelativePath()
+    {
+        var o = RecordWithRelativePolicy(Path.Combine(_dir, "t.json"));
+
+        var policy = (string)o["policy"]!;
+        Assert.True(Path.IsPathRooted(policy), policy);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(typeof(HostileInputTests).Assembly.Location))), (string?)o["policy_sha256"]);
+        Assert.Equal(2, CliResult.Run("replay", Path.Combine(_dir, "t.json")).ExitCode);
+    }
+
+    [Fact]
+    public void Should_ReplayWithTheGivenAssembly_When_ReplayHasPolicy()
+    {
+        var trace = Path.Combine(_dir, "t.json");
+        var o = RecordWithRelativePolicy(trace);
+        // The assembly "moved": the recorded path no longer exists, a copy lives elsewhere.
+        var moved = Path.Combine(_dir, "moved", "Policy.dll");
+        Directory.CreateDirectory(Path.GetDirectoryName(moved)!);
+        File.Copy(typeof(HostileInputTests).Assembly.Location, moved);
+        o["policy"] = $"/nonexistent/Scxlab.Tests.dll:{ThrowingPolicyType}";
+        File.WriteAllText(trace, o.ToJsonString());
+
+        var lost = CliResult.Run("replay", trace);
+        var found = CliResult.Run("replay", trace, "--policy", $"{moved}:{ThrowingPolicyType}");
+
+        Assert.Equal(1, lost.ExitCode);
+        Assert.Contains("not found", Assert.Single(lost.StderrLines));
+        Assert.Equal(2, found.ExitCode);
+        Assert.Contains("outcome (reproduced)", found.Stdout);
+    }
+
+    [Fact]
+    public void Should_RefuseToReplay_When_ThePolicyAssemblyHashDiffers()
+    {
+        var trace = Path.Combine(_dir, "t.json");
+        var o = RecordWithRelativePolicy(trace);
+        o["policy_sha256"] = new string('0', 64);
+        File.WriteAllText(trace, o.ToJsonString());
+
+        var r = CliResult.Run("replay", trace);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("sha256", Assert.Single(r.StderrLines));
     }
 
     [Fact]
@@ -175,4 +291,39 @@ public sealed partial class HostileInputTests : IDisposable
 
     [GeneratedRegex(@"[^\s:]+:\d+:\d+: ")]
     private static partial Regex FileLineCol();
+}
+
+/// <summary>Policies that fail in the places issue 9 lists, loaded by path like any user assembly.</summary>
+public sealed class CtorThrowsHostilePolicy : Scxlab.Bpf.ScxOps
+{
+    public CtorThrowsHostilePolicy() => throw new InvalidOperationException("ctor");
+}
+
+public sealed class DeclareMapsThrowsHostilePolicy : Scxlab.Bpf.ScxOps
+{
+    public override void DeclareMaps(Scxlab.Bpf.MapBuilder maps) => throw new InvalidOperationException("maps");
+}
+
+public sealed class HoldsTaskThrowsHostilePolicy : Scxlab.Bpf.ScxOps
+{
+    // Keeps every enqueued task in BPF custody (QUEUED), so the forgotten-task check asks HoldsTask.
+    public override Scxlab.Bpf.BpfTask Enqueue(Scxlab.Bpf.EnqueueContext ctx, Scxlab.Bpf.TaskRef p, Scxlab.Kernel.EnqFlags enqFlags) => Scxlab.Bpf.BpfTask.CompletedTask;
+
+    public override bool? HoldsTask(Scxlab.Bpf.MapView maps, Scxlab.Bpf.TaskRef p, long pid) => throw new InvalidOperationException("holds");
+}
+
+public sealed class RecursingHostilePolicy : Scxlab.Bpf.ScxOps
+{
+    public override async Scxlab.Bpf.BpfTask Dispatch(Scxlab.Bpf.DispatchContext ctx, int cpu, Scxlab.Bpf.TaskRef prev)
+    {
+        Deeper(ctx, 0);
+        await ctx.DispatchNrSlots();
+    }
+
+    // Calls the API at every level (ignoring the result) and never stops; "+ 1" keeps it from being a tail call.
+    private static int Deeper(Scxlab.Bpf.DispatchContext ctx, int n)
+    {
+        _ = ctx.DispatchNrSlots();
+        return Deeper(ctx, n + 1) + 1;
+    }
 }
