@@ -118,6 +118,7 @@ public static class CheckCommand
                 MaxTransitions = maxSteps,
                 Checks = scenario.Checks,
                 Progress = progress.Report,
+                Cancel = Program.Interrupt,
             };
             var result = new Explorer(machine, options).Run();
             progress.Clear();

@@ -96,12 +96,14 @@ public static class SimulateCommand
         }
 
         var wall = System.Diagnostics.Stopwatch.StartNew();
+        var interrupted = false;
         var results = new List<SimResult>();
         var showProgress = o.Progress || (ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
         try
         {
             foreach (var proto in o.Protocols)
             {
+                if (interrupted) break; // Ctrl-C: the protocols not yet run are left out of the report
                 var protoName = Protocols.Name(proto);
                 PerfettoWriter? perfetto = null;
                 string? perfettoFile = null;
@@ -128,8 +130,10 @@ public static class SimulateCommand
                         Costs = new StepCosts { Jitter = o.Jitter, IrqPerSecond = o.IrqRate ?? new StepCosts().IrqPerSecond, IrqMeanNs = o.IrqMeanNs ?? new StepCosts().IrqMeanNs },
                         Trace = perfetto,
                         Progress = showProgress ? f => DrawProgress(stderr, protoName, f) : null,
+                        Cancel = Program.Interrupt,
                     });
                     var r = sim.Run();
+                    if (sim.Interrupted) interrupted = true;
                     if (showProgress && r.WallSeconds >= 1) stderr.Write("\r" + new string(' ', 60) + "\r");
                     results.Add(r);
                     done = true;
@@ -186,6 +190,12 @@ public static class SimulateCommand
         else stdout.Write(SimReport.Table(workload.Name, results));
         if (o.Json && o.Csv) stderr.Write(SimReport.Csv(results));
         var violated = results.Any(r => r.Exits.Count > 0 || r.Findings.Count > 0);
+        if (interrupted)
+        {
+            // Ctrl-C: the report above covers the virtual time simulated before it; exit 4 (incomplete).
+            stderr.WriteLine($"scxlab simulate: interrupted (Ctrl-C) at {Durations.Format(results[^1].DurationNs)} of virtual time; the report covers that much");
+            return 4;
+        }
         return o.FailOnViolation && violated ? 2 : 0;
     }
 

@@ -89,7 +89,7 @@ public sealed class Explorer
         {
             // Shortest traces: a BFS that stops once every violation kind found has been reached.
             var bfsStats = new ExploreStats();
-            var bfs = new BfsSearch(_m, _initial, _checker, new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, BudgetSeconds = _o.BudgetSeconds }, bfsStats, Stopwatch.StartNew(), _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10));
+            var bfs = new BfsSearch(_m, _initial, _checker, new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, BudgetSeconds = _o.BudgetSeconds, Cancel = _o.Cancel }, bfsStats, Stopwatch.StartNew(), _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10));
             var shortest = bfs.Run(_found.Keys.ToHashSet());
             foreach (var s in shortest)
                 if (_found.TryGetValue(s.Violation.Key, out var old) && s.Trace.Count <= old.Trace.Count) _found[s.Violation.Key] = s;
@@ -124,7 +124,9 @@ public sealed class Explorer
     internal static bool OverBudget(ExploreOptions o, ExploreStats stats, Stopwatch clock, IVisitedSet visited, ref double nextProgress, out string? why)
     {
         why = null;
-        if (o.MaxTransitions is { } mt && stats.Transitions >= mt) why = $"step budget of {mt} transitions exhausted";
+        // A volatile read per transition: Ctrl-C stops the search at once, not 1024 transitions later.
+        if (o.Cancel.IsCancellationRequested) why = "interrupted (Ctrl-C)";
+        else if (o.MaxTransitions is { } mt && stats.Transitions >= mt) why = $"step budget of {mt} transitions exhausted";
         else if ((stats.Transitions & 1023) == 0)
         {
             var s = clock.Elapsed.TotalSeconds;

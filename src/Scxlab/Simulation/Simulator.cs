@@ -117,7 +117,8 @@ public sealed class Simulator
     private long _steps, _events;
 
     private long _now;
-    private readonly long _end;
+    // Not readonly: an interrupt ends the run early, and the metrics cover the time actually simulated.
+    private long _end;
     private readonly long _tickNs;
 
     private static readonly int[] ChurnWeights = [25, 50, 100, 200, 400];
@@ -278,6 +279,9 @@ public sealed class Simulator
 
     // ================================================================ run
 
+    /// <summary>True when <see cref="SimOptions.Cancel"/> ended the run before its duration.</summary>
+    public bool Interrupted { get; private set; }
+
     public SimResult Run()
     {
         var wall = Stopwatch.StartNew();
@@ -309,6 +313,12 @@ public sealed class Simulator
         while (_q.Count > 0)
         {
             if (_q.Peek().Time > _end) break;
+            if (_o.Cancel.IsCancellationRequested)
+            {
+                Interrupted = true;
+                _end = Math.Max(_now, 1);
+                break;
+            }
             var e = _q.Pop();
             _now = e.Time;
             _events++;

@@ -264,6 +264,42 @@ public sealed partial class HostileInputTests : IDisposable
         Assert.Contains("sha256", Assert.Single(r.StderrLines));
     }
 
+    // ---- interrupts (item 5): Ctrl-C cancels the interrupt token; tested in-process with a token
+    // cancelled before the run (a real signal would make the test depend on timing).
+
+    [Fact]
+    public void Should_ExitFourWithAPartialJson_When_CheckIsInterrupted()
+    {
+        var r = CliResult.Run(new CancellationToken(canceled: true), "check", "seed-race-synced", "--json");
+
+        Assert.Equal(4, r.ExitCode);
+        var o = System.Text.Json.Nodes.JsonNode.Parse(r.Stdout)!;
+        Assert.Equal("incomplete", (string?)o["verdict"]);
+        Assert.Contains("interrupted", (string?)o["incomplete_reason"]);
+    }
+
+    [Fact]
+    public void Should_SayWhatWasCovered_When_CheckIsInterrupted()
+    {
+        var r = CliResult.Run(new CancellationToken(canceled: true), "check", "seed-race-synced");
+
+        Assert.Equal(4, r.ExitCode);
+        Assert.Contains(r.StdoutLines, l => l.StartsWith("verdict: incomplete — interrupted", StringComparison.Ordinal));
+        Assert.Contains(r.StdoutLines, l => l.StartsWith("stats: ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Should_LeaveAParseableTraceAndExitFour_When_SimulateIsInterrupted()
+    {
+        var f = Path.Combine(_dir, "t.json");
+
+        var r = CliResult.Run(new CancellationToken(canceled: true), "simulate", "cpu-bound", "--cpus", "2", "--duration", "1s", "--perfetto", f);
+
+        Assert.Equal(4, r.ExitCode);
+        Assert.Contains("interrupted", r.Stderr);
+        System.Text.Json.JsonDocument.Parse(File.ReadAllText(f)).Dispose();
+    }
+
     [Fact]
     public void Should_PrintTheSameBytes_When_TheSameCheckRunsTwice()
     {
