@@ -16,7 +16,7 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class CheckCommand
 {
-    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--json]";
+    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget D (5, 5s, 2500ms)] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--json]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -49,7 +49,7 @@ public static class CheckCommand
                         };
                         break;
                     case "--max-preemptions": maxPre = int.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var mp) && mp >= 0 ? mp : throw new UsageException("--max-preemptions needs a non-negative integer"); break;
-                    case "--budget": budget = double.TryParse(Val(), NumberStyles.Float, CultureInfo.InvariantCulture, out var b) && b > 0 ? b : throw new UsageException("--budget needs a positive number of seconds"); break;
+                    case "--budget": budget = BudgetSeconds(Val()); break;
                     case "--max-steps": maxSteps = long.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0 ? ms : throw new UsageException("--max-steps needs a positive integer"); break;
                     case "--trace-out": traceOut = Val(); break;
                     case "--exact": exact = true; break;
@@ -253,6 +253,14 @@ public static class CheckCommand
             stderr.WriteLine($"scxlab check: internal error: {e.GetType().Name}: {e.Message}");
             return 3;
         }
+    }
+
+    /// <summary>A budget as a number of seconds (<c>5</c>) or a duration with a unit (<c>5s</c>, <c>2500ms</c>, <c>1m</c>), as durations are written everywhere else.</summary>
+    internal static double BudgetSeconds(string v)
+    {
+        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 && double.IsFinite(s)) return s;
+        if (Simulation.Durations.TryParse(v, out var ns, out _) && ns > 0) return ns / 1e9;
+        throw new UsageException($"--budget needs a positive duration (seconds, or with a unit: 5s, 2500ms, 1m), got '{v}'");
     }
 
     /// <summary>A one-line progress display on stderr, for runs longer than a second.</summary>

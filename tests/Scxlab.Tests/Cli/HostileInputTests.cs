@@ -300,6 +300,22 @@ public sealed partial class HostileInputTests : IDisposable
         System.Text.Json.JsonDocument.Parse(File.ReadAllText(f)).Dispose();
     }
 
+    // ---- item 9 (the part done so far): --name=value and durations with units
+
+    [Theory]
+    [InlineData(2, "check", "seed-race-r2", "--budget=5")]
+    [InlineData(2, "check", "seed-race-r2", "--budget", "5s")]
+    [InlineData(2, "check", "seed-race-r2", "--budget=2500ms", "--strategy=dfs")]
+    [InlineData(0, "simulate", "cpu-bound", "--cpus=2", "--duration=10ms", "--csv")]
+    [InlineData(1, "replay", "--policy=simple")]
+    public void Should_AcceptTheOptionSpellings_When_NameEqualsValueOrUnitsAreUsed(int exit, params string[] args)
+    {
+        var r = CliResult.Run(args);
+
+        Assert.True(exit == r.ExitCode, $"exit {r.ExitCode}, expected {exit}; stderr: {Clip(r.Stderr)}");
+        if (exit == 1) Assert.Contains("TRACE", Assert.Single(r.StderrLines));
+    }
+
     [Fact]
     public void Should_PrintTheSameBytes_When_TheSameCheckRunsTwice()
     {
