@@ -37,6 +37,9 @@ namespace Scxlab.Exploration;
 /// </remarks>
 public sealed class Explorer
 {
+    /// <summary>Most actors (CPUs, scripted actors and scx_disable) one exploration takes; scenario loading checks it.</summary>
+    public const int MaxActors = 63;
+
     private readonly Machine _m;
     private readonly World _initial;
     private readonly ExploreOptions _o;
@@ -57,7 +60,7 @@ public sealed class Explorer
         _o = options;
         _checker = new StateChecker(machine, options.Checks);
         _n = machine.ActorCount;
-        if (_n > 63) throw new ArgumentException("the explorer supports at most 63 actors");
+        if (_n > MaxActors) throw new ArgumentException($"the explorer supports at most {MaxActors} actors");
     }
 
     public ExploreResult Run()

@@ -201,6 +201,10 @@ public static class ScenarioLoader
                 }
             }
 
+            // Every CPU and scripted actor is an actor of the explorer, plus scx_disable.
+            if (cpus + actors.Count + 1 > Exploration.Explorer.MaxActors)
+                throw Err(k["cpus"].Value, $"a scenario has at most {Exploration.Explorer.MaxActors} actors: {cpus} CPUs + {actors.Count} scripted actor(s) + scx_disable is {cpus + actors.Count + 1}");
+
             var checks = new List<string>();
             if (k.TryGetValue("check", out var chk))
             {
