@@ -68,12 +68,28 @@ public static class Program
             Console.Error.Flush();
             Environment.Exit(ExitCodes.BadInput);
         };
-        return Run(args, Console.Out, Console.Error);
+        // Ctrl-C: the first one cancels the run (check and simulate stop, report what they covered and
+        // exit 4; simulate closes its Perfetto trace); a second one ends the process at once.
+        using var interrupt = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (interrupt.IsCancellationRequested) return; // e.Cancel stays false: the runtime ends the process
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        return Run(args, Console.Out, Console.Error, interrupt.Token);
     }
 
     /// <summary>Run the CLI in-process with the given writers; returns the exit code. Never throws.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, CancellationToken.None);
+
+    /// <summary>
+    /// As <see cref="Run(string[], TextWriter, TextWriter)"/>, with <paramref name="interrupt"/> standing
+    /// for Ctrl-C: when it is cancelled, check and simulate stop, report what they covered and exit 4.
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken interrupt)
     {
+        Interrupt = interrupt;
         try
         {
             var root = BuildRoot();
@@ -101,6 +117,9 @@ public static class Program
             return ExitCodes.InternalError;
         }
     }
+
+    /// <summary>Ctrl-C of the current run (the commands read it; <see cref="Main"/> cancels it on the first SIGINT).</summary>
+    internal static CancellationToken Interrupt { get; private set; }
 
     private static RootCommand BuildRoot()
     {
@@ -145,5 +164,5 @@ public static class Program
     }
 
     private static string OneLine(string s) =>
-        string.Join(' ', s.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries));
+        Scenarios.InputText.Escape(string.Join(' ', s.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries)));
 }

@@ -16,7 +16,7 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class CheckCommand
 {
-    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget SECONDS] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--rodata NAME=VALUE]... [--jobs N] [--json]";
+    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget D (5, 5s, 2500ms)] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--rodata NAME=VALUE]... [--jobs N] [--json]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -52,7 +52,7 @@ public static class CheckCommand
                         };
                         break;
                     case "--max-preemptions": maxPre = int.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var mp) && mp >= 0 ? mp : throw new UsageException("--max-preemptions needs a non-negative integer"); break;
-                    case "--budget": budget = double.TryParse(Val(), NumberStyles.Float, CultureInfo.InvariantCulture, out var b) && b > 0 ? b : throw new UsageException("--budget needs a positive number of seconds"); break;
+                    case "--budget": budget = BudgetSeconds(Val()); break;
                     case "--max-steps": maxSteps = long.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0 ? ms : throw new UsageException("--max-steps needs a positive integer"); break;
                     case "--trace-out": traceOut = Val(); break;
                     case "--exact": exact = true; break;
@@ -79,8 +79,8 @@ public static class CheckCommand
         }
         catch (UsageException e)
         {
-            stderr.WriteLine($"scxlab check: {e.Message}");
-            stderr.WriteLine(Usage);
+            // One line: the problem, and where the full usage is.
+            stderr.WriteLine($"scxlab check: {e.Message} (see 'scxlab check --help')");
             return 1;
         }
 
@@ -101,8 +101,10 @@ public static class CheckCommand
                 kernel = KernelEras.TryParse(kernelArg, out var ke) ? ke : throw new ScenarioException($"unknown kernel '{kernelArg}' (expected {KernelEras.Expected})");
             if (rodata.Count > 0) policyArg = BpfObjectSpec.With(policyArg ?? scenario.Policy, rodata);
             config = scenario.ToConfig(policyArg, protocol, granularity, kernel);
+            // Before the search: a trace path that cannot be written must not cost the run.
+            if (traceOut != null) OutputFiles.CheckFile("--trace-out", traceOut);
         }
-        catch (Exception e) when (e is ScenarioException or PolicyLoadException)
+        catch (Exception e) when (e is ScenarioException or PolicyLoadException or UsageException)
         {
             stderr.WriteLine($"scxlab check: {e.Message}");
             return 1;
@@ -122,11 +124,14 @@ public static class CheckCommand
                 MaxTransitions = maxSteps,
                 Checks = scenario.Checks,
                 Progress = progress.Report,
+                Cancel = Program.Interrupt,
             };
             var result = new Explorer(machine, options).Run();
             progress.Clear();
 
             var policyName = config.PolicyName;
+            // Traces record an assembly policy by absolute path and hash, so they replay from anywhere.
+            var (tracePolicy, policySha) = PolicyRegistry.Locate(policyName);
             var protocolName = ProtocolNames.Name(config.Protocol);
             var traces = new List<(FoundViolation Found, TraceRun Run, string? File)>();
             for (var i = 0; i < result.Violations.Count; i++)
@@ -136,13 +141,14 @@ public static class CheckCommand
                 string? file = null;
                 if (traceOut != null)
                 {
-                    file = i == 0 ? traceOut : Path.ChangeExtension(traceOut, null) + $".{i + 1}" + (Path.GetExtension(traceOut) is { Length: > 0 } ext ? ext : ".json");
-                    new TraceFile
+                    file = i == 0 || OutputFiles.IsSpecial(Path.GetFullPath(traceOut)) ? traceOut : Path.ChangeExtension(traceOut, null) + $".{i + 1}" + (Path.GetExtension(traceOut) is { Length: > 0 } ext ? ext : ".json");
+                    var traceFile = new TraceFile
                     {
                         ScenarioName = scenario.Name,
                         ScenarioSource = scenario.Source,
                         ScenarioText = scenario.Text,
-                        Policy = policyName,
+                        Policy = tracePolicy,
+                        PolicySha256 = policySha,
                         Protocol = protocolName,
                         Checks = scenario.Checks,
                         Strategy = result.Strategy.ToString().ToLowerInvariant(),
@@ -153,7 +159,8 @@ public static class CheckCommand
                         Violation = f.Violation,
                         Actors = [.. machine.Actors.Select(a => a.Name)],
                         Choices = f.Trace,
-                    }.Save(file);
+                    };
+                    OutputFiles.Write(file, traceFile.Save);
                 }
                 traces.Add((f, run, file));
             }
@@ -240,11 +247,26 @@ public static class CheckCommand
             }
             return result.Verdict switch { Verdict.Holds => 0, Verdict.Violation => 2, Verdict.Incomplete => 4, _ => 3 };
         }
+        catch (Exception e) when (e is PolicyLoadException or IOException)
+        {
+            // The policy's constructor or DeclareMaps failed, or an output could not be written: the
+            // user's input, not a bug in scxlab.
+            stderr.WriteLine($"scxlab check: {e.Message}");
+            return 1;
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             stderr.WriteLine($"scxlab check: internal error: {e.GetType().Name}: {e.Message}");
             return 3;
         }
+    }
+
+    /// <summary>A budget as a number of seconds (<c>5</c>) or a duration with a unit (<c>5s</c>, <c>2500ms</c>, <c>1m</c>), as durations are written everywhere else.</summary>
+    internal static double BudgetSeconds(string v)
+    {
+        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 && double.IsFinite(s)) return s;
+        if (Simulation.Durations.TryParse(v, out var ns, out _) && ns > 0) return ns / 1e9;
+        throw new UsageException($"--budget needs a positive duration (seconds, or with a unit: 5s, 2500ms, 1m), got '{v}'");
     }
 
     /// <summary>A one-line progress display on stderr, for runs longer than a second.</summary>

@@ -69,6 +69,7 @@ internal static class CompareCommand
             var scs = Scenarios(r.GetValue(scenarios) ?? []);
             foreach (var s in scs)
                 foreach (var p in ProtocolComparison.PoliciesOf(s, pols)) PolicyRegistry.Resolve(p);
+            if (r.GetValue(traces) is { } given) OutputFiles.CheckDirectory("--traces", given);
             var dir = r.GetValue(traces) ?? Directory.CreateTempSubdirectory("scxlab-compare-").FullName;
 
             var text = r.GetValue(witness);

@@ -19,10 +19,27 @@ internal static class PassThroughCommand
         cmd.Arguments.Add(rest);
         cmd.SetAction(r =>
         {
-            var tokens = (r.GetValue(rest) ?? []).Concat(r.UnmatchedTokens).ToArray();
+            var tokens = ExpandEquals((r.GetValue(rest) ?? []).Concat(r.UnmatchedTokens));
             return run(tokens, r.InvocationConfiguration.Output, new OneLineMessages(r.InvocationConfiguration.Error));
         });
         return cmd;
+    }
+
+    /// <summary><c>--name=value</c> as <c>--name value</c>, the spelling System.CommandLine accepts for the other commands.</summary>
+    internal static string[] ExpandEquals(IEnumerable<string> tokens)
+    {
+        var list = new List<string>();
+        foreach (var t in tokens)
+        {
+            var eq = t.IndexOf('=');
+            if (t.StartsWith("--", StringComparison.Ordinal) && eq > 2)
+            {
+                list.Add(t[..eq]);
+                list.Add(t[(eq + 1)..]);
+            }
+            else list.Add(t);
+        }
+        return [.. list];
     }
 }
 
@@ -36,6 +53,6 @@ internal sealed class OneLineMessages(TextWriter inner) : TextWriter
     public override void Write(char value) => inner.Write(value);
     public override void Write(string? value) => inner.Write(value);
     public override void WriteLine(string? value) =>
-        inner.WriteLine(value == null ? null : string.Join(' ', value.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)));
+        inner.WriteLine(value == null ? null : Scenarios.InputText.OneLine(value));
     public override void Flush() => inner.Flush();
 }

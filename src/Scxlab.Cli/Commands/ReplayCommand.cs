@@ -14,15 +14,28 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class ReplayCommand
 {
-    public const string Usage = "usage: scxlab replay TRACE.json";
+    public const string Usage = "usage: scxlab replay TRACE.json [--policy X]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        // --policy X: the policy to replay with (an assembly that moved since the trace was recorded).
+        string? policyArg = null;
+        var i = Array.IndexOf(args, "--policy");
+        if (i >= 0)
+        {
+            if (i + 1 >= args.Length)
+            {
+                stderr.WriteLine("scxlab replay: --policy needs a value (see 'scxlab replay --help')");
+                return 1;
+            }
+            policyArg = args[i + 1];
+            args = [.. args[..i], .. args[(i + 2)..]];
+        }
         if (args.Length != 1 || args[0].StartsWith('-'))
         {
             if (args is ["-h" or "--help"]) { stdout.WriteLine(Usage); return 0; }
-            stderr.WriteLine(args.Length == 0 ? "scxlab replay: missing TRACE.json" : $"scxlab replay: unexpected arguments: {string.Join(' ', args)}");
-            stderr.WriteLine(Usage);
+            // One line: the problem, and where the full usage is.
+            stderr.WriteLine((args.Length == 0 ? "scxlab replay: missing TRACE.json" : $"scxlab replay: unexpected arguments: {string.Join(' ', args)}") + " (see 'scxlab replay --help')");
             return 1;
         }
         TraceFile trace;
@@ -39,9 +52,12 @@ public static class ReplayCommand
                 var g => throw new ScenarioException($"{args[0]}: unknown granularity '{g}' (expected normal | fine)"),
             };
             if (!KernelEras.TryParse(trace.Kernel, out var kernel)) throw new ScenarioException($"{args[0]}: unknown kernel '{trace.Kernel}' (expected {KernelEras.Expected})");
-            if (trace.PolicySha256 != null && BpfObjectSpec.Sha256(trace.Policy) is { } sha && sha != trace.PolicySha256)
-                throw new ScenarioException($"{args[0]}: recorded with BPF object sha256 {trace.PolicySha256[..12]}…, but {BpfObjectSpec.TryParseHead(trace.Policy)} is now {sha[..12]}…; refusing to replay against another object");
-            config = scenario.ToConfig(trace.Policy, protocol, granularity, kernel);
+            var policy = policyArg ?? trace.Policy;
+            config = scenario.ToConfig(policy, protocol, granularity, kernel);
+            if (trace.PolicySha256 != null && BpfObjectSpec.Sha256(policy) is { } objSha && !string.Equals(objSha, trace.PolicySha256, StringComparison.OrdinalIgnoreCase))
+                throw new ScenarioException($"{args[0]}: recorded with BPF object sha256 {trace.PolicySha256[..12]}…, but {BpfObjectSpec.TryParseHead(policy)} is now {objSha[..12]}…; refusing to replay against another object");
+            if (trace.PolicySha256 != null && BpfObjectSpec.Sha256(policy) == null && PolicyRegistry.Locate(policy).Sha256 is { } sha && !string.Equals(sha, trace.PolicySha256, StringComparison.OrdinalIgnoreCase))
+                throw new ScenarioException($"{args[0]}: policy assembly {policy[..policy.LastIndexOf(':')]} has sha256 {sha}, the trace was recorded with {trace.PolicySha256} (a different build would not replay the same)");
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException)
         {
@@ -78,6 +94,11 @@ public static class ReplayCommand
             }
             stdout.WriteLine($"outcome (reproduced): {run.Outcome}");
             return 2;
+        }
+        catch (PolicyLoadException e)
+        {
+            stderr.WriteLine($"scxlab replay: {e.Message}");
+            return 1;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -84,21 +84,39 @@ public static class SimulateCommand
             stderr.WriteLine("scxlab simulate: --plot needs a .png or .svg file name");
             return 1;
         }
+        // Output paths before the run: a typo must not cost a long simulation.
+        try
+        {
+            if (o.Perfetto != null)
+                foreach (var proto in o.Protocols) OutputFiles.CheckFile("--perfetto", o.Protocols.Count == 1 ? o.Perfetto : Suffixed(o.Perfetto, Protocols.Name(proto)));
+            if (o.Plot != null) OutputFiles.CheckFile("--plot", o.Plot);
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
 
         var wall = System.Diagnostics.Stopwatch.StartNew();
+        var interrupted = false;
         var results = new List<SimResult>();
         var showProgress = o.Progress || (ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
         try
         {
             foreach (var proto in o.Protocols)
             {
+                if (interrupted) break; // Ctrl-C: the protocols not yet run are left out of the report
                 var protoName = Protocols.Name(proto);
                 PerfettoWriter? perfetto = null;
+                string? perfettoFile = null;
                 if (o.Perfetto != null)
                 {
-                    var file = o.Protocols.Count == 1 ? o.Perfetto : Suffixed(o.Perfetto, protoName);
-                    perfetto = new PerfettoWriter(file);
+                    // Written under a temporary name and renamed when complete: a failed run leaves no
+                    // half-written trace under the user's name.
+                    perfettoFile = o.Protocols.Count == 1 ? o.Perfetto : Suffixed(o.Perfetto, protoName);
+                    perfetto = new PerfettoWriter(OutputFiles.IsSpecial(Path.GetFullPath(perfettoFile)) ? perfettoFile : OutputFiles.TempNameFor(perfettoFile));
                 }
+                var done = false;
                 try
                 {
                     var sim = new Simulator(workload, new SimOptions
@@ -114,20 +132,34 @@ public static class SimulateCommand
                         Costs = new StepCosts { Jitter = o.Jitter, IrqPerSecond = o.IrqRate ?? new StepCosts().IrqPerSecond, IrqMeanNs = o.IrqMeanNs ?? new StepCosts().IrqMeanNs },
                         Trace = perfetto,
                         Progress = showProgress ? f => DrawProgress(stderr, protoName, f) : null,
+                        Cancel = Program.Interrupt,
                     });
                     var r = sim.Run();
+                    if (sim.Interrupted) interrupted = true;
                     if (showProgress && r.WallSeconds >= 1) stderr.Write("\r" + new string(' ', 60) + "\r");
                     results.Add(r);
+                    done = true;
                 }
                 finally
                 {
                     perfetto?.Dispose();
+                    if (perfetto != null && perfetto.Path != perfettoFile)
+                    {
+                        if (done) OutputFiles.Commit(perfetto.Path, perfettoFile!);
+                        else if (File.Exists(perfetto.Path)) File.Delete(perfetto.Path);
+                    }
                 }
-                if (perfetto != null && !o.Json) stderr.WriteLine($"perfetto trace: {perfetto.Path} (open in ui.perfetto.dev)");
+                if (perfetto != null && !o.Json) stderr.WriteLine($"perfetto trace: {perfettoFile} (open in ui.perfetto.dev)");
             }
         }
         catch (WorkloadException e)
         {
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
+        catch (PolicyLoadException e)
+        {
+            // The policy's constructor or DeclareMaps failed: a load error.
             stderr.WriteLine($"scxlab simulate: {e.Message}");
             return 1;
         }
@@ -160,6 +192,12 @@ public static class SimulateCommand
         else stdout.Write(SimReport.Table(workload.Name, results));
         if (o.Json && o.Csv) stderr.Write(SimReport.Csv(results));
         var violated = results.Any(r => r.Exits.Count > 0 || r.Findings.Count > 0);
+        if (interrupted)
+        {
+            // Ctrl-C: the report above covers the virtual time simulated before it; exit 4 (incomplete).
+            stderr.WriteLine($"scxlab simulate: interrupted (Ctrl-C) at {Durations.Format(results[^1].DurationNs)} of virtual time; the report covers that much");
+            return 4;
+        }
         return o.FailOnViolation && violated ? 2 : 0;
     }
 

@@ -204,3 +204,11 @@ public struct BpfTaskBuilder<T>
 
 /// <summary>A misuse of the policy API that only run time can see; ends the scheduler like scx_error.</summary>
 public sealed class PolicyMisuseException(string message) : Exception(message);
+
+/// <summary>
+/// A policy callback recursed until the stack ran low (checked at every BPF API entry). BPF has no
+/// unbounded recursion — the verifier rejects recursive calls and bounds the stack at 512 bytes — so
+/// the scheduler ends with SCX_EXIT_ERROR_BPF and this one-line reason.
+/// </summary>
+public sealed class PolicyStackOverflowException()
+    : Exception("stack overflow: the policy recursed without bound (the BPF verifier rejects recursive calls; a BPF program's stack is 512 bytes)");

@@ -106,6 +106,9 @@ public class BpfContext
     private protected int Enter(CallKind k, long a, long b, out long v)
     {
         v = 0;
+        // Every API entry checks the stack: a policy recursing without bound ends its scheduler
+        // (the BPF verifier rejects such a program) instead of taking the process down.
+        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack()) throw new PolicyStackOverflowException();
         if (!Active || M.RunningContext != this)
         {
             M.PolicyMisuse(this, $"{KfuncName(k)}() called from outside ops.{ScxCallbacks.OpName(Callback)}(): the context is only valid while its callback runs");

@@ -141,7 +141,7 @@ public sealed class TaskHasExactlyOneOwner : Invariant
             if (!owned)
                 return $"{m.TaskName(t)} is SCX_TASK_QUEUED but has no owner: not current, on no DSQ, not in transfer, ops_state NONE, and no kernel path carries it";
             if (st != OpsState.Queued) continue;
-            if (m.Ops.HoldsTask(new MapView(w.Maps), new TaskRef(t), m.Config.Tasks[t].Pid) != false) continue;
+            if (m.PolicyHoldsTask(w, t) != false) continue;
             if (WorldQueries.InDispatchBuffer(w, t) || CanHandBack(w, t)) continue;
             if (PendingRescue(m, t, out var actor, out var action))
             {

@@ -78,8 +78,7 @@ public static class CellClassifier
         return lost;
     }
 
-    public static bool? PolicyHolds(Machine m, int t) =>
-        m.Ops.HoldsTask(new MapView(m.World.Maps), new TaskRef(t), m.Config.Tasks[t].Pid);
+    public static bool? PolicyHolds(Machine m, int t) => m.PolicyHoldsTask(m.World, t);
 
     /// <summary>The one-line end state of a forgotten task.</summary>
     public static string Forgotten(Machine m, int t)

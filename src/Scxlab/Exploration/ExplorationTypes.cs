@@ -42,6 +42,8 @@ public sealed class ExploreOptions
     public int Jobs { get; init; } = 1;
     /// <summary>Called about twice a second once a run has lasted a second.</summary>
     public Action<ExploreStats>? Progress { get; init; }
+    /// <summary>Cancelled by the user (Ctrl-C): the search stops as incomplete ("interrupted"), with what it covered.</summary>
+    public CancellationToken Cancel { get; init; }
     /// <summary>Test hook: every transition of a DFS (parent world, actor, child world, child's sleep set). Null on the hot path.</summary>
     internal Action<World, int, World, ulong>? OnTransition { get; init; }
 }

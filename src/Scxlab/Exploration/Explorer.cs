@@ -37,6 +37,9 @@ namespace Scxlab.Exploration;
 /// </remarks>
 public sealed class Explorer
 {
+    /// <summary>Most actors (CPUs, scripted actors and scx_disable) one exploration takes; scenario loading checks it.</summary>
+    public const int MaxActors = 63;
+
     private readonly Machine _m;
     private readonly World _initial;
     private readonly ExploreOptions _o;
@@ -57,7 +60,7 @@ public sealed class Explorer
         _o = options;
         _checker = new StateChecker(machine, options.Checks);
         _n = machine.ActorCount;
-        if (_n > 63) throw new ArgumentException("the explorer supports at most 63 actors");
+        if (_n > MaxActors) throw new ArgumentException($"the explorer supports at most {MaxActors} actors");
     }
 
     public ExploreResult Run()
@@ -103,7 +106,7 @@ public sealed class Explorer
         {
             // Shortest traces: a BFS that stops once every violation kind found has been reached.
             var bfsStats = new ExploreStats();
-            var bfs = new BfsSearch(_m, _initial, _checker, new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, BudgetSeconds = _o.BudgetSeconds }, bfsStats, Stopwatch.StartNew(), _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10));
+            var bfs = new BfsSearch(_m, _initial, _checker, new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, BudgetSeconds = _o.BudgetSeconds, Cancel = _o.Cancel }, bfsStats, Stopwatch.StartNew(), _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10));
             var shortest = bfs.Run(_found.Keys.ToHashSet());
             foreach (var s in shortest)
                 if (_found.TryGetValue(s.Violation.Key, out var old) && s.Trace.Count <= old.Trace.Count) _found[s.Violation.Key] = s;
@@ -146,7 +149,9 @@ public sealed class Explorer
     internal static bool OverBudget(ExploreOptions o, ExploreStats stats, Stopwatch clock, IVisitedSet visited, ref double nextProgress, out string? why)
     {
         why = null;
-        if (o.MaxTransitions is { } mt && stats.Transitions >= mt) why = $"step budget of {mt} transitions exhausted";
+        // A volatile read per transition: Ctrl-C stops the search at once, not 1024 transitions later.
+        if (o.Cancel.IsCancellationRequested) why = "interrupted (Ctrl-C)";
+        else if (o.MaxTransitions is { } mt && stats.Transitions >= mt) why = $"step budget of {mt} transitions exhausted";
         else if ((stats.Transitions & 1023) == 0)
         {
             var s = clock.Elapsed.TotalSeconds;

@@ -102,7 +102,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         WorldCodec.Save(root, cur);
         curItems.Add((0, 0, cur.Length));
         var depth = 0;
-        var stop = 0; // set by a worker that ran out of time; read by the others between states
+        var stop = 0; // set by a worker that ran out of time (1) or saw Ctrl-C (2); read by the others between states
         while (curItems.Count > 0)
         {
             depth++;
@@ -119,6 +119,11 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                     for (var i = from; i < to; i++)
                     {
                         if (Volatile.Read(ref stop) != 0) return;
+                        if (o.Cancel.IsCancellationRequested)
+                        {
+                            Volatile.Write(ref stop, 2);
+                            return;
+                        }
                         if (o.BudgetSeconds is { } b && (i & 63) == 0 && clock.Elapsed.TotalSeconds >= b)
                         {
                             Volatile.Write(ref stop, 1);
@@ -192,9 +197,9 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                 }
             }
             Progress();
-            if (Volatile.Read(ref stop) != 0)
+            if (Volatile.Read(ref stop) != 0 || o.Cancel.IsCancellationRequested)
             {
-                Incomplete = $"time budget of {o.BudgetSeconds:0.###} s exhausted";
+                Incomplete = Volatile.Read(ref stop) == 1 ? $"time budget of {o.BudgetSeconds:0.###} s exhausted" : "interrupted (Ctrl-C)";
                 return [.. found.Values];
             }
 

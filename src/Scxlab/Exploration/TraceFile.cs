@@ -19,6 +19,11 @@ public sealed class TraceFile
     public required string ScenarioSource { get; init; }
     public required string ScenarioText { get; init; }
     public required string Policy { get; init; }
+    /// <summary>
+    /// SHA-256 (hex) of the file the policy came from when the trace was recorded: the assembly of a policy
+    /// loaded from one, or the BPF object (<c>X.bpf.o</c>, computed here when not given). Replay refuses another file.
+    /// </summary>
+    public string? PolicySha256 { get; init; }
     public required string Protocol { get; init; }
     public IReadOnlyList<string> Checks { get; init; } = [];
     public string Strategy { get; init; } = "";
@@ -32,13 +37,10 @@ public sealed class TraceFile
     /// <summary>Actor names, by id, as the model numbered them.</summary>
     public required IReadOnlyList<string> Actors { get; init; }
     public required IReadOnlyList<int> Choices { get; init; }
-    /// <summary>sha256 of the BPF object when the policy is one (<c>X.bpf.o</c>): replay refuses another object.</summary>
-    public string? PolicySha256 { get; init; }
-
     public JsonObject ToJson()
     {
         var o = Body();
-        if ((PolicySha256 ?? Policies.BpfObjectSpec.Sha256(Policy)) is { } sha) o.Insert(o.IndexOf("policy") + 1, "policy_sha256", sha);
+        if (o["policy_sha256"] is null) o.Remove("policy_sha256");
         return o;
     }
 
@@ -48,6 +50,7 @@ public sealed class TraceFile
         ["version"] = CurrentVersion,
         ["scenario"] = new JsonObject { ["name"] = ScenarioName, ["source"] = ScenarioSource, ["text"] = ScenarioText },
         ["policy"] = Policy,
+        ["policy_sha256"] = PolicySha256 ?? Policies.BpfObjectSpec.Sha256(Policy),
         ["protocol"] = Protocol,
         ["settings"] = new JsonObject
         {
@@ -81,7 +84,7 @@ public sealed class TraceFile
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path));
+            root = JsonNode.Parse(InputText.ReadFile(path, m => new ScenarioException(m)));
         }
         catch (JsonException e)
         {

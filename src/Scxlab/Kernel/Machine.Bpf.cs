@@ -94,6 +94,8 @@ public sealed partial class Machine
             case BpfTaskStatus.Faulted:
                 var msg = error is PolicyMisuseException pm
                     ? $"ops.{ScxCallbacks.OpName(cb)}(): {pm.Message}"
+                    : error is PolicyStackOverflowException so
+                    ? $"ops.{ScxCallbacks.OpName(cb)}() failed: {so.Message}"
                     : $"ops.{ScxCallbacks.OpName(cb)}() failed: {error!.GetType().Name}: {error.Message}";
                 ScxExit(error is PolicyMisuseException ? ExitKind.Error : ExitKind.ErrorBpf, 0, msg);
                 EndCallback(ref f, DefaultReturn(ref f));

@@ -52,6 +52,22 @@ public sealed partial class Machine
     /// <summary>When set, steps narrate what they do (for traces); null on the hot path.</summary>
     public ITraceSink? Trace { get; set; }
 
+    /// <summary>
+    /// The policy's <see cref="ScxOps.HoldsTask"/> (the forgotten-task check's view of its maps), with
+    /// an exception from policy code turned into a one-line <see cref="Policies.PolicyLoadException"/>.
+    /// </summary>
+    public bool? PolicyHoldsTask(World w, int t)
+    {
+        try
+        {
+            return Ops.HoldsTask(new MapView(w.Maps), new TaskRef(t), Config.Tasks[t].Pid);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new Policies.PolicyLoadException($"policy {Config.PolicyName}: HoldsTask({TaskName(t)}) failed: {e.GetType().Name}: {Scenarios.InputText.OneLine(e.Message)}");
+        }
+    }
+
     public Machine(ModelConfig config)
     {
         Config = config;
@@ -60,7 +76,16 @@ public sealed partial class Machine
         Ops = config.PolicyFactory();
         Has = new OpsTable(Ops);
         MapLayout = new MapBuilder(config.Tasks.Count, N);
-        Ops.DeclareMaps(MapLayout);
+        try
+        {
+            Ops.DeclareMaps(MapLayout);
+        }
+        catch (Exception e) when (e is not (Policies.PolicyLoadException or OutOfMemoryException))
+        {
+            // The policy's own code failed before it ran: like a BPF program the kernel refuses to
+            // load, a load error (exit 1), not an error of scxlab.
+            throw new Policies.PolicyLoadException($"policy {config.PolicyName}: DeclareMaps() failed: {e.GetType().Name}: {Scenarios.InputText.OneLine(e.Message)}");
+        }
         DspMaxBatch = Ops.DispatchMaxBatch > 0 ? Ops.DispatchMaxBatch : ScxConst.DspDflMaxBatch;
         WatchdogTimeoutNs = config.WatchdogTimeoutNs ?? (Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs);
 

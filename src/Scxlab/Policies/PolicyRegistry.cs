@@ -53,6 +53,28 @@ public static class PolicyRegistry
         return LoadFromAssembly(path, spec[(colon + 1)..], baseDirectory);
     }
 
+    /// <summary>
+    /// What a trace records so it replays from any directory: a built-in name as is; an assembly
+    /// reference with its path made absolute, and the assembly's SHA-256 (hex) so a changed or
+    /// different assembly is refused rather than replayed into a false divergence.
+    /// </summary>
+    public static (string Spec, string? Sha256) Locate(string spec, string? baseDirectory = null)
+    {
+        spec = spec.Trim();
+        if (BuiltIn.Any(p => string.Equals(p.Name, spec, StringComparison.OrdinalIgnoreCase))) return (spec, null);
+        var colon = spec.LastIndexOf(':');
+        if (colon <= 0) return (spec, null);
+        var full = Path.GetFullPath(spec[..colon], baseDirectory ?? Directory.GetCurrentDirectory());
+        return ($"{full}:{spec[(colon + 1)..]}", File.Exists(full) ? Sha256Of(full) : null);
+    }
+
+    /// <summary>The lower-case hex SHA-256 of a file.</summary>
+    public static string Sha256Of(string path)
+    {
+        using var f = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(f));
+    }
+
     private static string Expected =>
         $"built-in: {string.Join(", ", BuiltIn.Select(b => b.Name))}; or path/to/X.bpf.o; or path/to/X.dll:Namespace.Type";
 

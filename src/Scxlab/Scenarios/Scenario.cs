@@ -19,6 +19,8 @@ public sealed class Scenario
     public KernelEra Kernel { get; init; } = KernelEra.V7_1;
     public required string Policy { get; init; }
     public IReadOnlyList<string> Compare { get; init; } = [];
+    /// <summary>Where each policy name of <c>policy:</c> and <c>compare:</c> was written (<c>file:line:col</c>).</summary>
+    public IReadOnlyDictionary<string, string> PolicyAt { get; init; } = new Dictionary<string, string>();
     /// <summary>Free-form labels; <c>long</c> marks a scenario whose search takes seconds or more (left out of default sweeps such as <c>scxlab compare</c>).</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
     public required IReadOnlyList<TaskSpec> Tasks { get; init; }
@@ -35,7 +37,15 @@ public sealed class Scenario
     public ModelConfig ToConfig(string? policy = null, Protocol? protocol = null, Granularity granularity = Granularity.Normal, KernelEra? kernel = null)
     {
         var pol = policy ?? Policy;
-        Func<ScxOps> factory = PolicyRegistry.Resolve(pol);
+        Func<ScxOps> factory;
+        try
+        {
+            factory = PolicyRegistry.Resolve(pol);
+        }
+        catch (PolicyLoadException e) when (PolicyAt.TryGetValue(pol, out var at))
+        {
+            throw new PolicyLoadException($"{at}: {e.Message}");
+        }
         var rounds = new int[Cpus];
         for (var c = 0; c < Cpus && c < Rounds.Count; c++) rounds[c] = Rounds[c];
         return new ModelConfig

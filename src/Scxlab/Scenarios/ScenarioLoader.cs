@@ -36,7 +36,8 @@ public static class ScenarioLoader
     /// <summary>A path to a YAML file, or a built-in name (with or without <c>.yaml</c>).</summary>
     public static Scenario Resolve(string spec)
     {
-        if (File.Exists(spec)) return Parse(File.ReadAllText(spec), spec);
+        if (Directory.Exists(spec)) throw new ScenarioException($"{InputText.Escape(spec)}: is a directory, not a scenario file");
+        if (File.Exists(spec)) return Parse(InputText.ReadFile(spec, m => new ScenarioException(m)), spec);
         var name = spec.EndsWith(".yaml", StringComparison.Ordinal) ? Path.GetFileNameWithoutExtension(spec) : spec;
         var text = BuiltInText(name);
         if (text != null) return Parse(text, "builtin:" + name);
@@ -47,6 +48,8 @@ public static class ScenarioLoader
 
     public static Scenario Parse(string text, string source)
     {
+        // Depth first: YamlStream.Load recurses once per nesting level and would overflow the stack.
+        InputText.CheckYamlDepth(text, (line, col, what) => new ScenarioException($"{source}:{line}:{col}: {what}"));
         var stream = new YamlStream();
         try
         {
@@ -128,26 +131,50 @@ public static class ScenarioLoader
                 var s = Str(pn.Value, "a protocol");
                 if (!ProtocolNames.TryParse(s, out protocol)) throw Err(pn.Value, $"unknown protocol '{s}' (expected {ProtocolNames.Expected})");
             }
-            var policy = Str(Required(m, k, "policy", "the scenario"), "a policy name");
+            var policyNode = Required(m, k, "policy", "the scenario");
+            var policy = Str(policyNode, "a policy name");
+            // Policies resolve when a run starts (an assembly path is taken from the current directory
+            // then); where each name was written lets that error name file:line:col.
+            var policyAt = new Dictionary<string, string>(StringComparer.Ordinal) { [policy] = $"{source}:{policyNode.Start.Line}:{policyNode.Start.Column}" };
             var compare = new List<string>();
             if (k.TryGetValue("compare", out var cn))
-                foreach (var e in Seq(cn.Value, "a list of policy names")) compare.Add(Str(e, "a policy name"));
+                foreach (var e in Seq(cn.Value, "a list of policy names"))
+                {
+                    var c = Str(e, "a policy name");
+                    compare.Add(c);
+                    policyAt.TryAdd(c, $"{source}:{e.Start.Line}:{e.Start.Column}");
+                }
             var tags = new List<string>();
             if (k.TryGetValue("tags", out var tn0))
                 foreach (var e in Seq(tn0.Value, "a list of tags")) tags.Add(Str(e, "a tag"));
 
             var taskNodes = Seq(Required(m, k, "tasks", "the scenario"), "the task list");
+            // The model's DSQ iterator tracks visited tasks in 128 bits (DsqIter.MaxTasks), and an
+            // exhaustive search of more tasks than that is out of reach anyway: the cap keeps load
+            // and set-up within any budget.
+            if (taskNodes.Children.Count > Bpf.DsqIter.MaxTasks)
+                throw Err(taskNodes, $"a scenario holds at most {Bpf.DsqIter.MaxTasks} tasks, this one has {taskNodes.Children.Count}");
             var tasks = new List<TaskSpec>();
             var taskIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+            var pids = new Dictionary<int, string>();
+            var running = new Dictionary<int, string>();
             foreach (var tn in taskNodes)
             {
                 var t = ReadTask(tn, cpus, tasks.Count);
                 if (!taskIndex.TryAdd(t.Name, tasks.Count)) throw Err(tn, $"duplicate task name '{t.Name}'");
+                // States the kernel cannot be in are load errors, not findings: a shared pid would make
+                // bpf_task_from_pid() ambiguous (and the forgotten-task check report a false positive).
+                var tk = Keys((YamlMappingNode)tn);
+                if (!pids.TryAdd(t.Pid, t.Name))
+                    throw Err(tk.TryGetValue("pid", out var pidNode) ? pidNode.Value : tn, $"duplicate pid {t.Pid}: tasks '{pids[t.Pid]}' and '{t.Name}' cannot share a pid");
+                if (t.State == InitialTaskState.Running && !running.TryAdd(t.Cpu, t.Name))
+                    throw Err(tk["cpu"].Value, $"task '{t.Name}' is running on CPU {t.Cpu}, but CPU {t.Cpu} already runs '{running[t.Cpu]}' (one rq->curr per CPU)");
                 tasks.Add(t);
             }
             if (tasks.Count == 0) throw Err(taskNodes, "expected at least one task");
 
             var rounds = new int[cpus];
+            var seenRounds = new HashSet<int>();
             if (k.TryGetValue("rounds", out var rn))
             {
                 foreach (var e in Seq(rn.Value, "a list of {cpu, count}"))
@@ -155,7 +182,9 @@ public static class ScenarioLoader
                     var em = Map(e, "a round entry {cpu, count}");
                     OnlyKeys(em, "a round entry", "cpu", "count");
                     var ek = Keys(em);
-                    var c = (int)Int(Required(em, ek, "cpu", "a round entry"), "cpu", 0, cpus - 1);
+                    var cn0 = Required(em, ek, "cpu", "a round entry");
+                    var c = (int)Int(cn0, "cpu", 0, cpus - 1);
+                    if (!seenRounds.Add(c)) throw Err(cn0, $"duplicate rounds entry for CPU {c} (one entry per CPU; the later one would silently win)");
                     rounds[c] = (int)Int(Required(em, ek, "count", "a round entry"), "count", 0, 1000);
                 }
             }
@@ -171,6 +200,10 @@ public static class ScenarioLoader
                     actors.Add(a);
                 }
             }
+
+            // Every CPU and scripted actor is an actor of the explorer, plus scx_disable.
+            if (cpus + actors.Count + 1 > Exploration.Explorer.MaxActors)
+                throw Err(k["cpus"].Value, $"a scenario has at most {Exploration.Explorer.MaxActors} actors: {cpus} CPUs + {actors.Count} scripted actor(s) + scx_disable is {cpus + actors.Count + 1}");
 
             var checks = new List<string>();
             if (k.TryGetValue("check", out var chk))
@@ -222,6 +255,7 @@ public static class ScenarioLoader
                 Protocol = protocol,
                 Kernel = kernel,
                 Policy = policy,
+                PolicyAt = policyAt,
                 Compare = compare,
                 Tags = tags,
                 Tasks = tasks,
@@ -268,6 +302,11 @@ public static class ScenarioLoader
                 var s = Str(mdn.Value, "true or false");
                 md = s switch { "true" => true, "false" => false, _ => throw Err(mdn.Value, "expected true or false") };
             }
+            // The kernel moves a queued or running task off a CPU its new mask excludes (affine_move_task():
+            // move_queued_task() or the stopper), unless migration is disabled; a sleeping task keeps its
+            // old task_cpu() until select_task_rq() at wakeup, so only that case may name such a CPU.
+            if (state != InitialTaskState.Sleeping && !md && !allowed.Test(cpu))
+                throw Err(k["cpu"].Value, $"task '{name}' is {(state == InitialTaskState.Running ? "running" : "queued")} on CPU {cpu}, which is not in its allowed CPUs {allowed} (the kernel migrates such a task unless migration_disabled: true)");
             return new TaskSpec(name, pid, allowed, cpu, state, weight, slice, md);
         }
 

@@ -55,6 +55,8 @@ public sealed record SimOptions
     public ISimTraceSink? Trace { get; init; }
     /// <summary>Called about ten times a second of wall time with the fraction of virtual time done (after the first second).</summary>
     public Action<double>? Progress { get; init; }
+    /// <summary>Cancelled by the user (Ctrl-C): the run ends at the current virtual time, reported as such.</summary>
+    public CancellationToken Cancel { get; init; }
 }
 
 /// <summary>A timeline consumer (the Perfetto writer implements it). Calls come in virtual-time order per CPU.</summary>

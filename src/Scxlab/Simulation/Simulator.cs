@@ -117,7 +117,8 @@ public sealed class Simulator
     private long _steps, _events;
 
     private long _now;
-    private readonly long _end;
+    // Not readonly: an interrupt ends the run early, and the metrics cover the time actually simulated.
+    private long _end;
     private readonly long _tickNs;
 
     private static readonly int[] ChurnWeights = [25, 50, 100, 200, 400];
@@ -156,9 +157,13 @@ public sealed class Simulator
             if (grp.Cpus == null) cpus = Enumerable.Range(0, _n).ToList();
             else
             {
-                if (!CpuLists.TryParse(grp.Cpus, 256, out cpus, out var why)) throw new WorkloadException($"task group '{grp.Name}': {why}");
-                cpus = cpus.Where(c => c < _n).Distinct().Order().ToList();
-                if (cpus.Count == 0) throw new WorkloadException($"task group '{grp.Name}': none of CPUs {grp.Cpus} exists on a {_n}-CPU machine");
+                var at = grp.CpusAt != null ? grp.CpusAt + ": " : "";
+                if (!CpuLists.TryParse(grp.Cpus, 256, out cpus, out var why)) throw new WorkloadException($"{at}task group '{grp.Name}': {why}");
+                // A CPU the machine does not have is an error, not silently dropped: the group would
+                // run on fewer CPUs than its file says.
+                if (cpus.FirstOrDefault(c => c >= _n, -1) is var missing and >= 0)
+                    throw new WorkloadException($"{at}task group '{grp.Name}': CPU {missing} does not exist on a {_n}-CPU machine (cpus '{grp.Cpus}'; set --cpus or the workload's cpus:)");
+                cpus = cpus.Distinct().Order().ToList();
             }
             _groupCpus[g] = [.. cpus];
             var mask = default(CpuMask);
@@ -274,6 +279,9 @@ public sealed class Simulator
 
     // ================================================================ run
 
+    /// <summary>True when <see cref="SimOptions.Cancel"/> ended the run before its duration.</summary>
+    public bool Interrupted { get; private set; }
+
     public SimResult Run()
     {
         var wall = Stopwatch.StartNew();
@@ -305,6 +313,12 @@ public sealed class Simulator
         while (_q.Count > 0)
         {
             if (_q.Peek().Time > _end) break;
+            if (_o.Cancel.IsCancellationRequested)
+            {
+                Interrupted = true;
+                _end = Math.Max(_now, 1);
+                break;
+            }
             var e = _q.Pop();
             _now = e.Time;
             _events++;

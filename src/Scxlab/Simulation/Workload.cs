@@ -30,6 +30,8 @@ public sealed class TaskGroup
     public int Weight { get; init; } = 100;
     /// <summary>Allowed CPUs as a list form ("0-3,6"), null = every CPU.</summary>
     public string? Cpus { get; init; }
+    /// <summary>Where <see cref="Cpus"/> was written (<c>file:line:col</c>), for errors found once the CPU count is known.</summary>
+    public string? CpusAt { get; init; }
     public required IReadOnlyList<Phase> Phases { get; init; }
     /// <summary>How many times the phase list runs; -1 = forever.</summary>
     public int Loop { get; init; } = -1;

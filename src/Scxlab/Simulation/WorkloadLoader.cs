@@ -10,16 +10,7 @@ public static class WorkloadLoader
 {
     public static Workload LoadFile(string path)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new WorkloadException($"{path}: cannot read: {e.Message}");
-        }
-        return Parse(path, text);
+        return Parse(path, Scenarios.InputText.ReadFile(path, m => new WorkloadException(m)));
     }
 
     public static Workload Parse(string path, string text)
@@ -36,9 +27,13 @@ public static class WorkloadLoader
     {
         public readonly string Path = path;
         public WorkloadException Err(WNode n, string msg) => new($"{Path}:{n.Line}:{n.Col}: {msg}");
+        public string At(WNode n) => $"{Path}:{n.Line}:{n.Col}";
     }
 
     // ---------------------------------------------------------------- native format
+
+    /// <summary>Most tasks one workload may create: the simulator keeps every task in memory and in its event queue.</summary>
+    public const int MaxTasks = 1_000_000;
 
     private static readonly string[] TopKeys = ["name", "description", "cpus", "duration", "tasks"];
     private static readonly string[] GroupKeys = ["name", "class", "count", "weight", "cpus", "loop", "start", "start_spread", "start_suspended", "affinity_churn", "weight_churn", "phases"];
@@ -49,6 +44,7 @@ public static class WorkloadLoader
         var tasksNode = root.Get("tasks") ?? throw ctx.Err(root, "missing 'tasks' (a list of task groups)");
         if (tasksNode.Kind != WNode.NodeKind.Seq) throw ctx.Err(tasksNode, "'tasks' must be a list of task groups");
         var groups = new List<TaskGroup>();
+        var total = 0L;
         var phaseNodes = new List<(WNode Node, Phase Phase)>();
         foreach (var g in tasksNode.Seq)
         {
@@ -95,7 +91,9 @@ public static class WorkloadLoader
             var weightNode = g.Get("weight");
             if (weight < 1 || weight > 10000) throw ctx.Err(weightNode!, "weight must be 1..10000");
             var count = OptInt(ctx, g.Get("count"), 1);
-            if (count < 1 || count > 1_000_000) throw ctx.Err(g.Get("count")!, "count must be 1..1000000");
+            if (count < 1 || count > MaxTasks) throw ctx.Err(g.Get("count")!, $"count must be 1..{MaxTasks}");
+            total += count;
+            if (total > MaxTasks) throw ctx.Err(g.Get("count")!, $"more than {MaxTasks} tasks in the workload (the simulator holds every task in memory)");
             var loop = OptInt(ctx, g.Get("loop"), -1);
             if (loop == 0 || loop < -1) throw ctx.Err(g.Get("loop")!, "loop must be positive, or -1 for forever");
             groups.Add(new TaskGroup
@@ -105,6 +103,7 @@ public static class WorkloadLoader
                 Count = count,
                 Weight = weight,
                 Cpus = cpus,
+                CpusAt = cpusNode == null ? null : ctx.At(cpusNode),
                 Phases = phases,
                 Loop = loop,
                 StartNs = g.Get("start") is { } st ? Dur(ctx, st) : 0,
@@ -187,7 +186,9 @@ public static class WorkloadLoader
                 if (!RtGlobalKnown.Contains(k)) throw ctx.Err(kn, $"unsupported rt-app global key '{k}'");
                 if (k == "duration")
                 {
+                    // rt-app: seconds, or -1 for "until every thread ends" (here: the --duration default).
                     var s = Long(ctx, v);
+                    if (s == 0 || s < -1 || s > 1_000_000_000) throw ctx.Err(v, $"duration must be positive (seconds), or -1 to run until the threads end; got {s}");
                     if (s > 0) duration = s * 1_000_000_000L;
                 }
                 if (k == "default_policy" && Str(ctx, v) is not ("SCHED_OTHER" or "SCHED_EXT")) throw ctx.Err(v, $"unsupported policy '{Str(ctx, v)}' (the simulator runs SCHED_OTHER/SCHED_EXT tasks)");
@@ -195,6 +196,7 @@ public static class WorkloadLoader
         }
         var tasks = root.Get("tasks")!;
         var groups = new List<TaskGroup>();
+        var total = 0L;
         var wakes = new List<(WNode Node, string Target)>();
         foreach (var (name, nameNode, t) in tasks.Map)
         {
@@ -208,6 +210,10 @@ public static class WorkloadLoader
                 {
                     if (k == "policy" && Str(ctx, v) is not ("SCHED_OTHER" or "SCHED_EXT")) throw ctx.Err(v, $"unsupported policy '{Str(ctx, v)}' (the simulator runs SCHED_OTHER/SCHED_EXT tasks)");
                     if (k.StartsWith("dl-", StringComparison.Ordinal)) throw ctx.Err(kn, $"unsupported rt-app key '{k}' (SCHED_DEADLINE)");
+                    // Keys the subset does not use still get their type checked: a list where a
+                    // string belongs is a mistake, not something to skip silently.
+                    if (k is "taskgroup") Str(ctx, v);
+                    if (k is "priority" or "instance" or "loop" or "delay") Long(ctx, v);
                     continue;
                 }
                 if (hasPhases != null) throw ctx.Err(kn, $"task '{name}' has 'phases': events belong inside a phase");
@@ -246,15 +252,18 @@ public static class WorkloadLoader
                 if (nice < -20 || nice > 19) throw ctx.Err(nn, "nice must be -20..19");
                 weight = SchedWeightToCgroup(PrioToWeight[nice + 20]);
             }
-            var instance = t.Get("instance") is { } inn ? Int(ctx, inn) : 1;
-            if (instance < 1) throw ctx.Err(t.Get("instance")!, "instance must be positive");
+            var instance = t.Get("instance") is { } inn ? Long(ctx, inn) : 1;
+            if (instance < 1 || instance > MaxTasks) throw ctx.Err(t.Get("instance")!, $"instance must be 1..{MaxTasks}, got {instance}");
+            total += instance;
+            if (total > MaxTasks) throw ctx.Err(t.Get("instance")!, $"more than {MaxTasks} tasks in the workload (the simulator holds every task in memory)");
             groups.Add(new TaskGroup
             {
                 Name = name,
                 Class = name,
-                Count = instance,
+                Count = (int)instance,
                 Weight = weight,
                 Cpus = t.Get("cpus") is { } cn ? CpuList(ctx, cn) : null,
+                CpusAt = t.Get("cpus") is { } cn2 ? ctx.At(cn2) : null,
                 Phases = events,
                 Loop = loop,
                 StartNs = t.Get("delay") is { } dn ? Long(ctx, dn) * 1000 : 0,

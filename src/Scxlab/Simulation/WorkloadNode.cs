@@ -38,6 +38,8 @@ internal sealed class WNode
 
     public static WNode ParseYaml(string path, string text)
     {
+        // Depth first: YamlStream.Load recurses once per nesting level and would overflow the stack.
+        Scenarios.InputText.CheckYamlDepth(text, (line, col, what) => new WorkloadException($"{path}:{line}:{col}: {what}"));
         var stream = new YamlStream();
         try
         {
