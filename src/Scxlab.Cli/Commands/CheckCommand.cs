@@ -100,6 +100,7 @@ public static class CheckCommand
             if (kernelArg != null)
                 kernel = KernelEras.TryParse(kernelArg, out var ke) ? ke : throw new ScenarioException($"unknown kernel '{kernelArg}' (expected {KernelEras.Expected})");
             if (rodata.Count > 0) policyArg = BpfObjectSpec.With(policyArg ?? scenario.Policy, rodata);
+            scenario.RequireExplorable();
             config = scenario.ToConfig(policyArg, protocol, granularity, kernel);
             // Before the search: a trace path that cannot be written must not cost the run.
             if (traceOut != null) OutputFiles.CheckFile("--trace-out", traceOut);

@@ -139,7 +139,9 @@ internal static class CompareCommand
     {
         try
         {
-            return [.. specs.Select(ScenarioLoader.Resolve)];
+            var list = specs.Select(ScenarioLoader.Resolve).ToList();
+            foreach (var s in list) s.RequireExplorable();
+            return list;
         }
         catch (ScenarioException e)
         {

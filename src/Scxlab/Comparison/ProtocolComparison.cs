@@ -50,6 +50,7 @@ public static class ProtocolComparison
     /// <summary>Explore one cell and classify what was found.</summary>
     public static ComparisonCell RunCell(Scenario scenario, string policy, Protocol protocol, ComparisonOptions options)
     {
+        scenario.RequireExplorable();
         var config = scenario.ToConfig(policy, protocol, kernel: options.Kernel);
         var required = config.PolicyFactory().RequiresProtocol;
         if (required is { } need && need != protocol)

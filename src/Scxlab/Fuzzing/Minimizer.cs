@@ -81,13 +81,16 @@ public sealed class Minimizer
                 Probe p;
                 try
                 {
+                    // A candidate must be a scenario the loader accepts (e.g. no task queued on a CPU outside its
+                    // mask after CPUs were renumbered): the result is read back from its YAML at the end.
+                    ScenarioLoader.Parse(ScenarioYaml.Write(cand, _policy, _protocol, _kernel, "violation"), "candidate.yaml");
                     cfg = Config(cand);
                     p = new Probe(cfg, _checks);
                 }
-                catch (ArgumentException)
+                catch (Exception e) when (e is ArgumentException or ScenarioException)
                 {
                     pos++;
-                    continue; // not a model this scenario shape can build
+                    continue; // not a scenario the loader accepts, or not a model this shape can build
                 }
                 var mapped = Map(probe.Machine, p.Machine, sched, rename);
                 var r = p.Reproduce(mapped, target.Key);

@@ -8,6 +8,15 @@ namespace Scxlab.Scenarios;
 public sealed class Scenario
 {
     public required string Name { get; init; }
+
+    /// <summary>Why the explorer cannot take this scenario (too many actors), located in the file; null when it can.</summary>
+    public string? TooBigToExplore { get; init; }
+
+    /// <summary>Throw the located load error when the scenario is too big for exhaustive search (check, compare).</summary>
+    public void RequireExplorable()
+    {
+        if (TooBigToExplore != null) throw new ScenarioException(TooBigToExplore);
+    }
     public string Description { get; init; } = "";
     /// <summary>Where it came from: a file path, or <c>builtin:NAME</c>.</summary>
     public required string Source { get; init; }

@@ -201,9 +201,11 @@ public static class ScenarioLoader
                 }
             }
 
-            // Every CPU and scripted actor is an actor of the explorer, plus scx_disable.
+            // Every CPU and scripted actor is an actor of the explorer, plus scx_disable. A bigger scenario
+            // loads (fuzz and simulate take it); exhaustive search refuses it with this located message.
+            string? tooBig = null;
             if (cpus + actors.Count + 1 > Exploration.Explorer.MaxActors)
-                throw Err(k["cpus"].Value, $"a scenario has at most {Exploration.Explorer.MaxActors} actors: {cpus} CPUs + {actors.Count} scripted actor(s) + scx_disable is {cpus + actors.Count + 1}");
+                tooBig = Err(k["cpus"].Value, $"exhaustive search takes at most {Exploration.Explorer.MaxActors} actors: {cpus} CPUs + {actors.Count} scripted actor(s) + scx_disable is {cpus + actors.Count + 1} (use 'scxlab fuzz')").Message;
 
             var checks = new List<string>();
             if (k.TryGetValue("check", out var chk))
@@ -247,6 +249,7 @@ public static class ScenarioLoader
 
             return new Scenario
             {
+                TooBigToExplore = tooBig,
                 Name = name,
                 Description = k.TryGetValue("description", out var dn) ? Str(dn.Value, "a description") : "",
                 Source = source,

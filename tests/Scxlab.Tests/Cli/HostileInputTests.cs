@@ -64,7 +64,7 @@ public sealed partial class HostileInputTests : IDisposable
         new("scenario", "dev-zero", Args("check", "/dev/zero"), 1, "larger than 4 MiB"),
         new("scenario", "unreadable-file", Args("check", "/proc/self/mem"), 1, "cannot read"),
         new("scenario", "a-directory", dir => ["check", dir], 1, "is a directory"),
-        new("scenario", "more-actors-than-the-explorer-takes", CheckFile("name: x\ncpus: 64\npolicy: simple\ntasks:\n" + OneTask), 1, "at most 63 actors", Located: true),
+        new("scenario", "more-actors-than-the-explorer-takes", CheckFile("name: x\ncpus: 64\npolicy: simple\ntasks:\n" + OneTask), 1, "takes at most 63 actors", Located: true),
         new("scenario", "cpus-out-of-range", CheckFile("name: x\ncpus: 999\npolicy: simple\ntasks:\n" + OneTask), 1, "cpus must be in 1..64", Located: true),
 
         // ---- workload files (item 2)
