@@ -40,7 +40,7 @@ public static class Program
         [
             "scxlab simulate affinity-churn --policy local-on-peek --protocol upstream --cpus 8 --duration 10s",
             "scxlab simulate affinity-churn --policy local-on-peek --protocols upstream,fallback-dsq --cpus 8 --duration 10s",
-            "scxlab simulate mixed --cpus 64 --duration 5s --perfetto trace.json --plot latency.png",
+            "scxlab simulate mixed --cpus 64 --duration 5s --perfetto trace.pftrace --plot latency.png",
         ], SimulateCommand.Run),
         ListCommand.Create(),
     ];

@@ -16,7 +16,7 @@ public static class SimulateCommand
 {
     public const string Usage =
         "usage: scxlab simulate WORKLOAD [--policy X] [--rodata NAME=VALUE]... [--protocol P | --protocols a,b,c] [--cpus N] [--tasks N] [--duration D]\n" +
-        "                       [--seed N] [--hz N] [--watchdog-timeout D] [--no-jitter] [--irq-rate N/s] [--irq-mean D] [--perfetto F.json] [--plot F.png|F.svg]\n" +
+        "                       [--seed N] [--hz N] [--watchdog-timeout D] [--no-jitter] [--irq-rate N/s] [--irq-mean D] [--perfetto F.pftrace] [--perfetto-json F.json] [--plot F.png|F.svg]\n" +
         "                       [--json] [--csv] [--progress] [--fail-on-violation]\n" +
         "WORKLOAD: a generator (cpu-bound, mixed, pingpong, affinity-churn), a built-in workload file name, or a .yaml/.json file\n" +
         "          (native format or the rt-app JSON subset; see docs/simulation.md)";
@@ -33,6 +33,8 @@ public static class SimulateCommand
         public int Hz = 250;
         public bool Jitter = true, Json, Csv, Progress, FailOnViolation;
         public string? Perfetto, Plot;
+        /// <summary>--perfetto-json: the Chrome trace-event JSON instead of the native protobuf trace.</summary>
+        public bool PerfettoJson;
         public double? IrqRate;
         public long? IrqMeanNs;
     }
@@ -107,14 +109,15 @@ public static class SimulateCommand
             {
                 if (interrupted) break; // Ctrl-C: the protocols not yet run are left out of the report
                 var protoName = Protocols.Name(proto);
-                PerfettoWriter? perfetto = null;
+                ITraceFileWriter? perfetto = null;
                 string? perfettoFile = null;
                 if (o.Perfetto != null)
                 {
                     // Written under a temporary name and renamed when complete: a failed run leaves no
                     // half-written trace under the user's name.
                     perfettoFile = o.Protocols.Count == 1 ? o.Perfetto : Suffixed(o.Perfetto, protoName);
-                    perfetto = new PerfettoWriter(OutputFiles.IsSpecial(Path.GetFullPath(perfettoFile)) ? perfettoFile : OutputFiles.TempNameFor(perfettoFile));
+                    var target = OutputFiles.IsSpecial(Path.GetFullPath(perfettoFile)) ? perfettoFile : OutputFiles.TempNameFor(perfettoFile);
+                    perfetto = o.PerfettoJson ? new PerfettoWriter(target) : new PerfettoProtoWriter(target);
                 }
                 var done = false;
                 try
@@ -275,6 +278,7 @@ public static class SimulateCommand
                 case "--irq-rate": o.IrqRate = IntOpt(a, Val(), 0, 10_000_000); break;
                 case "--irq-mean": o.IrqMeanNs = DurOpt(a, Val()); break;
                 case "--perfetto": o.Perfetto = Val(); break;
+                case "--perfetto-json": o.Perfetto = Val(); o.PerfettoJson = true; break;
                 case "--plot": o.Plot = Val(); break;
                 case "--json": o.Json = true; break;
                 case "--csv": o.Csv = true; break;

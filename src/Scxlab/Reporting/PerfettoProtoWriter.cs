@@ -19,7 +19,7 @@ namespace Scxlab.Reporting;
 /// <para>Tasks are threads of one process (pid 1, "scxlab"): tid = 2 + the task's index, since the
 /// simulator's tasks carry names, not kernel pids. pid 0 is the idle task (<c>swapper/N</c>).</para>
 /// </remarks>
-public sealed class PerfettoProtoWriter : ISimTraceSink, IDisposable
+public sealed class PerfettoProtoWriter : ITraceFileWriter
 {
     // TracePacket
     private const int PacketTimestamp = 8, PacketSequenceId = 10, PacketFtraceEvents = 1, PacketProcessTree = 2,

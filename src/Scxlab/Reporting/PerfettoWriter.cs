@@ -3,6 +3,12 @@ using Scxlab.Simulation;
 
 namespace Scxlab.Reporting;
 
+/// <summary>A timeline written to a file (<see cref="PerfettoProtoWriter"/>, <see cref="PerfettoWriter"/>).</summary>
+public interface ITraceFileWriter : ISimTraceSink, IDisposable
+{
+    string Path { get; }
+}
+
 /// <summary>
 /// Streams a simulation timeline as Chrome trace-event JSON (the format ui.perfetto.dev and
 /// chrome://tracing open): one track (tid) per CPU in process "CPUs", a complete event ("X") per
@@ -10,7 +16,7 @@ namespace Scxlab.Reporting;
 /// kernel assertions, dropped dispatches and re-enqueues. Events are written as they happen and
 /// flushed in chunks, so memory stays flat however long the run is. Timestamps are µs (ns precision).
 /// </summary>
-public sealed class PerfettoWriter : ISimTraceSink, IDisposable
+public sealed class PerfettoWriter : ITraceFileWriter
 {
     private const int Pid = 1;
     private readonly FileStream _file;

@@ -198,7 +198,7 @@ public sealed partial class HostileInputTests : IDisposable
         var perfetto = Path.Combine(_dir, "t.json");
         var trace = Path.Combine(_dir, "r2.json");
 
-        var s = CliResult.Run("simulate", "cpu-bound", "--cpus", "2", "--duration", "10ms", "--perfetto", perfetto);
+        var s = CliResult.Run("simulate", "cpu-bound", "--cpus", "2", "--duration", "10ms", "--perfetto-json", perfetto);
         var c = CliResult.Run("check", "seed-race-r2", "--trace-out", trace);
 
         Assert.Equal(0, s.ExitCode);
@@ -294,7 +294,7 @@ public sealed partial class HostileInputTests : IDisposable
     {
         var f = Path.Combine(_dir, "t.json");
 
-        var r = CliResult.Run(new CancellationToken(canceled: true), "simulate", "cpu-bound", "--cpus", "2", "--duration", "1s", "--perfetto", f);
+        var r = CliResult.Run(new CancellationToken(canceled: true), "simulate", "cpu-bound", "--cpus", "2", "--duration", "1s", "--perfetto-json", f);
 
         Assert.Equal(4, r.ExitCode);
         Assert.Contains("interrupted", r.Stderr);

@@ -168,4 +168,29 @@ public class PerfettoProtoTests
         }
         return new Switch(ts, prevPid, prevState, nextPid, nextComm);
     }
+
+    [Fact]
+    public void Should_WriteTheProtobufTrace_When_SimulateIsGivenPerfetto()
+    {
+        var dir = Directory.CreateTempSubdirectory("scxlab-pftrace-").FullName;
+        try
+        {
+            var f = Path.Combine(dir, "t.pftrace");
+            var r = Scxlab.Tests.Cli.CliResult.Run("simulate", "cpu-bound", "--cpus", "2", "--duration", "20ms", "--perfetto", f);
+            Assert.Equal(0, r.ExitCode);
+            var input = new CodedInputStream(File.ReadAllBytes(f));
+            var packets = 0;
+            while (!input.IsAtEnd)
+            {
+                Assert.Equal(WireFormat.MakeTag(1, WireFormat.WireType.LengthDelimited), input.ReadTag());
+                input.ReadBytes();
+                packets++;
+            }
+            Assert.True(packets >= 3, $"{packets} packets"); // the process tree, a track, and at least one sched_switch
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
