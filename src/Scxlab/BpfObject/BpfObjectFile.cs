@@ -26,7 +26,7 @@ public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize
 public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
 {
     public string Name { get; } = name;
-    public byte[] Init { get; } = init;
+    public byte[] Init { get; internal set; } = init;
     public bool ReadOnly { get; } = readOnly;
     /// <summary>Variables by name: (offset, size) in the section, from its BTF DATASEC.</summary>
     public Dictionary<string, (int Offset, int Size)> Vars { get; } = [];
@@ -153,11 +153,24 @@ public sealed class BpfObjectFile : ISourceMap
                 if (t.Kind == BtfKind.Datasec && t.Name == s.Name)
                     foreach (var v in t.Members)
                     {
-                        g.Vars[Btf[v.Type].Name] = ((int)v.Offset, (int)v.Size);
-                        if (Btf.Resolve(Btf[v.Type].RefType) is { Kind: BtfKind.Struct, Name: "bpf_spin_lock" }) g.Locks.Add((int)v.Offset);
+                        // clang leaves the DATASEC offset of a __weak variable at 0; libbpf takes
+                        // every variable's offset from its ELF symbol, and so does the loader.
+                        var vname = Btf[v.Type].Name;
+                        var vsym = elf.Symbols.FirstOrDefault(y => y.Shndx == s.Index && y.Name == vname && y.Type == 1 /* STT_OBJECT */);
+                        var voff = vsym.Name == vname ? (int)vsym.Value : (int)v.Offset;
+                        if (voff < 0 || voff + (int)v.Size > init.Length) throw new BpfLoadException($"{s.Name}: variable {vname} lies outside the section");
+                        g.Vars[vname] = (voff, (int)v.Size);
+                        if (Btf.Resolve(Btf[v.Type].RefType) is { Kind: BtfKind.Struct, Name: "bpf_spin_lock" }) g.Locks.Add(voff);
                     }
             globalOf[s.Index] = Globals.Count;
             Globals.Add(g);
+            // What scx's SCX_ENUM_INIT does in user space before load: every `const volatile u64
+            // __SCX_NAME` of enums.autogen.bpf.h gets the value of SCX_NAME. Names the model does
+            // not have stay 0, as when the running kernel lacks the enum.
+            if (g.ReadOnly)
+                foreach (var (vn, (vo, vs)) in g.Vars)
+                    if (vn.StartsWith("__SCX_", StringComparison.Ordinal) && vs == 8 && ModelEnums.TryGet(vn[2..], out var ev))
+                        BinaryPrimitives.WriteInt64LittleEndian(g.Init.AsSpan(vo), ev);
         }
         var mapsSec = elf.Find(".maps");
         var mapOf = new Dictionary<string, int>();
@@ -458,6 +471,30 @@ public sealed class BpfObjectFile : ISourceMap
 
     // ---- rodata ----
 
+    /// <summary>
+    /// <c>name[]=N</c>: what a skeleton's <c>RESIZE_ARRAY()</c> does for scx's <c>RESIZABLE_ARRAY()</c>,
+    /// an array alone in its own <c>.data.NAME</c>/<c>.bss.NAME</c> section, declared with one
+    /// element and grown to N before load (existing bytes kept, the rest zero).
+    /// </summary>
+    private void ResizeArray(string name, string text, string spec)
+    {
+        if (!int.TryParse(text, out var n) || n < 1 || n > 1 << 20) throw new BpfLoadException($"--rodata '{spec}': the new length must be a number from 1 to {1 << 20}");
+        foreach (var g in Globals)
+        {
+            if (g.ReadOnly || g.Name is ".data" or ".bss" || !g.Vars.TryGetValue(name, out var v)) continue;
+            var vt = Btf.Types.First(t => t.Kind == BtfKind.Var && t.Name == name);
+            var t = Btf.Resolve(vt.RefType);
+            if (t.Kind != BtfKind.Array || g.Vars.Count != 1 || v.Offset != 0) throw new BpfLoadException($"--rodata {name}[]: not a RESIZABLE_ARRAY (an array alone in its own data section)");
+            var elem = (int)Btf.SizeOf(t.ArrayElem);
+            var init = new byte[elem * n];
+            Array.Copy(g.Init, init, Math.Min(g.Init.Length, init.Length));
+            g.Init = init;
+            g.Vars[name] = (0, init.Length);
+            return;
+        }
+        throw new BpfLoadException($"--rodata {name}[]: no array of that name in its own .data.{name} or .bss.{name} section");
+    }
+
     /// <summary><c>--rodata name=value</c> or <c>name[i]=value</c>: patch a <c>const volatile</c> before load, as a skeleton does.</summary>
     public void PatchRodata(string spec)
     {
@@ -465,6 +502,11 @@ public sealed class BpfObjectFile : ISourceMap
         if (eq <= 0) throw new BpfLoadException($"--rodata '{spec}': expected name=value");
         var lhs = spec[..eq].Trim();
         var text = spec[(eq + 1)..].Trim();
+        if (lhs.EndsWith("[]", StringComparison.Ordinal))
+        {
+            ResizeArray(lhs[..^2], text, spec);
+            return;
+        }
         var index = 0;
         var br = lhs.IndexOf('[');
         if (br > 0)
@@ -505,24 +547,54 @@ public static class MapTypes
     };
 }
 
-/// <summary>Enum values CO-RE enum relocations may ask for (the scx headers read SCX_* this way).</summary>
+/// <summary>
+/// Enum values CO-RE enum relocations may ask for (the scx headers read SCX_* this way), and the
+/// values <c>SCX_ENUM_INIT</c> writes into the <c>__SCX_*</c> rodata variables of scx's
+/// <c>enums.autogen.bpf.h</c>: the model's own constants, under the kernel's names.
+/// </summary>
 public static class ModelEnums
 {
-    public static bool TryGet(string name, out long v)
+    private static readonly Dictionary<string, long> Values = Build();
+
+    private static Dictionary<string, long> Build()
     {
-        v = name switch
+        var d = new Dictionary<string, long>(StringComparer.Ordinal)
         {
-            "SCX_DSQ_FLAG_BUILTIN" => unchecked((long)Kernel.DsqId.FlagBuiltin),
-            "SCX_DSQ_FLAG_LOCAL_ON" => (long)Kernel.DsqId.FlagLocalOn,
-            "SCX_DSQ_INVALID" => unchecked((long)Kernel.DsqId.Invalid),
-            "SCX_DSQ_GLOBAL" => unchecked((long)Kernel.DsqId.Global),
-            "SCX_DSQ_LOCAL" => unchecked((long)Kernel.DsqId.Local),
-            "SCX_DSQ_LOCAL_ON" => unchecked((long)(Kernel.DsqId.FlagBuiltin | Kernel.DsqId.FlagLocalOn)),
-            "SCX_SLICE_DFL" => Kernel.ScxConst.SliceDfl,
-            "SCX_KICK_IDLE" => (long)Kernel.KickFlags.Idle,
-            "SCX_KICK_PREEMPT" => (long)Kernel.KickFlags.Preempt,
-            _ => long.MinValue,
+            ["SCX_DSQ_FLAG_BUILTIN"] = unchecked((long)Kernel.DsqId.FlagBuiltin),
+            ["SCX_DSQ_FLAG_LOCAL_ON"] = (long)Kernel.DsqId.FlagLocalOn,
+            ["SCX_DSQ_INVALID"] = unchecked((long)Kernel.DsqId.Invalid),
+            ["SCX_DSQ_GLOBAL"] = unchecked((long)Kernel.DsqId.Global),
+            ["SCX_DSQ_LOCAL"] = unchecked((long)Kernel.DsqId.Local),
+            ["SCX_DSQ_LOCAL_ON"] = unchecked((long)(Kernel.DsqId.FlagBuiltin | Kernel.DsqId.FlagLocalOn)),
+            ["SCX_DSQ_LOCAL_CPU_MASK"] = 0xffffffffL,
+            ["SCX_SLICE_DFL"] = Kernel.ScxConst.SliceDfl,
+            // The model's "infinite" slice (the kernel's is U64_MAX): a program only passes it on.
+            ["SCX_SLICE_INF"] = Kernel.ScxConst.SliceInf,
+            ["SCX_KICK_IDLE"] = (long)Kernel.KickFlags.Idle,
+            ["SCX_KICK_PREEMPT"] = (long)Kernel.KickFlags.Preempt,
+            ["SCX_KICK_WAIT"] = (long)Kernel.KickFlags.Wait,
+            ["SCX_ENQ_WAKEUP"] = (long)Kernel.EnqFlags.Wakeup,
+            ["SCX_ENQ_HEAD"] = (long)Kernel.EnqFlags.Head,
+            ["SCX_ENQ_CPU_SELECTED"] = (long)Kernel.EnqFlags.CpuSelected,
+            ["SCX_ENQ_PREEMPT"] = (long)Kernel.EnqFlags.Preempt,
+            ["SCX_ENQ_REENQ"] = (long)Kernel.EnqFlags.Reenq,
+            ["SCX_ENQ_LAST"] = (long)Kernel.EnqFlags.Last,
+            ["SCX_ENQ_CLEAR_OPSS"] = (long)Kernel.EnqFlags.ClearOpss,
+            ["SCX_ENQ_DSQ_PRIQ"] = (long)Kernel.EnqFlags.DsqPriq,
+            ["SCX_DEQ_SLEEP"] = (long)Kernel.DeqFlags.Sleep,
+            ["SCX_DEQ_CORE_SCHED_EXEC"] = (long)Kernel.DeqFlags.CoreSchedExec,
+            ["SCX_OPS_KEEP_BUILTIN_IDLE"] = (long)OpsFlags.KeepBuiltinIdle,
+            ["SCX_OPS_ENQ_LAST"] = (long)OpsFlags.EnqLast,
+            ["SCX_OPS_ENQ_EXITING"] = (long)OpsFlags.EnqExiting,
+            ["SCX_OPS_SWITCH_PARTIAL"] = (long)OpsFlags.SwitchPartial,
+            ["SCX_OPS_ENQ_MIGRATION_DISABLED"] = (long)OpsFlags.EnqMigrationDisabled,
+            ["SCX_WAKE_FORK"] = (long)WakeFlags.Fork,
+            ["SCX_WAKE_TTWU"] = (long)WakeFlags.Ttwu,
+            ["SCX_WAKE_SYNC"] = (long)WakeFlags.Sync,
         };
-        return v != long.MinValue;
+        foreach (var k in Enum.GetValues<Kernel.ExitKind>()) d[Kernel.ExitKinds.KernelName(k)] = (long)k;
+        return d;
     }
+
+    public static bool TryGet(string name, out long v) => Values.TryGetValue(name, out v);
 }

@@ -329,7 +329,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 {
                     case TaskField.Slice: await ctx.TaskSetSlice(p, (long)value); return true;
                     case TaskField.DsqVtime: await ctx.TaskSetDsqVtime(p, (long)value); return true;
-                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight:
+                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
                     default:
                         throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
@@ -423,6 +423,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             // Immutable or stable for the model's tasks: not interleaving points (as ctx.Pid()).
             case TaskField.Pid: return (ulong)(uint)ctx.Pid(p);
             case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, task, 0);
+            // No PF_* flag is ever set on the model's tasks (no kthreads; PF_EXITING not reported: docs/bpf.md).
+            case TaskField.Flags: return 0;
             case TaskField.Comm:
             {
                 var comm = Encoding.UTF8.GetBytes(ctx.Comm(p));
@@ -653,11 +655,50 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var p = await ctx.DsqPeek(r[1]);
                 return p.IsNone ? 0 : (long)Mem.Addr(Region.Task, p.Index, 0);
             }
+            case Kfunc.IterNumNew:
+            {
+                // bpf_for()/bpf_repeat(): the iterator is 8 bytes on the stack, {int cur; int end;}.
+                var at = IterAt(r[1], pc, "bpf_iter_num_new");
+                int start = (int)r[2], end = (int)r[3];
+                if (start > end || (long)end - start > BpfMaxLoops)
+                {
+                    WriteBytes(stack, at, 8, 0);
+                    return start > end ? -EINVAL : -E2BIG;
+                }
+                WriteBytes(stack, at, 4, (uint)(start - 1));
+                WriteBytes(stack, at + 4, 4, (uint)end);
+                return 0;
+            }
+            case Kfunc.IterNumNext:
+            {
+                var at = IterAt(r[1], pc, "bpf_iter_num_next");
+                int cur = (int)ReadBytes(stack, at, 4), end = (int)ReadBytes(stack, at + 4, 4);
+                if ((long)cur + 1 >= end)
+                {
+                    WriteBytes(stack, at, 8, 0);
+                    return 0;
+                }
+                WriteBytes(stack, at, 4, (uint)(cur + 1));
+                return (long)r[1];
+            }
+            case Kfunc.IterNumDestroy:
+                WriteBytes(stack, IterAt(r[1], pc, "bpf_iter_num_destroy"), 8, 0);
+                return 0;
             case Kfunc.ReenqueueLocal:
                 return await Need<CpuReleaseContext>(ctx, pc, "scx_bpf_reenqueue_local").ReenqueueLocal();
             default:
                 throw new System.Diagnostics.UnreachableException($"kfunc {k}");
         }
+    }
+
+    /// <summary>BPF_MAX_LOOPS: the most iterations bpf_iter_num_new() accepts.</summary>
+    private const long BpfMaxLoops = 8 * 1024 * 1024;
+
+    /// <summary>The verifier only accepts an iterator in the program's own stack.</summary>
+    private int IterAt(ulong it, int pc, string kfunc)
+    {
+        if (Mem.RegionOf(it) != Region.Stack) throw Fault(pc, $"{kfunc}: arg#0 expected an iterator on the stack");
+        return StackAt(Mem.Index(it), Mem.Offset(it), 8, pc);
     }
 
     /// <summary>The kernel's bstr formatting: <paramref name="fmt"/> with u64 arguments at <paramref name="data"/>.</summary>

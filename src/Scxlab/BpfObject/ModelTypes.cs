@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -33,6 +33,8 @@ public static class ModelTypes
         new("pid", 0, 4, true, Task: TaskField.Pid),
         new("nr_cpus_allowed", 4, 4, true, Task: TaskField.NrCpusAllowed),
         new("migration_disabled", 8, 2, false, Task: TaskField.MigrationDisabled),
+        // PF_* flags: the model's tasks are user threads that never set one (docs/bpf.md).
+        new("flags", 12, 4, false, Task: TaskField.Flags),
         new("cpus_ptr", 16, 8, false, Task: TaskField.CpusPtr),
         new("comm", 24, 1, true, Task: TaskField.Comm, ArrayLen: 16),
         new("scx", 40, 24, false, Struct: "sched_ext_entity"),

@@ -38,7 +38,7 @@ public enum Kfunc
 {
     DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
     DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
-    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal,
+    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy,
 }
 
 public static class Kfuncs
@@ -74,6 +74,9 @@ public static class Kfuncs
         ["scx_bpf_destroy_dsq"] = Kfunc.DestroyDsq,
         ["scx_bpf_dsq_peek"] = Kfunc.DsqPeek,
         ["scx_bpf_reenqueue_local"] = Kfunc.ReenqueueLocal,
+        ["bpf_iter_num_new"] = Kfunc.IterNumNew,
+        ["bpf_iter_num_next"] = Kfunc.IterNumNext,
+        ["bpf_iter_num_destroy"] = Kfunc.IterNumDestroy,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);

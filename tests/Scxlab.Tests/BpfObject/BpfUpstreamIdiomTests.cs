@@ -1,0 +1,51 @@
+using Scxlab.BpfObject;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Scenarios;
+
+namespace Scxlab.Tests.BpfObject;
+
+/// <summary>
+/// What unmodified upstream schedulers (scx_central, scx_simple, scx_qmap) need beyond the
+/// project's examples, each exercised by programs/upstream_idioms.bpf.c (written for the tests).
+/// </summary>
+public class BpfUpstreamIdiomTests
+{
+    private static string ExitMessage(string policy)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(policy)), new ExploreOptions { Checks = s.Checks }).Run();
+        var v = Assert.Single(r.Violations);
+        const string prefix = "scheduler exit SCX_EXIT_UNREG_BPF: ";
+        var text = v.Violation.ToString();
+        Assert.StartsWith(prefix, text);
+        return text[prefix.Length..];
+    }
+
+    [Fact]
+    public void Should_IterateRangesFillEnumsAndResizeArrays_When_AProgramUsesUpstreamIdioms()
+    {
+        var obj = BpfExamples.CompileProgram("upstream_idioms.bpf.c", "v3");
+        // sum(-2..4) = 7; bpf_repeat(3) ran 3 times; -EINVAL; -E2BIG; SCX_SLICE_DFL; SCX_ENQ_PREEMPT;
+        // an enum the model lacks stays 0; slots[0..2] = 1, 2, 3 after growing the array to 3.
+        Assert.Equal($"7 3 -22 -7 {ScxConst.SliceDfl} {(long)EnqFlags.Preempt:x} 0 6", ExitMessage(obj + "@slots[]=3,nr_slots=3"));
+    }
+
+    [Fact]
+    public void Should_FaultOutOfBounds_When_AResizableArrayIsNotGrown()
+    {
+        var obj = BpfExamples.CompileProgram("upstream_idioms.bpf.c", "v3");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(obj + "@nr_slots=3")), new ExploreOptions { Checks = s.Checks }).Run();
+        var v = Assert.Single(r.Violations);
+        Assert.Contains("invalid access to .data.slots: off=4 size=4, value_size=4", v.Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_RejectTheResize_When_TheNameIsNotAResizableArray()
+    {
+        var obj = BpfExamples.CompileProgram("upstream_idioms.bpf.c", "v3");
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(obj, ["flags_seen[]=4"]));
+        Assert.Contains("--rodata flags_seen[]: no array of that name in its own .data.flags_seen or .bss.flags_seen section", e.Message);
+    }
+}
