@@ -242,7 +242,13 @@ public sealed class BpfObjectFile : ISourceMap
                     insn.Src = 2; // BPF_PSEUDO_MAP_VALUE
                 }
                 else if (codeBase.TryGetValue(sym.Shndx, out var fb))
-                    throw new BpfLoadException($"ld_imm64 of function {sym.Name} (callbacks passed to helpers are not supported yet)");
+                {
+                    // A callback handed to a helper (bpf_timer_set_callback, ...): the function's entry.
+                    var target = fb + (int)(((long)sym.Value + insn.Imm) / 8);
+                    if (target < 0 || target >= code.Length) throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset}: function address outside the code");
+                    insn.Imm64 = (long)Mem.Addr(Region.Func, target, 0);
+                    insn.Src = 4; // BPF_PSEUDO_FUNC
+                }
                 else throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset} refers to section {elf.Sections[sym.Shndx].Name}, which is not loadable data");
             }
             foreach (var li in ext.Lines.GetValueOrDefault(sec.Name) ?? [])
@@ -568,6 +574,7 @@ public static class ModelEnums
             ["SCX_DSQ_LOCAL_ON"] = unchecked((long)(Kernel.DsqId.FlagBuiltin | Kernel.DsqId.FlagLocalOn)),
             ["SCX_DSQ_LOCAL_CPU_MASK"] = 0xffffffffL,
             ["SCX_SLICE_DFL"] = Kernel.ScxConst.SliceDfl,
+            ["SCX_OPS_NAME_LEN"] = 128,
             // The model's "infinite" slice (the kernel's is U64_MAX): a program only passes it on.
             ["SCX_SLICE_INF"] = Kernel.ScxConst.SliceInf,
             ["SCX_KICK_IDLE"] = (long)Kernel.KickFlags.Idle,

@@ -122,5 +122,5 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     public override async BpfTask SetCpumask(TaskContext ctx, TaskRef p) =>
         await Call(ctx, ScxCallback.SetCpumask, Task(p), p.IsNone ? 0 : Mem.Addr(Region.TaskCpumask, p.Index, 0));
     public override async BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuRelease, (ulong)cpu, 0);
-    public override async BpfTask Exit(BpfContext ctx, ExitKind kind) => await Call(ctx, ScxCallback.Exit, 0);
+    public override async BpfTask Exit(BpfContext ctx, ExitKind kind) => await Call(ctx, ScxCallback.Exit, Mem.Addr(Region.ExitInfo, (int)kind, 0));
 }

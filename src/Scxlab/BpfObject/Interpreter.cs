@@ -293,6 +293,15 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return await TaskLoad(ctx, idx, off, size, pc);
             case Region.TaskCpumask:
                 throw Fault(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
+            case Region.ExitInfo:
+                // Constant for the run: kind, exit_code 0, and pointers to an empty string.
+                if (off == ModelTypes.ExitInfoEmptyString && size == 1) return 0;
+                if (off == 0 && size == 4) return (uint)idx;
+                if (off == 8 && size == 8) return 0;
+                if (off is 16 or 24 or 32 && size == 8) return Mem.Addr(Region.ExitInfo, idx, ModelTypes.ExitInfoEmptyString);
+                throw Fault(pc, $"invalid access to scx_exit_info: off={off} size={size}");
+            case Region.Func:
+                throw Fault(pc, "invalid mem access 'func'");
             case Region.Map:
                 throw Fault(pc, "invalid mem access 'map_ptr'");
             case Region.None:
@@ -339,7 +348,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 throw Fault(pc, $"write into map forbidden ({obj.Globals[idx].Name} is read-only)");
             case Region.Ctx:
                 throw Fault(pc, "write to the context forbidden");
-            case Region.Map or Region.TaskCpumask:
+            case Region.Map or Region.TaskCpumask or Region.Func or Region.ExitInfo:
                 throw Fault(pc, $"invalid write to {Mem.RegionOf(addr)} memory");
             case Region.None:
             default:
@@ -375,7 +384,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var arg = op == MemOp.Cmpxchg ? (long)((expected << 32) | (uint)operand) : (long)Truncate(operand, size);
                 return Truncate((ulong)await ctx.MemWrite(h, MemWriteKey(o, size, op), arg), size);
             }
-            case Region.None or Region.Ctx or Region.Map or Region.Rodata or Region.Task or Region.TaskCpumask:
+            case Region.None or Region.Ctx or Region.Map or Region.Rodata or Region.Task or Region.TaskCpumask or Region.Func or Region.ExitInfo:
             default:
                 throw Fault(pc, $"atomic operation on {Mem.RegionOf(addr)} memory");
         }
@@ -542,6 +551,26 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if (p.IsNone) throw Fault(pc, "bpf_task_storage_get: R2 is NULL");
                 // Every task's storage exists from load, zeroed (docs/bpf.md): its address is fixed.
                 return (long)Mem.Addr(Region.MapValue, mi, p.Index * MapStride(m));
+            }
+            case Helpers.ProbeReadKernelStr:
+            {
+                // Copies the string with its NUL (at most size bytes); returns the bytes copied.
+                var size = (int)(uint)r[2];
+                if (size == 0) return 0;
+                var str = Encoding.UTF8.GetBytes(await CString(ctx, r[3], size - 1, stack, pc));
+                for (var k = 0; k < str.Length; k++) await Store(ctx, r[1] + (ulong)k, 1, str[k], stack, pc);
+                await Store(ctx, r[1] + (ulong)str.Length, 1, 0, stack, pc);
+                return str.Length + 1;
+            }
+            case Helpers.TimerInit:
+            case Helpers.TimerSetCallback:
+            case Helpers.TimerStart:
+            case Helpers.TimerCancel:
+            {
+                // Timers are accepted and armed, but never fire (docs/bpf.md): no timer actor yet.
+                if (Mem.RegionOf(r[1]) != Region.MapValue) throw Fault(pc, $"{Helpers.Name(id)}: arg#0 expected a struct bpf_timer in a map value");
+                if (id == Helpers.TimerSetCallback && Mem.RegionOf(r[2]) != Region.Func) throw Fault(pc, "bpf_timer_set_callback: arg#1 expected a function");
+                return 0;
             }
             case Helpers.KtimeGetNs:
                 return await ctx.Now();

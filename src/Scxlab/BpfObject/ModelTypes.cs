@@ -42,11 +42,28 @@ public static class ModelTypes
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
 
+    /// <summary>
+    /// What ops.exit() gets: the exit kind, exit_code, and reason/msg/dump pointers. The model
+    /// hands empty strings for reason, msg and dump (docs/bpf.md): only user space reads them.
+    /// </summary>
+    public static readonly ModelStruct ScxExitInfo = new("scx_exit_info", ExitInfoSize,
+    [
+        new("kind", 0, 4, false),
+        new("exit_code", 8, 8, true),
+        new("reason", 16, 8, false),
+        new("msg", 24, 8, false),
+        new("dump", 32, 8, false),
+    ]);
+
+    /// <summary>scx_exit_info's fields, then one NUL byte: the empty string its pointers point to.</summary>
+    public const int ExitInfoSize = 40, ExitInfoEmptyString = 40;
+
     public static readonly IReadOnlyDictionary<string, ModelStruct> Structs = new Dictionary<string, ModelStruct>
     {
         [TaskStruct.Name] = TaskStruct,
         [SchedExtEntity.Name] = SchedExtEntity,
         [Cpumask.Name] = Cpumask,
+        [ScxExitInfo.Name] = ScxExitInfo,
     };
 
     /// <summary>The task field at byte <paramref name="offset"/> of a task_struct, or null.</summary>
