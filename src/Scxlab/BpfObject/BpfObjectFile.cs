@@ -34,7 +34,8 @@ public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
     public List<int> Locks { get; } = [];
 }
 
-public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks);
+/// <param name="Enable">ops.enable: the model has no such callback; the policy runs it for every task right after ops.init (docs/bpf.md).</param>
+public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null);
 
 /// <summary>
 /// A loaded <c>.bpf.o</c>: programs with relocations applied (maps, globals, kfuncs, subprogram
@@ -339,6 +340,7 @@ public sealed class BpfObjectFile : ISourceMap
                 var cbs = new Dictionary<ScxCallback, BpfProgram>();
                 var others = new List<string>();
                 string opsName = "";
+                BpfProgram? enable = null;
                 long flags = 0;
                 int timeout = 0, batch = 0;
                 foreach (var m in st.Members)
@@ -353,6 +355,7 @@ public sealed class BpfObjectFile : ISourceMap
                         if (!codeBase.TryGetValue(sym.Shndx, out var b)) throw new BpfLoadException($"struct_ops {var.Name}.{m.Name} points to {sym.Name}, which is not a program");
                         var prog = Programs.FirstOrDefault(p => p.Entry == b + (int)(sym.Value / 8)) ?? throw new BpfLoadException($"struct_ops {var.Name}.{m.Name}: {sym.Name} is not a struct_ops program");
                         if (Callbacks.FromMember(m.Name) is { } cb) cbs[cb] = prog;
+                        else if (m.Name == "enable") enable = prog;
                         else others.Add(m.Name);
                         continue;
                     }
@@ -377,7 +380,7 @@ public sealed class BpfObjectFile : ISourceMap
                     }
                 }
                 if (others.Count > 0) throw new BpfLoadException($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
-                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others);
+                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable);
             }
         }
         throw new BpfLoadException("no struct_ops sched_ext_ops map (declare one in SEC(\".struct_ops.link\"))");
@@ -544,11 +547,11 @@ public sealed class BpfObjectFile : ISourceMap
 
 public static class MapTypes
 {
-    public const int Hash = 1, Array = 2, Queue = 22, Stack = 23, TaskStorage = 29;
-    public static bool Supported(int t) => t is Array or Queue or Stack or TaskStorage;
+    public const int Hash = 1, Array = 2, PercpuArray = 6, Queue = 22, Stack = 23, TaskStorage = 29;
+    public static bool Supported(int t) => t is Array or PercpuArray or Queue or Stack or TaskStorage;
     public static string Name(int t) => t switch
     {
-        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
+        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
         TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", _ => $"#{t}",
     };
 }

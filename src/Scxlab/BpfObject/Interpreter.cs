@@ -12,7 +12,7 @@ namespace Scxlab.BpfObject;
 /// replay machinery (<see cref="BpfTask"/>) re-runs a callback from its first instruction with
 /// the recorded results and reaches exactly the state where it stopped (docs/bpf.md).
 /// </summary>
-internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount)
+internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount, int cpuCount)
 {
     public const int StackSize = 512;
     public const int MaxFrames = 8;
@@ -254,7 +254,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             if (idx >= maps.Length) throw Fault(pc, "bad map value pointer");
             h = maps[idx];
             var md = obj.Maps[idx];
-            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.MaxEntries);
+            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : md.MaxEntries);
         }
         if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
         if ((off & 7) + size > 8) throw Fault(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
@@ -507,10 +507,23 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_lookup_elem");
                 var m = obj.Maps[mi];
-                if (m.Type != MapTypes.Array) throw Fault(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
+                if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw Fault(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
-                // An array element's address is fixed: computing it is not an access.
-                return key >= (uint)m.MaxEntries ? 0 : (long)Mem.Addr(Region.MapValue, mi, (int)key * MapStride(m));
+                if (key >= (uint)m.MaxEntries) return 0;
+                // An array element's address is fixed: computing it is not an access. A per-CPU
+                // array gives the copy of the CPU the program runs on.
+                var cpuBase = m.Type == MapTypes.PercpuArray ? ctx.M.Actor(ctx.ActorId).Cpu * m.MaxEntries : 0;
+                return (long)Mem.Addr(Region.MapValue, mi, (cpuBase + (int)key) * MapStride(m));
+            }
+            case Helpers.MapLookupPercpuElem:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_map_lookup_percpu_elem");
+                var m = obj.Maps[mi];
+                if (m.Type != MapTypes.PercpuArray) throw Fault(pc, $"bpf_map_lookup_percpu_elem on {MapTypes.Name(m.Type)} is not modelled");
+                var key = (uint)await Load(ctx, r[2], 4, stack, pc);
+                var cpu = (uint)r[3];
+                if (key >= (uint)m.MaxEntries || cpu >= (uint)cpuCount) return 0;
+                return (long)Mem.Addr(Region.MapValue, mi, ((int)cpu * m.MaxEntries + (int)key) * MapStride(m));
             }
             case Helpers.MapUpdateElem:
             {

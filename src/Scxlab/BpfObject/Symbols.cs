@@ -91,11 +91,11 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
+        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
-        or ProbeReadKernelStr or TimerInit or TimerSetCallback or TimerStart or TimerCancel;
+        or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel;
 
     public static string Name(int id) => id switch
     {
@@ -113,6 +113,7 @@ public static class Helpers
         94 => "bpf_spin_unlock",
         156 => "bpf_task_storage_get",
         ProbeReadKernelStr => "bpf_probe_read_kernel_str",
+        MapLookupPercpuElem => "bpf_map_lookup_percpu_elem",
         TimerInit => "bpf_timer_init",
         TimerSetCallback => "bpf_timer_set_callback",
         TimerStart => "bpf_timer_start",

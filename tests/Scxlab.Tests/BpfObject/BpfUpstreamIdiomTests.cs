@@ -73,3 +73,19 @@ public class BpfTimerAndExitInfoTests
         Assert.Contains(ScxCallback.Exit, obj.Ops.Callbacks.Keys);
     }
 }
+
+/// <summary>programs/percpu_enable.bpf.c: scx_simple's per-CPU stats map and its ops.enable.</summary>
+public class BpfPercpuAndEnableTests
+{
+    [Fact]
+    public void Should_KeepOneCopyPerCpuAndEnableEveryTask_When_AProgramUsesAPercpuArrayAndOpsEnable()
+    {
+        var obj = BpfExamples.CompileProgram("percpu_enable.bpf.c", "v3");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var v = Assert.Single(r.Violations);
+        // ops.enable ran once for the scenario's one task before its first enqueue; the enqueuing
+        // CPU's copy counts 1 and the copies of all CPUs add up to 1.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: enabled=1 vtime-pid=1000 mine=1 total=1 ok=1", v.Violation.ToString());
+    }
+}
