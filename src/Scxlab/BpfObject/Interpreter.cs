@@ -30,6 +30,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         CurrentArgs = args;
         _refs = 0;
         _firstRefPc = -1;
+        _rcuDepth = 0;
         ctx.SourceMap = obj;
         var r = new ulong[11];
         var stack = new byte[StackSize * MaxFrames];
@@ -99,6 +100,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                         {
                             // The verifier rejects a program that can return holding an acquired reference.
                             if (_refs != 0) throw Fault(pc, $"Unreleased reference (task acquired at {obj.Where(_firstRefPc)})");
+                            if (_rcuDepth != 0) throw Fault(pc, "bpf_rcu_read_unlock is missing");
                             return (long)r[0];
                         }
                         depth--;
@@ -460,6 +462,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     // Task references acquired and not yet released in this run (bpf_task_from_pid/acquire).
     private int _refs;
     private int _firstRefPc;
+    // Open bpf_rcu_read_lock() sections in this run.
+    private int _rcuDepth;
 
     private long Acquired(TaskRef p, int pc)
     {
@@ -725,6 +729,15 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             case Kfunc.IterNumDestroy:
                 WriteBytes(stack, IterAt(r[1], pc, "bpf_iter_num_destroy"), 8, 0);
+                return 0;
+            case Kfunc.RcuReadLock:
+                // An RCU read-side section: nothing the model frees while a program runs, so only
+                // the verifier's bookkeeping (balanced, closed before exit) is kept.
+                _rcuDepth++;
+                return 0;
+            case Kfunc.RcuReadUnlock:
+                if (_rcuDepth == 0) throw Fault(pc, "unmatched rcu read unlock (kernel function bpf_rcu_read_unlock)");
+                _rcuDepth--;
                 return 0;
             case Kfunc.ReenqueueLocal:
                 return await Need<CpuReleaseContext>(ctx, pc, "scx_bpf_reenqueue_local").ReenqueueLocal();

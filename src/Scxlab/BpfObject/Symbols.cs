@@ -40,7 +40,7 @@ public enum Kfunc
 {
     DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
     DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
-    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy,
+    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy, RcuReadLock, RcuReadUnlock,
 }
 
 public static class Kfuncs
@@ -79,6 +79,8 @@ public static class Kfuncs
         ["bpf_iter_num_new"] = Kfunc.IterNumNew,
         ["bpf_iter_num_next"] = Kfunc.IterNumNext,
         ["bpf_iter_num_destroy"] = Kfunc.IterNumDestroy,
+        ["bpf_rcu_read_lock"] = Kfunc.RcuReadLock,
+        ["bpf_rcu_read_unlock"] = Kfunc.RcuReadUnlock,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);

@@ -89,3 +89,28 @@ public class BpfPercpuAndEnableTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: enabled=1 vtime-pid=1000 mine=1 total=1 ok=1", v.Violation.ToString());
     }
 }
+
+/// <summary>programs/rcu.bpf.c: RCU read-side sections (scx_bpfland, scx_cosmos) are bookkeeping only.</summary>
+public class BpfRcuTests
+{
+    private static ExploreResult Run(string policy)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        return new Explorer(new Machine(s.ToConfig(policy)), new ExploreOptions { Checks = s.Checks }).Run();
+    }
+
+    [Fact]
+    public void Should_RunCleanly_When_RcuSectionsAreBalanced()
+    {
+        var r = Run(BpfExamples.CompileProgram("rcu.bpf.c", "v3"));
+        Assert.Empty(r.Violations);
+    }
+
+    [Fact]
+    public void Should_EndTheScheduler_When_ACallbackReturnsInsideAnRcuSection()
+    {
+        var r = Run(BpfExamples.CompileProgram("rcu.bpf.c", "v3") + "@leak_rcu=1");
+        var v = Assert.Single(r.Violations);
+        Assert.Contains("bpf_rcu_read_unlock is missing", v.Violation.ToString());
+    }
+}
