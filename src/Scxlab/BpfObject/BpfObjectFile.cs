@@ -173,6 +173,7 @@ public sealed class BpfObjectFile : ISourceMap
                     if (vn.StartsWith("__SCX_", StringComparison.Ordinal) && vs == 8 && ModelEnums.TryGet(vn[2..], out var ev))
                         BinaryPrimitives.WriteInt64LittleEndian(g.Init.AsSpan(vo), ev);
         }
+        var kconfig = BuildKconfig(elf);
         var mapsSec = elf.Find(".maps");
         var mapOf = new Dictionary<string, int>();
         if (mapsSec != null)
@@ -217,6 +218,12 @@ public sealed class BpfObjectFile : ISourceMap
                 }
                 if (insn.Op != 0x18) throw new BpfLoadException($"relocation at {sec.Name}+{r.Offset} on an instruction (opcode 0x{insn.Op:x2}) that is neither a call nor ld_imm64");
                 if (at + 1 >= code.Length) throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset} is truncated");
+                if (sym.Shndx == 0 && kconfig >= 0 && Globals[kconfig].Vars.TryGetValue(sym.Name, out var kv))
+                {
+                    insn.Imm64 = (long)Mem.Addr(Region.Rodata, kconfig, kv.Offset + insn.Imm);
+                    insn.Src = 2; // BPF_PSEUDO_MAP_VALUE into libbpf's .kconfig map
+                    continue;
+                }
                 if (sym.Shndx == 0)
                 {
                     // bpf_ksym_exists(kfunc): the address of a weak kfunc extern is non-zero exactly
@@ -290,6 +297,47 @@ public sealed class BpfObjectFile : ISourceMap
         Insns = code;
         Lines = lines;
         Ops = ParseStructOps(elf, codeBase);
+    }
+
+    /// <summary>
+    /// <c>__kconfig</c> externs, as libbpf resolves them into its read-only <c>.kconfig</c> map:
+    /// <c>LINUX_KERNEL_VERSION</c> is the model's kernel, 7.1; the model has no kernel config, so a
+    /// <c>__weak</c> <c>CONFIG_*</c> is 0 and a strong one is a load error, as libbpf reports a
+    /// value it cannot find. Returns the global's index, or -1 without externs.
+    /// </summary>
+    private int BuildKconfig(Elf elf)
+    {
+        var ds = Btf.Types.FirstOrDefault(t => t.Kind == BtfKind.Datasec && t.Name == ".kconfig");
+        if (ds == null || ds.Members.Length == 0) return -1;
+        var vars = new List<(string Name, int Size)>();
+        foreach (var v in ds.Members)
+        {
+            var vt = Btf[v.Type];
+            vars.Add((vt.Name, (int)Btf.SizeOf(vt.RefType)));
+        }
+        var offsets = new int[vars.Count];
+        var size = 0;
+        for (var i = 0; i < vars.Count; i++)
+        {
+            offsets[i] = size;
+            size += (vars[i].Size + 7) / 8 * 8;
+        }
+        var g = new BpfGlobal(".kconfig", new byte[Math.Max(8, size)], true);
+        for (var i = 0; i < vars.Count; i++)
+        {
+            var (name, sz) = vars[i];
+            g.Vars[name] = (offsets[i], sz);
+            var weak = elf.Symbols.Any(y => y.Name == name && y.Shndx == 0 && y.Bind == 2);
+            long value = name switch
+            {
+                "LINUX_KERNEL_VERSION" => (7L << 16) | (1L << 8), // KERNEL_VERSION(7, 1, 0)
+                _ when weak => 0,
+                _ => throw new BpfLoadException($"extern (kcfg) '{name}': value not found (the model has no kernel config; declare it __weak)"),
+            };
+            for (var k = 0; k < sz && k < 8; k++) g.Init[offsets[i] + k] = (byte)(value >> (8 * k));
+        }
+        Globals.Add(g);
+        return Globals.Count - 1;
     }
 
     private BpfMapDef ParseMap(string name, BtfType t)

@@ -114,3 +114,25 @@ public class BpfRcuTests
         Assert.Contains("bpf_rcu_read_unlock is missing", v.Violation.ToString());
     }
 }
+
+/// <summary>programs/kconfig.bpf.c: __kconfig externs (scx_bpfland and scx_cosmos read LINUX_KERNEL_VERSION and CONFIG_PREEMPT_RCU).</summary>
+public class BpfKconfigTests
+{
+    [Fact]
+    public void Should_GiveTheModelsKernelVersionAndZeroForAWeakConfig_When_AProgramReadsKconfigExterns()
+    {
+        var obj = BpfExamples.CompileProgram("kconfig.bpf.c", "v3");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var v = Assert.Single(r.Violations);
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 7.1 0", v.Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_FailToLoad_When_AStrongKconfigExternHasNoValue()
+    {
+        var obj = BpfExamples.Compile("kconfig-strong", "#define STRONG 1\n" + File.ReadAllText(Path.Combine(BpfExamples.Root(), "tests", "Scxlab.Tests", "BpfObject", "programs", "kconfig.bpf.c")));
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(obj));
+        Assert.Equal("kconfig-strong.bpf.o: extern (kcfg) 'CONFIG_SCXLAB_STRONG': value not found (the model has no kernel config; declare it __weak)", e.Message);
+    }
+}
