@@ -730,6 +730,18 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Kfunc.IterNumDestroy:
                 WriteBytes(stack, IterAt(r[1], pc, "bpf_iter_num_destroy"), 8, 0);
                 return 0;
+            case Kfunc.TaskSetSlice:
+            case Kfunc.TaskSetDsqVtime:
+            {
+                // The same model call as a write of p->scx.slice / dsq_vtime; a scheduler always
+                // has authority over its own tasks (the model has no sub-schedulers): true.
+                var name = k == Kfunc.TaskSetSlice ? "scx_bpf_task_set_slice" : "scx_bpf_task_set_dsq_vtime";
+                var p = TaskArg(r[1], pc, name, 0);
+                if (p.IsNone) throw Fault(pc, $"{name}: arg#0 pointer type STRUCT task_struct must point to a valid task, not NULL");
+                if (k == Kfunc.TaskSetSlice) await ctx.TaskSetSlice(p, (long)r[2]);
+                else await ctx.TaskSetDsqVtime(p, (long)r[2]);
+                return 1;
+            }
             case Kfunc.RcuReadLock:
                 // An RCU read-side section: nothing the model frees while a program runs, so only
                 // the verifier's bookkeeping (balanced, closed before exit) is kept.

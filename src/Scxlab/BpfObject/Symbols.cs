@@ -40,7 +40,7 @@ public enum Kfunc
 {
     DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
     DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
-    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy, RcuReadLock, RcuReadUnlock,
+    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy, RcuReadLock, RcuReadUnlock, TaskSetSlice, TaskSetDsqVtime,
 }
 
 public static class Kfuncs
@@ -81,6 +81,11 @@ public static class Kfuncs
         ["bpf_iter_num_destroy"] = Kfunc.IterNumDestroy,
         ["bpf_rcu_read_lock"] = Kfunc.RcuReadLock,
         ["bpf_rcu_read_unlock"] = Kfunc.RcuReadUnlock,
+        // v6.19; scx's compat.bpf.h declares them with the ___new flavor, falling back to a field write.
+        ["scx_bpf_task_set_slice"] = Kfunc.TaskSetSlice,
+        ["scx_bpf_task_set_slice___new"] = Kfunc.TaskSetSlice,
+        ["scx_bpf_task_set_dsq_vtime"] = Kfunc.TaskSetDsqVtime,
+        ["scx_bpf_task_set_dsq_vtime___new"] = Kfunc.TaskSetDsqVtime,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);

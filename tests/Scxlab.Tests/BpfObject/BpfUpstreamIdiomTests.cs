@@ -136,3 +136,17 @@ public class BpfKconfigTests
         Assert.Equal("kconfig-strong.bpf.o: extern (kcfg) 'CONFIG_SCXLAB_STRONG': value not found (the model has no kernel config; declare it __weak)", e.Message);
     }
 }
+
+/// <summary>programs/task_set.bpf.c: scx_bpf_task_set_slice/_dsq_vtime, as scx's compat wrappers call them.</summary>
+public class BpfTaskSetTests
+{
+    [Fact]
+    public void Should_SetTheTasksSliceAndVtime_When_AProgramCallsTheTaskSetKfuncs()
+    {
+        var obj = BpfExamples.CompileProgram("task_set.bpf.c", "v3");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var v = Assert.Single(r.Violations);
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: ok=2 slice=1234567 vtime=42", v.Violation.ToString());
+    }
+}
