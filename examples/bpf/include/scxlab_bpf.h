@@ -89,6 +89,7 @@ struct sched_ext_ops {
 	void (*quiescent)(struct task_struct *p, u64 deq_flags);
 	void (*set_weight)(struct task_struct *p, u32 weight);
 	void (*set_cpumask)(struct task_struct *p, const struct cpumask *cpumask);
+	void (*enable)(struct task_struct *p);
 	void (*cpu_release)(s32 cpu, void *args);
 	s32 (*init)(void);
 	void (*exit)(struct scx_exit_info *info);

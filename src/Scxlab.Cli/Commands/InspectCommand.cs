@@ -70,6 +70,7 @@ public static class InspectCommand
         w.WriteLine($"struct_ops {ops.MapName}: name \"{ops.Name}\", flags 0x{ops.Flags:x}, timeout_ms {ops.TimeoutMs}, dispatch_max_batch {ops.DispatchMaxBatch}");
         foreach (var (cb, prog) in ops.Callbacks.OrderBy(c => c.Key))
             w.WriteLine($"  ops.{ScxCallbacks.OpName(cb),-12} {prog.Name} ({prog.Section})");
+        if (ops.Enable is { } en) w.WriteLine($"  ops.{"enable",-12} {en.Name} ({en.Section}; run for every task right after ops.init)");
         w.WriteLine();
         w.WriteLine("programs");
         foreach (var p in o.Programs) w.WriteLine($"  {p.Name,-32} {p.Section}");

@@ -26,7 +26,7 @@ public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize
 public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
 {
     public string Name { get; } = name;
-    public byte[] Init { get; } = init;
+    public byte[] Init { get; internal set; } = init;
     public bool ReadOnly { get; } = readOnly;
     /// <summary>Variables by name: (offset, size) in the section, from its BTF DATASEC.</summary>
     public Dictionary<string, (int Offset, int Size)> Vars { get; } = [];
@@ -34,7 +34,8 @@ public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
     public List<int> Locks { get; } = [];
 }
 
-public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks);
+/// <param name="Enable">ops.enable: the model has no such callback; the policy runs it for every task right after ops.init (docs/bpf.md).</param>
+public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null);
 
 /// <summary>
 /// A loaded <c>.bpf.o</c>: programs with relocations applied (maps, globals, kfuncs, subprogram
@@ -153,12 +154,26 @@ public sealed class BpfObjectFile : ISourceMap
                 if (t.Kind == BtfKind.Datasec && t.Name == s.Name)
                     foreach (var v in t.Members)
                     {
-                        g.Vars[Btf[v.Type].Name] = ((int)v.Offset, (int)v.Size);
-                        if (Btf.Resolve(Btf[v.Type].RefType) is { Kind: BtfKind.Struct, Name: "bpf_spin_lock" }) g.Locks.Add((int)v.Offset);
+                        // clang leaves the DATASEC offset of a __weak variable at 0; libbpf takes
+                        // every variable's offset from its ELF symbol, and so does the loader.
+                        var vname = Btf[v.Type].Name;
+                        var vsym = elf.Symbols.FirstOrDefault(y => y.Shndx == s.Index && y.Name == vname && y.Type == 1 /* STT_OBJECT */);
+                        var voff = vsym.Name == vname ? (int)vsym.Value : (int)v.Offset;
+                        if (voff < 0 || voff + (int)v.Size > init.Length) throw new BpfLoadException($"{s.Name}: variable {vname} lies outside the section");
+                        g.Vars[vname] = (voff, (int)v.Size);
+                        if (Btf.Resolve(Btf[v.Type].RefType) is { Kind: BtfKind.Struct, Name: "bpf_spin_lock" }) g.Locks.Add(voff);
                     }
             globalOf[s.Index] = Globals.Count;
             Globals.Add(g);
+            // What scx's SCX_ENUM_INIT does in user space before load: every `const volatile u64
+            // __SCX_NAME` of enums.autogen.bpf.h gets the value of SCX_NAME. Names the model does
+            // not have stay 0, as when the running kernel lacks the enum.
+            if (g.ReadOnly)
+                foreach (var (vn, (vo, vs)) in g.Vars)
+                    if (vn.StartsWith("__SCX_", StringComparison.Ordinal) && vs == 8 && ModelEnums.TryGet(vn[2..], out var ev))
+                        BinaryPrimitives.WriteInt64LittleEndian(g.Init.AsSpan(vo), ev);
         }
+        var kconfig = BuildKconfig(elf);
         var mapsSec = elf.Find(".maps");
         var mapOf = new Dictionary<string, int>();
         if (mapsSec != null)
@@ -203,6 +218,12 @@ public sealed class BpfObjectFile : ISourceMap
                 }
                 if (insn.Op != 0x18) throw new BpfLoadException($"relocation at {sec.Name}+{r.Offset} on an instruction (opcode 0x{insn.Op:x2}) that is neither a call nor ld_imm64");
                 if (at + 1 >= code.Length) throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset} is truncated");
+                if (sym.Shndx == 0 && kconfig >= 0 && Globals[kconfig].Vars.TryGetValue(sym.Name, out var kv))
+                {
+                    insn.Imm64 = (long)Mem.Addr(Region.Rodata, kconfig, kv.Offset + insn.Imm);
+                    insn.Src = 2; // BPF_PSEUDO_MAP_VALUE into libbpf's .kconfig map
+                    continue;
+                }
                 if (sym.Shndx == 0)
                 {
                     // bpf_ksym_exists(kfunc): the address of a weak kfunc extern is non-zero exactly
@@ -229,7 +250,13 @@ public sealed class BpfObjectFile : ISourceMap
                     insn.Src = 2; // BPF_PSEUDO_MAP_VALUE
                 }
                 else if (codeBase.TryGetValue(sym.Shndx, out var fb))
-                    throw new BpfLoadException($"ld_imm64 of function {sym.Name} (callbacks passed to helpers are not supported yet)");
+                {
+                    // A callback handed to a helper (bpf_timer_set_callback, ...): the function's entry.
+                    var target = fb + (int)(((long)sym.Value + insn.Imm) / 8);
+                    if (target < 0 || target >= code.Length) throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset}: function address outside the code");
+                    insn.Imm64 = (long)Mem.Addr(Region.Func, target, 0);
+                    insn.Src = 4; // BPF_PSEUDO_FUNC
+                }
                 else throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset} refers to section {elf.Sections[sym.Shndx].Name}, which is not loadable data");
             }
             foreach (var li in ext.Lines.GetValueOrDefault(sec.Name) ?? [])
@@ -270,6 +297,47 @@ public sealed class BpfObjectFile : ISourceMap
         Insns = code;
         Lines = lines;
         Ops = ParseStructOps(elf, codeBase);
+    }
+
+    /// <summary>
+    /// <c>__kconfig</c> externs, as libbpf resolves them into its read-only <c>.kconfig</c> map:
+    /// <c>LINUX_KERNEL_VERSION</c> is the model's kernel, 7.1; the model has no kernel config, so a
+    /// <c>__weak</c> <c>CONFIG_*</c> is 0 and a strong one is a load error, as libbpf reports a
+    /// value it cannot find. Returns the global's index, or -1 without externs.
+    /// </summary>
+    private int BuildKconfig(Elf elf)
+    {
+        var ds = Btf.Types.FirstOrDefault(t => t.Kind == BtfKind.Datasec && t.Name == ".kconfig");
+        if (ds == null || ds.Members.Length == 0) return -1;
+        var vars = new List<(string Name, int Size)>();
+        foreach (var v in ds.Members)
+        {
+            var vt = Btf[v.Type];
+            vars.Add((vt.Name, (int)Btf.SizeOf(vt.RefType)));
+        }
+        var offsets = new int[vars.Count];
+        var size = 0;
+        for (var i = 0; i < vars.Count; i++)
+        {
+            offsets[i] = size;
+            size += (vars[i].Size + 7) / 8 * 8;
+        }
+        var g = new BpfGlobal(".kconfig", new byte[Math.Max(8, size)], true);
+        for (var i = 0; i < vars.Count; i++)
+        {
+            var (name, sz) = vars[i];
+            g.Vars[name] = (offsets[i], sz);
+            var weak = elf.Symbols.Any(y => y.Name == name && y.Shndx == 0 && y.Bind == 2);
+            long value = name switch
+            {
+                "LINUX_KERNEL_VERSION" => (7L << 16) | (1L << 8), // KERNEL_VERSION(7, 1, 0)
+                _ when weak => 0,
+                _ => throw new BpfLoadException($"extern (kcfg) '{name}': value not found (the model has no kernel config; declare it __weak)"),
+            };
+            for (var k = 0; k < sz && k < 8; k++) g.Init[offsets[i] + k] = (byte)(value >> (8 * k));
+        }
+        Globals.Add(g);
+        return Globals.Count - 1;
     }
 
     private BpfMapDef ParseMap(string name, BtfType t)
@@ -320,6 +388,7 @@ public sealed class BpfObjectFile : ISourceMap
                 var cbs = new Dictionary<ScxCallback, BpfProgram>();
                 var others = new List<string>();
                 string opsName = "";
+                BpfProgram? enable = null;
                 long flags = 0;
                 int timeout = 0, batch = 0;
                 foreach (var m in st.Members)
@@ -334,6 +403,7 @@ public sealed class BpfObjectFile : ISourceMap
                         if (!codeBase.TryGetValue(sym.Shndx, out var b)) throw new BpfLoadException($"struct_ops {var.Name}.{m.Name} points to {sym.Name}, which is not a program");
                         var prog = Programs.FirstOrDefault(p => p.Entry == b + (int)(sym.Value / 8)) ?? throw new BpfLoadException($"struct_ops {var.Name}.{m.Name}: {sym.Name} is not a struct_ops program");
                         if (Callbacks.FromMember(m.Name) is { } cb) cbs[cb] = prog;
+                        else if (m.Name == "enable") enable = prog;
                         else others.Add(m.Name);
                         continue;
                     }
@@ -358,7 +428,7 @@ public sealed class BpfObjectFile : ISourceMap
                     }
                 }
                 if (others.Count > 0) throw new BpfLoadException($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
-                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others);
+                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable);
             }
         }
         throw new BpfLoadException("no struct_ops sched_ext_ops map (declare one in SEC(\".struct_ops.link\"))");
@@ -458,6 +528,30 @@ public sealed class BpfObjectFile : ISourceMap
 
     // ---- rodata ----
 
+    /// <summary>
+    /// <c>name[]=N</c>: what a skeleton's <c>RESIZE_ARRAY()</c> does for scx's <c>RESIZABLE_ARRAY()</c>,
+    /// an array alone in its own <c>.data.NAME</c>/<c>.bss.NAME</c> section, declared with one
+    /// element and grown to N before load (existing bytes kept, the rest zero).
+    /// </summary>
+    private void ResizeArray(string name, string text, string spec)
+    {
+        if (!int.TryParse(text, out var n) || n < 1 || n > 1 << 20) throw new BpfLoadException($"--rodata '{spec}': the new length must be a number from 1 to {1 << 20}");
+        foreach (var g in Globals)
+        {
+            if (g.ReadOnly || g.Name is ".data" or ".bss" || !g.Vars.TryGetValue(name, out var v)) continue;
+            var vt = Btf.Types.First(t => t.Kind == BtfKind.Var && t.Name == name);
+            var t = Btf.Resolve(vt.RefType);
+            if (t.Kind != BtfKind.Array || g.Vars.Count != 1 || v.Offset != 0) throw new BpfLoadException($"--rodata {name}[]: not a RESIZABLE_ARRAY (an array alone in its own data section)");
+            var elem = (int)Btf.SizeOf(t.ArrayElem);
+            var init = new byte[elem * n];
+            Array.Copy(g.Init, init, Math.Min(g.Init.Length, init.Length));
+            g.Init = init;
+            g.Vars[name] = (0, init.Length);
+            return;
+        }
+        throw new BpfLoadException($"--rodata {name}[]: no array of that name in its own .data.{name} or .bss.{name} section");
+    }
+
     /// <summary><c>--rodata name=value</c> or <c>name[i]=value</c>: patch a <c>const volatile</c> before load, as a skeleton does.</summary>
     public void PatchRodata(string spec)
     {
@@ -465,6 +559,11 @@ public sealed class BpfObjectFile : ISourceMap
         if (eq <= 0) throw new BpfLoadException($"--rodata '{spec}': expected name=value");
         var lhs = spec[..eq].Trim();
         var text = spec[(eq + 1)..].Trim();
+        if (lhs.EndsWith("[]", StringComparison.Ordinal))
+        {
+            ResizeArray(lhs[..^2], text, spec);
+            return;
+        }
         var index = 0;
         var br = lhs.IndexOf('[');
         if (br > 0)
@@ -496,33 +595,64 @@ public sealed class BpfObjectFile : ISourceMap
 
 public static class MapTypes
 {
-    public const int Hash = 1, Array = 2, Queue = 22, Stack = 23, TaskStorage = 29;
-    public static bool Supported(int t) => t is Array or Queue or Stack or TaskStorage;
+    public const int Hash = 1, Array = 2, PercpuArray = 6, Queue = 22, Stack = 23, TaskStorage = 29;
+    public static bool Supported(int t) => t is Array or PercpuArray or Queue or Stack or TaskStorage;
     public static string Name(int t) => t switch
     {
-        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
+        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
         TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", _ => $"#{t}",
     };
 }
 
-/// <summary>Enum values CO-RE enum relocations may ask for (the scx headers read SCX_* this way).</summary>
+/// <summary>
+/// Enum values CO-RE enum relocations may ask for (the scx headers read SCX_* this way), and the
+/// values <c>SCX_ENUM_INIT</c> writes into the <c>__SCX_*</c> rodata variables of scx's
+/// <c>enums.autogen.bpf.h</c>: the model's own constants, under the kernel's names.
+/// </summary>
 public static class ModelEnums
 {
-    public static bool TryGet(string name, out long v)
+    private static readonly Dictionary<string, long> Values = Build();
+
+    private static Dictionary<string, long> Build()
     {
-        v = name switch
+        var d = new Dictionary<string, long>(StringComparer.Ordinal)
         {
-            "SCX_DSQ_FLAG_BUILTIN" => unchecked((long)Kernel.DsqId.FlagBuiltin),
-            "SCX_DSQ_FLAG_LOCAL_ON" => (long)Kernel.DsqId.FlagLocalOn,
-            "SCX_DSQ_INVALID" => unchecked((long)Kernel.DsqId.Invalid),
-            "SCX_DSQ_GLOBAL" => unchecked((long)Kernel.DsqId.Global),
-            "SCX_DSQ_LOCAL" => unchecked((long)Kernel.DsqId.Local),
-            "SCX_DSQ_LOCAL_ON" => unchecked((long)(Kernel.DsqId.FlagBuiltin | Kernel.DsqId.FlagLocalOn)),
-            "SCX_SLICE_DFL" => Kernel.ScxConst.SliceDfl,
-            "SCX_KICK_IDLE" => (long)Kernel.KickFlags.Idle,
-            "SCX_KICK_PREEMPT" => (long)Kernel.KickFlags.Preempt,
-            _ => long.MinValue,
+            ["SCX_DSQ_FLAG_BUILTIN"] = unchecked((long)Kernel.DsqId.FlagBuiltin),
+            ["SCX_DSQ_FLAG_LOCAL_ON"] = (long)Kernel.DsqId.FlagLocalOn,
+            ["SCX_DSQ_INVALID"] = unchecked((long)Kernel.DsqId.Invalid),
+            ["SCX_DSQ_GLOBAL"] = unchecked((long)Kernel.DsqId.Global),
+            ["SCX_DSQ_LOCAL"] = unchecked((long)Kernel.DsqId.Local),
+            ["SCX_DSQ_LOCAL_ON"] = unchecked((long)(Kernel.DsqId.FlagBuiltin | Kernel.DsqId.FlagLocalOn)),
+            ["SCX_DSQ_LOCAL_CPU_MASK"] = 0xffffffffL,
+            ["SCX_SLICE_DFL"] = Kernel.ScxConst.SliceDfl,
+            ["SCX_OPS_NAME_LEN"] = 128,
+            // The model's "infinite" slice (the kernel's is U64_MAX): a program only passes it on.
+            ["SCX_SLICE_INF"] = Kernel.ScxConst.SliceInf,
+            ["SCX_KICK_IDLE"] = (long)Kernel.KickFlags.Idle,
+            ["SCX_KICK_PREEMPT"] = (long)Kernel.KickFlags.Preempt,
+            ["SCX_KICK_WAIT"] = (long)Kernel.KickFlags.Wait,
+            ["SCX_ENQ_WAKEUP"] = (long)Kernel.EnqFlags.Wakeup,
+            ["SCX_ENQ_HEAD"] = (long)Kernel.EnqFlags.Head,
+            ["SCX_ENQ_CPU_SELECTED"] = (long)Kernel.EnqFlags.CpuSelected,
+            ["SCX_ENQ_PREEMPT"] = (long)Kernel.EnqFlags.Preempt,
+            ["SCX_ENQ_REENQ"] = (long)Kernel.EnqFlags.Reenq,
+            ["SCX_ENQ_LAST"] = (long)Kernel.EnqFlags.Last,
+            ["SCX_ENQ_CLEAR_OPSS"] = (long)Kernel.EnqFlags.ClearOpss,
+            ["SCX_ENQ_DSQ_PRIQ"] = (long)Kernel.EnqFlags.DsqPriq,
+            ["SCX_DEQ_SLEEP"] = (long)Kernel.DeqFlags.Sleep,
+            ["SCX_DEQ_CORE_SCHED_EXEC"] = (long)Kernel.DeqFlags.CoreSchedExec,
+            ["SCX_OPS_KEEP_BUILTIN_IDLE"] = (long)OpsFlags.KeepBuiltinIdle,
+            ["SCX_OPS_ENQ_LAST"] = (long)OpsFlags.EnqLast,
+            ["SCX_OPS_ENQ_EXITING"] = (long)OpsFlags.EnqExiting,
+            ["SCX_OPS_SWITCH_PARTIAL"] = (long)OpsFlags.SwitchPartial,
+            ["SCX_OPS_ENQ_MIGRATION_DISABLED"] = (long)OpsFlags.EnqMigrationDisabled,
+            ["SCX_WAKE_FORK"] = (long)WakeFlags.Fork,
+            ["SCX_WAKE_TTWU"] = (long)WakeFlags.Ttwu,
+            ["SCX_WAKE_SYNC"] = (long)WakeFlags.Sync,
         };
-        return v != long.MinValue;
+        foreach (var k in Enum.GetValues<Kernel.ExitKind>()) d[Kernel.ExitKinds.KernelName(k)] = (long)k;
+        return d;
     }
+
+    public static bool TryGet(string name, out long v) => Values.TryGetValue(name, out v);
 }

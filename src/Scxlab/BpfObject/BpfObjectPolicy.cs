@@ -14,6 +14,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     private MapHandle[] _maps = [];
     private MapHandle[] _globals = [];
     private Interpreter _vm = null!;
+    private int _taskCount;
 
     public BpfObjectPolicy(BpfObjectFile obj) => _obj = obj;
 
@@ -24,7 +25,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     public override int DispatchMaxBatch => _obj.Ops.DispatchMaxBatch;
     public override int TimeoutMs => _obj.Ops.TimeoutMs;
 
-    public bool Implements(ScxCallback cb) => _obj.Ops.Callbacks.ContainsKey(cb);
+    // ops.enable runs at init time (see Init), so an object with only ops.enable still needs the init step.
+    public bool Implements(ScxCallback cb) => _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.Init && _obj.Ops.Enable != null);
 
     public override void DeclareMaps(MapBuilder maps)
     {
@@ -37,6 +39,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.Queue => maps.Queue(m.Name, m.MaxEntries),
                 MapTypes.Stack => maps.Stack(m.Name, m.MaxEntries),
                 MapTypes.Array => maps.Array(m.Name, Math.Max(1, m.MaxEntries * Interpreter.MapStride(m) / 8)),
+                // One copy of the array per CPU, CPU-major.
+                MapTypes.PercpuArray => maps.Array(m.Name, Math.Max(1, maps.CpuCount * m.MaxEntries * Interpreter.MapStride(m) / 8)),
                 // Per-task values, laid out like an array indexed by task (word-addressed like every shared value).
                 MapTypes.TaskStorage => maps.Array(m.Name, Math.Max(1, maps.TaskCount * Interpreter.MapStride(m) / 8)),
                 _ => throw new BpfLoadException($"map {m.Name}: map type {MapTypes.Name(m.Type)} is not supported by the model"),
@@ -60,7 +64,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         for (var i = 0; i < _obj.Globals.Count; i++)
             foreach (var off in _obj.Globals[i].Locks)
                 locks[(i, off)] = maps.SpinLock($"{_obj.Globals[i].Name}+{off}");
-        _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount);
+        _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount);
+        _taskCount = maps.TaskCount;
     }
 
     /// <summary>
@@ -103,8 +108,14 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
 
     public override async BpfTask Init(InitContext ctx)
     {
-        var ret = await Call(ctx, ScxCallback.Init);
+        var ret = _obj.Ops.Callbacks.ContainsKey(ScxCallback.Init) ? await Call(ctx, ScxCallback.Init) : 0;
         if ((int)ret != 0) throw new PolicyMisuseException($"ops.init() failed ({(int)ret})");
+        // ops.enable: the kernel calls it for each task as it is switched into the scheduler,
+        // after ops.init and before any other callback sees the task. The model's tasks all exist
+        // at load and none is created later, so running it for every task here is that order.
+        if (_obj.Ops.Enable is { } enable)
+            for (var t = 0; t < _taskCount; t++)
+                await _vm.Run(ctx, enable.Entry, [Task(new TaskRef(t))]);
     }
 
     public override async BpfTask<int> SelectCpu(SelectCpuContext ctx, TaskRef p, int prevCpu, WakeFlags wakeFlags) =>
@@ -122,5 +133,5 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     public override async BpfTask SetCpumask(TaskContext ctx, TaskRef p) =>
         await Call(ctx, ScxCallback.SetCpumask, Task(p), p.IsNone ? 0 : Mem.Addr(Region.TaskCpumask, p.Index, 0));
     public override async BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuRelease, (ulong)cpu, 0);
-    public override async BpfTask Exit(BpfContext ctx, ExitKind kind) => await Call(ctx, ScxCallback.Exit, 0);
+    public override async BpfTask Exit(BpfContext ctx, ExitKind kind) => await Call(ctx, ScxCallback.Exit, Mem.Addr(Region.ExitInfo, (int)kind, 0));
 }

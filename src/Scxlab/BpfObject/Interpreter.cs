@@ -12,7 +12,7 @@ namespace Scxlab.BpfObject;
 /// replay machinery (<see cref="BpfTask"/>) re-runs a callback from its first instruction with
 /// the recorded results and reaches exactly the state where it stopped (docs/bpf.md).
 /// </summary>
-internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount)
+internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount, int cpuCount)
 {
     public const int StackSize = 512;
     public const int MaxFrames = 8;
@@ -30,6 +30,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         CurrentArgs = args;
         _refs = 0;
         _firstRefPc = -1;
+        _rcuDepth = 0;
         ctx.SourceMap = obj;
         var r = new ulong[11];
         var stack = new byte[StackSize * MaxFrames];
@@ -99,6 +100,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                         {
                             // The verifier rejects a program that can return holding an acquired reference.
                             if (_refs != 0) throw Fault(pc, $"Unreleased reference (task acquired at {obj.Where(_firstRefPc)})");
+                            if (_rcuDepth != 0) throw Fault(pc, "bpf_rcu_read_unlock is missing");
                             return (long)r[0];
                         }
                         depth--;
@@ -254,7 +256,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             if (idx >= maps.Length) throw Fault(pc, "bad map value pointer");
             h = maps[idx];
             var md = obj.Maps[idx];
-            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.MaxEntries);
+            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : md.MaxEntries);
         }
         if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
         if ((off & 7) + size > 8) throw Fault(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
@@ -293,6 +295,15 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return await TaskLoad(ctx, idx, off, size, pc);
             case Region.TaskCpumask:
                 throw Fault(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
+            case Region.ExitInfo:
+                // Constant for the run: kind, exit_code 0, and pointers to an empty string.
+                if (off == ModelTypes.ExitInfoEmptyString && size == 1) return 0;
+                if (off == 0 && size == 4) return (uint)idx;
+                if (off == 8 && size == 8) return 0;
+                if (off is 16 or 24 or 32 && size == 8) return Mem.Addr(Region.ExitInfo, idx, ModelTypes.ExitInfoEmptyString);
+                throw Fault(pc, $"invalid access to scx_exit_info: off={off} size={size}");
+            case Region.Func:
+                throw Fault(pc, "invalid mem access 'func'");
             case Region.Map:
                 throw Fault(pc, "invalid mem access 'map_ptr'");
             case Region.None:
@@ -329,7 +340,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 {
                     case TaskField.Slice: await ctx.TaskSetSlice(p, (long)value); return true;
                     case TaskField.DsqVtime: await ctx.TaskSetDsqVtime(p, (long)value); return true;
-                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight:
+                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
                     default:
                         throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
@@ -339,7 +350,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 throw Fault(pc, $"write into map forbidden ({obj.Globals[idx].Name} is read-only)");
             case Region.Ctx:
                 throw Fault(pc, "write to the context forbidden");
-            case Region.Map or Region.TaskCpumask:
+            case Region.Map or Region.TaskCpumask or Region.Func or Region.ExitInfo:
                 throw Fault(pc, $"invalid write to {Mem.RegionOf(addr)} memory");
             case Region.None:
             default:
@@ -375,7 +386,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var arg = op == MemOp.Cmpxchg ? (long)((expected << 32) | (uint)operand) : (long)Truncate(operand, size);
                 return Truncate((ulong)await ctx.MemWrite(h, MemWriteKey(o, size, op), arg), size);
             }
-            case Region.None or Region.Ctx or Region.Map or Region.Rodata or Region.Task or Region.TaskCpumask:
+            case Region.None or Region.Ctx or Region.Map or Region.Rodata or Region.Task or Region.TaskCpumask or Region.Func or Region.ExitInfo:
             default:
                 throw Fault(pc, $"atomic operation on {Mem.RegionOf(addr)} memory");
         }
@@ -423,6 +434,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             // Immutable or stable for the model's tasks: not interleaving points (as ctx.Pid()).
             case TaskField.Pid: return (ulong)(uint)ctx.Pid(p);
             case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, task, 0);
+            // No PF_* flag is ever set on the model's tasks (no kthreads; PF_EXITING not reported: docs/bpf.md).
+            case TaskField.Flags: return 0;
             case TaskField.Comm:
             {
                 var comm = Encoding.UTF8.GetBytes(ctx.Comm(p));
@@ -449,6 +462,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     // Task references acquired and not yet released in this run (bpf_task_from_pid/acquire).
     private int _refs;
     private int _firstRefPc;
+    // Open bpf_rcu_read_lock() sections in this run.
+    private int _rcuDepth;
 
     private long Acquired(TaskRef p, int pc)
     {
@@ -496,10 +511,23 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_lookup_elem");
                 var m = obj.Maps[mi];
-                if (m.Type != MapTypes.Array) throw Fault(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
+                if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw Fault(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
-                // An array element's address is fixed: computing it is not an access.
-                return key >= (uint)m.MaxEntries ? 0 : (long)Mem.Addr(Region.MapValue, mi, (int)key * MapStride(m));
+                if (key >= (uint)m.MaxEntries) return 0;
+                // An array element's address is fixed: computing it is not an access. A per-CPU
+                // array gives the copy of the CPU the program runs on.
+                var cpuBase = m.Type == MapTypes.PercpuArray ? ctx.M.Actor(ctx.ActorId).Cpu * m.MaxEntries : 0;
+                return (long)Mem.Addr(Region.MapValue, mi, (cpuBase + (int)key) * MapStride(m));
+            }
+            case Helpers.MapLookupPercpuElem:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_map_lookup_percpu_elem");
+                var m = obj.Maps[mi];
+                if (m.Type != MapTypes.PercpuArray) throw Fault(pc, $"bpf_map_lookup_percpu_elem on {MapTypes.Name(m.Type)} is not modelled");
+                var key = (uint)await Load(ctx, r[2], 4, stack, pc);
+                var cpu = (uint)r[3];
+                if (key >= (uint)m.MaxEntries || cpu >= (uint)cpuCount) return 0;
+                return (long)Mem.Addr(Region.MapValue, mi, ((int)cpu * m.MaxEntries + (int)key) * MapStride(m));
             }
             case Helpers.MapUpdateElem:
             {
@@ -540,6 +568,26 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if (p.IsNone) throw Fault(pc, "bpf_task_storage_get: R2 is NULL");
                 // Every task's storage exists from load, zeroed (docs/bpf.md): its address is fixed.
                 return (long)Mem.Addr(Region.MapValue, mi, p.Index * MapStride(m));
+            }
+            case Helpers.ProbeReadKernelStr:
+            {
+                // Copies the string with its NUL (at most size bytes); returns the bytes copied.
+                var size = (int)(uint)r[2];
+                if (size == 0) return 0;
+                var str = Encoding.UTF8.GetBytes(await CString(ctx, r[3], size - 1, stack, pc));
+                for (var k = 0; k < str.Length; k++) await Store(ctx, r[1] + (ulong)k, 1, str[k], stack, pc);
+                await Store(ctx, r[1] + (ulong)str.Length, 1, 0, stack, pc);
+                return str.Length + 1;
+            }
+            case Helpers.TimerInit:
+            case Helpers.TimerSetCallback:
+            case Helpers.TimerStart:
+            case Helpers.TimerCancel:
+            {
+                // Timers are accepted and armed, but never fire (docs/bpf.md): no timer actor yet.
+                if (Mem.RegionOf(r[1]) != Region.MapValue) throw Fault(pc, $"{Helpers.Name(id)}: arg#0 expected a struct bpf_timer in a map value");
+                if (id == Helpers.TimerSetCallback && Mem.RegionOf(r[2]) != Region.Func) throw Fault(pc, "bpf_timer_set_callback: arg#1 expected a function");
+                return 0;
             }
             case Helpers.KtimeGetNs:
                 return await ctx.Now();
@@ -653,11 +701,71 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var p = await ctx.DsqPeek(r[1]);
                 return p.IsNone ? 0 : (long)Mem.Addr(Region.Task, p.Index, 0);
             }
+            case Kfunc.IterNumNew:
+            {
+                // bpf_for()/bpf_repeat(): the iterator is 8 bytes on the stack, {int cur; int end;}.
+                var at = IterAt(r[1], pc, "bpf_iter_num_new");
+                int start = (int)r[2], end = (int)r[3];
+                if (start > end || (long)end - start > BpfMaxLoops)
+                {
+                    WriteBytes(stack, at, 8, 0);
+                    return start > end ? -EINVAL : -E2BIG;
+                }
+                WriteBytes(stack, at, 4, (uint)(start - 1));
+                WriteBytes(stack, at + 4, 4, (uint)end);
+                return 0;
+            }
+            case Kfunc.IterNumNext:
+            {
+                var at = IterAt(r[1], pc, "bpf_iter_num_next");
+                int cur = (int)ReadBytes(stack, at, 4), end = (int)ReadBytes(stack, at + 4, 4);
+                if ((long)cur + 1 >= end)
+                {
+                    WriteBytes(stack, at, 8, 0);
+                    return 0;
+                }
+                WriteBytes(stack, at, 4, (uint)(cur + 1));
+                return (long)r[1];
+            }
+            case Kfunc.IterNumDestroy:
+                WriteBytes(stack, IterAt(r[1], pc, "bpf_iter_num_destroy"), 8, 0);
+                return 0;
+            case Kfunc.TaskSetSlice:
+            case Kfunc.TaskSetDsqVtime:
+            {
+                // The same model call as a write of p->scx.slice / dsq_vtime; a scheduler always
+                // has authority over its own tasks (the model has no sub-schedulers): true.
+                var name = k == Kfunc.TaskSetSlice ? "scx_bpf_task_set_slice" : "scx_bpf_task_set_dsq_vtime";
+                var p = TaskArg(r[1], pc, name, 0);
+                if (p.IsNone) throw Fault(pc, $"{name}: arg#0 pointer type STRUCT task_struct must point to a valid task, not NULL");
+                if (k == Kfunc.TaskSetSlice) await ctx.TaskSetSlice(p, (long)r[2]);
+                else await ctx.TaskSetDsqVtime(p, (long)r[2]);
+                return 1;
+            }
+            case Kfunc.RcuReadLock:
+                // An RCU read-side section: nothing the model frees while a program runs, so only
+                // the verifier's bookkeeping (balanced, closed before exit) is kept.
+                _rcuDepth++;
+                return 0;
+            case Kfunc.RcuReadUnlock:
+                if (_rcuDepth == 0) throw Fault(pc, "unmatched rcu read unlock (kernel function bpf_rcu_read_unlock)");
+                _rcuDepth--;
+                return 0;
             case Kfunc.ReenqueueLocal:
                 return await Need<CpuReleaseContext>(ctx, pc, "scx_bpf_reenqueue_local").ReenqueueLocal();
             default:
                 throw new System.Diagnostics.UnreachableException($"kfunc {k}");
         }
+    }
+
+    /// <summary>BPF_MAX_LOOPS: the most iterations bpf_iter_num_new() accepts.</summary>
+    private const long BpfMaxLoops = 8 * 1024 * 1024;
+
+    /// <summary>The verifier only accepts an iterator in the program's own stack.</summary>
+    private int IterAt(ulong it, int pc, string kfunc)
+    {
+        if (Mem.RegionOf(it) != Region.Stack) throw Fault(pc, $"{kfunc}: arg#0 expected an iterator on the stack");
+        return StackAt(Mem.Index(it), Mem.Offset(it), 8, pc);
     }
 
     /// <summary>The kernel's bstr formatting: <paramref name="fmt"/> with u64 arguments at <paramref name="data"/>.</summary>

@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -33,6 +33,8 @@ public static class ModelTypes
         new("pid", 0, 4, true, Task: TaskField.Pid),
         new("nr_cpus_allowed", 4, 4, true, Task: TaskField.NrCpusAllowed),
         new("migration_disabled", 8, 2, false, Task: TaskField.MigrationDisabled),
+        // PF_* flags: the model's tasks are user threads that never set one (docs/bpf.md).
+        new("flags", 12, 4, false, Task: TaskField.Flags),
         new("cpus_ptr", 16, 8, false, Task: TaskField.CpusPtr),
         new("comm", 24, 1, true, Task: TaskField.Comm, ArrayLen: 16),
         new("scx", 40, 24, false, Struct: "sched_ext_entity"),
@@ -40,11 +42,28 @@ public static class ModelTypes
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
 
+    /// <summary>
+    /// What ops.exit() gets: the exit kind, exit_code, and reason/msg/dump pointers. The model
+    /// hands empty strings for reason, msg and dump (docs/bpf.md): only user space reads them.
+    /// </summary>
+    public static readonly ModelStruct ScxExitInfo = new("scx_exit_info", ExitInfoSize,
+    [
+        new("kind", 0, 4, false),
+        new("exit_code", 8, 8, true),
+        new("reason", 16, 8, false),
+        new("msg", 24, 8, false),
+        new("dump", 32, 8, false),
+    ]);
+
+    /// <summary>scx_exit_info's fields, then one NUL byte: the empty string its pointers point to.</summary>
+    public const int ExitInfoSize = 40, ExitInfoEmptyString = 40;
+
     public static readonly IReadOnlyDictionary<string, ModelStruct> Structs = new Dictionary<string, ModelStruct>
     {
         [TaskStruct.Name] = TaskStruct,
         [SchedExtEntity.Name] = SchedExtEntity,
         [Cpumask.Name] = Cpumask,
+        [ScxExitInfo.Name] = ScxExitInfo,
     };
 
     /// <summary>The task field at byte <paramref name="offset"/> of a task_struct, or null.</summary>

@@ -14,6 +14,8 @@ public enum Region : byte
     MapValue,     // an array map's value area: shared, in the arena
     Task,         // a task_struct (index: the model's task index)
     TaskCpumask,  // p->cpus_ptr of task index
+    Func,         // a BPF function (ld_imm64 of a callback); index: its entry instruction
+    ExitInfo,     // the struct scx_exit_info passed to ops.exit; index: the exit kind
 }
 
 /// <summary>
@@ -38,7 +40,7 @@ public enum Kfunc
 {
     DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
     DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
-    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal,
+    PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy, RcuReadLock, RcuReadUnlock, TaskSetSlice, TaskSetDsqVtime,
 }
 
 public static class Kfuncs
@@ -74,6 +76,16 @@ public static class Kfuncs
         ["scx_bpf_destroy_dsq"] = Kfunc.DestroyDsq,
         ["scx_bpf_dsq_peek"] = Kfunc.DsqPeek,
         ["scx_bpf_reenqueue_local"] = Kfunc.ReenqueueLocal,
+        ["bpf_iter_num_new"] = Kfunc.IterNumNew,
+        ["bpf_iter_num_next"] = Kfunc.IterNumNext,
+        ["bpf_iter_num_destroy"] = Kfunc.IterNumDestroy,
+        ["bpf_rcu_read_lock"] = Kfunc.RcuReadLock,
+        ["bpf_rcu_read_unlock"] = Kfunc.RcuReadUnlock,
+        // v6.19; scx's compat.bpf.h declares them with the ___new flavor, falling back to a field write.
+        ["scx_bpf_task_set_slice"] = Kfunc.TaskSetSlice,
+        ["scx_bpf_task_set_slice___new"] = Kfunc.TaskSetSlice,
+        ["scx_bpf_task_set_dsq_vtime"] = Kfunc.TaskSetDsqVtime,
+        ["scx_bpf_task_set_dsq_vtime___new"] = Kfunc.TaskSetDsqVtime,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);
@@ -86,10 +98,11 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
+        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
-        or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet;
+        or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
+        or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel;
 
     public static string Name(int id) => id switch
     {
@@ -106,6 +119,12 @@ public static class Helpers
         93 => "bpf_spin_lock",
         94 => "bpf_spin_unlock",
         156 => "bpf_task_storage_get",
+        ProbeReadKernelStr => "bpf_probe_read_kernel_str",
+        MapLookupPercpuElem => "bpf_map_lookup_percpu_elem",
+        TimerInit => "bpf_timer_init",
+        TimerSetCallback => "bpf_timer_set_callback",
+        TimerStart => "bpf_timer_start",
+        TimerCancel => "bpf_timer_cancel",
         181 => "bpf_loop",
         _ => "unknown",
     };
