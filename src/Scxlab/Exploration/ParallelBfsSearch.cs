@@ -129,7 +129,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                             Volatile.Write(ref stop, 1);
                             return;
                         }
-                        Expand(wk, curItems[i], cur);
+                        Expand(wk, curItems[i], cur, visited as FingerprintSet);
                     }
                 }
                 catch (Exception e)
@@ -165,6 +165,12 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                     {
                         Incomplete = $"memory budget of {o.MaxMemoryBytes >> 20} MiB for stored states exhausted";
                         return [.. found.Values];
+                    }
+                    if (c.Length < 0)
+                    {
+                        // Found in the visited set by the worker (stored in an earlier layer): a revisit.
+                        stats.Executions++;
+                        continue;
                     }
                     World? exactWorld = null;
                     if (o.Exact)
@@ -253,7 +259,8 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
     }
 
     /// <summary>Step every enabled actor of one frontier state (a worker's part of phase 1).</summary>
-    private static void Expand(Worker wk, (int Index, int Offset, int Length) item, GrowBuffer cur)
+    /// <param name="known">The visited set when it can be read concurrently (fingerprints), else null; nobody adds to it during the expand phase.</param>
+    private static void Expand(Worker wk, (int Index, int Offset, int Length) item, GrowBuffer cur, FingerprintSet? known)
     {
         var wm = wk.M;
         WorldCodec.Load(cur.Slice(item.Offset, item.Length), wk.State);
@@ -276,6 +283,13 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
             }
             c.Warning = wk.Checker.TakeNewWarning();
             c.Fingerprint = wk.Child.Fingerprint();
+            if (known != null && known.Contains(c.Fingerprint))
+            {
+                // Stored in an earlier layer: the merge will count it as a revisit, so skip the encoding.
+                c.Length = -1;
+                wk.Children.Add(c);
+                continue;
+            }
             c.Quiescent = v == null && !wm.AnyEnabled();
             c.Offset = wk.Out.Length;
             WorldCodec.Save(wk.Child, wk.Out);

@@ -74,6 +74,25 @@ public sealed class FingerprintSet : IVisitedSet
         return true;
     }
 
+    /// <summary>
+    /// Is <paramref name="fp"/> stored? Safe to call from several threads while nobody adds (the parallel
+    /// search's expand phase): it only reads the key array.
+    /// </summary>
+    public bool Contains(ulong fp)
+    {
+        if (fp == 0) fp = 1;
+        var keys = _keys;
+        var mask = keys.Length - 1;
+        var i = (int)(fp >> 20) & mask;
+        while (true)
+        {
+            var k = keys[i];
+            if (k == fp) return true;
+            if (k == 0) return false;
+            i = (i + 1) & mask;
+        }
+    }
+
     public ulong GetAux(long slot) => _wide ? _aux64![slot] : _aux8![slot];
 
     public void SetAux(long slot, ulong aux)
