@@ -13,8 +13,7 @@ namespace Scxlab.Exploration;
 /// </summary>
 internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, ExploreOptions o, ExploreStats stats, Stopwatch clock, IVisitedSet visited)
 {
-    private readonly List<int> _parent = [];
-    private readonly List<byte> _actor = [];
+    private readonly BfsTree _tree = new(stats);
     private double _nextProgress = 1.0;
 
     public string? Incomplete { get; private set; }
@@ -35,8 +34,6 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
 
         m.World = state;
         visited.Add(state, state.Fingerprint(), 0, out _);
-        _parent.Add(-1);
-        _actor.Add(0);
         var rootViolation = checker.CheckState();
         if (targets == null && checker.TakeNewWarning() is { } rw) Warnings.Add(new FoundViolation(rw, []));
         if (Found(rootViolation, 0)) return [.. found.Values];
@@ -74,7 +71,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         // A finding of the transition, recorded whatever the state it lands in: the kernel
                         // stopped here, so that state is neither stored nor expanded (see Explorer.Dfs).
                         stats.Executions++;
-                        if (Found(v, NewNode(index, a, depth))) return [.. found.Values];
+                        if (Found(v, _tree.Add(index, a, depth))) return [.. found.Values];
                         continue;
                     }
                     var warning = checker.TakeNewWarning();
@@ -85,8 +82,8 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         stats.Executions++;
                         continue;
                     }
-                    var ci = NewNode(index, a, depth);
-                    if (warning != null && targets == null) Warnings.Add(new FoundViolation(warning, PathTo(ci)));
+                    var ci = _tree.Add(index, a, depth);
+                    if (warning != null && targets == null) Warnings.Add(new FoundViolation(warning, _tree.PathTo(ci)));
                     if (v != null)
                     {
                         stats.Executions++;
@@ -116,24 +113,8 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
         {
             if (v == null) return false;
             if (targets != null && !targets.Contains(v.Key)) return false;
-            if (!found.ContainsKey(v.Key)) found[v.Key] = new FoundViolation(v, PathTo(index));
+            if (!found.ContainsKey(v.Key)) found[v.Key] = new FoundViolation(v, _tree.PathTo(index));
             return targets != null && targets.All(found.ContainsKey);
         }
-    }
-
-    private int NewNode(int parent, int actor, int depth)
-    {
-        _parent.Add(parent);
-        _actor.Add((byte)actor);
-        if (depth > stats.MaxDepth) stats.MaxDepth = depth;
-        return _parent.Count - 1;
-    }
-
-    private int[] PathTo(int index)
-    {
-        var path = new List<int>();
-        for (var i = index; i > 0; i = _parent[i]) path.Add(_actor[i]);
-        path.Reverse();
-        return [.. path];
     }
 }

@@ -26,8 +26,7 @@ namespace Scxlab.Exploration;
 /// </remarks>
 internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions o, ExploreStats stats, Stopwatch clock, IVisitedSet visited, int jobs)
 {
-    private readonly List<int> _parent = [];
-    private readonly List<byte> _actor = [];
+    private readonly BfsTree _tree = new(stats);
     private readonly HashSet<string> _warningKeys = [];
     private double _nextProgress = 1.0;
 
@@ -82,8 +81,6 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         var rootChecker = new StateChecker(m, o.Checks);
         m.World = root;
         visited.Add(root, root.Fingerprint(), 0, out _);
-        _parent.Add(-1);
-        _actor.Add(0);
         var rootViolation = rootChecker.CheckState();
         if (targets == null && rootChecker.TakeNewWarning() is { } rw) AddWarning(rw, 0);
         if (Found(rootViolation, 0)) return [.. found.Values];
@@ -158,7 +155,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                     if (c.IsAssertion)
                     {
                         stats.Executions++;
-                        if (Found(c.Finding, NewNode(c.Parent, c.Actor, depth))) return [.. found.Values];
+                        if (Found(c.Finding, _tree.Add(c.Parent, c.Actor, depth))) return [.. found.Values];
                         continue;
                     }
                     if (visited.WouldExceed(o.MaxMemoryBytes))
@@ -184,7 +181,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                         stats.Executions++;
                         continue;
                     }
-                    var ci = NewNode(c.Parent, c.Actor, depth);
+                    var ci = _tree.Add(c.Parent, c.Actor, depth);
                     if (c.Warning != null && targets == null) AddWarning(c.Warning, ci);
                     if (c.Finding != null)
                     {
@@ -253,7 +250,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         {
             if (v == null) return false;
             if (targets != null && !targets.Contains(v.Key)) return false;
-            if (!found.ContainsKey(v.Key)) found[v.Key] = new FoundViolation(v, PathTo(index));
+            if (!found.ContainsKey(v.Key)) found[v.Key] = new FoundViolation(v, _tree.PathTo(index));
             return targets != null && targets.All(found.ContainsKey);
         }
     }
@@ -300,7 +297,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
 
     private void AddWarning(Violation w, int index)
     {
-        if (_warningKeys.Add(w.Key + "\n" + w.Message)) Warnings.Add(new FoundViolation(w, PathTo(index)));
+        if (_warningKeys.Add(w.Key + "\n" + w.Message)) Warnings.Add(new FoundViolation(w, _tree.PathTo(index)));
     }
 
     private void Progress()
@@ -312,21 +309,5 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         stats.States = visited.Count;
         stats.Seconds = s;
         o.Progress(stats);
-    }
-
-    private int NewNode(int parent, int actor, int depth)
-    {
-        _parent.Add(parent);
-        _actor.Add((byte)actor);
-        if (depth > stats.MaxDepth) stats.MaxDepth = depth;
-        return _parent.Count - 1;
-    }
-
-    private int[] PathTo(int index)
-    {
-        var path = new List<int>();
-        for (var i = index; i > 0; i = _parent[i]) path.Add(_actor[i]);
-        path.Reverse();
-        return [.. path];
     }
 }
