@@ -77,6 +77,8 @@ public static class SimulateCommand
             stderr.WriteLine($"scxlab simulate: {e.Message}");
             return 1;
         }
+        // What the file says that the simulator accepts but does not act on (rt-app keys it ignores).
+        foreach (var warning in workload.Warnings) stderr.WriteLine($"scxlab simulate: warning: {warning}");
         var cpus = o.Cpus ?? workload.Cpus ?? 8;
         if (workload.Cpus != null && o.Cpus == null && Generators.Exists(o.Workload!)) cpus = workload.Cpus.Value;
         var duration = o.DurationNs ?? workload.DurationNs ?? 10_000_000_000L;

@@ -41,6 +41,7 @@ public sealed class Simulator
         public TState State;
         public int Gen;               // invalidates PhaseEnd / TimedWake events
         public long RunStart;         // -1 when not running
+        public long PhaseClock;       // since when the current run phase's Remaining has been counting down
         public int RunCpu;
         public int LastCpu;
         public long LastEnd;
@@ -52,6 +53,12 @@ public sealed class Simulator
         public long RuntimeAfterExit;  // the part of Runtime run after the scheduler exit
         public int ClassIdx;
         public bool AffinityAll;      // SingleOrAll churn alternation
+        public long StartedAt;        // when the task first woke (rt-app's t_first), -1 before
+        public long WallDeadline;     // RunWall: the phase ends at this virtual time
+        public long RtTimerNext;      // RtAppTimer with a private ("unique") timer: next expiry, -1 before first use
+        public int AffinityPhase;     // the SetAffinity phase whose mask is in force, -1 = the group's mask
+        public int Weight;            // current weight as the program set it (SetWeight)
+        public bool WaitsOnSync;      // blocked in a lock, condition wait or barrier (a resume does not wake it)
     }
 
     private struct Pending
@@ -89,6 +96,17 @@ public sealed class Simulator
     private readonly CpuMask[] _groupMask;
     private readonly int[][] _groupCpus;
     private readonly int[][] _wakeTarget;             // [group][phase] → target group of a Wake phase
+    private readonly CpuMask[][] _phaseMask;          // [group][phase] → mask of a SetAffinity phase
+    private readonly Dictionary<string, long> _sharedTimers = []; // rt-app timers shared by ref: next expiry
+    private readonly Dictionary<(int Task, int Phase), ScriptAction> _phaseAffinityActions = [];
+
+    // rt-app's mutexes, conditions and barriers, by name (each kind its own namespace, as in rt-app's
+    // resource table, where a name has one type).
+    private readonly Dictionary<string, int> _mutexOwner = [];             // -1 = free
+    private readonly Dictionary<string, Queue<int>> _mutexWaiters = [];
+    private readonly Dictionary<string, Queue<(int Task, string Mutex)>> _condWaiters = [];
+    private readonly Dictionary<string, List<int>> _barrierWaiting = [];
+    private readonly Dictionary<string, int> _barrierUsers = [];           // threads whose program uses the barrier
 
     // cpus
     private readonly int[] _curr;                     // shadow rq->curr
@@ -183,27 +201,35 @@ public sealed class Simulator
                 _t[idx] = new SimTask
                 {
                     Group = g, Instance = k, LoopsLeft = grp.Loop, RunStart = -1, LastCpu = -1, WakeIssued = -1, WakeAt = -1, TimerBase = -1,
-                    ClassIdx = cls, State = TState.NotStarted, RunCpu = -1,
+                    ClassIdx = cls, State = TState.NotStarted, RunCpu = -1, StartedAt = -1, RtTimerNext = -1, AffinityPhase = -1, Weight = grp.Weight,
                     PhaseIdx = grp.StartSuspended && grp.Phases[0].Kind == PhaseKind.Suspend ? 1 : 0,
                 };
             }
         }
         _classes = [.. classList];
         _wakeTarget = new int[groups.Count][];
+        _phaseMask = new CpuMask[groups.Count][];
         for (var g = 0; g < groups.Count; g++)
         {
             _wakeTarget[g] = new int[groups[g].Phases.Count];
+            _phaseMask[g] = new CpuMask[groups[g].Phases.Count];
             for (var p = 0; p < groups[g].Phases.Count; p++)
             {
                 var ph = groups[g].Phases[p];
+                if (ph.Kind == PhaseKind.SetAffinity) _phaseMask[g][p] = PhaseMask(groups[g], ph);
                 if (ph.Kind != PhaseKind.Wake) continue;
                 var target = -1;
                 for (var x = 0; x < groups.Count; x++)
                     if (groups[x].Name == ph.Target) target = x;
-                if (target < 0) throw new WorkloadException($"task group '{groups[g].Name}': wake of unknown group '{ph.Target}'");
+                // -1: an rt-app resume of a name that is no task's (the loader warned); it wakes no one.
                 _wakeTarget[g][p] = target;
             }
         }
+
+        // rt-app's barrier waits for every thread that uses it (its resource counts the users at parse time).
+        for (var g = 0; g < groups.Count; g++)
+            foreach (var name in groups[g].Phases.Where(p => p.Kind == PhaseKind.Barrier).Select(p => p.Target!).Distinct())
+                _barrierUsers[name] = _barrierUsers.GetValueOrDefault(name) + groups[g].Count;
 
         // ---- actors: CPUs, then N syscall, N timer, 1 instant, then the model's helper
         var scripts = new List<ScriptSpec>();
@@ -276,6 +302,26 @@ public sealed class Simulator
     }
 
     private static LongHistogram NewHistogram() => new(3_600_000_000_000L, 3);
+
+    /// <summary>The mask of a SetAffinity phase: its CPU list, or every CPU of the machine when it has none.</summary>
+    private CpuMask PhaseMask(TaskGroup grp, Phase ph)
+    {
+        var mask = default(CpuMask);
+        if (ph.Target == null)
+        {
+            for (var c = 0; c < _n; c++) mask.Set(c);
+            return mask;
+        }
+        var at = ph.At != null ? ph.At + ": " : "";
+        if (!CpuLists.TryParse(ph.Target, 256, out var cpus, out var why)) throw new WorkloadException($"{at}task '{grp.Name}': {why}");
+        if (cpus.FirstOrDefault(c => c >= _n, -1) is var missing and >= 0)
+            throw new WorkloadException($"{at}task '{grp.Name}': CPU {missing} does not exist on a {_n}-CPU machine (cpus '{ph.Target}'; set --cpus)");
+        foreach (var c in cpus) mask.Set(c);
+        return mask;
+    }
+
+    /// <summary>Phases during which the task needs the CPU.</summary>
+    private static bool IsCpuPhase(PhaseKind k) => k is PhaseKind.Run or PhaseKind.RunWall;
 
     // ================================================================ run
 
@@ -528,6 +574,7 @@ public sealed class Simulator
         if (s.State != TState.NotStarted) return;
         s.State = TState.Blocked;
         s.NeedAdvance = true;
+        s.StartedAt = _now;
         IssueWake(t, _timerBase + _m.World.Tasks[t].Cpu);
     }
 
@@ -620,15 +667,128 @@ public sealed class Simulator
             {
                 case PhaseKind.Run:
                     s.Remaining = ph.Ns;
+                    s.PhaseClock = _now;
+                    s.Gen++;
+                    Push(_now + s.Remaining, EvKind.PhaseEnd, t, s.Gen);
+                    return;
+                case PhaseKind.RunWall:
+                    s.WallDeadline = _now + ph.Ns;
+                    s.Remaining = ph.Ns;
+                    s.PhaseClock = _now;
                     s.Gen++;
                     Push(_now + s.Remaining, EvKind.PhaseEnd, t, s.Gen);
                     return;
                 case PhaseKind.Wake:
                 {
                     var tg = _wakeTarget[s.Group][s.PhaseIdx];
-                    var target = _groupFirst[tg] + s.Instance % _workload.Groups[tg].Count;
                     s.PhaseIdx++;
-                    if (target != t) IssueWake(target, _sysBase + cpu);
+                    if (tg < 0) continue;
+                    var count = _workload.Groups[tg].Count;
+                    if (count == 0) continue; // an rt-app task with no instance: nobody waits to be resumed
+                    var target = _groupFirst[tg] + s.Instance % count;
+                    // rt-app's resume signals the target's own suspend condition: a thread blocked
+                    // in a mutex, a condition wait or a barrier is not woken by it.
+                    if (target != t && !_t[target].WaitsOnSync) IssueWake(target, _sysBase + cpu);
+                    continue;
+                }
+                case PhaseKind.Lock:
+                    s.PhaseIdx++;
+                    if (_mutexOwner.GetValueOrDefault(ph.Target!, -1) < 0)
+                    {
+                        _mutexOwner[ph.Target!] = t;
+                        continue;
+                    }
+                    Waiters(ph.Target!).Enqueue(t);
+                    BlockOnSync(t);
+                    return;
+                case PhaseKind.Unlock:
+                    s.PhaseIdx++;
+                    Unlock(ph.Target!, cpu);
+                    continue;
+                case PhaseKind.CondSignal:
+                case PhaseKind.CondBroadcast:
+                    s.PhaseIdx++;
+                    Signal(ph.Target!, all: ph.Kind == PhaseKind.CondBroadcast, cpu);
+                    continue;
+                case PhaseKind.CondWait:
+                case PhaseKind.CondSync:
+                {
+                    s.PhaseIdx++;
+                    // pthread_cond_wait(): release the mutex and sleep on the condition in one step;
+                    // rt-app's sync signals the condition first.
+                    if (ph.Kind == PhaseKind.CondSync) Signal(ph.Target!, all: false, cpu);
+                    Unlock(ph.Mutex!, cpu);
+                    if (!_condWaiters.TryGetValue(ph.Target!, out var q)) _condWaiters[ph.Target!] = q = new Queue<(int, string)>();
+                    q.Enqueue((t, ph.Mutex!));
+                    BlockOnSync(t);
+                    return;
+                }
+                case PhaseKind.Barrier:
+                {
+                    s.PhaseIdx++;
+                    if (!_barrierWaiting.TryGetValue(ph.Target!, out var waiting)) _barrierWaiting[ph.Target!] = waiting = [];
+                    if (waiting.Count + 1 < _barrierUsers[ph.Target!])
+                    {
+                        waiting.Add(t);
+                        BlockOnSync(t);
+                        return;
+                    }
+                    // The last thread to arrive releases the others and goes on.
+                    foreach (var w in waiting) WakeFromSync(w, cpu);
+                    waiting.Clear();
+                    continue;
+                }
+                case PhaseKind.RtAppTimer:
+                {
+                    // rt-app's timer event: the expiry starts at the thread's start and advances by
+                    // the period at every use; sleep to it, or on an overrun go on at once (relative
+                    // mode restarts the timer from now, absolute mode keeps the missed expiry).
+                    var shared = ph.Target;
+                    var next = shared == null ? s.RtTimerNext : _sharedTimers.GetValueOrDefault(shared, -1);
+                    if (next < 0) next = s.StartedAt >= 0 ? s.StartedAt : _now;
+                    next += ph.Ns;
+                    s.PhaseIdx++;
+                    var sleep = _now < next;
+                    if (!sleep && !ph.Absolute) next = _now;
+                    if (shared == null) s.RtTimerNext = next;
+                    else _sharedTimers[shared] = next;
+                    if (!sleep) continue;
+                    s.WakeAt = next;
+                    s.SleepNs = 0;
+                    BeginSleep(t);
+                    return;
+                }
+                case PhaseKind.SetAffinity:
+                {
+                    // rt-app calls sched_setaffinity() only when the phase's mask differs from the current one.
+                    var phase = s.PhaseIdx;
+                    s.PhaseIdx++;
+                    var current = s.AffinityPhase < 0 ? _groupMask[s.Group] : _phaseMask[s.Group][s.AffinityPhase];
+                    var want = _phaseMask[s.Group][phase];
+                    if (want.Equals(current)) continue;
+                    s.AffinityPhase = phase;
+                    if (!_phaseAffinityActions.TryGetValue((t, phase), out var action))
+                    {
+                        action = new ScriptAction(ActionKind.SetAffinity, Task: t, Mask: want);
+                        _phaseAffinityActions[(t, phase)] = action;
+                    }
+                    _affChanges[Part]++;
+                    Issue(_sysBase + cpu, action, -1);
+                    continue;
+                }
+                case PhaseKind.SetWeight:
+                {
+                    s.PhaseIdx++;
+                    var weight = (int)ph.Ns;
+                    if (weight == s.Weight) continue;
+                    s.Weight = weight;
+                    var id = ((long)t << 16) | (uint)weight;
+                    if (!_weightActions.TryGetValue(id, out var action))
+                    {
+                        action = new ScriptAction(ActionKind.SetWeight, Task: t, Weight: weight);
+                        _weightActions[id] = action;
+                    }
+                    Issue(_sysBase + cpu, action, -1);
                     continue;
                 }
                 case PhaseKind.Sleep:
@@ -662,6 +822,59 @@ public sealed class Simulator
             }
         }
         throw new InvalidOperationException($"task {_m.TaskName(t)}: its program has no run, sleep or suspend phase");
+    }
+
+    private Queue<int> Waiters(string mutex)
+    {
+        if (!_mutexWaiters.TryGetValue(mutex, out var q)) _mutexWaiters[mutex] = q = new Queue<int>();
+        return q;
+    }
+
+    /// <summary>Block in a mutex, condition or barrier: only the object's release wakes the task.</summary>
+    private void BlockOnSync(int t)
+    {
+        ref var s = ref _t[t];
+        s.SleepNs = -1;
+        s.WakeAt = -1;
+        s.WaitsOnSync = true;
+        BeginSleep(t);
+    }
+
+    private void WakeFromSync(int t, int cpu)
+    {
+        _t[t].WaitsOnSync = false;
+        IssueWake(t, _sysBase + cpu);
+    }
+
+    /// <summary>
+    /// Release a mutex. The first waiter gets it directly (FIFO hand-off) and is woken; glibc lets a
+    /// running thread take it first instead, which changes who waits, not what the scheduler sees.
+    /// </summary>
+    private void Unlock(string mutex, int cpu)
+    {
+        if (_mutexWaiters.TryGetValue(mutex, out var q) && q.Count > 0)
+        {
+            var next = q.Dequeue();
+            _mutexOwner[mutex] = next;
+            WakeFromSync(next, cpu);
+        }
+        else _mutexOwner[mutex] = -1;
+    }
+
+    /// <summary>Wake one (or every) waiter of a condition; each must take its mutex back before it runs on.</summary>
+    private void Signal(string cond, bool all, int cpu)
+    {
+        if (!_condWaiters.TryGetValue(cond, out var q)) return;
+        for (var n = all ? q.Count : Math.Min(1, q.Count); n > 0; n--)
+        {
+            var (w, mutex) = q.Dequeue();
+            if (_mutexOwner.GetValueOrDefault(mutex, -1) < 0)
+            {
+                _mutexOwner[mutex] = w;
+                WakeFromSync(w, cpu);
+            }
+            else Waiters(mutex).Enqueue(w); // still blocked, now on the mutex
+        }
     }
 
     private void BeginSleep(int t)
@@ -714,8 +927,12 @@ public sealed class Simulator
             s.NeedAdvance = false;
             Advance(t, c);
         }
-        else if (s.PhaseIdx < _groupOf[t].Phases.Count && _groupOf[t].Phases[s.PhaseIdx].Kind == PhaseKind.Run)
+        else if (s.PhaseIdx < _groupOf[t].Phases.Count && IsCpuPhase(_groupOf[t].Phases[s.PhaseIdx].Kind))
         {
+            // A wall-clock run phase ends at its deadline: whatever time is left when the task gets
+            // the CPU back (none, if the deadline passed while it waited).
+            if (_groupOf[t].Phases[s.PhaseIdx].Kind == PhaseKind.RunWall) s.Remaining = Math.Max(0, s.WallDeadline - _now);
+            s.PhaseClock = _now;
             s.Gen++;
             Push(_now + s.Remaining, EvKind.PhaseEnd, t, s.Gen);
         }
@@ -740,10 +957,12 @@ public sealed class Simulator
         s.LastCpu = c;
         s.LastEnd = _now;
         if (final) return;
-        if (s.State == TState.Active && s.PhaseIdx < _groupOf[t].Phases.Count && _groupOf[t].Phases[s.PhaseIdx].Kind == PhaseKind.Run)
+        if (s.State == TState.Active && s.PhaseIdx < _groupOf[t].Phases.Count && IsCpuPhase(_groupOf[t].Phases[s.PhaseIdx].Kind))
         {
+            // Only the time since this phase began (or since the switch-in, if later) counts: the
+            // slice may have started in an earlier phase of the program.
             s.Gen++;
-            s.Remaining = Math.Max(0, s.Remaining - elapsed);
+            s.Remaining = Math.Max(0, s.Remaining - (_now - Math.Max(start, s.PhaseClock)));
         }
         switch (k.Run)
         {

@@ -70,7 +70,7 @@ public sealed partial class HostileInputTests : IDisposable
         // ---- workload files (item 2)
         new("workload", "yaml-flow-nesting-100000-deep", SimulateFile("w.yaml", "name: w\ntasks: " + new string('[', 100_000) + new string(']', 100_000) + "\n"), 1, "nesting deeper than 64 levels", Located: true),
         new("workload", "json-nesting-100000-deep", SimulateFile("w.json", "{\"tasks\": " + new string('[', 100_000) + new string(']', 100_000) + "}"), 1, "depth", Located: true),
-        new("workload", "rtapp-huge-instance-count", SimulateFile("w.json", "{\"tasks\": {\"t\": {\"instance\": 2000000000, \"run\": 1000}}}"), 1, "instance must be 1..", Located: true),
+        new("workload", "rtapp-huge-instance-count", SimulateFile("w.json", "{\"tasks\": {\"t\": {\"instance\": 2000000000, \"run\": 1000}}}"), 1, "instance must be 0..", Located: true),
         new("workload", "rtapp-instances-over-the-task-limit", SimulateFile("w.json", "{\"tasks\": {\"a\": {\"instance\": 900000, \"run\": 1000}, \"b\": {\"instance\": 900000, \"run\": 1000}}}"), 1, "more than 1000000 tasks", Located: true),
         new("workload", "cpu-list-beyond-the-machine", SimulateFile("w.yaml", "name: w\ntasks:\n  - name: a\n    cpus: \"0-99\"\n    phases: [run: 1ms]\n", "--cpus", "4"), 1, "CPU 4 does not exist on a 4-CPU machine", Located: true),
         new("workload", "cpu-list-beyond-the-workload-cpus", SimulateFile("w.yaml", "name: w\ncpus: 2\ntasks:\n  - name: a\n    cpus: [0, 3]\n    phases: [run: 1ms]\n"), 1, "CPU 3 does not exist", Located: true),

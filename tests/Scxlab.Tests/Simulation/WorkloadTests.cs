@@ -42,7 +42,7 @@ public class WorkloadTests
               "global": { "duration": 3, "default_policy": "SCHED_OTHER", "calibration": "CPU0" },
               "tasks": {
                 "thread": { "instance": 4, "loop": -1, "cpus": [0, 1], "run": 1000, "sleep": 9000 },
-                "waker": { "nice": 5, "phases": { "p1": { "loop": 2, "run0": 200, "resume": "thread", "timer": { "ref": "t", "period": 10000 } } } }
+                "waker": { "priority": 5, "phases": { "p1": { "loop": 2, "run0": 200, "resume": "thread", "timer": { "ref": "t", "period": 10000 } } } }
               }
             }
             """);
@@ -51,22 +51,8 @@ public class WorkloadTests
         Assert.Equal("0,1", w.Groups[0].Cpus);
         Assert.Equal([new Phase(PhaseKind.Run, 1_000_000), new Phase(PhaseKind.Sleep, 9_000_000)], w.Groups[0].Phases);
         Assert.Equal(6, w.Groups[1].Phases.Count); // phase loop 2 unrolled
-        Assert.Equal(PhaseKind.Timer, w.Groups[1].Phases[2].Kind);
+        Assert.Equal(new Phase(PhaseKind.RtAppTimer, 10_000_000, "t"), w.Groups[1].Phases[2]);
         Assert.Equal(33, w.Groups[1].Weight); // sched_weight_to_cgroup(335): 32.7 rounded to the closest
-    }
-
-    [Theory]
-    // sched_prio_to_weight[nice + 20] → sched_weight_to_cgroup(): DIV_ROUND_CLOSEST(w * 100, 1024), clamped to 1..10000
-    [InlineData(0, 100)]
-    [InlineData(-1, 125)]   // 1277 → 124.7
-    [InlineData(5, 33)]     // 335 → 32.7
-    [InlineData(10, 11)]    // 110 → 10.7
-    [InlineData(19, 1)]     // 15 → 1.46
-    [InlineData(-20, 8668)] // 88761 → 8668.07
-    public void Should_MapNiceToTheKernelsScxWeight_When_AnRtAppTaskHasNice(int nice, int expected)
-    {
-        var w = WorkloadLoader.Parse("rt.json", $$"""{ "tasks": { "t": { "nice": {{nice}}, "run": 1000 } } }""");
-        Assert.Equal(expected, w.Groups[0].Weight);
     }
 
     [Theory]
@@ -75,8 +61,8 @@ public class WorkloadTests
     [InlineData("w.yaml", "tasks:\n  - name: a\n    phases: [ { wake: nobody } ]\n", "w.yaml:3:15: wake: no task group named 'nobody'")]
     [InlineData("w.yaml", "tasks: [ { name: a, phases: [ {run: 1ms} ] \n", "w.yaml:2:1:")]
     [InlineData("w.json", "{ \"tasks\": [ { \"name\": \"a\" \"phases\": [] } ] }", "w.json:1:28:")]
-    [InlineData("r.json", "{\n  \"tasks\": {\n    \"t\": { \"run\": 100, \"lock\": \"m\" }\n  }\n}", "r.json:3:24: unsupported rt-app event 'lock'")]
-    [InlineData("r.json", "{ \"tasks\": { \"t\": { \"run\": -5 } } }", "r.json:1:28: expected a positive duration")]
+    [InlineData("r.json", "{\n  \"tasks\": {\n    \"t\": { \"run\": 100, \"mem\": 5 }\n  }\n}", "r.json:3:24: rt-app event 'mem' needs memory")]
+    [InlineData("r.json", "{ \"tasks\": { \"t\": { \"run\": -5 } } }", "r.json:1:28: 'run' must not be negative")]
     public void Should_ReportFileLineCol_When_TheWorkloadIsBad(string file, string text, string expectedPrefix)
     {
         var e = Assert.Throws<WorkloadException>(() => WorkloadLoader.Parse(file, text));
