@@ -24,7 +24,7 @@ public static class Plots
         foreach (var r in runs)
         {
             var f = stem + ".cpu-util" + (runs.Count > 1 ? "." + r.Protocol : "") + ext;
-            Save(Utilisation(workload, r), f, ext, 1000, Math.Clamp(120 + 12 * r.Cpus, 300, 1400));
+            Save(Utilisation(workload, r, vector: ext == ".svg"), f, ext, 1000, Math.Clamp(120 + 12 * r.Cpus, 300, 1400));
             files.Add(f);
         }
         return files;
@@ -34,30 +34,28 @@ public static class Plots
     private static bool _fontsReady;
 
     /// <summary>
-    /// SkiaSharp's NoDependencies native build has no fontconfig, so it finds no system font and
-    /// draws no text; register a TrueType font from the usual places and make it the default.
+    /// SkiaSharp's NoDependencies native build has no fontconfig, and a machine may have no fonts at
+    /// all: the plots use the DejaVu Sans shipped inside this assembly, so every machine draws the
+    /// same text. ScottPlot loads fonts from files, so it is written once to the temporary directory.
     /// </summary>
     private static void EnsureFont()
     {
         lock (FontLock)
         {
             if (_fontsReady) return;
-            _fontsReady = true;
-            string[] preferred =
-            [
-                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-                "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-                "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-                "/usr/share/fonts/TTF/DejaVuSans.ttf",
-                "/Library/Fonts/Arial.ttf",
-                "C:\\Windows\\Fonts\\arial.ttf",
-            ];
-            var file = preferred.FirstOrDefault(File.Exists);
-            if (file == null && Directory.Exists("/usr/share/fonts"))
-                file = Directory.EnumerateFiles("/usr/share/fonts", "*.ttf", SearchOption.AllDirectories).Order(StringComparer.Ordinal).FirstOrDefault();
-            if (file == null) return; // no font on this machine: plots render without text
+            using var font = typeof(Plots).Assembly.GetManifestResourceStream("Scxlab.Plots.DejaVuSans.ttf")
+                ?? throw new System.Diagnostics.UnreachableException("the plots' font is not embedded in Scxlab.Plots");
+            var file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"scxlab-DejaVuSans-{font.Length}.ttf");
+            if (!File.Exists(file) || new FileInfo(file).Length != font.Length)
+            {
+                // Another process may write the same file at the same time: write aside, then rename.
+                var tmp = file + "." + Environment.ProcessId + ".tmp";
+                using (var o = File.Create(tmp)) font.CopyTo(o);
+                File.Move(tmp, file, overwrite: true);
+            }
             Fonts.AddFontFile("scxlab-sans", file);
             Fonts.Default = "scxlab-sans";
+            _fontsReady = true;
         }
     }
 
@@ -65,8 +63,20 @@ public static class Plots
     {
         EnsureFont();
         p.Font.Set(Fonts.Default);
-        if (ext == ".svg") p.SaveSvg(file, w, h);
-        else p.SavePng(file, w, h);
+        // Written aside and renamed when complete, as every other output file: an interrupted or
+        // failed run never leaves half a plot under the name the user asked for.
+        var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file))!;
+        var tmp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(file)}.{Environment.ProcessId}.tmp{ext}");
+        try
+        {
+            if (ext == ".svg") p.SaveSvg(tmp, w, h);
+            else p.SavePng(tmp, w, h);
+            File.Move(tmp, file, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
     }
 
     /// <summary>CDF of wakeup-to-run latency on a log10 µs axis, one line per run.</summary>
@@ -90,7 +100,7 @@ public static class Plots
             }
             var line = plt.Add.ScatterLine(xs.ToArray(), ys.ToArray(), palette.GetColor(i));
             line.LineWidth = 2;
-            line.LegendText = $"{r.Protocol} (p99 {SimReport.Ns(r.Latency[0].P99)})";
+            line.LegendText = $"{r.Protocol} ({h.TotalCount:N0} wakeups, p99 {FormatUs(r.Latency[0].P99 / 1000.0)})";
             line.ConnectStyle = ConnectStyle.StepHorizontal;
         }
         plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
@@ -108,10 +118,14 @@ public static class Plots
     }
 
     private static string FormatUs(double us) =>
-        us >= 1_000_000 ? $"{us / 1e6:0.##}s" : us >= 1000 ? $"{us / 1000:0.##}ms" : us >= 1 ? $"{us:0.##}us" : $"{us * 1000:0}ns";
+        us >= 1_000_000 ? $"{us / 1e6:0.##}s" : us >= 1000 ? $"{us / 1000:0.##}ms" : us >= 1 ? $"{us:0.##}µs" : $"{us * 1000:0}ns";
 
-    /// <summary>Per-CPU utilisation over virtual time as a heatmap (rows = CPUs, columns = time buckets).</summary>
-    public static Plot Utilisation(string workload, SimResult r)
+    /// <summary>
+    /// Per-CPU utilisation over virtual time as a heatmap (rows = CPUs, columns = time buckets). With
+    /// <paramref name="vector"/> each cell is a rectangle (for SVG: a bitmap heatmap embedded in an SVG
+    /// is blurred by every renderer that scales it); otherwise ScottPlot's bitmap heatmap.
+    /// </summary>
+    public static Plot Utilisation(string workload, SimResult r, bool vector = false)
     {
         var plt = new Plot();
         var series = r.UtilisationSeries;
@@ -121,10 +135,24 @@ public static class Plots
             for (var b = 0; b < buckets; b++)
                 data[series.Length - 1 - c, b] = Math.Clamp(series[c][b], 0, 1) * 100;
         var hm = plt.Add.Heatmap(data);
-        hm.Colormap = new ScottPlot.Colormaps.Viridis();
+        var colormap = new ScottPlot.Colormaps.Viridis();
+        hm.Colormap = colormap;
         hm.ManualRange = new ScottPlot.Range(0, 100);
         var seconds = r.DurationNs / 1e9;
         hm.Extent = new CoordinateRect(0, seconds, -0.5, series.Length - 0.5);
+        if (vector && buckets > 0)
+        {
+            // The heatmap stays as the colour bar's source, drawn as rectangles instead.
+            hm.IsVisible = false;
+            var width = seconds / buckets;
+            for (var c = 0; c < series.Length; c++)
+                for (var b = 0; b < buckets; b++)
+                {
+                    var rect = plt.Add.Rectangle(b * width, (b + 1) * width, c - 0.5, c + 0.5);
+                    rect.FillColor = colormap.GetColor(Math.Clamp(series[c][b], 0, 1));
+                    rect.LineWidth = 0;
+                }
+        }
         var cb = plt.Add.ColorBar(hm);
         cb.Label = "utilisation %";
         plt.Title($"Per-CPU utilisation · {workload} · {r.Policy} · {r.Protocol}");
