@@ -10,7 +10,6 @@ namespace Scxlab.Bpf;
 /// </summary>
 public static class CallbackGuard
 {
-    private static long _enteredAt;
     private static Thread? _watcher;
     private static readonly object Gate = new();
 
@@ -24,18 +23,24 @@ public static class CallbackGuard
         Environment.Exit(1);
     };
 
+    // Enter runs at every policy callback invocation (many per model step, as callbacks are replayed),
+    // so it only bumps a counter: no clock read, no virtual call. The watcher samples the counter and
+    // declares a callback stuck when it stayed inside the same invocation for Limit.
+    private static long _epoch;
+    private static int _inside;
+    private static Machine? _pendingMachine;
+    private static ScxCallback _pendingCb;
+
     internal static void Enter(Machine m, ScxCallback cb)
     {
-        _pendingName = m.Ops.Name;
+        _pendingMachine = m;
         _pendingCb = cb;
-        Volatile.Write(ref _enteredAt, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _epoch, _epoch + 1);
+        Volatile.Write(ref _inside, 1);
         if (_watcher == null) StartWatcher();
     }
 
-    private static volatile string? _pendingName;
-    private static ScxCallback _pendingCb;
-
-    internal static void Exit() => Volatile.Write(ref _enteredAt, 0);
+    internal static void Exit() => Volatile.Write(ref _inside, 0);
 
     private static void StartWatcher()
     {
@@ -49,15 +54,25 @@ public static class CallbackGuard
 
     private static void Watch()
     {
+        var seen = -1L;
+        var since = 0L;
         while (true)
         {
             Thread.Sleep(100);
-            var t = Volatile.Read(ref _enteredAt);
-            if (t == 0) continue;
-            var elapsed = Stopwatch.GetElapsedTime(t);
+            var epoch = Volatile.Read(ref _epoch);
+            if (Volatile.Read(ref _inside) == 0 || epoch != seen)
+            {
+                seen = epoch;
+                since = Stopwatch.GetTimestamp();
+                continue;
+            }
+            var elapsed = Stopwatch.GetElapsedTime(since);
             if (elapsed < Limit) continue;
-            Volatile.Write(ref _enteredAt, 0);
-            OnStuck($"policy callback stuck: ops.{ScxCallbacks.OpName(_pendingCb)}() of {_pendingName ?? "the policy"} ran for {elapsed.TotalSeconds:F0} s without calling the BPF API; stopped (the BPF verifier would reject an unbounded loop)");
+            seen = -1;
+            string name;
+            try { name = _pendingMachine?.Ops.Name ?? "the policy"; }
+            catch (Exception) { name = "the policy"; }
+            OnStuck($"policy callback stuck: ops.{ScxCallbacks.OpName(_pendingCb)}() of {name} ran for {elapsed.TotalSeconds:F0} s without calling the BPF API; stopped (the BPF verifier would reject an unbounded loop)");
         }
     }
 }

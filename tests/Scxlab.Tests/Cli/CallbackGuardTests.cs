@@ -34,8 +34,8 @@ public class CallbackGuardTests
         psi.ArgumentList.Add(policy);
         psi.Environment["SCXLAB_CALLBACK_GUARD_SECONDS"] = "1";
         using var proc = Process.Start(psi)!;
-        var stderr = proc.StandardError.ReadToEndAsync();
-        var stdout = proc.StandardOutput.ReadToEndAsync();
+        var stderr = proc.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stdout = proc.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await proc.WaitForExitAsync(cts.Token);
         Assert.Equal(1, proc.ExitCode);
