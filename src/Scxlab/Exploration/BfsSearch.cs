@@ -27,13 +27,17 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
         var n = m.ActorCount;
         var cur = new GrowBuffer();
         var nxt = new GrowBuffer();
-        var curItems = new List<(int Index, int Offset, int Length)>();
-        var nxtItems = new List<(int Index, int Offset, int Length)>();
+        var curItems = new List<(int Index, int Offset, int Length, ulong Fp)>();
+        var nxtItems = new List<(int Index, int Offset, int Length, ulong Fp)>();
+        var sharded = o.ShardCount > 1 && targets == null;
+        var frontierSize = o.ShardFrontierStates > 0 ? o.ShardFrontierStates : 16L * o.ShardCount;
         var state = initial.Clone();
         var child = initial.Clone();
 
         m.World = state;
-        visited.Add(state, state.Fingerprint(), 0, out _);
+        var rootFp = state.Fingerprint();
+        visited.Add(state, rootFp, 0, out _);
+        o.OnStore?.Invoke(rootFp);
         var rootViolation = checker.CheckState();
         if (targets == null && checker.TakeNewWarning() is { } rw) Warnings.Add(new FoundViolation(rw, []));
         if (Found(rootViolation, 0)) return [.. found.Values];
@@ -44,12 +48,12 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
             return [.. found.Values];
         }
         WorldCodec.Save(state, cur);
-        curItems.Add((0, 0, cur.Length));
+        curItems.Add((0, 0, cur.Length, rootFp));
         var depth = 0;
         while (curItems.Count > 0)
         {
             depth++;
-            foreach (var (index, off, len) in curItems)
+            foreach (var (index, off, len, _) in curItems)
             {
                 WorldCodec.Load(cur.Slice(off, len), state);
                 for (var a = 0; a < n; a++)
@@ -75,13 +79,15 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         continue;
                     }
                     var warning = checker.TakeNewWarning();
-                    if (!visited.Add(child, child.Fingerprint(), 0, out _))
+                    var fp = child.Fingerprint();
+                    if (!visited.Add(child, fp, 0, out _))
                     {
                         // An exit or an invariant violation is a property of the world, so a revisit finds
                         // nothing new: it was recorded when the state was first reached.
                         stats.Executions++;
                         continue;
                     }
+                    o.OnStore?.Invoke(fp);
                     var ci = _tree.Add(index, a, depth);
                     if (warning != null && targets == null) Warnings.Add(new FoundViolation(warning, _tree.PathTo(ci)));
                     if (v != null)
@@ -98,8 +104,17 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                     }
                     var start = nxt.Length;
                     WorldCodec.Save(child, nxt);
-                    nxtItems.Add((ci, start, nxt.Length - start));
+                    nxtItems.Add((ci, start, nxt.Length - start, fp));
                 }
+            }
+            if (sharded && stats.ShardDepth == 0 && nxtItems.Count >= frontierSize)
+            {
+                // The frontier: this shard expands only its share of the layer. Every shard has built the
+                // same layer, so the shares are disjoint and together the whole layer.
+                stats.ShardDepth = depth;
+                stats.ShardFrontierStates = nxtItems.Count;
+                nxtItems.RemoveAll(item => item.Fp % (ulong)o.ShardCount != (ulong)o.ShardIndex);
+                stats.ShardOwnStates = nxtItems.Count;
             }
             (cur, nxt) = (nxt, cur);
             (curItems, nxtItems) = (nxtItems, curItems);

@@ -44,6 +44,19 @@ public sealed class ExploreOptions
     public Action<ExploreStats>? Progress { get; init; }
     /// <summary>Cancelled by the user (Ctrl-C): the search stops as incomplete ("interrupted"), with what it covered.</summary>
     public CancellationToken Cancel { get; init; }
+    /// <summary>
+    /// Shard <see cref="ShardIndex"/> (0-based) of <see cref="ShardCount"/> (<c>check --shard K/N</c>): a BFS whose
+    /// first layer with at least <see cref="ShardFrontierStates"/> states (the frontier; every shard computes the
+    /// same one, as the search up to it is deterministic) keeps only the states whose fingerprint ≡ ShardIndex
+    /// (mod ShardCount); below them the shard is exhaustive. The frontiers of the shards are disjoint and cover
+    /// the whole layer, so together the shards reach every state the unsharded search reaches (docs/scale-out.md).
+    /// </summary>
+    public int ShardIndex { get; init; }
+    public int ShardCount { get; init; } = 1;
+    /// <summary>Frontier size that fixes the shard depth; 0 = 16 × <see cref="ShardCount"/>.</summary>
+    public int ShardFrontierStates { get; init; }
+    /// <summary>Test hook: the fingerprint of every state a search stores. Null on the hot path.</summary>
+    internal Action<ulong>? OnStore { get; init; }
     /// <summary>Test hook: every transition of a DFS (parent world, actor, child world, child's sleep set). Null on the hot path.</summary>
     internal Action<World, int, World, ulong>? OnTransition { get; init; }
 }
@@ -61,6 +74,10 @@ public sealed class ExploreStats
     public double CollisionProbability { get; set; }
     public double BytesPerState { get; set; }
     public long StoreBytes { get; set; }
+    /// <summary>Sharded search: the frontier's depth (0 = no layer was big enough, so nothing was split), its states, and this shard's share.</summary>
+    public int ShardDepth { get; set; }
+    public long ShardFrontierStates { get; set; }
+    public long ShardOwnStates { get; set; }
 }
 
 /// <summary>A violation and the actor choices that reach it from the initial state.</summary>

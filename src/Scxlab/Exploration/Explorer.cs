@@ -73,9 +73,21 @@ public sealed class Explorer
             strategy = Strategy.Dfs;
         }
         IVisitedSet visited = _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10);
-        if (_o.Jobs > 1 && _o.MaxPreemptions != null)
+        if (_o.Jobs > 1 && _o.MaxPreemptions != null && _o.ShardCount == 1)
             _notes.Add($"--jobs {_o.Jobs}: not combined with a preemption bound; one thread was used");
-        if (_o.Jobs > 1 && _o.MaxPreemptions == null)
+        if (_o.ShardCount > 1)
+        {
+            if (_o.ShardIndex < 0 || _o.ShardIndex >= _o.ShardCount) throw new ArgumentOutOfRangeException(nameof(_o), "shard index must be in 0..count−1");
+            // A shard is a BFS cut at its frontier layer; the other strategies and the parallel BFS do not split.
+            if (strategy != Strategy.Bfs || _o.Jobs > 1 || _o.MaxPreemptions != null)
+                _notes.Add($"--shard: the sequential BFS was used (a shard splits the BFS frontier){(_o.MaxPreemptions != null ? "; the preemption bound is not applied" : "")}");
+            strategy = Strategy.Bfs;
+            var sbfs = new BfsSearch(_m, _initial, _checker, _o, _stats, _clock, visited);
+            foreach (var f in sbfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
+            _incomplete = sbfs.Incomplete;
+            _warnings.AddRange(sbfs.Warnings);
+        }
+        else if (_o.Jobs > 1 && _o.MaxPreemptions == null)
         {
             // Sleep sets and the DFS stack are sequential by nature; in parallel every strategy runs as the
             // layer-parallel BFS, which visits the same states (sleep sets prune transitions, never states)
