@@ -35,3 +35,26 @@ public class ExplorationBenchmarks
     [Benchmark]
     public long ExploreAll() => Explore().Stats.States;
 }
+
+/// <summary>
+/// The layer-parallel BFS (<c>check --jobs N</c>) against the sequential BFS on the same scenario: the
+/// speed-up is the ratio of the means (same states and transitions for every N, ParallelSearchTests).
+/// </summary>
+[MemoryDiagnoser]
+public class ParallelExplorationBenchmarks
+{
+    private ModelConfig _config = null!;
+
+    [Params("scale-3cpu", "qseq-aba-3cpu")]
+    public string Scenario { get; set; } = "";
+
+    [Params(1, 2)]
+    public int Jobs { get; set; }
+
+    [GlobalSetup]
+    public void Setup() => _config = ScenarioLoader.Resolve(Scenario).ToConfig();
+
+    [Benchmark]
+    public long ExploreAllBfs() =>
+        new Explorer(new Machine(_config), new ExploreOptions { Strategy = Strategy.Bfs, Jobs = Jobs, ShortestTraces = false }).Run().Stats.States;
+}
