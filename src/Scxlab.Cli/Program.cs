@@ -18,6 +18,7 @@ public static class Program
     [
         DemoCommand.Create(),
         CompareCommand.Create(),
+        CompareCommand.Create(report: true),
         FuzzCommand.Create(),
         MergeCommand.Create(),
         PassThroughCommand.Create("check", "Explore every interleaving of a scenario (a built-in name or a YAML file) and report holds / violation / incomplete.", CheckCommand.Usage,

@@ -20,7 +20,11 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 internal static class CompareCommand
 {
-    public static ScxCommand Create()
+    /// <summary>
+    /// <c>compare</c>, or with <paramref name="report"/> <c>report</c>: the same comparison, whose product is the
+    /// self-contained HTML page (<c>--html</c>, default <c>scxlab-report.html</c>) instead of the text matrix.
+    /// </summary>
+    public static ScxCommand Create(bool report = false)
     {
         var scenarios = new Argument<string[]>("SCENARIO")
         {
@@ -35,7 +39,23 @@ internal static class CompareCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
         var markdown = new Option<bool>("--markdown") { Description = "print the matrix as a Markdown table" };
         var failOn = new Option<bool>("--fail-on-violation") { Description = "exit 2 when any cell has a violation or a scheduler exit" };
-        var cmd = new ScxCommand("compare", "Explore every scenario × protocol × policy and print the verdict matrix (holds / exit / task forgotten / violation / incomplete), with a trace file per violating cell.")
+        var html = new Option<string?>("--html")
+        {
+            Description = report
+                ? "the HTML file to write (default: scxlab-report.html): the matrix, each violating cell linked to its counterexample in CPU columns, the forgotten-task explanations; self-contained, viewable offline"
+                : "also write the comparison as one self-contained HTML page (as scxlab report does)",
+            HelpName = "FILE",
+        };
+        var cmd = report
+            ? new ScxCommand("report", "Run the protocol comparison and write it as one self-contained HTML page: the verdict matrix, each violating cell linked to its shortest counterexample drawn in CPU columns, and why a forgotten task is forgotten.")
+            {
+                Examples =
+                [
+                    "scxlab report                                    # the built-in race scenarios → scxlab-report.html",
+                    "scxlab report seed-race-r2 --html r2.html --protocols upstream,qseq-invalidate",
+                ],
+            }
+            : new ScxCommand("compare", "Explore every scenario × protocol × policy and print the verdict matrix (holds / exit / task forgotten / violation / incomplete), with a trace file per violating cell.")
         {
             Examples =
             [
@@ -45,11 +65,12 @@ internal static class CompareCommand
                 "scxlab compare seed-race-r2 --protocols ghost --policies ghost-peek --witness TargetStale",
                 "scxlab compare --kernels 7.1,7.2                       # the matrix under each kernel release (docs/eras.md)",
                 "scxlab compare --json --traces out/              # machine-readable, traces kept in out/",
+                "scxlab compare seed-race-r2 --html r2.html       # also a self-contained HTML page (see scxlab report)",
             ],
         };
         cmd.Arguments.Add(scenarios);
         var kernels = new Option<string?>("--kernels") { Description = $"comma-separated kernel releases; the matrix is run once per release ({KernelEras.Expected}; default: each scenario's kernel:, else 7.1; docs/eras.md)", HelpName = "E,..." };
-        foreach (var o in new Option[] { protocols, policies, kernels, budget, traces, witness, json, markdown, failOn }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { protocols, policies, kernels, budget, traces, witness, json, markdown, failOn, html }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var stdout = r.InvocationConfiguration.Output;
@@ -70,6 +91,9 @@ internal static class CompareCommand
             foreach (var s in scs)
                 foreach (var p in ProtocolComparison.PoliciesOf(s, pols)) PolicyRegistry.Resolve(p);
             if (r.GetValue(traces) is { } given) OutputFiles.CheckDirectory("--traces", given);
+            var htmlFile = r.GetValue(html) ?? (report ? "scxlab-report.html" : null);
+            if (htmlFile != null) OutputFiles.CheckFile("--html", htmlFile);
+            var htmlRuns = new List<HtmlReport.Run>();
             var dir = r.GetValue(traces) ?? Directory.CreateTempSubdirectory("scxlab-compare-").FullName;
 
             var text = r.GetValue(witness);
@@ -92,6 +116,8 @@ internal static class CompareCommand
                 });
                 progress.Clear();
                 anyViolation |= result.AnyViolation;
+                htmlRuns.Add(new HtmlReport.Run(era, result));
+                if (report) continue;
 
                 var witnesses = text == null ? [] : Witnesses(result, text, b);
                 if (r.GetValue(json))
@@ -109,6 +135,12 @@ internal static class CompareCommand
                     if (eras.Count > 1) stdout.WriteLine();
                 }
             }
+            if (htmlFile != null)
+            {
+                OutputFiles.WriteAllText(htmlFile, HtmlReport.Compare(htmlRuns, $"scxlab protocol comparison ({htmlRuns.Sum(x => x.Result.Cells.Count)} cells)"));
+                (report ? stdout : stderr).WriteLine($"html report: {htmlFile}");
+            }
+            if (report) return r.GetValue(failOn) && anyViolation ? ExitCodes.Violation : ExitCodes.Ok;
             if (r.GetValue(json))
             {
                 // One result object: the matrix itself for one release, or {"kernels": [matrix per release]}.
