@@ -210,7 +210,7 @@ public static class CheckCommand
                         return (JsonNode?)v;
                     })]),
                 };
-                stdout.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                stdout.WriteLine(JsonContract.Stamp("check", o).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }
             else
             {

@@ -145,7 +145,14 @@ internal static class CompareCommand
             {
                 // One result object: the matrix itself for one release, or {"kernels": [matrix per release]}.
                 var o = jsonRuns.Count == 1 ? jsonRuns[0]!.DeepClone().AsObject() : new JsonObject { ["kernels"] = jsonRuns };
-                stdout.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                if (jsonRuns.Count > 1)
+                {
+                    // The verdict over every release: the worst one.
+                    var verdicts = jsonRuns.Select(x => (string?)x!["verdict"]).ToList();
+                    o["verdict"] = verdicts.Contains(JsonContract.Violation) ? JsonContract.Violation : verdicts.Contains(JsonContract.Incomplete) ? JsonContract.Incomplete : JsonContract.Holds;
+                    o["complete"] = jsonRuns.All(x => (bool)x!["complete"]!);
+                }
+                stdout.WriteLine(JsonContract.Stamp("compare", o).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }
             return r.GetValue(failOn) && anyViolation ? ExitCodes.Violation : ExitCodes.Ok;
         });

@@ -140,7 +140,7 @@ internal static class FuzzCommand
             }
             var minSeconds = minClock.Elapsed.TotalSeconds;
 
-            if (r.GetValue(json)) stdout.WriteLine(Json(scenario, config, result, nRuns, reports, actorNames, minSeconds).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (r.GetValue(json)) stdout.WriteLine(JsonContract.Stamp("fuzz", Json(scenario, config, result, nRuns, reports, actorNames, minSeconds)).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             else Text(stdout, scenario, config, result, reports, minSeconds);
             return result.Findings.Count > 0 ? ExitCodes.Violation : result.StoppedByBudget ? ExitCodes.Incomplete : ExitCodes.Ok;
         });

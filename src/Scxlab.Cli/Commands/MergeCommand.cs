@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Scxlab.Reporting;
 using Scxlab.Fuzzing;
 
 namespace Scxlab.Cli.Commands;
@@ -30,7 +31,7 @@ internal static class MergeCommand
         {
             var shards = (r.GetValue(files) ?? []).Select(Load).ToList();
             var merged = Merge(shards);
-            r.InvocationConfiguration.Output.WriteLine(merged.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            r.InvocationConfiguration.Output.WriteLine(JsonContract.Stamp("fuzz", merged).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return (string?)merged["verdict"] switch
             {
                 "violation" => ExitCodes.Violation,

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using Scxlab.Reporting;
 using Scxlab.Exploration;
 using Scxlab.Kernel;
 
@@ -156,6 +157,9 @@ public static class MatrixReport
 
     public static JsonObject Json(ComparisonResult r, double? budget) => new()
     {
+        // The matrix's verdict in the vocabulary every command uses (docs/json.md); the cells' outcomes say more.
+        ["verdict"] = r.AnyViolation ? JsonContract.Violation : r.Cells.Any(c => c.Outcome == CellOutcome.Incomplete) ? JsonContract.Incomplete : JsonContract.Holds,
+        ["complete"] = r.Cells.All(c => c.Complete || c.Outcome == CellOutcome.NotApplicable),
         ["scenarios"] = new JsonArray([.. r.Scenarios.Select(s => (JsonNode?)s.Name)]),
         ["protocols"] = new JsonArray([.. r.Protocols.Select(p => (JsonNode?)Protocols.Name(p))]),
         ["budget_seconds"] = budget,
@@ -171,7 +175,16 @@ public static class MatrixReport
             ["scenario"] = c.Scenario.Name,
             ["policy"] = c.Policy,
             ["protocol"] = Protocols.Name(c.Protocol),
-            ["verdict"] = CellOutcomes.JsonName(c.Outcome),
+            ["verdict"] = c.Outcome switch
+            {
+                CellOutcome.Holds => JsonContract.Holds,
+                CellOutcome.Incomplete => JsonContract.Incomplete,
+                CellOutcome.NotApplicable => "not-applicable",
+                CellOutcome.SchedulerExit or CellOutcome.TaskForgotten or CellOutcome.OtherViolation => JsonContract.Violation,
+                _ => throw new System.Diagnostics.UnreachableException($"cell outcome {c.Outcome}"),
+            },
+            // What kind of result: holds, scheduler-exit, task-forgotten, violation, incomplete, not-applicable.
+            ["outcome"] = CellOutcomes.JsonName(c.Outcome),
             ["complete"] = c.Complete,
         };
         if (c.RequiredProtocol is { } need) o["requires_protocol"] = Protocols.Name(need);

@@ -127,7 +127,10 @@ public static class SimReport
         {
             var violated = runs.Any(r => r.Exits.Count > 0 || r.Findings.Count > 0);
             j.WriteStartObject();
-            j.WriteString("verdict", violated ? "violation" : "holds");
+            j.WriteString("schema", Reporting.JsonContract.SchemaId("simulate"));
+            j.WriteString("scxlab_version", Reporting.JsonContract.ToolVersion);
+            // A simulation samples one timeline per run: nothing seen is "none-found", never "holds".
+            j.WriteString("verdict", violated ? Reporting.JsonContract.Violation : Reporting.JsonContract.NoneFound);
             j.WriteBoolean("complete", true);
             j.WriteString("scenario", workload);
             j.WriteString("protocol", string.Join(",", runs.Select(r => r.Protocol)));

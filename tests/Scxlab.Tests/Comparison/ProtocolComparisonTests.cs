@@ -120,7 +120,8 @@ public class ProtocolComparisonTests
         var cells = o["cells"]!.AsArray().Select(c => c!.AsObject()).ToList();
         Assert.Equal(4, cells.Count);
         var forgotten = cells.Single(c => (string)c["policy"]! == "local-on-peek" && (string)c["protocol"]! == "qseq-invalidate");
-        Assert.Equal("task-forgotten", (string)forgotten["verdict"]!);
+        Assert.Equal("task-forgotten", (string)forgotten["outcome"]!);
+        Assert.Equal("violation", (string)forgotten["verdict"]!);
         Assert.True((long)forgotten["stats"]!["states"]! > 0);
         var v = forgotten["violations"]!.AsArray().Single()!;
         Assert.Equal("TaskHasExactlyOneOwner", (string)v["invariant"]!);
