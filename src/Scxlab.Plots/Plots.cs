@@ -59,6 +59,17 @@ public static class Plots
         }
     }
 
+    /// <summary>
+    /// The plot as inline SVG markup (for HTML pages). The text is measured with the shipped font; the page
+    /// names it with a generic fallback, as a browser does not know the name it was registered under.
+    /// </summary>
+    public static string Svg(Plot p, int w, int h)
+    {
+        EnsureFont();
+        p.Font.Set(Fonts.Default);
+        return p.GetSvgHtml(w, h).Replace("scxlab-sans", "DejaVu Sans, Verdana, sans-serif", StringComparison.Ordinal);
+    }
+
     private static void Save(Plot p, string file, string ext, int w, int h)
     {
         EnsureFont();

@@ -19,12 +19,59 @@ public static class HtmlReport
     /// <summary>A comparison run, with the kernel release it was run for (null = each scenario's own).</summary>
     public sealed record Run(KernelEra? Kernel, ComparisonResult Result);
 
-    public static string Compare(IReadOnlyList<Run> runs, string title)
+    /// <summary>The start of a page: doctype, title, the shared inline style, the heading.</summary>
+    public static StringBuilder Begin(string title)
     {
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         sb.Append("<title>").Append(E(title)).Append("</title>\n<style>\n").Append(Css).Append("</style>\n</head>\n<body>\n");
         sb.Append("<h1 id=\"top\">").Append(E(title)).Append("</h1>\n");
+        return sb;
+    }
+
+    public static string End(StringBuilder sb) => sb.Append("</body>\n</html>\n").ToString();
+
+    /// <summary>
+    /// <c>check --html</c>: the verdict and what the search covered, and each violation's shortest trace replayed
+    /// and drawn in CPU columns.
+    /// </summary>
+    public static string Check(Scenarios.Scenario scenario, ModelConfig config, ExploreResult result, IReadOnlyList<string> checks)
+    {
+        var sb = Begin($"scxlab check {scenario.Name}");
+        if (!string.IsNullOrEmpty(scenario.Description)) sb.Append("<p>").Append(E(scenario.Description)).Append("</p>\n");
+        var verdict = result.Verdict switch
+        {
+            Verdict.Holds => "holds",
+            Verdict.Violation => "violation",
+            Verdict.Incomplete => "incomplete",
+            _ => throw new System.Diagnostics.UnreachableException($"verdict {result.Verdict}"),
+        };
+        sb.Append("<table class=\"matrix\"><tbody>\n");
+        void Row(string k, string v, string cls = "") => sb.Append("<tr><th scope=\"row\">").Append(E(k)).Append("</th><td").Append(cls.Length > 0 ? $" class=\"{cls}\"" : "").Append('>').Append(E(v)).Append("</td></tr>\n");
+        Row("verdict", verdict, verdict == "holds" ? "holds" : verdict == "violation" ? "violation" : "incomplete");
+        Row("policy", config.PolicyName);
+        Row("protocol", Protocols.Name(config.Protocol));
+        Row("kernel", KernelEras.Name(config.Kernel));
+        Row("search", string.Create(CultureInfo.InvariantCulture, $"{result.Strategy.ToString().ToLowerInvariant()}: {result.Stats.States:N0} states, {result.Stats.Transitions:N0} transitions, {result.Stats.Seconds:0.00} s"));
+        if (result.IncompleteReason != null) Row("incomplete", result.IncompleteReason);
+        sb.Append("</tbody></table>\n");
+        var n = 0;
+        foreach (var (title, found) in result.Violations.Select(v => ("violation", v)).Concat(result.Warnings.Select(w => ("warning", w))))
+        {
+            var run = TraceRunner.Run(config, found.Trace, checks);
+            sb.Append("<section id=\"finding-").Append(++n).Append("\" class=\"counterexample\">\n<h2>").Append(title).Append(": ")
+              .Append(E(found.Violation.Name)).Append("</h2>\n<p class=\"finding ").Append(title).Append("\">").Append(E(found.Violation.Message)).Append("</p>\n");
+            sb.Append("<p>Shortest trace: ").Append(found.Trace.Count.ToString(CultureInfo.InvariantCulture)).Append(" steps.</p>\n");
+            Trace(sb, run);
+            if (run.Divergence != null) sb.Append("<p class=\"warning\">The trace did not reproduce: ").Append(E(run.Divergence)).Append("</p>\n");
+            sb.Append("</section>\n");
+        }
+        return End(sb);
+    }
+
+    public static string Compare(IReadOnlyList<Run> runs, string title)
+    {
+        var sb = Begin(title);
         sb.Append("<p class=\"lede\">Every cell is an exhaustive exploration of the scenario under the protocol with the policy. ")
           .Append("A cell with a finding links to its shortest counterexample, replayed on the model and drawn one column per CPU.</p>\n");
         var cellNo = 0;
@@ -73,8 +120,7 @@ public static class HtmlReport
           .Append("<span class=\"incomplete\">incomplete</span> a budget stopped the search · ")
           .Append("<span class=\"not-applicable\">n/a</span> the policy needs another protocol</p>\n");
         sb.Append(sections);
-        sb.Append("</body>\n</html>\n");
-        return sb.ToString();
+        return End(sb);
     }
 
     private static string Word(ComparisonCell c) => c.Outcome switch
@@ -119,7 +165,7 @@ public static class HtmlReport
     }
 
     /// <summary>The counterexample as a table: one column per actor (CPUs first), one row per step.</summary>
-    private static void Trace(StringBuilder sb, TraceRun run)
+    public static void Trace(StringBuilder sb, TraceRun run)
     {
         sb.Append("<table class=\"trace\">\n<thead><tr><th>step</th>");
         foreach (var col in run.Columns) sb.Append("<th>").Append(E(col)).Append("</th>");
@@ -146,7 +192,7 @@ public static class HtmlReport
         sb.Append("</tbody>\n</table>\n");
     }
 
-    private static string E(string s) => WebUtility.HtmlEncode(s);
+    public static string E(string s) => WebUtility.HtmlEncode(s);
 
     private const string Css = """
         body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em 2em; color: #1b1b1b; }
@@ -167,6 +213,8 @@ public static class HtmlReport
         .trace tr.outcome td.act { outline: 2px solid #c0392b; }
         .finding { font-weight: 600; padding: 0.4em 0.6em; }
         .warning { color: #a40000; }
+        .metrics td { text-align: right; font-variant-numeric: tabular-nums; }
+        figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
         a.back { font-size: 0.75em; font-weight: normal; margin-left: 1em; }
         """;
 }

@@ -34,6 +34,43 @@ public class HtmlReportTests
         Assert.Contains("not allowed for p[101]", html);
     }
 
+    private static string SimulationPage() =>
+        SimulationHtml.Render("mixed", [.. new[] { Protocol.Upstream, Protocol.QseqInvalidate }.Select(p =>
+            new Scxlab.Simulation.Simulator(Scxlab.Simulation.Generators.Create("mixed", 2, 8), new Scxlab.Simulation.SimOptions
+            {
+                Cpus = 2, DurationNs = 50_000_000, Seed = 1, UtilBuckets = 40,
+                Policy = Scxlab.Policies.PolicyRegistry.Resolve("simple"), PolicyName = "simple", Protocol = p,
+            }).Run())]);
+
+    private static string CheckPage()
+    {
+        var scenario = ScenarioLoader.Resolve("seed-race-r2");
+        var config = scenario.ToConfig();
+        var result = new Scxlab.Exploration.Explorer(new Machine(config), new Scxlab.Exploration.ExploreOptions { Checks = scenario.Checks }).Run();
+        return HtmlReport.Check(scenario, config, result, scenario.Checks);
+    }
+
+    [Fact]
+    public void Should_InlineTheMetricsAndTheVectorPlots_When_ASimulationIsWrittenAsHtml()
+    {
+        var html = SimulationPage();
+        Assert.Contains("<table class=\"metrics\">", html);
+        Assert.Contains("<th>upstream</th><th>qseq-invalidate</th>", html);
+        Assert.Equal(3, Regex.Count(html, "<svg"));                 // the CDF and one heatmap per run
+        Assert.True(Regex.Count(html, "<rect") >= 2 * 2 * 40, "the heatmaps are vector rectangles");
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Should_DrawEachViolationsTrace_When_ACheckIsWrittenAsHtml()
+    {
+        var html = CheckPage();
+        Assert.Contains("<td class=\"violation\">violation</td>", html);
+        Assert.Contains("<section id=\"finding-1\"", html);
+        Assert.Contains("not allowed for p[101]", html);
+        Assert.Matches(new Regex("<table class=\"trace\">\\s*<thead><tr><th>step</th><th>CPU0</th>"), html);
+    }
+
     [Fact]
     public void Should_NeedNothingFromTheNetworkOrAScript_When_TheReportIsOpened()
     {
@@ -87,6 +124,14 @@ public class HtmlReportTests
         Assert.Contains("CPU0", dom.Out);
         // Nothing on the page's console (no script, no missing resource).
         Assert.DoesNotMatch(new Regex("CONSOLE|Uncaught|Failed to load resource", RegexOptions.IgnoreCase), dom.Err);
+
+        // The simulation page too: its inline SVG plots are parsed as SVG.
+        var simFile = Path.Combine(dir, "html-simulation.html");
+        File.WriteAllText(simFile, SimulationPage());
+        var sim = RunChromium(exe, "--dump-dom", new Uri(simFile).AbsoluteUri);
+        Assert.Equal(0, sim.Code);
+        Assert.Equal(3, Regex.Count(sim.Out, "<svg"));
+        Assert.DoesNotMatch(new Regex("CONSOLE|Uncaught|Failed to load resource", RegexOptions.IgnoreCase), sim.Err);
 
         var png = Path.Combine(dir, "html-report.png");
         File.Delete(png);
