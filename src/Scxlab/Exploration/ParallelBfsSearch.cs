@@ -56,6 +56,8 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         public required World Child;
         public readonly GrowBuffer Out = new();
         public readonly List<Child> Children = [];
+        /// <summary>Fingerprints this worker produced in the current layer (fingerprint mode only).</summary>
+        public readonly HashSet<ulong> LayerSeen = [];
         public Exception? Error;
     }
 
@@ -109,6 +111,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                 var wk = workers[k];
                 wk.Out.Clear();
                 wk.Children.Clear();
+                wk.LayerSeen.Clear();
                 var from = (int)((long)curItems.Count * k / jobs);
                 var to = (int)((long)curItems.Count * (k + 1) / jobs);
                 try
@@ -280,9 +283,11 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
             }
             c.Warning = wk.Checker.TakeNewWarning();
             c.Fingerprint = wk.Child.Fingerprint();
-            if (known != null && known.Contains(c.Fingerprint))
+            if (known != null && (known.Contains(c.Fingerprint) || !wk.LayerSeen.Add(c.Fingerprint)))
             {
-                // Stored in an earlier layer: the merge will count it as a revisit, so skip the encoding.
+                // Stored in an earlier layer, or produced earlier in this layer by this worker (interleavings
+                // meet again: a·b and b·a): the merge handles this worker's children in order, so the first
+                // occurrence is stored before this one and this one is a revisit. Skip the encoding.
                 c.Length = -1;
                 wk.Children.Add(c);
                 continue;
