@@ -119,8 +119,17 @@ public static class Program
         }
     }
 
-    /// <summary>Ctrl-C of the current run (the commands read it; <see cref="Main"/> cancels it on the first SIGINT).</summary>
-    internal static CancellationToken Interrupt { get; private set; }
+    /// <summary>
+    /// Ctrl-C of the current run (the commands read it; <see cref="Main"/> cancels it on the first SIGINT).
+    /// Per invocation (async-local), so in-process runs on several threads — the tests — do not share it.
+    /// </summary>
+    internal static CancellationToken Interrupt
+    {
+        get => InterruptOfThisRun.Value;
+        private set => InterruptOfThisRun.Value = value;
+    }
+
+    private static readonly AsyncLocal<CancellationToken> InterruptOfThisRun = new();
 
     private static RootCommand BuildRoot()
     {

@@ -89,7 +89,10 @@ public static class ProtocolComparison
                     ScenarioName = scenario.Name,
                     ScenarioSource = scenario.Source,
                     ScenarioText = scenario.Text,
-                    Policy = policy,
+                    // As check records it: an absolute assembly path and its SHA-256, so the trace replays
+                    // from any directory and refuses a different build.
+                    Policy = PolicyRegistry.Locate(policy).Spec,
+                    PolicySha256 = PolicyRegistry.Locate(policy).Sha256,
                     Protocol = Protocols.Name(protocol),
                     Checks = scenario.Checks,
                     Strategy = result.Strategy.ToString().ToLowerInvariant(),

@@ -231,6 +231,20 @@ public sealed partial class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public void Should_StoreTheAbsoluteAssemblyPathAndItsHash_When_CompareSavesATraceOfAnAssemblyPolicy()
+    {
+        var rel = Path.GetRelativePath(Environment.CurrentDirectory, typeof(HostileInputTests).Assembly.Location);
+        var traces = Path.Combine(_dir, "traces");
+        var r = CliResult.Run("compare", "seed-race-r2", "--protocols", "upstream", "--policies", $"{rel}:{ThrowingPolicyType}", "--traces", traces);
+        Assert.Equal(0, r.ExitCode);
+        var file = Assert.Single(Directory.GetFiles(traces, "*.json"));
+        var o = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!.AsObject();
+        Assert.True(Path.IsPathRooted((string)o["policy"]!), (string)o["policy"]!);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(typeof(HostileInputTests).Assembly.Location))), (string?)o["policy_sha256"]);
+        Assert.Equal(2, CliResult.Run("replay", file).ExitCode);
+    }
+
+    [Fact]
     public void Should_ReplayWithTheGivenAssembly_When_ReplayHasPolicy()
     {
         var trace = Path.Combine(_dir, "t.json");
