@@ -16,7 +16,7 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class CheckCommand
 {
-    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget D (5, 5s, 2500ms)] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--rodata NAME=VALUE]... [--jobs N] [--json]";
+    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget D (5, 5s, 2500ms)] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--rodata NAME=VALUE]... [--jobs N] [--shard K/N] [--html F] [--json]";
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
@@ -30,7 +30,8 @@ public static class CheckCommand
         long? maxSteps = null;
         bool exact = false, json = false;
         var granularity = Granularity.Normal;
-        string? kernelArg = null;
+        int shardIndex = 0, shardCount = 1;
+        string? kernelArg = null, shardArg = null, htmlOut = null;
         var rodata = new List<string>();
         try
         {
@@ -67,6 +68,8 @@ public static class CheckCommand
                         };
                         break;
                     case "--json": json = true; break;
+                    case "--shard": shardArg = Val(); break;
+                    case "--html": htmlOut = Val(); break;
                     case "-h" or "--help": stdout.WriteLine(Usage); return 0;
                     default:
                         if (args[i].StartsWith('-')) throw new UsageException($"unknown option '{args[i]}'");
@@ -76,6 +79,7 @@ public static class CheckCommand
                 }
             }
             if (scenarioArg == null) throw new UsageException("missing SCENARIO (a file or a built-in name; see scxlab list scenarios)");
+            (shardIndex, shardCount) = FuzzCommand.ParseShard(shardArg);
         }
         catch (UsageException e)
         {
@@ -104,6 +108,7 @@ public static class CheckCommand
             config = scenario.ToConfig(policyArg, protocol, granularity, kernel);
             // Before the search: a trace path that cannot be written must not cost the run.
             if (traceOut != null) OutputFiles.CheckFile("--trace-out", traceOut);
+            if (htmlOut != null) OutputFiles.CheckFile("--html", htmlOut);
         }
         catch (Exception e) when (e is ScenarioException or PolicyLoadException or UsageException)
         {
@@ -126,6 +131,8 @@ public static class CheckCommand
                 Checks = scenario.Checks,
                 Progress = progress.Report,
                 Cancel = Program.Interrupt,
+                ShardIndex = shardIndex,
+                ShardCount = shardCount,
             };
             var result = new Explorer(machine, options).Run();
             progress.Clear();
@@ -201,6 +208,14 @@ public static class CheckCommand
                         ["bytes_per_state"] = Math.Round(result.Stats.BytesPerState, 2),
                     },
                     ["incomplete_reason"] = result.IncompleteReason,
+                    ["shard"] = shardCount == 1 ? null : new JsonObject
+                    {
+                        ["index"] = shardIndex + 1,
+                        ["count"] = shardCount,
+                        ["depth"] = result.Stats.ShardDepth,
+                        ["frontier_states"] = result.Stats.ShardFrontierStates,
+                        ["own_states"] = result.Stats.ShardOwnStates,
+                    },
                     ["notes"] = new JsonArray([.. result.Notes.Select(n => (JsonNode?)n)]),
                     // Warning-level findings: reported, but they do not change the verdict or the exit code.
                     ["warnings"] = new JsonArray([.. result.Warnings.Select(f =>
@@ -216,6 +231,10 @@ public static class CheckCommand
             {
                 stdout.WriteLine($"scenario {scenario.Name} ({scenario.Source}): {config.CpuCount} CPUs, {config.Tasks.Count} task(s), policy {policyName}, protocol {protocolName}, strategy {result.Strategy.ToString().ToLowerInvariant()}{(exact ? ", exact states" : "")}");
                 foreach (var n in result.Notes) stdout.WriteLine($"note: {n}");
+                if (shardCount > 1)
+                    stdout.WriteLine(result.Stats.ShardDepth > 0
+                        ? $"shard {shardIndex + 1}/{shardCount}: frontier at depth {result.Stats.ShardDepth}, this shard expands {result.Stats.ShardOwnStates} of its {result.Stats.ShardFrontierStates} states (docs/scale-out.md)"
+                        : $"shard {shardIndex + 1}/{shardCount}: no BFS layer reached the frontier size, so nothing was split: this shard searched everything");
                 for (var i = 0; i < traces.Count; i++)
                 {
                     var (f, run, file) = traces[i];
@@ -245,6 +264,11 @@ public static class CheckCommand
                     if (ex.Verdict != null && ex.Verdict != verdict) stdout.WriteLine($"note: the scenario expects verdict {ex.Verdict}");
                     if (ex.Exit != null && !result.Violations.Any(v => v.Violation.Message.Contains(ex.Exit, StringComparison.Ordinal))) stdout.WriteLine($"note: the scenario expects an exit \"{ex.Exit}\"");
                 }
+            }
+            if (htmlOut != null)
+            {
+                OutputFiles.WriteAllText(htmlOut, HtmlReport.Check(scenario, config, result, scenario.Checks));
+                stderr.WriteLine($"html report: {htmlOut}");
             }
             return result.Verdict switch { Verdict.Holds => 0, Verdict.Violation => 2, Verdict.Incomplete => 4, _ => 3 };
         }

@@ -207,7 +207,7 @@ internal static class FuzzCommand
     }
 
     /// <summary><c>K/N</c>, or <c>N</c> with K−1 from JOB_COMPLETION_INDEX; (0, 1) when absent.</summary>
-    private static (int Index, int Count) ParseShard(string? spec)
+    internal static (int Index, int Count) ParseShard(string? spec)
     {
         if (spec == null) return (0, 1);
         var parts = spec.Split('/');

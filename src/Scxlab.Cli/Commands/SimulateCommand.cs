@@ -16,8 +16,8 @@ public static class SimulateCommand
 {
     public const string Usage =
         "usage: scxlab simulate WORKLOAD [--policy X] [--rodata NAME=VALUE]... [--protocol P | --protocols a,b,c] [--cpus N] [--tasks N] [--duration D]\n" +
-        "                       [--seed N] [--hz N] [--watchdog-timeout D] [--no-jitter] [--irq-rate N/s] [--irq-mean D] [--perfetto F.pftrace] [--perfetto-json F.json] [--plot F.png|F.svg]\n" +
-        "                       [--json] [--csv] [--progress] [--fail-on-violation]\n" +
+        "                       [--seed N | --seeds A..B [--shard K/N]] [--hz N] [--watchdog-timeout D] [--no-jitter] [--irq-rate N/s] [--irq-mean D] [--perfetto F.pftrace] [--perfetto-json F.json] [--plot F.png|F.svg]\n" +
+        "                       [--html F] [--json] [--csv] [--progress] [--fail-on-violation]\n" +
         "WORKLOAD: a generator (cpu-bound, mixed, pingpong, affinity-churn), a built-in workload file name, or a .yaml/.json file\n" +
         "          (native format or the rt-app JSON subset; see docs/simulation.md)";
 
@@ -32,7 +32,9 @@ public static class SimulateCommand
         public ulong Seed = 1;
         public int Hz = 250;
         public bool Jitter = true, Json, Csv, Progress, FailOnViolation;
-        public string? Perfetto, Plot;
+        public string? Perfetto, Plot, Html, Shard;
+        /// <summary>--seeds A..B: one run per seed (and protocol); with --shard K/N the seeds ≡ K−1 (mod N) of the range.</summary>
+        public (ulong From, ulong To)? Seeds;
         /// <summary>--perfetto-json: the Chrome trace-event JSON instead of the native protobuf trace.</summary>
         public bool PerfettoJson;
         public double? IrqRate;
@@ -101,15 +103,31 @@ public static class SimulateCommand
             return 1;
         }
 
+        List<ulong> seeds;
+        try
+        {
+            var (shardIndex, shardCount) = FuzzCommand.ParseShard(o.Shard);
+            seeds = o.Seeds is var (from, to)
+                ? [.. Enumerable.Range(0, (int)(to - from + 1)).Where(k => k % shardCount == shardIndex).Select(k => from + (ulong)k)]
+                : [o.Seed];
+            if (seeds.Count == 0) throw new UsageException($"shard {shardIndex + 1}/{shardCount} of --seeds {o.Seeds!.Value.From}..{o.Seeds.Value.To} has no seed");
+            if (o.Html != null) OutputFiles.CheckFile("--html", o.Html);
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"scxlab simulate: {e.Message}");
+            return 1;
+        }
+
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var interrupted = false;
         var results = new List<SimResult>();
         var showProgress = o.Progress || (ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
         try
         {
-            foreach (var proto in o.Protocols)
+            foreach (var (seed, proto) in seeds.SelectMany(seed => o.Protocols.Select(p => (seed, p))))
             {
-                if (interrupted) break; // Ctrl-C: the protocols not yet run are left out of the report
+                if (interrupted) break; // Ctrl-C: the runs not yet made are left out of the report
                 var protoName = Protocols.Name(proto);
                 ITraceFileWriter? perfetto = null;
                 string? perfettoFile = null;
@@ -128,7 +146,7 @@ public static class SimulateCommand
                     {
                         Cpus = cpus,
                         DurationNs = duration,
-                        Seed = o.Seed,
+                        Seed = seed,
                         Policy = policy,
                         PolicyName = o.Policy,
                         Protocol = proto,
@@ -188,6 +206,20 @@ public static class SimulateCommand
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
             {
                 stderr.WriteLine($"scxlab simulate: cannot write plot: {FirstLine(e.Message)}{(e.InnerException != null ? ": " + FirstLine(e.InnerException.Message) : "")}");
+                return 1;
+            }
+        }
+
+        if (o.Html != null && results.Count > 0)
+        {
+            try
+            {
+                OutputFiles.WriteAllText(o.Html, SimulationHtml.Render(workload.Name, results));
+                if (!o.Json) stderr.WriteLine($"html report: {o.Html}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
+            {
+                stderr.WriteLine($"scxlab simulate: cannot write the HTML report: {FirstLine(e.Message)}");
                 return 1;
             }
         }
@@ -282,6 +314,18 @@ public static class SimulateCommand
                 case "--perfetto": o.Perfetto = Val(); break;
                 case "--perfetto-json": o.Perfetto = Val(); o.PerfettoJson = true; break;
                 case "--plot": o.Plot = Val(); break;
+                case "--html": o.Html = Val(); break;
+                case "--shard": o.Shard = Val(); break;
+                case "--seeds":
+                {
+                    var v = Val();
+                    var dots = v.IndexOf("..", StringComparison.Ordinal);
+                    if (dots <= 0 || !ulong.TryParse(v[..dots], NumberStyles.None, CultureInfo.InvariantCulture, out var from) || !ulong.TryParse(v[(dots + 2)..], NumberStyles.None, CultureInfo.InvariantCulture, out var to) || to < from)
+                        throw new UsageError($"--seeds: expected A..B with A ≤ B (e.g. 1..100), got '{v}'");
+                    if (to - from >= 100_000) throw new UsageError($"--seeds: at most 100000 seeds in one run (got {to - from + 1}); split the range with --shard");
+                    o.Seeds = (from, to);
+                    break;
+                }
                 case "--json": o.Json = true; break;
                 case "--csv": o.Csv = true; break;
                 case "--progress": o.Progress = true; break;
@@ -294,6 +338,8 @@ public static class SimulateCommand
             }
         }
         if (o.Workload == null) throw new UsageError("missing WORKLOAD (see 'scxlab simulate --help')");
+        if (o.Shard != null && o.Seeds == null) throw new UsageError("--shard splits a --seeds A..B range; give the range");
+        if (o.Seeds != null && o.Perfetto != null) throw new UsageError("--perfetto writes one run's trace: use --seed N, not --seeds");
         return o;
     }
 

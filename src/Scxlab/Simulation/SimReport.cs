@@ -16,6 +16,7 @@ public static class SimReport
         void Row(string name, Func<SimResult, string> f) => rows.Add((name, runs.Select(f).ToArray()));
         Row("policy", r => r.Policy);
         Row("protocol", r => r.Protocol);
+        if (runs.Select(r => r.Seed).Distinct().Count() > 1) Row("seed", r => r.Seed.ToString(Inv));
         Row("cpus", r => r.Cpus.ToString(Inv));
         Row("tasks", r => r.Tasks.ToString(Inv));
         Row("virtual time", r => Durations.Format(r.DurationNs));
@@ -85,7 +86,8 @@ public static class SimReport
         var widths = new int[runs.Count];
         for (var i = 0; i < runs.Count; i++) widths[i] = Math.Max(12, rows.Max(r => r.Values[i].Length));
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"simulate {workload} · seed {runs[0].Seed}\n");
+        var seeds = runs.Select(r => r.Seed).Distinct().ToList();
+        sb.Append(CultureInfo.InvariantCulture, $"simulate {workload} · {(seeds.Count == 1 ? $"seed {seeds[0]}" : $"{seeds.Count} seeds")}\n");
         foreach (var (metric, values) in rows)
         {
             sb.Append("  ").Append(metric.PadRight(w0));
@@ -95,9 +97,9 @@ public static class SimReport
         foreach (var r in runs)
         {
             foreach (var e in r.Exits)
-                sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}] scheduler exit at {Durations.Format(e.AtNs)} ({e.AtNs} ns virtual): {e.Kind}: {e.Message}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}{(seeds.Count > 1 ? $" seed {r.Seed}" : "")}] scheduler exit at {Durations.Format(e.AtNs)} ({e.AtNs} ns virtual): {e.Kind}: {e.Message}\n");
             foreach (var f in r.Findings)
-                sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}] {f.Check} ×{f.Count}, first at {Durations.Format(f.FirstAtNs)}: {f.FirstMessage}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}{(seeds.Count > 1 ? $" seed {r.Seed}" : "")}] {f.Check} ×{f.Count}, first at {Durations.Format(f.FirstAtNs)}: {f.FirstMessage}\n");
         }
         return sb.ToString();
     }
