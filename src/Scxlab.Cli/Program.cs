@@ -91,6 +91,8 @@ public static class Program
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken interrupt)
     {
         Interrupt = interrupt;
+        // Decided here, on the writer the caller passed: the parser hands commands a wrapper of it.
+        StderrIsTerminal.Value = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
         try
         {
             var root = BuildRoot();
@@ -130,6 +132,11 @@ public static class Program
     }
 
     private static readonly AsyncLocal<CancellationToken> InterruptOfThisRun = new();
+
+    /// <summary>True when this run's stderr is the process's, on a terminal: only then do commands draw progress (with \r).</summary>
+    internal static bool ProgressOnStderr => StderrIsTerminal.Value;
+
+    private static readonly AsyncLocal<bool> StderrIsTerminal = new();
 
     private static RootCommand BuildRoot()
     {

@@ -301,8 +301,11 @@ public static class CheckCommand
 
         public void Report(ExploreStats s)
         {
+            // A line redrawn with \r is for a terminal; a file or a pipe gets only the final stats line.
+            if (!Program.ProgressOnStderr) return;
             _shown = true;
-            stderr.Write(string.Create(CultureInfo.InvariantCulture, $"\r  {s.Seconds,6:0.0} s  {s.States,12:N0} states  {s.Transitions,14:N0} transitions  depth {s.MaxDepth}   "));
+            var rate = s.Seconds > 0 ? s.States / s.Seconds : 0;
+            stderr.Write(string.Create(CultureInfo.InvariantCulture, $"\r  {s.Seconds,6:0.0} s  {s.States,12:N0} states ({rate,9:N0}/s)  {s.Transitions,14:N0} transitions  depth {s.MaxDepth}   "));
         }
 
         public void Clear()

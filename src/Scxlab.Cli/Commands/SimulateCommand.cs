@@ -122,13 +122,15 @@ public static class SimulateCommand
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var interrupted = false;
         var results = new List<SimResult>();
-        var showProgress = o.Progress || (ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+        var showProgress = o.Progress || Program.ProgressOnStderr;
+        var runClock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             foreach (var (seed, proto) in seeds.SelectMany(seed => o.Protocols.Select(p => (seed, p))))
             {
                 if (interrupted) break; // Ctrl-C: the runs not yet made are left out of the report
-                var protoName = Protocols.Name(proto);
+                var protoName = Protocols.Name(proto) + (seeds.Count > 1 ? $" seed {seed}" : "");
+                runClock.Restart();
                 ITraceFileWriter? perfetto = null;
                 string? perfettoFile = null;
                 if (o.Perfetto != null)
@@ -154,7 +156,7 @@ public static class SimulateCommand
                         WatchdogTimeoutNs = o.WatchdogNs,
                         Costs = new StepCosts { Jitter = o.Jitter, IrqPerSecond = o.IrqRate ?? new StepCosts().IrqPerSecond, IrqMeanNs = o.IrqMeanNs ?? new StepCosts().IrqMeanNs },
                         Trace = perfetto,
-                        Progress = showProgress ? f => DrawProgress(stderr, protoName, f) : null,
+                        Progress = showProgress ? f => DrawProgress(stderr, protoName, f, runClock.Elapsed.TotalSeconds) : null,
                         Cancel = Program.Interrupt,
                     });
                     var r = sim.Run();
@@ -250,11 +252,14 @@ public static class SimulateCommand
         return path[..^ext.Length] + "." + suffix + ext;
     }
 
-    private static void DrawProgress(TextWriter w, string label, double f)
+    private static void DrawProgress(TextWriter w, string label, double f, double elapsedSeconds)
     {
         f = Math.Clamp(f, 0, 1);
         var filled = (int)(f * 30);
-        w.Write($"\rsimulate [{label}] [{new string('#', filled)}{new string('.', 30 - filled)}] {f * 100,5:0.0}%");
+        // Elapsed wall time and an estimate of the rest, from the virtual time covered so far.
+        var left = f > 0.01 ? elapsedSeconds / f * (1 - f) : double.NaN;
+        var eta = double.IsNaN(left) ? "" : string.Create(CultureInfo.InvariantCulture, $", ~{left:0}s left");
+        w.Write(string.Create(CultureInfo.InvariantCulture, $"\rsimulate [{label}] [{new string('#', filled)}{new string('.', 30 - filled)}] {f * 100,5:0.0}%  {elapsedSeconds:0}s{eta}   "));
         w.Flush();
     }
 

@@ -65,3 +65,16 @@ public sealed class ShardAndHtmlCliTests : IDisposable
         Assert.Single(r.StderrLines);
     }
 }
+
+/// <summary>Progress lines are for a terminal: a redirected stderr (a file, a pipe, CI) gets no carriage returns.</summary>
+public class ProgressOutputTests
+{
+    [Fact]
+    public void Should_WriteNoCarriageReturn_When_StderrIsNotATerminal()
+    {
+        // A search long enough to report progress (after one second), cut by its budget.
+        var r = CliResult.Run("check", "qseq-aba-3cpu", "--strategy", "dfs", "--budget", "1.6s");
+        Assert.True(r.ExitCode is 2 or 4, r.Stderr);
+        Assert.DoesNotContain('\r', r.Stderr);
+    }
+}
