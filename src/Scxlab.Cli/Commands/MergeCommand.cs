@@ -31,8 +31,10 @@ internal static class MergeCommand
         {
             var shards = (r.GetValue(files) ?? []).Select(Load).ToList();
             var merged = Merge(shards);
+            // Decided before stamping: Stamp moves the nodes into a new object and leaves `merged` empty.
+            var verdict = (string?)merged["verdict"];
             r.InvocationConfiguration.Output.WriteLine(JsonContract.Stamp("fuzz", merged).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            return (string?)merged["verdict"] switch
+            return verdict switch
             {
                 "violation" => ExitCodes.Violation,
                 "incomplete" => ExitCodes.Incomplete,

@@ -28,16 +28,13 @@ public static class JsonContract
     public static string ToolVersion { get; } =
         (typeof(JsonContract).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
 
-    /// <summary><paramref name="o"/> with <c>schema</c> and <c>scxlab_version</c> first (its nodes are moved, not copied).</summary>
+    /// <summary><paramref name="o"/> with <c>schema</c> and <c>scxlab_version</c> first (a copy; <paramref name="o"/> is left as it was).</summary>
     public static JsonObject Stamp(string kind, JsonObject o)
     {
         var r = new JsonObject { ["schema"] = SchemaId(kind), ["scxlab_version"] = ToolVersion };
-        foreach (var (key, value) in o.ToList())
-        {
-            if (key is "schema" or "scxlab_version") continue;
-            o.Remove(key);
-            r[key] = value;
-        }
+        // Copies, so the caller's object stays whole (moving the nodes once left `merge` reading an empty verdict).
+        foreach (var (key, value) in o)
+            if (key is not ("schema" or "scxlab_version")) r[key] = value?.DeepClone();
         return r;
     }
 }
