@@ -52,6 +52,8 @@ public enum ScxCallback : byte
     SetCpumask,
     CpuRelease,
     Exit,
+    /// <summary>A BPF timer's callback (bpf_timer_set_callback), run when the timer fires; not a sched_ext_ops member.</summary>
+    Timer,
 }
 
 public static class ScxCallbacks
@@ -73,8 +75,12 @@ public static class ScxCallbacks
         ScxCallback.SetCpumask => "set_cpumask",
         ScxCallback.CpuRelease => "cpu_release",
         ScxCallback.Exit => "exit",
+        ScxCallback.Timer => "timer_callback",
         _ => throw new System.Diagnostics.UnreachableException($"callback {(int)c}"),
     };
+
+    /// <summary>How messages name the callback: <c>ops.NAME</c>, or <c>bpf_timer callback</c> (not a sched_ext_ops member).</summary>
+    public static string Label(ScxCallback c) => c == ScxCallback.Timer ? "bpf_timer callback" : $"ops.{OpName(c)}";
 }
 
 /// <summary>
@@ -135,6 +141,16 @@ public abstract class ScxOps
     public virtual BpfTask SetCpumask(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
     public virtual BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => BpfTask.CompletedTask;
     public virtual BpfTask Exit(BpfContext ctx, ExitKind kind) => BpfTask.CompletedTask;
+
+    /// <summary>
+    /// The policy's timers (struct bpf_timer instances in its maps), each as the world map word where the
+    /// timer's state starts (available after <see cref="DeclareMaps"/>). Each gets a timer actor that may fire
+    /// whenever the timer is armed (the word after it is non-zero); firing runs <see cref="Timer"/>.
+    /// </summary>
+    public virtual IReadOnlyList<int> TimerWords => [];
+
+    /// <summary>Timer <paramref name="slot"/> (an index into <see cref="TimerWords"/>) fired: run its callback.</summary>
+    public virtual BpfTask Timer(BpfContext ctx, int slot) => BpfTask.CompletedTask;
 }
 
 /// <summary>A policy whose callbacks are not known from its C# overrides (a loaded BPF object).</summary>

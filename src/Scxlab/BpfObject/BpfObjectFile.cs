@@ -20,7 +20,8 @@ public struct Insn
 public sealed record BpfProgram(string Name, string Section, int Entry);
 
 /// <summary>A BTF-defined map from <c>.maps</c>.</summary>
-public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags);
+/// <param name="TimerOffsets">Byte offsets of the struct bpf_timer members of the value type (from BTF).</param>
+public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags, IReadOnlyList<int>? TimerOffsets = null);
 
 /// <summary>A global-data section (.data, .bss, .rodata, .data.*): shared memory unless read-only.</summary>
 public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
@@ -345,6 +346,7 @@ public sealed class BpfObjectFile : ISourceMap
         if (t.Kind != BtfKind.Struct) throw new BpfLoadException($"map {name}: BTF definition is not a struct");
         int type = 0, maxEntries = 0, keySize = 0, valueSize = 0;
         long flags = 0;
+        var timers = new List<int>();
         foreach (var m in t.Members)
         {
             var mt = Btf.Resolve(m.Type);
@@ -363,14 +365,34 @@ public sealed class BpfObjectFile : ISourceMap
                 case "key_size": keySize = UintVal(); break;
                 case "value_size": valueSize = UintVal(); break;
                 case "key": keySize = TypeSize(); break;
-                case "value": valueSize = TypeSize(); break;
+                case "value":
+                    valueSize = TypeSize();
+                    TimersIn(Btf.Resolve(mt.RefType), 0, timers);
+                    break;
                 default: throw new BpfLoadException($"map {name}: unsupported map attribute {m.Name}");
             }
         }
         if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
         if (maxEntries <= 0 && type != MapTypes.TaskStorage) throw new BpfLoadException($"map {name}: max_entries must be positive");
         if (!MapTypes.Supported(type)) throw new BpfLoadException($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
-        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags);
+        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers);
+    }
+
+    /// <summary>The byte offsets of every struct bpf_timer inside a value type (nested structs and unions included).</summary>
+    private void TimersIn(BtfType t, int baseOffset, List<int> into)
+    {
+        if (t.Kind is not (BtfKind.Struct or BtfKind.Union)) return;
+        if (t.Kind == BtfKind.Struct && t.Name == "bpf_timer")
+        {
+            into.Add(baseOffset);
+            return;
+        }
+        foreach (var m in t.Members)
+        {
+            // Bit offsets; with kind_flag the low 24 bits are the offset (bitfields are never timers).
+            var bits = t.KindFlag ? m.Offset & 0xffffff : m.Offset;
+            TimersIn(Btf.Resolve(m.Type), baseOffset + (int)(bits / 8), into);
+        }
     }
 
     private StructOps ParseStructOps(Elf elf, Dictionary<int, int> codeBase)

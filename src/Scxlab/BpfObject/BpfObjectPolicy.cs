@@ -15,6 +15,12 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     private MapHandle[] _globals = [];
     private Interpreter _vm = null!;
     private int _taskCount;
+    /// <summary>Each timer: its map, the entry (the key its callback gets) and its byte offset in the map's memory.</summary>
+    private readonly List<(int Map, int Entry, int ByteOffset)> _timers = [];
+    private int[] _timerWords = [];
+
+    /// <summary>At most this many timers get actors (each is one more actor in every interleaving).</summary>
+    public const int MaxTimers = 8;
 
     public BpfObjectPolicy(BpfObjectFile obj) => _obj = obj;
 
@@ -26,7 +32,10 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     public override int TimeoutMs => _obj.Ops.TimeoutMs;
 
     // ops.enable runs at init time (see Init), so an object with only ops.enable still needs the init step.
-    public bool Implements(ScxCallback cb) => _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.Init && _obj.Ops.Enable != null);
+    public bool Implements(ScxCallback cb) =>
+        _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.Init && _obj.Ops.Enable != null) || (cb == ScxCallback.Timer && _timerWords.Length > 0);
+
+    public override IReadOnlyList<int> TimerWords => _timerWords;
 
     public override void DeclareMaps(MapBuilder maps)
     {
@@ -66,6 +75,19 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 locks[(i, off)] = maps.SpinLock($"{_obj.Globals[i].Name}+{off}");
         _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount);
         _taskCount = maps.TaskCount;
+
+        // Every struct bpf_timer in every entry of an array map gets a timer actor.
+        for (var i = 0; i < _obj.Maps.Count; i++)
+        {
+            var m = _obj.Maps[i];
+            if (m.TimerOffsets is not { Count: > 0 } offsets) continue;
+            if (m.Type != MapTypes.Array) throw new BpfLoadException($"map {m.Name}: struct bpf_timer in a {MapTypes.Name(m.Type)} map is not modelled (only in BPF_MAP_TYPE_ARRAY values)");
+            for (var e = 0; e < m.MaxEntries; e++)
+                foreach (var off in offsets)
+                    _timers.Add((i, e, e * Interpreter.MapStride(m) + off));
+        }
+        if (_timers.Count > MaxTimers) throw new BpfLoadException($"{_timers.Count} struct bpf_timer instances in the maps; the model gives each an actor and takes at most {MaxTimers}");
+        _timerWords = [.. _timers.Select(t => _maps[t.Map].Offset + t.ByteOffset / 8)];
     }
 
     /// <summary>
@@ -133,5 +155,19 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     public override async BpfTask SetCpumask(TaskContext ctx, TaskRef p) =>
         await Call(ctx, ScxCallback.SetCpumask, Task(p), p.IsNone ? 0 : Mem.Addr(Region.TaskCpumask, p.Index, 0));
     public override async BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuRelease, (ulong)cpu, 0);
+    /// <summary>
+    /// bpf_timer_cb(): the timer's callback, called as callback(map, key, timer) — a BPF function, not a
+    /// struct_ops program, so its arguments are in r1..r3. The key pointer points at the entry index.
+    /// </summary>
+    public override async BpfTask Timer(BpfContext ctx, int slot)
+    {
+        var (map, entry, offset) = _timers[slot];
+        var state = await ctx.Get(_maps[map], offset / 8);
+        var callback = (int)(uint)state - 1;
+        if (callback < 0) return; // armed without a callback cannot happen: bpf_timer_start() refuses it
+        await _vm.Run(ctx, callback, [(ulong)entry],
+            [Mem.Addr(Region.Map, map, 0), Mem.Addr(Region.Ctx, Interpreter.TimerKeyCtx, 0), Mem.Addr(Region.MapValue, map, offset)]);
+    }
+
     public override async BpfTask Exit(BpfContext ctx, ExitKind kind) => await Call(ctx, ScxCallback.Exit, Mem.Addr(Region.ExitInfo, (int)kind, 0));
 }

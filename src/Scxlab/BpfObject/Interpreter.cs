@@ -25,7 +25,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     private PolicyMisuseException Fault(int pc, string what) => new($"BPF program {obj.Where(pc)}: {what}");
 
-    public async BpfTask<long> Run(BpfContext ctx, int entry, ulong[] args)
+    /// <param name="regs">For a callback called as a function (a BPF timer's): its arguments in r1..r5; null for a
+    /// struct_ops program, whose r1 points at <paramref name="args"/>.</param>
+    public async BpfTask<long> Run(BpfContext ctx, int entry, ulong[] args, ulong[]? regs = null)
     {
         CurrentArgs = args;
         _refs = 0;
@@ -38,6 +40,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         var saved = new ulong[MaxFrames * 4];
         var depth = 0;
         r[1] = Mem.Addr(Region.Ctx, 0, 0);
+        if (regs != null) for (var k = 0; k < regs.Length && k < 5; k++) r[k + 1] = regs[k];
         r[10] = Mem.Addr(Region.Stack, 0, StackSize);
         var pc = entry;
         var code = obj.Insns;
@@ -275,6 +278,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         {
             case Region.Stack:
                 return ReadBytes(stack, StackAt(idx, off, size, pc), size);
+            case Region.Ctx when idx == TimerKeyCtx:
+                // bpf_timer_cb() passes an array map's key as a pointer to a u32 index on its own stack.
+                if (off < 0 || off + size > 4) throw Fault(pc, $"invalid access to the timer callback's map key: off={off} size={size}");
+                return (CurrentArgs[0] >> (8 * off)) & (size == 8 ? ulong.MaxValue : (1UL << (8 * size)) - 1);
             case Region.Ctx:
                 if (off % 8 != 0 || size != 8 || off / 8 >= CurrentArgs.Length) throw Fault(pc, $"invalid bpf_context access off={off} size={size}");
                 return CurrentArgs[off / 8];
@@ -459,6 +466,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     // ---------------------------------------------------------------- helpers and kfuncs
 
     internal ulong[] CurrentArgs = [];
+
+    /// <summary>Index in <see cref="Region.Ctx"/> of a timer callback's key (the u32 in CurrentArgs[0]).</summary>
+    internal const int TimerKeyCtx = 1;
+
+    /// <summary>Word 0 of a struct bpf_timer: bpf_timer_init() ran.</summary>
+    internal const ulong TimerInitialized = 1UL << 32;
+    private const long EBUSY = 16;
     // Task references acquired and not yet released in this run (bpf_task_from_pid/acquire).
     private int _refs;
     private int _firstRefPc;
@@ -584,10 +598,55 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Helpers.TimerStart:
             case Helpers.TimerCancel:
             {
-                // Timers are accepted and armed, but never fire (docs/bpf.md): no timer actor yet.
+                // struct bpf_timer (16 bytes in a map value) holds the timer's state in the model's shared memory:
+                // word 0 = initialized bit | callback entry + 1, word 1 = armed. Its timer actor fires it
+                // (Machine: ActorKind.Timer). Return values as kernel/bpf/helpers.c gives them.
                 if (Mem.RegionOf(r[1]) != Region.MapValue) throw Fault(pc, $"{Helpers.Name(id)}: arg#0 expected a struct bpf_timer in a map value");
-                if (id == Helpers.TimerSetCallback && Mem.RegionOf(r[2]) != Region.Func) throw Fault(pc, "bpf_timer_set_callback: arg#1 expected a function");
-                return 0;
+                var w0 = await Load(ctx, r[1], 8, stack, pc);
+                var initialized = (w0 & TimerInitialized) != 0;
+                switch (id)
+                {
+                    case Helpers.TimerInit:
+                    {
+                        if (initialized) return -EBUSY;
+                        // Only CLOCK_REALTIME (0), CLOCK_MONOTONIC (1) and CLOCK_BOOTTIME (7).
+                        if (r[3] is not (0 or 1 or 7)) return -EINVAL;
+                        await Store(ctx, r[1], 8, TimerInitialized, stack, pc);
+                        return 0;
+                    }
+                    case Helpers.TimerSetCallback:
+                    {
+                        if (Mem.RegionOf(r[2]) != Region.Func) throw Fault(pc, "bpf_timer_set_callback: arg#1 expected a function");
+                        if (!initialized) return -EINVAL;
+                        await Store(ctx, r[1], 8, TimerInitialized | (ulong)(uint)(Mem.Index(r[2]) + 1), stack, pc);
+                        return 0;
+                    }
+                    case Helpers.TimerStart:
+                    {
+                        // BPF_F_TIMER_ABS (1) and BPF_F_TIMER_CPU_PIN (2). An exploration does not model the expiry
+                        // (the timer may fire at any point once armed: recording a time would only split states);
+                        // a clocked run (the simulator) keeps expiry + 1 and fires the timer then.
+                        if ((r[3] & ~3UL) != 0) return -EINVAL;
+                        if (!initialized || (w0 & 0xffffffffUL) == 0) return -EINVAL;
+                        var armedWord = 1UL;
+                        if (ctx.M.Config.Clocked)
+                        {
+                            var now = (ulong)ctx.M.World.Sched.Clock;
+                            armedWord = ((r[3] & 1) != 0 ? Math.Max(r[2], now) : now + r[2]) + 1;
+                        }
+                        await Store(ctx, r[1] + 8, 8, armedWord, stack, pc);
+                        return 0;
+                    }
+                    case Helpers.TimerCancel:
+                    {
+                        if (!initialized) return -EINVAL;
+                        var armed = await Load(ctx, r[1] + 8, 8, stack, pc);
+                        await Store(ctx, r[1] + 8, 8, 0, stack, pc);
+                        return armed != 0 ? 1 : 0;
+                    }
+                    default:
+                        throw new System.Diagnostics.UnreachableException($"timer helper {id}");
+                }
             }
             case Helpers.KtimeGetNs:
                 return await ctx.Now();

@@ -112,12 +112,18 @@ public sealed class StateChecker
             Observe(w, ran);
             var cur = -1;
             var finished = false;
+            // A periodic BPF timer keeps firing in the kernel, so the drain does not count its firings; it lets
+            // each armed timer fire once more after any other actor's step. When a firing leads to no other
+            // step, the next one would not either (the callback sees the same state), so the drain may end.
+            Span<bool> timerMayFire = stackalloc bool[_m.ActorCount];
+            timerMayFire.Fill(true);
             for (var steps = 0; steps < DrainStepLimit; steps++)
             {
                 for (var a = 0; a < _m.ActorCount; a++)
                 {
                     var info = _m.Actor(a);
                     if (info.Kind == ActorKind.Cpu && w.Actors[a].Depth == 0) w.Actors[a].RoundsLeft = WouldSchedule(w, info.Cpu, owed) ? 1 : 0;
+                    if (info.Kind == ActorKind.Timer && w.Actors[a].Depth == 0) w.Actors[a].RoundsLeft = timerMayFire[a] ? 1 : 0;
                 }
                 // Round-robin between actors at activity boundaries: an actor finishes the activity it started if it can.
                 var next = cur >= 0 && w.Actors[cur].Depth > 0 && _m.IsEnabled(cur) ? cur : -1;
@@ -128,6 +134,8 @@ public sealed class StateChecker
                 }
                 if (next < 0) { finished = true; break; }
                 var startsRound = _m.Actor(next).Kind == ActorKind.Cpu && w.Actors[next].Depth == 0 && w.Actors[next].RoundsLeft == 1;
+                if (_m.Actor(next).Kind == ActorKind.Timer) timerMayFire[next] = false;
+                else timerMayFire.Fill(true);
                 _m.Step(next);
                 if (startsRound && w.Actors[next].RoundsLeft == 0) owed[_m.Actor(next).Cpu] = false; // __schedule() consumed it
                 cur = next;

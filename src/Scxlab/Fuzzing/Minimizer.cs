@@ -361,6 +361,7 @@ public sealed class Minimizer
         Checks = s.Checks,
         MaxPreemptions = s.MaxPreemptions,
         BudgetSeconds = s.BudgetSeconds,
+        TimerFires = s.TimerFires,
     };
 
     /// <summary>One model instance, re-run from its initial world for each candidate schedule.</summary>

@@ -61,11 +61,12 @@ public static class ScenarioYaml
             }
         }
         L(s.Checks.Count == 0 ? "check: [all]" : $"check: [{string.Join(", ", s.Checks.Select(Q))}]");
-        if (s.MaxPreemptions != null || s.BudgetSeconds != null)
+        if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null)
         {
             var parts = new List<string>();
             if (s.MaxPreemptions is { } mp) parts.Add($"max_preemptions: {mp}");
             if (s.BudgetSeconds is { } bs) parts.Add($"budget_seconds: {bs.ToString(CultureInfo.InvariantCulture)}");
+            if (s.TimerFires is { } tf) parts.Add($"timer_fires: {tf}");
             L($"bounds: {{ {string.Join(", ", parts)} }}");
         }
         if (expectVerdict != null) L($"expect: {{ verdict: {expectVerdict} }}");

@@ -55,7 +55,7 @@ public sealed partial class Machine
         var recorded = (Act.LogLen - f.LogStart) / 2;
         if (live && recorded >= Config.CallBudget)
         {
-            ScxExit(ExitKind.Error, 0, $"ops.{ScxCallbacks.OpName(cb)}() exceeded its step budget ({Config.CallBudget} calls)");
+            ScxExit(ExitKind.Error, 0, $"{ScxCallbacks.Label(cb)}() exceeded its step budget ({Config.CallBudget} calls)");
             EndCallback(ref f, DefaultReturn(ref f));
             return;
         }
@@ -93,17 +93,17 @@ public sealed partial class Machine
         {
             case BpfTaskStatus.Faulted:
                 var msg = error is PolicyMisuseException pm
-                    ? $"ops.{ScxCallbacks.OpName(cb)}(): {pm.Message}"
+                    ? $"{ScxCallbacks.Label(cb)}(): {pm.Message}"
                     : error is PolicyStackOverflowException so
-                    ? $"ops.{ScxCallbacks.OpName(cb)}() failed: {so.Message}"
-                    : $"ops.{ScxCallbacks.OpName(cb)}() failed: {error!.GetType().Name}: {error.Message}";
+                    ? $"{ScxCallbacks.Label(cb)}() failed: {so.Message}"
+                    : $"{ScxCallbacks.Label(cb)}() failed: {error!.GetType().Name}: {error.Message}";
                 ScxExit(error is PolicyMisuseException ? ExitKind.Error : ExitKind.ErrorBpf, 0, msg);
                 EndCallback(ref f, DefaultReturn(ref f));
                 return;
             case BpfTaskStatus.Completed:
                 if (ctx.Suspended || ctx.Misused)
                 {
-                    ScxError($"ops.{ScxCallbacks.OpName(cb)}() returned without awaiting {BpfContext.KfuncName(ctx.PendingKind)}(): every kfunc must be awaited");
+                    ScxError($"{ScxCallbacks.Label(cb)}() returned without awaiting {BpfContext.KfuncName(ctx.PendingKind)}(): every kfunc must be awaited");
                     EndCallback(ref f, DefaultReturn(ref f));
                     return;
                 }
@@ -112,7 +112,7 @@ public sealed partial class Machine
             case BpfTaskStatus.Suspended:
                 if (ctx.Misused)
                 {
-                    ScxError($"ops.{ScxCallbacks.OpName(cb)}() called a kfunc without awaiting {BpfContext.KfuncName(ctx.PendingKind)}()");
+                    ScxError($"{ScxCallbacks.Label(cb)}() called a kfunc without awaiting {BpfContext.KfuncName(ctx.PendingKind)}()");
                     EndCallback(ref f, DefaultReturn(ref f));
                     return;
                 }
@@ -197,6 +197,7 @@ public sealed partial class Machine
             case ScxCallback.SetCpumask: t = Ops.SetCpumask((TaskContext)ctx, p); break;
             case ScxCallback.CpuRelease: t = Ops.CpuRelease((CpuReleaseContext)ctx, f.Cpu); break;
             case ScxCallback.Exit: t = Ops.Exit(ctx, (ExitKind)f.L0); break;
+            case ScxCallback.Timer: t = Ops.Timer(ctx, (int)f.L0); break;
             default: throw new System.Diagnostics.UnreachableException($"callback {cb}");
         }
         return (t.Status, t.Error, 0);

@@ -953,6 +953,9 @@ public sealed partial class Machine
             var info = _actors[a];
             if (info.Kind == ActorKind.Cpu)
                 w.Actors[a].RoundsLeft = info.Cpu < Config.Rounds.Count ? Config.Rounds[info.Cpu] : 0;
+            // Unbounded (-1) when the driver runs CPUs unbounded (the simulator), else the exploration's bound.
+            else if (info.Kind == ActorKind.Timer)
+                w.Actors[a].RoundsLeft = Config.Rounds.Count > 0 && Config.Rounds[0] < 0 ? -1 : Config.TimerFires;
         }
 
         _cur = _helper;

@@ -12,6 +12,8 @@ public enum ActorKind
     Script,
     /// <summary>The helper kthread that disables a failed scheduler (and boots the model).</summary>
     Helper,
+    /// <summary>A BPF timer (hrtimer softirq): fires when armed, running the timer's callback.</summary>
+    Timer,
 }
 
 public sealed record ActorInfo(int Id, ActorKind Kind, string Name, int Cpu, ScriptSpec? Script);
@@ -39,6 +41,7 @@ public sealed partial class Machine
     private readonly ActorInfo[] _actors;
     private readonly BpfContext[] _contexts;
     private readonly int _helper;
+    private readonly int _timerBase;
 
     // Per-step scratch (not state).
     private int _cur;
@@ -94,6 +97,11 @@ public sealed partial class Machine
         foreach (var s in config.Scripts) actors.Add(new ActorInfo(actors.Count, ActorKind.Script, s.Name, s.Cpu, s));
         _helper = actors.Count;
         actors.Add(new ActorInfo(actors.Count, ActorKind.Helper, "scx_disable", 0, null));
+        // One actor per BPF timer. Its callback runs in softirq context on CPU 0: the CPU the model boots
+        // the scheduler on (ops.init, where schedulers arm their timers, runs there), which is where a
+        // timer pinned with BPF_F_TIMER_CPU_PIN at init fires.
+        _timerBase = actors.Count;
+        for (var i = 0; i < Ops.TimerWords.Count; i++) actors.Add(new ActorInfo(actors.Count, ActorKind.Timer, Ops.TimerWords.Count == 1 ? "bpf_timer" : $"bpf_timer{i}", 0, null));
         _actors = [.. actors];
 
         var nCallbacks = Enum.GetValues<ScxCallback>().Length;
@@ -125,6 +133,16 @@ public sealed partial class Machine
     public ActorInfo Actor(int a) => _actors[a];
     public IReadOnlyList<ActorInfo> Actors => _actors;
     public int HelperActor => _helper;
+
+    /// <summary>The first BPF timer actor (one per <see cref="ScxOps.TimerWords"/> entry, in that order).</summary>
+    public int FirstBpfTimerActor => _timerBase;
+    public int BpfTimerCount => Ops.TimerWords.Count;
+
+    /// <summary>
+    /// Timer <paramref name="slot"/>'s armed word: 0 when idle; else, in a clocked run, its expiry (virtual ns) + 1
+    /// (in an exploration any non-zero value: a timer may fire at any point once armed).
+    /// </summary>
+    public long BpfTimerArmed(int slot) => World.Maps[Ops.TimerWords[slot] + 1];
 
     // ---------------------------------------------------------------- DSQ slots
     // global | local[N] | ddsp_deferred_locals[N] | fallback[N] | bypass[N] | reenq scratch[N] | user[MaxUserDsqs]
@@ -416,6 +434,7 @@ public sealed partial class Machine
             var info = _actors[a];
             if (info.Kind == ActorKind.Cpu) reads = Footprint.Bit(Resource.Rq, info.Cpu);
             else if (info.Kind == ActorKind.Helper) reads = Footprint.Bit(Resource.Sched, 0);
+            else if (info.Kind == ActorKind.Timer) reads = Footprint.Bit(Resource.Sched, 0) | Footprint.Bit(Resource.Map, MapIdAt(Ops.TimerWords[a - _timerBase]));
             return;
         }
         ref var f = ref FrameAt(a, act.Depth - 1);
@@ -553,6 +572,10 @@ public sealed partial class Machine
                 return act.ScriptPc < info.Script!.Actions.Count;
             case ActorKind.Helper:
                 return World.Sched.ExitKind != ExitKind.None && !World.Sched.Disabled;
+            case ActorKind.Timer:
+                // Armed, firings left, and the scheduler still running (scx_disable cancels nothing, but a
+                // callback after the exit only meets kfuncs that do nothing).
+                return act.RoundsLeft != 0 && World.Maps[Ops.TimerWords[a - _timerBase] + 1] != 0 && World.Sched.ExitKind == ExitKind.None;
             default:
                 throw new System.Diagnostics.UnreachableException($"actor kind {info.Kind}");
         }
@@ -609,6 +632,26 @@ public sealed partial class Machine
             {
                 ref var f = ref Push(PathId.DisableScheduler);
                 f.Locals<DisableSchedulerLocals>().NextTask = 0;
+                break;
+            }
+            case ActorKind.Timer:
+            {
+                // The hrtimer expires: the timer is no longer armed (its callback may re-arm it), and
+                // bpf_timer_cb() calls the callback.
+                if (act.RoundsLeft > 0) act.RoundsLeft--;
+                var word = Ops.TimerWords[a - _timerBase];
+                World.Maps[word + 1] = 0;
+                _fp.Writes |= Footprint.Bit(Resource.Map, MapIdAt(word));
+                Trace?.Note(a, "hrtimer expires: bpf_timer_cb()");
+                // The callback frame is the activity's only frame: its end returns the actor to idle.
+                var logStart = act.LogLen;
+                ref var f = ref Push(PathId.Callback);
+                f.I0 = (int)ScxCallback.Timer;
+                f.Task = -1;
+                f.Cpu = info.Cpu;
+                f.L0 = a - _timerBase;
+                f.LogStart = logStart;
+                f.I2 = 1; // first run: stop at the first kfunc without executing it
                 break;
             }
             default:

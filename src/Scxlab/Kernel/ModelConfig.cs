@@ -136,6 +136,12 @@ public sealed class ModelConfig
     public IReadOnlyList<ScriptSpec> Scripts { get; init; } = [];
     /// <summary>Maximum kfunc calls one callback invocation may make before the scheduler is ended.</summary>
     public int CallBudget { get; init; } = 256;
+    /// <summary>
+    /// How many times each BPF timer may fire in an exploration (a periodic timer re-arms itself forever,
+    /// so firings are bounded as dispatch rounds are; docs/bpf.md). The liveness drain is not bounded by it.
+    /// </summary>
+    public int TimerFires { get; init; } = DefaultTimerFires;
+    public const int DefaultTimerFires = 1;
     public int MaxUserDsqs { get; init; } = 8;
     public int MaxFrameDepth { get; init; } = 24;
     /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250) when the run is not clocked.</summary>

@@ -39,6 +39,8 @@ public sealed class Scenario
     /// <summary>Selected check names; empty = all.</summary>
     public IReadOnlyList<string> Checks { get; init; } = [];
     public int? MaxPreemptions { get; init; }
+    /// <summary><c>bounds: timer_fires</c>: how often each BPF timer may fire in an exploration (null: the model's default).</summary>
+    public int? TimerFires { get; init; }
     public double? BudgetSeconds { get; init; }
     public ScenarioExpect? Expect { get; init; }
 
@@ -68,6 +70,7 @@ public sealed class Scenario
             Kernel = kernel ?? Kernel,
             Rounds = rounds,
             Scripts = Actors,
+            TimerFires = TimerFires ?? ModelConfig.DefaultTimerFires,
         };
     }
 }

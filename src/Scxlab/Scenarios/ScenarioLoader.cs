@@ -220,14 +220,16 @@ public static class ScenarioLoader
             }
 
             int? maxPre = null;
+            int? timerFires = null;
             double? budget = null;
             if (k.TryGetValue("bounds", out var bn))
             {
-                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?}");
-                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds");
+                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?}");
+                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires");
                 var bk = Keys(bm);
                 if (bk.TryGetValue("max_preemptions", out var mp)) maxPre = (int)Int(mp.Value, "max_preemptions", 0, 1000);
                 if (bk.TryGetValue("budget_seconds", out var bs)) budget = Num(bs.Value, "budget_seconds");
+                if (bk.TryGetValue("timer_fires", out var tf)) timerFires = (int)Int(tf.Value, "timer_fires", 0, 100);
             }
 
             ScenarioExpect? expect = null;
@@ -266,6 +268,7 @@ public static class ScenarioLoader
                 Actors = actors,
                 Checks = checks,
                 MaxPreemptions = maxPre,
+                TimerFires = timerFires,
                 BudgetSeconds = budget,
                 Expect = expect,
             };

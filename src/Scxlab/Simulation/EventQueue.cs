@@ -12,6 +12,7 @@ internal enum EvKind : byte
     AffinityChurn, // A = task
     WeightChurn,   // A = task
     Watchdog,
+    BpfTimer,      // A = BPF timer actor, B = gen (a re-armed or cancelled timer's older expiry is stale)
 }
 
 internal struct Ev

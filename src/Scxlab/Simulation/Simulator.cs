@@ -79,6 +79,9 @@ public sealed class Simulator
     // actors
     private readonly int _sysBase, _timerBase, _instantActor, _helper, _actorCount;
     private readonly bool[] _scheduled;
+    // Per BPF timer: the expiry its pending event is for (-1: none) and that event's generation.
+    private readonly long[] _bpfTimerAt;
+    private readonly int[] _bpfTimerGen;
     private readonly List<int> _blocked = [];
     private readonly bool[] _isBlocked;
     private readonly Queue<Pending>[] _pending;      // per script actor (index = actor - _sysBase)
@@ -255,6 +258,9 @@ public sealed class Simulator
         _helper = _m.HelperActor;
         _actorCount = _m.ActorCount;
         _scheduled = new bool[_actorCount];
+        _bpfTimerAt = new long[_m.BpfTimerCount];
+        Array.Fill(_bpfTimerAt, -1);
+        _bpfTimerGen = new int[_m.BpfTimerCount];
         _isBlocked = new bool[_actorCount];
         _pending = new Queue<Pending>[2 * _n + 1];
         for (var i = 0; i < _pending.Length; i++) _pending[i] = new Queue<Pending>(16);
@@ -353,6 +359,7 @@ public sealed class Simulator
         for (var c = 0; c < _n; c++) Push(_rng.NextLong(_tickNs) + 1, EvKind.Tick, c);
         var wdPeriod = Math.Max(1, _m.WatchdogTimeoutNs / 2);
         Push(wdPeriod, EvKind.Watchdog, 0);
+        if (_bpfTimerAt.Length > 0) ScheduleBpfTimers(); // timers ops.init armed at boot
 
         var nextProgressCheck = 0L;
         long lastReport = 0;
@@ -377,6 +384,7 @@ public sealed class Simulator
                 case EvKind.Start: OnStart(e.A); break;
                 case EvKind.AffinityChurn: OnAffinityChurn(e.A); break;
                 case EvKind.WeightChurn: OnWeightChurn(e.A); break;
+                case EvKind.BpfTimer: OnBpfTimer(e.A, e.B); break;
                 case EvKind.Watchdog:
                     _m.World.Sched.Clock = _now;
                     _m.CheckWatchdog();
@@ -489,6 +497,37 @@ public sealed class Simulator
         if (_m.StepFindings.Count > 0) RecordFindings();
         if (!_exitSeen && w.Sched.ExitKind != ExitKind.None) CheckExit();
         if (_trace != null) TraceEventDeltas(a);
+        if (_bpfTimerAt.Length > 0) ScheduleBpfTimers();
+    }
+
+    /// <summary>
+    /// Each idle BPF timer that is armed gets one expiry event at its expiry time (the step that armed, re-armed or
+    /// cancelled it makes the older event stale). A timer whose callback is running is looked at when it ends.
+    /// </summary>
+    private void ScheduleBpfTimers()
+    {
+        var first = _m.FirstBpfTimerActor;
+        for (var slot = 0; slot < _bpfTimerAt.Length; slot++)
+        {
+            var a = first + slot;
+            if (_m.World.Actors[a].Depth > 0 || _scheduled[a] || _isBlocked[a]) continue;
+            var armed = _m.BpfTimerArmed(slot);
+            var at = armed == 0 ? -1 : Math.Max(_now, armed - 1);
+            if (at == _bpfTimerAt[slot]) continue;
+            _bpfTimerAt[slot] = at;
+            _bpfTimerGen[slot]++;
+            if (at >= 0) Push(at, EvKind.BpfTimer, a, _bpfTimerGen[slot]);
+        }
+    }
+
+    /// <summary>A BPF timer's expiry: the hrtimer fires and its callback starts (unless re-armed or cancelled since).</summary>
+    private void OnBpfTimer(int a, int gen)
+    {
+        var slot = a - _m.FirstBpfTimerActor;
+        if (gen != _bpfTimerGen[slot]) return;
+        _bpfTimerAt[slot] = -1;
+        if (!_m.IsEnabled(a)) return; // the scheduler exited
+        StepActor(a);
     }
 
     private void Unblock()
@@ -523,6 +562,11 @@ public sealed class Simulator
             return;
         }
         if (a == _helper) return;
+        if (a >= _m.FirstBpfTimerActor)
+        {
+            ScheduleBpfTimers(); // the callback may have re-armed its timer
+            return;
+        }
         var slot = a - _sysBase;
         var done = _current[slot];
         _current[slot] = default;

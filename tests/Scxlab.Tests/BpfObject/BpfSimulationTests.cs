@@ -51,6 +51,29 @@ public class BpfSimulationTests
     }
 
     [Fact]
+    public void Should_FireABpfTimerAtItsVirtualExpiry_When_Simulated()
+    {
+        // programs/timer_count.bpf.c, mode 2: ops.init arms a 1 ms timer whose callback re-arms it for 1 ms;
+        // The first ops.enqueue after its 5th firing ends the scheduler (most wakeups find an idle CPU in
+        // select_cpu and skip ops.enqueue), reporting the count: one firing per elapsed millisecond.
+        var r = Run(Mixed, BpfExamples.CompileProgram("timer_count.bpf.c", "v3") + "@mode=2,exit_at=5", 2, 200_000_000);
+        var exit = Assert.Single(r.Exits);
+        Assert.Equal("SCX_EXIT_UNREG_BPF", exit.Kind);
+        var fired = long.Parse(System.Text.RegularExpressions.Regex.Match(exit.Message, @"fired=(\d+) ").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(fired >= 5, exit.Message);
+        // Each firing is 1 ms (+ the callback's few kfunc costs) after the previous one.
+        Assert.InRange(exit.AtNs, fired * 1_000_000, (fired + 1) * 1_010_000);
+    }
+
+    [Fact]
+    public void Should_NeverFireACancelledOrUnarmedTimer_When_Simulated()
+    {
+        // mode 0: the callback does not re-arm, so the timer fires once (at 1 ms) and never again.
+        var r = Run(Mixed, BpfExamples.CompileProgram("timer_count.bpf.c", "v3") + "@exit_at=2", 2, 100_000_000);
+        Assert.Empty(r.Exits);
+    }
+
+    [Fact]
     public void Should_GiveHeavierTasksMoreCpu_When_SimpleBpfSchedulesByWeight()
     {
         var r = Run(Mixed, BpfExamples.Object("simple"), 2, 400_000_000);

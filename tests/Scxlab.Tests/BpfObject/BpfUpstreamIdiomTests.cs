@@ -55,13 +55,13 @@ public class BpfUpstreamIdiomTests
 public class BpfTimerAndExitInfoTests
 {
     [Fact]
-    public void Should_ArmTheTimerAndNeverFireIt_When_AProgramSetsATimerCallback()
+    public void Should_ReportTheShortestExitBeforeAnyFiring_When_AProgramArmsATimerInInit()
     {
         var obj = BpfExamples.CompileProgram("timer_exit.bpf.c", "v3");
         var s = ScenarioLoader.Resolve("seed-race-r1");
         var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
         var v = Assert.Single(r.Violations);
-        // ops.init's timer helpers succeeded; the callback never ran (timers are not modelled as actors yet).
+        // ops.init's timer helpers succeeded; the shortest path to the exit (the first enqueue) needs no firing.
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: armed=1 fired=0", v.Violation.ToString());
     }
 
@@ -71,6 +71,73 @@ public class BpfTimerAndExitInfoTests
         var obj = BpfObjectFile.Load(BpfExamples.CompileProgram("timer_exit.bpf.c", "v3"));
         Assert.Empty(obj.Unsupported);
         Assert.Contains(ScxCallback.Exit, obj.Ops.Callbacks.Keys);
+    }
+}
+
+/// <summary>
+/// programs/timer_count.bpf.c: a struct bpf_timer is an actor that may fire at any point once armed
+/// (its callback runs as a BPF function with (map, key, timer)); the helpers return what
+/// kernel/bpf/helpers.c returns; firings are bounded by <c>bounds: timer_fires</c>.
+/// </summary>
+public class BpfTimerActorTests
+{
+    private static ExploreResult Explore(string rodata, int? timerFires = null, Strategy strategy = Strategy.Reduced)
+    {
+        var text = ScenarioLoader.BuiltInText("seed-race-r1")!;
+        if (timerFires is { } n) text += $"\nbounds: {{ timer_fires: {n} }}\n";
+        var s = ScenarioLoader.Parse(text, "test");
+        var policy = BpfExamples.CompileProgram("timer_count.bpf.c", "v3") + rodata;
+        return new Explorer(new Machine(s.ToConfig(policy)), new ExploreOptions { Checks = s.Checks, Strategy = strategy }).Run();
+    }
+
+    [Fact]
+    public void Should_FireTheArmedTimer_When_ExploringAndReturnKernelErrorCodesFromTheHelpers()
+    {
+        var r = Explore("");
+        var v = Assert.Single(r.Violations);
+        // The callback ran with key 0; bpf_timer_start before init and without a callback: -EINVAL; a second
+        // bpf_timer_init: -EBUSY; an unknown start flag: -EINVAL; cancel of an armed timer 1, of an idle one 0.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: fired=1 bad_key=0 uninit=-22 nocb=-22 busy=-16 badflags=-22 cancel=1,0", v.Violation.ToString());
+    }
+
+    [Theory]
+    [InlineData(Strategy.Dfs)]
+    [InlineData(Strategy.Reduced)]
+    public void Should_Hold_When_TheTimerMayNotFire(Strategy strategy)
+    {
+        var r = Explore("", timerFires: 0, strategy: strategy);
+        Assert.Empty(r.Violations);
+        Assert.True(r.Complete);
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, true)]
+    public void Should_FireAPeriodicTimerAsOftenAsTheBoundAllows_When_ItsCallbackReArmsIt(int fires, bool reachesTwo)
+    {
+        var r = Explore("@mode=2,exit_at=2", timerFires: fires);
+        Assert.True(reachesTwo == r.Violations.Count > 0, string.Join("; ", r.Violations.Select(v => v.Violation.ToString())));
+        if (reachesTwo) Assert.StartsWith("scheduler exit SCX_EXIT_UNREG_BPF: fired=2 ", Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_AgreeBetweenDfsAndReducedSearch_When_ATimerFires()
+    {
+        var dfs = Explore("@mode=2,exit_at=2", timerFires: 2, strategy: Strategy.Dfs);
+        var reduced = Explore("@mode=2,exit_at=2", timerFires: 2, strategy: Strategy.Reduced);
+        Assert.Equal(dfs.Verdict, reduced.Verdict);
+        Assert.Equal(dfs.Violations.Select(v => v.Violation.ToString()), reduced.Violations.Select(v => v.Violation.ToString()));
+    }
+
+    [Fact]
+    public void Should_EndTheSchedulerNamingTheCallback_When_TheTimerCallbackFaults()
+    {
+        var r = Explore("@mode=1");
+        var v = Assert.Single(r.Violations);
+        var text = v.Violation.ToString();
+        // As every fault of a program: the verifier would have refused it, the model ends the scheduler.
+        Assert.StartsWith("scheduler exit SCX_EXIT_ERROR: bpf_timer callback(): BPF program timerfn insn ", text);
+        Assert.Contains("NULL pointer dereference", text);
     }
 }
 
