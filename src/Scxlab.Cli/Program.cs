@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using Scxlab.Bpf;
 using Scxlab.Cli.Commands;
 using Scxlab.Policies;
@@ -21,32 +22,15 @@ public static class Program
         CompareCommand.Create(report: true),
         FuzzCommand.Create(),
         MergeCommand.Create(),
-        PassThroughCommand.Create("check", "Explore every interleaving of a scenario (a built-in name or a YAML file) and report holds / violation / incomplete.", CheckCommand.Usage,
-        [
-            "scxlab check seed-race-r2                          # the seed email's race under today's kernel: exit 2",
-            "scxlab check seed-race-r2 --protocol qseq-invalidate   # the v1 fix: the task is forgotten",
-            "scxlab check seed-race-synced                      # dequeue-sync: holds (complete search)",
-            "scxlab check seed-race-r2 --json --trace-out r2.json",
-        ], CheckCommand.Run),
-        PassThroughCommand.Create("inspect", "List what a BPF object (.bpf.o) contains: struct_ops callbacks, programs, maps, rodata, and every kfunc and helper it calls with whether the model supports it.", InspectCommand.Usage,
-        [
-            "scxlab inspect examples/bpf/out/central.bpf.o",
-            "scxlab inspect examples/bpf/out/simple.bpf.o --rodata fifo_sched=1",
-        ], InspectCommand.Run),
-        PassThroughCommand.Create("replay", "Replay a saved trace and print it in CPU columns; fails loudly on divergence.", ReplayCommand.Usage,
-        [
-            "scxlab replay r2.json",
-        ], ReplayCommand.Run),
-        PassThroughCommand.Create("simulate", "Run a workload on the model in virtual time and report latency, utilisation, fairness, drops, re-enqueues and scheduler exits.", SimulateCommand.Usage,
-        [
-            "scxlab simulate affinity-churn --policy local-on-peek --protocol upstream --cpus 8 --duration 10s",
-            "scxlab simulate affinity-churn --policy local-on-peek --protocols upstream,fallback-dsq --cpus 8 --duration 10s",
-            "scxlab simulate mixed --cpus 64 --duration 5s --perfetto trace.pftrace --plot latency.png",
-        ], SimulateCommand.Run),
+        CheckCommand.Create(),
+        InspectCommand.Create(),
+        ReplayCommand.Create(),
+        SimulateCommand.Create(),
         ListCommand.Create(),
+        CompletionsCommand.Create(),
     ];
 
-    private static readonly IReadOnlyList<string> RootExamples =
+    internal static readonly IReadOnlyList<string> RootExamples =
     [
         "scxlab demo                      # the fixes side by side, then the seed race forgotten under qseq-invalidate",
         "scxlab compare --markdown        # the protocol × policy verdict matrix",
@@ -93,30 +77,33 @@ public static class Program
         Interrupt = interrupt;
         // Decided here, on the writer the caller passed: the parser hands commands a wrapper of it.
         StderrIsTerminal.Value = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+        // Every message names the command it is about: "scxlab check: ...", "scxlab: ..." for the root.
+        var who = "scxlab";
         try
         {
             var root = BuildRoot();
             var parsed = root.Parse(args);
+            who = CommandPath(parsed);
             if (parsed.Action is ParseErrorAction)
             {
-                stderr.WriteLine($"scxlab: {OneLine(FirstError(parsed))} (see 'scxlab --help')");
+                stderr.WriteLine($"{who}: {OneLine(FirstError(parsed))} (see '{who} --help')");
                 return ExitCodes.BadInput;
             }
-            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = new OneLineMessages(stderr), EnableDefaultExceptionHandler = false });
         }
         catch (UsageException e)
         {
-            stderr.WriteLine($"scxlab: {OneLine(e.Message)}");
+            stderr.WriteLine($"{who}: {OneLine(e.Message)}");
             return ExitCodes.BadInput;
         }
         catch (PolicyLoadException e)
         {
-            stderr.WriteLine($"scxlab: {OneLine(e.Message)}");
+            stderr.WriteLine($"{who}: {OneLine(e.Message)}");
             return ExitCodes.BadInput;
         }
         catch (Exception e)
         {
-            stderr.WriteLine($"scxlab: internal error: {e.GetType().Name}: {OneLine(e.Message)}");
+            stderr.WriteLine($"{who}: internal error: {e.GetType().Name}: {OneLine(e.Message)}");
             return ExitCodes.InternalError;
         }
     }
@@ -138,7 +125,8 @@ public static class Program
 
     private static readonly AsyncLocal<bool> StderrIsTerminal = new();
 
-    private static RootCommand BuildRoot()
+    /// <summary>The root command with every subcommand (what the parser, --help, completion and docs/cli.md read).</summary>
+    public static RootCommand BuildRoot()
     {
         var root = new RootCommand(
             "scxlab — a laboratory for Linux sched_ext dispatch protocols: an executable model of the kernel side " +
@@ -169,6 +157,15 @@ public static class Program
             o.WriteLine("            3 internal error, 4 incomplete (a budget or bound stopped the search).");
             return ExitCodes.Ok;
         }
+    }
+
+    /// <summary><c>scxlab</c> and the subcommands the command line selected (<c>scxlab list scenarios</c>).</summary>
+    private static string CommandPath(ParseResult parsed)
+    {
+        var names = new List<string>();
+        for (SymbolResult? r = parsed.CommandResult; r != null; r = r.Parent)
+            if (r is CommandResult { Command: not RootCommand } c) names.Insert(0, c.Command.Name);
+        return string.Join(' ', ["scxlab", .. names]);
     }
 
     /// <summary>The most telling parse error: an unrecognized token says more than "command missing".</summary>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -16,74 +17,110 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class CheckCommand
 {
-    public const string Usage = "usage: scxlab check SCENARIO [--protocol P] [--policy X] [--strategy dfs|reduced|bfs] [--max-preemptions N] [--budget D (5, 5s, 2500ms)] [--max-steps N] [--trace-out F] [--exact] [--granularity normal|fine] [--kernel 7.1|7.2|7.3] [--rodata NAME=VALUE]... [--jobs N] [--shard K/N] [--html F] [--json]";
-
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    internal static ScxCommand Create()
     {
-        string? scenarioArg = null, protocolArg = null, policyArg = null, traceOut = null;
+        var scenarioArg = CliOptions.Scenario();
+        var protocol = CliOptions.Protocol();
+        var policy = CliOptions.Policy("the policy (overrides the scenario's): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
+        var rodata = CliOptions.Rodata();
+        var strategyOpt = new Option<string?>("--strategy")
+        {
+            Description = "dfs (every interleaving) | reduced (sleep sets: the same states and verdicts, fewer transitions) | bfs (layer by layer; --jobs N in parallel). Default: reduced, or dfs with --max-preemptions",
+            HelpName = "dfs|reduced|bfs",
+        };
+        strategyOpt.AcceptOnlyFromAmong("dfs", "reduced", "bfs");
+        var maxPreOpt = CliOptions.Int("--max-preemptions", 0, 1000, "bound the preemptions per path (a bounded search: holds means holds within the bound)");
+        var budgetOpt = CliOptions.Budget("stop the search after this long (exit 4, incomplete); default: the scenario's bounds.budget_seconds, else none");
+        var maxStepsOpt = CliOptions.Long("--max-steps", 1, "stop after this many transitions (exit 4, incomplete)");
+        var traceOutOpt = CliOptions.OutputFile("--trace-out", "write the first finding's trace (JSON, for scxlab replay); with several findings, FILE-2.json … for the others");
+        var exactOpt = CliOptions.Flag("--exact", "store whole states instead of 64-bit fingerprints (no collision can hide a state; more memory)");
+        var granularityOpt = CliOptions.OneOf("--granularity", "step size: normal, or fine (a step per lock operation, to check that normal loses nothing)", "normal", "normal", "fine");
+        var kernelOpt = CliOptions.Kernel();
+        var jobsOpt = CliOptions.Int("--jobs", 1, 256, "worker threads (BFS: the same states and verdicts for every N; default 1)");
+        var shardOpt = CliOptions.Shard("search shard K of N (a BFS frontier split by fingerprint; the shards' findings together are the unsharded run's, docs/scale-out.md); with N alone, K−1 comes from JOB_COMPLETION_INDEX");
+        var htmlOpt = CliOptions.OutputFile("--html", "also write a self-contained HTML page: the verdict, the search and each finding's trace in CPU columns");
+        var jsonOpt = CliOptions.Flag("--json", "print one JSON object on stdout (schema scxlab/check/v1, docs/json.md)");
+        var cmd = new ScxCommand("check", "Explore every interleaving of a scenario (a built-in name or a YAML file) and report holds / violation / incomplete.")
+        {
+            Examples =
+            [
+                "scxlab check seed-race-r2                          # the seed email's race under today's kernel: exit 2",
+                "scxlab check seed-race-r2 --protocol qseq-invalidate   # the v1 fix: the task is forgotten",
+                "scxlab check seed-race-synced                      # dequeue-sync: holds (complete search)",
+                "scxlab check seed-race-r2 --json --trace-out r2.json",
+                "scxlab check central-remote --policy scx_central.bpf.o --rodata nr_cpu_ids=3 --rodata 'cpu_gimme_task[]=3'",
+            ],
+        };
+        cmd.Arguments.Add(scenarioArg);
+        foreach (var o in new Option[] { protocol, policy, rodata, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
+            cmd.Options.Add(o);
+        cmd.SetAction(r => Execute(new Args
+        {
+            Scenario = r.GetValue(scenarioArg)!,
+            Protocol = r.GetValue(protocol),
+            Policy = r.GetValue(policy),
+            Rodata = r.GetValue(rodata) ?? [],
+            Strategy = r.GetValue(strategyOpt) switch
+            {
+                "dfs" => Strategy.Dfs,
+                "reduced" => Strategy.Reduced,
+                "bfs" => Strategy.Bfs,
+                _ => null,
+            },
+            MaxPreemptions = r.GetValue(maxPreOpt),
+            Budget = r.GetValue(budgetOpt),
+            MaxSteps = r.GetValue(maxStepsOpt),
+            TraceOut = r.GetValue(traceOutOpt),
+            Exact = r.GetValue(exactOpt),
+            Granularity = r.GetValue(granularityOpt) == "fine" ? Granularity.Fine : Granularity.Normal,
+            Kernel = r.GetValue(kernelOpt),
+            Jobs = r.GetValue(jobsOpt) ?? 1,
+            Shard = r.GetValue(shardOpt),
+            Html = r.GetValue(htmlOpt),
+            Json = r.GetValue(jsonOpt),
+        }, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
+        return cmd;
+    }
+
+    /// <summary>The command line as <c>scxlab check ARGS</c> would run it (for tests and embedding).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Program.Run(["check", .. args], stdout, stderr);
+
+    private sealed class Args
+    {
+        public required string Scenario;
+        public string? Protocol, Policy, TraceOut, Kernel, Shard, Html;
+        public string[] Rodata = [];
+        public Strategy? Strategy;
+        public int? MaxPreemptions;
+        public double? Budget;
+        public long? MaxSteps;
+        public bool Exact, Json;
+        public Granularity Granularity;
+        public int Jobs = 1;
+    }
+
+    private static int Execute(Args a, TextWriter stdout, TextWriter stderr)
+    {
+        string scenarioArg = a.Scenario;
+        string? protocolArg = a.Protocol, policyArg = a.Policy, traceOut = a.TraceOut;
         // Default: sleep sets (same states and verdicts as dfs, fewer transitions; docs/exploration.md),
         // or plain DFS under a preemption bound, which the reduced search does not combine with.
-        Strategy? strategyArg = null;
-        int? maxPre = null;
-        var jobs = 1;
-        double? budget = null;
-        long? maxSteps = null;
-        bool exact = false, json = false;
-        var granularity = Granularity.Normal;
-        int shardIndex = 0, shardCount = 1;
-        string? kernelArg = null, shardArg = null, htmlOut = null;
-        var rodata = new List<string>();
+        Strategy? strategyArg = a.Strategy;
+        int? maxPre = a.MaxPreemptions;
+        var jobs = a.Jobs;
+        double? budget = a.Budget;
+        long? maxSteps = a.MaxSteps;
+        bool exact = a.Exact, json = a.Json;
+        var granularity = a.Granularity;
+        int shardIndex, shardCount;
+        string? kernelArg = a.Kernel, htmlOut = a.Html;
+        var rodata = a.Rodata.ToList();
         try
         {
-            for (var i = 0; i < args.Length; i++)
-            {
-                string Val() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{args[i]} needs a value");
-                switch (args[i])
-                {
-                    case "--protocol": protocolArg = Val(); break;
-                    case "--policy": policyArg = Val(); break;
-                    case "--rodata": rodata.Add(Val()); break;
-                    case "--strategy":
-                        strategyArg = Val() switch
-                        {
-                            "dfs" => Strategy.Dfs,
-                            "reduced" => Strategy.Reduced,
-                            "bfs" => Strategy.Bfs,
-                            var s => throw new UsageException($"unknown strategy '{s}' (expected dfs | reduced | bfs)"),
-                        };
-                        break;
-                    case "--max-preemptions": maxPre = int.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var mp) && mp >= 0 ? mp : throw new UsageException("--max-preemptions needs a non-negative integer"); break;
-                    case "--budget": budget = BudgetSeconds(Val()); break;
-                    case "--max-steps": maxSteps = long.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && ms > 0 ? ms : throw new UsageException("--max-steps needs a positive integer"); break;
-                    case "--trace-out": traceOut = Val(); break;
-                    case "--exact": exact = true; break;
-                    case "--jobs": jobs = int.TryParse(Val(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var j) && j >= 1 && j <= 256 ? j : throw new UsageException("--jobs needs an integer from 1 to 256"); break;
-                    case "--kernel": kernelArg = Val(); break;
-                    case "--granularity":
-                        granularity = Val() switch
-                        {
-                            "normal" => Granularity.Normal,
-                            "fine" => Granularity.Fine,
-                            var g => throw new UsageException($"unknown granularity '{g}' (expected normal | fine)"),
-                        };
-                        break;
-                    case "--json": json = true; break;
-                    case "--shard": shardArg = Val(); break;
-                    case "--html": htmlOut = Val(); break;
-                    case "-h" or "--help": stdout.WriteLine(Usage); return 0;
-                    default:
-                        if (args[i].StartsWith('-')) throw new UsageException($"unknown option '{args[i]}'");
-                        if (scenarioArg != null) throw new UsageException($"unexpected argument '{args[i]}' (one scenario per check)");
-                        scenarioArg = args[i];
-                        break;
-                }
-            }
-            if (scenarioArg == null) throw new UsageException("missing SCENARIO (a file or a built-in name; see scxlab list scenarios)");
-            (shardIndex, shardCount) = FuzzCommand.ParseShard(shardArg);
+            (shardIndex, shardCount) = FuzzCommand.ParseShard(a.Shard);
         }
         catch (UsageException e)
         {
-            // One line: the problem, and where the full usage is.
             stderr.WriteLine($"scxlab check: {e.Message} (see 'scxlab check --help')");
             return 1;
         }
@@ -287,13 +324,6 @@ public static class CheckCommand
     }
 
     /// <summary>A budget as a number of seconds (<c>5</c>) or a duration with a unit (<c>5s</c>, <c>2500ms</c>, <c>1m</c>), as durations are written everywhere else.</summary>
-    internal static double BudgetSeconds(string v)
-    {
-        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 && double.IsFinite(s)) return s;
-        if (Simulation.Durations.TryParse(v, out var ns, out _) && ns > 0) return ns / 1e9;
-        throw new UsageException($"--budget needs a positive duration (seconds, or with a unit: 5s, 2500ms, 1m), got '{v}'");
-    }
-
     /// <summary>A one-line progress display on stderr, for runs longer than a second.</summary>
     private sealed class Progress(TextWriter stderr)
     {

@@ -30,10 +30,11 @@ internal static class CompareCommand
         {
             Description = "built-in scenario names or YAML files (default: every built-in scenario with a compare: list, except those tagged long)",
             Arity = ArgumentArity.ZeroOrMore,
-        };
+            HelpName = "SCENARIO",
+        }.CompletingWith(Scxlab.Scenarios.ScenarioLoader.BuiltInNames);
         var protocols = new Option<string?>("--protocols") { Description = $"comma-separated protocols (default all: {string.Join(", ", Protocols.All.Select(p => p.Name))})", HelpName = "P,..." };
         var policies = new Option<string?>("--policies") { Description = "comma-separated policies to compare in every scenario (default: each scenario's compare: list)", HelpName = "X,..." };
-        var budget = new Option<double>("--budget") { Description = "time budget per cell, in seconds (a cell over budget is reported incomplete)", DefaultValueFactory = _ => 10, HelpName = "SECONDS" };
+        var budget = CliOptions.Budget("time budget per cell (seconds, or 5s, 2500ms, 1m; default 10): a cell over budget is reported incomplete");
         var traces = new Option<string?>("--traces") { Description = "directory for the violating cells' trace files (default: a new temporary directory, printed at the end)", HelpName = "DIR" };
         var witness = new Option<string?>("--witness") { Description = "also search each cell that holds for the shortest trace whose kernel narration contains TEXT (e.g. TargetStale) and print it", HelpName = "TEXT" };
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
@@ -75,8 +76,7 @@ internal static class CompareCommand
         {
             var stdout = r.InvocationConfiguration.Output;
             var stderr = r.InvocationConfiguration.Error;
-            var b = r.GetValue(budget);
-            if (!(b > 0)) throw new UsageException($"--budget needs a positive number of seconds (got {b.ToString(CultureInfo.InvariantCulture)})");
+            var b = r.GetValue(budget) ?? 10;
             if (r.GetValue(json) && r.GetValue(markdown)) throw new UsageException("--json and --markdown are exclusive");
             var list = ParseProtocols(r.GetValue(protocols));
             List<KernelEra?> eras = [null];

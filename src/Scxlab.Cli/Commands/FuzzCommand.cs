@@ -23,21 +23,21 @@ internal static class FuzzCommand
 {
     public static ScxCommand Create()
     {
-        var scenarioArg = new Argument<string>("SCENARIO") { Description = "a built-in scenario name or a YAML file" };
+        var scenarioArg = CliOptions.Scenario();
         var strategy = new Option<string>("--strategy") { Description = "random (uniform among enabled actors at every step) | pct (random priorities, d−1 change points)", DefaultValueFactory = _ => "random", HelpName = "random|pct" };
         strategy.AcceptOnlyFromAmong("random", "pct");
         var depth = new Option<int>("--depth") { Description = "PCT bug depth d: d−1 priority change points per schedule", DefaultValueFactory = _ => 3, HelpName = "d" };
         var runs = new Option<long>("--runs") { Description = "schedules to run (indices 0..R−1)", DefaultValueFactory = _ => 1000, HelpName = "R" };
-        var budget = new Option<double?>("--budget") { Description = "stop after this many seconds (exit 4 when fewer than --runs ran and nothing was found)", HelpName = "SECONDS" };
+        var budget = CliOptions.Budget("stop after this long (seconds, or 5s, 2500ms, 1m): exit 4 when fewer than --runs ran and nothing was found");
         var seed = new Option<ulong>("--seed") { Description = "the run's seed: schedule i is determined by (seed, i)", DefaultValueFactory = _ => 1, HelpName = "N" };
         var jobs = new Option<int>("--jobs") { Description = "parallel workers over disjoint schedule indices (the report is the same for every N)", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" };
         var maxSteps = new Option<int>("--max-steps") { Description = "steps after which a walk is abandoned (counted as truncated)", DefaultValueFactory = _ => 100_000, HelpName = "N" };
         var minimize = new Option<bool>("--minimize") { Description = "shrink each violation's schedule and scenario (--minimize false to skip)", DefaultValueFactory = _ => true };
         var minBudget = new Option<int>("--minimize-budget") { Description = "replays (and search walks) of shrinking per violation: a count, not seconds, so the result is the same on every machine", DefaultValueFactory = _ => 20_000, HelpName = "N" };
         var outDir = new Option<string?>("--out") { Description = "write each violation's trace (violation-N.trace.json, for scxlab replay) and shrunk scenario (violation-N.yaml, for scxlab check) here", HelpName = "DIR" };
-        var policy = new Option<string?>("--policy") { Description = "policy (overrides the scenario's)", HelpName = "X" };
-        var protocol = new Option<string?>("--protocol") { Description = $"protocol (overrides the scenario's): {ProtocolNames.Expected}", HelpName = "P" };
-        var kernel = new Option<string?>("--kernel") { Description = $"kernel release ({KernelEras.Expected}; default: the scenario's)", HelpName = "E" };
+        var policy = CliOptions.Policy("the policy (overrides the scenario's): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
+        var protocol = CliOptions.Protocol();
+        var kernel = CliOptions.Kernel();
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
         var shard = new Option<string?>("--shard") { Description = "run shard K of N (the schedules ≡ K−1 mod N; `scxlab merge` combines the shards' --json files); with N alone, K−1 is read from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)", HelpName = "K/N" };
         var cmd = new ScxCommand("fuzz", "Run random or PCT schedules of a scenario too big to explore exhaustively; report violations (deduplicated by invariant and location), shrunk to short traces.")
@@ -60,7 +60,6 @@ internal static class FuzzCommand
             var nRuns = r.GetValue(runs);
             if (nRuns < 1) throw new UsageException($"--runs needs a positive integer (got {nRuns})");
             var b = r.GetValue(budget);
-            if (b is { } bv && !(bv > 0)) throw new UsageException("--budget needs a positive number of seconds");
             var j = r.GetValue(jobs);
             if (j < 1 || j > 1024) throw new UsageException($"--jobs needs an integer in 1..1024 (got {j})");
             var ms = r.GetValue(maxSteps);

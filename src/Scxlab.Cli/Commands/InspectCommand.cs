@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Scxlab.Bpf;
 using Scxlab.BpfObject;
 
@@ -10,29 +11,29 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class InspectCommand
 {
-    public const string Usage = "usage: scxlab inspect X.bpf.o [--rodata NAME=VALUE]...";
-
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    internal static ScxCommand Create()
     {
-        string? path = null;
-        var rodata = new List<string>();
-        for (var i = 0; i < args.Length; i++)
+        var objectArg = new Argument<string>("X.bpf.o") { Description = "an object built with clang -target bpf" };
+        var rodata = CliOptions.Rodata();
+        var cmd = new ScxCommand("inspect", "List what a BPF object (.bpf.o) contains: struct_ops callbacks, programs, maps, rodata, and every kfunc and helper it calls with whether the model supports it.")
         {
-            switch (args[i])
-            {
-                case "--rodata":
-                    if (i + 1 >= args.Length) return Bad(stderr, "--rodata needs a value");
-                    rodata.Add(args[++i]);
-                    break;
-                case "-h" or "--help": stdout.WriteLine(Usage); return ExitCodes.Ok;
-                default:
-                    if (args[i].StartsWith('-')) return Bad(stderr, $"unknown option '{args[i]}'");
-                    if (path != null) return Bad(stderr, $"unexpected argument '{args[i]}' (one object per inspect)");
-                    path = args[i];
-                    break;
-            }
-        }
-        if (path == null) return Bad(stderr, "missing X.bpf.o");
+            Examples =
+            [
+                "scxlab inspect examples/bpf/out/central.bpf.o",
+                "scxlab inspect examples/bpf/out/simple.bpf.o --rodata fifo_sched=1",
+            ],
+        };
+        cmd.Arguments.Add(objectArg);
+        cmd.Options.Add(rodata);
+        cmd.SetAction(r => Execute(r.GetValue(objectArg)!, r.GetValue(rodata) ?? [], r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
+        return cmd;
+    }
+
+    /// <summary>The command line as <c>scxlab inspect ARGS</c> would run it (for tests and embedding).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Program.Run(["inspect", .. args], stdout, stderr);
+
+    private static int Execute(string path, string[] rodata, TextWriter stdout, TextWriter stderr)
+    {
         if (!File.Exists(path))
         {
             stderr.WriteLine($"scxlab inspect: BPF object not found: {path}");
@@ -50,13 +51,6 @@ public static class InspectCommand
         }
         Write(o, stdout);
         return ExitCodes.Ok;
-    }
-
-    private static int Bad(TextWriter stderr, string msg)
-    {
-        stderr.WriteLine($"scxlab inspect: {msg}");
-        stderr.WriteLine(Usage);
-        return ExitCodes.BadInput;
     }
 
     private static void Write(BpfObjectFile o, TextWriter w)

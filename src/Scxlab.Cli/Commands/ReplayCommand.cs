@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Scxlab.Exploration;
 using Scxlab.Kernel;
 using Scxlab.Policies;
@@ -14,30 +15,26 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class ReplayCommand
 {
-    public const string Usage = "usage: scxlab replay TRACE.json [--policy X]";
-
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    internal static ScxCommand Create()
     {
-        // --policy X: the policy to replay with (an assembly that moved since the trace was recorded).
-        string? policyArg = null;
-        var i = Array.IndexOf(args, "--policy");
-        if (i >= 0)
+        var traceArg = new Argument<string>("TRACE.json") { Description = "a trace written by check --trace-out, compare --traces or fuzz --out" };
+        var policyOpt = CliOptions.Policy("replay with this policy instead of the recorded one (an assembly or BPF object that moved; its sha256 must match the trace's)");
+        var cmd = new ScxCommand("replay", "Replay a saved trace and print it in CPU columns; fails loudly on divergence.")
         {
-            if (i + 1 >= args.Length)
-            {
-                stderr.WriteLine("scxlab replay: --policy needs a value (see 'scxlab replay --help')");
-                return 1;
-            }
-            policyArg = args[i + 1];
-            args = [.. args[..i], .. args[(i + 2)..]];
-        }
-        if (args.Length != 1 || args[0].StartsWith('-'))
-        {
-            if (args is ["-h" or "--help"]) { stdout.WriteLine(Usage); return 0; }
-            // One line: the problem, and where the full usage is.
-            stderr.WriteLine((args.Length == 0 ? "scxlab replay: missing TRACE.json" : $"scxlab replay: unexpected arguments: {string.Join(' ', args)}") + " (see 'scxlab replay --help')");
-            return 1;
-        }
+            Examples = ["scxlab replay r2.json", "scxlab replay r2.json --policy /elsewhere/MyPolicy.dll:My.Policy"],
+        };
+        cmd.Arguments.Add(traceArg);
+        cmd.Options.Add(policyOpt);
+        cmd.SetAction(r => Execute(r.GetValue(traceArg)!, r.GetValue(policyOpt), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
+        return cmd;
+    }
+
+    /// <summary>The command line as <c>scxlab replay ARGS</c> would run it (for tests and embedding).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Program.Run(["replay", .. args], stdout, stderr);
+
+    private static int Execute(string file, string? policyArg, TextWriter stdout, TextWriter stderr)
+    {
+        string[] args = [file];
         TraceFile trace;
         ModelConfig config;
         try

@@ -1,5 +1,7 @@
+using System.CommandLine;
 using System.Globalization;
 using Scxlab.Bpf;
+using Scxlab.Scenarios;
 using Scxlab.Kernel;
 using Scxlab.Policies;
 using Scxlab.Reporting;
@@ -14,13 +16,6 @@ namespace Scxlab.Cli.Commands;
 /// </summary>
 public static class SimulateCommand
 {
-    public const string Usage =
-        "usage: scxlab simulate WORKLOAD [--policy X] [--rodata NAME=VALUE]... [--protocol P | --protocols a,b,c] [--cpus N] [--tasks N] [--duration D]\n" +
-        "                       [--seed N | --seeds A..B [--shard K/N]] [--hz N] [--watchdog-timeout D] [--no-jitter] [--irq-rate N/s] [--irq-mean D] [--perfetto F.pftrace] [--perfetto-json F.json] [--plot F.png|F.svg]\n" +
-        "                       [--html F] [--json] [--csv] [--progress] [--fail-on-violation]\n" +
-        "WORKLOAD: a generator (cpu-bound, mixed, pingpong, affinity-churn), a built-in workload file name, or a .yaml/.json file\n" +
-        "          (native format or the rt-app JSON subset; see docs/simulation.md)";
-
     private sealed class Opts
     {
         public string? Workload;
@@ -41,26 +36,119 @@ public static class SimulateCommand
         public long? IrqMeanNs;
     }
 
-    private sealed class UsageError(string message) : Exception(message);
-
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    internal static ScxCommand Create()
     {
-        Opts o;
-        try
+        var workloadArg = new Argument<string>("WORKLOAD")
         {
-            o = Parse(args);
-        }
-        catch (UsageError e)
+            HelpName = "WORKLOAD",
+            Description = "a generator (" + string.Join(", ", Generators.All.Select(g => g.Name)) + "), a built-in workload name, or a .yaml/.json file (native format or rt-app's JSON; docs/simulation.md)",
+        }.CompletingWith(() => Generators.All.Select(g => g.Name).Concat(BuiltinWorkloads.Names));
+        var policy = CliOptions.Policy("the policy (default simple): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
+        var rodata = CliOptions.Rodata();
+        var protocol = CliOptions.Protocol("--protocol", list: true, description: $"the kernel protocol(s), comma-separated: one run each ({ProtocolNames.Expected}; default upstream)");
+        var protocols = CliOptions.Protocol("--protocols", list: true, description: "the same as --protocol");
+        var cpus = CliOptions.Int("--cpus", 1, ScxConst.MaxCpus, "CPUs (default: the workload's, else 8)");
+        var tasks = CliOptions.Int("--tasks", 1, 1_000_000, "tasks a generator creates (default: its own)");
+        var duration = CliOptions.Duration("--duration", "virtual time to simulate (10s, 250ms, …; default: the workload's, else 10s)");
+        var seed = new Option<ulong>("--seed") { Description = "the random seed (jitter, irqs, generators): the same seed gives the same run", DefaultValueFactory = _ => 1, HelpName = "N" };
+        var seedsOpt = new Option<string?>("--seeds")
         {
-            if (e.Message == "help")
+            Description = "one run per seed A, A+1, …, B (≤ 100000; with --shard K/N only the seeds ≡ K−1 mod N)",
+            HelpName = "A..B",
+            CustomParser = r =>
             {
-                stdout.WriteLine(Usage);
-                return 0;
+                var v = r.Tokens[^1].Value;
+                var dots = v.IndexOf("..", StringComparison.Ordinal);
+                if (dots <= 0 || !ulong.TryParse(v[..dots], NumberStyles.None, CultureInfo.InvariantCulture, out var from) || !ulong.TryParse(v[(dots + 2)..], NumberStyles.None, CultureInfo.InvariantCulture, out var to) || to < from)
+                    r.AddError($"--seeds: expected A..B with A ≤ B (e.g. 1..100), got '{v}'");
+                else if (to - from >= 100_000)
+                    r.AddError($"--seeds: at most 100000 seeds in one run (got {to - from + 1}); split the range with --shard");
+                return v;
+            },
+        };
+        var shard = CliOptions.Shard("run shard K of N of a --seeds range; with N alone, K−1 comes from JOB_COMPLETION_INDEX");
+        var hz = CliOptions.Int("--hz", 1, 10_000, "scheduler ticks per second (default 250)");
+        var watchdog = CliOptions.Duration("--watchdog-timeout", "the sched_ext watchdog timeout (default: the policy's timeout_ms, at most and else 30s, SCX_WATCHDOG_MAX_TIMEOUT)");
+        var noJitter = CliOptions.Flag("--no-jitter", "exact kernel step costs (by default each step costs its base times an Exp(1) draw, standing in for cache misses)");
+        var irqRate = CliOptions.Int("--irq-rate", 0, 10_000_000, "hardware interrupts per second per CPU (Poisson; default 10000, 0 disables): a step they hit is stretched by the handler", "N/s");
+        var irqMean = CliOptions.Duration("--irq-mean", "mean interrupt handler time, exponentially distributed (default 3us)");
+        var perfetto = CliOptions.OutputFile("--perfetto", "write a native Perfetto trace (open it in ui.perfetto.dev); with several protocols, one file each", "F.pftrace");
+        var perfettoJson = CliOptions.OutputFile("--perfetto-json", "write the trace as Chrome trace-event JSON instead", "F.json");
+        var plot = CliOptions.OutputFile("--plot", "write latency CDFs and a utilisation heatmap", "F.png|F.svg");
+        var html = CliOptions.OutputFile("--html", "write a self-contained HTML report (metrics, exits, inline SVG plots)");
+        var json = CliOptions.Flag("--json", "print one JSON object on stdout (schema scxlab/simulate/v1, docs/json.md)");
+        var csv = CliOptions.Flag("--csv", "print the metrics as CSV (base units: ns, counts, fractions; units in the header)");
+        var progress = CliOptions.Flag("--progress", "show progress on stderr even when it is not a terminal");
+        var failOn = CliOptions.Flag("--fail-on-violation", "exit 2 when a run found a violation or scheduler exit (default: exit 0 and report it)");
+        var cmd = new ScxCommand("simulate", "Run a workload on the model in virtual time and report latency, utilisation, fairness, drops, re-enqueues and scheduler exits.")
+        {
+            Examples =
+            [
+                "scxlab simulate affinity-churn --policy local-on-peek --protocol upstream --cpus 8 --duration 10s",
+                "scxlab simulate affinity-churn --policy local-on-peek --protocols upstream,fallback-dsq --cpus 8 --duration 10s",
+                "scxlab simulate mixed --cpus 64 --duration 5s --perfetto trace.pftrace --plot latency.png",
+                "scxlab simulate mixed --policy scx_simple.bpf.o --rodata fifo_sched=1 --cpus 4 --duration 2s",
+                "scxlab simulate affinity-churn --seeds 1..100 --shard 2/4 --json",
+            ],
+        };
+        cmd.Arguments.Add(workloadArg);
+        foreach (var o in new Option[] { policy, rodata, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, json, csv, progress, failOn })
+            cmd.Options.Add(o);
+        cmd.SetAction(r =>
+        {
+            var o = new Opts
+            {
+                Workload = r.GetValue(workloadArg),
+                Policy = r.GetValue(policy) ?? "simple",
+                Rodata = [.. r.GetValue(rodata) ?? []],
+                Cpus = r.GetValue(cpus),
+                Tasks = r.GetValue(tasks),
+                DurationNs = r.GetValue(duration),
+                WatchdogNs = r.GetValue(watchdog),
+                Seed = r.GetValue(seed),
+                Hz = r.GetValue(hz) ?? 250,
+                Jitter = !r.GetValue(noJitter),
+                Json = r.GetValue(json),
+                Csv = r.GetValue(csv),
+                Progress = r.GetValue(progress),
+                FailOnViolation = r.GetValue(failOn),
+                Perfetto = r.GetValue(perfetto) ?? r.GetValue(perfettoJson),
+                PerfettoJson = r.GetValue(perfettoJson) != null,
+                Plot = r.GetValue(plot),
+                Html = r.GetValue(html),
+                Shard = r.GetValue(shard),
+                IrqRate = r.GetValue(irqRate),
+                IrqMeanNs = r.GetValue(irqMean),
+            };
+            foreach (var list in new[] { r.GetValue(protocol), r.GetValue(protocols) })
+                foreach (var name in (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    if (Protocols.TryParse(name, out var proto) && !o.Protocols.Contains(proto)) o.Protocols.Add(proto);
+            if (r.GetValue(seedsOpt) is { } range)
+            {
+                var dots = range.IndexOf("..", StringComparison.Ordinal);
+                o.Seeds = (ulong.Parse(range[..dots], CultureInfo.InvariantCulture), ulong.Parse(range[(dots + 2)..], CultureInfo.InvariantCulture));
             }
-            stderr.WriteLine($"scxlab simulate: {e.Message}");
-            return 1;
-        }
+            var stderr = r.InvocationConfiguration.Error;
+            string? problem =
+                r.GetValue(perfetto) != null && r.GetValue(perfettoJson) != null ? "--perfetto and --perfetto-json: give one (one trace per run)"
+                : o.Shard != null && o.Seeds == null ? "--shard splits a --seeds A..B range; give the range"
+                : o.Seeds != null && o.Perfetto != null ? "--perfetto writes one run's trace: use --seed N, not --seeds"
+                : null;
+            if (problem != null)
+            {
+                stderr.WriteLine($"scxlab simulate: {problem} (see 'scxlab simulate --help')");
+                return ExitCodes.BadInput;
+            }
+            return Execute(o, r.InvocationConfiguration.Output, stderr);
+        });
+        return cmd;
+    }
 
+    /// <summary>The command line as <c>scxlab simulate ARGS</c> would run it (for tests and embedding).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Program.Run(["simulate", .. args], stdout, stderr);
+
+    private static int Execute(Opts o, TextWriter stdout, TextWriter stderr)
+    {
         Workload workload;
         Func<ScxOps> policy;
         try
@@ -277,88 +365,4 @@ public static class SimulateCommand
 
     private static Workload WithTasks(Workload w, int? tasks, string spec) =>
         tasks == null ? w : throw new WorkloadException($"--tasks applies to generators; {spec} sets its own task counts");
-
-    private static Opts Parse(string[] args)
-    {
-        var o = new Opts();
-        for (var i = 0; i < args.Length; i++)
-        {
-            var a = args[i];
-            string Val()
-            {
-                if (i + 1 >= args.Length) throw new UsageError($"{a} needs a value");
-                return args[++i];
-            }
-            switch (a)
-            {
-                case "-h":
-                case "--help":
-                    throw new UsageError("help");
-                case "--policy": o.Policy = Val(); break;
-                case "--rodata": o.Rodata.Add(Val()); break;
-                case "--protocol":
-                case "--protocols":
-                    foreach (var p in Val().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                    {
-                        if (!Protocols.TryParse(p, out var proto)) throw new UsageError($"unknown protocol '{p}' ({string.Join(", ", Protocols.All.Select(x => x.Name))})");
-                        if (!o.Protocols.Contains(proto)) o.Protocols.Add(proto);
-                    }
-                    break;
-                case "--cpus": o.Cpus = IntOpt(a, Val(), 1, ScxConst.MaxCpus); break;
-                case "--tasks": o.Tasks = IntOpt(a, Val(), 1, 1_000_000); break;
-                case "--hz": o.Hz = IntOpt(a, Val(), 1, 10_000); break;
-                case "--seed":
-                    var sv = Val();
-                    if (!ulong.TryParse(sv, NumberStyles.None, CultureInfo.InvariantCulture, out o.Seed)) throw new UsageError($"--seed: expected a non-negative integer, got '{sv}'");
-                    break;
-                case "--duration": o.DurationNs = DurOpt(a, Val()); break;
-                case "--watchdog-timeout": o.WatchdogNs = DurOpt(a, Val()); break;
-                case "--no-jitter": o.Jitter = false; break;
-                case "--irq-rate": o.IrqRate = IntOpt(a, Val(), 0, 10_000_000); break;
-                case "--irq-mean": o.IrqMeanNs = DurOpt(a, Val()); break;
-                case "--perfetto": o.Perfetto = Val(); break;
-                case "--perfetto-json": o.Perfetto = Val(); o.PerfettoJson = true; break;
-                case "--plot": o.Plot = Val(); break;
-                case "--html": o.Html = Val(); break;
-                case "--shard": o.Shard = Val(); break;
-                case "--seeds":
-                {
-                    var v = Val();
-                    var dots = v.IndexOf("..", StringComparison.Ordinal);
-                    if (dots <= 0 || !ulong.TryParse(v[..dots], NumberStyles.None, CultureInfo.InvariantCulture, out var from) || !ulong.TryParse(v[(dots + 2)..], NumberStyles.None, CultureInfo.InvariantCulture, out var to) || to < from)
-                        throw new UsageError($"--seeds: expected A..B with A ≤ B (e.g. 1..100), got '{v}'");
-                    if (to - from >= 100_000) throw new UsageError($"--seeds: at most 100000 seeds in one run (got {to - from + 1}); split the range with --shard");
-                    o.Seeds = (from, to);
-                    break;
-                }
-                case "--json": o.Json = true; break;
-                case "--csv": o.Csv = true; break;
-                case "--progress": o.Progress = true; break;
-                case "--fail-on-violation": o.FailOnViolation = true; break;
-                default:
-                    if (a.StartsWith('-')) throw new UsageError($"unknown option '{a}' (see 'scxlab simulate --help')");
-                    if (o.Workload != null) throw new UsageError($"one workload only (got '{o.Workload}' and '{a}')");
-                    o.Workload = a;
-                    break;
-            }
-        }
-        if (o.Workload == null) throw new UsageError("missing WORKLOAD (see 'scxlab simulate --help')");
-        if (o.Shard != null && o.Seeds == null) throw new UsageError("--shard splits a --seeds A..B range; give the range");
-        if (o.Seeds != null && o.Perfetto != null) throw new UsageError("--perfetto writes one run's trace: use --seed N, not --seeds");
-        return o;
-    }
-
-    private static int IntOpt(string name, string v, int min, int max)
-    {
-        if (!int.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
-            throw new UsageError($"{name}: expected an integer {min}..{max}, got '{v}'");
-        return n;
-    }
-
-    private static long DurOpt(string name, string v)
-    {
-        if (!Durations.TryParse(v, out var ns, out var why)) throw new UsageError($"{name}: {why}");
-        if (ns <= 0) throw new UsageError($"{name}: must be positive");
-        return ns;
-    }
 }

@@ -29,6 +29,6 @@ public class KernelOptionTests
         Assert.Equal(1, compare.ExitCode);
         Assert.Contains("unknown kernel '6.9' (expected 7.1 | 7.2 | 7.3)", Assert.Single(compare.StderrLines), StringComparison.Ordinal);
         Assert.Equal(1, check.ExitCode);
-        Assert.Equal("scxlab check: unknown kernel '6.9' (expected 7.1 | 7.2 | 7.3)", Assert.Single(check.StderrLines));
+        Assert.Equal("scxlab check: --kernel: unknown kernel '6.9' (expected 7.1 | 7.2 | 7.3) (see 'scxlab check --help')", Assert.Single(check.StderrLines));
     }
 }

@@ -61,7 +61,8 @@ public class ProgramTests
 
         Assert.Equal(1, r.ExitCode);
         var line = Assert.Single(r.StderrLines);
-        Assert.StartsWith("scxlab: ", line);
+        // Named after the command the line selected: "scxlab demo: ...", "scxlab: ..." for the root.
+        Assert.Matches(args.Length > 0 && args[0] is "demo" or "list" ? $"^scxlab {args[0]}: " : "^scxlab: ", line);
         Assert.DoesNotContain("   at ", r.Stderr);
         Assert.DoesNotContain("internal error", r.Stderr);
         Assert.Equal("", r.Stdout);

@@ -162,7 +162,7 @@ public class ProtocolComparisonTests
         var r = CliResult.Run(args);
 
         Assert.Equal(1, r.ExitCode);
-        Assert.StartsWith("scxlab: ", Assert.Single(r.StderrLines));
+        Assert.StartsWith("scxlab compare: ", Assert.Single(r.StderrLines));
         Assert.Equal("", r.Stdout);
     }
 

@@ -1,0 +1,168 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Scenarios;
+using Scxlab.Simulation;
+
+namespace Scxlab.Cli;
+
+/// <summary>
+/// The options several commands share, declared once: their type, range, help text and completions.
+/// A value that does not parse is a parse error naming the option (one line, exit 1), found before
+/// the command runs.
+/// </summary>
+internal static class CliOptions
+{
+    public static Argument<string> Scenario() => new Argument<string>("SCENARIO")
+    {
+        HelpName = "SCENARIO",
+        Description = "a built-in scenario name (scxlab list scenarios) or a YAML file",
+    }.CompletingWith(ScenarioLoader.BuiltInNames);
+
+    public static Option<string?> Policy(string description = "the policy: a built-in name (scxlab list policies), a BPF object X.bpf.o[@name=value,...], or an assembly path.dll:Namespace.Type") =>
+        new Option<string?>("--policy") { Description = description, HelpName = "X" }
+            .CompletingWith(() => PolicyRegistry.BuiltIn.Select(p => p.Name));
+
+    /// <summary>One protocol name (<paramref name="list"/>: a comma-separated list), checked at parse time.</summary>
+    public static Option<string?> Protocol(string name = "--protocol", bool list = false, string? description = null)
+    {
+        var o = new Option<string?>(name)
+        {
+            Description = description ?? $"the kernel protocol (overrides the scenario's): {ProtocolNames.Expected}",
+            HelpName = list ? "P,P..." : "P",
+            CustomParser = r =>
+            {
+                var v = r.Tokens[^1].Value;
+                foreach (var p in list ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [v])
+                    if (!ProtocolNames.TryParse(p, out _))
+                    {
+                        r.AddError($"{name}: unknown protocol '{p}' (expected {ProtocolNames.Expected})");
+                        return null;
+                    }
+                return v;
+            },
+        };
+        return o.CompletingWith(() => ProtocolNames.All.Select(p => p.Name));
+    }
+
+    public static Option<string?> Kernel() => new Option<string?>("--kernel")
+    {
+        Description = $"the kernel release the model follows ({KernelEras.Expected}; default: the scenario's)",
+        HelpName = "E",
+        CustomParser = r =>
+        {
+            var v = r.Tokens[^1].Value;
+            if (KernelEras.TryParse(v, out _)) return v;
+            r.AddError($"--kernel: unknown kernel '{v}' (expected {KernelEras.Expected})");
+            return null;
+        },
+    }.CompletingWith(() => KernelEras.Expected.Split(" | "));
+
+    public static Option<string[]> Rodata() => new("--rodata")
+    {
+        Description = "set a BPF object's const volatile global before load, as its user space does (NAME[]=N resizes an array)",
+        HelpName = "NAME=VALUE",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>A duration in seconds: a plain number, or with a unit (5s, 2500ms, 1m) as everywhere else.</summary>
+    public static Option<double?> Budget(string description) => new("--budget")
+    {
+        Description = description,
+        HelpName = "D",
+        CustomParser = r =>
+        {
+            var v = r.Tokens[^1].Value;
+            if (TryBudgetSeconds(v, out var s)) return s;
+            r.AddError($"--budget needs a positive duration (seconds, or with a unit: 5s, 2500ms, 1m), got '{v}'");
+            return null;
+        },
+    };
+
+    internal static bool TryBudgetSeconds(string v, out double seconds)
+    {
+        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out seconds) && seconds > 0 && double.IsFinite(seconds)) return true;
+        if (Durations.TryParse(v, out var ns, out _) && ns > 0)
+        {
+            seconds = ns / 1e9;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>A positive duration in virtual ns: <c>10s</c>, <c>250ms</c>, <c>100us</c>, <c>5000ns</c> (a bare number is ns).</summary>
+    public static Option<long?> Duration(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "D",
+        CustomParser = r =>
+        {
+            var v = r.Tokens[^1].Value;
+            if (!Durations.TryParse(v, out var ns, out var why)) r.AddError($"{name}: {why}");
+            else if (ns <= 0) r.AddError($"{name}: must be positive");
+            else return ns;
+            return null;
+        },
+    };
+
+    public static Option<int?> Int(string name, int min, int max, string description, string helpName = "N") => new(name)
+    {
+        Description = $"{description} ({min}..{max})",
+        HelpName = helpName,
+        CustomParser = r =>
+        {
+            var v = r.Tokens[^1].Value;
+            if (int.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max) return n;
+            r.AddError($"{name}: expected an integer {min}..{max}, got '{v}'");
+            return null;
+        },
+    };
+
+    public static Option<long?> Long(string name, long min, string description, string helpName = "N") => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        CustomParser = r =>
+        {
+            var v = r.Tokens[^1].Value;
+            if (long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n >= min) return n;
+            r.AddError($"{name}: expected an integer ≥ {min}, got '{v}'");
+            return null;
+        },
+    };
+
+    /// <summary>One of a fixed set of words (shown in --help and offered by completion).</summary>
+    public static Option<string> OneOf(string name, string description, string defaultValue, params string[] values)
+    {
+        var o = new Option<string>(name)
+        {
+            Description = $"{description} ({string.Join(" | ", values)}; default {defaultValue})",
+            HelpName = string.Join('|', values),
+            DefaultValueFactory = _ => defaultValue,
+        };
+        o.AcceptOnlyFromAmong(values);
+        return o;
+    }
+
+    public static Option<string?> OutputFile(string name, string description, string helpName = "FILE") =>
+        new(name) { Description = description, HelpName = helpName };
+
+    public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
+
+    public static Option<string?> Shard(string description) => new("--shard") { Description = description, HelpName = "K/N" };
+
+    private static Option<T> CompletingWith<T>(this Option<T> o, Func<IEnumerable<string>> values)
+    {
+        o.CompletionSources.Add(_ => values().Select(v => new System.CommandLine.Completions.CompletionItem(v)));
+        return o;
+    }
+
+    internal static Argument<T> CompletingWith<T>(this Argument<T> a, Func<IEnumerable<string>> values)
+    {
+        a.CompletionSources.Add(_ => values().Select(v => new System.CommandLine.Completions.CompletionItem(v)));
+        return a;
+    }
+}
