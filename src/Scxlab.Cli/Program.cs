@@ -77,6 +77,7 @@ public static class Program
         Interrupt = interrupt;
         // Decided here, on the writer the caller passed: the parser hands commands a wrapper of it.
         StderrIsTerminal.Value = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+        StdoutIsTerminal.Value = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
         // Every message names the command it is about: "scxlab check: ...", "scxlab: ..." for the root.
         var who = "scxlab";
         try
@@ -124,6 +125,11 @@ public static class Program
     internal static bool ProgressOnStderr => StderrIsTerminal.Value;
 
     private static readonly AsyncLocal<bool> StderrIsTerminal = new();
+
+    /// <summary>True when this run's stdout is the process's, on a terminal: only then are tables boxed (<see cref="TerminalTables"/>).</summary>
+    internal static bool TablesOnStdout => StdoutIsTerminal.Value;
+
+    private static readonly AsyncLocal<bool> StdoutIsTerminal = new();
 
     /// <summary>The root command with every subcommand (what the parser, --help, completion and docs/cli.md read).</summary>
     public static RootCommand BuildRoot()

@@ -130,7 +130,7 @@ internal static class CompareCommand
                 else
                 {
                     if (era is { } k) stdout.WriteLine($"kernel {KernelEras.Name(k)} (docs/eras.md)");
-                    stdout.Write(r.GetValue(markdown) ? MatrixReport.Markdown(result) : MatrixReport.Text(result, b));
+                    stdout.Write(r.GetValue(markdown) ? MatrixReport.Markdown(result) : MatrixReport.Text(result, b, TerminalTables.ForStdout()));
                     if (text != null) PrintWitnesses(stdout, witnesses, text);
                     if (eras.Count > 1) stdout.WriteLine();
                 }

@@ -88,7 +88,7 @@ internal static class DemoCommand
         o.WriteLine("Every cell below is an exhaustive exploration of the scenario under that protocol with that policy.");
         o.WriteLine();
         var result = ProtocolComparison.Run(options);
-        o.Write(MatrixReport.Text(result, options.BudgetSeconds));
+        o.Write(MatrixReport.Text(result, options.BudgetSeconds, TerminalTables.ForStdout()));
 
         var scenario = ScenarioLoader.Resolve(FocusScenario);
         var cell = result.Cell(scenario.Name, policy, protocol) ?? ProtocolComparison.RunCell(scenario, policy, protocol, options);

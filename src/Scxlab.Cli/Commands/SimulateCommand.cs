@@ -316,7 +316,7 @@ public static class SimulateCommand
 
         if (o.Json) stdout.Write(SimReport.Json(workload.Name, results, wall.Elapsed.TotalSeconds));
         else if (o.Csv) stdout.Write(SimReport.Csv(results));
-        else stdout.Write(SimReport.Table(workload.Name, results));
+        else stdout.Write(SimReport.Table(workload.Name, results, TerminalTables.ForStdout()));
         if (o.Json && o.Csv) stderr.Write(SimReport.Csv(results));
         var violated = results.Any(r => r.Exits.Count > 0 || r.Findings.Count > 0);
         if (interrupted)

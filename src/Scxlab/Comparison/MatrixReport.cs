@@ -88,31 +88,18 @@ public static class MatrixReport
 
     private static string[] Header(ComparisonResult r) => ["scenario", "policy", .. r.Protocols.Select(Protocols.Name)];
 
-    private static void Table(StringBuilder sb, string[] header, List<string[]> rows)
+    /// <param name="table">How the matrix and the cost table are drawn (default <see cref="TextTables.Plain"/>).</param>
+    public static string Text(ComparisonResult r, double? budget, TableWriter? table = null)
     {
-        var widths = new int[header.Length];
-        foreach (var row in rows.Prepend(header))
-            for (var i = 0; i < row.Length; i++) widths[i] = Math.Max(widths[i], row[i].Length);
-        void Line(string[] cells) => sb.AppendLine(string.Join("  ", cells.Select((x, i) => x.PadRight(widths[i]))).TrimEnd());
-        Line(header);
-        Line([.. widths.Select(w => new string('-', w))]);
-        string? last = null;
-        foreach (var row in rows)
-        {
-            Line(row[0] == last ? ["", .. row[1..]] : row);
-            last = row[0];
-        }
-    }
-
-    public static string Text(ComparisonResult r, double? budget)
-    {
+        table ??= TextTables.Plain;
+        var header = Header(r);
         var sb = new StringBuilder();
         var notes = new Notes();
         var explored = r.Cells.Count(c => c.Outcome != CellOutcome.NotApplicable);
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"protocol comparison: {r.Scenarios.Count} scenario(s) × {r.Protocols.Count} protocol(s), {r.Cells.Count} cells ({explored} explored: exhaustive search with state caching and sleep sets{(budget is { } b ? $", budget {b:0.##} s per cell" : "")})"));
         sb.AppendLine();
-        Table(sb, Header(r), Grid(r, c => CellText(c, notes)));
+        table(sb, header, Grid(r, c => CellText(c, notes)), header.Length);
         sb.AppendLine();
         if (notes.Texts.Count > 0)
         {
@@ -124,7 +111,7 @@ public static class MatrixReport
         sb.AppendLine("        incomplete = a budget stopped the search; n/a = the policy needs another protocol's kfuncs (not explored).");
         sb.AppendLine();
         sb.AppendLine("cost (distinct states, seconds):");
-        Table(sb, Header(r), Grid(r, Cost));
+        table(sb, header, Grid(r, Cost), 2);
         var files = r.Cells.SelectMany(c => c.Findings.Where(f => f.TraceFile != null)).ToList();
         if (files.Count > 0)
         {

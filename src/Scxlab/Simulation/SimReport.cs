@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Scxlab.Reporting;
 
 namespace Scxlab.Simulation;
 
@@ -79,21 +80,15 @@ public static class SimReport
         A("fairness (Jain, runtime/weight)", a => a.Fairness.ToString("0.0000", Inv));
     }
 
-    public static string Table(string workload, IReadOnlyList<SimResult> runs)
+    /// <param name="table">How the metrics are drawn (default <see cref="TextTables.Plain"/>: one row per metric, one column per run).</param>
+    public static string Table(string workload, IReadOnlyList<SimResult> runs, TableWriter? table = null)
     {
         var rows = Rows(runs);
-        var w0 = rows.Max(r => r.Metric.Length);
-        var widths = new int[runs.Count];
-        for (var i = 0; i < runs.Count; i++) widths[i] = Math.Max(12, rows.Max(r => r.Values[i].Length));
         var sb = new StringBuilder();
         var seeds = runs.Select(r => r.Seed).Distinct().ToList();
         sb.Append(CultureInfo.InvariantCulture, $"simulate {workload} · {(seeds.Count == 1 ? $"seed {seeds[0]}" : $"{seeds.Count} seeds")}\n");
-        foreach (var (metric, values) in rows)
-        {
-            sb.Append("  ").Append(metric.PadRight(w0));
-            for (var i = 0; i < values.Length; i++) sb.Append("  ").Append(values[i].PadLeft(widths[i]));
-            sb.Append('\n');
-        }
+        // The runs are told apart by the policy/protocol/seed rows; the header stays empty.
+        (table ?? TextTables.Plain)(sb, [.. Enumerable.Repeat("", runs.Count + 1)], [.. rows.Select(r => (string[])[r.Metric, .. r.Values])], 1);
         foreach (var r in runs)
         {
             foreach (var e in r.Exits)
@@ -104,20 +99,70 @@ public static class SimReport
         return sb.ToString();
     }
 
+    /// <summary>
+    /// One row per run, one numeric column per metric in base units, the unit in the column name
+    /// (<c>_ns</c>, <c>_fraction</c>, <c>_per_s</c>; a bare name is a count): ready for a spreadsheet or pandas.
+    /// Metrics are the sched_ext part's (as in the table); kernel event counters under their SCX_EV_* names.
+    /// </summary>
     public static string Csv(IReadOnlyList<SimResult> runs)
     {
-        var sb = new StringBuilder();
-        sb.Append("metric");
-        foreach (var r in runs) sb.Append(',').Append(Esc(r.Protocol));
-        sb.Append('\n');
-        foreach (var (metric, values) in Rows(runs))
+        var cols = new List<(string Name, Func<SimResult, string> Value)>();
+        void C(string name, Func<SimResult, string> f) => cols.Add((name, f));
+        static string N(long v) => v.ToString(Inv);
+        static string F(double v) => v.ToString("0.######", Inv);
+        C("workload", r => Esc(r.Workload));
+        C("policy", r => Esc(r.Policy));
+        C("protocol", r => Esc(r.Protocol));
+        C("seed", r => r.Seed.ToString(Inv));
+        C("cpus", r => N(r.Cpus));
+        C("tasks", r => N(r.Tasks));
+        C("duration_ns", r => N(r.DurationNs));
+        C("scx_part_ns", r => N(r.ScxPartNs));
+        foreach (var cls in runs[0].Latency.Select(l => l.Class))
         {
-            sb.Append(Esc(metric));
-            foreach (var v in values) sb.Append(',').Append(Esc(v));
-            sb.Append('\n');
+            LatencySummary? L(SimResult r) => r.Latency.FirstOrDefault(l => l.Class == cls);
+            var k = Key(cls);
+            C($"wakeups_{k}", r => N(L(r)?.Count ?? 0));
+            C($"latency_p50_{k}_ns", r => L(r) is { Count: > 0 } l ? N(l.P50) : "");
+            C($"latency_p99_{k}_ns", r => L(r) is { Count: > 0 } l ? N(l.P99) : "");
+            C($"latency_p999_{k}_ns", r => L(r) is { Count: > 0 } l ? N(l.P999) : "");
+            C($"latency_max_{k}_ns", r => L(r) is { Count: > 0 } l ? N(l.Max) : "");
+            C($"latency_mean_{k}_ns", r => L(r) is { Count: > 0 } l ? F(l.Mean) : "");
         }
+        C("wakeups_per_s", r => F(r.ScxPartNs > 0 ? r.Wakeups * 1e9 / r.ScxPartNs : 0));
+        C("cpu_utilisation_mean_fraction", r => F(r.MeanUtilisation));
+        C("cpu_utilisation_min_fraction", r => F(r.CpuUtilisation.Min()));
+        C("cpu_utilisation_max_fraction", r => F(r.CpuUtilisation.Max()));
+        C("runqueue_length_mean", r => F(r.RqLenMean));
+        C("runqueue_length_max", r => N(r.RqLenMax));
+        C("context_switches", r => N(r.ContextSwitches));
+        C("preemptions", r => N(r.Preemptions));
+        C("migrations", r => N(r.Migrations));
+        C("affinity_changes", r => N(r.AffinityChanges));
+        C("fairness_jain", r => F(r.Fairness));
+        foreach (var cls in runs[0].FairnessByClass.Select(f => f.Class))
+            C($"fairness_jain_{Key(cls)}", r => F(r.FairnessByClass.FirstOrDefault(f => f.Class == cls).Jain));
+        C("dispatches_dropped", r => N(r.DispatchesDropped));
+        C("reenqueues", r => N(r.Reenqueues));
+        C("fallback_dsq_uses", r => N(r.FallbackDsqUses));
+        C("fallback_reenqueues", r => N(r.FallbackReenqueues));
+        C("watchdog_stalls", r => N(r.WatchdogStalls));
+        C("scheduler_exits", r => N(r.Exits.Count));
+        C("first_exit_ns", r => r.Exits.Count > 0 ? N(r.Exits[0].AtNs) : "");
+        C("kernel_assertions", r => N(r.Findings.Sum(f => f.Count)));
+        foreach (var e in runs[0].KernelEvents.Keys)
+            if (Stepping.ScxEvents.KernelName(e) is { } name) C(name, r => N(r.KernelEvents[e]));
+        C("model_steps", r => N(r.Steps));
+        C("wall_seconds", r => F(r.WallSeconds));
+
+        var sb = new StringBuilder();
+        sb.AppendJoin(',', cols.Select(c => c.Name)).Append('\n');
+        foreach (var r in runs) sb.AppendJoin(',', cols.Select(c => c.Value(r))).Append('\n');
         return sb.ToString();
     }
+
+    /// <summary>A class name as a column-name part: lower case, anything but letters and digits as '_'.</summary>
+    private static string Key(string s) => new([.. s.ToLowerInvariant().Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '_')]);
 
     private static string Esc(string s) => s.IndexOfAny([',', '"', '\n']) < 0 ? s : "\"" + s.Replace("\"", "\"\"") + "\"";
 
@@ -194,9 +239,7 @@ public static class SimReport
         j.WriteNumber("fallback_dsq_uses", r.FallbackDsqUses);
         j.WriteNumber("fallback_reenqueues", r.FallbackReenqueues);
         j.WriteNumber("watchdog_stalls", r.WatchdogStalls);
-        j.WriteStartObject("kernel_events");
-        foreach (var (k, v) in r.KernelEvents) j.WriteNumber(k, v);
-        j.WriteEndObject();
+        WriteEvents(j, r.KernelEvents);
         WriteTaskRuntimes(j, r.TaskRuntimes);
         if (r.AfterExit is { } a)
         {
@@ -206,9 +249,7 @@ public static class SimReport
             // No runqueue length: the model's fair class does not keep rq->nr_running.
             WritePartMetrics(j, a.Latency, a.CpuUtilisation, a.MeanUtilisation, null, null, a.ContextSwitches, a.Preemptions,
                 a.Migrations, a.AffinityChanges, a.Wakeups, a.Fairness, a.FairnessByClass);
-            j.WriteStartObject("kernel_events");
-            foreach (var (k, v) in a.KernelEvents) j.WriteNumber(k, v);
-            j.WriteEndObject();
+            WriteEvents(j, a.KernelEvents);
             WriteTaskRuntimes(j, a.TaskRuntimes);
             j.WriteEndObject();
         }
@@ -245,6 +286,36 @@ public static class SimReport
     {
         j.WriteStartObject("runtime_ns_by_task");
         foreach (var t in runtimes) j.WriteNumber(t.Name, t.RuntimeNs);
+        j.WriteEndObject();
+        j.WriteStartArray("per_task");
+        foreach (var t in runtimes)
+        {
+            j.WriteStartObject();
+            j.WriteString("name", t.Name);
+            j.WriteString("class", t.Class);
+            j.WriteNumber("weight", t.Weight);
+            j.WriteNumber("runtime_ns", t.RuntimeNs);
+            j.WriteNumber("wait_ns", t.WaitNs);
+            j.WriteNumber("wakeups", t.Wakeups);
+            j.WriteNumber("migrations", t.Migrations);
+            j.WriteEndObject();
+        }
+        j.WriteEndArray();
+    }
+
+    /// <summary>
+    /// <c>kernel_events</c>: the counters of the kernel's <c>struct scx_event_stats</c> the model keeps, under the
+    /// names <c>/sys/kernel/sched_ext/*/events</c> prints; <c>model_events</c>: the model's own counters.
+    /// </summary>
+    private static void WriteEvents(Utf8JsonWriter j, IReadOnlyDictionary<string, long> events)
+    {
+        j.WriteStartObject("kernel_events");
+        foreach (var (k, v) in events)
+            if (Stepping.ScxEvents.KernelName(k) is { } name) j.WriteNumber(name, v);
+        j.WriteEndObject();
+        j.WriteStartObject("model_events");
+        foreach (var (k, v) in events)
+            if (Stepping.ScxEvents.KernelName(k) is null) j.WriteNumber(Stepping.ScxEvents.SnakeName(k), v);
         j.WriteEndObject();
     }
 

@@ -11,8 +11,17 @@ public sealed record SimExit(long AtNs, string Kind, string Message);
 /// <summary>A kernel assertion (BUG/WARN) or other named finding reached during the run.</summary>
 public sealed record SimFinding(string Check, string FirstMessage, long FirstAtNs, long Count);
 
-/// <summary>CPU time one task received (ns) and the weight it started with.</summary>
-public sealed record TaskRuntime(string Name, string Class, int Weight, long RuntimeNs);
+/// <summary>
+/// One task's share of a part of a run: CPU time received (ns), the weight it started with, wakeups
+/// issued to it, time it spent runnable but not running (ns: from a wakeup or a preemption until it ran
+/// again) and migrations (runs on another CPU than its previous run).
+/// </summary>
+public sealed record TaskRuntime(string Name, string Class, int Weight, long RuntimeNs)
+{
+    public long Wakeups { get; init; }
+    public long WaitNs { get; init; }
+    public long Migrations { get; init; }
+}
 
 /// <summary>
 /// The metrics of one part of a run: the sched_ext part (from 0 to the first scheduler exit, or the

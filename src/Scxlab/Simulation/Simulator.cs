@@ -59,6 +59,9 @@ public sealed class Simulator
         public int AffinityPhase;     // the SetAffinity phase whose mask is in force, -1 = the group's mask
         public int Weight;            // current weight as the program set it (SetWeight)
         public bool WaitsOnSync;      // blocked in a lock, condition wait or barrier (a resume does not wake it)
+        public long WaitSince;        // runnable and not running since (woken or preempted), -1 otherwise
+        // Per part (sched_ext, after an exit): wakeups issued, runnable-but-waiting time, migrations.
+        public long Wakeups, WakeupsAfterExit, WaitNs, WaitNsAfterExit, Migrations, MigrationsAfterExit;
     }
 
     private struct Pending
@@ -203,7 +206,7 @@ public sealed class Simulator
                 _groupOf[idx] = grp;
                 _t[idx] = new SimTask
                 {
-                    Group = g, Instance = k, LoopsLeft = grp.Loop, RunStart = -1, LastCpu = -1, WakeIssued = -1, WakeAt = -1, TimerBase = -1,
+                    Group = g, Instance = k, LoopsLeft = grp.Loop, RunStart = -1, LastCpu = -1, WakeIssued = -1, WaitSince = -1, WakeAt = -1, TimerBase = -1,
                     ClassIdx = cls, State = TState.NotStarted, RunCpu = -1, StartedAt = -1, RtTimerNext = -1, AffinityPhase = -1, Weight = grp.Weight,
                     PhaseIdx = grp.StartSuspended && grp.Phases[0].Kind == PhaseKind.Suspend ? 1 : 0,
                 };
@@ -629,8 +632,10 @@ public sealed class Simulator
         {
             case TState.Blocked:
                 if (s.WakeIssued < 0) s.WakeIssued = _now;
+                if (s.WaitSince < 0) s.WaitSince = _now;
                 s.Gen++; // a pending timed wake is superseded
                 _wakeups[Part]++;
+                if (Part == Scx) s.Wakeups++; else s.WakeupsAfterExit++;
                 _trace?.Wakeup(t, _m.World.Tasks[t].Cpu, _now);
                 Issue(viaActor, _wakeAction[t], t);
                 break;
@@ -950,9 +955,16 @@ public sealed class Simulator
             _latClass[ph][s.ClassIdx].RecordValue(lat);
             s.WakeIssued = -1;
         }
+        if (s.WaitSince >= 0)
+        {
+            // Charged to the part it ends in (as runtime is), so the parts add up to the task's total.
+            if (Part == Scx) s.WaitNs += _now - s.WaitSince; else s.WaitNsAfterExit += _now - s.WaitSince;
+            s.WaitSince = -1;
+        }
         if (s.LastCpu >= 0 && s.LastCpu != c)
         {
             _migrations[Part]++;
+            if (Part == Scx) s.Migrations++; else s.MigrationsAfterExit++;
             _trace?.Migration(t, s.LastCpu, s.LastEnd, c, _now);
         }
         // Running means awake, even if the waker's try_to_wake_up() has not returned yet.
@@ -1012,6 +1024,7 @@ public sealed class Simulator
         {
             case RunState.Runnable:
                 _preempt[Part]++;
+                s.WaitSince = _now;
                 break;
             case RunState.Sleeping:
                 s.Gen++;
@@ -1250,7 +1263,12 @@ public sealed class Simulator
             Wakeups = _wakeups[ph],
             Fairness = Jain(-1, ph),
             FairnessByClass = byClass,
-            TaskRuntimes = Enumerable.Range(0, _t.Length).Select(t => new TaskRuntime(_m.TaskName(t), _classes[_t[t].ClassIdx], _groupOf[t].Weight, PartRuntime(t, ph))).ToList(),
+            TaskRuntimes = Enumerable.Range(0, _t.Length).Select(t => new TaskRuntime(_m.TaskName(t), _classes[_t[t].ClassIdx], _groupOf[t].Weight, PartRuntime(t, ph))
+            {
+                Wakeups = ph == Scx ? _t[t].Wakeups : _t[t].WakeupsAfterExit,
+                WaitNs = ph == Scx ? _t[t].WaitNs : _t[t].WaitNsAfterExit,
+                Migrations = ph == Scx ? _t[t].Migrations : _t[t].MigrationsAfterExit,
+            }).ToList(),
             KernelEvents = events,
         };
     }

@@ -207,3 +207,27 @@ public enum ScxEvent
     FallbackReenq,
     Count,
 }
+
+/// <summary>The names the kernel and the reports give <see cref="ScxEvent"/>s.</summary>
+public static class ScxEvents
+{
+    /// <summary>
+    /// The kernel's name of a counter (<c>SCX_EV_SELECT_CPU_FALLBACK</c>, as <c>/sys/kernel/sched_ext/*/events</c>
+    /// prints it), or null for the model's own counters (not in <c>struct scx_event_stats</c>).
+    /// </summary>
+    public static string? KernelName(string eventName) =>
+        Enum.TryParse<ScxEvent>(eventName, out var e) && e < ScxEvent.ReenqKfunc ? "SCX_EV_" + SnakeName(eventName).ToUpperInvariant() : null;
+
+    /// <summary><c>SelectCpuFallback</c> → <c>select_cpu_fallback</c>.</summary>
+    public static string SnakeName(string eventName)
+    {
+        var b = new System.Text.StringBuilder();
+        for (var i = 0; i < eventName.Length; i++)
+        {
+            var c = eventName[i];
+            if (char.IsUpper(c) && i > 0) b.Append('_');
+            b.Append(char.ToLowerInvariant(c));
+        }
+        return b.ToString();
+    }
+}
