@@ -26,16 +26,8 @@ internal static class DemoCommand
 
     public static ScxCommand Create()
     {
-        var protocol = new Option<string?>("--protocol")
-        {
-            Description = $"the protocol of the counterexample shown (default {Protocols.Name(FocusProtocol)}; with --scripted, of every race, default upstream): {string.Join(", ", Protocols.All.Select(x => x.Name))}",
-            HelpName = "P",
-        };
-        var policy = new Option<string?>("--policy")
-        {
-            Description = $"the policy of the counterexample shown (default {FocusPolicy}; with --scripted, every race's instead of its own): a built-in name or path/to/X.dll:Namespace.Type",
-            HelpName = "X",
-        };
+        var protocol = CliOptions.Protocol(description: $"the protocol of the counterexample shown (default {Protocols.Name(FocusProtocol)}; with --scripted, of every race, default upstream): {string.Join(" | ", Protocols.All.Select(x => x.Name))}");
+        var policy = CliOptions.Policy($"the policy of the counterexample shown (default {FocusPolicy}; with --scripted, every race's instead of its own): a built-in name or path/to/X.dll:Namespace.Type");
         var scripted = new Option<bool>("--scripted")
         {
             Description = "instead: run the seed races R1, R2 and the late change along their hand-written schedules and print each in CPU columns",
