@@ -60,7 +60,9 @@ public sealed class Explorer
         _o = options;
         _checker = new StateChecker(machine, options.Checks);
         _n = machine.ActorCount;
-        if (_n > MaxActors) throw new ArgumentException($"the explorer supports at most {MaxActors} actors");
+        // The scenario loader refuses too many CPUs and scripted actors; a BPF object's timers add actors of their own.
+        if (_n > MaxActors)
+            throw new Policies.PolicyLoadException($"exhaustive search takes at most {MaxActors} actors: {machine.N} CPUs, {machine.Config.Scripts.Count} scripted, scx_disable and {machine.BpfTimerCount} BPF timer(s) are {_n} (use 'scxlab fuzz')");
     }
 
     public ExploreResult Run()

@@ -362,6 +362,7 @@ public sealed class Minimizer
         MaxPreemptions = s.MaxPreemptions,
         BudgetSeconds = s.BudgetSeconds,
         TimerFires = s.TimerFires,
+        Rodata = s.Rodata,
     };
 
     /// <summary>One model instance, re-run from its initial world for each candidate schedule.</summary>

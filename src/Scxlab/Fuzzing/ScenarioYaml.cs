@@ -60,6 +60,7 @@ public static class ScenarioYaml
                 foreach (var act in a.Actions) L($"      - {Action(act, s)}");
             }
         }
+        if (s.Rodata.Count > 0) L($"rodata: {{ {string.Join(", ", s.Rodata.Select(r => $"{Q(r[..r.IndexOf('=')])}: {r[(r.IndexOf('=') + 1)..]}"))} }}");
         L(s.Checks.Count == 0 ? "check: [all]" : $"check: [{string.Join(", ", s.Checks.Select(Q))}]");
         if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null)
         {

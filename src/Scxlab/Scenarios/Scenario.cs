@@ -41,6 +41,11 @@ public sealed class Scenario
     public int? MaxPreemptions { get; init; }
     /// <summary><c>bounds: timer_fires</c>: how often each BPF timer may fire in an exploration (null: the model's default).</summary>
     public int? TimerFires { get; init; }
+    /// <summary>
+    /// <c>rodata:</c> as <c>name=value</c> patches: what a BPF object policy's user space sets before load. Applied
+    /// to every BPF object the scenario runs (before the command line's --rodata, which win); C# policies ignore them.
+    /// </summary>
+    public IReadOnlyList<string> Rodata { get; init; } = [];
     public double? BudgetSeconds { get; init; }
     public ScenarioExpect? Expect { get; init; }
 
@@ -48,6 +53,8 @@ public sealed class Scenario
     public ModelConfig ToConfig(string? policy = null, Protocol? protocol = null, Granularity granularity = Granularity.Normal, KernelEra? kernel = null)
     {
         var pol = policy ?? Policy;
+        if (Rodata.Count > 0 && BpfObjectSpec.TryParse(pol, out var objPath, out var own))
+            pol = $"{objPath}@{string.Join(",", Rodata.Concat(own))}";
         Func<ScxOps> factory;
         try
         {

@@ -115,7 +115,7 @@ public static class ScenarioLoader
         public Scenario Read(YamlNode root)
         {
             var m = Map(root, "a scenario");
-            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
             var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
@@ -219,6 +219,16 @@ public static class ScenarioLoader
                 }
             }
 
+            // rodata: what a BPF object's user space sets before load (name: value, name[i]: value, name[]: length).
+            var rodata = new List<string>();
+            if (k.TryGetValue("rodata", out var rn2))
+                foreach (var kv in Map(rn2.Value, "rodata {name: value, ...}").Children)
+                {
+                    var variable = Str(kv.Key, "a rodata variable name");
+                    if (kv.Value is not YamlScalarNode { Value: { Length: > 0 } value }) throw Err(kv.Value, $"expected a value for rodata {variable} (a number)");
+                    rodata.Add($"{variable}={value}");
+                }
+
             int? maxPre = null;
             int? timerFires = null;
             double? budget = null;
@@ -269,6 +279,7 @@ public static class ScenarioLoader
                 Checks = checks,
                 MaxPreemptions = maxPre,
                 TimerFires = timerFires,
+                Rodata = rodata,
                 BudgetSeconds = budget,
                 Expect = expect,
             };

@@ -217,3 +217,51 @@ public class BpfTaskSetTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: ok=2 slice=1234567 vtime=42", v.Violation.ToString());
     }
 }
+
+/// <summary>A scenario's <c>rodata:</c> block: what the object's user space sets before load; --rodata wins over it.</summary>
+public class ScenarioRodataTests
+{
+    private static string Scenario(string rodata) =>
+        ScenarioLoader.BuiltInText("seed-race-r1")! + "\n" + rodata + "\n";
+
+    private static string Outcome(Scenario s, string policy)
+    {
+        var r = new Explorer(new Machine(s.ToConfig(policy)), new ExploreOptions { Checks = s.Checks }).Run();
+        return Assert.Single(r.Violations).Violation.ToString();
+    }
+
+    [Fact]
+    public void Should_PatchTheObjectBeforeLoad_When_TheScenarioSetsRodata()
+    {
+        var obj = BpfExamples.CompileProgram("timer_count.bpf.c", "v3");
+        var s = ScenarioLoader.Parse(Scenario("rodata: { mode: 1 }"), "test.yaml");
+        Assert.Contains("NULL pointer dereference", Outcome(s, obj));
+        // The command line's --rodata comes after the scenario's, so it wins.
+        Assert.StartsWith("scheduler exit SCX_EXIT_UNREG_BPF: fired=1 ", Outcome(s, obj + "@mode=0"));
+    }
+
+    [Fact]
+    public void Should_LeaveCsharpPoliciesAlone_When_TheScenarioSetsRodata()
+    {
+        var s = ScenarioLoader.Parse(Scenario("rodata: { mode: 1 }"), "test.yaml");
+        Assert.Equal("local-on-pop", s.ToConfig().PolicyName);
+    }
+
+    [Theory]
+    [InlineData("rodata: [mode]", "test.yaml:28:9: expected rodata {name: value, ...} (a mapping)")]
+    [InlineData("rodata: { mode: }", "test.yaml:28:17: expected a value for rodata mode (a number)")]
+    public void Should_ReportFileLineCol_When_RodataIsMalformed(string block, string message)
+    {
+        var e = Assert.Throws<ScenarioException>(() => ScenarioLoader.Parse(Scenario(block), "test.yaml"));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Fact]
+    public void Should_ReportTheVariable_When_TheObjectHasNoSuchRodata()
+    {
+        var obj = BpfExamples.CompileProgram("timer_count.bpf.c", "v3");
+        var s = ScenarioLoader.Parse(Scenario("rodata: { no_such_knob: 1 }"), "test.yaml");
+        var e = Assert.ThrowsAny<Exception>(() => new Machine(s.ToConfig(obj)));
+        Assert.Contains("no_such_knob", e.Message);
+    }
+}
