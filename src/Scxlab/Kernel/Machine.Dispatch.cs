@@ -812,7 +812,7 @@ public sealed partial class Machine
         if (dsqId == DsqId.Global) return GlobalSlot;
         var s = FindUserDsq(dsqId);
         if (s >= 0) return s;
-        ScxError($"non-existent DSQ 0x{dsqId:x}");
+        ScxError($"non-existent DSQ 0x{dsqId:x} for {TaskName(p)}"); // "non-existent DSQ 0x%llx for %s[%d]", p->comm, p->pid
         return GlobalSlot;
     }
 

@@ -31,7 +31,7 @@ public class DdspBogusDsqFailTests
         RunActor(d, "waker");
 
         Assert.Equal(ExitKind.Error, m.World.Sched.ExitKind);
-        Assert.Equal("non-existent DSQ 0xcafef00d", m.World.ExitMessage);
+        Assert.Equal("non-existent DSQ 0xcafef00d for a[501]", m.World.ExitMessage); // "non-existent DSQ 0x%llx for %s[%d]", p->comm, p->pid
         Assert.Equal(["a"], Dsq(m, Machine.GlobalSlot));
         Assert.False(Task(m, "a").OnPriq); // dispatch_enqueue dropped the PRIQ flag for the built-in DSQ
         d.RunToQuiescence();

@@ -7,7 +7,7 @@ namespace Scxlab.Tests.Conformance;
 /// <summary>
 /// Selftest <c>select_cpu_dispatch_bad_dsq</c>: ops.select_cpu inserts into DSQ 0xcafef00d,
 /// which does not exist. direct_dispatch() → find_dsq_for_dispatch() raises
-/// "non-existent DSQ 0x%llx" and falls back to the global DSQ; uei.kind == SCX_EXIT_ERROR.
+/// "non-existent DSQ 0x%llx for %s[%d]" and falls back to the global DSQ; uei.kind == SCX_EXIT_ERROR.
 /// </summary>
 public class SelectCpuDispatchBadDsqTests
 {
@@ -30,7 +30,7 @@ public class SelectCpuDispatchBadDsqTests
         RunActor(d, "waker");
 
         Assert.Equal(ExitKind.Error, m.World.Sched.ExitKind);
-        Assert.Equal("non-existent DSQ 0xcafef00d", m.World.ExitMessage);
+        Assert.Equal("non-existent DSQ 0xcafef00d for a[201]", m.World.ExitMessage);
         Assert.True(m.World.Sched.Aborting);
         Assert.Equal(["a"], Dsq(m, Machine.GlobalSlot));
         Assert.Equal(OpsState.None, State(m, "a"));
