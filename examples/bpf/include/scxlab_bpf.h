@@ -77,6 +77,9 @@ struct bpf_spin_lock { u32 val; };
 #define SCX_OPS_ENQ_LAST (1ULL << 1)
 
 /* ---- struct sched_ext_ops: members by name, as the loader reads them from BTF ---- */
+struct scx_init_task_args;
+struct scx_exit_task_args;
+
 struct sched_ext_ops {
 	s32 (*select_cpu)(struct task_struct *p, s32 prev_cpu, u64 wake_flags);
 	void (*enqueue)(struct task_struct *p, u64 enq_flags);
@@ -89,6 +92,8 @@ struct sched_ext_ops {
 	void (*quiescent)(struct task_struct *p, u64 deq_flags);
 	void (*set_weight)(struct task_struct *p, u32 weight);
 	void (*set_cpumask)(struct task_struct *p, const struct cpumask *cpumask);
+	s32 (*init_task)(struct task_struct *p, struct scx_init_task_args *args);
+	void (*exit_task)(struct task_struct *p, struct scx_exit_task_args *args);
 	void (*enable)(struct task_struct *p);
 	void (*cpu_release)(s32 cpu, void *args);
 	s32 (*init)(void);

@@ -206,6 +206,12 @@ public struct BpfTaskBuilder<T>
 public sealed class PolicyMisuseException(string message) : Exception(message);
 
 /// <summary>
+/// The kernel ends the scheduler with exactly this scx_error() message (SCX_EXIT_ERROR): what ext.c says when a
+/// callback's return value is refused (e.g. "ops.init_task() failed (-12) for p[101]"), not a fault of the program.
+/// </summary>
+public sealed class KernelErrorException(string message) : Exception(message);
+
+/// <summary>
 /// A policy callback recursed until the stack ran low (checked at every BPF API entry). BPF has no
 /// unbounded recursion — the verifier rejects recursive calls and bounds the stack at 512 bytes — so
 /// the scheduler ends with SCX_EXIT_ERROR_BPF and this one-line reason.

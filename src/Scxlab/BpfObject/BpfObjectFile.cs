@@ -36,7 +36,9 @@ public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
 }
 
 /// <param name="Enable">ops.enable: the model has no such callback; the policy runs it for every task right after ops.init (docs/bpf.md).</param>
-public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null);
+/// <param name="Enable">ops.enable, ops.init_task, ops.exit_task: per-task lifecycle callbacks the model runs itself
+/// (its tasks all exist at load; BpfObjectPolicy), not through <see cref="ScxCallback"/>.</param>
+public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null, BpfProgram? InitTask = null, BpfProgram? ExitTask = null);
 
 /// <summary>
 /// A loaded <c>.bpf.o</c>: programs with relocations applied (maps, globals, kfuncs, subprogram
@@ -410,7 +412,7 @@ public sealed class BpfObjectFile : ISourceMap
                 var cbs = new Dictionary<ScxCallback, BpfProgram>();
                 var others = new List<string>();
                 string opsName = "";
-                BpfProgram? enable = null;
+                BpfProgram? enable = null, initTask = null, exitTask = null;
                 long flags = 0;
                 int timeout = 0, batch = 0;
                 foreach (var m in st.Members)
@@ -426,6 +428,8 @@ public sealed class BpfObjectFile : ISourceMap
                         var prog = Programs.FirstOrDefault(p => p.Entry == b + (int)(sym.Value / 8)) ?? throw new BpfLoadException($"struct_ops {var.Name}.{m.Name}: {sym.Name} is not a struct_ops program");
                         if (Callbacks.FromMember(m.Name) is { } cb) cbs[cb] = prog;
                         else if (m.Name == "enable") enable = prog;
+                        else if (m.Name == "init_task") initTask = prog;
+                        else if (m.Name == "exit_task") exitTask = prog;
                         else others.Add(m.Name);
                         continue;
                     }
@@ -450,7 +454,7 @@ public sealed class BpfObjectFile : ISourceMap
                     }
                 }
                 if (others.Count > 0) throw new BpfLoadException($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
-                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable);
+                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable, initTask, exitTask);
             }
         }
         throw new BpfLoadException("no struct_ops sched_ext_ops map (declare one in SEC(\".struct_ops.link\"))");

@@ -33,7 +33,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
 
     // ops.enable runs at init time (see Init), so an object with only ops.enable still needs the init step.
     public bool Implements(ScxCallback cb) =>
-        _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.Init && _obj.Ops.Enable != null) || (cb == ScxCallback.Timer && _timerWords.Length > 0);
+        _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.Init && (_obj.Ops.Enable != null || _obj.Ops.InitTask != null)) || (cb == ScxCallback.Timer && _timerWords.Length > 0);
 
     public override IReadOnlyList<int> TimerWords => _timerWords;
 
@@ -131,14 +131,28 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     public override async BpfTask Init(InitContext ctx)
     {
         var ret = _obj.Ops.Callbacks.ContainsKey(ScxCallback.Init) ? await Call(ctx, ScxCallback.Init) : 0;
-        if ((int)ret != 0) throw new PolicyMisuseException($"ops.init() failed ({(int)ret})");
-        // ops.enable: the kernel calls it for each task as it is switched into the scheduler,
-        // after ops.init and before any other callback sees the task. The model's tasks all exist
-        // at load and none is created later, so running it for every task here is that order.
+        if ((int)ret != 0) throw new KernelErrorException($"ops.init() failed ({SanitizeErr("init", (int)ret)})");
+        // scx_enable(): after ops.init, ops.init_task for every task (fork = false: the tasks exist at
+        // load), then ops.enable for every task as it is switched into the scheduler, before any other
+        // callback sees it. The model's tasks all exist at load and none is created later, so running
+        // them here, in that order, is the kernel's order.
+        if (_obj.Ops.InitTask is { } initTask)
+            for (var t = 0; t < _taskCount; t++)
+            {
+                var r = (int)await _vm.Run(ctx, initTask.Entry, [Task(new TaskRef(t)), Mem.Addr(Region.Ctx, Interpreter.TaskArgsCtx, 0)]);
+                if (r != 0) throw new KernelErrorException($"ops.init_task() failed ({SanitizeErr("init_task", r)}) for {ctx.Comm(new TaskRef(t))}");  // "%s[%d]", p->comm, p->pid
+            }
         if (_obj.Ops.Enable is { } enable)
             for (var t = 0; t < _taskCount; t++)
                 await _vm.Run(ctx, enable.Entry, [Task(new TaskRef(t))]);
     }
+
+    /// <summary>
+    /// ops_sanitize_err(): a negative errno passes; anything else is "ops.X() returned an invalid errno N"
+    /// in the kernel, which then uses -EPROTO. The model keeps the first message, as scx_error() does.
+    /// </summary>
+    private static int SanitizeErr(string op, int ret) =>
+        ret is < 0 and >= -4095 ? ret : throw new KernelErrorException($"ops.{op}() returned an invalid errno {ret}");
 
     public override async BpfTask<int> SelectCpu(SelectCpuContext ctx, TaskRef p, int prevCpu, WakeFlags wakeFlags) =>
         (int)await Call(ctx, ScxCallback.SelectCpu, Task(p), (ulong)prevCpu, (ulong)wakeFlags);

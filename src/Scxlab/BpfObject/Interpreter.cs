@@ -278,6 +278,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         {
             case Region.Stack:
                 return ReadBytes(stack, StackAt(idx, off, size, pc), size);
+            case Region.Ctx when idx == TaskArgsCtx:
+                if (off < 0 || off + size > 16) throw Fault(pc, $"invalid access to scx_init_task_args: off={off} size={size}");
+                return 0;
             case Region.Ctx when idx == TimerKeyCtx:
                 // bpf_timer_cb() passes an array map's key as a pointer to a u32 index on its own stack.
                 if (off < 0 || off + size > 4) throw Fault(pc, $"invalid access to the timer callback's map key: off={off} size={size}");
@@ -469,6 +472,12 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     /// <summary>Index in <see cref="Region.Ctx"/> of a timer callback's key (the u32 in CurrentArgs[0]).</summary>
     internal const int TimerKeyCtx = 1;
+
+    /// <summary>
+    /// Index in <see cref="Region.Ctx"/> of struct scx_init_task_args / scx_exit_task_args: all zero in the model
+    /// (fork = false: every task exists at load; cgroup = NULL: no cgroups; cancelled = false).
+    /// </summary>
+    internal const int TaskArgsCtx = 2;
 
     /// <summary>Word 0 of a struct bpf_timer: bpf_timer_init() ran.</summary>
     internal const ulong TimerInitialized = 1UL << 32;

@@ -55,6 +55,19 @@ public static class ModelTypes
         new("dump", 32, 8, false),
     ]);
 
+    /// <summary>ops.init_task()'s second argument (read as zeros: the model's tasks exist at load, no cgroups).</summary>
+    public static readonly ModelStruct ScxInitTaskArgs = new("scx_init_task_args", 16,
+    [
+        new("fork", 0, 1, false),
+        new("cgroup", 8, 8, false),
+    ]);
+
+    /// <summary>ops.exit_task()'s second argument (cancelled: false).</summary>
+    public static readonly ModelStruct ScxExitTaskArgs = new("scx_exit_task_args", 1,
+    [
+        new("cancelled", 0, 1, false),
+    ]);
+
     /// <summary>scx_exit_info's fields, then one NUL byte: the empty string its pointers point to.</summary>
     public const int ExitInfoSize = 40, ExitInfoEmptyString = 40;
 
@@ -64,6 +77,8 @@ public static class ModelTypes
         [SchedExtEntity.Name] = SchedExtEntity,
         [Cpumask.Name] = Cpumask,
         [ScxExitInfo.Name] = ScxExitInfo,
+        [ScxInitTaskArgs.Name] = ScxInitTaskArgs,
+        [ScxExitTaskArgs.Name] = ScxExitTaskArgs,
     };
 
     /// <summary>The task field at byte <paramref name="offset"/> of a task_struct, or null.</summary>

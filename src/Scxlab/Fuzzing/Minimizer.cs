@@ -362,6 +362,8 @@ public sealed class Minimizer
         MaxPreemptions = s.MaxPreemptions,
         BudgetSeconds = s.BudgetSeconds,
         TimerFires = s.TimerFires,
+        UserDsqs = s.UserDsqs,
+        CallBudget = s.CallBudget,
         Rodata = s.Rodata,
     };
 

@@ -62,12 +62,14 @@ public static class ScenarioYaml
         }
         if (s.Rodata.Count > 0) L($"rodata: {{ {string.Join(", ", s.Rodata.Select(r => $"{Q(r[..r.IndexOf('=')])}: {r[(r.IndexOf('=') + 1)..]}"))} }}");
         L(s.Checks.Count == 0 ? "check: [all]" : $"check: [{string.Join(", ", s.Checks.Select(Q))}]");
-        if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null)
+        if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null || s.UserDsqs != null || s.CallBudget != null)
         {
             var parts = new List<string>();
             if (s.MaxPreemptions is { } mp) parts.Add($"max_preemptions: {mp}");
             if (s.BudgetSeconds is { } bs) parts.Add($"budget_seconds: {bs.ToString(CultureInfo.InvariantCulture)}");
             if (s.TimerFires is { } tf) parts.Add($"timer_fires: {tf}");
+            if (s.UserDsqs is { } ud) parts.Add($"user_dsqs: {ud}");
+            if (s.CallBudget is { } cb) parts.Add($"call_budget: {cb}");
             L($"bounds: {{ {string.Join(", ", parts)} }}");
         }
         if (expectVerdict != null) L($"expect: {{ verdict: {expectVerdict} }}");

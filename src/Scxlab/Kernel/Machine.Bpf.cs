@@ -55,7 +55,7 @@ public sealed partial class Machine
         var recorded = (Act.LogLen - f.LogStart) / 2;
         if (live && recorded >= Config.CallBudget)
         {
-            ScxExit(ExitKind.Error, 0, $"{ScxCallbacks.Label(cb)}() exceeded its step budget ({Config.CallBudget} calls)");
+            ScxExit(ExitKind.Error, 0, $"{ScxCallbacks.Label(cb)}() exceeded its step budget ({Config.CallBudget} calls; a model bound: bounds: {{ call_budget: N }})");
             EndCallback(ref f, DefaultReturn(ref f));
             return;
         }
@@ -92,12 +92,14 @@ public sealed partial class Machine
         switch (status)
         {
             case BpfTaskStatus.Faulted:
-                var msg = error is PolicyMisuseException pm
+                var msg = error is KernelErrorException ke
+                    ? ke.Message
+                    : error is PolicyMisuseException pm
                     ? $"{ScxCallbacks.Label(cb)}(): {pm.Message}"
                     : error is PolicyStackOverflowException so
                     ? $"{ScxCallbacks.Label(cb)}() failed: {so.Message}"
                     : $"{ScxCallbacks.Label(cb)}() failed: {error!.GetType().Name}: {error.Message}";
-                ScxExit(error is PolicyMisuseException ? ExitKind.Error : ExitKind.ErrorBpf, 0, msg);
+                ScxExit(error is PolicyMisuseException or KernelErrorException ? ExitKind.Error : ExitKind.ErrorBpf, 0, msg);
                 EndCallback(ref f, DefaultReturn(ref f));
                 return;
             case BpfTaskStatus.Completed:
@@ -476,7 +478,10 @@ public sealed partial class Machine
             d.Lock = -1;
             return 1;
         }
-        return 0; // -ENOMEM
+        // The kernel would allocate one more; the model's table is full. Said as the model's limit, so it is
+        // not taken for the scheduler's bug (or for -ENOMEM, which a kernel with memory never returns here).
+        ScxError($"scxlab: no room for user DSQ 0x{dsqId:x}: the model holds {Config.MaxUserDsqs} user DSQs at once (raise bounds: {{ user_dsqs: N }})");
+        return 0;
     }
 
     internal long KfDestroyDsq(BpfContext ctx, ulong dsqId)

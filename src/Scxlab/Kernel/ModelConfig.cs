@@ -135,14 +135,20 @@ public sealed class ModelConfig
     public IReadOnlyList<int> Rounds { get; init; } = [];
     public IReadOnlyList<ScriptSpec> Scripts { get; init; } = [];
     /// <summary>Maximum kfunc calls one callback invocation may make before the scheduler is ended.</summary>
-    public int CallBudget { get; init; } = 256;
+    public int CallBudget { get; init; } = DefaultCallBudget;
+    public const int DefaultCallBudget = 256;
     /// <summary>
     /// How many times each BPF timer may fire in an exploration (a periodic timer re-arms itself forever,
     /// so firings are bounded as dispatch rounds are; docs/bpf.md). The liveness drain is not bounded by it.
     /// </summary>
     public int TimerFires { get; init; } = DefaultTimerFires;
     public const int DefaultTimerFires = 1;
-    public int MaxUserDsqs { get; init; } = 8;
+    /// <summary>
+    /// User DSQs that can exist at once (each is a slot in every state). The kernel has no such limit; a
+    /// scx_bpf_create_dsq() past it ends the run with a message naming the model's limit (not a kernel error).
+    /// </summary>
+    public int MaxUserDsqs { get; init; } = DefaultMaxUserDsqs;
+    public const int DefaultMaxUserDsqs = 8;
     public int MaxFrameDepth { get; init; } = 24;
     /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250) when the run is not clocked.</summary>
     public long TickNs { get; init; } = 4_000_000;

@@ -41,6 +41,10 @@ public sealed class Scenario
     public int? MaxPreemptions { get; init; }
     /// <summary><c>bounds: timer_fires</c>: how often each BPF timer may fire in an exploration (null: the model's default).</summary>
     public int? TimerFires { get; init; }
+    /// <summary><c>bounds: user_dsqs</c>: how many user DSQs can exist at once in the model (null: the model's default, 8).</summary>
+    public int? UserDsqs { get; init; }
+    /// <summary><c>bounds: call_budget</c>: kfunc calls and shared-memory accesses one callback may make (null: the model's default, 256).</summary>
+    public int? CallBudget { get; init; }
     /// <summary>
     /// <c>rodata:</c> as <c>name=value</c> patches: what a BPF object policy's user space sets before load. Applied
     /// to every BPF object the scenario runs (before the command line's --rodata, which win); C# policies ignore them.
@@ -78,6 +82,8 @@ public sealed class Scenario
             Rounds = rounds,
             Scripts = Actors,
             TimerFires = TimerFires ?? ModelConfig.DefaultTimerFires,
+            MaxUserDsqs = UserDsqs ?? ModelConfig.DefaultMaxUserDsqs,
+            CallBudget = CallBudget ?? ModelConfig.DefaultCallBudget,
         };
     }
 }

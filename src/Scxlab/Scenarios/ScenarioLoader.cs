@@ -231,15 +231,19 @@ public static class ScenarioLoader
 
             int? maxPre = null;
             int? timerFires = null;
+            int? userDsqs = null;
+            int? callBudget = null;
             double? budget = null;
             if (k.TryGetValue("bounds", out var bn))
             {
-                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?}");
-                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires");
+                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?, user_dsqs?, call_budget?}");
+                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires", "user_dsqs", "call_budget");
                 var bk = Keys(bm);
                 if (bk.TryGetValue("max_preemptions", out var mp)) maxPre = (int)Int(mp.Value, "max_preemptions", 0, 1000);
                 if (bk.TryGetValue("budget_seconds", out var bs)) budget = Num(bs.Value, "budget_seconds");
                 if (bk.TryGetValue("timer_fires", out var tf)) timerFires = (int)Int(tf.Value, "timer_fires", 0, 100);
+                if (bk.TryGetValue("user_dsqs", out var ud)) userDsqs = (int)Int(ud.Value, "user_dsqs", 1, 4096);
+                if (bk.TryGetValue("call_budget", out var cb)) callBudget = (int)Int(cb.Value, "call_budget", 1, 1_000_000);
             }
 
             ScenarioExpect? expect = null;
@@ -279,6 +283,8 @@ public static class ScenarioLoader
                 Checks = checks,
                 MaxPreemptions = maxPre,
                 TimerFires = timerFires,
+                UserDsqs = userDsqs,
+                CallBudget = callBudget,
                 Rodata = rodata,
                 BudgetSeconds = budget,
                 Expect = expect,

@@ -265,3 +265,43 @@ public class ScenarioRodataTests
         Assert.Contains("no_such_knob", e.Message);
     }
 }
+
+/// <summary>
+/// programs/lifecycle.bpf.c: ops.init_task runs for every task, then ops.enable for every task (scx_enable()'s
+/// order); a failing init_task ends the scheduler with ext.c's message; user DSQs and the per-callback call
+/// budget are model bounds a scenario can raise, and running out of them says so.
+/// </summary>
+public class BpfTaskLifecycleTests
+{
+    // Two tasks (seed-race-r2 has p and q).
+    private static string Outcome(string rodata, string bounds = "")
+    {
+        var s = ScenarioLoader.Parse(ScenarioLoader.BuiltInText("seed-race-r1")!.Replace("tasks:\n", "tasks:\n  - { name: q, allowed: [0, 1], cpu: 0, state: sleeping }\n") + bounds, "test.yaml");
+        var policy = BpfExamples.CompileProgram("lifecycle.bpf.c", "v3") + rodata;
+        var r = new Explorer(new Machine(s.ToConfig(policy)), new ExploreOptions { Checks = s.Checks }).Run();
+        return Assert.Single(r.Violations).Violation.ToString();
+    }
+
+    [Fact]
+    public void Should_RunInitTaskForEveryTaskBeforeAnyEnable_When_TheObjectHasBoth() =>
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: init_tasks=2 enabled=2 early=0 forks=0 created=0", Outcome(""));
+
+    [Fact]
+    public void Should_EndTheSchedulerAsExtCDoes_When_InitTaskFails() =>
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR: ops.init_task() failed (-12) for q[101]", Outcome("@fail_pid=101"));
+
+    [Fact]
+    public void Should_ReportAnInvalidErrno_When_InitTaskReturnsAPositiveValue() =>
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR: ops.init_task() returned an invalid errno 5", Outcome("@fail_pid=101,bad_ret=5"));
+
+    [Fact]
+    public void Should_SayItIsTheModelsLimit_When_MoreUserDsqsAreCreatedThanItHolds() =>
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR: scxlab: no room for user DSQ 0x8: the model holds 8 user DSQs at once (raise bounds: { user_dsqs: N })", Outcome("@ndsqs=9"));
+
+    [Fact]
+    public void Should_CreateThemAll_When_TheScenarioRaisesTheBounds()
+    {
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: init_tasks=2 enabled=2 early=0 forks=0 created=300", Outcome("@ndsqs=300", "bounds: { user_dsqs: 300, call_budget: 2000 }\n"));
+        Assert.StartsWith("scheduler exit SCX_EXIT_ERROR: ops.init() exceeded its step budget (256 calls;", Outcome("@ndsqs=300", "bounds: { user_dsqs: 300 }\n"));
+    }
+}

@@ -119,7 +119,7 @@ public class PolicyFaultTests
         // CPU2 finds the global DSQ empty (a and b are consumed by CPU0/CPU1) and calls ops.dispatch.
         var m = RunAll(() => new LoopingDispatch(), cpus: 3);
         Assert.Equal(ExitKind.Error, m.World.Sched.ExitKind);
-        Assert.Equal("ops.dispatch() exceeded its step budget (64 calls)", m.World.ExitMessage);
+        Assert.Equal("ops.dispatch() exceeded its step budget (64 calls; a model bound: bounds: { call_budget: N })", m.World.ExitMessage);
         AssertNothingLost(m);
     }
 

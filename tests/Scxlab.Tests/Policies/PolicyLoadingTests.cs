@@ -180,6 +180,6 @@ public class PolicyLoadingTests
         var run = IdleCpu1(PolicyRegistry.Resolve(Spec<SpinningTestPolicy>()));
         run.Rounds(1);
         Assert.Equal(ExitKind.Error, run.W.Sched.ExitKind);
-        Assert.Equal($"ops.dispatch() exceeded its step budget ({run.M.Config.CallBudget} calls)", run.W.ExitMessage);
+        Assert.Equal($"ops.dispatch() exceeded its step budget ({run.M.Config.CallBudget} calls; a model bound: bounds: {{ call_budget: N }})", run.W.ExitMessage);
     }
 }
