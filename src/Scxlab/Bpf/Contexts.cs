@@ -17,6 +17,8 @@ public enum CallKind : byte
     GhostTaskBarrier, GhostCommit,
     /// <summary>A BPF object's store or atomic on shared memory (a global or map value word): one interleaving point.</summary>
     MemWrite,
+    /// <summary>bpf_cpumask_test_cpu() on the idle cpumask.</summary>
+    CpuIdleTest,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -201,6 +203,7 @@ public class BpfContext
         CallKind.PickIdleCpu => "scx_bpf_pick_idle_cpu",
         CallKind.PickAnyCpu => "scx_bpf_pick_any_cpu",
         CallKind.TestAndClearCpuIdle => "scx_bpf_test_and_clear_cpu_idle",
+        CallKind.CpuIdleTest => "bpf_cpumask_test_cpu",
         CallKind.ReenqueueLocal => "scx_bpf_reenqueue_local",
         CallKind.DsqReenq => "scx_bpf_dsq_reenq",
         CallKind.Error => "scx_bpf_error",
@@ -247,6 +250,12 @@ public class BpfContext
 
     /// <summary><c>p->comm[pid]</c> as kernel messages print it.</summary>
     public string Comm(TaskRef p) => M.TaskName(p.Index);
+
+    /// <summary><c>p->comm</c> itself: the task's name (at most TASK_COMM_LEN - 1 = 15 bytes are readable).</summary>
+    public string TaskComm(TaskRef p) => M.Config.Tasks[p.Index].Name;
+
+    /// <summary>bpf_cpumask_test_cpu() on the mask scx_bpf_get_idle_cpumask() returned: is <paramref name="cpu"/> idle now.</summary>
+    public BpfCall<bool> TestCpuIdle(int cpu) => Run(CallKind.CpuIdleTest, cpu, 0, out var v, static (c, a, _) => c.M.KfTestCpuIdle(c, (int)a)) ? Ready(v != 0) : default;
 
     /// <summary>
     /// <c>bpf_task_from_pid()</c>: tasks are never reaped inside a run, so the lookup cannot race

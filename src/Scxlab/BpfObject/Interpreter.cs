@@ -448,7 +448,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.Flags: return 0;
             case TaskField.Comm:
             {
-                var comm = Encoding.UTF8.GetBytes(ctx.Comm(p));
+                var comm = Encoding.UTF8.GetBytes(ctx.TaskComm(p));
                 ulong v = 0;
                 for (var k = 0; k < size; k++)
                 {
@@ -602,6 +602,20 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 await Store(ctx, r[1] + (ulong)str.Length, 1, 0, stack, pc);
                 return str.Length + 1;
             }
+            case Helpers.Strncmp:
+            {
+                // bpf_strncmp(s1, s1_sz, s2): strncmp(s1, s2, s1_sz) as the kernel computes it (-1/0/1 on the first
+                // differing byte); s2 is a constant NUL-terminated string.
+                var n = (int)(uint)r[2];
+                for (var k = 0; k < n; k++)
+                {
+                    var a = (byte)await Load(ctx, r[1] + (ulong)k, 1, stack, pc);
+                    var b = (byte)await Load(ctx, r[3] + (ulong)k, 1, stack, pc);
+                    if (a != b) return a < b ? -1 : 1;
+                    if (a == 0) return 0;
+                }
+                return 0;
+            }
             case Helpers.TimerInit:
             case Helpers.TimerSetCallback:
             case Helpers.TimerStart:
@@ -735,9 +749,23 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Kfunc.CpumaskTestCpu:
             {
                 var mask = r[2];
-                if (Mem.RegionOf(mask) != Region.TaskCpumask) throw Fault(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr masks are modelled");
-                return await ctx.TaskTestCpu(new TaskRef(Mem.Index(mask)), (int)(uint)r[1]) ? 1 : 0;
+                var cpu = (int)(uint)r[1];
+                switch (Mem.RegionOf(mask))
+                {
+                    case Region.TaskCpumask: return await ctx.TaskTestCpu(new TaskRef(Mem.Index(mask)), cpu) ? 1 : 0;
+                    case Region.IdleCpumask: return await ctx.TestCpuIdle(cpu) ? 1 : 0;
+                    case Region.OnlineCpumask: return cpu >= 0 && cpu < ctx.NrCpuIds ? 1 : 0;
+                    default: throw Fault(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr and the idle and online masks are modelled");
+                }
             }
+            case Kfunc.GetIdleCpumask:
+                // The kernel's per-node idle mask, read live through bpf_cpumask_test_cpu (each test an interleaving point).
+                return (long)Mem.Addr(Region.IdleCpumask, 0, 0);
+            case Kfunc.GetOnlineCpumask:
+                return (long)Mem.Addr(Region.OnlineCpumask, 0, 0);
+            case Kfunc.PutCpumask:
+                if (Mem.RegionOf(r[1]) is not (Region.IdleCpumask or Region.OnlineCpumask)) throw Fault(pc, "scx_bpf_put_*cpumask: expected a mask from scx_bpf_get_*cpumask");
+                return 0;
             case Kfunc.TaskFromPid:
                 return Acquired(ctx.TaskFromPid((int)r[1]), pc);
             case Kfunc.TaskAcquire:

@@ -16,6 +16,8 @@ public enum Region : byte
     TaskCpumask,  // p->cpus_ptr of task index
     Func,         // a BPF function (ld_imm64 of a callback); index: its entry instruction
     ExitInfo,     // the struct scx_exit_info passed to ops.exit; index: the exit kind
+    IdleCpumask,  // scx_bpf_get_idle_cpumask()/get_idle_smtmask(): the idle CPUs, read through bpf_cpumask_test_cpu
+    OnlineCpumask, // scx_bpf_get_online_cpumask(): every CPU (the model has no hotplug)
 }
 
 /// <summary>
@@ -41,6 +43,7 @@ public enum Kfunc
     DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
     DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
     PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy, RcuReadLock, RcuReadUnlock, TaskSetSlice, TaskSetDsqVtime,
+    GetIdleCpumask, GetOnlineCpumask, PutCpumask,
 }
 
 public static class Kfuncs
@@ -86,6 +89,12 @@ public static class Kfuncs
         ["scx_bpf_task_set_slice___new"] = Kfunc.TaskSetSlice,
         ["scx_bpf_task_set_dsq_vtime"] = Kfunc.TaskSetDsqVtime,
         ["scx_bpf_task_set_dsq_vtime___new"] = Kfunc.TaskSetDsqVtime,
+        ["scx_bpf_get_idle_cpumask"] = Kfunc.GetIdleCpumask,
+        // Without SMT siblings (the model's CPUs are one thread per core) the kernel hands the idle cpumask.
+        ["scx_bpf_get_idle_smtmask"] = Kfunc.GetIdleCpumask,
+        ["scx_bpf_get_online_cpumask"] = Kfunc.GetOnlineCpumask,
+        ["scx_bpf_put_idle_cpumask"] = Kfunc.PutCpumask,
+        ["scx_bpf_put_cpumask"] = Kfunc.PutCpumask,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);
@@ -98,11 +107,11 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
+        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
-        or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel;
+        or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp;
 
     public static string Name(int id) => id switch
     {
@@ -126,6 +135,7 @@ public static class Helpers
         TimerStart => "bpf_timer_start",
         TimerCancel => "bpf_timer_cancel",
         181 => "bpf_loop",
+        Strncmp => "bpf_strncmp",
         _ => "unknown",
     };
 }

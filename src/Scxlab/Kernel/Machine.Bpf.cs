@@ -591,6 +591,9 @@ public sealed partial class Machine
         return any >= 0 && any < N ? any : -16;
     }
 
+    /// <summary>bpf_cpumask_test_cpu(cpu, idle mask): false for a CPU outside nr_cpu_ids, as the kfunc's cpu_valid() check.</summary>
+    internal long KfTestCpuIdle(BpfContext ctx, int cpu) => cpu >= 0 && cpu < N && RqR(cpu).Idle ? 1 : 0;
+
     internal long KfTestAndClearCpuIdle(BpfContext ctx, int cpu)
     {
         if (cpu < 0 || cpu >= N)

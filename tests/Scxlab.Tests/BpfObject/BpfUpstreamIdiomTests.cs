@@ -305,3 +305,20 @@ public class BpfTaskLifecycleTests
         Assert.StartsWith("scheduler exit SCX_EXIT_ERROR: ops.init() exceeded its step budget (256 calls;", Outcome("@ndsqs=300", "bounds: { user_dsqs: 300 }\n"));
     }
 }
+
+/// <summary>programs/idle_mask.bpf.c: the idle/online cpumask kfuncs through bpf_cpumask_test_cpu, and bpf_strncmp on p->comm.</summary>
+public class BpfIdleMaskTests
+{
+    [Fact]
+    public void Should_ReadTheIdleAndOnlineMasksAndCompareTheComm_When_AProgramUsesThem()
+    {
+        var obj = BpfExamples.CompileProgram("idle_mask.bpf.c", "v3");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var m = new Machine(s.ToConfig(obj));
+        // p is enqueued at boot, when the ops.enqueue above runs: the idle bits it read are the model's rq->idle then.
+        var idle = $"{(m.World.Cpus[0].Idle ? 1 : 0)}{(m.World.Cpus[1].Idle ? 1 : 0)}";
+        var r = new Explorer(m, new ExploreOptions { Checks = s.Checks }).Run();
+        // Two CPUs, both online; CPU 7 does not exist (never idle); p->comm is "p" (not "p[101]").
+        Assert.Equal($"scheduler exit SCX_EXIT_UNREG_BPF: smt=idle:1 online=110 idle7=0 comm_p=1 comm_q=0 comm_px=0 idle={idle}", Assert.Single(r.Violations).Violation.ToString());
+    }
+}
