@@ -30,3 +30,37 @@ public partial class RepositoryContractTests
         Assert.Contains("set -euo pipefail", ci);
     }
 }
+
+/// <summary>examples/selftests: the scenarios the kernel's selftests run on load, and the runner says what it lacks.</summary>
+public class SelftestExamplesTests
+{
+    private static string Dir()
+    {
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d != null && !File.Exists(Path.Combine(d.FullName, "Scxlab.slnx"))) d = d.Parent;
+        return Path.Combine(d!.FullName, "examples", "selftests");
+    }
+
+    [Theory]
+    [InlineData("wakeup.yaml")]
+    [InlineData("wakeup-1024-dsqs.yaml")]
+    public void Should_LoadAndHold_When_ASelftestScenarioRunsTheSimplePolicy(string file)
+    {
+        var r = CliResult.Run("check", Path.Combine(Dir(), file));
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("verdict: holds", r.Stdout);
+    }
+
+    [Fact]
+    public void Should_ReportEachSelftestAsNotBuilt_When_TheDirectoryIsEmpty()
+    {
+        var empty = Directory.CreateTempSubdirectory("scxlab-selftests-").FullName;
+        var psi = new System.Diagnostics.ProcessStartInfo("/bin/sh", [Path.Combine(Dir(), "run.sh"), empty]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+        Assert.Contains("ddsp_bogus_dsq_fail", output);
+        Assert.Contains("(not built)", output);
+    }
+}
