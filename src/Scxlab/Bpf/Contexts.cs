@@ -19,6 +19,8 @@ public enum CallKind : byte
     MemWrite,
     /// <summary>bpf_cpumask_test_cpu() on the idle cpumask.</summary>
     CpuIdleTest,
+    /// <summary>A BPF hash map's bucket operations (BpfObject): lookup, reserve an element, publish it, delete.</summary>
+    BpfHashLookup, BpfHashReserve, BpfHashPublish, BpfHashDelete,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -204,6 +206,9 @@ public class BpfContext
         CallKind.PickAnyCpu => "scx_bpf_pick_any_cpu",
         CallKind.TestAndClearCpuIdle => "scx_bpf_test_and_clear_cpu_idle",
         CallKind.CpuIdleTest => "bpf_cpumask_test_cpu",
+        CallKind.BpfHashLookup => "bpf_map_lookup_elem",
+        CallKind.BpfHashReserve or CallKind.BpfHashPublish => "bpf_map_update_elem",
+        CallKind.BpfHashDelete => "bpf_map_delete_elem",
         CallKind.ReenqueueLocal => "scx_bpf_reenqueue_local",
         CallKind.DsqReenq => "scx_bpf_dsq_reenq",
         CallKind.Error => "scx_bpf_error",
@@ -340,6 +345,22 @@ public class BpfContext
             default: return false;
         }
     }
+    /// <summary>
+    /// A BPF_MAP_TYPE_HASH's index (<see cref="Kernel.Machine.KfBpfHash"/>): <paramref name="a"/> and <paramref name="b"/>
+    /// per operation (lookup/delete: key; reserve: key; publish: slot and update flags).
+    /// </summary>
+    public BpfCall<long> BpfHash(CallKind k, MapHandle index, long a, long b = 0)
+    {
+        switch (Enter(k, index.Id, a, out var v))
+        {
+            case 0: return Ready(v);
+            case 1:
+                v = M.KfBpfHash(this, k, index.Id, a, b);
+                return Commit(k, v) ? Ready(v) : default;
+            default: return default;
+        }
+    }
+
     public BpfCall<bool> Lock(MapHandle l) => Run(CallKind.SpinLock, l.Id, 0, out var v, static (c, a, _) => c.M.KfMap(c, CallKind.SpinLock, (int)a, 0, 0)) ? Ready(true) : default;
     public BpfCall<bool> Unlock(MapHandle l) => Run(CallKind.SpinUnlock, l.Id, 0, out var v, static (c, a, _) => c.M.KfMap(c, CallKind.SpinUnlock, (int)a, 0, 0)) ? Ready(true) : default;
     public BpfCall<bool> CpumaskTest(MapHandle m, int cpu) => Run(CallKind.CpumaskTest, m.Id, cpu, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.CpumaskTest, (int)a, b, 0)) ? Ready(v != 0) : default;

@@ -622,7 +622,7 @@ public sealed class BpfObjectFile : ISourceMap
 public static class MapTypes
 {
     public const int Hash = 1, Array = 2, PercpuArray = 6, Queue = 22, Stack = 23, TaskStorage = 29;
-    public static bool Supported(int t) => t is Array or PercpuArray or Queue or Stack or TaskStorage;
+    public static bool Supported(int t) => t is Hash or Array or PercpuArray or Queue or Stack or TaskStorage;
     public static string Name(int t) => t switch
     {
         Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",

@@ -13,6 +13,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     private readonly BpfObjectFile _obj;
     private MapHandle[] _maps = [];
     private MapHandle[] _globals = [];
+    private MapHandle[] _hashIndex = [];
     private Interpreter _vm = null!;
     private int _taskCount;
     /// <summary>Each timer: its map, the entry (the key its callback gets) and its byte offset in the map's memory.</summary>
@@ -48,6 +49,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.Queue => maps.Queue(m.Name, m.MaxEntries),
                 MapTypes.Stack => maps.Stack(m.Name, m.MaxEntries),
                 MapTypes.Array => maps.Array(m.Name, Math.Max(1, m.MaxEntries * Interpreter.MapStride(m) / 8)),
+                // The values (max_entries + one element per CPU, as the kernel preallocates); the index is separate.
+                MapTypes.Hash => maps.Array(m.Name, Math.Max(1, Interpreter.HashSlots(m, maps.CpuCount) * Interpreter.MapStride(m) / 8)),
                 // One copy of the array per CPU, CPU-major.
                 MapTypes.PercpuArray => maps.Array(m.Name, Math.Max(1, maps.CpuCount * m.MaxEntries * Interpreter.MapStride(m) / 8)),
                 // Per-task values, laid out like an array indexed by task (word-addressed like every shared value).
@@ -55,6 +58,13 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 _ => throw new BpfLoadException($"map {m.Name}: map type {MapTypes.Name(m.Type)} is not supported by the model"),
             };
         }
+        _hashIndex = new MapHandle[_obj.Maps.Count];
+        for (var i = 0; i < _obj.Maps.Count; i++)
+            if (_obj.Maps[i].Type == MapTypes.Hash)
+            {
+                if (_obj.Maps[i].KeySize is < 1 or > 8) throw new BpfLoadException($"map {_obj.Maps[i].Name}: BPF_MAP_TYPE_HASH keys of {_obj.Maps[i].KeySize} bytes are not modelled (1 to 8)");
+                _hashIndex[i] = maps.Array(_obj.Maps[i].Name + "#index", 1 + 2 * Interpreter.HashSlots(_obj.Maps[i], maps.CpuCount));
+            }
         _globals = new MapHandle[_obj.Globals.Count];
         for (var i = 0; i < _obj.Globals.Count; i++)
         {
@@ -73,7 +83,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         for (var i = 0; i < _obj.Globals.Count; i++)
             foreach (var off in _obj.Globals[i].Locks)
                 locks[(i, off)] = maps.SpinLock($"{_obj.Globals[i].Name}+{off}");
-        _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount);
+        _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount, _hashIndex);
         _taskCount = maps.TaskCount;
 
         // Every struct bpf_timer in every entry of an array map gets a timer actor.
@@ -110,6 +120,14 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         }
         for (var i = 0; i < _globals.Length; i++)
             if (!_obj.Globals[i].ReadOnly && ScanWords(maps, _globals[i], pid)) return true;
+        // A hash map holds a task when a live element's key is its pid (values are scanned above).
+        for (var i = 0; i < _hashIndex.Length; i++)
+        {
+            var h = _hashIndex[i];
+            if (_obj.Maps[i].Type != MapTypes.Hash) continue;
+            for (var s = 0; 2 + 2 * s < h.Capacity; s++)
+                if (maps.Get(h, 1 + 2 * s) == 1 && (maps.Get(h, 2 + 2 * s) == pid || (int)maps.Get(h, 2 + 2 * s) == pid)) return true;
+        }
         return false;
     }
 

@@ -12,7 +12,7 @@ namespace Scxlab.BpfObject;
 /// replay machinery (<see cref="BpfTask"/>) re-runs a callback from its first instruction with
 /// the recorded results and reaches exactly the state where it stopped (docs/bpf.md).
 /// </summary>
-internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount, int cpuCount)
+internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount, int cpuCount, MapHandle[] hashIndex)
 {
     public const int StackSize = 512;
     public const int MaxFrames = 8;
@@ -259,7 +259,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             if (idx >= maps.Length) throw Fault(pc, "bad map value pointer");
             h = maps[idx];
             var md = obj.Maps[idx];
-            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : md.MaxEntries);
+            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : md.Type == MapTypes.Hash ? HashSlots(md, cpuCount) : md.MaxEntries);
         }
         if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
         if ((off & 7) + size > 8) throw Fault(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
@@ -267,6 +267,18 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     }
 
     internal static int MapStride(BpfMapDef m) => (m.ValueSize + 7) / 8 * 8;
+
+    /// <summary>A hash map's elements: max_entries plus one per CPU, as the kernel preallocates (an update in flight needs one).</summary>
+    internal static int HashSlots(BpfMapDef m, int cpus) => m.MaxEntries + cpus;
+
+    /// <summary>A hash map key (1 to 8 bytes, little-endian) as one word.</summary>
+    private async BpfTask<long> HashKey(BpfContext ctx, BpfMapDef m, ulong ptr, byte[] stack, int pc)
+    {
+        if (m.KeySize is 1 or 2 or 4 or 8) return (long)await Load(ctx, ptr, m.KeySize, stack, pc);
+        ulong key = 0;
+        for (var k = 0; k < m.KeySize; k++) key |= await Load(ctx, ptr + (ulong)k, 1, stack, pc) << (8 * k);
+        return (long)key;
+    }
 
     private async BpfTask<ulong> Load(BpfContext ctx, ulong addr, int size, byte[] stack, int pc)
     {
@@ -534,6 +546,11 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_lookup_elem");
                 var m = obj.Maps[mi];
+                if (m.Type == MapTypes.Hash)
+                {
+                    var slot = await ctx.BpfHash(CallKind.BpfHashLookup, hashIndex[mi], await HashKey(ctx, m, r[2], stack, pc));
+                    return slot < 0 ? 0 : (long)Mem.Addr(Region.MapValue, mi, (int)slot * MapStride(m));
+                }
                 if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw Fault(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
                 if (key >= (uint)m.MaxEntries) return 0;
@@ -556,6 +573,23 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_update_elem");
                 var m = obj.Maps[mi];
+                if (m.Type == MapTypes.Hash)
+                {
+                    // BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2; BPF_F_LOCK (4) needs a bpf_spin_lock in the value: -EINVAL here.
+                    if (r[4] > 2) return -EINVAL;
+                    var hkey = await HashKey(ctx, m, r[2], stack, pc);
+                    // hashtab.c: a new element gets the value first, then the bucket lock checks the flags and links it.
+                    var slot = await ctx.BpfHash(CallKind.BpfHashReserve, hashIndex[mi], hkey);
+                    if (slot < 0) return slot;
+                    var at = Mem.Addr(Region.MapValue, mi, (int)slot * MapStride(m));
+                    for (var o = 0; o < m.ValueSize;)
+                    {
+                        var n = m.ValueSize - o >= 8 ? 8 : m.ValueSize - o >= 4 ? 4 : m.ValueSize - o >= 2 ? 2 : 1;
+                        await Store(ctx, at + (ulong)o, n, await Load(ctx, r[3] + (ulong)o, n, stack, pc), stack, pc);
+                        o += n;
+                    }
+                    return await ctx.BpfHash(CallKind.BpfHashPublish, hashIndex[mi], slot, (long)r[4]);
+                }
                 if (m.Type != MapTypes.Array) throw Fault(pc, $"bpf_map_update_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
                 if (key >= (uint)m.MaxEntries) return -E2BIG;
@@ -571,7 +605,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return 0;
             }
             case Helpers.MapDeleteElem:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_map_delete_elem");
+                var m = obj.Maps[mi];
+                if (m.Type == MapTypes.Hash)
+                    return await ctx.BpfHash(CallKind.BpfHashDelete, hashIndex[mi], await HashKey(ctx, m, r[2], stack, pc));
                 return -EINVAL; // array elements cannot be deleted
+            }
             case Helpers.SpinLock:
             case Helpers.SpinUnlock:
             {

@@ -668,6 +668,83 @@ public sealed partial class Machine
         return st is OpsState.Queueing or OpsState.Queued && (OpsWord.Qseq(word) >> OpsWord.QseqShift) == want;
     }
 
+    /// <summary>
+    /// A BPF_MAP_TYPE_HASH, as kernel/bpf/hashtab.c's preallocated htab behaves: the index words are
+    /// [count, (state, key) × slots] (state 0 free, 1 in the table, 2 reserved by an update in flight) and the
+    /// values live in a parallel array the program reads and writes through pointers. An update reserves a free
+    /// element, copies the value into it (the program's own stores), then publishes it: under the bucket lock
+    /// the kernel checks BPF_NOEXIST/BPF_EXIST and max_entries and replaces an old element with the new one, so
+    /// a reader never sees a half-written value, and one holding the old element's pointer keeps reading it
+    /// until the element is reused. Slots = max_entries + one per CPU (the kernel's extra elements).
+    /// Returns: lookup the slot or -1; reserve the slot or -E2BIG; publish and delete 0 or -errno.
+    /// </summary>
+    internal long KfBpfHash(BpfContext ctx, CallKind k, int mapId, long a, long b)
+    {
+        var h = MapLayout.Maps[mapId].Handle;
+        var m = World.Maps.AsSpan(h.Offset, h.Capacity);
+        var slots = (h.Capacity - 1) / 2;
+        int Find(Span<long> w, long key)
+        {
+            for (var i = 0; i < slots; i++)
+                if (w[1 + 2 * i] == 1 && w[2 + 2 * i] == key) return i;
+            return -1;
+        }
+        const long ENOENT = 2, EEXIST = 17, E2BIG = 7;
+        switch (k)
+        {
+            case CallKind.BpfHashLookup:
+                TouchMap(mapId, false);
+                return Find(m, a);
+            case CallKind.BpfHashDelete:
+            {
+                TouchMap(mapId, true);
+                var i = Find(m, a);
+                if (i < 0) return -ENOENT;
+                m[1 + 2 * i] = 0;
+                m[0]--;
+                return 0;
+            }
+            case CallKind.BpfHashReserve:
+            {
+                TouchMap(mapId, true);
+                for (var i = 0; i < slots; i++)
+                    if (m[1 + 2 * i] == 0)
+                    {
+                        m[1 + 2 * i] = 2;
+                        m[2 + 2 * i] = a;
+                        return i;
+                    }
+                return -E2BIG;
+            }
+            case CallKind.BpfHashPublish:
+            {
+                TouchMap(mapId, true);
+                var slot = (int)a;
+                var key = m[2 + 2 * slot];
+                var old = Find(m, key);
+                var maxEntries = slots - N;
+                long err = (b & 3) switch
+                {
+                    1 when old >= 0 => -EEXIST,              // BPF_NOEXIST
+                    2 when old < 0 => -ENOENT,               // BPF_EXIST
+                    _ when old < 0 && m[0] >= maxEntries => -E2BIG,
+                    _ => 0,
+                };
+                if (err != 0)
+                {
+                    m[1 + 2 * slot] = 0;
+                    return err;
+                }
+                if (old >= 0) m[1 + 2 * old] = 0;
+                else m[0]++;
+                m[1 + 2 * slot] = 1;
+                return 0;
+            }
+            default:
+                throw new System.Diagnostics.UnreachableException($"hash op {k}");
+        }
+    }
+
     internal long KfMap(BpfContext ctx, CallKind k, int mapId, long key, long value)
     {
         if ((uint)mapId >= (uint)MapLayout.Maps.Count)

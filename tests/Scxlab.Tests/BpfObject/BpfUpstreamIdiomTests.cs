@@ -322,3 +322,47 @@ public class BpfIdleMaskTests
         Assert.Equal($"scheduler exit SCX_EXIT_UNREG_BPF: smt=idle:1 online=110 idle7=0 comm_p=1 comm_q=0 comm_px=0 idle={idle}", Assert.Single(r.Violations).Violation.ToString());
     }
 }
+
+/// <summary>programs/hash.bpf.c: BPF_MAP_TYPE_HASH with hashtab.c's return codes, and its atomicity under racing updates.</summary>
+public class BpfHashMapTests
+{
+    private const string TwoDispatchers = """
+        name: two-dispatchers
+        cpus: 2
+        policy: simple
+        tasks:
+          - { name: p, allowed: [0, 1], cpu: 0, state: queued }
+          - { name: q, allowed: [0, 1], cpu: 1, state: queued }
+        rounds:
+          - { cpu: 0, count: 2 }
+          - { cpu: 1, count: 2 }
+        check: [all]
+        """;
+
+    [Fact]
+    public void Should_ReturnHashtabsCodes_When_AProgramInsertsLooksUpAndDeletes()
+    {
+        var obj = BpfExamples.CompileProgram("hash.bpf.c", "v3");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(obj + "@report=1")), new ExploreOptions { Checks = s.Checks }).Run();
+        // miss: NULL; BPF_NOEXIST twice: 0 then -EEXIST; BPF_EXIST on a missing key: -ENOENT; a third key into
+        // max_entries 2: -E2BIG; overwrite then read back 5,6; delete twice: 0, -ENOENT; the freed room is reused;
+        // BPF_F_LOCK without a lock in the value: -EINVAL.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: miss=0 ins=0 dup=-17 exist=-2 any=0 full=-7 over=0 val=56 del=0 del2=-2 reuse=0 lock=-22",
+            Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Theory]
+    [InlineData(Strategy.Dfs)]
+    [InlineData(Strategy.Reduced)]
+    public void Should_NeverShowAHalfWrittenValueOrTwoWinningInserts_When_CpusRaceOnOneKey(Strategy strategy)
+    {
+        var obj = BpfExamples.CompileProgram("hash.bpf.c", "v3");
+        var s = ScenarioLoader.Parse(TwoDispatchers, "test.yaml");
+        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks, Strategy = strategy }).Run();
+        Assert.True(r.Complete);
+        Assert.Empty(r.Violations);
+        // The race is there to be lost: both CPUs reach the update (more than one interleaving of them).
+        Assert.True(r.Stats.States > 50, $"{r.Stats.States} states");
+    }
+}
