@@ -315,7 +315,7 @@ public sealed partial class HostileInputTests : IDisposable
         System.Text.Json.JsonDocument.Parse(File.ReadAllText(f)).Dispose();
     }
 
-    // ---- item 9 (the part done so far): --name=value and durations with units
+    // ---- item 9: --name=value and durations with units (the parser itself: CliReferenceTests)
 
     [Theory]
     [InlineData(2, "check", "seed-race-r2", "--budget=5")]
