@@ -64,7 +64,9 @@ public static class InspectCommand
         w.WriteLine($"struct_ops {ops.MapName}: name \"{ops.Name}\", flags 0x{ops.Flags:x}, timeout_ms {ops.TimeoutMs}, dispatch_max_batch {ops.DispatchMaxBatch}");
         foreach (var (cb, prog) in ops.Callbacks.OrderBy(c => c.Key))
             w.WriteLine($"  ops.{ScxCallbacks.OpName(cb),-12} {prog.Name} ({prog.Section})");
-        if (ops.Enable is { } en) w.WriteLine($"  ops.{"enable",-12} {en.Name} ({en.Section}; run for every task right after ops.init)");
+        if (ops.InitTask is { } it) w.WriteLine($"  ops.{"init_task",-12} {it.Name} ({it.Section}; run for every task right after ops.init)");
+        if (ops.Enable is { } en) w.WriteLine($"  ops.{"enable",-12} {en.Name} ({en.Section}; run for every task right after ops.init{(ops.InitTask != null ? " and ops.init_task" : "")})");
+        if (ops.ExitTask is { } et) w.WriteLine($"  ops.{"exit_task",-12} {et.Name} ({et.Section}; accepted, not run: docs/bpf.md)");
         w.WriteLine();
         w.WriteLine("programs");
         foreach (var p in o.Programs) w.WriteLine($"  {p.Name,-32} {p.Section}");
@@ -72,7 +74,8 @@ public static class InspectCommand
         w.WriteLine("maps");
         if (o.Maps.Count == 0) w.WriteLine("  (none)");
         foreach (var m in o.Maps)
-            w.WriteLine($"  {m.Name,-24} {MapTypes.Name(m.Type),-28} key {m.KeySize} value {m.ValueSize} max_entries {m.MaxEntries}{(m.Flags != 0 ? $" map_flags 0x{m.Flags:x}" : "")}");
+            w.WriteLine($"  {m.Name,-24} {MapTypes.Name(m.Type),-28} key {m.KeySize} value {m.ValueSize} max_entries {m.MaxEntries}{(m.Flags != 0 ? $" map_flags 0x{m.Flags:x}" : "")}"
+                + (m.TimerOffsets is { Count: > 0 } t ? $"; {t.Count} struct bpf_timer per value: {t.Count * m.MaxEntries} timer actor(s)" : ""));
         w.WriteLine();
         w.WriteLine("global data");
         foreach (var g in o.Globals)

@@ -19,6 +19,17 @@ public class InspectCommandTests
     }
 
     [Fact]
+    public void Should_ShowTimerActorsAndTaskLifecycleCallbacks_When_AnObjectHasThem()
+    {
+        var timers = CliResult.Run("inspect", BpfExamples.CompileProgram("timer_count.bpf.c", "v3"));
+        Assert.Equal(0, timers.ExitCode);
+        Assert.Contains("1 struct bpf_timer per value: 1 timer actor(s)", timers.Stdout);
+        var lifecycle = CliResult.Run("inspect", BpfExamples.CompileProgram("lifecycle.bpf.c", "v3"));
+        Assert.Contains("ops.init_task    lc_init_task", lifecycle.Stdout);
+        Assert.Contains("right after ops.init and ops.init_task", lifecycle.Stdout);
+    }
+
+    [Fact]
     public void Should_MarkTheUnsupportedKfunc_When_AnObjectCallsOne()
     {
         var path = BpfExamples.Compile("inspect_unknown", "#include <scxlab_bpf.h>\nvoid scx_bpf_made_up(u64 x) __ksym;\n"
