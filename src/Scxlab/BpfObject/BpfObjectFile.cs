@@ -36,8 +36,9 @@ public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
 }
 
 /// <param name="Enable">ops.enable: the model has no such callback; the policy runs it for every task right after ops.init (docs/bpf.md).</param>
-/// <param name="Enable">ops.enable, ops.init_task, ops.exit_task: per-task lifecycle callbacks the model runs itself
-/// (its tasks all exist at load; BpfObjectPolicy), not through <see cref="ScxCallback"/>.</param>
+/// <param name="Enable">ops.enable and ops.init_task: per-task lifecycle callbacks the model runs itself at load (its
+/// tasks all exist then; BpfObjectPolicy), not through <see cref="ScxCallback"/>. ops.exit_task is kept and not run
+/// (the model frees no task within a run: docs/bpf.md).</param>
 public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null, BpfProgram? InitTask = null, BpfProgram? ExitTask = null);
 
 /// <summary>
