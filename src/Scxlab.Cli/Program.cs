@@ -136,7 +136,7 @@ public static class Program
     {
         var root = new RootCommand(
             "scxlab — a laboratory for Linux sched_ext dispatch protocols: an executable model of the kernel side " +
-            "(ext.c), BPF-like policies in C#, and drivers that run them along schedules.");
+            "(ext.c), policies in C# or as the BPF objects clang builds, and drivers that run them along schedules.");
         foreach (var c in Commands()) root.Subcommands.Add(c);
         foreach (var o in root.Options)
             if (o is HelpOption { Action: HelpAction help } h)
