@@ -748,6 +748,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             case Kfunc.DsqMoveToLocal:
                 return await Need<DispatchContext>(ctx, pc, "scx_bpf_dsq_move_to_local").DsqMoveToLocal(r[1]) ? 1 : 0;
+            case Kfunc.DsqMoveToLocalFlags:
+                // The v7.1 form, scx_bpf_dsq_move_to_local(dsq_id, enq_flags): the model moves without enqueue flags.
+                if (r[2] != 0) throw Fault(pc, $"scx_bpf_dsq_move_to_local: enq_flags 0x{r[2]:x} are not modelled");
+                return await Need<DispatchContext>(ctx, pc, "scx_bpf_dsq_move_to_local").DsqMoveToLocal(r[1]) ? 1 : 0;
             case Kfunc.CreateDsq:
                 return await Need<InitContext>(ctx, pc, "scx_bpf_create_dsq").CreateDsq(r[1], (int)r[2]) ? 0 : -EEXIST;
             case Kfunc.SelectCpuDfl:

@@ -43,7 +43,7 @@ public enum Kfunc
     DsqInsert, DsqInsertVtime, DsqMoveToLocal, CreateDsq, SelectCpuDfl, KickCpu, DispatchNrSlots, DispatchCancel,
     DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
     PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy, RcuReadLock, RcuReadUnlock, TaskSetSlice, TaskSetDsqVtime,
-    GetIdleCpumask, GetOnlineCpumask, PutCpumask,
+    GetIdleCpumask, GetOnlineCpumask, PutCpumask, DsqMoveToLocalFlags,
 }
 
 public static class Kfuncs
@@ -57,6 +57,10 @@ public static class Kfuncs
         ["scx_bpf_dispatch_vtime"] = Kfunc.DsqInsertVtime,
         ["scx_bpf_dsq_move_to_local"] = Kfunc.DsqMoveToLocal,
         ["scx_bpf_consume"] = Kfunc.DsqMoveToLocal,
+        // scx's compat.bpf.h (v7.1 added @enq_flags): tried in this order through bpf_ksym_exists().
+        ["scx_bpf_dsq_move_to_local___v2"] = Kfunc.DsqMoveToLocalFlags,
+        ["scx_bpf_dsq_move_to_local___v1"] = Kfunc.DsqMoveToLocal,
+        ["scx_bpf_consume___old"] = Kfunc.DsqMoveToLocal,
         ["scx_bpf_create_dsq"] = Kfunc.CreateDsq,
         ["scx_bpf_select_cpu_dfl"] = Kfunc.SelectCpuDfl,
         ["scx_bpf_kick_cpu"] = Kfunc.KickCpu,

@@ -366,3 +366,16 @@ public class BpfHashMapTests
         Assert.True(r.Stats.States > 50, $"{r.Stats.States} states");
     }
 }
+
+/// <summary>programs/compat_move.bpf.c: the flavored names scx's compat.bpf.h calls scx_bpf_dsq_move_to_local by.</summary>
+public class BpfCompatMoveTests
+{
+    [Fact]
+    public void Should_CallTheTwoArgumentForm_When_TheObjectAsksWhichExists()
+    {
+        var obj = BpfExamples.CompileProgram("compat_move.bpf.c", "v3");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: v2=1 moved=1", Assert.Single(r.Violations).Violation.ToString());
+    }
+}
