@@ -69,6 +69,8 @@ public sealed class Explorer
     {
         _clock.Start();
         var strategy = _o.Strategy;
+        if (_m.BpfTimerCount > 0)
+            _notes.Add($"{_m.BpfTimerCount} BPF timer(s): each fires at most {_m.Config.TimerFires} time(s) per path (bounds: timer_fires), at any point once armed; the liveness check lets armed timers keep firing");
         if (strategy == Strategy.Reduced && _o.MaxPreemptions != null)
         {
             _notes.Add("--max-preemptions: the reduced search is not combined with a preemption bound; plain DFS was used");

@@ -98,6 +98,8 @@ public class BpfTimerActorTests
         // The callback ran with key 0; bpf_timer_start before init and without a callback: -EINVAL; a second
         // bpf_timer_init: -EBUSY; an unknown start flag: -EINVAL; cancel of an armed timer 1, of an idle one 0.
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: fired=1 bad_key=0 uninit=-22 nocb=-22 busy=-16 badflags=-22 cancel=1,0", v.Violation.ToString());
+        // The bound is said with the verdict, as the scenario's other bounds are.
+        Assert.Contains(r.Notes, n => n.StartsWith("1 BPF timer(s): each fires at most 1 time(s) per path", StringComparison.Ordinal));
     }
 
     [Theory]
