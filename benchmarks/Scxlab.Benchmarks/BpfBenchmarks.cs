@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using Scxlab.Bpf;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Scenarios;
+using Scxlab.Simulation;
+
+namespace Scxlab.Benchmarks;
+
+/// <summary>
+/// A BPF object against its C# twin (issue 11's performance lines): the exhaustive search of scale-3cpu
+/// under dequeue-sync (states/s: the BPF object's should be at least half the C# policy's) and a
+/// simulation of web-and-batch under simple (events/s). The objects come from examples/bpf/build.sh
+/// (clang-19), run once in GlobalSetup. Divide the counters printed in GlobalSetup by the mean time.
+/// </summary>
+[MemoryDiagnoser]
+public class BpfPolicyBenchmarks
+{
+    private ModelConfig _explore = null!;
+    private Workload _workload = null!;
+    private Func<ScxOps> _simPolicy = null!;
+
+    [Params("csharp", "bpf")]
+    public string Policy { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var objects = BpfObjects.Build();
+        var scenario = ScenarioLoader.Resolve("scale-3cpu");
+        _explore = scenario.ToConfig(Policy == "bpf" ? Path.Combine(objects, "dequeue_sync.bpf.o") : "dequeue-sync");
+        _workload = BuiltinWorkloads.TryLoad("web-and-batch") ?? throw new InvalidOperationException("web-and-batch workload missing");
+        _simPolicy = PolicyRegistry.Resolve(Policy == "bpf" ? Path.Combine(objects, "simple.bpf.o") : "simple");
+        var r = Explore();
+        Console.WriteLine($"// scale-3cpu dequeue-sync ({Policy}): {r.Stats.States} states, {r.Stats.Transitions} transitions in {r.Stats.Seconds:0.00} s = {r.Stats.States / r.Stats.Seconds:0} states/s");
+        var s = Simulate();
+        Console.WriteLine($"// web-and-batch simple ({Policy}), 8 CPUs, 300 ms: {s.Steps + s.EngineEvents} events in {s.WallSeconds:0.00} s = {s.EventsPerSecond:0} events/s");
+    }
+
+    private ExploreResult Explore() => new Explorer(new Machine(_explore), new ExploreOptions { Strategy = Strategy.Reduced, ShortestTraces = false }).Run();
+
+    private SimResult Simulate() =>
+        new Simulator(_workload, new SimOptions { Cpus = 8, DurationNs = 300_000_000, Seed = 1, Policy = _simPolicy, PolicyName = Policy }).Run();
+
+    [Benchmark]
+    public long ExploreScale3cpu() => Explore().Stats.States;
+
+    [Benchmark]
+    public long SimulateWebAndBatch()
+    {
+        var r = Simulate();
+        return r.Steps + r.EngineEvents;
+    }
+}
+
+/// <summary>Builds examples/bpf into examples/bpf/out once (clang-19 must be installed: .ci/run does it).</summary>
+internal static class BpfObjects
+{
+    public static string Build()
+    {
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d != null && !File.Exists(Path.Combine(d.FullName, "Scxlab.slnx"))) d = d.Parent;
+        var root = d?.FullName ?? throw new InvalidOperationException("repository root (Scxlab.slnx) not found");
+        using var p = Process.Start(new ProcessStartInfo("/bin/sh", [Path.Combine(root, "examples", "bpf", "build.sh")]) { RedirectStandardError = true })!;
+        var err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"examples/bpf/build.sh failed: {err}");
+        return Path.Combine(root, "examples", "bpf", "out");
+    }
+}
