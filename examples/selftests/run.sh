@@ -48,4 +48,5 @@ for point in 0 1 2 3 4 5; do
   expect exit                       "SCX_EXIT_UNREG_BPF: $point" wakeup.yaml --rodata exit_point=$point
 done
 expect create_dsq                   holds wakeup-1024-dsqs.yaml
+expect peek_dsq                     holds wakeup.yaml
 exit $fail

@@ -21,6 +21,8 @@ public enum CallKind : byte
     CpuIdleTest,
     /// <summary>A BPF hash map's bucket operations (BpfObject): lookup, reserve an element, publish it, delete.</summary>
     BpfHashLookup, BpfHashReserve, BpfHashPublish, BpfHashDelete,
+    /// <summary>bpf_printk(): a line in the trace.</summary>
+    Printk,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -206,6 +208,7 @@ public class BpfContext
         CallKind.PickAnyCpu => "scx_bpf_pick_any_cpu",
         CallKind.TestAndClearCpuIdle => "scx_bpf_test_and_clear_cpu_idle",
         CallKind.CpuIdleTest => "bpf_cpumask_test_cpu",
+        CallKind.Printk => "bpf_trace_printk",
         CallKind.BpfHashLookup => "bpf_map_lookup_elem",
         CallKind.BpfHashReserve or CallKind.BpfHashPublish => "bpf_map_update_elem",
         CallKind.BpfHashDelete => "bpf_map_delete_elem",
@@ -255,6 +258,20 @@ public class BpfContext
 
     /// <summary><c>p->comm[pid]</c> as kernel messages print it.</summary>
     public string Comm(TaskRef p) => M.TaskName(p.Index);
+
+    /// <summary>The line the next <see cref="Printk"/> writes (set by the caller just before: the call itself carries only numbers).</summary>
+    internal string PrintkText = "";
+
+    /// <summary>bpf_printk() / bpf_trace_printk(): <paramref name="text"/> becomes a line of the trace (no state changes).</summary>
+    public BpfCall<long> Printk(string text)
+    {
+        PrintkText = text;
+        return Run(CallKind.Printk, text.Length, 0, out var v, static (c, a, _) =>
+        {
+            c.M.Trace?.Note(c.ActorId, $"bpf_printk: {c.PrintkText}");
+            return a + 1;
+        }) ? Ready(v) : default;
+    }
 
     /// <summary><c>p->comm</c> itself: the task's name (at most TASK_COMM_LEN - 1 = 15 bytes are readable).</summary>
     public string TaskComm(TaskRef p) => M.Config.Tasks[p.Index].Name;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Buffers.Binary;
 using System.Text;
 using Scxlab.Bpf;
@@ -314,6 +315,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return Truncate(word >> ((o & 7) * 8), size);
             }
             case Region.Task:
+                if (idx == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
                 return await TaskLoad(ctx, idx, off, size, pc);
             case Region.TaskCpumask:
                 throw Fault(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
@@ -355,6 +357,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             case Region.Task:
             {
+                if (idx == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
                 var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
                 if (f.Within != 0 || f.Size != size) throw Fault(pc, $"partial write of task_struct field at off={off} size={size}");
                 var p = new TaskRef(idx);
@@ -717,6 +720,21 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return await ctx.PrandomU32();
             case Helpers.GetSmpProcessorId:
                 return ctx.M.Actor(ctx.ActorId).Cpu;
+            case Helpers.TracePrintk:
+            {
+                // bpf_trace_printk(fmt, fmt_size, arg1, arg2, arg3): up to three arguments, passed in registers.
+                var args = new[] { r[3], r[4], r[5] };
+                return await ctx.Printk(await FormatValues(ctx, r[1], (int)(uint)r[2], args, stack, pc));
+            }
+            case Helpers.GetCurrentTaskBtf:
+            {
+                // `current`: the task running on this CPU when a CPU path calls the program. The model's syscall
+                // actors and an idle CPU run tasks it does not model (the caller, swapper/N): they get a pointer
+                // that compares unequal to every modelled task and faults if dereferenced.
+                var info = ctx.M.Actor(ctx.ActorId);
+                var curr = info.Kind == Kernel.ActorKind.Cpu ? ctx.M.World.Cpus[info.Cpu].Curr : -1;
+                return (long)(curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : Mem.Addr(Region.Task, UnmodelledTask, 0));
+            }
             default:
                 throw Fault(pc, $"unknown func {Helpers.Name(id)}#{id}");
         }
@@ -726,6 +744,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     {
         if (v == 0) return TaskRef.None;
         if (Mem.RegionOf(v) != Region.Task || Mem.Offset(v) != 0) throw Fault(pc, $"{kfunc}: arg#{arg} expected pointer to struct task_struct");
+        if (Mem.Index(v) == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
         return new TaskRef(Mem.Index(v));
     }
 
@@ -909,6 +928,44 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     }
 
     /// <summary>The kernel's bstr formatting: <paramref name="fmt"/> with u64 arguments at <paramref name="data"/>.</summary>
+    /// <summary>The task index `current` has when it is a task the model does not have (a syscall's caller, the idle task).</summary>
+    internal const int UnmodelledTask = 0xFFFFFF;
+
+    private const string UnmodelledTaskUse =
+        "bpf_get_current_task_btf() returned a task the model does not have (a syscall's caller or an idle CPU's swapper): only comparing it is modelled";
+
+    /// <summary>bpf_trace_printk's formatting: <paramref name="values"/> are the arguments themselves (registers).</summary>
+    private async BpfTask<string> FormatValues(BpfContext ctx, ulong fmt, int fmtSize, ulong[] values, byte[] stack, int pc)
+    {
+        var f = await CString(ctx, fmt, Math.Clamp(fmtSize, 0, 1024), stack, pc);
+        var sb = new StringBuilder();
+        var arg = 0;
+        for (var i = 0; i < f.Length; i++)
+        {
+            var c = f[i];
+            if (c != '%') { sb.Append(c); continue; }
+            if (i + 1 < f.Length && f[i + 1] == '%') { sb.Append('%'); i++; continue; }
+            var j = i + 1;
+            while (j < f.Length && (f[j] is 'l' or 'h' or 'z' || char.IsDigit(f[j]) || f[j] is '-' or '.')) j++;
+            if (j >= f.Length || arg >= values.Length) throw Fault(pc, $"bpf_trace_printk: bad format string '{f}' (at most 3 arguments)");
+            var v = values[arg++];
+            var spec = f[(i + 1)..(j + 1)];
+            var is64 = spec.Contains('l') || spec.Contains('z');
+            sb.Append(f[j] switch
+            {
+                'd' or 'i' => is64 ? ((long)v).ToString(CultureInfo.InvariantCulture) : ((int)v).ToString(CultureInfo.InvariantCulture),
+                'u' => is64 ? v.ToString(CultureInfo.InvariantCulture) : ((uint)v).ToString(CultureInfo.InvariantCulture),
+                'x' => is64 ? v.ToString("x", CultureInfo.InvariantCulture) : ((uint)v).ToString("x", CultureInfo.InvariantCulture),
+                'c' => ((char)(byte)v).ToString(),
+                'p' => $"0x{v:x}",
+                's' => await CString(ctx, v, 256, stack, pc),
+                _ => throw Fault(pc, $"bpf_trace_printk: unsupported format specifier %{spec}"),
+            });
+            i = j;
+        }
+        return sb.ToString();
+    }
+
     private async BpfTask<string> Format(BpfContext ctx, ulong fmt, ulong data, int dataSize, byte[] stack, int pc)
     {
         var f = await CString(ctx, fmt, 1024, stack, pc);

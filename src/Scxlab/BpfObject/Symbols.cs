@@ -111,11 +111,12 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
+        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
-        or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp;
+        or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
+        or TracePrintk or GetCurrentTaskBtf;
 
     public static string Name(int id) => id switch
     {
@@ -123,7 +124,8 @@ public static class Helpers
         MapUpdateElem => "bpf_map_update_elem",
         MapDeleteElem => "bpf_map_delete_elem",
         KtimeGetNs => "bpf_ktime_get_ns",
-        6 => "bpf_trace_printk",
+        TracePrintk => "bpf_trace_printk",
+        GetCurrentTaskBtf => "bpf_get_current_task_btf",
         GetPrandomU32 => "bpf_get_prandom_u32",
         GetSmpProcessorId => "bpf_get_smp_processor_id",
         MapPushElem => "bpf_map_push_elem",

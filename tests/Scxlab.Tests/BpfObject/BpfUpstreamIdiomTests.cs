@@ -381,3 +381,50 @@ public class BpfCompatMoveTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: v2=1 moved=1", Assert.Single(r.Violations).Violation.ToString());
     }
 }
+
+/// <summary>programs/current.bpf.c: bpf_get_current_task_btf() outside any modelled task, and bpf_printk into the trace.</summary>
+public class BpfCurrentTaskTests
+{
+    private static ExploreResult Run(string rodata)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        return new Explorer(new Machine(s.ToConfig(BpfExamples.CompileProgram("current.bpf.c", "v3") + rodata)), new ExploreOptions { Checks = s.Checks }).Run();
+    }
+
+    [Fact]
+    public void Should_CompareUnequalToTheTask_When_CurrentIsNoModelledTask() =>
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: differs=1 pid=0", Assert.Single(Run("").Violations).Violation.ToString());
+
+    [Fact]
+    public void Should_EndTheSchedulerClearly_When_AProgramReadsAnUnmodelledCurrent()
+    {
+        var text = Assert.Single(Run("@deref=1").Violations).Violation.ToString();
+        Assert.Contains("bpf_get_current_task_btf() returned a task the model does not have", text);
+    }
+
+    // A wakeup onto a busy CPU: ops.enqueue runs in the waker's step (the model's trace has its notes).
+    private const string WakeOntoBusyCpu = """
+        name: wake-onto-busy
+        cpus: 2
+        policy: simple
+        tasks:
+          - { name: r, allowed: [0], cpu: 0, state: running }
+          - { name: p, allowed: [0], cpu: 0, state: sleeping }
+        actors:
+          - name: waker
+            cpu: 1
+            do:
+              - wake: { task: p }
+        check: [all]
+        """;
+
+    [Fact]
+    public void Should_WriteTheLineIntoTheTrace_When_AProgramCallsBpfPrintk()
+    {
+        var s = ScenarioLoader.Parse(WakeOntoBusyCpu, "test.yaml");
+        var config = s.ToConfig(BpfExamples.CompileProgram("current.bpf.c", "v3"));
+        var found = Assert.Single(new Explorer(new Machine(config), new ExploreOptions { Checks = s.Checks }).Run().Violations);
+        var run = TraceRunner.Run(config, found.Trace, s.Checks);
+        Assert.Contains(run.Rows.SelectMany(row => row.Notes), n => n == "bpf_printk: enqueue 102, current is p: 0");
+    }
+}
