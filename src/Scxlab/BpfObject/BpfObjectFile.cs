@@ -4,7 +4,8 @@ using Scxlab.Bpf;
 
 namespace Scxlab.BpfObject;
 
-public enum CallType : byte { None, Helper, Kfunc, Subprog }
+/// <summary><see cref="Poison"/>: an instruction whose CO-RE relocation failed (libbpf's "poisoned" instruction).</summary>
+public enum CallType : byte { None, Helper, Kfunc, Subprog, Poison }
 
 /// <summary>One decoded instruction; ld_imm64 carries its 64-bit value (after relocation) in <see cref="Imm64"/>.</summary>
 public struct Insn
@@ -65,6 +66,18 @@ public sealed class BpfObjectFile : ISourceMap
     /// <summary>Kfuncs and helpers the object calls that the model does not implement (only a lenient load keeps going past them).</summary>
     public List<string> Unsupported { get; } = [];
 
+    /// <summary>
+    /// Why each poisoned instruction is poisoned (<see cref="CallType.Poison"/>, Target = index here). libbpf does not fail
+    /// a load on a CO-RE relocation it cannot resolve: it replaces the instruction with an invalid call, and only a path
+    /// that reaches it fails (the verifier, at load; the model, when the path runs). scx's compat wrappers rely on it:
+    /// <c>if (bpf_core_type_exists(struct X)) { ...fields of X... } else { ...older kfunc... }</c>.
+    /// </summary>
+    public List<string> Poisons { get; } = [];
+
+    /// <summary>Functions passed to helpers as callbacks (ld_imm64 of a function): entries the verifier checks too.</summary>
+    internal IEnumerable<int> CallbackEntries() =>
+        Insns.Where(i => i.Op == 0x18 && i.Src == 4 && Mem.RegionOf((ulong)i.Imm64) == Region.Func).Select(i => Mem.Index((ulong)i.Imm64));
+
     /// <param name="lenient">For <c>scxlab inspect</c>: record unsupported kfuncs and helpers instead of failing.</param>
     public static BpfObjectFile Load(string path, IReadOnlyList<string>? rodata = null, bool lenient = false)
     {
@@ -84,6 +97,9 @@ public sealed class BpfObjectFile : ISourceMap
             o.Build(Elf.Parse(bytes, name));
             if (!lenient && o.Unsupported.Count > 0) throw new BpfLoadException($"unknown func {o.Unsupported[0]}");
             foreach (var r in rodata ?? []) o.PatchRodata(r);
+            // A failed CO-RE relocation fails the load only where a program can reach it (after rodata is set).
+            if (!lenient && PoisonReachability.FirstReachable(o, o.Programs.Select(p => p.Entry).Concat(o.CallbackEntries())) is { } poisoned)
+                throw new BpfLoadException($"{poisoned.Message} (reachable: insn {poisoned.Pc}, {o.Where(poisoned.Pc)})");
         }
         catch (BpfLoadException e) when (!e.Message.StartsWith(name + ":", StringComparison.Ordinal))
         {
@@ -266,7 +282,16 @@ public sealed class BpfObjectFile : ISourceMap
             foreach (var li in ext.Lines.GetValueOrDefault(sec.Name) ?? [])
                 if (b + li.Insn < lines.Length) lines[b + li.Insn] = li;
             foreach (var cr in ext.CoreRelos.GetValueOrDefault(sec.Name) ?? [])
-                ApplyCore(ref code[b + cr.Insn], cr, sec.Name);
+                try
+                {
+                    ApplyCore(ref code[b + cr.Insn], cr, sec.Name);
+                }
+                catch (CoreUnresolved unresolved)
+                {
+                    ref var poisoned = ref code[b + cr.Insn];
+                    poisoned = new Insn { Op = 0x85, Call = CallType.Poison, Target = Poisons.Count };
+                    Poisons.Add(unresolved.Message);
+                }
         }
         // Plain ld_imm64 and non-relocated calls.
         for (var i = 0; i < code.Length; i++)
@@ -479,7 +504,7 @@ public sealed class BpfObjectFile : ISourceMap
                 if (f == null)
                 {
                     if (cr.Kind == CoreFieldExists) { value = 0; break; }
-                    throw new BpfLoadException($"{sec}: relo for {spec}: field not found in the model's types (the model has no such field)");
+                    throw new CoreUnresolved($"{sec}: relo for {spec}: field not found in the model's types (the model has no such field)");
                 }
                 value = cr.Kind switch
                 {
@@ -492,7 +517,7 @@ public sealed class BpfObjectFile : ISourceMap
             }
             case CoreTypeExists: value = ModelTypes.Structs.ContainsKey(Essential(root.Name)) ? 1 : 0; break;
             case CoreTypeSize:
-                value = ModelTypes.Structs.TryGetValue(Essential(root.Name), out var ms) ? ms.Size : throw new BpfLoadException($"{sec}: relo for {spec}: type not in the model");
+                value = ModelTypes.Structs.TryGetValue(Essential(root.Name), out var ms) ? ms.Size : throw new CoreUnresolved($"{sec}: relo for {spec}: type not in the model");
                 break;
             case CoreTypeIdLocal or CoreTypeIdTarget: value = cr.TypeId; break;
             case CoreEnumvalExists or CoreEnumvalValue:
@@ -501,7 +526,7 @@ public sealed class BpfObjectFile : ISourceMap
                 var name = root.Members[idx].Name;
                 var known = ModelEnums.TryGet(name, out var v);
                 if (cr.Kind == CoreEnumvalExists) value = known ? 1 : 0;
-                else value = known ? v : throw new BpfLoadException($"{sec}: relo for {spec}: enum value {name} not in the model");
+                else value = known ? v : throw new CoreUnresolved($"{sec}: relo for {spec}: enum value {name} not in the model");
                 break;
             }
             default: throw new BpfLoadException($"{sec}: unsupported CO-RE relocation kind {cr.Kind} for {spec}");
@@ -511,6 +536,9 @@ public sealed class BpfObjectFile : ISourceMap
         else if (insn.Op == 0x18) insn.Imm64 = value;
         else insn.Imm = checked((int)value);
     }
+
+    /// <summary>A CO-RE relocation the model's types cannot satisfy: the instruction is poisoned, not the load.</summary>
+    private sealed class CoreUnresolved(string message) : Exception(message);
 
     private static string KindWord(BtfType t) => t.Kind switch { BtfKind.Struct => "struct", BtfKind.Union => "union", BtfKind.Enum or BtfKind.Enum64 => "enum", _ => "" };
 

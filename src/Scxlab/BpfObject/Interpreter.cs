@@ -91,6 +91,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                                 if (i.Target < 0) throw Fault(pc, "call to a weak kfunc the model does not implement (guard it with bpf_ksym_exists())");
                                 r[0] = (ulong)await KfuncCall(ctx, (Kfunc)i.Target, r, stack, pc);
                                 break;
+                            case CallType.Poison:
+                                // What the verifier would have refused at load had this path been reachable.
+                                throw Fault(pc, $"{obj.Poisons[i.Target]}; the instruction was poisoned at load and this path reached it");
                             case CallType.None:
                             default:
                                 throw new System.Diagnostics.UnreachableException($"unrelocated call at {pc}");

@@ -75,6 +75,41 @@ public class BpfLoadErrorTests
         Assert.Contains("field not found", msg);
     }
 
+    // scx's compat wrappers: if (bpf_core_type_exists(struct X)) { fields of X } else { the older way }.
+    private static readonly string Guarded = Header
+        + "struct made_up_args { s32 prev_cpu; } __attribute__((preserve_access_index));\n"
+        + "struct task_struct___se { struct { u64 vruntime; } se; } __attribute__((preserve_access_index));\n"
+        + "const volatile u32 use_se;\n"
+        + "u64 seen;\n"
+        + "SCX_OPS2(void, g_enqueue, struct task_struct *, p, u64, enq_flags) {\n"
+        + "  if (__builtin_preserve_type_info(*(struct made_up_args *)0, 0)) { struct made_up_args a = { .prev_cpu = 1 }; seen = a.prev_cpu; }\n"
+        + "  if (use_se) seen += ((struct task_struct___se *)p)->se.vruntime;\n"
+        + "  scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);\n"
+        + "}\n"
+        + Ops(".enqueue = (void *)g_enqueue,");
+
+    [Fact]
+    public void Should_LoadAndRun_When_AnUnresolvableRelocationSitsInABranchTheObjectCannotTake()
+    {
+        // libbpf poisons the instruction instead of failing; the verifier prunes the branch (the type does not
+        // exist; use_se is 0 in the frozen rodata), so the object loads and runs.
+        var path = BpfExamples.Compile("guarded_relo", Guarded);
+        Assert.NotNull(BpfObjectFile.Load(path));
+        var s = Scxlab.Scenarios.ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(path)), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
+        Assert.True(r.Complete);
+        Assert.DoesNotContain(r.Violations, v => v.Violation.ToString().Contains("relo", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Should_FailTheLoad_When_RodataMakesThePoisonedBranchReachable()
+    {
+        var path = BpfExamples.Compile("guarded_relo", Guarded);
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(path, ["use_se=1"]));
+        Assert.Contains("task_struct___se (0:0:0): field not found", e.Message);
+        Assert.Contains("reachable: insn", e.Message);
+    }
+
     [Fact]
     public void Should_ExitWithExit1AndOneLine_When_TheCliLoadsABadObject()
     {
