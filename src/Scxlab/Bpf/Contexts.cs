@@ -23,6 +23,8 @@ public enum CallKind : byte
     BpfHashLookup, BpfHashReserve, BpfHashPublish, BpfHashDelete,
     /// <summary>bpf_printk(): a line in the trace.</summary>
     Printk,
+    /// <summary>A whole cpumask read in one access (bpf_cpumask_* on p->cpus_ptr or the idle mask).</summary>
+    TaskCpusMask, IdleMaskBits,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -209,6 +211,8 @@ public class BpfContext
         CallKind.TestAndClearCpuIdle => "scx_bpf_test_and_clear_cpu_idle",
         CallKind.CpuIdleTest => "bpf_cpumask_test_cpu",
         CallKind.Printk => "bpf_trace_printk",
+        CallKind.TaskCpusMask => "read p->cpus_ptr",
+        CallKind.IdleMaskBits => "read the idle cpumask",
         CallKind.BpfHashLookup => "bpf_map_lookup_elem",
         CallKind.BpfHashReserve or CallKind.BpfHashPublish => "bpf_map_update_elem",
         CallKind.BpfHashDelete => "bpf_map_delete_elem",
@@ -275,6 +279,12 @@ public class BpfContext
 
     /// <summary><c>p->comm</c> itself: the task's name (at most TASK_COMM_LEN - 1 = 15 bytes are readable).</summary>
     public string TaskComm(TaskRef p) => M.Config.Tasks[p.Index].Name;
+
+    /// <summary><c>p->cpus_ptr</c> as a bit word (CPU i = bit i; the model has at most 64 CPUs).</summary>
+    public BpfCall<long> TaskCpusMask(TaskRef p) => Run(CallKind.TaskCpusMask, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskCpusMask(c, (int)a)) ? Ready(v) : default;
+
+    /// <summary>The idle cpumask as a bit word.</summary>
+    public BpfCall<long> IdleMaskBits() => Run(CallKind.IdleMaskBits, 0, 0, out var v, static (c, _, _) => c.M.KfIdleMaskBits(c)) ? Ready(v) : default;
 
     /// <summary>bpf_cpumask_test_cpu() on the mask scx_bpf_get_idle_cpumask() returned: is <paramref name="cpu"/> idle now.</summary>
     public BpfCall<bool> TestCpuIdle(int cpu) => Run(CallKind.CpuIdleTest, cpu, 0, out var v, static (c, a, _) => c.M.KfTestCpuIdle(c, (int)a)) ? Ready(v != 0) : default;

@@ -84,6 +84,9 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
             foreach (var off in _obj.Globals[i].Locks)
                 locks[(i, off)] = maps.SpinLock($"{_obj.Globals[i].Name}+{off}");
         _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount, _hashIndex);
+        // struct bpf_cpumask objects, only for an object that can create them (a slot each: [refcount, bits]).
+        if (_obj.KfuncsUsed.Contains("bpf_cpumask_create"))
+            _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", 2 * Interpreter.CpumaskPoolSize);
         _taskCount = maps.TaskCount;
 
         // Every struct bpf_timer in every entry of an array map gets a timer actor.

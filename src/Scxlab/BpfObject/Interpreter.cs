@@ -320,7 +320,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Region.Task:
                 if (idx == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
                 return await TaskLoad(ctx, idx, off, size, pc);
-            case Region.TaskCpumask:
+            case Region.TaskCpumask or Region.BpfCpumask or Region.IdleCpumask or Region.OnlineCpumask:
                 throw Fault(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
             case Region.ExitInfo:
                 // Constant for the run: kind, exit_code 0, and pointers to an empty string.
@@ -729,6 +729,14 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var args = new[] { r[3], r[4], r[5] };
                 return await ctx.Printk(await FormatValues(ctx, r[1], (int)(uint)r[2], args, stack, pc));
             }
+            case Helpers.KptrXchg:
+            {
+                // bpf_kptr_xchg(dst, ptr): an atomic exchange of the referenced pointer stored in a map value or global.
+                if (Mem.RegionOf(r[1]) is not (Region.Global or Region.MapValue)) throw Fault(pc, "bpf_kptr_xchg: arg#0 expected a __kptr field in a map value or global");
+                if (r[2] != 0 && Mem.RegionOf(r[2]) != Region.BpfCpumask) throw Fault(pc, "bpf_kptr_xchg: only struct bpf_cpumask references are modelled");
+                var (h, o, _) = Shared(r[1], 8, pc, true);
+                return await ctx.MemWrite(h, MemWriteKey(o, 8, MemOp.Xchg), (long)r[2]);
+            }
             case Helpers.GetCurrentTaskBtf:
             {
                 // `current`: the task running on this CPU when a CPU path calls the program. The model's syscall
@@ -821,8 +829,87 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     case Region.TaskCpumask: return await ctx.TaskTestCpu(new TaskRef(Mem.Index(mask)), cpu) ? 1 : 0;
                     case Region.IdleCpumask: return await ctx.TestCpuIdle(cpu) ? 1 : 0;
                     case Region.OnlineCpumask: return cpu >= 0 && cpu < ctx.NrCpuIds ? 1 : 0;
+                    case Region.BpfCpumask: return cpu >= 0 && cpu < cpuCount && ((await MaskBits(ctx, mask, pc, "bpf_cpumask_test_cpu") >> cpu) & 1) != 0 ? 1 : 0;
                     default: throw Fault(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr and the idle and online masks are modelled");
                 }
+            }
+            case Kfunc.CpumaskCreate:
+            {
+                // A free slot (reference count 0) is claimed with a compare-and-swap of its count, then cleared.
+                for (var s = 0; s < CpumaskPoolSize; s++)
+                {
+                    var old = await ctx.MemWrite(CpumaskPool, MemWriteKey(2 * s * 8, 4, MemOp.Cmpxchg), (long)((0UL << 32) | 1));
+                    if (old != 0) continue;
+                    await ctx.MemWrite(CpumaskPool, MemWriteKey((2 * s + 1) * 8, 8, MemOp.Store), 0);
+                    return (long)Mem.Addr(Region.BpfCpumask, s, 0);
+                }
+                return 0; // NULL, as the kernel's allocator returns when it has no memory (the model's pool is full)
+            }
+            case Kfunc.CpumaskAcquire:
+            {
+                var s = BpfMaskSlot(r[1], pc, "bpf_cpumask_acquire");
+                await ctx.MemWrite(CpumaskPool, MemWriteKey(2 * s * 8, 4, MemOp.Add), 1);
+                return (long)r[1];
+            }
+            case Kfunc.CpumaskRelease:
+            {
+                var s = BpfMaskSlot(r[1], pc, "bpf_cpumask_release");
+                var old = await ctx.MemWrite(CpumaskPool, MemWriteKey(2 * s * 8, 4, MemOp.Add), unchecked((uint)-1));
+                if ((uint)old == 0) throw Fault(pc, "bpf_cpumask_release: the cpumask has no reference left");
+                return 0;
+            }
+            case Kfunc.CpumaskSetCpu or Kfunc.CpumaskClearCpu or Kfunc.CpumaskTestAndSetCpu or Kfunc.CpumaskTestAndClearCpu:
+            {
+                var cpu = (uint)r[1];
+                if (cpu >= (uint)cpuCount) return 0; // the kfuncs ignore an invalid CPU (cpu_valid())
+                var bit = 1UL << (int)cpu;
+                var set = k is Kfunc.CpumaskSetCpu or Kfunc.CpumaskTestAndSetCpu;
+                var old = await MaskAtomic(ctx, r[2], set ? MemOp.Or : MemOp.And, set ? bit : ~bit, pc, "bpf_cpumask_set_cpu");
+                return (old & bit) != 0 ? 1 : 0;
+            }
+            case Kfunc.CpumaskSetall:
+                await MaskAtomic(ctx, r[1], MemOp.Store, AllCpus, pc, "bpf_cpumask_setall");
+                return 0;
+            case Kfunc.CpumaskClear:
+                await MaskAtomic(ctx, r[1], MemOp.Store, 0, pc, "bpf_cpumask_clear");
+                return 0;
+            case Kfunc.CpumaskAnd or Kfunc.CpumaskOr or Kfunc.CpumaskXor:
+            {
+                BpfMaskSlot(r[1], pc, "bpf_cpumask_and/or/xor");
+                var a = await MaskBits(ctx, r[2], pc, "bpf_cpumask_and/or/xor");
+                var b = await MaskBits(ctx, r[3], pc, "bpf_cpumask_and/or/xor");
+                var res = k == Kfunc.CpumaskAnd ? a & b : k == Kfunc.CpumaskOr ? a | b : a ^ b;
+                await MaskAtomic(ctx, r[1], MemOp.Store, res, pc, "bpf_cpumask_and/or/xor");
+                return k == Kfunc.CpumaskAnd ? (res != 0 ? 1 : 0) : 0; // bpf_cpumask_and() returns whether the result is non-empty
+            }
+            case Kfunc.CpumaskCopy:
+            {
+                BpfMaskSlot(r[1], pc, "bpf_cpumask_copy");
+                await MaskAtomic(ctx, r[1], MemOp.Store, await MaskBits(ctx, r[2], pc, "bpf_cpumask_copy"), pc, "bpf_cpumask_copy");
+                return 0;
+            }
+            case Kfunc.CpumaskFirst:
+                return FirstBit(await MaskBits(ctx, r[1], pc, "bpf_cpumask_first"), cpuCount);
+            case Kfunc.CpumaskFirstZero:
+                return FirstBit(~await MaskBits(ctx, r[1], pc, "bpf_cpumask_first_zero") & AllCpus, cpuCount);
+            case Kfunc.CpumaskFirstAnd:
+                return FirstBit(await MaskBits(ctx, r[1], pc, "bpf_cpumask_first_and") & await MaskBits(ctx, r[2], pc, "bpf_cpumask_first_and"), cpuCount);
+            case Kfunc.CpumaskWeight:
+                return System.Numerics.BitOperations.PopCount(await MaskBits(ctx, r[1], pc, "bpf_cpumask_weight") & AllCpus);
+            case Kfunc.CpumaskEmpty:
+                return (await MaskBits(ctx, r[1], pc, "bpf_cpumask_empty") & AllCpus) == 0 ? 1 : 0;
+            case Kfunc.CpumaskFull:
+                return (await MaskBits(ctx, r[1], pc, "bpf_cpumask_full") & AllCpus) == AllCpus ? 1 : 0;
+            case Kfunc.CpumaskIntersects or Kfunc.CpumaskSubset or Kfunc.CpumaskEqual:
+            {
+                var a = await MaskBits(ctx, r[1], pc, "bpf_cpumask_intersects/subset/equal") & AllCpus;
+                var b = await MaskBits(ctx, r[2], pc, "bpf_cpumask_intersects/subset/equal") & AllCpus;
+                return k switch
+                {
+                    Kfunc.CpumaskIntersects => (a & b) != 0 ? 1 : 0,
+                    Kfunc.CpumaskSubset => (a & ~b) == 0 ? 1 : 0,
+                    _ => a == b ? 1 : 0,
+                };
             }
             case Kfunc.GetIdleCpumask:
                 // The kernel's per-node idle mask, read live through bpf_cpumask_test_cpu (each test an interleaving point).
@@ -933,6 +1020,43 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// <summary>The kernel's bstr formatting: <paramref name="fmt"/> with u64 arguments at <paramref name="data"/>.</summary>
     /// <summary>The task index `current` has when it is a task the model does not have (a syscall's caller, the idle task).</summary>
     internal const int UnmodelledTask = 0xFFFFFF;
+
+    /// <summary>
+    /// The policy's struct bpf_cpumask objects: <see cref="CpumaskPoolSize"/> slots of two shared words each,
+    /// [reference count, CPU bits] (up to 64 CPUs). bpf_cpumask_create() claims a free slot with a compare-and-swap.
+    /// </summary>
+    internal MapHandle CpumaskPool;
+    internal const int CpumaskPoolSize = 16;
+
+    /// <summary>A cpumask argument as a bit word: a bpf_cpumask, p->cpus_ptr, the idle or the online mask.</summary>
+    private async BpfTask<ulong> MaskBits(BpfContext ctx, ulong mask, int pc, string kfunc)
+    {
+        if (cpuCount > 64) throw Fault(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
+        switch (Mem.RegionOf(mask))
+        {
+            case Region.BpfCpumask: return (ulong)await ctx.Get(CpumaskPool, 2 * Mem.Index(mask) + 1);
+            case Region.TaskCpumask: return (ulong)await ctx.TaskCpusMask(new TaskRef(Mem.Index(mask)));
+            case Region.IdleCpumask: return (ulong)await ctx.IdleMaskBits();
+            case Region.OnlineCpumask: return AllCpus;
+            case Region.None when mask == 0: throw Fault(pc, $"{kfunc}: NULL cpumask");
+            default: throw Fault(pc, $"{kfunc}: expected a struct cpumask pointer");
+        }
+    }
+
+    private ulong AllCpus => cpuCount >= 64 ? ulong.MaxValue : (1UL << cpuCount) - 1;
+
+    private int BpfMaskSlot(ulong mask, int pc, string kfunc) =>
+        Mem.RegionOf(mask) == Region.BpfCpumask ? Mem.Index(mask) : throw Fault(pc, $"{kfunc}: expected a struct bpf_cpumask (from bpf_cpumask_create)");
+
+    /// <summary>An atomic operation on a bpf_cpumask's bits (set_bit, clear_bit, …): returns the old bits.</summary>
+    private async BpfTask<ulong> MaskAtomic(BpfContext ctx, ulong mask, MemOp op, ulong operand, int pc, string kfunc)
+    {
+        if (cpuCount > 64) throw Fault(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
+        var slot = BpfMaskSlot(mask, pc, kfunc);
+        return (ulong)await ctx.MemWrite(CpumaskPool, MemWriteKey((2 * slot + 1) * 8, 8, op), (long)operand);
+    }
+
+    private static long FirstBit(ulong bits, int n) => bits == 0 ? n : Math.Min(n, System.Numerics.BitOperations.TrailingZeroCount(bits));
 
     private const string UnmodelledTaskUse =
         "bpf_get_current_task_btf() returned a task the model does not have (a syscall's caller or an idle CPU's swapper): only comparing it is modelled";

@@ -18,6 +18,7 @@ public enum Region : byte
     ExitInfo,     // the struct scx_exit_info passed to ops.exit; index: the exit kind
     IdleCpumask,  // scx_bpf_get_idle_cpumask()/get_idle_smtmask(): the idle CPUs, read through bpf_cpumask_test_cpu
     OnlineCpumask, // scx_bpf_get_online_cpumask(): every CPU (the model has no hotplug)
+    BpfCpumask,   // a struct bpf_cpumask from bpf_cpumask_create(); index: its slot in the policy's pool
 }
 
 /// <summary>
@@ -44,6 +45,9 @@ public enum Kfunc
     DsqNrQueued, TaskRunning, TaskCpu, Now, ErrorBstr, ExitBstr, CpumaskTestCpu, TaskFromPid, TaskAcquire, TaskRelease, NrCpuIds,
     PickIdleCpu, PickAnyCpu, TestAndClearCpuIdle, DestroyDsq, DsqPeek, ReenqueueLocal, IterNumNew, IterNumNext, IterNumDestroy, RcuReadLock, RcuReadUnlock, TaskSetSlice, TaskSetDsqVtime,
     GetIdleCpumask, GetOnlineCpumask, PutCpumask, DsqMoveToLocalFlags,
+    CpumaskCreate, CpumaskAcquire, CpumaskRelease, CpumaskSetCpu, CpumaskClearCpu, CpumaskTestAndSetCpu, CpumaskTestAndClearCpu,
+    CpumaskSetall, CpumaskClear, CpumaskAnd, CpumaskOr, CpumaskXor, CpumaskCopy, CpumaskFirst, CpumaskFirstZero, CpumaskFirstAnd,
+    CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
 }
 
 public static class Kfuncs
@@ -99,6 +103,28 @@ public static class Kfuncs
         ["scx_bpf_get_online_cpumask"] = Kfunc.GetOnlineCpumask,
         ["scx_bpf_put_idle_cpumask"] = Kfunc.PutCpumask,
         ["scx_bpf_put_cpumask"] = Kfunc.PutCpumask,
+        ["bpf_cpumask_create"] = Kfunc.CpumaskCreate,
+        ["bpf_cpumask_acquire"] = Kfunc.CpumaskAcquire,
+        ["bpf_cpumask_release"] = Kfunc.CpumaskRelease,
+        ["bpf_cpumask_set_cpu"] = Kfunc.CpumaskSetCpu,
+        ["bpf_cpumask_clear_cpu"] = Kfunc.CpumaskClearCpu,
+        ["bpf_cpumask_test_and_set_cpu"] = Kfunc.CpumaskTestAndSetCpu,
+        ["bpf_cpumask_test_and_clear_cpu"] = Kfunc.CpumaskTestAndClearCpu,
+        ["bpf_cpumask_setall"] = Kfunc.CpumaskSetall,
+        ["bpf_cpumask_clear"] = Kfunc.CpumaskClear,
+        ["bpf_cpumask_and"] = Kfunc.CpumaskAnd,
+        ["bpf_cpumask_or"] = Kfunc.CpumaskOr,
+        ["bpf_cpumask_xor"] = Kfunc.CpumaskXor,
+        ["bpf_cpumask_copy"] = Kfunc.CpumaskCopy,
+        ["bpf_cpumask_first"] = Kfunc.CpumaskFirst,
+        ["bpf_cpumask_first_zero"] = Kfunc.CpumaskFirstZero,
+        ["bpf_cpumask_first_and"] = Kfunc.CpumaskFirstAnd,
+        ["bpf_cpumask_weight"] = Kfunc.CpumaskWeight,
+        ["bpf_cpumask_empty"] = Kfunc.CpumaskEmpty,
+        ["bpf_cpumask_full"] = Kfunc.CpumaskFull,
+        ["bpf_cpumask_intersects"] = Kfunc.CpumaskIntersects,
+        ["bpf_cpumask_subset"] = Kfunc.CpumaskSubset,
+        ["bpf_cpumask_equal"] = Kfunc.CpumaskEqual,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);
@@ -111,12 +137,12 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
+        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
         or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
-        or TracePrintk or GetCurrentTaskBtf;
+        or TracePrintk or GetCurrentTaskBtf or KptrXchg;
 
     public static string Name(int id) => id switch
     {
@@ -126,6 +152,7 @@ public static class Helpers
         KtimeGetNs => "bpf_ktime_get_ns",
         TracePrintk => "bpf_trace_printk",
         GetCurrentTaskBtf => "bpf_get_current_task_btf",
+        KptrXchg => "bpf_kptr_xchg",
         GetPrandomU32 => "bpf_get_prandom_u32",
         GetSmpProcessorId => "bpf_get_smp_processor_id",
         MapPushElem => "bpf_map_push_elem",

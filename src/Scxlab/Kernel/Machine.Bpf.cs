@@ -591,6 +591,25 @@ public sealed partial class Machine
         return any >= 0 && any < N ? any : -16;
     }
 
+    /// <summary>p->cpus_ptr as a bit word (read in one access: the kernel reads one word for up to 64 CPUs).</summary>
+    internal long KfTaskCpusMask(BpfContext ctx, int p)
+    {
+        long bits = 0;
+        var mask = TkR(p).CpusPtr;
+        for (var c = 0; c < N; c++)
+            if (mask.Test(c)) bits |= 1L << c;
+        return bits;
+    }
+
+    /// <summary>The idle CPUs as a bit word (every rq's idle flag, read as one access).</summary>
+    internal long KfIdleMaskBits(BpfContext ctx)
+    {
+        long bits = 0;
+        for (var c = 0; c < N; c++)
+            if (RqR(c).Idle) bits |= 1L << c;
+        return bits;
+    }
+
     /// <summary>bpf_cpumask_test_cpu(cpu, idle mask): false for a CPU outside nr_cpu_ids, as the kfunc's cpu_valid() check.</summary>
     internal long KfTestCpuIdle(BpfContext ctx, int cpu) => cpu >= 0 && cpu < N && RqR(cpu).Idle ? 1 : 0;
 

@@ -428,3 +428,29 @@ public class BpfCurrentTaskTests
         Assert.Contains(run.Rows.SelectMany(row => row.Notes), n => n == "bpf_printk: enqueue 102, current is p: 0");
     }
 }
+
+/// <summary>programs/cpumask.bpf.c: struct bpf_cpumask objects and bpf_kptr_xchg, as scx_bpfland and scx_cosmos keep CPU domains.</summary>
+public class BpfCpumaskTests
+{
+    private static ExploreResult Run(string rodata)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var config = s.ToConfig(BpfExamples.CompileProgram("cpumask.bpf.c", "v3") + rodata);
+        return new Explorer(new Machine(config), new ExploreOptions { Checks = s.Checks }).Run();
+    }
+
+    [Fact]
+    public void Should_ComputeWhatTheKernelsCpumaskKfuncsReturn_When_APolicyBuildsADomain()
+    {
+        // Two CPUs. {1}: test_and_set(1) 1, test_and_set(0) 0 → {0,1}: weight 2, full 1; clear 0 → first 1,
+        // first_zero 0; and({1}, online) non-empty, equal to {1} and a subset of online; the copy of online
+        // intersects {1} and is not empty; 14 more objects fit in the pool of 16; the kptr slot was NULL; p
+        // (allowed on both CPUs) intersects the stored domain {1}, of weight 1.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: tas1=1 tas0=0 weight=2 full=1 first=10 and=1 eq_sub=11 inter_empty=10 made=14 xchg=1 enq_inter=1 enq_weight=1",
+            Assert.Single(Run("").Violations).Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_EndTheScheduler_When_ACpumaskIsReleasedOnceTooOften() =>
+        Assert.Contains("bpf_cpumask_release: the cpumask has no reference left", Assert.Single(Run("@overrelease=1").Violations).Violation.ToString());
+}
