@@ -49,16 +49,29 @@ public static class InspectCommand
             stderr.WriteLine($"scxlab inspect: {e.Message}");
             return ExitCodes.BadInput;
         }
-        Write(o, stdout);
+        // Whether it loads is what a strict load says: a strong extern the model lacks, or a poisoned
+        // instruction (a failed CO-RE relocation, a helper or weak kfunc the model lacks) a program can reach.
+        string loads;
+        try
+        {
+            BpfObjectFile.Load(path, rodata);
+            loads = "yes";
+        }
+        catch (BpfLoadException e)
+        {
+            var prefix = Path.GetFileName(path) + ": ";
+            loads = "no: " + (e.Message.StartsWith(prefix, StringComparison.Ordinal) ? e.Message[prefix.Length..] : e.Message);
+        }
+        Write(o, loads, stdout);
         return ExitCodes.Ok;
     }
 
-    private static void Write(BpfObjectFile o, TextWriter w)
+    private static void Write(BpfObjectFile o, string loads, TextWriter w)
     {
         w.WriteLine($"object     {o.Path}");
         w.WriteLine($"sha256     {o.Sha256}");
         w.WriteLine($"license    {(o.License.Length > 0 ? o.License : "(none)")}");
-        w.WriteLine($"loads      {(o.Unsupported.Count == 0 ? "yes" : "no: unknown func " + string.Join(", ", o.Unsupported))}");
+        w.WriteLine($"loads      {loads}");
         w.WriteLine();
         var ops = o.Ops;
         w.WriteLine($"struct_ops {ops.MapName}: name \"{ops.Name}\", flags 0x{ops.Flags:x}, timeout_ms {ops.TimeoutMs}, dispatch_max_batch {ops.DispatchMaxBatch}");

@@ -4,7 +4,10 @@ using Scxlab.Bpf;
 
 namespace Scxlab.BpfObject;
 
-/// <summary><see cref="Poison"/>: an instruction whose CO-RE relocation failed (libbpf's "poisoned" instruction).</summary>
+/// <summary>
+/// <see cref="Poison"/>: an instruction the verifier would refuse if a program reached it: a failed CO-RE relocation
+/// (libbpf's "poisoned" instruction), a call to a helper or a weak kfunc the model does not implement.
+/// </summary>
 public enum CallType : byte { None, Helper, Kfunc, Subprog, Poison }
 
 /// <summary>One decoded instruction; ld_imm64 carries its 64-bit value (after relocation) in <see cref="Imm64"/>.</summary>
@@ -63,7 +66,7 @@ public sealed class BpfObjectFile : ISourceMap
     public Btf Btf { get; private set; } = null!;
     private readonly Dictionary<int, string> _insnProgram = [];
 
-    /// <summary>Kfuncs and helpers the object calls that the model does not implement (only a lenient load keeps going past them).</summary>
+    /// <summary>Strong kfunc externs the model does not implement: libbpf fails the load on them wherever they are called (only a lenient load keeps going).</summary>
     public List<string> Unsupported { get; } = [];
 
     /// <summary>
@@ -73,6 +76,13 @@ public sealed class BpfObjectFile : ISourceMap
     /// <c>if (bpf_core_type_exists(struct X)) { ...fields of X... } else { ...older kfunc... }</c>.
     /// </summary>
     public List<string> Poisons { get; } = [];
+
+    /// <summary>Replace an instruction by a poisoned call (<see cref="Poisons"/>): fatal only on a reachable path.</summary>
+    private void Poison(ref Insn insn, string why)
+    {
+        insn = new Insn { Op = 0x85, Call = CallType.Poison, Target = Poisons.Count };
+        Poisons.Add(why);
+    }
 
     /// <summary>Functions passed to helpers as callbacks (ld_imm64 of a function): entries the verifier checks too.</summary>
     internal IEnumerable<int> CallbackEntries() =>
@@ -225,7 +235,9 @@ public sealed class BpfObjectFile : ISourceMap
                         insn.Call = CallType.Kfunc;
                         KfuncsUsed.Add(sym.Name);
                         if (Kfuncs.Supported(sym.Name)) insn.Target = Kfuncs.Resolve(sym.Name);
-                        else if (sym.Bind == 2) insn.Target = -1; // weak: the program guards it with bpf_ksym_exists()
+                        // Weak: libbpf leaves the call unresolved and the verifier refuses it only on a path it
+                        // can reach (the program guards it with bpf_ksym_exists()): a poisoned call.
+                        else if (sym.Bind == 2) Poison(ref insn, $"unknown func {sym.Name} (a weak kfunc the model does not implement)");
                         else if (!Unsupported.Contains(sym.Name + " (a kfunc the model does not implement)")) Unsupported.Add(sym.Name + " (a kfunc the model does not implement)");
                     }
                     else if (codeBase.TryGetValue(sym.Shndx, out var tb))
@@ -288,9 +300,7 @@ public sealed class BpfObjectFile : ISourceMap
                 }
                 catch (CoreUnresolved unresolved)
                 {
-                    ref var poisoned = ref code[b + cr.Insn];
-                    poisoned = new Insn { Op = 0x85, Call = CallType.Poison, Target = Poisons.Count };
-                    Poisons.Add(unresolved.Message);
+                    Poison(ref code[b + cr.Insn], unresolved.Message);
                 }
         }
         // Plain ld_imm64 and non-relocated calls.
@@ -307,10 +317,16 @@ public sealed class BpfObjectFile : ISourceMap
                 if (insn.Src == 1) { insn.Call = CallType.Subprog; insn.Target = i + insn.Imm + 1; }
                 else if (insn.Src == 0)
                 {
-                    insn.Call = CallType.Helper;
-                    insn.Target = insn.Imm;
-                    if (!Helpers.Supported(insn.Imm) && !HelpersUsed.Contains(insn.Imm)) Unsupported.Add($"{Helpers.Name(insn.Imm)}#{insn.Imm}");
                     HelpersUsed.Add(insn.Imm);
+                    // The kernel has every helper; the verifier checks only the ones a program can reach. One the
+                    // model lacks is therefore a load error only where it is reachable (scx's percpu.bpf.h calls
+                    // bpf_per_cpu_ptr() behind weak ksyms the kernel may not have): a poisoned call.
+                    if (Helpers.Supported(insn.Imm))
+                    {
+                        insn.Call = CallType.Helper;
+                        insn.Target = insn.Imm;
+                    }
+                    else Poison(ref insn, $"unknown func {Helpers.Name(insn.Imm)}#{insn.Imm} (a helper the model does not implement)");
                 }
                 else throw new BpfLoadException($"call at insn {i} with src_reg {insn.Src} and no relocation");
             }

@@ -88,7 +88,6 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                                 r[0] = (ulong)await Helper(ctx, i.Target, r, stack, pc);
                                 break;
                             case CallType.Kfunc:
-                                if (i.Target < 0) throw Fault(pc, "call to a weak kfunc the model does not implement (guard it with bpf_ksym_exists())");
                                 r[0] = (ulong)await KfuncCall(ctx, (Kfunc)i.Target, r, stack, pc);
                                 break;
                             case CallType.Poison:

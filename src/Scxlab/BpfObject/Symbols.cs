@@ -169,6 +169,19 @@ public static class Helpers
         TimerCancel => "bpf_timer_cancel",
         181 => "bpf_loop",
         Strncmp => "bpf_strncmp",
+        // Helpers the model lacks, named so a load error says which one.
+        14 => "bpf_get_current_pid_tgid",
+        16 => "bpf_get_current_comm",
+        35 => "bpf_get_current_task",
+        113 => "bpf_probe_read_kernel",
+        125 => "bpf_ktime_get_boot_ns",
+        130 => "bpf_ringbuf_output",
+        131 => "bpf_ringbuf_reserve",
+        132 => "bpf_ringbuf_submit",
+        133 => "bpf_ringbuf_discard",
+        134 => "bpf_ringbuf_query",
+        153 => "bpf_per_cpu_ptr",
+        154 => "bpf_this_cpu_ptr",
         _ => "unknown",
     };
 }

@@ -183,6 +183,49 @@ public class BpfKsymTests
         var r = new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(path)), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 0 1", Assert.Single(r.Violations).Violation.ToString());
     }
+
+    // scx's percpu.bpf.h: a weak typed ksym the kernel may lack, tested before bpf_per_cpu_ptr() (helper 153).
+    private const string PerCpuGuard = "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n"
+        + "static void *(*bpf_per_cpu_ptr)(const void *percpu_ptr, u32 cpu) = (void *) 153;\n"
+        + "extern int sd_llc_id __ksym __weak;\n"
+        + "const volatile bool unguarded;\n"
+        + "static __attribute__((noinline)) int llc_id(s32 cpu)\n{\n\tint *p;\n\tif (!unguarded && !&sd_llc_id) return -2;\n"
+        + "\tp = bpf_per_cpu_ptr(&sd_llc_id, cpu);\n\treturn p ? *p : -22;\n}\n"
+        + "SCX_OPS0(s32, pc_init)\n{\n\tu64 data[1] = { (u64)llc_id(0) };\n"
+        + "\tscx_bpf_exit_bstr(0, \"%lld\", data, sizeof(data));\n\treturn 0;\n}\n"
+        + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .init = (void *)pc_init, .name = \"pc\" };\n";
+
+    [Fact]
+    public void Should_Load_When_AHelperTheModelLacksSitsBehindAnAbsentWeakKsym()
+    {
+        // The verifier never sees the call: &sd_llc_id is 0 when the kernel lacks the variable, as here.
+        var path = BpfExamples.Compile("percpu_guard", PerCpuGuard);
+        var s = Scxlab.Scenarios.ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(path)), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: -2", Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_NameTheHelper_When_AProgramCanReachAHelperTheModelLacks()
+    {
+        var path = BpfExamples.Compile("percpu_guard", PerCpuGuard);
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(path, ["unguarded=1"]));
+        Assert.Contains("unknown func bpf_per_cpu_ptr#153", e.Message);
+        Assert.Contains("reachable", e.Message);
+    }
+
+    [Fact]
+    public void Should_Load_When_AWeakKfuncTheModelLacksIsOnlyCalledBehindBpfKsymExists_AndFail_When_ItIsReachable()
+    {
+        const string body = "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n"
+            + "void scx_bpf_made_up(u64 x) __ksym __weak;\nconst volatile bool unguarded;\n"
+            + "SCX_OPS0(s32, wk_init)\n{\n\tif (unguarded || bpf_ksym_exists(scx_bpf_made_up)) scx_bpf_made_up(1);\n\treturn 0;\n}\n"
+            + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .init = (void *)wk_init, .name = \"wk\" };\n";
+        var path = BpfExamples.Compile("weak_kfunc_guard", body);
+        Assert.NotNull(BpfObjectFile.Load(path));
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(path, ["unguarded=1"]));
+        Assert.Contains("unknown func scx_bpf_made_up", e.Message);
+    }
 }
 
 public class BpfReferenceTests
