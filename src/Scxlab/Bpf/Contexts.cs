@@ -25,6 +25,12 @@ public enum CallKind : byte
     Printk,
     /// <summary>A whole cpumask read in one access (bpf_cpumask_* on p->cpus_ptr or the idle mask).</summary>
     TaskCpusMask, IdleMaskBits,
+    /// <summary>scx_bpf_select_cpu_and(): scx_bpf_select_cpu_dfl()'s search within an extra allowed mask.</summary>
+    SelectCpuAnd,
+    /// <summary>bpf_iter_scx_dsq_new(): find_user_dsq() and the DSQ's seq snapshot.</summary>
+    DsqIterNew,
+    /// <summary>A kfunc's argument check failed (ops_cpu_valid(), validate_node(), …): scx_error().</summary>
+    KernelError,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -44,7 +50,7 @@ public interface ISourceMap
 /// while they stay on the DSQ, and the cursor never skips one of them, so "before the cursor" is
 /// exactly "already returned": <see cref="Visited"/> (a bit per task index) stands for the cursor node.
 /// </remarks>
-public readonly record struct DsqIter(ulong DsqId, long Seq, int Current, bool Started, UInt128 Visited = default)
+public readonly record struct DsqIter(ulong DsqId, long Seq, int Current, bool Started, UInt128 Visited = default, bool Rev = false)
 {
     /// <summary>Tasks the cursor can stand for: one bit of <see cref="Visited"/> each.</summary>
     public const int MaxTasks = 128;
@@ -199,6 +205,9 @@ public class BpfContext
         CallKind.DispatchCancel => "scx_bpf_dispatch_cancel",
         CallKind.DsqMoveToLocal => "scx_bpf_dsq_move_to_local",
         CallKind.DsqIterNext => "bpf_iter_scx_dsq_next",
+        CallKind.DsqIterNew => "bpf_iter_scx_dsq_new",
+        CallKind.SelectCpuAnd => "scx_bpf_select_cpu_and",
+        CallKind.KernelError => "scx_error",
         CallKind.DsqMove => "scx_bpf_dsq_move",
         CallKind.KickCpu => "scx_bpf_kick_cpu",
         CallKind.DsqNrQueued => "scx_bpf_dsq_nr_queued",
@@ -250,7 +259,7 @@ public class BpfContext
         _ => k.ToString(),
     };
 
-    private static BpfCall<T> Ready<T>(T v) => new(v);
+    private protected static BpfCall<T> Ready<T>(T v) => new(v);
 
     // ---- immutable task identity: not interleaving points ----
 
@@ -332,6 +341,33 @@ public class BpfContext
     public BpfCall<int> PickIdleCpu(TaskRef p) => Run(CallKind.PickIdleCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfPickIdleCpu(c, (int)a, clear: true)) ? Ready((int)v) : default;
     public BpfCall<int> PickAnyCpu(TaskRef p) => Run(CallKind.PickAnyCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfPickAnyCpu(c, (int)a)) ? Ready((int)v) : default;
     public BpfCall<bool> TestAndClearCpuIdle(int cpu) => Run(CallKind.TestAndClearCpuIdle, cpu, 0, out var v, static (c, a, _) => c.M.KfTestAndClearCpuIdle(c, (int)a)) ? Ready(v != 0) : default;
+    /// <summary>A kfunc's own argument check failing: the kernel's scx_error() (SCX_EXIT_ERROR) with its message.</summary>
+    public BpfCall<bool> KernelError(string message) => Run(CallKind.KernelError, 0, 0, out var v, (c, _, _) => { c.M.ScxError(message); return 0; }) ? Ready(true) : default;
+    /// <summary>
+    /// <c>bpf_iter_scx_dsq_new(it, dsq_id, 0)</c>: the DSQ's seq at this moment (tasks inserted later are not
+    /// visited), or -ENOENT when <paramref name="dsqId"/> is no user DSQ (find_user_dsq()).
+    /// </summary>
+    public BpfCall<long> DsqIterNew(ulong dsqId) => Run(CallKind.DsqIterNew, (long)dsqId, 0, out var v, static (c, a, _) => c.M.KfDsqIterNew(c, (ulong)a)) ? Ready(v) : default;
+    /// <summary><c>bpf_for_each(scx_dsq, …)</c> step: the next task after <paramref name="it"/> inserted before the iteration began.</summary>
+    public BpfCall<DsqIter> DsqIterNext(DsqIter it)
+    {
+        long v;
+        switch (Enter(CallKind.DsqIterNext, (long)it.DsqId, it.Started ? it.Current : -2, out v))
+        {
+            case 0: break;
+            case 1:
+                v = M.KfDsqIterNext(this, it);
+                if (!Commit(CallKind.DsqIterNext, v)) return default;
+                break;
+            default: return default;
+        }
+        // Result word: iterator seq snapshot << 16 | next task (or 0xffff for none).
+        var seq = it.Started ? it.Seq : v >> 16;
+        var task = (int)(v & 0xffff);
+        if (task == 0xffff) return new BpfCall<DsqIter>(it with { Seq = seq, Current = -1, Started = true });
+        // The cursor moves past the returned task (list_move() of the cursor node after it).
+        return new BpfCall<DsqIter>(it with { Seq = seq, Current = task, Started = true, Visited = it.Visited | (UInt128.One << task) });
+    }
     /// <summary>Cookie variant only: <c>scx_bpf_task_get_cookie(p)</c>, p's current qseq.</summary>
     public BpfCall<long> TaskGetCookie(TaskRef p) => Run(CallKind.TaskGetCookie, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskGetCookie(c, (int)a)) ? Ready(v) : default;
 
@@ -463,6 +499,15 @@ public class EnqueueContext : BpfContext
 
     public BpfCall<bool> DsqInsertVtime(TaskRef p, ulong dsqId, long slice, long vtime, EnqFlags enqFlags = EnqFlags.None) =>
         Insert(CallKind.DsqInsertVtime, p, dsqId, slice, enqFlags, vtime, true, 0);
+
+    /// <summary>
+    /// <c>scx_bpf_select_cpu_and(p, prev_cpu, wake_flags, cpus_allowed, flags)</c> (ops.select_cpu and ops.enqueue):
+    /// an idle CPU in <paramref name="allowed"/> ∩ p->cpus_ptr, claimed, or -EBUSY. <paramref name="allowed"/> is
+    /// the mask's bits (<see cref="ulong.MaxValue"/>: every CPU).
+    /// </summary>
+    public BpfCall<int> SelectCpuAnd(TaskRef p, int prevCpu, ulong allowed) =>
+        Run(CallKind.SelectCpuAnd, ((long)prevCpu << 32) | (uint)p.Index, (long)allowed, out var v,
+            static (c, a, b) => c.M.KfSelectCpuAnd(c, (int)(uint)a, (int)(a >> 32), (ulong)b)) ? Ready((int)v) : default;
 }
 
 /// <summary>ops.select_cpu: the enqueue set plus the select_cpu helpers.</summary>
@@ -483,26 +528,6 @@ public sealed class DispatchContext : EnqueueContext
     public BpfCall<bool> DispatchCancel() => Run(CallKind.DispatchCancel, 0, 0, out var v, static (c, _, _) => c.M.KfDispatchCancel(c)) ? new BpfCall<bool>(true) : default;
     /// <summary><c>scx_bpf_dsq_move_to_local(dsq_id)</c>: flush the buffer, then consume one task this CPU can run.</summary>
     public BpfCall<bool> DsqMoveToLocal(ulong dsqId) => Deferred(CallKind.DsqMoveToLocal, (long)dsqId, 0, 0, 0, 0, static v => v != 0);
-    /// <summary><c>bpf_for_each(scx_dsq, …)</c> step: the next task after <paramref name="it"/> inserted before the iteration began.</summary>
-    public BpfCall<DsqIter> DsqIterNext(DsqIter it)
-    {
-        long v;
-        switch (Enter(CallKind.DsqIterNext, (long)it.DsqId, it.Started ? it.Current : -2, out v))
-        {
-            case 0: break;
-            case 1:
-                v = M.KfDsqIterNext(this, it);
-                if (!Commit(CallKind.DsqIterNext, v)) return default;
-                break;
-            default: return default;
-        }
-        // Result word: iterator seq snapshot << 16 | next task (or 0xffff for none).
-        var seq = it.Started ? it.Seq : v >> 16;
-        var task = (int)(v & 0xffff);
-        if (task == 0xffff) return new BpfCall<DsqIter>(new DsqIter(it.DsqId, seq, -1, true, it.Visited));
-        // The cursor moves past the returned task (list_move() of the cursor node after it).
-        return new BpfCall<DsqIter>(new DsqIter(it.DsqId, seq, task, true, it.Visited | (UInt128.One << task)));
-    }
     public static DsqIter DsqIterBegin(ulong dsqId) => new(dsqId, 0, -1, false);
     /// <summary><c>scx_bpf_dsq_move(it, p, dsq_id, enq_flags)</c>.</summary>
     public BpfCall<bool> DsqMove(DsqIter it, TaskRef p, ulong dsqId, EnqFlags enqFlags = EnqFlags.None) =>

@@ -23,6 +23,8 @@ public enum OpsFlags : long
     EnqExiting = 1L << 2,          // SCX_OPS_ENQ_EXITING
     SwitchPartial = 1L << 3,       // SCX_OPS_SWITCH_PARTIAL
     EnqMigrationDisabled = 1L << 4,// SCX_OPS_ENQ_MIGRATION_DISABLED
+    /// <summary>Per-node idle cpumasks: the model has one node, so this only decides which idle kfuncs are allowed.</summary>
+    BuiltinIdlePerNode = 1L << 6,  // SCX_OPS_BUILTIN_IDLE_PER_NODE
 }
 
 /// <summary>Wake flags passed to ops.select_cpu (<c>SCX_WAKE_*</c>).</summary>

@@ -717,6 +717,7 @@ public static class ModelEnums
             ["SCX_OPS_ENQ_EXITING"] = (long)OpsFlags.EnqExiting,
             ["SCX_OPS_SWITCH_PARTIAL"] = (long)OpsFlags.SwitchPartial,
             ["SCX_OPS_ENQ_MIGRATION_DISABLED"] = (long)OpsFlags.EnqMigrationDisabled,
+            ["SCX_OPS_BUILTIN_IDLE_PER_NODE"] = (long)OpsFlags.BuiltinIdlePerNode,
             ["SCX_WAKE_FORK"] = (long)WakeFlags.Fork,
             ["SCX_WAKE_TTWU"] = (long)WakeFlags.Ttwu,
             ["SCX_WAKE_SYNC"] = (long)WakeFlags.Sync,

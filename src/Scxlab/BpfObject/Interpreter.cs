@@ -828,6 +828,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     case Region.TaskCpumask: return await ctx.TaskTestCpu(new TaskRef(Mem.Index(mask)), cpu) ? 1 : 0;
                     case Region.IdleCpumask: return await ctx.TestCpuIdle(cpu) ? 1 : 0;
                     case Region.OnlineCpumask: return cpu >= 0 && cpu < ctx.NrCpuIds ? 1 : 0;
+                    case Region.EmptyCpumask: return 0;
                     case Region.BpfCpumask: return cpu >= 0 && cpu < cpuCount && ((await MaskBits(ctx, mask, pc, "bpf_cpumask_test_cpu") >> cpu) & 1) != 0 ? 1 : 0;
                     default: throw Fault(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr and the idle and online masks are modelled");
                 }
@@ -911,12 +912,17 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 };
             }
             case Kfunc.GetIdleCpumask:
-                // The kernel's per-node idle mask, read live through bpf_cpumask_test_cpu (each test an interleaving point).
+                if ((ctx.M.Ops.Flags & OpsFlags.BuiltinIdlePerNode) != 0)
+                {
+                    await ctx.KernelError("SCX_OPS_BUILTIN_IDLE_PER_NODE enabled");
+                    return (long)Mem.Addr(Region.EmptyCpumask, 0, 0);
+                }
+                // The kernel's idle mask, read live through bpf_cpumask_test_cpu (each test an interleaving point).
                 return (long)Mem.Addr(Region.IdleCpumask, 0, 0);
             case Kfunc.GetOnlineCpumask:
                 return (long)Mem.Addr(Region.OnlineCpumask, 0, 0);
             case Kfunc.PutCpumask:
-                if (Mem.RegionOf(r[1]) is not (Region.IdleCpumask or Region.OnlineCpumask)) throw Fault(pc, "scx_bpf_put_*cpumask: expected a mask from scx_bpf_get_*cpumask");
+                if (Mem.RegionOf(r[1]) is not (Region.IdleCpumask or Region.OnlineCpumask or Region.EmptyCpumask)) throw Fault(pc, "scx_bpf_put_*cpumask: expected a mask from scx_bpf_get_*cpumask");
                 return 0;
             case Kfunc.TaskFromPid:
                 return Acquired(ctx.TaskFromPid((int)r[1]), pc);
@@ -1001,6 +1007,114 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return 0;
             case Kfunc.ReenqueueLocal:
                 return await Need<CpuReleaseContext>(ctx, pc, "scx_bpf_reenqueue_local").ReenqueueLocal();
+            case Kfunc.SelectCpuAnd or Kfunc.SelectCpuAndArgs:
+            {
+                const string name = "scx_bpf_select_cpu_and";
+                var p = TaskArg(r[1], pc, name, 0);
+                ulong mask, flags;
+                int prev;
+                if (k == Kfunc.SelectCpuAnd)
+                {
+                    (prev, mask, flags) = ((int)r[2], r[4], r[5]);
+                }
+                else
+                {
+                    // struct scx_bpf_select_cpu_and_args, at the model's layout (the program's stores were relocated to it).
+                    mask = r[2];
+                    prev = (int)(uint)await Load(ctx, r[3], 4, stack, pc);
+                    flags = await Load(ctx, r[3] + 16, 8, stack, pc);
+                }
+                // SCX_KF_SELECT_CPU | SCX_KF_ENQUEUE: ops.select_cpu and ops.enqueue (the model has no unlocked caller).
+                if (ctx is not EnqueueContext e || ctx is DispatchContext) throw Fault(pc, $"calling kernel function {name} is not allowed in ops.{ScxCallbacks.OpName(ctx.Callback)}()");
+                // SCX_PICK_IDLE_CORE and SCX_PICK_IDLE_IN_NODE change nothing on the model's one node of single-thread cores.
+                if ((flags & ~3UL) != 0) throw Fault(pc, $"{name}: flags 0x{flags:x} are not modelled");
+                if (mask == 0) throw Fault(pc, $"{name}: arg#3 cpus_allowed is NULL");
+                return await e.SelectCpuAnd(p, prev, await MaskBits(ctx, mask, pc, name));
+            }
+            case Kfunc.DsqInsertVtimeArgs:
+            {
+                const string name = "scx_bpf_dsq_insert_vtime";
+                var p = TaskArg(r[1], pc, name, 0);
+                var a = r[2];
+                ulong dsq = await Load(ctx, a, 8, stack, pc), slice = await Load(ctx, a + 8, 8, stack, pc),
+                    vtime = await Load(ctx, a + 16, 8, stack, pc), flags = await Load(ctx, a + 24, 8, stack, pc);
+                return await Need<EnqueueContext>(ctx, pc, name).DsqInsertVtime(p, dsq, (long)slice, (long)vtime, (EnqFlags)flags) ? 1 : 0;
+            }
+            case Kfunc.NrNodeIds:
+                return 1;
+            case Kfunc.CpuNode:
+            {
+                var cpu = (int)r[1];
+                if (cpu >= 0 && cpu < ctx.NrCpuIds) return 0;
+                await ctx.KernelError($"invalid CPU {cpu}");
+                return -1; // NUMA_NO_NODE
+            }
+            case Kfunc.GetIdleCpumaskNode:
+            {
+                // validate_node(): per-node idle tracking must be on; NUMA_NO_NODE gets no mask and no error.
+                var node = (int)r[1];
+                if ((ctx.M.Ops.Flags & OpsFlags.BuiltinIdlePerNode) == 0) await ctx.KernelError("per-node idle tracking is disabled");
+                else if (node == -1) { }
+                else if (node != 0) await ctx.KernelError($"invalid node {node}");
+                else return (long)Mem.Addr(Region.IdleCpumask, 0, 0);
+                return (long)Mem.Addr(Region.EmptyCpumask, 0, 0);
+            }
+            case Kfunc.CpuperfSet:
+            {
+                // scx_bpf_cpuperf_set(): the target is range-checked, then the CPU; cpufreq itself is not modelled.
+                int cpu = (int)r[1];
+                var perf = (uint)r[2];
+                if (perf > CpuperfOne) await ctx.KernelError($"Invalid cpuperf target {perf} for CPU {cpu}");
+                else if (cpu < 0 || cpu >= ctx.NrCpuIds) await ctx.KernelError($"invalid CPU {cpu}");
+                return 0;
+            }
+            case Kfunc.CpuperfCur or Kfunc.CpuperfCap:
+            {
+                var cpu = (int)r[1];
+                if (cpu < 0 || cpu >= ctx.NrCpuIds) await ctx.KernelError($"invalid CPU {cpu}");
+                return CpuperfOne;
+            }
+            case Kfunc.DsqIterNew:
+            {
+                var at = DsqIterAt(r[1], pc, "bpf_iter_scx_dsq_new");
+                WriteBytes(stack, at, 8, r[2]);
+                for (var o = 8; o < DsqIterSize; o += 8) WriteBytes(stack, at + o, 8, 0);
+                if ((r[3] & ~DsqIterRev) != 0) return -EINVAL; // __SCX_DSQ_ITER_USER_FLAGS
+                var seq = await ctx.DsqIterNew(r[2]);
+                if (seq < 0) return seq; // -ENOENT: kit->dsq stays NULL, every next returns NULL
+                WriteBytes(stack, at + 8, 8, (ulong)seq);
+                WriteBytes(stack, at + 32, 4, unchecked((uint)-1));
+                WriteBytes(stack, at + 36, 4, DsqIterValid | ((r[3] & DsqIterRev) != 0 ? DsqIterReverse : 0));
+                return 0;
+            }
+            case Kfunc.DsqIterNext:
+            {
+                var at = DsqIterAt(r[1], pc, "bpf_iter_scx_dsq_next");
+                var it = ReadDsqIter(stack, at, out var valid);
+                if (!valid) return 0;
+                var next = await ctx.DsqIterNext(it);
+                WriteBytes(stack, at + 16, 8, (ulong)next.Visited);
+                WriteBytes(stack, at + 24, 8, (ulong)(next.Visited >> 64));
+                WriteBytes(stack, at + 32, 4, (uint)next.Current);
+                return next.Current < 0 ? 0 : (long)Mem.Addr(Region.Task, next.Current, 0);
+            }
+            case Kfunc.DsqIterDestroy:
+            {
+                var at = DsqIterAt(r[1], pc, "bpf_iter_scx_dsq_destroy");
+                for (var o = 0; o < DsqIterSize; o += 8) WriteBytes(stack, at + o, 8, 0);
+                return 0;
+            }
+            case Kfunc.DsqMove or Kfunc.DsqMoveVtime:
+            {
+                var name = k == Kfunc.DsqMove ? "scx_bpf_dsq_move" : "scx_bpf_dsq_move_vtime";
+                var at = DsqIterAt(r[1], pc, name);
+                var p = TaskArg(r[2], pc, name, 1);
+                var dispatch = Need<DispatchContext>(ctx, pc, name);
+                var it = ReadDsqIter(stack, at, out var valid);
+                if (!valid) return 0; // "if (unlikely(!src_dsq)) return false": the iterator found no DSQ
+                var flags = (EnqFlags)r[4] | (k == Kfunc.DsqMoveVtime ? EnqFlags.DsqPriq : 0);
+                return await dispatch.DsqMove(it, p, r[3], flags) ? 1 : 0;
+            }
             default:
                 throw new System.Diagnostics.UnreachableException($"kfunc {k}");
         }
@@ -1010,13 +1124,37 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     private const long BpfMaxLoops = 8 * 1024 * 1024;
 
     /// <summary>The verifier only accepts an iterator in the program's own stack.</summary>
+    /// <summary>
+    /// struct bpf_iter_scx_dsq (48 bytes on the program's stack) as the model lays it out: dsq_id, the seq snapshot,
+    /// the 128-bit set of tasks already returned (the cursor's place: see <see cref="DsqIter"/>), the current task,
+    /// and flags (valid: kit->dsq is set; reverse).
+    /// </summary>
+    private const int DsqIterSize = 48;
+    private const ulong DsqIterRev = 1UL << 16; // SCX_DSQ_ITER_REV
+    private const uint DsqIterValid = 1, DsqIterReverse = 2;
+    private const long CpuperfOne = 1024; // SCX_CPUPERF_ONE
+
+    private int DsqIterAt(ulong it, int pc, string kfunc)
+    {
+        if (Mem.RegionOf(it) != Region.Stack) throw Fault(pc, $"{kfunc}: arg#0 expected an iterator on the stack");
+        return StackAt(Mem.Index(it), Mem.Offset(it), DsqIterSize, pc);
+    }
+
+    private static DsqIter ReadDsqIter(byte[] stack, int at, out bool valid)
+    {
+        var state = (uint)ReadBytes(stack, at + 36, 4);
+        valid = (state & DsqIterValid) != 0;
+        var visited = ((UInt128)ReadBytes(stack, at + 24, 8) << 64) | ReadBytes(stack, at + 16, 8);
+        return new DsqIter(ReadBytes(stack, at, 8), (long)ReadBytes(stack, at + 8, 8), (int)(uint)ReadBytes(stack, at + 32, 4),
+            Started: true, visited, Rev: (state & DsqIterReverse) != 0);
+    }
+
     private int IterAt(ulong it, int pc, string kfunc)
     {
         if (Mem.RegionOf(it) != Region.Stack) throw Fault(pc, $"{kfunc}: arg#0 expected an iterator on the stack");
         return StackAt(Mem.Index(it), Mem.Offset(it), 8, pc);
     }
 
-    /// <summary>The kernel's bstr formatting: <paramref name="fmt"/> with u64 arguments at <paramref name="data"/>.</summary>
     /// <summary>The task index `current` has when it is a task the model does not have (a syscall's caller, the idle task).</summary>
     internal const int UnmodelledTask = 0xFFFFFF;
 
@@ -1037,6 +1175,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Region.TaskCpumask: return (ulong)await ctx.TaskCpusMask(new TaskRef(Mem.Index(mask)));
             case Region.IdleCpumask: return (ulong)await ctx.IdleMaskBits();
             case Region.OnlineCpumask: return AllCpus;
+            case Region.EmptyCpumask: return 0;
             case Region.None when mask == 0: throw Fault(pc, $"{kfunc}: NULL cpumask");
             default: throw Fault(pc, $"{kfunc}: expected a struct cpumask pointer");
         }

@@ -68,6 +68,23 @@ public static class ModelTypes
         new("cancelled", 0, 1, false),
     ]);
 
+    /// <summary>v6.19's packed arguments of __scx_bpf_select_cpu_and() (the program fills them on its stack).</summary>
+    public static readonly ModelStruct ScxSelectCpuAndArgs = new("scx_bpf_select_cpu_and_args", 24,
+    [
+        new("prev_cpu", 0, 4, true),
+        new("wake_flags", 8, 8, false),
+        new("flags", 16, 8, false),
+    ]);
+
+    /// <summary>v6.19's packed arguments of __scx_bpf_dsq_insert_vtime().</summary>
+    public static readonly ModelStruct ScxDsqInsertVtimeArgs = new("scx_bpf_dsq_insert_vtime_args", 32,
+    [
+        new("dsq_id", 0, 8, false),
+        new("slice", 8, 8, false),
+        new("vtime", 16, 8, false),
+        new("enq_flags", 24, 8, false),
+    ]);
+
     /// <summary>scx_exit_info's fields, then one NUL byte: the empty string its pointers point to.</summary>
     public const int ExitInfoSize = 40, ExitInfoEmptyString = 40;
 
@@ -79,6 +96,8 @@ public static class ModelTypes
         [ScxExitInfo.Name] = ScxExitInfo,
         [ScxInitTaskArgs.Name] = ScxInitTaskArgs,
         [ScxExitTaskArgs.Name] = ScxExitTaskArgs,
+        [ScxSelectCpuAndArgs.Name] = ScxSelectCpuAndArgs,
+        [ScxDsqInsertVtimeArgs.Name] = ScxDsqInsertVtimeArgs,
     };
 
     /// <summary>The task field at byte <paramref name="offset"/> of a task_struct, or null.</summary>

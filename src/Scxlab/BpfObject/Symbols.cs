@@ -19,6 +19,7 @@ public enum Region : byte
     IdleCpumask,  // scx_bpf_get_idle_cpumask()/get_idle_smtmask(): the idle CPUs, read through bpf_cpumask_test_cpu
     OnlineCpumask, // scx_bpf_get_online_cpumask(): every CPU (the model has no hotplug)
     BpfCpumask,   // a struct bpf_cpumask from bpf_cpumask_create(); index: its slot in the policy's pool
+    EmptyCpumask, // cpu_none_mask: what the idle-mask kfuncs hand back after an argument error
 }
 
 /// <summary>
@@ -48,6 +49,8 @@ public enum Kfunc
     CpumaskCreate, CpumaskAcquire, CpumaskRelease, CpumaskSetCpu, CpumaskClearCpu, CpumaskTestAndSetCpu, CpumaskTestAndClearCpu,
     CpumaskSetall, CpumaskClear, CpumaskAnd, CpumaskOr, CpumaskXor, CpumaskCopy, CpumaskFirst, CpumaskFirstZero, CpumaskFirstAnd,
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
+    SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
+    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime,
 }
 
 public static class Kfuncs
@@ -125,6 +128,35 @@ public static class Kfuncs
         ["bpf_cpumask_intersects"] = Kfunc.CpumaskIntersects,
         ["bpf_cpumask_subset"] = Kfunc.CpumaskSubset,
         ["bpf_cpumask_equal"] = Kfunc.CpumaskEqual,
+        // Older names scx's compat.bpf.h declares as weak ___compat flavors (libbpf strips the flavor).
+        ["scx_bpf_dispatch___compat"] = Kfunc.DsqInsert,
+        ["scx_bpf_dsq_insert_vtime___compat"] = Kfunc.DsqInsertVtime,
+        ["scx_bpf_dispatch_vtime___compat"] = Kfunc.DsqInsertVtime,
+        // u32 scx_bpf_reenqueue_local(void), ops.cpu_release only; the v6.19 void form callable from anywhere
+        // (___v2___compat) is not modelled, so compat.bpf.h takes this one.
+        ["scx_bpf_reenqueue_local___v1"] = Kfunc.ReenqueueLocal,
+        // v6.16 scx_bpf_select_cpu_and(p, prev_cpu, wake_flags, cpus_allowed, flags), and the v6.19 form with
+        // the scalars packed in struct scx_bpf_select_cpu_and_args (also __scx_bpf_dsq_insert_vtime's).
+        ["scx_bpf_select_cpu_and"] = Kfunc.SelectCpuAnd,
+        ["scx_bpf_select_cpu_and___compat"] = Kfunc.SelectCpuAnd,
+        ["__scx_bpf_select_cpu_and"] = Kfunc.SelectCpuAndArgs,
+        ["__scx_bpf_dsq_insert_vtime"] = Kfunc.DsqInsertVtimeArgs,
+        // One NUMA node (node 0) holds every CPU of the model.
+        ["scx_bpf_nr_node_ids"] = Kfunc.NrNodeIds,
+        ["scx_bpf_cpu_node"] = Kfunc.CpuNode,
+        ["scx_bpf_get_idle_cpumask_node"] = Kfunc.GetIdleCpumaskNode,
+        ["scx_bpf_get_idle_smtmask_node"] = Kfunc.GetIdleCpumaskNode,
+        // cpufreq is not modelled: every CPU runs at SCX_CPUPERF_ONE and a target changes no scheduling decision.
+        ["scx_bpf_cpuperf_set"] = Kfunc.CpuperfSet,
+        ["scx_bpf_cpuperf_cur"] = Kfunc.CpuperfCur,
+        ["scx_bpf_cpuperf_cap"] = Kfunc.CpuperfCap,
+        ["bpf_iter_scx_dsq_new"] = Kfunc.DsqIterNew,
+        ["bpf_iter_scx_dsq_next"] = Kfunc.DsqIterNext,
+        ["bpf_iter_scx_dsq_destroy"] = Kfunc.DsqIterDestroy,
+        ["scx_bpf_dsq_move"] = Kfunc.DsqMove,
+        ["scx_bpf_dispatch_from_dsq"] = Kfunc.DsqMove,
+        ["scx_bpf_dsq_move_vtime"] = Kfunc.DsqMoveVtime,
+        ["scx_bpf_dispatch_vtime_from_dsq"] = Kfunc.DsqMoveVtime,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);

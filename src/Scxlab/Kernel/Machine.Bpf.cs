@@ -542,10 +542,12 @@ public sealed partial class Machine
     }
 
     /// <summary>scx_select_cpu_dfl() in brief: prev if idle, else the first idle allowed CPU; claims the idle CPU.</summary>
-    internal int SelectCpuDflCore(int p, int prev, out bool idle)
+    internal int SelectCpuDflCore(int p, int prev, out bool idle, ulong allowed = ulong.MaxValue)
     {
         ref readonly var t = ref TkR(p);
-        if (prev >= 0 && prev < N && t.CpusPtr.Test(prev) && RqR(prev).Idle)
+        // scx_select_cpu_dfl() searches allowed ∩ p->cpus_ptr (allowed is p->cpus_ptr itself for select_cpu_dfl).
+        static bool Allows(ulong allowed, int c) => allowed == ulong.MaxValue || (c < 64 && ((allowed >> c) & 1) != 0);
+        if (prev >= 0 && prev < N && Allows(allowed, prev) && t.CpusPtr.Test(prev) && RqR(prev).Idle)
         {
             Rq(prev).Idle = false;
             idle = true;
@@ -553,7 +555,7 @@ public sealed partial class Machine
         }
         for (var c = 0; c < N; c++)
         {
-            if (!t.CpusPtr.Test(c) || !RqR(c).Idle) continue;
+            if (!Allows(allowed, c) || !t.CpusPtr.Test(c) || !RqR(c).Idle) continue;
             Rq(c).Idle = false;
             idle = true;
             return c;
@@ -567,6 +569,23 @@ public sealed partial class Machine
         if (!ValidTask(ctx, p, "scx_bpf_select_cpu_dfl")) return (long)prev << 1;
         var cpu = SelectCpuDflCore(p, prev, out var idle);
         return ((long)cpu << 1) | (idle ? 1L : 0);
+    }
+
+    /// <summary>
+    /// scx_bpf_select_cpu_and() → select_cpu_from_kfunc(): ops_cpu_valid(prev_cpu) (-EINVAL after the error),
+    /// then scx_select_cpu_dfl() within <paramref name="allowed"/>: the claimed idle CPU or -EBUSY (no fallback
+    /// to prev_cpu, unlike scx_bpf_select_cpu_dfl()).
+    /// </summary>
+    internal long KfSelectCpuAnd(BpfContext ctx, int p, int prev, ulong allowed)
+    {
+        if (!ValidTask(ctx, p, "scx_bpf_select_cpu_and")) return -22;
+        if (prev < 0 || prev >= N)
+        {
+            ScxError($"invalid CPU {prev}");
+            return -22;
+        }
+        var cpu = SelectCpuDflCore(p, prev, out var idle, allowed);
+        return idle ? cpu : -16;
     }
 
     internal long KfPickIdleCpu(BpfContext ctx, int p, bool clear)
@@ -630,6 +649,15 @@ public sealed partial class Machine
     /// bpf_iter_scx_dsq_new() on the first call, then bpf_iter_scx_dsq_next() → nldsq_cursor_next_task().
     /// Result word: the iterator's seq snapshot &lt;&lt; 16 | the next task (0xffff: none).
     /// </summary>
+    /// <summary>bpf_iter_scx_dsq_new(): kit->dsq = find_user_dsq(dsq_id) (-ENOENT if none), cursor->priv = READ_ONCE(dsq->seq).</summary>
+    internal long KfDsqIterNew(BpfContext ctx, ulong dsqId)
+    {
+        var s = FindUserDsq(dsqId);
+        if (s < 0) return -2;
+        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        return DqR(s).Seq;
+    }
+
     internal long KfDsqIterNext(BpfContext ctx, DsqIter it)
     {
         // find_user_dsq() knows no built-in DSQ: bpf_iter_scx_dsq_new() returns -ENOENT without an
@@ -646,8 +674,9 @@ public sealed partial class Machine
         var seq = it.Started ? it.Seq : DqR(s).Seq;
         // The first task after the cursor that was queued before the iteration began: tasks already
         // returned are exactly the old tasks in front of the cursor (see DsqIter), newer ones are skipped.
-        var t = DqR(s).Head;
-        while (t >= 0 && (TkR(t).DsqSeq > seq || it.HasVisited(t))) t = TkR(t).Next;
+        // SCX_DSQ_ITER_REV walks from the tail (nldsq_next_task(dsq, cur, rev)).
+        var t = it.Rev ? DqR(s).Tail : DqR(s).Head;
+        while (t >= 0 && (TkR(t).DsqSeq > seq || it.HasVisited(t))) t = it.Rev ? TkR(t).Prev : TkR(t).Next;
         return (seq << 16) | (uint)(t < 0 ? 0xffff : t);
     }
 
