@@ -25,6 +25,8 @@ public enum CallKind : byte
     Printk,
     /// <summary>A whole cpumask read in one access (bpf_cpumask_* on p->cpus_ptr or the idle mask).</summary>
     TaskCpusMask, IdleMaskBits,
+    /// <summary>A read of p->scx.flags (enum scx_ent_flags with the scx_task_state bits).</summary>
+    TaskScxFlags,
     /// <summary>scx_bpf_select_cpu_and(): scx_bpf_select_cpu_dfl()'s search within an extra allowed mask.</summary>
     SelectCpuAnd,
     /// <summary>bpf_iter_scx_dsq_new(): find_user_dsq() and the DSQ's seq snapshot.</summary>
@@ -195,6 +197,7 @@ public class BpfContext
         CallKind.TaskCpu => "scx_bpf_task_cpu",
         CallKind.TaskNrCpusAllowed => "read p->nr_cpus_allowed",
         CallKind.TaskWeight => "read p->scx.weight",
+        CallKind.TaskScxFlags => "read p->scx.flags",
         CallKind.TaskDsqVtime => "read p->scx.dsq_vtime",
         CallKind.TaskSlice => "read p->scx.slice",
         CallKind.TaskMigrationDisabled => "is_migration_disabled",
@@ -316,6 +319,7 @@ public class BpfContext
     public BpfCall<bool> TaskTestCpu(TaskRef p, int cpu) => Run(CallKind.TaskTestCpu, p.Index, cpu, out var v, static (c, a, b) => c.M.KfTaskTestCpu(c, (int)a, (int)b)) ? Ready(v != 0) : default;
     public BpfCall<int> TaskCpu(TaskRef p) => Run(CallKind.TaskCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskCpu)) ? Ready((int)v) : default;
     public BpfCall<int> TaskNrCpusAllowed(TaskRef p) => Run(CallKind.TaskNrCpusAllowed, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskNrCpusAllowed)) ? Ready((int)v) : default;
+    public BpfCall<int> TaskScxFlags(TaskRef p) => Run(CallKind.TaskScxFlags, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskScxFlags)) ? Ready((int)v) : default;
     public BpfCall<int> TaskWeight(TaskRef p) => Run(CallKind.TaskWeight, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskWeight)) ? Ready((int)v) : default;
     public BpfCall<long> TaskDsqVtime(TaskRef p) => Run(CallKind.TaskDsqVtime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskDsqVtime)) ? Ready(v) : default;
     public BpfCall<long> TaskSlice(TaskRef p) => Run(CallKind.TaskSlice, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskSlice)) ? Ready(v) : default;

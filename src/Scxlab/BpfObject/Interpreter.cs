@@ -367,7 +367,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 {
                     case TaskField.Slice: await ctx.TaskSetSlice(p, (long)value); return true;
                     case TaskField.DsqVtime: await ctx.TaskSetDsqVtime(p, (long)value); return true;
-                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags:
+                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
                     default:
                         throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
@@ -479,6 +479,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.DsqVtime: return (ulong)await ctx.TaskDsqVtime(p);
             case TaskField.Slice: return (ulong)await ctx.TaskSlice(p);
             case TaskField.Weight: return (uint)await ctx.TaskWeight(p);
+            case TaskField.ScxFlags: return (uint)await ctx.TaskScxFlags(p);
             default: throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
         }
     }

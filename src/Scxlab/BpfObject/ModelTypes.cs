@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -26,6 +26,7 @@ public static class ModelTypes
         new("dsq_vtime", 0, 8, false, Task: TaskField.DsqVtime),
         new("slice", 8, 8, false, Task: TaskField.Slice),
         new("weight", 16, 4, false, Task: TaskField.Weight),
+        new("flags", 20, 4, false, Task: TaskField.ScxFlags),
     ]);
 
     public static readonly ModelStruct TaskStruct = new("task_struct", TaskSize,

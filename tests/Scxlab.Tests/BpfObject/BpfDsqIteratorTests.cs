@@ -142,3 +142,27 @@ public class BpfDsqIteratorTests
         Assert.Contains(r.Violations, v => v.Violation.ToString().Contains("cannot use vtime ordering for built-in DSQs"));
     }
 }
+
+/// <summary>programs/node_perf.bpf.c: the node and cpuperf kfuncs (one node; cpufreq not modelled) and p->scx.flags.</summary>
+public class BpfNodeAndCpuperfTests
+{
+    private static string Outcome(string rodata)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var obj = BpfExamples.CompileProgram("node_perf.bpf.c", "v3");
+        var r = new Explorer(new Machine(s.ToConfig(obj + "@" + rodata)), new ExploreOptions { Checks = s.Checks }).Run();
+        return Assert.Single(r.Violations).Violation.ToString();
+    }
+
+    [Fact]
+    public void Should_ReportOneNodeFullPerformanceAndAQueuedEnabledTask_When_OpsEnqueueAsks() =>
+        // ops.enqueue runs after enqueue_task_scx() set SCX_TASK_QUEUED; the task is SCX_TASK_ENABLED (3 << 8).
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: nodes=1 node1=0 cur=1024 cap=1024 flags=0x301", Outcome("mode=0"));
+
+    [Theory]
+    [InlineData("mode=1", "Invalid cpuperf target 2048 for CPU 0")]
+    [InlineData("mode=2", "per-node idle tracking is disabled")]
+    [InlineData("mode=3", "invalid CPU 7")]
+    public void Should_EndTheSchedulerWithTheKernelsError_When_AKfuncArgumentCheckFails(string rodata, string message) =>
+        Assert.Equal($"scheduler exit SCX_EXIT_ERROR: {message}", Outcome(rodata));
+}
