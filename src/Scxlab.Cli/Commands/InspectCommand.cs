@@ -80,6 +80,7 @@ public static class InspectCommand
         if (ops.InitTask is { } it) w.WriteLine($"  ops.{"init_task",-12} {it.Name} ({it.Section}; run for every task right after ops.init)");
         if (ops.Enable is { } en) w.WriteLine($"  ops.{"enable",-12} {en.Name} ({en.Section}; run for every task right after ops.init{(ops.InitTask != null ? " and ops.init_task" : "")})");
         if (ops.ExitTask is { } et) w.WriteLine($"  ops.{"exit_task",-12} {et.Name} ({et.Section}; accepted, not run: docs/bpf.md)");
+        if (ops.Disable is { } di) w.WriteLine($"  ops.{"disable",-12} {di.Name} ({di.Section}; accepted, not run: docs/bpf.md)");
         w.WriteLine();
         w.WriteLine("programs");
         foreach (var p in o.Programs) w.WriteLine($"  {p.Name,-32} {p.Section}");

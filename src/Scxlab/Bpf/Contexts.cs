@@ -25,6 +25,8 @@ public enum CallKind : byte
     Printk,
     /// <summary>A whole cpumask read in one access (bpf_cpumask_* on p->cpus_ptr or the idle mask).</summary>
     TaskCpusMask, IdleMaskBits,
+    /// <summary>scx_bpf_cpu_curr(): rq->curr of a CPU.</summary>
+    CpuCurr,
     /// <summary>A read of p->scx.flags (enum scx_ent_flags with the scx_task_state bits).</summary>
     TaskScxFlags,
     /// <summary>scx_bpf_select_cpu_and(): scx_bpf_select_cpu_dfl()'s search within an extra allowed mask.</summary>
@@ -198,6 +200,7 @@ public class BpfContext
         CallKind.TaskNrCpusAllowed => "read p->nr_cpus_allowed",
         CallKind.TaskWeight => "read p->scx.weight",
         CallKind.TaskScxFlags => "read p->scx.flags",
+        CallKind.CpuCurr => "scx_bpf_cpu_curr",
         CallKind.TaskDsqVtime => "read p->scx.dsq_vtime",
         CallKind.TaskSlice => "read p->scx.slice",
         CallKind.TaskMigrationDisabled => "is_migration_disabled",
@@ -319,6 +322,8 @@ public class BpfContext
     public BpfCall<bool> TaskTestCpu(TaskRef p, int cpu) => Run(CallKind.TaskTestCpu, p.Index, cpu, out var v, static (c, a, b) => c.M.KfTaskTestCpu(c, (int)a, (int)b)) ? Ready(v != 0) : default;
     public BpfCall<int> TaskCpu(TaskRef p) => Run(CallKind.TaskCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskCpu)) ? Ready((int)v) : default;
     public BpfCall<int> TaskNrCpusAllowed(TaskRef p) => Run(CallKind.TaskNrCpusAllowed, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskNrCpusAllowed)) ? Ready((int)v) : default;
+    /// <summary><c>scx_bpf_cpu_curr(cpu)</c>: the task running on <paramref name="cpu"/>, -1 for its idle task, -2 after an invalid CPU (NULL).</summary>
+    public BpfCall<int> CpuCurr(int cpu) => Run(CallKind.CpuCurr, cpu, 0, out var v, static (c, a, _) => c.M.KfCpuCurr(c, (int)a)) ? Ready((int)v) : default;
     public BpfCall<int> TaskScxFlags(TaskRef p) => Run(CallKind.TaskScxFlags, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskScxFlags)) ? Ready((int)v) : default;
     public BpfCall<int> TaskWeight(TaskRef p) => Run(CallKind.TaskWeight, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskWeight)) ? Ready((int)v) : default;
     public BpfCall<long> TaskDsqVtime(TaskRef p) => Run(CallKind.TaskDsqVtime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskDsqVtime)) ? Ready(v) : default;

@@ -39,11 +39,10 @@ public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
     public List<int> Locks { get; } = [];
 }
 
-/// <param name="Enable">ops.enable: the model has no such callback; the policy runs it for every task right after ops.init (docs/bpf.md).</param>
 /// <param name="Enable">ops.enable and ops.init_task: per-task lifecycle callbacks the model runs itself at load (its
-/// tasks all exist then; BpfObjectPolicy), not through <see cref="ScxCallback"/>. ops.exit_task is kept and not run
-/// (the model frees no task within a run: docs/bpf.md).</param>
-public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null, BpfProgram? InitTask = null, BpfProgram? ExitTask = null);
+/// tasks all exist then; BpfObjectPolicy), not through <see cref="ScxCallback"/>. ops.exit_task and ops.disable are
+/// kept and not run (the model frees no task within a run, and runs nothing of the scheduler after it is disabled: docs/bpf.md).</param>
+public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null, BpfProgram? InitTask = null, BpfProgram? ExitTask = null, BpfProgram? Disable = null);
 
 /// <summary>
 /// A loaded <c>.bpf.o</c>: programs with relocations applied (maps, globals, kfuncs, subprogram
@@ -376,6 +375,9 @@ public sealed class BpfObjectFile : ISourceMap
             long value = name switch
             {
                 "LINUX_KERNEL_VERSION" => (7L << 16) | (1L << 8), // KERNEL_VERSION(7, 1, 0)
+                // The model's tick: ModelConfig.TickNs (4 ms) and simulate's default --hz. An object is loaded
+                // before the run's options exist, so `simulate --hz N` changes the tick, not this value.
+                "CONFIG_HZ" => 1_000_000_000L / Kernel.ModelConfig.DefaultTickNs,
                 _ when weak => 0,
                 _ => throw new BpfLoadException($"extern (kcfg) '{name}': value not found (the model has no kernel config; declare it __weak)"),
             };
@@ -454,7 +456,7 @@ public sealed class BpfObjectFile : ISourceMap
                 var cbs = new Dictionary<ScxCallback, BpfProgram>();
                 var others = new List<string>();
                 string opsName = "";
-                BpfProgram? enable = null, initTask = null, exitTask = null;
+                BpfProgram? enable = null, initTask = null, exitTask = null, disable = null;
                 long flags = 0;
                 int timeout = 0, batch = 0;
                 foreach (var m in st.Members)
@@ -472,6 +474,7 @@ public sealed class BpfObjectFile : ISourceMap
                         else if (m.Name == "enable") enable = prog;
                         else if (m.Name == "init_task") initTask = prog;
                         else if (m.Name == "exit_task") exitTask = prog;
+                        else if (m.Name == "disable") disable = prog;
                         else others.Add(m.Name);
                         continue;
                     }
@@ -496,7 +499,7 @@ public sealed class BpfObjectFile : ISourceMap
                     }
                 }
                 if (others.Count > 0) throw new BpfLoadException($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
-                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable, initTask, exitTask);
+                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable, initTask, exitTask, disable);
             }
         }
         throw new BpfLoadException("no struct_ops sched_ext_ops map (declare one in SEC(\".struct_ops.link\"))");

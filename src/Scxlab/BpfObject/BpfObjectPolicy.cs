@@ -87,6 +87,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         // struct bpf_cpumask objects, only for an object that can create them (a slot each: [refcount, bits]).
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_create"))
             _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", 2 * Interpreter.CpumaskPoolSize);
+        if (_obj.KfuncsUsed.Contains("bpf_cpumask_any_distribute"))
+            _vm.DistributePrev = maps.Array("distribute_cpu_mask_prev", maps.CpuCount);
         _taskCount = maps.TaskCount;
 
         // Every struct bpf_timer in every entry of an array map gets a timer actor.
@@ -95,11 +97,14 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
             var m = _obj.Maps[i];
             if (m.TimerOffsets is not { Count: > 0 } offsets) continue;
             if (m.Type != MapTypes.Array) throw new BpfLoadException($"map {m.Name}: struct bpf_timer in a {MapTypes.Name(m.Type)} map is not modelled (only in BPF_MAP_TYPE_ARRAY values)");
-            for (var e = 0; e < m.MaxEntries; e++)
+            // Per-CPU timer arrays are sized for the largest machine (scx_tickless: one per possible CPU); only
+            // the first MaxTimers instances get actors, and initializing another one ends the scheduler
+            // (Interpreter.TimerHasActor) rather than leave an armed timer that never fires.
+            for (var e = 0; e < m.MaxEntries && _timers.Count < MaxTimers; e++)
                 foreach (var off in offsets)
-                    _timers.Add((i, e, e * Interpreter.MapStride(m) + off));
+                    if (_timers.Count < MaxTimers) _timers.Add((i, e, e * Interpreter.MapStride(m) + off));
         }
-        if (_timers.Count > MaxTimers) throw new BpfLoadException($"{_timers.Count} struct bpf_timer instances in the maps; the model gives each an actor and takes at most {MaxTimers}");
+        _vm.TimerHasActor = (map, byteOffset) => _timers.Contains((map, byteOffset / Interpreter.MapStride(_obj.Maps[map]), byteOffset));
         _timerWords = [.. _timers.Select(t => _maps[t.Map].Offset + t.ByteOffset / 8)];
     }
 

@@ -677,6 +677,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 {
                     case Helpers.TimerInit:
                     {
+                        if (!TimerHasActor(Mem.Index(r[1]), Mem.Offset(r[1])))
+                            throw Fault(pc, $"bpf_timer_init: the model gives actors to the first {BpfObjectPolicy.MaxTimers} struct bpf_timer instances only; "
+                                + $"this one (map {obj.Maps[Mem.Index(r[1])].Name}, byte {Mem.Offset(r[1])}) has none, so it could never fire");
                         if (initialized) return -EBUSY;
                         // Only CLOCK_REALTIME (0), CLOCK_MONOTONIC (1) and CLOCK_BOOTTIME (7).
                         if (r[3] is not (0 or 1 or 7)) return -EINVAL;
@@ -1105,6 +1108,29 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 for (var o = 0; o < DsqIterSize; o += 8) WriteBytes(stack, at + o, 8, 0);
                 return 0;
             }
+            case Kfunc.CpuCurr:
+            {
+                // The idle task is a task the model does not have: a pointer that faults if dereferenced.
+                var curr = await ctx.CpuCurr((int)r[1]);
+                return curr switch { -2 => 0, -1 => (long)Mem.Addr(Region.Task, UnmodelledTask, 0), _ => (long)Mem.Addr(Region.Task, curr, 0) };
+            }
+            case Kfunc.CpumaskAnyDistribute:
+            {
+                // cpumask_any_distribute(): the next set CPU after this CPU's distribute_cpu_mask_prev, wrapping (the
+                // first pick skips CPU 0), remembered per CPU; >= nr_cpu_ids when the mask is empty.
+                var bits = await MaskBits(ctx, r[1], pc, "bpf_cpumask_any_distribute") & AllCpus;
+                var self = ctx.M.Actor(ctx.ActorId).Cpu;
+                if (bits == 0 || self < 0 || self >= cpuCount) return cpuCount;
+                var prev = (int)await ctx.Get(DistributePrev, self);
+                for (var step = 1; step <= cpuCount; step++)
+                {
+                    var c = (prev + step) % cpuCount;
+                    if (((bits >> c) & 1) == 0) continue;
+                    await ctx.Set(DistributePrev, self, c);
+                    return c;
+                }
+                return cpuCount;
+            }
             case Kfunc.DsqMove or Kfunc.DsqMoveVtime:
             {
                 var name = k == Kfunc.DsqMove ? "scx_bpf_dsq_move" : "scx_bpf_dsq_move_vtime";
@@ -1164,6 +1190,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// [reference count, CPU bits] (up to 64 CPUs). bpf_cpumask_create() claims a free slot with a compare-and-swap.
     /// </summary>
     internal MapHandle CpumaskPool;
+    /// <summary>Whether the struct bpf_timer at (map, byte offset in its values) has a timer actor (BpfObjectPolicy).</summary>
+    internal Func<int, int, bool> TimerHasActor = static (_, _) => true;
+    /// <summary>cpumask_any_distribute()'s per-CPU distribute_cpu_mask_prev, one word per CPU (0 at boot).</summary>
+    internal MapHandle DistributePrev;
     internal const int CpumaskPoolSize = 16;
 
     /// <summary>A cpumask argument as a bit word: a bpf_cpumask, p->cpus_ptr, the idle or the online mask.</summary>

@@ -50,7 +50,7 @@ public enum Kfunc
     CpumaskSetall, CpumaskClear, CpumaskAnd, CpumaskOr, CpumaskXor, CpumaskCopy, CpumaskFirst, CpumaskFirstZero, CpumaskFirstAnd,
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
-    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime,
+    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute,
 }
 
 public static class Kfuncs
@@ -157,6 +157,12 @@ public static class Kfuncs
         ["scx_bpf_dispatch_from_dsq"] = Kfunc.DsqMove,
         ["scx_bpf_dsq_move_vtime"] = Kfunc.DsqMoveVtime,
         ["scx_bpf_dispatch_vtime_from_dsq"] = Kfunc.DsqMoveVtime,
+        ["scx_bpf_dsq_move___new"] = Kfunc.DsqMove,
+        ["scx_bpf_dispatch_from_dsq___old"] = Kfunc.DsqMove,
+        ["scx_bpf_dsq_move_vtime___new"] = Kfunc.DsqMoveVtime,
+        ["scx_bpf_dispatch_vtime_from_dsq___old"] = Kfunc.DsqMoveVtime,
+        ["scx_bpf_cpu_curr"] = Kfunc.CpuCurr,
+        ["bpf_cpumask_any_distribute"] = Kfunc.CpumaskAnyDistribute,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);

@@ -656,6 +656,17 @@ public sealed partial class Machine
     /// bpf_iter_scx_dsq_new() on the first call, then bpf_iter_scx_dsq_next() → nldsq_cursor_next_task().
     /// Result word: the iterator's seq snapshot &lt;&lt; 16 | the next task (0xffff: none).
     /// </summary>
+    /// <summary>scx_bpf_cpu_curr(): kf_cpu_valid() (an error and NULL: -2), then rcu_dereference(cpu_rq(cpu)->curr) (-1: the idle task).</summary>
+    internal long KfCpuCurr(BpfContext ctx, int cpu)
+    {
+        if (cpu < 0 || cpu >= N)
+        {
+            ScxError($"invalid CPU {cpu}");
+            return -2;
+        }
+        return RqR(cpu).Curr;
+    }
+
     /// <summary>bpf_iter_scx_dsq_new(): kit->dsq = find_user_dsq(dsq_id) (-ENOENT if none), cursor->priv = READ_ONCE(dsq->seq).</summary>
     internal long KfDsqIterNew(BpfContext ctx, ulong dsqId)
     {

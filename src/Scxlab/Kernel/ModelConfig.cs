@@ -151,7 +151,8 @@ public sealed class ModelConfig
     public const int DefaultMaxUserDsqs = 8;
     public int MaxFrameDepth { get; init; } = 24;
     /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250) when the run is not clocked.</summary>
-    public long TickNs { get; init; } = 4_000_000;
+    public long TickNs { get; init; } = DefaultTickNs;
+    public const long DefaultTickNs = 4_000_000;
     /// <summary>
     /// The driver advances <c>SchedState.Clock</c> (the simulator): runtime is charged as the kernel's
     /// update_curr_scx() does, the clock time since <c>exec_start</c>, at every tick, balance_one(),
