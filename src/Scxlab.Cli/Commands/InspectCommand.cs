@@ -81,6 +81,7 @@ public static class InspectCommand
         if (ops.Enable is { } en) w.WriteLine($"  ops.{"enable",-12} {en.Name} ({en.Section}; run for every task right after ops.init{(ops.InitTask != null ? " and ops.init_task" : "")})");
         if (ops.ExitTask is { } et) w.WriteLine($"  ops.{"exit_task",-12} {et.Name} ({et.Section}; accepted, not run: docs/bpf.md)");
         if (ops.Disable is { } di) w.WriteLine($"  ops.{"disable",-12} {di.Name} ({di.Section}; accepted, not run: docs/bpf.md)");
+        foreach (var (member, prog, why) in ops.NeverCalled) w.WriteLine($"  ops.{member,-12} {prog.Name} ({prog.Section}; never called: {why})");
         w.WriteLine();
         w.WriteLine("programs");
         foreach (var p in o.Programs) w.WriteLine($"  {p.Name,-32} {p.Section}");
@@ -89,7 +90,8 @@ public static class InspectCommand
         if (o.Maps.Count == 0) w.WriteLine("  (none)");
         foreach (var m in o.Maps)
             w.WriteLine($"  {m.Name,-24} {MapTypes.Name(m.Type),-28} key {m.KeySize} value {m.ValueSize} max_entries {m.MaxEntries}{(m.Flags != 0 ? $" map_flags 0x{m.Flags:x}" : "")}"
-                + (m.TimerOffsets is { Count: > 0 } t ? $"; {t.Count} struct bpf_timer per value: {t.Count * m.MaxEntries} timer actor(s)" : ""));
+                + (m.TimerOffsets is { Count: > 0 } t ? $"; {t.Count} struct bpf_timer per value: {t.Count * m.MaxEntries} timer actor(s)" : "")
+                + (m.InnerMaps is { } inner ? $"; slots: {string.Join(", ", inner.Select(i => i < 0 ? "(empty)" : o.Maps[i].Name))}" : ""));
         w.WriteLine();
         w.WriteLine("global data");
         foreach (var g in o.Globals)

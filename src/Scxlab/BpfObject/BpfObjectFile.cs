@@ -25,7 +25,10 @@ public sealed record BpfProgram(string Name, string Section, int Entry);
 
 /// <summary>A BTF-defined map from <c>.maps</c>.</summary>
 /// <param name="TimerOffsets">Byte offsets of the struct bpf_timer members of the value type (from BTF).</param>
-public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags, IReadOnlyList<int>? TimerOffsets = null);
+/// <param name="InnerMaps">BPF_MAP_TYPE_ARRAY_OF_MAPS: the map index in each slot (-1: empty), as the object's
+/// static <c>.values = { [i] = &amp;map }</c> initializer fills them; <paramref name="InnerType"/> is the inner template's type.</param>
+public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags, IReadOnlyList<int>? TimerOffsets = null,
+    int[]? InnerMaps = null, int InnerType = 0);
 
 /// <summary>A global-data section (.data, .bss, .rodata, .data.*): shared memory unless read-only.</summary>
 public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
@@ -42,7 +45,24 @@ public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
 /// <param name="Enable">ops.enable and ops.init_task: per-task lifecycle callbacks the model runs itself at load (its
 /// tasks all exist then; BpfObjectPolicy), not through <see cref="ScxCallback"/>. ops.exit_task and ops.disable are
 /// kept and not run (the model frees no task within a run, and runs nothing of the scheduler after it is disabled: docs/bpf.md).</param>
-public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null, BpfProgram? InitTask = null, BpfProgram? ExitTask = null, BpfProgram? Disable = null);
+public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null, BpfProgram? InitTask = null, BpfProgram? ExitTask = null, BpfProgram? Disable = null)
+{
+    /// <summary>
+    /// Callbacks the kernel only calls for something the model does not have, so they never run in it and cannot
+    /// change a verdict: core scheduling (core_sched_before), CPU hotplug (cpu_online/offline), cgroups (cgroup_*),
+    /// and the debug dump written after an error exit (dump, dump_cpu, dump_task). Member name → program and why.
+    /// </summary>
+    public IReadOnlyList<(string Member, BpfProgram Program, string Why)> NeverCalled { get; init; } = [];
+
+    internal static string? NeverCalledWhy(string member) => member switch
+    {
+        "core_sched_before" => "core scheduling is not modelled",
+        "cpu_online" or "cpu_offline" => "the model has no CPU hotplug",
+        "dump" or "dump_cpu" or "dump_task" => "the debug dump after an error exit is not modelled",
+        _ when member.StartsWith("cgroup_", StringComparison.Ordinal) => "the model has no cgroups",
+        _ => null,
+    };
+}
 
 /// <summary>
 /// A loaded <c>.bpf.o</c>: programs with relocations applied (maps, globals, kfuncs, subprogram
@@ -214,6 +234,7 @@ public sealed class BpfObjectFile : ISourceMap
                 mapOf[var.Name] = Maps.Count;
                 Maps.Add(ParseMap(var.Name, Btf.Resolve(var.RefType)));
             }
+            FillInnerMaps(elf, mapsSec, ds, mapOf);
         }
 
         // Relocations of code.
@@ -387,10 +408,42 @@ public sealed class BpfObjectFile : ISourceMap
         return Globals.Count - 1;
     }
 
+    /// <summary>
+    /// An ARRAY_OF_MAPS' initial slots: libbpf reads the relocations of <c>.maps</c> that land in the map's
+    /// <c>values</c> array (one pointer per slot, naming an inner map) and fills the slots at load.
+    /// </summary>
+    private void FillInnerMaps(Elf elf, Elf.Section mapsSec, BtfType ds, Dictionary<string, int> mapOf)
+    {
+        var rels = elf.RelsFor(mapsSec.Index).ToList();
+        foreach (var v in ds.Members)
+        {
+            var var = Btf[v.Type];
+            var mi = mapOf[var.Name];
+            var def = Maps[mi];
+            if (def.Type != MapTypes.ArrayOfMaps) continue;
+            var st = Btf.Resolve(var.RefType);
+            var values = st.Members.First(m => m.Name == "values");
+            // The symbol gives the map's place in .maps (clang may leave the DATASEC offsets for libbpf to fix up).
+            var symbol = elf.Symbols.FirstOrDefault(y => y.Name == var.Name && y.Shndx == mapsSec.Index);
+            var start = (long)(symbol.Name != null ? symbol.Value : v.Offset) + values.Offset / 8;
+            var slots = Enumerable.Repeat(-1, def.MaxEntries).ToArray();
+            foreach (var r in rels)
+            {
+                var at = (long)r.Offset - start;
+                if (at < 0 || at >= 8L * def.MaxEntries) continue;
+                var sym = elf.Symbols[r.Sym];
+                if (at % 8 != 0 || !mapOf.TryGetValue(sym.Name, out var inner)) throw new BpfLoadException($"map {var.Name}: slot initializer at byte {at} is not a map");
+                if (Maps[inner].Type != def.InnerType) throw new BpfLoadException($"map {var.Name}: slot {at / 8} holds {sym.Name}, a {MapTypes.Name(Maps[inner].Type)}, not the inner map type {MapTypes.Name(def.InnerType)}");
+                slots[at / 8] = inner;
+            }
+            Maps[mi] = def with { InnerMaps = slots };
+        }
+    }
+
     private BpfMapDef ParseMap(string name, BtfType t)
     {
         if (t.Kind != BtfKind.Struct) throw new BpfLoadException($"map {name}: BTF definition is not a struct");
-        int type = 0, maxEntries = 0, keySize = 0, valueSize = 0;
+        int type = 0, maxEntries = 0, keySize = 0, valueSize = 0, innerType = 0;
         long flags = 0;
         var timers = new List<int>();
         foreach (var m in t.Members)
@@ -415,8 +468,23 @@ public sealed class BpfObjectFile : ISourceMap
                     valueSize = TypeSize();
                     TimersIn(Btf.Resolve(mt.RefType), 0, timers);
                     break;
+                case "values":
+                {
+                    // __array(values, struct inner): an array of pointers to the inner map's definition.
+                    var arr = mt.Kind == BtfKind.Array ? mt : throw new BpfLoadException($"map {name}: member values is not __array()");
+                    var elem = Btf.Resolve(arr.ArrayElem);
+                    if (elem.Kind != BtfKind.Ptr) throw new BpfLoadException($"map {name}: member values is not an array of map pointers");
+                    innerType = ParseMap(name + ".inner", Btf.Resolve(elem.RefType)).Type;
+                    break;
+                }
                 default: throw new BpfLoadException($"map {name}: unsupported map attribute {m.Name}");
             }
+        }
+        if (type == MapTypes.ArrayOfMaps)
+        {
+            if (innerType == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_ARRAY_OF_MAPS needs __array(values, ...)");
+            if (innerType == MapTypes.ArrayOfMaps) throw new BpfLoadException($"map {name}: maps of maps of maps are not modelled");
+            return new BpfMapDef(name, type, 4, 4, maxEntries, flags, null, Enumerable.Repeat(-1, Math.Max(0, maxEntries)).ToArray(), innerType);
         }
         if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
         if (maxEntries <= 0 && type != MapTypes.TaskStorage) throw new BpfLoadException($"map {name}: max_entries must be positive");
@@ -457,6 +525,7 @@ public sealed class BpfObjectFile : ISourceMap
                 var others = new List<string>();
                 string opsName = "";
                 BpfProgram? enable = null, initTask = null, exitTask = null, disable = null;
+                var neverCalled = new List<(string, BpfProgram, string)>();
                 long flags = 0;
                 int timeout = 0, batch = 0;
                 foreach (var m in st.Members)
@@ -475,6 +544,7 @@ public sealed class BpfObjectFile : ISourceMap
                         else if (m.Name == "init_task") initTask = prog;
                         else if (m.Name == "exit_task") exitTask = prog;
                         else if (m.Name == "disable") disable = prog;
+                        else if (StructOps.NeverCalledWhy(m.Name) is { } why) neverCalled.Add((m.Name, prog, why));
                         else others.Add(m.Name);
                         continue;
                     }
@@ -499,7 +569,7 @@ public sealed class BpfObjectFile : ISourceMap
                     }
                 }
                 if (others.Count > 0) throw new BpfLoadException($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
-                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable, initTask, exitTask, disable);
+                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable, initTask, exitTask, disable) { NeverCalled = neverCalled };
             }
         }
         throw new BpfLoadException("no struct_ops sched_ext_ops map (declare one in SEC(\".struct_ops.link\"))");
@@ -669,11 +739,11 @@ public sealed class BpfObjectFile : ISourceMap
 
 public static class MapTypes
 {
-    public const int Hash = 1, Array = 2, PercpuArray = 6, Queue = 22, Stack = 23, TaskStorage = 29;
-    public static bool Supported(int t) => t is Hash or Array or PercpuArray or Queue or Stack or TaskStorage;
+    public const int Hash = 1, Array = 2, PercpuArray = 6, ArrayOfMaps = 12, Queue = 22, Stack = 23, TaskStorage = 29;
+    public static bool Supported(int t) => t is Hash or Array or PercpuArray or ArrayOfMaps or Queue or Stack or TaskStorage;
     public static string Name(int t) => t switch
     {
-        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
+        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", ArrayOfMaps => "BPF_MAP_TYPE_ARRAY_OF_MAPS", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
         TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", _ => $"#{t}",
     };
 }

@@ -367,7 +367,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 {
                     case TaskField.Slice: await ctx.TaskSetSlice(p, (long)value); return true;
                     case TaskField.DsqVtime: await ctx.TaskSetDsqVtime(p, (long)value); return true;
-                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags:
+                    case TaskField.Disallow:
+                        if (value != 0) throw Fault(pc, "p->scx.disallow: keeping a task out of sched_ext from ops.init_task() is not modelled");
+                        return true;
+                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags or TaskField.Tgid:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
                     default:
                         throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
@@ -459,7 +462,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         switch (f.Field)
         {
             // Immutable or stable for the model's tasks: not interleaving points (as ctx.Pid()).
-            case TaskField.Pid: return (ulong)(uint)ctx.Pid(p);
+            case TaskField.Pid or TaskField.Tgid: return (ulong)(uint)ctx.Pid(p);
+            case TaskField.Disallow: return 0;
             case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, task, 0);
             // No PF_* flag is ever set on the model's tasks (no kthreads; PF_EXITING not reported: docs/bpf.md).
             case TaskField.Flags: return 0;
@@ -556,6 +560,12 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 {
                     var slot = await ctx.BpfHash(CallKind.BpfHashLookup, hashIndex[mi], await HashKey(ctx, m, r[2], stack, pc));
                     return slot < 0 ? 0 : (long)Mem.Addr(Region.MapValue, mi, (int)slot * MapStride(m));
+                }
+                if (m.Type == MapTypes.ArrayOfMaps)
+                {
+                    // The inner map itself (CONST_PTR_TO_MAP): fixed at load, so not an interleaving point.
+                    var slot = (uint)await Load(ctx, r[2], 4, stack, pc);
+                    return slot < (uint)m.MaxEntries && m.InnerMaps![slot] >= 0 ? (long)Mem.Addr(Region.Map, m.InnerMaps[slot], 0) : 0;
                 }
                 if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw Fault(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
@@ -1108,6 +1118,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 for (var o = 0; o < DsqIterSize; o += 8) WriteBytes(stack, at + o, 8, 0);
                 return 0;
             }
+            case Kfunc.DumpBstr:
+                throw Fault(pc, "scx_bpf_dump_bstr: only ops.dump(), ops.dump_cpu() and ops.dump_task() may call it");
             case Kfunc.CpuCurr:
             {
                 // The idle task is a task the model does not have: a pointer that faults if dereferenced.

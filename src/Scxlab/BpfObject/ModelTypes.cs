@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -19,14 +19,16 @@ public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
 /// </summary>
 public static class ModelTypes
 {
-    public const int TaskSize = 64;
+    public const int TaskSize = 80;
 
-    public static readonly ModelStruct SchedExtEntity = new("sched_ext_entity", 24,
+    public static readonly ModelStruct SchedExtEntity = new("sched_ext_entity", 32,
     [
         new("dsq_vtime", 0, 8, false, Task: TaskField.DsqVtime),
         new("slice", 8, 8, false, Task: TaskField.Slice),
         new("weight", 16, 4, false, Task: TaskField.Weight),
         new("flags", 20, 4, false, Task: TaskField.ScxFlags),
+        // Set by ops.init_task() to keep a task out of sched_ext; the model's tasks all run on it (reads 0).
+        new("disallow", 24, 1, false, Task: TaskField.Disallow),
     ]);
 
     public static readonly ModelStruct TaskStruct = new("task_struct", TaskSize,
@@ -38,7 +40,9 @@ public static class ModelTypes
         new("flags", 12, 4, false, Task: TaskField.Flags),
         new("cpus_ptr", 16, 8, false, Task: TaskField.CpusPtr),
         new("comm", 24, 1, true, Task: TaskField.Comm, ArrayLen: 16),
-        new("scx", 40, 24, false, Struct: "sched_ext_entity"),
+        new("scx", 40, 32, false, Struct: "sched_ext_entity"),
+        // Every model task is its own thread-group leader: tgid = pid.
+        new("tgid", 72, 4, true, Task: TaskField.Tgid),
     ]);
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);

@@ -50,7 +50,7 @@ public enum Kfunc
     CpumaskSetall, CpumaskClear, CpumaskAnd, CpumaskOr, CpumaskXor, CpumaskCopy, CpumaskFirst, CpumaskFirstZero, CpumaskFirstAnd,
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
-    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute,
+    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr,
 }
 
 public static class Kfuncs
@@ -104,6 +104,10 @@ public static class Kfuncs
         // Without SMT siblings (the model's CPUs are one thread per core) the kernel hands the idle cpumask.
         ["scx_bpf_get_idle_smtmask"] = Kfunc.GetIdleCpumask,
         ["scx_bpf_get_online_cpumask"] = Kfunc.GetOnlineCpumask,
+        // No hotplug: every possible CPU is online.
+        ["scx_bpf_get_possible_cpumask"] = Kfunc.GetOnlineCpumask,
+        // Only ops.dump*() may call it, and the model never runs them (StructOps.NeverCalled).
+        ["scx_bpf_dump_bstr"] = Kfunc.DumpBstr,
         ["scx_bpf_put_idle_cpumask"] = Kfunc.PutCpumask,
         ["scx_bpf_put_cpumask"] = Kfunc.PutCpumask,
         ["bpf_cpumask_create"] = Kfunc.CpumaskCreate,

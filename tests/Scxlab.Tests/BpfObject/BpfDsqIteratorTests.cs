@@ -166,3 +166,39 @@ public class BpfNodeAndCpuperfTests
     public void Should_EndTheSchedulerWithTheKernelsError_When_AKfuncArgumentCheckFails(string rodata, string message) =>
         Assert.Equal($"scheduler exit SCX_EXIT_ERROR: {message}", Outcome(rodata));
 }
+
+/// <summary>programs/upstream_more.bpf.c: ARRAY_OF_MAPS, p->tgid, scx_bpf_cpu_curr, bpf_cpumask_any_distribute, never-called callbacks, the timer-actor cap.</summary>
+public class BpfUpstreamMoreTests
+{
+    private static string Outcome(string rodata)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var obj = BpfExamples.CompileProgram("upstream_more.bpf.c", "v3");
+        var r = new Explorer(new Machine(s.ToConfig(obj + "@" + rodata)), new ExploreOptions { Checks = s.Checks }).Run();
+        return Assert.Single(r.Violations).Violation.ToString();
+    }
+
+    [Fact]
+    public void Should_ResolveInnerMapsTgidCurrAndDistribute_When_OpsEnqueueUsesThem() =>
+        // Slot 1 is ring1 (push 0, popped back through ring1 itself); slot 2 is empty; tgid = pid; CPU0 is idle, and
+        // its rq->curr is the idle task (non-NULL); any_distribute over {0,1} skips CPU 0 first, then wraps: 1, 0, 1.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: push=0 popped=1 missing=1 tgid=1 curr=1 distribute=10,1", Outcome("mode=0"));
+
+    [Fact]
+    public void Should_EndTheScheduler_When_CpuCurrIsAskedForACpuThatDoesNotExist() =>
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR: invalid CPU 9", Outcome("mode=1"));
+
+    [Fact]
+    public void Should_RefuseATimerWithoutAnActor_When_AMapHoldsMoreTimersThanTheModelGivesActors() =>
+        Assert.Contains("bpf_timer_init: the model gives actors to the first 8 struct bpf_timer instances only; this one (map many_timers, byte 192) has none", Outcome("mode=2"));
+
+    [Fact]
+    public void Should_ListInnerMapsAndNeverCalledCallbacks_When_InspectReadsTheObject()
+    {
+        var r = Scxlab.Tests.Cli.CliResult.Run("inspect", BpfExamples.CompileProgram("upstream_more.bpf.c", "v3"));
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("slots: ring0, ring1, (empty)", r.Stdout);
+        Assert.Contains("ops.dump         um_dump (struct_ops/um_dump; never called: the debug dump after an error exit is not modelled)", r.Stdout);
+        Assert.Contains("never called: the model has no CPU hotplug", r.Stdout);
+    }
+}

@@ -1,0 +1,83 @@
+/* upstream_more: what scx_qmap, scx_tickless and scx_beerland need beyond the other test programs.
+ * ops.enqueue reports (mode 0): a BPF_MAP_TYPE_ARRAY_OF_MAPS of two queues filled by a static
+ * initializer (push through the outer map's slot 1, pop from the inner map itself, a missing slot),
+ * p->tgid, scx_bpf_cpu_curr() of an idle CPU (the idle task: non-NULL), and three
+ * bpf_cpumask_any_distribute() picks over the online CPUs. Other modes: 1 scx_bpf_cpu_curr() of a CPU
+ * that does not exist; 2 bpf_timer_init() on a timer past the model's 8 timer actors. ops.dump and
+ * ops.cpu_online are there to be accepted and never run. Written for the tests. */
+#include <scxlab_bpf.h>
+
+char _license[] SEC("license") = "GPL";
+
+struct bpf_timer { u64 __opaque[2]; } __attribute__((aligned(8)));
+static long (*bpf_timer_init)(struct bpf_timer *timer, void *map, u64 flags) = (void *)169;
+
+struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym __weak;
+u32 bpf_cpumask_any_distribute(const struct cpumask *cpumask) __ksym __weak;
+const struct cpumask *scx_bpf_get_online_cpumask(void) __ksym;
+void scx_bpf_put_cpumask(const struct cpumask *cpumask) __ksym;
+
+struct ring {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4);
+	__type(value, u32);
+} ring0 SEC(".maps"), ring1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 3);
+	__type(key, int);
+	__array(values, struct ring);
+} rings SEC(".maps") = {
+	.values = { [0] = &ring0, [1] = &ring1 },
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16);
+	__type(key, u32);
+	__type(value, struct bpf_timer);
+} many_timers SEC(".maps");
+
+const volatile u32 mode;
+
+SCX_OPS2(void, um_enqueue, struct task_struct *, p, u64, enq_flags)
+{
+	if (mode == 1) {
+		scx_bpf_cpu_curr(9);
+	} else if (mode == 2) {
+		u32 key = 12;
+		struct bpf_timer *t = bpf_map_lookup_elem(&many_timers, &key);
+
+		if (t)
+			bpf_timer_init(t, &many_timers, 1);
+	} else {
+		int one = 1, two = 2;
+		u32 pid = p->pid, popped = 0;
+		void *ring = bpf_map_lookup_elem(&rings, &one);
+		const struct cpumask *online = scx_bpf_get_online_cpumask();
+		u64 data[7];
+
+		data[0] = ring ? bpf_map_push_elem(ring, &pid, 0) : 99;
+		data[1] = bpf_map_pop_elem(&ring1, &popped) == 0 && popped == pid;
+		data[2] = bpf_map_lookup_elem(&rings, &two) == 0;
+		data[3] = p->tgid == p->pid;
+		data[4] = scx_bpf_cpu_curr(0) != 0;
+		data[5] = bpf_cpumask_any_distribute(online) * 10 + bpf_cpumask_any_distribute(online);
+		data[6] = bpf_cpumask_any_distribute(online);
+		scx_bpf_put_cpumask(online);
+		scx_bpf_exit_bstr(0, "push=%llu popped=%llu missing=%llu tgid=%llu curr=%llu distribute=%llu,%llu", data, sizeof(data));
+	}
+	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+}
+
+SCX_OPS1(void, um_dump, void *, ctx) { }
+SCX_OPS1(void, um_cpu_online, s32, cpu) { }
+
+SEC(".struct_ops.link")
+struct sched_ext_ops upstream_more_ops = {
+	.enqueue = (void *)um_enqueue,
+	.dump = (void *)um_dump,
+	.cpu_online = (void *)um_cpu_online,
+	.name = "upstream_more",
+};
