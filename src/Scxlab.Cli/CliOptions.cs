@@ -68,6 +68,18 @@ internal static class CliOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    public static Option<string[]> Syscall() => new("--syscall")
+    {
+        Description = "run a BPF object's SEC(\"syscall\") program before ops.init, as its user space does with BPF_PROG_TEST_RUN (fields of its context struct after ':', e.g. enable_primary_cpu:cpu_id=0)",
+        HelpName = "PROG[:FIELD=VALUE...]",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>What a BPF object gets at load: the --rodata patches, then the --syscall runs (as items of its spec).</summary>
+    public static string[] LoadItems(string[]? rodata, string[]? syscalls) =>
+        [.. rodata ?? [], .. (syscalls ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + s)];
+
     /// <summary>A duration in seconds: a plain number, or with a unit (5s, 2500ms, 1m) as everywhere else.</summary>
     public static Option<double?> Budget(string description) => new("--budget")
     {

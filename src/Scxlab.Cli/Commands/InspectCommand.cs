@@ -15,6 +15,7 @@ public static class InspectCommand
     {
         var objectArg = new Argument<string>("X.bpf.o") { Description = "an object built with clang -target bpf" };
         var rodata = CliOptions.Rodata();
+        var syscall = CliOptions.Syscall();
         var cmd = new ScxCommand("inspect", "List what a BPF object (.bpf.o) contains: struct_ops callbacks, programs, maps, rodata, and every kfunc and helper it calls with whether the model supports it.")
         {
             Examples =
@@ -25,7 +26,8 @@ public static class InspectCommand
         };
         cmd.Arguments.Add(objectArg);
         cmd.Options.Add(rodata);
-        cmd.SetAction(r => Execute(r.GetValue(objectArg)!, r.GetValue(rodata) ?? [], r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
+        cmd.Options.Add(syscall);
+        cmd.SetAction(r => Execute(r.GetValue(objectArg)!, CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall)), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
         return cmd;
     }
 

@@ -23,6 +23,12 @@ public struct Insn
 
 public sealed record BpfProgram(string Name, string Section, int Entry);
 
+/// <summary>
+/// A <c>SEC("syscall")</c> program user space runs once after load and before attaching the scheduler (as
+/// scx_tickless and scx_bpfland set up their CPU domains with BPF_PROG_TEST_RUN), with its context struct.
+/// </summary>
+public sealed record SyscallRun(BpfProgram Program, byte[] Ctx, string Text);
+
 /// <summary>A BTF-defined map from <c>.maps</c>.</summary>
 /// <param name="TimerOffsets">Byte offsets of the struct bpf_timer members of the value type (from BTF).</param>
 /// <param name="InnerMaps">BPF_MAP_TYPE_ARRAY_OF_MAPS: the map index in each slot (-1: empty), as the object's
@@ -125,7 +131,9 @@ public sealed class BpfObjectFile : ISourceMap
         {
             o.Build(Elf.Parse(bytes, name));
             if (!lenient && o.Unsupported.Count > 0) throw new BpfLoadException($"unknown func {o.Unsupported[0]}");
-            foreach (var r in rodata ?? []) o.PatchRodata(r);
+            foreach (var r in rodata ?? [])
+                if (r.StartsWith(SyscallPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallPrefix.Length..]);
+                else o.PatchRodata(r);
             // A failed CO-RE relocation fails the load only where a program can reach it (after rodata is set).
             if (!lenient && PoisonReachability.FirstReachable(o, o.Programs.Select(p => p.Entry).Concat(o.CallbackEntries())) is { } poisoned)
                 throw new BpfLoadException($"{poisoned.Message} (reachable: insn {poisoned.Pc}, {o.Where(poisoned.Pc)})");
@@ -695,6 +703,51 @@ public sealed class BpfObjectFile : ISourceMap
         }
         throw new BpfLoadException($"--rodata {name}[]: no array of that name in its own .data.{name} or .bss.{name} section");
     }
+
+    /// <summary>A load-time item that runs a syscall program rather than patching rodata (<c>--syscall</c>).</summary>
+    public const string SyscallPrefix = "syscall:";
+
+    /// <summary>Syscall programs to run, in order, before ops.init (<see cref="SyscallRun"/>).</summary>
+    public List<SyscallRun> Syscalls { get; } = [];
+
+    /// <summary>
+    /// <c>--syscall PROG[:field=value...]</c>: run the <c>SEC("syscall")</c> program PROG before ops.init with its context
+    /// struct (the type its first parameter points to, from BTF) holding those field values, the rest zero.
+    /// </summary>
+    public void AddSyscall(string text)
+    {
+        var parts = text.Split(':', StringSplitOptions.TrimEntries);
+        var name = parts[0];
+        var syscalls = Programs.Where(p => p.Section.StartsWith("syscall", StringComparison.Ordinal)).ToList();
+        var prog = syscalls.FirstOrDefault(p => p.Name == name)
+            ?? throw new BpfLoadException($"--syscall {text}: no SEC(\"syscall\") program {name} (the object has: {(syscalls.Count == 0 ? "none" : string.Join(", ", syscalls.Select(p => p.Name)))})");
+        var func = Btf.Types.FirstOrDefault(t => t.Kind == BtfKind.Func && t.Name == name);
+        var proto = func != null ? Btf.Resolve(func.RefType) : null;
+        BtfType? ctxType = null;
+        if (proto is { Kind: BtfKind.FuncProto, Members.Length: > 0 } && Btf.Resolve(proto.Members[0].Type) is { Kind: BtfKind.Ptr } ptr)
+            ctxType = Btf.Resolve(ptr.RefType);
+        var size = ctxType is { Kind: BtfKind.Struct or BtfKind.Union } ? (int)ctxType.Size : 0;
+        var ctx = new byte[size];
+        foreach (var arg in parts.Skip(1))
+        {
+            var eq = arg.IndexOf('=');
+            if (eq <= 0) throw new BpfLoadException($"--syscall {text}: '{arg}': expected field=value");
+            var field = arg[..eq].Trim();
+            if (ctxType is not { Kind: BtfKind.Struct or BtfKind.Union })
+                throw new BpfLoadException($"--syscall {text}: {name} takes no context struct, so it has no field {field}");
+            var found = ctxType.Members.Where(x => x.Name == field).ToList();
+            var m = found.Count > 0 ? found[0] : throw new BpfLoadException($"--syscall {text}: struct {ctxType.Name} has no field {field} (fields: {string.Join(", ", ctxType.Members.Select(x => x.Name))})");
+            var value = ParseNumber(arg[(eq + 1)..].Trim()) ?? throw new BpfLoadException($"--syscall {text}: '{arg[(eq + 1)..].Trim()}' is not a number");
+            var off = (int)(m.Offset / 8);
+            var fsize = (int)Btf.SizeOf(m.Type);
+            for (var k = 0; k < fsize && k < 8 && off + k < ctx.Length; k++) ctx[off + k] = (byte)(value >> (8 * k));
+        }
+        Syscalls.Add(new SyscallRun(prog, ctx, text));
+    }
+
+    private static long? ParseNumber(string s) =>
+        s.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && long.TryParse(s[2..], System.Globalization.NumberStyles.HexNumber, null, out var h) ? h
+        : long.TryParse(s, out var d) ? d : null;
 
     /// <summary><c>--rodata name=value</c> or <c>name[i]=value</c>: patch a <c>const volatile</c> before load, as a skeleton does.</summary>
     public void PatchRodata(string spec)

@@ -158,6 +158,14 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
 
     public override async BpfTask Init(InitContext ctx)
     {
+        // User space runs its syscall programs after load, before attaching (and so before ops.init); one that
+        // fails makes it give up, so the scheduler never runs.
+        for (var i = 0; i < _obj.Syscalls.Count; i++)
+        {
+            var run = _obj.Syscalls[i];
+            var rc = (int)await _vm.Run(ctx, run.Program.Entry, [], [Mem.Addr(Region.Ctx, Interpreter.SyscallCtx + i, 0)]);
+            if (rc != 0) throw new KernelErrorException($"syscall program {run.Program.Name} ({run.Text}) returned {rc}: user space would not attach the scheduler");
+        }
         var ret = _obj.Ops.Callbacks.ContainsKey(ScxCallback.Init) ? await Call(ctx, ScxCallback.Init) : 0;
         if ((int)ret != 0) throw new KernelErrorException($"ops.init() failed ({SanitizeErr("init", (int)ret)})");
         // scx_enable(): after ops.init, ops.init_task for every task (fork = false: the tasks exist at

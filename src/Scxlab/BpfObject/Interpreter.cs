@@ -293,6 +293,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         {
             case Region.Stack:
                 return ReadBytes(stack, StackAt(idx, off, size, pc), size);
+            case Region.Ctx when idx >= SyscallCtx:
+            {
+                // A syscall program's context: the struct user space passed (BPF_PROG_TEST_RUN's ctx_in).
+                var bytes = obj.Syscalls[idx - SyscallCtx].Ctx;
+                if (off < 0 || off + size > bytes.Length) throw Fault(pc, $"invalid access to the syscall program's context: off={off} size={size}, ctx_size_in={bytes.Length}");
+                return ReadBytes(bytes, off, size);
+            }
             case Region.Ctx when idx == TaskArgsCtx:
                 if (off < 0 || off + size > 16) throw Fault(pc, $"invalid access to scx_init_task_args: off={off} size={size}");
                 return 0;
@@ -500,6 +507,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// (fork = false: every task exists at load; cgroup = NULL: no cgroups; cancelled = false).
     /// </summary>
     internal const int TaskArgsCtx = 2;
+
+    /// <summary>Index in <see cref="Region.Ctx"/> of the context of <see cref="BpfObjectFile.Syscalls"/>[i]: SyscallCtx + i (read-only here).</summary>
+    internal const int SyscallCtx = 16;
 
     /// <summary>Word 0 of a struct bpf_timer: bpf_timer_init() ran.</summary>
     internal const ulong TimerInitialized = 1UL << 32;

@@ -1,3 +1,4 @@
+using Scxlab.BpfObject;
 using Scxlab.Bpf;
 using Scxlab.Exploration;
 using Scxlab.Kernel;
@@ -200,5 +201,58 @@ public class BpfUpstreamMoreTests
         Assert.Contains("slots: ring0, ring1, (empty)", r.Stdout);
         Assert.Contains("ops.dump         um_dump (struct_ops/um_dump; never called: the debug dump after an error exit is not modelled)", r.Stdout);
         Assert.Contains("never called: the model has no CPU hotplug", r.Stdout);
+    }
+}
+
+/// <summary>programs/syscall.bpf.c: SEC("syscall") programs run before ops.init with their context struct (--syscall, scenario syscalls:).</summary>
+public class BpfSyscallProgramTests
+{
+    private static string Outcome(params string[] items)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var obj = BpfExamples.CompileProgram("syscall.bpf.c", "v3");
+        var spec = items.Length == 0 ? obj : obj + "@" + string.Join(",", items.Select(i => BpfObjectFile.SyscallPrefix + i));
+        var r = new Explorer(new Machine(s.ToConfig(spec)), new ExploreOptions { Checks = s.Checks }).Run();
+        return Assert.Single(r.Violations).Violation.ToString();
+    }
+
+    [Fact]
+    public void Should_RunEachSyscallProgramBeforeOpsInit_When_TheyAreGiven() =>
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: init_saw=0x5 mask=0x5 weight=300",
+            Outcome("add_cpu:cpu_id=0:weight=100", "add_cpu:cpu_id=2:weight=0xc8"));
+
+    [Fact]
+    public void Should_NotAttachTheScheduler_When_ASyscallProgramFails() =>
+        Assert.Contains("syscall program add_cpu (add_cpu:fail=1) returned -22: user space would not attach the scheduler", Outcome("add_cpu:fail=1"));
+
+    [Theory]
+    [InlineData("enable_cpu", "--syscall enable_cpu: no SEC(\"syscall\") program enable_cpu (the object has: add_cpu)")]
+    [InlineData("add_cpu:cpu=1", "--syscall add_cpu:cpu=1: struct cpu_arg has no field cpu (fields: cpu_id, fail, weight)")]
+    [InlineData("add_cpu:cpu_id=one", "--syscall add_cpu:cpu_id=one: 'one' is not a number")]
+    public void Should_ExplainTheMistake_When_ASyscallRunIsMalformed(string item, string message)
+    {
+        var obj = BpfExamples.CompileProgram("syscall.bpf.c", "v3");
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(obj, [BpfObjectFile.SyscallPrefix + item]));
+        Assert.Equal($"syscall-v3.bpf.o: {message}", e.Message);
+    }
+
+    [Fact]
+    public void Should_RunTheScenariosSyscalls_When_AScenarioFileListsThem()
+    {
+        var obj = BpfExamples.CompileProgram("syscall.bpf.c", "v3");
+        var path = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests", "syscall-scenario.yaml");
+        File.WriteAllText(path, $"""
+            name: syscall-scenario
+            cpus: 2
+            policy: {obj}
+            syscalls: ["add_cpu:cpu_id=1:weight=7"]
+            tasks:
+              - {"{"} name: p, allowed: [0, 1], cpu: 1, state: queued {"}"}
+            rounds:
+              - {"{"} cpu: 0, count: 1 {"}"}
+            check: [all]
+            """);
+        var r = Scxlab.Tests.Cli.CliResult.Run("check", path);
+        Assert.Contains("init_saw=0x2 mask=0x2 weight=7", r.Stdout);
     }
 }
