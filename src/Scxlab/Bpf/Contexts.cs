@@ -25,6 +25,8 @@ public enum CallKind : byte
     Printk,
     /// <summary>A whole cpumask read in one access (bpf_cpumask_* on p->cpus_ptr or the idle mask).</summary>
     TaskCpusMask, IdleMaskBits,
+    /// <summary>A read of a task's CPU time (p->utime: se.sum_exec_runtime in the model).</summary>
+    TaskRuntime,
     /// <summary>scx_bpf_cpu_curr(): rq->curr of a CPU.</summary>
     CpuCurr,
     /// <summary>A read of p->scx.flags (enum scx_ent_flags with the scx_task_state bits).</summary>
@@ -200,6 +202,7 @@ public class BpfContext
         CallKind.TaskNrCpusAllowed => "read p->nr_cpus_allowed",
         CallKind.TaskWeight => "read p->scx.weight",
         CallKind.TaskScxFlags => "read p->scx.flags",
+        CallKind.TaskRuntime => "read p->utime",
         CallKind.CpuCurr => "scx_bpf_cpu_curr",
         CallKind.TaskDsqVtime => "read p->scx.dsq_vtime",
         CallKind.TaskSlice => "read p->scx.slice",
@@ -324,6 +327,7 @@ public class BpfContext
     public BpfCall<int> TaskNrCpusAllowed(TaskRef p) => Run(CallKind.TaskNrCpusAllowed, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskNrCpusAllowed)) ? Ready((int)v) : default;
     /// <summary><c>scx_bpf_cpu_curr(cpu)</c>: the task running on <paramref name="cpu"/>, -1 for its idle task, -2 after an invalid CPU (NULL).</summary>
     public BpfCall<int> CpuCurr(int cpu) => Run(CallKind.CpuCurr, cpu, 0, out var v, static (c, a, _) => c.M.KfCpuCurr(c, (int)a)) ? Ready((int)v) : default;
+    public BpfCall<long> TaskRuntime(TaskRef p) => Run(CallKind.TaskRuntime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskRuntime)) ? Ready(v) : default;
     public BpfCall<int> TaskScxFlags(TaskRef p) => Run(CallKind.TaskScxFlags, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskScxFlags)) ? Ready((int)v) : default;
     public BpfCall<int> TaskWeight(TaskRef p) => Run(CallKind.TaskWeight, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskWeight)) ? Ready((int)v) : default;
     public BpfCall<long> TaskDsqVtime(TaskRef p) => Run(CallKind.TaskDsqVtime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskDsqVtime)) ? Ready(v) : default;

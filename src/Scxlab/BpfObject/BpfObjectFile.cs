@@ -109,6 +109,18 @@ public sealed class BpfObjectFile : ISourceMap
         Poisons.Add(why);
     }
 
+    /// <summary>
+    /// Where the model can start running code: the struct_ops callbacks it calls, ops.enable and ops.init_task, the
+    /// syscall programs it is asked to run, and functions handed to helpers. Programs it never runs (callbacks for
+    /// hotplug, cgroups, core scheduling or the dump; exit_task and disable; probes and syscall programs nobody runs)
+    /// are verified by the kernel, which has everything they use, so what the model lacks in them cannot matter.
+    /// </summary>
+    internal IEnumerable<int> RunEntries() =>
+        Ops.Callbacks.Values.Select(p => p.Entry)
+            .Concat(new[] { Ops.Enable, Ops.InitTask }.Where(p => p != null).Select(p => p!.Entry))
+            .Concat(Syscalls.Select(s => s.Program.Entry))
+            .Concat(CallbackEntries());
+
     /// <summary>Functions passed to helpers as callbacks (ld_imm64 of a function): entries the verifier checks too.</summary>
     internal IEnumerable<int> CallbackEntries() =>
         Insns.Where(i => i.Op == 0x18 && i.Src == 4 && Mem.RegionOf((ulong)i.Imm64) == Region.Func).Select(i => Mem.Index((ulong)i.Imm64));
@@ -135,7 +147,7 @@ public sealed class BpfObjectFile : ISourceMap
                 if (r.StartsWith(SyscallPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallPrefix.Length..]);
                 else o.PatchRodata(r);
             // A failed CO-RE relocation fails the load only where a program can reach it (after rodata is set).
-            if (!lenient && PoisonReachability.FirstReachable(o, o.Programs.Select(p => p.Entry).Concat(o.CallbackEntries())) is { } poisoned)
+            if (!lenient && PoisonReachability.FirstReachable(o, o.RunEntries(), o.Ops.InitTask?.Entry ?? -1) is { } poisoned)
                 throw new BpfLoadException($"{poisoned.Message} (reachable: insn {poisoned.Pc}, {o.Where(poisoned.Pc)})");
         }
         catch (BpfLoadException e) when (!e.Message.StartsWith(name + ":", StringComparison.Ordinal))
@@ -495,7 +507,7 @@ public sealed class BpfObjectFile : ISourceMap
             return new BpfMapDef(name, type, 4, 4, maxEntries, flags, null, Enumerable.Repeat(-1, Math.Max(0, maxEntries)).ToArray(), innerType);
         }
         if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
-        if (maxEntries <= 0 && type != MapTypes.TaskStorage) throw new BpfLoadException($"map {name}: max_entries must be positive");
+        if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage)) throw new BpfLoadException($"map {name}: max_entries must be positive");
         if (!MapTypes.Supported(type)) throw new BpfLoadException($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
         return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers);
     }
@@ -792,12 +804,13 @@ public sealed class BpfObjectFile : ISourceMap
 
 public static class MapTypes
 {
-    public const int Hash = 1, Array = 2, PercpuArray = 6, ArrayOfMaps = 12, Queue = 22, Stack = 23, TaskStorage = 29;
-    public static bool Supported(int t) => t is Hash or Array or PercpuArray or ArrayOfMaps or Queue or Stack or TaskStorage;
+    public const int Hash = 1, Array = 2, PercpuArray = 6, ArrayOfMaps = 12, Queue = 22, Stack = 23, TaskStorage = 29, CgrpStorage = 32;
+    /// <summary>CgrpStorage is accepted as a declaration only: the model has no cgroups, so no program it runs can reach one.</summary>
+    public static bool Supported(int t) => t is Hash or Array or PercpuArray or ArrayOfMaps or Queue or Stack or TaskStorage or CgrpStorage;
     public static string Name(int t) => t switch
     {
         Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", ArrayOfMaps => "BPF_MAP_TYPE_ARRAY_OF_MAPS", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
-        TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", _ => $"#{t}",
+        TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", CgrpStorage => "BPF_MAP_TYPE_CGRP_STORAGE", _ => $"#{t}",
     };
 }
 

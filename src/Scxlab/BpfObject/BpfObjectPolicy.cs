@@ -57,6 +57,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.TaskStorage => maps.Array(m.Name, Math.Max(1, maps.TaskCount * Interpreter.MapStride(m) / 8)),
                 // Its slots are fixed at load (a program cannot update a map-in-map): one constant word stands in.
                 MapTypes.ArrayOfMaps => maps.Array(m.Name, 1),
+                // No cgroups: the map is never reached (BpfObjectFile.RunEntries), one word stands in.
+                MapTypes.CgrpStorage => maps.Array(m.Name, 1),
                 _ => throw new BpfLoadException($"map {m.Name}: map type {MapTypes.Name(m.Type)} is not supported by the model"),
             };
         }

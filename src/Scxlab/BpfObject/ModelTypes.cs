@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -19,7 +19,7 @@ public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
 /// </summary>
 public static class ModelTypes
 {
-    public const int TaskSize = 80;
+    public const int TaskSize = 96;
 
     public static readonly ModelStruct SchedExtEntity = new("sched_ext_entity", 32,
     [
@@ -43,6 +43,9 @@ public static class ModelTypes
         new("scx", 40, 32, false, Struct: "sched_ext_entity"),
         // Every model task is its own thread-group leader: tgid = pid.
         new("tgid", 72, 4, true, Task: TaskField.Tgid),
+        // CPU time: the model charges all of a task's runtime as user time (utime = se.sum_exec_runtime, stime = 0).
+        new("utime", 80, 8, false, Task: TaskField.Utime),
+        new("stime", 88, 8, false, Task: TaskField.Stime),
     ]);
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);

@@ -12,8 +12,15 @@ internal static class PoisonReachability
 {
     private const ulong Unknown = 0x5EED_0BAD_0BAD_5EED; // never a value the analysis folds to (checked via the known mask)
 
+    /// <summary>
+    /// r1 of ops.init_task: its argument array, whose second word points at struct scx_init_task_args. The model
+    /// knows more than the verifier here, and only here: those arguments are all zero (fork false, cgroup NULL: no
+    /// task is forked, there are no cgroups), so a branch on them that the model can never take is not reachable.
+    /// </summary>
+    internal static readonly ulong InitTaskArgArray = Mem.Addr(Region.Ctx, 0x7ff, 0);
+
     /// <summary>The first reachable poison: (instruction index, message), or null.</summary>
-    public static (int Pc, string Message)? FirstReachable(BpfObjectFile obj, IEnumerable<int> entries)
+    public static (int Pc, string Message)? FirstReachable(BpfObjectFile obj, IEnumerable<int> entries, int initTaskEntry = -1)
     {
         var code = obj.Insns;
         if (obj.Poisons.Count == 0) return null;
@@ -45,7 +52,17 @@ internal static class PoisonReachability
             }
         }
 
-        foreach (var e in entries) Flow(e, new ulong[11], 1 << 10); // r10 (frame pointer) is fixed; r1 (ctx) unknown
+        foreach (var e in entries)
+        {
+            // r10 (frame pointer) is fixed; r1 (ctx) unknown, except ops.init_task's argument array.
+            var regs = new ulong[11];
+            if (e == initTaskEntry)
+            {
+                regs[1] = InitTaskArgArray;
+                Flow(e, regs, (1 << 10) | (1 << 1));
+            }
+            else Flow(e, regs, 1 << 10);
+        }
         while (work.Count > 0)
         {
             var pc = work.Pop();
@@ -78,6 +95,10 @@ internal static class PoisonReachability
                         for (var b = 0; b < size; b++) val |= (ulong)bytes[at + b] << (8 * b);
                         Set(i.Dst, val);
                     }
+                    else if (Known(i.Src) && (i.Op & 0xe0) == 0x60 && v[i.Src] == InitTaskArgArray && i.Off == 8 && size == 8)
+                        Set(i.Dst, Mem.Addr(Region.Ctx, Interpreter.TaskArgsCtx, 0));
+                    else if (Known(i.Src) && (i.Op & 0xe0) == 0x60 && Mem.RegionOf(v[i.Src]) == Region.Ctx && Mem.Index(v[i.Src]) == Interpreter.TaskArgsCtx)
+                        Set(i.Dst, 0);
                     else Forget(i.Dst);
                     Flow(pc + 1, v, k);
                     break;

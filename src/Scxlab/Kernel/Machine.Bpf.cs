@@ -241,7 +241,7 @@ public sealed partial class Machine
         {
             CallKind.DsqInsert or CallKind.DsqInsertVtime or CallKind.DsqInsertCookie => $"{TaskName((int)a)}, {DsqId.Name((ulong)b)}",
             CallKind.TaskTestCpu => $"{b}, {TaskName((int)a)}->cpus_ptr",
-            CallKind.TaskCpu or CallKind.TaskNrCpusAllowed or CallKind.TaskWeight or CallKind.TaskScxFlags or CallKind.TaskDsqVtime or CallKind.TaskSlice
+            CallKind.TaskCpu or CallKind.TaskNrCpusAllowed or CallKind.TaskWeight or CallKind.TaskScxFlags or CallKind.TaskRuntime or CallKind.TaskDsqVtime or CallKind.TaskSlice
                 or CallKind.TaskMigrationDisabled or CallKind.TaskRunning or CallKind.TaskPid or CallKind.TaskGetCookie or CallKind.GhostTaskBarrier => TaskName((int)a),
             CallKind.MapPush or CallKind.ListRemove or CallKind.ListContains or CallKind.HashLookup or CallKind.HashUpdate or CallKind.HashDelete
                 or CallKind.ArrayGet or CallKind.ArraySet or CallKind.ArrayAdd or CallKind.CpumaskTest or CallKind.CpumaskSet or CallKind.CpumaskClear => $"{Map()}, {b}",
@@ -298,6 +298,7 @@ public sealed partial class Machine
             CallKind.TaskMigrationDisabled => t.MigrationDisabled ? 1 : 0,
             CallKind.TaskRunning => RqR(t.Cpu).Curr == p ? 1 : 0,
             CallKind.TaskPid => Config.Tasks[p].Pid,
+            CallKind.TaskRuntime => t.Runtime,
             // SCX_TASK_QUEUED/RESET_RUNNABLE_AT/DEQD_FOR_SLEEP as the paths keep them (not the model-only
             // custody bit), and the task state at SCX_TASK_STATE_SHIFT: SCX_TASK_ENABLED while on sched_ext.
             CallKind.TaskScxFlags => (long)(t.Flags & (TaskFlags.Queued | TaskFlags.ResetRunnableAt | TaskFlags.DeqdForSleep))
