@@ -518,20 +518,25 @@ public class EnqueueContext : BpfContext
     /// an idle CPU in <paramref name="allowed"/> ∩ p->cpus_ptr, claimed, or -EBUSY. <paramref name="allowed"/> is
     /// the mask's bits (<see cref="ulong.MaxValue"/>: every CPU).
     /// </summary>
-    public BpfCall<int> SelectCpuAnd(TaskRef p, int prevCpu, ulong allowed) =>
-        Run(CallKind.SelectCpuAnd, ((long)prevCpu << 32) | (uint)p.Index, (long)allowed, out var v,
-            static (c, a, b) => c.M.KfSelectCpuAnd(c, (int)(uint)a, (int)(a >> 32), (ulong)b)) ? Ready((int)v) : default;
-}
-
-/// <summary>ops.select_cpu: the enqueue set plus the select_cpu helpers.</summary>
-public sealed class SelectCpuContext : EnqueueContext
-{
-    /// <summary><c>scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &amp;is_idle)</c>: the CPU, with the idle flag in <c>IsIdle</c>.</summary>
+    /// <summary>
+    /// <c>scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &amp;is_idle)</c> (ops.select_cpu and, since v6.16, ops.enqueue):
+    /// the CPU, with the idle flag in <c>IsIdle</c>.
+    /// </summary>
     public BpfCall<(int Cpu, bool IsIdle)> SelectCpuDfl(TaskRef p, int prevCpu, WakeFlags wakeFlags)
     {
         if (!Run(CallKind.SelectCpuDfl, p.Index, prevCpu, out var v, static (c, a, b) => c.M.KfSelectCpuDfl(c, (int)a, (int)b))) return default;
         return new BpfCall<(int, bool)>(((int)(v >> 1), (v & 1) != 0));
     }
+
+    public BpfCall<int> SelectCpuAnd(TaskRef p, int prevCpu, ulong allowed) =>
+        Run(CallKind.SelectCpuAnd, ((long)prevCpu << 32) | (uint)p.Index, (long)allowed, out var v,
+            static (c, a, b) => c.M.KfSelectCpuAnd(c, (int)(uint)a, (int)(a >> 32), (ulong)b)) ? Ready((int)v) : default;
+}
+
+/// <summary>ops.select_cpu: the enqueue set (whose select kfuncs ops.enqueue may call too).</summary>
+public sealed class SelectCpuContext : EnqueueContext
+{
+    // The select kfuncs (EnqueueContext.SelectCpuDfl/SelectCpuAnd) serve ops.enqueue too since v6.16.
 }
 
 /// <summary>ops.dispatch: the enqueue set (inserts go to the dispatch buffer) plus the dispatch-only kfuncs.</summary>

@@ -780,9 +780,11 @@ public sealed class BpfObjectFile : ISourceMap
             if (!lhs.EndsWith(']') || !int.TryParse(lhs[(br + 1)..^1], out index) || index < 0) throw new BpfLoadException($"--rodata '{spec}': bad array index");
             lhs = lhs[..br];
         }
-        foreach (var g in Globals)
+        // A const volatile first; else a .data/.bss global, which user space may also write before attaching
+        // (skel->bss->x = v, as the dequeue selftest picks its scenario).
+        foreach (var g in Globals.Where(x => x.ReadOnly).Concat(Globals.Where(x => !x.ReadOnly)))
         {
-            if (!g.ReadOnly || !g.Vars.TryGetValue(lhs, out var v)) continue;
+            if (!g.Vars.TryGetValue(lhs, out var v)) continue;
             var vt = Btf.Types.First(t => t.Kind == BtfKind.Var && t.Name == lhs);
             var t = Btf.Resolve(vt.RefType);
             var elem = t.Kind == BtfKind.Array ? (int)Btf.SizeOf(t.ArrayElem) : v.Size;
@@ -798,7 +800,7 @@ public sealed class BpfObjectFile : ISourceMap
             for (var i = 0; i < elem; i++) g.Init[at + i] = (byte)(val >> (8 * i));
             return;
         }
-        throw new BpfLoadException($"--rodata {lhs}: no const volatile variable of that name in .rodata");
+        throw new BpfLoadException($"--rodata {lhs}: no const volatile variable of that name in .rodata (nor a global in .data/.bss)");
     }
 }
 
@@ -864,6 +866,14 @@ public static class ModelEnums
             ["SCX_ENQ_DSQ_PRIQ"] = (long)Kernel.EnqFlags.DsqPriq,
             ["SCX_DEQ_SLEEP"] = (long)Kernel.DeqFlags.Sleep,
             ["SCX_DEQ_CORE_SCHED_EXEC"] = (long)Kernel.DeqFlags.CoreSchedExec,
+            ["SCX_DEQ_SCHED_CHANGE"] = (long)Kernel.DeqFlags.SchedChange,
+            ["SCX_ENQ_IMMED"] = (long)Kernel.EnqFlags.Immed,
+            ["SCX_DSQ_ITER_REV"] = 1L << 16,
+            ["SCX_PICK_IDLE_CORE"] = 1,
+            ["SCX_PICK_IDLE_IN_NODE"] = 2,
+            ["SCX_CPUPERF_ONE"] = 1024,
+            ["SCX_ECODE_RSN_HOTPLUG"] = 1L << 32,
+            ["SCX_ECODE_ACT_RESTART"] = 1L << 48,
             ["SCX_OPS_KEEP_BUILTIN_IDLE"] = (long)OpsFlags.KeepBuiltinIdle,
             ["SCX_OPS_ENQ_LAST"] = (long)OpsFlags.EnqLast,
             ["SCX_OPS_ENQ_EXITING"] = (long)OpsFlags.EnqExiting,

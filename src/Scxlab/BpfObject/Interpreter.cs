@@ -812,7 +812,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var p = TaskArg(r[1], pc, "scx_bpf_select_cpu_dfl", 0);
                 var isIdle = r[4];
-                var (cpu, idle) = await Need<SelectCpuContext>(ctx, pc, "scx_bpf_select_cpu_dfl").SelectCpuDfl(p, (int)r[2], (WakeFlags)r[3]);
+                // SCX_KF_SELECT_CPU | SCX_KF_ENQUEUE (v6.16+): ops.select_cpu and ops.enqueue.
+                if (ctx is not EnqueueContext e || ctx is DispatchContext) throw Fault(pc, $"calling kernel function scx_bpf_select_cpu_dfl is not allowed in ops.{ScxCallbacks.OpName(ctx.Callback)}()");
+                var (cpu, idle) = await e.SelectCpuDfl(p, (int)r[2], (WakeFlags)r[3]);
                 if (isIdle != 0) await Store(ctx, isIdle, 1, idle ? 1UL : 0, stack, pc);
                 return cpu;
             }

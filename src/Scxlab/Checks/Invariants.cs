@@ -313,7 +313,7 @@ public sealed class OpsStateWellFormed : Invariant
         "any list (and p->scx.dsq NULL unless a transfer holds it) — except QUEUEING/DISPATCHING while the " +
         "dispatch_enqueue(SCX_ENQ_CLEAR_OPSS) that linked it has yet to release ops_state (V-B drops a non-local DSQ's lock first); QUEUED ⇒ SCX_TASK_QUEUED; QUEUEING ⇒ the task's " +
         "rq lock is held (only do_enqueue_task can see it); DISPATCHING has zero qseq bits; holding_cpu ≥ 0 ⇒ " +
-        "unlinked and ops_state NONE or DISPATCHING. Item 8 (sticky_cpu) is not checked: the model sets sticky_cpu " +
+        "unlinked and ops_state NONE or DISPATCHING (or QUEUEING in that same release window). Item 8 (sticky_cpu) is not checked: the model sets sticky_cpu " +
         "and clears it inside single steps, so no state between the two is observable.";
 
     public override string? Check(Machine m)
@@ -323,12 +323,14 @@ public sealed class OpsStateWellFormed : Invariant
         {
             ref var p = ref w.Tasks[t];
             var st = OpsWord.State(p.OpsState);
+            // dispatch_enqueue(…, SCX_ENQ_CLEAR_OPSS) links the task, drops a non-local DSQ's lock and only then
+            // releases ops_state (V-B order): while that dispatch_enqueue() still carries the task, QUEUEING (a
+            // direct dispatch) or DISPATCHING (a dispatch) on the list is the kernel's own window — and so is a
+            // consumer that took the DSQ lock in it and set holding_cpu (it then waits for the task's rq lock, which
+            // the enqueuer holds until after the release).
+            var releasing = st is OpsState.Dispatching or OpsState.Queueing && WorldQueries.PathHoldsTask(w, t, PathId.DispatchEnqueue);
             if (st != OpsState.None)
             {
-                // dispatch_enqueue(…, SCX_ENQ_CLEAR_OPSS) links the task, drops a non-local DSQ's lock and only then
-                // releases ops_state (V-B order): while that dispatch_enqueue() still carries the task, QUEUEING (a
-                // direct dispatch) or DISPATCHING (a dispatch) on the list is the kernel's own window.
-                var releasing = st is OpsState.Dispatching or OpsState.Queueing && WorldQueries.PathHoldsTask(w, t, PathId.DispatchEnqueue);
                 if (p.ListOn >= 0 && !releasing) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but linked on {m.SlotName(p.ListOn)}";
                 if (p.Dsq >= 0 && p.HoldingCpu < 0 && !releasing) return $"{m.TaskName(t)} is {OpsWord.Format(p.OpsState)} but p->scx.dsq is {m.SlotName(p.Dsq)}";
             }
@@ -351,7 +353,7 @@ public sealed class OpsStateWellFormed : Invariant
             if (p.HoldingCpu >= 0)
             {
                 if (p.ListOn >= 0) return $"{m.TaskName(t)} has holding_cpu {p.HoldingCpu} but is linked on {m.SlotName(p.ListOn)}";
-                if (st is OpsState.Queueing or OpsState.Queued) return $"{m.TaskName(t)} has holding_cpu {p.HoldingCpu} but is {OpsWord.Format(p.OpsState)}";
+                if (st is OpsState.Queued || (st is OpsState.Queueing && !releasing)) return $"{m.TaskName(t)} has holding_cpu {p.HoldingCpu} but is {OpsWord.Format(p.OpsState)}";
             }
         }
         return null;

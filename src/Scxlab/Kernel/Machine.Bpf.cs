@@ -574,9 +574,36 @@ public sealed partial class Machine
 
     internal long KfSelectCpuDfl(BpfContext ctx, int p, int prev)
     {
-        if (!ValidTask(ctx, p, "scx_bpf_select_cpu_dfl")) return (long)prev << 1;
-        var cpu = SelectCpuDflCore(p, prev, out var idle);
+        if (!ValidTask(ctx, p, "scx_bpf_select_cpu_dfl") || !SelectKfuncAllowed(ctx, "scx_bpf_select_cpu_dfl")) return (long)prev << 1;
+        var cpu = SelectCpuFromKfunc(p, prev, ulong.MaxValue, out var idle);
         return ((long)cpu << 1) | (idle ? 1L : 0);
+    }
+
+    /// <summary>SCX_KF_SELECT_CPU | SCX_KF_ENQUEUE: the select kfuncs belong to ops.select_cpu and ops.enqueue.</summary>
+    private bool SelectKfuncAllowed(BpfContext ctx, string kfunc)
+    {
+        if (ctx.Callback is ScxCallback.SelectCpu or ScxCallback.Enqueue) return true;
+        PolicyMisuse(ctx, $"calling kernel function {kfunc} is not allowed in ops.{ScxCallbacks.OpName(ctx.Callback)}()");
+        return false;
+    }
+
+    /// <summary>
+    /// select_cpu_from_kfunc(): ops.enqueue may call the select kfuncs too, so a task that can run on one CPU
+    /// only (or has migration disabled) gets its prev_cpu if that is in the mask and idle (claimed), else none;
+    /// any other task scx_select_cpu_dfl()'s search. (ops.select_cpu never sees such a task: select_task_rq()
+    /// is skipped for it.) Returns the CPU, or prev_cpu with <paramref name="idle"/> false when none was claimed.
+    /// </summary>
+    private int SelectCpuFromKfunc(int p, int prev, ulong allowed, out bool idle)
+    {
+        ref readonly var t = ref TkR(p);
+        if (t.CpusPtr.Weight == 1 || t.MigrationDisabled)
+        {
+            var inMask = allowed == ulong.MaxValue ? t.CpusPtr.Test(prev) : prev < 64 && ((allowed >> prev) & 1) != 0;
+            idle = inMask && prev >= 0 && prev < N && RqR(prev).Idle;
+            if (idle) Rq(prev).Idle = false;
+            return prev;
+        }
+        return SelectCpuDflCore(p, prev, out idle, allowed);
     }
 
     /// <summary>
@@ -587,12 +614,13 @@ public sealed partial class Machine
     internal long KfSelectCpuAnd(BpfContext ctx, int p, int prev, ulong allowed)
     {
         if (!ValidTask(ctx, p, "scx_bpf_select_cpu_and")) return -22;
+        if (!SelectKfuncAllowed(ctx, "scx_bpf_select_cpu_and")) return -1; // -EPERM
         if (prev < 0 || prev >= N)
         {
             ScxError($"invalid CPU {prev}");
             return -22;
         }
-        var cpu = SelectCpuDflCore(p, prev, out var idle, allowed);
+        var cpu = SelectCpuFromKfunc(p, prev, allowed, out var idle);
         return idle ? cpu : -16;
     }
 

@@ -256,3 +256,42 @@ public class BpfSyscallProgramTests
         Assert.Contains("init_saw=0x2 mask=0x2 weight=7", r.Stdout);
     }
 }
+
+/// <summary>
+/// Every public enq/deq/kick flag the model passes to a policy has its kernel name in the CO-RE enum table: a
+/// BPF object built with scx's headers reads them by name, and a missing one reads as 0 (SCX_DEQ_SCHED_CHANGE did,
+/// which made the dequeue selftest take its "regular dispatch dequeue" branch on a property change).
+/// </summary>
+public class ModelEnumCoverageTests
+{
+    [Theory]
+    [InlineData("SCX_DEQ_SLEEP", (long)DeqFlags.Sleep)]
+    [InlineData("SCX_DEQ_CORE_SCHED_EXEC", (long)DeqFlags.CoreSchedExec)]
+    [InlineData("SCX_DEQ_SCHED_CHANGE", (long)DeqFlags.SchedChange)]
+    [InlineData("SCX_ENQ_WAKEUP", (long)EnqFlags.Wakeup)]
+    [InlineData("SCX_ENQ_HEAD", (long)EnqFlags.Head)]
+    [InlineData("SCX_ENQ_CPU_SELECTED", (long)EnqFlags.CpuSelected)]
+    [InlineData("SCX_ENQ_PREEMPT", (long)EnqFlags.Preempt)]
+    [InlineData("SCX_ENQ_IMMED", (long)EnqFlags.Immed)]
+    [InlineData("SCX_ENQ_REENQ", (long)EnqFlags.Reenq)]
+    [InlineData("SCX_ENQ_LAST", (long)EnqFlags.Last)]
+    [InlineData("SCX_KICK_IDLE", (long)KickFlags.Idle)]
+    [InlineData("SCX_KICK_PREEMPT", (long)KickFlags.Preempt)]
+    [InlineData("SCX_KICK_WAIT", (long)KickFlags.Wait)]
+    public void Should_ResolveTheFlagByItsKernelName_When_AnObjectReadsItThroughCoRe(string name, long value)
+    {
+        Assert.True(ModelEnums.TryGet(name, out var v), name);
+        Assert.Equal(value, v);
+    }
+
+    [Fact]
+    public void Should_NameEveryPublicDeqAndEnqFlag_When_TheModelPassesIt()
+    {
+        // The internal enq flags (CLEAR_OPSS, DSQ_PRIQ, NESTED, GDSQ_FALLBACK) never reach a policy.
+        var internalEnq = EnqFlags.ClearOpss | EnqFlags.DsqPriq | EnqFlags.Nested | EnqFlags.GdsqFallback;
+        foreach (var f in Enum.GetValues<DeqFlags>().Where(f => f != DeqFlags.None))
+            Assert.Contains(f.ToString(), new[] { "Sleep", "CoreSchedExec", "SchedChange" });
+        foreach (var f in Enum.GetValues<EnqFlags>().Where(f => f != EnqFlags.None && (f & internalEnq) == 0))
+            Assert.Contains(f.ToString(), new[] { "Wakeup", "Head", "CpuSelected", "Preempt", "Immed", "Reenq", "Last" });
+    }
+}

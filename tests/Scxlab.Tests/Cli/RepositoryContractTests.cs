@@ -44,6 +44,8 @@ public class SelftestExamplesTests
     [Theory]
     [InlineData("wakeup.yaml")]
     [InlineData("wakeup-1024-dsqs.yaml")]
+    [InlineData("wakeup-one-round.yaml")]
+    [InlineData("cyclic-kick-wait.yaml")]
     public void Should_LoadAndHold_When_ASelftestScenarioRunsTheSimplePolicy(string file)
     {
         var r = CliResult.Run("check", Path.Combine(Dir(), file));
