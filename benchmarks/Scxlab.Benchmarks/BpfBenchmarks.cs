@@ -33,10 +33,16 @@ public class BpfPolicyBenchmarks
         _explore = scenario.ToConfig(Policy == "bpf" ? Path.Combine(objects, "dequeue_sync.bpf.o") : "dequeue-sync");
         _workload = BuiltinWorkloads.TryLoad("web-and-batch") ?? throw new InvalidOperationException("web-and-batch workload missing");
         _simPolicy = PolicyRegistry.Resolve(Policy == "bpf" ? Path.Combine(objects, "simple.bpf.o") : "simple");
+        var insn0 = Scxlab.BpfObject.Interpreter.TotalInstructions;
         var r = Explore();
-        Console.WriteLine($"// scale-3cpu dequeue-sync ({Policy}): {r.Stats.States} states, {r.Stats.Transitions} transitions in {r.Stats.Seconds:0.00} s = {r.Stats.States / r.Stats.Seconds:0} states/s");
+        var insn1 = Scxlab.BpfObject.Interpreter.TotalInstructions;
+        Console.WriteLine($"// scale-3cpu dequeue-sync ({Policy}): {r.Stats.States} states, {r.Stats.Transitions} transitions in {r.Stats.Seconds:0.00} s = {r.Stats.States / r.Stats.Seconds:0} states/s"
+            + (Policy == "bpf" ? $"; {insn1 - insn0} BPF instructions = {(insn1 - insn0) / r.Stats.Seconds:0} insn/s within the search" : ""));
         var s = Simulate();
-        Console.WriteLine($"// web-and-batch simple ({Policy}), 8 CPUs, 300 ms: {s.Steps + s.EngineEvents} events in {s.WallSeconds:0.00} s = {s.EventsPerSecond:0} events/s");
+        var insn2 = Scxlab.BpfObject.Interpreter.TotalInstructions;
+        Console.WriteLine($"// web-and-batch simple ({Policy}), 8 CPUs, 300 ms: {s.Steps + s.EngineEvents} events in {s.WallSeconds:0.00} s = {s.EventsPerSecond:0} events/s"
+            + (Policy == "bpf" ? $"; {insn2 - insn1} BPF instructions = {(insn2 - insn1) / s.WallSeconds:0} insn/s within the simulation" : ""));
+        if (Policy == "bpf") InterpreterRate.Print(objects);
     }
 
     private ExploreResult Explore() => new Explorer(new Machine(_explore), new ExploreOptions { Strategy = Strategy.Reduced, ShortestTraces = false }).Run();
@@ -68,5 +74,32 @@ internal static class BpfObjects
         p.WaitForExit();
         if (p.ExitCode != 0) throw new InvalidOperationException($"examples/bpf/build.sh failed: {err}");
         return Path.Combine(root, "examples", "bpf", "out");
+    }
+}
+
+/// <summary>
+/// The interpreter alone: examples/bpf's spin object (ops.init runs a 900 000-instruction loop with no kfunc call in it,
+/// so nothing but instruction dispatch runs), timed over a few machine boots.
+/// </summary>
+internal static class InterpreterRate
+{
+    public static void Print(string objects)
+    {
+        // Compiled here, beside the examples' objects, with their header (spin.bpf.c lives with the benchmarks).
+        var source = Path.Combine(AppContext.BaseDirectory, "spin.bpf.c");
+        var spin = Path.Combine(objects, "spin.bpf.o");
+        var include = Path.Combine(objects, "..", "include");
+        using (var clang = Process.Start(new ProcessStartInfo("clang-19", $"-g -O2 -target bpf -mcpu=v3 -I{include} -c {source} -o {spin}")))
+            clang!.WaitForExit();
+        if (!File.Exists(spin)) return;
+        var scenario = ScenarioLoader.Resolve("seed-race-r1");
+        var config = scenario.ToConfig(spin);
+        _ = new Machine(config); // warm-up: JIT
+        var before = Scxlab.BpfObject.Interpreter.TotalInstructions;
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < 5; i++) _ = new Machine(config);
+        sw.Stop();
+        var n = Scxlab.BpfObject.Interpreter.TotalInstructions - before;
+        Console.WriteLine($"// interpreter alone (spin.bpf.o, ops.init loop): {n} instructions in {sw.Elapsed.TotalSeconds:0.000} s = {n / sw.Elapsed.TotalSeconds:0} insn/s");
     }
 }

@@ -20,6 +20,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// <summary>Instructions one callback run may execute; the verifier proves termination, the model bounds it.</summary>
     public const long InsnBudget = 1_000_000;
 
+    /// <summary>Instructions interpreted by program runs that returned, process-wide (for benchmarks: instructions/s).</summary>
+    internal static long TotalInstructions;
+
     private const long ENOENT = 2, E2BIG = 7, EINVAL = 22, EEXIST = 17;
 
     private BpfObjectFile Obj => obj;
@@ -107,6 +110,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                             // The verifier rejects a program that can return holding an acquired reference.
                             if (_refs != 0) throw Fault(pc, $"Unreleased reference (task acquired at {obj.Where(_firstRefPc)})");
                             if (_rcuDepth != 0) throw Fault(pc, "bpf_rcu_read_unlock is missing");
+                            Interlocked.Add(ref TotalInstructions, executed);
                             return (long)r[0];
                         }
                         depth--;
@@ -1131,6 +1135,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 for (var o = 0; o < DsqIterSize; o += 8) WriteBytes(stack, at + o, 8, 0);
                 return 0;
             }
+            case Kfunc.DsqReenq:
+                if (r[2] != 0) throw Fault(pc, $"scx_bpf_dsq_reenq: reenq_flags 0x{r[2]:x} are not modelled");
+                await ctx.DsqReenq(r[1]);
+                return 0;
+            case Kfunc.ReenqueueLocalAnywhere:
+                await ctx.DsqReenq(DsqId.Local);
+                return 0;
             case Kfunc.DumpBstr:
                 throw Fault(pc, "scx_bpf_dump_bstr: only ops.dump(), ops.dump_cpu() and ops.dump_task() may call it");
             case Kfunc.CpuCurr:

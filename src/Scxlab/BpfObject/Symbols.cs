@@ -50,7 +50,7 @@ public enum Kfunc
     CpumaskSetall, CpumaskClear, CpumaskAnd, CpumaskOr, CpumaskXor, CpumaskCopy, CpumaskFirst, CpumaskFirstZero, CpumaskFirstAnd,
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
-    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr,
+    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere,
 }
 
 public static class Kfuncs
@@ -136,9 +136,13 @@ public static class Kfuncs
         ["scx_bpf_dispatch___compat"] = Kfunc.DsqInsert,
         ["scx_bpf_dsq_insert_vtime___compat"] = Kfunc.DsqInsertVtime,
         ["scx_bpf_dispatch_vtime___compat"] = Kfunc.DsqInsertVtime,
-        // u32 scx_bpf_reenqueue_local(void), ops.cpu_release only; the v6.19 void form callable from anywhere
-        // (___v2___compat) is not modelled, so compat.bpf.h takes this one.
+        // u32 scx_bpf_reenqueue_local(void), ops.cpu_release only (v6.19 added the void form below).
         ["scx_bpf_reenqueue_local___v1"] = Kfunc.ReenqueueLocal,
+        // v7.1: scx_bpf_dsq_reenq(dsq_id, reenq_flags) on SCX_DSQ_LOCAL[_ON] (deferred to the CPU's reenq work), and
+        // the void scx_bpf_reenqueue_local() callable from anywhere, which does that for the current CPU.
+        ["scx_bpf_dsq_reenq"] = Kfunc.DsqReenq,
+        ["scx_bpf_reenqueue_local___v2___compat"] = Kfunc.ReenqueueLocalAnywhere,
+        ["scx_bpf_reenqueue_local___v2"] = Kfunc.ReenqueueLocalAnywhere,
         // v6.16 scx_bpf_select_cpu_and(p, prev_cpu, wake_flags, cpus_allowed, flags), and the v6.19 form with
         // the scalars packed in struct scx_bpf_select_cpu_and_args (also __scx_bpf_dsq_insert_vtime's).
         ["scx_bpf_select_cpu_and"] = Kfunc.SelectCpuAnd,

@@ -186,6 +186,10 @@ public class BpfUpstreamMoreTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: push=0 popped=1 missing=1 tgid=1 curr=1 distribute=10,1", Outcome("mode=0"));
 
     [Fact]
+    public void Should_RefuseTheGlobalDsq_When_ScxBpfDsqReenqIsCalledOnIt() =>
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR: DSQ 0x8000000000000001 not allowed for reenq", Outcome("mode=3"));
+
+    [Fact]
     public void Should_EndTheScheduler_When_CpuCurrIsAskedForACpuThatDoesNotExist() =>
         Assert.Equal("scheduler exit SCX_EXIT_ERROR: invalid CPU 9", Outcome("mode=1"));
 

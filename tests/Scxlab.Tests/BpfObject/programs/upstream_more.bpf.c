@@ -3,7 +3,8 @@
  * initializer (push through the outer map's slot 1, pop from the inner map itself, a missing slot),
  * p->tgid, scx_bpf_cpu_curr() of an idle CPU (the idle task: non-NULL), and three
  * bpf_cpumask_any_distribute() picks over the online CPUs. Other modes: 1 scx_bpf_cpu_curr() of a CPU
- * that does not exist; 2 bpf_timer_init() on a timer past the model's 8 timer actors. ops.dump and
+ * that does not exist; 2 bpf_timer_init() on a timer past the model's 8 timer actors; 3 scx_bpf_dsq_reenq()
+ * of the global DSQ, which the kernel refuses. ops.dump and
  * ops.cpu_online are there to be accepted and never run. Written for the tests. */
 #include <scxlab_bpf.h>
 
@@ -14,6 +15,7 @@ static long (*bpf_timer_init)(struct bpf_timer *timer, void *map, u64 flags) = (
 
 struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym __weak;
 u32 bpf_cpumask_any_distribute(const struct cpumask *cpumask) __ksym __weak;
+void scx_bpf_dsq_reenq(u64 dsq_id, u64 reenq_flags) __ksym __weak;
 const struct cpumask *scx_bpf_get_online_cpumask(void) __ksym;
 void scx_bpf_put_cpumask(const struct cpumask *cpumask) __ksym;
 
@@ -45,6 +47,8 @@ SCX_OPS2(void, um_enqueue, struct task_struct *, p, u64, enq_flags)
 {
 	if (mode == 1) {
 		scx_bpf_cpu_curr(9);
+	} else if (mode == 3) {
+		scx_bpf_dsq_reenq(SCX_DSQ_GLOBAL, 0);
 	} else if (mode == 2) {
 		u32 key = 12;
 		struct bpf_timer *t = bpf_map_lookup_elem(&many_timers, &key);
