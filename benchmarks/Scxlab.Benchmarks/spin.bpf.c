@@ -10,7 +10,7 @@ SCX_OPS0(s32, spin_init)
 {
 	u64 x = seed;
 
-	for (int i = 0; i < 100000; i++) {
+	for (int i = 0; i < 50000; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
