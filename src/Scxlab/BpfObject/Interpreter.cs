@@ -42,6 +42,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         var stack = new byte[StackSize * MaxFrames];
         var retPc = new int[MaxFrames];
         var saved = new ulong[MaxFrames * 4];
+        // bpf_loop() in progress, per caller frame: (iteration, count, callback entry, callback ctx); count 0 = none.
+        var loops = new (int I, int N, int Cb, ulong Ctx, int Map)[MaxFrames];
         var depth = 0;
         r[1] = Mem.Addr(Region.Ctx, 0, 0);
         if (regs != null) for (var k = 0; k < regs.Length && k < 5; k++) r[k + 1] = regs[k];
@@ -49,6 +51,31 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         var pc = entry;
         var code = obj.Insns;
         long executed = 0;
+        // Enters the loop body one frame deeper: r1 = index, r2 = ctx, a fresh frame pointer (the caller's r6-r9 are saved).
+        // The same for bpf_for_each_map_elem(): r1 = map, r2 = &key (a u32 the callee's frame reads), r3 = &value, r4 = ctx.
+        void CallEachBody(int index, int map, int callback, ulong eachCtx)
+        {
+            var m = obj.Maps[map];
+            var cpuBase = m.Type == MapTypes.PercpuArray ? ctx.M.Actor(ctx.ActorId).Cpu * m.MaxEntries : 0;
+            depth++;
+            _loopKeys[depth] = (uint)index;
+            r[1] = Mem.Addr(Region.Map, map, 0);
+            r[2] = Mem.Addr(Region.Ctx, LoopKeyCtx + depth, 0);
+            r[3] = Mem.Addr(Region.MapValue, map, (cpuBase + index) * MapStride(m));
+            r[4] = eachCtx;
+            r[10] = Mem.Addr(Region.Stack, depth, StackSize);
+            pc = callback;
+        }
+
+        void CallLoopBody(int index, int callback, ulong loopCtx)
+        {
+            depth++;
+            r[1] = (ulong)index;
+            r[2] = loopCtx;
+            r[10] = Mem.Addr(Region.Stack, depth, StackSize);
+            pc = callback;
+        }
+
         while (true)
         {
             // Everything up to the next instruction that touches the model runs in a plain loop (no awaits).
@@ -89,6 +116,37 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                                 r[10] = Mem.Addr(Region.Stack, depth, StackSize);
                                 pc = i.Target;
                                 continue;
+                            case CallType.Helper when i.Target == Helpers.Loop:
+                            {
+                                // bpf_loop(nr_loops, callback_fn, callback_ctx, flags): callback_fn(index, ctx) as a
+                                // bpf-to-bpf call on this program's stack (the ctx may point into it), repeated above.
+                                if (r[4] != 0) { r[0] = unchecked((ulong)-EINVAL); break; }
+                                if (r[1] > BpfMaxLoops) { r[0] = unchecked((ulong)-E2BIG); break; }
+                                if (r[1] == 0) { r[0] = 0; break; }
+                                if (Mem.RegionOf(r[2]) != Region.Func) throw Fault(pc, "bpf_loop: arg#1 expected a function");
+                                if (depth + 1 >= MaxFrames) throw Fault(pc, $"the call stack of {MaxFrames} frames is too deep");
+                                loops[depth] = (0, (int)r[1], Mem.Index(r[2]), r[3], -1);
+                                retPc[depth] = pc + 1;
+                                for (var k = 0; k < 4; k++) saved[depth * 4 + k] = r[6 + k];
+                                CallLoopBody(0, Mem.Index(r[2]), r[3]);
+                                continue;
+                            }
+                            case CallType.Helper when i.Target == Helpers.ForEachMapElem:
+                            {
+                                // bpf_for_each_map_elem(map, callback_fn, callback_ctx, flags) over an array map (a
+                                // per-CPU one: this CPU's copy): callback_fn(map, &key, &value, ctx), each element in order.
+                                var mi = MapIndex(r[1], pc, "bpf_for_each_map_elem");
+                                var m = obj.Maps[mi];
+                                if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw Fault(pc, $"bpf_for_each_map_elem on {MapTypes.Name(m.Type)} is not modelled");
+                                if (r[4] != 0) { r[0] = unchecked((ulong)-EINVAL); break; }
+                                if (Mem.RegionOf(r[2]) != Region.Func) throw Fault(pc, "bpf_for_each_map_elem: arg#1 expected a function");
+                                if (depth + 1 >= MaxFrames) throw Fault(pc, $"the call stack of {MaxFrames} frames is too deep");
+                                loops[depth] = (0, m.MaxEntries, Mem.Index(r[2]), r[3], mi);
+                                retPc[depth] = pc + 1;
+                                for (var k = 0; k < 4; k++) saved[depth * 4 + k] = r[6 + k];
+                                CallEachBody(0, mi, Mem.Index(r[2]), r[3]);
+                                continue;
+                            }
                             case CallType.Helper:
                                 r[0] = (ulong)await Helper(ctx, i.Target, r, stack, pc);
                                 break;
@@ -118,6 +176,22 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                         depth--;
                         for (var k = 0; k < 4; k++) r[6 + k] = saved[depth * 4 + k];
                         r[10] = Mem.Addr(Region.Stack, depth, StackSize);
+                        if (loops[depth].N > 0)
+                        {
+                            // bpf_loop(): the callback returned; 0 goes on, 1 stops (counting that iteration).
+                            ref var lp = ref loops[depth];
+                            var ret = r[0];
+                            if (ret > 1) throw Fault(pc, $"{(lp.Map < 0 ? "bpf_loop" : "bpf_for_each_map_elem")}: the callback returned {ret} (only 0 or 1 is allowed)");
+                            lp.I++;
+                            if (ret == 0 && lp.I < lp.N)
+                            {
+                                if (lp.Map < 0) CallLoopBody(lp.I, lp.Cb, lp.Ctx);
+                                else CallEachBody(lp.I, lp.Map, lp.Cb, lp.Ctx);
+                                continue;
+                            }
+                            r[0] = (ulong)lp.I;
+                            lp = default;
+                        }
                         pc = retPc[depth];
                         continue;
                     }
@@ -431,6 +505,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         {
             case Region.Stack:
                 return ReadBytes(stack, StackAt(idx, off, size, pc), size);
+            case Region.Ctx when idx >= LoopKeyCtx && idx < LoopKeyCtx + MaxFrames:
+                // bpf_for_each_map_elem()'s key: a u32 array index.
+                if (off < 0 || off + size > 4) throw Fault(pc, $"invalid access to the map key: off={off} size={size}");
+                return (_loopKeys[idx - LoopKeyCtx] >> (8 * off)) & (size == 8 ? ulong.MaxValue : (1UL << (8 * size)) - 1);
             case Region.Ctx when idx >= SyscallCtx:
             {
                 // A syscall program's context: the struct user space passed (BPF_PROG_TEST_RUN's ctx_in).
@@ -649,6 +727,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     /// <summary>Index in <see cref="Region.Ctx"/> of the context of <see cref="BpfObjectFile.Syscalls"/>[i]: SyscallCtx + i (read-only here).</summary>
     internal const int SyscallCtx = 16;
+
+    /// <summary>Index in <see cref="Region.Ctx"/> of the key bpf_for_each_map_elem() hands the callback at frame depth d: LoopKeyCtx + d.</summary>
+    internal const int LoopKeyCtx = 4;
+    private readonly ulong[] _loopKeys = new ulong[MaxFrames];
 
     /// <summary>Word 0 of a struct bpf_timer: bpf_timer_init() ran.</summary>
     internal const ulong TimerInitialized = 1UL << 32;

@@ -183,12 +183,12 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
+        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
         or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
-        or TracePrintk or GetCurrentTaskBtf or KptrXchg;
+        or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem;
 
     public static string Name(int id) => id switch
     {
@@ -213,7 +213,8 @@ public static class Helpers
         TimerSetCallback => "bpf_timer_set_callback",
         TimerStart => "bpf_timer_start",
         TimerCancel => "bpf_timer_cancel",
-        181 => "bpf_loop",
+        Loop => "bpf_loop",
+        ForEachMapElem => "bpf_for_each_map_elem",
         Strncmp => "bpf_strncmp",
         // Helpers the model lacks, named so a load error says which one.
         14 => "bpf_get_current_pid_tgid",

@@ -186,6 +186,16 @@ public class BpfUpstreamMoreTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: push=0 popped=1 missing=1 tgid=1 curr=1 distribute=10,1", Outcome("mode=0"));
 
     [Fact]
+    public void Should_RunTheCallbackOnTheCallersStack_When_AProgramCallsBpfLoop() =>
+        // Stopped at index 3: 4 iterations, sum 0+1+2+3; five full iterations: sum 10; flags 1: -EINVAL.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: loops=4,5 sums=6,10 flags=-22", Outcome("mode=4"));
+
+    [Fact]
+    public void Should_VisitEachElementWithKeyAndValue_When_AProgramCallsBpfForEachMapElem() =>
+        // Values 1..4 at keys 0..3: (0+1)+(100+2)+(200+3)+(300+4) = 610 over 4; stopped at key 1: 1+102 = 103 over 2.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: each=4 sum=610 each_stopped=2 sum=103", Outcome("mode=5"));
+
+    [Fact]
     public void Should_RefuseTheGlobalDsq_When_ScxBpfDsqReenqIsCalledOnIt() =>
         Assert.Equal("scheduler exit SCX_EXIT_ERROR: DSQ 0x8000000000000001 not allowed for reenq", Outcome("mode=3"));
 

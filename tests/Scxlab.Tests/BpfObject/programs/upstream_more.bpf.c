@@ -4,7 +4,8 @@
  * p->tgid, scx_bpf_cpu_curr() of an idle CPU (the idle task: non-NULL), and three
  * bpf_cpumask_any_distribute() picks over the online CPUs. Other modes: 1 scx_bpf_cpu_curr() of a CPU
  * that does not exist; 2 bpf_timer_init() on a timer past the model's 8 timer actors; 3 scx_bpf_dsq_reenq()
- * of the global DSQ, which the kernel refuses. ops.dump and
+ * of the global DSQ, which the kernel refuses; 4 bpf_loop(): stopped early, run to the end, bad flags;
+ * 5 bpf_for_each_map_elem() over an array map, whole and stopped at key 1. ops.dump and
  * ops.cpu_online are there to be accepted and never run. Written for the tests. */
 #include <scxlab_bpf.h>
 
@@ -16,6 +17,34 @@ static long (*bpf_timer_init)(struct bpf_timer *timer, void *map, u64 flags) = (
 struct task_struct *scx_bpf_cpu_curr(s32 cpu) __ksym __weak;
 u32 bpf_cpumask_any_distribute(const struct cpumask *cpumask) __ksym __weak;
 void scx_bpf_dsq_reenq(u64 dsq_id, u64 reenq_flags) __ksym __weak;
+static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags) = (void *)181;
+
+static long (*bpf_for_each_map_elem)(void *map, void *callback_fn, void *callback_ctx, u64 flags) = (void *)164;
+
+struct loop_ctx { u64 sum; u32 stop_at; };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, u32);
+	__type(value, u64);
+} weights SEC(".maps");
+
+/* bpf_for_each_map_elem()'s callback: key * 100 + value into the sum; stop at stop_at. */
+static long each_body(void *map, u32 *key, u64 *value, struct loop_ctx *l)
+{
+	l->sum += *key * 100 + *value;
+	return *key == l->stop_at;
+}
+
+/* bpf_loop()'s callback: adds the index into the caller's stack struct; 1 (stop) at stop_at. */
+static long loop_body(u32 i, void *c)
+{
+	struct loop_ctx *l = c;
+
+	l->sum += i;
+	return i == l->stop_at;
+}
 const struct cpumask *scx_bpf_get_online_cpumask(void) __ksym;
 void scx_bpf_put_cpumask(const struct cpumask *cpumask) __ksym;
 
@@ -47,6 +76,31 @@ SCX_OPS2(void, um_enqueue, struct task_struct *, p, u64, enq_flags)
 {
 	if (mode == 1) {
 		scx_bpf_cpu_curr(9);
+	} else if (mode == 4) {
+		struct loop_ctx a = { 0, 3 }, b = { 0, 100 };
+		u64 data[5];
+
+		data[0] = bpf_loop(10, loop_body, &a, 0);
+		data[1] = bpf_loop(5, loop_body, &b, 0);
+		data[2] = a.sum;
+		data[3] = b.sum;
+		data[4] = bpf_loop(1, loop_body, &a, 1);
+		scx_bpf_exit_bstr(0, "loops=%lld,%lld sums=%lld,%lld flags=%lld", data, sizeof(data));
+	} else if (mode == 5) {
+		struct loop_ctx a = { 0, 100 }, b = { 0, 1 };
+		u64 data[4];
+
+		for (u32 k = 0; k < 4; k++) {
+			u64 *v = bpf_map_lookup_elem(&weights, &k);
+
+			if (v)
+				*v = k + 1;
+		}
+		data[0] = bpf_for_each_map_elem(&weights, each_body, &a, 0);
+		data[1] = a.sum;
+		data[2] = bpf_for_each_map_elem(&weights, each_body, &b, 0);
+		data[3] = b.sum;
+		scx_bpf_exit_bstr(0, "each=%lld sum=%lld each_stopped=%lld sum=%lld", data, sizeof(data));
 	} else if (mode == 3) {
 		scx_bpf_dsq_reenq(SCX_DSQ_GLOBAL, 0);
 	} else if (mode == 2) {
