@@ -51,6 +51,7 @@ expect cyclic_kick_wait             holds cyclic-kick-wait.yaml --rodata test_cp
 for point in 0 1 2 3 4 5; do
   expect exit                       "SCX_EXIT_UNREG_BPF: $point" wakeup.yaml --rodata exit_point=$point
 done
+expect prog_run                     "SCX_EXIT_UNREG_BPF: Exited from PROG_RUN" wakeup.yaml --syscall-attached prog_run_syscall
 expect create_dsq                   holds wakeup-1024-dsqs.yaml
 expect peek_dsq                     holds wakeup.yaml
 exit $fail

@@ -76,9 +76,18 @@ internal static class CliOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
-    /// <summary>What a BPF object gets at load: the --rodata patches, then the --syscall runs (as items of its spec).</summary>
-    public static string[] LoadItems(string[]? rodata, string[]? syscalls) =>
-        [.. rodata ?? [], .. (syscalls ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + s)];
+    public static Option<string[]> SyscallAttached() => new("--syscall-attached")
+    {
+        Description = "run a BPF object's SEC(\"syscall\") program once at any point while the scheduler is attached (BPF_PROG_TEST_RUN after attach; explored like a one-shot timer)",
+        HelpName = "PROG[:FIELD=VALUE...]",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>What a BPF object gets at load: the --rodata patches, then the syscall runs (as items of its spec).</summary>
+    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null) =>
+        [.. rodata ?? [], .. (syscalls ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + s),
+            .. (attached ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallAttachedPrefix + s)];
 
     /// <summary>A duration in seconds: a plain number, or with a unit (5s, 2500ms, 1m) as everywhere else.</summary>
     public static Option<double?> Budget(string description) => new("--budget")

@@ -24,6 +24,7 @@ public static class CheckCommand
         var policy = CliOptions.Policy("the policy (overrides the scenario's): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
         var rodata = CliOptions.Rodata();
         var syscall = CliOptions.Syscall();
+        var syscallAttached = CliOptions.SyscallAttached();
         var strategyOpt = new Option<string?>("--strategy")
         {
             Description = "dfs (every interleaving) | reduced (sleep sets: the same states and verdicts, fewer transitions) | bfs (layer by layer; --jobs N in parallel). Default: reduced, or dfs with --max-preemptions",
@@ -53,14 +54,14 @@ public static class CheckCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        foreach (var o in new Option[] { protocol, policy, rodata, syscall, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
+        foreach (var o in new Option[] { protocol, policy, rodata, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
             cmd.Options.Add(o);
         cmd.SetAction(r => Execute(new Args
         {
             Scenario = r.GetValue(scenarioArg)!,
             Protocol = r.GetValue(protocol),
             Policy = r.GetValue(policy),
-            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall)),
+            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached)),
             Strategy = r.GetValue(strategyOpt) switch
             {
                 "dfs" => Strategy.Dfs,

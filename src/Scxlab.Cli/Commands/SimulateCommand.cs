@@ -46,6 +46,7 @@ public static class SimulateCommand
         var policy = CliOptions.Policy("the policy (default simple): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
         var rodata = CliOptions.Rodata();
         var syscall = CliOptions.Syscall();
+        var syscallAttached = CliOptions.SyscallAttached();
         var protocol = CliOptions.Protocol("--protocol", list: true, description: $"the kernel protocol(s), comma-separated: one run each ({ProtocolNames.Expected}; default upstream)");
         var protocols = CliOptions.Protocol("--protocols", list: true, description: "the same as --protocol");
         var cpus = CliOptions.Int("--cpus", 1, ScxConst.MaxCpus, "CPUs (default: the workload's, else 8)");
@@ -93,7 +94,7 @@ public static class SimulateCommand
             ],
         };
         cmd.Arguments.Add(workloadArg);
-        foreach (var o in new Option[] { policy, rodata, syscall, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, json, csv, progress, failOn })
+        foreach (var o in new Option[] { policy, rodata, syscall, syscallAttached, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, json, csv, progress, failOn })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -101,7 +102,7 @@ public static class SimulateCommand
             {
                 Workload = r.GetValue(workloadArg),
                 Policy = r.GetValue(policy) ?? "simple",
-                Rodata = [.. CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall))],
+                Rodata = [.. CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached))],
                 Cpus = r.GetValue(cpus),
                 Tasks = r.GetValue(tasks),
                 DurationNs = r.GetValue(duration),

@@ -354,6 +354,9 @@ public class BpfContext
     public BpfCall<int> PickIdleCpu(TaskRef p) => Run(CallKind.PickIdleCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfPickIdleCpu(c, (int)a, clear: true)) ? Ready((int)v) : default;
     public BpfCall<int> PickAnyCpu(TaskRef p) => Run(CallKind.PickAnyCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfPickAnyCpu(c, (int)a)) ? Ready((int)v) : default;
     public BpfCall<bool> TestAndClearCpuIdle(int cpu) => Run(CallKind.TestAndClearCpuIdle, cpu, 0, out var v, static (c, a, _) => c.M.KfTestAndClearCpuIdle(c, (int)a)) ? Ready(v != 0) : default;
+    /// <summary><c>scx_bpf_create_dsq()</c> from an unlocked context (a BPF timer callback, a syscall program): as from ops.init.</summary>
+    internal BpfCall<bool> CreateDsqUnlocked(ulong dsqId) => Run(CallKind.CreateDsq, (long)dsqId, -1, out var v, static (c, a, _) => c.M.KfCreateDsq(c, (ulong)a)) ? Ready(v != 0) : default;
+
     /// <summary>A kfunc's own argument check failing: the kernel's scx_error() (SCX_EXIT_ERROR) with its message.</summary>
     public BpfCall<bool> KernelError(string message) => Run(CallKind.KernelError, 0, 0, out var v, (c, _, _) => { c.M.ScxError(message); return 0; }) ? Ready(true) : default;
     /// <summary>

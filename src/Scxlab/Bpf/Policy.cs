@@ -151,6 +151,9 @@ public abstract class ScxOps
     /// </summary>
     public virtual IReadOnlyList<int> TimerWords => [];
 
+    /// <summary>The actor name for timer <paramref name="slot"/> in traces, or null for the default (bpf_timer, bpf_timerN).</summary>
+    public virtual string? TimerActorName(int slot) => null;
+
     /// <summary>Timer <paramref name="slot"/> (an index into <see cref="TimerWords"/>) fired: run its callback.</summary>
     public virtual BpfTask Timer(BpfContext ctx, int slot) => BpfTask.CompletedTask;
 }

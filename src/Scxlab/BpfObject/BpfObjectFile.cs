@@ -27,7 +27,9 @@ public sealed record BpfProgram(string Name, string Section, int Entry);
 /// A <c>SEC("syscall")</c> program user space runs once after load and before attaching the scheduler (as
 /// scx_tickless and scx_bpfland set up their CPU domains with BPF_PROG_TEST_RUN), with its context struct.
 /// </summary>
-public sealed record SyscallRun(BpfProgram Program, byte[] Ctx, string Text);
+/// <param name="Attached">Run once at any point while the scheduler is attached (BPF_PROG_TEST_RUN after attach, as the
+/// prog_run selftest does) rather than before ops.init.</param>
+public sealed record SyscallRun(BpfProgram Program, byte[] Ctx, string Text, bool Attached = false);
 
 /// <summary>A BTF-defined map from <c>.maps</c>.</summary>
 /// <param name="TimerOffsets">Byte offsets of the struct bpf_timer members of the value type (from BTF).</param>
@@ -145,6 +147,7 @@ public sealed class BpfObjectFile : ISourceMap
             if (!lenient && o.Unsupported.Count > 0) throw new BpfLoadException($"unknown func {o.Unsupported[0]}");
             foreach (var r in rodata ?? [])
                 if (r.StartsWith(SyscallPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallPrefix.Length..]);
+                else if (r.StartsWith(SyscallAttachedPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallAttachedPrefix.Length..], attached: true);
                 else o.PatchRodata(r);
             // A failed CO-RE relocation fails the load only where a program can reach it (after rodata is set).
             if (!lenient && PoisonReachability.FirstReachable(o, o.RunEntries(), o.Ops.InitTask?.Entry ?? -1) is { } poisoned)
@@ -719,6 +722,9 @@ public sealed class BpfObjectFile : ISourceMap
     /// <summary>A load-time item that runs a syscall program rather than patching rodata (<c>--syscall</c>).</summary>
     public const string SyscallPrefix = "syscall:";
 
+    /// <summary>A load-time item that runs a syscall program once while the scheduler is attached (<c>--syscall-attached</c>).</summary>
+    public const string SyscallAttachedPrefix = "syscall-attached:";
+
     /// <summary>Syscall programs to run, in order, before ops.init (<see cref="SyscallRun"/>).</summary>
     public List<SyscallRun> Syscalls { get; } = [];
 
@@ -726,13 +732,14 @@ public sealed class BpfObjectFile : ISourceMap
     /// <c>--syscall PROG[:field=value...]</c>: run the <c>SEC("syscall")</c> program PROG before ops.init with its context
     /// struct (the type its first parameter points to, from BTF) holding those field values, the rest zero.
     /// </summary>
-    public void AddSyscall(string text)
+    public void AddSyscall(string text, bool attached = false)
     {
+        var option = attached ? "--syscall-attached" : "--syscall";
         var parts = text.Split(':', StringSplitOptions.TrimEntries);
         var name = parts[0];
         var syscalls = Programs.Where(p => p.Section.StartsWith("syscall", StringComparison.Ordinal)).ToList();
         var prog = syscalls.FirstOrDefault(p => p.Name == name)
-            ?? throw new BpfLoadException($"--syscall {text}: no SEC(\"syscall\") program {name} (the object has: {(syscalls.Count == 0 ? "none" : string.Join(", ", syscalls.Select(p => p.Name)))})");
+            ?? throw new BpfLoadException($"{option} {text}: no SEC(\"syscall\") program {name} (the object has: {(syscalls.Count == 0 ? "none" : string.Join(", ", syscalls.Select(p => p.Name)))})");
         var func = Btf.Types.FirstOrDefault(t => t.Kind == BtfKind.Func && t.Name == name);
         var proto = func != null ? Btf.Resolve(func.RefType) : null;
         BtfType? ctxType = null;
@@ -743,18 +750,18 @@ public sealed class BpfObjectFile : ISourceMap
         foreach (var arg in parts.Skip(1))
         {
             var eq = arg.IndexOf('=');
-            if (eq <= 0) throw new BpfLoadException($"--syscall {text}: '{arg}': expected field=value");
+            if (eq <= 0) throw new BpfLoadException($"{option} {text}: '{arg}': expected field=value");
             var field = arg[..eq].Trim();
             if (ctxType is not { Kind: BtfKind.Struct or BtfKind.Union })
-                throw new BpfLoadException($"--syscall {text}: {name} takes no context struct, so it has no field {field}");
+                throw new BpfLoadException($"{option} {text}: {name} takes no context struct, so it has no field {field}");
             var found = ctxType.Members.Where(x => x.Name == field).ToList();
-            var m = found.Count > 0 ? found[0] : throw new BpfLoadException($"--syscall {text}: struct {ctxType.Name} has no field {field} (fields: {string.Join(", ", ctxType.Members.Select(x => x.Name))})");
-            var value = ParseNumber(arg[(eq + 1)..].Trim()) ?? throw new BpfLoadException($"--syscall {text}: '{arg[(eq + 1)..].Trim()}' is not a number");
+            var m = found.Count > 0 ? found[0] : throw new BpfLoadException($"{option} {text}: struct {ctxType.Name} has no field {field} (fields: {string.Join(", ", ctxType.Members.Select(x => x.Name))})");
+            var value = ParseNumber(arg[(eq + 1)..].Trim()) ?? throw new BpfLoadException($"{option} {text}: '{arg[(eq + 1)..].Trim()}' is not a number");
             var off = (int)(m.Offset / 8);
             var fsize = (int)Btf.SizeOf(m.Type);
             for (var k = 0; k < fsize && k < 8 && off + k < ctx.Length; k++) ctx[off + k] = (byte)(value >> (8 * k));
         }
-        Syscalls.Add(new SyscallRun(prog, ctx, text));
+        Syscalls.Add(new SyscallRun(prog, ctx, text, attached));
     }
 
     private static long? ParseNumber(string s) =>

@@ -110,7 +110,23 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         }
         _vm.TimerHasActor = (map, byteOffset) => _timers.Contains((map, byteOffset / Interpreter.MapStride(_obj.Maps[map]), byteOffset));
         _timerWords = [.. _timers.Select(t => _maps[t.Map].Offset + t.ByteOffset / 8)];
+        // A syscall program user space runs while the scheduler is attached behaves like a one-shot timer armed at
+        // load: an actor that may run it at any point once (a clocked run: right after boot). Its two words are the
+        // timer's [state, armed].
+        _attached = [.. _obj.Syscalls.Select((s, i) => (s, i)).Where(x => x.s.Attached).Select(x => x.i)];
+        foreach (var i in _attached)
+        {
+            var h = maps.Array($"syscall#{_obj.Syscalls[i].Program.Name}", 2);
+            maps.Initial.Add((h.Offset + 1, 1));
+            _timerWords = [.. _timerWords, h.Offset];
+        }
     }
+
+    /// <summary>Indices in BpfObjectFile.Syscalls of the runs made while attached, one pseudo-timer each after the real timers.</summary>
+    private int[] _attached = [];
+
+    public override string? TimerActorName(int slot) =>
+        slot >= _timers.Count ? $"syscall {_obj.Syscalls[_attached[slot - _timers.Count]].Program.Name}" : null;
 
     /// <summary>
     /// A BPF object cannot declare which tasks it holds, but it can only reach a task in its custody
@@ -165,6 +181,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         for (var i = 0; i < _obj.Syscalls.Count; i++)
         {
             var run = _obj.Syscalls[i];
+            if (run.Attached) continue;
             var rc = (int)await _vm.Run(ctx, run.Program.Entry, [], [Mem.Addr(Region.Ctx, Interpreter.SyscallCtx + i, 0)]);
             if (rc != 0) throw new KernelErrorException($"syscall program {run.Program.Name} ({run.Text}) returned {rc}: user space would not attach the scheduler");
         }
@@ -213,6 +230,13 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     /// </summary>
     public override async BpfTask Timer(BpfContext ctx, int slot)
     {
+        if (slot >= _timers.Count)
+        {
+            var i = _attached[slot - _timers.Count];
+            // BPF_PROG_TEST_RUN: the program's return value goes back to user space, not to the scheduler.
+            await _vm.Run(ctx, _obj.Syscalls[i].Program.Entry, [], [Mem.Addr(Region.Ctx, Interpreter.SyscallCtx + i, 0)]);
+            return;
+        }
         var (map, entry, offset) = _timers[slot];
         var state = await ctx.Get(_maps[map], offset / 8);
         var callback = (int)(uint)state - 1;

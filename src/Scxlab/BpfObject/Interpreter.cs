@@ -1027,6 +1027,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if (r[2] != 0) throw Fault(pc, $"scx_bpf_dsq_move_to_local: enq_flags 0x{r[2]:x} are not modelled");
                 return await Need<DispatchContext>(ctx, pc, "scx_bpf_dsq_move_to_local").DsqMoveToLocal(r[1]) ? 1 : 0;
             case Kfunc.CreateDsq:
+                // ops.init, and the unlocked contexts the model has: timer callbacks and syscall programs run while attached.
+                if (ctx is not InitContext && ctx.Callback == ScxCallback.Timer) return await ctx.CreateDsqUnlocked(r[1]) ? 0 : -EEXIST;
                 return await Need<InitContext>(ctx, pc, "scx_bpf_create_dsq").CreateDsq(r[1], (int)r[2]) ? 0 : -EEXIST;
             case Kfunc.SelectCpuDfl:
             {

@@ -101,7 +101,8 @@ public sealed partial class Machine
         // the scheduler on (ops.init, where schedulers arm their timers, runs there), which is where a
         // timer pinned with BPF_F_TIMER_CPU_PIN at init fires.
         _timerBase = actors.Count;
-        for (var i = 0; i < Ops.TimerWords.Count; i++) actors.Add(new ActorInfo(actors.Count, ActorKind.Timer, Ops.TimerWords.Count == 1 ? "bpf_timer" : $"bpf_timer{i}", 0, null));
+        for (var i = 0; i < Ops.TimerWords.Count; i++)
+            actors.Add(new ActorInfo(actors.Count, ActorKind.Timer, Ops.TimerActorName(i) ?? (Ops.TimerWords.Count == 1 ? "bpf_timer" : $"bpf_timer{i}"), 0, null));
         _actors = [.. actors];
 
         var nCallbacks = Enum.GetValues<ScxCallback>().Length;

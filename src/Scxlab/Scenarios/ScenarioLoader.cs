@@ -115,7 +115,7 @@ public static class ScenarioLoader
         public Scenario Read(YamlNode root)
         {
             var m = Map(root, "a scenario");
-            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
             var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
@@ -232,6 +232,10 @@ public static class ScenarioLoader
             if (k.TryGetValue("syscalls", out var sn))
                 foreach (var e in Seq(sn.Value, "a list of syscall program runs (PROG or PROG:field=value:...)"))
                     rodata.Add(Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + Str(e, "a syscall program run (PROG or PROG:field=value:...)"));
+            // syscalls_attached: the ones user space runs while the scheduler is attached (each once, at any point).
+            if (k.TryGetValue("syscalls_attached", out var sa))
+                foreach (var e in Seq(sa.Value, "a list of syscall program runs (PROG or PROG:field=value:...)"))
+                    rodata.Add(Scxlab.BpfObject.BpfObjectFile.SyscallAttachedPrefix + Str(e, "a syscall program run (PROG or PROG:field=value:...)"));
 
             int? maxPre = null;
             int? timerFires = null;

@@ -236,11 +236,22 @@ public class BpfSyscallProgramTests
             Outcome("add_cpu:cpu_id=0:weight=100", "add_cpu:cpu_id=2:weight=0xc8"));
 
     [Fact]
+    public void Should_RunItOnceWhileAttached_When_ASyscallProgramIsGivenAsAttached()
+    {
+        // prog_run's pattern: BPF_PROG_TEST_RUN after attach; scx_bpf_create_dsq is allowed there (an unlocked context).
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var obj = BpfExamples.CompileProgram("syscall.bpf.c", "v3");
+        var r = new Explorer(new Machine(s.ToConfig(obj + "@report=0," + BpfObjectFile.SyscallAttachedPrefix + "stop_now")), new ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: stopped by a syscall program (create_dsq=0)", Assert.Single(r.Violations).Violation.ToString());
+        Assert.Contains(new Machine(s.ToConfig(obj + "@" + BpfObjectFile.SyscallAttachedPrefix + "stop_now")).Actors, a => a.Name == "syscall stop_now");
+    }
+
+    [Fact]
     public void Should_NotAttachTheScheduler_When_ASyscallProgramFails() =>
         Assert.Contains("syscall program add_cpu (add_cpu:fail=1) returned -22: user space would not attach the scheduler", Outcome("add_cpu:fail=1"));
 
     [Theory]
-    [InlineData("enable_cpu", "--syscall enable_cpu: no SEC(\"syscall\") program enable_cpu (the object has: add_cpu)")]
+    [InlineData("enable_cpu", "--syscall enable_cpu: no SEC(\"syscall\") program enable_cpu (the object has: add_cpu, stop_now)")]
     [InlineData("add_cpu:cpu=1", "--syscall add_cpu:cpu=1: struct cpu_arg has no field cpu (fields: cpu_id, fail, weight)")]
     [InlineData("add_cpu:cpu_id=one", "--syscall add_cpu:cpu_id=one: 'one' is not a number")]
     public void Should_ExplainTheMistake_When_ASyscallRunIsMalformed(string item, string message)
