@@ -89,17 +89,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 case 4: // ALU (32-bit)
                 case 7: // ALU64
-                {
-                    var src = (i.Op & 8) != 0 ? r[i.Src] : (ulong)(long)i.Imm;
-                    var op = i.Op & 0xf0;
-                    if (op == 0xd0)
-                    {
-                        r[i.Dst] = Swap(r[i.Dst], i.Imm, cls == 7 || (i.Op & 8) != 0, pc);
-                        break;
-                    }
-                    r[i.Dst] = cls == 7 ? Alu64(op, r[i.Dst], src, i.Off, pc) : Alu32(op, (uint)r[i.Dst], (uint)src, i.Off, pc);
+                    ExecAlu(i, r, pc);
                     break;
-                }
                 case 5: // JMP
                 case 6: // JMP32
                 {
@@ -200,24 +191,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                         pc += 1 + (cls == 6 ? i.Imm : i.Off);
                         continue;
                     }
-                    var a = r[i.Dst];
-                    var b = (i.Op & 8) != 0 ? r[i.Src] : (ulong)(long)i.Imm;
-                    if (cls == 6) { a = (uint)a; b = (uint)b; }
-                    bool take = op switch
-                    {
-                        0x10 => a == b,
-                        0x20 => a > b,
-                        0x30 => a >= b,
-                        0x40 => (a & b) != 0,
-                        0x50 => a != b,
-                        0x60 => cls == 6 ? (int)a > (int)b : (long)a > (long)b,
-                        0x70 => cls == 6 ? (int)a >= (int)b : (long)a >= (long)b,
-                        0xa0 => a < b,
-                        0xb0 => a <= b,
-                        0xc0 => cls == 6 ? (int)a < (int)b : (long)a < (long)b,
-                        0xd0 => cls == 6 ? (int)a <= (int)b : (long)a <= (long)b,
-                        _ => throw Fault(pc, $"unknown jump opcode 0x{i.Op:x2}"),
-                    };
+                    var take = JumpTaken(i, r) ?? throw Fault(pc, $"unknown jump opcode 0x{i.Op:x2}");
                     pc += take ? 1 + i.Off : 1;
                     continue;
                 }
@@ -307,8 +281,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                                 case 0xb0: dst = src; n++; pc++; continue;
                             }
                         }
-                        if (op == 0xd0) dst = Swap(dst, i.Imm, cls == 7 || (i.Op & 8) != 0, pc);
-                        else dst = cls == 7 ? Alu64(op, dst, src, i.Off, pc) : Alu32(op, (uint)dst, (uint)src, i.Off, pc);
+                        ExecAlu(i, r, pc);
                         n++;
                         pc++;
                         continue;
@@ -324,25 +297,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                             pc += 1 + (cls == 6 ? i.Imm : i.Off);
                             continue;
                         }
-                        var a = r[i.Dst];
-                        var b = (i.Op & 8) != 0 ? r[i.Src] : (ulong)(long)i.Imm;
-                        if (cls == 6) { a = (uint)a; b = (uint)b; }
-                        bool take;
-                        switch (op)
-                        {
-                            case 0x10: take = a == b; break;
-                            case 0x20: take = a > b; break;
-                            case 0x30: take = a >= b; break;
-                            case 0x40: take = (a & b) != 0; break;
-                            case 0x50: take = a != b; break;
-                            case 0x60: take = cls == 6 ? (int)a > (int)b : (long)a > (long)b; break;
-                            case 0x70: take = cls == 6 ? (int)a >= (int)b : (long)a >= (long)b; break;
-                            case 0xa0: take = a < b; break;
-                            case 0xb0: take = a <= b; break;
-                            case 0xc0: take = cls == 6 ? (int)a < (int)b : (long)a < (long)b; break;
-                            case 0xd0: take = cls == 6 ? (int)a <= (int)b : (long)a <= (long)b; break;
-                            default: return pc;
-                        }
+                        if (JumpTaken(i, r) is not { } take) return pc;
                         n++;
                         pc += take ? 1 + i.Off : 1;
                         continue;
@@ -390,6 +345,43 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         {
             executed = n;
         }
+    }
+
+    /// <summary>An ALU or ALU64 instruction (byte swaps included) on the registers.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void ExecAlu(in Insn i, ulong[] r, int pc)
+    {
+        var cls = i.Op & 7;
+        var src = (i.Op & 8) != 0 ? r[i.Src] : (ulong)(long)i.Imm;
+        var op = i.Op & 0xf0;
+        ref var dst = ref r[i.Dst];
+        if (op == 0xd0) dst = Swap(dst, i.Imm, cls == 7 || (i.Op & 8) != 0, pc);
+        else dst = cls == 7 ? Alu64(op, dst, src, i.Off, pc) : Alu32(op, (uint)dst, (uint)src, i.Off, pc);
+    }
+
+    /// <summary>Whether a conditional JMP/JMP32 instruction jumps; null for an opcode that is not one.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static bool? JumpTaken(in Insn i, ulong[] r)
+    {
+        var a = r[i.Dst];
+        var b = (i.Op & 8) != 0 ? r[i.Src] : (ulong)(long)i.Imm;
+        var w32 = (i.Op & 7) == 6;
+        if (w32) { a = (uint)a; b = (uint)b; }
+        return (i.Op & 0xf0) switch
+        {
+            0x10 => a == b,
+            0x20 => a > b,
+            0x30 => a >= b,
+            0x40 => (a & b) != 0,
+            0x50 => a != b,
+            0x60 => w32 ? (int)a > (int)b : (long)a > (long)b,
+            0x70 => w32 ? (int)a >= (int)b : (long)a >= (long)b,
+            0xa0 => a < b,
+            0xb0 => a <= b,
+            0xc0 => w32 ? (int)a < (int)b : (long)a < (long)b,
+            0xd0 => w32 ? (int)a <= (int)b : (long)a <= (long)b,
+            _ => null,
+        };
     }
 
     /// <summary>Byte index in the stacks of an in-bounds stack access, or -1 (the general path reports it).</summary>
