@@ -91,6 +91,10 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         // struct bpf_cpumask objects, only for an object that can create them (a slot each: [refcount, bits]).
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_create"))
             _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", 2 * Interpreter.CpumaskPoolSize);
+        // Task storage: whether each task's storage exists (created by a get with F_CREATE, removed by delete).
+        _vm.StorageState = new MapHandle[_obj.Maps.Count];
+        for (var i = 0; i < _obj.Maps.Count; i++)
+            if (_obj.Maps[i].Type == MapTypes.TaskStorage) _vm.StorageState[i] = maps.Array(_obj.Maps[i].Name + "#exists", Math.Max(1, maps.TaskCount));
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_any_distribute"))
             _vm.DistributePrev = maps.Array("distribute_cpu_mask_prev", maps.CpuCount);
         _taskCount = maps.TaskCount;

@@ -868,8 +868,35 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if (m.Type != MapTypes.TaskStorage) throw Fault(pc, $"bpf_task_storage_get on {MapTypes.Name(m.Type)}");
                 var p = TaskArg(r[2], pc, "bpf_task_storage_get", 1);
                 if (p.IsNone) throw Fault(pc, "bpf_task_storage_get: R2 is NULL");
-                // Every task's storage exists from load, zeroed (docs/bpf.md): its address is fixed.
-                return (long)Mem.Addr(Region.MapValue, mi, p.Index * MapStride(m));
+                if ((r[4] & ~1UL) != 0) return 0; // flags other than BPF_LOCAL_STORAGE_GET_F_CREATE: NULL
+                // A task's storage has a fixed address; whether it exists is a shared word: 0 none, 1 linked,
+                // 2 being created (bpf_local_storage_update() fills a new element before linking it, so a reader
+                // finds it only once it is complete; a racing creator gets the one that won, as with BPF_NOEXIST).
+                var slot = (long)Mem.Addr(Region.MapValue, mi, p.Index * MapStride(m));
+                var state = await ctx.Get(StorageState[mi], p.Index);
+                if (state == 1 || (state == 2 && (r[4] & 1) != 0)) return slot;
+                if ((r[4] & 1) == 0) return 0;
+                // Compare-and-swap 0 -> 2 (the operand packs expected << 32 | new); any other old value: another creator won.
+                if (await ctx.MemWrite(StorageState[mi], MemWriteKey(p.Index * 8, 4, MemOp.Cmpxchg), (long)((0UL << 32) | 2)) != 0) return slot;
+                for (var o = 0; o < m.ValueSize;)
+                {
+                    var n = m.ValueSize - o >= 8 ? 8 : m.ValueSize - o >= 4 ? 4 : m.ValueSize - o >= 2 ? 2 : 1;
+                    var v = r[3] != 0 ? await Load(ctx, r[3] + (ulong)o, n, stack, pc) : 0;
+                    await Store(ctx, (ulong)slot + (ulong)o, n, v, stack, pc);
+                    o += n;
+                }
+                await ctx.Set(StorageState[mi], p.Index, 1);
+                return slot;
+            }
+            case Helpers.TaskStorageDelete:
+            {
+                var mi = MapIndex(r[1], pc, "bpf_task_storage_delete");
+                var m = obj.Maps[mi];
+                if (m.Type != MapTypes.TaskStorage) throw Fault(pc, $"bpf_task_storage_delete on {MapTypes.Name(m.Type)}");
+                var p = TaskArg(r[2], pc, "bpf_task_storage_delete", 1);
+                if (p.IsNone) throw Fault(pc, "bpf_task_storage_delete: R2 is NULL");
+                // Unlinked under the storage lock: only a linked element is deleted.
+                return await ctx.MemWrite(StorageState[mi], MemWriteKey(p.Index * 8, 4, MemOp.Cmpxchg), (long)((1UL << 32) | 0)) == 1 ? 0 : -ENOENT;
             }
             case Helpers.ProbeReadKernelStr:
             {
@@ -1436,6 +1463,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// [reference count, CPU bits] (up to 64 CPUs). bpf_cpumask_create() claims a free slot with a compare-and-swap.
     /// </summary>
     internal MapHandle CpumaskPool;
+    /// <summary>Per task-storage map (by map index): each task's storage state word, 0 none, 1 linked, 2 being created.</summary>
+    internal MapHandle[] StorageState = [];
     /// <summary>Whether the struct bpf_timer at (map, byte offset in its values) has a timer actor (BpfObjectPolicy).</summary>
     internal Func<int, int, bool> TimerHasActor = static (_, _) => true;
     /// <summary>cpumask_any_distribute()'s per-CPU distribute_cpu_mask_prev, one word per CPU (0 at boot).</summary>

@@ -183,12 +183,12 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156;
+        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156, TaskStorageDelete = 157;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
         or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
-        or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem;
+        or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem or TaskStorageDelete;
 
     public static string Name(int id) => id switch
     {
@@ -207,6 +207,7 @@ public static class Helpers
         93 => "bpf_spin_lock",
         94 => "bpf_spin_unlock",
         156 => "bpf_task_storage_get",
+        TaskStorageDelete => "bpf_task_storage_delete",
         ProbeReadKernelStr => "bpf_probe_read_kernel_str",
         MapLookupPercpuElem => "bpf_map_lookup_percpu_elem",
         TimerInit => "bpf_timer_init",

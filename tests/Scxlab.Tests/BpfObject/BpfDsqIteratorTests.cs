@@ -320,3 +320,17 @@ public class ModelEnumCoverageTests
             Assert.Contains(f.ToString(), new[] { "Wakeup", "Head", "CpuSelected", "Preempt", "Immed", "Reenq", "Last" });
     }
 }
+
+/// <summary>programs/storage.bpf.c: task storage exists only once created (F_CREATE), and delete removes it.</summary>
+public class BpfTaskStorageTests
+{
+    [Fact]
+    public void Should_FindNothingBeforeCreateAndAfterDelete_When_AProgramUsesTaskStorage()
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var obj = BpfExamples.CompileProgram("storage.bpf.c", "v3");
+        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: first=0 created=1 value=7 deleted=0 after=0 again=-2 init=40",
+            Assert.Single(r.Violations).Violation.ToString());
+    }
+}
