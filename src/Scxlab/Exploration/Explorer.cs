@@ -69,8 +69,13 @@ public sealed class Explorer
     {
         _clock.Start();
         var strategy = _o.Strategy;
-        if (_m.BpfTimerCount > 0)
-            _notes.Add($"{_m.BpfTimerCount} BPF timer(s): each fires at most {_m.Config.TimerFires} time(s) per path (bounds: timer_fires), at any point once armed; the liveness check lets armed timers keep firing");
+        // Syscall programs run while attached are one-shot timer actors named "syscall PROG" (BpfObjectPolicy).
+        var syscallRuns = _m.Actors.Count(a => a.Kind == ActorKind.Timer && a.Name.StartsWith("syscall ", StringComparison.Ordinal));
+        var timers = _m.BpfTimerCount - syscallRuns;
+        if (timers > 0)
+            _notes.Add($"{timers} BPF timer(s): each fires at most {_m.Config.TimerFires} time(s) per path (bounds: timer_fires), at any point once armed; the liveness check lets armed timers keep firing");
+        if (syscallRuns > 0)
+            _notes.Add($"{syscallRuns} syscall program run(s) while attached: each runs once, at any point after ops.init");
         if (strategy == Strategy.Reduced && _o.MaxPreemptions != null)
         {
             _notes.Add("--max-preemptions: the reduced search is not combined with a preemption bound; plain DFS was used");
