@@ -61,6 +61,8 @@ public sealed partial class HostileInputTests : IDisposable
         new("scenario", "negative-timer-fires", CheckFile(Yaml(OneTask, "bounds: { timer_fires: -1 }\n")), 1, "timer_fires must be in 0..100, got -1", Located: true),
         new("scenario", "zero-user-dsqs", CheckFile(Yaml(OneTask, "bounds: { user_dsqs: 0 }\n")), 1, "user_dsqs must be in 1..4096, got 0", Located: true),
         new("scenario", "rodata-as-a-list", CheckFile(Yaml(OneTask, "rodata: [a, b]\n")), 1, "expected rodata {name: value, ...} (a mapping)", Located: true),
+        new("scenario", "syscalls-as-a-scalar", CheckFile(Yaml(OneTask, "syscalls: add_cpu\n")), 1, "expected a list of syscall program runs", Located: true),
+        new("scenario", "syscalls-attached-as-a-mapping", CheckFile(Yaml(OneTask, "syscalls_attached: { prog: x }\n")), 1, "expected a list of syscall program runs", Located: true),
         new("scenario", "misspelled-bound", CheckFile(Yaml(OneTask, "bounds: { timer_fire: 1 }\n")), 1, "timer_fire", Located: true),
         new("scenario", "duplicate-rounds-entries", CheckFile(Yaml(OneTask, "rounds: [{cpu: 0, count: 1}, {cpu: 0, count: 2}]\n")), 1, "duplicate rounds entry for CPU 0", Located: true),
         new("scenario", "too-many-tasks", CheckFile(Yaml(string.Concat(Enumerable.Range(0, 200).Select(i => $"  - {{name: t{i}, allowed: [0, 1], cpu: 0, state: queued}}\n")))), 1, "at most 128 tasks", Located: true),
