@@ -551,8 +551,21 @@ public sealed class DispatchContext : EnqueueContext
     public BpfCall<bool> DsqMoveToLocal(ulong dsqId) => Deferred(CallKind.DsqMoveToLocal, (long)dsqId, 0, 0, 0, 0, static v => v != 0);
     public static DsqIter DsqIterBegin(ulong dsqId) => new(dsqId, 0, -1, false);
     /// <summary><c>scx_bpf_dsq_move(it, p, dsq_id, enq_flags)</c>.</summary>
-    public BpfCall<bool> DsqMove(DsqIter it, TaskRef p, ulong dsqId, EnqFlags enqFlags = EnqFlags.None) =>
-        Deferred(CallKind.DsqMove, p.Index, (long)dsqId, (long)enqFlags, (long)it.DsqId, it.Seq, static v => v != 0);
+    /// <remarks>
+    /// <paramref name="slice"/> and <paramref name="vtime"/>: what <c>scx_bpf_dsq_move_set_slice/vtime()</c> put on the
+    /// iterator; the move applies them to p once it has checked p is still where the iterator saw it.
+    /// </remarks>
+    public BpfCall<bool> DsqMove(DsqIter it, TaskRef p, ulong dsqId, EnqFlags enqFlags = EnqFlags.None, long? slice = null, long? vtime = null)
+    {
+        MoveSlice = slice ?? 0;
+        MoveVtime = vtime ?? 0;
+        MoveOverrides = (slice != null ? 1 : 0) | (vtime != null ? 2 : 0);
+        return Deferred(CallKind.DsqMove, p.Index, (long)dsqId, (long)enqFlags, (long)it.DsqId, it.Seq, static v => v != 0);
+    }
+
+    /// <summary>The iterator overrides of the DsqMove call being started (read by the kernel path's start).</summary>
+    internal long MoveSlice, MoveVtime;
+    internal int MoveOverrides;
     /// <summary>
     /// ghost protocol only: open a transaction for <paramref name="p"/> on <paramref name="cpu"/> with the
     /// barrier the agent saw, and commit it synchronously (claim, validate, latch). Returns the final state.

@@ -1350,9 +1350,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if ((r[3] & ~DsqIterRev) != 0) return -EINVAL; // __SCX_DSQ_ITER_USER_FLAGS
                 var seq = await ctx.DsqIterNew(r[2]);
                 if (seq < 0) return seq; // -ENOENT: kit->dsq stays NULL, every next returns NULL
-                WriteBytes(stack, at + 8, 8, (ulong)seq);
-                WriteBytes(stack, at + 32, 4, unchecked((uint)-1));
-                WriteBytes(stack, at + 36, 4, DsqIterValid | ((r[3] & DsqIterRev) != 0 ? DsqIterReverse : 0));
+                WriteBytes(stack, at + 8, 4, (uint)seq);
+                WriteBytes(stack, at + 12, 2, 0xffff);
+                WriteBytes(stack, at + 14, 2, DsqIterValid | ((r[3] & DsqIterRev) != 0 ? DsqIterReverse : 0));
                 return 0;
             }
             case Kfunc.DsqIterNext:
@@ -1363,7 +1363,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var next = await ctx.DsqIterNext(it);
                 WriteBytes(stack, at + 16, 8, (ulong)next.Visited);
                 WriteBytes(stack, at + 24, 8, (ulong)(next.Visited >> 64));
-                WriteBytes(stack, at + 32, 4, (uint)next.Current);
+                WriteBytes(stack, at + 12, 2, (ushort)next.Current);
                 return next.Current < 0 ? 0 : (long)Mem.Addr(Region.Task, next.Current, 0);
             }
             case Kfunc.DsqIterDestroy:
@@ -1413,7 +1413,22 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var it = ReadDsqIter(stack, at, out var valid);
                 if (!valid) return 0; // "if (unlikely(!src_dsq)) return false": the iterator found no DSQ
                 var flags = (EnqFlags)r[4] | (k == Kfunc.DsqMoveVtime ? EnqFlags.DsqPriq : 0);
-                return await dispatch.DsqMove(it, p, r[3], flags) ? 1 : 0;
+                var state = (uint)ReadBytes(stack, at + 14, 2);
+                long? slice = (state & DsqIterHasSlice) != 0 ? (long)ReadBytes(stack, at + 32, 8) : null;
+                long? vtime = (state & DsqIterHasVtime) != 0 ? (long)ReadBytes(stack, at + 40, 8) : null;
+                var moved = await dispatch.DsqMove(it, p, r[3], flags, slice, vtime);
+                // scx_dsq_move()'s out: the overrides are spent whether or not p moved.
+                WriteBytes(stack, at + 14, 2, state & ~(DsqIterHasSlice | DsqIterHasVtime));
+                return moved ? 1 : 0;
+            }
+            case Kfunc.DsqMoveSetSlice or Kfunc.DsqMoveSetVtime:
+            {
+                // kit->slice / kit->vtime and the HAS flag: the iterator is on the program's stack, so no interleaving point.
+                var at = DsqIterAt(r[1], pc, k == Kfunc.DsqMoveSetSlice ? "scx_bpf_dsq_move_set_slice" : "scx_bpf_dsq_move_set_vtime");
+                var state = (uint)ReadBytes(stack, at + 14, 2);
+                WriteBytes(stack, at + (k == Kfunc.DsqMoveSetSlice ? 32 : 40), 8, r[2]);
+                WriteBytes(stack, at + 14, 2, state | (k == Kfunc.DsqMoveSetSlice ? DsqIterHasSlice : DsqIterHasVtime));
+                return 1;
             }
             default:
                 throw new System.Diagnostics.UnreachableException($"kfunc {k}");
@@ -1425,13 +1440,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     /// <summary>The verifier only accepts an iterator in the program's own stack.</summary>
     /// <summary>
-    /// struct bpf_iter_scx_dsq (48 bytes on the program's stack) as the model lays it out: dsq_id, the seq snapshot,
-    /// the 128-bit set of tasks already returned (the cursor's place: see <see cref="DsqIter"/>), the current task,
-    /// and flags (valid: kit->dsq is set; reverse).
+    /// struct bpf_iter_scx_dsq (48 bytes on the program's stack) as the model lays it out: dsq_id (8), the u32 seq
+    /// snapshot, the current task (16 bits), flags (16 bits: valid = kit->dsq is set, reverse, has slice, has vtime),
+    /// the 128-bit set of tasks already returned (the cursor's place: see <see cref="DsqIter"/>), kit->slice, kit->vtime.
     /// </summary>
     private const int DsqIterSize = 48;
     private const ulong DsqIterRev = 1UL << 16; // SCX_DSQ_ITER_REV
-    private const uint DsqIterValid = 1, DsqIterReverse = 2;
+    private const uint DsqIterValid = 1, DsqIterReverse = 2, DsqIterHasSlice = 4, DsqIterHasVtime = 8;
     private const long CpuperfOne = 1024; // SCX_CPUPERF_ONE
 
     private int DsqIterAt(ulong it, int pc, string kfunc)
@@ -1442,10 +1457,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     private static DsqIter ReadDsqIter(byte[] stack, int at, out bool valid)
     {
-        var state = (uint)ReadBytes(stack, at + 36, 4);
+        var state = (uint)ReadBytes(stack, at + 14, 2);
         valid = (state & DsqIterValid) != 0;
         var visited = ((UInt128)ReadBytes(stack, at + 24, 8) << 64) | ReadBytes(stack, at + 16, 8);
-        return new DsqIter(ReadBytes(stack, at, 8), (long)ReadBytes(stack, at + 8, 8), (int)(uint)ReadBytes(stack, at + 32, 4),
+        return new DsqIter(ReadBytes(stack, at, 8), (long)ReadBytes(stack, at + 8, 4), (short)ReadBytes(stack, at + 12, 2),
             Started: true, visited, Rev: (state & DsqIterReverse) != 0);
     }
 

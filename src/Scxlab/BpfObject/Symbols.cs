@@ -50,7 +50,7 @@ public enum Kfunc
     CpumaskSetall, CpumaskClear, CpumaskAnd, CpumaskOr, CpumaskXor, CpumaskCopy, CpumaskFirst, CpumaskFirstZero, CpumaskFirstAnd,
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
-    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere,
+    DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
 }
 
 public static class Kfuncs
@@ -170,6 +170,18 @@ public static class Kfuncs
         ["scx_bpf_dsq_move_vtime___new"] = Kfunc.DsqMoveVtime,
         ["scx_bpf_dispatch_vtime_from_dsq___old"] = Kfunc.DsqMoveVtime,
         ["scx_bpf_cpu_curr"] = Kfunc.CpuCurr,
+        ["scx_bpf_dsq_move_set_slice"] = Kfunc.DsqMoveSetSlice,
+        ["scx_bpf_dsq_move_set_slice___new"] = Kfunc.DsqMoveSetSlice,
+        ["scx_bpf_dispatch_from_dsq_set_slice"] = Kfunc.DsqMoveSetSlice,
+        ["scx_bpf_dispatch_from_dsq_set_slice___old"] = Kfunc.DsqMoveSetSlice,
+        ["scx_bpf_dispatch_from_dsq_set_slice___compat"] = Kfunc.DsqMoveSetSlice,
+        ["scx_bpf_dsq_move_set_vtime"] = Kfunc.DsqMoveSetVtime,
+        ["scx_bpf_dsq_move_set_vtime___new"] = Kfunc.DsqMoveSetVtime,
+        ["scx_bpf_dispatch_from_dsq_set_vtime"] = Kfunc.DsqMoveSetVtime,
+        ["scx_bpf_dispatch_from_dsq_set_vtime___old"] = Kfunc.DsqMoveSetVtime,
+        ["scx_bpf_dispatch_from_dsq_set_vtime___compat"] = Kfunc.DsqMoveSetVtime,
+        ["scx_bpf_dispatch_from_dsq___compat"] = Kfunc.DsqMove,
+        ["scx_bpf_dispatch_vtime_from_dsq___compat"] = Kfunc.DsqMoveVtime,
         ["bpf_cpumask_any_distribute"] = Kfunc.CpumaskAnyDistribute,
     };
 

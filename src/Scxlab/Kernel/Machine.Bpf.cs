@@ -1021,7 +1021,15 @@ public sealed partial class Machine
                 if (SchR().Aborting) return false;
                 if (!ValidTask(ctx, (int)a, "scx_bpf_dsq_move")) return false;
                 cbf.I1 = (int)k;
-                PushDsqMove(cpu, (int)a, src, dstDsqId: (ulong)b, enqFlags: c, iterSeq: e);
+                var overrides = 0;
+                if (ctx is DispatchContext dc && dc.MoveOverrides != 0)
+                {
+                    // The values ride in the callback frame's unused L2/WaitWord until the move is decided (DsqMoveLocals.Moved).
+                    overrides = dc.MoveOverrides;
+                    cbf.L2 = dc.MoveSlice;
+                    cbf.WaitWord = dc.MoveVtime;
+                }
+                PushDsqMove(cpu, (int)a, src, dstDsqId: (ulong)b, enqFlags: c, iterSeq: e, overrides: overrides);
                 return true;
             }
             case CallKind.GhostCommit:

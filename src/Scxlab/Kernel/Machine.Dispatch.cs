@@ -1315,7 +1315,11 @@ public sealed partial class Machine
         [FieldOffset(24)] public int SrcCpu;
         /// <summary>The rq whose lock this path holds now (this CPU's, src's, then dst's).</summary>
         [FieldOffset(28)] public int HeldRq;
-        /// <summary>1 when p was moved (the kfunc's return value).</summary>
+        /// <summary>
+        /// Until the move is decided, the iterator's overrides (bit 0 __SCX_DSQ_ITER_HAS_SLICE, bit 1 HAS_VTIME; the
+        /// values wait in the calling callback frame's L2 and WaitWord, which a callback frame does not use); then 1
+        /// when p was moved (the kfunc's return value).
+        /// </summary>
         [FieldOffset(32)] public int Moved;
     }
 
@@ -1341,7 +1345,7 @@ public sealed partial class Machine
     /// scx_bpf_dsq_move() as a kernel path of its own (for the deferred-kfunc start in Machine.Bpf.cs,
     /// which writes the same fields through the registers today).
     /// </summary>
-    private void PushDsqMove(int cpu, int p, int srcSlot, ulong dstDsqId, long enqFlags, long iterSeq)
+    private void PushDsqMove(int cpu, int p, int srcSlot, ulong dstDsqId, long enqFlags, long iterSeq, int overrides = 0)
     {
         ref var f = ref Push(PathId.DsqMove);
         f.Cpu = cpu;
@@ -1350,6 +1354,7 @@ public sealed partial class Machine
         dm.DstDsqId = dstDsqId;
         dm.EnqFlags = enqFlags;
         dm.IterSeq = iterSeq;
+        dm.Moved = overrides;
         f.Dsq = srcSlot;
     }
 
@@ -1394,6 +1399,13 @@ public sealed partial class Machine
                 // move_task_between_dsqs()
                 var src = dm.SrcCpu;
                 var dstSlot = FindDsqForDispatch(c, dm.DstDsqId, p);
+                // "Apply vtime and slice updates before moving": scx_bpf_dsq_move_set_vtime/slice() on the iterator.
+                if (dm.Moved != 0)
+                {
+                    ref readonly var caller = ref World.Frames[TopFrameIndex - 1];
+                    if ((dm.Moved & 2) != 0) t.DsqVtime = caller.WaitWord;
+                    if ((dm.Moved & 1) != 0) t.Slice = caller.L2;
+                }
                 if (IsLocalSlot(dstSlot) && LocalSlotCpu(dstSlot) != src && !TaskCanRunOnRemoteRq(p, LocalSlotCpu(dstSlot), enforce: true))
                 {
                     dstSlot = GlobalSlot;
@@ -1429,9 +1441,15 @@ public sealed partial class Machine
                 if (SwitchRqLock(ref f, ref dm.HeldRq, c, (int)DsqMoveAt.Done)) return;
                 goto case DsqMoveAt.Done;
             case DsqMoveAt.Done:
-                // Unlike scx_bpf_dsq_move_to_local(), scx_dsq_move() does not bump dspc->nr_tasks.
+            {
+                // Unlike scx_bpf_dsq_move_to_local(), scx_dsq_move() does not bump dspc->nr_tasks. The overrides are
+                // spent either way (kit->cursor.flags lose HAS_SLICE/HAS_VTIME at out:).
+                ref var caller = ref World.Frames[TopFrameIndex - 1];
+                caller.L2 = 0;
+                caller.WaitWord = 0;
                 Return(dm.Moved);
                 return;
+            }
             default:
                 throw new System.Diagnostics.UnreachableException($"scx_bpf_dsq_move resume point {f.Pc}");
         }

@@ -135,6 +135,16 @@ public class BpfDsqIteratorTests
     }
 
     [Fact]
+    public void Should_ApplyTheIteratorsSliceAndVtime_When_DsqMoveMovesTheTask()
+    {
+        // scx_bpf_dsq_move_set_slice/vtime() before the move: p runs with the values the iterator carried.
+        var obj = BpfExamples.CompileProgram("dsq_iter.bpf.c", "v3");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = Explore(s.ToConfig(obj + "@set_overrides=1"), s);
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: slice=12345 vtime=777", Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Fact]
     public void Should_EndTheScheduler_When_DsqMoveVtimeTargetsALocalDsq()
     {
         var obj = BpfExamples.CompileProgram("dsq_iter.bpf.c", "v3");

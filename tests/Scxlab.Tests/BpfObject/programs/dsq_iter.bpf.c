@@ -4,7 +4,8 @@
  * inserts into DSQ 0 (with use_args through __scx_bpf_dsq_insert_vtime's packed arguments, as a
  * vtime insert); ops.dispatch walks DSQ 0 with the DSQ iterator (front to back, or back to front
  * with reverse) and moves the first task this CPU may run to its local DSQ with scx_bpf_dsq_move()
- * (scx_bpf_dsq_move_vtime() with move_vtime, which the kernel refuses for a built-in DSQ).
+ * (scx_bpf_dsq_move_vtime() with move_vtime, which the kernel refuses for a built-in DSQ). With
+ * set_overrides, the move carries scx_bpf_dsq_move_set_slice/vtime() values and ops.running reports them.
  * Its C# twin is in BpfDsqIteratorTests. Written for the tests. */
 #include <scxlab_bpf.h>
 
@@ -16,6 +17,8 @@ struct task_struct *bpf_iter_scx_dsq_next(struct bpf_iter_scx_dsq *it) __ksym __
 void bpf_iter_scx_dsq_destroy(struct bpf_iter_scx_dsq *it) __ksym __weak;
 bool scx_bpf_dsq_move(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 dsq_id, u64 enq_flags) __ksym __weak;
 bool scx_bpf_dsq_move_vtime(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 dsq_id, u64 enq_flags) __ksym __weak;
+void scx_bpf_dsq_move_set_slice(struct bpf_iter_scx_dsq *it, u64 slice) __ksym __weak;
+void scx_bpf_dsq_move_set_vtime(struct bpf_iter_scx_dsq *it, u64 vtime) __ksym __weak;
 
 struct scx_bpf_select_cpu_and_args {
 	s32 prev_cpu;
@@ -34,7 +37,7 @@ bool __scx_bpf_dsq_insert_vtime(struct task_struct *p, struct scx_bpf_dsq_insert
 
 #define SCX_DSQ_ITER_REV (1ULL << 16)
 
-const volatile bool reverse, use_args, move_vtime;
+const volatile bool reverse, use_args, move_vtime, set_overrides;
 
 SCX_OPS0(s32, di_init)
 {
@@ -78,14 +81,27 @@ SCX_OPS2(void, di_dispatch, s32, cpu, struct task_struct *, prev)
 	while ((p = bpf_iter_scx_dsq_next(&it))) {
 		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
+		if (set_overrides) {
+			scx_bpf_dsq_move_set_slice(&it, 12345);
+			scx_bpf_dsq_move_set_vtime(&it, 777);
+		}
 		if (move_vtime ? scx_bpf_dsq_move_vtime(&it, p, SCX_DSQ_LOCAL, 0) : scx_bpf_dsq_move(&it, p, SCX_DSQ_LOCAL, 0))
 			break;
 	}
 	bpf_iter_scx_dsq_destroy(&it);
 }
 
+SCX_OPS1(void, di_running, struct task_struct *, p)
+{
+	u64 data[] = { p->scx.slice, p->scx.dsq_vtime };
+
+	if (set_overrides)
+		scx_bpf_exit_bstr(0, "slice=%llu vtime=%llu", data, sizeof(data));
+}
+
 SEC(".struct_ops.link")
 struct sched_ext_ops dsq_iter_ops = {
+	.running = (void *)di_running,
 	.select_cpu = (void *)di_select_cpu,
 	.init = (void *)di_init,
 	.enqueue = (void *)di_enqueue,
