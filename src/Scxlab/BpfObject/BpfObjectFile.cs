@@ -719,6 +719,24 @@ public sealed class BpfObjectFile : ISourceMap
         throw new BpfLoadException($"--rodata {name}[]: no array of that name in its own .data.{name} or .bss.{name} section");
     }
 
+    /// <summary>
+    /// <c>--rodata OPS.field=value</c>: a field of the sched_ext_ops struct_ops map, as user space sets
+    /// <c>skel->struct_ops.OPS->field</c> before load (the numa selftest adds SCX_OPS_BUILTIN_IDLE_PER_NODE to flags).
+    /// </summary>
+    private void PatchStructOps(string field, string text, string spec)
+    {
+        long value;
+        if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? !long.TryParse(text[2..], System.Globalization.NumberStyles.HexNumber, null, out value) : !long.TryParse(text, out value))
+            throw new BpfLoadException($"--rodata {spec}: '{text}' is not a number");
+        Ops = field switch
+        {
+            "flags" => Ops with { Flags = value },
+            "timeout_ms" => Ops with { TimeoutMs = (int)value },
+            "dispatch_max_batch" => Ops with { DispatchMaxBatch = (int)value },
+            _ => throw new BpfLoadException($"--rodata {spec}: the model reads flags, timeout_ms and dispatch_max_batch of {Ops.MapName}, not {field}"),
+        };
+    }
+
     /// <summary>A load-time item that runs a syscall program rather than patching rodata (<c>--syscall</c>).</summary>
     public const string SyscallPrefix = "syscall:";
 
@@ -775,6 +793,12 @@ public sealed class BpfObjectFile : ISourceMap
         if (eq <= 0) throw new BpfLoadException($"--rodata '{spec}': expected name=value");
         var lhs = spec[..eq].Trim();
         var text = spec[(eq + 1)..].Trim();
+        var dot = lhs.IndexOf('.');
+        if (dot > 0 && lhs[..dot] == Ops.MapName)
+        {
+            PatchStructOps(lhs[(dot + 1)..], text, spec);
+            return;
+        }
         if (lhs.EndsWith("[]", StringComparison.Ordinal))
         {
             ResizeArray(lhs[..^2], text, spec);

@@ -726,7 +726,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     /// <summary>Word 0 of a struct bpf_timer: bpf_timer_init() ran.</summary>
     internal const ulong TimerInitialized = 1UL << 32;
-    private const long EBUSY = 16;
+    private const long EBUSY = 16, EOPNOTSUPP = 95;
     // Task references acquired and not yet released in this run (bpf_task_from_pid/acquire).
     private int _refs;
     private int _firstRefPc;
@@ -1205,13 +1205,32 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return ctx.NrCpuIds;
             case Kfunc.PickIdleCpu:
             case Kfunc.PickAnyCpu:
+            case Kfunc.PickIdleCpuNode:
+            case Kfunc.PickAnyCpuNode:
             {
                 // The model picks among a task's allowed CPUs: the mask must be some p->cpus_ptr.
-                var name = k == Kfunc.PickIdleCpu ? "scx_bpf_pick_idle_cpu" : "scx_bpf_pick_any_cpu";
+                var idle = k is Kfunc.PickIdleCpu or Kfunc.PickIdleCpuNode;
+                var perNode = k is Kfunc.PickIdleCpuNode or Kfunc.PickAnyCpuNode;
+                var name = (idle ? "scx_bpf_pick_idle_cpu" : "scx_bpf_pick_any_cpu") + (perNode ? "_node" : "");
+                var flags = perNode ? r[3] : r[2];
                 if (Mem.RegionOf(r[1]) != Region.TaskCpumask) throw Fault(pc, $"{name}: only p->cpus_ptr masks are modelled");
-                if (r[2] != 0) throw Fault(pc, $"{name}: flags 0x{r[2]:x} are not modelled");
+                // SCX_PICK_IDLE_CORE and SCX_PICK_IDLE_IN_NODE pick the same on one node of single-thread cores.
+                if ((flags & ~3UL) != 0) throw Fault(pc, $"{name}: flags 0x{flags:x} are not modelled");
+                var nodeMode = (ctx.M.Ops.Flags & OpsFlags.BuiltinIdlePerNode) != 0;
+                if (perNode)
+                {
+                    // validate_node(): per-node tracking on, a node that exists.
+                    var node = (int)r[2];
+                    if (!nodeMode) { await ctx.KernelError("per-node idle tracking is disabled"); return -EOPNOTSUPP; }
+                    if (node != 0) { await ctx.KernelError($"invalid node {node}"); return -EINVAL; }
+                }
+                else if (nodeMode)
+                {
+                    await ctx.KernelError("per-node idle tracking is enabled");
+                    return -EBUSY;
+                }
                 var p = new TaskRef(Mem.Index(r[1]));
-                return k == Kfunc.PickIdleCpu ? await ctx.PickIdleCpu(p) : await ctx.PickAnyCpu(p);
+                return idle ? await ctx.PickIdleCpu(p) : await ctx.PickAnyCpu(p);
             }
             case Kfunc.TestAndClearCpuIdle:
                 return await ctx.TestAndClearCpuIdle((int)r[1]) ? 1 : 0;

@@ -51,6 +51,7 @@ public enum Kfunc
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
     DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
+    PickIdleCpuNode, PickAnyCpuNode,
 }
 
 public static class Kfuncs
@@ -154,6 +155,8 @@ public static class Kfuncs
         ["scx_bpf_cpu_node"] = Kfunc.CpuNode,
         ["scx_bpf_get_idle_cpumask_node"] = Kfunc.GetIdleCpumaskNode,
         ["scx_bpf_get_idle_smtmask_node"] = Kfunc.GetIdleCpumaskNode,
+        ["scx_bpf_pick_idle_cpu_node"] = Kfunc.PickIdleCpuNode,
+        ["scx_bpf_pick_any_cpu_node"] = Kfunc.PickAnyCpuNode,
         // cpufreq is not modelled: every CPU runs at SCX_CPUPERF_ONE and a target changes no scheduling decision.
         ["scx_bpf_cpuperf_set"] = Kfunc.CpuperfSet,
         ["scx_bpf_cpuperf_cur"] = Kfunc.CpuperfCur,

@@ -171,6 +171,21 @@ public class BpfNodeAndCpuperfTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: nodes=1 node1=0 cur=1024 cap=1024 flags=0x301", Outcome("mode=0"));
 
     [Theory]
+    [InlineData("mode=4", "SCX_EXIT_ERROR: per-node idle tracking is disabled")]
+    [InlineData("mode=4,node_perf_ops.flags=0x40", "SCX_EXIT_UNREG_BPF: node_pick=0")]
+    [InlineData("mode=5,node_perf_ops.flags=0x40", "SCX_EXIT_ERROR: per-node idle tracking is enabled")]
+    public void Should_FollowSCX_OPS_BUILTIN_IDLE_PER_NODE_When_UserSpaceSetsTheStructOpsFlags(string rodata, string outcome) =>
+        // user space's skel->struct_ops.node_perf_ops->flags |= SCX_OPS_BUILTIN_IDLE_PER_NODE, as --rodata OPS.flags=.
+        Assert.Equal($"scheduler exit {outcome}", Outcome(rodata));
+
+    [Fact]
+    public void Should_NameTheFieldsItReads_When_RodataSetsAStructOpsFieldTheModelIgnores()
+    {
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(BpfExamples.CompileProgram("node_perf.bpf.c", "v3"), ["node_perf_ops.exit_dump_len=4"]));
+        Assert.EndsWith("the model reads flags, timeout_ms and dispatch_max_batch of node_perf_ops, not exit_dump_len", e.Message);
+    }
+
+    [Theory]
     [InlineData("mode=1", "Invalid cpuperf target 2048 for CPU 0")]
     [InlineData("mode=2", "per-node idle tracking is disabled")]
     [InlineData("mode=3", "invalid CPU 7")]
