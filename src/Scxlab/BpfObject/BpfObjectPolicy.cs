@@ -95,7 +95,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         _vm.StorageState = new MapHandle[_obj.Maps.Count];
         for (var i = 0; i < _obj.Maps.Count; i++)
             if (_obj.Maps[i].Type == MapTypes.TaskStorage) _vm.StorageState[i] = maps.Array(_obj.Maps[i].Name + "#exists", Math.Max(1, maps.TaskCount));
-        if (_obj.KfuncsUsed.Contains("bpf_cpumask_any_distribute"))
+        if (_obj.KfuncsUsed.Contains("bpf_cpumask_any_distribute") || _obj.KfuncsUsed.Contains("bpf_cpumask_any_and_distribute"))
             _vm.DistributePrev = maps.Array("distribute_cpu_mask_prev", maps.CpuCount);
         _taskCount = maps.TaskCount;
 

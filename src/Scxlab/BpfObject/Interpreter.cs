@@ -981,7 +981,31 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 }
             }
             case Helpers.KtimeGetNs:
+            case Helpers.KtimeGetBootNs: // no suspend in the model: boot time is monotonic time
                 return await ctx.Now();
+            case Helpers.Jiffies64:
+                return await ctx.Now() / ctx.M.Config.TickNs;
+            case Helpers.GetNumaNodeId:
+                return 0; // one node
+            case Helpers.GetCurrentPidTgid:
+            {
+                // `current` as bpf_get_current_task_btf() sees it; each model task leads its own thread group. The
+                // tasks the model does not have (an idle CPU's swapper, a syscall's caller) report 0.
+                var curr = CurrentTask(ctx);
+                return curr >= 0 ? (ctx.Pid(new TaskRef(curr)) << 32) | ctx.Pid(new TaskRef(curr)) : 0;
+            }
+            case Helpers.GetCurrentComm:
+            {
+                // strscpy_pad(): the name, NUL-padded to size; swapper/N on an idle CPU; a syscall actor's name for its caller.
+                var size = (int)(uint)r[2];
+                if (size == 0) return -EINVAL;
+                var info = ctx.M.Actor(ctx.ActorId);
+                var curr = CurrentTask(ctx);
+                var name = curr >= 0 ? ctx.TaskComm(new TaskRef(curr)) : info.Kind == Kernel.ActorKind.Cpu ? $"swapper/{info.Cpu}" : info.Name;
+                var bytes = Encoding.UTF8.GetBytes(name);
+                for (var k = 0; k < size; k++) await Store(ctx, r[1] + (ulong)k, 1, k < size - 1 && k < bytes.Length && k < 15 ? bytes[k] : 0UL, stack, pc);
+                return 0;
+            }
             case Helpers.GetPrandomU32:
                 return await ctx.PrandomU32();
             case Helpers.GetSmpProcessorId:
@@ -1005,13 +1029,19 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 // `current`: the task running on this CPU when a CPU path calls the program. The model's syscall
                 // actors and an idle CPU run tasks it does not model (the caller, swapper/N): they get a pointer
                 // that compares unequal to every modelled task and faults if dereferenced.
-                var info = ctx.M.Actor(ctx.ActorId);
-                var curr = info.Kind == Kernel.ActorKind.Cpu ? ctx.M.World.Cpus[info.Cpu].Curr : -1;
+                var curr = CurrentTask(ctx);
                 return (long)(curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : Mem.Addr(Region.Task, UnmodelledTask, 0));
             }
             default:
                 throw Fault(pc, $"unknown func {Helpers.Name(id)}#{id}");
         }
+    }
+
+    /// <summary>The model task `current` is on the CPU running this program, or -1 (idle, or not a CPU's path).</summary>
+    private static int CurrentTask(BpfContext ctx)
+    {
+        var info = ctx.M.Actor(ctx.ActorId);
+        return info.Kind == Kernel.ActorKind.Cpu ? ctx.M.World.Cpus[info.Cpu].Curr : -1;
     }
 
     private TaskRef TaskArg(ulong v, int pc, string kfunc, int arg)
@@ -1407,10 +1437,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return curr switch { -2 => 0, -1 => (long)Mem.Addr(Region.Task, UnmodelledTask, 0), _ => (long)Mem.Addr(Region.Task, curr, 0) };
             }
             case Kfunc.CpumaskAnyDistribute:
+            case Kfunc.CpumaskAnyAndDistribute:
             {
-                // cpumask_any_distribute(): the next set CPU after this CPU's distribute_cpu_mask_prev, wrapping (the
-                // first pick skips CPU 0), remembered per CPU; >= nr_cpu_ids when the mask is empty.
+                // cpumask_any[_and]_distribute(): the next set CPU (of src1 & src2) after this CPU's
+                // distribute_cpu_mask_prev, wrapping (the first pick skips CPU 0), remembered per CPU; >= nr_cpu_ids
+                // when there is none.
                 var bits = await MaskBits(ctx, r[1], pc, "bpf_cpumask_any_distribute") & AllCpus;
+                if (k == Kfunc.CpumaskAnyAndDistribute) bits &= await MaskBits(ctx, r[2], pc, "bpf_cpumask_any_and_distribute");
                 var self = ctx.M.Actor(ctx.ActorId).Cpu;
                 if (bits == 0 || self < 0 || self >= cpuCount) return cpuCount;
                 var prev = (int)await ctx.Get(DistributePrev, self);

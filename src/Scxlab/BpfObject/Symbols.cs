@@ -51,7 +51,7 @@ public enum Kfunc
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
     DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
-    PickIdleCpuNode, PickAnyCpuNode,
+    PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute,
 }
 
 public static class Kfuncs
@@ -186,6 +186,7 @@ public static class Kfuncs
         ["scx_bpf_dispatch_from_dsq___compat"] = Kfunc.DsqMove,
         ["scx_bpf_dispatch_vtime_from_dsq___compat"] = Kfunc.DsqMoveVtime,
         ["bpf_cpumask_any_distribute"] = Kfunc.CpumaskAnyDistribute,
+        ["bpf_cpumask_any_and_distribute"] = Kfunc.CpumaskAnyAndDistribute,
     };
 
     public static bool Supported(string name) => ByName.ContainsKey(name);
@@ -198,12 +199,14 @@ public static class Kfuncs
 public static class Helpers
 {
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
-        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156, TaskStorageDelete = 157;
+        GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164,
+        GetCurrentPidTgid = 14, GetCurrentComm = 16, GetNumaNodeId = 42, Jiffies64 = 118, KtimeGetBootNs = 125, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156, TaskStorageDelete = 157;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
         or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
-        or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem or TaskStorageDelete;
+        or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem or TaskStorageDelete
+        or GetCurrentPidTgid or GetCurrentComm or GetNumaNodeId or Jiffies64 or KtimeGetBootNs;
 
     public static string Name(int id) => id switch
     {
@@ -233,11 +236,13 @@ public static class Helpers
         ForEachMapElem => "bpf_for_each_map_elem",
         Strncmp => "bpf_strncmp",
         // Helpers the model lacks, named so a load error says which one.
-        14 => "bpf_get_current_pid_tgid",
-        16 => "bpf_get_current_comm",
+        GetCurrentPidTgid => "bpf_get_current_pid_tgid",
+        GetCurrentComm => "bpf_get_current_comm",
+        GetNumaNodeId => "bpf_get_numa_node_id",
+        Jiffies64 => "bpf_jiffies64",
         35 => "bpf_get_current_task",
         113 => "bpf_probe_read_kernel",
-        125 => "bpf_ktime_get_boot_ns",
+        KtimeGetBootNs => "bpf_ktime_get_boot_ns",
         130 => "bpf_ringbuf_output",
         131 => "bpf_ringbuf_reserve",
         132 => "bpf_ringbuf_submit",

@@ -221,6 +221,11 @@ public class BpfUpstreamMoreTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: each=4 sum=610 each_stopped=2 sum=103", Outcome("mode=5"));
 
     [Fact]
+    public void Should_AnswerTheCurrentAndClockHelpers_When_OpsEnqueueCallsThem() =>
+        // The exploration clock stays 0 (jiffies 0); one node; any_and_distribute's first pick skips CPU 0.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: comm=0 named=1 node=0 boot=1 jiffies=0 any_and=1", Outcome("mode=6"));
+
+    [Fact]
     public void Should_RefuseTheGlobalDsq_When_ScxBpfDsqReenqIsCalledOnIt() =>
         Assert.Equal("scheduler exit SCX_EXIT_ERROR: DSQ 0x8000000000000001 not allowed for reenq", Outcome("mode=3"));
 

@@ -5,7 +5,8 @@
  * bpf_cpumask_any_distribute() picks over the online CPUs. Other modes: 1 scx_bpf_cpu_curr() of a CPU
  * that does not exist; 2 bpf_timer_init() on a timer past the model's 8 timer actors; 3 scx_bpf_dsq_reenq()
  * of the global DSQ, which the kernel refuses; 4 bpf_loop(): stopped early, run to the end, bad flags;
- * 5 bpf_for_each_map_elem() over an array map, whole and stopped at key 1. ops.dump and
+ * 5 bpf_for_each_map_elem() over an array map, whole and stopped at key 1; 6 the `current` helpers, jiffies,
+ * the NUMA node and bpf_cpumask_any_and_distribute() of p's mask and the online CPUs. ops.dump and
  * ops.cpu_online are there to be accepted and never run. Written for the tests. */
 #include <scxlab_bpf.h>
 
@@ -19,6 +20,12 @@ u32 bpf_cpumask_any_distribute(const struct cpumask *cpumask) __ksym __weak;
 void scx_bpf_dsq_reenq(u64 dsq_id, u64 reenq_flags) __ksym __weak;
 static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags) = (void *)181;
 
+u32 bpf_cpumask_any_and_distribute(const struct cpumask *src1, const struct cpumask *src2) __ksym __weak;
+static u64 (*bpf_get_current_pid_tgid)(void) = (void *)14;
+static long (*bpf_get_current_comm)(void *buf, u32 size_of_buf) = (void *)16;
+static long (*bpf_get_numa_node_id)(void) = (void *)42;
+static u64 (*bpf_jiffies64)(void) = (void *)118;
+static u64 (*bpf_ktime_get_boot_ns)(void) = (void *)125;
 static long (*bpf_for_each_map_elem)(void *map, void *callback_fn, void *callback_ctx, u64 flags) = (void *)164;
 
 struct loop_ctx { u64 sum; u32 stop_at; };
@@ -86,6 +93,19 @@ SCX_OPS2(void, um_enqueue, struct task_struct *, p, u64, enq_flags)
 		data[3] = b.sum;
 		data[4] = bpf_loop(1, loop_body, &a, 1);
 		scx_bpf_exit_bstr(0, "loops=%lld,%lld sums=%lld,%lld flags=%lld", data, sizeof(data));
+	} else if (mode == 6) {
+		const struct cpumask *online = scx_bpf_get_online_cpumask();
+		char comm[16];
+		u64 data[6];
+
+		data[0] = bpf_get_current_comm(comm, sizeof(comm));
+		data[1] = comm[0] != 0 && comm[15] == 0;
+		data[2] = bpf_get_numa_node_id();
+		data[3] = bpf_ktime_get_boot_ns() == bpf_ktime_get_ns();
+		data[4] = bpf_jiffies64();
+		data[5] = bpf_cpumask_any_and_distribute(online, p->cpus_ptr);
+		scx_bpf_put_cpumask(online);
+		scx_bpf_exit_bstr(0, "comm=%lld named=%lld node=%lld boot=%lld jiffies=%lld any_and=%lld", data, sizeof(data));
 	} else if (mode == 5) {
 		struct loop_ctx a = { 0, 100 }, b = { 0, 1 };
 		u64 data[4];
