@@ -357,6 +357,9 @@ public class BpfContext
     /// <summary><c>scx_bpf_create_dsq()</c> from an unlocked context (a BPF timer callback, a syscall program): as from ops.init.</summary>
     internal BpfCall<bool> CreateDsqUnlocked(ulong dsqId) => Run(CallKind.CreateDsq, (long)dsqId, -1, out var v, static (c, a, _) => c.M.KfCreateDsq(c, (ulong)a)) ? Ready(v != 0) : default;
 
+    /// <summary>The expected value of the 64-bit compare-and-swap MemWrite being made (BPF objects' cmpxchg on shared memory).</summary>
+    internal long CmpxchgExpected;
+
     /// <summary>A kfunc's own argument check failing: the kernel's scx_error() (SCX_EXIT_ERROR) with its message.</summary>
     public BpfCall<bool> KernelError(string message) => Run(CallKind.KernelError, 0, 0, out var v, (c, _, _) => { c.M.ScxError(message); return 0; }) ? Ready(true) : default;
     /// <summary>

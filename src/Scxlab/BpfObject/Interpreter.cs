@@ -603,7 +603,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         }
     }
 
-    internal enum MemOp : long { Store = 0, Add = 1, Or = 2, And = 3, Xor = 4, Xchg = 5, Cmpxchg = 6 }
+    /// <summary>Cmpxchg packs expected &lt;&lt; 32 | new for sizes up to 4; Cmpxchg64 takes the new value whole and the
+    /// expected one from <see cref="BpfContext.CmpxchgExpected"/>.</summary>
+    internal enum MemOp : long { Store = 0, Add = 1, Or = 2, And = 3, Xor = 4, Xchg = 5, Cmpxchg = 6, Cmpxchg64 = 7 }
 
     internal static long MemWriteKey(int byteOffset, int size, MemOp op) => (long)(uint)(byteOffset >> 3) | ((long)(byteOffset & 7) << 32) | ((long)size << 40) | ((long)op << 48);
 
@@ -627,7 +629,12 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Region.MapValue:
             {
                 var (h, o, _) = Shared(addr, size, pc, true);
-                if (op == MemOp.Cmpxchg && size == 8) throw Fault(pc, "64-bit cmpxchg on shared memory is not modelled yet");
+                if (op == MemOp.Cmpxchg && size == 8)
+                {
+                    // One atomic step, as the kernel's cmpxchg: the 64-bit expected value rides on the context.
+                    ctx.CmpxchgExpected = (long)expected;
+                    return (ulong)await ctx.MemWrite(h, MemWriteKey(o, 8, MemOp.Cmpxchg64), (long)operand);
+                }
                 var arg = op == MemOp.Cmpxchg ? (long)((expected << 32) | (uint)operand) : (long)Truncate(operand, size);
                 return Truncate((ulong)await ctx.MemWrite(h, MemWriteKey(o, size, op), arg), size);
             }
@@ -644,7 +651,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         MemOp.Or => old | operand,
         MemOp.And => old & operand,
         MemOp.Xor => old ^ operand,
-        MemOp.Cmpxchg => Truncate(old, size) == Truncate(expected, size) ? operand : old,
+        MemOp.Cmpxchg or MemOp.Cmpxchg64 => Truncate(old, size) == Truncate(expected, size) ? operand : old,
         _ => throw new System.Diagnostics.UnreachableException($"mem op {op}"),
     }, size);
 

@@ -5,7 +5,8 @@ namespace Scxlab.BpfObject;
 /// <summary>A sub-word store or atomic RMW on one word of an array map (the kernel side of <c>CallKind.MemWrite</c>).</summary>
 internal static class SharedMemory
 {
-    public static long Write(Span<long> m, MapHandle h, long key, long value)
+    /// <param name="expected64">The expected value of a 64-bit compare-and-swap (<c>MemOp.Cmpxchg64</c>).</param>
+    public static long Write(Span<long> m, MapHandle h, long key, long value, long expected64 = 0)
     {
         var word = (int)(key & 0xffffffff);
         var byteOff = (int)((key >> 32) & 0xff);
@@ -22,6 +23,7 @@ internal static class SharedMemory
             operand = (uint)value;
             expected = (ulong)value >> 32;
         }
+        else if (op == Interpreter.MemOp.Cmpxchg64) expected = (ulong)expected64;
         var nv = Interpreter.Apply(op, old, operand, expected, size);
         var mask = Interpreter.Truncate(ulong.MaxValue, size) << shift;
         m[slot] = (long)((w & ~mask) | (nv << shift));

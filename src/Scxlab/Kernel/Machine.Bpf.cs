@@ -924,7 +924,7 @@ public sealed partial class Machine
                 {
                     TouchMap(mapId, true);
                     Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
-                    return BpfObject.SharedMemory.Write(m, h, key, value);
+                    return BpfObject.SharedMemory.Write(m, h, key, value, ctx.CmpxchgExpected);
                 }
                 case CallKind.CpumaskTest:
                     TouchMap(mapId, false);

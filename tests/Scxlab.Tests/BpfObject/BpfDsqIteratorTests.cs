@@ -226,6 +226,10 @@ public class BpfUpstreamMoreTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: comm=0 named=1 node=0 boot=1 jiffies=0 any_and=1", Outcome("mode=6"));
 
     [Fact]
+    public void Should_CompareAllSixtyFourBits_When_AProgramCompareAndSwapsAGlobalU64() =>
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: cas=0,100000002,100000002 now=300000004", Outcome("mode=7"));
+
+    [Fact]
     public void Should_RefuseTheGlobalDsq_When_ScxBpfDsqReenqIsCalledOnIt() =>
         Assert.Equal("scheduler exit SCX_EXIT_ERROR: DSQ 0x8000000000000001 not allowed for reenq", Outcome("mode=3"));
 

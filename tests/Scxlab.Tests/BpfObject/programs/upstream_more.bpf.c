@@ -6,7 +6,8 @@
  * that does not exist; 2 bpf_timer_init() on a timer past the model's 8 timer actors; 3 scx_bpf_dsq_reenq()
  * of the global DSQ, which the kernel refuses; 4 bpf_loop(): stopped early, run to the end, bad flags;
  * 5 bpf_for_each_map_elem() over an array map, whole and stopped at key 1; 6 the `current` helpers, jiffies,
- * the NUMA node and bpf_cpumask_any_and_distribute() of p's mask and the online CPUs. ops.dump and
+ * the NUMA node and bpf_cpumask_any_and_distribute() of p's mask and the online CPUs; 7 a 64-bit
+ * compare-and-swap on a global (values above 32 bits on both sides). ops.dump and
  * ops.cpu_online are there to be accepted and never run. Written for the tests. */
 #include <scxlab_bpf.h>
 
@@ -78,6 +79,7 @@ struct {
 } many_timers SEC(".maps");
 
 const volatile u32 mode;
+u64 word64;
 
 SCX_OPS2(void, um_enqueue, struct task_struct *, p, u64, enq_flags)
 {
@@ -106,6 +108,14 @@ SCX_OPS2(void, um_enqueue, struct task_struct *, p, u64, enq_flags)
 		data[5] = bpf_cpumask_any_and_distribute(online, p->cpus_ptr);
 		scx_bpf_put_cpumask(online);
 		scx_bpf_exit_bstr(0, "comm=%lld named=%lld node=%lld boot=%lld jiffies=%lld any_and=%lld", data, sizeof(data));
+	} else if (mode == 7) {
+		u64 data[4];
+
+		data[0] = __sync_val_compare_and_swap(&word64, 0, 0x100000002ULL);
+		data[1] = __sync_val_compare_and_swap(&word64, 2, 5);		/* low half matches only: fails */
+		data[2] = __sync_val_compare_and_swap(&word64, 0x100000002ULL, 0x300000004ULL);
+		data[3] = word64;
+		scx_bpf_exit_bstr(0, "cas=%llx,%llx,%llx now=%llx", data, sizeof(data));
 	} else if (mode == 5) {
 		struct loop_ctx a = { 0, 100 }, b = { 0, 1 };
 		u64 data[4];
