@@ -876,15 +876,16 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var p = TaskArg(r[2], pc, "bpf_task_storage_get", 1);
                 if (p.IsNone) throw Fault(pc, "bpf_task_storage_get: R2 is NULL");
                 if ((r[4] & ~1UL) != 0) return 0; // flags other than BPF_LOCAL_STORAGE_GET_F_CREATE: NULL
-                // A task's storage has a fixed address; whether it exists is a shared word: 0 none, 1 linked,
-                // 2 being created (bpf_local_storage_update() fills a new element before linking it, so a reader
-                // finds it only once it is complete; a racing creator gets the one that won, as with BPF_NOEXIST).
+                // A task's storage has a fixed address; whether it exists is a shared word: 0 never made (the value is
+                // zero), 1 linked, 2 being made, 3 deleted (the value is stale). bpf_local_storage_update() fills a new
+                // element before linking it, so a reader finds it only complete; racing creators share the winner's.
                 var slot = (long)Mem.Addr(Region.MapValue, mi, p.Index * MapStride(m));
-                var state = await ctx.Get(StorageState[mi], p.Index);
-                if (state == 1 || (state == 2 && (r[4] & 1) != 0)) return slot;
-                if ((r[4] & 1) == 0) return 0;
-                // Compare-and-swap 0 -> 2 (the operand packs expected << 32 | new); any other old value: another creator won.
-                if (await ctx.MemWrite(StorageState[mi], MemWriteKey(p.Index * 8, 4, MemOp.Cmpxchg), (long)((0UL << 32) | 2)) != 0) return slot;
+                if ((r[4] & 1) == 0) return await ctx.Get(StorageState[mi], p.Index) == 1 ? slot : 0;
+                // A zero element over a never-used slot is complete as it stands: one compare-and-swap links it.
+                var old = await StorageCas(ctx, mi, p.Index, 0, r[3] == 0 ? 1UL : 2UL);
+                if (old == 0 && r[3] == 0) return slot;
+                if (old == 3) old = await StorageCas(ctx, mi, p.Index, 3, 2) == 3 ? 0UL : 1UL;
+                if (old != 0) return slot; // linked, or being made by another creator
                 for (var o = 0; o < m.ValueSize;)
                 {
                     var n = m.ValueSize - o >= 8 ? 8 : m.ValueSize - o >= 4 ? 4 : m.ValueSize - o >= 2 ? 2 : 1;
@@ -902,8 +903,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if (m.Type != MapTypes.TaskStorage) throw Fault(pc, $"bpf_task_storage_delete on {MapTypes.Name(m.Type)}");
                 var p = TaskArg(r[2], pc, "bpf_task_storage_delete", 1);
                 if (p.IsNone) throw Fault(pc, "bpf_task_storage_delete: R2 is NULL");
-                // Unlinked under the storage lock: only a linked element is deleted.
-                return await ctx.MemWrite(StorageState[mi], MemWriteKey(p.Index * 8, 4, MemOp.Cmpxchg), (long)((1UL << 32) | 0)) == 1 ? 0 : -ENOENT;
+                // Unlinked under the storage lock: only a linked element is deleted (its value stays, stale, for readers
+                // that still hold it; a later create starts from zero or the value it is given).
+                return await StorageCas(ctx, mi, p.Index, 1, 3) == 1 ? 0 : -ENOENT;
             }
             case Helpers.ProbeReadKernelStr:
             {
@@ -1043,6 +1045,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 throw Fault(pc, $"unknown func {Helpers.Name(id)}#{id}");
         }
     }
+
+    /// <summary>Compare-and-swap of task <paramref name="task"/>'s storage state word in map <paramref name="map"/>: the old state.</summary>
+    private async BpfTask<ulong> StorageCas(BpfContext ctx, int map, int task, ulong expected, ulong value) =>
+        (ulong)await ctx.MemWrite(StorageState[map], MemWriteKey(task * 8, 4, MemOp.Cmpxchg), (long)((expected << 32) | value));
 
     /// <summary>The model task `current` is on the CPU running this program, or -1 (idle, or not a CPU's path).</summary>
     private static int CurrentTask(BpfContext ctx)
@@ -1537,7 +1543,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// [reference count, CPU bits] (up to 64 CPUs). bpf_cpumask_create() claims a free slot with a compare-and-swap.
     /// </summary>
     internal MapHandle CpumaskPool;
-    /// <summary>Per task-storage map (by map index): each task's storage state word, 0 none, 1 linked, 2 being created.</summary>
+    /// <summary>Per task-storage map (by map index): each task's storage state word (0 never made, 1 linked, 2 being made, 3 deleted).</summary>
     internal MapHandle[] StorageState = [];
     /// <summary>Whether the struct bpf_timer at (map, byte offset in its values) has a timer actor (BpfObjectPolicy).</summary>
     internal Func<int, int, bool> TimerHasActor = static (_, _) => true;

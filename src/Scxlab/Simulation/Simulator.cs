@@ -254,6 +254,11 @@ public sealed class Simulator
             TickNs = _tickNs,
             Clocked = true,
             WatchdogTimeoutNs = options.WatchdogTimeoutNs,
+            // The exploration bounds size every copied world; a simulation never copies its one world, so it can give
+            // real schedulers room: a DSQ per CPU and per node (scx_bpfland), and ops.init with init_task for every task
+            // of a large workload in one callback.
+            MaxUserDsqs = Math.Max(ModelConfig.DefaultMaxUserDsqs, 4 * _n + 16),
+            CallBudget = Math.Max(ModelConfig.DefaultCallBudget, 2048),
         });
         _sysBase = _n;
         _timerBase = 2 * _n;
