@@ -827,13 +827,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     // hashtab.c: a new element gets the value first, then the bucket lock checks the flags and links it.
                     var slot = await ctx.BpfHash(CallKind.BpfHashReserve, hashIndex[mi], hkey);
                     if (slot < 0) return slot;
-                    var at = Mem.Addr(Region.MapValue, mi, (int)slot * MapStride(m));
-                    for (var o = 0; o < m.ValueSize;)
-                    {
-                        var n = m.ValueSize - o >= 8 ? 8 : m.ValueSize - o >= 4 ? 4 : m.ValueSize - o >= 2 ? 2 : 1;
-                        await Store(ctx, at + (ulong)o, n, await Load(ctx, r[3] + (ulong)o, n, stack, pc), stack, pc);
-                        o += n;
-                    }
+                    await CopyValue(ctx, Mem.Addr(Region.MapValue, mi, (int)slot * MapStride(m)), r[3], m.ValueSize, stack, pc);
                     return await ctx.BpfHash(CallKind.BpfHashPublish, hashIndex[mi], slot, (long)r[4]);
                 }
                 if (m.Type != MapTypes.Array) throw Fault(pc, $"bpf_map_update_elem on {MapTypes.Name(m.Type)} is not modelled");
@@ -886,13 +880,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if (old == 0 && r[3] == 0) return slot;
                 if (old == 3) old = await StorageCas(ctx, mi, p.Index, 3, 2) == 3 ? 0UL : 1UL;
                 if (old != 0) return slot; // linked, or being made by another creator
-                for (var o = 0; o < m.ValueSize;)
-                {
-                    var n = m.ValueSize - o >= 8 ? 8 : m.ValueSize - o >= 4 ? 4 : m.ValueSize - o >= 2 ? 2 : 1;
-                    var v = r[3] != 0 ? await Load(ctx, r[3] + (ulong)o, n, stack, pc) : 0;
-                    await Store(ctx, (ulong)slot + (ulong)o, n, v, stack, pc);
-                    o += n;
-                }
+                await CopyValue(ctx, (ulong)slot, r[3], m.ValueSize, stack, pc);
                 await ctx.Set(StorageState[mi], p.Index, 1);
                 return slot;
             }
@@ -1043,6 +1031,18 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             default:
                 throw Fault(pc, $"unknown func {Helpers.Name(id)}#{id}");
+        }
+    }
+
+    /// <summary>Copies a map value of <paramref name="size"/> bytes from <paramref name="src"/> (0: zeros) to <paramref name="dst"/>, widest words first.</summary>
+    private async BpfTask CopyValue(BpfContext ctx, ulong dst, ulong src, int size, byte[] stack, int pc)
+    {
+        for (var o = 0; o < size;)
+        {
+            var n = size - o >= 8 ? 8 : size - o >= 4 ? 4 : size - o >= 2 ? 2 : 1;
+            var v = src != 0 ? await Load(ctx, src + (ulong)o, n, stack, pc) : 0;
+            await Store(ctx, dst + (ulong)o, n, v, stack, pc);
+            o += n;
         }
     }
 
