@@ -57,6 +57,7 @@ public sealed class Scenario
     public ModelConfig ToConfig(string? policy = null, Protocol? protocol = null, Granularity granularity = Granularity.Normal, KernelEra? kernel = null)
     {
         var pol = policy ?? Policy;
+        var named = pol; // as the file names it: where PolicyAt points
         if (Rodata.Count > 0 && BpfObjectSpec.TryParse(pol, out var objPath, out var own))
             pol = $"{objPath}@{string.Join(",", Rodata.Concat(own))}";
         Func<ScxOps> factory;
@@ -64,7 +65,7 @@ public sealed class Scenario
         {
             factory = PolicyRegistry.Resolve(pol);
         }
-        catch (PolicyLoadException e) when (PolicyAt.TryGetValue(pol, out var at))
+        catch (PolicyLoadException e) when (PolicyAt.TryGetValue(named, out var at))
         {
             throw new PolicyLoadException($"{at}: {e.Message}");
         }

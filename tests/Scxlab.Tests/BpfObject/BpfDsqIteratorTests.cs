@@ -296,6 +296,18 @@ public class BpfSyscallProgramTests
     }
 
     [Fact]
+    public void Should_PointAtThePolicyLine_When_AScenariosSyscallNamesNoProgram()
+    {
+        var obj = BpfExamples.CompileProgram("syscall.bpf.c", "v3");
+        var path = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests", "syscall-scenario-bad.yaml");
+        File.WriteAllText(path, $"name: bad\ncpus: 2\npolicy: {obj}\nsyscalls: [nope]\ntasks:\n  - {{ name: p, allowed: [0, 1], cpu: 1, state: queued }}\ncheck: [all]\n");
+        var r = Scxlab.Tests.Cli.CliResult.Run("check", path);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("syscall-scenario-bad.yaml:3:9: ", r.Stderr);
+        Assert.Contains("--syscall nope: no SEC(\"syscall\") program nope", r.Stderr);
+    }
+
+    [Fact]
     public void Should_RunTheScenariosSyscalls_When_AScenarioFileListsThem()
     {
         var obj = BpfExamples.CompileProgram("syscall.bpf.c", "v3");
