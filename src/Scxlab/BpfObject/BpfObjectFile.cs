@@ -57,14 +57,15 @@ public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgra
 {
     /// <summary>
     /// Callbacks the kernel only calls for something the model does not have, so they never run in it and cannot
-    /// change a verdict: core scheduling (core_sched_before), CPU hotplug (cpu_online/offline), cgroups (cgroup_*),
-    /// and the debug dump written after an error exit (dump, dump_cpu, dump_task). Member name → program and why.
+    /// change a verdict: core scheduling (core_sched_before), yields (yield), CPU hotplug (cpu_online/offline),
+    /// cgroups (cgroup_*), and the debug dump written after an error exit (dump, dump_cpu, dump_task). Member name → program and why.
     /// </summary>
     public IReadOnlyList<(string Member, BpfProgram Program, string Why)> NeverCalled { get; init; } = [];
 
     internal static string? NeverCalledWhy(string member) => member switch
     {
         "core_sched_before" => "core scheduling is not modelled",
+        "yield" => "the model's tasks never call sched_yield() or yield_to()",
         "cpu_online" or "cpu_offline" => "the model has no CPU hotplug",
         "dump" or "dump_cpu" or "dump_task" => "the debug dump after an error exit is not modelled",
         _ when member.StartsWith("cgroup_", StringComparison.Ordinal) => "the model has no cgroups",

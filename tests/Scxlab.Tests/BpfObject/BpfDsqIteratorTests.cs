@@ -249,6 +249,7 @@ public class BpfUpstreamMoreTests
         Assert.Contains("slots: ring0, ring1, (empty)", r.Stdout);
         Assert.Contains("ops.dump         um_dump (struct_ops/um_dump; never called: the debug dump after an error exit is not modelled)", r.Stdout);
         Assert.Contains("never called: the model has no CPU hotplug", r.Stdout);
+        Assert.Contains("ops.yield        um_yield (struct_ops/um_yield; never called: the model's tasks never call sched_yield() or yield_to())", r.Stdout);
     }
 }
 
