@@ -1586,9 +1586,25 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         "bpf_get_current_task_btf() returned a task the model does not have (a syscall's caller or an idle CPU's swapper): only comparing it is modelled";
 
     /// <summary>bpf_trace_printk's formatting: <paramref name="values"/> are the arguments themselves (registers).</summary>
-    private async BpfTask<string> FormatValues(BpfContext ctx, ulong fmt, int fmtSize, ulong[] values, byte[] stack, int pc)
+    private async BpfTask<string> FormatValues(BpfContext ctx, ulong fmt, int fmtSize, ulong[] values, byte[] stack, int pc) =>
+        await Format(ctx, await CString(ctx, fmt, Math.Clamp(fmtSize, 0, 1024), stack, pc), values, 0, 0, stack, pc);
+
+    /// <summary>scx_bpf_error_bstr/exit_bstr's formatting: the arguments are u64 words at <paramref name="data"/>.</summary>
+    private async BpfTask<string> Format(BpfContext ctx, ulong fmt, ulong data, int dataSize, byte[] stack, int pc)
     {
-        var f = await CString(ctx, fmt, Math.Clamp(fmtSize, 0, 1024), stack, pc);
+        var f = await CString(ctx, fmt, 1024, stack, pc);
+        if (dataSize % 8 != 0) throw Fault(pc, $"bstr data size {dataSize} is not a multiple of 8");
+        return await Format(ctx, f, null, data, dataSize, stack, pc);
+    }
+
+    /// <summary>
+    /// The conversions bpf_bprintf_prepare() accepts for both (%d %i %u %x %X %c %p %s with l/ll/z), arguments from
+    /// registers (<paramref name="values"/>) or, when that is null, read from memory one word as each is needed, as
+    /// the kernel copies them (each read of shared memory is an interleaving point, in the same order as before).
+    /// </summary>
+    private async BpfTask<string> Format(BpfContext ctx, string f, ulong[]? values, ulong data, int dataSize, byte[] stack, int pc)
+    {
+        var printk = values != null;
         var sb = new StringBuilder();
         var arg = 0;
         for (var i = 0; i < f.Length; i++)
@@ -1598,8 +1614,11 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             if (i + 1 < f.Length && f[i + 1] == '%') { sb.Append('%'); i++; continue; }
             var j = i + 1;
             while (j < f.Length && (f[j] is 'l' or 'h' or 'z' || char.IsDigit(f[j]) || f[j] is '-' or '.')) j++;
-            if (j >= f.Length || arg >= values.Length) throw Fault(pc, $"bpf_trace_printk: bad format string '{f}' (at most 3 arguments)");
-            var v = values[arg++];
+            if (printk && (j >= f.Length || arg >= values!.Length)) throw Fault(pc, $"bpf_trace_printk: bad format string '{f}' (at most 3 arguments)");
+            if (j >= f.Length) throw Fault(pc, $"bad format string '{f}'");
+            if (!printk && arg * 8 >= dataSize) throw Fault(pc, $"format '{f}' needs more arguments than the {dataSize / 8} given");
+            var v = printk ? values![arg] : await Load(ctx, data + (ulong)(arg * 8), 8, stack, pc);
+            arg++;
             var spec = f[(i + 1)..(j + 1)];
             var is64 = spec.Contains('l') || spec.Contains('z');
             sb.Append(f[j] switch
@@ -1607,45 +1626,11 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 'd' or 'i' => is64 ? ((long)v).ToString(CultureInfo.InvariantCulture) : ((int)v).ToString(CultureInfo.InvariantCulture),
                 'u' => is64 ? v.ToString(CultureInfo.InvariantCulture) : ((uint)v).ToString(CultureInfo.InvariantCulture),
                 'x' => is64 ? v.ToString("x", CultureInfo.InvariantCulture) : ((uint)v).ToString("x", CultureInfo.InvariantCulture),
+                'X' => is64 ? v.ToString("X", CultureInfo.InvariantCulture) : ((uint)v).ToString("X", CultureInfo.InvariantCulture),
                 'c' => ((char)(byte)v).ToString(),
                 'p' => $"0x{v:x}",
                 's' => await CString(ctx, v, 256, stack, pc),
-                _ => throw Fault(pc, $"bpf_trace_printk: unsupported format specifier %{spec}"),
-            });
-            i = j;
-        }
-        return sb.ToString();
-    }
-
-    private async BpfTask<string> Format(BpfContext ctx, ulong fmt, ulong data, int dataSize, byte[] stack, int pc)
-    {
-        var f = await CString(ctx, fmt, 1024, stack, pc);
-        if (dataSize % 8 != 0) throw Fault(pc, $"bstr data size {dataSize} is not a multiple of 8");
-        var sb = new StringBuilder();
-        var arg = 0;
-        for (var i = 0; i < f.Length; i++)
-        {
-            var c = f[i];
-            if (c != '%') { sb.Append(c); continue; }
-            if (i + 1 < f.Length && f[i + 1] == '%') { sb.Append('%'); i++; continue; }
-            var j = i + 1;
-            while (j < f.Length && (f[j] is 'l' or 'h' or 'z' || char.IsDigit(f[j]) || f[j] is '-' or '.')) j++;
-            if (j >= f.Length) throw Fault(pc, $"bad format string '{f}'");
-            if (arg * 8 >= dataSize) throw Fault(pc, $"format '{f}' needs more arguments than the {dataSize / 8} given");
-            var v = await Load(ctx, data + (ulong)(arg * 8), 8, stack, pc);
-            arg++;
-            var spec = f[(i + 1)..(j + 1)];
-            var is64 = spec.Contains("ll") || spec.Contains('l') || spec.Contains('z');
-            sb.Append(f[j] switch
-            {
-                'd' or 'i' => is64 ? ((long)v).ToString() : ((int)v).ToString(),
-                'u' => is64 ? v.ToString() : ((uint)v).ToString(),
-                'x' => is64 ? v.ToString("x") : ((uint)v).ToString("x"),
-                'X' => is64 ? v.ToString("X") : ((uint)v).ToString("X"),
-                'c' => ((char)(byte)v).ToString(),
-                'p' => $"0x{v:x}",
-                's' => await CString(ctx, v, 256, stack, pc),
-                _ => throw Fault(pc, $"unsupported format specifier %{spec}"),
+                _ => throw Fault(pc, $"{(printk ? "bpf_trace_printk: " : "")}unsupported format specifier %{spec}"),
             });
             i = j;
         }

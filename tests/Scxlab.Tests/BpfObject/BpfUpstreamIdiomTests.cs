@@ -425,7 +425,7 @@ public class BpfCurrentTaskTests
         var config = s.ToConfig(BpfExamples.CompileProgram("current.bpf.c", "v3"));
         var found = Assert.Single(new Explorer(new Machine(config), new ExploreOptions { Checks = s.Checks }).Run().Violations);
         var run = TraceRunner.Run(config, found.Trace, s.Checks);
-        Assert.Contains(run.Rows.SelectMany(row => row.Notes), n => n == "bpf_printk: enqueue 102, current is p: 0");
+        Assert.Contains(run.Rows.SelectMany(row => row.Notes), n => n == "bpf_printk: enqueue 102, current is p: 0, tag AB");
     }
 }
 

@@ -14,10 +14,10 @@ const volatile u32 deref;
 SCX_OPS2(void, cur_enqueue, struct task_struct *, p, u64, enq_flags)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
-	static const char line[] = "enqueue %d, current is p: %d";
+	static const char line[] = "enqueue %d, current is p: %d, tag %X";
 	u64 param[2];
 
-	bpf_trace_printk(line, sizeof(line), p->pid, cur == p);
+	bpf_trace_printk(line, sizeof(line), p->pid, cur == p, 0xab);
 	param[0] = cur != p;
 	param[1] = deref ? cur->pid : 0;
 	static const char fmt[] = "differs=%llu pid=%llu";
