@@ -29,8 +29,13 @@ public sealed class ExploreOptions
     public int? MaxPreemptions { get; init; }
     public double? BudgetSeconds { get; init; }
     public long? MaxTransitions { get; init; }
-    /// <summary>Bytes the visited set may hold.</summary>
+    /// <summary>Bytes of RAM the visited set may hold. Beyond it, states spill to <see cref="SpillDirectory"/>, or the search stops as incomplete when there is none.</summary>
     public long MaxMemoryBytes { get; init; } = 6L << 30;
+    /// <summary>
+    /// Where stored states go once <see cref="MaxMemoryBytes"/> is reached (<see cref="SpillingFingerprintSet"/>):
+    /// the search goes on with the same states and verdict. Null: nowhere. Ignored with <see cref="Exact"/>.
+    /// </summary>
+    public string? SpillDirectory { get; init; }
     /// <summary>Selected check names; empty = all.</summary>
     public IReadOnlyList<string> Checks { get; init; } = [];
     /// <summary>Compute the shortest trace (BFS) for each violation a DFS found.</summary>
@@ -78,6 +83,10 @@ public sealed class ExploreStats
     public int ShardDepth { get; set; }
     public long ShardFrontierStates { get; set; }
     public long ShardOwnStates { get; set; }
+    /// <summary>States stored on disk at the end (a search that spilled), the run files written, and their bytes.</summary>
+    public long SpilledStates { get; set; }
+    public int SpillRuns { get; set; }
+    public long SpillBytes { get; set; }
 }
 
 /// <summary>A violation and the actor choices that reach it from the initial state.</summary>

@@ -60,6 +60,8 @@ public sealed class Explorer
         _o = options;
         _checker = new StateChecker(machine, options.Checks);
         _n = machine.ActorCount;
+        if (options.ShardCount > 1 && (options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount))
+            throw new ArgumentOutOfRangeException(nameof(options), "shard index must be in 0..count−1");
         // The scenario loader refuses too many CPUs and scripted actors; a BPF object's timers add actors of their own.
         if (_n > MaxActors)
             throw new Policies.PolicyLoadException($"exhaustive search takes at most {MaxActors} actors: {machine.N} CPUs, {machine.Config.Scripts.Count} scripted, scx_disable and {machine.BpfTimerCount} BPF timer(s) are {_n} (use 'scxlab fuzz')");
@@ -81,12 +83,29 @@ public sealed class Explorer
             _notes.Add("--max-preemptions: the reduced search is not combined with a preemption bound; plain DFS was used");
             strategy = Strategy.Dfs;
         }
-        IVisitedSet visited = _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10);
+        var visited = NewVisitedSet(_o, _n);
+        try
+        {
+            return Search(visited, strategy);
+        }
+        finally
+        {
+            (visited as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>The state store the options ask for: whole states, fingerprints in RAM, or fingerprints that spill to disk.</summary>
+    internal static IVisitedSet NewVisitedSet(ExploreOptions o, int actors) =>
+        o.Exact ? new ExactSet()
+        : o.SpillDirectory != null ? new SpillingFingerprintSet(actors, o.MaxMemoryBytes, o.SpillDirectory)
+        : new FingerprintSet(actors, 10);
+
+    private ExploreResult Search(IVisitedSet visited, Strategy strategy)
+    {
         if (_o.Jobs > 1 && _o.MaxPreemptions != null && _o.ShardCount == 1)
             _notes.Add($"--jobs {_o.Jobs}: not combined with a preemption bound; one thread was used");
         if (_o.ShardCount > 1)
         {
-            if (_o.ShardIndex < 0 || _o.ShardIndex >= _o.ShardCount) throw new ArgumentOutOfRangeException(nameof(_o), "shard index must be in 0..count−1");
             // A shard is a BFS cut at its frontier layer; the other strategies and the parallel BFS do not split.
             if (strategy != Strategy.Bfs || _o.Jobs > 1 || _o.MaxPreemptions != null)
                 _notes.Add($"--shard: the sequential BFS was used (a shard splits the BFS frontier){(_o.MaxPreemptions != null ? "; the preemption bound is not applied" : "")}");
@@ -127,8 +146,17 @@ public sealed class Explorer
         {
             // Shortest traces: a BFS that stops once every violation kind found has been reached.
             var bfsStats = new ExploreStats();
-            var bfs = new BfsSearch(_m, _initial, _checker, new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, BudgetSeconds = _o.BudgetSeconds, Cancel = _o.Cancel }, bfsStats, Stopwatch.StartNew(), _o.Exact ? new ExactSet() : new FingerprintSet(_n, 10));
-            var shortest = bfs.Run(_found.Keys.ToHashSet());
+            var bfsOptions = new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, SpillDirectory = _o.SpillDirectory, BudgetSeconds = _o.BudgetSeconds, Cancel = _o.Cancel };
+            var bfsVisited = NewVisitedSet(bfsOptions, _n);
+            List<FoundViolation> shortest;
+            try
+            {
+                shortest = new BfsSearch(_m, _initial, _checker, bfsOptions, bfsStats, Stopwatch.StartNew(), bfsVisited).Run(_found.Keys.ToHashSet());
+            }
+            finally
+            {
+                (bfsVisited as IDisposable)?.Dispose();
+            }
             foreach (var s in shortest)
                 if (_found.TryGetValue(s.Violation.Key, out var old) && s.Trace.Count <= old.Trace.Count) _found[s.Violation.Key] = s;
             violations = [.. _found.Values];
@@ -164,6 +192,14 @@ public sealed class Explorer
         _stats.StoreBytes = visited.Bytes;
         _stats.BytesPerState = visited.Count == 0 ? 0 : (double)visited.Bytes / visited.Count;
         _stats.CollisionProbability = _o.Exact ? 0 : (double)_stats.Transitions * visited.Count / Math.Pow(2, 64);
+        if (visited is SpillingFingerprintSet spill)
+        {
+            _stats.SpilledStates = spill.SpilledStates;
+            _stats.SpillRuns = spill.RunsWritten;
+            _stats.SpillBytes = spill.DiskBytes;
+            if (spill.RunsWritten > 0)
+                _notes.Add($"stored states beyond --memory {spill.MemoryLimit >> 20} MiB spilled to disk: {spill.SpilledStates} states in {spill.RunCount} run file(s) ({spill.DiskBytes >> 20} MiB; {spill.RunsWritten} written with merges)");
+        }
     }
 
     /// <summary>Budget and progress; true when the search must stop.</summary>
@@ -177,7 +213,7 @@ public sealed class Explorer
         {
             var s = clock.Elapsed.TotalSeconds;
             if (o.BudgetSeconds is { } b && s >= b) why = $"time budget of {b:0.###} s exhausted";
-            else if (visited.WouldExceed(o.MaxMemoryBytes)) why = $"memory budget of {o.MaxMemoryBytes >> 20} MiB for stored states exhausted";
+            else if (visited.WouldExceed(o.MaxMemoryBytes)) why = visited.ExhaustedReason(o.MaxMemoryBytes);
             if (o.Progress != null && s >= nextProgress)
             {
                 nextProgress = s + 0.5;

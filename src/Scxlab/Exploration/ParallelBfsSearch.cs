@@ -129,7 +129,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                             Volatile.Write(ref stop, 1);
                             return;
                         }
-                        Expand(wk, curItems[i], cur, visited as FingerprintSet);
+                        Expand(wk, curItems[i], cur, visited as IConcurrentLookup);
                     }
                 }
                 catch (Exception e)
@@ -163,7 +163,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                     }
                     if (visited.WouldExceed(o.MaxMemoryBytes))
                     {
-                        Incomplete = $"memory budget of {o.MaxMemoryBytes >> 20} MiB for stored states exhausted";
+                        Incomplete = visited.ExhaustedReason(o.MaxMemoryBytes);
                         return [.. found.Values];
                     }
                     if (c.Length < 0)
@@ -260,7 +260,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
 
     /// <summary>Step every enabled actor of one frontier state (a worker's part of phase 1).</summary>
     /// <param name="known">The visited set when it can be read concurrently (fingerprints), else null; nobody adds to it during the expand phase.</param>
-    private static void Expand(Worker wk, (int Index, int Offset, int Length) item, GrowBuffer cur, FingerprintSet? known)
+    private static void Expand(Worker wk, (int Index, int Offset, int Length) item, GrowBuffer cur, IConcurrentLookup? known)
     {
         var wm = wk.M;
         WorldCodec.Load(cur.Slice(item.Offset, item.Length), wk.State);

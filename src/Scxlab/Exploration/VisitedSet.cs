@@ -16,13 +16,21 @@ public interface IVisitedSet
     long Bytes { get; }
     /// <summary>Would one more insertion exceed <paramref name="limit"/> bytes?</summary>
     bool WouldExceed(long limit);
+    /// <summary>Why <see cref="WouldExceed"/> said yes, in words (the search's incomplete reason).</summary>
+    string ExhaustedReason(long limit) => $"memory budget of {limit >> 20} MiB for stored states exhausted";
+}
+
+/// <summary>A visited set that several threads may query at once while nobody adds (the parallel BFS's expand phase).</summary>
+public interface IConcurrentLookup
+{
+    bool Contains(ulong fingerprint);
 }
 
 /// <summary>
 /// Open addressing over 64-bit fingerprints (linear probing), with the auxiliary word packed in a
 /// byte when the scenario has ≤ 7 actors. 9 bytes a slot, at most 3/4 full: 12–24 bytes per state.
 /// </summary>
-public sealed class FingerprintSet : IVisitedSet
+public sealed class FingerprintSet : IVisitedSet, IConcurrentLookup
 {
     private ulong[] _keys;
     private byte[]? _aux8;
@@ -30,6 +38,8 @@ public sealed class FingerprintSet : IVisitedSet
     private readonly bool _wide;
     private long _count;
     private int _mask;
+    private ulong _lastFp;
+    private int _lastIndex = -1;
 
     public FingerprintSet(int actors, int initialCapacityLog2 = 16)
     {
@@ -54,11 +64,14 @@ public sealed class FingerprintSet : IVisitedSet
     public bool Add(World w, ulong fp, ulong aux, out long slot)
     {
         if (fp == 0) fp = 1; // 0 marks an empty slot
+        // The caller's handle is the fingerprint, not the table index: a growth moves entries, and the reduced
+        // DFS keeps the handles of the states on its stack to taint them much later (Explorer.Dfs).
+        slot = (long)fp;
         var i = (int)(fp >> 20) & _mask;
         while (true)
         {
             var k = _keys[i];
-            if (k == fp) { slot = i; return false; }
+            if (k == fp) { (_lastFp, _lastIndex) = (fp, i); return false; }
             if (k == 0) break;
             i = (i + 1) & _mask;
         }
@@ -68,9 +81,9 @@ public sealed class FingerprintSet : IVisitedSet
             return Add(w, fp, aux, out slot);
         }
         _keys[i] = fp;
-        SetAux(i, aux);
+        SetAuxAt(i, aux);
         _count++;
-        slot = i;
+        (_lastFp, _lastIndex) = (fp, i);
         return true;
     }
 
@@ -93,16 +106,66 @@ public sealed class FingerprintSet : IVisitedSet
         }
     }
 
-    public ulong GetAux(long slot) => _wide ? _aux64![slot] : _aux8![slot];
-
-    public void SetAux(long slot, ulong aux)
+    /// <summary>The slot of <paramref name="fp"/> (already normalised: never 0), or false.</summary>
+    internal bool TryFind(ulong fp, out long slot)
     {
-        if (_wide) _aux64![slot] = aux;
-        else _aux8![slot] = (byte)aux;
+        var i = (int)(fp >> 20) & _mask;
+        while (true)
+        {
+            var k = _keys[i];
+            if (k == fp) { slot = i; return true; }
+            if (k == 0) { slot = -1; return false; }
+            i = (i + 1) & _mask;
+        }
+    }
+
+    /// <summary>Every stored fingerprint and its aux word, in slot order, into the first <see cref="Count"/> cells.</summary>
+    internal void CopyEntries(ulong[] keys, ulong[] aux)
+    {
+        var j = 0;
+        for (var i = 0; i < _keys.Length; i++)
+        {
+            if (_keys[i] == 0) continue;
+            keys[j] = _keys[i];
+            aux[j++] = AuxAt(i);
+        }
+    }
+
+    /// <summary>Forget every entry, keeping the table's size.</summary>
+    internal void Clear()
+    {
+        Array.Clear(_keys);
+        if (_aux8 != null) Array.Clear(_aux8);
+        if (_aux64 != null) Array.Clear(_aux64);
+        _count = 0;
+        _lastIndex = -1;
+    }
+
+    public ulong GetAux(long slot) => AuxAt(IndexOf(slot));
+
+    public void SetAux(long slot, ulong aux) => SetAuxAt(IndexOf(slot), aux);
+
+    /// <summary>The table index of a handle <see cref="Add"/> gave (the last one found is remembered).</summary>
+    private int IndexOf(long slot)
+    {
+        var fp = (ulong)slot;
+        if (_lastIndex >= 0 && _lastFp == fp) return _lastIndex;
+        if (!TryFind(fp, out var i)) throw new ArgumentException("no such state", nameof(slot));
+        (_lastFp, _lastIndex) = (fp, (int)i);
+        return (int)i;
+    }
+
+    private ulong AuxAt(long i) => _wide ? _aux64![i] : _aux8![i];
+
+    private void SetAuxAt(long i, ulong aux)
+    {
+        if (_wide) _aux64![i] = aux;
+        else _aux8![i] = (byte)aux;
     }
 
     private void Grow()
     {
+        _lastIndex = -1;
         var keys = _keys;
         var a8 = _aux8;
         var a64 = _aux64;
@@ -114,7 +177,7 @@ public sealed class FingerprintSet : IVisitedSet
             var i = (int)(k >> 20) & _mask;
             while (_keys[i] != 0) i = (i + 1) & _mask;
             _keys[i] = k;
-            SetAux(i, _wide ? a64![j] : a8![j]);
+            SetAuxAt(i, _wide ? a64![j] : a8![j]);
         }
     }
 }
