@@ -129,6 +129,46 @@ internal static class CliOptions
         },
     };
 
+    /// <summary>A size in bytes: a number with an optional unit, binary (KiB, MiB, GiB, TiB; K, M, G, T) or decimal (kB, MB, GB, TB).</summary>
+    public static Option<long?> Size(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "SIZE",
+        CustomParser = r =>
+        {
+            var v = r.Tokens[^1].Value;
+            if (TryParseSize(v, out var bytes) && bytes > 0) return bytes;
+            r.AddError($"{name}: expected a size such as 512MiB, 2GiB or 4G (bytes without a unit), got '{v}'");
+            return null;
+        },
+    };
+
+    internal static bool TryParseSize(string text, out long bytes)
+    {
+        bytes = 0;
+        var t = text.Trim();
+        var end = 0;
+        while (end < t.Length && (char.IsAsciiDigit(t[end]) || t[end] == '.')) end++;
+        if (!double.TryParse(t.AsSpan(0, end), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n)) return false;
+        double scale = t[end..].Trim().ToUpperInvariant() switch
+        {
+            "" or "B" => 1,
+            "K" or "KI" or "KIB" => 1L << 10,
+            "M" or "MI" or "MIB" => 1L << 20,
+            "G" or "GI" or "GIB" => 1L << 30,
+            "T" or "TI" or "TIB" => 1L << 40,
+            "KB" => 1e3,
+            "MB" => 1e6,
+            "GB" => 1e9,
+            "TB" => 1e12,
+            _ => 0,
+        };
+        var b = n * scale;
+        if (scale == 0 || !double.IsFinite(b) || b >= long.MaxValue) return false;
+        bytes = (long)b;
+        return true;
+    }
+
     public static Option<int?> Int(string name, int min, int max, string description, string helpName = "N") => new(name)
     {
         Description = $"{description} ({min}..{max})",

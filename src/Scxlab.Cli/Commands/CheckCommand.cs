@@ -38,6 +38,8 @@ public static class CheckCommand
         var exactOpt = CliOptions.Flag("--exact", "store whole states instead of 64-bit fingerprints (no collision can hide a state; more memory)");
         var granularityOpt = CliOptions.OneOf("--granularity", "step size: normal, or fine (a step per lock operation, to check that normal loses nothing)", "normal", "normal", "fine");
         var kernelOpt = CliOptions.Kernel();
+        var memoryOpt = CliOptions.Size("--memory", "RAM for the stored states (default: 6GiB, at most half the machine's); beyond it they spill to disk (--spill-dir) and the search goes on with the same states and verdict; with --exact, the search stops there (exit 4)");
+        var spillDirOpt = new Option<string?>("--spill-dir") { Description = "where stored states spill beyond --memory (default: the temp directory); the files are removed when the search ends", HelpName = "DIR" };
         var jobsOpt = CliOptions.Int("--jobs", 1, 256, "worker threads (BFS: the same states and verdicts for every N; default 1)");
         var shardOpt = CliOptions.Shard("search shard K of N (a BFS frontier split by fingerprint; the shards' findings together are the unsharded run's, docs/scale-out.md); with N alone, K−1 comes from JOB_COMPLETION_INDEX");
         var htmlOpt = CliOptions.OutputFile("--html", "also write a self-contained HTML page: the verdict, the search and each finding's trace in CPU columns");
@@ -54,7 +56,7 @@ public static class CheckCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        foreach (var o in new Option[] { protocol, policy, rodata, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
+        foreach (var o in new Option[] { protocol, policy, rodata, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
             cmd.Options.Add(o);
         cmd.SetAction(r => Execute(new Args
         {
@@ -77,6 +79,8 @@ public static class CheckCommand
             Granularity = r.GetValue(granularityOpt) == "fine" ? Granularity.Fine : Granularity.Normal,
             Kernel = r.GetValue(kernelOpt),
             Jobs = r.GetValue(jobsOpt) ?? 1,
+            Memory = r.GetValue(memoryOpt),
+            SpillDir = r.GetValue(spillDirOpt),
             Shard = r.GetValue(shardOpt),
             Html = r.GetValue(htmlOpt),
             Json = r.GetValue(jsonOpt),
@@ -90,7 +94,8 @@ public static class CheckCommand
     private sealed class Args
     {
         public required string Scenario;
-        public string? Protocol, Policy, TraceOut, Kernel, Shard, Html;
+        public string? Protocol, Policy, TraceOut, Kernel, Shard, Html, SpillDir;
+        public long? Memory;
         public string[] Rodata = [];
         public Strategy? Strategy;
         public int? MaxPreemptions;
@@ -100,6 +105,9 @@ public static class CheckCommand
         public Granularity Granularity;
         public int Jobs = 1;
     }
+
+    /// <summary>6 GiB, or half of the memory this process may use when that is less (containers included).</summary>
+    private static long DefaultMemory() => Math.Min(6L << 30, Math.Max(64L << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2));
 
     private static int Execute(Args a, TextWriter stdout, TextWriter stderr)
     {
@@ -117,9 +125,20 @@ public static class CheckCommand
         int shardIndex, shardCount;
         string? kernelArg = a.Kernel, htmlOut = a.Html;
         var rodata = a.Rodata.ToList();
+        var memory = a.Memory ?? DefaultMemory();
+        var spillDir = a.SpillDir ?? Path.GetTempPath();
         try
         {
             (shardIndex, shardCount) = FuzzCommand.ParseShard(a.Shard);
+            // Refused now, not at the first spill minutes into the search.
+            try
+            {
+                Directory.CreateDirectory(spillDir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                throw new UsageException($"--spill-dir {spillDir}: {e.Message}");
+            }
         }
         catch (UsageException e)
         {
@@ -172,6 +191,8 @@ public static class CheckCommand
                 Cancel = Program.Interrupt,
                 ShardIndex = shardIndex,
                 ShardCount = shardCount,
+                MaxMemoryBytes = memory,
+                SpillDirectory = spillDir,
             };
             var result = new Explorer(machine, options).Run();
             progress.Clear();
@@ -245,6 +266,8 @@ public static class CheckCommand
                         ["seconds"] = Math.Round(result.Stats.Seconds, 4),
                         ["collision_probability"] = result.Stats.CollisionProbability,
                         ["bytes_per_state"] = Math.Round(result.Stats.BytesPerState, 2),
+                        ["spilled_states"] = result.Stats.SpilledStates,
+                        ["spill_bytes"] = result.Stats.SpillBytes,
                     },
                     ["incomplete_reason"] = result.IncompleteReason,
                     ["shard"] = shardCount == 1 ? null : new JsonObject

@@ -167,3 +167,52 @@ public sealed class SpillingSetTests : IDisposable
         }
     }
 }
+
+/// <summary><c>scxlab check --memory SIZE --spill-dir DIR</c> end to end.</summary>
+public sealed class SpillingCheckCommandTests
+{
+    private static (int Code, string Out, string Err) Check(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var code = Scxlab.Cli.Commands.CheckCommand.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public void Should_HoldWithTheSameStatesAndReportTheSpill_When_MemoryIsSmall()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "scxlab-spill-cli-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (c1, o1, _) = Check("scale-3cpu", "--json");
+            var (c2, o2, e2) = Check("scale-3cpu", "--json", "--memory", "64KiB", "--spill-dir", dir);
+            Assert.Equal(0, c1);
+            Assert.True(c2 == 0, e2);
+            var memory = System.Text.Json.Nodes.JsonNode.Parse(o1)!["stats"]!;
+            var disk = System.Text.Json.Nodes.JsonNode.Parse(o2)!;
+            Assert.Equal((long)memory["states"]!, (long)disk["stats"]!["states"]!);
+            Assert.Equal(0L, (long)memory["spilled_states"]!);
+            Assert.True((long)disk["stats"]!["spilled_states"]! > 0);
+            Assert.Contains(disk["notes"]!.AsArray(), n => ((string)n!).Contains("spilled to disk", StringComparison.Ordinal));
+            Assert.Empty(Directory.GetFileSystemEntries(dir));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--memory", "lots", "--memory: expected a size such as 512MiB")]
+    [InlineData("--memory", "0", "--memory: expected a size")]
+    [InlineData("--memory", "12XB", "--memory: expected a size")]
+    [InlineData("--spill-dir", "/dev/null/spill", "--spill-dir /dev/null/spill:")]
+    public void Should_ExitOneWithAClearMessage_When_MemoryOrSpillDirIsBad(string option, string value, string message)
+    {
+        var (code, _, err) = Check("seed-race-r2", option, value);
+        Assert.Equal(1, code);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
+    }
+}
