@@ -83,7 +83,11 @@ public sealed class Explorer
             _notes.Add("--max-preemptions: the reduced search is not combined with a preemption bound; plain DFS was used");
             strategy = Strategy.Dfs;
         }
-        var visited = NewVisitedSet(_o, _n);
+        // Parallel DFS (dfs or reduced with --jobs): one visited set that the workers insert into at once.
+        var parallelDfs = _o.Jobs > 1 && _o.MaxPreemptions == null && _o.ShardCount == 1 && strategy != Strategy.Bfs;
+        IVisitedSet visited = parallelDfs
+            ? new ConcurrentVisitedSet(_ => NewVisitedSet(_o, _n, _o.MaxMemoryBytes / 256, initialCapacityLog2: 8))
+            : NewVisitedSet(_o, _n);
         try
         {
             return Search(visited, strategy);
@@ -95,10 +99,10 @@ public sealed class Explorer
     }
 
     /// <summary>The state store the options ask for: whole states, fingerprints in RAM, or fingerprints that spill to disk.</summary>
-    internal static IVisitedSet NewVisitedSet(ExploreOptions o, int actors) =>
+    internal static IVisitedSet NewVisitedSet(ExploreOptions o, int actors, long? memory = null, int initialCapacityLog2 = 10) =>
         o.Exact ? new ExactSet()
-        : o.SpillDirectory != null ? new SpillingFingerprintSet(actors, o.MaxMemoryBytes, o.SpillDirectory)
-        : new FingerprintSet(actors, 10);
+        : o.SpillDirectory != null ? new SpillingFingerprintSet(actors, memory ?? o.MaxMemoryBytes, o.SpillDirectory)
+        : new FingerprintSet(actors, initialCapacityLog2);
 
     private ExploreResult Search(IVisitedSet visited, Strategy strategy)
     {
@@ -115,13 +119,19 @@ public sealed class Explorer
             _incomplete = sbfs.Incomplete;
             _warnings.AddRange(sbfs.Warnings);
         }
+        else if (visited is ConcurrentVisitedSet shared)
+        {
+            if (strategy == Strategy.Reduced) _notes.Add($"--jobs {_o.Jobs}: the parallel DFS was used (same states and verdict as --strategy reduced; no sleep sets, so more transitions)");
+            strategy = Strategy.Dfs;
+            var pdfs = new ParallelDfsSearch(_m, _initial, _o, _stats, _clock, shared, _o.Jobs);
+            pdfs.Run();
+            foreach (var f in pdfs.Found) _found.TryAdd(f.Violation.Key, f);
+            _incomplete = pdfs.Incomplete;
+            _warnings.AddRange(pdfs.Warnings);
+        }
         else if (_o.Jobs > 1 && _o.MaxPreemptions == null)
         {
-            // Sleep sets and the DFS stack are sequential by nature; in parallel every strategy runs as the
-            // layer-parallel BFS, which visits the same states (sleep sets prune transitions, never states)
-            // and finds shortest traces directly.
-            if (strategy != Strategy.Bfs) _notes.Add($"--jobs {_o.Jobs}: the layer-parallel BFS was used (same states and verdict as --strategy {StrategyName(strategy)}; more transitions, no sleep sets)");
-            strategy = Strategy.Bfs;
+            // The layer-parallel BFS: the same states and shortest traces directly.
             var pbfs = new ParallelBfsSearch(_m, _initial, _o, _stats, _clock, visited, _o.Jobs);
             foreach (var f in pbfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
             _incomplete = pbfs.Incomplete;
@@ -192,14 +202,17 @@ public sealed class Explorer
         _stats.StoreBytes = visited.Bytes;
         _stats.BytesPerState = visited.Count == 0 ? 0 : (double)visited.Bytes / visited.Count;
         _stats.CollisionProbability = _o.Exact ? 0 : (double)_stats.Transitions * visited.Count / Math.Pow(2, 64);
-        if (visited is SpillingFingerprintSet spill)
+        SpillingFingerprintSet[] spills = visited switch
         {
-            _stats.SpilledStates = spill.SpilledStates;
-            _stats.SpillRuns = spill.RunsWritten;
-            _stats.SpillBytes = spill.DiskBytes;
-            if (spill.RunsWritten > 0)
-                _notes.Add($"stored states beyond --memory {spill.MemoryLimit >> 20} MiB spilled to disk: {spill.SpilledStates} states in {spill.RunCount} run file(s) ({spill.DiskBytes >> 20} MiB; {spill.RunsWritten} written with merges)");
-        }
+            SpillingFingerprintSet one => [one],
+            ConcurrentVisitedSet shared => [.. shared.SpillingShards],
+            _ => [],
+        };
+        _stats.SpilledStates = spills.Sum(s => s.SpilledStates);
+        _stats.SpillRuns = spills.Sum(s => s.RunsWritten);
+        _stats.SpillBytes = spills.Sum(s => s.DiskBytes);
+        if (_stats.SpillRuns > 0)
+            _notes.Add($"stored states beyond --memory {_o.MaxMemoryBytes >> 20} MiB spilled to disk: {_stats.SpilledStates} states in {spills.Sum(s => s.RunCount)} run file(s) ({_stats.SpillBytes >> 20} MiB; {_stats.SpillRuns} written with merges)");
     }
 
     /// <summary>Budget and progress; true when the search must stop.</summary>

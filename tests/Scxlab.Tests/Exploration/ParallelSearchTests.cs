@@ -58,8 +58,8 @@ public class ParallelSearchTests
         Assert.Equal(reduced.Stats.States, parallel.Stats.States);
         Assert.Equal(reduced.Verdict, parallel.Verdict);
         Assert.Equal(reduced.Violations.Select(v => v.Violation.Key).Order(StringComparer.Ordinal), parallel.Violations.Select(v => v.Violation.Key).Order(StringComparer.Ordinal));
-        Assert.Equal(Strategy.Bfs, parallel.Strategy);
-        Assert.Contains(parallel.Notes, n => n.Contains("layer-parallel BFS", StringComparison.Ordinal));
+        Assert.Equal(Strategy.Dfs, parallel.Strategy);
+        Assert.Contains(parallel.Notes, n => n.Contains("parallel DFS", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,0 +1,407 @@
+using System.Diagnostics;
+using Scxlab.Checks;
+using Scxlab.Kernel;
+using Scxlab.Stepping;
+
+namespace Scxlab.Exploration;
+
+/// <summary>
+/// Parallel depth-first search (<c>check --jobs N</c> with the dfs or reduced strategy), swarm style: N workers,
+/// each with its own machine, checker and world stack, run plain DFS from the root over one shared visited set
+/// (<see cref="ConcurrentVisitedSet"/>), each trying the actors of a state in its own order. A worker expands the
+/// states it inserted and skips those another worker inserted, so every state is expanded once.
+/// </summary>
+/// <remarks>
+/// <para><b>Same answer for every N.</b> Every worker starts at the root; a worker expands every state it inserts,
+/// stepping each enabled actor; each child is either inserted by that worker (and expanded by it) or was inserted
+/// by some worker (who expands it). So the stored states are exactly the reachable ones, and each state's
+/// transitions are generated once — except the root's, which every worker generates: only the worker holding
+/// the primary root piece counts them. Findings are recorded as the sequential DFS records them (exits and kernel
+/// assertions before the visited test; invariant violations and the liveness drain at the state's insertion), so
+/// the states, transitions and findings are those of the sequential plain DFS (<c>ParallelDfsTests</c>). Executions
+/// (paths that ended) are derived as the sequential search counts them: revisits (transitions − kernel assertions −
+/// new states) + assertions + new terminal states + new quiescent states; a revisit itself depends on which
+/// worker got to a state first. Which trace reaches a finding first, and the deepest DFS path (max_depth),
+/// depend on timing; the shortest traces the explorer reports come from the sequential BFS that follows.</para>
+/// <para><b>No sleep sets.</b> The reduced search's sleep sets live in the stored states and are repaired along one
+/// DFS stack (the taint of an invariant violation); across workers that repair would race. Plain DFS visits the
+/// same states as the reduced search (sleep sets prune transitions, never states), so the verdict is the same; it
+/// generates more transitions.</para>
+/// <para><b>Balance.</b> Worker k tries the actors of each state starting at a rotation drawn from the state's
+/// fingerprint and k (worker 0: no rotation, the sequential order), so the workers leave the root by different
+/// branches and keep diverging wherever they meet. A worker whose DFS is exhausted while others still work asks
+/// for a piece: a worker that has done at least <see cref="ShareEvery"/> transitions since it last gave hands over
+/// the untried actors of its shallowest frame. Each (state, actor) pair is tried by one worker either way.
+/// (Handing out work on every request was measured: on scale-3cpu the pieces are mostly visited already and the
+/// workers passed 100 000+ of them back and forth.)</para>
+/// </remarks>
+internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions o, ExploreStats stats, Stopwatch clock, ConcurrentVisitedSet visited, int jobs)
+{
+    /// <summary>Transitions a worker does between two pieces it gives away.</summary>
+    private const int ShareEvery = 4096;
+
+    private readonly Dictionary<string, FoundViolation> _found = [];
+    private readonly HashSet<string> _warningKeys = [];
+    private long _transitions;
+    private long _newTerminal;
+    private long _newQuiescent;
+    private int _maxDepth;
+    private int _stop; // set when a budget ran out or Ctrl-C (reason in _incomplete), or a worker failed
+    private string? _incomplete;
+    private double _nextProgress = 1.0;
+
+    public string? Incomplete => _incomplete;
+    public List<FoundViolation> Warnings { get; } = [];
+    public IReadOnlyCollection<FoundViolation> Found => _found.Values;
+
+    public void Run()
+    {
+        var root = initial.Clone();
+        var rootChecker = new StateChecker(m, o.Checks);
+        m.World = root;
+        visited.Add(root, root.Fingerprint(), 0, out _);
+        var rv = rootChecker.CheckState();
+        if (rootChecker.TakeNewWarning() is { } rw) AddWarning(rw, []);
+        if (rv != null)
+        {
+            Record(rv, []);
+            stats.Executions++;
+            return;
+        }
+        if (!m.AnyEnabled())
+        {
+            stats.Executions++;
+            if (rootChecker.AtQuiescent() is { } lv) Record(lv, []);
+            return;
+        }
+
+        // One root piece per worker; the first is the primary one, whose root transitions count.
+        for (var k = jobs - 1; k >= 0; k--) _pool.Push(new Piece(root, AllActors(m.ActorCount), [], DuplicateRoot: k > 0));
+        _poolCount = _pool.Count;
+        var errors = new Exception?[jobs];
+        var threads = new Thread[jobs];
+        for (var k = 0; k < jobs; k++)
+        {
+            var worker = k;
+            // A thread of its own (not the pool's): each runs for the whole search.
+            threads[k] = new Thread(() =>
+            {
+                try { Worker(worker); }
+                catch (Exception e)
+                {
+                    errors[worker] = e;
+                    Volatile.Write(ref _stop, 1);
+                }
+            }, 16 << 20) { IsBackground = true, Name = $"scxlab dfs worker {k}" };
+            threads[k].Start();
+        }
+        foreach (var t in threads) t.Join();
+        foreach (var e in errors)
+            if (e != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+        var newStates = visited.Count - 1;
+        stats.Transitions = _transitions;
+        stats.Executions += _transitions - newStates + _newTerminal + _newQuiescent;
+        stats.MaxDepth = Math.Max(stats.MaxDepth, _maxDepth);
+    }
+
+    /// <summary>
+    /// Work for one worker: a state (a copy), the actors still to be tried from it, and the path from the root to it.
+    /// A duplicate root piece (every worker but one starts with the root) tries the root's actors without counting
+    /// those transitions: the primary piece counts them.
+    /// </summary>
+    private sealed record Piece(World State, ulong Actors, int[] Path, bool DuplicateRoot = false);
+
+    private static ulong AllActors(int n) => n >= 64 ? ulong.MaxValue : (1UL << n) - 1;
+
+    private readonly Stack<Piece> _pool = new();
+    private int _poolCount; // _pool.Count, readable without the lock
+    private int _idle;      // workers waiting for a piece (changed under the lock)
+    private bool _done;
+
+    /// <summary>
+    /// Wait for a piece of work; null when every worker is idle with nothing left (the search is over) or it stopped.
+    /// An idle worker spins (yielding its core) rather than sleeping: a sleeping thread takes tens of microseconds to wake.
+    /// </summary>
+    private Piece? Take()
+    {
+        lock (_pool) _idle++;
+        var spin = new SpinWait();
+        while (true)
+        {
+            if (Volatile.Read(ref _stop) != 0 || Volatile.Read(ref _done)) return null;
+            if (Volatile.Read(ref _poolCount) > 0 || Volatile.Read(ref _idle) == jobs)
+            {
+                lock (_pool)
+                {
+                    if (_pool.Count > 0)
+                    {
+                        _idle--;
+                        var p = _pool.Pop();
+                        _poolCount = _pool.Count;
+                        return p;
+                    }
+                    // Everyone idle and nothing to take: nobody can give any more (only a working worker gives).
+                    if (_idle == jobs)
+                    {
+                        _done = true;
+                        return null;
+                    }
+                }
+            }
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    private void Give(Piece piece)
+    {
+        lock (_pool)
+        {
+            _pool.Push(piece);
+            _poolCount = _pool.Count;
+        }
+    }
+
+    private void Worker(int k)
+    {
+        var wm = new Machine(m.Config);
+        var checker = new StateChecker(wm, o.Checks);
+        var n = wm.ActorCount;
+        var worlds = new List<World> { initial.Clone() };
+        var cap = 64;
+        var todo = new ulong[cap];    // actors not yet tried at each depth of the local stack
+        var rotation = new int[cap];  // where each depth's order starts
+        var path = new int[cap];
+        long transitions = 0, newTerminal = 0, newQuiescent = 0, sinceCheck = 0, sinceShare = 0;
+        var checks = 0;
+        var maxDepth = 0;
+        while (Take() is { } piece)
+        {
+            var baseDepth = piece.Path.Length; // the piece's state is at this depth of the path from the root
+            EnsureCapacity(baseDepth + 1);
+            piece.Path.CopyTo(path, 0);
+            worlds[0].CopyFrom(piece.State);
+            todo[0] = piece.Actors;
+            rotation[0] = Rotation(k, piece.State.Fingerprint(), n);
+            var d = 0;
+            while (d >= 0)
+            {
+                if (sinceCheck >= 256)
+                {
+                    sinceCheck = 0;
+                    Publish();
+                    if (ShouldStop(k, checks++)) break;
+                }
+                if (sinceShare >= ShareEvery && Volatile.Read(ref _idle) > 0 && Volatile.Read(ref _poolCount) == 0 && Share(d, piece.DuplicateRoot)) sinceShare = 0;
+                var w = worlds[d];
+                wm.World = w;
+                var a = -1;
+                while (todo[d] != 0)
+                {
+                    var c = NextActor(todo[d], rotation[d], n);
+                    todo[d] &= ~(1UL << c);
+                    if (wm.IsEnabled(c)) { a = c; break; }
+                }
+                if (a < 0) { d--; continue; }
+
+                EnsureCapacity(baseDepth + d + 2);
+                if (worlds.Count <= d + 1) worlds.Add(initial.Clone());
+                var child = worlds[d + 1];
+                child.CopyFrom(w);
+                wm.World = child;
+                wm.Step(a);
+                // A duplicate root piece's own transitions are the primary piece's to count.
+                var counted = !(piece.DuplicateRoot && d == 0);
+                if (counted) transitions++;
+                sinceCheck++;
+                sinceShare++;
+                var v = checker.AfterStep();
+                var depth = baseDepth + d + 1;
+                path[depth - 1] = a;
+                if (checker.TakeNewWarning() is { } wv) AddWarning(wv, path.AsSpan(0, depth));
+                if (v != null)
+                {
+                    Record(v, path.AsSpan(0, depth));
+                    if (v.Kind == ViolationKind.KernelAssertion)
+                    {
+                        // The kernel stopped at this step: the state it lands in is not stored (see Explorer.Dfs).
+                        if (depth > maxDepth) maxDepth = depth;
+                        continue;
+                    }
+                }
+                var fp = child.Fingerprint();
+                if (!visited.Add(child, fp, 0, out _)) continue;
+                if (depth > maxDepth) maxDepth = depth;
+                if (v != null)
+                {
+                    newTerminal++;
+                    continue;
+                }
+                if (!wm.AnyEnabled())
+                {
+                    newQuiescent++;
+                    if (checker.AtQuiescent() is { } lv) Record(lv, path.AsSpan(0, depth));
+                    continue;
+                }
+                d++;
+                todo[d] = AllActors(n);
+                rotation[d] = Rotation(k, fp, n);
+            }
+            if (Volatile.Read(ref _stop) != 0) break;
+
+            // Hand the untried actors of the shallowest frame that has some (the biggest subtrees) to an idle worker.
+            bool Share(int top, bool duplicateRoot)
+            {
+                for (var s = duplicateRoot ? 1 : 0; s <= top; s++)
+                {
+                    if (todo[s] == 0) continue;
+                    Give(new Piece(worlds[s].Clone(), todo[s], path.AsSpan(0, baseDepth + s).ToArray()));
+                    todo[s] = 0;
+                    return true;
+                }
+                return false;
+            }
+        }
+        Publish();
+        lock (_found)
+        {
+            if (maxDepth > _maxDepth) _maxDepth = maxDepth;
+        }
+
+        void Publish()
+        {
+            Interlocked.Add(ref _transitions, transitions);
+            Interlocked.Add(ref _newTerminal, newTerminal);
+            Interlocked.Add(ref _newQuiescent, newQuiescent);
+            transitions = newTerminal = newQuiescent = 0;
+        }
+
+        void EnsureCapacity(int size)
+        {
+            if (size < cap) return;
+            while (cap <= size) cap *= 2;
+            Array.Resize(ref todo, cap);
+            Array.Resize(ref rotation, cap);
+            Array.Resize(ref path, cap);
+        }
+    }
+
+    /// <summary>The first actor of <paramref name="mask"/> at or after <paramref name="start"/>, cyclically.</summary>
+    private static int NextActor(ulong mask, int start, int n)
+    {
+        for (var i = 0; i < n; i++)
+        {
+            var c = start + i;
+            if (c >= n) c -= n;
+            if (((mask >> c) & 1) != 0) return c;
+        }
+        return -1;
+    }
+
+    private static int Rotation(int worker, ulong fp, int n) =>
+        worker == 0 ? 0 : (int)(((fp ^ ((ulong)worker * 0x9E3779B97F4A7C15UL)) * 0xC2B2AE3D27D4EB4FUL >> 33) % (ulong)n);
+
+    /// <summary>Budgets, Ctrl-C and progress, every 256 transitions of a worker (after it published its counts).</summary>
+    private bool ShouldStop(int k, int check)
+    {
+        if (Volatile.Read(ref _stop) != 0) return true;
+        var total = Volatile.Read(ref _transitions);
+        string? why = null;
+        if (o.Cancel.IsCancellationRequested) why = "interrupted (Ctrl-C)";
+        else if (o.MaxTransitions is { } mt && total >= mt) why = $"step budget of {mt} transitions exhausted";
+        else if (o.BudgetSeconds is { } b && clock.Elapsed.TotalSeconds >= b) why = $"time budget of {b:0.###} s exhausted";
+        else if ((check & 15) == 0 && visited.WouldExceed(o.MaxMemoryBytes)) why = visited.ExhaustedReason(o.MaxMemoryBytes);
+        if (why != null)
+        {
+            lock (_found) _incomplete ??= why;
+            Volatile.Write(ref _stop, 1);
+            return true;
+        }
+        if (k == 0 && o.Progress != null && clock.Elapsed.TotalSeconds >= _nextProgress)
+        {
+            _nextProgress = clock.Elapsed.TotalSeconds + 0.5;
+            o.Progress(new ExploreStats { States = visited.Count, Transitions = total, Seconds = clock.Elapsed.TotalSeconds });
+        }
+        return false;
+    }
+
+    private void Record(Violation v, ReadOnlySpan<int> path)
+    {
+        lock (_found)
+            if (!_found.ContainsKey(v.Key)) _found[v.Key] = new FoundViolation(v, path.ToArray());
+    }
+
+    private void AddWarning(Violation w, ReadOnlySpan<int> path)
+    {
+        lock (_found)
+            if (_warningKeys.Add(w.Key + "\n" + w.Message)) Warnings.Add(new FoundViolation(w, path.ToArray()));
+    }
+}
+
+/// <summary>
+/// A visited set several threads insert into at once: 256 shards by the fingerprint's top byte, each an ordinary
+/// set (in RAM, spilling to disk, or exact) behind its own lock. Contention is rare (a transition costs a
+/// microsecond or more; an insertion holds its shard's lock for tens of nanoseconds).
+/// </summary>
+internal sealed class ConcurrentVisitedSet : IVisitedSet, IDisposable
+{
+    private readonly IVisitedSet[] _shards;
+    private long _count;
+
+    public ConcurrentVisitedSet(Func<int, IVisitedSet> shard)
+    {
+        _shards = new IVisitedSet[256];
+        for (var i = 0; i < _shards.Length; i++) _shards[i] = shard(i);
+    }
+
+    private IVisitedSet ShardOf(ulong fp) => _shards[(int)(fp >> 56)];
+
+    public bool Add(World w, ulong fingerprint, ulong aux, out long slot)
+    {
+        var s = ShardOf(fingerprint);
+        bool added;
+        lock (s) added = s.Add(w, fingerprint, aux, out slot);
+        if (added) Interlocked.Increment(ref _count);
+        return added;
+    }
+
+    public ulong GetAux(long slot) => throw new NotSupportedException("the parallel DFS stores no aux words");
+    public void SetAux(long slot, ulong aux) => throw new NotSupportedException("the parallel DFS stores no aux words");
+
+    public long Count => Volatile.Read(ref _count);
+
+    public long Bytes
+    {
+        get
+        {
+            long b = 0;
+            foreach (var s in _shards)
+                lock (s) b += s.Bytes;
+            return b;
+        }
+    }
+
+    /// <summary>Each shard has 1/256 of the budget.</summary>
+    public bool WouldExceed(long limit)
+    {
+        foreach (var s in _shards)
+            lock (s)
+                if (s.WouldExceed(limit / _shards.Length)) return true;
+        return false;
+    }
+
+    public string ExhaustedReason(long limit)
+    {
+        foreach (var s in _shards)
+            lock (s)
+                if (s.WouldExceed(limit / _shards.Length)) return s.ExhaustedReason(limit);
+        return $"memory budget of {limit >> 20} MiB for stored states exhausted";
+    }
+
+    /// <summary>The shards that spill to disk (for the explorer's spill statistics).</summary>
+    public IEnumerable<SpillingFingerprintSet> SpillingShards => _shards.OfType<SpillingFingerprintSet>();
+
+    public void Dispose()
+    {
+        foreach (var s in _shards) (s as IDisposable)?.Dispose();
+    }
+}
