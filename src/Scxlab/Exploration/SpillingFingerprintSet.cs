@@ -73,6 +73,13 @@ public sealed unsafe class SpillingFingerprintSet : IVisitedSet, IConcurrentLook
     {
         var fp = fingerprint == 0 ? 1 : fingerprint; // 0 marks an empty slot, as in FingerprintSet
         slot = (long)fp;
+        if (_runs.Count == 0 && (Failure != null || !_mem.WouldExceed(_memoryLimit)))
+        {
+            // Nothing on disk and room in the table (the common case): one probe, as the in-memory set does.
+            _lastFp = fp;
+            _lastRun = -1;
+            return _mem.Add(w, fp, aux, out _);
+        }
         if (Locate(fp)) return false;
         if (Failure == null && _mem.WouldExceed(_memoryLimit)) Spill();
         _mem.Add(w, fp, aux, out _);
