@@ -54,4 +54,5 @@ done
 expect prog_run                     "SCX_EXIT_UNREG_BPF: Exited from PROG_RUN" wakeup.yaml --syscall-attached prog_run_syscall
 expect create_dsq                   holds wakeup-1024-dsqs.yaml
 expect peek_dsq                     holds wakeup.yaml
+expect dsq_reenq                    holds wakeup.yaml
 exit $fail

@@ -1435,7 +1435,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return 0;
             }
             case Kfunc.DsqReenq:
-                if (r[2] != 0) throw Fault(pc, $"scx_bpf_dsq_reenq: reenq_flags 0x{r[2]:x} are not modelled");
+                // v7.1's only user flag is SCX_REENQ_ANY (1), which 0 means too; the kernel refuses the others.
+                if ((r[2] & ~1UL) != 0) throw Fault(pc, $"scx_bpf_dsq_reenq: invalid SCX_REENQ flags 0x{r[2]:x}");
                 await ctx.DsqReenq(r[1]);
                 return 0;
             case Kfunc.ReenqueueLocalAnywhere:

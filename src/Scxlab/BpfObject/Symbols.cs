@@ -139,9 +139,10 @@ public static class Kfuncs
         ["scx_bpf_dispatch_vtime___compat"] = Kfunc.DsqInsertVtime,
         // u32 scx_bpf_reenqueue_local(void), ops.cpu_release only (v6.19 added the void form below).
         ["scx_bpf_reenqueue_local___v1"] = Kfunc.ReenqueueLocal,
-        // v7.1: scx_bpf_dsq_reenq(dsq_id, reenq_flags) on SCX_DSQ_LOCAL[_ON] (deferred to the CPU's reenq work), and
+        // v7.1: scx_bpf_dsq_reenq(dsq_id, reenq_flags) on SCX_DSQ_LOCAL[_ON] and user DSQs (deferred to a CPU's reenq work), and
         // the void scx_bpf_reenqueue_local() callable from anywhere, which does that for the current CPU.
         ["scx_bpf_dsq_reenq"] = Kfunc.DsqReenq,
+        ["scx_bpf_dsq_reenq___compat"] = Kfunc.DsqReenq, // __COMPAT_has_generic_reenq() tests this flavor
         ["scx_bpf_reenqueue_local___v2___compat"] = Kfunc.ReenqueueLocalAnywhere,
         ["scx_bpf_reenqueue_local___v2"] = Kfunc.ReenqueueLocalAnywhere,
         // v6.16 scx_bpf_select_cpu_and(p, prev_cpu, wake_flags, cpus_allowed, flags), and the v6.19 form with

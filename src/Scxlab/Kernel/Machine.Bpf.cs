@@ -299,9 +299,9 @@ public sealed partial class Machine
             CallKind.TaskRunning => RqR(t.Cpu).Curr == p ? 1 : 0,
             CallKind.TaskPid => Config.Tasks[p].Pid,
             CallKind.TaskRuntime => t.Runtime,
-            // SCX_TASK_QUEUED/RESET_RUNNABLE_AT/DEQD_FOR_SLEEP as the paths keep them (not the model-only
+            // SCX_TASK_QUEUED/RESET_RUNNABLE_AT/DEQD_FOR_SLEEP and the reenqueue reason as the paths keep them (not the model-only
             // custody bit), and the task state at SCX_TASK_STATE_SHIFT: SCX_TASK_ENABLED while on sched_ext.
-            CallKind.TaskScxFlags => (long)(t.Flags & (TaskFlags.Queued | TaskFlags.ResetRunnableAt | TaskFlags.DeqdForSleep))
+            CallKind.TaskScxFlags => (long)(t.Flags & (TaskFlags.Queued | TaskFlags.ResetRunnableAt | TaskFlags.DeqdForSleep | TaskFlags.ReenqReasonMask))
                 | (t.Class == SchedClass.Ext ? ScxTaskEnabled << ScxTaskStateShift : 0),
             _ => throw new System.Diagnostics.UnreachableException($"task field {k}"),
         };
@@ -517,10 +517,30 @@ public sealed partial class Machine
         int cpu;
         if (dsqId == DsqId.Local) cpu = _actors[_cur].Cpu;
         else if (DsqId.IsLocalOn(dsqId)) cpu = (int)(dsqId & DsqId.LocalCpuMask);
+        else if ((dsqId & DsqId.FlagBuiltin) == 0)
+        {
+            // schedule_dsq_reenq(): a user DSQ has no rq of its own; the request goes on this CPU's rq
+            // (rq->scx.deferred_reenq_users), whose deferred work runs reenq_user() (PathReenqueueUser).
+            var s = FindUserDsq(dsqId);
+            if (s < 0)
+            {
+                // find_dsq_for_dispatch(): the first error is the one kept (the global DSQ it falls back to
+                // would fail again in schedule_dsq_reenq()).
+                ScxError($"non-existent DSQ 0x{dsqId:x}");
+                return 0;
+            }
+            var index = s - UserSlot(0);
+            if (index >= 64)
+            {
+                PolicyMisuse(ctx, $"scx_bpf_dsq_reenq(0x{dsqId:x}): the model records deferred user-DSQ re-enqueues for the first 64 user DSQs only");
+                return 0;
+            }
+            Rq(_actors[_cur].Cpu).ReenqUsers |= 1UL << index;
+            return 1;
+        }
         else
         {
-            // User-DSQ reenqueue is not modelled: no built-in policy or scenario uses it.
-            ScxError($"DSQ 0x{dsqId:x} not allowed for reenq (user-DSQ reenqueue is not modelled)");
+            ScxError($"DSQ 0x{dsqId:x} not allowed for reenq");
             return 0;
         }
         if (cpu >= N)

@@ -687,6 +687,9 @@ public sealed partial class Machine
                     }
                     Unlink(t);
                     Tk(t).Dsq = -1;
+                    // The reason ops.enqueue sees in p->scx.flags (local_task_should_reenq(): KFUNC for a
+                    // kfunc-driven re-enqueue). The fallback drain of the fallback-dsq variant sets none.
+                    if (rl.Mode != ReenqMode.FallbackDrain) Tk(t).Flags = (TkR(t).Flags & ~TaskFlags.ReenqReasonMask) | TaskFlags.ReenqKfunc;
                     LinkTail(ReenqSlot(c), t);
                     rl.Count++;
                     t = next;
@@ -696,6 +699,9 @@ public sealed partial class Machine
             }
             case ReenqueueLocalAt.NextTask:
             {
+                // do_enqueue_task() of the previous task returned: clear its reason.
+                if (f.Task >= 0) Tk(f.Task).Flags &= ~TaskFlags.ReenqReasonMask;
+                f.Task = -1;
                 var p = DqR(ReenqSlot(c)).Head;
                 if (p < 0)
                 {
@@ -705,6 +711,7 @@ public sealed partial class Machine
                 }
                 Unlink(p);
                 Event(rl.Mode == ReenqMode.FallbackDrain ? ScxEvent.FallbackReenq : ScxEvent.ReenqKfunc);
+                if (rl.Mode != ReenqMode.FallbackDrain) f.Task = p;
                 CallDoEnqueueTask(ref f, (int)ReenqueueLocalAt.NextTask, p, TkR(p).Cpu, (long)EnqFlags.Reenq, -1);
                 return;
             }
@@ -712,6 +719,183 @@ public sealed partial class Machine
                 throw new System.Diagnostics.UnreachableException($"reenq_local resume point {f.Pc}");
         }
     }
+
+    // ---------------------------------------------------------------- reenq_user()
+
+    /// <summary>
+    /// The locals of process_deferred_reenq_users() / reenq_user() (Cpu = this CPU, Dsq = the user DSQ's slot,
+    /// Task = the task being re-enqueued).
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit)]
+    private struct ReenqueueUserLocals
+    {
+        /// <summary>The cursor's priv: dsq->seq when it was initialised; tasks queued later are not visited.</summary>
+        [FieldOffset(0)] public long Seq;
+        /// <summary>
+        /// Tasks the cursor has returned (bit per task index, 128 tasks). The cursor stands right after the last
+        /// one; the tasks in front of it that were queued before it started are exactly these (an old task is
+        /// never inserted anywhere: any insertion takes a new dsq_seq), as for the BPF DSQ iterator.
+        /// </summary>
+        [FieldOffset(8)] public ulong Visited0;
+        [FieldOffset(16)] public ulong Visited1;
+        /// <summary>The rq lock held (locked_rq), -1 for none.</summary>
+        [FieldOffset(24)] public int LockedRq;
+        /// <summary>Tasks re-enqueued from this DSQ (the SCX_TASK_ITER_BATCH count).</summary>
+        [FieldOffset(28)] public int Count;
+    }
+
+    private enum ReenqueueUserAt
+    {
+        Entry = 0,
+        /// <summary>This rq is held: pop the next request (process_deferred_reenq_users()).</summary>
+        NextRequest = 1,
+        /// <summary>The DSQ lock was just taken: INIT_DSQ_LIST_CURSOR().</summary>
+        CursorInit = 2,
+        /// <summary>The DSQ is held: nldsq_cursor_next_task().</summary>
+        NextTask = 3,
+        /// <summary>The trylock failed; the task's rq was just taken: relock the DSQ.</summary>
+        AfterTaskRqLock = 4,
+        /// <summary>Both locks are held again: nldsq_cursor_lost_task().</summary>
+        LostCheck = 5,
+        /// <summary>do_enqueue_task() returned: clear the reason, maybe drop the rq lock, relock the DSQ.</summary>
+        AfterEnqueue = 6,
+        /// <summary>The walk is over and this rq is held again.</summary>
+        Restored = 7,
+    }
+
+    /// <summary>Tasks reenq_user()'s cursor can stand for.</summary>
+    private const int ReenqUserMaxTasks = 128;
+
+    /// <summary>
+    /// run_deferred() → process_deferred_reenq_users(): for each user DSQ with a request on this rq,
+    /// reenq_user(): walk the DSQ with a cursor (tasks queued before it started), take each task to its own rq
+    /// (trylock under the DSQ lock; else drop the DSQ lock, lock the rq, relock the DSQ and check the task was not
+    /// lost), dequeue it, drop the DSQ lock and do_enqueue_task(SCX_ENQ_REENQ) with reason SCX_TASK_REENQ_KFUNC;
+    /// every SCX_TASK_ITER_BATCH (32) tasks the rq lock is dropped; at the end this rq's lock is taken back.
+    /// </summary>
+    private void PathReenqueueUser(ref Frame f)
+    {
+        var c = f.Cpu;
+        ref var ru = ref f.Locals<ReenqueueUserLocals>();
+        switch ((ReenqueueUserAt)f.Pc)
+        {
+            case ReenqueueUserAt.Entry:
+                // The deferred work runs with the rq locked (deferred_irq_workfn / balance callback).
+                LockRq(ref f, c, (int)ReenqueueUserAt.NextRequest);
+                return;
+            case ReenqueueUserAt.NextRequest:
+            case ReenqueueUserAt.Restored:
+            {
+                var requests = Rq(c).ReenqUsers;
+                if (requests == 0)
+                {
+                    UnlockRq(c);
+                    Return();
+                    return;
+                }
+                var index = System.Numerics.BitOperations.TrailingZeroCount(requests);
+                Rq(c).ReenqUsers = requests & ~(1UL << index);
+                var slot = UserSlot(index);
+                // "Don't BUG_ON a destroyed DSQ": a DSQ destroyed since the request was made is skipped.
+                if (DqR(slot).Destroyed) goto case ReenqueueUserAt.NextRequest;
+                f.Dsq = slot;
+                ru.LockedRq = c;
+                ru.Count = 0;
+                ru.Visited0 = ru.Visited1 = 0;
+                LockDsq(ref f, slot, (int)ReenqueueUserAt.CursorInit);
+                return;
+            }
+            case ReenqueueUserAt.CursorInit:
+                ru.Seq = DqR(f.Dsq).Seq;
+                goto case ReenqueueUserAt.NextTask;
+            case ReenqueueUserAt.NextTask:
+            {
+                var slot = f.Dsq;
+                // The walk stops once the scheduler is bypassing.
+                if (Bypassing) goto FinishWalk;
+                var p = DqR(slot).Head;
+                while (p >= 0 && (TkR(p).DsqSeq > ru.Seq || ReenqUserVisited(ref ru, p))) p = TkR(p).Next;
+                if (p < 0) goto FinishWalk;
+                if (p >= ReenqUserMaxTasks)
+                {
+                    ScxError($"scx_bpf_dsq_reenq() on {SlotName(slot)}: the model's DSQ cursor covers at most {ReenqUserMaxTasks} tasks");
+                    goto FinishWalk;
+                }
+                if (p < 64) ru.Visited0 |= 1UL << p;
+                else ru.Visited1 |= 1UL << (p - 64);
+                f.Task = p;
+                var taskRq = TkR(p).Cpu;
+                if (ru.LockedRq == taskRq) goto case ReenqueueUserAt.LostCheck;
+                if (ru.LockedRq >= 0) UnlockRq(ru.LockedRq);
+                ru.LockedRq = taskRq;
+                // raw_spin_rq_trylock() under the DSQ lock (the lock order is rq before DSQ).
+                _fp.Reads |= Footprint.Bit(Resource.Lock, taskRq);
+                if (World.Cpus[taskRq].RqLock < 0)
+                {
+                    World.Cpus[taskRq].RqLock = _cur;
+                    _fp.Writes |= Footprint.Bit(Resource.Lock, taskRq);
+                    goto case ReenqueueUserAt.LostCheck;
+                }
+                UnlockDsq(slot);
+                LockRq(ref f, taskRq, (int)ReenqueueUserAt.AfterTaskRqLock);
+                return;
+            }
+            case ReenqueueUserAt.AfterTaskRqLock:
+                LockDsq(ref f, f.Dsq, (int)ReenqueueUserAt.LostCheck);
+                return;
+            case ReenqueueUserAt.LostCheck:
+            {
+                var slot = f.Dsq;
+                var p = f.Task;
+                ref readonly var t = ref TkR(p);
+                // nldsq_cursor_lost_task(): left the DSQ, re-enqueued since, or being consumed; and WARN if its rq
+                // changed while it stayed (cannot happen: a task on a DSQ does not migrate).
+                if (t.Dsq != slot || t.DsqSeq > ru.Seq || t.HoldingCpu >= 0 || t.Cpu != ru.LockedRq) goto case ReenqueueUserAt.NextTask;
+                if (Config.Kernel.ReenqWaitsOutDispatching() && OpsWord.State(t.OpsState) == OpsState.Dispatching)
+                {
+                    // 7de9a6fb (7.3): wait out the dispatcher's final ops_state store, both locks held, then look again.
+                    WaitFor(ref f, (int)ReenqueueUserAt.LostCheck, WaitKind.OpsStateChange, p, t.OpsState);
+                    return;
+                }
+                // dispatch_dequeue_locked(), drop the DSQ lock, set the reason, re-enqueue.
+                Unlink(p);
+                Tk(p).Dsq = -1;
+                UnlockDsq(slot);
+                Tk(p).Flags = (TkR(p).Flags & ~TaskFlags.ReenqReasonMask) | TaskFlags.ReenqKfunc;
+                Event(ScxEvent.ReenqKfunc);
+                CallDoEnqueueTask(ref f, (int)ReenqueueUserAt.AfterEnqueue, p, ru.LockedRq, (long)EnqFlags.Reenq, -1);
+                return;
+            }
+            case ReenqueueUserAt.AfterEnqueue:
+                Tk(f.Task).Flags &= ~TaskFlags.ReenqReasonMask;
+                f.Task = -1;
+                if (++ru.Count % 32 == 0)
+                {
+                    UnlockRq(ru.LockedRq);
+                    ru.LockedRq = -1;
+                }
+                LockDsq(ref f, f.Dsq, (int)ReenqueueUserAt.NextTask);
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"reenq_user resume point {f.Pc}");
+        }
+
+    FinishWalk:
+        UnlockDsq(f.Dsq);
+        f.Dsq = -1;
+        f.Task = -1;
+        if (ru.LockedRq == c) goto NextRequestHeld;
+        if (ru.LockedRq >= 0) UnlockRq(ru.LockedRq);
+        ru.LockedRq = c;
+        LockRq(ref f, c, (int)ReenqueueUserAt.Restored);
+        return;
+    NextRequestHeld:
+        f.Pc = (int)ReenqueueUserAt.NextRequest;
+        PathReenqueueUser(ref f);
+    }
+
+    private static bool ReenqUserVisited(ref ReenqueueUserLocals ru, int p) =>
+        p < 64 ? ((ru.Visited0 >> p) & 1) != 0 : p < ReenqUserMaxTasks && ((ru.Visited1 >> (p - 64)) & 1) != 0;
 
     /// <summary>
     /// <c>p->migration_pending</c>: affine_move_task() queued migration_cpu_stop() for p and the stopper has not

@@ -531,6 +531,7 @@ public sealed partial class Machine
             case PathId.DsqMove: PathDsqMove(ref f); break;
             case PathId.GhostCommit: PathGhostCommit(ref f); break;
             case PathId.ReenqueueLocal: PathReenqueueLocal(ref f); break;
+            case PathId.ReenqueueUser: PathReenqueueUser(ref f); break;
             case PathId.TaskTick: PathTaskTick(ref f); break;
             case PathId.KickCpusIrqWork: PathKickCpusIrqWork(ref f); break;
             case PathId.ProcessDdspDeferredLocals: PathProcessDdspDeferredLocals(ref f); break;
@@ -567,7 +568,7 @@ public sealed partial class Machine
         {
             case ActorKind.Cpu:
                 ref var rq = ref World.Cpus[info.Cpu];
-                if (rq.StopperPending || rq.KickIrqWork || rq.DeferredLocals || rq.ReenqRequested != 0) return true;
+                if (rq.StopperPending || rq.KickIrqWork || rq.DeferredLocals || rq.ReenqRequested != 0 || rq.ReenqUsers != 0) return true;
                 return act.RoundsLeft != 0;
             case ActorKind.Script:
                 return act.ScriptPc < info.Script!.Actions.Count;
@@ -610,6 +611,12 @@ public sealed partial class Machine
                 else if (rq.ReenqRequested != 0)
                 {
                     PushReenqueueLocal(info.Cpu, ReenqMode.Deferred); // scx_bpf_dsq_reenq: takes the rq lock itself
+                }
+                else if (rq.ReenqUsers != 0)
+                {
+                    // run_deferred() drains the local requests before the user ones.
+                    ref var f = ref Push(PathId.ReenqueueUser);
+                    f.Cpu = info.Cpu;
                 }
                 else
                 {

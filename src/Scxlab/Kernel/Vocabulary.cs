@@ -111,6 +111,9 @@ public enum TaskFlags
     ResetRunnableAt = 1 << 2,   // SCX_TASK_RESET_RUNNABLE_AT
     DeqdForSleep = 1 << 3,      // SCX_TASK_DEQD_FOR_SLEEP
     InCustody = 1 << 4,         // SCX_TASK_IN_CUSTODY (V-B)
+    // v7.1: bits 12-13 carry the reenqueue reason while ops.enqueue runs for a re-enqueue.
+    ReenqKfunc = 1 << 12,       // SCX_TASK_REENQ_KFUNC: scx_bpf_dsq_reenq() and friends
+    ReenqReasonMask = 3 << 12,  // SCX_TASK_REENQ_REASON_MASK (REENQ_REASON_BITS = 2)
 }
 
 /// <summary><c>enum scx_exit_kind</c>.</summary>

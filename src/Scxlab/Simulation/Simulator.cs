@@ -557,7 +557,7 @@ public sealed class Simulator
         var w = _m.World;
         if (w.Actors[c].Depth != 0) return;
         ref readonly var rq = ref w.Cpus[c];
-        if (!(rq.NeedResched || rq.KickIrqWork || rq.DeferredLocals || rq.ReenqRequested != 0)) return;
+        if (!(rq.NeedResched || rq.KickIrqWork || rq.DeferredLocals || rq.ReenqRequested != 0 || rq.ReenqUsers != 0)) return;
         var local = byActor == c || (byActor >= _n && byActor < _instantActor && _m.Actor(byActor).Cpu == c);
         ScheduleActor(c, _now + Cost(local ? _c.ReschedLocalNs : _c.ReschedIpiNs));
     }

@@ -88,6 +88,7 @@ public enum PathId : byte
     DsqMove,                  // scx_bpf_dsq_move() from an iterator
     GhostCommit,              // ghOSt: _ghost_commit_txn() (ghost protocol only)
     ReenqueueLocal,           // scx_bpf_reenqueue_local() / deferred dsq_reenq
+    ReenqueueUser,            // process_deferred_reenq_users() / reenq_user(): deferred dsq_reenq of user DSQs
     TaskTick,                 // task_tick_scx()
     KickCpusIrqWork,          // kick_cpus_irq_workfn()
     ProcessDdspDeferredLocals,// process_ddsp_deferred_locals()

@@ -84,6 +84,7 @@ public struct CpuState
     public bool Idle;              // in the built-in idle cpumask
     public bool CpuReleased;       // rq->scx.cpu_released
     public int ReenqRequested;     // 7.1 deferred reenq of the local DSQ requested
+    public ulong ReenqUsers;       // 7.1 rq->scx.deferred_reenq_users: bit i = user DSQ slot i has a request on this rq
     public CpuMask CpusToSync;     // rq->scx.cpus_to_sync (KICK_WAIT targets)
     public bool KickSyncPending;   // rq->scx.kick_sync_pending
     public bool KickWaiting;
