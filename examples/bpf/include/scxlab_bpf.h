@@ -105,6 +105,7 @@ struct sched_ext_ops {
 	void (*dump_task)(void *ctx, struct task_struct *p);
 	void (*cpu_online)(s32 cpu);
 	void (*cpu_offline)(s32 cpu);
+	void (*cpu_acquire)(s32 cpu, void *args);
 	void (*cpu_release)(s32 cpu, void *args);
 	s32 (*init)(void);
 	void (*exit)(struct scx_exit_info *info);

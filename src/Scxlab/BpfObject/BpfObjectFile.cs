@@ -57,7 +57,8 @@ public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgra
 {
     /// <summary>
     /// Callbacks the kernel only calls for something the model does not have, so they never run in it and cannot
-    /// change a verdict: core scheduling (core_sched_before), yields (yield), CPU hotplug (cpu_online/offline),
+    /// change a verdict: core scheduling (core_sched_before), yields (yield), CPU hotplug (cpu_online/offline), a higher
+    /// sched class taking the CPU back and forth (cpu_acquire),
     /// cgroups (cgroup_*), and the debug dump written after an error exit (dump, dump_cpu, dump_task). Member name → program and why.
     /// </summary>
     public IReadOnlyList<(string Member, BpfProgram Program, string Why)> NeverCalled { get; init; } = [];
@@ -67,6 +68,8 @@ public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgra
         "core_sched_before" => "core scheduling is not modelled",
         "yield" => "the model's tasks never call sched_yield() or yield_to()",
         "cpu_online" or "cpu_offline" => "the model has no CPU hotplug",
+        // ops.cpu_release (a known callback) is never called either: the model has no RT or DL task.
+        "cpu_acquire" => "no higher sched class takes a CPU from sched_ext in the model, so it never comes back",
         "dump" or "dump_cpu" or "dump_task" => "the debug dump after an error exit is not modelled",
         _ when member.StartsWith("cgroup_", StringComparison.Ordinal) => "the model has no cgroups",
         _ => null,

@@ -250,6 +250,7 @@ public class BpfUpstreamMoreTests
         Assert.Contains("ops.dump         um_dump (struct_ops/um_dump; never called: the debug dump after an error exit is not modelled)", r.Stdout);
         Assert.Contains("never called: the model has no CPU hotplug", r.Stdout);
         Assert.Contains("ops.yield        um_yield (struct_ops/um_yield; never called: the model's tasks never call sched_yield() or yield_to())", r.Stdout);
+        Assert.Contains("um_cpu_acquire (struct_ops/um_cpu_acquire; never called: no higher sched class takes a CPU from sched_ext in the model", r.Stdout);
     }
 }
 

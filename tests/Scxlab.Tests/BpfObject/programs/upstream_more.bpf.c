@@ -8,7 +8,7 @@
  * 5 bpf_for_each_map_elem() over an array map, whole and stopped at key 1; 6 the `current` helpers, jiffies,
  * the NUMA node and bpf_cpumask_any_and_distribute() of p's mask and the online CPUs; 7 a 64-bit
  * compare-and-swap on a global (values above 32 bits on both sides). ops.dump and
- * ops.cpu_online and ops.yield are there to be accepted and never run. Written for the tests. */
+ * ops.cpu_online, ops.yield and ops.cpu_acquire are there to be accepted and never run. Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
@@ -162,6 +162,7 @@ SCX_OPS2(void, um_enqueue, struct task_struct *, p, u64, enq_flags)
 SCX_OPS1(void, um_dump, void *, ctx) { }
 SCX_OPS1(void, um_cpu_online, s32, cpu) { }
 SCX_OPS2(bool, um_yield, struct task_struct *, from, struct task_struct *, to) { return false; }
+SCX_OPS2(void, um_cpu_acquire, s32, cpu, void *, args) { }
 
 SEC(".struct_ops.link")
 struct sched_ext_ops upstream_more_ops = {
@@ -169,5 +170,6 @@ struct sched_ext_ops upstream_more_ops = {
 	.dump = (void *)um_dump,
 	.cpu_online = (void *)um_cpu_online,
 	.yield = (void *)um_yield,
+	.cpu_acquire = (void *)um_cpu_acquire,
 	.name = "upstream_more",
 };
