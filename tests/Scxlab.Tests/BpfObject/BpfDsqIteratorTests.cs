@@ -81,20 +81,7 @@ public class BpfDsqIteratorTests
     private static ExploreResult Explore(ModelConfig config, Scenario s) =>
         new Explorer(new Machine(config), new ExploreOptions { Strategy = Strategy.Reduced, Checks = s.Checks, ShortestTraces = false }).Run();
 
-    private static ModelConfig Twin(ModelConfig bpf, bool reverse) => new()
-    {
-        CpuCount = bpf.CpuCount,
-        Tasks = bpf.Tasks,
-        PolicyFactory = () => new DsqIterTwin(reverse),
-        PolicyName = "dsq-iter-twin",
-        Protocol = bpf.Protocol,
-        Kernel = bpf.Kernel,
-        Rounds = bpf.Rounds,
-        Scripts = bpf.Scripts,
-        TimerFires = bpf.TimerFires,
-        MaxUserDsqs = bpf.MaxUserDsqs,
-        CallBudget = bpf.CallBudget,
-    };
+    private static ModelConfig Twin(ModelConfig bpf, bool reverse) => BpfExamples.TwinConfig(bpf, () => new DsqIterTwin(reverse), "dsq-iter-twin");
 
     private static string Messages(ExploreResult r) => string.Join(" | ", r.Violations.Select(v => v.Violation.ToString()).Order(StringComparer.Ordinal));
 

@@ -30,6 +30,25 @@ public static class BpfExamples
         return obj;
     }
 
+    /// <summary>
+    /// The configuration of a BPF object's C# twin: the same machine, tasks, scripts and bounds, with the twin as the policy
+    /// (the two ways to the same answer of the BPF-vs-C# tests).
+    /// </summary>
+    public static Scxlab.Kernel.ModelConfig TwinConfig(Scxlab.Kernel.ModelConfig bpf, Func<Scxlab.Bpf.ScxOps> twin, string name) => new()
+    {
+        CpuCount = bpf.CpuCount,
+        Tasks = bpf.Tasks,
+        PolicyFactory = twin,
+        PolicyName = name,
+        Protocol = bpf.Protocol,
+        Kernel = bpf.Kernel,
+        Rounds = bpf.Rounds,
+        Scripts = bpf.Scripts,
+        TimerFires = bpf.TimerFires,
+        MaxUserDsqs = bpf.MaxUserDsqs,
+        CallBudget = bpf.CallBudget,
+    };
+
     /// <summary>A test program kept in tests/Scxlab.Tests/BpfObject/programs.</summary>
     public static string CompileProgram(string file, string cpu) =>
         Compile(Path.GetFileNameWithoutExtension(Path.GetFileNameWithoutExtension(file)) + "-" + cpu,

@@ -76,20 +76,7 @@ public class BpfUserReenqTests
     private static ExploreResult Explore(ModelConfig config, Scenario s, Strategy strategy = Strategy.Reduced) =>
         new Explorer(new Machine(config), new ExploreOptions { Strategy = strategy, Checks = s.Checks, ShortestTraces = false }).Run();
 
-    private static ModelConfig TwinOf(ModelConfig bpf) => new()
-    {
-        CpuCount = bpf.CpuCount,
-        Tasks = bpf.Tasks,
-        PolicyFactory = () => new Twin(),
-        PolicyName = "user-reenq-twin",
-        Protocol = bpf.Protocol,
-        Kernel = bpf.Kernel,
-        Rounds = bpf.Rounds,
-        Scripts = bpf.Scripts,
-        TimerFires = bpf.TimerFires,
-        MaxUserDsqs = bpf.MaxUserDsqs,
-        CallBudget = bpf.CallBudget,
-    };
+    private static ModelConfig TwinOf(ModelConfig bpf) => BpfExamples.TwinConfig(bpf, () => new Twin(), "user-reenq-twin");
 
     private static string Messages(ExploreResult r) => string.Join(" | ", r.Violations.Select(v => v.Violation.ToString()).Order(StringComparer.Ordinal));
 
