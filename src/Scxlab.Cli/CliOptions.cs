@@ -84,9 +84,16 @@ internal static class CliOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
-    /// <summary>What a BPF object gets at load: the --rodata patches, then the syscall runs (as items of its spec).</summary>
-    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null) =>
-        [.. rodata ?? [], .. (syscalls ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + s),
+    public static Option<string?> Ops() => new("--ops")
+    {
+        Description = "the sched_ext_ops struct_ops map to load when a BPF object has several (default: the first; scxlab inspect lists them)",
+        HelpName = "NAME",
+    };
+
+    /// <summary>What a BPF object gets at load: the --ops choice, the --rodata patches, then the syscall runs (as items of its spec).</summary>
+    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null, string? ops = null) =>
+        [.. ops is null ? [] : new[] { Scxlab.BpfObject.BpfObjectFile.OpsPrefix + ops }, .. rodata ?? [],
+            .. (syscalls ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + s),
             .. (attached ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallAttachedPrefix + s)];
 
     /// <summary>A duration in seconds: a plain number, or with a unit (5s, 2500ms, 1m) as everywhere else.</summary>

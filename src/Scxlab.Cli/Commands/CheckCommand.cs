@@ -23,6 +23,7 @@ public static class CheckCommand
         var protocol = CliOptions.Protocol();
         var policy = CliOptions.Policy("the policy (overrides the scenario's): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
         var rodata = CliOptions.Rodata();
+        var opsOpt = CliOptions.Ops();
         var syscall = CliOptions.Syscall();
         var syscallAttached = CliOptions.SyscallAttached();
         var strategyOpt = new Option<string?>("--strategy")
@@ -56,14 +57,14 @@ public static class CheckCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        foreach (var o in new Option[] { protocol, policy, rodata, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
+        foreach (var o in new Option[] { protocol, policy, opsOpt, rodata, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
             cmd.Options.Add(o);
         cmd.SetAction(r => Execute(new Args
         {
             Scenario = r.GetValue(scenarioArg)!,
             Protocol = r.GetValue(protocol),
             Policy = r.GetValue(policy),
-            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached)),
+            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt)),
             Strategy = r.GetValue(strategyOpt) switch
             {
                 "dfs" => Strategy.Dfs,

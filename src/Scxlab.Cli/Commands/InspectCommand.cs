@@ -16,6 +16,7 @@ public static class InspectCommand
         var objectArg = new Argument<string>("X.bpf.o") { Description = "an object built with clang -target bpf" };
         var rodata = CliOptions.Rodata();
         var syscall = CliOptions.Syscall();
+        var ops = CliOptions.Ops();
         var cmd = new ScxCommand("inspect", "List what a BPF object (.bpf.o) contains: struct_ops callbacks, programs, maps, rodata, and every kfunc and helper it calls with whether the model supports it.")
         {
             Examples =
@@ -27,7 +28,8 @@ public static class InspectCommand
         cmd.Arguments.Add(objectArg);
         cmd.Options.Add(rodata);
         cmd.Options.Add(syscall);
-        cmd.SetAction(r => Execute(r.GetValue(objectArg)!, CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall)), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
+        cmd.Options.Add(ops);
+        cmd.SetAction(r => Execute(r.GetValue(objectArg)!, CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), ops: r.GetValue(ops)), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
         return cmd;
     }
 
@@ -77,6 +79,8 @@ public static class InspectCommand
         w.WriteLine();
         var ops = o.Ops;
         w.WriteLine($"struct_ops {ops.MapName}: name \"{ops.Name}\", flags 0x{ops.Flags:x}, timeout_ms {ops.TimeoutMs}, dispatch_max_batch {ops.DispatchMaxBatch}");
+        if (o.OpsMaps.Count > 1)
+            w.WriteLine($"  (one of {o.OpsMaps.Count} sched_ext_ops maps: {string.Join(", ", o.OpsMaps)}; --ops NAME chooses)");
         foreach (var (cb, prog) in ops.Callbacks.OrderBy(c => c.Key))
             w.WriteLine($"  ops.{ScxCallbacks.OpName(cb),-12} {prog.Name} ({prog.Section})");
         if (ops.InitTask is { } it) w.WriteLine($"  ops.{"init_task",-12} {it.Name} ({it.Section}; run for every task right after ops.init)");

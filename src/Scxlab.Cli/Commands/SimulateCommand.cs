@@ -45,6 +45,7 @@ public static class SimulateCommand
         }.CompletingWith(() => Generators.All.Select(g => g.Name).Concat(BuiltinWorkloads.Names));
         var policy = CliOptions.Policy("the policy (default simple): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
         var rodata = CliOptions.Rodata();
+        var opsOpt = CliOptions.Ops();
         var syscall = CliOptions.Syscall();
         var syscallAttached = CliOptions.SyscallAttached();
         var protocol = CliOptions.Protocol("--protocol", list: true, description: $"the kernel protocol(s), comma-separated: one run each ({ProtocolNames.Expected}; default upstream)");
@@ -94,7 +95,7 @@ public static class SimulateCommand
             ],
         };
         cmd.Arguments.Add(workloadArg);
-        foreach (var o in new Option[] { policy, rodata, syscall, syscallAttached, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, json, csv, progress, failOn })
+        foreach (var o in new Option[] { policy, opsOpt, rodata, syscall, syscallAttached, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, json, csv, progress, failOn })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -102,7 +103,7 @@ public static class SimulateCommand
             {
                 Workload = r.GetValue(workloadArg),
                 Policy = r.GetValue(policy) ?? "simple",
-                Rodata = [.. CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached))],
+                Rodata = [.. CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt))],
                 Cpus = r.GetValue(cpus),
                 Tasks = r.GetValue(tasks),
                 DurationNs = r.GetValue(duration),

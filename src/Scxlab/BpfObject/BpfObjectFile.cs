@@ -147,10 +147,13 @@ public sealed class BpfObjectFile : ISourceMap
         var o = new BpfObjectFile { Path = path, Sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)) };
         try
         {
+            // --ops NAME chooses among several sched_ext_ops maps before anything else is read from them.
+            o._wantedOps = (rodata ?? []).LastOrDefault(r => r.StartsWith(OpsPrefix, StringComparison.Ordinal))?[OpsPrefix.Length..];
             o.Build(Elf.Parse(bytes, name));
             if (!lenient && o.Unsupported.Count > 0) throw new BpfLoadException($"unknown func {o.Unsupported[0]}");
             foreach (var r in rodata ?? [])
-                if (r.StartsWith(SyscallPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallPrefix.Length..]);
+                if (r.StartsWith(OpsPrefix, StringComparison.Ordinal)) continue;
+                else if (r.StartsWith(SyscallPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallPrefix.Length..]);
                 else if (r.StartsWith(SyscallAttachedPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallAttachedPrefix.Length..], attached: true);
                 else o.PatchRodata(r);
             // A failed CO-RE relocation fails the load only where a program can reach it (after rodata is set).
@@ -538,6 +541,17 @@ public sealed class BpfObjectFile : ISourceMap
 
     private StructOps ParseStructOps(Elf elf, Dictionary<int, int> codeBase)
     {
+        // Every sched_ext_ops map, in section order: the first is used unless --ops names another (as user space
+        // attaches the one it chooses).
+        foreach (var s in elf.Sections)
+        {
+            if (s.Name is not (".struct_ops" or ".struct_ops.link")) continue;
+            if (Btf.Types.FirstOrDefault(t => t.Kind == BtfKind.Datasec && t.Name == s.Name) is not { } ds) continue;
+            foreach (var v in ds.Members)
+                if (Btf.Resolve(Btf[v.Type].RefType) is { Kind: BtfKind.Struct, Name: "sched_ext_ops" }) OpsMaps.Add(Btf[v.Type].Name);
+        }
+        if (_wantedOps != null && !OpsMaps.Contains(_wantedOps))
+            throw new BpfLoadException($"--ops {_wantedOps}: no sched_ext_ops struct_ops map of that name (the object has: {(OpsMaps.Count == 0 ? "none" : string.Join(", ", OpsMaps))})");
         foreach (var s in elf.Sections)
         {
             if (s.Name is not (".struct_ops" or ".struct_ops.link")) continue;
@@ -548,6 +562,10 @@ public sealed class BpfObjectFile : ISourceMap
                 var var = Btf[v.Type];
                 var st = Btf.Resolve(var.RefType);
                 if (st.Kind != BtfKind.Struct || st.Name != "sched_ext_ops") continue;
+                if (_wantedOps != null && var.Name != _wantedOps) continue;
+                // Where the variable sits in the section: its ELF symbol (clang leaves the DATASEC offsets at 0 for
+                // libbpf to fix up from the symbols, which matters once a section holds more than one map).
+                var baseOff = elf.Symbols.FirstOrDefault(y => y.Shndx == s.Index && y.Name == var.Name && y.Type == 1) is { Name: not null } sym0 ? (int)sym0.Value : (int)v.Offset;
                 var cbs = new Dictionary<ScxCallback, BpfProgram>();
                 var others = new List<string>();
                 string opsName = "";
@@ -557,7 +575,7 @@ public sealed class BpfObjectFile : ISourceMap
                 int timeout = 0, batch = 0;
                 foreach (var m in st.Members)
                 {
-                    var off = (int)v.Offset + (int)(m.Offset / 8);
+                    var off = baseOff + (int)(m.Offset / 8);
                     var mt = Btf.Resolve(m.Type);
                     if (mt.Kind == BtfKind.Ptr)
                     {
@@ -740,6 +758,14 @@ public sealed class BpfObjectFile : ISourceMap
             _ => throw new BpfLoadException($"--rodata {spec}: the model reads flags, timeout_ms and dispatch_max_batch of {Ops.MapName}, not {field}"),
         };
     }
+
+    /// <summary>A load-time item that chooses the sched_ext_ops struct_ops map by name (<c>--ops NAME</c>, scenario <c>ops:</c>).</summary>
+    public const string OpsPrefix = "ops:";
+
+    private string? _wantedOps;
+
+    /// <summary>The names of every sched_ext_ops struct_ops map in the object (<see cref="Ops"/> is one of them).</summary>
+    public List<string> OpsMaps { get; } = [];
 
     /// <summary>A load-time item that runs a syscall program rather than patching rodata (<c>--syscall</c>).</summary>
     public const string SyscallPrefix = "syscall:";

@@ -115,7 +115,7 @@ public static class ScenarioLoader
         public Scenario Read(YamlNode root)
         {
             var m = Map(root, "a scenario");
-            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached", "ops");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
             var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
@@ -228,6 +228,9 @@ public static class ScenarioLoader
                     if (kv.Value is not YamlScalarNode { Value: { Length: > 0 } value }) throw Err(kv.Value, $"expected a value for rodata {variable} (a number)");
                     rodata.Add($"{variable}={value}");
                 }
+            // ops: which sched_ext_ops struct_ops map of a BPF object user space attaches, when it has several.
+            if (k.TryGetValue("ops", out var on))
+                rodata.Add(Scxlab.BpfObject.BpfObjectFile.OpsPrefix + Str(on.Value, "the name of a sched_ext_ops struct_ops map"));
             // syscalls: the SEC("syscall") programs user space runs after load, in order ("PROG[:field=value...]").
             if (k.TryGetValue("syscalls", out var sn))
                 foreach (var e in Seq(sn.Value, "a list of syscall program runs (PROG or PROG:field=value:...)"))
