@@ -168,6 +168,14 @@ public sealed partial class Machine
                     }
                 }
                 sc.Next = next;
+                if (prev < 0 && next >= 0)
+                {
+                    // put_prev_task_idle(): the CPU leaves the idle task, and __scx_update_idle(rq, false, true)
+                    // clears its built-in idle bit here, before set_next_task_scx() runs ops.running for next
+                    // (put_prev_set_next_task() order). Kfuncs read the bit without this rq's lock.
+                    rq.Idle = false;
+                    if (PublishCut(ref f, (int)ScheduleAt.AfterPutPrev)) return;
+                }
                 if (prev >= 0 && prev != next && IsScx(prev))
                 {
                     CallPutPrevTask(ref f, (int)ScheduleAt.AfterPutPrev, prev, c, sc.StopperPreempts == 1 ? PutPrevNextHigherClass : next);
