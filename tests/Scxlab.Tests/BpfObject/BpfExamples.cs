@@ -31,8 +31,8 @@ public static class BpfExamples
     }
 
     /// <summary>
-    /// The configuration of a BPF object's C# twin: the same machine, tasks, scripts and bounds, with the twin as the policy
-    /// (the two ways to the same answer of the BPF-vs-C# tests).
+    /// The configuration of a BPF object's C# twin — or of any test policy on a scenario's machine: the same machine,
+    /// tasks, scripts, bounds and granularity, with <paramref name="twin"/> as the policy.
     /// </summary>
     public static Scxlab.Kernel.ModelConfig TwinConfig(Scxlab.Kernel.ModelConfig bpf, Func<Scxlab.Bpf.ScxOps> twin, string name) => new()
     {
@@ -47,6 +47,7 @@ public static class BpfExamples
         TimerFires = bpf.TimerFires,
         MaxUserDsqs = bpf.MaxUserDsqs,
         CallBudget = bpf.CallBudget,
+        Granularity = bpf.Granularity,
     };
 
     /// <summary>A test program kept in tests/Scxlab.Tests/BpfObject/programs.</summary>

@@ -33,12 +33,7 @@ public class IdleExitOrderTests
     public void Should_NotSeeItsOwnCpuIdle_When_OpsRunningRunsForATaskPickedOnAnIdleCpu(Granularity granularity)
     {
         var s = ScenarioLoader.Resolve(Path.Combine(Scxlab.Tests.BpfObject.BpfExamples.Root(), "examples", "selftests", "wakeup.yaml"));
-        var b = s.ToConfig(granularity: granularity);
-        var config = new ModelConfig
-        {
-            CpuCount = b.CpuCount, Tasks = b.Tasks, Rounds = b.Rounds, Scripts = b.Scripts, Granularity = granularity,
-            PolicyFactory = () => new RunningChecksIdle(), PolicyName = "running-checks-idle",
-        };
+        var config = Scxlab.Tests.BpfObject.BpfExamples.TwinConfig(s.ToConfig(granularity: granularity), () => new RunningChecksIdle(), "running-checks-idle");
         var r = new Explorer(new Machine(config), new ExploreOptions { Checks = s.Checks }).Run();
         Assert.True(r.Complete, r.IncompleteReason);
         Assert.True(r.Violations.Count == 0, string.Join("; ", r.Violations.Select(v => v.Violation.ToString())));

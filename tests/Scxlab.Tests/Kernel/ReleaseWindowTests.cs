@@ -28,12 +28,7 @@ public class ReleaseWindowTests
     public void Should_Hold_When_ACpuConsumesADirectlyDispatchedTaskBeforeItsOpsStateIsReleased()
     {
         var s = ScenarioLoader.Resolve(Path.Combine(Scxlab.Tests.BpfObject.BpfExamples.Root(), "examples", "selftests", "wakeup.yaml"));
-        var b = s.ToConfig();
-        var config = new ModelConfig
-        {
-            CpuCount = b.CpuCount, Tasks = b.Tasks, Rounds = b.Rounds, Scripts = b.Scripts,
-            PolicyFactory = () => new GlobalFromEnqueue(), PolicyName = "global-from-enqueue",
-        };
+        var config = Scxlab.Tests.BpfObject.BpfExamples.TwinConfig(s.ToConfig(), () => new GlobalFromEnqueue(), "global-from-enqueue");
         var r = new Explorer(new Machine(config), new ExploreOptions { Checks = s.Checks }).Run();
         Assert.True(r.Complete, r.IncompleteReason);
         Assert.True(r.Violations.Count == 0, string.Join("; ", r.Violations.Select(v => v.Violation.ToString())));
