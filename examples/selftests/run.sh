@@ -55,4 +55,5 @@ expect prog_run                     "SCX_EXIT_UNREG_BPF: Exited from PROG_RUN" w
 expect create_dsq                   holds wakeup-1024-dsqs.yaml
 expect peek_dsq                     holds wakeup.yaml
 expect dsq_reenq                    holds wakeup.yaml
+expect maximal                      holds wakeup.yaml
 exit $fail

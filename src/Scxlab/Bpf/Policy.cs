@@ -53,6 +53,8 @@ public enum ScxCallback : byte
     SetWeight,
     SetCpumask,
     CpuRelease,
+    /// <summary>ops.update_idle(cpu, idle): the CPU enters or leaves the idle task (not for idle-to-idle refreshes).</summary>
+    UpdateIdle,
     Exit,
     /// <summary>A BPF timer's callback (bpf_timer_set_callback), run when the timer fires; not a sched_ext_ops member.</summary>
     Timer,
@@ -76,6 +78,7 @@ public static class ScxCallbacks
         ScxCallback.SetWeight => "set_weight",
         ScxCallback.SetCpumask => "set_cpumask",
         ScxCallback.CpuRelease => "cpu_release",
+        ScxCallback.UpdateIdle => "update_idle",
         ScxCallback.Exit => "exit",
         ScxCallback.Timer => "timer_callback",
         _ => throw new System.Diagnostics.UnreachableException($"callback {(int)c}"),
@@ -142,6 +145,12 @@ public abstract class ScxOps
     public virtual BpfTask SetWeight(TaskContext ctx, TaskRef p, int weight) => BpfTask.CompletedTask;
     public virtual BpfTask SetCpumask(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
     public virtual BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => BpfTask.CompletedTask;
+    /// <summary>
+    /// ops.update_idle(cpu, idle): <paramref name="cpu"/> switches to the idle task (idle) or away from it, with its rq
+    /// locked, after the built-in idle mask was updated. Implementing it turns built-in idle tracking off unless
+    /// <see cref="OpsFlags.KeepBuiltinIdle"/> is set (the idle kfuncs then end the scheduler, as in the kernel).
+    /// </summary>
+    public virtual BpfTask UpdateIdle(TaskContext ctx, int cpu, bool idle) => BpfTask.CompletedTask;
     public virtual BpfTask Exit(BpfContext ctx, ExitKind kind) => BpfTask.CompletedTask;
 
     /// <summary>

@@ -228,6 +228,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     public override async BpfTask SetCpumask(TaskContext ctx, TaskRef p) =>
         await Call(ctx, ScxCallback.SetCpumask, Task(p), p.IsNone ? 0 : Mem.Addr(Region.TaskCpumask, p.Index, 0));
     public override async BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuRelease, (ulong)cpu, 0);
+    public override async BpfTask UpdateIdle(TaskContext ctx, int cpu, bool idle) => await Call(ctx, ScxCallback.UpdateIdle, (ulong)cpu, idle ? 1UL : 0);
     /// <summary>
     /// bpf_timer_cb(): the timer's callback, called as callback(map, key, timer) — a BPF function, not a
     /// struct_ops program, so its arguments are in r1..r3. The key pointer points at the entry index.

@@ -198,6 +198,7 @@ public sealed partial class Machine
             case ScxCallback.SetWeight: t = Ops.SetWeight((TaskContext)ctx, p, (int)f.L0); break;
             case ScxCallback.SetCpumask: t = Ops.SetCpumask((TaskContext)ctx, p); break;
             case ScxCallback.CpuRelease: t = Ops.CpuRelease((CpuReleaseContext)ctx, f.Cpu); break;
+            case ScxCallback.UpdateIdle: t = Ops.UpdateIdle((TaskContext)ctx, f.Cpu, f.L0 != 0); break;
             case ScxCallback.Exit: t = Ops.Exit(ctx, (ExitKind)f.L0); break;
             case ScxCallback.Timer: t = Ops.Timer(ctx, (int)f.L0); break;
             default: throw new System.Diagnostics.UnreachableException($"callback {cb}");
@@ -569,6 +570,20 @@ public sealed partial class Machine
         return (uint)(x >> 16);
     }
 
+    /// <summary>
+    /// scx_builtin_idle_enabled: on unless the policy implements ops.update_idle without SCX_OPS_KEEP_BUILTIN_IDLE
+    /// (scx_idle_enable()). Off, the idle mask is no longer updated and the idle kfuncs refuse.
+    /// </summary>
+    internal bool BuiltinIdle => !Has.Has(ScxCallback.UpdateIdle) || (Ops.Flags & OpsFlags.KeepBuiltinIdle) != 0;
+
+    /// <summary>check_builtin_idle_enabled(): the idle kfuncs' error when built-in idle tracking is off.</summary>
+    private bool CheckBuiltinIdle()
+    {
+        if (BuiltinIdle) return true;
+        ScxError("built-in idle tracking is disabled");
+        return false;
+    }
+
     /// <summary>scx_select_cpu_dfl() in brief: prev if idle, else the first idle allowed CPU; claims the idle CPU.</summary>
     internal int SelectCpuDflCore(int p, int prev, out bool idle, ulong allowed = ulong.MaxValue)
     {
@@ -594,7 +609,7 @@ public sealed partial class Machine
 
     internal long KfSelectCpuDfl(BpfContext ctx, int p, int prev)
     {
-        if (!ValidTask(ctx, p, "scx_bpf_select_cpu_dfl") || !SelectKfuncAllowed(ctx, "scx_bpf_select_cpu_dfl")) return (long)prev << 1;
+        if (!ValidTask(ctx, p, "scx_bpf_select_cpu_dfl") || !SelectKfuncAllowed(ctx, "scx_bpf_select_cpu_dfl") || !CheckBuiltinIdle()) return (long)prev << 1;
         var cpu = SelectCpuFromKfunc(p, prev, ulong.MaxValue, out var idle);
         return ((long)cpu << 1) | (idle ? 1L : 0);
     }
@@ -635,6 +650,7 @@ public sealed partial class Machine
     {
         if (!ValidTask(ctx, p, "scx_bpf_select_cpu_and")) return -22;
         if (!SelectKfuncAllowed(ctx, "scx_bpf_select_cpu_and")) return -1; // -EPERM
+        if (!CheckBuiltinIdle()) return -16; // -EBUSY
         if (prev < 0 || prev >= N)
         {
             ScxError($"invalid CPU {prev}");
@@ -646,7 +662,7 @@ public sealed partial class Machine
 
     internal long KfPickIdleCpu(BpfContext ctx, int p, bool clear)
     {
-        if (!ValidTask(ctx, p, "scx_bpf_pick_idle_cpu")) return -16;
+        if (!ValidTask(ctx, p, "scx_bpf_pick_idle_cpu") || !CheckBuiltinIdle()) return -16;
         ref readonly var t = ref TkR(p);
         for (var c = 0; c < N; c++)
         {
@@ -659,7 +675,8 @@ public sealed partial class Machine
 
     internal long KfPickAnyCpu(BpfContext ctx, int p)
     {
-        var c = KfPickIdleCpu(ctx, p, clear: true);
+        // Without built-in idle tracking: any allowed CPU, no error (scx_bpf_pick_any_cpu() skips the idle search).
+        var c = BuiltinIdle ? KfPickIdleCpu(ctx, p, clear: true) : -16;
         if (c >= 0) return c;
         ref readonly var t = ref TkR(p);
         var any = t.CpusPtr.Next(0);
@@ -679,6 +696,7 @@ public sealed partial class Machine
     /// <summary>The idle CPUs as a bit word (every rq's idle flag, read as one access).</summary>
     internal long KfIdleMaskBits(BpfContext ctx)
     {
+        if (!CheckBuiltinIdle()) return 0; // cpu_none_mask
         long bits = 0;
         for (var c = 0; c < N; c++)
             if (RqR(c).Idle) bits |= 1L << c;
@@ -686,10 +704,11 @@ public sealed partial class Machine
     }
 
     /// <summary>bpf_cpumask_test_cpu(cpu, idle mask): false for a CPU outside nr_cpu_ids, as the kfunc's cpu_valid() check.</summary>
-    internal long KfTestCpuIdle(BpfContext ctx, int cpu) => cpu >= 0 && cpu < N && RqR(cpu).Idle ? 1 : 0;
+    internal long KfTestCpuIdle(BpfContext ctx, int cpu) => CheckBuiltinIdle() && cpu >= 0 && cpu < N && RqR(cpu).Idle ? 1 : 0;
 
     internal long KfTestAndClearCpuIdle(BpfContext ctx, int cpu)
     {
+        if (!CheckBuiltinIdle()) return 0;
         if (cpu < 0 || cpu >= N)
         {
             ScxError($"invalid CPU {cpu}");

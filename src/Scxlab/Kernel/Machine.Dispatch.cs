@@ -65,6 +65,10 @@ public sealed partial class Machine
         PublishCurr = 10,
         /// <summary>kick_sync_wait_bal_cb(): find the next kicked CPU still to pass through its scheduling path.</summary>
         KickSyncWait = 8,
+        /// <summary>The CPU left the idle task (its built-in idle bit cleared): ops.update_idle(cpu, false), then set_next.</summary>
+        IdleExitNotify = 11,
+        /// <summary>The built-in idle bit set for a switch to the idle task: ops.update_idle(cpu, true), then rq->curr.</summary>
+        IdleEnterNotify = 12,
         /// <summary>The waited-for CPU's kick_sync moved.</summary>
         AfterKickSync = 9,
     }
@@ -173,8 +177,12 @@ public sealed partial class Machine
                     // put_prev_task_idle(): the CPU leaves the idle task, and __scx_update_idle(rq, false, true)
                     // clears its built-in idle bit here, before set_next_task_scx() runs ops.running for next
                     // (put_prev_set_next_task() order). Kfuncs read the bit without this rq's lock.
-                    rq.Idle = false;
-                    if (PublishCut(ref f, (int)ScheduleAt.AfterPutPrev)) return;
+                    if (BuiltinIdle)
+                    {
+                        rq.Idle = false;
+                        if (PublishCut(ref f, (int)ScheduleAt.IdleExitNotify)) return;
+                    }
+                    goto case ScheduleAt.IdleExitNotify;
                 }
                 if (prev >= 0 && prev != next && IsScx(prev))
                 {
@@ -183,6 +191,10 @@ public sealed partial class Machine
                 }
                 goto case ScheduleAt.AfterPutPrev;
             }
+            case ScheduleAt.IdleExitNotify:
+                // __scx_update_idle(): after the built-in update, ops.update_idle(cpu, false) (not while bypassing).
+                if (!Bypassing && Invoke(ref f, (int)ScheduleAt.AfterPutPrev, ScxCallback.UpdateIdle, -1, c, 0)) return;
+                goto case ScheduleAt.AfterPutPrev;
             case ScheduleAt.AfterPutPrev:
                 goto case ScheduleAt.SetNext;
             case ScheduleAt.SetNext:
@@ -208,13 +220,21 @@ public sealed partial class Machine
                 // The idle class's put_prev/set_next update the built-in idle mask during the pick, before
                 // __schedule() publishes rq->curr; kfuncs read both without this rq's lock, so fine
                 // granularity ends a step between the two stores.
-                rq.Idle = next < 0;
+                // (Frozen when ops.update_idle turned built-in idle tracking off.)
+                if (BuiltinIdle) rq.Idle = next < 0;
                 // Between the two stores next is off its DSQ and not yet rq->curr: this path carries it
                 // (the frame's task names it for the ownership check, and only until PublishCurr).
                 f.Task = next;
-                if (PublishCut(ref f, (int)ScheduleAt.PublishCurr)) return;
-                goto case ScheduleAt.PublishCurr;
+                if (PublishCut(ref f, (int)ScheduleAt.IdleEnterNotify)) return;
+                goto case ScheduleAt.IdleEnterNotify;
             }
+            case ScheduleAt.IdleEnterNotify:
+                // set_next_task_idle(): a task → idle transition notifies ops.update_idle(cpu, true) after the
+                // built-in update (idle → idle is pick_task_idle()'s refresh: no notification). The stopper is a
+                // task, not idle, in the kernel.
+                if (sc.Prev >= 0 && sc.Next < 0 && sc.StopperPreempts != 1 && !Bypassing
+                    && Invoke(ref f, (int)ScheduleAt.PublishCurr, ScxCallback.UpdateIdle, -1, c, 1)) return;
+                goto case ScheduleAt.PublishCurr;
             case ScheduleAt.PublishCurr:
             {
                 var next = sc.Next;
