@@ -193,7 +193,8 @@ public sealed partial class Machine
             }
             case ScheduleAt.IdleExitNotify:
                 // __scx_update_idle(): after the built-in update, ops.update_idle(cpu, false) (not while bypassing).
-                if (!Bypassing && Invoke(ref f, (int)ScheduleAt.AfterPutPrev, ScxCallback.UpdateIdle, -1, c, 0)) return;
+                // (Has() first: a policy without the op reads no scheduler state here, so the step's footprint is unchanged.)
+                if (Has.Has(ScxCallback.UpdateIdle) && !Bypassing && Invoke(ref f, (int)ScheduleAt.AfterPutPrev, ScxCallback.UpdateIdle, -1, c, 0)) return;
                 goto case ScheduleAt.AfterPutPrev;
             case ScheduleAt.AfterPutPrev:
                 goto case ScheduleAt.SetNext;
@@ -232,7 +233,7 @@ public sealed partial class Machine
                 // set_next_task_idle(): a task → idle transition notifies ops.update_idle(cpu, true) after the
                 // built-in update (idle → idle is pick_task_idle()'s refresh: no notification). The stopper is a
                 // task, not idle, in the kernel.
-                if (sc.Prev >= 0 && sc.Next < 0 && sc.StopperPreempts != 1 && !Bypassing
+                if (Has.Has(ScxCallback.UpdateIdle) && sc.Prev >= 0 && sc.Next < 0 && sc.StopperPreempts != 1 && !Bypassing
                     && Invoke(ref f, (int)ScheduleAt.PublishCurr, ScxCallback.UpdateIdle, -1, c, 1)) return;
                 goto case ScheduleAt.PublishCurr;
             case ScheduleAt.PublishCurr:
