@@ -1160,6 +1160,9 @@ public sealed partial class Machine
         // and the enable still returns 0 to the link, so the scheduler loads and then exits (ERROR).
         if ((Ops.Flags & OpsFlags.EnqLast) != 0 && !Has.Has(ScxCallback.Enqueue))
             ScxError("SCX_OPS_ENQ_LAST requires ops.enqueue() to be implemented");
+        // SCX_OPS_BUILTIN_IDLE_PER_NODE needs the built-in idle tracking that ops.update_idle turns off.
+        else if ((Ops.Flags & OpsFlags.BuiltinIdlePerNode) != 0 && !BuiltinIdle)
+            ScxError("SCX_OPS_BUILTIN_IDLE_PER_NODE requires CPU idle selection enabled");
 
         for (var i = 0; i < Config.Tasks.Count; i++)
         {

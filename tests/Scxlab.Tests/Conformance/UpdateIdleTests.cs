@@ -81,6 +81,23 @@ public class UpdateIdleTests
         Assert.Equal(ExitKind.None, m.World.Sched.ExitKind);
     }
 
+    /// <summary>validate_ops(): per-node idle tracking needs built-in idle tracking, which update_idle turns off.</summary>
+    private sealed class PerNode(bool keep) : ScxOps
+    {
+        public override OpsFlags Flags => OpsFlags.BuiltinIdlePerNode | (keep ? OpsFlags.KeepBuiltinIdle : OpsFlags.None);
+        public override BpfTask UpdateIdle(TaskContext ctx, int cpu, bool idle) => BpfTask.CompletedTask;
+    }
+
+    [Theory]
+    [InlineData(false, ExitKind.Error)]
+    [InlineData(true, ExitKind.None)]
+    public void Should_RefusePerNodeIdle_When_UpdateIdleTurnsBuiltinIdleOff(bool keepBuiltinIdle, ExitKind expected)
+    {
+        var d = Driver(() => new PerNode(keepBuiltinIdle), 2, [Queued("q", 1501, 0, 0)]);
+        Assert.Equal(expected, d.Machine.World.Sched.ExitKind);
+        if (expected != ExitKind.None) Assert.Equal("SCX_OPS_BUILTIN_IDLE_PER_NODE requires CPU idle selection enabled", d.Machine.World.ExitMessage);
+    }
+
     [Theory]
     [InlineData(false, ExitKind.Error)]
     [InlineData(true, ExitKind.None)]
