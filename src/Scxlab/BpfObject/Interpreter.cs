@@ -585,7 +585,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     case TaskField.Disallow:
                         if (value != 0) throw Fault(pc, "p->scx.disallow: keeping a task out of sched_ext from ops.init_task() is not modelled");
                         return true;
-                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags or TaskField.Tgid or TaskField.Utime or TaskField.Stime:
+                    case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags or TaskField.Tgid or TaskField.Utime or TaskField.Stime or TaskField.SumExecRuntime:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
                     default:
                         throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
@@ -686,7 +686,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             // Immutable or stable for the model's tasks: not interleaving points (as ctx.Pid()).
             case TaskField.Pid or TaskField.Tgid: return (ulong)(uint)ctx.Pid(p);
             case TaskField.Disallow or TaskField.Stime: return 0;
-            case TaskField.Utime: return (ulong)await ctx.TaskRuntime(p);
+            case TaskField.Utime or TaskField.SumExecRuntime: return (ulong)await ctx.TaskRuntime(p);
             case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, task, 0);
             // No PF_* flag is ever set on the model's tasks (no kthreads; PF_EXITING not reported: docs/bpf.md).
             case TaskField.Flags: return 0;

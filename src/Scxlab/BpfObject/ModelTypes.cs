@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -19,7 +19,13 @@ public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
 /// </summary>
 public static class ModelTypes
 {
-    public const int TaskSize = 96;
+    public const int TaskSize = 104;
+
+    /// <summary>The fair-class entity: only its runtime, which the model keeps (p->se.sum_exec_runtime).</summary>
+    public static readonly ModelStruct SchedEntity = new("sched_entity", 8,
+    [
+        new("sum_exec_runtime", 0, 8, false, Task: TaskField.SumExecRuntime),
+    ]);
 
     public static readonly ModelStruct SchedExtEntity = new("sched_ext_entity", 32,
     [
@@ -46,6 +52,7 @@ public static class ModelTypes
         // CPU time: the model charges all of a task's runtime as user time (utime = se.sum_exec_runtime, stime = 0).
         new("utime", 80, 8, false, Task: TaskField.Utime),
         new("stime", 88, 8, false, Task: TaskField.Stime),
+        new("se", 96, 8, false, Struct: "sched_entity"),
     ]);
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
@@ -100,6 +107,7 @@ public static class ModelTypes
     {
         [TaskStruct.Name] = TaskStruct,
         [SchedExtEntity.Name] = SchedExtEntity,
+        [SchedEntity.Name] = SchedEntity,
         [Cpumask.Name] = Cpumask,
         [ScxExitInfo.Name] = ScxExitInfo,
         [ScxInitTaskArgs.Name] = ScxInitTaskArgs,

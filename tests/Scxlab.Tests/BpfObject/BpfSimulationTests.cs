@@ -66,6 +66,16 @@ public class BpfSimulationTests
     }
 
     [Fact]
+    public void Should_ReadTheRuntimeTheModelCharges_When_AProgramReadsSeSumExecRuntimeAndUtime()
+    {
+        // programs/runtime.bpf.c: p->se.sum_exec_runtime and p->utime are the same clock, and it moves in a clocked run.
+        var r = Run(Mixed, BpfExamples.CompileProgram("runtime.bpf.c", "v3"), 2, 200_000_000);
+        var exit = Assert.Single(r.Exits);
+        Assert.Equal("SCX_EXIT_UNREG_BPF", exit.Kind);
+        Assert.Equal("agree=1 ran=1", exit.Message);
+    }
+
+    [Fact]
     public void Should_NeverFireACancelledOrUnarmedTimer_When_Simulated()
     {
         // mode 0: the callback does not re-arm, so the timer fires once (at 1 ms) and never again.
