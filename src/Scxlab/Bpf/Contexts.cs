@@ -37,6 +37,8 @@ public enum CallKind : byte
     DsqIterNew,
     /// <summary>A kfunc's argument check failed (ops_cpu_valid(), validate_node(), …): scx_error().</summary>
     KernelError,
+    /// <summary>bpf_map_update_elem() on a per-CPU hash: the whole update under the bucket lock (BpfObject).</summary>
+    BpfHashPercpuUpdate,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -232,7 +234,7 @@ public class BpfContext
         CallKind.TaskCpusMask => "read p->cpus_ptr",
         CallKind.IdleMaskBits => "read the idle cpumask",
         CallKind.BpfHashLookup => "bpf_map_lookup_elem",
-        CallKind.BpfHashReserve or CallKind.BpfHashPublish => "bpf_map_update_elem",
+        CallKind.BpfHashReserve or CallKind.BpfHashPublish or CallKind.BpfHashPercpuUpdate => "bpf_map_update_elem",
         CallKind.BpfHashDelete => "bpf_map_delete_elem",
         CallKind.ReenqueueLocal => "scx_bpf_reenqueue_local",
         CallKind.DsqReenq => "scx_bpf_dsq_reenq",
@@ -427,17 +429,14 @@ public class BpfContext
             default: return false;
         }
     }
-    /// <summary>
-    /// A BPF_MAP_TYPE_HASH's index (<see cref="Kernel.Machine.KfBpfHash"/>): <paramref name="a"/> and <paramref name="b"/>
-    /// per operation (lookup/delete: key; reserve: key; publish: slot and update flags).
-    /// </summary>
-    public BpfCall<long> BpfHash(CallKind k, MapHandle index, long a, long b = 0)
+    /// <summary>A hashtab.c map's index operation (<see cref="Kernel.Machine.KfBpfHash"/>), its map and arguments in <paramref name="a"/>.</summary>
+    public BpfCall<long> BpfHash(CallKind k, MapHandle index, in BpfHashArgs a)
     {
-        switch (Enter(k, index.Id, a, out var v))
+        switch (Enter(k, index.Id, 0, out var v))
         {
             case 0: return Ready(v);
             case 1:
-                v = M.KfBpfHash(this, k, index.Id, a, b);
+                v = M.KfBpfHash(this, k, index.Id, in a);
                 return Commit(k, v) ? Ready(v) : default;
             default: return default;
         }
@@ -585,4 +584,29 @@ public sealed class DispatchContext : EnqueueContext
 public sealed class CpuReleaseContext : BpfContext
 {
     public BpfCall<int> ReenqueueLocal() => Deferred(CallKind.ReenqueueLocal, 0, 0, 0, 0, 0, static v => (int)v);
+}
+
+/// <summary>One hashtab.c map and one operation's arguments, as <see cref="Kernel.Machine.KfBpfHash"/> takes them.</summary>
+public readonly struct BpfHashArgs
+{
+    /// <summary>The map's name (for the model-limit message).</summary>
+    public string Name { get; init; }
+    /// <summary>key_size rounded up to 8-byte words: the key is compared word by word.</summary>
+    public int KeyWords { get; init; }
+    public int MaxEntries { get; init; }
+    /// <summary>Preallocated elements: max_entries, plus one per CPU for BPF_MAP_TYPE_HASH.</summary>
+    public int Slots { get; init; }
+    public bool Lru { get; init; }
+    /// <summary>BPF_F_NO_COMMON_LRU: per-CPU LRU lists.</summary>
+    public bool NoCommonLru { get; init; }
+    /// <summary>The key (lookup, delete, reserve, per-CPU update), <see cref="KeyWords"/> words.</summary>
+    public long[] Key { get; init; }
+    /// <summary>Publish: the reserved element.</summary>
+    public long Slot { get; init; }
+    /// <summary>Publish and per-CPU update: BPF_ANY, BPF_NOEXIST or BPF_EXIST.</summary>
+    public long Flags { get; init; }
+    /// <summary>Per-CPU update: the value's words (the program's value, read before the call), the values map and the CPU.</summary>
+    public long[] Value { get; init; }
+    public int ValuesMapId { get; init; }
+    public int Cpu { get; init; }
 }

@@ -50,7 +50,9 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.Stack => maps.Stack(m.Name, m.MaxEntries),
                 MapTypes.Array => maps.Array(m.Name, Math.Max(1, m.MaxEntries * Interpreter.MapStride(m) / 8)),
                 // The values (max_entries + one element per CPU, as the kernel preallocates); the index is separate.
-                MapTypes.Hash => maps.Array(m.Name, Math.Max(1, Interpreter.HashSlots(m, maps.CpuCount) * Interpreter.MapStride(m) / 8)),
+                MapTypes.Hash or MapTypes.LruHash => maps.Array(m.Name, Math.Max(1, Interpreter.HashSlots(m, maps.CpuCount) * Interpreter.MapStride(m) / 8)),
+                // A value per CPU in each element, element-major.
+                MapTypes.PercpuHash or MapTypes.LruPercpuHash => maps.Array(m.Name, Math.Max(1, Interpreter.HashSlots(m, maps.CpuCount) * maps.CpuCount * Interpreter.MapStride(m) / 8)),
                 // One copy of the array per CPU, CPU-major.
                 MapTypes.PercpuArray => maps.Array(m.Name, Math.Max(1, maps.CpuCount * m.MaxEntries * Interpreter.MapStride(m) / 8)),
                 // Per-task values, laid out like an array indexed by task (word-addressed like every shared value).
@@ -64,10 +66,10 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         }
         _hashIndex = new MapHandle[_obj.Maps.Count];
         for (var i = 0; i < _obj.Maps.Count; i++)
-            if (_obj.Maps[i].Type == MapTypes.Hash)
+            if (MapTypes.IsHash(_obj.Maps[i].Type))
             {
-                if (_obj.Maps[i].KeySize is < 1 or > 8) throw new BpfLoadException($"map {_obj.Maps[i].Name}: BPF_MAP_TYPE_HASH keys of {_obj.Maps[i].KeySize} bytes are not modelled (1 to 8)");
-                _hashIndex[i] = maps.Array(_obj.Maps[i].Name + "#index", 1 + 2 * Interpreter.HashSlots(_obj.Maps[i], maps.CpuCount));
+                if (_obj.Maps[i].KeySize < 1) throw new BpfLoadException($"map {_obj.Maps[i].Name}: {MapTypes.Name(_obj.Maps[i].Type)} needs a key (key_size {_obj.Maps[i].KeySize})");
+                _hashIndex[i] = maps.Array(_obj.Maps[i].Name + "#index", Interpreter.HashIndexWords(_obj.Maps[i], maps.CpuCount));
             }
         _globals = new MapHandle[_obj.Globals.Count];
         for (var i = 0; i < _obj.Globals.Count; i++)
@@ -152,13 +154,21 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         }
         for (var i = 0; i < _globals.Length; i++)
             if (!_obj.Globals[i].ReadOnly && ScanWords(maps, _globals[i], pid)) return true;
-        // A hash map holds a task when a live element's key is its pid (values are scanned above).
+        // A hash map holds a task when a live element's key is its pid, or has it in a word (values are scanned above).
         for (var i = 0; i < _hashIndex.Length; i++)
         {
             var h = _hashIndex[i];
-            if (_obj.Maps[i].Type != MapTypes.Hash) continue;
-            for (var s = 0; 2 + 2 * s < h.Capacity; s++)
-                if (maps.Get(h, 1 + 2 * s) == 1 && (maps.Get(h, 2 + 2 * s) == pid || (int)maps.Get(h, 2 + 2 * s) == pid)) return true;
+            if (!MapTypes.IsHash(_obj.Maps[i].Type)) continue;
+            var e = 1 + Interpreter.KeyWords(_obj.Maps[i]);
+            for (var s = 0; 1 + e * s < h.Capacity; s++)
+            {
+                if (maps.Get(h, 1 + e * s) != 1) continue;
+                for (var w = 1; w < e; w++)
+                {
+                    var v = maps.Get(h, 1 + e * s + w);
+                    if (v == pid || (int)v == pid || (int)(v >> 32) == pid) return true;
+                }
+            }
         }
         return false;
     }

@@ -466,7 +466,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             if (idx >= maps.Length) throw Fault(pc, "bad map value pointer");
             h = maps[idx];
             var md = obj.Maps[idx];
-            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : md.Type == MapTypes.Hash ? HashSlots(md, cpuCount) : md.MaxEntries);
+            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : MapTypes.IsHash(md.Type) ? HashSlots(md, cpuCount) * (MapTypes.IsPerCpu(md.Type) ? cpuCount : 1) : md.MaxEntries);
         }
         if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
         if ((off & 7) + size > 8) throw Fault(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
@@ -475,16 +475,60 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     internal static int MapStride(BpfMapDef m) => (m.ValueSize + 7) / 8 * 8;
 
-    /// <summary>A hash map's elements: max_entries plus one per CPU, as the kernel preallocates (an update in flight needs one).</summary>
-    internal static int HashSlots(BpfMapDef m, int cpus) => m.MaxEntries + cpus;
+    /// <summary>
+    /// A hash map's preallocated elements: max_entries, plus one per CPU for BPF_MAP_TYPE_HASH (the kernel's extra
+    /// elements, for updates in flight; htab_has_extra_elems() is false for the LRU and per-CPU flavors).
+    /// </summary>
+    internal static int HashSlots(BpfMapDef m, int cpus) => m.Type == MapTypes.Hash ? m.MaxEntries + cpus : m.MaxEntries;
 
-    /// <summary>A hash map key (1 to 8 bytes, little-endian) as one word.</summary>
-    private async BpfTask<long> HashKey(BpfContext ctx, BpfMapDef m, ulong ptr, byte[] stack, int pc)
+    /// <summary>Words of a hash map key: key_size bytes, little-endian, zero-padded to whole words.</summary>
+    internal static int KeyWords(BpfMapDef m) => (m.KeySize + 7) / 8;
+
+    /// <summary>Index words of a hash map: the count, then (state, key words) per element.</summary>
+    internal static int HashIndexWords(BpfMapDef m, int cpus) => 1 + (1 + KeyWords(m)) * HashSlots(m, cpus);
+
+    /// <summary>The key at <paramref name="ptr"/> as <see cref="KeyWords"/> words.</summary>
+    private async BpfTask<long[]> HashKey(BpfContext ctx, BpfMapDef m, ulong ptr, byte[] stack, int pc) =>
+        await ReadWords(ctx, ptr, m.KeySize, stack, pc);
+
+    /// <summary><paramref name="size"/> bytes at <paramref name="ptr"/> as little-endian words (the last one zero-padded).</summary>
+    private async BpfTask<long[]> ReadWords(BpfContext ctx, ulong ptr, int size, byte[] stack, int pc)
     {
-        if (m.KeySize is 1 or 2 or 4 or 8) return (long)await Load(ctx, ptr, m.KeySize, stack, pc);
-        ulong key = 0;
-        for (var k = 0; k < m.KeySize; k++) key |= await Load(ctx, ptr + (ulong)k, 1, stack, pc) << (8 * k);
-        return (long)key;
+        var words = new long[(size + 7) / 8];
+        for (var o = 0; o < size;)
+        {
+            var n = size - o >= 8 && o % 8 == 0 ? 8 : size - o >= 4 && o % 4 == 0 ? 4 : size - o >= 2 && o % 2 == 0 ? 2 : 1;
+            words[o / 8] |= (long)(await Load(ctx, ptr + (ulong)o, n, stack, pc) << (8 * (o % 8)));
+            o += n;
+        }
+        return words;
+    }
+
+    private BpfHashArgs HashArgs(BpfContext ctx, int mi, long[] key, long slot = 0, long flags = 0, long[]? value = null)
+    {
+        var m = obj.Maps[mi];
+        return new BpfHashArgs
+        {
+            Name = m.Name,
+            KeyWords = KeyWords(m),
+            MaxEntries = m.MaxEntries,
+            Slots = HashSlots(m, cpuCount),
+            Lru = MapTypes.IsLru(m.Type),
+            NoCommonLru = (m.Flags & MapTypes.NoCommonLru) != 0,
+            Key = key,
+            Slot = slot,
+            Flags = flags,
+            Value = value ?? [],
+            ValuesMapId = maps[mi].Id,
+            Cpu = ctx.M.Actor(ctx.ActorId).Cpu,
+        };
+    }
+
+    /// <summary>The address of element <paramref name="slot"/>'s value in hash map <paramref name="mi"/> (a per-CPU one: <paramref name="cpu"/>'s copy).</summary>
+    private ulong HashValueAddr(int mi, long slot, int cpu)
+    {
+        var m = obj.Maps[mi];
+        return Mem.Addr(Region.MapValue, mi, (MapTypes.IsPerCpu(m.Type) ? (int)slot * cpuCount + cpu : (int)slot) * MapStride(m));
     }
 
     private async BpfTask<ulong> Load(BpfContext ctx, ulong addr, int size, byte[] stack, int pc)
@@ -786,10 +830,11 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_lookup_elem");
                 var m = obj.Maps[mi];
-                if (m.Type == MapTypes.Hash)
+                if (MapTypes.IsHash(m.Type))
                 {
-                    var slot = await ctx.BpfHash(CallKind.BpfHashLookup, hashIndex[mi], await HashKey(ctx, m, r[2], stack, pc));
-                    return slot < 0 ? 0 : (long)Mem.Addr(Region.MapValue, mi, (int)slot * MapStride(m));
+                    var slot = await ctx.BpfHash(CallKind.BpfHashLookup, hashIndex[mi], HashArgs(ctx, mi, await HashKey(ctx, m, r[2], stack, pc)));
+                    // A per-CPU hash gives the copy of the CPU the program runs on.
+                    return slot < 0 ? 0 : (long)HashValueAddr(mi, slot, ctx.M.Actor(ctx.ActorId).Cpu);
                 }
                 if (m.Type == MapTypes.ArrayOfMaps)
                 {
@@ -809,6 +854,14 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_lookup_percpu_elem");
                 var m = obj.Maps[mi];
+                if (m.Type is MapTypes.PercpuHash or MapTypes.LruPercpuHash)
+                {
+                    var hcpu = (uint)r[3];
+                    var hkey = await HashKey(ctx, m, r[2], stack, pc);
+                    if (hcpu >= (uint)cpuCount) return 0;
+                    var slot = await ctx.BpfHash(CallKind.BpfHashLookup, hashIndex[mi], HashArgs(ctx, mi, hkey));
+                    return slot < 0 ? 0 : (long)HashValueAddr(mi, slot, (int)hcpu);
+                }
                 if (m.Type != MapTypes.PercpuArray) throw Fault(pc, $"bpf_map_lookup_percpu_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
                 var cpu = (uint)r[3];
@@ -819,16 +872,23 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_update_elem");
                 var m = obj.Maps[mi];
-                if (m.Type == MapTypes.Hash)
+                if (MapTypes.IsHash(m.Type))
                 {
                     // BPF_ANY 0, BPF_NOEXIST 1, BPF_EXIST 2; BPF_F_LOCK (4) needs a bpf_spin_lock in the value: -EINVAL here.
                     if (r[4] > 2) return -EINVAL;
                     var hkey = await HashKey(ctx, m, r[2], stack, pc);
+                    if (MapTypes.IsPerCpu(m.Type))
+                    {
+                        // The per-CPU flavors copy the value into this CPU's copy under the bucket lock: one step.
+                        var words = await ReadWords(ctx, r[3], m.ValueSize, stack, pc);
+                        System.Array.Resize(ref words, MapStride(m) / 8);
+                        return await ctx.BpfHash(CallKind.BpfHashPercpuUpdate, hashIndex[mi], HashArgs(ctx, mi, hkey, flags: (long)r[4], value: words));
+                    }
                     // hashtab.c: a new element gets the value first, then the bucket lock checks the flags and links it.
-                    var slot = await ctx.BpfHash(CallKind.BpfHashReserve, hashIndex[mi], hkey);
+                    var slot = await ctx.BpfHash(CallKind.BpfHashReserve, hashIndex[mi], HashArgs(ctx, mi, hkey));
                     if (slot < 0) return slot;
-                    await CopyValue(ctx, Mem.Addr(Region.MapValue, mi, (int)slot * MapStride(m)), r[3], m.ValueSize, stack, pc);
-                    return await ctx.BpfHash(CallKind.BpfHashPublish, hashIndex[mi], slot, (long)r[4]);
+                    await CopyValue(ctx, HashValueAddr(mi, slot, 0), r[3], m.ValueSize, stack, pc);
+                    return await ctx.BpfHash(CallKind.BpfHashPublish, hashIndex[mi], HashArgs(ctx, mi, hkey, slot, (long)r[4]));
                 }
                 if (m.Type != MapTypes.Array) throw Fault(pc, $"bpf_map_update_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
@@ -848,8 +908,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_delete_elem");
                 var m = obj.Maps[mi];
-                if (m.Type == MapTypes.Hash)
-                    return await ctx.BpfHash(CallKind.BpfHashDelete, hashIndex[mi], await HashKey(ctx, m, r[2], stack, pc));
+                if (MapTypes.IsHash(m.Type))
+                    return await ctx.BpfHash(CallKind.BpfHashDelete, hashIndex[mi], HashArgs(ctx, mi, await HashKey(ctx, m, r[2], stack, pc)));
                 return -EINVAL; // array elements cannot be deleted
             }
             case Helpers.SpinLock:

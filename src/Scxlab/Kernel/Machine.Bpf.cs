@@ -803,80 +803,156 @@ public sealed partial class Machine
     }
 
     /// <summary>
-    /// A BPF_MAP_TYPE_HASH, as kernel/bpf/hashtab.c's preallocated htab behaves: the index words are
-    /// [count, (state, key) × slots] (state 0 free, 1 in the table, 2 reserved by an update in flight) and the
-    /// values live in a parallel array the program reads and writes through pointers. An update reserves a free
-    /// element, copies the value into it (the program's own stores), then publishes it: under the bucket lock
-    /// the kernel checks BPF_NOEXIST/BPF_EXIST and max_entries and replaces an old element with the new one, so
-    /// a reader never sees a half-written value, and one holding the old element's pointer keeps reading it
-    /// until the element is reused. Slots = max_entries + one per CPU (the kernel's extra elements).
-    /// Returns: lookup the slot or -1; reserve the slot or -E2BIG; publish and delete 0 or -errno.
+    /// The hashtab.c maps, as kernel/bpf/hashtab.c's preallocated htab behaves. The index words are
+    /// [count, (state, key words) × slots] (state 0 free, 1 in the table, 2 reserved by an update in flight); the
+    /// values live in a parallel map the program reads and writes through pointers (a per-CPU flavor: one value
+    /// per CPU and element, element-major).
+    /// <list type="bullet">
+    /// <item>BPF_MAP_TYPE_HASH: an update reserves a free element, copies the value into it (the program's own
+    /// stores), then publishes it: under the bucket lock the kernel checks BPF_NOEXIST/BPF_EXIST and max_entries and
+    /// replaces an old element with the new one, so a reader never sees a half-written value, and one holding the
+    /// old element's pointer keeps reading it until the element is reused. Slots = max_entries + one per CPU (the
+    /// kernel's extra elements).</item>
+    /// <item>BPF_MAP_TYPE_LRU_HASH: the same three steps (htab_lru_map_update_elem() pops a node before the lock),
+    /// max_entries slots, and no max_entries check (the LRU makes room instead). Which element the LRU lists would
+    /// evict is not modelled: a pop the kernel could answer by evicting stops the run naming the model's limit
+    /// (<see cref="LruMayEvict"/>); before that point an LRU hash is a hash.</item>
+    /// <item>BPF_MAP_TYPE_PERCPU_HASH and BPF_MAP_TYPE_LRU_PERCPU_HASH: one step under the bucket lock
+    /// (<see cref="CallKind.BpfHashPercpuUpdate"/>): an existing element's copy for this CPU is overwritten in place;
+    /// a new element gets the value on this CPU and zeroes on the others before it is linked. No extra elements:
+    /// the (max_entries + 1)th key is -E2BIG.</item>
+    /// </list>
+    /// Returns: lookup the slot or -1; reserve the slot or -errno; publish, update and delete 0 or -errno.
     /// </summary>
-    internal long KfBpfHash(BpfContext ctx, CallKind k, int mapId, long a, long b)
+    internal long KfBpfHash(BpfContext ctx, CallKind k, int mapId, in BpfHashArgs a)
     {
         var h = MapLayout.Maps[mapId].Handle;
         var m = World.Maps.AsSpan(h.Offset, h.Capacity);
-        var slots = (h.Capacity - 1) / 2;
-        int Find(Span<long> w, long key)
+        var kw = a.KeyWords;
+        var e = 1 + kw;
+        var slots = a.Slots;
+        var key = a.Key;
+        int Find(Span<long> w, ReadOnlySpan<long> key)
         {
             for (var i = 0; i < slots; i++)
-                if (w[1 + 2 * i] == 1 && w[2 + 2 * i] == key) return i;
+                if (w[1 + e * i] == 1 && w.Slice(2 + e * i, kw).SequenceEqual(key)) return i;
             return -1;
         }
-        const long ENOENT = 2, EEXIST = 17, E2BIG = 7;
+        int Free(Span<long> w)
+        {
+            for (var i = 0; i < slots; i++)
+                if (w[1 + e * i] == 0) return i;
+            return -1;
+        }
+        const long ENOENT = 2, ENOMEM = 12, EEXIST = 17, E2BIG = 7;
+        var flags = a.Flags;
+        long CheckFlags(int old) => (flags & 3) switch
+        {
+            1 when old >= 0 => -EEXIST,              // BPF_NOEXIST
+            2 when old < 0 => -ENOENT,               // BPF_EXIST
+            _ => 0,
+        };
         switch (k)
         {
             case CallKind.BpfHashLookup:
                 TouchMap(mapId, false);
-                return Find(m, a);
+                return Find(m, key);
             case CallKind.BpfHashDelete:
             {
                 TouchMap(mapId, true);
-                var i = Find(m, a);
+                var i = Find(m, key);
                 if (i < 0) return -ENOENT;
-                m[1 + 2 * i] = 0;
+                m[1 + e * i] = 0;
                 m[0]--;
                 return 0;
             }
             case CallKind.BpfHashReserve:
             {
                 TouchMap(mapId, true);
-                for (var i = 0; i < slots; i++)
-                    if (m[1 + 2 * i] == 0)
-                    {
-                        m[1 + 2 * i] = 2;
-                        m[2 + 2 * i] = a;
-                        return i;
-                    }
-                return -E2BIG;
+                if (a.Lru && LruMayEvict(m, e, in a)) return -ENOMEM;
+                var i = Free(m);
+                if (i < 0) return a.Lru ? -ENOMEM : -E2BIG;
+                m[1 + e * i] = 2;
+                key.CopyTo(m.Slice(2 + e * i, kw));
+                return i;
             }
             case CallKind.BpfHashPublish:
             {
                 TouchMap(mapId, true);
-                var slot = (int)a;
-                var key = m[2 + 2 * slot];
-                var old = Find(m, key);
-                var maxEntries = slots - N;
-                long err = (b & 3) switch
-                {
-                    1 when old >= 0 => -EEXIST,              // BPF_NOEXIST
-                    2 when old < 0 => -ENOENT,               // BPF_EXIST
-                    _ when old < 0 && m[0] >= maxEntries => -E2BIG,
-                    _ => 0,
-                };
+                var slot = (int)a.Slot;
+                var old = Find(m, m.Slice(2 + e * slot, kw));
+                var err = CheckFlags(old);
+                if (err == 0 && !a.Lru && old < 0 && m[0] >= a.MaxEntries) err = -E2BIG;
                 if (err != 0)
                 {
-                    m[1 + 2 * slot] = 0;
+                    m[1 + e * slot] = 0;
                     return err;
                 }
-                if (old >= 0) m[1 + 2 * old] = 0;
+                if (old >= 0) m[1 + e * old] = 0;
                 else m[0]++;
-                m[1 + 2 * slot] = 1;
+                m[1 + e * slot] = 1;
+                return 0;
+            }
+            case CallKind.BpfHashPercpuUpdate:
+            {
+                TouchMap(mapId, true);
+                // __htab_lru_percpu_map_update_elem() pops a node before the lock unless the flags are BPF_EXIST.
+                if (a.Lru && (a.Flags & 3) != 2 && LruMayEvict(m, e, in a)) return -ENOMEM;
+                var old = Find(m, key);
+                var err = CheckFlags(old);
+                if (err != 0) return err;
+                TouchMap(a.ValuesMapId, true);
+                var vh = MapLayout.Maps[a.ValuesMapId].Handle;
+                var values = World.Maps.AsSpan(vh.Offset, vh.Capacity);
+                var vw = a.Value.Length;
+                if (old >= 0)
+                {
+                    a.Value.CopyTo(values.Slice((old * N + a.Cpu) * vw, vw));
+                    return 0;
+                }
+                var i = Free(m);
+                if (i < 0) return a.Lru ? -ENOMEM : -E2BIG;
+                values.Slice(i * N * vw, N * vw).Clear();
+                a.Value.CopyTo(values.Slice((i * N + a.Cpu) * vw, vw));
+                key.CopyTo(m.Slice(2 + e * i, kw));
+                m[1 + e * i] = 1;
+                m[0]++;
                 return 0;
             }
             default:
                 throw new System.Diagnostics.UnreachableException($"hash op {k}");
         }
+    }
+
+    /// <summary>
+    /// Whether the kernel's LRU could evict an element to give this pop a node (bpf_lru_list.c), in which case the
+    /// run stops naming the model's limit. Common LRU lists: a CPU whose local free list is empty refills it with
+    /// target_free = clamp(max_entries / nr_cpus / 2, 1, LOCAL_FREE_TARGET) nodes from the global free list and
+    /// shrinks (evicts) when fewer are there. Each other CPU's local free list holds at most target_free nodes, so
+    /// the global list holds at least max_entries − in-use − (nr_cpus − 1) × target_free: with at most
+    /// max_entries − nr_cpus × target_free elements in use no pop can evict. BPF_F_NO_COMMON_LRU: each CPU owns
+    /// max_entries / nr_cpus nodes and evicts when its own are all in use: fewer in use than that cannot.
+    /// </summary>
+    private bool LruMayEvict(Span<long> m, int e, in BpfHashArgs a)
+    {
+        var inUse = 0;
+        for (var i = 0; i < a.Slots; i++)
+            if (m[1 + e * i] != 0) inUse++;
+        string why;
+        if (a.NoCommonLru)
+        {
+            var own = a.MaxEntries / N;
+            if (inUse < own) return false;
+            why = $"BPF_F_NO_COMMON_LRU: {own} nodes per CPU";
+        }
+        else
+        {
+            var target = Math.Clamp(a.MaxEntries / N / 2, 1, 128);
+            if (inUse <= a.MaxEntries - N * target) return false;
+            why = $"target_free {target} per CPU";
+        }
+        ScxError($"scxlab: LRU hash {a.Name}: {inUse} of its {a.MaxEntries} elements in use: from here the kernel's LRU lists may evict an element to make room ({why}), and which one they evict is not modelled (raise max_entries)");
+        return true;
     }
 
     internal long KfMap(BpfContext ctx, CallKind k, int mapId, long key, long value)

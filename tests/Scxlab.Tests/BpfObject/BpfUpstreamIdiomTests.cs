@@ -369,6 +369,61 @@ public class BpfHashMapTests
     }
 }
 
+/// <summary>
+/// programs/hash_kinds.bpf.c: keys over 8 bytes, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_HASH and
+/// BPF_MAP_TYPE_LRU_PERCPU_HASH with hashtab.c's return codes, and the point where the kernel's LRU could evict.
+/// </summary>
+public class BpfHashKindsTests
+{
+    private const string TwoDispatchers = """
+        name: two-dispatchers
+        cpus: 2
+        policy: simple
+        tasks:
+          - { name: p, allowed: [0, 1], cpu: 0, state: queued }
+          - { name: q, allowed: [0, 1], cpu: 1, state: queued }
+        rounds:
+          - { cpu: 0, count: 2 }
+          - { cpu: 1, count: 2 }
+        check: [all]
+        """;
+
+    private static ExploreResult Run(string rodata, string scenario = "seed-race-r1", Strategy strategy = Strategy.Reduced)
+    {
+        var obj = BpfExamples.CompileProgram("hash_kinds.bpf.c", "v3");
+        var s = scenario.EndsWith(".yaml") ? ScenarioLoader.Parse(TwoDispatchers, scenario) : ScenarioLoader.Resolve(scenario);
+        return new Explorer(new Machine(s.ToConfig(obj + rodata)), new ExploreOptions { Checks = s.Checks, Strategy = strategy }).Run();
+    }
+
+    [Fact]
+    public void Should_ReturnHashtabsCodes_When_AProgramUsesWideKeysPerCpuAndLruHashes() =>
+        // wide keys: two keys differing in the third word both insert, each reads back its own value, a third misses;
+        // per-CPU: this CPU's copy 7,8, the other CPU's copy of the new element 0, BPF_NOEXIST on it -EEXIST, BPF_EXIST
+        // updates in place (9,9), and the third key of max_entries 2 is -E2BIG (no extra elements); LRU: as a hash.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: ins=0 ins2=0 get=1020 miss=-1 del=-2 pc=0 pcv=78 other=0 dup=-17 exist=0 inplace=99 full=-7 lru=-17 lru2=301 lrupc=20 lrudel=-2",
+            Assert.Single(Run("").Violations).Violation.ToString());
+
+    [Fact]
+    public void Should_StopNamingTheModelsLimit_When_AnLruHashFillsPastWhereTheKernelCouldEvict()
+    {
+        // max_entries 64 on 2 CPUs: target_free = clamp(64 / 2 / 2, 1, 128) = 16, so a pop with more than
+        // 64 - 2 * 16 = 32 elements in use may find the global free list short and shrink (evict).
+        var v = Assert.Single(Run("@fill=1").Violations).Violation.ToString();
+        Assert.Contains("scxlab: LRU hash lru: 33 of its 64 elements in use", v);
+    }
+
+    [Theory]
+    [InlineData(Strategy.Dfs)]
+    [InlineData(Strategy.Reduced)]
+    public void Should_LetOneBpfNoexistInsertWin_When_CpusRaceOnOnePerCpuKey(Strategy strategy)
+    {
+        var r = Run("@race=1", "test.yaml", strategy);
+        Assert.True(r.Complete);
+        Assert.Empty(r.Violations);
+        Assert.True(r.Stats.States > 50, $"{r.Stats.States} states");
+    }
+}
+
 /// <summary>programs/compat_move.bpf.c: the flavored names scx's compat.bpf.h calls scx_bpf_dsq_move_to_local by.</summary>
 public class BpfCompatMoveTests
 {
