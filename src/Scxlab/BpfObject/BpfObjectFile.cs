@@ -867,11 +867,15 @@ public sealed class BpfObjectFile : ISourceMap
 
 public static class MapTypes
 {
-    public const int Hash = 1, Array = 2, PercpuHash = 5, PercpuArray = 6, LruHash = 9, LruPercpuHash = 10, ArrayOfMaps = 12, Queue = 22, Stack = 23, TaskStorage = 29, CgrpStorage = 32;
+    public const int Hash = 1, Array = 2, PerfEventArray = 4, PercpuHash = 5, PercpuArray = 6, LruHash = 9, LruPercpuHash = 10, ArrayOfMaps = 12, Queue = 22, Stack = 23, TaskStorage = 29, CgrpStorage = 32;
     /// <summary>BPF_F_NO_COMMON_LRU: an LRU hash with per-CPU LRU lists (map_flags).</summary>
     public const long NoCommonLru = 1 << 1;
-    /// <summary>CgrpStorage is accepted as a declaration only: the model has no cgroups, so no program it runs can reach one.</summary>
-    public static bool Supported(int t) => t is Hash or Array or PercpuHash or PercpuArray or LruHash or LruPercpuHash or ArrayOfMaps or Queue or Stack or TaskStorage or CgrpStorage;
+    /// <summary>
+    /// CgrpStorage is accepted as a declaration only: the model has no cgroups, so no program it runs can reach one.
+    /// So is PerfEventArray (scx's PMU library): the model has no perf events, and the helpers that read one are not
+    /// implemented, so a program that can reach them is refused at load (a poisoned call).
+    /// </summary>
+    public static bool Supported(int t) => t is Hash or Array or PerfEventArray or PercpuHash or PercpuArray or LruHash or LruPercpuHash or ArrayOfMaps or Queue or Stack or TaskStorage or CgrpStorage;
     /// <summary>The hashtab.c flavors: a key index and preallocated elements (see <c>Machine.KfBpfHash</c>).</summary>
     public static bool IsHash(int t) => t is Hash or PercpuHash or LruHash or LruPercpuHash;
     /// <summary>A value per possible CPU in each element.</summary>
@@ -879,7 +883,7 @@ public static class MapTypes
     public static bool IsLru(int t) => t is LruHash or LruPercpuHash;
     public static string Name(int t) => t switch
     {
-        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", PercpuHash => "BPF_MAP_TYPE_PERCPU_HASH", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY",
+        Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", PerfEventArray => "BPF_MAP_TYPE_PERF_EVENT_ARRAY", PercpuHash => "BPF_MAP_TYPE_PERCPU_HASH", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY",
         LruHash => "BPF_MAP_TYPE_LRU_HASH", LruPercpuHash => "BPF_MAP_TYPE_LRU_PERCPU_HASH", ArrayOfMaps => "BPF_MAP_TYPE_ARRAY_OF_MAPS", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
         TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", CgrpStorage => "BPF_MAP_TYPE_CGRP_STORAGE", _ => $"#{t}",
     };

@@ -61,6 +61,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.ArrayOfMaps => maps.Array(m.Name, 1),
                 // No cgroups: the map is never reached (BpfObjectFile.RunEntries), one word stands in.
                 MapTypes.CgrpStorage => maps.Array(m.Name, 1),
+                // No perf events: the helpers that read one are refused wherever a program can reach them.
+                MapTypes.PerfEventArray => maps.Array(m.Name, 1),
                 _ => throw new BpfLoadException($"map {m.Name}: map type {MapTypes.Name(m.Type)} is not supported by the model"),
             };
         }
@@ -92,7 +94,10 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount, _hashIndex);
         // struct bpf_cpumask objects, only for an object that can create them (a slot each: [refcount, bits]).
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_create"))
-            _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", 2 * Interpreter.CpumaskPoolSize);
+        {
+            _vm.CpumaskPoolSize = Interpreter.CpumaskPoolSlots(maps.TaskCount, maps.CpuCount);
+            _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", 2 * _vm.CpumaskPoolSize);
+        }
         // Task storage: whether each task's storage exists (created by a get with F_CREATE, removed by delete).
         _vm.StorageState = new MapHandle[_obj.Maps.Count];
         for (var i = 0; i < _obj.Maps.Count; i++)

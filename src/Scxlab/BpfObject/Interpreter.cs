@@ -649,7 +649,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     /// <summary>Cmpxchg packs expected &lt;&lt; 32 | new for sizes up to 4; Cmpxchg64 takes the new value whole and the
     /// expected one from <see cref="BpfContext.CmpxchgExpected"/>.</summary>
-    internal enum MemOp : long { Store = 0, Add = 1, Or = 2, And = 3, Xor = 4, Xchg = 5, Cmpxchg = 6, Cmpxchg64 = 7 }
+    /// <summary>A shared-memory write's operation. <see cref="ClaimPair"/> is bpf_cpumask_create()'s allocation (see <see cref="SharedMemory.Write"/>).</summary>
+    internal enum MemOp : long { Store = 0, Add = 1, Or = 2, And = 3, Xor = 4, Xchg = 5, Cmpxchg = 6, Cmpxchg64 = 7, ClaimPair = 8 }
 
     internal static long MemWriteKey(int byteOffset, int size, MemOp op) => (long)(uint)(byteOffset >> 3) | ((long)(byteOffset & 7) << 32) | ((long)size << 40) | ((long)op << 48);
 
@@ -1206,15 +1207,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             case Kfunc.CpumaskCreate:
             {
-                // A free slot (reference count 0) is claimed with a compare-and-swap of its count, then cleared.
-                for (var s = 0; s < CpumaskPoolSize; s++)
-                {
-                    var old = await ctx.MemWrite(CpumaskPool, MemWriteKey(2 * s * 8, 4, MemOp.Cmpxchg), (long)((0UL << 32) | 1));
-                    if (old != 0) continue;
-                    await ctx.MemWrite(CpumaskPool, MemWriteKey((2 * s + 1) * 8, 8, MemOp.Store), 0);
-                    return (long)Mem.Addr(Region.BpfCpumask, s, 0);
-                }
-                return 0; // NULL, as the kernel's allocator returns when it has no memory (the model's pool is full)
+                // bpf_mem_cache_alloc() hands out memory no other program can see until it is published, so the
+                // allocation is one step: the first free slot (reference count 0) gets count 1 and no CPUs.
+                var claimed = await ctx.MemWrite(CpumaskPool, MemWriteKey(0, 8, MemOp.ClaimPair), 0);
+                if (claimed >= 0) return (long)Mem.Addr(Region.BpfCpumask, (int)claimed, 0);
+                // The kernel's allocator fails only without memory: a full pool is the model's limit, not a NULL to hand
+                // the program (a scheduler failing its ops.init_task with -ENOMEM here would be a false alarm).
+                throw new PolicyMisuseException($"scxlab: no room for a struct bpf_cpumask: the model's pool holds {CpumaskPoolSize} live objects (16 + 2 per task + 4 per CPU of the scenario) and all are in use");
             }
             case Kfunc.CpumaskAcquire:
             {
@@ -1610,7 +1609,15 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     internal Func<int, int, bool> TimerHasActor = static (_, _) => true;
     /// <summary>cpumask_any_distribute()'s per-CPU distribute_cpu_mask_prev, one word per CPU (0 at boot).</summary>
     internal MapHandle DistributePrev;
-    internal const int CpumaskPoolSize = 16;
+    /// <summary>Objects in <see cref="CpumaskPool"/> (<see cref="CpumaskPoolSlots"/> of the scenario).</summary>
+    internal int CpumaskPoolSize;
+
+    /// <summary>
+    /// The struct bpf_cpumask pool for a scenario: room for per-task masks (scx_cosmos, scx_bpfland keep one or two per
+    /// task), per-CPU ones (domains, LLC, SMT siblings) and a few globals. Its size changes no search: bpf_cpumask_create()
+    /// claims the first free slot either way.
+    /// </summary>
+    internal static int CpumaskPoolSlots(int tasks, int cpus) => 16 + 2 * tasks + 4 * cpus;
 
     /// <summary>A cpumask argument as a bit word: a bpf_cpumask, p->cpus_ptr, the idle or the online mask.</summary>
     private async BpfTask<ulong> MaskBits(BpfContext ctx, ulong mask, int pc, string kfunc)

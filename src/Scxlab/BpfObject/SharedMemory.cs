@@ -12,6 +12,7 @@ internal static class SharedMemory
         var byteOff = (int)((key >> 32) & 0xff);
         var size = (int)((key >> 40) & 0xff);
         var op = (Interpreter.MemOp)((key >> 48) & 0xff);
+        if (op == Interpreter.MemOp.ClaimPair) return ClaimPair(m, h);
         if (size is not (1 or 2 or 4 or 8) || byteOff + size > 8) throw new PolicyMisuseException($"bad shared-memory write (offset {byteOff}, size {size})");
         var slot = MapOps.ArraySlot(h, word);
         var shift = byteOff * 8;
@@ -28,5 +29,22 @@ internal static class SharedMemory
         var mask = Interpreter.Truncate(ulong.MaxValue, size) << shift;
         m[slot] = (long)((w & ~mask) | (nv << shift));
         return (long)old;
+    }
+
+    /// <summary>
+    /// The first pair of words [count, payload] whose 32-bit count is 0 gets count 1 and a zero payload, in one step:
+    /// bpf_cpumask_create() on the pool of struct bpf_cpumask objects. Returns the pair's index, or -1 if all are taken.
+    /// </summary>
+    private static long ClaimPair(Span<long> m, MapHandle h)
+    {
+        for (var s = 0; 2 * s + 1 < h.Capacity; s++)
+        {
+            var count = MapOps.ArraySlot(h, 2 * s);
+            if ((uint)m[count] != 0) continue;
+            m[count] = (m[count] & ~0xffffffffL) | 1;
+            m[MapOps.ArraySlot(h, 2 * s + 1)] = 0;
+            return s;
+        }
+        return -1;
     }
 }

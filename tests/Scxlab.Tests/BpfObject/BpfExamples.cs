@@ -55,6 +55,19 @@ public static class BpfExamples
         Compile(Path.GetFileNameWithoutExtension(Path.GetFileNameWithoutExtension(file)) + "-" + cpu,
             File.ReadAllText(Path.Combine(Root(), "tests", "Scxlab.Tests", "BpfObject", "programs", file)), cpu);
 
+    /// <summary>
+    /// Test programs compiled and statically linked into one object with <c>bpftool gen object</c> (as scx links its
+    /// BPF library into a scheduler); returns the linked object's path.
+    /// </summary>
+    public static string LinkPrograms(string name, params string[] files)
+    {
+        var objs = files.Select(f => CompileProgram(f, "v3")).ToArray();
+        var linked = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests", name + ".bpf.o");
+        var bpftool = File.Exists("/usr/sbin/bpftool") ? "/usr/sbin/bpftool" : "bpftool";
+        Run(bpftool, $"gen object {linked} {string.Join(' ', objs)}");
+        return linked;
+    }
+
     private static string Build()
     {
         var script = Path.Combine(Root(), "examples", "bpf", "build.sh");

@@ -424,6 +424,20 @@ public class BpfHashKindsTests
     }
 }
 
+/// <summary>programs/linked_main.bpf.c + linked_lib.bpf.c: one scheduler statically linked from two objects (bpftool gen object).</summary>
+public class BpfLinkedObjectTests
+{
+    [Fact]
+    public void Should_CallTheLibrarysFunctionAndShareItsGlobals_When_TwoObjectsAreLinked()
+    {
+        var obj = BpfExamples.LinkPrograms("linked", "linked_main.bpf.c", "linked_lib.bpf.c");
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        // lib_dsq_for(5) = 105 is created (0), and the library's counter, read through the extern, is 1.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: dsq=105 created=0 calls=1", Assert.Single(r.Violations).Violation.ToString());
+    }
+}
+
 /// <summary>programs/compat_move.bpf.c: the flavored names scx's compat.bpf.h calls scx_bpf_dsq_move_to_local by.</summary>
 public class BpfCompatMoveTests
 {
@@ -499,13 +513,19 @@ public class BpfCpumaskTests
     {
         // Two CPUs. {1}: test_and_set(1) 1, test_and_set(0) 0 → {0,1}: weight 2, full 1; clear 0 → first 1,
         // first_zero 0; and({1}, online) non-empty, equal to {1} and a subset of online; the copy of online
-        // intersects {1} and is not empty; 14 more objects fit in the pool of 16; the kptr slot was NULL; p
+        // intersects {1} and is not empty; 16 more objects fit in the pool; the kptr slot was NULL; p
         // (allowed on both CPUs) intersects the stored domain {1}, of weight 1.
-        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: tas1=1 tas0=0 weight=2 full=1 first=10 and=1 eq_sub=11 inter_empty=10 made=14 xchg=1 enq_inter=1 enq_weight=1",
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: tas1=1 tas0=0 weight=2 full=1 first=10 and=1 eq_sub=11 inter_empty=10 made=16 xchg=1 enq_inter=1 enq_weight=1",
             Assert.Single(Run("").Violations).Violation.ToString());
     }
 
     [Fact]
     public void Should_EndTheScheduler_When_ACpumaskIsReleasedOnceTooOften() =>
         Assert.Contains("bpf_cpumask_release: the cpumask has no reference left", Assert.Single(Run("@overrelease=1").Violations).Violation.ToString());
+
+    [Fact]
+    public void Should_StopNamingTheModelsLimit_When_ThePoolOfCpumasksRunsOut() =>
+        // seed-race-r1: 1 task, 2 CPUs: 16 + 2 + 8 = 26 objects. The kernel's allocator would not fail, so the run
+        // must not hand the program a NULL it would answer with -ENOMEM (a false alarm in ops.init_task).
+        Assert.Contains("scxlab: no room for a struct bpf_cpumask: the model's pool holds 26 live objects", Assert.Single(Run("@exhaust=1").Violations).Violation.ToString());
 }

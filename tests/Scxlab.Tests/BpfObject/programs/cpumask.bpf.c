@@ -32,6 +32,7 @@ static void *(*bpf_kptr_xchg)(void *dst, void *ptr) = (void *)194;
 #define CAST(m) ((const struct cpumask *)(m))
 
 const volatile u32 overrelease;
+const volatile u32 exhaust;
 struct bpf_cpumask *domain;
 u64 r[12];
 
@@ -60,13 +61,17 @@ SCX_OPS0(s32, cm_init)
 	bpf_cpumask_copy(m2, online);
 	r[7] = bpf_cpumask_intersects(CAST(m), CAST(m2)) * 10 + bpf_cpumask_empty(CAST(m2));
 	scx_bpf_put_cpumask(online);
-	/* The pool has room for 16 objects: two are taken, so 14 more succeed and the next is NULL. */
+	/* The model's pool (16 + 2 per task + 4 per CPU: 26 here) has room for 16 more beside the two taken. */
 	for (int i = 0; i < 16; i++) {
 		extra[i] = bpf_cpumask_create();
 		if (extra[i])
 			made++;
 	}
 	r[8] = made;
+	/* Never released: the pool runs out, which is the model's limit, not a NULL for the program. */
+	if (exhaust)
+		for (int i = 0; i < 32; i++)
+			bpf_cpumask_create();
 	for (int i = 0; i < 16; i++)
 		if (extra[i])
 			bpf_cpumask_release(extra[i]);
