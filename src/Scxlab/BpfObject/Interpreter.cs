@@ -577,6 +577,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             case Region.Task:
                 if (idx == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
+                if (IsIdleTask(idx)) return IdleTaskLoad(idx - IdleTaskBase, off, size, pc);
                 return await TaskLoad(ctx, idx, off, size, pc);
             case Region.TaskCpumask or Region.BpfCpumask or Region.IdleCpumask or Region.OnlineCpumask:
                 throw Fault(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
@@ -619,6 +620,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Region.Task:
             {
                 if (idx == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
+                if (IsIdleTask(idx)) throw IdleTaskUse(pc, idx, "a store to task_struct");
                 var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
                 if (f.Within != 0 || f.Size != size) throw Fault(pc, $"partial write of task_struct field at off={off} size={size}");
                 var p = new TaskRef(idx);
@@ -719,6 +721,37 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     private static void WriteBytes(byte[] b, int at, int size, ulong v)
     {
         for (var k = 0; k < size; k++) b[at + k] = (byte)(v >> (8 * k));
+    }
+
+    /// <summary>
+    /// A field of CPU <paramref name="cpu"/>'s idle task as init_idle() leaves it: pid 0, PF_IDLE | PF_KTHREAD, comm
+    /// "swapper/N", bound to its CPU; init_scx_entity() gives it dsq_vtime 0 and slice SCX_SLICE_DFL, and no scheduler
+    /// ever enables it (weight 0, no scx flags). Constant for the run: not an interleaving point.
+    /// </summary>
+    private ulong IdleTaskLoad(int cpu, int off, int size, int pc)
+    {
+        const ulong PfIdle = 0x2, PfKthread = 0x00200000, PfNoSetaffinity = 0x04000000;
+        var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
+        if (f.Field != TaskField.Comm && (f.Within != 0 || f.Size != size)) throw Fault(pc, $"partial read of task_struct field {f.Field} (off={off} size={size})");
+        switch (f.Field)
+        {
+            case TaskField.Flags: return PfIdle | PfKthread | PfNoSetaffinity;
+            case TaskField.Comm:
+            {
+                var comm = Encoding.UTF8.GetBytes($"swapper/{cpu}");
+                ulong v = 0;
+                for (var k = 0; k < size; k++)
+                {
+                    var at = f.Within + k;
+                    if (at < comm.Length) v |= (ulong)comm[at] << (8 * k);
+                }
+                return v;
+            }
+            case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, IdleTaskBase + cpu, 0);
+            case TaskField.NrCpusAllowed: return 1;
+            case TaskField.Slice: return (ulong)ScxConst.SliceDfl;
+            default: return 0; // pid, tgid, times, migration_disabled, dsq_vtime, weight, scx.flags
+        }
     }
 
     private async BpfTask<ulong> TaskLoad(BpfContext ctx, int task, int off, int size, int pc)
@@ -1084,11 +1117,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             case Helpers.GetCurrentTaskBtf:
             {
-                // `current`: the task running on this CPU when a CPU path calls the program. The model's syscall
-                // actors and an idle CPU run tasks it does not model (the caller, swapper/N): they get a pointer
-                // that compares unequal to every modelled task and faults if dereferenced.
-                var curr = CurrentTask(ctx);
-                return (long)(curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : Mem.Addr(Region.Task, UnmodelledTask, 0));
+                // `current`: the task running on this CPU when a CPU path calls the program, or the idle task swapper/N
+                // when the CPU is idle. The model's other actors (syscalls, timers, the load) run tasks it does not
+                // model: they get a pointer that compares unequal to every modelled task and faults if dereferenced.
+                var info = ctx.M.Actor(ctx.ActorId);
+                if (info.Kind != Kernel.ActorKind.Cpu) return (long)Mem.Addr(Region.Task, UnmodelledTask, 0);
+                var curr = ctx.M.World.Cpus[info.Cpu].Curr;
+                return (long)(curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : Mem.Addr(Region.Task, IdleTaskBase + info.Cpu, 0));
             }
             default:
                 throw Fault(pc, $"unknown func {Helpers.Name(id)}#{id}");
@@ -1123,6 +1158,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         if (v == 0) return TaskRef.None;
         if (Mem.RegionOf(v) != Region.Task || Mem.Offset(v) != 0) throw Fault(pc, $"{kfunc}: arg#{arg} expected pointer to struct task_struct");
         if (Mem.Index(v) == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
+        if (IsIdleTask(Mem.Index(v))) throw IdleTaskUse(pc, Mem.Index(v), $"{kfunc}: arg#{arg}");
         return new TaskRef(Mem.Index(v));
     }
 
@@ -1197,6 +1233,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var cpu = (int)(uint)r[1];
                 switch (Mem.RegionOf(mask))
                 {
+                    case Region.TaskCpumask when IsIdleTask(Mem.Index(mask)): return cpu == Mem.Index(mask) - IdleTaskBase ? 1 : 0;
                     case Region.TaskCpumask: return await ctx.TaskTestCpu(new TaskRef(Mem.Index(mask)), cpu) ? 1 : 0;
                     case Region.IdleCpumask: return await ctx.TestCpuIdle(cpu) ? 1 : 0;
                     case Region.OnlineCpumask: return cpu >= 0 && cpu < ctx.NrCpuIds ? 1 : 0;
@@ -1316,6 +1353,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var name = (idle ? "scx_bpf_pick_idle_cpu" : "scx_bpf_pick_any_cpu") + (perNode ? "_node" : "");
                 var flags = perNode ? r[3] : r[2];
                 if (Mem.RegionOf(r[1]) != Region.TaskCpumask) throw Fault(pc, $"{name}: only p->cpus_ptr masks are modelled");
+                if (IsIdleTask(Mem.Index(r[1]))) throw IdleTaskUse(pc, Mem.Index(r[1]), name);
                 // SCX_PICK_IDLE_CORE and SCX_PICK_IDLE_IN_NODE pick the same on one node of single-thread cores.
                 if ((flags & ~3UL) != 0) throw Fault(pc, $"{name}: flags 0x{flags:x} are not modelled");
                 var nodeMode = (ctx.M.Ops.Flags & OpsFlags.BuiltinIdlePerNode) != 0;
@@ -1505,9 +1543,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 throw Fault(pc, "scx_bpf_dump_bstr: only ops.dump(), ops.dump_cpu() and ops.dump_task() may call it");
             case Kfunc.CpuCurr:
             {
-                // The idle task is a task the model does not have: a pointer that faults if dereferenced.
+                // An idle CPU's curr is its idle task, swapper/N: a pointer whose fields can be read.
                 var curr = await ctx.CpuCurr((int)r[1]);
-                return curr switch { -2 => 0, -1 => (long)Mem.Addr(Region.Task, UnmodelledTask, 0), _ => (long)Mem.Addr(Region.Task, curr, 0) };
+                return curr switch { -2 => 0, -1 => (long)Mem.Addr(Region.Task, IdleTaskBase + (int)r[1], 0), _ => (long)Mem.Addr(Region.Task, curr, 0) };
             }
             case Kfunc.CpumaskAnyDistribute:
             case Kfunc.CpumaskAnyAndDistribute:
@@ -1599,6 +1637,17 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     internal const int UnmodelledTask = 0xFFFFFF;
 
     /// <summary>
+    /// Region.Task indices IdleTaskBase + cpu: CPU cpu's idle task, swapper/cpu (what scx_bpf_cpu_curr() of an idle CPU,
+    /// and `current` on it, return). A scheduler may read its fields (<see cref="IdleTaskLoad"/>); nothing else.
+    /// </summary>
+    internal const int IdleTaskBase = 0xFFFE00;
+
+    private static bool IsIdleTask(int idx) => idx >= IdleTaskBase && idx < UnmodelledTask;
+
+    private PolicyMisuseException IdleTaskUse(int pc, int idx, string what) =>
+        Fault(pc, $"{what}: the idle task swapper/{idx - IdleTaskBase} is modelled for field reads only");
+
+    /// <summary>
     /// The policy's struct bpf_cpumask objects: <see cref="CpumaskPoolSize"/> slots of two shared words each,
     /// [reference count, CPU bits] (up to 64 CPUs). bpf_cpumask_create() claims a free slot with a compare-and-swap.
     /// </summary>
@@ -1626,6 +1675,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         switch (Mem.RegionOf(mask))
         {
             case Region.BpfCpumask: return (ulong)await ctx.Get(CpumaskPool, 2 * Mem.Index(mask) + 1);
+            case Region.TaskCpumask when IsIdleTask(Mem.Index(mask)): return 1UL << (Mem.Index(mask) - IdleTaskBase);
             case Region.TaskCpumask: return (ulong)await ctx.TaskCpusMask(new TaskRef(Mem.Index(mask)));
             case Region.IdleCpumask: return (ulong)await ctx.IdleMaskBits();
             case Region.OnlineCpumask: return AllCpus;

@@ -438,6 +438,27 @@ public class BpfLinkedObjectTests
     }
 }
 
+/// <summary>programs/idle_curr.bpf.c: the idle task swapper/N, as scx_bpf_cpu_curr() of an idle CPU returns it.</summary>
+public class BpfIdleTaskTests
+{
+    private static ExploreResult Run(string rodata)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        return new Explorer(new Machine(s.ToConfig(BpfExamples.CompileProgram("idle_curr.bpf.c", "v3") + rodata)), new ExploreOptions { Checks = s.Checks }).Run();
+    }
+
+    [Fact]
+    public void Should_ReadTheIdleTasksFields_When_ASchedulerLooksAtAnIdleCpusCurr() =>
+        // init_idle(): pid 0, PF_IDLE | PF_KTHREAD, comm swapper/N, bound to its CPU; init_scx_entity(): dsq_vtime 0,
+        // slice SCX_SLICE_DFL; never enabled by the scheduler: weight 0.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: pid=0 idle=1 comm=1 vtime=0 slice_dfl=1 weight=0 nr=1 mask=10",
+            Assert.Single(Run("").Violations).Violation.ToString());
+
+    [Fact]
+    public void Should_EndTheSchedulerNamingTheIdleTask_When_AProgramPassesItToAKfunc() =>
+        Assert.Contains("the idle task swapper/", Assert.Single(Run("@storage=1").Violations).Violation.ToString());
+}
+
 /// <summary>programs/compat_move.bpf.c: the flavored names scx's compat.bpf.h calls scx_bpf_dsq_move_to_local by.</summary>
 public class BpfCompatMoveTests
 {
