@@ -68,6 +68,14 @@ internal static class CliOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    public static Option<string[]> Map() => new("--map")
+    {
+        Description = "write a BPF object's map before attaching, as its user space does with bpf_map_update_elem() (array index or hash key; fields of a struct value by name, e.g. topo[0].llc_id=1)",
+        HelpName = "MAP[KEY][.FIELD]=VALUE",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     public static Option<string[]> Syscall() => new("--syscall")
     {
         Description = "run a BPF object's SEC(\"syscall\") program before ops.init, as its user space does with BPF_PROG_TEST_RUN (fields of its context struct after ':', e.g. enable_primary_cpu:cpu_id=0)",
@@ -91,8 +99,9 @@ internal static class CliOptions
     };
 
     /// <summary>What a BPF object gets at load: the --ops choice, the --rodata patches, then the syscall runs (as items of its spec).</summary>
-    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null, string? ops = null) =>
+    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null, string? ops = null, string[]? maps = null) =>
         [.. ops is null ? [] : new[] { Scxlab.BpfObject.BpfObjectFile.OpsPrefix + ops }, .. rodata ?? [],
+            .. (maps ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.MapPrefix + s),
             .. (syscalls ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + s),
             .. (attached ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallAttachedPrefix + s)];
 

@@ -24,6 +24,7 @@ public static class CheckCommand
         var policy = CliOptions.Policy("the policy (overrides the scenario's): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
         var rodata = CliOptions.Rodata();
         var opsOpt = CliOptions.Ops();
+        var mapOpt = CliOptions.Map();
         var syscall = CliOptions.Syscall();
         var syscallAttached = CliOptions.SyscallAttached();
         var strategyOpt = new Option<string?>("--strategy")
@@ -57,14 +58,14 @@ public static class CheckCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        foreach (var o in new Option[] { protocol, policy, opsOpt, rodata, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
+        foreach (var o in new Option[] { protocol, policy, opsOpt, rodata, mapOpt, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
             cmd.Options.Add(o);
         cmd.SetAction(r => Execute(new Args
         {
             Scenario = r.GetValue(scenarioArg)!,
             Protocol = r.GetValue(protocol),
             Policy = r.GetValue(policy),
-            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt)),
+            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt)),
             Strategy = r.GetValue(strategyOpt) switch
             {
                 "dfs" => Strategy.Dfs,
@@ -292,7 +293,7 @@ public static class CheckCommand
             }
             else
             {
-                stdout.WriteLine($"scenario {scenario.Name} ({scenario.Source}): {config.CpuCount} CPUs, {config.Tasks.Count} task(s), policy {policyName}, protocol {protocolName}, strategy {result.Strategy.ToString().ToLowerInvariant()}{(exact ? ", exact states" : "")}");
+                stdout.WriteLine($"scenario {scenario.Name} ({scenario.Source}): {config.CpuCount} CPUs, {config.Tasks.Count} task(s), policy {BpfObjectSpec.Short(policyName)}, protocol {protocolName}, strategy {result.Strategy.ToString().ToLowerInvariant()}{(exact ? ", exact states" : "")}");
                 foreach (var n in result.Notes) stdout.WriteLine($"note: {n}");
                 if (shardCount > 1)
                     stdout.WriteLine(result.Stats.ShardDepth > 0

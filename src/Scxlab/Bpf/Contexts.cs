@@ -39,6 +39,8 @@ public enum CallKind : byte
     KernelError,
     /// <summary>bpf_map_update_elem() on a per-CPU hash: the whole update under the bucket lock (BpfObject).</summary>
     BpfHashPercpuUpdate,
+    /// <summary>A read of p->nvcsw (b = 1) or p->nivcsw (b = 0): the task's context-switch counts.</summary>
+    TaskSwitchCount,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -204,6 +206,7 @@ public class BpfContext
         CallKind.TaskNrCpusAllowed => "read p->nr_cpus_allowed",
         CallKind.TaskWeight => "read p->scx.weight",
         CallKind.TaskScxFlags => "read p->scx.flags",
+        CallKind.TaskSwitchCount => "read p->nvcsw/nivcsw",
         CallKind.TaskRuntime => "read p->utime",
         CallKind.CpuCurr => "scx_bpf_cpu_curr",
         CallKind.TaskDsqVtime => "read p->scx.dsq_vtime",
@@ -331,6 +334,8 @@ public class BpfContext
     public BpfCall<int> CpuCurr(int cpu) => Run(CallKind.CpuCurr, cpu, 0, out var v, static (c, a, _) => c.M.KfCpuCurr(c, (int)a)) ? Ready((int)v) : default;
     public BpfCall<long> TaskRuntime(TaskRef p) => Run(CallKind.TaskRuntime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskRuntime)) ? Ready(v) : default;
     public BpfCall<int> TaskScxFlags(TaskRef p) => Run(CallKind.TaskScxFlags, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskScxFlags)) ? Ready((int)v) : default;
+    /// <summary>p->nvcsw (<paramref name="voluntary"/>) or p->nivcsw: context switches away from p that blocked it, or not.</summary>
+    public BpfCall<long> TaskSwitchCount(TaskRef p, bool voluntary) => Run(CallKind.TaskSwitchCount, p.Index, voluntary ? 1 : 0, out var v, static (c, a, b) => c.M.KfTaskSwitchCount(c, (int)a, b != 0)) ? Ready(v) : default;
     public BpfCall<int> TaskWeight(TaskRef p) => Run(CallKind.TaskWeight, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskWeight)) ? Ready((int)v) : default;
     public BpfCall<long> TaskDsqVtime(TaskRef p) => Run(CallKind.TaskDsqVtime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskDsqVtime)) ? Ready(v) : default;
     public BpfCall<long> TaskSlice(TaskRef p) => Run(CallKind.TaskSlice, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskSlice)) ? Ready(v) : default;

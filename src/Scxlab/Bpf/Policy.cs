@@ -115,6 +115,12 @@ public abstract class ScxOps
     public virtual int TimeoutMs => 0;
 
     /// <summary>
+    /// Whether the policy reads p->nvcsw / p->nivcsw: only then does the model count context switches (counters
+    /// nobody reads would split states that have the same future).
+    /// </summary>
+    public virtual bool CountsContextSwitches => false;
+
+    /// <summary>
     /// The kernel-side protocol this policy cannot run without (it calls kfuncs only that protocol
     /// provides), or null when it runs on any. Tools that sweep protocols (<c>scxlab compare</c>)
     /// mark the other cells "not applicable" instead of exploring a certain scheduler exit.

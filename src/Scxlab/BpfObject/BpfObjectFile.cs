@@ -35,8 +35,15 @@ public sealed record SyscallRun(BpfProgram Program, byte[] Ctx, string Text, boo
 /// <param name="TimerOffsets">Byte offsets of the struct bpf_timer members of the value type (from BTF).</param>
 /// <param name="InnerMaps">BPF_MAP_TYPE_ARRAY_OF_MAPS: the map index in each slot (-1: empty), as the object's
 /// static <c>.values = { [i] = &amp;map }</c> initializer fills them; <paramref name="InnerType"/> is the inner template's type.</param>
+/// <param name="ValueType">The BTF type id of the value (<c>__type(value, ...)</c>), 0 when only value_size is given.</param>
 public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags, IReadOnlyList<int>? TimerOffsets = null,
-    int[]? InnerMaps = null, int InnerType = 0);
+    int[]? InnerMaps = null, int InnerType = 0, int ValueType = 0);
+
+/// <summary>
+/// Bytes user space writes into a map after load and before attaching (<c>--map</c>, scenario <c>maps:</c>): at
+/// <paramref name="Offset"/> of the value of <paramref name="Key"/>, <paramref name="Size"/> bytes of <paramref name="Value"/>.
+/// </summary>
+public sealed record BpfMapInit(int Map, long Key, int Offset, int Size, long Value, string Spec);
 
 /// <summary>A global-data section (.data, .bss, .rodata, .data.*): shared memory unless read-only.</summary>
 public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
@@ -155,6 +162,7 @@ public sealed class BpfObjectFile : ISourceMap
                 if (r.StartsWith(OpsPrefix, StringComparison.Ordinal)) continue;
                 else if (r.StartsWith(SyscallPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallPrefix.Length..]);
                 else if (r.StartsWith(SyscallAttachedPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallAttachedPrefix.Length..], attached: true);
+                else if (r.StartsWith(MapPrefix, StringComparison.Ordinal)) o.AddMapInit(r[MapPrefix.Length..]);
                 else o.PatchRodata(r);
             // A failed CO-RE relocation fails the load only where a program can reach it (after rodata is set).
             if (!lenient && PoisonReachability.FirstReachable(o, o.RunEntries(), o.Ops.InitTask?.Entry ?? -1) is { } poisoned)
@@ -473,7 +481,7 @@ public sealed class BpfObjectFile : ISourceMap
     private BpfMapDef ParseMap(string name, BtfType t)
     {
         if (t.Kind != BtfKind.Struct) throw new BpfLoadException($"map {name}: BTF definition is not a struct");
-        int type = 0, maxEntries = 0, keySize = 0, valueSize = 0, innerType = 0;
+        int type = 0, maxEntries = 0, keySize = 0, valueSize = 0, innerType = 0, valueType = 0;
         long flags = 0;
         var timers = new List<int>();
         foreach (var m in t.Members)
@@ -496,6 +504,7 @@ public sealed class BpfObjectFile : ISourceMap
                 case "key": keySize = TypeSize(); break;
                 case "value":
                     valueSize = TypeSize();
+                    valueType = mt.RefType;
                     TimersIn(Btf.Resolve(mt.RefType), 0, timers);
                     break;
                 case "values":
@@ -519,7 +528,7 @@ public sealed class BpfObjectFile : ISourceMap
         if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
         if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage)) throw new BpfLoadException($"map {name}: max_entries must be positive");
         if (!MapTypes.Supported(type)) throw new BpfLoadException($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
-        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers);
+        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers, ValueType: valueType);
     }
 
     /// <summary>The byte offsets of every struct bpf_timer inside a value type (nested structs and unions included).</summary>
@@ -683,6 +692,9 @@ public sealed class BpfObjectFile : ISourceMap
         return at > 0 ? name[..at] : name;
     }
 
+    /// <summary>A CO-RE relocation reached p->nvcsw or p->nivcsw: the model must count context switches.</summary>
+    public bool ReadsSwitchCounts { get; private set; }
+
     private (int Offset, int Size, bool Signed)? ResolveField(BtfType root, string access)
     {
         var parts = access.Split(':').Select(int.Parse).ToArray();
@@ -699,6 +711,7 @@ public sealed class BpfObjectFile : ISourceMap
                 var m = local.Members[parts[i]];
                 field = cur.Field(m.Name);
                 if (field == null) return null;
+                if (field.Task is TaskField.Nvcsw or TaskField.Nivcsw) ReadsSwitchCounts = true;
                 off += field.Offset;
                 local = Btf.Resolve(m.Type);
                 cur = field.Struct != null ? ModelTypes.Structs[field.Struct] : null;
@@ -773,6 +786,83 @@ public sealed class BpfObjectFile : ISourceMap
     /// <summary>A load-time item that runs a syscall program once while the scheduler is attached (<c>--syscall-attached</c>).</summary>
     public const string SyscallAttachedPrefix = "syscall-attached:";
 
+    /// <summary>A load-time item that writes map contents before attaching (<c>--map</c>, scenario <c>maps:</c>).</summary>
+    public const string MapPrefix = "map:";
+
+    /// <summary>Map contents user space writes before attaching, in order (a later write to the same bytes wins).</summary>
+    public List<BpfMapInit> MapInits { get; } = [];
+
+    /// <summary>
+    /// <c>--map NAME[KEY]=VALUE</c> or <c>NAME[KEY].field.sub[i]=VALUE</c>: what user space writes with
+    /// <c>bpf_map_update_elem()</c> after load and before attaching (a topology table, a CPU's LLC id). The field
+    /// path is resolved through the value's BTF type; a per-CPU map gets the same value on every CPU.
+    /// </summary>
+    public void AddMapInit(string spec)
+    {
+        BpfLoadException Bad(string what) => new($"--map '{spec}': {what}");
+        var eq = spec.IndexOf('=');
+        var br = spec.IndexOf('[');
+        var close = br < 0 ? -1 : spec.IndexOf(']', br);
+        if (eq <= 0 || br <= 0 || close < br || close > eq) throw Bad("expected MAP[KEY]=VALUE or MAP[KEY].field=VALUE");
+        var name = spec[..br].Trim();
+        var mi = Maps.FindIndex(m => m.Name == name);
+        if (mi < 0) throw Bad($"no map {name} (the object has: {string.Join(", ", Maps.Select(m => m.Name))})");
+        var m = Maps[mi];
+        if (!(m.Type is MapTypes.Array or MapTypes.PercpuArray || MapTypes.IsHash(m.Type)))
+            throw Bad($"{MapTypes.Name(m.Type)} contents cannot be set at load in the model (arrays and hash maps can)");
+        var keyText = spec[(br + 1)..close].Trim();
+        var key = ParseNumber(keyText) ?? throw Bad($"key '{keyText}' is not a number");
+        if (m.Type is MapTypes.Array or MapTypes.PercpuArray ? key < 0 || key >= m.MaxEntries : m.KeySize < 8 && (ulong)key >> (8 * m.KeySize) != 0)
+            throw Bad(m.Type is MapTypes.Array or MapTypes.PercpuArray ? $"index {key} out of range (0..{m.MaxEntries - 1})" : $"key {key} does not fit in the map's {m.KeySize}-byte key");
+        var valueText = spec[(eq + 1)..].Trim();
+        var value = valueText is "true" ? 1 : valueText is "false" ? 0 : ParseNumber(valueText) ?? throw Bad($"'{valueText}' is not a number");
+        // The field path, through the value's BTF type (without BTF: the whole value, at most 8 bytes).
+        var path = spec[(close + 1)..eq].Trim();
+        int off = 0, size;
+        if (m.ValueType == 0)
+        {
+            if (path.Length > 0) throw Bad($"map {name} has no BTF value type (value_size only), so it has no fields");
+            size = Math.Min(8, m.ValueSize);
+        }
+        else
+        {
+            var t = Btf.Resolve(m.ValueType);
+            var rest = path;
+            while (rest.Length > 0)
+            {
+                if (rest[0] == '.')
+                {
+                    var end = rest.IndexOfAny(['.', '['], 1);
+                    var field = end < 0 ? rest[1..] : rest[1..end];
+                    if (t.Kind is not (BtfKind.Struct or BtfKind.Union)) throw Bad($"{field}: the value at {path[..^rest.Length]} is not a struct");
+                    var member = t.Members.FirstOrDefault(x => x.Name == field);
+                    if (member.Name == null) throw Bad($"struct {t.Name} has no field {field} (fields: {string.Join(", ", t.Members.Select(x => x.Name))})");
+                    if (member.Size != 0 || member.Offset % 8 != 0) throw Bad($"{field} is a bitfield, which the model does not write");
+                    off += (int)(member.Offset / 8);
+                    t = Btf.Resolve(member.Type);
+                    rest = end < 0 ? "" : rest[end..];
+                }
+                else if (rest[0] == '[')
+                {
+                    var end = rest.IndexOf(']');
+                    if (end < 0 || !int.TryParse(rest[1..end], out var i) || i < 0) throw Bad("bad array index");
+                    if (t.Kind != BtfKind.Array) throw Bad($"the value at {path[..^rest.Length]} is not an array");
+                    if (i >= t.ArrayLen) throw Bad($"index {i} out of range (0..{t.ArrayLen - 1})");
+                    off += i * (int)Btf.SizeOf(t.ArrayElem);
+                    t = Btf.Resolve(t.ArrayElem);
+                    rest = rest[(end + 1)..];
+                }
+                else throw Bad("expected .field or [index] after the key");
+            }
+            if (t.Kind is BtfKind.Struct or BtfKind.Union or BtfKind.Array)
+                throw Bad($"{(path.Length == 0 ? "the value" : path.TrimStart('.'))} is a {(t.Kind == BtfKind.Array ? "array" : "struct")}: give each field (MAP[KEY].field=VALUE)");
+            if (t.Kind == BtfKind.Ptr) throw Bad("a pointer: user space cannot give one a value the program could use");
+            size = (int)Btf.SizeOf(t.Id);
+            if (size is not (1 or 2 or 4 or 8)) throw Bad($"a {size}-byte field is not a number");
+        }
+        MapInits.Add(new BpfMapInit(mi, key, off, size, value, spec));
+    }
+
     /// <summary>Syscall programs to run, in order, before ops.init (<see cref="SyscallRun"/>).</summary>
     public List<SyscallRun> Syscalls { get; } = [];
 
@@ -812,7 +902,8 @@ public sealed class BpfObjectFile : ISourceMap
         Syscalls.Add(new SyscallRun(prog, ctx, text, attached));
     }
 
-    private static long? ParseNumber(string s) =>
+    /// <summary>A decimal or 0x-hexadecimal integer, or null.</summary>
+    internal static long? ParseNumber(string s) =>
         s.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && long.TryParse(s[2..], System.Globalization.NumberStyles.HexNumber, null, out var h) ? h
         : long.TryParse(s, out var d) ? d : null;
 

@@ -38,6 +38,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
 
     public override IReadOnlyList<int> TimerWords => _timerWords;
 
+    public override bool CountsContextSwitches => _obj.ReadsSwitchCounts;
+
     public override void DeclareMaps(MapBuilder maps)
     {
         _maps = new MapHandle[_obj.Maps.Count];
@@ -73,6 +75,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 if (_obj.Maps[i].KeySize < 1) throw new BpfLoadException($"map {_obj.Maps[i].Name}: {MapTypes.Name(_obj.Maps[i].Type)} needs a key (key_size {_obj.Maps[i].KeySize})");
                 _hashIndex[i] = maps.Array(_obj.Maps[i].Name + "#index", Interpreter.HashIndexWords(_obj.Maps[i], maps.CpuCount));
             }
+        WriteMapInits(maps);
         _globals = new MapHandle[_obj.Globals.Count];
         for (var i = 0; i < _obj.Globals.Count; i++)
         {
@@ -130,6 +133,67 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
             var h = maps.Array($"syscall#{_obj.Syscalls[i].Program.Name}", 2);
             maps.Initial.Add((h.Offset + 1, 1));
             _timerWords = [.. _timerWords, h.Offset];
+        }
+    }
+
+    /// <summary>
+    /// The map contents user space writes before attaching (<see cref="BpfObjectFile.MapInits"/>), as initial words:
+    /// an array's value at its index (a per-CPU array's on every CPU); a hash map's keys take the elements in order of
+    /// first appearance, as bpf_map_update_elem() from an empty map would, with the count and the index entries the
+    /// helpers read (<c>Machine.KfBpfHash</c>).
+    /// </summary>
+    private void WriteMapInits(MapBuilder maps)
+    {
+        var cpus = maps.CpuCount;
+        foreach (var group in _obj.MapInits.GroupBy(x => x.Map))
+        {
+            var m = _obj.Maps[group.Key];
+            var stride = Interpreter.MapStride(m);
+            var values = new byte[_maps[group.Key].Capacity * 8];
+            var perCpu = MapTypes.IsPerCpu(m.Type);
+            var slots = new List<long>(); // hash: the keys in element order
+            foreach (var init in group)
+            {
+                int element;
+                if (MapTypes.IsHash(m.Type))
+                {
+                    element = slots.IndexOf(init.Key);
+                    if (element < 0)
+                    {
+                        if (slots.Count >= m.MaxEntries) throw new BpfLoadException($"--map '{init.Spec}': map {m.Name} holds at most {m.MaxEntries} elements (max_entries); bpf_map_update_elem() would fail with -E2BIG");
+                        slots.Add(init.Key);
+                        element = slots.Count - 1;
+                    }
+                }
+                else element = (int)init.Key;
+                for (var c = 0; c < (perCpu ? cpus : 1); c++)
+                {
+                    // Per-CPU arrays are CPU-major, per-CPU hash values element-major (Interpreter's layouts).
+                    var at = (m.Type == MapTypes.PercpuArray ? c * m.MaxEntries + element : perCpu ? element * cpus + c : element) * stride + init.Offset;
+                    for (var b = 0; b < init.Size; b++) values[at + b] = (byte)(init.Value >> (8 * b));
+                }
+            }
+            AddInitialWords(maps, _maps[group.Key], values);
+            if (!MapTypes.IsHash(m.Type)) continue;
+            var index = new long[_hashIndex[group.Key].Capacity];
+            var e = 1 + Interpreter.KeyWords(m);
+            index[0] = slots.Count;
+            for (var s = 0; s < slots.Count; s++)
+            {
+                index[1 + e * s] = 1; // a live element
+                index[2 + e * s] = slots[s];
+            }
+            for (var w = 0; w < index.Length; w++)
+                if (index[w] != 0) maps.Initial.Add((_hashIndex[group.Key].Offset + w, index[w]));
+        }
+    }
+
+    private static void AddInitialWords(MapBuilder maps, MapHandle h, byte[] bytes)
+    {
+        for (var w = 0; w * 8 < bytes.Length; w++)
+        {
+            var v = BitConverter.ToInt64(bytes, w * 8);
+            if (v != 0) maps.Initial.Add((h.Offset + w, v));
         }
     }
 

@@ -750,7 +750,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, IdleTaskBase + cpu, 0);
             case TaskField.NrCpusAllowed: return 1;
             case TaskField.Slice: return (ulong)ScxConst.SliceDfl;
-            default: return 0; // pid, tgid, times, migration_disabled, dsq_vtime, weight, scx.flags
+            case TaskField.StaticPrio: return 120; // forked from init_task: nice 0
+            case TaskField.Nvcsw or TaskField.Nivcsw: throw Fault(pc, $"the idle task swapper/{cpu}'s context-switch counts are not modelled");
+            default: return 0; // pid, tgid, times, migration_disabled, dsq_vtime, weight, scx.flags, policy (SCHED_NORMAL)
         }
     }
 
@@ -785,6 +787,15 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.Slice: return (ulong)await ctx.TaskSlice(p);
             case TaskField.Weight: return (uint)await ctx.TaskWeight(p);
             case TaskField.ScxFlags: return (uint)await ctx.TaskScxFlags(p);
+            case TaskField.Nvcsw or TaskField.Nivcsw: return (ulong)await ctx.TaskSwitchCount(p, f.Field == TaskField.Nvcsw);
+            case TaskField.Policy: return (ctx.M.Ops.Flags & OpsFlags.SwitchPartial) != 0 ? SchedExt : SchedNormal;
+            case TaskField.StaticPrio:
+            {
+                // static_prio and the weight change together (set_user_nice()): read through the weight.
+                var w = await ctx.TaskWeight(p);
+                return (ulong)(ModelTypes.StaticPrioOfWeight(w)
+                    ?? throw Fault(pc, $"p->static_prio of {ctx.TaskComm(p)}: its weight {w} is not the weight of exactly one nice level (the model's tasks have weights, not nice levels; use 100 for nice 0, sched_prio_to_weight[] for others)"));
+            }
             default: throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
         }
     }
@@ -1635,6 +1646,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     /// <summary>The task index `current` has when it is a task the model does not have (a syscall's caller, the idle task).</summary>
     internal const int UnmodelledTask = 0xFFFFFF;
+
+    /// <summary>p->policy values (include/uapi/linux/sched.h).</summary>
+    private const ulong SchedNormal = 0, SchedExt = 7;
 
     /// <summary>
     /// Region.Task indices IdleTaskBase + cpu: CPU cpu's idle task, swapper/cpu (what scx_bpf_cpu_curr() of an idle CPU,

@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -19,7 +19,7 @@ public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
 /// </summary>
 public static class ModelTypes
 {
-    public const int TaskSize = 104;
+    public const int TaskSize = 128;
 
     /// <summary>The fair-class entity: only its runtime, which the model keeps (p->se.sum_exec_runtime).</summary>
     public static readonly ModelStruct SchedEntity = new("sched_entity", 8,
@@ -53,7 +53,34 @@ public static class ModelTypes
         new("utime", 80, 8, false, Task: TaskField.Utime),
         new("stime", 88, 8, false, Task: TaskField.Stime),
         new("se", 96, 8, false, Struct: "sched_entity"),
+        // Context switches away from the task: blocked (nvcsw) or not (nivcsw), counted as __schedule() does, and
+        // only for a policy that reads them (ScxOps.CountsContextSwitches).
+        new("nvcsw", 104, 8, false, Task: TaskField.Nvcsw),
+        new("nivcsw", 112, 8, false, Task: TaskField.Nivcsw),
+        // SCHED_NORMAL, or SCHED_EXT under SCX_OPS_SWITCH_PARTIAL (the model's tasks all run on sched_ext).
+        new("policy", 120, 4, false, Task: TaskField.Policy),
+        // 120 + nice, the nice level whose weight the task has (a weight no nice level gives ends the scheduler).
+        new("static_prio", 124, 4, true, Task: TaskField.StaticPrio),
     ]);
+
+    /// <summary>
+    /// sched_prio_to_weight[] (kernel/sched/core.c), nice -20..19, as p->scx.weight carries it:
+    /// sched_weight_to_cgroup() = DIV_ROUND_CLOSEST(weight * 100, 1024), clamped to 1..10000.
+    /// </summary>
+    private static readonly int[] NiceWeights = [.. new[]
+    {
+        88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
+        9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
+        1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
+        110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+    }.Select(w => Math.Clamp((w * 100 + 512) / 1024, 1, 10000))];
+
+    /// <summary>p->static_prio (120 + nice) of a task with scx weight <paramref name="weight"/>, or null when no nice level, or two, give it.</summary>
+    public static int? StaticPrioOfWeight(int weight)
+    {
+        var first = Array.IndexOf(NiceWeights, weight);
+        return first < 0 || Array.LastIndexOf(NiceWeights, weight) != first ? null : 100 + first;
+    }
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
 

@@ -60,7 +60,7 @@ public static class ScenarioYaml
                 foreach (var act in a.Actions) L($"      - {Action(act, s)}");
             }
         }
-        if (s.Rodata.Count > 0) L($"rodata: {{ {string.Join(", ", s.Rodata.Select(r => $"{Q(r[..r.IndexOf('=')])}: {r[(r.IndexOf('=') + 1)..]}"))} }}");
+        WriteLoadItems(s.Rodata, L);
         L(s.Checks.Count == 0 ? "check: [all]" : $"check: [{string.Join(", ", s.Checks.Select(Q))}]");
         if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null || s.UserDsqs != null || s.CallBudget != null)
         {
@@ -105,6 +105,60 @@ public static class ScenarioYaml
         $"[{string.Join(", ", Enumerable.Range(0, cpus).Where(m.Test))}]";
 
     /// <summary>A plain scalar when it cannot be misread, else a double-quoted one.</summary>
+    /// <summary>
+    /// A BPF object's load-time items (Scenario.Rodata) under the keys the loader reads them from: rodata, ops,
+    /// syscalls, syscalls_attached and maps (each "map:NAME[KEY].field=V" back into a nested mapping).
+    /// </summary>
+    private static void WriteLoadItems(IReadOnlyList<string> items, Action<string> L)
+    {
+        static bool Has(string item, string prefix) => item.StartsWith(prefix, StringComparison.Ordinal);
+        const string OpsP = BpfObject.BpfObjectFile.OpsPrefix, SysP = BpfObject.BpfObjectFile.SyscallPrefix,
+            AttP = BpfObject.BpfObjectFile.SyscallAttachedPrefix, MapP = BpfObject.BpfObjectFile.MapPrefix;
+        var plain = items.Where(r => !Has(r, OpsP) && !Has(r, SysP) && !Has(r, AttP) && !Has(r, MapP)).ToList();
+        if (plain.Count > 0) L($"rodata: {{ {string.Join(", ", plain.Select(r => $"{Q(r[..r.IndexOf('=')])}: {r[(r.IndexOf('=') + 1)..]}"))} }}");
+        if (items.LastOrDefault(r => Has(r, OpsP)) is { } ops) L($"ops: {Q(ops[OpsP.Length..])}");
+        var sys = items.Where(r => Has(r, SysP)).Select(r => Q(r[SysP.Length..])).ToList();
+        if (sys.Count > 0) L($"syscalls: [{string.Join(", ", sys)}]");
+        var att = items.Where(r => Has(r, AttP)).Select(r => Q(r[AttP.Length..])).ToList();
+        if (att.Count > 0) L($"syscalls_attached: [{string.Join(", ", att)}]");
+        // map:NAME[KEY](.field)*=VALUE, grouped by map, then key, then field path, in order of first appearance.
+        var tree = new List<(string Name, List<(string Key, List<(string Path, string Value)> Fields)> Entries)>();
+        foreach (var r in items.Where(r => Has(r, MapP)))
+        {
+            var spec = r[MapP.Length..];
+            var br = spec.IndexOf('[');
+            var close = spec.IndexOf(']');
+            var eq = spec.IndexOf('=');
+            var (name, key, path, value) = (spec[..br], spec[(br + 1)..close], spec[(close + 1)..eq], spec[(eq + 1)..]);
+            var map = tree.FirstOrDefault(m => m.Name == name);
+            if (map.Name == null) tree.Add(map = (name, []));
+            var entry = map.Entries.FirstOrDefault(e => e.Key == key);
+            if (entry.Key == null) map.Entries.Add(entry = (key, []));
+            entry.Fields.Add((path, value));
+        }
+        if (tree.Count == 0) return;
+        L("maps:");
+        foreach (var (name, entries) in tree)
+            L($"  {Q(name)}: {{ {string.Join(", ", entries.Select(e => $"{e.Key}: {Nested(e.Fields)}"))} }}");
+
+        // [(".a.b", v), (".a.c", w)] → { a: { b: v, c: w } }; [("", v)] → v.
+        static string Nested(List<(string Path, string Value)> fields)
+        {
+            if (fields.Count == 1 && fields[0].Path.Length == 0) return fields[0].Value;
+            var groups = new List<(string Head, List<(string Path, string Value)> Tail)>();
+            foreach (var (path, value) in fields)
+            {
+                var rest = path.TrimStart('.');
+                var dot = rest.IndexOf('.');
+                var head = dot < 0 ? rest : rest[..dot];
+                var g = groups.FirstOrDefault(x => x.Head == head);
+                if (g.Head == null) groups.Add(g = (head, []));
+                g.Tail.Add((dot < 0 ? "" : rest[dot..], value));
+            }
+            return $"{{ {string.Join(", ", groups.Select(g => $"{Q(g.Head)}: {Nested(g.Tail)}"))} }}";
+        }
+    }
+
     private static string Q(string s)
     {
         if (s.Length > 0 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') && char.IsAsciiLetter(s[0])

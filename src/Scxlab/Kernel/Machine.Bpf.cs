@@ -242,6 +242,7 @@ public sealed partial class Machine
         {
             CallKind.DsqInsert or CallKind.DsqInsertVtime or CallKind.DsqInsertCookie => $"{TaskName((int)a)}, {DsqId.Name((ulong)b)}",
             CallKind.TaskTestCpu => $"{b}, {TaskName((int)a)}->cpus_ptr",
+            CallKind.TaskSwitchCount => $"{TaskName((int)a)}, {(b != 0 ? "nvcsw" : "nivcsw")}",
             CallKind.TaskCpu or CallKind.TaskNrCpusAllowed or CallKind.TaskWeight or CallKind.TaskScxFlags or CallKind.TaskRuntime or CallKind.TaskDsqVtime or CallKind.TaskSlice
                 or CallKind.TaskMigrationDisabled or CallKind.TaskRunning or CallKind.TaskPid or CallKind.TaskGetCookie or CallKind.GhostTaskBarrier => TaskName((int)a),
             CallKind.MapPush or CallKind.ListRemove or CallKind.ListContains or CallKind.HashLookup or CallKind.HashUpdate or CallKind.HashDelete
@@ -306,6 +307,17 @@ public sealed partial class Machine
                 | (t.Class == SchedClass.Ext ? ScxTaskEnabled << ScxTaskStateShift : 0),
             _ => throw new System.Diagnostics.UnreachableException($"task field {k}"),
         };
+    }
+
+    /// <summary>
+    /// p->nvcsw / p->nivcsw: kept only for a policy that reads them (<see cref="ScxOps.CountsContextSwitches"/>), so
+    /// the counters cannot split states for the others; read 0 otherwise, as no such policy can tell.
+    /// </summary>
+    internal long KfTaskSwitchCount(BpfContext ctx, int p, bool voluntary)
+    {
+        if (!ValidTask(ctx, p, "read p->nvcsw")) return 0;
+        ref readonly var t = ref TkR(p);
+        return voluntary ? t.Nvcsw : t.Nivcsw;
     }
 
     internal long KfTaskSet(BpfContext ctx, int p, CallKind k, long v)

@@ -241,6 +241,14 @@ public sealed partial class Machine
                 var next = sc.Next;
                 ref var rq = ref Rq(c);
                 f.Task = -1;
+                // __schedule(): "if (likely(prev != next)) { ... RCU_INIT_POINTER(rq->curr, next); ++*switch_count;"
+                // — nvcsw when prev blocked, nivcsw when it was preempted or yielded the CPU.
+                if (_countsSwitches && sc.Prev >= 0 && sc.Prev != next)
+                {
+                    ref var p = ref Tk(sc.Prev);
+                    if (sc.PrevSlept == 1) p.Nvcsw++;
+                    else p.Nivcsw++;
+                }
                 rq.Curr = next;
                 rq.NeedResched = false;
                 rq.Flags &= ~RqFlags.InBalance;

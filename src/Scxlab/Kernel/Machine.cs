@@ -32,6 +32,8 @@ public sealed partial class Machine
 {
     public readonly ModelConfig Config;
     public readonly ScxOps Ops;
+    /// <summary>The policy reads p->nvcsw/nivcsw, so __schedule() counts context switches (<see cref="ScxOps.CountsContextSwitches"/>).</summary>
+    private readonly bool _countsSwitches;
     public readonly OpsTable Has;
     public readonly MapBuilder MapLayout;
     public readonly int N;                 // CPU count
@@ -90,6 +92,7 @@ public sealed partial class Machine
             throw new Policies.PolicyLoadException($"policy {config.PolicyName}: DeclareMaps() failed: {e.GetType().Name}: {Scenarios.InputText.OneLine(e.Message)}");
         }
         DspMaxBatch = Ops.DispatchMaxBatch > 0 ? Ops.DispatchMaxBatch : ScxConst.DspDflMaxBatch;
+        _countsSwitches = Ops.CountsContextSwitches;
         WatchdogTimeoutNs = config.WatchdogTimeoutNs ?? (Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs);
 
         var actors = new List<ActorInfo>();

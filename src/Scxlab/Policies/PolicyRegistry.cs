@@ -208,6 +208,19 @@ public static class BpfObjectSpec
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
     }
 
+    /// <summary>
+    /// The spec as a header line shows it: map writes (which can be dozens: a topology table) are counted, not
+    /// listed; rodata, ops and syscall items are kept. Reports and traces keep the whole spec.
+    /// </summary>
+    public static string Short(string policy)
+    {
+        if (!TryParse(policy, out var path, out var items)) return policy;
+        var maps = items.Count(i => i.StartsWith(BpfObject.BpfObjectFile.MapPrefix, StringComparison.Ordinal));
+        if (maps == 0) return policy;
+        var rest = items.Where(i => !i.StartsWith(BpfObject.BpfObjectFile.MapPrefix, StringComparison.Ordinal)).ToList();
+        return (rest.Count == 0 ? path : $"{path}@{string.Join(",", rest)}") + $" (+{maps} map write{(maps == 1 ? "" : "s")})";
+    }
+
     /// <summary>The spec for <paramref name="policy"/> with <paramref name="rodata"/> patches appended (unchanged if none or not an object).</summary>
     public static string With(string policy, IReadOnlyList<string> rodata)
     {

@@ -49,7 +49,7 @@ public static class HtmlReport
         sb.Append("<table class=\"matrix\"><tbody>\n");
         void Row(string k, string v, string cls = "") => sb.Append("<tr><th scope=\"row\">").Append(E(k)).Append("</th><td").Append(cls.Length > 0 ? $" class=\"{cls}\"" : "").Append('>').Append(E(v)).Append("</td></tr>\n");
         Row("verdict", verdict, verdict == "holds" ? "holds" : verdict == "violation" ? "violation" : "incomplete");
-        Row("policy", config.PolicyName);
+        Row("policy", Policies.BpfObjectSpec.Short(config.PolicyName));
         Row("protocol", Protocols.Name(config.Protocol));
         Row("kernel", KernelEras.Name(config.Kernel));
         Row("search", string.Create(CultureInfo.InvariantCulture, $"{result.Strategy.ToString().ToLowerInvariant()}: {result.Stats.States:N0} states, {result.Stats.Transitions:N0} transitions, {result.Stats.Seconds:0.00} s"));

@@ -115,7 +115,7 @@ public static class ScenarioLoader
         public Scenario Read(YamlNode root)
         {
             var m = Map(root, "a scenario");
-            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached", "ops");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached", "ops", "maps");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
             var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
@@ -239,6 +239,42 @@ public static class ScenarioLoader
             if (k.TryGetValue("syscalls_attached", out var sa))
                 foreach (var e in Seq(sa.Value, "a list of syscall program runs (PROG or PROG:field=value:...)"))
                     rodata.Add(Scxlab.BpfObject.BpfObjectFile.SyscallAttachedPrefix + Str(e, "a syscall program run (PROG or PROG:field=value:...)"));
+
+            // maps: what user space writes into a BPF object's maps after load, before attaching
+            // (bpf_map_update_elem()): {MAP: {KEY: VALUE}}, VALUE a number, {field: value} (nested for inner structs)
+            // or [element, ...] for an array field.
+            if (k.TryGetValue("maps", out var mn))
+                foreach (var mapKv in Map(mn.Value, "maps {MAP: {KEY: VALUE, ...}, ...}").Children)
+                {
+                    var mapName = Str(mapKv.Key, "a map name");
+                    foreach (var entry in Map(mapKv.Value, $"the entries of map {mapName} ({{KEY: VALUE, ...}})").Children)
+                    {
+                        if (entry.Key is not YamlScalarNode { Value: { Length: > 0 } key } || Scxlab.BpfObject.BpfObjectFile.ParseNumber(key) == null)
+                            throw Err(entry.Key, $"expected a key of map {mapName} (a number)");
+                        AddMapValue($"{mapName}[{key}]", entry.Value);
+                    }
+                }
+
+            void AddMapValue(string target, YamlNode value)
+            {
+                switch (value)
+                {
+                    case YamlScalarNode { Value: { Length: > 0 } v } when Scxlab.BpfObject.BpfObjectFile.ParseNumber(v) != null || v is "true" or "false":
+                        rodata.Add($"{Scxlab.BpfObject.BpfObjectFile.MapPrefix}{target}={v}");
+                        break;
+                    case YamlMappingNode fields:
+                        foreach (var f in fields.Children)
+                            AddMapValue($"{target}.{Str(f.Key, "a field name")}", f.Value);
+                        break;
+                    case YamlSequenceNode elements:
+                        // An array field: [v0, v1, ...] writes elements 0, 1, ...
+                        for (var i = 0; i < elements.Children.Count; i++)
+                            AddMapValue($"{target}[{i}]", elements.Children[i]);
+                        break;
+                    default:
+                        throw Err(value, $"expected a value for {target} (a number, {{field: value, ...}} or [element, ...])");
+                }
+            }
 
             int? maxPre = null;
             int? timerFires = null;

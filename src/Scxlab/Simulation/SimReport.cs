@@ -15,7 +15,7 @@ public static class SimReport
     {
         var rows = new List<(string, string[])>();
         void Row(string name, Func<SimResult, string> f) => rows.Add((name, runs.Select(f).ToArray()));
-        Row("policy", r => r.Policy);
+        Row("policy", r => Policies.BpfObjectSpec.Short(r.Policy));
         Row("protocol", r => r.Protocol);
         if (runs.Select(r => r.Seed).Distinct().Count() > 1) Row("seed", r => r.Seed.ToString(Inv));
         Row("cpus", r => r.Cpus.ToString(Inv));

@@ -255,9 +255,9 @@ public sealed class Simulator
             Clocked = true,
             WatchdogTimeoutNs = options.WatchdogTimeoutNs,
             // The exploration bounds size every copied world; a simulation never copies its one world, so it can give
-            // real schedulers room: a DSQ per CPU and per node (scx_bpfland), and ops.init with init_task for every task
-            // of a large workload in one callback.
-            MaxUserDsqs = Math.Max(ModelConfig.DefaultMaxUserDsqs, 4 * _n + 16),
+            // real schedulers room: a DSQ per CPU and per node (scx_bpfland), a DSQ per CPU plus 64 overflow DSQs
+            // (scx_pandemonium), and ops.init with init_task for every task of a large workload in one callback.
+            MaxUserDsqs = Math.Max(ModelConfig.DefaultMaxUserDsqs, 4 * _n + 128),
             CallBudget = Math.Max(ModelConfig.DefaultCallBudget, 2048),
         });
         _sysBase = _n;

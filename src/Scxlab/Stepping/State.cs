@@ -45,6 +45,7 @@ public struct TaskState
     public long ExecStart;         // p->se.exec_start: clock of the last runtime charge (clocked runs; 0 in exploration)
     public int SelectedCpu;        // p->scx.selected_cpu
     public int PiLock;             // owner actor, -1
+    public int Nvcsw, Nivcsw;      // p->nvcsw, p->nivcsw: counted only when the policy reads them (ScxOps.CountsContextSwitches)
     public RunState Run;
     public SchedClass Class;
     public bool MigrationDisabled;

@@ -550,3 +550,162 @@ public class BpfCpumaskTests
         // must not hand the program a NULL it would answer with -ENOMEM (a false alarm in ops.init_task).
         Assert.Contains("scxlab: no room for a struct bpf_cpumask: the model's pool holds 26 live objects", Assert.Single(Run("@exhaust=1").Violations).Violation.ToString());
 }
+
+/// <summary>programs/map_init.bpf.c: map contents user space writes before attaching (--map, scenario maps:).</summary>
+public class BpfMapInitTests
+{
+    private static readonly string[] Items =
+    [
+        "cpu_llc[0]=7", "cpu_llc[3]=0x9",
+        "topo[1].id=4", "topo[1].kind=2", "topo[1].weights[0]=3", "topo[1].weights[1]=5", "topo[1].in.a=6", "topo[1].in.b=8",
+        "pc[1]=11",
+        "by_key[40].x=1", "by_key[40].y=2", "by_key[41].x=3", "by_key[41].y=4",
+        "pch[9]=12",
+    ];
+
+    private static string Spec(IEnumerable<string> items) =>
+        BpfExamples.CompileProgram("map_init.bpf.c", "v3") + "@" + string.Join(",", items.Select(i => BpfObjectFile.MapPrefix + i));
+
+    private static ExploreResult Run(string spec)
+    {
+        var s = ScenarioLoader.Resolve("seed-race-r1");
+        return new Explorer(new Machine(s.ToConfig(spec)), new ExploreOptions { Checks = s.Checks }).Run();
+    }
+
+    [Fact]
+    public void Should_SeeTheValuesUserSpaceWrote_When_MapsAreSetBeforeAttaching() =>
+        // Arrays at their index (fields through BTF, nested and array fields included), a per-CPU array and a per-CPU
+        // hash on every CPU, hash keys as elements (the count lets one more key in, then max_entries 3 is -E2BIG).
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: llc0=7 llc3=9 topo=4253 inner=6008 pc0=11 pc1=11 h40=102 h41=3040 ins=-7 pch=12",
+            Assert.Single(Run(Spec(Items)).Violations).Violation.ToString());
+
+    [Fact]
+    public void Should_ReadZeroAndMiss_When_NothingIsWritten() =>
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: llc0=0 llc3=0 topo=0 inner=0 pc0=0 pc1=0 h40=-1 h41=-10 ins=0 pch=-1",
+            Assert.Single(Run(Spec([])).Violations).Violation.ToString());
+
+    [Theory]
+    [InlineData("nope[0]=1", "no map nope")]
+    [InlineData("cpu_llc[4]=1", "index 4 out of range (0..3)")]
+    [InlineData("topo[0].speed=1", "struct topo has no field speed")]
+    [InlineData("topo[0]=1", "give each field")]
+    [InlineData("topo[0].weights[2]=1", "index 2 out of range (0..1)")]
+    [InlineData("topo[0].in=1", "give each field")]
+    [InlineData("by_key[0x100000000].x=1", "does not fit in the map's 4-byte key")]
+    [InlineData("cpu_llc[0]=seven", "'seven' is not a number")]
+    [InlineData("cpu_llc=1", "expected MAP[KEY]=VALUE")]
+    public void Should_RefuseWithOneLine_When_AMapItemIsWrong(string item, string message)
+    {
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(BpfExamples.CompileProgram("map_init.bpf.c", "v3"), [BpfObjectFile.MapPrefix + item]));
+        Assert.Contains(message, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
+    public void Should_RefuseMoreKeysThanMaxEntries_When_AHashIsFilledAtLoad()
+    {
+        var e = Assert.ThrowsAny<Exception>(() => Run(Spec(["by_key[1].x=1", "by_key[2].x=1", "by_key[3].x=1", "by_key[4].x=1"])));
+        Assert.Contains("holds at most 3 elements", e.Message);
+    }
+
+    [Fact]
+    public void Should_ReadMapsFromTheScenario_When_ItHasAMapsKey()
+    {
+        var s = ScenarioLoader.Parse($"""
+            name: with-maps
+            cpus: 2
+            policy: {BpfExamples.CompileProgram("map_init.bpf.c", "v3")}
+            tasks:
+              - {"{"} name: p, allowed: [0, 1], cpu: 0, state: queued {"}"}
+            maps:
+              cpu_llc: {"{"} 0: 7, 3: 0x9 {"}"}
+              topo:
+                1: {"{"} id: 4, kind: 2, weights: [3, 5], in: {"{"} a: 6, b: 8 {"}"} {"}"}
+              pc: {"{"} 1: 11 {"}"}
+              by_key: {"{"} 40: {"{"} x: 1, y: 2 {"}"}, 41: {"{"} x: 3, y: 4 {"}"} {"}"}
+              pch: {"{"} 9: 12 {"}"}
+            check: [all]
+            """, "with-maps.yaml");
+        var r = new Explorer(new Machine(s.ToConfig()), new ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: llc0=7 llc3=9 topo=4253 inner=6008 pc0=11 pc1=11 h40=102 h41=3040 ins=-7 pch=12",
+            Assert.Single(r.Violations).Violation.ToString());
+    }
+}
+
+/// <summary>programs/switches.bpf.c: p->nvcsw/nivcsw (counted as __schedule() does, for a policy that reads them), p->policy, p->static_prio.</summary>
+public class BpfSwitchCountTests
+{
+    private static ExploreResult Run(string scenario, string rodata = "")
+    {
+        var s = ScenarioLoader.Parse(scenario, "switches.yaml");
+        return new Explorer(new Machine(s.ToConfig(BpfExamples.CompileProgram("switches.bpf.c", "v3") + rodata)), new ExploreOptions { Checks = s.Checks }).Run();
+    }
+
+    [Fact]
+    public void Should_CountInvoluntarySwitches_When_TasksTakeTurnsOnOneCpu() =>
+        // Two SCX_KICK_PREEMPTs end the running task's slice. Idle → p (no switch away from a task), p → q (p: nivcsw 1),
+        // q → p (q: nivcsw 1): on its second run p has
+        // nvcsw 0, nivcsw 1. SCHED_NORMAL (no SCX_OPS_SWITCH_PARTIAL); weight 100 is nice 0 (120), 479 nice -7 (113).
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: runs=10100,10200,10101 policy=0 prio=113,120",
+            Assert.Single(Run("""
+                name: turns
+                cpus: 1
+                policy: simple
+                tasks:
+                  - { name: p, allowed: [0], cpu: 0, state: queued }
+                  - { name: q, allowed: [0], cpu: 0, state: queued, weight: 479 }
+                actors:
+                  - name: kicker
+                    cpu: 0
+                    do:
+                      - { kick: { cpu: 0, flags: [preempt] } }
+                      - { kick: { cpu: 0, flags: [preempt] } }
+                rounds:
+                  - { cpu: 0, count: 3 }
+                check: [all]
+                """).Violations).Violation.ToString());
+
+    [Fact]
+    public void Should_CountAVoluntarySwitch_When_ATaskBlocksAndRunsAgain() =>
+        Assert.Contains("nvcsw=1", Assert.Single(Run("""
+            name: block
+            cpus: 1
+            policy: simple
+            tasks:
+              - { name: p, allowed: [0], cpu: 0, state: running }
+              - { name: q, allowed: [0], cpu: 0, state: queued }
+            actors:
+              - name: life
+                cpu: 0
+                do:
+                  - { sleep: { task: p } }
+                  - { wake: { task: p } }
+                  - { kick: { cpu: 0, flags: [preempt] } }
+            rounds:
+              - { cpu: 0, count: 3 }
+            check: [all]
+            """, "@voluntary=1").Violations).Violation.ToString());
+
+    [Fact]
+    public void Should_EndTheScheduler_When_AWeightHasNoNiceLevel()
+    {
+        var r = Run("""
+            name: odd-weight
+            cpus: 1
+            policy: simple
+            tasks:
+              - { name: p, allowed: [0], cpu: 0, state: queued }
+              - { name: q, allowed: [0], cpu: 0, state: queued, weight: 400 }
+            actors:
+              - name: kicker
+                cpu: 0
+                do:
+                  - { kick: { cpu: 0, flags: [preempt] } }
+                  - { kick: { cpu: 0, flags: [preempt] } }
+            rounds:
+              - { cpu: 0, count: 3 }
+            check: [all]
+            """);
+        Assert.Contains("its weight 400 is not the weight of exactly one nice level", Assert.Single(r.Violations).Violation.ToString());
+    }
+}

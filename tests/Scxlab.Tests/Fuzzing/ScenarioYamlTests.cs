@@ -54,4 +54,30 @@ public class ScenarioYamlTests
         Assert.Equal(s.Description, back.Description);
         Assert.Equal("true", back.Tasks[0].Name);
     }
+
+    [Fact]
+    public void Should_KeepEveryLoadItem_When_ABpfScenarioIsWrittenAsYaml()
+    {
+        // rodata, the struct_ops choice, syscall runs and map contents each go back under their own key.
+        var s = ScenarioLoader.Parse("""
+            name: bpf-items
+            cpus: 2
+            policy: x.bpf.o
+            tasks:
+              - { name: p, allowed: [0, 1], cpu: 0, state: queued }
+            rodata: { nr_cpu_ids: 2 }
+            ops: second_ops
+            syscalls: ["enable_primary_cpu:cpu_id=0"]
+            syscalls_attached: [prog_run]
+            maps:
+              cpu_llc: { 0: 0, 1: 1 }
+              topo: { 7: { cpu_id: 1, llc: { id: 3 }, ids: [4, 5] } }
+            """, "items.yaml");
+        var text = ScenarioYaml.Write(s, s.Policy, s.Protocol, s.Kernel);
+        var back = ScenarioLoader.Parse(text, "items2.yaml");
+        Assert.Equal(s.Rodata, back.Rodata);
+        Assert.Contains("map:topo[7].llc.id=3", back.Rodata);
+        Assert.Contains("map:topo[7].ids[1]=5", back.Rodata);
+        Assert.Equal(text, ScenarioYaml.Write(back, back.Policy, back.Protocol, back.Kernel));
+    }
 }
