@@ -51,6 +51,13 @@ public static class BpfExamples
     };
 
     /// <summary>A test program kept in tests/Scxlab.Tests/BpfObject/programs.</summary>
+    /// <summary>Explore seed-race-r1 (two CPUs, one task, an affinity change) with <paramref name="policy"/> (a BPF object spec), its checks on.</summary>
+    public static Scxlab.Exploration.ExploreResult ExploreSeedRace(string policy)
+    {
+        var s = Scxlab.Scenarios.ScenarioLoader.Resolve("seed-race-r1");
+        return new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(policy)), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
+    }
+
     public static string CompileProgram(string file, string cpu) =>
         Compile(Path.GetFileNameWithoutExtension(Path.GetFileNameWithoutExtension(file)) + "-" + cpu,
             File.ReadAllText(Path.Combine(Root(), "tests", "Scxlab.Tests", "BpfObject", "programs", file)), cpu);

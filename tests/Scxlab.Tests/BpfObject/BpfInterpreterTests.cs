@@ -14,8 +14,7 @@ public class BpfInterpreterTests
 {
     private static string ExitMessage(string obj)
     {
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj);
         var v = Assert.Single(r.Violations);
         const string prefix = "scheduler exit SCX_EXIT_UNREG_BPF: ";
         var text = v.Violation.ToString();

@@ -131,8 +131,7 @@ public class BpfLoadErrorTests
     private static string RuntimeExit(string name, string source)
     {
         var path = BpfExamples.Compile(name, source);
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(path)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(path);
         Assert.Equal(Verdict.Violation, r.Verdict);
         return string.Join(" | ", r.Violations.Select(v => v.Violation.ToString()));
     }

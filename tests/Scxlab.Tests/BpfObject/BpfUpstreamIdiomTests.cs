@@ -14,8 +14,7 @@ public class BpfUpstreamIdiomTests
 {
     private static string ExitMessage(string policy)
     {
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(policy)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(policy);
         var v = Assert.Single(r.Violations);
         const string prefix = "scheduler exit SCX_EXIT_UNREG_BPF: ";
         var text = v.Violation.ToString();
@@ -36,8 +35,7 @@ public class BpfUpstreamIdiomTests
     public void Should_FaultOutOfBounds_When_AResizableArrayIsNotGrown()
     {
         var obj = BpfExamples.CompileProgram("upstream_idioms.bpf.c", "v3");
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj + "@nr_slots=3")), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj + "@nr_slots=3");
         var v = Assert.Single(r.Violations);
         Assert.Contains("invalid access to .data.slots: off=4 size=4, value_size=4", v.Violation.ToString());
     }
@@ -58,8 +56,7 @@ public class BpfTimerAndExitInfoTests
     public void Should_ReportTheShortestExitBeforeAnyFiring_When_AProgramArmsATimerInInit()
     {
         var obj = BpfExamples.CompileProgram("timer_exit.bpf.c", "v3");
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj);
         var v = Assert.Single(r.Violations);
         // ops.init's timer helpers succeeded; the shortest path to the exit (the first enqueue) needs no firing.
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: armed=1 fired=0", v.Violation.ToString());
@@ -150,8 +147,7 @@ public class BpfPercpuAndEnableTests
     public void Should_KeepOneCopyPerCpuAndEnableEveryTask_When_AProgramUsesAPercpuArrayAndOpsEnable()
     {
         var obj = BpfExamples.CompileProgram("percpu_enable.bpf.c", "v3");
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj);
         var v = Assert.Single(r.Violations);
         // ops.enable ran once for the scenario's one task before its first enqueue; the enqueuing
         // CPU's copy counts 1 and the copies of all CPUs add up to 1.
@@ -162,11 +158,8 @@ public class BpfPercpuAndEnableTests
 /// <summary>programs/rcu.bpf.c: RCU read-side sections (scx_bpfland, scx_cosmos) are bookkeeping only.</summary>
 public class BpfRcuTests
 {
-    private static ExploreResult Run(string policy)
-    {
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        return new Explorer(new Machine(s.ToConfig(policy)), new ExploreOptions { Checks = s.Checks }).Run();
-    }
+    private static ExploreResult Run(string policy) =>
+        BpfExamples.ExploreSeedRace(policy);
 
     [Fact]
     public void Should_RunCleanly_When_RcuSectionsAreBalanced()
@@ -191,8 +184,7 @@ public class BpfKconfigTests
     public void Should_GiveTheModelsKernelVersionAndZeroForAWeakConfig_When_AProgramReadsKconfigExterns()
     {
         var obj = BpfExamples.CompileProgram("kconfig.bpf.c", "v3");
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj);
         var v = Assert.Single(r.Violations);
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 7.1 0", v.Violation.ToString());
     }
@@ -213,8 +205,7 @@ public class BpfTaskSetTests
     public void Should_SetTheTasksSliceAndVtime_When_AProgramCallsTheTaskSetKfuncs()
     {
         var obj = BpfExamples.CompileProgram("task_set.bpf.c", "v3");
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj);
         var v = Assert.Single(r.Violations);
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: ok=2 slice=1234567 vtime=42", v.Violation.ToString());
     }
@@ -345,8 +336,7 @@ public class BpfHashMapTests
     public void Should_ReturnHashtabsCodes_When_AProgramInsertsLooksUpAndDeletes()
     {
         var obj = BpfExamples.CompileProgram("hash.bpf.c", "v3");
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj + "@report=1")), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj + "@report=1");
         // miss: NULL; BPF_NOEXIST twice: 0 then -EEXIST; BPF_EXIST on a missing key: -ENOENT; a third key into
         // max_entries 2: -E2BIG; overwrite then read back 5,6; delete twice: 0, -ENOENT; the freed room is reused;
         // BPF_F_LOCK without a lock in the value: -EINVAL.
@@ -431,8 +421,7 @@ public class BpfLinkedObjectTests
     public void Should_CallTheLibrarysFunctionAndShareItsGlobals_When_TwoObjectsAreLinked()
     {
         var obj = BpfExamples.LinkPrograms("linked", "linked_main.bpf.c", "linked_lib.bpf.c");
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj);
         // lib_dsq_for(5) = 105 is created (0), and the library's counter, read through the extern, is 1.
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: dsq=105 created=0 calls=1", Assert.Single(r.Violations).Violation.ToString());
     }
@@ -441,11 +430,8 @@ public class BpfLinkedObjectTests
 /// <summary>programs/idle_curr.bpf.c: the idle task swapper/N, as scx_bpf_cpu_curr() of an idle CPU returns it.</summary>
 public class BpfIdleTaskTests
 {
-    private static ExploreResult Run(string rodata)
-    {
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        return new Explorer(new Machine(s.ToConfig(BpfExamples.CompileProgram("idle_curr.bpf.c", "v3") + rodata)), new ExploreOptions { Checks = s.Checks }).Run();
-    }
+    private static ExploreResult Run(string rodata) =>
+        BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("idle_curr.bpf.c", "v3") + rodata);
 
     [Fact]
     public void Should_ReadTheIdleTasksFields_When_ASchedulerLooksAtAnIdleCpusCurr() =>
@@ -466,8 +452,7 @@ public class BpfCompatMoveTests
     public void Should_CallTheTwoArgumentForm_When_TheObjectAsksWhichExists()
     {
         var obj = BpfExamples.CompileProgram("compat_move.bpf.c", "v3");
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        var r = new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+        var r = BpfExamples.ExploreSeedRace(obj);
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: v2=1 moved=1", Assert.Single(r.Violations).Violation.ToString());
     }
 }
@@ -475,11 +460,8 @@ public class BpfCompatMoveTests
 /// <summary>programs/current.bpf.c: bpf_get_current_task_btf() outside any modelled task, and bpf_printk into the trace.</summary>
 public class BpfCurrentTaskTests
 {
-    private static ExploreResult Run(string rodata)
-    {
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        return new Explorer(new Machine(s.ToConfig(BpfExamples.CompileProgram("current.bpf.c", "v3") + rodata)), new ExploreOptions { Checks = s.Checks }).Run();
-    }
+    private static ExploreResult Run(string rodata) =>
+        BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("current.bpf.c", "v3") + rodata);
 
     [Fact]
     public void Should_CompareUnequalToTheTask_When_CurrentIsNoModelledTask() =>
@@ -566,11 +548,8 @@ public class BpfMapInitTests
     private static string Spec(IEnumerable<string> items) =>
         BpfExamples.CompileProgram("map_init.bpf.c", "v3") + "@" + string.Join(",", items.Select(i => BpfObjectFile.MapPrefix + i));
 
-    private static ExploreResult Run(string spec)
-    {
-        var s = ScenarioLoader.Resolve("seed-race-r1");
-        return new Explorer(new Machine(s.ToConfig(spec)), new ExploreOptions { Checks = s.Checks }).Run();
-    }
+    private static ExploreResult Run(string spec) =>
+        BpfExamples.ExploreSeedRace(spec);
 
     [Fact]
     public void Should_SeeTheValuesUserSpaceWrote_When_MapsAreSetBeforeAttaching() =>
