@@ -76,6 +76,14 @@ internal static class CliOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    public static Option<string[]> Holds() => new("--holds")
+    {
+        Description = "where a BPF object keeps the pids of the tasks in its custody (then the only places searched: a queued task in none of them is forgotten at once)",
+        HelpName = "map:NAME[:keys|:values]|global:NAME",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     public static Option<string[]> Syscall() => new("--syscall")
     {
         Description = "run a BPF object's SEC(\"syscall\") program before ops.init, as its user space does with BPF_PROG_TEST_RUN (fields of its context struct after ':', e.g. enable_primary_cpu:cpu_id=0)",
@@ -99,9 +107,10 @@ internal static class CliOptions
     };
 
     /// <summary>What a BPF object gets at load: the --ops choice, the --rodata patches, then the syscall runs (as items of its spec).</summary>
-    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null, string? ops = null, string[]? maps = null) =>
+    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null, string? ops = null, string[]? maps = null, string[]? holds = null) =>
         [.. ops is null ? [] : new[] { Scxlab.BpfObject.BpfObjectFile.OpsPrefix + ops }, .. rodata ?? [],
             .. (maps ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.MapPrefix + s),
+            .. (holds ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.HoldsPrefix + s),
             .. (syscalls ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + s),
             .. (attached ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallAttachedPrefix + s)];
 

@@ -25,6 +25,7 @@ public static class CheckCommand
         var rodata = CliOptions.Rodata();
         var opsOpt = CliOptions.Ops();
         var mapOpt = CliOptions.Map();
+        var holdsOpt = CliOptions.Holds();
         var syscall = CliOptions.Syscall();
         var syscallAttached = CliOptions.SyscallAttached();
         var strategyOpt = new Option<string?>("--strategy")
@@ -58,14 +59,14 @@ public static class CheckCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        foreach (var o in new Option[] { protocol, policy, opsOpt, rodata, mapOpt, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
+        foreach (var o in new Option[] { protocol, policy, opsOpt, rodata, mapOpt, holdsOpt, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
             cmd.Options.Add(o);
         cmd.SetAction(r => Execute(new Args
         {
             Scenario = r.GetValue(scenarioArg)!,
             Protocol = r.GetValue(protocol),
             Policy = r.GetValue(policy),
-            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt)),
+            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt), r.GetValue(holdsOpt)),
             Strategy = r.GetValue(strategyOpt) switch
             {
                 "dfs" => Strategy.Dfs,

@@ -47,6 +47,7 @@ public static class SimulateCommand
         var rodata = CliOptions.Rodata();
         var opsOpt = CliOptions.Ops();
         var mapOpt = CliOptions.Map();
+        var holdsOpt = CliOptions.Holds();
         var syscall = CliOptions.Syscall();
         var syscallAttached = CliOptions.SyscallAttached();
         var protocol = CliOptions.Protocol("--protocol", list: true, description: $"the kernel protocol(s), comma-separated: one run each ({ProtocolNames.Expected}; default upstream)");
@@ -96,7 +97,7 @@ public static class SimulateCommand
             ],
         };
         cmd.Arguments.Add(workloadArg);
-        foreach (var o in new Option[] { policy, opsOpt, rodata, mapOpt, syscall, syscallAttached, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, json, csv, progress, failOn })
+        foreach (var o in new Option[] { policy, opsOpt, rodata, mapOpt, holdsOpt, syscall, syscallAttached, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, json, csv, progress, failOn })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -104,7 +105,7 @@ public static class SimulateCommand
             {
                 Workload = r.GetValue(workloadArg),
                 Policy = r.GetValue(policy) ?? "simple",
-                Rodata = [.. CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt))],
+                Rodata = [.. CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt), r.GetValue(holdsOpt))],
                 Cpus = r.GetValue(cpus),
                 Tasks = r.GetValue(tasks),
                 DurationNs = r.GetValue(duration),

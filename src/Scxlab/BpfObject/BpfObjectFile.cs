@@ -45,6 +45,15 @@ public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize
 /// </summary>
 public sealed record BpfMapInit(int Map, long Key, int Offset, int Size, long Value, string Spec);
 
+/// <summary>Where in a map a <see cref="BpfHolds"/> place looks for a task's pid.</summary>
+public enum HoldsWhere : byte { Anywhere, Keys, Values }
+
+/// <summary>
+/// A place the scheduler keeps the tasks in its custody (<c>--holds</c>, scenario <c>holds:</c>): map
+/// <paramref name="Map"/> (its keys, its values or both), or the words of global variable <paramref name="Global"/>.
+/// </summary>
+public sealed record BpfHolds(int Map, HoldsWhere Where, int Global, int Offset, int Size);
+
 /// <summary>A global-data section (.data, .bss, .rodata, .data.*): shared memory unless read-only.</summary>
 public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
 {
@@ -163,6 +172,7 @@ public sealed class BpfObjectFile : ISourceMap
                 else if (r.StartsWith(SyscallPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallPrefix.Length..]);
                 else if (r.StartsWith(SyscallAttachedPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallAttachedPrefix.Length..], attached: true);
                 else if (r.StartsWith(MapPrefix, StringComparison.Ordinal)) o.AddMapInit(r[MapPrefix.Length..]);
+                else if (r.StartsWith(HoldsPrefix, StringComparison.Ordinal)) o.AddHolds(r[HoldsPrefix.Length..]);
                 else o.PatchRodata(r);
             // A failed CO-RE relocation fails the load only where a program can reach it (after rodata is set).
             if (!lenient && PoisonReachability.FirstReachable(o, o.RunEntries(), o.Ops.InitTask?.Entry ?? -1) is { } poisoned)
@@ -861,6 +871,40 @@ public sealed class BpfObjectFile : ISourceMap
             if (size is not (1 or 2 or 4 or 8)) throw Bad($"a {size}-byte field is not a number");
         }
         MapInits.Add(new BpfMapInit(mi, key, off, size, value, spec));
+    }
+
+    /// <summary>A load-time item that names where the scheduler keeps its tasks (<c>--holds</c>, scenario <c>holds:</c>).</summary>
+    public const string HoldsPrefix = "holds:";
+
+    /// <summary>The places named by <see cref="HoldsPrefix"/> items; empty: every word of the object's shared memory.</summary>
+    public List<BpfHolds> Holds { get; } = [];
+
+    /// <summary>
+    /// <c>--holds map:NAME[:keys|:values]</c> or <c>global:NAME</c>: a place where the scheduler keeps the pids of the
+    /// tasks in its custody. Named, they are the only places: a QUEUED task whose pid is in none of them is forgotten.
+    /// </summary>
+    public void AddHolds(string spec)
+    {
+        BpfLoadException Bad(string what) => new($"--holds '{spec}': {what}");
+        var parts = spec.Split(':', StringSplitOptions.TrimEntries);
+        if (parts.Length is < 2 or > 3 || parts[0] is not ("map" or "global")) throw Bad("expected map:NAME, map:NAME:keys, map:NAME:values or global:NAME");
+        if (parts[0] == "global")
+        {
+            if (parts.Length != 2) throw Bad("a global has no keys or values: global:NAME");
+            for (var g = 0; g < Globals.Count; g++)
+                if (!Globals[g].ReadOnly && Globals[g].Vars.TryGetValue(parts[1], out var v))
+                {
+                    Holds.Add(new BpfHolds(-1, HoldsWhere.Anywhere, g, v.Offset, v.Size));
+                    return;
+                }
+            throw Bad($"no writable global variable {parts[1]} (in .data or .bss)");
+        }
+        var mi = Maps.FindIndex(m => m.Name == parts[1]);
+        if (mi < 0) throw Bad($"no map {parts[1]} (the object has: {string.Join(", ", Maps.Select(m => m.Name))})");
+        var where = parts.Length == 2 ? HoldsWhere.Anywhere
+            : parts[2] == "keys" ? HoldsWhere.Keys : parts[2] == "values" ? HoldsWhere.Values : throw Bad($"'{parts[2]}': expected keys or values");
+        if (where == HoldsWhere.Keys && !MapTypes.IsHash(Maps[mi].Type)) throw Bad($"{MapTypes.Name(Maps[mi].Type)} has no keys to hold pids in");
+        Holds.Add(new BpfHolds(mi, where, -1, 0, 0));
     }
 
     /// <summary>Syscall programs to run, in order, before ops.init (<see cref="SyscallRun"/>).</summary>

@@ -16,6 +16,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     private MapHandle[] _hashIndex = [];
     private Interpreter _vm = null!;
     private int _taskCount;
+    private int _cpuCount;
     /// <summary>Each timer: its map, the entry (the key its callback gets) and its byte offset in the map's memory.</summary>
     private readonly List<(int Map, int Entry, int ByteOffset)> _timers = [];
     private int[] _timerWords = [];
@@ -108,6 +109,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_any_distribute") || _obj.KfuncsUsed.Contains("bpf_cpumask_any_and_distribute"))
             _vm.DistributePrev = maps.Array("distribute_cpu_mask_prev", maps.CpuCount);
         _taskCount = maps.TaskCount;
+        _cpuCount = maps.CpuCount;
 
         // Every struct bpf_timer in every entry of an array map gets a timer actor.
         for (var i = 0; i < _obj.Maps.Count; i++)
@@ -210,8 +212,17 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     /// and task-storage values). A coincidental equal value only makes the answer "held", which
     /// leaves the case to the liveness drain (docs/bpf.md).
     /// </summary>
+    /// <remarks>With places named (<see cref="BpfObjectFile.Holds"/>: <c>--holds</c>, scenario <c>holds:</c>), only
+    /// those are searched, and a hash map's live elements only: the user's statement of where the scheduler keeps
+    /// its tasks turns a forgotten task into the immediate safety violation (a pid left elsewhere no longer hides it).</remarks>
     public override bool? HoldsTask(MapView maps, TaskRef p, long pid)
     {
+        if (_obj.Holds.Count > 0)
+        {
+            foreach (var place in _obj.Holds)
+                if (PlaceHolds(maps, place, pid)) return true;
+            return false;
+        }
         foreach (var h in _maps)
         {
             if (h.Kind is MapKind.Queue or MapKind.Stack)
@@ -241,6 +252,43 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         }
         return false;
     }
+
+    /// <summary>Is <paramref name="pid"/> in the named place: a global's 32-bit fields, a queue's entries, an array's values, a hash map's live keys or values?</summary>
+    private bool PlaceHolds(MapView maps, BpfHolds place, long pid)
+    {
+        if (place.Map < 0)
+        {
+            // The variable's own bytes only, as 32-bit fields (a pid is a pid_t).
+            var g = _globals[place.Global];
+            for (var at = (place.Offset + 3) / 4 * 4; at + 4 <= place.Offset + place.Size; at += 4)
+            {
+                var v = maps.Get(g, at / 8);
+                if ((int)(at % 8 == 0 ? v : v >> 32) == pid) return true;
+            }
+            return false;
+        }
+        var m = _obj.Maps[place.Map];
+        var values = _maps[place.Map];
+        if (values.Kind is MapKind.Queue or MapKind.Stack) return maps.Contains(values, pid);
+        if (!MapTypes.IsHash(m.Type)) return ScanWords(maps, values, pid);
+        var index = _hashIndex[place.Map];
+        var e = 1 + Interpreter.KeyWords(m);
+        var strideWords = Interpreter.MapStride(m) / 8;
+        var copies = MapTypes.IsPerCpu(m.Type) ? _cpuCount : 1;
+        for (var s = 0; 1 + e * s < index.Capacity; s++)
+        {
+            if (maps.Get(index, 1 + e * s) != 1) continue; // not a live element
+            if (place.Where != HoldsWhere.Values)
+                for (var w = 1; w < e; w++)
+                    if (IsPid(maps.Get(index, 1 + e * s + w), pid)) return true;
+            if (place.Where != HoldsWhere.Keys)
+                for (var w = s * copies * strideWords; w < (s + 1) * copies * strideWords; w++)
+                    if (IsPid(maps.Get(values, w), pid)) return true;
+        }
+        return false;
+    }
+
+    private static bool IsPid(long v, long pid) => v == pid || (int)v == pid || (int)(v >> 32) == pid;
 
     private static bool ScanWords(MapView maps, MapHandle h, long pid)
     {

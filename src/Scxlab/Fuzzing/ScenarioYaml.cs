@@ -113,14 +113,19 @@ public static class ScenarioYaml
     {
         static bool Has(string item, string prefix) => item.StartsWith(prefix, StringComparison.Ordinal);
         const string OpsP = BpfObject.BpfObjectFile.OpsPrefix, SysP = BpfObject.BpfObjectFile.SyscallPrefix,
-            AttP = BpfObject.BpfObjectFile.SyscallAttachedPrefix, MapP = BpfObject.BpfObjectFile.MapPrefix;
-        var plain = items.Where(r => !Has(r, OpsP) && !Has(r, SysP) && !Has(r, AttP) && !Has(r, MapP)).ToList();
+            AttP = BpfObject.BpfObjectFile.SyscallAttachedPrefix, MapP = BpfObject.BpfObjectFile.MapPrefix, HoldsP = BpfObject.BpfObjectFile.HoldsPrefix;
+        var plain = items.Where(r => !Has(r, OpsP) && !Has(r, SysP) && !Has(r, AttP) && !Has(r, MapP) && !Has(r, HoldsP)).ToList();
         if (plain.Count > 0) L($"rodata: {{ {string.Join(", ", plain.Select(r => $"{Q(r[..r.IndexOf('=')])}: {r[(r.IndexOf('=') + 1)..]}"))} }}");
         if (items.LastOrDefault(r => Has(r, OpsP)) is { } ops) L($"ops: {Q(ops[OpsP.Length..])}");
         var sys = items.Where(r => Has(r, SysP)).Select(r => Q(r[SysP.Length..])).ToList();
         if (sys.Count > 0) L($"syscalls: [{string.Join(", ", sys)}]");
         var att = items.Where(r => Has(r, AttP)).Select(r => Q(r[AttP.Length..])).ToList();
         if (att.Count > 0) L($"syscalls_attached: [{string.Join(", ", att)}]");
+        // holds:map:NAME[:keys|:values] and holds:global:NAME.
+        var holds = items.Where(r => Has(r, HoldsP)).Select(r => r[HoldsP.Length..].Split(':')).Select(p => p[0] == "global"
+            ? $"{{ global: {Q(p[1])} }}"
+            : $"{{ map: {Q(p[1])}{(p.Length < 3 ? "" : p[2] == "keys" ? ", key: pid" : ", value: pid")} }}").ToList();
+        if (holds.Count > 0) L($"holds: [{string.Join(", ", holds)}]");
         // map:NAME[KEY](.field)*=VALUE, grouped by map, then key, then field path, in order of first appearance.
         var tree = new List<(string Name, List<(string Key, List<(string Path, string Value)> Fields)> Entries)>();
         foreach (var r in items.Where(r => Has(r, MapP)))

@@ -115,7 +115,7 @@ public static class ScenarioLoader
         public Scenario Read(YamlNode root)
         {
             var m = Map(root, "a scenario");
-            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached", "ops", "maps");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached", "ops", "maps", "holds");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
             var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
@@ -254,6 +254,32 @@ public static class ScenarioLoader
                         AddMapValue($"{mapName}[{key}]", entry.Value);
                     }
                 }
+
+            // holds: where a BPF object keeps the pids of the tasks in its custody, one place or a list of them:
+            // { map: NAME } (keys and values), { map: NAME, key: pid }, { map: NAME, value: pid }, { global: NAME }.
+            if (k.TryGetValue("holds", out var hn))
+            {
+                const string HoldsShape = "a place where the scheduler keeps its tasks ({map: NAME}, {map: NAME, key: pid}, {map: NAME, value: pid} or {global: NAME})";
+                var places = hn.Value is YamlSequenceNode hs ? hs.Children.ToList() : [hn.Value];
+                foreach (var place in places)
+                {
+                    var pm = Map(place, HoldsShape);
+                    OnlyKeys(pm, "a holds place", "map", "global", "key", "value");
+                    var pk = Keys(pm);
+                    if (pk.TryGetValue("global", out var gn))
+                    {
+                        if (pk.Count != 1) throw Err(place, "a global holds pids in its own words: {global: NAME} takes no other key");
+                        rodata.Add($"{Scxlab.BpfObject.BpfObjectFile.HoldsPrefix}global:{Str(gn.Value, "a global variable name")}");
+                        continue;
+                    }
+                    var mapName = Str(Required(pm, pk, "map", "a holds place"), "a map name");
+                    if (pk.ContainsKey("key") && pk.ContainsKey("value")) throw Err(place, "give key: pid or value: pid, not both (neither: both)");
+                    foreach (var which in new[] { "key", "value" })
+                        if (pk.TryGetValue(which, out var wn) && Str(wn.Value, "pid") != "pid") throw Err(wn.Value, $"expected {which}: pid");
+                    var where = pk.ContainsKey("key") ? ":keys" : pk.ContainsKey("value") ? ":values" : "";
+                    rodata.Add($"{Scxlab.BpfObject.BpfObjectFile.HoldsPrefix}map:{mapName}{where}");
+                }
+            }
 
             void AddMapValue(string target, YamlNode value)
             {

@@ -688,3 +688,72 @@ public class BpfSwitchCountTests
         Assert.Contains("its weight 400 is not the weight of exactly one nice level", Assert.Single(r.Violations).Violation.ToString());
     }
 }
+
+/// <summary>programs/holds.bpf.c: `holds` names where a scheduler keeps its tasks, so a forgotten task is found at once.</summary>
+public class BpfHoldsTests
+{
+    private const string OneCpu = """
+        name: holds
+        cpus: 1
+        policy: simple
+        tasks:
+          - { name: p, allowed: [0], cpu: 0, state: queued }
+        rounds:
+          - { cpu: 0, count: 1 }
+        check: [all]
+        """;
+
+    private static ExploreResult Run(params string[] items)
+    {
+        var s = ScenarioLoader.Parse(OneCpu, "holds.yaml");
+        var spec = BpfExamples.CompileProgram("holds.bpf.c", "v3") + "@" + string.Join(",", items);
+        return new Explorer(new Machine(s.ToConfig(spec)), new ExploreOptions { Checks = s.Checks }).Run();
+    }
+
+    private static string Holds(string place) => BpfObjectFile.HoldsPrefix + place;
+
+    [Fact]
+    public void Should_FindOnlyTheStall_When_TheDroppedPidLingersInTheObjectsMemory() =>
+        // Without holds, last_pid and the seen map still have 101: "held" as far as the model can tell, so only the
+        // liveness drain finds the task (the watchdog's stall).
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR_STALL: p[101] failed to run for 30.000s", Assert.Single(Run("drop=1").Violations).Violation.ToString());
+
+    [Theory]
+    [InlineData("map:fifo")]
+    [InlineData("map:seen:values")]
+    public void Should_FindTheForgottenTaskAtOnce_When_HoldsNamesWhereTasksAreKept(string place) =>
+        Assert.Contains("(BPF custody) but the policy's maps no longer hold it, nothing in flight can hand it back and no remaining scripted action re-enqueues it: forgotten",
+            Assert.Single(Run("drop=1", Holds(place)).Violations).Violation.ToString());
+
+    [Theory]
+    [InlineData("global:last_pid")]
+    [InlineData("map:seen")]
+    [InlineData("map:seen:keys")]
+    public void Should_CountThePlaceAsCustody_When_ThePidIsThere(string place) =>
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR_STALL: p[101] failed to run for 30.000s", Assert.Single(Run("drop=1", Holds(place)).Violations).Violation.ToString());
+
+    [Fact]
+    public void Should_Hold_When_TheSchedulerDispatchesWhatItPops() =>
+        Assert.Equal(Verdict.Holds, Run("drop=0", Holds("map:fifo")).Verdict);
+
+    [Theory]
+    [InlineData("map:nope", "no map nope")]
+    [InlineData("map:fifo:keys", "BPF_MAP_TYPE_QUEUE has no keys")]
+    [InlineData("map:seen:both", "expected keys or values")]
+    [InlineData("global:drop", "no writable global variable drop")]
+    [InlineData("cpu:0", "expected map:NAME")]
+    public void Should_RefuseWithOneLine_When_AHoldsPlaceIsWrong(string place, string message)
+    {
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(BpfExamples.CompileProgram("holds.bpf.c", "v3"), [Holds(place)]));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Should_ReadHoldsFromTheScenario_When_ItNamesPlaces()
+    {
+        var s = ScenarioLoader.Parse(OneCpu.Replace("policy: simple", "policy: x.bpf.o") + "\nholds: [{ map: fifo }, { map: seen, value: pid }, { global: last_pid }]\n", "h.yaml");
+        Assert.Equal([Holds("map:fifo"), Holds("map:seen:values"), Holds("global:last_pid")], s.Rodata);
+        var e = Assert.Throws<ScenarioException>(() => ScenarioLoader.Parse(OneCpu + "\nholds: { map: fifo, key: task }\n", "bad.yaml"));
+        Assert.Contains("expected key: pid", e.Message);
+    }
+}

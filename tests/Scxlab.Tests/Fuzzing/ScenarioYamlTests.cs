@@ -69,6 +69,7 @@ public class ScenarioYamlTests
             ops: second_ops
             syscalls: ["enable_primary_cpu:cpu_id=0"]
             syscalls_attached: [prog_run]
+            holds: [{ map: fifo }, { map: seen, key: pid }, { global: last_pid }]
             maps:
               cpu_llc: { 0: 0, 1: 1 }
               topo: { 7: { cpu_id: 1, llc: { id: 3 }, ids: [4, 5] } }
