@@ -12,14 +12,16 @@ scxlab=${SCXLAB:-scxlab}
 here=$(dirname "$0")
 fail=0
 
-# expect NAME OUTCOME SCENARIO [scxlab check options...]; OUTCOME is "holds", or the scheduler exit kind the
-# selftest asserts, optionally with the message it asserts ("SCX_EXIT_UNREG_BPF: 3")
+# expect NAME OUTCOME SCENARIO [scxlab check options...]; OUTCOME is "holds", "refused" (the object does not
+# load), or the scheduler exit kind the selftest asserts, optionally with the message it asserts
+# ("SCX_EXIT_UNREG_BPF: 3")
 expect() {
   name=$1 want=$2 scenario=$3; shift 3
   obj="$dir/$name.bpf.o"
   if [ ! -f "$obj" ]; then printf '%-28s %-22s %s\n' "$name" "$want" "(not built)"; return; fi
   out=$("$scxlab" check "$here/$scenario" --policy "$obj" "$@" 2>&1)
   if printf '%s\n' "$out" | grep -q '^verdict: holds'; then got=holds
+  elif printf '%s\n' "$out" | grep -q '^scxlab check: '"$name"'.bpf.o: '; then got=refused
   else
        case "$want" in
          *:*) got=$(printf '%s\n' "$out" | sed -n 's/^violation 1: scheduler exit \(SCX_EXIT_[A-Z_]*: .*\)/\1/p' | head -1) ;;
@@ -56,4 +58,6 @@ expect create_dsq                   holds wakeup-1024-dsqs.yaml
 expect peek_dsq                     holds wakeup.yaml
 expect dsq_reenq                    holds wakeup.yaml
 expect maximal                      holds wakeup.yaml
+expect dequeue_iter                 holds wakeup.yaml
+expect non_scx_kfunc_deny           refused wakeup.yaml
 exit $fail
