@@ -946,10 +946,11 @@ public sealed class BpfObjectFile : ISourceMap
         Syscalls.Add(new SyscallRun(prog, ctx, text, attached));
     }
 
-    /// <summary>A decimal or 0x-hexadecimal integer, or null.</summary>
+    /// <summary>A decimal (signed, or unsigned up to 2⁶⁴−1) or 0x-hexadecimal integer as its 64 bits, or null.</summary>
     internal static long? ParseNumber(string s) =>
         s.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && long.TryParse(s[2..], System.Globalization.NumberStyles.HexNumber, null, out var h) ? h
-        : long.TryParse(s, out var d) ? d : null;
+        : long.TryParse(s, out var d) ? d
+        : ulong.TryParse(s, out var u) ? unchecked((long)u) : null;
 
     /// <summary><c>--rodata name=value</c> or <c>name[i]=value</c>: patch a <c>const volatile</c> before load, as a skeleton does.</summary>
     public void PatchRodata(string spec)

@@ -581,6 +581,13 @@ public class BpfMapInitTests
     }
 
     [Fact]
+    public void Should_TakeAnUnsigned64BitValue_When_ItIsWrittenInDecimal()
+    {
+        var o = BpfObjectFile.Load(BpfExamples.CompileProgram("map_init.bpf.c", "v3"), [BpfObjectFile.MapPrefix + "pc[0]=18446744073709551615"]);
+        Assert.Equal(-1L, Assert.Single(o.MapInits).Value);
+    }
+
+    [Fact]
     public void Should_RefuseMoreKeysThanMaxEntries_When_AHashIsFilledAtLoad()
     {
         var e = Assert.ThrowsAny<Exception>(() => Run(Spec(["by_key[1].x=1", "by_key[2].x=1", "by_key[3].x=1", "by_key[4].x=1"])));
