@@ -825,7 +825,7 @@ public sealed class BpfObjectFile : ISourceMap
         if (m.Type is MapTypes.Array or MapTypes.PercpuArray ? key < 0 || key >= m.MaxEntries : m.KeySize < 8 && (ulong)key >> (8 * m.KeySize) != 0)
             throw Bad(m.Type is MapTypes.Array or MapTypes.PercpuArray ? $"index {key} out of range (0..{m.MaxEntries - 1})" : $"key {key} does not fit in the map's {m.KeySize}-byte key");
         var valueText = spec[(eq + 1)..].Trim();
-        var value = valueText is "true" ? 1 : valueText is "false" ? 0 : ParseNumber(valueText) ?? throw Bad($"'{valueText}' is not a number");
+        var value = ParseValue(valueText) ?? throw Bad($"'{valueText}' is not a number");
         // The field path, through the value's BTF type (without BTF: the whole value, at most 8 bytes).
         var path = spec[(close + 1)..eq].Trim();
         int off = 0, size;
@@ -870,6 +870,8 @@ public sealed class BpfObjectFile : ISourceMap
             size = (int)Btf.SizeOf(t.Id);
             if (size is not (1 or 2 or 4 or 8)) throw Bad($"a {size}-byte field is not a number");
         }
+        // struct bpf_timer (16 bytes) is the kernel's: user space cannot arm a timer by writing the map.
+        if (m.TimerOffsets?.Any(t => off < t + 16 && t < off + size) == true) throw Bad("that is a struct bpf_timer, which only bpf_timer_*() may set");
         MapInits.Add(new BpfMapInit(mi, key, off, size, value, spec));
     }
 
@@ -952,6 +954,9 @@ public sealed class BpfObjectFile : ISourceMap
         : long.TryParse(s, out var d) ? d
         : ulong.TryParse(s, out var u) ? unchecked((long)u) : null;
 
+    /// <summary>A value user space writes (rodata, map contents): true, false or a <see cref="ParseNumber"/> integer; null otherwise.</summary>
+    internal static long? ParseValue(string s) => s is "true" ? 1 : s is "false" ? 0 : ParseNumber(s);
+
     /// <summary><c>--rodata name=value</c> or <c>name[i]=value</c>: patch a <c>const volatile</c> before load, as a skeleton does.</summary>
     public void PatchRodata(string spec)
     {
@@ -988,11 +993,7 @@ public sealed class BpfObjectFile : ISourceMap
             var count = t.Kind == BtfKind.Array ? (int)t.ArrayLen : 1;
             if (br < 0 && count > 1 && br <= 0 && t.Kind == BtfKind.Array && spec.IndexOf('[') < 0) throw new BpfLoadException($"--rodata {lhs}: an array; write {lhs}[i]=value");
             if (index >= count) throw new BpfLoadException($"--rodata {lhs}[{index}]: index out of range (0..{count - 1})");
-            long val;
-            if (text is "true") val = 1;
-            else if (text is "false") val = 0;
-            else if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? !long.TryParse(text[2..], System.Globalization.NumberStyles.HexNumber, null, out val) : !long.TryParse(text, out val))
-                throw new BpfLoadException($"--rodata {lhs}: '{text}' is not a number");
+            var val = ParseValue(text) ?? throw new BpfLoadException($"--rodata {lhs}: '{text}' is not a number");
             var at = v.Offset + index * elem;
             for (var i = 0; i < elem; i++) g.Init[at + i] = (byte)(val >> (8 * i));
             return;

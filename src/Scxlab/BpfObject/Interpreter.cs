@@ -736,17 +736,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         switch (f.Field)
         {
             case TaskField.Flags: return PfIdle | PfKthread | PfNoSetaffinity;
-            case TaskField.Comm:
-            {
-                var comm = Encoding.UTF8.GetBytes($"swapper/{cpu}");
-                ulong v = 0;
-                for (var k = 0; k < size; k++)
-                {
-                    var at = f.Within + k;
-                    if (at < comm.Length) v |= (ulong)comm[at] << (8 * k);
-                }
-                return v;
-            }
+            case TaskField.Comm: return CommBytes($"swapper/{cpu}", f.Within, size);
             case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, IdleTaskBase + cpu, 0);
             case TaskField.NrCpusAllowed: return 1;
             case TaskField.Slice: return (ulong)ScxConst.SliceDfl;
@@ -754,6 +744,19 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.Nvcsw or TaskField.Nivcsw: throw Fault(pc, $"the idle task swapper/{cpu}'s context-switch counts are not modelled");
             default: return 0; // pid, tgid, times, migration_disabled, dsq_vtime, weight, scx.flags, policy (SCHED_NORMAL)
         }
+    }
+
+    /// <summary><paramref name="size"/> bytes of p->comm from byte <paramref name="within"/>: the name, NUL-padded, at most 15 characters (TASK_COMM_LEN 16).</summary>
+    private static ulong CommBytes(string name, int within, int size)
+    {
+        var comm = Encoding.UTF8.GetBytes(name);
+        ulong v = 0;
+        for (var k = 0; k < size; k++)
+        {
+            var at = within + k;
+            if (at < comm.Length && at < 15) v |= (ulong)comm[at] << (8 * k);
+        }
+        return v;
     }
 
     private async BpfTask<ulong> TaskLoad(BpfContext ctx, int task, int off, int size, int pc)
@@ -770,17 +773,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, task, 0);
             // No PF_* flag is ever set on the model's tasks (no kthreads; PF_EXITING not reported: docs/bpf.md).
             case TaskField.Flags: return 0;
-            case TaskField.Comm:
-            {
-                var comm = Encoding.UTF8.GetBytes(ctx.TaskComm(p));
-                ulong v = 0;
-                for (var k = 0; k < size; k++)
-                {
-                    var at = f.Within + k;
-                    if (at < comm.Length && at < 15) v |= (ulong)comm[at] << (8 * k);
-                }
-                return v;
-            }
+            case TaskField.Comm: return CommBytes(ctx.TaskComm(p), f.Within, size);
             case TaskField.NrCpusAllowed: return (uint)await ctx.TaskNrCpusAllowed(p);
             case TaskField.MigrationDisabled: return await ctx.TaskMigrationDisabled(p) ? 1UL : 0;
             case TaskField.DsqVtime: return (ulong)await ctx.TaskDsqVtime(p);
@@ -793,7 +786,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 // static_prio and the weight change together (set_user_nice()): read through the weight.
                 var w = await ctx.TaskWeight(p);
-                return (ulong)(ModelTypes.StaticPrioOfWeight(w)
+                return (ulong)(NiceWeights.StaticPrioOfScxWeight(w)
                     ?? throw Fault(pc, $"p->static_prio of {ctx.TaskComm(p)}: its weight {w} is not the weight of exactly one nice level (the model's tasks have weights, not nice levels; use 100 for nice 0, sched_prio_to_weight[] for others)"));
             }
             default: throw new System.Diagnostics.UnreachableException($"task field {f.Field}");

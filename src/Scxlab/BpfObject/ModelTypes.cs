@@ -63,25 +63,6 @@ public static class ModelTypes
         new("static_prio", 124, 4, true, Task: TaskField.StaticPrio),
     ]);
 
-    /// <summary>
-    /// sched_prio_to_weight[] (kernel/sched/core.c), nice -20..19, as p->scx.weight carries it:
-    /// sched_weight_to_cgroup() = DIV_ROUND_CLOSEST(weight * 100, 1024), clamped to 1..10000.
-    /// </summary>
-    private static readonly int[] NiceWeights = [.. new[]
-    {
-        88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
-        9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
-        1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
-        110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
-    }.Select(w => Math.Clamp((w * 100 + 512) / 1024, 1, 10000))];
-
-    /// <summary>p->static_prio (120 + nice) of a task with scx weight <paramref name="weight"/>, or null when no nice level, or two, give it.</summary>
-    public static int? StaticPrioOfWeight(int weight)
-    {
-        var first = Array.IndexOf(NiceWeights, weight);
-        return first < 0 || Array.LastIndexOf(NiceWeights, weight) != first ? null : 100 + first;
-    }
-
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
 
     /// <summary>

@@ -104,10 +104,9 @@ public static class ScenarioYaml
     private static string Mask(CpuMask m, int cpus) =>
         $"[{string.Join(", ", Enumerable.Range(0, cpus).Where(m.Test))}]";
 
-    /// <summary>A plain scalar when it cannot be misread, else a double-quoted one.</summary>
     /// <summary>
     /// A BPF object's load-time items (Scenario.Rodata) under the keys the loader reads them from: rodata, ops,
-    /// syscalls, syscalls_attached and maps (each "map:NAME[KEY].field=V" back into a nested mapping).
+    /// syscalls, syscalls_attached, holds and maps (each "map:NAME[KEY].field=V" back into a nested mapping).
     /// </summary>
     private static void WriteLoadItems(IReadOnlyList<string> items, Action<string> L)
     {
@@ -164,6 +163,7 @@ public static class ScenarioYaml
         }
     }
 
+    /// <summary>A plain scalar when it cannot be misread, else a double-quoted one.</summary>
     private static string Q(string s)
     {
         if (s.Length > 0 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') && char.IsAsciiLetter(s[0])

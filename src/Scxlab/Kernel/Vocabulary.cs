@@ -175,6 +175,38 @@ public static class ScxConst
     public const int MaxCpus = 256;
 }
 
+/// <summary>Nice levels and load weights (kernel/sched/core.c, sched.h), and the cgroup scale p->scx.weight uses.</summary>
+public static class NiceWeights
+{
+    /// <summary>sched_prio_to_weight[]: the load weight of nice -20..19.</summary>
+    public static readonly int[] PrioToWeight =
+    [
+        88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
+        9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
+        1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
+        110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+    ];
+
+    /// <summary>WEIGHT_IDLEPRIO: the load weight of every SCHED_IDLE task, whatever its nice.</summary>
+    public const int WeightIdlePrio = 3;
+
+    /// <summary>sched_weight_to_cgroup(): the load weight on the cgroup scale (nice 0 → 100), rounded to the closest, 1..10000.</summary>
+    public static int SchedWeightToCgroup(int weight) => (int)Math.Clamp((weight * 100L + 512) / 1024, 1, 10000);
+
+    /// <summary>p->static_prio (120 + nice) of a task whose p->scx.weight is <paramref name="scxWeight"/>, or null when no nice level, or two, give it.</summary>
+    public static int? StaticPrioOfScxWeight(int scxWeight)
+    {
+        int? found = null;
+        for (var i = 0; i < PrioToWeight.Length; i++)
+        {
+            if (SchedWeightToCgroup(PrioToWeight[i]) != scxWeight) continue;
+            if (found != null) return null; // two nice levels round to this weight
+            found = 100 + i;
+        }
+        return found;
+    }
+}
+
 /// <summary>Which sched_ext kernel-side protocol the paths follow (reference §4.4–§4.6).</summary>
 public enum Protocol
 {

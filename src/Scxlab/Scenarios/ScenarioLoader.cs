@@ -285,7 +285,7 @@ public static class ScenarioLoader
             {
                 switch (value)
                 {
-                    case YamlScalarNode { Value: { Length: > 0 } v } when Scxlab.BpfObject.BpfObjectFile.ParseNumber(v) != null || v is "true" or "false":
+                    case YamlScalarNode { Value: { Length: > 0 } v } when Scxlab.BpfObject.BpfObjectFile.ParseValue(v) != null:
                         rodata.Add($"{Scxlab.BpfObject.BpfObjectFile.MapPrefix}{target}={v}");
                         break;
                     case YamlMappingNode fields:

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Scxlab.Kernel;
 
 namespace Scxlab.Simulation;
 
@@ -169,21 +170,6 @@ public static class WorkloadLoader
     // rt-app's event names (events[] in rt-app_parse_config.c): a key is an event when it starts with one.
     private static readonly string[] RtEvents = ["lock", "unlock", "wait", "signal", "broad", "sync", "sleep", "runtime", "run", "timer", "suspend", "resume", "memrun", "mem", "iorun", "yield", "barrier", "fork", "sem_post", "sem_wait"];
 
-    // sched_prio_to_weight[] (kernel/sched/core.c), nice -20..19.
-    private static readonly int[] PrioToWeight =
-    [
-        88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
-        9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
-        1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
-        110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
-    ];
-
-    /// <summary>WEIGHT_IDLEPRIO (kernel/sched/sched.h): the load weight of every SCHED_IDLE task, whatever its nice.</summary>
-    private const int WeightIdlePrio = 3;
-
-    /// <summary>sched_weight_to_cgroup(): the load weight on the cgroup scale (nice 0 → 100), rounded to the closest, 1..10000.</summary>
-    internal static int SchedWeightToCgroup(int weight) => (int)Math.Clamp((weight * 100L + 512) / 1024, 1, 10000);
-
     /// <summary>Where an rt-app task or phase sets its scheduling parameters.</summary>
     private readonly record struct RtSched(int? Weight, WNode? PriorityNode);
 
@@ -347,7 +333,7 @@ public static class WorkloadLoader
 
     /// <summary>p->scx.weight for a policy and nice value: SCHED_IDLE tasks get WEIGHT_IDLEPRIO whatever their nice.</summary>
     private static int RtWeight(string policy, int nice) =>
-        SchedWeightToCgroup(policy == "SCHED_IDLE" ? WeightIdlePrio : PrioToWeight[nice + 20]);
+        NiceWeights.SchedWeightToCgroup(policy == "SCHED_IDLE" ? NiceWeights.WeightIdlePrio : NiceWeights.PrioToWeight[nice + 20]);
 
     /// <summary>
     /// The scheduling parameters of a task or phase object: rt-app's <c>priority</c> is the nice value

@@ -581,6 +581,16 @@ public class BpfMapInitTests
     }
 
     [Fact]
+    public void Should_RefuseToWriteATimer_When_AMapValueHoldsOne()
+    {
+        // timer_count.bpf.c: struct tmr { u64 pad; struct bpf_timer timer; } — pad can be written, the timer cannot.
+        var obj = BpfExamples.CompileProgram("timer_count.bpf.c", "v3");
+        Assert.Single(BpfObjectFile.Load(obj, [BpfObjectFile.MapPrefix + "timers[0].pad=1"]).MapInits);
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(obj, [BpfObjectFile.MapPrefix + "timers[0].timer.__opaque[0]=1"]));
+        Assert.Contains("struct bpf_timer", e.Message);
+    }
+
+    [Fact]
     public void Should_TakeAnUnsigned64BitValue_When_ItIsWrittenInDecimal()
     {
         var o = BpfObjectFile.Load(BpfExamples.CompileProgram("map_init.bpf.c", "v3"), [BpfObjectFile.MapPrefix + "pc[0]=18446744073709551615"]);
@@ -627,29 +637,31 @@ public class BpfSwitchCountTests
         return new Explorer(new Machine(s.ToConfig(BpfExamples.CompileProgram("switches.bpf.c", "v3") + rodata)), new ExploreOptions { Checks = s.Checks }).Run();
     }
 
+    /// <summary>p and q take turns on one CPU: two SCX_KICK_PREEMPTs end the running task's slice, three rounds.</summary>
+    private static string Turns(int qWeight) => $$"""
+        name: turns
+        cpus: 1
+        policy: simple
+        tasks:
+          - { name: p, allowed: [0], cpu: 0, state: queued }
+          - { name: q, allowed: [0], cpu: 0, state: queued, weight: {{qWeight}} }
+        actors:
+          - name: kicker
+            cpu: 0
+            do:
+              - { kick: { cpu: 0, flags: [preempt] } }
+              - { kick: { cpu: 0, flags: [preempt] } }
+        rounds:
+          - { cpu: 0, count: 3 }
+        check: [all]
+        """;
+
     [Fact]
     public void Should_CountInvoluntarySwitches_When_TasksTakeTurnsOnOneCpu() =>
-        // Two SCX_KICK_PREEMPTs end the running task's slice. Idle → p (no switch away from a task), p → q (p: nivcsw 1),
-        // q → p (q: nivcsw 1): on its second run p has
+        // Idle → p (no switch away from a task), p → q (p: nivcsw 1), q → p (q: nivcsw 1): on its second run p has
         // nvcsw 0, nivcsw 1. SCHED_NORMAL (no SCX_OPS_SWITCH_PARTIAL); weight 100 is nice 0 (120), 479 nice -7 (113).
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: runs=10100,10200,10101 policy=0 prio=113,120",
-            Assert.Single(Run("""
-                name: turns
-                cpus: 1
-                policy: simple
-                tasks:
-                  - { name: p, allowed: [0], cpu: 0, state: queued }
-                  - { name: q, allowed: [0], cpu: 0, state: queued, weight: 479 }
-                actors:
-                  - name: kicker
-                    cpu: 0
-                    do:
-                      - { kick: { cpu: 0, flags: [preempt] } }
-                      - { kick: { cpu: 0, flags: [preempt] } }
-                rounds:
-                  - { cpu: 0, count: 3 }
-                check: [all]
-                """).Violations).Violation.ToString());
+            Assert.Single(Run(Turns(479)).Violations).Violation.ToString());
 
     [Fact]
     public void Should_CountAVoluntarySwitch_When_ATaskBlocksAndRunsAgain() =>
@@ -673,27 +685,8 @@ public class BpfSwitchCountTests
             """, "@voluntary=1").Violations).Violation.ToString());
 
     [Fact]
-    public void Should_EndTheScheduler_When_AWeightHasNoNiceLevel()
-    {
-        var r = Run("""
-            name: odd-weight
-            cpus: 1
-            policy: simple
-            tasks:
-              - { name: p, allowed: [0], cpu: 0, state: queued }
-              - { name: q, allowed: [0], cpu: 0, state: queued, weight: 400 }
-            actors:
-              - name: kicker
-                cpu: 0
-                do:
-                  - { kick: { cpu: 0, flags: [preempt] } }
-                  - { kick: { cpu: 0, flags: [preempt] } }
-            rounds:
-              - { cpu: 0, count: 3 }
-            check: [all]
-            """);
-        Assert.Contains("its weight 400 is not the weight of exactly one nice level", Assert.Single(r.Violations).Violation.ToString());
-    }
+    public void Should_EndTheScheduler_When_AWeightHasNoNiceLevel() =>
+        Assert.Contains("its weight 400 is not the weight of exactly one nice level", Assert.Single(Run(Turns(400)).Violations).Violation.ToString());
 }
 
 /// <summary>programs/holds.bpf.c: `holds` names where a scheduler keeps its tasks, so a forgotten task is found at once.</summary>
