@@ -41,3 +41,53 @@ public static class AllocationProfile
         o.WriteLine($"total {total / (double)Rounds:F1} B per replay of {schedule.Length} steps = {total / (double)Rounds / schedule.Length:F1} B/step");
     }
 }
+
+/// <summary>
+/// <c>dotnet run -c Release --project benchmarks/Scxlab.Benchmarks -- alloc-fuzz [SCENARIO] [RUNS]</c>: bytes
+/// allocated per step of <c>scxlab fuzz</c>'s random walks (churn-8cpu, local-on-peek, qseq-invalidate by
+/// default). Allocation in the walk is what keeps two fuzz workers from scaling: every gen-0 collection
+/// stops both.
+/// </summary>
+public static class FuzzAllocationProfile
+{
+    public static void Run(TextWriter o, string scenario, int runs)
+    {
+        var config = Scxlab.Scenarios.ScenarioLoader.Resolve(scenario).ToConfig("local-on-peek", Protocol.QseqInvalidate);
+        var walker = new Scxlab.Fuzzing.Walker(config, []);
+        var choices = new List<int>();
+        var seen = new Scxlab.Fuzzing.DistinctCounter();
+        for (var i = 0; i < 50; i++) walker.Walk(Scxlab.Fuzzing.FuzzStrategy.Random, 1, i, 1, 0, 10_000, choices, seen, null); // warm-up
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var gcs = GC.CollectionCount(0);
+        long steps = 0;
+        for (var i = 0; i < runs; i++) steps += walker.Walk(Scxlab.Fuzzing.FuzzStrategy.Random, 1, i, 1, 0, 10_000, choices, seen, null).Steps;
+        var bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        o.WriteLine($"{scenario}: {runs} walks, {steps} steps, {bytes / (double)steps:F1} B/step, {GC.CollectionCount(0) - gcs} gen-0 collections");
+    }
+}
+
+/// <summary>
+/// <c>dotnet run -c Release --project benchmarks/Scxlab.Benchmarks -- world [SCENARIO]</c>: the bytes each component of
+/// the scenario's initial world contributes to a copy and to a fingerprint (what a transition pays for).
+/// </summary>
+public static class WorldLayout
+{
+    public static void Run(TextWriter o, string scenario)
+    {
+        var config = Scxlab.Scenarios.ScenarioLoader.Resolve(scenario).ToConfig();
+        var w = new Machine(config).World;
+        static int Size<T>(T[] a) where T : struct => a.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        o.WriteLine($"{scenario}: policy {config.PolicyName}");
+        o.WriteLine($"  Tasks    {w.Tasks.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.TaskState>(),4} = {Size(w.Tasks),6} B");
+        o.WriteLine($"  Cpus     {w.Cpus.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.CpuState>(),4} = {Size(w.Cpus),6} B");
+        o.WriteLine($"  Dsqs     {w.Dsqs.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.DsqState>(),4} = {Size(w.Dsqs),6} B");
+        o.WriteLine($"  DspBuf   {w.DspBuf.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.DspEntry>(),4} = {Size(w.DspBuf),6} B (live entries only)");
+        o.WriteLine($"  Maps     {w.Maps.Length,4} ×    8 = {Size(w.Maps),6} B");
+        o.WriteLine($"  Actors   {w.Actors.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.ActorState>(),4} = {Size(w.Actors),6} B");
+        o.WriteLine($"  Frames   {w.Frames.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.Frame>(),4} = {Size(w.Frames),6} B (live frames only)");
+        o.WriteLine($"  Logs     {w.Logs.Length,4} ×    8 = {Size(w.Logs),6} B (live entries only)");
+        o.WriteLine($"  KickSyncs{w.KickSyncs.Length,4} ×    8 = {Size(w.KickSyncs),6} B");
+        o.WriteLine($"  Sched           {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.SchedState>(),6} B");
+        o.WriteLine($"  hashed in the initial state: {w.StateBytes()} B");
+    }
+}

@@ -32,14 +32,17 @@ public sealed class StateChecker
     }
 
     /// <summary>Check the state the last step produced (call right after <see cref="Machine.Step"/>).</summary>
-    public Violation? AfterStep()
+    public Violation? AfterStep() => StepAssertion() ?? CheckState();
+
+    /// <summary>
+    /// The kernel assertion the last step raised (when assertions are checked), or null: the one finding that
+    /// belongs to the step rather than to the state it reached (<see cref="CheckState"/> has the rest).
+    /// </summary>
+    public Violation? StepAssertion()
     {
-        if (_kernelAssertions && _m.StepFindings.Count > 0)
-        {
-            var f = _m.StepFindings[0];
-            return new Violation(ViolationKind.KernelAssertion, f.Check, f.Message);
-        }
-        return CheckState();
+        if (!_kernelAssertions || _m.StepFindings.Count == 0) return null;
+        var f = _m.StepFindings[0];
+        return new Violation(ViolationKind.KernelAssertion, f.Check, f.Message);
     }
 
     /// <summary>Exit outcome and safety invariants of the current world.</summary>

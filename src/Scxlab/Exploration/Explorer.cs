@@ -262,6 +262,9 @@ public sealed class Explorer
         var bound = _o.MaxPreemptions;
         // Aux bit of a stored state whose explored subtree reached an invariant violation (see Taint).
         var taintBit = n <= 7 ? 1UL << 7 : 1UL << 63;
+        // Aux of a stored violating (terminal) state: every actor asleep, which no reached state's sleep set can be
+        // (it never holds the actor whose step reached the state, and a revisit only narrows it).
+        var terminalMark = all;
 
         // The root.
         _m.World = worlds[0];
@@ -323,16 +326,18 @@ public sealed class Explorer
             // The step's footprint: everything its code read and wrote through the recording accessors,
             // plus its guard (Machine.GuardFootprint), so enabling/disabling shows up as a conflict too.
             var fp = _m.LastFootprint;
-            var v = _checker.AfterStep();
+            // Only the step's own finding (a kernel assertion) is checked before the visited test; the state's
+            // findings (an exit, an invariant) are a function of the state, so they are checked once, when the
+            // state is first stored, and a stored violating state carries a mark that says so (TerminalMark).
+            var assertion = _checker.StepAssertion();
             // A violating state is terminal: the step that reached it disables every actor, so it conflicts
             // with every other step, even one that touches no shared state (else a sibling b would keep it
             // asleep and miss s·b·a, itself terminal and distinct from s·a).
-            if (v != null) fp = Footprint.Everything;
+            if (assertion != null) fp = Footprint.Everything;
             var bit = 1UL << a;
             fps[d * n + a] = fp;
             done[d] |= bit;
             path[d] = a;
-            if (_checker.TakeNewWarning() is { } wv) _warnings.Add(new FoundViolation(wv, path.AsSpan(0, d + 1).ToArray()));
 
             var childSleep = 0UL;
             if (reduced)
@@ -347,20 +352,18 @@ public sealed class Explorer
             }
 
             _o.OnTransition?.Invoke(w, a, child, childSleep);
-            // Findings are recorded before the visited test: a kernel assertion or an exit is raised by
-            // this transition, and the state it lands in may have been reached before by another one.
-            if (v != null)
+            // Findings are recorded before the visited test: a kernel assertion is raised by this transition,
+            // and the state it lands in may have been reached before by another one.
+            if (assertion != null)
             {
-                Record(v, path.AsSpan(0, d + 1));
-                if (v.Kind == ViolationKind.KernelAssertion)
-                {
-                    // The kernel stopped at this step; the state it lands in is not a reached state of the
-                    // model. It is not stored, so a step that reaches the same world without the assertion
-                    // still stores and expands it.
-                    _stats.Executions++;
-                    if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
-                    continue;
-                }
+                Record(assertion, path.AsSpan(0, d + 1));
+                if (_checker.TakeNewWarning() is { } aw) _warnings.Add(new FoundViolation(aw, path.AsSpan(0, d + 1).ToArray()));
+                // The kernel stopped at this step; the state it lands in is not a reached state of the
+                // model. It is not stored, so a step that reaches the same world without the assertion
+                // still stores and expands it.
+                _stats.Executions++;
+                if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
+                continue;
             }
             var key = Key(child, a, pre, bound != null);
             if (!visited.Add(child, key, childSleep, out var slot))
@@ -368,8 +371,16 @@ public sealed class Explorer
                 _stats.Executions++;
                 if (!reduced) continue;
                 var stored = visited.GetAux(slot);
-                if ((stored & taintBit) != 0 || v is { Kind: ViolationKind.Invariant }) Taint(d);
                 var h = stored & ~taintBit;
+                if (h == terminalMark)
+                {
+                    // A violating state, stored (and its finding recorded) on its first visit: terminal, and it
+                    // conflicts with every sibling, as above; an invariant violation taints the stack (Taint).
+                    fps[d * n + a] = Footprint.Everything;
+                    if ((stored & taintBit) != 0) Taint(d);
+                    continue;
+                }
+                if ((stored & taintBit) != 0) Taint(d);
                 if ((h & ~childSleep) == 0) continue;
                 visited.SetAux(slot, (h & childSleep) | (stored & taintBit));
                 Push(ref d, childSleep, h & ~childSleep);
@@ -377,10 +388,17 @@ public sealed class Explorer
                 continue;
             }
             if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
+            var v = _checker.CheckState();
+            if (_checker.TakeNewWarning() is { } wv) _warnings.Add(new FoundViolation(wv, path.AsSpan(0, d + 1).ToArray()));
             if (v != null)
             {
-                visited.SetAux(slot, 0); // terminal (an exit or an invariant violation of the state): never re-expanded on a revisit
-                if (reduced && v.Kind == ViolationKind.Invariant) Taint(d);
+                Record(v, path.AsSpan(0, d + 1));
+                fps[d * n + a] = Footprint.Everything;
+                // Terminal: never re-expanded on a revisit. An invariant violation's mark carries the taint bit,
+                // so a revisit taints its own stack as the first visit did.
+                var invariant = v.Kind == ViolationKind.Invariant;
+                visited.SetAux(slot, terminalMark | (invariant ? taintBit : 0));
+                if (reduced && invariant) Taint(d);
                 _stats.Executions++;
                 continue;
             }
