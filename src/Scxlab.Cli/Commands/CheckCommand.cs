@@ -43,7 +43,7 @@ public static class CheckCommand
         var kernelOpt = CliOptions.Kernel();
         var memoryOpt = CliOptions.Size("--memory", "RAM for the stored states (default: 6GiB, at most half the machine's); beyond it they spill to disk (--spill-dir) and the search goes on with the same states and verdict; with --exact, the search stops there (exit 4)");
         var spillDirOpt = new Option<string?>("--spill-dir") { Description = "where stored states spill beyond --memory (default: the temp directory); the files are removed when the search ends", HelpName = "DIR" };
-        var jobsOpt = CliOptions.Int("--jobs", 1, 256, "worker threads: dfs and reduced run a parallel DFS, bfs the layer-parallel BFS; the same states, transitions and verdict for every N (docs/exploration.md); default 1");
+        var jobsOpt = CliOptions.Int("--jobs", 1, 256, "worker threads: dfs and reduced run a parallel DFS (reduced shares its sleep sets), bfs the layer-parallel BFS; the same states and verdict for every N, and with dfs and bfs the same transitions (docs/exploration.md); default 1");
         var shardOpt = CliOptions.Shard("search shard K of N (a BFS frontier split by fingerprint; the shards' findings together are the unsharded run's, docs/scale-out.md); with N alone, K−1 comes from JOB_COMPLETION_INDEX");
         var htmlOpt = CliOptions.OutputFile("--html", "also write a self-contained HTML page: the verdict, the search and each finding's trace in CPU columns");
         var jsonOpt = CliOptions.Flag("--json", "print one JSON object on stdout (schema scxlab/check/v1, docs/json.md)");

@@ -85,9 +85,7 @@ public sealed class Explorer
         }
         // Parallel DFS (dfs or reduced with --jobs): one visited set that the workers insert into at once.
         var parallelDfs = _o.Jobs > 1 && _o.MaxPreemptions == null && _o.ShardCount == 1 && strategy != Strategy.Bfs;
-        IVisitedSet visited = parallelDfs
-            ? new ConcurrentVisitedSet(_ => NewVisitedSet(_o, _n, _o.MaxMemoryBytes / 256, initialCapacityLog2: 8))
-            : NewVisitedSet(_o, _n);
+        IVisitedSet visited = parallelDfs ? NewConcurrentSet(_o, _n) : NewVisitedSet(_o, _n);
         try
         {
             return Search(visited, strategy);
@@ -95,8 +93,16 @@ public sealed class Explorer
         finally
         {
             (visited as IDisposable)?.Dispose();
+            _rerunSet?.Dispose();
         }
     }
+
+    /// <summary>The visited set of a parallel reduced search's second pass (see <see cref="Search"/>), disposed with the first.</summary>
+    private ConcurrentVisitedSet? _rerunSet;
+
+    /// <summary>The parallel DFS's shared store: 256 shards of the store the options ask for, each with 1/256 of the memory budget.</summary>
+    private static ConcurrentVisitedSet NewConcurrentSet(ExploreOptions o, int actors) =>
+        new(_ => NewVisitedSet(o, actors, o.MaxMemoryBytes / 256, initialCapacityLog2: 8));
 
     /// <summary>The state store the options ask for: whole states, fingerprints in RAM, or fingerprints that spill to disk.</summary>
     internal static IVisitedSet NewVisitedSet(ExploreOptions o, int actors, long? memory = null, int initialCapacityLog2 = 10) =>
@@ -121,10 +127,23 @@ public sealed class Explorer
         }
         else if (visited is ConcurrentVisitedSet shared)
         {
-            if (strategy == Strategy.Reduced) _notes.Add($"--jobs {_o.Jobs}: the parallel DFS was used (same states and verdict as --strategy reduced; no sleep sets, so more transitions)");
-            strategy = Strategy.Dfs;
-            var pdfs = new ParallelDfsSearch(_m, _initial, _o, _stats, _clock, shared, _o.Jobs);
+            var pdfs = new ParallelDfsSearch(_m, _initial, _o, _stats, _clock, shared, _o.Jobs, reduced: strategy == Strategy.Reduced);
             pdfs.Run();
+            if (pdfs.SawInvariantViolation && pdfs.Incomplete == null)
+            {
+                // The parallel sleep sets cannot be repaired for an invariant violation (ParallelDfsSearch.SawInvariantViolation):
+                // search again without them, over a fresh visited set, for the findings and counts of the plain DFS.
+                _notes.Add($"--jobs {_o.Jobs}: an invariant violation was reached, which the parallel reduced search cannot account for; searched again as the parallel plain DFS (same states and verdict, more transitions)");
+                _stats.Transitions = 0;
+                _stats.Executions = 0;
+                _stats.MaxDepth = 0;
+                var again = NewConcurrentSet(_o, _n);
+                _rerunSet = again;
+                visited = again;
+                strategy = Strategy.Dfs;
+                pdfs = new ParallelDfsSearch(_m, _initial, _o, _stats, _clock, again, _o.Jobs);
+                pdfs.Run();
+            }
             foreach (var f in pdfs.Found) _found.TryAdd(f.Violation.Key, f);
             _incomplete = pdfs.Incomplete;
             _warnings.AddRange(pdfs.Warnings);

@@ -7,26 +7,36 @@ namespace Scxlab.Exploration;
 
 /// <summary>
 /// Parallel depth-first search (<c>check --jobs N</c> with the dfs or reduced strategy), swarm style: N workers,
-/// each with its own machine, checker and world stack, run plain DFS from the root over one shared visited set
+/// each with its own machine, checker and world stack, run DFS from the root over one shared visited set
 /// (<see cref="ConcurrentVisitedSet"/>), each trying the actors of a state in its own order. A worker expands the
 /// states it inserted and skips those another worker inserted, so every state is expanded once.
 /// </summary>
 /// <remarks>
 /// <para><b>Same answer for every N.</b> Every worker starts at the root; a worker expands every state it inserts,
 /// stepping each enabled actor; each child is either inserted by that worker (and expanded by it) or was inserted
-/// by some worker (who expands it). So the stored states are exactly the reachable ones, and each state's
-/// transitions are generated once — except the root's, which every worker generates: only the worker holding
-/// the primary root piece counts them. Findings are recorded as the sequential DFS records them (exits and kernel
-/// assertions before the visited test; invariant violations and the liveness drain at the state's insertion), so
-/// the states, transitions and findings are those of the sequential plain DFS (<c>ParallelDfsTests</c>). Executions
-/// (paths that ended) are derived as the sequential search counts them: revisits (transitions − kernel assertions −
-/// new states) + assertions + new terminal states + new quiescent states; a revisit itself depends on which
-/// worker got to a state first. Which trace reaches a finding first, and the deepest DFS path (max_depth),
-/// depend on timing; the shortest traces the explorer reports come from the sequential BFS that follows.</para>
-/// <para><b>No sleep sets.</b> The reduced search's sleep sets live in the stored states and are repaired along one
-/// DFS stack (the taint of an invariant violation); across workers that repair would race. Plain DFS visits the
-/// same states as the reduced search (sleep sets prune transitions, never states), so the verdict is the same; it
-/// generates more transitions.</para>
+/// by some worker (who expands it). So the stored states are exactly the reachable ones, and (plain DFS) each
+/// state's transitions are generated once — except the root's, which every worker generates: only the worker
+/// holding the primary root piece counts them. Findings are recorded as the sequential search records them (a
+/// kernel assertion before the visited test, the state's exit and invariants once, when it is stored, the liveness
+/// drain at a new quiescent state), so with dfs the states, transitions and findings are those of the sequential
+/// plain DFS (<c>ParallelDfsTests</c>). Executions (paths that ended) are derived as the sequential search counts
+/// them: revisits (transitions − kernel assertions − new states) + assertions + new terminal states + new
+/// quiescent states; a revisit itself depends on which worker got to a state first. Which trace reaches a finding
+/// first, and the deepest DFS path (max_depth), depend on timing; the shortest traces the explorer reports come
+/// from the sequential BFS that follows.</para>
+/// <para><b>Sleep sets (reduced).</b> As in the sequential reduced search, each stored state carries the sleep set it
+/// was first reached with, and a revisit with a sleep set that lacks some of the stored actors tries those and
+/// narrows the stored set to the intersection; here that read-modify-write is atomic under the shard's lock
+/// (<see cref="ConcurrentVisitedSet.AddOrNarrow"/>), so no two workers take the same actor of a state. A new state is
+/// stored pending while its inserter checks it, then given its sleep set or the terminal mark of a violating
+/// state; a worker meeting it pending waits. Sleep sets prune transitions, never states, and a smaller sleep set
+/// only explores more: a piece handed to another worker starts with none. So the states, verdict and findings are
+/// the sequential reduced search's; the transitions depend on timing (at most the plain DFS's). What does not carry
+/// over is the sequential search's repair for an invariant violation (Explorer.Dfs's taint): it marks the states on
+/// the DFS stack, relying on every revisit of a state coming after the state's subtree is done, while a parallel
+/// worker can revisit a state another is still expanding. So a parallel reduced search that reaches an invariant
+/// violation reports it (<see cref="SawInvariantViolation"/>) and the explorer searches again as the parallel plain
+/// DFS. Exits and kernel assertions need no repair (one step raises them, and it commutes with the others).</para>
 /// <para><b>Balance.</b> Worker k tries the actors of each state starting at a rotation drawn from the state's
 /// fingerprint and k (worker 0: no rotation, the sequential order), so the workers leave the root by different
 /// branches and keep diverging wherever they meet. A worker whose DFS is exhausted while others still work asks
@@ -35,7 +45,7 @@ namespace Scxlab.Exploration;
 /// (Handing out work on every request was measured: on scale-3cpu the pieces are mostly visited already and the
 /// workers passed 100 000+ of them back and forth.)</para>
 /// </remarks>
-internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions o, ExploreStats stats, Stopwatch clock, ConcurrentVisitedSet visited, int jobs)
+internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions o, ExploreStats stats, Stopwatch clock, ConcurrentVisitedSet visited, int jobs, bool reduced = false)
 {
     /// <summary>Transitions a worker does between two pieces it gives away.</summary>
     private const int ShareEvery = 4096;
@@ -47,10 +57,19 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
     private long _newQuiescent;
     private int _maxDepth;
     private int _stop; // set when a budget ran out or Ctrl-C (reason in _incomplete), or a worker failed
+    private int _sawInvariant; // the reduced search reached an invariant violation (see SawInvariantViolation)
     private string? _incomplete;
     private double _nextProgress = 1.0;
 
     public string? Incomplete => _incomplete;
+
+    /// <summary>
+    /// The reduced search reached an invariant violation. Its sleep sets are then not to be trusted: the sequential
+    /// search repairs them along its stack (Explorer.Dfs's taint), which needs every revisit of a state to come after
+    /// the state's subtree is done, and a parallel worker can revisit a state another is still expanding. The caller
+    /// searches again without sleep sets.
+    /// </summary>
+    public bool SawInvariantViolation => Volatile.Read(ref _sawInvariant) != 0;
     public List<FoundViolation> Warnings { get; } = [];
     public IReadOnlyCollection<FoundViolation> Found => _found.Values;
 
@@ -171,6 +190,14 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
         var todo = new ulong[cap];    // actors not yet tried at each depth of the local stack
         var rotation = new int[cap];  // where each depth's order starts
         var path = new int[cap];
+        // The reduced search's sleep sets (as Explorer.Dfs): each depth's sleep set, the actors tried there, and the
+        // footprint of each actor's step there (fps[d * n + b]).
+        var sleep = new ulong[cap];
+        var done = new ulong[cap];
+        var fps = new Footprint[cap * n];
+        var all = AllActors(n);
+        var terminalMark = all; // the aux of a stored violating state (see Explorer.Dfs)
+        var pendingMark = n <= 7 ? 1UL << 7 : 1UL << 63; // a new state whose own findings are being checked (no taint bit here)
         long transitions = 0, newTerminal = 0, newQuiescent = 0, sinceCheck = 0, sinceShare = 0;
         var checks = 0;
         var maxDepth = 0;
@@ -181,6 +208,9 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
             piece.Path.CopyTo(path, 0);
             worlds[0].CopyFrom(piece.State);
             todo[0] = piece.Actors;
+            // A piece starts with an empty sleep set: smaller sleep sets only explore more, so this stays sound.
+            sleep[0] = 0;
+            done[0] = 0;
             rotation[0] = Rotation(k, piece.State.Fingerprint(), n);
             var d = 0;
             while (d >= 0)
@@ -214,25 +244,101 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 if (counted) transitions++;
                 sinceCheck++;
                 sinceShare++;
-                var v = checker.AfterStep();
-                var depth = baseDepth + d + 1;
-                path[depth - 1] = a;
-                if (checker.TakeNewWarning() is { } wv) AddWarning(wv, path.AsSpan(0, depth));
-                if (v != null)
+                if (reduced)
                 {
-                    Record(v, path.AsSpan(0, depth));
-                    if (v.Kind == ViolationKind.KernelAssertion)
+                    // Only the step's kernel assertion before the visited test (as Explorer.Dfs). A new state is stored
+                    // as pending until its own findings are checked, then given its sleep set or, if it violates, the
+                    // terminal mark; a worker that finds it pending waits for that (AddOrNarrow).
+                    var stepAssertion = checker.StepAssertion();
+                    var rdepth = baseDepth + d + 1;
+                    path[rdepth - 1] = a;
+                    var stepFp = stepAssertion != null ? Footprint.Everything : wm.LastFootprint;
+                    var bit = 1UL << a;
+                    fps[d * n + a] = stepFp;
+                    done[d] |= bit;
+                    var childSleep = 0UL;
+                    var cand = (sleep[d] | done[d]) & ~bit;
+                    while (cand != 0)
                     {
-                        // The kernel stopped at this step: the state it lands in is not stored (see Explorer.Dfs).
-                        if (depth > maxDepth) maxDepth = depth;
+                        var b = System.Numerics.BitOperations.TrailingZeroCount(cand);
+                        cand &= cand - 1;
+                        if (!fps[d * n + b].DependsOn(stepFp)) childSleep |= 1UL << b;
+                    }
+                    if (stepAssertion != null)
+                    {
+                        Record(stepAssertion, path.AsSpan(0, rdepth));
+                        if (rdepth > maxDepth) maxDepth = rdepth;
                         continue;
                     }
+                    var key = child.Fingerprint();
+                    if (!visited.AddOrNarrow(child, key, childSleep, pendingMark, terminalMark, out var explore, out var terminal))
+                    {
+                        if (terminal) fps[d * n + a] = Footprint.Everything;
+                        if (explore == 0) continue;
+                        // Revisited with a sleep set that lacks some of the stored one's actors: try those from here.
+                        PushFrame(explore, childSleep, key);
+                        continue;
+                    }
+                    if (rdepth > maxDepth) maxDepth = rdepth;
+                    var rv = checker.CheckState();
+                    if (checker.TakeNewWarning() is { } rw) AddWarning(rw, path.AsSpan(0, rdepth));
+                    visited.Resolve(child, key, rv != null ? terminalMark : childSleep);
+                    if (rv != null)
+                    {
+                        Record(rv, path.AsSpan(0, rdepth));
+                        if (rv.Kind == ViolationKind.Invariant) Volatile.Write(ref _sawInvariant, 1);
+                        fps[d * n + a] = Footprint.Everything;
+                        newTerminal++;
+                        continue;
+                    }
+                    if (!wm.AnyEnabled())
+                    {
+                        newQuiescent++;
+                        if (checker.AtQuiescent() is { } rlv) Record(rlv, path.AsSpan(0, rdepth));
+                        continue;
+                    }
+                    PushFrame(all & ~childSleep, childSleep, key);
+                    continue;
+
+                    void PushFrame(ulong actors, ulong sleepSet, ulong stateKey)
+                    {
+                        var nd = d + 1;
+                        todo[nd] = actors;
+                        rotation[nd] = Rotation(k, stateKey, n);
+                        sleep[nd] = sleepSet;
+                        done[nd] = 0;
+                        var z = sleepSet;
+                        while (z != 0)
+                        {
+                            var b = System.Numerics.BitOperations.TrailingZeroCount(z);
+                            z &= z - 1;
+                            fps[nd * n + b] = fps[d * n + b];
+                        }
+                        d = nd;
+                    }
+                }
+
+                // The step's kernel assertion before the visited test; the state's own findings once, by the worker
+                // The step's kernel assertion before the visited test; the state's own findings once, by the worker
+                // that stores it (see Explorer.Dfs).
+                var assertion = checker.StepAssertion();
+                var depth = baseDepth + d + 1;
+                path[depth - 1] = a;
+                if (assertion != null)
+                {
+                    Record(assertion, path.AsSpan(0, depth));
+                    // The kernel stopped at this step: the state it lands in is not stored (see Explorer.Dfs).
+                    if (depth > maxDepth) maxDepth = depth;
+                    continue;
                 }
                 var fp = child.Fingerprint();
                 if (!visited.Add(child, fp, 0, out _)) continue;
                 if (depth > maxDepth) maxDepth = depth;
+                var v = checker.CheckState();
+                if (checker.TakeNewWarning() is { } wv) AddWarning(wv, path.AsSpan(0, depth));
                 if (v != null)
                 {
+                    Record(v, path.AsSpan(0, depth));
                     newTerminal++;
                     continue;
                 }
@@ -282,6 +388,9 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
             Array.Resize(ref todo, cap);
             Array.Resize(ref rotation, cap);
             Array.Resize(ref path, cap);
+            Array.Resize(ref sleep, cap);
+            Array.Resize(ref done, cap);
+            Array.Resize(ref fps, cap * n);
         }
     }
 
@@ -345,37 +454,100 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
 internal sealed class ConcurrentVisitedSet : IVisitedSet, IDisposable
 {
     private readonly IVisitedSet[] _shards;
-    private long _count;
 
     public ConcurrentVisitedSet(Func<int, IVisitedSet> shard)
     {
         _shards = new IVisitedSet[256];
-        for (var i = 0; i < _shards.Length; i++) _shards[i] = shard(i);
+        _locks = new Lock[256];
+        for (var i = 0; i < _shards.Length; i++)
+        {
+            _shards[i] = shard(i);
+            _locks[i] = new Lock();
+        }
     }
 
-    private IVisitedSet ShardOf(ulong fp) => _shards[(int)(fp >> 56)];
+    /// <summary>Each shard's lock (<see cref="Lock"/>: cheaper to take than a monitor on the shard itself).</summary>
+    private readonly Lock[] _locks;
+
+    private static int ShardIndex(ulong fp) => (int)(fp >> 56);
 
     public bool Add(World w, ulong fingerprint, ulong aux, out long slot)
     {
-        var s = ShardOf(fingerprint);
-        bool added;
-        lock (s) added = s.Add(w, fingerprint, aux, out slot);
-        if (added) Interlocked.Increment(ref _count);
-        return added;
+        var i = ShardIndex(fingerprint);
+        lock (_locks[i]) return _shards[i].Add(w, fingerprint, aux, out slot);
     }
 
-    public ulong GetAux(long slot) => throw new NotSupportedException("the parallel DFS stores no aux words");
-    public void SetAux(long slot, ulong aux) => throw new NotSupportedException("the parallel DFS stores no aux words");
+    public ulong GetAux(long slot) => throw new NotSupportedException("use AddOrNarrow: a slot handle is not safe across threads");
+    public void SetAux(long slot, ulong aux) => throw new NotSupportedException("use AddOrNarrow: a slot handle is not safe across threads");
 
-    public long Count => Volatile.Read(ref _count);
+    /// <summary>
+    /// The reduced search's insert-or-revisit, atomic under the shard's lock. A new state is stored as
+    /// <paramref name="pendingMark"/> (its inserter then calls <see cref="Resolve"/>); a stored one gives the actors
+    /// of its stored sleep set that <paramref name="sleep"/> lacks, which the caller now tries from it, and keeps the
+    /// intersection, so no two workers take the same actor of a state; one marked <paramref name="terminalMark"/>
+    /// gives none. A pending state is waited for: its sleep set is not known yet.
+    /// </summary>
+    public bool AddOrNarrow(World w, ulong fingerprint, ulong sleep, ulong pendingMark, ulong terminalMark, out ulong explore, out bool terminal)
+    {
+        var i = ShardIndex(fingerprint);
+        var s = _shards[i];
+        var spin = new SpinWait();
+        while (true)
+        {
+            lock (_locks[i])
+            {
+                explore = 0;
+                terminal = false;
+                if (s.Add(w, fingerprint, pendingMark, out var slot)) return true;
+                var stored = s.GetAux(slot);
+                if (stored != pendingMark)
+                {
+                    if (stored == terminalMark)
+                    {
+                        terminal = true;
+                        return false;
+                    }
+                    explore = stored & ~sleep;
+                    if (explore != 0) s.SetAux(slot, stored & sleep);
+                    return false;
+                }
+            }
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Give a state stored pending by <see cref="AddOrNarrow"/> its aux word.</summary>
+    public void Resolve(World w, ulong fingerprint, ulong aux)
+    {
+        var i = ShardIndex(fingerprint);
+        lock (_locks[i])
+        {
+            _shards[i].Add(w, fingerprint, aux, out var slot);
+            _shards[i].SetAux(slot, aux);
+        }
+    }
+
+    /// <summary>
+    /// The shards' counts, summed without their locks (a progress figure while workers add; exact once they
+    /// stopped). No shared counter: one incremented by every insertion was a cache line both cores fought over.
+    /// </summary>
+    public long Count
+    {
+        get
+        {
+            long c = 0;
+            foreach (var s in _shards) c += s.Count;
+            return c;
+        }
+    }
 
     public long Bytes
     {
         get
         {
             long b = 0;
-            foreach (var s in _shards)
-                lock (s) b += s.Bytes;
+            for (var i = 0; i < _shards.Length; i++)
+                lock (_locks[i]) b += _shards[i].Bytes;
             return b;
         }
     }
@@ -383,17 +555,17 @@ internal sealed class ConcurrentVisitedSet : IVisitedSet, IDisposable
     /// <summary>Each shard has 1/256 of the budget.</summary>
     public bool WouldExceed(long limit)
     {
-        foreach (var s in _shards)
-            lock (s)
-                if (s.WouldExceed(limit / _shards.Length)) return true;
+        for (var i = 0; i < _shards.Length; i++)
+            lock (_locks[i])
+                if (_shards[i].WouldExceed(limit / _shards.Length)) return true;
         return false;
     }
 
     public string ExhaustedReason(long limit)
     {
-        foreach (var s in _shards)
-            lock (s)
-                if (s.WouldExceed(limit / _shards.Length)) return s.ExhaustedReason(limit);
+        for (var i = 0; i < _shards.Length; i++)
+            lock (_locks[i])
+                if (_shards[i].WouldExceed(limit / _shards.Length)) return _shards[i].ExhaustedReason(limit);
         return $"memory budget of {limit >> 20} MiB for stored states exhausted";
     }
 
