@@ -58,6 +58,10 @@ expect create_dsq                   holds wakeup-1024-dsqs.yaml
 expect peek_dsq                     holds wakeup.yaml
 expect dsq_reenq                    holds wakeup.yaml
 expect maximal                      holds wakeup.yaml
+expect maybe_null                   holds wakeup.yaml
+# ops.dispatch's prev and ops.yield's to are __nullable: the verifier refuses an unchecked dereference at load
+expect maybe_null_fail_dsp          refused wakeup.yaml
+expect maybe_null_fail_yld          refused wakeup.yaml
 expect dequeue_iter                 holds wakeup.yaml
 expect non_scx_kfunc_deny           refused wakeup.yaml
 exit $fail

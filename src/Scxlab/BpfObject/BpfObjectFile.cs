@@ -177,6 +177,8 @@ public sealed class BpfObjectFile : ISourceMap
             // A failed CO-RE relocation fails the load only where a program can reach it (after rodata is set).
             if (!lenient && PoisonReachability.FirstReachable(o, o.RunEntries(), o.Ops.InitTask?.Entry ?? -1) is { } poisoned)
                 throw new BpfLoadException($"{poisoned.Message} (reachable: insn {poisoned.Pc}, {o.Where(poisoned.Pc)})");
+            // ops.dispatch's prev and ops.yield's to may be NULL: the verifier refuses a path that dereferences them unchecked.
+            if (!lenient && NullableArguments.FirstViolation(o) is { } nullable) throw new BpfLoadException(nullable);
         }
         catch (BpfLoadException e) when (!e.Message.StartsWith(name + ":", StringComparison.Ordinal))
         {

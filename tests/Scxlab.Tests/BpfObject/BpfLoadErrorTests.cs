@@ -75,6 +75,62 @@ public class BpfLoadErrorTests
         Assert.Contains("field not found", msg);
     }
 
+    /// <summary>
+    /// Given an ops.dispatch that reads <c>prev-&gt;scx.dsq_vtime</c> without testing prev (the kernel passes NULL when
+    /// the CPU was idle), when it is loaded, then it is refused as the verifier refuses it (the selftest
+    /// maybe_null_fail_dsp), naming the register, the pointer type and the source line.
+    /// </summary>
+    [Fact]
+    public void Should_RefuseTheLoad_When_OpsDispatchDereferencesPrevWithoutANullTest()
+    {
+        var path = BpfExamples.Compile("null_prev", Header
+            + "u64 seen;\n"
+            + "SCX_OPS2(void, np_dispatch, s32, cpu, struct task_struct *, prev) { seen = prev->scx.dsq_vtime; }\n"
+            + Ops(".dispatch = (void *)np_dispatch,"));
+        var msg = LoadError(path);
+        Assert.Contains("prog 'np_dispatch': BPF program load failed: Permission denied", msg);
+        Assert.Contains("invalid mem access 'trusted_ptr_or_null_'", msg);
+        Assert.Contains("null_prev.bpf.c:", msg);
+        Assert.Contains("ops.dispatch()'s argument 1 may be NULL", msg);
+    }
+
+    /// <summary>ops.yield's <c>to</c> is nullable too (the selftest maybe_null_fail_yld).</summary>
+    [Fact]
+    public void Should_RefuseTheLoad_When_OpsYieldUsesToWithoutANullTest()
+    {
+        var path = BpfExamples.Compile("null_to", Header
+            + "u32 seen;\n"
+            + "SCX_OPS2(bool, nt_yield, struct task_struct *, from, struct task_struct *, to) { seen = to->pid; return false; }\n"
+            + "SCX_OPS2(void, nt_dispatch, s32, cpu, struct task_struct *, prev) { scx_bpf_dsq_move_to_local(SCX_DSQ_GLOBAL); }\n"
+            + Ops(".dispatch = (void *)nt_dispatch, .yield = (void *)nt_yield,"));
+        var msg = LoadError(path);
+        Assert.Contains("prog 'nt_yield'", msg);
+        Assert.Contains("trusted_ptr_or_null_", msg);
+        Assert.Contains("ops.yield()'s argument 1 may be NULL", msg);
+    }
+
+    /// <summary>
+    /// Given an ops.dispatch that tests prev, directly or through a flag set on each side of the test, when it is
+    /// loaded and explored, then it loads (as the verifier accepts it) and runs.
+    /// </summary>
+    [Fact]
+    public void Should_LoadAndRun_When_OpsDispatchTestsPrevBeforeUsingIt()
+    {
+        var path = BpfExamples.Compile("checked_prev", Header
+            + "u64 seen; u32 last;\n"
+            + "SCX_OPS2(void, cp_dispatch, s32, cpu, struct task_struct *, prev) {\n"
+            + "  volatile int have = 0; /* on the stack: the second test is of the flag, not of prev */\n"
+            + "  if (prev) { seen = prev->scx.dsq_vtime; have = 1; }\n"
+            + "  scx_bpf_dsq_move_to_local(SCX_DSQ_GLOBAL);\n"
+            + "  if (have) last = prev->pid;\n"
+            + "}\n"
+            + Ops(".dispatch = (void *)cp_dispatch,"));
+        var scenario = ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Explorer(new Machine(scenario.ToConfig(path)), new ExploreOptions { ShortestTraces = false }).Run();
+        Assert.True(r.Complete);
+        Assert.DoesNotContain(r.Violations, v => v.Violation.Message.Contains("trusted_ptr_or_null_", StringComparison.Ordinal));
+    }
+
     // scx's compat wrappers: if (bpf_core_type_exists(struct X)) { fields of X } else { the older way }.
     private static readonly string Guarded = Header
         + "struct made_up_args { s32 prev_cpu; } __attribute__((preserve_access_index));\n"
