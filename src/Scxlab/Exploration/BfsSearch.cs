@@ -69,8 +69,10 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                     m.World = child;
                     m.Step(a);
                     stats.Transitions++;
-                    var v = checker.AfterStep();
-                    if (v is { Kind: ViolationKind.KernelAssertion })
+                    // The step's kernel assertion before the visited test; the state's exit and invariants once, when
+                    // it is first stored (a revisit would find what its first visit recorded: see Explorer.Dfs).
+                    var v = checker.StepAssertion();
+                    if (v != null)
                     {
                         // A finding of the transition, recorded whatever the state it lands in: the kernel
                         // stopped here, so that state is neither stored nor expanded (see Explorer.Dfs).
@@ -78,15 +80,14 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         if (Found(v, _tree.Add(index, a, depth))) return [.. found.Values];
                         continue;
                     }
-                    var warning = checker.TakeNewWarning();
                     var fp = child.Fingerprint();
                     if (!visited.Add(child, fp, 0, out _))
                     {
-                        // An exit or an invariant violation is a property of the world, so a revisit finds
-                        // nothing new: it was recorded when the state was first reached.
                         stats.Executions++;
                         continue;
                     }
+                    v = checker.CheckState();
+                    var warning = checker.TakeNewWarning();
                     o.OnStore?.Invoke(fp);
                     var ci = _tree.Add(index, a, depth);
                     if (warning != null && targets == null) Warnings.Add(new FoundViolation(warning, _tree.PathTo(ci)));
