@@ -271,7 +271,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                         continue;
                     }
                     var key = child.Fingerprint();
-                    if (!visited.AddOrNarrow(child, key, childSleep, pendingMark, terminalMark, out var explore, out var terminal))
+                    if (!visited.AddOrNarrow(child, key, childSleep, pendingMark, terminalMark, ref _stop, out var explore, out var terminal))
                     {
                         if (terminal) fps[d * n + a] = Footprint.Everything;
                         if (explore == 0) continue;
@@ -485,9 +485,10 @@ internal sealed class ConcurrentVisitedSet : IVisitedSet, IDisposable
     /// <paramref name="pendingMark"/> (its inserter then calls <see cref="Resolve"/>); a stored one gives the actors
     /// of its stored sleep set that <paramref name="sleep"/> lacks, which the caller now tries from it, and keeps the
     /// intersection, so no two workers take the same actor of a state; one marked <paramref name="terminalMark"/>
-    /// gives none. A pending state is waited for: its sleep set is not known yet.
+    /// gives none. A pending state is waited for: its sleep set is not known yet — unless the search stops meanwhile
+    /// (<paramref name="stop"/> set: its inserter may have failed), when it is treated as terminal.
     /// </summary>
-    public bool AddOrNarrow(World w, ulong fingerprint, ulong sleep, ulong pendingMark, ulong terminalMark, out ulong explore, out bool terminal)
+    public bool AddOrNarrow(World w, ulong fingerprint, ulong sleep, ulong pendingMark, ulong terminalMark, ref int stop, out ulong explore, out bool terminal)
     {
         var i = ShardIndex(fingerprint);
         var s = _shards[i];
@@ -511,6 +512,11 @@ internal sealed class ConcurrentVisitedSet : IVisitedSet, IDisposable
                     if (explore != 0) s.SetAux(slot, stored & sleep);
                     return false;
                 }
+            }
+            if (Volatile.Read(ref stop) != 0)
+            {
+                terminal = true;
+                return false;
             }
             spin.SpinOnce(sleep1Threshold: -1);
         }
