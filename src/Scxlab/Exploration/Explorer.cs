@@ -359,16 +359,7 @@ public sealed class Explorer
             path[d] = a;
 
             var childSleep = 0UL;
-            if (reduced)
-            {
-                var cand = (sleep[d] | done[d]) & ~bit;
-                while (cand != 0)
-                {
-                    var b = System.Numerics.BitOperations.TrailingZeroCount(cand);
-                    cand &= cand - 1;
-                    if (!fps[d * n + b].DependsOn(fp)) childSleep |= 1UL << b;
-                }
-            }
+            if (reduced) childSleep = SleepSets.Child((sleep[d] | done[d]) & ~bit, fps.AsSpan(d * n, n), fp);
 
             _o.OnTransition?.Invoke(w, a, child, childSleep);
             // Findings are recorded before the visited test: a kernel assertion is raised by this transition,
@@ -455,13 +446,7 @@ public sealed class Explorer
                 allow[nd] = allowed;
                 lastActor[nd] = a;
                 preempt[nd] = pre;
-                var s = childSleepSet;
-                while (s != 0)
-                {
-                    var b = System.Numerics.BitOperations.TrailingZeroCount(s);
-                    s &= s - 1;
-                    fps[nd * n + b] = fps[depth * n + b];
-                }
+                SleepSets.Inherit(childSleepSet, fps.AsSpan(nd * n, n), fps.AsSpan(depth * n, n));
                 depth = nd;
             }
         }

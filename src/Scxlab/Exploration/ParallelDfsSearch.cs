@@ -256,14 +256,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                     var bit = 1UL << a;
                     fps[d * n + a] = stepFp;
                     done[d] |= bit;
-                    var childSleep = 0UL;
-                    var cand = (sleep[d] | done[d]) & ~bit;
-                    while (cand != 0)
-                    {
-                        var b = System.Numerics.BitOperations.TrailingZeroCount(cand);
-                        cand &= cand - 1;
-                        if (!fps[d * n + b].DependsOn(stepFp)) childSleep |= 1UL << b;
-                    }
+                    var childSleep = SleepSets.Child((sleep[d] | done[d]) & ~bit, fps.AsSpan(d * n, n), stepFp);
                     if (stepAssertion != null)
                     {
                         Record(stepAssertion, path.AsSpan(0, rdepth));
@@ -307,13 +300,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                         rotation[nd] = Rotation(k, stateKey, n);
                         sleep[nd] = sleepSet;
                         done[nd] = 0;
-                        var z = sleepSet;
-                        while (z != 0)
-                        {
-                            var b = System.Numerics.BitOperations.TrailingZeroCount(z);
-                            z &= z - 1;
-                            fps[nd * n + b] = fps[d * n + b];
-                        }
+                        SleepSets.Inherit(sleepSet, fps.AsSpan(nd * n, n), fps.AsSpan(d * n, n));
                         d = nd;
                     }
                 }
