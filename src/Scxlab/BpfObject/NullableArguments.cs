@@ -21,7 +21,7 @@ internal static class NullableArguments
     /// <summary>sched_ext_ops members whose argument <c>Arg</c> (0-based) is <c>__nullable</c> in ext.c's CFI stubs.</summary>
     private static readonly (string Member, int Arg)[] Nullable = [("dispatch", 1), ("yield", 1)];
 
-    private const int MaxStates = 200_000;
+    private const int MaxStates = 100_000;
 
     private const long Other = long.MinValue;
     private const long Ctx = long.MinValue + 1;
