@@ -272,16 +272,17 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
             wk.Child.CopyFrom(wk.State);
             wm.World = wk.Child;
             wm.Step(a);
-            var v = wk.Checker.AfterStep();
+            // The step's kernel assertion on every transition; the state's exit and invariants only for a child this
+            // worker does not already know to be a revisit (see Explorer.Dfs).
+            var v = wk.Checker.StepAssertion();
             var c = new Child { Parent = item.Index, Actor = a, Finding = v };
-            if (v is { Kind: ViolationKind.KernelAssertion })
+            if (v != null)
             {
                 // A finding of the transition: the kernel stopped here (see Explorer.Dfs).
                 c.IsAssertion = true;
                 wk.Children.Add(c);
                 continue;
             }
-            c.Warning = wk.Checker.TakeNewWarning();
             c.Fingerprint = wk.Child.Fingerprint();
             if (known != null && (known.Contains(c.Fingerprint) || !wk.LayerSeen.Add(c.Fingerprint)))
             {
@@ -292,7 +293,9 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                 wk.Children.Add(c);
                 continue;
             }
-            c.Quiescent = v == null && !wm.AnyEnabled();
+            c.Finding = wk.Checker.CheckState();
+            c.Warning = wk.Checker.TakeNewWarning();
+            c.Quiescent = c.Finding == null && !wm.AnyEnabled();
             c.Offset = wk.Out.Length;
             WorldCodec.Save(wk.Child, wk.Out);
             c.Length = wk.Out.Length - c.Offset;
