@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Scxlab.Driving;
 using Scxlab.Kernel;
 using Scxlab.Policies;
@@ -45,8 +46,8 @@ public static class AllocationProfile
 /// <summary>
 /// <c>dotnet run -c Release --project benchmarks/Scxlab.Benchmarks -- alloc-fuzz [SCENARIO] [RUNS]</c>: bytes
 /// allocated per step of <c>scxlab fuzz</c>'s random walks (churn-8cpu, local-on-peek, qseq-invalidate by
-/// default). Allocation in the walk is what keeps two fuzz workers from scaling: every gen-0 collection
-/// stops both.
+/// default). A gen-0 collection stops every worker, so allocation in the walk would cap <c>fuzz --jobs</c>'s
+/// speed-up (measured 2026-12-04: 22 B a step, 4 collections in 2 000 walks: not what limits it; benchmarks/RESULTS.md).
 /// </summary>
 public static class FuzzAllocationProfile
 {
@@ -76,18 +77,19 @@ public static class WorldLayout
     {
         var config = Scxlab.Scenarios.ScenarioLoader.Resolve(scenario).ToConfig();
         var w = new Machine(config).World;
-        static int Size<T>(T[] a) where T : struct => a.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        void Row<T>(string name, T[] a, string note = "") where T : struct =>
+            o.WriteLine($"  {name,-9}{a.Length,4} × {Unsafe.SizeOf<T>(),4} = {a.Length * Unsafe.SizeOf<T>(),6} B{note}");
         o.WriteLine($"{scenario}: policy {config.PolicyName}");
-        o.WriteLine($"  Tasks    {w.Tasks.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.TaskState>(),4} = {Size(w.Tasks),6} B");
-        o.WriteLine($"  Cpus     {w.Cpus.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.CpuState>(),4} = {Size(w.Cpus),6} B");
-        o.WriteLine($"  Dsqs     {w.Dsqs.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.DsqState>(),4} = {Size(w.Dsqs),6} B");
-        o.WriteLine($"  DspBuf   {w.DspBuf.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.DspEntry>(),4} = {Size(w.DspBuf),6} B (live entries only)");
-        o.WriteLine($"  Maps     {w.Maps.Length,4} ×    8 = {Size(w.Maps),6} B");
-        o.WriteLine($"  Actors   {w.Actors.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.ActorState>(),4} = {Size(w.Actors),6} B");
-        o.WriteLine($"  Frames   {w.Frames.Length,4} × {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.Frame>(),4} = {Size(w.Frames),6} B (live frames only)");
-        o.WriteLine($"  Logs     {w.Logs.Length,4} ×    8 = {Size(w.Logs),6} B (live entries only)");
-        o.WriteLine($"  KickSyncs{w.KickSyncs.Length,4} ×    8 = {Size(w.KickSyncs),6} B");
-        o.WriteLine($"  Sched           {System.Runtime.CompilerServices.Unsafe.SizeOf<Scxlab.Stepping.SchedState>(),6} B");
+        Row("Tasks", w.Tasks);
+        Row("Cpus", w.Cpus);
+        Row("Dsqs", w.Dsqs);
+        Row("DspBuf", w.DspBuf, " (live entries only)");
+        Row("Maps", w.Maps);
+        Row("Actors", w.Actors);
+        Row("Frames", w.Frames, " (live frames only)");
+        Row("Logs", w.Logs, " (live entries only)");
+        Row("KickSyncs", w.KickSyncs);
+        o.WriteLine($"  Sched           {Unsafe.SizeOf<Scxlab.Stepping.SchedState>(),6} B");
         o.WriteLine($"  hashed in the initial state: {w.StateBytes()} B");
     }
 }

@@ -18,8 +18,11 @@ namespace Scxlab.BpfObject;
 /// </remarks>
 internal static class NullableArguments
 {
-    /// <summary>sched_ext_ops members whose argument <c>Arg</c> (0-based) is <c>__nullable</c> in ext.c's CFI stubs.</summary>
-    private static readonly (string Member, int Arg)[] Nullable = [("dispatch", 1), ("yield", 1)];
+    /// <summary>
+    /// sched_ext_ops members whose argument <c>Arg</c> (0-based) is <c>__nullable</c> in ext.c's CFI stubs, with the
+    /// callback the model runs them as (null: a member it accepts and never calls, in <see cref="StructOps.NeverCalled"/>).
+    /// </summary>
+    private static readonly (string Member, Bpf.ScxCallback? Runs, int Arg)[] Nullable = [("dispatch", Bpf.ScxCallback.Dispatch, 1), ("yield", null, 1)];
 
     private const int MaxStates = 100_000;
 
@@ -34,16 +37,12 @@ internal static class NullableArguments
     /// <summary>The verifier's refusal for the first nullable argument misused on some path, or null.</summary>
     public static string? FirstViolation(BpfObjectFile obj)
     {
-        var programs = new List<(BpfProgram Program, string Member, int Arg)>();
-        foreach (var (member, arg) in Nullable)
+        foreach (var (member, runs, arg) in Nullable)
         {
-            if (member == "dispatch" && obj.Ops.Callbacks.TryGetValue(Bpf.ScxCallback.Dispatch, out var dispatch)) programs.Add((dispatch, member, arg));
-            foreach (var (m, p, _) in obj.Ops.NeverCalled)
-                if (m == member) programs.Add((p, member, arg));
-        }
-        foreach (var (program, member, arg) in programs)
-            if (Check(obj, program.Entry, arg) is { } e)
+            var program = runs is { } cb ? obj.Ops.Callbacks.GetValueOrDefault(cb) : obj.Ops.NeverCalled.FirstOrDefault(x => x.Member == member).Program;
+            if (program != null && Check(obj, program.Entry, arg) is { } e)
                 return $"prog '{program.Name}': BPF program load failed: Permission denied: {obj.Where(e.Pc)}: {e.Message} (ops.{member}()'s argument {arg} may be NULL)";
+        }
         return null;
     }
 

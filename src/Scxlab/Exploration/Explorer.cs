@@ -347,7 +347,7 @@ public sealed class Explorer
             var fp = _m.LastFootprint;
             // Only the step's own finding (a kernel assertion) is checked before the visited test; the state's
             // findings (an exit, an invariant) are a function of the state, so they are checked once, when the
-            // state is first stored, and a stored violating state carries a mark that says so (TerminalMark).
+            // state is first stored, and a stored violating state carries a mark that says so (terminalMark).
             var assertion = _checker.StepAssertion();
             // A violating state is terminal: the step that reached it disables every actor, so it conflicts
             // with every other step, even one that touches no shared state (else a sibling b would keep it
@@ -367,7 +367,6 @@ public sealed class Explorer
             if (assertion != null)
             {
                 Record(assertion, path.AsSpan(0, d + 1));
-                if (_checker.TakeNewWarning() is { } aw) _warnings.Add(new FoundViolation(aw, path.AsSpan(0, d + 1).ToArray()));
                 // The kernel stopped at this step; the state it lands in is not a reached state of the
                 // model. It is not stored, so a step that reaches the same world without the assertion
                 // still stores and expands it.

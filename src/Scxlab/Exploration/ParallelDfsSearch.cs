@@ -244,73 +244,22 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 if (counted) transitions++;
                 sinceCheck++;
                 sinceShare++;
-                if (reduced)
-                {
-                    // Only the step's kernel assertion before the visited test (as Explorer.Dfs). A new state is stored
-                    // as pending until its own findings are checked, then given its sleep set or, if it violates, the
-                    // terminal mark; a worker that finds it pending waits for that (AddOrNarrow).
-                    var stepAssertion = checker.StepAssertion();
-                    var rdepth = baseDepth + d + 1;
-                    path[rdepth - 1] = a;
-                    var stepFp = stepAssertion != null ? Footprint.Everything : wm.LastFootprint;
-                    var bit = 1UL << a;
-                    fps[d * n + a] = stepFp;
-                    done[d] |= bit;
-                    var childSleep = SleepSets.Child((sleep[d] | done[d]) & ~bit, fps.AsSpan(d * n, n), stepFp);
-                    if (stepAssertion != null)
-                    {
-                        Record(stepAssertion, path.AsSpan(0, rdepth));
-                        if (rdepth > maxDepth) maxDepth = rdepth;
-                        continue;
-                    }
-                    var key = child.Fingerprint();
-                    if (!visited.AddOrNarrow(child, key, childSleep, pendingMark, terminalMark, ref _stop, out var explore, out var terminal))
-                    {
-                        if (terminal) fps[d * n + a] = Footprint.Everything;
-                        if (explore == 0) continue;
-                        // Revisited with a sleep set that lacks some of the stored one's actors: try those from here.
-                        PushFrame(explore, childSleep, key);
-                        continue;
-                    }
-                    if (rdepth > maxDepth) maxDepth = rdepth;
-                    var rv = checker.CheckState();
-                    if (checker.TakeNewWarning() is { } rw) AddWarning(rw, path.AsSpan(0, rdepth));
-                    visited.Resolve(child, key, rv != null ? terminalMark : childSleep);
-                    if (rv != null)
-                    {
-                        Record(rv, path.AsSpan(0, rdepth));
-                        if (rv.Kind == ViolationKind.Invariant) Volatile.Write(ref _sawInvariant, 1);
-                        fps[d * n + a] = Footprint.Everything;
-                        newTerminal++;
-                        continue;
-                    }
-                    if (!wm.AnyEnabled())
-                    {
-                        newQuiescent++;
-                        if (checker.AtQuiescent() is { } rlv) Record(rlv, path.AsSpan(0, rdepth));
-                        continue;
-                    }
-                    PushFrame(all & ~childSleep, childSleep, key);
-                    continue;
-
-                    void PushFrame(ulong actors, ulong sleepSet, ulong stateKey)
-                    {
-                        var nd = d + 1;
-                        todo[nd] = actors;
-                        rotation[nd] = Rotation(k, stateKey, n);
-                        sleep[nd] = sleepSet;
-                        done[nd] = 0;
-                        SleepSets.Inherit(sleepSet, fps.AsSpan(nd * n, n), fps.AsSpan(d * n, n));
-                        d = nd;
-                    }
-                }
-
-                // The step's kernel assertion before the visited test; the state's own findings once, by the worker
-                // The step's kernel assertion before the visited test; the state's own findings once, by the worker
-                // that stores it (see Explorer.Dfs).
+                // Only the step's kernel assertion before the visited test; the state's own findings once, by the worker
+                // that stores it (see Explorer.Dfs). In the reduced search a new state is stored pending until they are
+                // checked, then given its sleep set or, if it violates, the terminal mark; a worker that finds it
+                // pending waits for that (AddOrNarrow).
                 var assertion = checker.StepAssertion();
                 var depth = baseDepth + d + 1;
                 path[depth - 1] = a;
+                var childSleep = 0UL;
+                if (reduced)
+                {
+                    var stepFp = assertion != null ? Footprint.Everything : wm.LastFootprint;
+                    var bit = 1UL << a;
+                    fps[d * n + a] = stepFp;
+                    done[d] |= bit;
+                    childSleep = SleepSets.Child((sleep[d] | done[d]) & ~bit, fps.AsSpan(d * n, n), stepFp);
+                }
                 if (assertion != null)
                 {
                     Record(assertion, path.AsSpan(0, depth));
@@ -318,14 +267,31 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                     if (depth > maxDepth) maxDepth = depth;
                     continue;
                 }
-                var fp = child.Fingerprint();
-                if (!visited.Add(child, fp, 0, out _)) continue;
+                var key = child.Fingerprint();
+                ulong explore = 0;
+                var terminal = false;
+                var added = reduced
+                    ? visited.AddOrNarrow(child, key, childSleep, pendingMark, terminalMark, ref _stop, out explore, out terminal)
+                    : visited.Add(child, key, 0, out _);
+                if (!added)
+                {
+                    if (terminal) fps[d * n + a] = Footprint.Everything;
+                    // Revisited with a sleep set that lacks some of the stored one's actors: try those from here.
+                    if (explore != 0) PushFrame(explore, childSleep, key);
+                    continue;
+                }
                 if (depth > maxDepth) maxDepth = depth;
                 var v = checker.CheckState();
                 if (checker.TakeNewWarning() is { } wv) AddWarning(wv, path.AsSpan(0, depth));
+                if (reduced) visited.Resolve(child, key, v != null ? terminalMark : childSleep);
                 if (v != null)
                 {
                     Record(v, path.AsSpan(0, depth));
+                    if (reduced)
+                    {
+                        fps[d * n + a] = Footprint.Everything;
+                        if (v.Kind == ViolationKind.Invariant) Volatile.Write(ref _sawInvariant, 1);
+                    }
                     newTerminal++;
                     continue;
                 }
@@ -335,9 +301,20 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                     if (checker.AtQuiescent() is { } lv) Record(lv, path.AsSpan(0, depth));
                     continue;
                 }
-                d++;
-                todo[d] = AllActors(n);
-                rotation[d] = Rotation(k, fp, n);
+                PushFrame(all & ~childSleep, childSleep, key);
+                continue;
+
+                // The next depth: its untried actors, its order, its sleep set and the footprints its sleepers keep.
+                void PushFrame(ulong actors, ulong sleepSet, ulong stateKey)
+                {
+                    var nd = d + 1;
+                    todo[nd] = actors;
+                    rotation[nd] = Rotation(k, stateKey, n);
+                    sleep[nd] = sleepSet;
+                    done[nd] = 0;
+                    SleepSets.Inherit(sleepSet, fps.AsSpan(nd * n, n), fps.AsSpan(d * n, n));
+                    d = nd;
+                }
             }
             if (Volatile.Read(ref _stop) != 0) break;
 
