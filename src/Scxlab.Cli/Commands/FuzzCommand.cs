@@ -148,15 +148,16 @@ internal static class FuzzCommand
 
     private sealed record Report(FuzzFinding Finding, MinimizeResult? Min, TraceRun Run, string? TraceFile, string? ScenarioFile, string? OriginalFile);
 
-    private static TraceFile Trace(Scenario s, ModelConfig c, Violation v, IReadOnlyList<int> choices, IReadOnlyList<string> actors) => new()
+    /// <summary>A fuzz or simulate finding as a trace file (<paramref name="text"/>: the scenario's file text when <see cref="Scenario.Text"/> is not it).</summary>
+    internal static TraceFile Trace(Scenario s, ModelConfig c, Violation v, IReadOnlyList<int> choices, IReadOnlyList<string> actors, string strategy = "fuzz", string? text = null) => new()
     {
         ScenarioName = s.Name,
         ScenarioSource = s.Source,
-        ScenarioText = s.Text,
+        ScenarioText = text ?? s.Text,
         Policy = c.PolicyName,
         Protocol = ProtocolNames.Name(c.Protocol),
         Checks = s.Checks,
-        Strategy = "fuzz",
+        Strategy = strategy,
         Granularity = c.Granularity == Granularity.Fine ? "fine" : "normal",
         Kernel = KernelEras.Name(c.Kernel),
         Violation = v,

@@ -34,6 +34,10 @@ public static class SimulateCommand
         public bool PerfettoJson;
         public double? IrqRate;
         public long? IrqMeanNs;
+        /// <summary>--out DIR: each run's first finding as a scenario and traces (<see cref="Fuzzing.SimulationRepro"/>).</summary>
+        public string? Out;
+        public bool Minimize = true;
+        public int MinimizeBudget = 20_000;
     }
 
     internal static ScxCommand Create()
@@ -85,6 +89,13 @@ public static class SimulateCommand
         var csv = CliOptions.Flag("--csv", "print the metrics as CSV (base units: ns, counts, fractions; units in the header)");
         var progress = CliOptions.Flag("--progress", "show progress on stderr even when it is not a terminal");
         var failOn = CliOptions.Flag("--fail-on-violation", "exit 2 when a run found a violation or scheduler exit (default: exit 0 and report it)");
+        var outDir = new Option<string?>("--out")
+        {
+            Description = "save each run's first scheduler exit or kernel assertion here as a shrunk scenario (NAME.yaml, for scxlab check) and traces (NAME.trace.json, NAME.original.trace.json, for scxlab replay), NAME = WORKLOAD-PROTOCOL-seedN; the run's steps are replayed on the unclocked model, so a finding that needs the simulation's clock (a watchdog stall) is reported as not saved",
+            HelpName = "DIR",
+        };
+        var minimize = new Option<bool>("--minimize") { Description = "with --out: shrink the saved scenario and schedule (--minimize false saves the run's steps as recorded)", DefaultValueFactory = _ => true };
+        var minBudget = new Option<int>("--minimize-budget") { Description = "with --out: replays of shrinking per saved finding (a count, not seconds: the same result on every machine)", DefaultValueFactory = _ => 20_000, HelpName = "N" };
         var cmd = new ScxCommand("simulate", "Run a workload on the model in virtual time and report latency, utilisation, fairness, drops, re-enqueues and scheduler exits.")
         {
             Examples =
@@ -94,10 +105,11 @@ public static class SimulateCommand
                 "scxlab simulate mixed --cpus 64 --duration 5s --perfetto trace.pftrace --plot latency.png",
                 "scxlab simulate mixed --policy scx_simple.bpf.o --rodata fifo_sched=1 --cpus 4 --duration 2s",
                 "scxlab simulate affinity-churn --seeds 1..100 --shard 2/4 --json",
+                "scxlab simulate affinity-churn --policy local-on-peek --cpus 4 --tasks 4 --duration 1s --out out/   # the exit, as a scenario",
             ],
         };
         cmd.Arguments.Add(workloadArg);
-        foreach (var o in new Option[] { policy, opsOpt, rodata, mapOpt, holdsOpt, syscall, syscallAttached, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, json, csv, progress, failOn })
+        foreach (var o in new Option[] { policy, opsOpt, rodata, mapOpt, holdsOpt, syscall, syscallAttached, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, outDir, minimize, minBudget, json, csv, progress, failOn })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -124,6 +136,9 @@ public static class SimulateCommand
                 Shard = r.GetValue(shard),
                 IrqRate = r.GetValue(irqRate),
                 IrqMeanNs = r.GetValue(irqMean),
+                Out = r.GetValue(outDir),
+                Minimize = r.GetValue(minimize),
+                MinimizeBudget = r.GetValue(minBudget),
             };
             foreach (var list in new[] { r.GetValue(protocol), r.GetValue(protocols) })
                 foreach (var name in (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -138,6 +153,8 @@ public static class SimulateCommand
                 r.GetValue(perfetto) != null && r.GetValue(perfettoJson) != null ? "--perfetto and --perfetto-json: give one (one trace per run)"
                 : o.Shard != null && o.Seeds == null ? "--shard splits a --seeds A..B range; give the range"
                 : o.Seeds != null && o.Perfetto != null ? "--perfetto writes one run's trace: use --seed N, not --seeds"
+                : o.MinimizeBudget < 1 ? $"--minimize-budget needs a positive number of replays (got {o.MinimizeBudget})"
+                : o.Out == null && (r.GetResult(minimize) is { Implicit: false } || r.GetResult(minBudget) is { Implicit: false }) ? "--minimize and --minimize-budget shrink what --out saves; give --out DIR"
                 : null;
             if (problem != null)
             {
@@ -205,16 +222,23 @@ public static class SimulateCommand
                 : [o.Seed];
             if (seeds.Count == 0) throw new UsageException($"shard {shardIndex + 1}/{shardCount} of --seeds {o.Seeds!.Value.From}..{o.Seeds.Value.To} has no seed");
             if (o.Html != null) OutputFiles.CheckFile("--html", o.Html);
+            if (o.Out != null) Directory.CreateDirectory(o.Out);
         }
         catch (UsageException e)
         {
             stderr.WriteLine($"scxlab simulate: {e.Message}");
             return 1;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"scxlab simulate: --out {o.Out}: {FirstLine(e.Message)}");
+            return 1;
+        }
 
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var interrupted = false;
         var results = new List<SimResult>();
+        var saved = new List<SimSaved?>();
         var showProgress = o.Progress || Program.ProgressOnStderr;
         var runClock = System.Diagnostics.Stopwatch.StartNew();
         try
@@ -249,6 +273,7 @@ public static class SimulateCommand
                         WatchdogTimeoutNs = o.WatchdogNs,
                         Costs = new StepCosts { Jitter = o.Jitter, IrqPerSecond = o.IrqRate ?? new StepCosts().IrqPerSecond, IrqMeanNs = o.IrqMeanNs ?? new StepCosts().IrqMeanNs },
                         Trace = perfetto,
+                        Record = o.Out != null,
                         Progress = showProgress ? f => DrawProgress(stderr, protoName, f, runClock.Elapsed.TotalSeconds) : null,
                         Cancel = Program.Interrupt,
                     });
@@ -256,6 +281,7 @@ public static class SimulateCommand
                     if (sim.Interrupted) interrupted = true;
                     if (showProgress && r.WallSeconds >= 1) stderr.Write("\r" + new string(' ', 60) + "\r");
                     results.Add(r);
+                    saved.Add(o.Out != null && (r.Exits.Count > 0 || r.Findings.Count > 0) ? Save(sim, o, seed, o.Out) : null);
                     done = true;
                 }
                 finally
@@ -319,9 +345,14 @@ public static class SimulateCommand
             }
         }
 
-        if (o.Json) stdout.Write(SimReport.Json(workload.Name, results, wall.Elapsed.TotalSeconds));
+        if (o.Json) stdout.Write(SimReport.Json(workload.Name, results, wall.Elapsed.TotalSeconds, o.Out != null ? saved : null));
         else if (o.Csv) stdout.Write(SimReport.Csv(results));
-        else stdout.Write(SimReport.Table(workload.Name, results, TerminalTables.ForStdout()));
+        else
+        {
+            stdout.Write(SimReport.Table(workload.Name, results, TerminalTables.ForStdout()));
+            for (var i = 0; i < saved.Count; i++)
+                if (saved[i] is { } sv) stdout.Write(SimReport.SavedText(results[i], sv));
+        }
         if (o.Json && o.Csv) stderr.Write(SimReport.Csv(results));
         var violated = results.Any(r => r.Exits.Count > 0 || r.Findings.Count > 0);
         if (interrupted)
@@ -331,6 +362,37 @@ public static class SimulateCommand
             return 4;
         }
         return o.FailOnViolation && violated ? 2 : 0;
+    }
+
+    /// <summary>
+    /// --out: the run's first finding as a scenario (<see cref="Fuzzing.SimulationRepro"/>), written as NAME.yaml with
+    /// NAME.trace.json (the shrunk schedule) and NAME.original.trace.json (the run's steps on the unshrunk scenario,
+    /// when that scenario fits the file format's bounds).
+    /// </summary>
+    private static SimSaved Save(Simulator sim, Opts o, ulong seed, string dir)
+    {
+        var rep = Fuzzing.SimulationRepro.FromRun(sim, o.Workload!, seed, o.Minimize, o.MinimizeBudget);
+        var key = rep.Finding?.Key ?? sim.Recording!.NotReproducible ?? "";
+        if (rep.Scenario == null || rep.Config == null) return new SimSaved(key, rep.FindingAtNs, null, null, null, null, null, null, null, 0, rep.Failure, rep.Log);
+        var name = rep.Scenario.Name;
+        string? original = null;
+        try
+        {
+            var text = Fuzzing.ScenarioYaml.Write(rep.Scenario, rep.Config.PolicyName, rep.Config.Protocol, rep.Config.Kernel, "violation");
+            ScenarioLoader.Parse(text, name + ".original.yaml");
+            original = Path.Combine(dir, name + ".original.trace.json");
+            FuzzCommand.Trace(rep.Scenario, rep.Config, rep.Finding!, rep.Choices, [.. new Machine(rep.Config).Actors.Select(a => a.Name)], "simulate", text).Save(original);
+        }
+        catch (ScenarioException)
+        {
+            // Longer than a scenario file allows (rounds, timer firings): only the shrunk form can be saved.
+        }
+        if (rep.Min is not { } min) return new SimSaved(key, rep.FindingAtNs, null, null, original, null, null, null, null, 0, rep.Failure, rep.Log);
+        var yaml = Path.Combine(dir, name + ".yaml");
+        var trace = Path.Combine(dir, name + ".trace.json");
+        File.WriteAllText(yaml, min.Scenario.Text);
+        FuzzCommand.Trace(min.Scenario, min.Config, min.Violation, min.Choices, [.. new Machine(min.Config).Actors.Select(a => a.Name)], "simulate").Save(trace);
+        return new SimSaved(key, rep.FindingAtNs, yaml, trace, original, min.Config.CpuCount, min.Config.Tasks.Count, min.Scenario.Actors.Count, min.Choices.Count, min.Tests, null, min.Log);
     }
 
     private static string FirstLine(string s)

@@ -59,7 +59,8 @@ public sealed record FuzzFinding(Violation Violation, string Location, long Firs
         _ => throw new System.Diagnostics.UnreachableException($"violation kind {v.Kind}"),
     };
 
-    private static string Mask(string message) =>
+    /// <summary>The message with task names and pids (<c>name[pid]</c> → T) and then every number (→ N) masked.</summary>
+    public static string Mask(string message) =>
         System.Text.RegularExpressions.Regex.Replace(
             System.Text.RegularExpressions.Regex.Replace(message, @"[A-Za-z_][A-Za-z0-9_-]*\[\d+\]", "T"), @"\d+", "N");
 }

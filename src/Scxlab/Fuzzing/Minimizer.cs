@@ -34,7 +34,8 @@ public sealed class Minimizer
     private int _tests;
 
     /// <summary>Seeded random walks tried on a smaller scenario when the mapped schedule does not reproduce.</summary>
-    public int SearchWalks { get; init; } = 48;
+    public int SearchWalks { get; init; } = DefaultSearchWalks;
+    public const int DefaultSearchWalks = 48;
 
     /// <param name="maxReplays">The shrinking budget, in replays and search walks (not seconds, so the result is the same on every machine).</param>
     public Minimizer(ModelConfig original, IReadOnlyList<string> checks, ulong seed, int maxReplays = 20_000)
@@ -50,12 +51,62 @@ public sealed class Minimizer
 
     private bool OverBudget => _tests >= _maxTests;
 
-    public MinimizeResult Run(Scenario scenario, Violation target, IReadOnlyList<int> choices)
+    /// <summary>
+    /// Phase 0 for long schedules with many script actions (a simulation's recording): delta debugging over the
+    /// actions themselves before anything else (<see cref="ShrinkActions"/>), and each CPU's rounds cut to those
+    /// the schedule uses.
+    /// </summary>
+    public bool ShrinkActionsFirst { get; init; }
+
+    /// <summary>
+    /// Count a finding with the same check and the same message up to task names, pids and numbers as the target
+    /// (<see cref="FuzzFinding.DedupKey"/>'s masking) instead of only the identical one. A simulation's finding names
+    /// a qseq or a CPU that a shorter reproduction reaches with other values.
+    /// </summary>
+    public bool MatchMasked { get; init; }
+
+    private bool Same(string found, string target) => MatchMasked ? FuzzFinding.Mask(found) == FuzzFinding.Mask(target) : found == target;
+
+    /// <summary>Seeded random walks tried when the given schedule does not reach the target (0: give up at once).</summary>
+    public int SearchInitial { get; init; }
+
+    /// <summary>Who found the violation, for the shrunk scenario's description ("scxlab fuzz").</summary>
+    public string Origin { get; init; } = "scxlab fuzz";
+
+    /// <summary>What phase 0 and the passes did, readable while <see cref="TryRun"/> returns null too.</summary>
+    public IReadOnlyList<string> Log => _log;
+
+    public MinimizeResult Run(Scenario scenario, Violation target, IReadOnlyList<int> choices) =>
+        TryRun(scenario, target, choices) ?? throw new InvalidOperationException($"the schedule does not reproduce {target} (a model nondeterminism)");
+
+    /// <summary>Whether <paramref name="choices"/>, replayed leniently on <paramref name="scenario"/>, reach <paramref name="target"/> (no shrinking, no file round trip).</summary>
+    public bool Reaches(Scenario scenario, Violation target, IReadOnlyList<int> choices)
+    {
+        var probe = new Probe(Same, Config(scenario), _checks);
+        _tests++;
+        if (probe.Reproduce(choices, target.Key) != null) return true;
+        _log.Add($"the schedule ({choices.Count} steps) does not reach {target.Key}; it ends at {probe.LastViolation?.Key ?? "no finding"}");
+        return false;
+    }
+
+    /// <summary>The shrunk reproduction, or null when <paramref name="choices"/> do not reach <paramref name="target"/> on the scenario (replayed leniently).</summary>
+    public MinimizeResult? TryRun(Scenario scenario, Violation target, IReadOnlyList<int> choices)
     {
         var cur = scenario;
-        var probe = new Probe(Config(cur), _checks);
-        var sched = probe.Reproduce(choices, target.Key) ?? throw new InvalidOperationException($"the schedule does not reproduce {target} (a model nondeterminism)");
+        var probe = new Probe(Same, Config(cur), _checks);
+        var sched = probe.Reproduce(choices, target.Key);
         _tests++;
+        if (sched == null && SearchInitial > 0)
+        {
+            sched = Search(Config(cur), target.Key, SearchInitial);
+            if (sched != null) _log.Add($"the schedule did not reach {target.Key}; one of {SearchInitial} seeded random walks did");
+        }
+        if (sched == null)
+        {
+            _log.Add($"the schedule ({choices.Count} steps) does not reach {target.Key}; it ends at {probe.LastViolation?.Key ?? "no finding"}");
+            return null;
+        }
+        if (ShrinkActionsFirst) (cur, probe, sched) = ShrinkActions(cur, probe, sched, target.Key);
 
         // Scenario first (each dropped actor or CPU also drops its steps), delta debugging at the end: ddmin on
         // the big scenario's long schedule would cost most of the replays. One pass walks the candidate list;
@@ -85,7 +136,7 @@ public sealed class Minimizer
                     // mask after CPUs were renumbered): the result is read back from its YAML at the end.
                     ScenarioLoader.Parse(ScenarioYaml.Write(cand, _policy, _protocol, _kernel, "violation"), "candidate.yaml");
                     cfg = Config(cand);
-                    p = new Probe(cfg, _checks);
+                    p = new Probe(Same, cfg, _checks);
                 }
                 catch (Exception e) when (e is ArgumentException or ScenarioException)
                 {
@@ -115,10 +166,10 @@ public sealed class Minimizer
 
         // Round trip through the file format: the result is what `scxlab check FILE` and `replay` will load.
         var named = Copy(cur, name: scenario.Name.EndsWith("-min", StringComparison.Ordinal) ? scenario.Name : scenario.Name + "-min",
-            description: $"Shrunk by scxlab fuzz from {scenario.Name} ({scenario.Source}): reaches {target.Key}.");
+            description: $"Shrunk by {Origin} from {scenario.Name} ({scenario.Source}): reaches {target.Key}.");
         var text = ScenarioYaml.Write(named, _policy, _protocol, _kernel, "violation");
         var parsed = ScenarioLoader.Parse(text, named.Name + ".yaml");
-        var finalProbe = new Probe(Config(parsed), _checks);
+        var finalProbe = new Probe(Same, Config(parsed), _checks);
         var final = finalProbe.Reproduce(sched, target.Key)
             ?? throw new InvalidOperationException("the shrunk scenario, read back from its YAML, does not reproduce the violation");
         var v = finalProbe.LastViolation!;
@@ -126,6 +177,96 @@ public sealed class Minimizer
     }
 
     private ModelConfig Config(Scenario s) => s.ToConfig(_policy, _protocol, _granularity, _kernel);
+
+    /// <summary>
+    /// Delta debugging over the scenario's script actions (all actors' together): a candidate keeps a subset of
+    /// the actions, and the schedule keeps the steps of the kept actions and every step of the other actors (each
+    /// step of a script actor belongs to the action its ScriptPc names, found by replaying). A simulation's
+    /// recording has thousands of actions (every tick, wakeup and affinity change up to the finding), of which a
+    /// race needs a few; one action at a time (the scenario pass) would cost a replay per action. Then every
+    /// CPU's rounds and the timers' firings are cut to what the schedule uses.
+    /// </summary>
+    private (Scenario, Probe, List<int>) ShrinkActions(Scenario s, Probe probe, List<int> sched, string key)
+    {
+        var actions = new List<(int Actor, int Action)>();
+        for (var i = 0; i < s.Actors.Count; i++)
+            for (var k = 0; k < s.Actors[i].Actions.Count; k++) actions.Add((i, k));
+        var before = actions.Count;
+        var tags = probe.ActionTags(sched, s);
+        var n = 2;
+        while (actions.Count >= 2 && !OverBudget)
+        {
+            var chunk = (actions.Count + n - 1) / n;
+            var reduced = false;
+            for (var start = 0; start < actions.Count && !OverBudget; start += chunk)
+            {
+                var keep = new HashSet<(int, int)>();
+                for (var i = 0; i < actions.Count; i++)
+                    if (i < start || i >= start + chunk) keep.Add(actions[i]);
+                if (TryKeep(keep)) { reduced = true; break; }
+            }
+            if (reduced)
+            {
+                actions.Clear();
+                for (var i = 0; i < s.Actors.Count; i++)
+                    for (var k = 0; k < s.Actors[i].Actions.Count; k++) actions.Add((i, k));
+                n = Math.Max(n - 1, 2);
+                continue;
+            }
+            if (n >= actions.Count) break;
+            n = Math.Min(n * 2, actions.Count);
+        }
+        _log.Add($"delta debugging over actions: {before} → {actions.Count} actions, {sched.Count} steps");
+
+        var tight = probe.UsedRounds(sched, s);
+        // A scenario without a timer bound keeps none (its policy may have no timer at all).
+        int? fires = s.TimerFires == null ? null : tight.TimerFires;
+        if (tight.Rounds.SequenceEqual(s.Rounds) && fires == s.TimerFires) return (s, probe, sched);
+        var cut = Copy(s, rounds: tight.Rounds, timerFires: fires);
+        var p = new Probe(Same, Config(cut), _checks);
+        _tests++;
+        if (p.Reproduce(sched, key) is { } r)
+        {
+            _log.Add($"rounds cut to those used: [{string.Join(", ", tight.Rounds)}]{(fires != null ? $", timer firings {fires}" : "")}");
+            return (cut, p, r);
+        }
+        return (s, probe, sched);
+
+        bool TryKeep(HashSet<(int, int)> keep)
+        {
+            // The scenario with only the kept actions (actors left with none dropped), and the schedule's steps of them.
+            var actors = new List<ScriptSpec>();
+            for (var i = 0; i < s.Actors.Count; i++)
+            {
+                var kept = s.Actors[i].Actions.Where((_, k) => keep.Contains((i, k))).ToList();
+                if (kept.Count > 0) actors.Add(s.Actors[i] with { Actions = kept });
+            }
+            var cand = Copy(s, actors: actors);
+            Probe cp;
+            try
+            {
+                cp = new Probe(Same, Config(cand), _checks);
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+            var ids = cp.Machine.Actors.ToDictionary(a => a.Name, a => a.Id, StringComparer.Ordinal);
+            var mapped = new List<int>(sched.Count);
+            for (var j = 0; j < sched.Count; j++)
+            {
+                if (tags[j] is { } t && !keep.Contains(t)) continue;
+                if (ids.TryGetValue(probe.Machine.Actor(sched[j]).Name, out var id)) mapped.Add(id);
+            }
+            _tests++;
+            if (cp.Reproduce(mapped, key) is not { } r) return false;
+            s = cand;
+            probe = cp;
+            sched = r;
+            tags = probe.ActionTags(sched, s);
+            return true;
+        }
+    }
 
     /// <summary>ddmin over complements: remove one of n chunks at a time; on success keep the executed sequence and coarsen, else refine.</summary>
     private List<int> DeltaDebug(Probe p, List<int> sched, string key)
@@ -169,7 +310,7 @@ public sealed class Minimizer
         {
             _tests++;
             var end = w.Walk(FuzzStrategy.Random, _seed ^ 0x3141_5926_5358_9793UL, stream + i, 1, 1, 100_000, choices, null, null);
-            if (end.Violation?.Key == key) return [.. choices];
+            if (end.Violation is { } v && Same(v.Key, key)) return [.. choices];
         }
         return null;
     }
@@ -343,7 +484,7 @@ public sealed class Minimizer
     }
 
     private static Scenario Copy(Scenario s, int? cpus = null, IReadOnlyList<TaskSpec>? tasks = null, IReadOnlyList<ScriptSpec>? actors = null,
-        IReadOnlyList<int>? rounds = null, string? name = null, string? description = null) => new()
+        IReadOnlyList<int>? rounds = null, string? name = null, string? description = null, int? timerFires = null) => new()
     {
         Name = name ?? s.Name,
         Description = description ?? s.Description,
@@ -361,7 +502,7 @@ public sealed class Minimizer
         Checks = s.Checks,
         MaxPreemptions = s.MaxPreemptions,
         BudgetSeconds = s.BudgetSeconds,
-        TimerFires = s.TimerFires,
+        TimerFires = timerFires ?? s.TimerFires,
         UserDsqs = s.UserDsqs,
         CallBudget = s.CallBudget,
         Rodata = s.Rodata,
@@ -375,8 +516,11 @@ public sealed class Minimizer
         private readonly StateChecker _checker;
         public Violation? LastViolation { get; private set; }
 
-        public Probe(ModelConfig cfg, IReadOnlyList<string> checks)
+        private readonly Func<string, string, bool> same;
+
+        public Probe(Func<string, string, bool> same, ModelConfig cfg, IReadOnlyList<string> checks)
         {
+            this.same = same;
             Machine = new Machine(cfg);
             _initial = Machine.World.Clone();
             _checker = new StateChecker(Machine, checks);
@@ -417,8 +561,48 @@ public sealed class Minimizer
             List<int>? End(Violation v)
             {
                 LastViolation = v;
-                return v.Key == key ? executed : null;
+                return same(v.Key, key) ? executed : null;
             }
+        }
+
+        /// <summary>Per step of <paramref name="sched"/> (replayed exactly): the (scenario actor, action) a script actor's step belongs to, else null.</summary>
+        public (int Actor, int Action)?[] ActionTags(IReadOnlyList<int> sched, Scenario s)
+        {
+            var m = Machine;
+            m.World.CopyFrom(_initial);
+            var index = new int[m.ActorCount];
+            for (var a = 0; a < index.Length; a++)
+            {
+                var name = m.Actor(a).Name;
+                index[a] = m.Actor(a).Kind == ActorKind.Script ? s.Actors.ToList().FindIndex(x => x.Name == name) : -1;
+            }
+            var tags = new (int, int)?[sched.Count];
+            for (var j = 0; j < sched.Count; j++)
+            {
+                var a = sched[j];
+                ref readonly var st = ref m.World.Actors[a];
+                if (index[a] >= 0) tags[j] = (index[a], st.Depth == 0 ? st.ScriptPc : st.ScriptPc - 1);
+                m.Step(a);
+            }
+            return tags;
+        }
+
+        /// <summary>The rounds each CPU and the firings each timer take when <paramref name="sched"/> is replayed exactly.</summary>
+        public (int[] Rounds, int TimerFires) UsedRounds(IReadOnlyList<int> sched, Scenario s)
+        {
+            var m = Machine;
+            m.World.CopyFrom(_initial);
+            foreach (var a in sched) m.Step(a);
+            var rounds = s.Rounds.ToArray();
+            var fires = 0;
+            foreach (var info in m.Actors)
+            {
+                var left = m.World.Actors[info.Id].RoundsLeft;
+                var start = _initial.Actors[info.Id].RoundsLeft;
+                if (info.Kind == ActorKind.Cpu && info.Cpu < rounds.Length && left >= 0) rounds[info.Cpu] -= left;
+                else if (info.Kind == ActorKind.Timer && start >= 0) fires = Math.Max(fires, start - left);
+            }
+            return (rounds, fires);
         }
     }
 }

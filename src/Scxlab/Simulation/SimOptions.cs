@@ -55,6 +55,12 @@ public sealed record SimOptions
     public ISimTraceSink? Trace { get; init; }
     /// <summary>Called about ten times a second of wall time with the fraction of virtual time done (after the first second).</summary>
     public Action<double>? Progress { get; init; }
+    /// <summary>
+    /// Record the run up to its first finding (<see cref="Simulator.Recording"/>) so that the finding can be saved as a
+    /// scenario for <c>scxlab check</c> (<see cref="SimulationRepro"/>). Off by default: a long run's recording grows
+    /// with every step until a finding.
+    /// </summary>
+    public bool Record { get; init; }
     /// <summary>Cancelled by the user (Ctrl-C): the run ends at the current virtual time, reported as such.</summary>
     public CancellationToken Cancel { get; init; }
 }

@@ -81,6 +81,27 @@ public static class SimReport
     }
 
     /// <param name="table">How the metrics are drawn (default <see cref="TextTables.Plain"/>: one row per metric, one column per run).</param>
+    /// <summary>The text report's lines for a run's saved finding (<c>simulate --out</c>).</summary>
+    public static string SavedText(SimResult r, SimSaved s)
+    {
+        var sb = new StringBuilder();
+        var label = $"{r.Protocol} seed {r.Seed}";
+        sb.Append(CultureInfo.InvariantCulture, $"\n{label}: {s.Finding} at {Durations.Format(s.AtNs)}\n");
+        if (s.ScenarioFile != null)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  saved as {s.ScenarioFile} (scxlab check): {s.Cpus} CPU(s), {s.Tasks} task(s), {s.ScriptActors} script actor(s); trace {s.TraceFile} ({s.Steps} steps, scxlab replay); {s.Replays} replays of shrinking\n");
+            if (s.OriginalTraceFile != null) sb.Append(CultureInfo.InvariantCulture, $"  the run's own steps: {s.OriginalTraceFile}\n");
+            foreach (var l in s.Log) sb.Append("    ").Append(l).Append('\n');
+        }
+        else
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  not saved: {s.Failure}\n");
+            if (s.OriginalTraceFile != null) sb.Append(CultureInfo.InvariantCulture, $"  the run's own steps: {s.OriginalTraceFile}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  (the run itself is reproducible with --seed {r.Seed})\n");
+        }
+        return sb.ToString();
+    }
+
     public static string Table(string workload, IReadOnlyList<SimResult> runs, TableWriter? table = null)
     {
         var rows = Rows(runs);
@@ -167,7 +188,8 @@ public static class SimReport
     private static string Esc(string s) => s.IndexOfAny([',', '"', '\n']) < 0 ? s : "\"" + s.Replace("\"", "\"\"") + "\"";
 
     /// <summary>The DESIGN.md result object (verdict, complete, scenario, protocol, policy, violations, stats) plus per-run metrics.</summary>
-    public static string Json(string workload, IReadOnlyList<SimResult> runs, double seconds)
+    /// <param name="saved">With <c>--out</c>: per run, what was saved of its first finding (null for a run without one); each run then has a <c>reproduction</c> field.</param>
+    public static string Json(string workload, IReadOnlyList<SimResult> runs, double seconds, IReadOnlyList<SimSaved?>? saved = null)
     {
         using var ms = new MemoryStream();
         using (var j = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
@@ -212,15 +234,25 @@ public static class SimReport
             j.WriteNumber("seconds", Math.Round(seconds, 3));
             j.WriteEndObject();
             j.WriteStartArray("runs");
-            foreach (var r in runs) WriteRun(j, r);
+            for (var i = 0; i < runs.Count; i++) WriteRun(j, runs[i], saved, saved != null ? saved[i] : null);
             j.WriteEndArray();
             j.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());
     }
 
-    private static void WriteRun(Utf8JsonWriter j, SimResult r)
+    private static void WriteRun(Utf8JsonWriter j, SimResult r, IReadOnlyList<SimSaved?>? saving, SimSaved? saved)
     {
+        void Str(string name, string? v)
+        {
+            if (v == null) j.WriteNull(name);
+            else j.WriteString(name, v);
+        }
+        void Num(string name, int? v)
+        {
+            if (v == null) j.WriteNull(name);
+            else j.WriteNumber(name, v.Value);
+        }
         j.WriteStartObject();
         j.WriteString("workload", r.Workload);
         j.WriteString("policy", r.Policy);
@@ -275,6 +307,26 @@ public static class SimReport
             j.WriteEndObject();
         }
         j.WriteEndArray();
+        if (saving != null)
+        {
+            if (saved == null) j.WriteNull("reproduction");
+            else
+            {
+                j.WriteStartObject("reproduction");
+                j.WriteString("finding", saved.Finding);
+                j.WriteNumber("at_ns", saved.AtNs);
+                Str("scenario_file", saved.ScenarioFile);
+                Str("trace_file", saved.TraceFile);
+                Str("original_trace_file", saved.OriginalTraceFile);
+                Num("cpus", saved.Cpus);
+                Num("tasks", saved.Tasks);
+                Num("script_actors", saved.ScriptActors);
+                Num("steps", saved.Steps);
+                j.WriteNumber("replays", saved.Replays);
+                Str("failure", saved.Failure);
+                j.WriteEndObject();
+            }
+        }
         j.WriteNumber("model_steps", r.Steps);
         j.WriteNumber("engine_events", r.EngineEvents);
         j.WriteNumber("wall_seconds", Math.Round(r.WallSeconds, 3));

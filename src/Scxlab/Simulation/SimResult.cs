@@ -9,6 +9,13 @@ public sealed record LatencySummary(string Class, long Count, long P50, long P99
 public sealed record SimExit(long AtNs, string Kind, string Message);
 
 /// <summary>A kernel assertion (BUG/WARN) or other named finding reached during the run.</summary>
+/// <summary>
+/// A run's first finding saved by <c>simulate --out</c>: its key (as <c>check</c> reports it), its virtual time, the files
+/// written (null when not written) and the shrunk scenario's size, or why it could not be saved (<see cref="Failure"/>).
+/// </summary>
+public sealed record SimSaved(string Finding, long AtNs, string? ScenarioFile, string? TraceFile, string? OriginalTraceFile,
+    int? Cpus, int? Tasks, int? ScriptActors, int? Steps, int Replays, string? Failure, IReadOnlyList<string> Log);
+
 public sealed record SimFinding(string Check, string FirstMessage, long FirstAtNs, long Count);
 
 /// <summary>

@@ -265,6 +265,7 @@ public sealed class Simulator
         _instantActor = 3 * _n;
         _helper = _m.HelperActor;
         _actorCount = _m.ActorCount;
+        if (options.Record) Recording = new SimRecording(_actorCount);
         _scheduled = new bool[_actorCount];
         _bpfTimerAt = new long[_m.BpfTimerCount];
         Array.Fill(_bpfTimerAt, -1);
@@ -339,6 +340,12 @@ public sealed class Simulator
 
     // ================================================================ run
 
+    /// <summary>The model this simulation drives (its configuration and actor names).</summary>
+    public Machine Model => _m;
+
+    /// <summary>The steps and external actions up to the first finding, when <see cref="SimOptions.Record"/> asked for them.</summary>
+    public SimRecording? Recording { get; }
+
     /// <summary>True when <see cref="SimOptions.Cancel"/> ended the run before its duration.</summary>
     public bool Interrupted { get; private set; }
 
@@ -396,6 +403,7 @@ public sealed class Simulator
                 case EvKind.Watchdog:
                     _m.World.Sched.Clock = _now;
                     _m.CheckWatchdog();
+                    Recording?.ExitBetweenSteps(_m, _now);
                     CheckExit();
                     Push(_now + wdPeriod, EvKind.Watchdog, 0);
                     break;
@@ -475,8 +483,10 @@ public sealed class Simulator
         var cost = Cost(ClassifyCost(a));
         w.Sched.Clock = _now;
         if (_trace != null) w.Events.AsSpan().CopyTo(_eventSnap);
+        var fromIdle = w.Actors[a].Depth == 0;
         _m.Step(a);
         _steps++;
+        Recording?.Step(_m, a, fromIdle, _now);
         AfterStep(a);
         if (w.Actors[a].Depth > 0) ScheduleActor(a, _now + cost);
         else ActivityDone(a, cost);
@@ -599,6 +609,7 @@ public sealed class Simulator
         _current[slot] = p;
         _m.World.Sched.Clock = _now;
         _m.StartExternal(actor, p.Action);
+        RecordExternal(actor, p.Action);
         if (_m.World.Actors[actor].Depth > 0)
         {
             ScheduleActor(actor, Math.Max(at, _now) + Cost(_c.SyscallEntryNs));
@@ -610,11 +621,23 @@ public sealed class Simulator
         }
     }
 
+    /// <summary>
+    /// An external action started on a script actor: in an exploration the actor's step that starts it is the
+    /// action's first step, so an action that completed at once (depth 0: the marks) is a step of its own.
+    /// </summary>
+    private void RecordExternal(int actor, ScriptAction action)
+    {
+        if (Recording == null) return;
+        Recording.Action(actor, action);
+        if (_m.World.Actors[actor].Depth == 0) Recording.Step(_m, actor, startedActivity: true, _now);
+    }
+
     /// <summary>Sleep/Exit marks are instantaneous (no step): performed on the dedicated actor right now.</summary>
     private void MarkNow(ScriptAction action)
     {
         _m.World.Sched.Clock = _now;
         _m.StartExternal(_instantActor, action);
+        RecordExternal(_instantActor, action);
         AfterStep(_instantActor);
     }
 

@@ -42,6 +42,8 @@ public class JsonSchemaTests
         { "compare", ["compare", "seed-race-r2", "--protocols", "upstream", "--kernels", "7.1,7.3", "--json"] },
         { "simulate", ["simulate", "mixed", "--cpus", "2", "--duration", "20ms", "--json"] },
         { "simulate", ["simulate", "mixed", "--cpus", "2", "--duration", "20ms", "--protocols", "upstream,qseq-invalidate", "--json"] },
+        // --out: one run saves its exit (reproduction object), the other has none (null)
+        { "simulate", ["simulate", "affinity-churn", "--policy", "local-on-peek", "--cpus", "4", "--tasks", "4", "--duration", "60ms", "--protocols", "upstream,fallback-dsq", "--minimize-budget", "300", "--out", Path.Combine(Path.GetTempPath(), "scxlab-schema-simulate-out"), "--json"] },
         { "fuzz", ["fuzz", "seed-race-r2", "--runs", "40", "--json"] },
         { "fuzz", ["fuzz", "seed-race-synced", "--runs", "20", "--json"] },     // none-found
         { "fuzz", ["fuzz", "seed-race-r2", "--runs", "40", "--shard", "1/2", "--json"] },

@@ -1,0 +1,120 @@
+using Scxlab.Checks;
+using Scxlab.Exploration;
+using Scxlab.Fuzzing;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Scenarios;
+using Scxlab.Simulation;
+using Scxlab.Tests.Cli;
+
+namespace Scxlab.Tests.Simulation;
+
+/// <summary>simulate --out: a simulation's first finding saved as a scenario that check explores and a trace that replay runs.</summary>
+public class SimulationReproTests
+{
+    private static Simulator Simulate(string generator, int cpus, int tasks, string policy, Protocol protocol, long durationNs, bool record = true)
+    {
+        var sim = new Simulator(Generators.Create(generator, cpus, tasks), new SimOptions
+        {
+            Cpus = cpus,
+            DurationNs = durationNs,
+            Seed = 1,
+            Policy = PolicyRegistry.Resolve(policy),
+            PolicyName = policy,
+            Protocol = protocol,
+            Record = record,
+        });
+        sim.Run();
+        return sim;
+    }
+
+    [Fact]
+    public void Should_SaveAShrunkScenarioThatCheckExploresToTheSameExit_When_ASimulationExits()
+    {
+        // Given the affinity churn under upstream: local-on-peek's remote dispatch races the mask change (an exit at ~24 ms)
+        var sim = Simulate("affinity-churn", 4, 4, "local-on-peek", Protocol.Upstream, 200_000_000);
+        var rec = sim.Recording!;
+        Assert.NotNull(rec.Finding);
+        Assert.Equal(ViolationKind.Exit, rec.Finding!.Kind);
+
+        // When it is turned into a scenario and shrunk
+        var rep = SimulationRepro.FromRun(sim, "affinity-churn", 1, minimize: true, minimizeBudget: 3000);
+
+        // Then the shrunk scenario is smaller, its trace replays to the same exit (up to names and numbers) ...
+        Assert.Null(rep.Failure);
+        var min = rep.Min!;
+        Assert.True(min.Choices.Count < rec.Choices.Count / 10, $"{min.Choices.Count} of {rec.Choices.Count} steps: {string.Join("; ", rep.Log)}");
+        Assert.True(min.Config.Tasks.Count < 4, string.Join("; ", rep.Log));
+        var run = TraceRunner.Run(min.Config, min.Choices, min.Scenario.Checks);
+        Assert.Null(run.Divergence);
+        Assert.Equal(FuzzFinding.Mask(rec.Finding.Key), FuzzFinding.Mask(run.Outcome!.Key));
+        // ... and the file check reads is explored, completely, to that exit
+        var reread = ScenarioLoader.Parse(min.Scenario.Text, "saved.yaml");
+        var check = new Explorer(new Machine(reread.ToConfig()), new ExploreOptions { Checks = reread.Checks }).Run();
+        Assert.True(check.Complete, check.IncompleteReason);
+        Assert.Contains(check.Violations, v => FuzzFinding.Mask(v.Violation.Key) == FuzzFinding.Mask(rec.Finding.Key));
+    }
+
+    [Fact]
+    public void Should_ReplayTheRecordedStepsToTheFinding_When_NotShrunk()
+    {
+        // Given the same run, saved as recorded (--minimize false)
+        var sim = Simulate("affinity-churn", 4, 4, "local-on-peek", Protocol.Upstream, 200_000_000);
+        var rep = SimulationRepro.FromRun(sim, "affinity-churn", 1, minimize: false, minimizeBudget: 1);
+
+        // Then the scenario has every action the workload started, and the run's steps reach the identical exit
+        Assert.Null(rep.Failure);
+        Assert.Equal(sim.Recording!.Choices.Count, rep.Choices.Count);
+        var run = TraceRunner.Run(rep.Config!, rep.Choices, rep.Scenario!.Checks);
+        Assert.Equal(sim.Recording.Finding!.Key, run.Outcome?.Key);
+    }
+
+    [Fact]
+    public void Should_RecordNothingToSave_When_TheRunHasNoFinding()
+    {
+        // Given a run with no exit and no assertion (fallback-dsq repairs the race)
+        var sim = Simulate("affinity-churn", 4, 4, "local-on-peek", Protocol.FallbackDsq, 30_000_000);
+        Assert.Null(sim.Recording!.Finding);
+
+        var rep = SimulationRepro.FromRun(sim, "affinity-churn", 1, minimize: true, minimizeBudget: 100);
+        Assert.Null(rep.Min);
+        Assert.Equal("the run had no finding", rep.Failure);
+    }
+
+    [Fact]
+    public void Should_NotRecord_When_OutIsNotAsked()
+    {
+        var sim = Simulate("affinity-churn", 2, 2, "local-on-peek", Protocol.Upstream, 5_000_000, record: false);
+        Assert.Null(sim.Recording);
+    }
+
+    [Fact]
+    public void Should_WriteTheScenarioAndTraces_When_SimulateIsGivenOut()
+    {
+        var dir = Directory.CreateTempSubdirectory("scxlab-sim-out").FullName;
+        try
+        {
+            var r = CliResult.Run("simulate", "affinity-churn", "--policy", "local-on-peek", "--cpus", "4", "--tasks", "4", "--duration", "60ms", "--minimize-budget", "2000", "--out", dir);
+            Assert.Equal(0, r.ExitCode);
+            var yaml = Path.Combine(dir, "affinity-churn-upstream-seed1.yaml");
+            Assert.Contains($"saved as {yaml} (scxlab check)", r.Stdout);
+            Assert.True(File.Exists(Path.Combine(dir, "affinity-churn-upstream-seed1.trace.json")));
+            Assert.True(File.Exists(Path.Combine(dir, "affinity-churn-upstream-seed1.original.trace.json")));
+            Assert.Equal(2, CliResult.Run("check", yaml).ExitCode);
+            var replay = CliResult.Run("replay", Path.Combine(dir, "affinity-churn-upstream-seed1.trace.json"));
+            Assert.Contains("outcome (reproduced)", replay.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void Should_RefuseMinimizeOptions_When_OutIsNotGiven()
+    {
+        var r = CliResult.Run("simulate", "mixed", "--cpus", "2", "--duration", "10ms", "--minimize", "false");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("give --out DIR", r.Stderr);
+    }
+}
