@@ -281,7 +281,9 @@ public static class SimulateCommand
                     if (sim.Interrupted) interrupted = true;
                     if (showProgress && r.WallSeconds >= 1) stderr.Write("\r" + new string(' ', 60) + "\r");
                     results.Add(r);
-                    saved.Add(o.Out != null && (r.Exits.Count > 0 || r.Findings.Count > 0) ? Save(sim, o, seed, o.Out) : null);
+                    var save = o.Out != null && (r.Exits.Count > 0 || r.Findings.Count > 0);
+                    if (save && showProgress) stderr.WriteLine($"simulate [{protoName}]: saving the first finding as a scenario{(o.Minimize ? $" (shrinking: at most {o.MinimizeBudget} replays)" : "")}…");
+                    saved.Add(save ? Save(sim, o, seed, o.Out!) : null);
                     done = true;
                 }
                 finally

@@ -40,7 +40,8 @@ public sealed class Minimizer
     /// <param name="maxReplays">The shrinking budget, in replays and search walks (not seconds, so the result is the same on every machine).</param>
     public Minimizer(ModelConfig original, IReadOnlyList<string> checks, ulong seed, int maxReplays = 20_000)
     {
-        _policy = original.PolicyName;
+        // Absolute: the shrunk scenario file is read again from wherever the user runs check or replay.
+        _policy = Policies.BpfObjectSpec.Rooted(original.PolicyName);
         _protocol = original.Protocol;
         _granularity = original.Granularity;
         _kernel = original.Kernel;
@@ -166,7 +167,7 @@ public sealed class Minimizer
 
         // Round trip through the file format: the result is what `scxlab check FILE` and `replay` will load.
         var named = Copy(cur, name: scenario.Name.EndsWith("-min", StringComparison.Ordinal) ? scenario.Name : scenario.Name + "-min",
-            description: $"Shrunk by {Origin} from {scenario.Name} ({scenario.Source}): reaches {target.Key}.");
+            description: $"Shrunk by {Origin} from {scenario.Name} ({scenario.Source}): reaches {target.Key}{(MatchMasked ? " (up to task names, pids and numbers)" : "")}.");
         var text = ScenarioYaml.Write(named, _policy, _protocol, _kernel, "violation");
         var parsed = ScenarioLoader.Parse(text, named.Name + ".yaml");
         var finalProbe = new Probe(Same, Config(parsed), _checks);

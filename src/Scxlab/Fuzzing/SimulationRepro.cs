@@ -67,7 +67,7 @@ public sealed record SimulationRepro(
             Cpus = cfg.CpuCount,
             Protocol = cfg.Protocol,
             Kernel = cfg.Kernel,
-            Policy = cfg.PolicyName,
+            Policy = Policies.BpfObjectSpec.Rooted(cfg.PolicyName),
             Tasks = cfg.Tasks,
             Rounds = rounds,
             Actors = actors,

@@ -221,6 +221,21 @@ public static class BpfObjectSpec
         return (rest.Count == 0 ? path : $"{path}@{string.Join(",", rest)}") + $" (+{maps} map write{(maps == 1 ? "" : "s")})";
     }
 
+    /// <summary>
+    /// The policy with a relative object or assembly path made absolute (when the file exists here), for the scenario
+    /// files and traces scxlab writes: they are read from wherever the user runs <c>check</c> or <c>replay</c> next,
+    /// and a policy path in a scenario file is taken relative to the current directory.
+    /// </summary>
+    public static string Rooted(string policy)
+    {
+        if (TryParse(policy, out var path, out _))
+            return Path.IsPathRooted(path) || !File.Exists(path) ? policy : Path.GetFullPath(path) + policy[path.Length..];
+        var dll = policy.IndexOf(".dll:", StringComparison.Ordinal);
+        if (dll < 0) return policy;
+        var file = policy[..(dll + 4)];
+        return Path.IsPathRooted(file) || !File.Exists(file) ? policy : Path.GetFullPath(file) + policy[file.Length..];
+    }
+
     /// <summary>The spec for <paramref name="policy"/> with <paramref name="rodata"/> patches appended (unchanged if none or not an object).</summary>
     public static string With(string policy, IReadOnlyList<string> rodata)
     {

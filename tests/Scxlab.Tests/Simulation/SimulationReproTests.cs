@@ -117,4 +117,25 @@ public class SimulationReproTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("give --out DIR", r.Stderr);
     }
+
+    [Fact]
+    public void Should_WriteAbsolutePolicyPaths_When_APolicyFileIsNamedRelatively()
+    {
+        // A saved scenario is read again from wherever check or replay runs next: its policy path must not depend on the directory.
+        var dir = Directory.CreateTempSubdirectory("scxlab-rooted").FullName;
+        try
+        {
+            var obj = Path.Combine(dir, "x.bpf.o");
+            File.WriteAllBytes(obj, [0]);
+            var relative = Path.GetRelativePath(Environment.CurrentDirectory, obj);
+            Assert.False(Path.IsPathRooted(relative));
+            Assert.Equal(obj + "@slice_ns=5", BpfObjectSpec.Rooted(relative + "@slice_ns=5"));
+            Assert.Equal("local-on-peek", BpfObjectSpec.Rooted("local-on-peek"));
+            Assert.Equal("missing/y.bpf.o", BpfObjectSpec.Rooted("missing/y.bpf.o")); // left for the loader's own error
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }
