@@ -56,6 +56,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
             foreach (var (index, off, len, _) in curItems)
             {
                 WorldCodec.Load(cur.Slice(off, len), state);
+                state.FullFingerprint(); // once per expanded state: its children's fingerprints are then incremental
                 for (var a = 0; a < n; a++)
                 {
                     m.World = state;

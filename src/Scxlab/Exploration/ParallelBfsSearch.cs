@@ -264,6 +264,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
     {
         var wm = wk.M;
         WorldCodec.Load(cur.Slice(item.Offset, item.Length), wk.State);
+        wk.State.FullFingerprint(); // once per expanded state: its children's fingerprints are then incremental
         var n = wm.ActorCount;
         for (var a = 0; a < n; a++)
         {

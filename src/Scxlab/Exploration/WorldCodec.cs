@@ -59,6 +59,7 @@ public static class WorldCodec
         var msgLen = 0;
         o += Read(b[o..], MemoryMarshal.AsBytes(new Span<int>(ref msgLen)));
         w.ExitMessage = msgLen < 0 ? null : new string(MemoryMarshal.Cast<byte, char>(b.Slice(o, msgLen * 2)));
+        w.InvalidateFingerprint();
     }
 
     private static int Read(ReadOnlySpan<byte> from, Span<byte> to)

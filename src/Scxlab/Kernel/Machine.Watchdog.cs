@@ -15,6 +15,7 @@ public sealed partial class Machine
     /// </summary>
     public bool CheckWatchdog()
     {
+        World.InvalidateFingerprint(); // runs outside a step (the simulator's watchdog timer)
         if (World.Sched.ExitKind != ExitKind.None || World.Sched.Disabled) return false;
         var now = World.Sched.Clock;
         for (var c = 0; c < N; c++)

@@ -131,6 +131,49 @@ public sealed partial class Machine
         World = new World(config.Tasks.Count, N, DsqSlotCount, DspMaxBatch, MapLayout.Words, _actors.Length, config.MaxFrameDepth, 2 * (config.CallBudget + 2));
         foreach (var (word, value) in MapLayout.Initial) World.Maps[word] = value;
         Boot();
+        World.Layout = FingerprintLayoutOf(World.Shape);
+    }
+
+    /// <summary>
+    /// Per fingerprint chunk of this machine's worlds, the write-footprint bits of what it stores: a task's fields and
+    /// pi_lock, an rq and its lock, a DSQ and its lock, a CPU's dispatch buffer (and its rq, which holds the cursor),
+    /// the maps that overlap a block of map words, a kicker's ksyncs row. World.Fingerprint rehashes only the chunks
+    /// a step's write footprint names.
+    /// </summary>
+    private FingerprintLayout FingerprintLayoutOf(ChunkShape sh)
+    {
+        var masks = new ulong[sh.Count];
+        for (var t = 0; t < sh.FirstCpu; t++) masks[t] = Footprint.Bit(Resource.Task, t) | Footprint.Bit(Resource.PiLock, t);
+        for (var c = 0; c < N; c++)
+        {
+            masks[sh.FirstCpu + c] = Footprint.Bit(Resource.Rq, c) | Footprint.Bit(Resource.Lock, c);
+            masks[sh.FirstDsp + c] = Footprint.Bit(Resource.Buffer, c) | Footprint.Bit(Resource.Rq, c);
+            masks[sh.FirstKickRow + c] = Footprint.Bit(Resource.KickSync, c);
+        }
+        for (var d = 0; d < sh.FirstDsp - sh.FirstDsq; d++) masks[sh.FirstDsq + d] = Footprint.Bit(Resource.Dsq, d) | Footprint.Bit(Resource.DsqLock, d);
+        // Map words: each map's range is [its offset, the next map's offset); a word outside every range (none today)
+        // would make its block rehash on any map write.
+        var starts = MapLayout.Maps.Select((m, id) => (m.Handle.Offset, Id: id)).OrderBy(x => x.Offset).ToList();
+        var anyMap = 0UL;
+        for (var i = 0; i < starts.Count; i++) anyMap |= Footprint.Bit(Resource.Map, starts[i].Id);
+        for (var b = sh.FirstMapBlock; b < sh.FirstActor; b++)
+        {
+            var lo = (b - sh.FirstMapBlock) * ChunkShape.MapBlockWords;
+            var hi = Math.Min(lo + ChunkShape.MapBlockWords, World.Maps.Length);
+            var covered = 0;
+            for (var i = 0; i < starts.Count; i++)
+            {
+                var from = starts[i].Offset;
+                var to = i + 1 < starts.Count ? starts[i + 1].Offset : World.Maps.Length;
+                if (from < hi && to > lo)
+                {
+                    masks[b] |= Footprint.Bit(Resource.Map, starts[i].Id);
+                    covered += Math.Min(to, hi) - Math.Max(from, lo);
+                }
+            }
+            if (covered < hi - lo) masks[b] |= anyMap;
+        }
+        return new FingerprintLayout(masks);
     }
 
     public int ActorCount => _actors.Length;
@@ -278,12 +321,20 @@ public sealed partial class Machine
         else _fp.Reads |= Footprint.Bit(Resource.Map, mapId);
     }
 
-    /// <summary>The map whose words start at <paramref name="offset"/> (a BPF spin lock's wait argument).</summary>
+    /// <summary>
+    /// The map whose words hold word <paramref name="offset"/> (a BPF spin lock's wait argument, a timer's words): the
+    /// one with the highest start at or below it. A lock or timer inside a global struct or a map value is not at its
+    /// map's first word; naming only a map that starts there gave its writes the footprint of no map (-1).
+    /// </summary>
     public int MapIdAt(int offset)
     {
+        var best = -1;
         for (var i = 0; i < MapLayout.Maps.Count; i++)
-            if (MapLayout.Maps[i].Handle.Offset == offset) return i;
-        return -1;
+        {
+            var start = MapLayout.Maps[i].Handle.Offset;
+            if (start <= offset && (best < 0 || start > MapLayout.Maps[best].Handle.Offset)) best = i;
+        }
+        return best;
     }
 
     /// <summary>scx_rq_bypassing(): reads the scheduler's bypass depth (recorded).</summary>
@@ -518,6 +569,7 @@ public sealed partial class Machine
             RunFrame(ref Top);
             if (++guard > 1_000_000) throw new InvalidOperationException($"{_actors[a].Name}: a step did not reach an interleaving point (model bug)");
         }
+        World.NoteStep(a, _fp.Writes);
     }
 
     private void RunFrame(ref Frame f)
@@ -695,6 +747,7 @@ public sealed partial class Machine
         _fp = default;
         Trace?.Note(actor, action.Describe(Config));
         StartScriptAction(action, -1);
+        World.NoteStep(actor, _fp.Writes);
     }
 
     private void StartScriptAction(ScriptAction action, int index)

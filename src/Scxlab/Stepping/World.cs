@@ -32,6 +32,15 @@ public sealed class World
     public readonly int MaxDepth;
     public readonly int LogCapacity;
 
+    // ---- incremental fingerprint (see Fingerprint): per-chunk hashes, their sum, and what changed since
+    private readonly ChunkShape _shape;
+    private FingerprintLayout? _layout;
+    private readonly ulong[] _chunkHash;
+    private ulong _fp;
+    private bool _fpValid;
+    private ulong _pendingWrites;
+    private ulong _pendingActors;
+
     public World(int tasks, int cpus, int dsqs, int dspPerCpu, int mapWords, int actors, int maxDepth, int logCapacity)
     {
         Tasks = new TaskState[tasks];
@@ -46,11 +55,13 @@ public sealed class World
         KickSyncs = new long[cpus * cpus];
         MaxDepth = maxDepth;
         LogCapacity = logCapacity;
+        _shape = new ChunkShape(tasks, cpus, dsqs, mapWords, actors);
+        _chunkHash = new ulong[_shape.Count];
     }
 
     public World Clone()
     {
-        var w = new World(Tasks.Length, Cpus.Length, Dsqs.Length, DspBuf.Length / Math.Max(1, Cpus.Length), Maps.Length, Actors.Length, MaxDepth, LogCapacity);
+        var w = new World(Tasks.Length, Cpus.Length, Dsqs.Length, DspBuf.Length / Math.Max(1, Cpus.Length), Maps.Length, Actors.Length, MaxDepth, LogCapacity) { _layout = _layout };
         w.CopyFrom(this);
         return w;
     }
@@ -83,34 +94,163 @@ public sealed class World
         ExitMessage = o.ExitMessage;
         o.KickSyncs.AsSpan().CopyTo(KickSyncs);
         o.Events.AsSpan().CopyTo(Events);
+        o._chunkHash.AsSpan().CopyTo(_chunkHash);
+        _fp = o._fp;
+        _fpValid = o._fpValid && _layout == o._layout;
+        _pendingWrites = o._pendingWrites;
+        _pendingActors = o._pendingActors;
     }
 
-    /// <summary>64-bit fingerprint of everything that determines the future (XxHash3 over raw bytes).</summary>
+    /// <summary>
+    /// 64-bit fingerprint of everything that determines the future: the sum (mod 2^64) of one XxHash3 per chunk —
+    /// each task, CPU, DSQ slot, CPU's live dispatch-buffer entries, 32-word block of the maps, actor (its state, live
+    /// frames and live kfunc log), kicker's ksyncs row, and the scheduler state with the exit message — seeded with
+    /// the chunk's index. A world the model steps keeps its chunk hashes and recomputes only the chunks the steps
+    /// since the last fingerprint may have written (<see cref="NoteStep"/>): the chunks of the resources in the
+    /// steps' write footprints, the stepping actors', and the scheduler state (always). That is sound because every
+    /// write to shared state is in the step's footprint — the completeness the reduced search already rests on
+    /// (docs/exploration.md, Footprints and soundness); a footprint bit shared by several resources only rehashes
+    /// more. Anything else that writes a world (boot, loading a saved state, a test) must call
+    /// <see cref="InvalidateFingerprint"/>, and then every chunk is hashed again. The value does not depend on which
+    /// way it was computed (<c>FingerprintTests</c> compare the two on random walks of every built-in).
+    /// </summary>
     public ulong Fingerprint()
     {
-        // Gathered into one buffer and hashed in one call: XxHash3's one-shot path is several times
-        // faster than feeding its streaming state a dozen small spans.
-        var buf = _scratch ??= new byte[4096];
-        var len = 0;
-        Gather(ref buf, ref len, MemoryMarshal.AsBytes(Tasks.AsSpan()));
-        Gather(ref buf, ref len, MemoryMarshal.AsBytes(Cpus.AsSpan()));
-        Gather(ref buf, ref len, MemoryMarshal.AsBytes(Dsqs.AsSpan()));
-        var per = DspBuf.Length / Math.Max(1, Cpus.Length);
-        for (var c = 0; c < Cpus.Length; c++)
-            Gather(ref buf, ref len, MemoryMarshal.AsBytes(DspBuf.AsSpan(c * per, Cpus[c].DspCursor)));
-        Gather(ref buf, ref len, MemoryMarshal.AsBytes(Maps.AsSpan()));
-        Gather(ref buf, ref len, MemoryMarshal.AsBytes(Actors.AsSpan()));
-        for (var a = 0; a < Actors.Length; a++)
+        if (!VerifyIncremental) return IncrementalFingerprint();
+        var fp = IncrementalFingerprint();
+        ulong full = 0;
+        for (var k = 0; k < _chunkHash.Length; k++) full += HashChunk(k);
+        if (full != fp)
         {
+            var stale = Enumerable.Range(0, _chunkHash.Length).Where(k => HashChunk(k) != _chunkHash[k]).Select(k => _shape.Describe(k));
+            throw new InvalidOperationException($"incremental fingerprint {fp:x16} != full {full:x16}: stale chunks {string.Join(", ", stale)} (a write outside the step's footprint)");
+        }
+        return fp;
+    }
+
+    /// <summary>
+    /// Check every incremental fingerprint against a full one (SCXLAB_VERIFY_FINGERPRINT=1; the test suite's
+    /// <c>FingerprintTests</c> set it for their runs): a write the footprints miss then fails loudly.
+    /// </summary>
+    public static bool VerifyIncremental { get; set; } = Environment.GetEnvironmentVariable("SCXLAB_VERIFY_FINGERPRINT") == "1";
+
+    private ulong IncrementalFingerprint()
+    {
+        if (!_fpValid || _layout == null) return FullFingerprint();
+        var writes = _pendingWrites;
+        if (writes == ulong.MaxValue) return FullFingerprint();
+        var fp = _fp;
+        var masks = _layout.Masks;
+        for (var k = 0; k < masks.Length; k++)
+            if ((masks[k] & writes) != 0) fp += Rehash(k);
+        var actors = _pendingActors;
+        while (actors != 0)
+        {
+            var a = System.Numerics.BitOperations.TrailingZeroCount(actors);
+            actors &= actors - 1;
+            fp += Rehash(_shape.FirstActor + a);
+        }
+        fp += Rehash(_shape.Sched);
+        _fp = fp;
+        _pendingWrites = 0;
+        _pendingActors = 0;
+        return fp;
+    }
+
+    /// <summary>Every chunk hashed again (and remembered); the incremental path's reference.</summary>
+    public ulong FullFingerprint()
+    {
+        ulong fp = 0;
+        for (var k = 0; k < _chunkHash.Length; k++)
+        {
+            _chunkHash[k] = HashChunk(k);
+            fp += _chunkHash[k];
+        }
+        _fp = fp;
+        _fpValid = true;
+        _pendingWrites = 0;
+        _pendingActors = 0;
+        return fp;
+    }
+
+    /// <summary>Chunk <paramref name="k"/> hashed again; returns new − old.</summary>
+    private ulong Rehash(int k)
+    {
+        var h = HashChunk(k);
+        var d = h - _chunkHash[k];
+        _chunkHash[k] = h;
+        return d;
+    }
+
+    /// <summary>A model step by <paramref name="actor"/> wrote (at most) <paramref name="writes"/> (its footprint).</summary>
+    public void NoteStep(int actor, ulong writes)
+    {
+        _pendingWrites |= writes;
+        if (actor < 64) _pendingActors |= 1UL << actor;
+        else _fpValid = false;
+    }
+
+    /// <summary>Something other than a model step wrote this world: the next fingerprint hashes every chunk.</summary>
+    public void InvalidateFingerprint() => _fpValid = false;
+
+    /// <summary>Which footprint bits may change which chunk (the model's resources; set once by the machine that steps this world).</summary>
+    public FingerprintLayout? Layout
+    {
+        get => _layout;
+        set
+        {
+            _layout = value;
+            _fpValid = false;
+        }
+    }
+
+    public ChunkShape Shape => _shape;
+
+    private ulong HashChunk(int k)
+    {
+        var seed = (long)k;
+        var sh = _shape;
+        if (k < sh.FirstCpu) return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(Tasks.AsSpan(k, 1)), seed);
+        if (k < sh.FirstDsq) return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(Cpus.AsSpan(k - sh.FirstCpu, 1)), seed);
+        if (k < sh.FirstDsp) return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(Dsqs.AsSpan(k - sh.FirstDsq, 1)), seed);
+        if (k < sh.FirstMapBlock)
+        {
+            var c = k - sh.FirstDsp;
+            var per = DspBuf.Length / Math.Max(1, Cpus.Length);
+            return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(DspBuf.AsSpan(c * per, Cpus[c].DspCursor)), seed);
+        }
+        if (k < sh.FirstActor)
+        {
+            var b = (k - sh.FirstMapBlock) * ChunkShape.MapBlockWords;
+            return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(Maps.AsSpan(b, Math.Min(ChunkShape.MapBlockWords, Maps.Length - b))), seed);
+        }
+        if (k < sh.FirstKickRow)
+        {
+            var a = k - sh.FirstActor;
+            var buf = _scratch ??= new byte[4096];
+            var len = 0;
+            Gather(ref buf, ref len, MemoryMarshal.AsBytes(Actors.AsSpan(a, 1)));
             Gather(ref buf, ref len, MemoryMarshal.AsBytes(Frames.AsSpan(a * MaxDepth, Actors[a].Depth)));
             Gather(ref buf, ref len, MemoryMarshal.AsBytes(Logs.AsSpan(a * LogCapacity, Actors[a].LogLen)));
+            _scratch = buf;
+            return XxHash3.HashToUInt64(buf.AsSpan(0, len), seed);
         }
-        var s = Sched;
-        Gather(ref buf, ref len, MemoryMarshal.AsBytes(new ReadOnlySpan<SchedState>(in s)));
-        Gather(ref buf, ref len, MemoryMarshal.AsBytes(KickSyncs.AsSpan()));
-        if (ExitMessage != null) Gather(ref buf, ref len, MemoryMarshal.AsBytes(ExitMessage.AsSpan()));
-        _scratch = buf;
-        return XxHash3.HashToUInt64(buf.AsSpan(0, len));
+        if (k < sh.Sched)
+        {
+            var r = k - sh.FirstKickRow;
+            return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(KickSyncs.AsSpan(r * Cpus.Length, Cpus.Length)), seed);
+        }
+        {
+            var buf = _scratch ??= new byte[4096];
+            var len = 0;
+            var st = Sched;
+            Gather(ref buf, ref len, MemoryMarshal.AsBytes(new ReadOnlySpan<SchedState>(in st)));
+            var msgLen = ExitMessage?.Length ?? -1;
+            Gather(ref buf, ref len, MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in msgLen)));
+            if (ExitMessage != null) Gather(ref buf, ref len, MemoryMarshal.AsBytes(ExitMessage.AsSpan()));
+            _scratch = buf;
+            return XxHash3.HashToUInt64(buf.AsSpan(0, len), seed);
+        }
     }
 
     private static void Gather(ref byte[] buf, ref int len, ReadOnlySpan<byte> bytes)
@@ -186,6 +326,56 @@ public sealed class World
         for (var a = 0; a < Actors.Length; a++) n += Actors[a].Depth * Marshal.SizeOf<Frame>() + Actors[a].LogLen * 8;
         return n;
     }
+}
+
+/// <summary>How a world of one shape is cut into fingerprint chunks (World.Fingerprint): indices of each kind's first chunk.</summary>
+public sealed record ChunkShape
+{
+    /// <summary>Words of the maps per chunk.</summary>
+    public const int MapBlockWords = 32;
+
+    public ChunkShape(int tasks, int cpus, int dsqs, int mapWords, int actors)
+    {
+        FirstCpu = tasks;
+        FirstDsq = FirstCpu + cpus;
+        FirstDsp = FirstDsq + dsqs;
+        FirstMapBlock = FirstDsp + cpus;
+        FirstActor = FirstMapBlock + (mapWords + MapBlockWords - 1) / MapBlockWords;
+        FirstKickRow = FirstActor + actors;
+        Sched = FirstKickRow + cpus;
+        Count = Sched + 1;
+    }
+
+    public int FirstCpu { get; }
+    public int FirstDsq { get; }
+    public int FirstDsp { get; }
+    public int FirstMapBlock { get; }
+    public int FirstActor { get; }
+    public int FirstKickRow { get; }
+    /// <summary>The scheduler state and exit message: the last chunk, rehashed at every fingerprint.</summary>
+    public int Sched { get; }
+    public int Count { get; }
+
+    /// <summary>Chunk <paramref name="k"/> by what it holds ("task 1", "map words 32..63").</summary>
+    public string Describe(int k) =>
+        k < FirstCpu ? $"task {k}"
+        : k < FirstDsq ? $"CPU {k - FirstCpu}"
+        : k < FirstDsp ? $"DSQ slot {k - FirstDsq}"
+        : k < FirstMapBlock ? $"dispatch buffer of CPU {k - FirstDsp}"
+        : k < FirstActor ? $"map words {(k - FirstMapBlock) * MapBlockWords}..{(k - FirstMapBlock + 1) * MapBlockWords - 1}"
+        : k < FirstKickRow ? $"actor {k - FirstActor}"
+        : k < Sched ? $"ksyncs row {k - FirstKickRow}"
+        : "scheduler state";
+}
+
+/// <summary>
+/// Per fingerprint chunk, the footprint write bits (<see cref="Footprint.Bit"/>) of every resource stored in it: a step
+/// whose write footprint has none of them leaves the chunk as it was. Actor chunks have none (a step changes only its
+/// own actor's chunk, which <see cref="World.NoteStep"/> names); the scheduler chunk is always rehashed.
+/// </summary>
+public sealed class FingerprintLayout(ulong[] masks)
+{
+    public ulong[] Masks { get; } = masks;
 }
 
 /// <summary>The kernel's event counters (<c>struct scx_event_stats</c>) the model maintains, plus model counters.</summary>
