@@ -66,7 +66,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         Incomplete = why;
                         return [.. found.Values];
                     }
-                    child.CopyFrom(state);
+                    child.RestoreFrom(state);
                     m.World = child;
                     m.Step(a);
                     stats.Transitions++;

@@ -338,7 +338,7 @@ public sealed class Explorer
             }
             if (worlds.Count <= d + 1) worlds.Add(_initial.Clone());
             var child = worlds[d + 1];
-            child.CopyFrom(w);
+            child.RestoreFrom(w);
             _m.World = child;
             _m.Step(a);
             _stats.Transitions++;

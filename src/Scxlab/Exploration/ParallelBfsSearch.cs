@@ -270,7 +270,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         {
             wm.World = wk.State;
             if (!wm.IsEnabled(a)) continue;
-            wk.Child.CopyFrom(wk.State);
+            wk.Child.RestoreFrom(wk.State);
             wm.World = wk.Child;
             wm.Step(a);
             // The step's kernel assertion on every transition; the state's exit and invariants only for a child this

@@ -236,7 +236,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 EnsureCapacity(baseDepth + d + 2);
                 if (worlds.Count <= d + 1) worlds.Add(initial.Clone());
                 var child = worlds[d + 1];
-                child.CopyFrom(w);
+                child.RestoreFrom(w);
                 wm.World = child;
                 wm.Step(a);
                 // A duplicate root piece's own transitions are the primary piece's to count.

@@ -51,7 +51,7 @@ internal sealed class Walker
         List<int> choices, DistinctCounter? seen, Action<Violation, int[]>? onWarning)
     {
         var m = Machine;
-        m.World.CopyFrom(_initial);
+        m.World.RestoreFrom(_initial);
         choices.Clear();
         var rng = new FuzzRandom(seed, (ulong)index);
         var n = m.ActorCount;

@@ -41,6 +41,14 @@ public sealed class World
     private ulong _pendingWrites;
     private ulong _pendingActors;
 
+    // ---- what changed since this world was last copied from _base (RestoreFrom copies back only that)
+    private World? _base;
+    private long _baseVersion;
+    private long _version;
+    private ulong _sinceWrites;
+    private ulong _sinceActors;
+    private bool _sinceUnknown = true;
+
     public World(int tasks, int cpus, int dsqs, int dspPerCpu, int mapWords, int actors, int maxDepth, int logCapacity)
     {
         Tasks = new TaskState[tasks];
@@ -94,11 +102,92 @@ public sealed class World
         ExitMessage = o.ExitMessage;
         o.KickSyncs.AsSpan().CopyTo(KickSyncs);
         o.Events.AsSpan().CopyTo(Events);
+        CopyFingerprintFrom(o);
+        Based(o);
+    }
+
+    private void CopyFingerprintFrom(World o)
+    {
         o._chunkHash.AsSpan().CopyTo(_chunkHash);
         _fp = o._fp;
         _fpValid = o._fpValid && _layout == o._layout;
         _pendingWrites = o._pendingWrites;
         _pendingActors = o._pendingActors;
+    }
+
+    /// <summary>This world now equals <paramref name="o"/>: what changes from here on is what RestoreFrom(o) copies back.</summary>
+    private void Based(World o)
+    {
+        _base = o;
+        _baseVersion = o._version;
+        _sinceWrites = 0;
+        _sinceActors = 0;
+        _sinceUnknown = _layout == null || _layout != o._layout;
+        _version++;
+    }
+
+    /// <summary>
+    /// Make this world equal to <paramref name="o"/> again, copying only what changed since it was last copied from
+    /// <paramref name="o"/>: the chunks the model's steps since then may have written (their write footprints, the
+    /// stepping actors, the scheduler state — the same rule as the incremental fingerprint) — provided
+    /// <paramref name="o"/> has not changed since either. Otherwise (another source, a change that was not a model
+    /// step, an unknown layout) the whole world is copied. A depth-first search steps every child of a state from the
+    /// same parent, so each sibling costs the previous sibling's footprint instead of the whole world.
+    /// </summary>
+    public void RestoreFrom(World o)
+    {
+        if (_base != o || _baseVersion != o._version || _sinceUnknown || _sinceWrites == ulong.MaxValue)
+        {
+            CopyFrom(o);
+            return;
+        }
+        var sh = _shape;
+        var masks = _layout!.Masks;
+        var w = _sinceWrites;
+        var per = DspBuf.Length / Math.Max(1, Cpus.Length);
+        for (var k = 0; k < sh.FirstActor; k++)
+        {
+            if ((masks[k] & w) == 0) continue;
+            if (k < sh.FirstCpu) Tasks[k] = o.Tasks[k];
+            else if (k < sh.FirstDsq) Cpus[k - sh.FirstCpu] = o.Cpus[k - sh.FirstCpu];
+            else if (k < sh.FirstDsp) Dsqs[k - sh.FirstDsq] = o.Dsqs[k - sh.FirstDsq];
+            else if (k < sh.FirstMapBlock)
+            {
+                var c = k - sh.FirstDsp;
+                var live = o.Cpus[c].DspCursor;
+                if (live > 0) o.DspBuf.AsSpan(c * per, live).CopyTo(DspBuf.AsSpan(c * per, live));
+            }
+            else
+            {
+                var b = (k - sh.FirstMapBlock) * ChunkShape.MapBlockWords;
+                var n = Math.Min(ChunkShape.MapBlockWords, Maps.Length - b);
+                o.Maps.AsSpan(b, n).CopyTo(Maps.AsSpan(b, n));
+            }
+        }
+        for (var k = sh.FirstKickRow; k < sh.Sched; k++)
+        {
+            if ((masks[k] & w) == 0) continue;
+            var r = k - sh.FirstKickRow;
+            o.KickSyncs.AsSpan(r * Cpus.Length, Cpus.Length).CopyTo(KickSyncs.AsSpan(r * Cpus.Length, Cpus.Length));
+        }
+        var actors = _sinceActors;
+        while (actors != 0)
+        {
+            var a = System.Numerics.BitOperations.TrailingZeroCount(actors);
+            actors &= actors - 1;
+            Actors[a] = o.Actors[a];
+            var d = o.Actors[a].Depth;
+            if (d > 0) o.Frames.AsSpan(a * MaxDepth, d).CopyTo(Frames.AsSpan(a * MaxDepth, d));
+            var l = o.Actors[a].LogLen;
+            if (l > 0) o.Logs.AsSpan(a * LogCapacity, l).CopyTo(Logs.AsSpan(a * LogCapacity, l));
+        }
+        Sched = o.Sched;
+        ExitMessage = o.ExitMessage;
+        o.Events.AsSpan().CopyTo(Events);
+        CopyFingerprintFrom(o);
+        Based(o);
+        if (VerifyIncremental && !SameStateAs(o))
+            throw new InvalidOperationException("RestoreFrom left this world different from its source (a write outside the steps' footprints)");
     }
 
     /// <summary>
@@ -186,12 +275,27 @@ public sealed class World
     public void NoteStep(int actor, ulong writes)
     {
         _pendingWrites |= writes;
-        if (actor < 64) _pendingActors |= 1UL << actor;
-        else _fpValid = false;
+        _sinceWrites |= writes;
+        _version++;
+        if (actor < 64)
+        {
+            _pendingActors |= 1UL << actor;
+            _sinceActors |= 1UL << actor;
+        }
+        else
+        {
+            _fpValid = false;
+            _sinceUnknown = true;
+        }
     }
 
-    /// <summary>Something other than a model step wrote this world: the next fingerprint hashes every chunk.</summary>
-    public void InvalidateFingerprint() => _fpValid = false;
+    /// <summary>Something other than a model step wrote this world: the next fingerprint hashes every chunk (and the next RestoreFrom copies all).</summary>
+    public void InvalidateFingerprint()
+    {
+        _fpValid = false;
+        _sinceUnknown = true;
+        _version++;
+    }
 
     /// <summary>Which footprint bits may change which chunk (the model's resources; set once by the machine that steps this world).</summary>
     public FingerprintLayout? Layout
@@ -200,7 +304,7 @@ public sealed class World
         set
         {
             _layout = value;
-            _fpValid = false;
+            InvalidateFingerprint();
         }
     }
 
