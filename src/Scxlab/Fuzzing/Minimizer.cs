@@ -484,7 +484,8 @@ public sealed class Minimizer
         return (Copy(s, cpus: s.Cpus - 1, tasks: tasks, actors: actors, rounds: rounds), Rename);
     }
 
-    private static Scenario Copy(Scenario s, int? cpus = null, IReadOnlyList<TaskSpec>? tasks = null, IReadOnlyList<ScriptSpec>? actors = null,
+    /// <summary>The scenario with the given parts replaced (the rest as in <paramref name="s"/>; no compare list or tags).</summary>
+    internal static Scenario Copy(Scenario s, int? cpus = null, IReadOnlyList<TaskSpec>? tasks = null, IReadOnlyList<ScriptSpec>? actors = null,
         IReadOnlyList<int>? rounds = null, string? name = null, string? description = null, int? timerFires = null) => new()
     {
         Name = name ?? s.Name,

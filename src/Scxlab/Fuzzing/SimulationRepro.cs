@@ -196,24 +196,7 @@ public sealed record SimulationRepro(
             if (info.Kind == ActorKind.Cpu) rounds[info.Cpu] = started[a];
             else if (info.Kind == ActorKind.Timer) fires = Math.Max(fires, started[a]);
         }
-        var cut = new Scenario
-        {
-            Name = s.Name,
-            Description = s.Description,
-            Source = s.Source,
-            Text = "",
-            Cpus = s.Cpus,
-            Protocol = s.Protocol,
-            Kernel = s.Kernel,
-            Policy = s.Policy,
-            Tasks = tasks,
-            Rounds = rounds,
-            Actors = actors,
-            Checks = s.Checks,
-            TimerFires = s.TimerFires != null ? fires : null,
-            UserDsqs = s.UserDsqs,
-            CallBudget = s.CallBudget,
-        };
+        var cut = Minimizer.Copy(s, tasks: tasks, rounds: rounds, actors: actors, timerFires: s.TimerFires != null ? fires : null);
         ModelConfig cutCfg;
         try
         {

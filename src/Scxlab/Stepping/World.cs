@@ -90,17 +90,26 @@ public sealed class World
             if (live > 0) o.DspBuf.AsSpan(c * per, live).CopyTo(DspBuf.AsSpan(c * per, live));
         }
         o.Maps.AsSpan().CopyTo(Maps);
-        o.Actors.AsSpan().CopyTo(Actors);
-        for (var a = 0; a < Actors.Length; a++)
-        {
-            var d = o.Actors[a].Depth;
-            if (d > 0) o.Frames.AsSpan(a * MaxDepth, d).CopyTo(Frames.AsSpan(a * MaxDepth, d));
-            var l = o.Actors[a].LogLen;
-            if (l > 0) o.Logs.AsSpan(a * LogCapacity, l).CopyTo(Logs.AsSpan(a * LogCapacity, l));
-        }
+        for (var a = 0; a < Actors.Length; a++) CopyActorFrom(o, a);
+        o.KickSyncs.AsSpan().CopyTo(KickSyncs);
+        CopyRestFrom(o);
+    }
+
+    /// <summary>Actor <paramref name="a"/>'s state, live frames and live kfunc log (the model never reads past either).</summary>
+    private void CopyActorFrom(World o, int a)
+    {
+        Actors[a] = o.Actors[a];
+        var d = o.Actors[a].Depth;
+        if (d > 0) o.Frames.AsSpan(a * MaxDepth, d).CopyTo(Frames.AsSpan(a * MaxDepth, d));
+        var l = o.Actors[a].LogLen;
+        if (l > 0) o.Logs.AsSpan(a * LogCapacity, l).CopyTo(Logs.AsSpan(a * LogCapacity, l));
+    }
+
+    /// <summary>What every copy takes whole: the scheduler state, the exit message, the event counters and the fingerprint's chunk hashes.</summary>
+    private void CopyRestFrom(World o)
+    {
         Sched = o.Sched;
         ExitMessage = o.ExitMessage;
-        o.KickSyncs.AsSpan().CopyTo(KickSyncs);
         o.Events.AsSpan().CopyTo(Events);
         CopyFingerprintFrom(o);
         Based(o);
@@ -175,17 +184,9 @@ public sealed class World
         {
             var a = System.Numerics.BitOperations.TrailingZeroCount(actors);
             actors &= actors - 1;
-            Actors[a] = o.Actors[a];
-            var d = o.Actors[a].Depth;
-            if (d > 0) o.Frames.AsSpan(a * MaxDepth, d).CopyTo(Frames.AsSpan(a * MaxDepth, d));
-            var l = o.Actors[a].LogLen;
-            if (l > 0) o.Logs.AsSpan(a * LogCapacity, l).CopyTo(Logs.AsSpan(a * LogCapacity, l));
+            CopyActorFrom(o, a);
         }
-        Sched = o.Sched;
-        ExitMessage = o.ExitMessage;
-        o.Events.AsSpan().CopyTo(Events);
-        CopyFingerprintFrom(o);
-        Based(o);
+        CopyRestFrom(o);
         if (VerifyIncremental && !SameStateAs(o))
             throw new InvalidOperationException("RestoreFrom left this world different from its source (a write outside the steps' footprints)");
     }
