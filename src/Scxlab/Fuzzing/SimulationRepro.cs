@@ -131,7 +131,9 @@ public sealed record SimulationRepro(
                 $"no tail of the last {TailLengths[^1]} steps reaches it from a fresh boot, and the run ({choices.Count} steps) is too long to shrink whole (at most {WholeRunLimit}); try fewer CPUs or tasks (--cpus, --tasks) so that it comes sooner", []);
         var full = new Minimizer(config, Checks, seed, minimizeBudget) { ShrinkActionsFirst = true, MatchMasked = true, Origin = "scxlab simulate" };
         var min = full.TryRun(scenario, finding, choices);
-        return new SimulationRepro(finding, atNs, scenario, config, choices, min, null, ["no tail of the run reaches it from a fresh boot: the whole run shrunk", .. full.Log]);
+        return new SimulationRepro(finding, atNs, scenario, config, choices, min,
+            min == null ? $"the recorded steps stopped reaching {finding.Key} when replayed again (a model nondeterminism: please report it)" : null,
+            ["no tail of the run reaches it from a fresh boot: the whole run shrunk", .. full.Log]);
     }
 
     /// <summary>Tails of the run tried, shortest first (steps before the finding).</summary>
