@@ -71,6 +71,9 @@ public sealed class Minimizer
     /// <summary>Seeded random walks tried when the given schedule does not reach the target (0: give up at once).</summary>
     public int SearchInitial { get; init; }
 
+    /// <summary>False: only the file round trip (no candidate, no delta debugging), and the scenario keeps its name.</summary>
+    public bool Shrinks { get; init; } = true;
+
     /// <summary>Who found the violation, for the shrunk scenario's description ("scxlab fuzz").</summary>
     public string Origin { get; init; } = "scxlab fuzz";
 
@@ -116,7 +119,7 @@ public sealed class Minimizer
         // scenario needs more walks to show up again once the mapped schedule no longer reaches it.
         var walks = SearchWalks;
         var changed = true;
-        while (!OverBudget)
+        while (Shrinks && !OverBudget)
         {
             if (!changed)
             {
@@ -160,14 +163,19 @@ public sealed class Minimizer
                 changed = true;
             }
         }
-        var before = sched.Count;
-        sched = DeltaDebug(probe, sched, target.Key);
-        _log.Add($"delta debugging: {before} → {sched.Count} steps");
-        if (OverBudget) _log.Add($"stopped by the minimisation budget of {_maxTests} replays (the result is valid, maybe not minimal)");
+        if (Shrinks)
+        {
+            var before = sched.Count;
+            sched = DeltaDebug(probe, sched, target.Key);
+            _log.Add($"delta debugging: {before} → {sched.Count} steps");
+            if (OverBudget) _log.Add($"stopped by the minimisation budget of {_maxTests} replays (the result is valid, maybe not minimal)");
+        }
 
         // Round trip through the file format: the result is what `scxlab check FILE` and `replay` will load.
-        var named = Copy(cur, name: scenario.Name.EndsWith("-min", StringComparison.Ordinal) ? scenario.Name : scenario.Name + "-min",
-            description: $"Shrunk by {Origin} from {scenario.Name} ({scenario.Source}): reaches {target.Key}{(MatchMasked ? " (up to task names, pids and numbers)" : "")}.");
+        var named = Shrinks
+            ? Copy(cur, name: scenario.Name.EndsWith("-min", StringComparison.Ordinal) ? scenario.Name : scenario.Name + "-min",
+                description: $"Shrunk by {Origin} from {scenario.Name} ({scenario.Source}): reaches {target.Key}{(MatchMasked ? " (up to task names, pids and numbers)" : "")}.")
+            : Copy(cur, description: $"Written by {Origin} (not shrunk) from {scenario.Source}: reaches {target.Key}.");
         var text = ScenarioYaml.Write(named, _policy, _protocol, _kernel, "violation");
         var parsed = ScenarioLoader.Parse(text, named.Name + ".yaml");
         var finalProbe = new Probe(Same, Config(parsed), _checks);

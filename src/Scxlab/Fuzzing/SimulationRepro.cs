@@ -104,7 +104,7 @@ public sealed record SimulationRepro(
     {
         if (!minimize)
         {
-            var asIs = new Minimizer(config, Checks, seed, 1) { Origin = "scxlab simulate" }.TryRun(scenario, finding, choices)!;
+            var asIs = new Minimizer(config, Checks, seed, 1) { Shrinks = false, Origin = "scxlab simulate" }.TryRun(scenario, finding, choices)!;
             return new SimulationRepro(finding, atNs, scenario, config, choices, asIs, null, ["not shrunk (--minimize false)"]);
         }
         // The shortest tail of the run that still reaches it from a fresh boot (Tail), shrunk. A tail that does not

@@ -67,6 +67,10 @@ public class SimulationReproTests
         Assert.Equal(sim.Recording!.Choices.Count, rep.Choices.Count);
         var run = TraceRunner.Run(rep.Config!, rep.Choices, rep.Scenario!.Checks);
         Assert.Equal(sim.Recording.Finding!.Key, run.Outcome?.Key);
+        // ... and the file it would write is the run's scenario under its own name, said to be unshrunk
+        Assert.Equal(rep.Scenario.Name, rep.Min!.Scenario.Name);
+        Assert.Contains("(not shrunk)", rep.Min.Scenario.Description);
+        Assert.Equal(rep.Choices.Count, rep.Min.Choices.Count);
     }
 
     [Fact]
