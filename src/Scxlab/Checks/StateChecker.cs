@@ -127,8 +127,8 @@ public sealed class StateChecker
                     var info = _m.Actor(a);
                     if (info.Kind == ActorKind.Cpu && w.Actors[a].Depth == 0) w.Actors[a].RoundsLeft = WouldSchedule(w, info.Cpu, owed) ? 1 : 0;
                     if (info.Kind == ActorKind.Timer && w.Actors[a].Depth == 0) w.Actors[a].RoundsLeft = timerMayFire[a] ? 1 : 0;
-                    w.InvalidateFingerprint();
                 }
+                w.InvalidateFingerprint(); // the bounds above are written outside a step
                 // Round-robin between actors at activity boundaries: an actor finishes the activity it started if it can.
                 var next = cur >= 0 && w.Actors[cur].Depth > 0 && _m.IsEnabled(cur) ? cur : -1;
                 for (var i = 1; next < 0 && i <= _m.ActorCount; i++)

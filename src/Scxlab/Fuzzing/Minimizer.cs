@@ -83,33 +83,29 @@ public sealed class Minimizer
     public MinimizeResult Run(Scenario scenario, Violation target, IReadOnlyList<int> choices) =>
         TryRun(scenario, target, choices) ?? throw new InvalidOperationException($"the schedule does not reproduce {target} (a model nondeterminism)");
 
-    /// <summary>Whether <paramref name="choices"/>, replayed leniently on <paramref name="scenario"/>, reach <paramref name="target"/> (no shrinking, no file round trip).</summary>
-    public bool Reaches(Scenario scenario, Violation target, IReadOnlyList<int> choices)
+    /// <summary>Whether <paramref name="choices"/>, replayed leniently on <paramref name="scenario"/> (or, with <see cref="SearchInitial"/>, one of its walks), reach <paramref name="target"/>; no shrinking, no file round trip.</summary>
+    public bool Reaches(Scenario scenario, Violation target, IReadOnlyList<int> choices) => Replay(scenario, target, choices, out _) != null;
+
+    /// <summary>The executed schedule when <paramref name="choices"/> reach <paramref name="target"/> (else null, logged why), and the probe that ran it.</summary>
+    private List<int>? Replay(Scenario scenario, Violation target, IReadOnlyList<int> choices, out Probe probe)
     {
-        var probe = new Probe(Same, Config(scenario), _checks);
+        probe = new Probe(Same, Config(scenario), _checks);
         _tests++;
-        if (probe.Reproduce(choices, target.Key) != null) return true;
-        _log.Add($"the schedule ({choices.Count} steps) does not reach {target.Key}; it ends at {probe.LastViolation?.Key ?? "no finding"}");
-        return false;
+        var sched = probe.Reproduce(choices, target.Key);
+        if (sched == null && SearchInitial > 0)
+        {
+            sched = Search(Config(scenario), target.Key, SearchInitial);
+            if (sched != null) _log.Add($"the schedule did not reach {target.Key}; one of {SearchInitial} seeded random walks did");
+        }
+        if (sched == null) _log.Add($"the schedule ({choices.Count} steps) does not reach {target.Key}; it ends at {probe.LastViolation?.Key ?? "no finding"}");
+        return sched;
     }
 
     /// <summary>The shrunk reproduction, or null when <paramref name="choices"/> do not reach <paramref name="target"/> on the scenario (replayed leniently).</summary>
     public MinimizeResult? TryRun(Scenario scenario, Violation target, IReadOnlyList<int> choices)
     {
         var cur = scenario;
-        var probe = new Probe(Same, Config(cur), _checks);
-        var sched = probe.Reproduce(choices, target.Key);
-        _tests++;
-        if (sched == null && SearchInitial > 0)
-        {
-            sched = Search(Config(cur), target.Key, SearchInitial);
-            if (sched != null) _log.Add($"the schedule did not reach {target.Key}; one of {SearchInitial} seeded random walks did");
-        }
-        if (sched == null)
-        {
-            _log.Add($"the schedule ({choices.Count} steps) does not reach {target.Key}; it ends at {probe.LastViolation?.Key ?? "no finding"}");
-            return null;
-        }
+        if (Replay(cur, target, choices, out var probe) is not { } sched) return null;
         if (ShrinkActionsFirst) (cur, probe, sched) = ShrinkActions(cur, probe, sched, target.Key);
 
         // Scenario first (each dropped actor or CPU also drops its steps), delta debugging at the end: ddmin on

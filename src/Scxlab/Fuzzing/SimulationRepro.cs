@@ -83,14 +83,19 @@ public sealed record SimulationRepro(
         foreach (var a in rec.Choices)
             if (ids.TryGetValue(m.Actor(a).Name, out var id)) choices.Add(id);
 
-        // The whole run first: it must reach the finding on the unclocked model, or nothing shorter will be believed.
-        var whole = new Minimizer(config, Checks, seed, 1) { Origin = "scxlab simulate" };
-        if (!whole.Reaches(scenario, finding, choices))
-            return new SimulationRepro(finding, rec.FindingAtNs, scenario, config, choices, null,
-                $"the recorded steps, replayed without the simulation's clock, do not reach {finding.Key} ({string.Join("; ", whole.Log)})", whole.Log);
         try
         {
-            return Shrink(scenario, config, choices, finding, rec.FindingAtNs, seed, minimize, minimizeBudget);
+            // The whole run first: it must reach the finding on the unclocked model, or nothing shorter will be believed.
+            // Not shrinking, that replay (and the file round trip) is all there is to do.
+            var whole = new Minimizer(config, Checks, seed, 1) { Shrinks = false, Origin = "scxlab simulate" };
+            var asIs = minimize ? null : whole.TryRun(scenario, finding, choices);
+            var reached = minimize ? whole.Reaches(scenario, finding, choices) : asIs != null;
+            if (!reached)
+                return new SimulationRepro(finding, rec.FindingAtNs, scenario, config, choices, null,
+                    $"the recorded steps, replayed without the simulation's clock, do not reach {finding.Key} ({string.Join("; ", whole.Log)})", whole.Log);
+            return asIs != null
+                ? new SimulationRepro(finding, rec.FindingAtNs, scenario, config, choices, asIs, null, ["not shrunk (--minimize false)"])
+                : Shrink(scenario, config, choices, finding, rec.FindingAtNs, seed, minimizeBudget);
         }
         catch (ScenarioException e)
         {
@@ -100,13 +105,8 @@ public sealed record SimulationRepro(
         }
     }
 
-    private static SimulationRepro Shrink(Scenario scenario, ModelConfig config, List<int> choices, Violation finding, long atNs, ulong seed, bool minimize, int minimizeBudget)
+    private static SimulationRepro Shrink(Scenario scenario, ModelConfig config, List<int> choices, Violation finding, long atNs, ulong seed, int minimizeBudget)
     {
-        if (!minimize)
-        {
-            var asIs = new Minimizer(config, Checks, seed, 1) { Shrinks = false, Origin = "scxlab simulate" }.TryRun(scenario, finding, choices)!;
-            return new SimulationRepro(finding, atNs, scenario, config, choices, asIs, null, ["not shrunk (--minimize false)"]);
-        }
         // The shortest tail of the run that still reaches it from a fresh boot (Tail), shrunk. A tail that does not
         // costs one replay and the search walks; the shrinking budget is the tail's that does.
         foreach (var tail in TailLengths.Where(l => l < choices.Count))

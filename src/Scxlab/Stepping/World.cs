@@ -219,8 +219,9 @@ public sealed class World
     }
 
     /// <summary>
-    /// Check every incremental fingerprint against a full one (SCXLAB_VERIFY_FINGERPRINT=1; the test suite's
-    /// <c>FingerprintTests</c> set it for their runs): a write the footprints miss then fails loudly.
+    /// Check every incremental fingerprint against a full one, and every partial restore against its source
+    /// (SCXLAB_VERIFY_FINGERPRINT=1, as .ci/run runs the exploration, fuzz, comparison and BPF tests): a write the
+    /// footprints miss then fails loudly.
     /// </summary>
     public static bool VerifyIncremental { get; set; } = Environment.GetEnvironmentVariable("SCXLAB_VERIFY_FINGERPRINT") == "1";
 
