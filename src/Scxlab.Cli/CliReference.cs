@@ -20,7 +20,7 @@ public static class CliReference
         b.Append("durations take units (`5s`, `250ms`, `100us`; a `--budget` without one is seconds). ");
         b.Append("Bad input is one line on stderr, `scxlab COMMAND: what (see 'scxlab COMMAND --help')`, and exit code 1.\n\n");
         b.Append("Exit codes: 0 ran and nothing violated, 1 bad input or usage, 2 violation or scheduler exit found, ");
-        b.Append("3 internal error, 4 incomplete (a budget or bound stopped the search).\n\n");
+        b.Append("3 internal error, 4 incomplete (a budget or bound stopped the search, or the scheduler reached something the model does not cover).\n\n");
         b.Append("Shell completion: `eval \"$(scxlab completions bash)\"` (or `zsh`, `fish`).\n\n");
         b.Append("| command | what it does |\n|---|---|\n");
         foreach (var c in root.Subcommands) b.Append($"| [`{c.Name}`](#scxlab-{c.Name}) | {Cell(c.Description)} |\n");

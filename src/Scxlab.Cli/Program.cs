@@ -160,7 +160,8 @@ public static class Program
                 o.WriteLine();
             }
             o.WriteLine("Exit codes: 0 ran and nothing violated, 1 bad input or usage, 2 violation or scheduler exit found,");
-            o.WriteLine("            3 internal error, 4 incomplete (a budget or bound stopped the search).");
+            o.WriteLine("            3 internal error, 4 incomplete (a budget or bound stopped the search, or the");
+            o.WriteLine("            scheduler reached something the model does not cover).");
             return ExitCodes.Ok;
         }
     }

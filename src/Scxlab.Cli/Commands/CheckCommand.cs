@@ -282,6 +282,13 @@ public static class CheckCommand
                         ["own_states"] = result.Stats.ShardOwnStates,
                     },
                     ["notes"] = new JsonArray([.. result.Notes.Select(n => (JsonNode?)n)]),
+                    // Paths that ended where the model stops covering what the scheduler did: why the search is incomplete.
+                    ["model_limits"] = new JsonArray([.. result.ModelLimits.Select(f =>
+                    {
+                        var v = TraceFile.ViolationJson(f.Violation);
+                        v["trace"] = new JsonObject { ["steps"] = new JsonArray([.. f.Trace.Select(a => (JsonNode?)machine.Actor(a).Name)]) };
+                        return (JsonNode?)v;
+                    })]),
                     // Warning-level findings: reported, but they do not change the verdict or the exit code.
                     ["warnings"] = new JsonArray([.. result.Warnings.Select(f =>
                     {
@@ -312,6 +319,16 @@ public static class CheckCommand
                 }
                 foreach (var w in result.Warnings)
                     stdout.WriteLine($"{Environment.NewLine}{w.Violation} (after {w.Trace.Count} steps; does not change the verdict)");
+                for (var i = 0; i < result.ModelLimits.Count; i++)
+                {
+                    // The first limit with the path that reached it, so the user sees where the model stops; the others in a line each.
+                    var l = result.ModelLimits[i];
+                    stdout.WriteLine();
+                    stdout.WriteLine($"{l.Violation} (a path of {l.Trace.Count} steps; not a finding: the search does not go past it)");
+                    if (i > 0) continue;
+                    stdout.WriteLine();
+                    stdout.Write(CounterexampleRenderer.Render(TraceRunner.Run(config, l.Trace, scenario.Checks)));
+                }
                 stdout.WriteLine();
                 stdout.WriteLine(result.Verdict switch
                 {

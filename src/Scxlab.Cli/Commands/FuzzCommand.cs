@@ -51,7 +51,14 @@ internal static class FuzzCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        foreach (var o in new Option[] { policy, protocol, kernel, strategy, depth, runs, budget, seed, jobs, maxSteps, minimize, minBudget, outDir, shard, json }) cmd.Options.Add(o);
+        // What a BPF policy gets at load, as check and simulate take it.
+        var rodata = CliOptions.Rodata();
+        var opsOpt = CliOptions.Ops();
+        var mapOpt = CliOptions.Map();
+        var holdsOpt = CliOptions.Holds();
+        var syscall = CliOptions.Syscall();
+        var syscallAttached = CliOptions.SyscallAttached();
+        foreach (var o in new Option[] { policy, opsOpt, rodata, mapOpt, holdsOpt, syscall, syscallAttached, protocol, kernel, strategy, depth, runs, budget, seed, jobs, maxSteps, minimize, minBudget, outDir, shard, json }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var stdout = r.InvocationConfiguration.Output;
@@ -80,7 +87,10 @@ internal static class FuzzCommand
                 KernelEra? era = null;
                 if (r.GetValue(kernel) is { } kn)
                     era = KernelEras.TryParse(kn, out var e) ? e : throw new ScenarioException($"unknown kernel '{kn}' (expected {KernelEras.Expected})");
-                config = scenario.ToConfig(r.GetValue(policy), proto, Granularity.Normal, era);
+                var policyArg = r.GetValue(policy);
+                var load = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt), r.GetValue(holdsOpt));
+                if (load.Length > 0) policyArg = BpfObjectSpec.With(policyArg ?? scenario.Policy, [.. load]);
+                config = scenario.ToConfig(policyArg, proto, Granularity.Normal, era);
             }
             catch (ScenarioException e)
             {
@@ -141,7 +151,7 @@ internal static class FuzzCommand
 
             if (r.GetValue(json)) stdout.WriteLine(JsonContract.Stamp("fuzz", Json(scenario, config, result, nRuns, reports, actorNames, minSeconds)).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             else Text(stdout, scenario, config, result, reports, minSeconds);
-            return result.Findings.Count > 0 ? ExitCodes.Violation : result.StoppedByBudget ? ExitCodes.Incomplete : ExitCodes.Ok;
+            return result.Findings.Count > 0 ? ExitCodes.Violation : result.Incomplete ? ExitCodes.Incomplete : ExitCodes.Ok;
         });
         return cmd;
     }
@@ -197,9 +207,12 @@ internal static class FuzzCommand
         }
         foreach (var w in r.Warnings)
             o.WriteLine($"{Environment.NewLine}{w.Violation} (schedule #{w.FirstIndex}, after {w.Choices.Count} steps; does not change the verdict)");
+        foreach (var l in r.ModelLimits)
+            o.WriteLine($"{Environment.NewLine}{l.Violation} (schedule #{l.FirstIndex}, after {l.Choices.Count} steps, {l.Hits} schedule(s); not a finding: those walks stopped there)");
         o.WriteLine();
         o.WriteLine(r.Findings.Count > 0
             ? $"verdict: violation ({r.Findings.Count} distinct finding{(r.Findings.Count == 1 ? "" : "s")} by invariant and location)"
+            : r.ModelLimits.Count > 0 ? $"verdict: incomplete — {ModelLimits.Reason([.. r.ModelLimits.Select(l => l.Violation)])}; nothing violated in {r.Runs} schedules"
             : r.StoppedByBudget ? $"verdict: incomplete — the budget stopped the run after {r.Runs} of {r.RunsRequested} schedules; nothing violated in them"
             : $"verdict: nothing violated in {r.Runs} schedules (not a proof: scxlab check explores every interleaving)");
         // Timing last and alone on its line: everything above is determined by the seed.
@@ -227,7 +240,7 @@ internal static class FuzzCommand
         JsonArray Steps(IReadOnlyList<int> choices, IReadOnlyList<string> names) => new([.. choices.Select(a => (JsonNode?)names[a])]);
         return new JsonObject
         {
-            ["verdict"] = r.Findings.Count > 0 ? "violation" : r.StoppedByBudget ? "incomplete" : "none-found",
+            ["verdict"] = r.Findings.Count > 0 ? "violation" : r.Incomplete ? "incomplete" : "none-found",
             ["scenario"] = scenario.Name,
             ["source"] = scenario.Source,
             ["policy"] = config.PolicyName,
@@ -277,6 +290,16 @@ internal static class FuzzCommand
                 v["key"] = w.Key;
                 v["first_schedule"] = w.FirstIndex;
                 v["steps"] = Steps(w.Choices, actors);
+                return (JsonNode?)v;
+            })]),
+            // Walks cut where the model stops covering what the scheduler did: why a run with no violation is incomplete.
+            ["model_limits"] = new JsonArray([.. r.ModelLimits.Select(l =>
+            {
+                var v = TraceFile.ViolationJson(l.Violation);
+                v["key"] = l.Key;
+                v["first_schedule"] = l.FirstIndex;
+                v["hits"] = l.Hits;
+                v["steps"] = Steps(l.Choices, actors);
                 return (JsonNode?)v;
             })]),
             ["shard"] = r.ShardCount == 1 ? null : new JsonObject { ["index"] = r.ShardIndex + 1, ["count"] = r.ShardCount, ["runs_requested"] = r.RunsRequested },

@@ -88,7 +88,8 @@ internal static class MergeCommand
         m["distinct_fingerprints"] = Fuzzer.MergeDistinct(sketches) ?? throw new UsageException("a shard's distinct_sketch is missing or malformed");
         m["violations"] = Findings(shards, "violations", sumHits: true);
         m["warnings"] = Findings(shards, "warnings", sumHits: false);
-        m["verdict"] = m["violations"]!.AsArray().Count > 0 ? "violation" : runs < requested ? "incomplete" : "none-found";
+        m["model_limits"] = Findings(shards, "model_limits", sumHits: true);
+        m["verdict"] = m["violations"]!.AsArray().Count > 0 ? "violation" : runs < requested || m["model_limits"]!.AsArray().Count > 0 ? "incomplete" : "none-found";
         m["shard"] = null;
         m["distinct_sketch"] = null;
         m["timing"] = new JsonObject { ["shards"] = new JsonArray([.. shards.Select(s => s.Report["timing"]?.DeepClone())]) };

@@ -363,7 +363,9 @@ public static class SimulateCommand
             stderr.WriteLine($"scxlab simulate: interrupted (Ctrl-C) at {Durations.Format(results[^1].DurationNs)} of virtual time; the report covers that much");
             return 4;
         }
-        return o.FailOnViolation && violated ? 2 : 0;
+        if (o.FailOnViolation && violated) return 2;
+        // A run the model stopped where it could not follow the scheduler covered less than asked: incomplete.
+        return results.Any(r => r.ModelLimit != null) ? 4 : 0;
     }
 
     /// <summary>

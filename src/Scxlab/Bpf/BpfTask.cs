@@ -206,6 +206,14 @@ public struct BpfTaskBuilder<T>
 public sealed class PolicyMisuseException(string message) : Exception(message);
 
 /// <summary>
+/// The policy did something the model does not cover (a map type or flag, a field, a kfunc argument it has no
+/// semantics for). The kernel would have gone on; the model cannot, so the path ends there as a gap in coverage:
+/// the scheduler stops with this message (SCX_EXIT_ERROR, so nothing runs past it) and the world is marked
+/// (<c>SchedState.ModelLimit</c>) so every driver reports <c>incomplete</c>, never a violation of the policy.
+/// </summary>
+public sealed class ModelLimitException(string message) : Exception(message);
+
+/// <summary>
 /// The kernel ends the scheduler with exactly this scx_error() message (SCX_EXIT_ERROR): what ext.c says when a
 /// callback's return value is refused (e.g. "ops.init_task() failed (-12) for p[101]"), not a fault of the program.
 /// </summary>

@@ -29,6 +29,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     private PolicyMisuseException Fault(int pc, string what) => new($"BPF program {obj.Where(pc)}: {what}");
 
+    /// <summary>The program did something the model has no semantics for: a gap in coverage (incomplete), not a fault of the program.</summary>
+    private ModelLimitException NotModelled(int pc, string what) => new($"BPF program {obj.Where(pc)}: {what}");
+
     /// <param name="regs">For a callback called as a function (a BPF timer's): its arguments in r1..r5; null for a
     /// struct_ops program, whose r1 points at <paramref name="args"/>.</param>
     public async BpfTask<long> Run(BpfContext ctx, int entry, ulong[] args, ulong[]? regs = null)
@@ -128,7 +131,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                                 // per-CPU one: this CPU's copy): callback_fn(map, &key, &value, ctx), each element in order.
                                 var mi = MapIndex(r[1], pc, "bpf_for_each_map_elem");
                                 var m = obj.Maps[mi];
-                                if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw Fault(pc, $"bpf_for_each_map_elem on {MapTypes.Name(m.Type)} is not modelled");
+                                if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw NotModelled(pc, $"bpf_for_each_map_elem on {MapTypes.Name(m.Type)} is not modelled");
                                 if (r[4] != 0) { r[0] = unchecked((ulong)-EINVAL); break; }
                                 if (Mem.RegionOf(r[2]) != Region.Func) throw Fault(pc, "bpf_for_each_map_elem: arg#1 expected a function");
                                 if (depth + 1 >= MaxFrames) throw Fault(pc, $"the call stack of {MaxFrames} frames is too deep");
@@ -196,7 +199,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     continue;
                 }
                 case 0: // LD: only ld_imm64
-                    if (i.Op != 0x18) throw Fault(pc, $"unsupported load opcode 0x{i.Op:x2} (legacy LD_ABS/LD_IND)");
+                    if (i.Op != 0x18) throw NotModelled(pc, $"unsupported load opcode 0x{i.Op:x2} (legacy LD_ABS/LD_IND)");
                     r[i.Dst] = (ulong)i.Imm64;
                     pc += 2;
                     continue;
@@ -204,7 +207,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 {
                     var size = SizeOf(i.Op);
                     var mode = i.Op & 0xe0;
-                    if (mode is not (0x60 or 0x80)) throw Fault(pc, $"unsupported load opcode 0x{i.Op:x2}");
+                    if (mode is not (0x60 or 0x80)) throw NotModelled(pc, $"unsupported load opcode 0x{i.Op:x2}");
                     var v = await Load(ctx, r[i.Src] + (ulong)(long)i.Off, size, stack, pc);
                     if (mode == 0x80) v = SignExtend(v, size);
                     r[i.Dst] = v;
@@ -222,7 +225,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                         await Store(ctx, r[i.Dst] + (ulong)(long)i.Off, size, r[i.Src], stack, pc);
                         break;
                     }
-                    if (mode != 0xc0) throw Fault(pc, $"unsupported store opcode 0x{i.Op:x2}");
+                    if (mode != 0xc0) throw NotModelled(pc, $"unsupported store opcode 0x{i.Op:x2}");
                     if (size is not (4 or 8)) throw Fault(pc, "atomic operation on a size other than 4 or 8");
                     var addr = r[i.Dst] + (ulong)(long)i.Off;
                     var aop = i.Imm & ~1;
@@ -469,7 +472,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : MapTypes.IsHash(md.Type) ? HashSlots(md, cpuCount) * (MapTypes.IsPerCpu(md.Type) ? cpuCount : 1) : md.MaxEntries);
         }
         if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
-        if ((off & 7) + size > 8) throw Fault(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
+        if ((off & 7) + size > 8) throw NotModelled(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
         return (h, off, limit);
     }
 
@@ -576,11 +579,11 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return Truncate(word >> ((o & 7) * 8), size);
             }
             case Region.Task:
-                if (idx == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
+                if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
                 if (IsIdleTask(idx)) return IdleTaskLoad(idx - IdleTaskBase, off, size, pc);
                 return await TaskLoad(ctx, idx, off, size, pc);
             case Region.TaskCpumask or Region.BpfCpumask or Region.IdleCpumask or Region.OnlineCpumask:
-                throw Fault(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
+                throw NotModelled(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
             case Region.ExitInfo:
                 // Constant for the run: kind, exit_code 0, and pointers to an empty string.
                 if (off == ModelTypes.ExitInfoEmptyString && size == 1) return 0;
@@ -619,7 +622,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             }
             case Region.Task:
             {
-                if (idx == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
+                if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
                 if (IsIdleTask(idx)) throw IdleTaskUse(pc, idx, "a store to task_struct");
                 var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
                 if (f.Within != 0 || f.Size != size) throw Fault(pc, $"partial write of task_struct field at off={off} size={size}");
@@ -629,7 +632,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     case TaskField.Slice: await ctx.TaskSetSlice(p, (long)value); return true;
                     case TaskField.DsqVtime: await ctx.TaskSetDsqVtime(p, (long)value); return true;
                     case TaskField.Disallow:
-                        if (value != 0) throw Fault(pc, "p->scx.disallow: keeping a task out of sched_ext from ops.init_task() is not modelled");
+                        if (value != 0) throw NotModelled(pc, "p->scx.disallow: keeping a task out of sched_ext from ops.init_task() is not modelled");
                         return true;
                     case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags or TaskField.Tgid or TaskField.Utime or TaskField.Stime or TaskField.SumExecRuntime:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
@@ -741,7 +744,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.NrCpusAllowed: return 1;
             case TaskField.Slice: return (ulong)ScxConst.SliceDfl;
             case TaskField.StaticPrio: return 120; // forked from init_task: nice 0
-            case TaskField.Nvcsw or TaskField.Nivcsw: throw Fault(pc, $"the idle task swapper/{cpu}'s context-switch counts are not modelled");
+            case TaskField.Nvcsw or TaskField.Nivcsw: throw NotModelled(pc, $"the idle task swapper/{cpu}'s context-switch counts are not modelled");
             default: return 0; // pid, tgid, times, migration_disabled, dsq_vtime, weight, scx.flags, policy (SCHED_NORMAL)
         }
     }
@@ -787,7 +790,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 // static_prio and the weight change together (set_user_nice()): read through the weight.
                 var w = await ctx.TaskWeight(p);
                 return (ulong)(NiceWeights.StaticPrioOfScxWeight(w)
-                    ?? throw Fault(pc, $"p->static_prio of {ctx.TaskComm(p)}: its weight {w} is not the weight of exactly one nice level (the model's tasks have weights, not nice levels; use 100 for nice 0, sched_prio_to_weight[] for others)"));
+                    ?? throw NotModelled(pc, $"p->static_prio of {ctx.TaskComm(p)}: its weight {w} is not the weight of exactly one nice level (the model's tasks have weights, not nice levels; use 100 for nice 0, sched_prio_to_weight[] for others)"));
             }
             default: throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
         }
@@ -832,7 +835,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     private async BpfTask<long> ReadValue(BpfContext ctx, ulong ptr, int size, byte[] stack, int pc)
     {
         if (size is 1 or 2 or 4 or 8) return (long)await Load(ctx, ptr, size, stack, pc);
-        throw Fault(pc, $"map value of {size} bytes: only 1, 2, 4 or 8-byte values are supported by queue/stack maps");
+        throw NotModelled(pc, $"map value of {size} bytes: only 1, 2, 4 or 8-byte values are supported by queue/stack maps");
     }
 
     private int MapIndex(ulong ptr, int pc, string helper)
@@ -849,7 +852,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_push_elem");
                 var m = obj.Maps[mi];
-                if (r[3] != 0) throw Fault(pc, "bpf_map_push_elem: flags other than 0 (BPF_EXIST) are not modelled");
+                if (r[3] != 0) throw NotModelled(pc, "bpf_map_push_elem: flags other than 0 (BPF_EXIST) are not modelled");
                 var v = await ReadValue(ctx, r[2], m.ValueSize, stack, pc);
                 return await ctx.Push(maps[mi], v) ? 0 : -E2BIG;
             }
@@ -880,7 +883,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     var slot = (uint)await Load(ctx, r[2], 4, stack, pc);
                     return slot < (uint)m.MaxEntries && m.InnerMaps![slot] >= 0 ? (long)Mem.Addr(Region.Map, m.InnerMaps[slot], 0) : 0;
                 }
-                if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw Fault(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
+                if (m.Type is not (MapTypes.Array or MapTypes.PercpuArray)) throw NotModelled(pc, $"bpf_map_lookup_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
                 if (key >= (uint)m.MaxEntries) return 0;
                 // An array element's address is fixed: computing it is not an access. A per-CPU
@@ -900,7 +903,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     var slot = await ctx.BpfHash(CallKind.BpfHashLookup, hashIndex[mi], HashArgs(ctx, mi, hkey));
                     return slot < 0 ? 0 : (long)HashValueAddr(mi, slot, (int)hcpu);
                 }
-                if (m.Type != MapTypes.PercpuArray) throw Fault(pc, $"bpf_map_lookup_percpu_elem on {MapTypes.Name(m.Type)} is not modelled");
+                if (m.Type != MapTypes.PercpuArray) throw NotModelled(pc, $"bpf_map_lookup_percpu_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
                 var cpu = (uint)r[3];
                 if (key >= (uint)m.MaxEntries || cpu >= (uint)cpuCount) return 0;
@@ -928,7 +931,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     await CopyValue(ctx, HashValueAddr(mi, slot, 0), r[3], m.ValueSize, stack, pc);
                     return await ctx.BpfHash(CallKind.BpfHashPublish, hashIndex[mi], HashArgs(ctx, mi, hkey, slot, (long)r[4]));
                 }
-                if (m.Type != MapTypes.Array) throw Fault(pc, $"bpf_map_update_elem on {MapTypes.Name(m.Type)} is not modelled");
+                if (m.Type != MapTypes.Array) throw NotModelled(pc, $"bpf_map_update_elem on {MapTypes.Name(m.Type)} is not modelled");
                 var key = (uint)await Load(ctx, r[2], 4, stack, pc);
                 if (key >= (uint)m.MaxEntries) return -E2BIG;
                 if (r[4] == 1) return -EEXIST; // BPF_NOEXIST: array elements always exist
@@ -1033,7 +1036,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     case Helpers.TimerInit:
                     {
                         if (!TimerHasActor(Mem.Index(r[1]), Mem.Offset(r[1])))
-                            throw Fault(pc, $"bpf_timer_init: the model gives actors to the first {BpfObjectPolicy.MaxTimers} struct bpf_timer instances only; "
+                            throw NotModelled(pc, $"bpf_timer_init: the model gives actors to the first {BpfObjectPolicy.MaxTimers} struct bpf_timer instances only; "
                                 + $"this one (map {obj.Maps[Mem.Index(r[1])].Name}, byte {Mem.Offset(r[1])}) has none, so it could never fire");
                         if (initialized) return -EBUSY;
                         // Only CLOCK_REALTIME (0), CLOCK_MONOTONIC (1) and CLOCK_BOOTTIME (7).
@@ -1115,7 +1118,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 // bpf_kptr_xchg(dst, ptr): an atomic exchange of the referenced pointer stored in a map value or global.
                 if (Mem.RegionOf(r[1]) is not (Region.Global or Region.MapValue)) throw Fault(pc, "bpf_kptr_xchg: arg#0 expected a __kptr field in a map value or global");
-                if (r[2] != 0 && Mem.RegionOf(r[2]) != Region.BpfCpumask) throw Fault(pc, "bpf_kptr_xchg: only struct bpf_cpumask references are modelled");
+                if (r[2] != 0 && Mem.RegionOf(r[2]) != Region.BpfCpumask) throw NotModelled(pc, "bpf_kptr_xchg: only struct bpf_cpumask references are modelled");
                 var (h, o, _) = Shared(r[1], 8, pc, true);
                 return await ctx.MemWrite(h, MemWriteKey(o, 8, MemOp.Xchg), (long)r[2]);
             }
@@ -1161,7 +1164,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     {
         if (v == 0) return TaskRef.None;
         if (Mem.RegionOf(v) != Region.Task || Mem.Offset(v) != 0) throw Fault(pc, $"{kfunc}: arg#{arg} expected pointer to struct task_struct");
-        if (Mem.Index(v) == UnmodelledTask) throw Fault(pc, UnmodelledTaskUse);
+        if (Mem.Index(v) == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
         if (IsIdleTask(Mem.Index(v))) throw IdleTaskUse(pc, Mem.Index(v), $"{kfunc}: arg#{arg}");
         return new TaskRef(Mem.Index(v));
     }
@@ -1187,7 +1190,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return await Need<DispatchContext>(ctx, pc, "scx_bpf_dsq_move_to_local").DsqMoveToLocal(r[1]) ? 1 : 0;
             case Kfunc.DsqMoveToLocalFlags:
                 // The v7.1 form, scx_bpf_dsq_move_to_local(dsq_id, enq_flags): the model moves without enqueue flags.
-                if (r[2] != 0) throw Fault(pc, $"scx_bpf_dsq_move_to_local: enq_flags 0x{r[2]:x} are not modelled");
+                if (r[2] != 0) throw NotModelled(pc, $"scx_bpf_dsq_move_to_local: enq_flags 0x{r[2]:x} are not modelled");
                 return await Need<DispatchContext>(ctx, pc, "scx_bpf_dsq_move_to_local").DsqMoveToLocal(r[1]) ? 1 : 0;
             case Kfunc.CreateDsq:
                 // ops.init, and the unlocked contexts the model has: timer callbacks and syscall programs run while attached.
@@ -1243,7 +1246,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                     case Region.OnlineCpumask: return cpu >= 0 && cpu < ctx.NrCpuIds ? 1 : 0;
                     case Region.EmptyCpumask: return 0;
                     case Region.BpfCpumask: return cpu >= 0 && cpu < cpuCount && ((await MaskBits(ctx, mask, pc, "bpf_cpumask_test_cpu") >> cpu) & 1) != 0 ? 1 : 0;
-                    default: throw Fault(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr and the idle and online masks are modelled");
+                    default: throw NotModelled(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr and the idle and online masks are modelled");
                 }
             }
             case Kfunc.CpumaskCreate:
@@ -1254,7 +1257,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if (claimed >= 0) return (long)Mem.Addr(Region.BpfCpumask, (int)claimed, 0);
                 // The kernel's allocator fails only without memory: a full pool is the model's limit, not a NULL to hand
                 // the program (a scheduler failing its ops.init_task with -ENOMEM here would be a false alarm).
-                throw new PolicyMisuseException($"scxlab: no room for a struct bpf_cpumask: the model's pool holds {CpumaskPoolSize} live objects (16 + 2 per task + 4 per CPU of the scenario) and all are in use");
+                throw new ModelLimitException($"scxlab: no room for a struct bpf_cpumask: the model's pool holds {CpumaskPoolSize} live objects (16 + 2 per task + 4 per CPU of the scenario) and all are in use");
             }
             case Kfunc.CpumaskAcquire:
             {
@@ -1356,10 +1359,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var perNode = k is Kfunc.PickIdleCpuNode or Kfunc.PickAnyCpuNode;
                 var name = (idle ? "scx_bpf_pick_idle_cpu" : "scx_bpf_pick_any_cpu") + (perNode ? "_node" : "");
                 var flags = perNode ? r[3] : r[2];
-                if (Mem.RegionOf(r[1]) != Region.TaskCpumask) throw Fault(pc, $"{name}: only p->cpus_ptr masks are modelled");
+                if (Mem.RegionOf(r[1]) != Region.TaskCpumask) throw NotModelled(pc, $"{name}: only p->cpus_ptr masks are modelled");
                 if (IsIdleTask(Mem.Index(r[1]))) throw IdleTaskUse(pc, Mem.Index(r[1]), name);
                 // SCX_PICK_IDLE_CORE and SCX_PICK_IDLE_IN_NODE pick the same on one node of single-thread cores.
-                if ((flags & ~3UL) != 0) throw Fault(pc, $"{name}: flags 0x{flags:x} are not modelled");
+                if ((flags & ~3UL) != 0) throw NotModelled(pc, $"{name}: flags 0x{flags:x} are not modelled");
                 var nodeMode = (ctx.M.Ops.Flags & OpsFlags.BuiltinIdlePerNode) != 0;
                 if (perNode)
                 {
@@ -1458,7 +1461,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 // SCX_KF_SELECT_CPU | SCX_KF_ENQUEUE: ops.select_cpu and ops.enqueue (the model has no unlocked caller).
                 if (ctx is not EnqueueContext e || ctx is DispatchContext) throw Fault(pc, $"calling kernel function {name} is not allowed in ops.{ScxCallbacks.OpName(ctx.Callback)}()");
                 // SCX_PICK_IDLE_CORE and SCX_PICK_IDLE_IN_NODE change nothing on the model's one node of single-thread cores.
-                if ((flags & ~3UL) != 0) throw Fault(pc, $"{name}: flags 0x{flags:x} are not modelled");
+                if ((flags & ~3UL) != 0) throw NotModelled(pc, $"{name}: flags 0x{flags:x} are not modelled");
                 if (mask == 0) throw Fault(pc, $"{name}: arg#3 cpus_allowed is NULL");
                 return await e.SelectCpuAnd(p, prev, await MaskBits(ctx, mask, pc, name));
             }
@@ -1651,8 +1654,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     private static bool IsIdleTask(int idx) => idx >= IdleTaskBase && idx < UnmodelledTask;
 
-    private PolicyMisuseException IdleTaskUse(int pc, int idx, string what) =>
-        Fault(pc, $"{what}: the idle task swapper/{idx - IdleTaskBase} is modelled for field reads only");
+    private ModelLimitException IdleTaskUse(int pc, int idx, string what) =>
+        NotModelled(pc, $"{what}: the idle task swapper/{idx - IdleTaskBase} is modelled for field reads only");
 
     /// <summary>
     /// The policy's struct bpf_cpumask objects: <see cref="CpumaskPoolSize"/> slots of two shared words each,
@@ -1678,7 +1681,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// <summary>A cpumask argument as a bit word: a bpf_cpumask, p->cpus_ptr, the idle or the online mask.</summary>
     private async BpfTask<ulong> MaskBits(BpfContext ctx, ulong mask, int pc, string kfunc)
     {
-        if (cpuCount > 64) throw Fault(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
+        if (cpuCount > 64) throw NotModelled(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
         switch (Mem.RegionOf(mask))
         {
             case Region.BpfCpumask: return (ulong)await ctx.Get(CpumaskPool, 2 * Mem.Index(mask) + 1);
@@ -1700,7 +1703,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// <summary>An atomic operation on a bpf_cpumask's bits (set_bit, clear_bit, …): returns the old bits.</summary>
     private async BpfTask<ulong> MaskAtomic(BpfContext ctx, ulong mask, MemOp op, ulong operand, int pc, string kfunc)
     {
-        if (cpuCount > 64) throw Fault(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
+        if (cpuCount > 64) throw NotModelled(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
         var slot = BpfMaskSlot(mask, pc, kfunc);
         return (ulong)await ctx.MemWrite(CpumaskPool, MemWriteKey((2 * slot + 1) * 8, 8, op), (long)operand);
     }

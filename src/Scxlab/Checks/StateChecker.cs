@@ -50,7 +50,9 @@ public sealed class StateChecker
     {
         var w = _m.World;
         if (w.Sched.ExitKind != ExitKind.None)
-            return new Violation(ViolationKind.Exit, ExitKinds.KernelName(w.Sched.ExitKind), w.ExitMessage ?? "");
+            return w.Sched.ModelLimit
+                ? new Violation(ViolationKind.ModelLimit, ModelLimits.Name, w.ExitMessage ?? "")
+                : new Violation(ViolationKind.Exit, ExitKinds.KernelName(w.Sched.ExitKind), w.ExitMessage ?? "");
         foreach (var inv in _safety)
         {
             var msg = inv.Check(_m, out var site);
@@ -143,7 +145,11 @@ public sealed class StateChecker
                 _m.Step(next);
                 if (startsRound && w.Actors[next].RoundsLeft == 0) owed[_m.Actor(next).Cpu] = false; // __schedule() consumed it
                 cur = next;
-                if (w.Sched.ExitKind != ExitKind.None) return null; // the drain left the scenario's behaviours: inconclusive
+                // An exit left the scenario's behaviours (the kernel would move every task to the fair class): nothing
+                // to report. A model limit is different: the drain could not follow the scheduler, so the check is open.
+                if (w.Sched.ModelLimit)
+                    return new Violation(ViolationKind.ModelLimit, ModelLimits.Name, w.ExitMessage ?? "");
+                if (w.Sched.ExitKind != ExitKind.None) return null;
                 Observe(w, ran);
             }
             if (!finished) return null;

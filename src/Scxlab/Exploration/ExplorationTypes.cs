@@ -101,6 +101,11 @@ public sealed class ExploreResult
     public required ExploreStats Stats { get; init; }
     /// <summary>Why the search is incomplete (budget or bound), or null.</summary>
     public string? IncompleteReason { get; init; }
+    /// <summary>
+    /// Paths that ended where the scheduler reached something the model does not cover (<see cref="ViolationKind.ModelLimit"/>),
+    /// one per distinct message with the shortest trace the search saw; any makes the search incomplete.
+    /// </summary>
+    public IReadOnlyList<FoundViolation> ModelLimits { get; init; } = [];
     public IReadOnlyList<string> Notes { get; init; } = [];
     /// <summary>Warning-level findings (<see cref="ViolationKind.Warning"/>) with a trace each; they do not change the verdict.</summary>
     public IReadOnlyList<FoundViolation> Warnings { get; init; } = [];

@@ -170,6 +170,11 @@ public sealed class Explorer
         _stats.Seconds = _clock.Elapsed.TotalSeconds;
         FinishStats(visited);
 
+        // A path that ended at a model limit is a gap in what was covered, not a finding: the verdict cannot be
+        // holds, and it is no violation either (a violation found elsewhere still stands).
+        var limits = _found.Values.Where(f => f.Violation.Kind == ViolationKind.ModelLimit).OrderBy(f => f.Trace.Count).ToList();
+        foreach (var l in limits) _found.Remove(l.Violation.Key);
+        if (limits.Count > 0) _incomplete ??= ModelLimits.Reason([.. limits.Select(l => l.Violation)]);
         var violations = _found.Values.ToList();
         if (violations.Count > 0 && strategy != Strategy.Bfs && _o.ShortestTraces)
         {
@@ -202,6 +207,7 @@ public sealed class Explorer
             Violations = [.. violations.OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)],
             Stats = _stats,
             IncompleteReason = _incomplete,
+            ModelLimits = limits,
             Notes = _notes,
             Warnings = [.. _warnings],
         };

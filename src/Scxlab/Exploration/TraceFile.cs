@@ -70,7 +70,7 @@ public sealed class TraceFile
     {
         var o = new JsonObject { ["kind"] = v.KindName };
         if (v.Kind == ViolationKind.Exit) o["exit"] = v.Name;
-        else o["invariant"] = v.Name;
+        else if (v.Kind != ViolationKind.ModelLimit) o["invariant"] = v.Name;
         o["message"] = v.Message;
         return o;
     }

@@ -55,7 +55,7 @@ public sealed record FuzzFinding(Violation Violation, string Location, long Firs
     public static string DedupKey(Violation v, string location) => v.Kind switch
     {
         ViolationKind.Invariant or ViolationKind.Liveness => $"{v.Name} @ {location}",
-        ViolationKind.Exit or ViolationKind.KernelAssertion or ViolationKind.Warning => $"{v.Name}: {Mask(v.Message)} @ {location}",
+        ViolationKind.Exit or ViolationKind.KernelAssertion or ViolationKind.Warning or ViolationKind.ModelLimit => $"{v.Name}: {Mask(v.Message)} @ {location}",
         _ => throw new System.Diagnostics.UnreachableException($"violation kind {v.Kind}"),
     };
 
@@ -92,6 +92,10 @@ public sealed class FuzzResult
     public double PctBound { get; init; }
     public required IReadOnlyList<FuzzFinding> Findings { get; init; }
     public required IReadOnlyList<FuzzFinding> Warnings { get; init; }
+    /// <summary>Walks that ended where the scheduler reached something the model does not cover (<see cref="ViolationKind.ModelLimit"/>), deduplicated as findings are; any makes the run incomplete.</summary>
+    public IReadOnlyList<FuzzFinding> ModelLimits { get; init; } = [];
+    /// <summary>The run covered less than asked: the budget stopped it, or walks ended at model limits.</summary>
+    public bool Incomplete => StoppedByBudget || ModelLimits.Count > 0;
     public required double Seconds { get; init; }
     /// <summary>Wall-clock seconds until the first finding was recorded (any worker), or null; timing, like <see cref="Seconds"/>.</summary>
     public double? FirstFindingSeconds { get; init; }

@@ -32,7 +32,9 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
         if (root != null)
         {
             // The initial state violates: every schedule would report it before its first step.
-            return Result(0, [new FuzzFinding(root, "initial state", 0, [], 1)], [], 0, 0, 0, 0, new DistinctCounter(), n, depth, k, clock);
+            List<FuzzFinding> at = [new FuzzFinding(root, "initial state", 0, [], 1)];
+            var limit = root.Kind == ViolationKind.ModelLimit;
+            return Result(limit ? null : 0, limit ? [] : at, [], limit ? at : [], 0, 0, 0, 0, new DistinctCounter(), n, depth, k, clock);
         }
 
         var workers = new Worker[jobs];
@@ -51,7 +53,9 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
                 w.Steps += end.Steps;
                 if (end.Steps > w.MaxLen) w.MaxLen = end.Steps;
                 if (end.Truncated) w.Truncated++;
-                if (end.Violation != null && w.Finding(end.Violation, end.Location, i, choices)) w.FirstSeconds ??= clock.Elapsed.TotalSeconds;
+                // A walk that ended at a model limit is cut, not a finding: kept apart, it makes the run incomplete.
+                if (end.Violation is { Kind: ViolationKind.ModelLimit }) w.Finding(w.Limits, end.Violation, end.Location, i, choices);
+                else if (end.Violation != null && w.Finding(w.Findings, end.Violation, end.Location, i, choices)) w.FirstSeconds ??= clock.Elapsed.TotalSeconds;
             }
         }
         if (jobs == 1) RunWorker(0);
@@ -65,11 +69,11 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
         var seen = new DistinctCounter();
         foreach (var w in workers) seen.MergeFrom(w.Seen);
         var first = workers.Select(w => w.FirstSeconds).Where(x => x != null).Min();
-        return Result(first, Merge(workers.Select(w => w.Findings)), Merge(workers.Select(w => w.Warnings), sumHits: false),
+        return Result(first, Merge(workers.Select(w => w.Findings)), Merge(workers.Select(w => w.Warnings), sumHits: false), Merge(workers.Select(w => w.Limits)),
             workers.Sum(w => w.Runs), workers.Sum(w => w.Steps), workers.Sum(w => w.Truncated), workers.Max(w => w.MaxLen), seen, n, depth, k, clock);
     }
 
-    private FuzzResult Result(double? firstSeconds, List<FuzzFinding> findings, List<FuzzFinding> warnings, long runs, long steps, long truncated, int maxLen,
+    private FuzzResult Result(double? firstSeconds, List<FuzzFinding> findings, List<FuzzFinding> warnings, List<FuzzFinding> limits, long runs, long steps, long truncated, int maxLen,
         DistinctCounter seen, int n, int depth, int k, Stopwatch clock) => new()
     {
         Strategy = options.Strategy,
@@ -89,6 +93,7 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
         PctBound = options.Strategy == FuzzStrategy.Pct ? PctLowerBound(n, k, depth) : 0,
         Findings = findings,
         Warnings = warnings,
+        ModelLimits = limits,
         Seconds = clock.Elapsed.TotalSeconds,
         FirstFindingSeconds = firstSeconds,
     };
@@ -157,22 +162,23 @@ public sealed class Fuzzer(ModelConfig config, FuzzOptions options)
         public readonly DistinctCounter Seen = new();
         public readonly Dictionary<string, FuzzFinding> Findings = new(StringComparer.Ordinal);
         public readonly Dictionary<string, FuzzFinding> Warnings = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, FuzzFinding> Limits = new(StringComparer.Ordinal);
         public long Runs, Steps, Truncated;
         public int MaxLen;
 
         public double? FirstSeconds;
 
         /// <summary>Record a finding; true when its key is new to this worker.</summary>
-        public bool Finding(Violation v, string location, long index, List<int> choices)
+        public bool Finding(Dictionary<string, FuzzFinding> into, Violation v, string location, long index, List<int> choices)
         {
             var key = FuzzFinding.DedupKey(v, location);
             // Indices grow within a worker, so the first entry of a key is this worker's lowest index.
-            if (Findings.TryGetValue(key, out var old))
+            if (into.TryGetValue(key, out var old))
             {
-                Findings[key] = old with { Hits = old.Hits + 1 };
+                into[key] = old with { Hits = old.Hits + 1 };
                 return false;
             }
-            Findings[key] = new FuzzFinding(v, location, index, [.. choices], 1);
+            into[key] = new FuzzFinding(v, location, index, [.. choices], 1);
             return true;
         }
 

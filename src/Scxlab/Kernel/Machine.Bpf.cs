@@ -91,6 +91,10 @@ public sealed partial class Machine
         }
         switch (status)
         {
+            case BpfTaskStatus.Faulted when error is ModelLimitException limit:
+                ModelLimit($"{ScxCallbacks.Label(cb)}(): {limit.Message}");
+                EndCallback(ref f, DefaultReturn(ref f));
+                return;
             case BpfTaskStatus.Faulted:
                 var msg = error is KernelErrorException ke
                     ? ke.Message
@@ -501,7 +505,7 @@ public sealed partial class Machine
         }
         // The kernel would allocate one more; the model's table is full. Said as the model's limit, so it is
         // not taken for the scheduler's bug (or for -ENOMEM, which a kernel with memory never returns here).
-        ScxError($"scxlab: no room for user DSQ 0x{dsqId:x}: the model holds {Config.MaxUserDsqs} user DSQs at once (raise bounds: {{ user_dsqs: N }})");
+        ModelLimit($"scxlab: no room for user DSQ 0x{dsqId:x}: the model holds {Config.MaxUserDsqs} user DSQs at once (raise bounds: {{ user_dsqs: N }})");
         return 0;
     }
 
@@ -963,7 +967,7 @@ public sealed partial class Machine
             if (inUse <= a.MaxEntries - N * target) return false;
             why = $"target_free {target} per CPU";
         }
-        ScxError($"scxlab: LRU hash {a.Name}: {inUse} of its {a.MaxEntries} elements in use: from here the kernel's LRU lists may evict an element to make room ({why}), and which one they evict is not modelled (raise max_entries)");
+        ModelLimit($"scxlab: LRU hash {a.Name}: {inUse} of its {a.MaxEntries} elements in use: from here the kernel's LRU lists may evict an element to make room ({why}), and which one they evict is not modelled (raise max_entries)");
         return true;
     }
 

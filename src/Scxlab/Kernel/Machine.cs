@@ -813,7 +813,7 @@ public sealed partial class Machine
     }
 
     /// <summary>scx_exit(): the first caller claims the exit; later calls are ignored. The calling path continues.</summary>
-    internal void ScxExit(ExitKind kind, long code, string message)
+    internal void ScxExit(ExitKind kind, long code, string message, bool modelLimit = false)
     {
         ref var s = ref Sch();
         if (s.ExitKind != ExitKind.None) return;
@@ -821,12 +821,21 @@ public sealed partial class Machine
         s.ExitCode = code;
         s.Aborting = true;
         s.ExitCpu = _actors[_cur].Cpu;
+        s.ModelLimit = modelLimit;
         World.ExitMessage = message;
-        Trace?.Note(_cur, $"scx_exit({ExitKinds.KernelName(kind)}): {message}");
+        Trace?.Note(_cur, modelLimit ? $"not modelled, so the scheduler is stopped here: {message}" : $"scx_exit({ExitKinds.KernelName(kind)}): {message}");
     }
 
     /// <summary>scx_error(sch, fmt, …) ≡ scx_exit(sch, SCX_EXIT_ERROR, 0, fmt, …).</summary>
     internal void ScxError(string message) => ScxExit(ExitKind.Error, 0, message);
+
+    /// <summary>
+    /// The scheduler reached something the model does not cover: it stops as an scx_error() would (nothing runs past
+    /// a point the model cannot follow), and the world says the exit is the model's, not the scheduler's
+    /// (<see cref="SchedState.ModelLimit"/>): the checkers report it as <c>ViolationKind.ModelLimit</c>, which ends the
+    /// path and makes the verdict <c>incomplete</c>, never <c>violation</c>.
+    /// </summary>
+    internal void ModelLimit(string message) => ScxExit(ExitKind.Error, 0, message, modelLimit: true);
 
     internal void Event(ScxEvent e) => World.Events[(int)e]++;
 }

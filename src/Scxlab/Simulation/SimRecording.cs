@@ -76,6 +76,12 @@ public sealed class SimRecording
             var f = m.StepFindings[0];
             Finding = new Violation(ViolationKind.KernelAssertion, f.Check, f.Message);
         }
+        else if (m.World.Sched.ModelLimit)
+        {
+            NotReproducible = $"the run reached something the model does not cover ({m.World.ExitMessage}): there is no finding to save";
+            FindingAtNs = now;
+            return;
+        }
         else if (m.World.Sched.ExitKind != ExitKind.None)
             Finding = new Violation(ViolationKind.Exit, ExitKinds.KernelName(m.World.Sched.ExitKind), m.World.ExitMessage ?? "");
         if (Finding != null) FindingAtNs = now;

@@ -53,6 +53,7 @@ public static class SimReport
         Row("watchdog stalls", r => r.WatchdogStalls.ToString(Inv));
         Row("scheduler exits", r => r.Exits.Count == 0 ? "none" : string.Join("; ", r.Exits.Select(e => $"{e.Kind} at {Durations.Format(e.AtNs)}")));
         Row("kernel assertions", r => r.Findings.Count == 0 ? "none" : string.Join("; ", r.Findings.Select(f => $"{f.Check} ×{f.Count}")));
+        if (runs.Any(r => r.ModelLimit != null)) Row("not modelled", r => r.ModelLimit is { } l ? $"stopped at {Durations.Format(l.AtNs)}" : "none");
         if (runs.Any(r => r.AfterExit != null)) AfterExitRows(runs, Row);
         Row("model steps", r => r.Steps.ToString(Inv));
         Row("events/s (wall)", r => r.EventsPerSecond.ToString("N0", Inv));
@@ -116,6 +117,8 @@ public static class SimReport
                 sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}{(seeds.Count > 1 ? $" seed {r.Seed}" : "")}] scheduler exit at {Durations.Format(e.AtNs)} ({e.AtNs} ns virtual): {e.Kind}: {e.Message}\n");
             foreach (var f in r.Findings)
                 sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}{(seeds.Count > 1 ? $" seed {r.Seed}" : "")}] {f.Check} ×{f.Count}, first at {Durations.Format(f.FirstAtNs)}: {f.FirstMessage}\n");
+            if (r.ModelLimit is { } l)
+                sb.Append(CultureInfo.InvariantCulture, $"[{r.Protocol}{(seeds.Count > 1 ? $" seed {r.Seed}" : "")}] not modelled at {Durations.Format(l.AtNs)} ({l.AtNs} ns virtual): {l.Message}; the model stopped the scheduler there, so the run is incomplete from then on (not a scheduler exit)\n");
         }
         return sb.ToString();
     }
@@ -199,8 +202,9 @@ public static class SimReport
             j.WriteString("schema", Reporting.JsonContract.SchemaId("simulate"));
             j.WriteString("scxlab_version", Reporting.JsonContract.ToolVersion);
             // A simulation samples one timeline per run: nothing seen is "none-found", never "holds".
-            j.WriteString("verdict", violated ? Reporting.JsonContract.Violation : Reporting.JsonContract.NoneFound);
-            j.WriteBoolean("complete", true);
+            var limited = runs.Any(r => r.ModelLimit != null);
+            j.WriteString("verdict", violated ? Reporting.JsonContract.Violation : limited ? Reporting.JsonContract.Incomplete : Reporting.JsonContract.NoneFound);
+            j.WriteBoolean("complete", !limited);
             j.WriteString("scenario", workload);
             j.WriteString("protocol", string.Join(",", runs.Select(r => r.Protocol)));
             j.WriteString("policy", runs[0].Policy);
@@ -286,6 +290,14 @@ public static class SimReport
             j.WriteEndObject();
         }
         else j.WriteNull("after_exit");
+        if (r.ModelLimit is { } limit)
+        {
+            j.WriteStartObject("model_limit");
+            j.WriteNumber("at_ns", limit.AtNs);
+            j.WriteString("message", limit.Message);
+            j.WriteEndObject();
+        }
+        else j.WriteNull("model_limit");
         j.WriteStartArray("exits");
         foreach (var e in r.Exits)
         {

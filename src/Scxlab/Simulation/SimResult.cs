@@ -94,6 +94,11 @@ public sealed class SimResult
     public long FallbackDsqUses => KernelEvents["FallbackDsqUse"];
     public long FallbackReenqueues => KernelEvents["FallbackReenq"];
     public required IReadOnlyList<SimExit> Exits { get; init; }
+    /// <summary>
+    /// Where the scheduler reached something the model does not cover (kind <c>not-modelled</c>): the model stopped it
+    /// there as an exit would, so the run is <c>incomplete</c> from that time on; not a scheduler exit, not a finding.
+    /// </summary>
+    public SimExit? ModelLimit { get; init; }
     public long WatchdogStalls => Exits.Count(e => e.Kind == "SCX_EXIT_ERROR_STALL");
     public required IReadOnlyList<SimFinding> Findings { get; init; }
     public required long AffinityChanges { get; init; }

@@ -132,6 +132,7 @@ public sealed class Simulator
     private readonly int[] _rqMax = new int[2];
     private readonly long[] _migrations = new long[2], _ctxsw = new long[2], _preempt = new long[2], _affChanges = new long[2], _wakeups = new long[2];
     private readonly List<SimExit> _exits = [];
+    private SimExit? _modelLimit;
     private bool _exitSeen;
     private long _exitAt = -1;                        // virtual time of the first exit, -1 = none
     private bool[]? _aliveAtExit;                      // tasks started and not exited at the exit (fairness of the sched_ext part)
@@ -1189,8 +1190,18 @@ public sealed class Simulator
         _eventsAtExit = (long[])w.Events.Clone();
         var kind = ExitKinds.KernelName(w.Sched.ExitKind);
         var msg = w.ExitMessage ?? "";
-        _exits.Add(new SimExit(_now, kind, msg));
-        _trace?.Instant(-1, _now, $"scheduler exit: {kind}", msg);
+        if (w.Sched.ModelLimit)
+        {
+            // Not the scheduler's outcome: the model stopped it where it could not follow. The run goes on as after
+            // an exit (so the timeline stays whole), and the result says what was not covered.
+            _modelLimit = new SimExit(_now, Checks.ModelLimits.Name, msg);
+            _trace?.Instant(-1, _now, "not modelled: the scheduler was stopped", msg);
+        }
+        else
+        {
+            _exits.Add(new SimExit(_now, kind, msg));
+            _trace?.Instant(-1, _now, $"scheduler exit: {kind}", msg);
+        }
         // scx_disable_workfn(): every task returns to the fair class and the run goes on.
         ScheduleActor(_helper, _now + Cost(_c.SyscallEntryNs));
     }
@@ -1253,6 +1264,7 @@ public sealed class Simulator
             TaskRuntimes = scx.TaskRuntimes,
             KernelEvents = scx.KernelEvents,
             Exits = _exits,
+            ModelLimit = _modelLimit,
             Findings = _findings.OrderBy(kv => kv.Value.At).Select(kv => new SimFinding(kv.Key, kv.Value.Msg, kv.Value.At, kv.Value.Count)).ToList(),
             AffinityChanges = scx.AffinityChanges,
             Wakeups = scx.Wakeups,

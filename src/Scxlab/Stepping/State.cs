@@ -127,6 +127,11 @@ public struct SchedState
     public bool Aborting;
     public bool Disabled;          // the helper finished scx_disable_workfn
     public bool WarnedZeroSlice;   // sch->warned_zero_slice: the pick-time zero-slice warning was printed
+    /// <summary>
+    /// Not kernel state: the exit above was raised because the scheduler reached something the model does not cover
+    /// (<see cref="Scxlab.Kernel.Machine.ModelLimit"/>), so it is no outcome of the scheduler and no verdict rests on it.
+    /// </summary>
+    public bool ModelLimit;
     public int BypassDepth;
     public long Clock;             // virtual ns (simulator); 0 in exploration
     public ulong Rng;              // bpf_get_prandom_u32 state

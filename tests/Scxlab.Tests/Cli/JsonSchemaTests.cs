@@ -59,6 +59,26 @@ public class JsonSchemaTests
     }
 
     [Fact]
+    public void Should_MatchItsSchema_When_ARunMeetsAModelLimit()
+    {
+        // programs/not_modelled.bpf.c, mode 3: every dispatch reaches something the model does not cover.
+        var obj = Scxlab.Tests.BpfObject.BpfExamples.CompileProgram("not_modelled.bpf.c", "v3");
+        foreach (var (kind, args) in new (string, string[])[]
+        {
+            ("check", ["check", "seed-race-r1", "--policy", obj, "--rodata", "mode=3", "--json"]),
+            ("fuzz", ["fuzz", "seed-race-r1", "--policy", obj, "--rodata", "mode=3", "--runs", "5", "--json"]),
+            ("simulate", ["simulate", "mixed", "--policy", obj, "--rodata", "mode=3", "--cpus", "2", "--duration", "20ms", "--json"]),
+        })
+        {
+            var r = CliResult.Run(args);
+            Assert.True(r.ExitCode == 4, $"{kind}: exit {r.ExitCode}: {r.Stderr}");
+            var o = JsonNode.Parse(r.Stdout)!;
+            AssertValid(kind, o);
+            Assert.Equal("incomplete", (string?)o["verdict"]);
+        }
+    }
+
+    [Fact]
     public void Should_MatchTheFuzzSchema_When_MergeCombinesShards()
     {
         var dir = Directory.CreateTempSubdirectory("scxlab-merge-schema-").FullName;
