@@ -402,7 +402,18 @@ public class BpfContext
 
     // ---- maps ----
 
-    public BpfCall<bool> Push(MapHandle m, long value) => Run(CallKind.MapPush, m.Id, value, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.MapPush, (int)a, b, 0)) ? Ready(v != 0) : default;
+    public BpfCall<bool> Push(MapHandle m, long value) => Push(m, value, replace: false);
+
+    /// <summary>
+    /// bpf_map_push_elem(): false when the map is full (-E2BIG), unless <paramref name="replace"/> (BPF_EXIST), which
+    /// drops the oldest element to make room, as queue_stack_maps.c does.
+    /// </summary>
+    public BpfCall<bool> Push(MapHandle m, long value, bool replace) =>
+        Run(CallKind.MapPush, m.Id + (replace ? ReplaceBit : 0), value, out var v,
+            static (c, a, b) => c.M.KfMap(c, CallKind.MapPush, (int)(a & ~ReplaceBit), b, (a & ReplaceBit) != 0 ? 1 : 0)) ? Ready(v != 0) : default;
+
+    /// <summary>Push's BPF_EXIST, carried beside the map id in the call's first argument (which the replay log compares).</summary>
+    private const long ReplaceBit = 1L << 32;
     public BpfCall<MapValue> Pop(MapHandle m) => RunValue(CallKind.MapPop, m.Id, 0, 0);
     public BpfCall<MapValue> Peek(MapHandle m) => RunValue(CallKind.MapPeek, m.Id, 0, 0);
     public BpfCall<bool> ListRemove(MapHandle m, long value) => Run(CallKind.ListRemove, m.Id, value, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.ListRemove, (int)a, b, 0)) ? Ready(v != 0) : default;

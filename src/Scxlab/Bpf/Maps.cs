@@ -64,11 +64,20 @@ public sealed class MapBuilder
 /// <summary>The map operations over the arena: pure functions of the words, shared by kfuncs and checks.</summary>
 public static class MapOps
 {
-    public static bool Push(Span<long> m, MapHandle h, long v)
+    /// <param name="replace">BPF_EXIST: a full queue or stack drops its oldest element to make room (queue_stack_maps.c
+    /// advances its tail), so the push succeeds.</param>
+    public static bool Push(Span<long> m, MapHandle h, long v, bool replace = false)
     {
         ref var head = ref m[h.Offset];
         ref var count = ref m[h.Offset + 1];
-        if (count >= h.Capacity) return false; // -E2BIG
+        if (count >= h.Capacity)
+        {
+            if (!replace) return false; // -E2BIG
+            // The oldest element, for a queue and a stack alike, is at head.
+            m[h.Offset + 2 + (int)head] = 0;
+            head = (head + 1) % h.Capacity;
+            count--;
+        }
         var slot = (int)((head + count) % h.Capacity);
         m[h.Offset + 2 + slot] = v;
         count++;

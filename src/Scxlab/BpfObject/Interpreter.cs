@@ -24,6 +24,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     internal static long TotalInstructions;
 
     private const long ENOENT = 2, E2BIG = 7, EINVAL = 22, EEXIST = 17;
+    private const ulong BPF_NOEXIST = 1, BPF_EXIST = 2; // map update flags (uapi bpf.h)
 
     private BpfObjectFile Obj => obj;
 
@@ -84,7 +85,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             // Everything up to the next instruction that touches the model runs in a plain loop (no awaits).
             pc = RunLocal(pc, r, stack, ref executed);
             if ((uint)pc >= (uint)code.Length) throw Fault(Math.Max(0, pc - 1), "jump out of range");
-            if (++executed > InsnBudget) throw Fault(pc, $"executed more than {InsnBudget} instructions (the verifier would reject an unbounded loop)");
+            if (++executed > InsnBudget) throw NotModelled(pc, $"executed more than {InsnBudget} instructions in one callback, more than the model follows (the verifier rejects an unbounded loop; a bounded one this long the model does not run)");
             var i = code[pc];
             ctx.SourcePc = pc;
             var cls = i.Op & 7;
@@ -852,9 +853,11 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             {
                 var mi = MapIndex(r[1], pc, "bpf_map_push_elem");
                 var m = obj.Maps[mi];
-                if (r[3] != 0) throw NotModelled(pc, "bpf_map_push_elem: flags other than 0 (BPF_EXIST) are not modelled");
+                // queue_stack_maps.c: BPF_NOEXIST or an unknown flag is -EINVAL; BPF_EXIST replaces the oldest when full.
+                var flags = r[3];
+                if ((flags & BPF_NOEXIST) != 0 || flags > BPF_EXIST) return -EINVAL;
                 var v = await ReadValue(ctx, r[2], m.ValueSize, stack, pc);
-                return await ctx.Push(maps[mi], v) ? 0 : -E2BIG;
+                return await ctx.Push(maps[mi], v, replace: flags == BPF_EXIST) ? 0 : -E2BIG;
             }
             case Helpers.MapPopElem:
             case Helpers.MapPeekElem:

@@ -55,7 +55,10 @@ public sealed partial class Machine
         var recorded = (Act.LogLen - f.LogStart) / 2;
         if (live && recorded >= Config.CallBudget)
         {
-            ScxExit(ExitKind.Error, 0, $"{ScxCallbacks.Label(cb)}() exceeded its step budget ({Config.CallBudget} calls; a model bound: bounds: {{ call_budget: N }})");
+            // A BPF program always ends (the verifier bounds it), so there the budget is only the model's bound: a gap in
+            // coverage. A C# policy may loop forever, which the kernel would not load: there it is the policy's fault.
+            ScxExit(ExitKind.Error, 0, $"{ScxCallbacks.Label(cb)}() exceeded its step budget ({Config.CallBudget} calls; a model bound: bounds: {{ call_budget: N }})",
+                modelLimit: Ops is BpfObject.BpfObjectPolicy);
             EndCallback(ref f, DefaultReturn(ref f));
             return;
         }
@@ -987,7 +990,7 @@ public sealed partial class Machine
                 case CallKind.MapPush:
                     TouchMap(mapId, true);
                     Expect(h, k, MapKind.Queue, MapKind.Stack, MapKind.List);
-                    return MapOps.Push(m, h, key) ? 1 : 0;
+                    return MapOps.Push(m, h, key, replace: value != 0) ? 1 : 0;
                 case CallKind.ListRemove:
                     TouchMap(mapId, true);
                     Expect(h, k, MapKind.List, MapKind.List, MapKind.List);

@@ -12,7 +12,7 @@ namespace Scxlab.Tests.BpfObject;
 
 /// <summary>
 /// programs/not_modelled.bpf.c: a scheduler that reaches something the model has no semantics for
-/// (bpf_map_push_elem with BPF_EXIST). That is a gap in what the model covers, not a bug of the scheduler: every
+/// (scx_bpf_pick_idle_cpu() on a struct bpf_cpumask). That is a gap in what the model covers, not a bug of the scheduler: every
 /// driver ends the path there and reports <c>incomplete</c> with the model's message, never a violation; a real
 /// violation on another path still stands.
 /// </summary>
@@ -59,7 +59,7 @@ public class ModelLimitTests
         Assert.Empty(r.Violations);
         var limit = Assert.Single(r.ModelLimits);
         Assert.Equal(ViolationKind.ModelLimit, limit.Violation.Kind);
-        Assert.Contains("bpf_map_push_elem: flags other than 0 (BPF_EXIST) are not modelled", limit.Violation.Message);
+        Assert.Contains("scx_bpf_pick_idle_cpu: only p->cpus_ptr masks are modelled", limit.Violation.Message);
         Assert.Contains("does not cover", r.IncompleteReason);
         Assert.NotEmpty(limit.Trace);
     }
@@ -120,7 +120,7 @@ public class ModelLimitTests
         Assert.Empty(r.Exits);
         Assert.Empty(r.Findings);
         var limit = Assert.IsType<SimExit>(r.ModelLimit);
-        Assert.Contains("are not modelled", limit.Message);
+        Assert.Contains("are modelled", limit.Message);
     }
 
     [Fact]
@@ -152,5 +152,14 @@ public class ModelLimitTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void Should_DropTheOldest_When_APushWithBpfExistFindsTheQueueFull()
+    {
+        // queue_stack_maps.c: a full queue refuses a plain push (-E2BIG = -7); BPF_EXIST advances the tail over the
+        // oldest (1) and succeeds; BPF_NOEXIST is -EINVAL (-22). What is left: 2, then 3, then nothing (-ENOENT = -2).
+        var r = Explore(4);
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: full=-7 replaced=0 noexist=-22 x=2 y=3 empty=-2", Assert.Single(r.Violations).Violation.ToString());
     }
 }

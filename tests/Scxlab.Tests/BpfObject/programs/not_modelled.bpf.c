@@ -1,12 +1,14 @@
 /* not_modelled: a FIFO of pids whose programs, as rodata mode says, reach something the model does not cover
- * (bpf_map_push_elem with BPF_EXIST, which the kernel's queue maps refuse or honour but the model has no
- * semantics for): mode 1 from ops.enqueue (so at boot), mode 2 from ops.dispatch on CPU 0 while ops.dispatch
- * on CPU 1 calls scx_bpf_error() (a real exit on other paths), mode 3 from ops.dispatch on every CPU.
+ * (scx_bpf_pick_idle_cpu() on a struct bpf_cpumask, which the kernel allows; the model picks among a task's
+ * allowed CPUs only): mode 1 from ops.enqueue (so at boot), mode 2 from ops.dispatch
+ * on CPU 0 while ops.dispatch on CPU 1 calls scx_bpf_error() (a real exit on other paths), mode 3 from
+ * ops.dispatch on every CPU. With mode 4, a full FIFO takes a push with BPF_EXIST by dropping its oldest pid.
  * Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
 
+#define BPF_NOEXIST 1
 #define BPF_EXIST 2
 
 struct {
@@ -15,13 +17,53 @@ struct {
 	__type(value, s32);
 } fifo SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 2);
+	__type(value, s32);
+} ring SEC(".maps");
+
 const volatile u32 mode;
+
+struct bpf_cpumask { u64 opaque; };
+struct bpf_cpumask *bpf_cpumask_create(void) __ksym;
+void bpf_cpumask_release(struct bpf_cpumask *cpumask) __ksym;
+
+static void unmodelled(struct task_struct *p)
+{
+	struct bpf_cpumask *mask = bpf_cpumask_create();
+
+	if (!mask)
+		return;
+	scx_bpf_pick_idle_cpu((const struct cpumask *)mask, 0);
+	bpf_cpumask_release(mask);
+}
 
 SCX_OPS2(void, nm_enqueue, struct task_struct *, p, u64, enq_flags)
 {
-	s32 pid = p->pid;
+	s32 pid = p->pid, a = 1, b = 2, c = 3, x = 0, y = 0, z = 0;
+	s64 full, replaced, noexist;
 
-	if (bpf_map_push_elem(&fifo, &pid, mode == 1 ? BPF_EXIST : 0))
+	if (mode == 1)
+		unmodelled(p);
+	if (mode == 4) {
+		bpf_map_push_elem(&ring, &a, 0);
+		bpf_map_push_elem(&ring, &b, 0);
+		full = bpf_map_push_elem(&ring, &c, 0);
+		replaced = bpf_map_push_elem(&ring, &c, BPF_EXIST);
+		noexist = bpf_map_push_elem(&ring, &c, BPF_NOEXIST);
+		bpf_map_pop_elem(&ring, &x);
+		bpf_map_pop_elem(&ring, &y);
+		z = bpf_map_pop_elem(&ring, &z);
+		{
+			static const char fmt[] = "full=%lld replaced=%lld noexist=%lld x=%d y=%d empty=%d";
+			u64 r[6] = { full, replaced, noexist, x, y, z };
+
+			scx_bpf_exit_bstr(0, (char *)fmt, r, sizeof(r));
+		}
+		return;
+	}
+	if (bpf_map_push_elem(&fifo, &pid, 0))
 		scx_bpf_error("fifo full");
 }
 
@@ -32,17 +74,19 @@ SCX_OPS2(void, nm_dispatch, s32, cpu, struct task_struct *, prev)
 
 	if (bpf_map_pop_elem(&fifo, &pid))
 		return;
-	if ((mode == 2 && cpu == 0) || mode == 3) {
-		bpf_map_push_elem(&fifo, &pid, BPF_EXIST);
-		return;
-	}
-	if (mode == 2 && cpu == 1) {
-		scx_bpf_error("boom on cpu 1");
-		return;
-	}
 	p = bpf_task_from_pid(pid);
 	if (!p)
 		return;
+	if ((mode == 2 && cpu == 0) || mode == 3) {
+		unmodelled(p);
+		bpf_task_release(p);
+		return;
+	}
+	if (mode == 2 && cpu == 1) {
+		bpf_task_release(p);
+		scx_bpf_error("boom on cpu 1");
+		return;
+	}
 	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, 0);
 	bpf_task_release(p);
 }
