@@ -566,7 +566,12 @@ public sealed class DispatchContext : EnqueueContext
     public BpfCall<int> DispatchNrSlots() => Run(CallKind.DispatchNrSlots, 0, 0, out var v, static (c, _, _) => c.M.KfDispatchNrSlots(c)) ? new BpfCall<int>((int)v) : default;
     public BpfCall<bool> DispatchCancel() => Run(CallKind.DispatchCancel, 0, 0, out var v, static (c, _, _) => c.M.KfDispatchCancel(c)) ? new BpfCall<bool>(true) : default;
     /// <summary><c>scx_bpf_dsq_move_to_local(dsq_id)</c>: flush the buffer, then consume one task this CPU can run.</summary>
-    public BpfCall<bool> DsqMoveToLocal(ulong dsqId) => Deferred(CallKind.DsqMoveToLocal, (long)dsqId, 0, 0, 0, 0, static v => v != 0);
+    public BpfCall<bool> DsqMoveToLocal(ulong dsqId) => DsqMoveToLocal(dsqId, EnqFlags.None);
+    /// <summary>
+    /// v7.1's <c>scx_bpf_dsq_move_to_local(dsq_id, enq_flags)</c> (<c>___v2</c>): the consumed task is inserted with
+    /// <paramref name="enqFlags"/> (<see cref="EnqFlags.Immed"/>: it runs now or goes back to ops.enqueue).
+    /// </summary>
+    public BpfCall<bool> DsqMoveToLocal(ulong dsqId, EnqFlags enqFlags) => Deferred(CallKind.DsqMoveToLocal, (long)dsqId, (long)enqFlags, 0, 0, 0, static v => v != 0);
     public static DsqIter DsqIterBegin(ulong dsqId) => new(dsqId, 0, -1, false);
     /// <summary><c>scx_bpf_dsq_move(it, p, dsq_id, enq_flags)</c>.</summary>
     /// <remarks>

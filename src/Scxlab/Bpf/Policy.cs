@@ -25,6 +25,8 @@ public enum OpsFlags : long
     EnqMigrationDisabled = 1L << 4,// SCX_OPS_ENQ_MIGRATION_DISABLED
     /// <summary>Per-node idle cpumasks: the model has one node, so this only decides which idle kfuncs are allowed.</summary>
     BuiltinIdlePerNode = 1L << 6,  // SCX_OPS_BUILTIN_IDLE_PER_NODE
+    /// <summary>7.1: every insert into a local DSQ through a kfunc (insert, move, move_to_local) is SCX_ENQ_IMMED.</summary>
+    AlwaysEnqImmed = 1L << 7,      // SCX_OPS_ALWAYS_ENQ_IMMED
 }
 
 /// <summary>Wake flags passed to ops.select_cpu (<c>SCX_WAKE_*</c>).</summary>

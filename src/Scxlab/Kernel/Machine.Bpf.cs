@@ -310,7 +310,7 @@ public sealed partial class Machine
             CallKind.TaskRuntime => t.Runtime,
             // SCX_TASK_QUEUED/RESET_RUNNABLE_AT/DEQD_FOR_SLEEP and the reenqueue reason as the paths keep them (not the model-only
             // custody bit), and the task state at SCX_TASK_STATE_SHIFT: SCX_TASK_ENABLED while on sched_ext.
-            CallKind.TaskScxFlags => (long)(t.Flags & (TaskFlags.Queued | TaskFlags.ResetRunnableAt | TaskFlags.DeqdForSleep | TaskFlags.ReenqReasonMask))
+            CallKind.TaskScxFlags => (long)(t.Flags & (TaskFlags.Queued | TaskFlags.ResetRunnableAt | TaskFlags.DeqdForSleep | TaskFlags.Immed | TaskFlags.ReenqReasonMask))
                 | (t.Class == SchedClass.Ext ? ScxTaskEnabled << ScxTaskStateShift : 0),
             _ => throw new System.Diagnostics.UnreachableException($"task field {k}"),
         };
@@ -349,6 +349,7 @@ public sealed partial class Machine
             ScxError($"invalid enq_flags 0x{enqFlags:x}");
             return 0;
         }
+        if (!VetEnqFlags(dsqId, ref enqFlags)) return 0;
         ref var t = ref Tk(p);
         if (cookie != 0 && !CookieInsertCheck(p, cookie)) return 0;
         // ≤7.1: slice and vtime are written at once, even if the dispatch is later discarded.
@@ -568,7 +569,7 @@ public sealed partial class Machine
             ScxError($"invalid CPU {cpu}");
             return 0;
         }
-        Rq(cpu).ReenqRequested = 1;
+        ScheduleReenqLocal(cpu, ReenqRequest.Any);
         return 1;
     }
 
@@ -1139,8 +1140,10 @@ public sealed partial class Machine
             {
                 // scx_bpf_dsq_move_to_local(): flush_dispatch_buf() first, then find_user_dsq() (which
                 // knows no built-in DSQ, SCX_DSQ_GLOBAL included); both happen in the kernel path.
+                // ___v2's enq_flags are vetted as for SCX_DSQ_LOCAL (so SCX_ENQ_IMMED is always allowed there).
+                if (!VetEnqFlags(DsqId.Local, ref b)) return false;
                 cbf.I1 = (int)k;
-                PushDsqMoveToLocal(cpu, (ulong)a); // the source DSQ id is resolved after the flush
+                PushDsqMoveToLocal(cpu, (ulong)a, b); // the source DSQ id is resolved after the flush
                 return true;
             }
             case CallKind.DsqMove:
@@ -1150,6 +1153,7 @@ public sealed partial class Machine
                 // without an error ("if (unlikely(!src_dsq)) return false", docs/ext-c-notes.md §15).
                 var src = FindUserDsq((ulong)d);
                 if (src < 0) return false;
+                if (!VetEnqFlags((ulong)b, ref c)) return false;
                 // "If the BPF scheduler keeps calling this function repeatedly, it can cause similar
                 // live-lock conditions as consume_dispatch_q()": nothing is moved once aborting.
                 if (SchR().Aborting) return false;

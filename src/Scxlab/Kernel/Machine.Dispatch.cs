@@ -223,6 +223,8 @@ public sealed partial class Machine
                 // granularity ends a step between the two stores.
                 // (Frozen when ops.update_idle turned built-in idle tracking off.)
                 if (BuiltinIdle) rq.Idle = next < 0;
+                // rq->next_class becomes the picked task's class (rq_is_open() reads it).
+                rq.NextClassExt = IsScx(next);
                 // Between the two stores next is off its DSQ and not yet rq->curr: this path carries it
                 // (the frame's task names it for the ownership check, and only until PublishCurr).
                 f.Task = next;
@@ -532,9 +534,15 @@ public sealed partial class Machine
                 Return(0);
                 return;
             case BalanceOneAt.HasTask:
-                Rq(c).Flags &= ~RqFlags.InBalance;
+            {
+                // has_tasks: curr's slice may have been extended while rq_is_open() said yes, or a HEAD task went in
+                // front of an IMMED one: with more than one task queued, the IMMED ones are re-enqueued after the pick.
+                ref var rq = ref Rq(c);
+                if (DqR(LocalSlot(c)).Nr > 1 && rq.NrImmed != 0) ScheduleReenqLocal(c, 0);
+                rq.Flags &= ~RqFlags.InBalance;
                 Return(1);
                 return;
+            }
             default:
                 throw new System.Diagnostics.UnreachableException($"balance_one resume point {f.Pc}");
         }
@@ -571,6 +579,8 @@ public sealed partial class Machine
         Done = 2,
         /// <summary>kick_sync bumped (its own step when ops.stopping follows): call ops.stopping(p, true).</summary>
         CallStopping = 3,
+        /// <summary>A preempted IMMED task's do_enqueue_task(SCX_ENQ_REENQ) returned: clear its reason.</summary>
+        AfterPreemptedReenq = 4,
     }
 
     private void CallPutPrevTask(ref Frame caller, int returnPc, int p, int cpu, int next)
@@ -615,6 +625,13 @@ public sealed partial class Machine
                 ref var t = ref Tk(p);
                 if (t.Slice > 0 && !Bypassing)
                 {
+                    if ((t.Flags & TaskFlags.Immed) != 0)
+                    {
+                        // 7.1: an IMMED task is never put back silently: ops.enqueue gets it with reason PREEMPTED.
+                        t.Flags = (t.Flags & ~TaskFlags.ReenqReasonMask) | TaskFlags.ReenqPreempted;
+                        CallDoEnqueueTask(ref f, (int)PutPrevTaskAt.AfterPreemptedReenq, p, c, (long)EnqFlags.Reenq, -1);
+                        return;
+                    }
                     // Preempted by a higher class: back to the head of the local DSQ.
                     CallDispatchEnqueue(ref f, (int)PutPrevTaskAt.Done, LocalSlot(c), p, (long)EnqFlags.Head);
                     return;
@@ -622,6 +639,9 @@ public sealed partial class Machine
                 CallDoEnqueueTask(ref f, (int)PutPrevTaskAt.Done, p, c, pp.Next == -1 && (Ops.Flags & OpsFlags.EnqLast) != 0 ? (long)EnqFlags.Last : 0, -1);
                 return;
             }
+            case PutPrevTaskAt.AfterPreemptedReenq:
+                Tk(p).Flags &= ~TaskFlags.ReenqReasonMask;
+                goto case PutPrevTaskAt.Done;
             case PutPrevTaskAt.Done:
                 Return();
                 return;
@@ -1177,6 +1197,8 @@ public sealed partial class Machine
     {
         /// <summary>scx_bpf_dsq_move_to_local()'s dsq_id, resolved by find_user_dsq() after the flush.</summary>
         [FieldOffset(0)] public ulong SrcDsqId;
+        /// <summary>consume_dispatch_q()'s enq_flags: ___v2's (vetted), 0 for the kernel's own consumes.</summary>
+        [FieldOffset(8)] public long EnqFlags;
         /// <summary>consume_remote_task(): the task being taken from another rq.</summary>
         [FieldOffset(24)] public int RemoteTask;
         /// <summary>consume_remote_task(): that task's rq (src_rq), locked after the unlink.</summary>
@@ -1218,13 +1240,14 @@ public sealed partial class Machine
     /// scx_bpf_dsq_move_to_local() as a kernel path of its own (for the deferred-kfunc start in
     /// Machine.Bpf.cs, which writes the same fields through the registers today).
     /// </summary>
-    private void PushDsqMoveToLocal(int cpu, ulong dsqId)
+    private void PushDsqMoveToLocal(int cpu, ulong dsqId, long enqFlags)
     {
         ref var f = ref Push(PathId.ConsumeDispatchQ);
         f.Cpu = cpu;
         f.Dsq = -1;
         ref var cq = ref f.Locals<ConsumeDispatchQLocals>();
         cq.SrcDsqId = dsqId;
+        cq.EnqFlags = enqFlags;
         cq.Kfunc = 1;
         f.Pc = (int)ConsumeDispatchQAt.KfuncEntry;
     }
@@ -1274,7 +1297,7 @@ public sealed partial class Machine
                         // locked (its local_dsq_post_enq() runs ops.dequeue there); unlocked after (AfterLocalMove).
                         Unlink(t);
                         p.Dsq = -1;
-                        CallDispatchEnqueue(ref f, (int)ConsumeDispatchQAt.AfterLocalMove, LocalSlot(c), t, 0);
+                        CallDispatchEnqueue(ref f, (int)ConsumeDispatchQAt.AfterLocalMove, LocalSlot(c), t, cq.EnqFlags);
                         return;
                     }
                     if (TaskCanRunOnRemoteRq(t, c, enforce: false))
@@ -1303,7 +1326,7 @@ public sealed partial class Machine
                     KernelAssert("WARN_ON_ONCE(src_rq != task_rq(p))", $"unlink_dsq_and_lock_src_rq: {TaskName(t)} held by CPU{c} moved from CPU{src} to CPU{TkR(t).Cpu}");
                 if (TkR(t).HoldingCpu == c && TkR(t).Cpu == src)
                 {
-                    CallMoveRemoteTaskToLocalDsq(ref f, (int)ConsumeDispatchQAt.Found, t, src, c, 0);
+                    CallMoveRemoteTaskToLocalDsq(ref f, (int)ConsumeDispatchQAt.Found, t, src, c, cq.EnqFlags);
                     return;
                 }
                 // Lost to a dequeue: back to our rq and start over.

@@ -47,6 +47,7 @@ public sealed partial class Machine
         p.Next = p.Prev = -1;
         p.ListOn = -1;
         d.Nr--;
+        if ((p.Flags & TaskFlags.Immed) != 0 && IsLocalSlot(slot)) DsqDecNrImmed(LocalSlotCpu(slot), t);
         if (p.OnPriq)
         {
             d.PriqCount--;

@@ -151,6 +151,9 @@ public sealed partial class Machine
                         rq.StopperPending = true;
                         rq.StopperTask = p;
                         rq.NeedResched = true;
+                        // The stopper's wakeup_preempt() reaches ext's (SCX is next here): IMMED tasks waiting on the
+                        // local DSQ cannot run now, so they go back (wakeup_preempt_scx()).
+                        if (rq.NextClassExt && rq.NrImmed != 0) ScheduleReenqLocal(t.Cpu, 0);
                         sc.WaitsForStopper = true;
                         sc.StopperCpu = t.Cpu;
                     }
@@ -396,6 +399,8 @@ public sealed partial class Machine
             }
             case WakeupAt.AfterEnqueue:
                 if (RqR(wk.TargetCpu).Curr < 0) Rq(wk.TargetCpu).NeedResched = true; // wakeup_preempt on an idle CPU
+                // wakeup_preempt(): an SCX wakee raises rq->next_class to ext (from idle or fair).
+                if (TkR(p).Class == SchedClass.Ext) Rq(wk.TargetCpu).NextClassExt = true;
                 UnlockRq(wk.TargetCpu);
                 UnlockPi(p);
                 // task_woken_scx() runs the deferred direct dispatch right away on this CPU's behalf.
@@ -588,6 +593,9 @@ public sealed partial class Machine
 
     // ---------------------------------------------------------------- reenq_local() / fallback drain
 
+    /// <summary>SCX_REENQ_LOCAL_MAX_REPEAT: local re-enqueue passes in a row before the kernel calls it a scheduler bug.</summary>
+    private const int ReenqLocalMaxRepeat = 256;
+
     /// <summary>Which re-enqueue a reenq_local() frame runs.</summary>
     private enum ReenqMode
     {
@@ -609,6 +617,21 @@ public sealed partial class Machine
         /// <summary>Tasks moved to the private list so far (the kfunc's return value).</summary>
         [FieldOffset(24)] public int Count;
         [FieldOffset(32)] public ReenqMode Mode;
+        /// <summary>reenq_local()'s reenq_flags: SCX_REENQ_ANY, and the pass's SCX_REENQ_TSR_RQ_OPEN / TSR_NOT_FIRST.</summary>
+        [FieldOffset(0)] public ReenqPass Pass;
+    }
+
+    /// <summary>reenq_local()'s reenq_flags as the pass uses them.</summary>
+    [Flags]
+    private enum ReenqPass
+    {
+        None = 0,
+        /// <summary>SCX_REENQ_ANY: every task (scx_bpf_dsq_reenq, scx_bpf_reenqueue_local); without it only IMMED tasks.</summary>
+        Any = 1,
+        /// <summary>SCX_REENQ_TSR_RQ_OPEN: rq_is_open(rq, 0) when the pass started.</summary>
+        RqOpen = 2,
+        /// <summary>SCX_REENQ_TSR_NOT_FIRST: a task has been examined.</summary>
+        NotFirst = 4,
     }
 
     /// <summary>reenq_local()'s resume points.</summary>
@@ -653,7 +676,30 @@ public sealed partial class Machine
                 }
                 goto case ReenqueueLocalAt.AfterRqLock;
             case ReenqueueLocalAt.AfterRqLock:
-                if (rl.Mode == ReenqMode.Deferred) Rq(c).ReenqRequested = 0;
+                // The request's reenq_flags (the legacy kfunc from ops.cpu_release always re-enqueues every task), and
+                // whether this CPU is open, looked at once (reenq_local()).
+                if (rl.Mode == ReenqMode.Kfunc) rl.Pass = ReenqPass.Any;
+                if (rl.Mode == ReenqMode.Deferred)
+                {
+                    ref var rq = ref Rq(c);
+                    if ((rq.ReenqRequested & (int)ReenqRequest.Any) != 0) rl.Pass = ReenqPass.Any;
+                    rq.ReenqRequested = 0;
+                    if (rq.ReenqRepeats > 0)
+                    {
+                        // process_deferred_reenq_locals(): the previous pass queued this one (an IMMED task put back on
+                        // the same busy CPU): SCX_EV_REENQ_LOCAL_REPEAT, and an error past SCX_REENQ_LOCAL_MAX_REPEAT.
+                        Event(ScxEvent.ReenqLocalRepeat);
+                        if (rq.ReenqRepeats > ReenqLocalMaxRepeat)
+                        {
+                            ScxError($"SCX_ENQ_REENQ on SCX_DSQ_LOCAL repeated {rq.ReenqRepeats} times");
+                            rq.ReenqRepeats = 0;
+                            UnlockRq(c);
+                            Return(0);
+                            return;
+                        }
+                    }
+                }
+                if (rl.Mode != ReenqMode.FallbackDrain && RqIsOpen(c, 0)) rl.Pass |= ReenqPass.RqOpen;
                 if (rl.Mode == ReenqMode.FallbackDrain)
                 {
                     LockDsq(ref f, FallbackSlot(c), (int)ReenqueueLocalAt.CollectTasks);
@@ -668,6 +714,10 @@ public sealed partial class Machine
                 // leaves it for the stopper. Such a task is on a local DSQ only after the stop class preempted
                 // it (put_prev_task_scx() kept it at the head), which is when ops.cpu_release runs.
                 var skipMigrating = rl.Mode != ReenqMode.FallbackDrain || Config.FallbackDrain.SkipMigrationPending;
+                // (Re)starting the walk: tasks already moved are off the list, and the first task left is the first
+                // the kernel's single walk examined unless that one was moved, when the rule below takes the next
+                // one anyway (an IMMED task moves only if the CPU was not open; with ANY every task moves).
+                rl.Pass &= ~ReenqPass.NotFirst;
                 var t = DqR(src).Head;
                 while (t >= 0)
                 {
@@ -676,6 +726,18 @@ public sealed partial class Machine
                     {
                         t = next;
                         continue;
+                    }
+                    var reason = TaskFlags.ReenqKfunc;
+                    if (rl.Mode != ReenqMode.FallbackDrain)
+                    {
+                        // local_task_should_reenq(): an IMMED task stays only as the first task of an open CPU.
+                        var first = (rl.Pass & ReenqPass.NotFirst) == 0;
+                        rl.Pass |= ReenqPass.NotFirst;
+                        if (!LocalTaskShouldReenq(t, first, (rl.Pass & ReenqPass.RqOpen) != 0, (rl.Pass & ReenqPass.Any) != 0, out reason))
+                        {
+                            t = next;
+                            continue;
+                        }
                     }
                     if (Config.Kernel.ReenqWaitsOutDispatching() && OpsWord.State(TkR(t).OpsState) == OpsState.Dispatching)
                     {
@@ -687,9 +749,13 @@ public sealed partial class Machine
                     }
                     Unlink(t);
                     Tk(t).Dsq = -1;
-                    // The reason ops.enqueue sees in p->scx.flags (local_task_should_reenq(): KFUNC for a
-                    // kfunc-driven re-enqueue). The fallback drain of the fallback-dsq variant sets none.
-                    if (rl.Mode != ReenqMode.FallbackDrain) Tk(t).Flags = (TkR(t).Flags & ~TaskFlags.ReenqReasonMask) | TaskFlags.ReenqKfunc;
+                    // The reason ops.enqueue sees in p->scx.flags (local_task_should_reenq(): KFUNC for a kfunc-driven
+                    // re-enqueue, IMMED for an IMMED task that cannot run now). The fallback-dsq drain sets none.
+                    if (rl.Mode != ReenqMode.FallbackDrain)
+                    {
+                        Tk(t).Flags = (TkR(t).Flags & ~TaskFlags.ReenqReasonMask) | reason;
+                        if (reason == TaskFlags.ReenqImmed) Event(ScxEvent.ReenqImmed);
+                    }
                     LinkTail(ReenqSlot(c), t);
                     rl.Count++;
                     t = next;
@@ -705,12 +771,19 @@ public sealed partial class Machine
                 var p = DqR(ReenqSlot(c)).Head;
                 if (p < 0)
                 {
-                    if (rl.Mode == ReenqMode.Deferred) UnlockRq(c);
+                    if (rl.Mode == ReenqMode.Deferred)
+                    {
+                        // A pass whose re-enqueues queued another one continues the run of repeats; any other ends it.
+                        ref var rq = ref Rq(c);
+                        rq.ReenqRepeats = rq.ReenqRequested != 0 ? rq.ReenqRepeats + 1 : 0;
+                        UnlockRq(c);
+                    }
                     Return(rl.Count);
                     return;
                 }
                 Unlink(p);
-                Event(rl.Mode == ReenqMode.FallbackDrain ? ScxEvent.FallbackReenq : ScxEvent.ReenqKfunc);
+                if (rl.Mode == ReenqMode.FallbackDrain) Event(ScxEvent.FallbackReenq);
+                else if ((TkR(p).Flags & TaskFlags.ReenqReasonMask) == TaskFlags.ReenqKfunc) Event(ScxEvent.ReenqKfunc);
                 if (rl.Mode != ReenqMode.FallbackDrain) f.Task = p;
                 CallDoEnqueueTask(ref f, (int)ReenqueueLocalAt.NextTask, p, TkR(p).Cpu, (long)EnqFlags.Reenq, -1);
                 return;
@@ -1188,6 +1261,7 @@ public sealed partial class Machine
                 RunHelperToCompletion();
                 w.Cpus[spec.Cpu].Curr = i;
                 w.Cpus[spec.Cpu].Idle = false;
+                w.Cpus[spec.Cpu].NextClassExt = w.Tasks[i].Class == SchedClass.Ext; // as the pick that ran it left rq->next_class
             }
             else
             {

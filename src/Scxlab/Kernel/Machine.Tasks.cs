@@ -153,10 +153,12 @@ public sealed partial class Machine
                 if ((t.Flags & TaskFlags.Queued) == 0) KernelAssert("WARN_ON_ONCE(!SCX_TASK_QUEUED)", $"do_enqueue_task({TaskName(p)}) on a task that is not queued");
                 if (de.StickyCpu == rqc)
                 {
-                    // local_norefill: an SCX-internal move lands on the local DSQ without ops.enqueue.
+                    // local_norefill: an SCX-internal move lands on the local DSQ without ops.enqueue (SCX_TASK_IMMED kept).
                     CallDispatchEnqueue(ref f, (int)DoEnqueueTaskAt.Done, LocalSlot(rqc), p, de.EnqFlags);
                     return;
                 }
+                // A fresh enqueue ends the IMMED protection of the task's last local insert.
+                t.Flags &= ~TaskFlags.Immed;
                 if ((RqR(rqc).Flags & RqFlags.Online) == 0) { de.TargetSlot = LocalSlot(rqc); goto case DoEnqueueTaskAt.Enqueue; }
                 if (Bypassing)
                 {
@@ -385,6 +387,7 @@ public sealed partial class Machine
                 }
                 d.Seq++;
                 t.DsqSeq = d.Seq;
+                DsqIncNrImmed(f.Dsq, p, de.EnqFlags);
                 t.Dsq = f.Dsq;
                 Trace?.Note(_cur, $"dispatch_enqueue({SlotName(f.Dsq)}, {TaskName(p)})");
                 // Custody (V-B): terminal DSQs end it (7.1 dispatch_enqueue(): SCX_DSQ_GLOBAL and the bypass DSQs

@@ -676,6 +676,8 @@ public sealed partial class Machine
                 else
                 {
                     if (act.RoundsLeft > 0) act.RoundsLeft--;
+                    // The CPU schedules: a run of deferred re-enqueue passes (one run_deferred() in the kernel) is over.
+                    if (rq.ReenqRepeats != 0) Rq(info.Cpu).ReenqRepeats = 0;
                     ref var f = ref Push(PathId.Schedule);
                     f.Cpu = info.Cpu;
                     Trace?.Note(a, "__schedule()");

@@ -111,9 +111,18 @@ public enum TaskFlags
     ResetRunnableAt = 1 << 2,   // SCX_TASK_RESET_RUNNABLE_AT
     DeqdForSleep = 1 << 3,      // SCX_TASK_DEQD_FOR_SLEEP
     InCustody = 1 << 4,         // SCX_TASK_IN_CUSTODY (V-B)
+    /// <summary>
+    /// SCX_TASK_IMMED (7.1): inserted into a local DSQ with SCX_ENQ_IMMED. Set by dsq_inc_nr(), cleared only by the next
+    /// fresh do_enqueue_task(), so it stays on while the task runs and across an internal move.
+    /// </summary>
+    Immed = 1 << 5,
     // v7.1: bits 12-13 carry the reenqueue reason while ops.enqueue runs for a re-enqueue.
     ReenqKfunc = 1 << 12,       // SCX_TASK_REENQ_KFUNC: scx_bpf_dsq_reenq() and friends
+    ReenqImmed = 2 << 12,       // SCX_TASK_REENQ_IMMED: an IMMED task found its CPU busy
+#pragma warning disable CA1069 // the kernel's last reason value is all of the reason field's bits
+    ReenqPreempted = 3 << 12,   // SCX_TASK_REENQ_PREEMPTED: a running IMMED task preempted by a higher class
     ReenqReasonMask = 3 << 12,  // SCX_TASK_REENQ_REASON_MASK (REENQ_REASON_BITS = 2)
+#pragma warning restore CA1069
 }
 
 /// <summary><c>enum scx_exit_kind</c>.</summary>

@@ -90,7 +90,7 @@ public sealed class SimResult
     public required IReadOnlyList<TaskRuntime> TaskRuntimes { get; init; }
     public required IReadOnlyDictionary<string, long> KernelEvents { get; init; }
     public long DispatchesDropped => KernelEvents["DispatchDroppedQseq"] + KernelEvents["DispatchDroppedState"];
-    public long Reenqueues => KernelEvents["ReenqKfunc"] + KernelEvents["FallbackReenq"];
+    public long Reenqueues => KernelEvents["ReenqKfunc"] + KernelEvents["ReenqImmed"] + KernelEvents["FallbackReenq"];
     public long FallbackDsqUses => KernelEvents["FallbackDsqUse"];
     public long FallbackReenqueues => KernelEvents["FallbackReenq"];
     public required IReadOnlyList<SimExit> Exits { get; init; }

@@ -84,7 +84,18 @@ public struct CpuState
     public bool DeferredLocals;    // deferred ddsp work queued for this rq
     public bool Idle;              // in the built-in idle cpumask
     public bool CpuReleased;       // rq->scx.cpu_released
-    public int ReenqRequested;     // 7.1 deferred reenq of the local DSQ requested
+    public int ReenqRequested;     // 7.1 deferred reenq of the local DSQ requested: ReenqRequest bits (the request's reenq_flags)
+    public int NrImmed;            // 7.1 rq->scx.nr_immed: SCX_TASK_IMMED tasks linked on the local DSQ
+    /// <summary>
+    /// deferred_reenq_local's cnt: passes in a row whose re-enqueues queued another pass (the kernel runs them in one
+    /// run_deferred(); the model from one __schedule() to the next). Past SCX_REENQ_LOCAL_MAX_REPEAT, scx_error.
+    /// </summary>
+    public int ReenqRepeats;
+    /// <summary>
+    /// rq->next_class is ext (7.1 rq_is_open()): the class of the task the last pick chose, raised to ext by an SCX
+    /// task's wakeup onto this rq (wakeup_preempt()); a higher class pending is <see cref="StopperPending"/>.
+    /// </summary>
+    public bool NextClassExt;
     public ulong ReenqUsers;       // 7.1 rq->scx.deferred_reenq_users: bit i = user DSQ slot i has a request on this rq
     public CpuMask CpusToSync;     // rq->scx.cpus_to_sync (KICK_WAIT targets)
     public bool KickSyncPending;   // rq->scx.kick_sync_pending

@@ -492,6 +492,10 @@ public enum ScxEvent
     DispatchKeepLast,
     EnqSkipExiting,
     EnqSkipMigrationDisabled,
+    /// <summary>SCX_EV_REENQ_IMMED: an IMMED task re-enqueued because its CPU was not free for it.</summary>
+    ReenqImmed,
+    /// <summary>SCX_EV_REENQ_LOCAL_REPEAT: a local re-enqueue pass queued another one.</summary>
+    ReenqLocalRepeat,
     RefillSliceDfl,
     BypassDispatch,
     InsertNotOwned,
