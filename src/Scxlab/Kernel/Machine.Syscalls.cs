@@ -258,6 +258,8 @@ public sealed partial class Machine
             case MigrateQueuedAt.AfterEnqueue:
                 Tk(p).Migrating = false;
                 if (RqR(mq.DstCpu).Curr < 0) Rq(mq.DstCpu).NeedResched = true;
+                // move_queued_task()'s wakeup_preempt(): an SCX task raises the destination's rq->next_class to ext.
+                if (TkR(p).Class == SchedClass.Ext) Rq(mq.DstCpu).NextClassExt = true;
                 if (mq.RelockSrcRq)
                 {
                     UnlockRq(mq.DstCpu);
