@@ -106,6 +106,26 @@ internal static class CliOptions
         HelpName = "NAME",
     };
 
+    /// <summary>
+    /// The options that say what a BPF object policy gets at load, as its user space would give it (--ops, --rodata,
+    /// --map, --holds, --syscall, --syscall-attached): one set for every command that runs a policy.
+    /// </summary>
+    public sealed class BpfLoad
+    {
+        public readonly Option<string?> Ops = CliOptions.Ops();
+        public readonly Option<string[]> Rodata = CliOptions.Rodata();
+        public readonly Option<string[]> Map = CliOptions.Map();
+        public readonly Option<string[]> Holds = CliOptions.Holds();
+        public readonly Option<string[]> Syscall = CliOptions.Syscall();
+        public readonly Option<string[]> SyscallAttached = CliOptions.SyscallAttached();
+
+        /// <summary>In the order the help lists them.</summary>
+        public Option[] All => [Ops, Rodata, Map, Holds, Syscall, SyscallAttached];
+
+        /// <summary>The load items given (<see cref="LoadItems"/>), empty when none.</summary>
+        public string[] Items(ParseResult r) => LoadItems(r.GetValue(Rodata), r.GetValue(Syscall), r.GetValue(SyscallAttached), r.GetValue(Ops), r.GetValue(Map), r.GetValue(Holds));
+    }
+
     /// <summary>What a BPF object gets at load: the --ops choice, the --rodata patches, then the syscall runs (as items of its spec).</summary>
     public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null, string? ops = null, string[]? maps = null, string[]? holds = null) =>
         [.. ops is null ? [] : new[] { Scxlab.BpfObject.BpfObjectFile.OpsPrefix + ops }, .. rodata ?? [],

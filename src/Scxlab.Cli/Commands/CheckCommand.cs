@@ -22,12 +22,7 @@ public static class CheckCommand
         var scenarioArg = CliOptions.Scenario();
         var protocol = CliOptions.Protocol();
         var policy = CliOptions.Policy("the policy (overrides the scenario's): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
-        var rodata = CliOptions.Rodata();
-        var opsOpt = CliOptions.Ops();
-        var mapOpt = CliOptions.Map();
-        var holdsOpt = CliOptions.Holds();
-        var syscall = CliOptions.Syscall();
-        var syscallAttached = CliOptions.SyscallAttached();
+        var load = new CliOptions.BpfLoad();
         var strategyOpt = new Option<string?>("--strategy")
         {
             Description = "dfs (every interleaving) | reduced (sleep sets: the same states and verdicts, fewer transitions) | bfs (layer by layer). Default: reduced, or dfs with --max-preemptions",
@@ -59,14 +54,14 @@ public static class CheckCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        foreach (var o in new Option[] { protocol, policy, opsOpt, rodata, mapOpt, holdsOpt, syscall, syscallAttached, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt })
+        foreach (var o in (Option[])[protocol, policy, .. load.All, strategyOpt, maxPreOpt, budgetOpt, maxStepsOpt, traceOutOpt, exactOpt, granularityOpt, kernelOpt, memoryOpt, spillDirOpt, jobsOpt, shardOpt, htmlOpt, jsonOpt])
             cmd.Options.Add(o);
         cmd.SetAction(r => Execute(new Args
         {
             Scenario = r.GetValue(scenarioArg)!,
             Protocol = r.GetValue(protocol),
             Policy = r.GetValue(policy),
-            Rodata = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt), r.GetValue(holdsOpt)),
+            Rodata = load.Items(r),
             Strategy = r.GetValue(strategyOpt) switch
             {
                 "dfs" => Strategy.Dfs,

@@ -36,6 +36,7 @@ internal static class FuzzCommand
         var minBudget = new Option<int>("--minimize-budget") { Description = "replays (and search walks) of shrinking per violation: a count, not seconds, so the result is the same on every machine", DefaultValueFactory = _ => 20_000, HelpName = "N" };
         var outDir = new Option<string?>("--out") { Description = "write each violation's trace (violation-N.trace.json, for scxlab replay) and shrunk scenario (violation-N.yaml, for scxlab check) here", HelpName = "DIR" };
         var policy = CliOptions.Policy("the policy (overrides the scenario's): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
+        var load = new CliOptions.BpfLoad();
         var protocol = CliOptions.Protocol();
         var kernel = CliOptions.Kernel();
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
@@ -51,14 +52,7 @@ internal static class FuzzCommand
             ],
         };
         cmd.Arguments.Add(scenarioArg);
-        // What a BPF policy gets at load, as check and simulate take it.
-        var rodata = CliOptions.Rodata();
-        var opsOpt = CliOptions.Ops();
-        var mapOpt = CliOptions.Map();
-        var holdsOpt = CliOptions.Holds();
-        var syscall = CliOptions.Syscall();
-        var syscallAttached = CliOptions.SyscallAttached();
-        foreach (var o in new Option[] { policy, opsOpt, rodata, mapOpt, holdsOpt, syscall, syscallAttached, protocol, kernel, strategy, depth, runs, budget, seed, jobs, maxSteps, minimize, minBudget, outDir, shard, json }) cmd.Options.Add(o);
+        foreach (var o in (Option[])[policy, .. load.All, protocol, kernel, strategy, depth, runs, budget, seed, jobs, maxSteps, minimize, minBudget, outDir, shard, json]) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var stdout = r.InvocationConfiguration.Output;
@@ -88,8 +82,8 @@ internal static class FuzzCommand
                 if (r.GetValue(kernel) is { } kn)
                     era = KernelEras.TryParse(kn, out var e) ? e : throw new ScenarioException($"unknown kernel '{kn}' (expected {KernelEras.Expected})");
                 var policyArg = r.GetValue(policy);
-                var load = CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt), r.GetValue(holdsOpt));
-                if (load.Length > 0) policyArg = BpfObjectSpec.With(policyArg ?? scenario.Policy, [.. load]);
+                var loadItems = load.Items(r);
+                if (loadItems.Length > 0) policyArg = BpfObjectSpec.With(policyArg ?? scenario.Policy, [.. loadItems]);
                 config = scenario.ToConfig(policyArg, proto, Granularity.Normal, era);
             }
             catch (ScenarioException e)

@@ -48,12 +48,7 @@ public static class SimulateCommand
             Description = "a generator (" + string.Join(", ", Generators.All.Select(g => g.Name)) + "), a built-in workload name, or a .yaml/.json file (native format or rt-app's JSON; docs/simulation.md)",
         }.CompletingWith(() => Generators.All.Select(g => g.Name).Concat(BuiltinWorkloads.Names));
         var policy = CliOptions.Policy("the policy (default simple): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
-        var rodata = CliOptions.Rodata();
-        var opsOpt = CliOptions.Ops();
-        var mapOpt = CliOptions.Map();
-        var holdsOpt = CliOptions.Holds();
-        var syscall = CliOptions.Syscall();
-        var syscallAttached = CliOptions.SyscallAttached();
+        var load = new CliOptions.BpfLoad();
         var protocol = CliOptions.Protocol("--protocol", list: true, description: $"the kernel protocol(s), comma-separated: one run each ({ProtocolNames.Expected}; default upstream)");
         var protocols = CliOptions.Protocol("--protocols", list: true, description: "the same as --protocol");
         var cpus = CliOptions.Int("--cpus", 1, ScxConst.MaxCpus, "CPUs (default: the workload's, else 8)");
@@ -109,7 +104,7 @@ public static class SimulateCommand
             ],
         };
         cmd.Arguments.Add(workloadArg);
-        foreach (var o in new Option[] { policy, opsOpt, rodata, mapOpt, holdsOpt, syscall, syscallAttached, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, outDir, minimize, minBudget, json, csv, progress, failOn })
+        foreach (var o in (Option[])[policy, .. load.All, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, outDir, minimize, minBudget, json, csv, progress, failOn])
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -117,7 +112,7 @@ public static class SimulateCommand
             {
                 Workload = r.GetValue(workloadArg),
                 Policy = r.GetValue(policy) ?? "simple",
-                Rodata = [.. CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), r.GetValue(syscallAttached), r.GetValue(opsOpt), r.GetValue(mapOpt), r.GetValue(holdsOpt))],
+                Rodata = [.. load.Items(r)],
                 Cpus = r.GetValue(cpus),
                 Tasks = r.GetValue(tasks),
                 DurationNs = r.GetValue(duration),
