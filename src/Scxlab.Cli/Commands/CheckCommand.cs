@@ -38,7 +38,7 @@ public static class CheckCommand
         var kernelOpt = CliOptions.Kernel();
         var memoryOpt = CliOptions.Size("--memory", "RAM for the stored states (default: 6GiB, at most half the machine's); beyond it they spill to disk (--spill-dir) and the search goes on with the same states and verdict; with --exact, the search stops there (exit 4)");
         var spillDirOpt = new Option<string?>("--spill-dir") { Description = "where stored states spill beyond --memory (default: the temp directory); the files are removed when the search ends", HelpName = "DIR" };
-        var jobsOpt = CliOptions.Int("--jobs", 1, 256, "worker threads: dfs and reduced run a parallel DFS (reduced shares its sleep sets), bfs the layer-parallel BFS; the same states and verdict for every N, and with dfs and bfs the same transitions (docs/exploration.md); default 1");
+        var jobsOpt = CliOptions.Int("--jobs", 1, 256, "worker threads: dfs and reduced run a parallel DFS (reduced shares its sleep sets), bfs the layer-parallel BFS; the same states and verdict for every N, and with dfs and bfs the same transitions (docs/exploration.md); default: one thread, and all cores once a search passes 1 000 000 transitions");
         var shardOpt = CliOptions.Shard("search shard K of N (a BFS frontier split by fingerprint; the shards' findings together are the unsharded run's, docs/scale-out.md); with N alone, K−1 comes from JOB_COMPLETION_INDEX");
         var htmlOpt = CliOptions.OutputFile("--html", "also write a self-contained HTML page: the verdict, the search and each finding's trace in CPU columns");
         var jsonOpt = CliOptions.Flag("--json", "print one JSON object on stdout (schema scxlab/check/v1, docs/json.md)");
@@ -76,7 +76,7 @@ public static class CheckCommand
             Exact = r.GetValue(exactOpt),
             Granularity = r.GetValue(granularityOpt) == "fine" ? Granularity.Fine : Granularity.Normal,
             Kernel = r.GetValue(kernelOpt),
-            Jobs = r.GetValue(jobsOpt) ?? 1,
+            Jobs = r.GetValue(jobsOpt),
             Memory = r.GetValue(memoryOpt),
             SpillDir = r.GetValue(spillDirOpt),
             Shard = r.GetValue(shardOpt),
@@ -101,7 +101,8 @@ public static class CheckCommand
         public long? MaxSteps;
         public bool Exact, Json;
         public Granularity Granularity;
-        public int Jobs = 1;
+        /// <summary>--jobs; null: one thread, all cores for a search that outgrows one (<see cref="ExploreOptions.AutoJobs"/>).</summary>
+        public int? Jobs;
     }
 
     /// <summary>6 GiB, or half of the memory this process may use when that is less (containers included).</summary>
@@ -115,7 +116,7 @@ public static class CheckCommand
         // or plain DFS under a preemption bound, which the reduced search does not combine with.
         Strategy? strategyArg = a.Strategy;
         int? maxPre = a.MaxPreemptions;
-        var jobs = a.Jobs;
+        var jobs = a.Jobs ?? ExploreOptions.AutoJobs;
         double? budget = a.Budget;
         long? maxSteps = a.MaxSteps;
         bool exact = a.Exact, json = a.Json;

@@ -41,10 +41,23 @@ public sealed class ExploreOptions
     /// <summary>Compute the shortest trace (BFS) for each violation a DFS found.</summary>
     public bool ShortestTraces { get; init; } = true;
     /// <summary>
-    /// Worker threads. 1 = the sequential strategies; more = the layer-parallel BFS (<see cref="ParallelBfsSearch"/>),
-    /// which gives the same states, verdict and findings for every value.
+    /// Worker threads. 1 = the sequential strategies; more = the parallel DFS or the layer-parallel BFS
+    /// (<see cref="ParallelBfsSearch"/>), which give the same states, verdict and findings for every value;
+    /// <see cref="AutoJobs"/> = one thread, and every core for a search that passes <see cref="AutoJobsAfter"/> transitions.
     /// </summary>
     public int Jobs { get; init; } = 1;
+
+    /// <summary>
+    /// <see cref="Jobs"/>' "as many as pay": the search starts on one thread (a small one is faster that way: no workers
+    /// to start and feed); one that passes <see cref="AutoJobsAfter"/> transitions starts again with a worker per core.
+    /// </summary>
+    public const int AutoJobs = 0;
+
+    /// <summary>Transitions an <see cref="AutoJobs"/> search runs on one thread before it starts again on every core.</summary>
+    internal long AutoJobsAfter { get; init; } = 1_000_000;
+
+    /// <summary>The cores an <see cref="AutoJobs"/> search uses (tests set it; default: the machine's).</summary>
+    internal int AutoJobsCores { get; init; } = Environment.ProcessorCount;
     /// <summary>Called about twice a second once a run has lasted a second.</summary>
     public Action<ExploreStats>? Progress { get; init; }
     /// <summary>Cancelled by the user (Ctrl-C): the search stops as incomplete ("interrupted"), with what it covered.</summary>

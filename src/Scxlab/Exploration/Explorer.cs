@@ -69,6 +69,7 @@ public sealed class Explorer
 
     public ExploreResult Run()
     {
+        if (_o.Jobs == ExploreOptions.AutoJobs) return RunAutoJobs();
         _clock.Start();
         var strategy = _o.Strategy;
         // Syscall programs run while attached are one-shot timer actors named "syscall PROG" (BpfObjectPolicy).
@@ -96,6 +97,68 @@ public sealed class Explorer
             _rerunSet?.Dispose();
         }
     }
+
+    /// <summary>
+    /// <see cref="ExploreOptions.AutoJobs"/>: a trial on one thread, bounded at <see cref="ExploreOptions.AutoJobsAfter"/>
+    /// transitions, and when that does not finish, the search again with a worker per core and what is left of the
+    /// time budget. The states and the verdict are the search's either way (the parallel search finds the same); the
+    /// discarded trial costs about a second. Bounded or sharded searches, and one-core machines, run on one thread.
+    /// </summary>
+    private ExploreResult RunAutoJobs()
+    {
+        var cores = _o.AutoJobsCores;
+        if (cores < 2 || _o.MaxPreemptions != null || _o.ShardCount > 1 || (_o.MaxTransitions is { } mt && mt <= _o.AutoJobsAfter))
+            return new Explorer(_m, With(jobs: 1, _o.MaxTransitions, _o.BudgetSeconds, _o.ShortestTraces)).Run();
+        var clock = Stopwatch.StartNew();
+        // The trial leaves the shortest traces for later: a discarded trial would have paid for them for nothing.
+        var trialExplorer = new Explorer(_m, With(jobs: 1, _o.AutoJobsAfter, _o.BudgetSeconds, shortestTraces: false));
+        var trial = trialExplorer.Run();
+        var outgrown = !trial.Complete && !_o.Cancel.IsCancellationRequested && trial.IncompleteReason?.StartsWith("step budget", StringComparison.Ordinal) == true;
+        if (!outgrown)
+        {
+            if (!_o.ShortestTraces || trial.Strategy == Strategy.Bfs || trial.Violations.Count == 0) return trial;
+            return Replace(trial, [.. trialExplorer.Shortest(trial.Violations).OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)], trial.Notes);
+        }
+        var left = _o.BudgetSeconds is { } b ? Math.Max(0.001, b - clock.Elapsed.TotalSeconds) : (double?)null;
+        var result = new Explorer(_m, With(cores, _o.MaxTransitions, left, _o.ShortestTraces)).Run();
+        return Replace(result, result.Violations,
+            [$"{_o.AutoJobsAfter} transitions on one thread did not finish the search, so it ran again with {cores} workers (--jobs; the {clock.Elapsed.TotalSeconds - result.Stats.Seconds:0.##} s before that are not in the stats)", .. result.Notes]);
+
+        static ExploreResult Replace(ExploreResult r, IReadOnlyList<FoundViolation> violations, IReadOnlyList<string> notes) => new()
+        {
+            Verdict = r.Verdict,
+            Complete = r.Complete,
+            Strategy = r.Strategy,
+            Violations = violations,
+            Stats = r.Stats,
+            IncompleteReason = r.IncompleteReason,
+            ModelLimits = r.ModelLimits,
+            Warnings = r.Warnings,
+            Notes = notes,
+        };
+    }
+
+    /// <summary>These options with another worker count, transition and time budget, and shortest-trace choice.</summary>
+    private ExploreOptions With(int jobs, long? maxTransitions, double? budget, bool shortestTraces) => new()
+    {
+        Strategy = _o.Strategy,
+        Exact = _o.Exact,
+        MaxPreemptions = _o.MaxPreemptions,
+        BudgetSeconds = budget,
+        MaxTransitions = maxTransitions,
+        MaxMemoryBytes = _o.MaxMemoryBytes,
+        SpillDirectory = _o.SpillDirectory,
+        Checks = _o.Checks,
+        ShortestTraces = shortestTraces,
+        Jobs = jobs,
+        Progress = _o.Progress,
+        Cancel = _o.Cancel,
+        ShardIndex = _o.ShardIndex,
+        ShardCount = _o.ShardCount,
+        ShardFrontierStates = _o.ShardFrontierStates,
+        OnStore = _o.OnStore,
+        OnTransition = _o.OnTransition,
+    };
 
     /// <summary>The visited set of a parallel reduced search's second pass (see <see cref="Search"/>), disposed with the first.</summary>
     private ConcurrentVisitedSet? _rerunSet;
@@ -176,25 +239,7 @@ public sealed class Explorer
         foreach (var l in limits) _found.Remove(l.Violation.Key);
         if (limits.Count > 0) _incomplete ??= ModelLimits.Reason([.. limits.Select(l => l.Violation)]);
         var violations = _found.Values.ToList();
-        if (violations.Count > 0 && strategy != Strategy.Bfs && _o.ShortestTraces)
-        {
-            // Shortest traces: a BFS that stops once every violation kind found has been reached.
-            var bfsStats = new ExploreStats();
-            var bfsOptions = new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, SpillDirectory = _o.SpillDirectory, BudgetSeconds = _o.BudgetSeconds, Cancel = _o.Cancel };
-            var bfsVisited = NewVisitedSet(bfsOptions, _n);
-            List<FoundViolation> shortest;
-            try
-            {
-                shortest = new BfsSearch(_m, _initial, _checker, bfsOptions, bfsStats, Stopwatch.StartNew(), bfsVisited).Run(_found.Keys.ToHashSet());
-            }
-            finally
-            {
-                (bfsVisited as IDisposable)?.Dispose();
-            }
-            foreach (var s in shortest)
-                if (_found.TryGetValue(s.Violation.Key, out var old) && s.Trace.Count <= old.Trace.Count) _found[s.Violation.Key] = s;
-            violations = [.. _found.Values];
-        }
+        if (violations.Count > 0 && strategy != Strategy.Bfs && _o.ShortestTraces) violations = [.. Shortest(violations)];
         _m.World.CopyFrom(_initial);
 
         var complete = _incomplete == null;
@@ -211,6 +256,33 @@ public sealed class Explorer
             Notes = _notes,
             Warnings = [.. _warnings],
         };
+    }
+
+    /// <summary>
+    /// The shortest trace to each finding of <paramref name="found"/> (a BFS that stops once every one has been
+    /// reached), or its own trace when that is as short. For a result found with <see cref="ExploreOptions.ShortestTraces"/>
+    /// off, e.g. a search that may be discarded; the machine's world is left as the explorer found it.
+    /// </summary>
+    public IReadOnlyList<FoundViolation> Shortest(IReadOnlyList<FoundViolation> found)
+    {
+        if (found.Count == 0) return found;
+        var bfsStats = new ExploreStats();
+        var bfsOptions = new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, SpillDirectory = _o.SpillDirectory, BudgetSeconds = _o.BudgetSeconds, Cancel = _o.Cancel };
+        var bfsVisited = NewVisitedSet(bfsOptions, _n);
+        List<FoundViolation> shortest;
+        try
+        {
+            shortest = new BfsSearch(_m, _initial, _checker, bfsOptions, bfsStats, Stopwatch.StartNew(), bfsVisited).Run([.. found.Select(f => f.Violation.Key)]);
+        }
+        finally
+        {
+            (bfsVisited as IDisposable)?.Dispose();
+            _m.World.CopyFrom(_initial);
+        }
+        var best = found.ToDictionary(f => f.Violation.Key);
+        foreach (var s in shortest)
+            if (best.TryGetValue(s.Violation.Key, out var old) && s.Trace.Count <= old.Trace.Count) best[s.Violation.Key] = s;
+        return [.. found.Select(f => best[f.Violation.Key])];
     }
 
     private static string StrategyName(Strategy s) => s switch
