@@ -1192,10 +1192,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Kfunc.DsqMoveToLocal:
                 return await Need<DispatchContext>(ctx, pc, "scx_bpf_dsq_move_to_local").DsqMoveToLocal(r[1]) ? 1 : 0;
             case Kfunc.DsqMoveToLocalFlags:
-                // The v7.1 form, scx_bpf_dsq_move_to_local(dsq_id, enq_flags): SCX_ENQ_HEAD, PREEMPT and IMMED place the
-                // consumed task as move_local_task_to_local_dsq() does; other flags the model has no path for.
-                if ((r[2] & ~(ulong)(EnqFlags.Head | EnqFlags.Preempt | EnqFlags.Immed)) != 0)
-                    throw NotModelled(pc, $"scx_bpf_dsq_move_to_local: enq_flags 0x{r[2]:x} are not modelled");
+                // The v7.1 form, scx_bpf_dsq_move_to_local(dsq_id, enq_flags) (the kfunc's start checks the flags).
                 return await Need<DispatchContext>(ctx, pc, "scx_bpf_dsq_move_to_local").DsqMoveToLocal(r[1], (EnqFlags)r[2]) ? 1 : 0;
             case Kfunc.CreateDsq:
                 // ops.init, and the unlocked contexts the model has: timer callbacks and syscall programs run while attached.

@@ -1140,7 +1140,14 @@ public sealed partial class Machine
             {
                 // scx_bpf_dsq_move_to_local(): flush_dispatch_buf() first, then find_user_dsq() (which
                 // knows no built-in DSQ, SCX_DSQ_GLOBAL included); both happen in the kernel path.
-                // ___v2's enq_flags are vetted as for SCX_DSQ_LOCAL (so SCX_ENQ_IMMED is always allowed there).
+                // ___v2's enq_flags: SCX_ENQ_HEAD, PREEMPT and IMMED place the consumed task as
+                // move_local_task_to_local_dsq() does; the model has no path for others. Vetted as for SCX_DSQ_LOCAL
+                // (so SCX_ENQ_IMMED is always allowed there).
+                if ((b & ~(long)(EnqFlags.Head | EnqFlags.Preempt | EnqFlags.Immed)) != 0)
+                {
+                    ModelLimit($"{ScxCallbacks.Label(ctx.Callback)}(): scx_bpf_dsq_move_to_local: enq_flags 0x{b:x} are not modelled");
+                    return false;
+                }
                 if (!VetEnqFlags(DsqId.Local, ref b)) return false;
                 cbf.I1 = (int)k;
                 PushDsqMoveToLocal(cpu, (ulong)a, b); // the source DSQ id is resolved after the flush
@@ -1151,9 +1158,9 @@ public sealed partial class Machine
                 // scx_dsq_move() starts from kit->dsq, which bpf_iter_scx_dsq_new() only sets for a user
                 // DSQ: after a failed iterator creation (SCX_DSQ_GLOBAL, an unknown id) it returns false
                 // without an error ("if (unlikely(!src_dsq)) return false", docs/ext-c-notes.md §15).
+                if (!VetEnqFlags((ulong)b, ref c)) return false; // scx_dsq_move(): the flags first
                 var src = FindUserDsq((ulong)d);
                 if (src < 0) return false;
-                if (!VetEnqFlags((ulong)b, ref c)) return false;
                 // "If the BPF scheduler keeps calling this function repeatedly, it can cause similar
                 // live-lock conditions as consume_dispatch_q()": nothing is moved once aborting.
                 if (SchR().Aborting) return false;

@@ -223,8 +223,8 @@ public sealed partial class Machine
                 // granularity ends a step between the two stores.
                 // (Frozen when ops.update_idle turned built-in idle tracking off.)
                 if (BuiltinIdle) rq.Idle = next < 0;
-                // rq->next_class becomes the picked task's class (rq_is_open() reads it).
-                rq.NextClassExt = IsScx(next);
+                // rq->next_class becomes the picked task's class (rq_is_open() reads it): the stopper's when it preempted.
+                rq.NextClass = sc.StopperPreempts == 1 || (next >= 0 && !IsScx(next)) ? NextClass.AboveExt : next >= 0 ? NextClass.Ext : NextClass.BelowExt;
                 // Between the two stores next is off its DSQ and not yet rq->curr: this path carries it
                 // (the frame's task names it for the ownership check, and only until PublishCurr).
                 f.Task = next;

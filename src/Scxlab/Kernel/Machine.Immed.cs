@@ -44,14 +44,14 @@ public sealed partial class Machine
 
     /// <summary>
     /// rq_is_open(): may an SCX task inserted into CPU <paramref name="c"/>'s local DSQ run at once? Not when a higher
-    /// class is next (the stopper); yes when the CPU is idle or runs a lower class; with an SCX task next, only while
-    /// it balances (the end of balance_one() settles it) or for an SCX_ENQ_PREEMPT insert (which ends curr's slice).
+    /// class is next (the stopper, queued or running; the fair class); yes when the CPU is idle; with an SCX task next,
+    /// only while it balances (the end of balance_one() settles it) or for an SCX_ENQ_PREEMPT insert (which ends curr's slice).
     /// </summary>
     private bool RqIsOpen(int c, long enqFlags)
     {
         ref readonly var rq = ref RqR(c);
-        if (rq.StopperPending) return false;
-        if (!rq.NextClassExt) return true;
+        if (rq.StopperPending || rq.NextClass == NextClass.AboveExt) return false;
+        if (rq.NextClass == NextClass.BelowExt) return true;
         if ((rq.Flags & RqFlags.InBalance) != 0) return true;
         return (enqFlags & (long)EnqFlags.Preempt) != 0;
     }
@@ -60,6 +60,13 @@ public sealed partial class Machine
     /// schedule_reenq_local(rq, reenq_flags): queue CPU <paramref name="c"/>'s deferred local re-enqueue (run by its
     /// deferred work, <see cref="ReenqMode.Deferred"/>). Nothing while bypassing (schedule_dsq_reenq()).
     /// </summary>
+    /// <summary>core's wakeup_preempt(): a task of <paramref name="cls"/> enqueued on CPU <paramref name="c"/> raises rq->next_class to its class.</summary>
+    private void RaiseNextClass(int c, SchedClass cls)
+    {
+        var to = cls == SchedClass.Ext ? NextClass.Ext : NextClass.AboveExt;
+        if (RqR(c).NextClass < to) Rq(c).NextClass = to;
+    }
+
     private void ScheduleReenqLocal(int c, ReenqRequest flags)
     {
         if (Bypassing) return;
@@ -78,6 +85,8 @@ public sealed partial class Machine
         {
             if (!IsLocalSlot(slot))
             {
+                // fallback-dsq (v2) parks a task its target CPU refused on that rq's fallback DSQ: the same fallback.
+                if (IsFallbackSlot(slot)) return;
                 // A local insert that fell back to the global DSQ loses IMMED quietly; any other is a kernel warning.
                 if ((enqFlags & (long)EnqFlags.GdsqFallback) == 0)
                     KernelAssert("WARN_ON_ONCE(!(enq_flags & SCX_ENQ_GDSQ_FALLBACK))", $"dsq_inc_nr: SCX_ENQ_IMMED on {SlotName(slot)} for {TaskName(p)}");

@@ -152,8 +152,9 @@ public sealed partial class Machine
                         rq.StopperTask = p;
                         rq.NeedResched = true;
                         // The stopper's wakeup_preempt() reaches ext's (SCX is next here): IMMED tasks waiting on the
-                        // local DSQ cannot run now, so they go back (wakeup_preempt_scx()).
-                        if (rq.NextClassExt && rq.NrImmed != 0) ScheduleReenqLocal(t.Cpu, 0);
+                        // local DSQ cannot run now, so they go back (wakeup_preempt_scx()); the stop class is next now.
+                        if (rq.NextClass == NextClass.Ext && rq.NrImmed != 0) ScheduleReenqLocal(t.Cpu, 0);
+                        rq.NextClass = NextClass.AboveExt;
                         sc.WaitsForStopper = true;
                         sc.StopperCpu = t.Cpu;
                     }
@@ -258,8 +259,8 @@ public sealed partial class Machine
             case MigrateQueuedAt.AfterEnqueue:
                 Tk(p).Migrating = false;
                 if (RqR(mq.DstCpu).Curr < 0) Rq(mq.DstCpu).NeedResched = true;
-                // move_queued_task()'s wakeup_preempt(): an SCX task raises the destination's rq->next_class to ext.
-                if (TkR(p).Class == SchedClass.Ext) Rq(mq.DstCpu).NextClassExt = true;
+                // move_queued_task()'s wakeup_preempt(): the task raises the destination's rq->next_class to its class.
+                RaiseNextClass(mq.DstCpu, TkR(p).Class);
                 if (mq.RelockSrcRq)
                 {
                     UnlockRq(mq.DstCpu);
@@ -401,8 +402,8 @@ public sealed partial class Machine
             }
             case WakeupAt.AfterEnqueue:
                 if (RqR(wk.TargetCpu).Curr < 0) Rq(wk.TargetCpu).NeedResched = true; // wakeup_preempt on an idle CPU
-                // wakeup_preempt(): an SCX wakee raises rq->next_class to ext (from idle or fair).
-                if (TkR(p).Class == SchedClass.Ext) Rq(wk.TargetCpu).NextClassExt = true;
+                // wakeup_preempt(): the wakee raises rq->next_class to its class (never lowers it).
+                RaiseNextClass(wk.TargetCpu, TkR(p).Class);
                 UnlockRq(wk.TargetCpu);
                 UnlockPi(p);
                 // task_woken_scx() runs the deferred direct dispatch right away on this CPU's behalf.
@@ -1263,7 +1264,8 @@ public sealed partial class Machine
                 RunHelperToCompletion();
                 w.Cpus[spec.Cpu].Curr = i;
                 w.Cpus[spec.Cpu].Idle = false;
-                w.Cpus[spec.Cpu].NextClassExt = w.Tasks[i].Class == SchedClass.Ext; // as the pick that ran it left rq->next_class
+                // As the pick that ran it left rq->next_class.
+                w.Cpus[spec.Cpu].NextClass = w.Tasks[i].Class == SchedClass.Ext ? NextClass.Ext : NextClass.AboveExt;
             }
             else
             {
@@ -1272,6 +1274,10 @@ public sealed partial class Machine
                 e.Cpu = spec.Cpu;
                 e.Locals<EnqueueTaskLocals>().EnqFlags = (long)EnqFlags.Wakeup;
                 RunHelperToCompletion();
+                // Its wakeup raised rq->next_class (as a wakeup during the run does).
+                ref var rq = ref w.Cpus[spec.Cpu];
+                var cls = w.Tasks[i].Class == SchedClass.Ext ? NextClass.Ext : NextClass.AboveExt;
+                if (rq.NextClass < cls) rq.NextClass = cls;
             }
             w.Cpus[spec.Cpu].RqLock = -1;
         }

@@ -92,16 +92,26 @@ public struct CpuState
     /// </summary>
     public int ReenqRepeats;
     /// <summary>
-    /// rq->next_class is ext (7.1 rq_is_open()): the class of the task the last pick chose, raised to ext by an SCX
-    /// task's wakeup onto this rq (wakeup_preempt()); a higher class pending is <see cref="StopperPending"/>.
+    /// rq->next_class as 7.1's rq_is_open() reads it: the class of the task the last pick chose (the stopper's when it
+    /// preempted), raised by a wakeup onto this rq (wakeup_preempt()), never lowered but by a pick.
     /// </summary>
-    public bool NextClassExt;
+    public NextClass NextClass;
     public ulong ReenqUsers;       // 7.1 rq->scx.deferred_reenq_users: bit i = user DSQ slot i has a request on this rq
     public CpuMask CpusToSync;     // rq->scx.cpus_to_sync (KICK_WAIT targets)
     public bool KickSyncPending;   // rq->scx.kick_sync_pending
     public bool KickWaiting;
     public bool StopperPending;    // migration_cpu_stop queued on this CPU's stopper
     public int StopperTask;        // the running task it must move off this CPU       // in kick_sync_wait_bal_cb (spinning; its own kick_sync keeps moving)
+}
+
+/// <summary>Where rq->next_class stands against ext_sched_class (stop > dl > rt > fair > ext > idle).</summary>
+public enum NextClass : byte
+{
+    /// <summary>The idle class: below ext.</summary>
+    BelowExt = 0,
+    Ext = 1,
+    /// <summary>The fair class, or the stopper: above ext.</summary>
+    AboveExt = 2,
 }
 
 /// <summary>One dispatch queue, or another list that uses the dsq_list node (ddsp_deferred_locals).</summary>
