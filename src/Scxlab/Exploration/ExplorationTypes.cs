@@ -20,7 +20,7 @@ public enum Verdict
     Incomplete,
 }
 
-public sealed class ExploreOptions
+public sealed record ExploreOptions
 {
     public Strategy Strategy { get; init; } = Strategy.Reduced;
     /// <summary>Store full states instead of 64-bit fingerprints.</summary>

@@ -108,10 +108,10 @@ public sealed class Explorer
     {
         var cores = _o.AutoJobsCores;
         if (cores < 2 || _o.MaxPreemptions != null || _o.ShardCount > 1 || (_o.MaxTransitions is { } mt && mt <= _o.AutoJobsAfter))
-            return new Explorer(_m, With(jobs: 1, _o.MaxTransitions, _o.BudgetSeconds, _o.ShortestTraces)).Run();
+            return new Explorer(_m, _o with { Jobs = 1 }).Run();
         var clock = Stopwatch.StartNew();
         // The trial leaves the shortest traces for later: a discarded trial would have paid for them for nothing.
-        var trialExplorer = new Explorer(_m, With(jobs: 1, _o.AutoJobsAfter, _o.BudgetSeconds, shortestTraces: false));
+        var trialExplorer = new Explorer(_m, _o with { Jobs = 1, MaxTransitions = _o.AutoJobsAfter, ShortestTraces = false });
         var trial = trialExplorer.Run();
         var outgrown = !trial.Complete && !_o.Cancel.IsCancellationRequested && trial.IncompleteReason?.StartsWith("step budget", StringComparison.Ordinal) == true;
         if (!outgrown)
@@ -120,7 +120,7 @@ public sealed class Explorer
             return Replace(trial, [.. trialExplorer.Shortest(trial.Violations).OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)], trial.Notes);
         }
         var left = _o.BudgetSeconds is { } b ? Math.Max(0.001, b - clock.Elapsed.TotalSeconds) : (double?)null;
-        var result = new Explorer(_m, With(cores, _o.MaxTransitions, left, _o.ShortestTraces)).Run();
+        var result = new Explorer(_m, _o with { Jobs = cores, BudgetSeconds = left }).Run();
         return Replace(result, result.Violations,
             [$"{_o.AutoJobsAfter} transitions on one thread did not finish the search, so it ran again with {cores} workers (--jobs; the {clock.Elapsed.TotalSeconds - result.Stats.Seconds:0.##} s before that are not in the stats)", .. result.Notes]);
 
@@ -137,28 +137,6 @@ public sealed class Explorer
             Notes = notes,
         };
     }
-
-    /// <summary>These options with another worker count, transition and time budget, and shortest-trace choice.</summary>
-    private ExploreOptions With(int jobs, long? maxTransitions, double? budget, bool shortestTraces) => new()
-    {
-        Strategy = _o.Strategy,
-        Exact = _o.Exact,
-        MaxPreemptions = _o.MaxPreemptions,
-        BudgetSeconds = budget,
-        MaxTransitions = maxTransitions,
-        MaxMemoryBytes = _o.MaxMemoryBytes,
-        SpillDirectory = _o.SpillDirectory,
-        Checks = _o.Checks,
-        ShortestTraces = shortestTraces,
-        Jobs = jobs,
-        Progress = _o.Progress,
-        Cancel = _o.Cancel,
-        ShardIndex = _o.ShardIndex,
-        ShardCount = _o.ShardCount,
-        ShardFrontierStates = _o.ShardFrontierStates,
-        OnStore = _o.OnStore,
-        OnTransition = _o.OnTransition,
-    };
 
     /// <summary>The visited set of a parallel reduced search's second pass (see <see cref="Search"/>), disposed with the first.</summary>
     private ConcurrentVisitedSet? _rerunSet;
