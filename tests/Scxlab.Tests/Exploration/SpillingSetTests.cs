@@ -91,13 +91,15 @@ public sealed class SpillingSetTests : IDisposable
         Assert.Null(spill.Failure);
     }
 
-    private ExploreResult Explore(ModelConfig cfg, Strategy s, bool spill, int jobs = 1, IReadOnlyList<string>? checks = null, long? maxTransitions = null) =>
+    private ExploreResult Explore(ModelConfig cfg, Strategy s, bool spill, int jobs = 1, IReadOnlyList<string>? checks = null, long? maxTransitions = null, double? budgetSeconds = null, bool shortestTraces = true) =>
         new Explorer(new Machine(cfg), new ExploreOptions
         {
             Strategy = s,
             Jobs = jobs,
             Checks = checks ?? [],
             MaxTransitions = maxTransitions,
+            BudgetSeconds = budgetSeconds,
+            ShortestTraces = shortestTraces,
             MaxMemoryBytes = spill ? TinyMemory : 6L << 30,
             SpillDirectory = spill ? _dir : null,
         }).Run();
@@ -141,10 +143,15 @@ public sealed class SpillingSetTests : IDisposable
         var compared = 0;
         ExplorerPropertyTests.GenSmall.Sample(sc =>
         {
-            var memory = Explore(sc.Config(), Strategy.Reduced, spill: false, maxTransitions: 60_000);
+            // The DFS's own traces are compared (the shortest-trace BFS is not this test's subject, and with a tiny memory
+            // a random scenario's BFS once spilled for many minutes on CI); a pair that does not finish in time is not
+            // compared, and at least 100 of 120 must be.
+            var memory = Explore(sc.Config(), Strategy.Reduced, spill: false, maxTransitions: 60_000, budgetSeconds: 20, shortestTraces: false);
             if (!memory.Complete) return;
+            var disk = Explore(sc.Config(), Strategy.Reduced, spill: true, budgetSeconds: 60, shortestTraces: false);
+            if (!disk.Complete && disk.IncompleteReason?.StartsWith("time budget", StringComparison.Ordinal) == true) return;
             compared++;
-            AssertSame(memory, Explore(sc.Config(), Strategy.Reduced, spill: true));
+            AssertSame(memory, disk);
         }, iter: 120, threads: 1, print: s => s.ToString());
         Assert.True(compared >= 100, $"only {compared} scenarios completed within the budget");
     }
