@@ -105,7 +105,7 @@ public sealed class ExploreStats
 /// <summary>A violation and the actor choices that reach it from the initial state.</summary>
 public sealed record FoundViolation(Violation Violation, IReadOnlyList<int> Trace);
 
-public sealed class ExploreResult
+public sealed record ExploreResult
 {
     public required Verdict Verdict { get; init; }
     public required bool Complete { get; init; }

@@ -117,24 +117,13 @@ public sealed class Explorer
         if (!outgrown)
         {
             if (!_o.ShortestTraces || trial.Strategy == Strategy.Bfs || trial.Violations.Count == 0) return trial;
-            return Replace(trial, [.. trialExplorer.Shortest(trial.Violations).OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)], trial.Notes);
+            return trial with { Violations = [.. trialExplorer.Shortest(trial.Violations).OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)] };
         }
         var left = _o.BudgetSeconds is { } b ? Math.Max(0.001, b - clock.Elapsed.TotalSeconds) : (double?)null;
         var result = new Explorer(_m, _o with { Jobs = cores, BudgetSeconds = left }).Run();
-        return Replace(result, result.Violations,
-            [$"{_o.AutoJobsAfter} transitions on one thread did not finish the search, so it ran again with {cores} workers (--jobs; the {clock.Elapsed.TotalSeconds - result.Stats.Seconds:0.##} s before that are not in the stats)", .. result.Notes]);
-
-        static ExploreResult Replace(ExploreResult r, IReadOnlyList<FoundViolation> violations, IReadOnlyList<string> notes) => new()
+        return result with
         {
-            Verdict = r.Verdict,
-            Complete = r.Complete,
-            Strategy = r.Strategy,
-            Violations = violations,
-            Stats = r.Stats,
-            IncompleteReason = r.IncompleteReason,
-            ModelLimits = r.ModelLimits,
-            Warnings = r.Warnings,
-            Notes = notes,
+            Notes = [$"{_o.AutoJobsAfter} transitions on one thread did not finish the search, so it ran again with {cores} workers (--jobs; the {clock.Elapsed.TotalSeconds - result.Stats.Seconds:0.##} s before that are not in the stats)", .. result.Notes],
         };
     }
 
