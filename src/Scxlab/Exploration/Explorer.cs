@@ -130,9 +130,8 @@ public sealed class Explorer
     /// <summary>The visited set of a parallel reduced search's second pass (see <see cref="Search"/>), disposed with the first.</summary>
     private ConcurrentVisitedSet? _rerunSet;
 
-    /// <summary>The parallel DFS's shared store: 256 shards of the store the options ask for, each with 1/256 of the memory budget.</summary>
-    private static ConcurrentVisitedSet NewConcurrentSet(ExploreOptions o, int actors) =>
-        new(_ => NewVisitedSet(o, actors, o.MaxMemoryBytes / 256, initialCapacityLog2: 8));
+    /// <summary>The parallel DFS's shared store (<see cref="ConcurrentVisitedSet.Create"/>).</summary>
+    private static ConcurrentVisitedSet NewConcurrentSet(ExploreOptions o, int actors) => ConcurrentVisitedSet.Create(o, actors, o.Jobs);
 
     /// <summary>The state store the options ask for: whole states, fingerprints in RAM, or fingerprints that spill to disk.</summary>
     internal static IVisitedSet NewVisitedSet(ExploreOptions o, int actors, long? memory = null, int initialCapacityLog2 = 10) =>

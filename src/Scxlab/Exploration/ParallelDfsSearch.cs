@@ -26,7 +26,7 @@ namespace Scxlab.Exploration;
 /// from the sequential BFS that follows.</para>
 /// <para><b>Sleep sets (reduced).</b> As in the sequential reduced search, each stored state carries the sleep set it
 /// was first reached with, and a revisit with a sleep set that lacks some of the stored actors tries those and
-/// narrows the stored set to the intersection; here that read-modify-write is atomic under the shard's lock
+/// narrows the stored set to the intersection; here that read-modify-write is atomic per state
 /// (<see cref="ConcurrentVisitedSet.AddOrNarrow"/>), so no two workers take the same actor of a state. A new state is
 /// stored pending while its inserter checks it, then given its sleep set or the terminal mark of a violating
 /// state; a worker meeting it pending waits. Sleep sets prune transitions, never states, and a smaller sleep set
@@ -197,7 +197,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
         var fps = new Footprint[cap * n];
         var all = AllActors(n);
         var terminalMark = all; // the aux of a stored violating state (see Explorer.Dfs)
-        var pendingMark = n <= 7 ? 1UL << 7 : 1UL << 63; // a new state whose own findings are being checked (no taint bit here)
+        var pendingMark = ConcurrentVisitedSet.PendingMark(n); // a new state whose own findings are being checked (no taint bit here)
         long transitions = 0, newTerminal = 0, newQuiescent = 0, sinceCheck = 0, sinceShare = 0;
         var checks = 0;
         var maxDepth = 0;
@@ -271,8 +271,8 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 ulong explore = 0;
                 var terminal = false;
                 var added = reduced
-                    ? visited.AddOrNarrow(child, key, childSleep, pendingMark, terminalMark, ref _stop, out explore, out terminal)
-                    : visited.Add(child, key, 0, out _);
+                    ? visited.AddOrNarrow(k, child, key, childSleep, pendingMark, terminalMark, ref _stop, out explore, out terminal)
+                    : visited.Add(k, child, key);
                 if (!added)
                 {
                     if (terminal) fps[d * n + a] = Footprint.Everything;
@@ -283,7 +283,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 if (depth > maxDepth) maxDepth = depth;
                 var v = checker.CheckState();
                 if (checker.TakeNewWarning() is { } wv) AddWarning(wv, path.AsSpan(0, depth));
-                if (reduced) visited.Resolve(child, key, v != null ? terminalMark : childSleep);
+                if (reduced) visited.Resolve(k, child, key, v != null ? terminalMark : childSleep);
                 if (v != null)
                 {
                     Record(v, path.AsSpan(0, depth));
@@ -407,143 +407,5 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
     {
         lock (_found)
             if (_warningKeys.Add(w.Key + "\n" + w.Message)) Warnings.Add(new FoundViolation(w, path.ToArray()));
-    }
-}
-
-/// <summary>
-/// A visited set several threads insert into at once: 256 shards by the fingerprint's top byte, each an ordinary
-/// set (in RAM, spilling to disk, or exact) behind its own lock. Contention is rare (a transition costs a
-/// microsecond or more; an insertion holds its shard's lock for tens of nanoseconds).
-/// </summary>
-internal sealed class ConcurrentVisitedSet : IVisitedSet, IDisposable
-{
-    private readonly IVisitedSet[] _shards;
-
-    public ConcurrentVisitedSet(Func<int, IVisitedSet> shard)
-    {
-        _shards = new IVisitedSet[256];
-        _locks = new Lock[256];
-        for (var i = 0; i < _shards.Length; i++)
-        {
-            _shards[i] = shard(i);
-            _locks[i] = new Lock();
-        }
-    }
-
-    /// <summary>Each shard's lock (<see cref="Lock"/>: cheaper to take than a monitor on the shard itself).</summary>
-    private readonly Lock[] _locks;
-
-    private static int ShardIndex(ulong fp) => (int)(fp >> 56);
-
-    public bool Add(World w, ulong fingerprint, ulong aux, out long slot)
-    {
-        var i = ShardIndex(fingerprint);
-        lock (_locks[i]) return _shards[i].Add(w, fingerprint, aux, out slot);
-    }
-
-    public ulong GetAux(long slot) => throw new NotSupportedException("use AddOrNarrow: a slot handle is not safe across threads");
-    public void SetAux(long slot, ulong aux) => throw new NotSupportedException("use AddOrNarrow: a slot handle is not safe across threads");
-
-    /// <summary>
-    /// The reduced search's insert-or-revisit, atomic under the shard's lock. A new state is stored as
-    /// <paramref name="pendingMark"/> (its inserter then calls <see cref="Resolve"/>); a stored one gives the actors
-    /// of its stored sleep set that <paramref name="sleep"/> lacks, which the caller now tries from it, and keeps the
-    /// intersection, so no two workers take the same actor of a state; one marked <paramref name="terminalMark"/>
-    /// gives none. A pending state is waited for: its sleep set is not known yet — unless the search stops meanwhile
-    /// (<paramref name="stop"/> set: its inserter may have failed), when it is treated as terminal.
-    /// </summary>
-    public bool AddOrNarrow(World w, ulong fingerprint, ulong sleep, ulong pendingMark, ulong terminalMark, ref int stop, out ulong explore, out bool terminal)
-    {
-        var i = ShardIndex(fingerprint);
-        var s = _shards[i];
-        var spin = new SpinWait();
-        while (true)
-        {
-            lock (_locks[i])
-            {
-                explore = 0;
-                terminal = false;
-                if (s.Add(w, fingerprint, pendingMark, out var slot)) return true;
-                var stored = s.GetAux(slot);
-                if (stored != pendingMark)
-                {
-                    if (stored == terminalMark)
-                    {
-                        terminal = true;
-                        return false;
-                    }
-                    explore = stored & ~sleep;
-                    if (explore != 0) s.SetAux(slot, stored & sleep);
-                    return false;
-                }
-            }
-            if (Volatile.Read(ref stop) != 0)
-            {
-                terminal = true;
-                return false;
-            }
-            spin.SpinOnce(sleep1Threshold: -1);
-        }
-    }
-
-    /// <summary>Give a state stored pending by <see cref="AddOrNarrow"/> its aux word.</summary>
-    public void Resolve(World w, ulong fingerprint, ulong aux)
-    {
-        var i = ShardIndex(fingerprint);
-        lock (_locks[i])
-        {
-            _shards[i].Add(w, fingerprint, aux, out var slot);
-            _shards[i].SetAux(slot, aux);
-        }
-    }
-
-    /// <summary>
-    /// The shards' counts, summed without their locks (a progress figure while workers add; exact once they
-    /// stopped). No shared counter: one incremented by every insertion was a cache line both cores fought over.
-    /// </summary>
-    public long Count
-    {
-        get
-        {
-            long c = 0;
-            foreach (var s in _shards) c += s.Count;
-            return c;
-        }
-    }
-
-    public long Bytes
-    {
-        get
-        {
-            long b = 0;
-            for (var i = 0; i < _shards.Length; i++)
-                lock (_locks[i]) b += _shards[i].Bytes;
-            return b;
-        }
-    }
-
-    /// <summary>Each shard has 1/256 of the budget.</summary>
-    public bool WouldExceed(long limit)
-    {
-        for (var i = 0; i < _shards.Length; i++)
-            lock (_locks[i])
-                if (_shards[i].WouldExceed(limit / _shards.Length)) return true;
-        return false;
-    }
-
-    public string ExhaustedReason(long limit)
-    {
-        for (var i = 0; i < _shards.Length; i++)
-            lock (_locks[i])
-                if (_shards[i].WouldExceed(limit / _shards.Length)) return _shards[i].ExhaustedReason(limit);
-        return $"memory budget of {limit >> 20} MiB for stored states exhausted";
-    }
-
-    /// <summary>The shards that spill to disk (for the explorer's spill statistics).</summary>
-    public IEnumerable<SpillingFingerprintSet> SpillingShards => _shards.OfType<SpillingFingerprintSet>();
-
-    public void Dispose()
-    {
-        foreach (var s in _shards) (s as IDisposable)?.Dispose();
     }
 }

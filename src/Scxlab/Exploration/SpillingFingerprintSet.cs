@@ -203,6 +203,7 @@ public sealed unsafe class SpillingFingerprintSet : IVisitedSet, IConcurrentLook
 
     public void Dispose()
     {
+        _mem.Dispose();
         foreach (var r in _runs) r.Dispose();
         _runs.Clear();
         if (_runDirectory != null)

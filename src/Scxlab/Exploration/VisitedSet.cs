@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Scxlab.Stepping;
 
 namespace Scxlab.Exploration;
@@ -29,12 +30,14 @@ public interface IConcurrentLookup
 /// <summary>
 /// Open addressing over 64-bit fingerprints (linear probing), with the auxiliary word packed in a
 /// byte when the scenario has ≤ 7 actors. 9 bytes a slot, at most 3/4 full: 12–24 bytes per state.
+/// The slots live outside the managed heap on huge pages where the OS offers them (<see cref="BigTable"/>).
 /// </summary>
-public sealed class FingerprintSet : IVisitedSet, IConcurrentLookup
+public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDisposable
 {
-    private ulong[] _keys;
-    private byte[]? _aux8;
-    private ulong[]? _aux64;
+    private BigTable _keyTable;
+    private BigTable _auxTable;
+    private ulong* _keys;
+    private long _capacity;
     private readonly bool _wide;
     private long _count;
     private int _mask;
@@ -47,18 +50,19 @@ public sealed class FingerprintSet : IVisitedSet, IConcurrentLookup
         Allocate(1 << initialCapacityLog2);
     }
 
-    [MemberNotNull(nameof(_keys))]
+    [MemberNotNull(nameof(_keyTable), nameof(_auxTable))]
     private void Allocate(int cap)
     {
-        _keys = new ulong[cap];
-        if (_wide) _aux64 = new ulong[cap];
-        else _aux8 = new byte[cap];
+        _keyTable = new BigTable(cap);
+        _auxTable = _wide ? new BigTable(cap) : BigTable.OfBytes(cap);
+        _keys = _keyTable.Words;
+        _capacity = cap;
         _mask = cap - 1;
     }
 
     public long Count => _count;
-    public long Bytes => _keys.LongLength * (_wide ? 16 : 9);
-    public bool WouldExceed(long limit) => (_count + 1) * 4 > _keys.LongLength * 3 && Bytes * 2 > limit;
+    public long Bytes => _capacity * (_wide ? 16 : 9);
+    public bool WouldExceed(long limit) => (_count + 1) * 4 > _capacity * 3 && Bytes * 2 > limit;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Add(World w, ulong fp, ulong aux, out long slot)
@@ -67,20 +71,21 @@ public sealed class FingerprintSet : IVisitedSet, IConcurrentLookup
         // The caller's handle is the fingerprint, not the table index: a growth moves entries, and the reduced
         // DFS keeps the handles of the states on its stack to taint them much later (Explorer.Dfs).
         slot = (long)fp;
+        var keys = _keys;
         var i = (int)(fp >> 20) & _mask;
         while (true)
         {
-            var k = _keys[i];
+            var k = keys[i];
             if (k == fp) { (_lastFp, _lastIndex) = (fp, i); return false; }
-            if (k == 0) break;
+            if (k == 0) break; // (_lastFp's write below keeps this object, and so its tables, alive through the loop)
             i = (i + 1) & _mask;
         }
-        if ((_count + 1) * 4 > _keys.LongLength * 3)
+        if ((_count + 1) * 4 > _capacity * 3)
         {
             Grow();
             return Add(w, fp, aux, out slot);
         }
-        _keys[i] = fp;
+        keys[i] = fp;
         SetAuxAt(i, aux);
         _count++;
         (_lastFp, _lastIndex) = (fp, i);
@@ -89,19 +94,22 @@ public sealed class FingerprintSet : IVisitedSet, IConcurrentLookup
 
     /// <summary>
     /// Is <paramref name="fp"/> stored? Safe to call from several threads while nobody adds (the parallel
-    /// search's expand phase): it only reads the key array.
+    /// search's expand phase): it only reads the key table.
     /// </summary>
     public bool Contains(ulong fp)
     {
         if (fp == 0) fp = 1;
         var keys = _keys;
-        var mask = keys.Length - 1;
+        var mask = _mask;
         var i = (int)(fp >> 20) & mask;
         while (true)
         {
             var k = keys[i];
-            if (k == fp) return true;
-            if (k == 0) return false;
+            if (k == fp || k == 0)
+            {
+                GC.KeepAlive(this); // the tables are freed by their finalizers: not while this loop reads them
+                return k == fp;
+            }
             i = (i + 1) & mask;
         }
     }
@@ -123,7 +131,7 @@ public sealed class FingerprintSet : IVisitedSet, IConcurrentLookup
     internal void CopyEntries(ulong[] keys, ulong[] aux)
     {
         var j = 0;
-        for (var i = 0; i < _keys.Length; i++)
+        for (var i = 0L; i < _capacity; i++)
         {
             if (_keys[i] == 0) continue;
             keys[j] = _keys[i];
@@ -134,9 +142,8 @@ public sealed class FingerprintSet : IVisitedSet, IConcurrentLookup
     /// <summary>Forget every entry, keeping the table's size.</summary>
     internal void Clear()
     {
-        Array.Clear(_keys);
-        if (_aux8 != null) Array.Clear(_aux8);
-        if (_aux64 != null) Array.Clear(_aux64);
+        NativeMemory.Clear(_keyTable.Words, (nuint)_keyTable.ByteLength);
+        NativeMemory.Clear(_auxTable.Words, (nuint)_auxTable.ByteLength);
         _count = 0;
         _lastIndex = -1;
     }
@@ -155,30 +162,40 @@ public sealed class FingerprintSet : IVisitedSet, IConcurrentLookup
         return (int)i;
     }
 
-    private ulong AuxAt(long i) => _wide ? _aux64![i] : _aux8![i];
+    private ulong AuxAt(long i) => _wide ? _auxTable.Words[i] : _auxTable.Bytes[i];
 
     private void SetAuxAt(long i, ulong aux)
     {
-        if (_wide) _aux64![i] = aux;
-        else _aux8![i] = (byte)aux;
+        if (_wide) _auxTable.Words[i] = aux;
+        else _auxTable.Bytes[i] = (byte)aux;
     }
 
     private void Grow()
     {
         _lastIndex = -1;
-        var keys = _keys;
-        var a8 = _aux8;
-        var a64 = _aux64;
-        Allocate(keys.Length * 2);
-        for (var j = 0; j < keys.Length; j++)
+        var oldKeys = _keyTable;
+        var oldAux = _auxTable;
+        var oldCapacity = _capacity;
+        Allocate((int)(oldCapacity * 2));
+        for (var j = 0L; j < oldCapacity; j++)
         {
-            var k = keys[j];
+            var k = oldKeys.Words[j];
             if (k == 0) continue;
             var i = (int)(k >> 20) & _mask;
             while (_keys[i] != 0) i = (i + 1) & _mask;
             _keys[i] = k;
-            SetAuxAt(i, _wide ? a64![j] : a8![j]);
+            SetAuxAt(i, _wide ? oldAux.Words[j] : oldAux.Bytes[j]);
         }
+        oldKeys.Dispose();
+        oldAux.Dispose();
+    }
+
+    public void Dispose()
+    {
+        _keyTable.Dispose();
+        _auxTable.Dispose();
+        _keys = null;
+        GC.SuppressFinalize(this);
     }
 }
 

@@ -81,7 +81,7 @@ public sealed partial class Machine
         }
         finally
         {
-            CallbackGuard.Exit();
+            CallbackGuard.Exit(this);
             RunningContext = null;
             ctx.Active = false;
         }

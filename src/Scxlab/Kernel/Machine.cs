@@ -50,6 +50,8 @@ public sealed partial class Machine
     private bool _stepDone;
     private Footprint _fp;
     internal BpfContext? RunningContext;
+    /// <summary>This machine's slot in the wall-clock guard for stuck callbacks (<see cref="CallbackGuard"/>).</summary>
+    internal readonly CallbackGuard.Slot Guard = new();
     internal bool FaultPending;
     public readonly List<Finding> StepFindings = [];
     public Footprint LastFootprint => _fp;

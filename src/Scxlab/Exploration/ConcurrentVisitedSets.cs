@@ -1,0 +1,529 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Scxlab.Stepping;
+
+namespace Scxlab.Exploration;
+
+/// <summary>
+/// The parallel DFS's visited set (<see cref="ParallelDfsSearch"/>): several workers insert into it at once. Each
+/// call names its worker (0 … workers−1), so an implementation can keep per-worker state on lines of its own.
+/// </summary>
+internal abstract class ConcurrentVisitedSet : IVisitedSet, IDisposable
+{
+    /// <summary>
+    /// The set the options ask for: one lock-free table of fingerprints, which hands its states to spilling shards
+    /// behind locks if it outgrows the memory budget and may spill; exact stores are sharded behind locks from the start.
+    /// </summary>
+    public static ConcurrentVisitedSet Create(ExploreOptions o, int actors, int workers)
+    {
+        ShardedVisitedSet Sharded() => new(_ => Explorer.NewVisitedSet(o, actors, o.MaxMemoryBytes / 256, initialCapacityLog2: 8));
+        if (o.Exact) return Sharded();
+        // Beyond the memory budget, a search that may spill moves its states into spilling shards.
+        return new LockFreeFingerprintSet(workers, o.SpillDirectory != null ? Sharded : null, o.MaxMemoryBytes, PendingMark(actors));
+    }
+
+    /// <summary>The aux value that marks a pending state in a store that keeps aux words as they are (the parallel DFS's choice).</summary>
+    public static ulong PendingMark(int actors) => actors <= 7 ? 1UL << 7 : 1UL << 63;
+
+    /// <summary>Insert (plain DFS: no aux word); true if the state is new.</summary>
+    public abstract bool Add(int worker, World w, ulong fingerprint);
+
+    /// <summary>
+    /// The reduced search's insert-or-revisit, atomic per state. A new state is stored pending (its inserter then
+    /// calls <see cref="Resolve"/>); a stored one gives the actors of its stored sleep set that <paramref name="sleep"/>
+    /// lacks, which the caller now tries from it, and keeps the intersection, so no two workers take the same actor of
+    /// a state; one marked <paramref name="terminalMark"/> gives none. A pending state is waited for: its sleep set is
+    /// not known yet — unless the search stops meanwhile (<paramref name="stop"/> set: its inserter may have failed),
+    /// when it is treated as terminal. <paramref name="pendingMark"/> is the aux value that means pending where the
+    /// store keeps one (see <see cref="ShardedVisitedSet"/>).
+    /// </summary>
+    public abstract bool AddOrNarrow(int worker, World w, ulong fingerprint, ulong sleep, ulong pendingMark, ulong terminalMark, ref int stop, out ulong explore, out bool terminal);
+
+    /// <summary>Give a state stored pending by <see cref="AddOrNarrow"/> its aux word.</summary>
+    public abstract void Resolve(int worker, World w, ulong fingerprint, ulong aux);
+
+    /// <summary>Insert a state with its aux word already known (the root, before the workers start).</summary>
+    public bool Add(World w, ulong fingerprint, ulong aux, out long slot)
+    {
+        slot = (long)fingerprint;
+        if (!Add(0, w, fingerprint)) return false;
+        Resolve(0, w, fingerprint, aux);
+        return true;
+    }
+
+    public ulong GetAux(long slot) => throw new NotSupportedException("use AddOrNarrow: a slot handle is not safe across threads");
+    public void SetAux(long slot, ulong aux) => throw new NotSupportedException("use AddOrNarrow: a slot handle is not safe across threads");
+
+    public abstract long Count { get; }
+    public abstract long Bytes { get; }
+    public abstract bool WouldExceed(long limit);
+    public virtual string ExhaustedReason(long limit) => $"memory budget of {limit >> 20} MiB for stored states exhausted";
+
+    /// <summary>The parts that spill to disk (for the explorer's spill statistics).</summary>
+    public virtual IEnumerable<SpillingFingerprintSet> SpillingShards => [];
+
+    public void Dispose()
+    {
+        Release();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Give back what the store holds outside the managed heap (spill files).</summary>
+    protected virtual void Release() { }
+}
+
+/// <summary>
+/// One open-addressing table of 64-bit fingerprints that the workers insert into with compare-and-swap: no lock, no
+/// counter shared between cores. The sharded set it replaced for fingerprints in RAM took a lock per insertion; with
+/// 256 locks and two workers nearly every acquisition found the lock's cache line on the other core, and that
+/// traffic, not the model, was what kept <c>--jobs 2</c> at 1.3× on scale-4cpu (benchmarks/RESULTS.md). Here a
+/// worker touches only the line of the slot it probes, which the other worker rarely holds.
+/// </summary>
+/// <remarks>
+/// <para><b>Aux words.</b> Each slot has a key and an aux word. Aux 0 is "pending" (a newly inserted state whose
+/// inserter has not resolved it yet: the table is allocated zeroed, so a key becomes visible pending without a
+/// second write); a resolved aux is stored with bit 63 set (actor sets use bits 0–62: <see cref="Explorer.MaxActors"/>
+/// is 63). The reduced search's narrowing is a compare-and-swap loop on the aux word.</para>
+/// <para><b>Growth.</b> Each worker counts its own insertions on a line of its own and, every so many, sums the
+/// counts; past 70 % load it doubles the table while the others wait. A worker announces each operation in its own
+/// "active" flag (an interlocked write, then a read of the growing flag: with the grower's interlocked write of the
+/// growing flag and its reads of the active flags, one of the two sees the other), so the grower copies a table that
+/// nobody is writing. The check interval is at most an eighth of the free room divided among the workers, so the
+/// load stays below 83 % even if every worker fills its interval before anyone grows. A worker waiting for a pending
+/// state does so outside an operation, so a growth never waits for it.</para>
+/// <para><b>Beyond the memory budget.</b> A growth that would pass the budget, in a search that may spill
+/// (<c>check --memory</c> with a spill directory, the CLI's default), instead moves every state into a
+/// <see cref="ShardedVisitedSet"/> of <see cref="SpillingFingerprintSet"/>s (a pending state as the pending mark,
+/// a resolved one as its aux word), during the same stop of the workers; every later operation goes there. Without
+/// a spill directory the table grows anyway and <see cref="WouldExceed"/> tells the search to stop, as the
+/// sequential set does.</para>
+/// </remarks>
+internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
+{
+    private const ulong Resolved = 1UL << 63;
+    private const double MaxLoad = 0.7;
+
+    /// <summary>Slot i is <c>Slots[2i]</c> (the key) and <c>Slots[2i+1]</c> (its aux word): one cache line holds both.</summary>
+    private sealed class Table(int capacity)
+    {
+        public readonly BigTable Slots = new(2L * capacity);
+        public readonly int Mask = capacity - 1;
+        public long Capacity => Slots.Length / 2;
+    }
+
+    /// <summary>What a worker writes: its insertion count and its active flag, alone on two cache lines (no false sharing).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct WorkerLine
+    {
+        [FieldOffset(64)] public long Count;
+        [FieldOffset(72)] public long UntilCheck;
+        [FieldOffset(80)] public int Active;
+    }
+
+    private Table _table;
+    private int _growing;
+    private readonly WorkerLine[] _workers;
+    private readonly Func<ConcurrentVisitedSet>? _overflowFactory;
+    private readonly long _memoryLimit;
+    private readonly ulong _pendingMark;
+    /// <summary>Where the states went once the table outgrew the memory budget (set during a growth stop), or null.</summary>
+    private ConcurrentVisitedSet? _overflow;
+
+    /// <param name="workers">The workers that will call it (numbered 0 … workers−1).</param>
+    /// <param name="overflow">Makes the store the states move to once the table would pass <paramref name="memoryLimit"/>; null: keep growing.</param>
+    /// <param name="memoryLimit">Bytes the table may use.</param>
+    /// <param name="pendingMark">How <paramref name="overflow"/>'s store marks a pending state.</param>
+    /// <param name="initialCapacityLog2">The table's first size.</param>
+    public LockFreeFingerprintSet(int workers, Func<ConcurrentVisitedSet>? overflow = null, long memoryLimit = long.MaxValue, ulong pendingMark = 1UL << 63, int initialCapacityLog2 = 16)
+    {
+        _workers = new WorkerLine[Math.Max(1, workers)];
+        _table = new Table(1 << initialCapacityLog2);
+        _overflowFactory = overflow;
+        _memoryLimit = memoryLimit;
+        _pendingMark = pendingMark;
+    }
+
+    /// <summary>The store the states moved to, if they did (read after <see cref="Enter"/> or once the workers stopped).</summary>
+    private ConcurrentVisitedSet? Overflow => Volatile.Read(ref _overflow);
+
+    public override long Count
+    {
+        get
+        {
+            if (Overflow is { } o) return o.Count;
+            long c = 0;
+            for (var i = 0; i < _workers.Length; i++) c += Volatile.Read(ref _workers[i].Count);
+            return c;
+        }
+    }
+
+    public override long Bytes => Overflow is { } o ? o.Bytes : Volatile.Read(ref _table).Capacity * 16;
+
+    /// <summary>
+    /// Would the table's next doubling pass <paramref name="limit"/>? (Asked every few thousand transitions, so the
+    /// table may be near its growth point.) Never, while it can move its states to a spilling store instead.
+    /// </summary>
+    public override bool WouldExceed(long limit)
+    {
+        if (Overflow is { } o) return o.WouldExceed(limit);
+        if (_overflowFactory != null) return false;
+        var t = Volatile.Read(ref _table);
+        return Count >= t.Capacity * (MaxLoad - 0.1) && t.Capacity * 16 * 2 > limit;
+    }
+
+    public override string ExhaustedReason(long limit) => Overflow is { } o ? o.ExhaustedReason(limit) : base.ExhaustedReason(limit);
+
+    public override IEnumerable<SpillingFingerprintSet> SpillingShards => Overflow?.SpillingShards ?? [];
+
+    protected override void Release()
+    {
+        Overflow?.Dispose();
+        _table.Slots.Dispose();
+    }
+
+    public override bool Add(int worker, World w, ulong fp)
+    {
+        if (fp == 0) fp = 1; // 0 marks an empty slot
+        var t = Enter(worker);
+        if (OverflowAfterEnter(worker) is { } o) return o.Add(worker, w, fp);
+        var added = Insert(t, fp, out _);
+        Exit(worker);
+        if (added) Counted(worker);
+        return added;
+    }
+
+    public override bool AddOrNarrow(int worker, World w, ulong fp, ulong sleep, ulong pendingMark, ulong terminalMark, ref int stop, out ulong explore, out bool terminal)
+    {
+        if (fp == 0) fp = 1;
+        var spin = new SpinWait();
+        while (true)
+        {
+            explore = 0;
+            terminal = false;
+            var t = Enter(worker);
+            if (OverflowAfterEnter(worker) is { } o) return o.AddOrNarrow(worker, w, fp, sleep, pendingMark, terminalMark, ref stop, out explore, out terminal);
+            if (Insert(t, fp, out var i))
+            {
+                Exit(worker);
+                Counted(worker);
+                return true;
+            }
+            var stored = Volatile.Read(ref t.Slots[2L * i + 1]);
+            while (stored != 0)
+            {
+                var set = stored & ~Resolved;
+                if (set == terminalMark)
+                {
+                    terminal = true;
+                    break;
+                }
+                explore = set & ~sleep;
+                if (explore == 0) break;
+                var seen = Interlocked.CompareExchange(ref t.Slots[2L * i + 1], (set & sleep) | Resolved, stored);
+                if (seen == stored) break;
+                stored = seen; // another worker narrowed it meanwhile: narrow what it left
+            }
+            Exit(worker);
+            if (stored != 0) return false;
+            // Pending: wait outside the operation, so that a growth (which waits for every operation to end) cannot
+            // stall behind us while the state's inserter waits for the growth.
+            if (Volatile.Read(ref stop) != 0)
+            {
+                explore = 0;
+                terminal = true;
+                return false;
+            }
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    public override void Resolve(int worker, World w, ulong fp, ulong aux)
+    {
+        if (fp == 0) fp = 1;
+        var t = Enter(worker);
+        if (OverflowAfterEnter(worker) is { } o)
+        {
+            o.Resolve(worker, w, fp, aux);
+            return;
+        }
+        Insert(t, fp, out var i); // found: its inserter resolves it, and nothing removes a state
+        Volatile.Write(ref t.Slots[2L * i + 1], aux | Resolved);
+        Exit(worker);
+    }
+
+    /// <summary>Find or claim <paramref name="fp"/>'s slot; true if this call claimed it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Insert(Table t, ulong fp, out int i)
+    {
+        var slots = t.Slots;
+        i = (int)(fp >> 20) & t.Mask;
+        while (true)
+        {
+            var k = slots[2L * i];
+            if (k == fp) return false;
+            if (k == 0)
+            {
+                var seen = Interlocked.CompareExchange(ref slots[2L * i], fp, 0);
+                if (seen == 0) return true;
+                if (seen == fp) return false; // another worker inserted the same state just now
+            }
+            else i = (i + 1) & t.Mask;
+        }
+    }
+
+    /// <summary>Begin an operation on the current table (waiting out a growth).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Table Enter(int worker)
+    {
+        ref var line = ref _workers[worker];
+        while (true)
+        {
+            Interlocked.Exchange(ref line.Active, 1); // a full fence: the read below cannot pass it
+            if (Volatile.Read(ref _growing) == 0) return Volatile.Read(ref _table);
+            Volatile.Write(ref line.Active, 0);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _growing) != 0)
+            {
+                // Help copy the table rather than wait for it.
+                if (Volatile.Read(ref _migration) is { } m) m.Help();
+                else spin.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A doubling in progress: the old table's slots in chunks that the grower and every waiting worker claim and
+    /// insert into the new table (with compare-and-swap on the key, as <see cref="Insert"/> does: two helpers may
+    /// probe the same run of slots). Nobody operates on either table meanwhile; the grower publishes the new one
+    /// once every chunk is done.
+    /// </summary>
+    private sealed class Migration(Table from, Table to)
+    {
+        private const int ChunkSlots = 1 << 16;
+        private readonly long _chunks = (from.Capacity + ChunkSlots - 1) / ChunkSlots;
+        private long _nextChunk;
+        private long _doneChunks;
+
+        public Table To => to;
+        public bool Done => Volatile.Read(ref _doneChunks) == _chunks;
+
+        public void Help()
+        {
+            long c;
+            while ((c = Interlocked.Increment(ref _nextChunk) - 1) < _chunks)
+            {
+                var end = Math.Min(from.Capacity, (c + 1) * ChunkSlots);
+                for (var j = c * ChunkSlots; j < end; j++)
+                {
+                    var k = from.Slots[2 * j];
+                    if (k == 0) continue;
+                    Insert(to, k, out var i);
+                    to.Slots[2L * i + 1] = from.Slots[2 * j + 1];
+                }
+                Interlocked.Increment(ref _doneChunks);
+            }
+        }
+    }
+
+    private Migration? _migration;
+
+    /// <summary>After <see cref="Enter"/>: the overflow store if the states moved there (the operation on the table then ends), else null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ConcurrentVisitedSet? OverflowAfterEnter(int worker)
+    {
+        var o = Volatile.Read(ref _overflow);
+        if (o != null) Exit(worker);
+        return o;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Exit(int worker) => Volatile.Write(ref _workers[worker].Active, 0);
+
+    /// <summary>Count a new state for <paramref name="worker"/>; grow the table when the check falls due and the load asks for it.</summary>
+    private void Counted(int worker)
+    {
+        if (Overflow != null) return;
+        ref var line = ref _workers[worker];
+        Volatile.Write(ref line.Count, line.Count + 1);
+        if (--line.UntilCheck > 0) return;
+        var t = Volatile.Read(ref _table);
+        var room = (long)(t.Capacity * MaxLoad) - Count;
+        if (room <= 0) Grow(t);
+        t = Volatile.Read(ref _table);
+        room = (long)(t.Capacity * MaxLoad) - Count;
+        line.UntilCheck = Math.Max(1, room / 8 / _workers.Length);
+    }
+
+    /// <summary>Double the table <paramref name="seen"/> while every other worker waits (unless another worker already did).</summary>
+    private void Grow(Table seen)
+    {
+        if (Interlocked.CompareExchange(ref _growing, 1, 0) != 0) return; // someone else grows; our next Enter waits for it
+        try
+        {
+            if (!ReferenceEquals(Volatile.Read(ref _table), seen) || Overflow != null) return;
+            var spin = new SpinWait();
+            for (var k = 0; k < _workers.Length; k++)
+                while (Volatile.Read(ref _workers[k].Active) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            if (_overflowFactory != null && seen.Capacity * 2 * 16 > _memoryLimit)
+            {
+                MoveToOverflow(seen, _overflowFactory());
+                return;
+            }
+            var migration = new Migration(seen, new Table((int)seen.Capacity * 2));
+            Volatile.Write(ref _migration, migration);
+            migration.Help();
+            while (!migration.Done) spin.SpinOnce(sleep1Threshold: -1);
+            Volatile.Write(ref _migration, null);
+            Volatile.Write(ref _table, migration.To);
+            seen.Slots.Dispose(); // nobody holds it: every worker is outside an operation
+        }
+        finally
+        {
+            Volatile.Write(ref _growing, 0);
+        }
+    }
+
+    /// <summary>Move every state of <paramref name="t"/> into <paramref name="store"/> (the workers are stopped) and send every later operation there.</summary>
+    private void MoveToOverflow(Table t, ConcurrentVisitedSet store)
+    {
+        for (var j = 0; j < t.Capacity; j++)
+        {
+            var k = t.Slots[2L * j];
+            if (k == 0) continue;
+            var aux = t.Slots[2L * j + 1];
+            store.Add(0, null!, k); // the spilling store keeps fingerprints only: no world needed
+            store.Resolve(0, null!, k, aux == 0 ? _pendingMark : aux & ~Resolved);
+        }
+        Volatile.Write(ref _overflow, store);
+        Volatile.Write(ref _table, new Table(1)); // nothing reads it any more
+        t.Slots.Dispose();
+    }
+}
+
+/// <summary>
+/// A visited set several threads insert into at once: 256 shards by the fingerprint's top byte, each an ordinary
+/// set (spilling to disk, or exact) behind its own lock. For the stores that are not lock-free; each acquisition
+/// moves the lock's cache line between cores, which is why fingerprints in RAM use <see cref="LockFreeFingerprintSet"/>.
+/// </summary>
+internal sealed class ShardedVisitedSet : ConcurrentVisitedSet
+{
+    private readonly IVisitedSet[] _shards;
+
+    public ShardedVisitedSet(Func<int, IVisitedSet> shard)
+    {
+        _shards = new IVisitedSet[256];
+        _locks = new Lock[256];
+        for (var i = 0; i < _shards.Length; i++)
+        {
+            _shards[i] = shard(i);
+            _locks[i] = new Lock();
+        }
+    }
+
+    /// <summary>Each shard's lock (<see cref="Lock"/>: cheaper to take than a monitor on the shard itself).</summary>
+    private readonly Lock[] _locks;
+
+    private static int ShardIndex(ulong fp) => (int)(fp >> 56);
+
+    public override bool Add(int worker, World w, ulong fingerprint)
+    {
+        var i = ShardIndex(fingerprint);
+        lock (_locks[i]) return _shards[i].Add(w, fingerprint, 0, out _);
+    }
+
+    /// <summary>A new state is stored as <paramref name="pendingMark"/> under the shard's lock; see the base class.</summary>
+    public override bool AddOrNarrow(int worker, World w, ulong fingerprint, ulong sleep, ulong pendingMark, ulong terminalMark, ref int stop, out ulong explore, out bool terminal)
+    {
+        var i = ShardIndex(fingerprint);
+        var s = _shards[i];
+        var spin = new SpinWait();
+        while (true)
+        {
+            lock (_locks[i])
+            {
+                explore = 0;
+                terminal = false;
+                if (s.Add(w, fingerprint, pendingMark, out var slot)) return true;
+                var stored = s.GetAux(slot);
+                if (stored != pendingMark)
+                {
+                    if (stored == terminalMark)
+                    {
+                        terminal = true;
+                        return false;
+                    }
+                    explore = stored & ~sleep;
+                    if (explore != 0) s.SetAux(slot, stored & sleep);
+                    return false;
+                }
+            }
+            if (Volatile.Read(ref stop) != 0)
+            {
+                terminal = true;
+                return false;
+            }
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>Give a state stored pending by <see cref="AddOrNarrow"/> its aux word.</summary>
+    public override void Resolve(int worker, World w, ulong fingerprint, ulong aux)
+    {
+        var i = ShardIndex(fingerprint);
+        lock (_locks[i])
+        {
+            _shards[i].Add(w, fingerprint, aux, out var slot);
+            _shards[i].SetAux(slot, aux);
+        }
+    }
+
+    /// <summary>
+    /// The shards' counts, summed without their locks (a progress figure while workers add; exact once they
+    /// stopped). No shared counter: one incremented by every insertion was a cache line both cores fought over.
+    /// </summary>
+    public override long Count
+    {
+        get
+        {
+            long c = 0;
+            foreach (var s in _shards) c += s.Count;
+            return c;
+        }
+    }
+
+    public override long Bytes
+    {
+        get
+        {
+            long b = 0;
+            for (var i = 0; i < _shards.Length; i++)
+                lock (_locks[i]) b += _shards[i].Bytes;
+            return b;
+        }
+    }
+
+    /// <summary>Each shard has 1/256 of the budget.</summary>
+    public override bool WouldExceed(long limit)
+    {
+        for (var i = 0; i < _shards.Length; i++)
+            lock (_locks[i])
+                if (_shards[i].WouldExceed(limit / _shards.Length)) return true;
+        return false;
+    }
+
+    public override string ExhaustedReason(long limit)
+    {
+        for (var i = 0; i < _shards.Length; i++)
+            lock (_locks[i])
+                if (_shards[i].WouldExceed(limit / _shards.Length)) return _shards[i].ExhaustedReason(limit);
+        return $"memory budget of {limit >> 20} MiB for stored states exhausted";
+    }
+
+    /// <summary>The shards that spill to disk (for the explorer's spill statistics).</summary>
+    public override IEnumerable<SpillingFingerprintSet> SpillingShards => _shards.OfType<SpillingFingerprintSet>();
+
+    protected override void Release()
+    {
+        foreach (var s in _shards) (s as IDisposable)?.Dispose();
+    }
+}
