@@ -85,12 +85,13 @@ internal abstract class ConcurrentVisitedSet : IVisitedSet, IDisposable
 /// second write); a resolved aux is stored with bit 63 set (actor sets use bits 0–62: <see cref="Explorer.MaxActors"/>
 /// is 63). The reduced search's narrowing is a compare-and-swap loop on the aux word.</para>
 /// <para><b>Growth.</b> Each worker counts its own insertions on a line of its own and, every so many, sums the
-/// counts; past 70 % load it doubles the table while the others wait. A worker announces each operation in its own
-/// "active" flag (an interlocked write, then a read of the growing flag: with the grower's interlocked write of the
-/// growing flag and its reads of the active flags, one of the two sees the other), so the grower copies a table that
-/// nobody is writing. The check interval is at most an eighth of the free room divided among the workers, so the
-/// load stays below 83 % even if every worker fills its interval before anyone grows. A worker waiting for a pending
-/// state does so outside an operation, so a growth never waits for it.</para>
+/// counts; past 75 % load (the sequential set's bound) it doubles the table, and the other workers, held off, help
+/// copy it (<see cref="Migration"/>). A worker announces each operation in its own "active" flag (an interlocked
+/// write, then a read of the growing flag: with the grower's interlocked write of the growing flag and its reads of
+/// the active flags, one of the two sees the other), so the table is copied while nobody writes it. The check
+/// interval is an eighth of the free room divided among the workers (at least one insertion), so the load passes
+/// 75 % by at most one insertion per worker. A worker waiting for a pending state does so outside an operation, so a
+/// growth never waits for it.</para>
 /// <para><b>Beyond the memory budget.</b> A growth that would pass the budget, in a search that may spill
 /// (<c>check --memory</c> with a spill directory, the CLI's default), instead moves every state into a
 /// <see cref="ShardedVisitedSet"/> of <see cref="SpillingFingerprintSet"/>s (a pending state as the pending mark,
@@ -101,7 +102,7 @@ internal abstract class ConcurrentVisitedSet : IVisitedSet, IDisposable
 internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
 {
     private const ulong Resolved = 1UL << 63;
-    private const double MaxLoad = 0.7;
+    private const double MaxLoad = 0.75; // as the sequential FingerprintSet
 
     /// <summary>Slot i is <c>Slots[2i]</c> (the key) and <c>Slots[2i+1]</c> (its aux word): one cache line holds both.</summary>
     private sealed class Table(int capacity)

@@ -1227,7 +1227,7 @@ public sealed class Simulator
         {
             if (ev[i] == _eventSnap[i]) continue;
             var e = (ScxEvent)i;
-            if (e is ScxEvent.DispatchDroppedQseq or ScxEvent.DispatchDroppedState or ScxEvent.FallbackDsqUse or ScxEvent.FallbackReenq or ScxEvent.ReenqKfunc or ScxEvent.InsertNotOwned)
+            if (e is ScxEvent.DispatchDroppedQseq or ScxEvent.DispatchDroppedState or ScxEvent.FallbackDsqUse or ScxEvent.FallbackReenq or ScxEvent.ReenqKfunc or ScxEvent.InsertNotOwned or ScxEvent.ReenqImmed or ScxEvent.ReenqLocalRepeat)
                 _trace!.Instant(cpu, _now, e.ToString(), $"+{ev[i] - _eventSnap[i]}");
             _eventSnap[i] = ev[i];
         }
