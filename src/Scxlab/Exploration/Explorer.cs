@@ -113,7 +113,7 @@ public sealed class Explorer
         // The trial leaves the shortest traces for later: a discarded trial would have paid for them for nothing.
         var trialExplorer = new Explorer(_m, _o with { Jobs = 1, MaxTransitions = _o.AutoJobsAfter, ShortestTraces = false });
         var trial = trialExplorer.Run();
-        var outgrown = !trial.Complete && !_o.Cancel.IsCancellationRequested && trial.IncompleteReason?.StartsWith("step budget", StringComparison.Ordinal) == true;
+        var outgrown = !trial.Complete && !_o.Cancel.IsCancellationRequested && trial.IncompleteReason == TransitionBudgetReason(_o.AutoJobsAfter);
         if (!outgrown)
         {
             if (!_o.ShortestTraces || trial.Strategy == Strategy.Bfs || trial.Violations.Count == 0) return trial;
@@ -278,13 +278,16 @@ public sealed class Explorer
             _notes.Add($"stored states beyond --memory {_o.MaxMemoryBytes >> 20} MiB spilled to disk: {_stats.SpilledStates} states in {spills.Sum(s => s.RunCount)} run file(s) ({_stats.SpillBytes >> 20} MiB; {_stats.SpillRuns} written with merges)");
     }
 
+    /// <summary>The incomplete reason of a search stopped by <see cref="ExploreOptions.MaxTransitions"/> (every strategy words it so; the auto-jobs trial recognises its own bound by it).</summary>
+    internal static string TransitionBudgetReason(long max) => $"step budget of {max} transitions exhausted";
+
     /// <summary>Budget and progress; true when the search must stop.</summary>
     internal static bool OverBudget(ExploreOptions o, ExploreStats stats, Stopwatch clock, IVisitedSet visited, ref double nextProgress, out string? why)
     {
         why = null;
         // A volatile read per transition: Ctrl-C stops the search at once, not 1024 transitions later.
         if (o.Cancel.IsCancellationRequested) why = "interrupted (Ctrl-C)";
-        else if (o.MaxTransitions is { } mt && stats.Transitions >= mt) why = $"step budget of {mt} transitions exhausted";
+        else if (o.MaxTransitions is { } mt && stats.Transitions >= mt) why = TransitionBudgetReason(mt);
         else if ((stats.Transitions & 1023) == 0)
         {
             var s = clock.Elapsed.TotalSeconds;

@@ -152,7 +152,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                     if (o.MaxTransitions is { } mt && stats.Transitions > mt)
                     {
                         stats.Transitions--;
-                        Incomplete = $"step budget of {mt} transitions exhausted";
+                        Incomplete = Explorer.TransitionBudgetReason(mt);
                         return [.. found.Values];
                     }
                     if (c.IsAssertion)

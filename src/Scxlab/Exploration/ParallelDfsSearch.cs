@@ -380,7 +380,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
         var total = Volatile.Read(ref _transitions);
         string? why = null;
         if (o.Cancel.IsCancellationRequested) why = "interrupted (Ctrl-C)";
-        else if (o.MaxTransitions is { } mt && total >= mt) why = $"step budget of {mt} transitions exhausted";
+        else if (o.MaxTransitions is { } mt && total >= mt) why = Explorer.TransitionBudgetReason(mt);
         else if (o.BudgetSeconds is { } b && clock.Elapsed.TotalSeconds >= b) why = $"time budget of {b:0.###} s exhausted";
         else if ((check & 15) == 0 && visited.WouldExceed(o.MaxMemoryBytes)) why = visited.ExhaustedReason(o.MaxMemoryBytes);
         if (why != null)
