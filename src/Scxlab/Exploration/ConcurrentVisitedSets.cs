@@ -54,6 +54,9 @@ internal abstract class ConcurrentVisitedSet : IVisitedSet, IDisposable
     public ulong GetAux(long slot) => throw new NotSupportedException("use AddOrNarrow: a slot handle is not safe across threads");
     public void SetAux(long slot, ulong aux) => throw new NotSupportedException("use AddOrNarrow: a slot handle is not safe across threads");
 
+    /// <summary>Start loading <paramref name="fingerprint"/>'s slot (see <see cref="IVisitedSet.Prefetch"/>).</summary>
+    public virtual void Prefetch(ulong fingerprint) { }
+
     public abstract long Count { get; }
     public abstract long Bytes { get; }
     public abstract bool WouldExceed(long limit);
@@ -173,6 +176,18 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     }
 
     public override string ExhaustedReason(long limit) => Overflow is { } o ? o.ExhaustedReason(limit) : base.ExhaustedReason(limit);
+
+    /// <summary>
+    /// Outside the growth protocol on purpose: the table read here may be replaced and freed meanwhile, which a
+    /// prefetch tolerates (it never faults; a stale one only wastes a line fill).
+    /// </summary>
+    public override unsafe void Prefetch(ulong fp)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        if (fp == 0) fp = 1;
+        var t = Volatile.Read(ref _table);
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(t.Slots.Words + 2L * ((int)(fp >> 20) & t.Mask));
+    }
 
     public override IEnumerable<SpillingFingerprintSet> SpillingShards => Overflow?.SpillingShards ?? [];
 

@@ -389,6 +389,10 @@ public sealed class Explorer
             _m.World = child;
             _m.Step(a);
             _stats.Transitions++;
+            // The child's key first, and its slot's cache line requested, so the visited set's miss overlaps the
+            // bookkeeping below (a kernel assertion's child is not stored: then the key is not used).
+            var key = Key(child, a, pre, bound != null);
+            visited.Prefetch(key);
             // The step's footprint: everything its code read and wrote through the recording accessors,
             // plus its guard (Machine.GuardFootprint), so enabling/disabling shows up as a conflict too.
             var fp = _m.LastFootprint;
@@ -421,7 +425,6 @@ public sealed class Explorer
                 if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
                 continue;
             }
-            var key = Key(child, a, pre, bound != null);
             if (!visited.Add(child, key, childSleep, out var slot))
             {
                 _stats.Executions++;

@@ -239,6 +239,9 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 child.RestoreFrom(w);
                 wm.World = child;
                 wm.Step(a);
+                // The child's key first, its slot requested, so the shared set's miss overlaps the bookkeeping below.
+                var key = child.Fingerprint();
+                visited.Prefetch(key);
                 // A duplicate root piece's own transitions are the primary piece's to count.
                 var counted = !(piece.DuplicateRoot && d == 0);
                 if (counted) transitions++;
@@ -267,7 +270,6 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                     if (depth > maxDepth) maxDepth = depth;
                     continue;
                 }
-                var key = child.Fingerprint();
                 ulong explore = 0;
                 var terminal = false;
                 var added = reduced

@@ -69,6 +69,8 @@ public sealed unsafe class SpillingFingerprintSet : IVisitedSet, IConcurrentLook
     public bool WouldExceed(long limit) => Failure != null;
     public string ExhaustedReason(long limit) => $"memory budget of {_memoryLimit >> 20} MiB for stored states exhausted, and spilling to disk failed: {Failure}";
 
+    public void Prefetch(ulong fingerprint) => _mem.Prefetch(fingerprint);
+
     public bool Add(World w, ulong fingerprint, ulong aux, out long slot)
     {
         var fp = fingerprint == 0 ? 1 : fingerprint; // 0 marks an empty slot, as in FingerprintSet

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using Scxlab.Stepping;
 
 namespace Scxlab.Exploration;
@@ -19,6 +20,12 @@ public interface IVisitedSet
     bool WouldExceed(long limit);
     /// <summary>Why <see cref="WouldExceed"/> said yes, in words (the search's incomplete reason).</summary>
     string ExhaustedReason(long limit) => $"memory budget of {limit >> 20} MiB for stored states exhausted";
+
+    /// <summary>
+    /// A hint that <see cref="Add"/> will soon be asked about <paramref name="fingerprint"/>: start loading its slot,
+    /// so the cache miss overlaps the caller's work in between (the probe's miss is the search's hottest instruction).
+    /// </summary>
+    void Prefetch(ulong fingerprint) { }
 }
 
 /// <summary>A visited set that several threads may query at once while nobody adds (the parallel BFS's expand phase).</summary>
@@ -90,6 +97,15 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
         _count++;
         (_lastFp, _lastIndex) = (fp, i);
         return true;
+    }
+
+    public void Prefetch(ulong fp)
+    {
+        if (!Sse.IsSupported) return;
+        if (fp == 0) fp = 1;
+        var i = (int)(fp >> 20) & _mask;
+        Sse.Prefetch0(_keys + i);
+        Sse.Prefetch0(_wide ? _auxTable.Words + i : _auxTable.Bytes + i);
     }
 
     /// <summary>
