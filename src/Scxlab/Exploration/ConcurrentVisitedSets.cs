@@ -71,7 +71,7 @@ internal abstract class ConcurrentVisitedSet : IVisitedSet, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Give back what the store holds outside the managed heap (spill files).</summary>
+    /// <summary>Give back what the store holds outside the managed heap (tables, spill files).</summary>
     protected virtual void Release() { }
 }
 
