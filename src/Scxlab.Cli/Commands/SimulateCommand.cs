@@ -21,6 +21,7 @@ public static class SimulateCommand
         public string? Workload;
         public string Policy = "simple";
         public List<string> Rodata = [];
+        public string? LoadFrom;
         public List<Protocol> Protocols = [];
         public int? Cpus, Tasks;
         public long? DurationNs, WatchdogNs;
@@ -49,6 +50,11 @@ public static class SimulateCommand
         }.CompletingWith(() => Generators.All.Select(g => g.Name).Concat(BuiltinWorkloads.Names));
         var policy = CliOptions.Policy("the policy (default simple): a built-in name (scxlab list policies), X.bpf.o[@name=value,...], or path.dll:Namespace.Type");
         var load = new CliOptions.BpfLoad();
+        var loadFrom = new Option<string?>("--load-from")
+        {
+            Description = "take a BPF object's load settings from a scenario (a built-in name or a .yaml file): its rodata:, maps:, holds:, ops:, syscalls: and syscalls_attached: (what its user space does before and after load); --rodata, --map and the other flags here apply after them",
+            HelpName = "SCENARIO",
+        };
         var protocol = CliOptions.Protocol("--protocol", list: true, description: $"the kernel protocol(s), comma-separated: one run each ({ProtocolNames.Expected}; default upstream)");
         var protocols = CliOptions.Protocol("--protocols", list: true, description: "the same as --protocol");
         var cpus = CliOptions.Int("--cpus", 1, ScxConst.MaxCpus, "CPUs (default: the workload's, else 8)");
@@ -104,7 +110,7 @@ public static class SimulateCommand
             ],
         };
         cmd.Arguments.Add(workloadArg);
-        foreach (var o in (Option[])[policy, .. load.All, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, outDir, minimize, minBudget, json, csv, progress, failOn])
+        foreach (var o in (Option[])[policy, .. load.All, loadFrom, protocol, protocols, cpus, tasks, duration, seed, seedsOpt, shard, hz, watchdog, noJitter, irqRate, irqMean, perfetto, perfettoJson, plot, html, outDir, minimize, minBudget, json, csv, progress, failOn])
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -113,6 +119,7 @@ public static class SimulateCommand
                 Workload = r.GetValue(workloadArg),
                 Policy = r.GetValue(policy) ?? "simple",
                 Rodata = [.. load.Items(r)],
+                LoadFrom = r.GetValue(loadFrom),
                 Cpus = r.GetValue(cpus),
                 Tasks = r.GetValue(tasks),
                 DurationNs = r.GetValue(duration),
@@ -170,6 +177,16 @@ public static class SimulateCommand
         Func<ScxOps> policy;
         try
         {
+            if (o.LoadFrom != null)
+            {
+                // The scenario's settings first, the command line's after them (they win), as check applies them.
+                try { o.Rodata = [.. ScenarioLoader.Resolve(o.LoadFrom).Rodata, .. o.Rodata]; }
+                catch (ScenarioException e)
+                {
+                    stderr.WriteLine($"scxlab simulate: --load-from: {e.Message}");
+                    return 1;
+                }
+            }
             o.Policy = BpfObjectSpec.With(o.Policy, o.Rodata);
             policy = PolicyRegistry.Resolve(o.Policy);
             workload = ResolveWorkload(o.Workload!, o.Cpus ?? 8, o.Tasks);

@@ -154,6 +154,43 @@ public class ModelLimitTests
         }
     }
 
+    /// <summary>
+    /// simulate --load-from takes a BPF object's load settings from a scenario file (here rodata mode 3: the run
+    /// reaches the model limit, exit 4); the command line's own flags apply after them; a bad file is a load error.
+    /// </summary>
+    [Fact]
+    public void Should_TakeTheScenariosLoadSettings_When_SimulateIsGivenLoadFrom()
+    {
+        var dir = Directory.CreateTempSubdirectory("scxlab-load-from-").FullName;
+        try
+        {
+            var scenario = Path.Combine(dir, "mode3.yaml");
+            File.WriteAllText(scenario, TwoDispatchers + "\nrodata: { mode: 3 }\n");
+            var obj = BpfExamples.CompileProgram("not_modelled.bpf.c", "v3");
+            string[] run = ["simulate", "mixed", "--policy", obj, "--cpus", "2", "--duration", "20ms", "--json"];
+
+            var plain = CliResult.Run(run);
+            Assert.True(plain.ExitCode == 0, $"exit {plain.ExitCode}: {plain.Stderr}");
+            var loaded = CliResult.Run([.. run, "--load-from", scenario]);
+            Assert.True(loaded.ExitCode == 4, $"exit {loaded.ExitCode}: {loaded.Stderr}");
+            Assert.Equal("incomplete", (string?)JsonNode.Parse(loaded.Stdout)!["verdict"]);
+            var overridden = CliResult.Run([.. run, "--load-from", scenario, "--rodata", "mode=0"]);
+            Assert.True(overridden.ExitCode == 0, $"exit {overridden.ExitCode}: {overridden.Stderr}");
+
+            var bad = Path.Combine(dir, "bad.yaml");
+            File.WriteAllText(bad, "name: bad\ncpus: two\n");
+            var refused = CliResult.Run([.. run, "--load-from", bad]);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("--load-from: ", refused.Stderr);
+            Assert.Contains("bad.yaml:2:", refused.Stderr);
+            Assert.DoesNotContain("   at ", refused.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Should_DropTheOldest_When_APushWithBpfExistFindsTheQueueFull()
     {
