@@ -117,7 +117,7 @@ public sealed class Explorer
         if (!outgrown)
         {
             if (!_o.ShortestTraces || trial.Strategy == Strategy.Bfs || trial.Violations.Count == 0) return trial;
-            return trial with { Violations = [.. trialExplorer.Shortest(trial.Violations).OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)] };
+            return trial with { Violations = InReportOrder(trialExplorer.Shortest(trial.Violations)) };
         }
         var left = _o.BudgetSeconds is { } b ? Math.Max(0.001, b - clock.Elapsed.TotalSeconds) : (double?)null;
         var result = new Explorer(_m, _o with { Jobs = cores, BudgetSeconds = left }).Run();
@@ -215,7 +215,7 @@ public sealed class Explorer
             Verdict = verdict,
             Complete = complete,
             Strategy = strategy,
-            Violations = [.. violations.OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)],
+            Violations = InReportOrder(violations),
             Stats = _stats,
             IncompleteReason = _incomplete,
             ModelLimits = limits,
@@ -223,6 +223,10 @@ public sealed class Explorer
             Warnings = [.. _warnings],
         };
     }
+
+    /// <summary>Findings as a result lists them: shortest trace first, then by key.</summary>
+    private static List<FoundViolation> InReportOrder(IEnumerable<FoundViolation> found) =>
+        [.. found.OrderBy(v => v.Trace.Count).ThenBy(v => v.Violation.Key, StringComparer.Ordinal)];
 
     /// <summary>
     /// The shortest trace to each finding of <paramref name="found"/> (a BFS that stops once every one has been

@@ -56,17 +56,20 @@ public sealed partial class Machine
         return (enqFlags & (long)EnqFlags.Preempt) != 0;
     }
 
+    /// <summary>Where a task of <paramref name="cls"/> puts rq->next_class: ext, or the fair class above it.</summary>
+    private static NextClass NextClassOf(SchedClass cls) => cls == SchedClass.Ext ? NextClass.Ext : NextClass.AboveExt;
+
+    /// <summary>core's wakeup_preempt(): a task of <paramref name="cls"/> enqueued on CPU <paramref name="c"/> raises rq->next_class to its class.</summary>
+    private void RaiseNextClass(int c, SchedClass cls)
+    {
+        var to = NextClassOf(cls);
+        if (RqR(c).NextClass < to) Rq(c).NextClass = to;
+    }
+
     /// <summary>
     /// schedule_reenq_local(rq, reenq_flags): queue CPU <paramref name="c"/>'s deferred local re-enqueue (run by its
     /// deferred work, <see cref="ReenqMode.Deferred"/>). Nothing while bypassing (schedule_dsq_reenq()).
     /// </summary>
-    /// <summary>core's wakeup_preempt(): a task of <paramref name="cls"/> enqueued on CPU <paramref name="c"/> raises rq->next_class to its class.</summary>
-    private void RaiseNextClass(int c, SchedClass cls)
-    {
-        var to = cls == SchedClass.Ext ? NextClass.Ext : NextClass.AboveExt;
-        if (RqR(c).NextClass < to) Rq(c).NextClass = to;
-    }
-
     private void ScheduleReenqLocal(int c, ReenqRequest flags)
     {
         if (Bypassing) return;

@@ -1265,7 +1265,7 @@ public sealed partial class Machine
                 w.Cpus[spec.Cpu].Curr = i;
                 w.Cpus[spec.Cpu].Idle = false;
                 // As the pick that ran it left rq->next_class.
-                w.Cpus[spec.Cpu].NextClass = w.Tasks[i].Class == SchedClass.Ext ? NextClass.Ext : NextClass.AboveExt;
+                w.Cpus[spec.Cpu].NextClass = NextClassOf(w.Tasks[i].Class);
             }
             else
             {
@@ -1275,9 +1275,7 @@ public sealed partial class Machine
                 e.Locals<EnqueueTaskLocals>().EnqFlags = (long)EnqFlags.Wakeup;
                 RunHelperToCompletion();
                 // Its wakeup raised rq->next_class (as a wakeup during the run does).
-                ref var rq = ref w.Cpus[spec.Cpu];
-                var cls = w.Tasks[i].Class == SchedClass.Ext ? NextClass.Ext : NextClass.AboveExt;
-                if (rq.NextClass < cls) rq.NextClass = cls;
+                RaiseNextClass(spec.Cpu, w.Tasks[i].Class);
             }
             w.Cpus[spec.Cpu].RqLock = -1;
         }
