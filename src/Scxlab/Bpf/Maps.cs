@@ -36,6 +36,9 @@ public sealed class MapBuilder
     public int CpuCount { get; }
     public int Words => _words;
 
+    /// <summary>The scenario's <c>bounds: bpf_cpumasks</c> (null: the model's default pool size).</summary>
+    public int? BpfCpumasks { get; init; }
+
     /// <summary>Initial non-zero words (a BPF object's .data), applied when the world is created.</summary>
     public List<(int Word, long Value)> Initial { get; } = [];
     public IReadOnlyList<(string Name, MapHandle Handle)> Maps => _maps;

@@ -721,6 +721,14 @@ public sealed class BpfObjectFile : ISourceMap
             {
                 if (cur == null) return null;
                 var m = local.Members[parts[i]];
+                if (string.IsNullOrEmpty(m.Name))
+                {
+                    // An anonymous struct or union member (struct rq's `union { donor; curr; }` since v6.15): libbpf
+                    // matches the named member inside it; the model's structs list such members flat, so the search
+                    // goes on in the same model struct.
+                    local = Btf.Resolve(m.Type);
+                    continue;
+                }
                 field = cur.Field(m.Name);
                 if (field == null) return null;
                 if (field.Task is TaskField.Nvcsw or TaskField.Nivcsw) ReadsSwitchCounts = true;
@@ -1006,7 +1014,7 @@ public sealed class BpfObjectFile : ISourceMap
 
 public static class MapTypes
 {
-    public const int Hash = 1, Array = 2, PerfEventArray = 4, PercpuHash = 5, PercpuArray = 6, LruHash = 9, LruPercpuHash = 10, ArrayOfMaps = 12, Queue = 22, Stack = 23, TaskStorage = 29, CgrpStorage = 32;
+    public const int Hash = 1, Array = 2, PerfEventArray = 4, PercpuHash = 5, PercpuArray = 6, LruHash = 9, LruPercpuHash = 10, ArrayOfMaps = 12, Queue = 22, Stack = 23, RingBuf = 27, TaskStorage = 29, CgrpStorage = 32;
     /// <summary>BPF_F_NO_COMMON_LRU: an LRU hash with per-CPU LRU lists (map_flags).</summary>
     public const long NoCommonLru = 1 << 1;
     /// <summary>
@@ -1014,7 +1022,9 @@ public static class MapTypes
     /// So is PerfEventArray (scx's PMU library): the model has no perf events, and the helpers that read one are not
     /// implemented, so a program that can reach them is refused at load (a poisoned call).
     /// </summary>
-    public static bool Supported(int t) => t is Hash or Array or PerfEventArray or PercpuHash or PercpuArray or LruHash or LruPercpuHash or ArrayOfMaps or Queue or Stack or TaskStorage or CgrpStorage;
+    /// RingBuf is a channel to user space, which the model does not run: records are reserved and written by the program
+    /// and vanish when submitted (see Interpreter, bpf_ringbuf_reserve).
+    public static bool Supported(int t) => t is Hash or Array or PerfEventArray or PercpuHash or PercpuArray or LruHash or LruPercpuHash or ArrayOfMaps or Queue or Stack or RingBuf or TaskStorage or CgrpStorage;
     /// <summary>The hashtab.c flavors: a key index and preallocated elements (see <c>Machine.KfBpfHash</c>).</summary>
     public static bool IsHash(int t) => t is Hash or PercpuHash or LruHash or LruPercpuHash;
     /// <summary>A value per possible CPU in each element.</summary>
@@ -1024,7 +1034,7 @@ public static class MapTypes
     {
         Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", PerfEventArray => "BPF_MAP_TYPE_PERF_EVENT_ARRAY", PercpuHash => "BPF_MAP_TYPE_PERCPU_HASH", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY",
         LruHash => "BPF_MAP_TYPE_LRU_HASH", LruPercpuHash => "BPF_MAP_TYPE_LRU_PERCPU_HASH", ArrayOfMaps => "BPF_MAP_TYPE_ARRAY_OF_MAPS", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
-        TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", CgrpStorage => "BPF_MAP_TYPE_CGRP_STORAGE", _ => $"#{t}",
+        RingBuf => "BPF_MAP_TYPE_RINGBUF", TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", CgrpStorage => "BPF_MAP_TYPE_CGRP_STORAGE", _ => $"#{t}",
     };
 }
 

@@ -66,6 +66,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.CgrpStorage => maps.Array(m.Name, 1),
                 // No perf events: the helpers that read one are refused wherever a program can reach them.
                 MapTypes.PerfEventArray => maps.Array(m.Name, 1),
+                // No user space to read it: its records live in the program's run until submitted (Interpreter).
+                MapTypes.RingBuf => maps.Array(m.Name, 1),
                 _ => throw new BpfLoadException($"map {m.Name}: map type {MapTypes.Name(m.Type)} is not supported by the model"),
             };
         }
@@ -99,15 +101,13 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         // struct bpf_cpumask objects, only for an object that can create them (a slot each: [refcount, bits]).
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_create"))
         {
-            _vm.CpumaskPoolSize = Interpreter.CpumaskPoolSlots(maps.TaskCount, maps.CpuCount);
+            _vm.CpumaskPoolSize = maps.BpfCpumasks ?? Interpreter.CpumaskPoolSlots(maps.TaskCount, maps.CpuCount);
             _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", 2 * _vm.CpumaskPoolSize);
         }
         // Task storage: whether each task's storage exists (created by a get with F_CREATE, removed by delete).
         _vm.StorageState = new MapHandle[_obj.Maps.Count];
         for (var i = 0; i < _obj.Maps.Count; i++)
             if (_obj.Maps[i].Type == MapTypes.TaskStorage) _vm.StorageState[i] = maps.Array(_obj.Maps[i].Name + "#exists", Math.Max(1, maps.TaskCount));
-        if (_obj.KfuncsUsed.Contains("bpf_cpumask_any_distribute") || _obj.KfuncsUsed.Contains("bpf_cpumask_any_and_distribute"))
-            _vm.DistributePrev = maps.Array("distribute_cpu_mask_prev", maps.CpuCount);
         _taskCount = maps.TaskCount;
         _cpuCount = maps.CpuCount;
 

@@ -23,7 +23,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     /// <summary>Instructions interpreted by program runs that returned, process-wide (for benchmarks: instructions/s).</summary>
     internal static long TotalInstructions;
 
-    private const long ENOENT = 2, E2BIG = 7, EINVAL = 22, EEXIST = 17;
+    private const long ENOENT = 2, E2BIG = 7, EINVAL = 22, EEXIST = 17, EFAULT = 14, EAGAIN = 11;
     private const ulong BPF_NOEXIST = 1, BPF_EXIST = 2; // map update flags (uapi bpf.h)
 
     private BpfObjectFile Obj => obj;
@@ -40,6 +40,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         CurrentArgs = args;
         _refs = 0;
         _firstRefPc = -1;
+        _records.Clear();
         _rcuDepth = 0;
         ctx.SourceMap = obj;
         var r = new ulong[11];
@@ -164,6 +165,8 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                         {
                             // The verifier rejects a program that can return holding an acquired reference.
                             if (_refs != 0) throw Fault(pc, $"Unreleased reference (task acquired at {obj.Where(_firstRefPc)})");
+                            if (_records.FindIndex(x => x.Open) is var open and >= 0)
+                                throw Fault(pc, $"Unreleased reference (ring buffer record reserved at {obj.Where(_records[open].Pc)})");
                             if (_rcuDepth != 0) throw Fault(pc, "bpf_rcu_read_unlock is missing");
                             Interlocked.Add(ref TotalInstructions, executed);
                             return (long)r[0];
@@ -545,6 +548,25 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         {
             case Region.Stack:
                 return ReadBytes(stack, StackAt(idx, off, size, pc), size);
+            case Region.Ctx when idx >= RqCtx && idx < RqCtx + cpuCount:
+            {
+                // struct rq as the model types it (ModelTypes.Rq): rq->curr read unlocked (as the kernel's callers do)
+                // is a read of that CPU's current task; rq->cpu is constant.
+                var cpu = idx - RqCtx;
+                if (off == ModelTypes.RqCurr && size == 8)
+                {
+                    var curr = await ctx.CpuCurr(cpu);
+                    return curr == -1 ? Mem.Addr(Region.Task, IdleTaskBase + cpu, 0) : curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : 0;
+                }
+                if (off == ModelTypes.RqCpu && size == 4) return (uint)cpu;
+                throw Fault(pc, $"invalid access to struct rq: off={off} size={size}");
+            }
+            case Region.RingbufRecord:
+            {
+                var rec = Record(idx, pc);
+                if (off < 0 || off + size > rec.Length) throw Fault(pc, $"invalid access to ring buffer record: off={off} size={size}, record size={rec.Length}");
+                return ReadBytes(rec, off, size);
+            }
             case Region.Ctx when idx >= LoopKeyCtx && idx < LoopKeyCtx + MaxFrames:
                 // bpf_for_each_map_elem()'s key: a u32 array index.
                 if (off < 0 || off + size > 4) throw Fault(pc, $"invalid access to the map key: off={off} size={size}");
@@ -613,6 +635,13 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Region.Stack:
                 WriteBytes(stack, StackAt(idx, off, size, pc), size, value);
                 return true;
+            case Region.RingbufRecord:
+            {
+                var rec = Record(idx, pc);
+                if (off < 0 || off + size > rec.Length) throw Fault(pc, $"invalid access to ring buffer record: off={off} size={size}, record size={rec.Length}");
+                WriteBytes(rec, off, size, value);
+                return true;
+            }
             case Region.Global:
             case Region.MapValue:
             {
@@ -823,8 +852,21 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     // Task references acquired and not yet released in this run (bpf_task_from_pid/acquire).
     private int _refs;
     private int _firstRefPc;
+
+    /// <summary>
+    /// This run's ring buffer records (bpf_ringbuf_reserve): private memory of the program until it submits or discards
+    /// one, which hands it to user space — not modelled, so the bytes go nowhere. A record is never seen by another
+    /// actor, so its accesses are not interleaving points.
+    /// </summary>
+    private readonly List<(byte[] Bytes, bool Open, int Pc)> _records = [];
+
+    /// <summary>Index in <see cref="Region.Ctx"/> of CPU c's struct rq (scx_bpf_cpu_rq): RqCtx + c.</summary>
+    internal const int RqCtx = 0x100000;
     // Open bpf_rcu_read_lock() sections in this run.
     private int _rcuDepth;
+
+    private byte[] Record(int i, int pc) =>
+        i >= 0 && i < _records.Count && _records[i].Open ? _records[i].Bytes : throw Fault(pc, "invalid access to a ring buffer record that was submitted or discarded");
 
     private long Acquired(TaskRef p, int pc)
     {
@@ -1125,6 +1167,58 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 var (h, o, _) = Shared(r[1], 8, pc, true);
                 return await ctx.MemWrite(h, MemWriteKey(o, 8, MemOp.Xchg), (long)r[2]);
             }
+            case Helpers.ProbeReadKernel:
+            {
+                // bpf_probe_read_kernel(dst, size, src): copies size bytes, or fails with -EFAULT and zeroes dst. The
+                // model's memory has no unmapped kernel addresses to probe: a source that is no pointer the model
+                // knows (a scalar, NULL) fails; one it knows is read as a load of each piece.
+                var size = (int)(uint)r[2];
+                var src = r[3];
+                var readable = src != 0 && Mem.IsPointer(src) && Mem.RegionOf(src) is not (Region.Func or Region.Map or Region.ExitInfo or Region.None);
+                for (var o = 0; o < size;)
+                {
+                    var n = size - o >= 8 && o % 8 == 0 ? 8 : size - o >= 4 && o % 4 == 0 ? 4 : size - o >= 2 && o % 2 == 0 ? 2 : 1;
+                    var v = readable ? await Load(ctx, src + (ulong)o, n, stack, pc) : 0;
+                    await Store(ctx, r[1] + (ulong)o, n, v, stack, pc);
+                    o += n;
+                }
+                return readable ? 0 : -EFAULT;
+            }
+            case Helpers.RingbufReserve:
+            {
+                // bpf_ringbuf_reserve(map, size, flags): flags must be 0 and the record fit the ring. User space is
+                // taken to drain the ring at once, so a reservation that fits never fails (docs/bpf.md).
+                var mi = MapIndex(r[1], pc, "bpf_ringbuf_reserve");
+                var m = obj.Maps[mi];
+                if (m.Type != MapTypes.RingBuf) throw Fault(pc, $"bpf_ringbuf_reserve: map {m.Name} is not a ring buffer");
+                var size = r[2];
+                if (r[3] != 0 || size > (ulong)m.MaxEntries) return 0;
+                _records.Add((new byte[(int)size], true, pc));
+                return (long)Mem.Addr(Region.RingbufRecord, _records.Count - 1, 0);
+            }
+            case Helpers.RingbufSubmit:
+            case Helpers.RingbufDiscard:
+            {
+                var name = Helpers.Name(id);
+                if (Mem.RegionOf(r[1]) != Region.RingbufRecord || Mem.Offset(r[1]) != 0) throw Fault(pc, $"{name}: R1 expected a pointer from bpf_ringbuf_reserve()");
+                var i = Mem.Index(r[1]);
+                Record(i, pc);
+                _records[i] = _records[i] with { Open = false };
+                return 0;
+            }
+            case Helpers.RingbufOutput:
+            {
+                // bpf_ringbuf_output(map, data, size, flags): copies the data into a record and submits it; user space
+                // is not modelled, so only the map is checked (the data's bytes go nowhere).
+                var mi = MapIndex(r[1], pc, "bpf_ringbuf_output");
+                if (obj.Maps[mi].Type != MapTypes.RingBuf) throw Fault(pc, $"bpf_ringbuf_output: map {obj.Maps[mi].Name} is not a ring buffer");
+                // BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP are the only flags; a record that cannot fit is -EAGAIN.
+                return (r[4] & ~3UL) != 0 ? -EINVAL : r[3] > (ulong)obj.Maps[mi].MaxEntries ? -EAGAIN : 0;
+            }
+            case Helpers.RingbufQuery:
+                // bpf_ringbuf_query(): an empty ring (user space drains it at once).
+                MapIndex(r[1], pc, "bpf_ringbuf_query");
+                return 0;
             case Helpers.GetCurrentTaskBtf:
             {
                 // `current`: the task running on this CPU when a CPU path calls the program, or the idle task swapper/N
@@ -1259,7 +1353,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 if (claimed >= 0) return (long)Mem.Addr(Region.BpfCpumask, (int)claimed, 0);
                 // The kernel's allocator fails only without memory: a full pool is the model's limit, not a NULL to hand
                 // the program (a scheduler failing its ops.init_task with -ENOMEM here would be a false alarm).
-                throw new ModelLimitException($"scxlab: no room for a struct bpf_cpumask: the model's pool holds {CpumaskPoolSize} live objects (16 + 2 per task + 4 per CPU of the scenario) and all are in use");
+                throw new ModelLimitException($"scxlab: no room for a struct bpf_cpumask: the model's pool holds {CpumaskPoolSize} live objects and all are in use (raise bounds: {{ bpf_cpumasks: N }})");
             }
             case Kfunc.CpumaskAcquire:
             {
@@ -1356,13 +1450,12 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case Kfunc.PickIdleCpuNode:
             case Kfunc.PickAnyCpuNode:
             {
-                // The model picks among a task's allowed CPUs: the mask must be some p->cpus_ptr.
+                // scx_pick_idle_cpu() on the mask: cpumask_any_and_distribute() with the idle CPUs (the kernel's rotor).
                 var idle = k is Kfunc.PickIdleCpu or Kfunc.PickIdleCpuNode;
                 var perNode = k is Kfunc.PickIdleCpuNode or Kfunc.PickAnyCpuNode;
                 var name = (idle ? "scx_bpf_pick_idle_cpu" : "scx_bpf_pick_any_cpu") + (perNode ? "_node" : "");
                 var flags = perNode ? r[3] : r[2];
-                if (Mem.RegionOf(r[1]) != Region.TaskCpumask) throw NotModelled(pc, $"{name}: only p->cpus_ptr masks are modelled");
-                if (IsIdleTask(Mem.Index(r[1]))) throw IdleTaskUse(pc, Mem.Index(r[1]), name);
+                var taskMask = Mem.RegionOf(r[1]) == Region.TaskCpumask && !IsIdleTask(Mem.Index(r[1]));
                 // SCX_PICK_IDLE_CORE and SCX_PICK_IDLE_IN_NODE pick the same on one node of single-thread cores.
                 if ((flags & ~3UL) != 0) throw NotModelled(pc, $"{name}: flags 0x{flags:x} are not modelled");
                 var nodeMode = (ctx.M.Ops.Flags & OpsFlags.BuiltinIdlePerNode) != 0;
@@ -1377,6 +1470,14 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 {
                     await ctx.KernelError("per-node idle tracking is enabled");
                     return -EBUSY;
+                }
+                if (!taskMask)
+                {
+                    // Another mask (a struct bpf_cpumask, the idle or online mask, an idle task's cpus_ptr): its bits
+                    // are read in one access, then the pick runs on them in the next step (the kernel too reads the
+                    // mask before it claims the CPU it found).
+                    var bits = await MaskBits(ctx, r[1], pc, name) & AllCpus;
+                    return await ctx.PickCpuInBits(bits, !idle);
                 }
                 var p = new TaskRef(Mem.Index(r[1]));
                 return idle ? await ctx.PickIdleCpu(p) : await ctx.PickAnyCpu(p);
@@ -1550,6 +1651,18 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return 0;
             case Kfunc.DumpBstr:
                 throw Fault(pc, "scx_bpf_dump_bstr: only ops.dump(), ops.dump_cpu() and ops.dump_task() may call it");
+            case Kfunc.CpuRq:
+            {
+                // scx_bpf_cpu_rq() (deprecated since v6.18, still in 7.x): ops_cpu_valid() (an invalid CPU is scx_error
+                // and NULL, as scx_bpf_cpu_curr()), then the CPU's rq, whose curr the program reads unlocked.
+                var cpu = (int)r[1];
+                if (cpu < 0 || cpu >= cpuCount)
+                {
+                    await ctx.CpuCurr(cpu);
+                    return 0;
+                }
+                return (long)Mem.Addr(Region.Ctx, RqCtx + cpu, 0);
+            }
             case Kfunc.CpuCurr:
             {
                 // An idle CPU's curr is its idle task, swapper/N: a pointer whose fields can be read.
@@ -1564,17 +1677,10 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 // when there is none.
                 var bits = await MaskBits(ctx, r[1], pc, "bpf_cpumask_any_distribute") & AllCpus;
                 if (k == Kfunc.CpumaskAnyAndDistribute) bits &= await MaskBits(ctx, r[2], pc, "bpf_cpumask_any_and_distribute");
-                var self = ctx.M.Actor(ctx.ActorId).Cpu;
-                if (bits == 0 || self < 0 || self >= cpuCount) return cpuCount;
-                var prev = (int)await ctx.Get(DistributePrev, self);
-                for (var step = 1; step <= cpuCount; step++)
-                {
-                    var c = (prev + step) % cpuCount;
-                    if (((bits >> c) & 1) == 0) continue;
-                    await ctx.Set(DistributePrev, self, c);
-                    return c;
-                }
-                return cpuCount;
+                if (bits == 0) return cpuCount;
+                // The kernel's per-CPU rotor (CpuState.DistributePrev), shared with scx_pick_idle_cpu().
+                var c = await ctx.AnyDistribute(bits);
+                return c >= 0 ? c : cpuCount;
             }
             case Kfunc.DsqMove or Kfunc.DsqMoveVtime:
             {
@@ -1668,8 +1774,6 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     internal MapHandle[] StorageState = [];
     /// <summary>Whether the struct bpf_timer at (map, byte offset in its values) has a timer actor (BpfObjectPolicy).</summary>
     internal Func<int, int, bool> TimerHasActor = static (_, _) => true;
-    /// <summary>cpumask_any_distribute()'s per-CPU distribute_cpu_mask_prev, one word per CPU (0 at boot).</summary>
-    internal MapHandle DistributePrev;
     /// <summary>Objects in <see cref="CpumaskPool"/> (<see cref="CpumaskPoolSlots"/> of the scenario).</summary>
     internal int CpumaskPoolSize;
 

@@ -66,6 +66,18 @@ public static class ModelTypes
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
 
     /// <summary>
+    /// struct rq, as far as a program reaches it through scx_bpf_cpu_rq(): its current task (read unlocked, a read of
+    /// the CPU's state) and its CPU number. Every other field does not exist in the model (a load error naming it).
+    /// </summary>
+    public static readonly ModelStruct Rq = new("rq", 16,
+    [
+        new("curr", RqCurr, 8, false),
+        new("cpu", RqCpu, 4, true),
+    ]);
+
+    public const int RqCurr = 0, RqCpu = 8;
+
+    /// <summary>
     /// What ops.exit() gets: the exit kind, exit_code, and reason/msg/dump pointers. The model
     /// hands empty strings for reason, msg and dump (docs/bpf.md): only user space reads them.
     /// </summary>
@@ -117,6 +129,7 @@ public static class ModelTypes
         [SchedExtEntity.Name] = SchedExtEntity,
         [SchedEntity.Name] = SchedEntity,
         [Cpumask.Name] = Cpumask,
+        [Rq.Name] = Rq,
         [ScxExitInfo.Name] = ScxExitInfo,
         [ScxInitTaskArgs.Name] = ScxInitTaskArgs,
         [ScxExitTaskArgs.Name] = ScxExitTaskArgs,

@@ -20,6 +20,7 @@ public enum Region : byte
     OnlineCpumask, // scx_bpf_get_online_cpumask(): every CPU (the model has no hotplug)
     BpfCpumask,   // a struct bpf_cpumask from bpf_cpumask_create(); index: its slot in the policy's pool
     EmptyCpumask, // cpu_none_mask: what the idle-mask kfuncs hand back after an argument error
+    RingbufRecord, // a record bpf_ringbuf_reserve() handed out; index: the record in this run (private until submitted)
 }
 
 /// <summary>
@@ -51,7 +52,7 @@ public enum Kfunc
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
     DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
-    PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute,
+    PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute, CpuRq,
 }
 
 public static class Kfuncs
@@ -174,6 +175,7 @@ public static class Kfuncs
         ["scx_bpf_dsq_move_vtime___new"] = Kfunc.DsqMoveVtime,
         ["scx_bpf_dispatch_vtime_from_dsq___old"] = Kfunc.DsqMoveVtime,
         ["scx_bpf_cpu_curr"] = Kfunc.CpuCurr,
+        ["scx_bpf_cpu_rq"] = Kfunc.CpuRq,
         ["scx_bpf_dsq_move_set_slice"] = Kfunc.DsqMoveSetSlice,
         ["scx_bpf_dsq_move_set_slice___new"] = Kfunc.DsqMoveSetSlice,
         ["scx_bpf_dispatch_from_dsq_set_slice"] = Kfunc.DsqMoveSetSlice,
@@ -199,6 +201,7 @@ public static class Kfuncs
 /// <summary>The BPF helpers (<c>enum bpf_func_id</c>) the model implements.</summary>
 public static class Helpers
 {
+    public const int ProbeReadKernel = 113, RingbufOutput = 130, RingbufReserve = 131, RingbufSubmit = 132, RingbufDiscard = 133, RingbufQuery = 134;
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
         GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164,
         GetCurrentPidTgid = 14, GetCurrentComm = 16, GetNumaNodeId = 42, Jiffies64 = 118, KtimeGetBootNs = 125, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156, TaskStorageDelete = 157;
@@ -207,7 +210,8 @@ public static class Helpers
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
         or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
         or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem or TaskStorageDelete
-        or GetCurrentPidTgid or GetCurrentComm or GetNumaNodeId or Jiffies64 or KtimeGetBootNs;
+        or GetCurrentPidTgid or GetCurrentComm or GetNumaNodeId or Jiffies64 or KtimeGetBootNs
+        or ProbeReadKernel or RingbufOutput or RingbufReserve or RingbufSubmit or RingbufDiscard or RingbufQuery;
 
     public static string Name(int id) => id switch
     {
@@ -242,13 +246,13 @@ public static class Helpers
         GetNumaNodeId => "bpf_get_numa_node_id",
         Jiffies64 => "bpf_jiffies64",
         35 => "bpf_get_current_task",
-        113 => "bpf_probe_read_kernel",
+        ProbeReadKernel => "bpf_probe_read_kernel",
         KtimeGetBootNs => "bpf_ktime_get_boot_ns",
-        130 => "bpf_ringbuf_output",
-        131 => "bpf_ringbuf_reserve",
-        132 => "bpf_ringbuf_submit",
-        133 => "bpf_ringbuf_discard",
-        134 => "bpf_ringbuf_query",
+        RingbufOutput => "bpf_ringbuf_output",
+        RingbufReserve => "bpf_ringbuf_reserve",
+        RingbufSubmit => "bpf_ringbuf_submit",
+        RingbufDiscard => "bpf_ringbuf_discard",
+        RingbufQuery => "bpf_ringbuf_query",
         153 => "bpf_per_cpu_ptr",
         154 => "bpf_this_cpu_ptr",
         _ => "unknown",

@@ -616,15 +616,50 @@ public sealed partial class Machine
             idle = true;
             return prev;
         }
-        for (var c = 0; c < N; c++)
+        // scx_pick_idle_cpu(): cpumask_any_and_distribute(idle, allowed), then test-and-clear (one step here, so it
+        // never loses the CPU to another and retries).
+        var c0 = DistributeFrom();
+        for (var step = 1; step <= N; step++)
         {
+            var c = (c0 + step) % N;
             if (!Allows(allowed, c) || !t.CpusPtr.Test(c) || !RqR(c).Idle) continue;
+            DistributeTo(c);
             Rq(c).Idle = false;
             idle = true;
             return c;
         }
         idle = false;
         return prev;
+    }
+
+    /// <summary>
+    /// The CPU the running code is on (smp_processor_id(): the stepping actor's CPU; scripts, timers and the helper
+    /// have one too).
+    /// </summary>
+    private int ThisCpu => (uint)_actors[_cur].Cpu < (uint)N ? _actors[_cur].Cpu : 0;
+
+    /// <summary>cpumask_any[_and]_distribute()'s search starts after this CPU's distribute_cpu_mask_prev (and wraps).</summary>
+    private int DistributeFrom() => RqR(ThisCpu).DistributePrev;
+
+    /// <summary>cpumask_any[_and]_distribute() found <paramref name="cpu"/>: the rotor remembers it.</summary>
+    private void DistributeTo(int cpu) => Rq(ThisCpu).DistributePrev = cpu;
+
+    /// <summary>
+    /// cpumask_any_and_distribute() over a mask given as bits (&lt;= 64 CPUs): the next set CPU after this CPU's rotor,
+    /// wrapping, remembered; -1 when there is none.
+    /// </summary>
+    internal int DistributeBits(ulong bits)
+    {
+        if (bits == 0) return -1;
+        var c0 = DistributeFrom();
+        for (var step = 1; step <= N; step++)
+        {
+            var c = (c0 + step) % N;
+            if (c >= 64 || ((bits >> c) & 1) == 0) continue;
+            DistributeTo(c);
+            return c;
+        }
+        return -1;
     }
 
     internal long KfSelectCpuDfl(BpfContext ctx, int p, int prev)
@@ -684,9 +719,13 @@ public sealed partial class Machine
     {
         if (!ValidTask(ctx, p, "scx_bpf_pick_idle_cpu") || !CheckBuiltinIdle()) return -16;
         ref readonly var t = ref TkR(p);
-        for (var c = 0; c < N; c++)
+        // scx_pick_idle_cpu(): cpumask_any_and_distribute(idle, p->cpus_ptr), claimed in the same step.
+        var c0 = DistributeFrom();
+        for (var step = 1; step <= N; step++)
         {
+            var c = (c0 + step) % N;
             if (!t.CpusPtr.Test(c) || !RqR(c).Idle) continue;
+            DistributeTo(c);
             if (clear) Rq(c).Idle = false;
             return c;
         }
@@ -698,9 +737,43 @@ public sealed partial class Machine
         // Without built-in idle tracking: any allowed CPU, no error (scx_bpf_pick_any_cpu() skips the idle search).
         var c = BuiltinIdle ? KfPickIdleCpu(ctx, p, clear: true) : -16;
         if (c >= 0) return c;
+        // cpumask_any_distribute(p->cpus_ptr): the same per-CPU rotor.
         ref readonly var t = ref TkR(p);
-        var any = t.CpusPtr.Next(0);
-        return any >= 0 && any < N ? any : -16;
+        var c0 = DistributeFrom();
+        for (var step = 1; step <= N; step++)
+        {
+            var any = (c0 + step) % N;
+            if (!t.CpusPtr.Test(any)) continue;
+            DistributeTo(any);
+            return any;
+        }
+        return -16;
+    }
+
+    /// <summary>
+    /// scx_bpf_pick_idle_cpu() / scx_bpf_pick_any_cpu() on a mask other than a task's cpus_ptr (a struct bpf_cpumask,
+    /// the idle or online mask), read by the program in the step before as <paramref name="bits"/>: the idle CPU
+    /// cpumask_any_and_distribute() finds in it, claimed; for pick_any, else the next CPU of the mask.
+    /// </summary>
+    internal long KfPickCpuInBits(BpfContext ctx, ulong bits, bool any)
+    {
+        if (!any && !CheckBuiltinIdle()) return -16;
+        bits &= N >= 64 ? ulong.MaxValue : (1UL << N) - 1;
+        if (BuiltinIdle)
+        {
+            ulong idle = 0;
+            for (var c = 0; c < N && c < 64; c++)
+                if (((bits >> c) & 1) != 0 && RqR(c).Idle) idle |= 1UL << c;
+            var cpu = DistributeBits(idle);
+            if (cpu >= 0)
+            {
+                Rq(cpu).Idle = false;
+                return cpu;
+            }
+        }
+        if (!any) return -16;
+        var next = DistributeBits(bits);
+        return next >= 0 ? next : -16;
     }
 
     /// <summary>p->cpus_ptr as a bit word (read in one access: the kernel reads one word for up to 64 CPUs).</summary>

@@ -149,6 +149,11 @@ public sealed class ModelConfig
     /// </summary>
     public int MaxUserDsqs { get; init; } = DefaultMaxUserDsqs;
     public const int DefaultMaxUserDsqs = 8;
+    /// <summary>
+    /// struct bpf_cpumask objects a BPF object may hold at once (each a slot in every state); null: 16 + 2 per task +
+    /// 4 per CPU. A bpf_cpumask_create() past it ends the run naming the model's limit (the kernel's allocator has none).
+    /// </summary>
+    public int? MaxBpfCpumasks { get; init; }
     public int MaxFrameDepth { get; init; } = 24;
     /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250) when the run is not clocked.</summary>
     public long TickNs { get; init; } = DefaultTickNs;

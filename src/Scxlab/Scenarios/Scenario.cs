@@ -45,6 +45,8 @@ public sealed class Scenario
     public int? UserDsqs { get; init; }
     /// <summary><c>bounds: call_budget</c>: kfunc calls and shared-memory accesses one callback may make (null: the model's default, 256).</summary>
     public int? CallBudget { get; init; }
+    /// <summary><c>bounds: bpf_cpumasks</c>: struct bpf_cpumask objects a BPF object may hold at once (null: 16 + 2 per task + 4 per CPU).</summary>
+    public int? BpfCpumasks { get; init; }
     /// <summary>
     /// <c>rodata:</c> as <c>name=value</c> patches: what a BPF object policy's user space sets before load. Applied
     /// to every BPF object the scenario runs (before the command line's --rodata, which win); C# policies ignore them.
@@ -85,6 +87,7 @@ public sealed class Scenario
             TimerFires = TimerFires ?? ModelConfig.DefaultTimerFires,
             MaxUserDsqs = UserDsqs ?? ModelConfig.DefaultMaxUserDsqs,
             CallBudget = CallBudget ?? ModelConfig.DefaultCallBudget,
+            MaxBpfCpumasks = BpfCpumasks,
         };
     }
 }

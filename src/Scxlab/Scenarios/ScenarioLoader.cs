@@ -306,17 +306,19 @@ public static class ScenarioLoader
             int? timerFires = null;
             int? userDsqs = null;
             int? callBudget = null;
+            int? bpfCpumasks = null;
             double? budget = null;
             if (k.TryGetValue("bounds", out var bn))
             {
-                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?, user_dsqs?, call_budget?}");
-                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires", "user_dsqs", "call_budget");
+                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?, user_dsqs?, call_budget?, bpf_cpumasks?}");
+                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires", "user_dsqs", "call_budget", "bpf_cpumasks");
                 var bk = Keys(bm);
                 if (bk.TryGetValue("max_preemptions", out var mp)) maxPre = (int)Int(mp.Value, "max_preemptions", 0, 1000);
                 if (bk.TryGetValue("budget_seconds", out var bs)) budget = Num(bs.Value, "budget_seconds");
                 if (bk.TryGetValue("timer_fires", out var tf)) timerFires = (int)Int(tf.Value, "timer_fires", 0, 100);
                 if (bk.TryGetValue("user_dsqs", out var ud)) userDsqs = (int)Int(ud.Value, "user_dsqs", 1, 4096);
                 if (bk.TryGetValue("call_budget", out var cb)) callBudget = (int)Int(cb.Value, "call_budget", 1, 1_000_000);
+                if (bk.TryGetValue("bpf_cpumasks", out var bc)) bpfCpumasks = (int)Int(bc.Value, "bpf_cpumasks", 1, 4096);
             }
 
             ScenarioExpect? expect = null;
@@ -358,6 +360,7 @@ public static class ScenarioLoader
                 TimerFires = timerFires,
                 UserDsqs = userDsqs,
                 CallBudget = callBudget,
+                BpfCpumasks = bpfCpumasks,
                 Rodata = rodata,
                 BudgetSeconds = budget,
                 Expect = expect,

@@ -102,6 +102,12 @@ public struct CpuState
     public bool KickWaiting;
     public bool StopperPending;    // migration_cpu_stop queued on this CPU's stopper
     public int StopperTask;        // the running task it must move off this CPU       // in kick_sync_wait_bal_cb (spinning; its own kick_sync keeps moving)
+    /// <summary>
+    /// This CPU's <c>distribute_cpu_mask_prev</c>: the rotor of <c>cpumask_any[_and]_distribute()</c>, which
+    /// scx_pick_idle_cpu(), scx_bpf_pick_any_cpu() and the bpf_cpumask_any*_distribute() kfuncs advance on the
+    /// CPU that runs them (per-CPU kernel memory; 0 at boot, so the first pick skips CPU 0).
+    /// </summary>
+    public int DistributePrev;
 }
 
 /// <summary>Where rq->next_class stands against ext_sched_class (stop > dl > rt > fair > ext > idle).</summary>

@@ -12,7 +12,7 @@ namespace Scxlab.Tests.BpfObject;
 
 /// <summary>
 /// programs/not_modelled.bpf.c: a scheduler that reaches something the model has no semantics for
-/// (scx_bpf_pick_idle_cpu() on a struct bpf_cpumask). That is a gap in what the model covers, not a bug of the scheduler: every
+/// (scx_bpf_pick_idle_cpu() with a flag the model does not cover). That is a gap in what the model covers, not a bug of the scheduler: every
 /// driver ends the path there and reports <c>incomplete</c> with the model's message, never a violation; a real
 /// violation on another path still stands.
 /// </summary>
@@ -59,7 +59,7 @@ public class ModelLimitTests
         Assert.Empty(r.Violations);
         var limit = Assert.Single(r.ModelLimits);
         Assert.Equal(ViolationKind.ModelLimit, limit.Violation.Kind);
-        Assert.Contains("scx_bpf_pick_idle_cpu: only p->cpus_ptr masks are modelled", limit.Violation.Message);
+        Assert.Contains("scx_bpf_pick_idle_cpu: flags 0x100 are not modelled", limit.Violation.Message);
         Assert.Contains("does not cover", r.IncompleteReason);
         Assert.NotEmpty(limit.Trace);
     }
@@ -120,7 +120,7 @@ public class ModelLimitTests
         Assert.Empty(r.Exits);
         Assert.Empty(r.Findings);
         var limit = Assert.IsType<SimExit>(r.ModelLimit);
-        Assert.Contains("are modelled", limit.Message);
+        Assert.Contains("are not modelled", limit.Message);
     }
 
     [Fact]

@@ -36,7 +36,8 @@ public class DdspVtimelocalFailTests
 
         Assert.Equal(ExitKind.Error, m.World.Sched.ExitKind);
         Assert.Equal("cannot use vtime ordering for built-in DSQs", m.World.ExitMessage);
-        Assert.Equal(["a"], Dsq(m, m.LocalSlot(0))); // the idle CPU picked: CPU0
+        // The idle CPU picked: cpumask_any_and_distribute() starts after the waker CPU's rotor, 0 at boot, so CPU1.
+        Assert.Equal(["a"], Dsq(m, m.LocalSlot(1)));
         Assert.False(Task(m, "a").OnPriq);
         d.RunToQuiescence();
         AssertNothingLost(m);

@@ -1,6 +1,6 @@
 /* not_modelled: a FIFO of pids whose programs, as rodata mode says, reach something the model does not cover
- * (scx_bpf_pick_idle_cpu() on a struct bpf_cpumask, which the kernel allows; the model picks among a task's
- * allowed CPUs only): mode 1 from ops.enqueue (so at boot), mode 2 from ops.dispatch
+ * (scx_bpf_pick_idle_cpu() with a flag beyond SCX_PICK_IDLE_CORE | SCX_PICK_IDLE_IN_NODE, which the kernel
+ * ignores and the model does not cover): mode 1 from ops.enqueue (so at boot), mode 2 from ops.dispatch
  * on CPU 0 while ops.dispatch on CPU 1 calls scx_bpf_error() (a real exit on other paths), mode 3 from
  * ops.dispatch on every CPU. With mode 4, a full FIFO takes a push with BPF_EXIST by dropping its oldest pid.
  * Written for the tests. */
@@ -25,18 +25,10 @@ struct {
 
 const volatile u32 mode;
 
-struct bpf_cpumask { u64 opaque; };
-struct bpf_cpumask *bpf_cpumask_create(void) __ksym;
-void bpf_cpumask_release(struct bpf_cpumask *cpumask) __ksym;
 
 static void unmodelled(struct task_struct *p)
 {
-	struct bpf_cpumask *mask = bpf_cpumask_create();
-
-	if (!mask)
-		return;
-	scx_bpf_pick_idle_cpu((const struct cpumask *)mask, 0);
-	bpf_cpumask_release(mask);
+	scx_bpf_pick_idle_cpu(p->cpus_ptr, 1ULL << 8);
 }
 
 SCX_OPS2(void, nm_enqueue, struct task_struct *, p, u64, enq_flags)
