@@ -644,6 +644,20 @@ public sealed partial class Machine
     /// <summary>cpumask_any[_and]_distribute() found <paramref name="cpu"/>: the rotor remembers it.</summary>
     private void DistributeTo(int cpu) => Rq(ThisCpu).DistributePrev = cpu;
 
+    /// <summary>cpumask_any_and_distribute(cpu_online_mask, mask): the next CPU of the mask after this CPU's rotor, remembered; -1 if none.</summary>
+    internal int DistributeMask(in CpuMask mask)
+    {
+        var c0 = DistributeFrom();
+        for (var step = 1; step <= N; step++)
+        {
+            var c = (c0 + step) % N;
+            if (!mask.Test(c)) continue;
+            DistributeTo(c);
+            return c;
+        }
+        return -1;
+    }
+
     /// <summary>
     /// cpumask_any_and_distribute() over a mask given as bits (&lt;= 64 CPUs): the next set CPU after this CPU's rotor,
     /// wrapping, remembered; -1 when there is none.

@@ -261,8 +261,9 @@ public sealed partial class Machine
                 if (prev >= 0 && prev != next && TkR(prev).Run == RunState.Runnable && TkR(prev).Class == SchedClass.Ext
                     && !TkR(prev).CpusPtr.Test(c) && TkR(prev).Cpu == c)
                 {
-                    var dst = FirstAllowedOnline(prev);
-                    if (dst >= 0 && dst != c)
+                    // The stopper's arg->dest_cpu, chosen by the affinity change that queued it.
+                    var dst = RqR(c).StopperTask == prev ? RqR(c).StopperDest : FirstAllowedOnline(prev);
+                    if (dst >= 0 && dst != c && TkR(prev).CpusPtr.Test(dst))
                     {
                         sc.MigrateDst = dst;
                         CallMigrateQueued(ref f, (int)ScheduleAt.AfterMigrate, prev, c, dst, relockSrcRq: false); // returns holding rq(dst)

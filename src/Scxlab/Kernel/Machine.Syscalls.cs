@@ -33,6 +33,12 @@ public sealed partial class Machine
         public bool Running;
         /// <summary>p was running on a CPU it may no longer use: migration_cpu_stop is queued there.</summary>
         public bool WaitsForStopper;
+        /// <summary>
+        /// __set_cpus_allowed_ptr_locked()'s dest_cpu: cpumask_any_and_distribute(cpu_valid_mask, new_mask) on the
+        /// calling CPU's rotor, taken before the mask changes; affine_move_task() moves p there (or hands it to the
+        /// stopper as arg->dest_cpu) when p's CPU left the mask.
+        /// </summary>
+        public int DestCpu;
     }
 
     /// <summary>Resume points of the sched-change pattern (SetCpusAllowed and SetWeight).</summary>
@@ -94,6 +100,7 @@ public sealed partial class Machine
                     Trace?.Note(_cur, $"__set_cpus_allowed_ptr({TaskName(p)}, {t.CpusPtr}): mask unchanged");
                     goto case SchedChangeAt.TaskRqUnlock;
                 }
+                if (isAffinity) sc.DestCpu = DistributeMask(_masks[sc.MaskIndex]);
                 sc.Queued = t.Run == RunState.Runnable && t.Class == SchedClass.Ext;
                 sc.Running = RqR(t.Cpu).Curr == p;
                 if (sc.Queued)
@@ -142,7 +149,7 @@ public sealed partial class Machine
                 ref var t = ref Tk(p);
                 if (isAffinity && t.Run == RunState.Runnable && !t.CpusPtr.Test(t.Cpu))
                 {
-                    var dst = FirstAllowedOnline(p);
+                    var dst = sc.DestCpu;
                     if (sc.Running)
                     {
                         // Running: affine_move_task() queues migration_cpu_stop on its CPU and, after dropping
@@ -150,6 +157,7 @@ public sealed partial class Machine
                         ref var rq = ref Rq(t.Cpu);
                         rq.StopperPending = true;
                         rq.StopperTask = p;
+                        rq.StopperDest = dst; // pending->arg.dest_cpu (a later change of the mask updates it)
                         rq.NeedResched = true;
                         // The stopper's wakeup_preempt() reaches ext's (SCX is next here): IMMED tasks waiting on the
                         // local DSQ cannot run now, so they go back (wakeup_preempt_scx()); the stop class is next now.
@@ -1343,6 +1351,7 @@ public sealed partial class Machine
                 if (rq.Curr != p || t.Run != RunState.Runnable || t.CpusPtr.Test(c) || t.Class != SchedClass.Ext)
                 {
                     rq.StopperTask = -1; // complete_all(&pending->done): the waiter in affine_move_task() returns
+                    rq.StopperDest = 0;
                     // The stopper thread still ran on this CPU: when it sleeps again the CPU goes through schedule()
                     // (and balance → ops.dispatch if idle), as after the full path (AfterPutPrevTask).
                     rq.NeedResched = true;
@@ -1371,8 +1380,9 @@ public sealed partial class Machine
             {
                 var p = f.Task;
                 ref readonly var t = ref TkR(p);
-                var dst = FirstAllowedOnline(p);
-                if (t.Run == RunState.Runnable && t.Cpu == c && dst >= 0 && dst != c && (t.Flags & TaskFlags.Queued) != 0)
+                // __migrate_task(rq, rf, p, arg->dest_cpu): no move to a CPU p may not use (is_cpu_allowed()).
+                var dst = RqR(c).StopperDest;
+                if (t.Run == RunState.Runnable && t.Cpu == c && dst >= 0 && dst != c && t.CpusPtr.Test(dst) && (t.Flags & TaskFlags.Queued) != 0)
                 {
                     CallMigrateQueued(ref f, (int)MigrationCpuStopAt.AfterMoveQueued, p, c, dst, relockSrcRq: true); // back to rq(c) afterwards
                     return;
@@ -1384,7 +1394,11 @@ public sealed partial class Machine
                 // complete_all(&pending->done) releases the waiter in affine_move_task(). A request queued
                 // meanwhile (another affinity change) keeps its task named until its own run completes.
                 ref var rq = ref Rq(c);
-                if (!rq.StopperPending) rq.StopperTask = -1;
+                if (!rq.StopperPending)
+                {
+                    rq.StopperTask = -1;
+                    rq.StopperDest = 0;
+                }
                 UnlockRq(c);
                 Return();
                 return;

@@ -99,9 +99,10 @@ public struct CpuState
     public ulong ReenqUsers;       // 7.1 rq->scx.deferred_reenq_users: bit i = user DSQ slot i has a request on this rq
     public CpuMask CpusToSync;     // rq->scx.cpus_to_sync (KICK_WAIT targets)
     public bool KickSyncPending;   // rq->scx.kick_sync_pending
-    public bool KickWaiting;
+    public bool KickWaiting;       // in kick_sync_wait_bal_cb (spinning; its own kick_sync keeps moving)
     public bool StopperPending;    // migration_cpu_stop queued on this CPU's stopper
-    public int StopperTask;        // the running task it must move off this CPU       // in kick_sync_wait_bal_cb (spinning; its own kick_sync keeps moving)
+    public int StopperTask;        // the running task it must move off this CPU
+    public int StopperDest;        // its migration_arg's dest_cpu (pending->arg.dest_cpu); 0 when there is none
     /// <summary>
     /// This CPU's <c>distribute_cpu_mask_prev</c>: the rotor of <c>cpumask_any[_and]_distribute()</c>, which
     /// scx_pick_idle_cpu(), scx_bpf_pick_any_cpu() and the bpf_cpumask_any*_distribute() kfuncs advance on the

@@ -13,10 +13,21 @@ namespace Scxlab.Tests.Simulation;
 public class SimulationReproTests
 {
     /// <summary>
-    /// A seed whose 4-CPU affinity churn under upstream ends early in local-on-peek's remote-dispatch exit (at ~36 ms of
-    /// virtual time; which seeds exit, and when, depends on every placement the model makes).
+    /// The first seed whose 4-CPU affinity churn under upstream ends in local-on-peek's remote-dispatch exit within 60 ms
+    /// of virtual time. Which seeds exit, and when, depends on every placement the model makes (a fidelity fix to a CPU
+    /// pick moves them), so the tests look for one instead of pinning it; none among 100 seeds fails them.
     /// </summary>
-    private const int ExitingSeed = 22;
+    private static int ExitingSeed => ExitingSeedLazy.Value;
+
+    private static readonly Lazy<int> ExitingSeedLazy = new(() =>
+    {
+        for (var seed = 1; seed <= 100; seed++)
+        {
+            var sim = Simulate("affinity-churn", 4, 4, "local-on-peek", Protocol.Upstream, 60_000_000, seed: seed);
+            if (sim.Recording?.Finding is { Kind: ViolationKind.Exit }) return seed;
+        }
+        throw new InvalidOperationException("no seed in 1..100 ends the 4-CPU affinity churn in an exit within 60 ms");
+    });
 
     private static Simulator Simulate(string generator, int cpus, int tasks, string policy, Protocol protocol, long durationNs, bool record = true, int seed = 1)
     {
@@ -37,14 +48,14 @@ public class SimulationReproTests
     [Fact]
     public void Should_SaveAShrunkScenarioThatCheckExploresToTheSameExit_When_ASimulationExits()
     {
-        // Given the affinity churn under upstream: local-on-peek's remote dispatch races the mask change (seed 22: an exit at ~36 ms)
+        // Given the affinity churn under upstream: local-on-peek's remote dispatch races the mask change (an exit within 60 ms)
         var sim = Simulate("affinity-churn", 4, 4, "local-on-peek", Protocol.Upstream, 200_000_000, seed: ExitingSeed);
         var rec = sim.Recording!;
         Assert.NotNull(rec.Finding);
         Assert.Equal(ViolationKind.Exit, rec.Finding!.Kind);
 
         // When it is turned into a scenario and shrunk
-        var rep = SimulationRepro.FromRun(sim, "affinity-churn", ExitingSeed, minimize: true, minimizeBudget: 3000);
+        var rep = SimulationRepro.FromRun(sim, "affinity-churn", (ulong)ExitingSeed, minimize: true, minimizeBudget: 3000);
 
         // Then the shrunk scenario is smaller, its trace replays to the same exit (up to names and numbers) ...
         Assert.Null(rep.Failure);
@@ -66,7 +77,7 @@ public class SimulationReproTests
     {
         // Given the same run, saved as recorded (--minimize false)
         var sim = Simulate("affinity-churn", 4, 4, "local-on-peek", Protocol.Upstream, 200_000_000, seed: ExitingSeed);
-        var rep = SimulationRepro.FromRun(sim, "affinity-churn", ExitingSeed, minimize: false, minimizeBudget: 1);
+        var rep = SimulationRepro.FromRun(sim, "affinity-churn", (ulong)ExitingSeed, minimize: false, minimizeBudget: 1);
 
         // Then the scenario has every action the workload started, and the run's steps reach the identical exit
         Assert.Null(rep.Failure);
@@ -106,12 +117,12 @@ public class SimulationReproTests
         {
             var r = CliResult.Run("simulate", "affinity-churn", "--policy", "local-on-peek", "--cpus", "4", "--tasks", "4", "--duration", "60ms", "--seed", $"{ExitingSeed}", "--minimize-budget", "2000", "--out", dir);
             Assert.Equal(0, r.ExitCode);
-            var yaml = Path.Combine(dir, "affinity-churn-upstream-seed22.yaml");
+            var yaml = Path.Combine(dir, $"affinity-churn-upstream-seed{ExitingSeed}.yaml");
             Assert.Contains($"saved as {yaml} (scxlab check)", r.Stdout);
-            Assert.True(File.Exists(Path.Combine(dir, "affinity-churn-upstream-seed22.trace.json")));
-            Assert.True(File.Exists(Path.Combine(dir, "affinity-churn-upstream-seed22.original.trace.json")));
+            Assert.True(File.Exists(Path.Combine(dir, $"affinity-churn-upstream-seed{ExitingSeed}.trace.json")));
+            Assert.True(File.Exists(Path.Combine(dir, $"affinity-churn-upstream-seed{ExitingSeed}.original.trace.json")));
             Assert.Equal(2, CliResult.Run("check", yaml).ExitCode);
-            var replay = CliResult.Run("replay", Path.Combine(dir, "affinity-churn-upstream-seed22.trace.json"));
+            var replay = CliResult.Run("replay", Path.Combine(dir, $"affinity-churn-upstream-seed{ExitingSeed}.trace.json"));
             Assert.Contains("outcome (reproduced)", replay.Stdout);
         }
         finally
