@@ -45,6 +45,8 @@ public enum CallKind : byte
     AnyDistribute,
     /// <summary>scx_bpf_pick_idle_cpu() (b = 0) / scx_bpf_pick_any_cpu() (b = 1) on mask bits the program read.</summary>
     PickCpuInBits,
+    /// <summary>scx_bpf_events(): one counter (a = its ScxEvent) of the snapshot it copies out.</summary>
+    EventCounter,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -215,6 +217,7 @@ public class BpfContext
         CallKind.CpuCurr => "scx_bpf_cpu_curr",
         CallKind.AnyDistribute => "cpumask_any_and_distribute",
         CallKind.PickCpuInBits => "scx_bpf_pick_idle_cpu",
+        CallKind.EventCounter => "scx_bpf_events",
         CallKind.TaskDsqVtime => "read p->scx.dsq_vtime",
         CallKind.TaskSlice => "read p->scx.slice",
         CallKind.TaskMigrationDisabled => "is_migration_disabled",
@@ -339,6 +342,7 @@ public class BpfContext
     /// <summary><c>scx_bpf_cpu_curr(cpu)</c>: the task running on <paramref name="cpu"/>, -1 for its idle task, -2 after an invalid CPU (NULL).</summary>
     public BpfCall<int> AnyDistribute(ulong bits) => Run(CallKind.AnyDistribute, (long)bits, 0, out var v, static (c, a, _) => c.M.DistributeBits((ulong)a)) ? Ready((int)v) : default;
     public BpfCall<int> PickCpuInBits(ulong bits, bool any) => Run(CallKind.PickCpuInBits, (long)bits, any ? 1 : 0, out var v, static (c, a, b) => c.M.KfPickCpuInBits(c, (ulong)a, b != 0)) ? Ready((int)v) : default;
+    public BpfCall<long> EventCounter(int e) => Run(CallKind.EventCounter, e, 0, out var v, static (c, a, _) => c.M.KfEventCounter(c, (int)a)) ? Ready(v) : default;
     public BpfCall<int> CpuCurr(int cpu) => Run(CallKind.CpuCurr, cpu, 0, out var v, static (c, a, _) => c.M.KfCpuCurr(c, (int)a)) ? Ready((int)v) : default;
     public BpfCall<long> TaskRuntime(TaskRef p) => Run(CallKind.TaskRuntime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskRuntime)) ? Ready(v) : default;
     public BpfCall<int> TaskScxFlags(TaskRef p) => Run(CallKind.TaskScxFlags, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskScxFlags)) ? Ready((int)v) : default;

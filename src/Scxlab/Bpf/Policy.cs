@@ -123,6 +123,12 @@ public abstract class ScxOps
     public virtual bool CountsContextSwitches => false;
 
     /// <summary>
+    /// Whether the policy reads the kernel's event counters (scx_bpf_events()): only then are they part of the state
+    /// (hashed, compared, and in the footprints of the steps that count and read them); otherwise they are statistics.
+    /// </summary>
+    public virtual bool ReadsEventCounters => false;
+
+    /// <summary>
     /// The kernel-side protocol this policy cannot run without (it calls kfuncs only that protocol
     /// provides), or null when it runs on any. Tools that sweep protocols (<c>scxlab compare</c>)
     /// mark the other cells "not applicable" instead of exploring a certain scheduler exit.

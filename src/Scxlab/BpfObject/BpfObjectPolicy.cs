@@ -41,6 +41,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
 
     public override bool CountsContextSwitches => _obj.ReadsSwitchCounts;
 
+    public override bool ReadsEventCounters => _obj.KfuncsUsed.Contains("scx_bpf_events");
+
     public override void DeclareMaps(MapBuilder maps)
     {
         _maps = new MapHandle[_obj.Maps.Count];

@@ -1651,6 +1651,23 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 return 0;
             case Kfunc.DumpBstr:
                 throw Fault(pc, "scx_bpf_dump_bstr: only ops.dump(), ops.dump_cpu() and ops.dump_task() may call it");
+            case Kfunc.Events:
+            {
+                // scx_bpf_events(events, events__sz): min(events__sz, sizeof(struct scx_event_stats)) bytes of the
+                // counters, read one by one (the kernel sums per-CPU counters without a lock).
+                var n = (int)Math.Min(r[2], (ulong)ModelTypes.ScxEventStats.Size);
+                for (var o = 0; o < n; o += 8)
+                {
+                    var v = (ulong)await ctx.EventCounter(o / 8);
+                    for (var piece = 0; piece < Math.Min(8, n - o);)
+                    {
+                        var size = n - o - piece >= 8 ? 8 : n - o - piece >= 4 ? 4 : n - o - piece >= 2 ? 2 : 1;
+                        await Store(ctx, r[1] + (ulong)(o + piece), size, Truncate(v >> (8 * piece), size), stack, pc);
+                        piece += size;
+                    }
+                }
+                return 0;
+            }
             case Kfunc.CpuRq:
             {
                 // scx_bpf_cpu_rq() (deprecated since v6.18, still in 7.x): ops_cpu_valid() (an invalid CPU is scx_error

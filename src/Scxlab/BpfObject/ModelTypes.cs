@@ -78,6 +78,15 @@ public static class ModelTypes
     public const int RqCurr = 0, RqCpu = 8;
 
     /// <summary>
+    /// struct scx_event_stats as scx_bpf_events() fills it: one s64 per kernel counter the model keeps, in ScxEvent
+    /// order (<see cref="Stepping.ScxEvents.KernelName"/>). The kernel's others (SCX_EV_BYPASS_DURATION,
+    /// SCX_EV_BYPASS_ACTIVATE, …) do not exist here: scx's scx_read_event() reads them as 0 through
+    /// bpf_core_field_exists(); a direct read is a load error naming the field.
+    /// </summary>
+    public static readonly ModelStruct ScxEventStats = new("scx_event_stats", 8 * (int)Stepping.ScxEvent.ReenqKfunc,
+        [.. Enumerable.Range(0, (int)Stepping.ScxEvent.ReenqKfunc).Select(i => new ModelField(Stepping.ScxEvents.KernelName(((Stepping.ScxEvent)i).ToString())!, 8 * i, 8, true))]);
+
+    /// <summary>
     /// What ops.exit() gets: the exit kind, exit_code, and reason/msg/dump pointers. The model
     /// hands empty strings for reason, msg and dump (docs/bpf.md): only user space reads them.
     /// </summary>
@@ -130,6 +139,7 @@ public static class ModelTypes
         [SchedEntity.Name] = SchedEntity,
         [Cpumask.Name] = Cpumask,
         [Rq.Name] = Rq,
+        [ScxEventStats.Name] = ScxEventStats,
         [ScxExitInfo.Name] = ScxExitInfo,
         [ScxInitTaskArgs.Name] = ScxInitTaskArgs,
         [ScxExitTaskArgs.Name] = ScxExitTaskArgs,

@@ -34,6 +34,8 @@ public sealed partial class Machine
     public readonly ScxOps Ops;
     /// <summary>The policy reads p->nvcsw/nivcsw, so __schedule() counts context switches (<see cref="ScxOps.CountsContextSwitches"/>).</summary>
     private readonly bool _countsSwitches;
+    /// <summary>The policy reads the event counters (<see cref="ScxOps.ReadsEventCounters"/>): they are state.</summary>
+    private readonly bool _eventsVisible;
     public readonly OpsTable Has;
     public readonly MapBuilder MapLayout;
     public readonly int N;                 // CPU count
@@ -95,6 +97,7 @@ public sealed partial class Machine
         }
         DspMaxBatch = Ops.DispatchMaxBatch > 0 ? Ops.DispatchMaxBatch : ScxConst.DspDflMaxBatch;
         _countsSwitches = Ops.CountsContextSwitches;
+        _eventsVisible = Ops.ReadsEventCounters;
         WatchdogTimeoutNs = config.WatchdogTimeoutNs ?? (Ops.TimeoutMs > 0 ? Math.Min(Ops.TimeoutMs * 1_000_000L, ScxConst.WatchdogMaxTimeoutNs) : ScxConst.WatchdogMaxTimeoutNs);
 
         var actors = new List<ActorInfo>();
@@ -130,7 +133,10 @@ public sealed partial class Machine
         foreach (var s in config.Scripts)
             foreach (var action in s.Actions)
                 if (action.Kind == ActionKind.SetAffinity) MaskIndex(action.Mask);
-        World = new World(config.Tasks.Count, N, DsqSlotCount, DspMaxBatch, MapLayout.Words, _actors.Length, config.MaxFrameDepth, 2 * (config.CallBudget + 2));
+        World = new World(config.Tasks.Count, N, DsqSlotCount, DspMaxBatch, MapLayout.Words, _actors.Length, config.MaxFrameDepth, 2 * (config.CallBudget + 2))
+        {
+            HashEvents = _eventsVisible,
+        };
         foreach (var (word, value) in MapLayout.Initial) World.Maps[word] = value;
         Boot();
         World.Layout = FingerprintLayoutOf(World.Shape);
@@ -841,7 +847,18 @@ public sealed partial class Machine
     /// </summary>
     internal void ModelLimit(string message) => ScxExit(ExitKind.Error, 0, message, modelLimit: true);
 
-    internal void Event(ScxEvent e) => World.Events[(int)e]++;
+    internal void Event(ScxEvent e)
+    {
+        World.Events[(int)e]++;
+        if (_eventsVisible) _fp.Writes |= Footprint.Bit(Resource.Events, 0);
+    }
+
+    /// <summary>One counter of scx_bpf_events()'s snapshot (the kfunc reads them one by one, as the kernel sums per-CPU counters).</summary>
+    internal long KfEventCounter(BpfContext ctx, int e)
+    {
+        _fp.Reads |= Footprint.Bit(Resource.Events, 0);
+        return (uint)e < (uint)World.Events.Length ? World.Events[e] : 0;
+    }
 }
 
 /// <summary>Receives narration of steps (kernel functions entered, callbacks, kfuncs, state changes).</summary>

@@ -44,4 +44,6 @@ public enum Resource : byte
     PiLock = 9,
     /// <summary>A kicker's row of ksyncs (the targets' kick_sync values it recorded), by kicker CPU.</summary>
     KickSync = 10,
+    /// <summary>The event counters (struct scx_event_stats), for a policy that reads them (ScxOps.ReadsEventCounters).</summary>
+    Events = 11,
 }

@@ -11,7 +11,7 @@ namespace Scxlab.Stepping;
 /// <remarks>
 /// <see cref="Events"/> are statistics (the kernel's SCX_EV_* counters): copied, but neither
 /// hashed nor compared, because no path reads them and two runs that differ only in counts
-/// reach the same futures.
+/// reach the same futures — unless the policy reads them (scx_bpf_events(), <see cref="HashEvents"/>).
 /// </remarks>
 public sealed class World
 {
@@ -31,6 +31,12 @@ public sealed class World
 
     public readonly int MaxDepth;
     public readonly int LogCapacity;
+
+    /// <summary>
+    /// The policy reads <see cref="Events"/> (scx_bpf_events()): then they are state — hashed with the scheduler chunk,
+    /// which every fingerprint rehashes, and compared. Otherwise they are statistics (see the remarks above).
+    /// </summary>
+    public bool HashEvents { get; init; }
 
     // ---- incremental fingerprint (see Fingerprint): per-chunk hashes, their sum, and what changed since
     private readonly ChunkShape _shape;
@@ -69,7 +75,7 @@ public sealed class World
 
     public World Clone()
     {
-        var w = new World(Tasks.Length, Cpus.Length, Dsqs.Length, DspBuf.Length / Math.Max(1, Cpus.Length), Maps.Length, Actors.Length, MaxDepth, LogCapacity) { _layout = _layout };
+        var w = new World(Tasks.Length, Cpus.Length, Dsqs.Length, DspBuf.Length / Math.Max(1, Cpus.Length), Maps.Length, Actors.Length, MaxDepth, LogCapacity) { _layout = _layout, HashEvents = HashEvents };
         w.CopyFrom(this);
         return w;
     }
@@ -354,6 +360,7 @@ public sealed class World
             var msgLen = ExitMessage?.Length ?? -1;
             Gather(ref buf, ref len, MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in msgLen)));
             if (ExitMessage != null) Gather(ref buf, ref len, MemoryMarshal.AsBytes(ExitMessage.AsSpan()));
+            if (HashEvents) Gather(ref buf, ref len, MemoryMarshal.AsBytes(Events.AsSpan()));
             _scratch = buf;
             return XxHash3.HashToUInt64(buf.AsSpan(0, len), seed);
         }
@@ -393,6 +400,7 @@ public sealed class World
         h.Append(MemoryMarshal.AsBytes(new ReadOnlySpan<SchedState>(in s)));
         h.Append(MemoryMarshal.AsBytes(KickSyncs.AsSpan()));
         if (ExitMessage != null) h.Append(MemoryMarshal.AsBytes(ExitMessage.AsSpan()));
+        if (HashEvents) h.Append(MemoryMarshal.AsBytes(Events.AsSpan()));
     }
 
     private void AppendLiveDspEntries(NonCryptographicHashAlgorithm h)
@@ -422,7 +430,7 @@ public sealed class World
         var s1 = Sched;
         var s2 = o.Sched;
         if (!MemoryMarshal.AsBytes(new ReadOnlySpan<SchedState>(in s1)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<SchedState>(in s2)))) return false;
-        return ExitMessage == o.ExitMessage && KickSyncs.AsSpan().SequenceEqual(o.KickSyncs);
+        return ExitMessage == o.ExitMessage && KickSyncs.AsSpan().SequenceEqual(o.KickSyncs) && (!HashEvents || Events.AsSpan().SequenceEqual(o.Events));
     }
 
     /// <summary>Bytes of the hashed state (for bytes-per-state reporting in exact mode).</summary>

@@ -47,3 +47,57 @@ public class BpfOlderUpstreamTests
         Assert.Contains("scx_bpf_cpu_rq", obj.KfuncsUsed);
     }
 }
+
+/// <summary>
+/// programs/events.bpf.c: scx_bpf_events() copies the counters the model keeps into the program's struct
+/// scx_event_stats (CO-RE: the program's layout is an older vmlinux.h's), and a program that reads them makes them
+/// state: the search splits on them, and plain DFS and the reduced search agree on the states.
+/// </summary>
+public class BpfEventsTests
+{
+    // p may use CPUs 1 and 2; ops.select_cpu returns CPU 0, so select_task_rq() falls back to CPU 1 and
+    // enqueue_task_scx() counts SCX_EV_SELECT_CPU_FALLBACK.
+    private const string Fallback = """
+        name: events-fallback
+        cpus: 3
+        policy: simple
+        tasks:
+          - { name: p, allowed: [1, 2], cpu: 1, state: sleeping }
+        rounds:
+          - { cpu: 1, count: 1 }
+        actors:
+          - name: waker
+            cpu: 0
+            do:
+              - wake: { task: p }
+        check: [all]
+        """;
+
+    private static Scxlab.Exploration.ExploreResult Explore(Scxlab.Exploration.Strategy strategy)
+    {
+        var s = Scxlab.Scenarios.ScenarioLoader.Parse(Fallback, "events-fallback.yaml");
+        var obj = BpfExamples.CompileProgram("events.bpf.c", "v3");
+        return new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(obj)),
+            new Scxlab.Exploration.ExploreOptions { Checks = s.Checks, Strategy = strategy }).Run();
+    }
+
+    [Fact]
+    public void Should_CopyTheModelsCountersThroughCoRe_When_AProgramCallsScxBpfEvents()
+    {
+        var r = Explore(Scxlab.Exploration.Strategy.Reduced);
+        var v = Assert.Single(r.Violations);
+        // The fallback counted once; no keep-last or slice refill on this path; SCX_EV_BYPASS_DURATION is not kept by
+        // the model, so bpf_core_field_exists() says 0.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: fallback=1 keep_last=0 refill=0 bypass_duration=0", v.Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_AgreeOnTheStates_When_PlainDfsAndTheReducedSearchExploreAProgramThatReadsTheCounters()
+    {
+        var dfs = Explore(Scxlab.Exploration.Strategy.Dfs);
+        var reduced = Explore(Scxlab.Exploration.Strategy.Reduced);
+        Assert.True(dfs.Complete && reduced.Complete);
+        Assert.Equal(dfs.Stats.States, reduced.Stats.States);
+        Assert.Equal(dfs.Violations.Select(v => v.Violation.Key).Order(), reduced.Violations.Select(v => v.Violation.Key).Order());
+    }
+}
