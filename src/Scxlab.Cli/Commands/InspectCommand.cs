@@ -78,6 +78,12 @@ public static class InspectCommand
         w.WriteLine($"sha256     {o.Sha256}");
         w.WriteLine($"license    {(o.License.Length > 0 ? o.License : "(none)")}");
         w.WriteLine($"loads      {loads}");
+        if (o.LoadIssues.Count > 0)
+        {
+            // Everything a strict load refuses besides kfuncs and helpers (listed below), so one run shows them all.
+            w.WriteLine("not supported by the model (listed anyway):");
+            foreach (var issue in o.LoadIssues.Distinct()) w.WriteLine($"  {issue}");
+        }
         w.WriteLine();
         var ops = o.Ops;
         w.WriteLine($"struct_ops {ops.MapName}: name \"{ops.Name}\", flags 0x{ops.Flags:x}, timeout_ms {ops.TimeoutMs}, dispatch_max_batch {ops.DispatchMaxBatch}");

@@ -124,6 +124,21 @@ public sealed class BpfObjectFile : ISourceMap
     /// </summary>
     public List<string> Poisons { get; } = [];
 
+    /// <summary>
+    /// What a lenient load (<c>scxlab inspect</c>) went past that a strict load refuses: a map type or attribute, a
+    /// kconfig extern, a reference to data the model does not load, a sched_ext_ops field. Empty after a strict load.
+    /// </summary>
+    public List<string> LoadIssues { get; } = [];
+
+    private bool _lenient;
+
+    /// <summary>A load error, or in a lenient load a recorded issue (the load goes on as if the thing were absent).</summary>
+    private void Issue(string message)
+    {
+        if (!_lenient) throw new BpfLoadException(message);
+        LoadIssues.Add(message);
+    }
+
     /// <summary>Replace an instruction by a poisoned call (<see cref="Poisons"/>): fatal only on a reachable path.</summary>
     private void Poison(ref Insn insn, string why)
     {
@@ -165,6 +180,7 @@ public sealed class BpfObjectFile : ISourceMap
         {
             // --ops NAME chooses among several sched_ext_ops maps before anything else is read from them.
             o._wantedOps = (rodata ?? []).LastOrDefault(r => r.StartsWith(OpsPrefix, StringComparison.Ordinal))?[OpsPrefix.Length..];
+            o._lenient = lenient;
             o.Build(Elf.Parse(bytes, name));
             if (!lenient && o.Unsupported.Count > 0) throw new BpfLoadException($"unknown func {o.Unsupported[0]}");
             foreach (var r in rodata ?? [])
@@ -331,8 +347,19 @@ public sealed class BpfObjectFile : ISourceMap
                     // bpf_ksym_exists(kfunc): the address of a weak kfunc extern is non-zero exactly
                     // when the model implements the kfunc; a strong one must be implemented.
                     var supported = Kfuncs.Supported(sym.Name);
-                    if (!supported && sym.Bind != 2) throw new BpfLoadException($"unknown func {sym.Name} (a kfunc the model does not implement)");
-                    if (sym.Type != Elf.SttFunc && sym.Type != Elf.SttNotype) throw new BpfLoadException($"unknown ksym or kconfig extern {sym.Name} (only kfunc externs are supported)");
+                    // clang leaves an extern variable's symbol untyped; its BTF (a VAR in .ksyms) says what it is.
+                    var isVar = Btf.Types.Any(t => t.Kind == BtfKind.Var && t.Name == sym.Name);
+                    // A weak one stays absent (address 0), as libbpf leaves a __weak ksym the kernel lacks.
+                    if (((sym.Type != Elf.SttFunc && sym.Type != Elf.SttNotype) || isVar) && sym.Bind != 2)
+                    {
+                        // A __ksym variable (nr_cpu_ids, runqueues, …) or an extern another object defines.
+                        var why = $"unknown ksym or kconfig extern {sym.Name} (only kfunc externs are supported)";
+                        Issue(why);
+                        Poison(ref insn, why);
+                        continue;
+                    }
+                    // A strong extern the model lacks: a kfunc, or a function another object defines (link it first).
+                    if (!supported && sym.Bind != 2) Issue($"unknown func {sym.Name} (a kfunc the model does not implement)");
                     insn.Imm64 = supported ? (long)Mem.Addr(Region.None, 0, 1) : 0;
                     insn.Src = 0;
                     insn.Imm = (int)insn.Imm64;
@@ -359,7 +386,12 @@ public sealed class BpfObjectFile : ISourceMap
                     insn.Imm64 = (long)Mem.Addr(Region.Func, target, 0);
                     insn.Src = 4; // BPF_PSEUDO_FUNC
                 }
-                else throw new BpfLoadException($"ld_imm64 at {sec.Name}+{r.Offset} refers to section {elf.Sections[sym.Shndx].Name}, which is not loadable data");
+                else
+                {
+                    var why = $"ld_imm64 at {sec.Name}+{r.Offset} refers to section {elf.Sections[sym.Shndx].Name}, which is not loadable data";
+                    Issue(why);
+                    Poison(ref insn, why);
+                }
             }
             foreach (var li in ext.Lines.GetValueOrDefault(sec.Name) ?? [])
                 if (b + li.Insn < lines.Length) lines[b + li.Insn] = li;
@@ -450,12 +482,18 @@ public sealed class BpfObjectFile : ISourceMap
                 // before the run's options exist, so `simulate --hz N` changes the tick, not this value.
                 "CONFIG_HZ" => 1_000_000_000L / Kernel.ModelConfig.DefaultTickNs,
                 _ when weak => 0,
-                _ => throw new BpfLoadException($"extern (kcfg) '{name}': value not found (the model has no kernel config; declare it __weak)"),
+                _ => KconfigMissing(name),
             };
             for (var k = 0; k < sz && k < 8; k++) g.Init[offsets[i] + k] = (byte)(value >> (8 * k));
         }
         Globals.Add(g);
         return Globals.Count - 1;
+
+        long KconfigMissing(string name)
+        {
+            Issue($"extern (kcfg) '{name}': value not found (the model has no kernel config; declare it __weak)");
+            return 0;
+        }
     }
 
     /// <summary>
@@ -528,7 +566,7 @@ public sealed class BpfObjectFile : ISourceMap
                     innerType = ParseMap(name + ".inner", Btf.Resolve(elem.RefType)).Type;
                     break;
                 }
-                default: throw new BpfLoadException($"map {name}: unsupported map attribute {m.Name}");
+                default: Issue($"map {name}: unsupported map attribute {m.Name}"); break;
             }
         }
         if (type == MapTypes.ArrayOfMaps)
@@ -539,7 +577,7 @@ public sealed class BpfObjectFile : ISourceMap
         }
         if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
         if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage)) throw new BpfLoadException($"map {name}: max_entries must be positive");
-        if (!MapTypes.Supported(type)) throw new BpfLoadException($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
+        if (!MapTypes.Supported(type)) Issue($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
         return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers, ValueType: valueType);
     }
 
@@ -634,7 +672,7 @@ public sealed class BpfObjectFile : ISourceMap
                             break;
                     }
                 }
-                if (others.Count > 0) throw new BpfLoadException($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
+                if (others.Count > 0) Issue($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
                 return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable, initTask, exitTask, disable) { NeverCalled = neverCalled };
             }
         }

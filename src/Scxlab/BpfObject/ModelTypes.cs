@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio, RealParent, Parent }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -19,7 +19,7 @@ public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
 /// </summary>
 public static class ModelTypes
 {
-    public const int TaskSize = 128;
+    public const int TaskSize = 144;
 
     /// <summary>The fair-class entity: only its runtime, which the model keeps (p->se.sum_exec_runtime).</summary>
     public static readonly ModelStruct SchedEntity = new("sched_entity", 8,
@@ -61,6 +61,10 @@ public static class ModelTypes
         new("policy", 120, 4, false, Task: TaskField.Policy),
         // 120 + nice, the nice level whose weight the task has (a weight no nice level gives ends the scheduler).
         new("static_prio", 124, 4, true, Task: TaskField.StaticPrio),
+        // The parent process of a model task is outside the model: a pointer that compares unequal to every task the
+        // model has and whose fields and task storage are a model limit if read (as a syscall caller's `current`).
+        new("real_parent", 128, 8, false, Task: TaskField.RealParent),
+        new("parent", 136, 8, false, Task: TaskField.Parent),
     ]);
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);

@@ -40,6 +40,29 @@ public class InspectCommandTests
         Assert.Contains("loads      no: unknown func scx_bpf_made_up", r.Stdout);
         Assert.Matches(@"scx_bpf_made_up\s+NOT SUPPORTED", r.Stdout);
     }
+
+    [Fact]
+    public void Should_ListEverythingTheModelLacks_When_AnObjectHasAnUnsupportedMapAKsymVariableAndAKfunc()
+    {
+        // A map type the model does not have (BPF_MAP_TYPE_SOCKMAP), a __ksym variable and an unknown kfunc: a strict
+        // load stops at the first; inspect lists all three and the rest of the object.
+        var path = BpfExamples.Compile("inspect_issues", "#include <scxlab_bpf.h>\nvoid scx_bpf_made_up(u64 x) __ksym;\n"
+            + "extern const int some_kernel_var __ksym;\n"
+            + "struct { __uint(type, 15); __uint(max_entries, 4); __uint(key_size, 4); __uint(value_size, 4); } socks SEC(\".maps\");\n"
+            + "SCX_OPS2(void, ii_enqueue, struct task_struct *, p, u64, enq_flags) { scx_bpf_made_up(enq_flags + some_kernel_var); }\n"
+            + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .enqueue = (void *)ii_enqueue, .name = \"ii\" };\n");
+        var r = CliResult.Run("inspect", path);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("loads      no: map socks: map type #15 is not supported by the model", r.Stdout);
+        Assert.Contains("not supported by the model (listed anyway):", r.Stdout);
+        Assert.Contains("unknown ksym or kconfig extern some_kernel_var", r.Stdout);
+        Assert.Contains("ops.enqueue", r.Stdout);
+        Assert.Matches(@"scx_bpf_made_up\s+NOT SUPPORTED", r.Stdout);
+        // and check refuses it with the first of them
+        var check = CliResult.Run("check", "seed-race-r1", "--policy", path);
+        Assert.Equal(1, check.ExitCode);
+        Assert.Contains("map socks: map type #15 is not supported by the model", check.Stderr);
+    }
 }
 
 public class BpfTraceTests

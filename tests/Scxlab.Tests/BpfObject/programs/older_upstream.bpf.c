@@ -28,6 +28,11 @@ struct rq {
 
 struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym;
 
+/* scx_lavd compares its tasks' parents: a flavor of task_struct with the field (CO-RE drops the ___ suffix). */
+struct task_struct___parent {
+	struct task_struct *real_parent;
+} __attribute__((preserve_access_index));
+
 static long (*bpf_probe_read_kernel)(void *dst, u32 size, const void *unsafe_ptr) = (void *)113;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, u64 size, u64 flags) = (void *)130;
 static void *(*bpf_ringbuf_reserve)(void *ringbuf, u64 size, u64 flags) = (void *)131;
@@ -109,9 +114,11 @@ SCX_OPS2(void, ou_enqueue, struct task_struct *, p, u64, enq_flags)
 	idle = scx_bpf_pick_idle_cpu(CAST(m), 0);
 	any = scx_bpf_pick_any_cpu(CAST(m), 0);
 
+	struct task_struct *parent = ((struct task_struct___parent *)p)->real_parent;
+
 	u64 param[] = { tptr == (u64)p, (u64)bad_read, zeroed, (u64)out, (u64)rq_cpu, (u64)curr_pid, (u64)(r1 != r2),
-			(u64)(idle == -16 || idle == 0 || idle == 1), (u64)(any == 0 || any == 1) };
-	static const char fmt[] = "%llu %lld %llu %lld %lld %lld %llu %llu %llu";
+			(u64)(idle == -16 || idle == 0 || idle == 1), (u64)(any == 0 || any == 1), (u64)(parent && parent != p) };
+	static const char fmt[] = "%llu %lld %llu %lld %lld %lld %llu %llu %llu %llu";
 	scx_bpf_exit_bstr(0, (char *)fmt, param, sizeof(param));
 }
 
