@@ -47,6 +47,8 @@ public enum CallKind : byte
     PickCpuInBits,
     /// <summary>scx_bpf_events(): one counter (a = its ScxEvent) of the snapshot it copies out.</summary>
     EventCounter,
+    /// <summary>A read of p->__state (TASK_RUNNING, TASK_INTERRUPTIBLE or TASK_DEAD).</summary>
+    TaskRunState,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -218,6 +220,7 @@ public class BpfContext
         CallKind.AnyDistribute => "cpumask_any_and_distribute",
         CallKind.PickCpuInBits => "scx_bpf_pick_idle_cpu",
         CallKind.EventCounter => "scx_bpf_events",
+        CallKind.TaskRunState => "read p->__state",
         CallKind.TaskDsqVtime => "read p->scx.dsq_vtime",
         CallKind.TaskSlice => "read p->scx.slice",
         CallKind.TaskMigrationDisabled => "is_migration_disabled",
@@ -342,6 +345,7 @@ public class BpfContext
     /// <summary><c>scx_bpf_cpu_curr(cpu)</c>: the task running on <paramref name="cpu"/>, -1 for its idle task, -2 after an invalid CPU (NULL).</summary>
     public BpfCall<int> AnyDistribute(ulong bits) => Run(CallKind.AnyDistribute, (long)bits, 0, out var v, static (c, a, _) => c.M.DistributeBits((ulong)a)) ? Ready((int)v) : default;
     public BpfCall<int> PickCpuInBits(ulong bits, bool any) => Run(CallKind.PickCpuInBits, (long)bits, any ? 1 : 0, out var v, static (c, a, b) => c.M.KfPickCpuInBits(c, (ulong)a, b != 0)) ? Ready((int)v) : default;
+    public BpfCall<long> TaskRunState(TaskRef p) => Run(CallKind.TaskRunState, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskRunState(c, (int)a)) ? Ready(v) : default;
     public BpfCall<long> EventCounter(int e) => Run(CallKind.EventCounter, e, 0, out var v, static (c, a, _) => c.M.KfEventCounter(c, (int)a)) ? Ready(v) : default;
     public BpfCall<int> CpuCurr(int cpu) => Run(CallKind.CpuCurr, cpu, 0, out var v, static (c, a, _) => c.M.KfCpuCurr(c, (int)a)) ? Ready((int)v) : default;
     public BpfCall<long> TaskRuntime(TaskRef p) => Run(CallKind.TaskRuntime, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskRuntime)) ? Ready(v) : default;

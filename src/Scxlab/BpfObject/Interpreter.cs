@@ -665,7 +665,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                         if (value != 0) throw NotModelled(pc, "p->scx.disallow: keeping a task out of sched_ext from ops.init_task() is not modelled");
                         return true;
                     case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags or TaskField.Tgid or TaskField.Utime or TaskField.Stime or TaskField.SumExecRuntime or TaskField.RealParent or TaskField.Parent
-                        or TaskField.Nvcsw or TaskField.Nivcsw or TaskField.Policy or TaskField.StaticPrio:
+                        or TaskField.Nvcsw or TaskField.Nivcsw or TaskField.Policy or TaskField.StaticPrio or TaskField.State:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
                     default:
                         throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
@@ -776,6 +776,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.Slice: return (ulong)ScxConst.SliceDfl;
             case TaskField.StaticPrio: return 120; // forked from init_task: nice 0
             case TaskField.RealParent or TaskField.Parent: return Mem.Addr(Region.Task, IdleTaskBase, 0); // init_task, swapper/0
+            case TaskField.State: return 0; // TASK_RUNNING: an idle task never blocks
             case TaskField.Nvcsw or TaskField.Nivcsw: throw NotModelled(pc, $"the idle task swapper/{cpu}'s context-switch counts are not modelled");
             default: return 0; // pid, tgid, times, migration_disabled, dsq_vtime, weight, scx.flags, policy (SCHED_NORMAL)
         }
@@ -818,6 +819,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             case TaskField.Nvcsw or TaskField.Nivcsw: return (ulong)await ctx.TaskSwitchCount(p, f.Field == TaskField.Nvcsw);
             case TaskField.Policy: return (ctx.M.Ops.Flags & OpsFlags.SwitchPartial) != 0 ? SchedExt : SchedNormal;
             case TaskField.RealParent or TaskField.Parent: return Mem.Addr(Region.Task, UnmodelledTask, 0);
+            case TaskField.State: return (uint)await ctx.TaskRunState(p);
             case TaskField.StaticPrio:
             {
                 // static_prio and the weight change together (set_user_nice()): read through the weight.

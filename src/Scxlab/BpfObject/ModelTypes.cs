@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio, RealParent, Parent }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio, RealParent, Parent, State }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -19,7 +19,7 @@ public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
 /// </summary>
 public static class ModelTypes
 {
-    public const int TaskSize = 144;
+    public const int TaskSize = 152;
 
     /// <summary>The fair-class entity: only its runtime, which the model keeps (p->se.sum_exec_runtime).</summary>
     public static readonly ModelStruct SchedEntity = new("sched_entity", 8,
@@ -65,6 +65,9 @@ public static class ModelTypes
         // model has and whose fields and task storage are a model limit if read (as a syscall caller's `current`).
         new("real_parent", 128, 8, false, Task: TaskField.RealParent),
         new("parent", 136, 8, false, Task: TaskField.Parent),
+        // TASK_RUNNING, TASK_INTERRUPTIBLE (set before the task blocks) or TASK_DEAD (its last schedule): a read of the
+        // task's state, an interleaving point.
+        new("__state", 144, 4, false, Task: TaskField.State),
     ]);
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);

@@ -327,6 +327,18 @@ public sealed partial class Machine
         return voluntary ? t.Nvcsw : t.Nivcsw;
     }
 
+    /// <summary>
+    /// p->__state as the task itself sets it: TASK_DEAD (0x80) from do_task_dead() on (an exiting task's last
+    /// schedule), TASK_INTERRUPTIBLE (1) from set_current_state() before it blocks until a wakeup, else TASK_RUNNING.
+    /// </summary>
+    internal long KfTaskRunState(BpfContext ctx, int p)
+    {
+        if (!ValidTask(ctx, p, "read p->__state")) return 0;
+        ref readonly var t = ref TkR(p);
+        var blocking = t.WantsSleep || t.Run != RunState.Runnable;
+        return !blocking ? 0 : t.Exiting ? 0x80 : 1;
+    }
+
     internal long KfTaskSet(BpfContext ctx, int p, CallKind k, long v)
     {
         if (!ValidTask(ctx, p, BpfContext.KfuncName(k))) return 0;

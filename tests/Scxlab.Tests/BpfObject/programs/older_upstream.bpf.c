@@ -31,6 +31,7 @@ struct rq *scx_bpf_cpu_rq(s32 cpu) __ksym;
 /* scx_lavd compares its tasks' parents: a flavor of task_struct with the field (CO-RE drops the ___ suffix). */
 struct task_struct___parent {
 	struct task_struct *real_parent;
+	unsigned int __state;
 } __attribute__((preserve_access_index));
 
 static long (*bpf_probe_read_kernel)(void *dst, u32 size, const void *unsafe_ptr) = (void *)113;
@@ -117,8 +118,9 @@ SCX_OPS2(void, ou_enqueue, struct task_struct *, p, u64, enq_flags)
 	struct task_struct *parent = ((struct task_struct___parent *)p)->real_parent;
 
 	u64 param[] = { tptr == (u64)p, (u64)bad_read, zeroed, (u64)out, (u64)rq_cpu, (u64)curr_pid, (u64)(r1 != r2),
-			(u64)(idle == -16 || idle == 0 || idle == 1), (u64)(any == 0 || any == 1), (u64)(parent && parent != p) };
-	static const char fmt[] = "%llu %lld %llu %lld %lld %lld %llu %llu %llu %llu";
+			(u64)(idle == -16 || idle == 0 || idle == 1), (u64)(any == 0 || any == 1), (u64)(parent && parent != p),
+			((struct task_struct___parent *)p)->__state };
+	static const char fmt[] = "%llu %lld %llu %lld %lld %lld %llu %llu %llu %llu %llu";
 	scx_bpf_exit_bstr(0, (char *)fmt, param, sizeof(param));
 }
 
