@@ -113,19 +113,24 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         _taskCount = maps.TaskCount;
         _cpuCount = maps.CpuCount;
 
-        // Every struct bpf_timer in every entry of an array map gets a timer actor.
+        // Every struct bpf_timer in every entry of an array map gets a timer actor. Per-CPU timer arrays are sized for
+        // the largest machine (scx_tickless, scx_nest: one per possible CPU); only MaxTimers instances get actors, and
+        // initializing another one ends the run at a model limit (Interpreter.TimerHasActor) rather than leave an armed
+        // timer that never fires. They are handed out entry by entry across the maps — every map's entry 0, then every
+        // map's entry 1, … — so a lone timer (scx_nest's stats timer) is not crowded out by a per-CPU array.
+        var timerMaps = new List<(int Map, int Entries, IReadOnlyList<int> Offsets)>();
         for (var i = 0; i < _obj.Maps.Count; i++)
         {
             var m = _obj.Maps[i];
             if (m.TimerOffsets is not { Count: > 0 } offsets) continue;
             if (m.Type != MapTypes.Array) throw new BpfLoadException($"map {m.Name}: struct bpf_timer in a {MapTypes.Name(m.Type)} map is not modelled (only in BPF_MAP_TYPE_ARRAY values)");
-            // Per-CPU timer arrays are sized for the largest machine (scx_tickless: one per possible CPU); only
-            // the first MaxTimers instances get actors, and initializing another one ends the scheduler
-            // (Interpreter.TimerHasActor) rather than leave an armed timer that never fires.
-            for (var e = 0; e < m.MaxEntries && _timers.Count < MaxTimers; e++)
-                foreach (var off in offsets)
-                    if (_timers.Count < MaxTimers) _timers.Add((i, e, e * Interpreter.MapStride(m) + off));
+            timerMaps.Add((i, m.MaxEntries, offsets));
         }
+        for (var e = 0; _timers.Count < MaxTimers && timerMaps.Any(t => e < t.Entries); e++)
+            foreach (var (i, entries, offsets) in timerMaps)
+                if (e < entries)
+                    foreach (var off in offsets)
+                        if (_timers.Count < MaxTimers) _timers.Add((i, e, e * Interpreter.MapStride(_obj.Maps[i]) + off));
         _vm.TimerHasActor = (map, byteOffset) => _timers.Contains((map, byteOffset / Interpreter.MapStride(_obj.Maps[map]), byteOffset));
         _timerWords = [.. _timers.Select(t => _maps[t.Map].Offset + t.ByteOffset / 8)];
         // A syscall program user space runs while the scheduler is attached behaves like a one-shot timer armed at

@@ -102,3 +102,21 @@ public class BpfEventsTests
         Assert.Equal(dfs.Violations.Select(v => v.Violation.Key).Order(), reduced.Violations.Select(v => v.Violation.Key).Order());
     }
 }
+
+/// <summary>
+/// programs/timer_maps.bpf.c: a per-CPU timer array sized for 64 CPUs declared before a lone stats timer (scx_nest's
+/// layout). The model's 8 timer actors go entry by entry across the maps, so the stats timer gets one.
+/// </summary>
+public class BpfTimerAcrossMapsTests
+{
+    [Fact]
+    public void Should_GiveTheLoneTimerAnActor_When_APerCpuTimerArrayIsDeclaredFirst()
+    {
+        // Before, the array's entries 0..7 took every actor and ops.init's bpf_timer_init() on the stats timer
+        // ended the run at the model's limit; now it fires and the enqueue after it reports so.
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("timer_maps.bpf.c", "v3"));
+        Assert.True(r.Complete, r.IncompleteReason);
+        Assert.Empty(r.ModelLimits);
+        Assert.Contains(r.Violations, v => v.Violation.ToString() == "scheduler exit SCX_EXIT_UNREG_BPF: stats timer fired");
+    }
+}
