@@ -764,16 +764,8 @@ public sealed partial class Machine
         var c = BuiltinIdle ? KfPickIdleCpu(ctx, p, clear: true) : -16;
         if (c >= 0) return c;
         // cpumask_any_distribute(p->cpus_ptr): the same per-CPU rotor.
-        ref readonly var t = ref TkR(p);
-        var c0 = DistributeFrom();
-        for (var step = 1; step <= N; step++)
-        {
-            var any = (c0 + step) % N;
-            if (!t.CpusPtr.Test(any)) continue;
-            DistributeTo(any);
-            return any;
-        }
-        return -16;
+        var any = DistributeMask(TkR(p).CpusPtr);
+        return any >= 0 ? any : -16;
     }
 
     /// <summary>
