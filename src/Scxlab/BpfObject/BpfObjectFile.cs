@@ -289,6 +289,7 @@ public sealed class BpfObjectFile : ISourceMap
                         BinaryPrimitives.WriteInt64LittleEndian(g.Init.AsSpan(vo), ev);
         }
         var kconfig = BuildKconfig(elf);
+        HashSet<string>? btfVars = null; // the BTF VARs (extern variables among them), built on the first ksym
         var mapsSec = elf.Find(".maps");
         var mapOf = new Dictionary<string, int>();
         if (mapsSec != null)
@@ -348,7 +349,7 @@ public sealed class BpfObjectFile : ISourceMap
                     // when the model implements the kfunc; a strong one must be implemented.
                     var supported = Kfuncs.Supported(sym.Name);
                     // clang leaves an extern variable's symbol untyped; its BTF (a VAR in .ksyms) says what it is.
-                    var isVar = Btf.Types.Any(t => t.Kind == BtfKind.Var && t.Name == sym.Name);
+                    var isVar = (btfVars ??= [.. Btf.Types.Where(t => t.Kind == BtfKind.Var).Select(t => t.Name)]).Contains(sym.Name);
                     // A weak one stays absent (address 0), as libbpf leaves a __weak ksym the kernel lacks.
                     if (((sym.Type != Elf.SttFunc && sym.Type != Elf.SttNotype) || isVar) && sym.Bind != 2)
                     {

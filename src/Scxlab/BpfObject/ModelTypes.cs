@@ -90,8 +90,8 @@ public static class ModelTypes
     /// SCX_EV_BYPASS_ACTIVATE, …) do not exist here: scx's scx_read_event() reads them as 0 through
     /// bpf_core_field_exists(); a direct read is a load error naming the field.
     /// </summary>
-    public static readonly ModelStruct ScxEventStats = new("scx_event_stats", 8 * (int)Stepping.ScxEvent.ReenqKfunc,
-        [.. Enumerable.Range(0, (int)Stepping.ScxEvent.ReenqKfunc).Select(i => new ModelField(Stepping.ScxEvents.KernelName(((Stepping.ScxEvent)i).ToString())!, 8 * i, 8, true))]);
+    public static readonly ModelStruct ScxEventStats = new("scx_event_stats", 8 * Stepping.ScxEvents.KernelCount,
+        [.. Enumerable.Range(0, Stepping.ScxEvents.KernelCount).Select(i => new ModelField(Stepping.ScxEvents.KernelName(((Stepping.ScxEvent)i).ToString())!, 8 * i, 8, true))]);
 
     /// <summary>
     /// What ops.exit() gets: the exit kind, exit_code, and reason/msg/dump pointers. The model

@@ -850,14 +850,14 @@ public sealed partial class Machine
     internal void Event(ScxEvent e)
     {
         World.Events[(int)e]++;
-        if (_eventsVisible) _fp.Writes |= Footprint.Bit(Resource.Events, 0);
+        if (_eventsVisible && (int)e < ScxEvents.KernelCount) _fp.Writes |= Footprint.Bit(Resource.Events, 0);
     }
 
     /// <summary>One counter of scx_bpf_events()'s snapshot (the kfunc reads them one by one, as the kernel sums per-CPU counters).</summary>
     internal long KfEventCounter(BpfContext ctx, int e)
     {
         _fp.Reads |= Footprint.Bit(Resource.Events, 0);
-        return (uint)e < (uint)World.Events.Length ? World.Events[e] : 0;
+        return (uint)e < ScxEvents.KernelCount ? World.Events[e] : 0;
     }
 }
 

@@ -38,6 +38,9 @@ public sealed class World
     /// </summary>
     public bool HashEvents { get; init; }
 
+    /// <summary>The counters scx_bpf_events() copies out (the model's own counters after them stay statistics).</summary>
+    private ReadOnlySpan<long> KernelEvents => Events.AsSpan(0, ScxEvents.KernelCount);
+
     // ---- incremental fingerprint (see Fingerprint): per-chunk hashes, their sum, and what changed since
     private readonly ChunkShape _shape;
     private FingerprintLayout? _layout;
@@ -360,7 +363,7 @@ public sealed class World
             var msgLen = ExitMessage?.Length ?? -1;
             Gather(ref buf, ref len, MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in msgLen)));
             if (ExitMessage != null) Gather(ref buf, ref len, MemoryMarshal.AsBytes(ExitMessage.AsSpan()));
-            if (HashEvents) Gather(ref buf, ref len, MemoryMarshal.AsBytes(Events.AsSpan()));
+            if (HashEvents) Gather(ref buf, ref len, MemoryMarshal.AsBytes(KernelEvents));
             _scratch = buf;
             return XxHash3.HashToUInt64(buf.AsSpan(0, len), seed);
         }
@@ -400,7 +403,7 @@ public sealed class World
         h.Append(MemoryMarshal.AsBytes(new ReadOnlySpan<SchedState>(in s)));
         h.Append(MemoryMarshal.AsBytes(KickSyncs.AsSpan()));
         if (ExitMessage != null) h.Append(MemoryMarshal.AsBytes(ExitMessage.AsSpan()));
-        if (HashEvents) h.Append(MemoryMarshal.AsBytes(Events.AsSpan()));
+        if (HashEvents) h.Append(MemoryMarshal.AsBytes(KernelEvents));
     }
 
     private void AppendLiveDspEntries(NonCryptographicHashAlgorithm h)
@@ -430,7 +433,7 @@ public sealed class World
         var s1 = Sched;
         var s2 = o.Sched;
         if (!MemoryMarshal.AsBytes(new ReadOnlySpan<SchedState>(in s1)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<SchedState>(in s2)))) return false;
-        return ExitMessage == o.ExitMessage && KickSyncs.AsSpan().SequenceEqual(o.KickSyncs) && (!HashEvents || Events.AsSpan().SequenceEqual(o.Events));
+        return ExitMessage == o.ExitMessage && KickSyncs.AsSpan().SequenceEqual(o.KickSyncs) && (!HashEvents || KernelEvents.SequenceEqual(o.KernelEvents));
     }
 
     /// <summary>Bytes of the hashed state (for bytes-per-state reporting in exact mode).</summary>
@@ -524,7 +527,10 @@ public static class ScxEvents
     /// prints it), or null for the model's own counters (not in <c>struct scx_event_stats</c>).
     /// </summary>
     public static string? KernelName(string eventName) =>
-        Enum.TryParse<ScxEvent>(eventName, out var e) && e < ScxEvent.ReenqKfunc ? "SCX_EV_" + SnakeName(eventName).ToUpperInvariant() : null;
+        Enum.TryParse<ScxEvent>(eventName, out var e) && (int)e < KernelCount ? "SCX_EV_" + SnakeName(eventName).ToUpperInvariant() : null;
+
+    /// <summary>The kernel's counters (struct scx_event_stats) are the first ones of <see cref="ScxEvent"/>; the model's own follow.</summary>
+    public const int KernelCount = (int)ScxEvent.ReenqKfunc;
 
     /// <summary><c>SelectCpuFallback</c> → <c>select_cpu_fallback</c>.</summary>
     public static string SnakeName(string eventName)
