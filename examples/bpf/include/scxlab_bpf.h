@@ -40,7 +40,16 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_QUEUE = 22,
 	BPF_MAP_TYPE_STACK = 23,
 	BPF_MAP_TYPE_TASK_STORAGE = 29,
+	BPF_MAP_TYPE_ARENA = 33,
 };
+
+/* BPF arenas: memory shared by every program, addressed with pointers of clang's address space 1 (clang casts them
+ * to the kernel's space before each access). __ulong() declares a 64-bit map attribute (map_extra: the arena's user
+ * address) as the value of an anonymous enum. */
+#define __arena __attribute__((address_space(1)))
+#define __ulong(name, val) enum { ___scxlab_ulong_##name = val } name
+#define BPF_F_MMAPABLE (1U << 10)
+#define NUMA_NO_NODE (-1)
 
 enum { BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2 };
 
@@ -145,6 +154,8 @@ u32 scx_bpf_reenqueue_local(void) __ksym;
 bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) __ksym;
 struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 void bpf_task_release(struct task_struct *p) __ksym;
+void __arena *bpf_arena_alloc_pages(void *map, void __arena *addr, u32 page_cnt, int node_id, u64 flags) __ksym;
+void bpf_arena_free_pages(void *map, void __arena *ptr, u32 page_cnt) __ksym;
 
 /* ---- helpers (numbered as in enum bpf_func_id) ---- */
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;

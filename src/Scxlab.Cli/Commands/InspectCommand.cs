@@ -105,7 +105,9 @@ public static class InspectCommand
         foreach (var m in o.Maps)
             w.WriteLine($"  {m.Name,-24} {MapTypes.Name(m.Type),-28} key {m.KeySize} value {m.ValueSize} max_entries {m.MaxEntries}{(m.Flags != 0 ? $" map_flags 0x{m.Flags:x}" : "")}"
                 + (m.TimerOffsets is { Count: > 0 } t ? $"; {t.Count} struct bpf_timer per value: {t.Count * m.MaxEntries} timer actor(s)" : "")
-                + (m.InnerMaps is { } inner ? $"; slots: {string.Join(", ", inner.Select(i => i < 0 ? "(empty)" : o.Maps[i].Name))}" : ""));
+                + (m.InnerMaps is { } inner ? $"; slots: {string.Join(", ", inner.Select(i => i < 0 ? "(empty)" : o.Maps[i].Name))}" : "")
+                + (m.Type == MapTypes.Arena ? $"; user address 0x{o.ArenaUserStart:x}{(m.MapExtra == 0 ? " (map_extra 0: the model's choice)" : "")}"
+                    + (o.ArenaGlobals.Length > 0 ? $", __arena globals in its last {o.ArenaGlobals.Length / ArenaShape.PageSize} page(s) from offset 0x{o.ArenaGlobalOffset:x}" : "") : ""));
         w.WriteLine();
         w.WriteLine("global data");
         foreach (var g in o.Globals)

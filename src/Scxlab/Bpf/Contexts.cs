@@ -49,6 +49,10 @@ public enum CallKind : byte
     EventCounter,
     /// <summary>A read of p->__state (TASK_RUNNING, TASK_INTERRUPTIBLE or TASK_DEAD).</summary>
     TaskRunState,
+    /// <summary>A BPF object's load from its arena (BPF_MAP_TYPE_ARENA): one interleaving point.</summary>
+    ArenaLoad,
+    /// <summary>A store or atomic on arena memory, or bpf_arena_alloc_pages()/free_pages(): one interleaving point.</summary>
+    ArenaWrite,
 }
 
 /// <summary>Maps an instruction index of a loaded BPF object to its source line ("file.bpf.c:17"), or null.</summary>
@@ -282,6 +286,8 @@ public class BpfContext
         CallKind.GhostTaskBarrier => "read status_word.barrier",
         CallKind.GhostCommit => "GHOST_IOC_COMMIT_TXN",
         CallKind.MemWrite => "store",
+        CallKind.ArenaLoad => "arena load",
+        CallKind.ArenaWrite => "arena store",
         _ => k.ToString(),
     };
 
@@ -449,6 +455,10 @@ public class BpfContext
     /// (byte offset, size and operation packed above it; see BpfObject.Interpreter): returns the old bytes.
     /// </summary>
     public BpfCall<long> MemWrite(MapHandle m, long key, long value) => MapCall(CallKind.MemWrite, m.Id, key, value, out var v) ? Ready(v) : default;
+    /// <summary>A load from arena page and offset <paramref name="key"/> (BpfObject.ArenaOps.Key).</summary>
+    public BpfCall<long> ArenaLoad(MapHandle m, long key) => Run(CallKind.ArenaLoad, m.Id, key, out var v, static (c, a, b) => c.M.KfMap(c, CallKind.ArenaLoad, (int)a, b, 0)) ? Ready(v) : default;
+    /// <summary>A store, atomic, allocation or free on an arena (BpfObject.ArenaOps.Write); a compare-and-swap's expected value rides on <see cref="CmpxchgExpected"/>.</summary>
+    public BpfCall<long> ArenaWrite(MapHandle m, long key, long value) => MapCall(CallKind.ArenaWrite, m.Id, key, value, out var v) ? Ready(v) : default;
 
     private bool MapCall(CallKind k, int mapId, long key, long value, out long v)
     {

@@ -10,6 +10,7 @@ public enum MapKind : byte
     TaskStorage,  // BPF_MAP_TYPE_TASK_STORAGE: per-task fields
     SpinLock,     // struct bpf_spin_lock
     Cpumask,      // struct bpf_cpumask kptr
+    Arena,        // BPF_MAP_TYPE_ARENA: sparse pages (ArenaOps; its shape in MapBuilder.Arenas)
 }
 
 /// <summary>A declared map: its place in the world's map arena.</summary>
@@ -39,6 +40,9 @@ public sealed class MapBuilder
     /// <summary>The scenario's <c>bounds: bpf_cpumasks</c> (null: the model's default pool size).</summary>
     public int? BpfCpumasks { get; init; }
 
+    /// <summary>The scenario's <c>bounds: arena_pages</c>: page slots of a BPF arena.</summary>
+    public int ArenaPages { get; init; } = 8;
+
     /// <summary>Initial non-zero words (a BPF object's .data), applied when the world is created.</summary>
     public List<(int Word, long Value)> Initial { get; } = [];
     public IReadOnlyList<(string Name, MapHandle Handle)> Maps => _maps;
@@ -62,6 +66,39 @@ public sealed class MapBuilder
     public MapHandle TaskStorage(string name, int fields) => Add(name, MapKind.TaskStorage, TaskCount, fields, fields * Math.Max(1, TaskCount));
     public MapHandle SpinLock(string name) => Add(name, MapKind.SpinLock, 1, 1, 1);
     public MapHandle Cpumask(string name) => Add(name, MapKind.Cpumask, 1, 4, 4);
+
+    /// <summary>A BPF arena: <see cref="ArenaShape.Slots"/> page slots of [tag, 512 data words] (BpfObject.ArenaOps).</summary>
+    public MapHandle Arena(string name, ArenaShape shape)
+    {
+        var h = Add(name, MapKind.Arena, shape.Slots, ArenaShape.SlotWords, shape.Slots * ArenaShape.SlotWords);
+        _arenas[h.Id] = shape;
+        return h;
+    }
+
+    private readonly Dictionary<int, ArenaShape> _arenas = [];
+
+    /// <summary>The shape of each arena map, by map id.</summary>
+    public IReadOnlyDictionary<int, ArenaShape> Arenas => _arenas;
+}
+
+/// <summary>
+/// A BPF arena as the kernel's arena.c keeps it: <see cref="Pages"/> pages (max_entries) of which any may be
+/// allocated; the program's <c>__arena</c> globals, <paramref name="GlobalInit"/> (whole pages), occupy the pages from
+/// <see cref="GlobalFirstPage"/> on and are allocated from the start (libbpf writes them through its mapping before
+/// load). The world backs only the pages that differ from that: <see cref="Slots"/> page slots (bounds: arena_pages).
+/// </summary>
+public sealed record ArenaShape(int Pages, int GlobalFirstPage, byte[] GlobalInit, int Slots)
+{
+    public const int PageSize = 4096, PageWords = PageSize / 8;
+    /// <summary>A page slot: its tag word (0 free, else the page's pgoff + 1, see BpfObject.ArenaOps), then the page.</summary>
+    public const int SlotWords = 1 + PageWords;
+
+    public int GlobalPages => GlobalInit.Length / PageSize;
+    public bool IsGlobalPage(long pgoff) => pgoff >= GlobalFirstPage && pgoff < GlobalFirstPage + GlobalPages;
+
+    /// <summary>Word <paramref name="word"/> (0..511) of a global page as libbpf initialised it.</summary>
+    public long InitWord(long pgoff, int word) =>
+        System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(GlobalInit.AsSpan((int)(pgoff - GlobalFirstPage) * PageSize + 8 * word, 8));
 }
 
 /// <summary>The map operations over the arena: pure functions of the words, shared by kfuncs and checks.</summary>
@@ -220,5 +257,7 @@ public readonly ref struct MapView(ReadOnlySpan<long> words)
     public long At(MapHandle h, int i) => MapOps.At(_m, h, i);
     public MapValue Lookup(MapHandle h, long key) => MapOps.HashLookup(_m, h, key);
     public long Get(MapHandle h, long index) => _m[MapOps.ArraySlot(h, index)];
+    /// <summary>Word <paramref name="word"/> of the map's words (all <c>Capacity × Width</c> of them).</summary>
+    public long Word(MapHandle h, int word) => (uint)word < (uint)(h.Capacity * h.Width) ? _m[h.Offset + word] : throw new ArgumentOutOfRangeException(nameof(word));
     public long TaskGet(MapHandle h, int task, int field) => _m[MapOps.TaskSlot(h, task, field)];
 }

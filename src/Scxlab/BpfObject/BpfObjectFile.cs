@@ -37,7 +37,7 @@ public sealed record SyscallRun(BpfProgram Program, byte[] Ctx, string Text, boo
 /// static <c>.values = { [i] = &amp;map }</c> initializer fills them; <paramref name="InnerType"/> is the inner template's type.</param>
 /// <param name="ValueType">The BTF type id of the value (<c>__type(value, ...)</c>), 0 when only value_size is given.</param>
 public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags, IReadOnlyList<int>? TimerOffsets = null,
-    int[]? InnerMaps = null, int InnerType = 0, int ValueType = 0);
+    int[]? InnerMaps = null, int InnerType = 0, int ValueType = 0, long MapExtra = 0);
 
 /// <summary>
 /// Bytes user space writes into a map after load and before attaching (<c>--map</c>, scenario <c>maps:</c>): at
@@ -303,6 +303,7 @@ public sealed class BpfObjectFile : ISourceMap
             }
             FillInnerMaps(elf, mapsSec, ds, mapOf);
         }
+        var arenaSec = LoadArena(elf);
 
         // Relocations of code.
         foreach (var (secIdx, b) in codeBase)
@@ -372,6 +373,13 @@ public sealed class BpfObjectFile : ISourceMap
                     if (!mapOf.TryGetValue(sym.Name, out var mi)) throw new BpfLoadException($"map {sym.Name} has no BTF definition");
                     insn.Imm64 = (long)Mem.Addr(Region.Map, mi, 0);
                     insn.Src = 1; // BPF_PSEUDO_MAP_FD
+                }
+                else if (arenaSec >= 0 && sym.Shndx == arenaSec)
+                {
+                    // A __arena global: its address in the arena's user range, as libbpf relocates it (the verifier
+                    // makes it a scalar; the program casts it to the kernel's address space before dereferencing).
+                    insn.Imm64 = (long)(ArenaUserStart + (ulong)ArenaGlobalOffset + sym.Value + (ulong)(long)insn.Imm);
+                    insn.Src = 2; // BPF_PSEUDO_MAP_VALUE on the arena map
                 }
                 else if (globalOf.TryGetValue(sym.Shndx, out var gi))
                 {
@@ -482,6 +490,9 @@ public sealed class BpfObjectFile : ISourceMap
                 // The model's tick: ModelConfig.TickNs (4 ms) and simulate's default --hz. An object is loaded
                 // before the run's options exist, so `simulate --hz N` changes the tick, not this value.
                 "CONFIG_HZ" => 1_000_000_000L / Kernel.ModelConfig.DefaultTickNs,
+                // The model's kernel is built for the most CPUs a model machine has (scx's arena spin lock checks it
+                // against the CPUs its queue-node array can name).
+                "CONFIG_NR_CPUS" => Kernel.ScxConst.MaxCpus,
                 _ when weak => 0,
                 _ => KconfigMissing(name),
             };
@@ -533,7 +544,7 @@ public sealed class BpfObjectFile : ISourceMap
     {
         if (t.Kind != BtfKind.Struct) throw new BpfLoadException($"map {name}: BTF definition is not a struct");
         int type = 0, maxEntries = 0, keySize = 0, valueSize = 0, innerType = 0, valueType = 0;
-        long flags = 0;
+        long flags = 0, mapExtra = 0;
         var timers = new List<int>();
         foreach (var m in t.Members)
         {
@@ -550,6 +561,11 @@ public sealed class BpfObjectFile : ISourceMap
                 case "type": type = UintVal(); break;
                 case "max_entries": maxEntries = UintVal(); break;
                 case "map_flags": flags = UintVal(); break;
+                case "map_extra":
+                    // libbpf's __ulong(): the value of an anonymous enum's only enumerator (64-bit: ENUM64).
+                    if (mt.Kind is not (BtfKind.Enum or BtfKind.Enum64) || mt.Members.Length != 1) throw new BpfLoadException($"map {name}: member map_extra is not __ulong()");
+                    mapExtra = mt.Kind == BtfKind.Enum ? (long)(uint)mt.Members[0].Value : mt.Members[0].Value;
+                    break;
                 case "key_size": keySize = UintVal(); break;
                 case "value_size": valueSize = UintVal(); break;
                 case "key": keySize = TypeSize(); break;
@@ -579,7 +595,58 @@ public sealed class BpfObjectFile : ISourceMap
         if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
         if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage)) throw new BpfLoadException($"map {name}: max_entries must be positive");
         if (!MapTypes.Supported(type)) Issue($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
-        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers, ValueType: valueType);
+        if (type == MapTypes.Arena) CheckArena(name, keySize, valueSize, maxEntries, flags, mapExtra);
+        else if (mapExtra != 0) Issue($"map {name}: map_extra on {MapTypes.Name(type)} is not modelled");
+        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers, ValueType: valueType, MapExtra: mapExtra);
+    }
+
+    /// <summary>The BPF_MAP_TYPE_ARENA map (libbpf allows one per object), or -1.</summary>
+    public int ArenaMap { get; private set; } = -1;
+
+    /// <summary>The arena's first user address (user_vm_start): its map_extra, or 4 GiB when that is 0 (the kernel then
+    /// takes the address of user space's mmap(), which it aligns to 4 GiB; only the values of arena pointers differ).</summary>
+    public ulong ArenaUserStart { get; private set; }
+
+    /// <summary>The program's <c>__arena</c> globals (clang's <c>.addr_space.1</c>), padded to whole pages.</summary>
+    public byte[] ArenaGlobals { get; private set; } = [];
+
+    /// <summary>Where libbpf puts them: at the end of the arena (libbpf 1.6), a byte offset from its start.</summary>
+    public long ArenaGlobalOffset { get; private set; }
+
+    /// <summary>Finds the arena map and lays out the arena globals as libbpf does; returns their section's index or -1.</summary>
+    private int LoadArena(Elf elf)
+    {
+        for (var i = 0; i < Maps.Count; i++)
+        {
+            if (Maps[i].Type != MapTypes.Arena) continue;
+            if (ArenaMap >= 0) throw new BpfLoadException($"map '{Maps[i].Name}': only single ARENA map is supported (map '{Maps[ArenaMap].Name}' is also ARENA)");
+            ArenaMap = i;
+            ArenaUserStart = Maps[i].MapExtra != 0 ? (ulong)Maps[i].MapExtra : 1UL << 32;
+        }
+        var sec = elf.Find(".addr_space.1");
+        if (sec == null) return -1;
+        if (ArenaMap < 0) throw new BpfLoadException("elf: sec '.addr_space.1': to use global __arena variables the ARENA map should be explicitly declared in SEC(\".maps\")");
+        var size = (int)sec.Size;
+        var padded = (size + ArenaShape.PageSize - 1) / ArenaShape.PageSize * ArenaShape.PageSize;
+        var mmap = (long)Maps[ArenaMap].MaxEntries * ArenaShape.PageSize;
+        if (padded > mmap) throw new BpfLoadException($"elf: sec '.addr_space.1': declared ARENA map size ({mmap}) is too small to hold global __arena variables of size {size}");
+        ArenaGlobals = new byte[padded];
+        if (sec.Type != Elf.ShtNobits) sec.Data.AsSpan(0, Math.Min(size, sec.Data.Length)).CopyTo(ArenaGlobals);
+        ArenaGlobalOffset = mmap - padded;
+        return sec.Index;
+    }
+
+    /// <summary>arena_map_alloc()'s checks, with the errno BPF_MAP_CREATE would return.</summary>
+    private static void CheckArena(string name, int keySize, int valueSize, int maxEntries, long flags, long mapExtra)
+    {
+        string? why = null;
+        var range = (long)maxEntries * ArenaShape.PageSize;
+        if (keySize != 0 || valueSize != 0 || maxEntries <= 0 || (flags & MapTypes.Mmapable) == 0 || (flags & ~(MapTypes.Mmapable | MapTypes.NoPrealloc)) != 0)
+            why = "-EINVAL: an arena has no key or value, max_entries pages and map_flags BPF_F_MMAPABLE (BPF_F_NO_PREALLOC allowed)";
+        else if (range > 1L << 32) why = "-E2BIG: an arena spans at most 4 GiB";
+        else if ((mapExtra & (ArenaShape.PageSize - 1)) != 0) why = "-EINVAL: map_extra (the arena's user address) is not page aligned";
+        else if (mapExtra != 0 && (ulong)mapExtra >> 32 != (ulong)(mapExtra + range - 1) >> 32) why = "-ERANGE: the arena must not cross a 4 GiB boundary of user addresses";
+        if (why != null) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_ARENA creation failed: {why}");
     }
 
     /// <summary>The byte offsets of every struct bpf_timer inside a value type (nested structs and unions included).</summary>
@@ -1053,7 +1120,9 @@ public sealed class BpfObjectFile : ISourceMap
 
 public static class MapTypes
 {
-    public const int Hash = 1, Array = 2, PerfEventArray = 4, PercpuHash = 5, PercpuArray = 6, LruHash = 9, LruPercpuHash = 10, ArrayOfMaps = 12, Queue = 22, Stack = 23, RingBuf = 27, TaskStorage = 29, CgrpStorage = 32;
+    public const int Hash = 1, Array = 2, PerfEventArray = 4, PercpuHash = 5, PercpuArray = 6, LruHash = 9, LruPercpuHash = 10, ArrayOfMaps = 12, Queue = 22, Stack = 23, RingBuf = 27, TaskStorage = 29, CgrpStorage = 32, Arena = 33;
+    /// <summary>BPF_F_NO_PREALLOC and BPF_F_MMAPABLE (map_flags).</summary>
+    public const long NoPrealloc = 1 << 0, Mmapable = 1 << 10;
     /// <summary>BPF_F_NO_COMMON_LRU: an LRU hash with per-CPU LRU lists (map_flags).</summary>
     public const long NoCommonLru = 1 << 1;
     /// <summary>
@@ -1063,7 +1132,7 @@ public static class MapTypes
     /// </summary>
     /// RingBuf is a channel to user space, which the model does not run: records are reserved and written by the program
     /// and vanish when submitted (see Interpreter, bpf_ringbuf_reserve).
-    public static bool Supported(int t) => t is Hash or Array or PerfEventArray or PercpuHash or PercpuArray or LruHash or LruPercpuHash or ArrayOfMaps or Queue or Stack or RingBuf or TaskStorage or CgrpStorage;
+    public static bool Supported(int t) => t is Hash or Array or PerfEventArray or PercpuHash or PercpuArray or LruHash or LruPercpuHash or ArrayOfMaps or Queue or Stack or RingBuf or TaskStorage or CgrpStorage or Arena;
     /// <summary>The hashtab.c flavors: a key index and preallocated elements (see <c>Machine.KfBpfHash</c>).</summary>
     public static bool IsHash(int t) => t is Hash or PercpuHash or LruHash or LruPercpuHash;
     /// <summary>A value per possible CPU in each element.</summary>
@@ -1073,7 +1142,7 @@ public static class MapTypes
     {
         Hash => "BPF_MAP_TYPE_HASH", Array => "BPF_MAP_TYPE_ARRAY", PerfEventArray => "BPF_MAP_TYPE_PERF_EVENT_ARRAY", PercpuHash => "BPF_MAP_TYPE_PERCPU_HASH", PercpuArray => "BPF_MAP_TYPE_PERCPU_ARRAY",
         LruHash => "BPF_MAP_TYPE_LRU_HASH", LruPercpuHash => "BPF_MAP_TYPE_LRU_PERCPU_HASH", ArrayOfMaps => "BPF_MAP_TYPE_ARRAY_OF_MAPS", Queue => "BPF_MAP_TYPE_QUEUE", Stack => "BPF_MAP_TYPE_STACK",
-        RingBuf => "BPF_MAP_TYPE_RINGBUF", TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", CgrpStorage => "BPF_MAP_TYPE_CGRP_STORAGE", _ => $"#{t}",
+        RingBuf => "BPF_MAP_TYPE_RINGBUF", TaskStorage => "BPF_MAP_TYPE_TASK_STORAGE", CgrpStorage => "BPF_MAP_TYPE_CGRP_STORAGE", Arena => "BPF_MAP_TYPE_ARENA", _ => $"#{t}",
     };
 }
 

@@ -70,6 +70,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.PerfEventArray => maps.Array(m.Name, 1),
                 // No user space to read it: its records live in the program's run until submitted (Interpreter).
                 MapTypes.RingBuf => maps.Array(m.Name, 1),
+                // Page slots for the pages that differ from libbpf's start (ArenaOps); the globals' initial bytes stay in the object.
+                MapTypes.Arena => maps.Arena(m.Name, new ArenaShape(m.MaxEntries, (int)(_obj.ArenaGlobalOffset / ArenaShape.PageSize), _obj.ArenaGlobals, maps.ArenaPages)),
                 _ => throw new BpfLoadException($"map {m.Name}: map type {MapTypes.Name(m.Type)} is not supported by the model"),
             };
         }
@@ -237,7 +239,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 if (maps.Contains(h, pid)) return true;
                 continue;
             }
-            if (ScanWords(maps, h, pid)) return true;
+            if (h.Kind == MapKind.Arena ? ScanArena(maps, h, pid) : ScanWords(maps, h, pid)) return true;
         }
         for (var i = 0; i < _globals.Length; i++)
             if (!_obj.Globals[i].ReadOnly && ScanWords(maps, _globals[i], pid)) return true;
@@ -277,6 +279,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         var m = _obj.Maps[place.Map];
         var values = _maps[place.Map];
         if (values.Kind is MapKind.Queue or MapKind.Stack) return maps.Contains(values, pid);
+        if (values.Kind == MapKind.Arena) return ScanArena(maps, values, pid);
         if (!MapTypes.IsHash(m.Type)) return ScanWords(maps, values, pid);
         var index = _hashIndex[place.Map];
         var e = 1 + Interpreter.KeyWords(m);
@@ -303,6 +306,19 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         {
             var v = maps.Get(h, w);
             if (v == pid || (int)v == pid || (int)(v >> 32) == pid) return true;
+        }
+        return false;
+    }
+
+    /// <summary>The arena pages the world backs (a page libbpf initialised and the program never wrote holds no task).</summary>
+    private static bool ScanArena(MapView maps, MapHandle h, long pid)
+    {
+        for (var s = 0; s < h.Capacity; s++)
+        {
+            var at = s * ArenaShape.SlotWords;
+            if (maps.Word(h, at) == 0) continue; // a free slot
+            for (var w = 1; w < ArenaShape.SlotWords; w++)
+                if (IsPid(maps.Word(h, at + w), pid)) return true;
         }
         return false;
     }

@@ -13,7 +13,7 @@ namespace Scxlab.BpfObject;
 /// replay machinery (<see cref="BpfTask"/>) re-runs a callback from its first instruction with
 /// the recorded results and reaches exactly the state where it stopped (docs/bpf.md).
 /// </summary>
-internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount, int cpuCount, MapHandle[] hashIndex)
+internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount, int cpuCount, MapHandle[] hashIndex)
 {
     public const int StackSize = 512;
     public const int MaxFrames = 8;
@@ -27,6 +27,9 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     private const ulong BPF_NOEXIST = 1, BPF_EXIST = 2; // map update flags (uapi bpf.h)
 
     private BpfObjectFile Obj => obj;
+
+    /// <summary>The arena map's words in the world (only for an object with one).</summary>
+    private MapHandle ArenaHandle => maps[obj.ArenaMap];
 
     private PolicyMisuseException Fault(int pc, string what) => new($"BPF program {obj.Where(pc)}: {what}");
 
@@ -42,6 +45,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         _firstRefPc = -1;
         _records.Clear();
         _rcuDepth = 0;
+        _preemptDepth = 0;
         ctx.SourceMap = obj;
         var r = new ulong[11];
         var stack = new byte[StackSize * MaxFrames];
@@ -168,6 +172,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                             if (_records.FindIndex(x => x.Open) is var open and >= 0)
                                 throw Fault(pc, $"Unreleased reference (ring buffer record reserved at {obj.Where(_records[open].Pc)})");
                             if (_rcuDepth != 0) throw Fault(pc, "bpf_rcu_read_unlock is missing");
+                            if (_preemptDepth != 0) throw Fault(pc, "BPF_EXIT instruction in main prog cannot be used inside bpf_preempt_disable-ed region");
                             Interlocked.Add(ref TotalInstructions, executed);
                             return (long)r[0];
                         }
@@ -363,6 +368,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
         var op = i.Op & 0xf0;
         ref var dst = ref r[i.Dst];
         if (op == 0xd0) dst = Swap(dst, i.Imm, cls == 7 || (i.Op & 8) != 0, pc);
+        else if (op == 0xb0 && cls == 7 && i.Off == 1 && (i.Op & 8) != 0) dst = AddrSpaceCast(src, i.Imm, pc);
         else dst = cls == 7 ? Alu64(op, dst, src, i.Off, pc) : Alu32(op, (uint)dst, (uint)src, i.Off, pc);
     }
 
@@ -540,6 +546,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     private async BpfTask<ulong> Load(BpfContext ctx, ulong addr, int size, byte[] stack, int pc)
     {
+        if (obj.ArenaMap >= 0 && !Mem.IsPointer(addr)) return (ulong)await ArenaAccess(ctx, addr, size, Interpreter.MemOp.Store, 0, 0, load: true, pc);
         if (addr == 0 || !Mem.IsPointer(addr))
             throw Fault(pc, addr < 4096 ? $"invalid mem access: NULL pointer dereference (address 0x{addr:x})" : $"invalid mem access 'scalar' (address 0x{addr:x})");
         var off = Mem.Offset(addr);
@@ -626,6 +633,11 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
 
     private async BpfTask<bool> Store(BpfContext ctx, ulong addr, int size, ulong value, byte[] stack, int pc)
     {
+        if (obj.ArenaMap >= 0 && !Mem.IsPointer(addr))
+        {
+            await ArenaAccess(ctx, addr, size, MemOp.Store, value, 0, load: false, pc);
+            return true;
+        }
         if (addr == 0 || !Mem.IsPointer(addr))
             throw Fault(pc, addr < 4096 ? $"invalid mem access: NULL pointer dereference (address 0x{addr:x})" : $"invalid mem access 'scalar' (address 0x{addr:x})");
         var off = Mem.Offset(addr);
@@ -697,6 +709,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
             0x00 => MemOp.Add, 0x40 => MemOp.Or, 0x50 => MemOp.And, 0xa0 => MemOp.Xor, 0xe0 => MemOp.Xchg, 0xf0 => MemOp.Cmpxchg,
             _ => throw Fault(pc, $"unknown atomic op 0x{aop:x2}"),
         };
+        if (obj.ArenaMap >= 0 && !Mem.IsPointer(addr)) return (ulong)await ArenaAccess(ctx, addr, size, op, operand, expected, load: false, pc);
         switch (Mem.RegionOf(addr))
         {
             case Region.Stack:
@@ -869,6 +882,7 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
     internal const int RqCtx = 0x100000;
     // Open bpf_rcu_read_lock() sections in this run.
     private int _rcuDepth;
+    private int _preemptDepth;
 
     private byte[] Record(int i, int pc) =>
         i >= 0 && i < _records.Count && _records[i].Open ? _records[i].Bytes : throw Fault(pc, "invalid access to a ring buffer record that was submitted or discarded");
@@ -1538,6 +1552,20 @@ internal sealed class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle
                 else await ctx.TaskSetDsqVtime(p, (long)r[2]);
                 return 1;
             }
+            case Kfunc.PreemptDisable:
+                // Callbacks already run with preemption off (under the rq lock) and every other CPU is an actor of
+                // its own, so nothing changes; only the verifier's balance check is kept.
+                _preemptDepth++;
+                return 0;
+            case Kfunc.PreemptEnable:
+                if (_preemptDepth == 0) throw Fault(pc, "unmatched attempt to enable preemption (kernel function bpf_preempt_enable)");
+                _preemptDepth--;
+                return 0;
+            case Kfunc.ArenaAllocPages:
+                return await ArenaAlloc(ctx, r, pc);
+            case Kfunc.ArenaFreePages:
+                await ArenaFree(ctx, r, pc);
+                return 0;
             case Kfunc.RcuReadLock:
                 // An RCU read-side section: nothing the model frees while a program runs, so only
                 // the verifier's bookkeeping (balanced, closed before exit) is kept.

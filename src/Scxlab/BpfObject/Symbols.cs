@@ -53,6 +53,7 @@ public enum Kfunc
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
     DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
     PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute, CpuRq, Events,
+    ArenaAllocPages, ArenaFreePages, PreemptDisable, PreemptEnable,
 }
 
 public static class Kfuncs
@@ -97,6 +98,10 @@ public static class Kfuncs
         ["bpf_iter_num_destroy"] = Kfunc.IterNumDestroy,
         ["bpf_rcu_read_lock"] = Kfunc.RcuReadLock,
         ["bpf_rcu_read_unlock"] = Kfunc.RcuReadUnlock,
+        ["bpf_arena_alloc_pages"] = Kfunc.ArenaAllocPages,
+        ["bpf_arena_free_pages"] = Kfunc.ArenaFreePages,
+        ["bpf_preempt_disable"] = Kfunc.PreemptDisable,
+        ["bpf_preempt_enable"] = Kfunc.PreemptEnable,
         // v6.19; scx's compat.bpf.h declares them with the ___new flavor, falling back to a field write.
         ["scx_bpf_task_set_slice"] = Kfunc.TaskSetSlice,
         ["scx_bpf_task_set_slice___new"] = Kfunc.TaskSetSlice,

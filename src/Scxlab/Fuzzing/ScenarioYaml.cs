@@ -62,7 +62,7 @@ public static class ScenarioYaml
         }
         WriteLoadItems(s.Rodata, L);
         L(s.Checks.Count == 0 ? "check: [all]" : $"check: [{string.Join(", ", s.Checks.Select(Q))}]");
-        if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null || s.UserDsqs != null || s.CallBudget != null || s.BpfCpumasks != null)
+        if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null || s.UserDsqs != null || s.CallBudget != null || s.BpfCpumasks != null || s.ArenaPages != null)
         {
             var parts = new List<string>();
             if (s.MaxPreemptions is { } mp) parts.Add($"max_preemptions: {mp}");
@@ -71,6 +71,7 @@ public static class ScenarioYaml
             if (s.UserDsqs is { } ud) parts.Add($"user_dsqs: {ud}");
             if (s.CallBudget is { } cb) parts.Add($"call_budget: {cb}");
             if (s.BpfCpumasks is { } bc) parts.Add($"bpf_cpumasks: {bc}");
+            if (s.ArenaPages is { } ap) parts.Add($"arena_pages: {ap}");
             L($"bounds: {{ {string.Join(", ", parts)} }}");
         }
         if (expectVerdict != null) L($"expect: {{ verdict: {expectVerdict} }}");

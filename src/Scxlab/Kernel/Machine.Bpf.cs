@@ -228,6 +228,18 @@ public sealed partial class Machine
             Trace.Note(_cur, $"  {what} {name}+{off}{(k == CallKind.ArrayGet ? $" = {v}" : "")}{src}");
             return;
         }
+        if (ctx.SourceMap != null && k is CallKind.ArenaLoad or CallKind.ArenaWrite)
+        {
+            // Page and byte of the arena; an allocation or free names its pages.
+            var key = ctx.LiveB;
+            var (pgoff, at, op) = (key & 0xffffffff, (key >> 32) & 0xfff, (key >> 52) & 0xff);
+            var what = k == CallKind.ArenaLoad ? $"arena load page {pgoff}+{at} = {v}"
+                : op == BpfObject.ArenaOps.OpAlloc ? $"bpf_arena_alloc_pages({(pgoff == 0 ? "anywhere" : $"at page {pgoff - 1}")}) = {(v < 0 ? "NULL" : $"page {v}")}"
+                : op == BpfObject.ArenaOps.OpFree ? $"bpf_arena_free_pages(from page {pgoff})"
+                : $"arena {(op == 0 ? "store" : "atomic")} page {pgoff}+{at}";
+            Trace.Note(_cur, $"  {what}{src}");
+            return;
+        }
         Trace.Note(_cur, $"  {BpfContext.KfuncName(k)}({FormatArgs(ctx, k)}) = {FormatResult(k, v)}{src}");
     }
 
@@ -1152,6 +1164,14 @@ public sealed partial class Machine
                     Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
                     return BpfObject.SharedMemory.Write(m, h, key, value, ctx.CmpxchgExpected);
                 }
+                case CallKind.ArenaLoad:
+                    TouchMap(mapId, false);
+                    Expect(h, k, MapKind.Arena, MapKind.Arena, MapKind.Arena);
+                    return BpfObject.ArenaOps.Load(m, h, MapLayout.Arenas[mapId], key);
+                case CallKind.ArenaWrite:
+                    TouchMap(mapId, true);
+                    Expect(h, k, MapKind.Arena, MapKind.Arena, MapKind.Arena);
+                    return BpfObject.ArenaOps.Write(m, h, MapLayout.Arenas[mapId], key, value, ctx.CmpxchgExpected);
                 case CallKind.CpumaskTest:
                     TouchMap(mapId, false);
                     Expect(h, k, MapKind.Cpumask, MapKind.Cpumask, MapKind.Cpumask);

@@ -154,6 +154,12 @@ public sealed class ModelConfig
     /// 4 per CPU. A bpf_cpumask_create() past it ends the run naming the model's limit (the kernel's allocator has none).
     /// </summary>
     public int? MaxBpfCpumasks { get; init; }
+    /// <summary>
+    /// Pages of a BPF arena the world backs at once (each a slot of 4 KiB in every state): the pages allocated and the
+    /// global pages written. An allocation or a first write past it ends the run naming the model's limit.
+    /// </summary>
+    public int MaxArenaPages { get; init; } = DefaultArenaPages;
+    public const int DefaultArenaPages = 8;
     public int MaxFrameDepth { get; init; } = 24;
     /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250) when the run is not clocked.</summary>
     public long TickNs { get; init; } = DefaultTickNs;

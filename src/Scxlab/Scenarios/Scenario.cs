@@ -47,6 +47,8 @@ public sealed class Scenario
     public int? CallBudget { get; init; }
     /// <summary><c>bounds: bpf_cpumasks</c>: struct bpf_cpumask objects a BPF object may hold at once (null: 16 + 2 per task + 4 per CPU).</summary>
     public int? BpfCpumasks { get; init; }
+    /// <summary><c>bounds: arena_pages</c>: pages of a BPF arena the model backs at once (null: <see cref="ModelConfig.DefaultArenaPages"/>).</summary>
+    public int? ArenaPages { get; init; }
     /// <summary>
     /// <c>rodata:</c> as <c>name=value</c> patches: what a BPF object policy's user space sets before load. Applied
     /// to every BPF object the scenario runs (before the command line's --rodata, which win); C# policies ignore them.
@@ -88,6 +90,7 @@ public sealed class Scenario
             MaxUserDsqs = UserDsqs ?? ModelConfig.DefaultMaxUserDsqs,
             CallBudget = CallBudget ?? ModelConfig.DefaultCallBudget,
             MaxBpfCpumasks = BpfCpumasks,
+            MaxArenaPages = ArenaPages ?? ModelConfig.DefaultArenaPages,
         };
     }
 }

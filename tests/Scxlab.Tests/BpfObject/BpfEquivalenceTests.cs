@@ -14,6 +14,7 @@ public class BpfEquivalenceTests
     public static TheoryData<string, string, string> Pairs() => new()
     {
         { "local_on_pop", "local-on-pop", "" },
+        { "local_on_pop_arena", "local-on-pop", "" },
         { "local_on_peek", "local-on-peek", "" },
         { "dequeue_sync", "dequeue-sync", "" },
         { "simple", "simple", "" },

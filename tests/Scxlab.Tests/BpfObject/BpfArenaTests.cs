@@ -1,0 +1,122 @@
+using Scxlab.BpfObject;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+using Scxlab.Scenarios;
+
+namespace Scxlab.Tests.BpfObject;
+
+/// <summary>
+/// BPF arenas (BPF_MAP_TYPE_ARENA, clang's address space 1): programs/arena.bpf.c checks the memory as
+/// kernel/bpf/arena.c and libbpf give it; examples/bpf/local_on_pop_arena.bpf.c keeps local_on_pop's queue in an arena
+/// (its equivalence with the C# twin is in <see cref="BpfEquivalenceTests"/>).
+/// </summary>
+public class BpfArenaTests
+{
+    private static ExploreResult Run(string rodata = "", string bounds = "")
+    {
+        var obj = BpfExamples.CompileProgram("arena.bpf.c", "v3") + rodata;
+        if (bounds.Length == 0) return BpfExamples.ExploreSeedRace(obj);
+        var yaml = $$"""
+            name: arena-bounds
+            cpus: 2
+            policy: simple
+            tasks:
+              - { name: p, allowed: [0, 1], cpu: 1, state: queued }
+            rounds:
+              - { cpu: 0, count: 1 }
+            check: [all]
+            bounds: { {{bounds}} }
+            """;
+        var s = ScenarioLoader.Parse(yaml, "arena-bounds.yaml");
+        return new Explorer(new Machine(s.ToConfig(obj)), new ExploreOptions { Checks = s.Checks }).Run();
+    }
+
+    [Fact]
+    public void Should_GiveArenaMemoryTheKernelsSemantics_When_AProgramAllocatesFreesAndDereferencesIt()
+    {
+        // 2 pages at the arena's start (first fit); page 5 at its address, then NULL there; page 2 (first fit); page 1
+        // again after it was freed; 7 read back; 0 after its page was freed, and the store to it dropped; the
+        // __arena global's initial 42 at the arena's last page (libbpf puts globals at the end); fetch-add 42 -> 43;
+        // NULL for 65 pages of a 64-page arena; cast to the kernel's space and back gives the same pointer; a list
+        // of arena pointers read from another callback; its head at page 2.
+        var v = Assert.Single(Run().Violations);
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 0 20480 0 8192 4096 7 0 0 42 258048 4243 0 1 56 8192", v.Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_EndTheSchedulerAsTheVerifierWould_When_ProgramReturnsWithPreemptionDisabled()
+    {
+        var v = Assert.Single(Run("@unbalanced=1").Violations);
+        Assert.Contains("BPF_EXIT instruction in main prog cannot be used inside bpf_preempt_disable-ed region", v.Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_BeIncompleteNamingTheBound_When_ProgramAllocatesMorePagesThanTheModelBacks()
+    {
+        var r = Run("@many=1");
+        Assert.Equal(Verdict.Incomplete, r.Verdict);
+        Assert.Contains("arena_pages", r.IncompleteReason);
+    }
+
+    [Fact]
+    public void Should_AllocateThePages_When_TheScenarioRaisesArenaPages()
+    {
+        var v = Assert.Single(Run("@many=1", "arena_pages: 16").Violations);
+        Assert.StartsWith("scheduler exit SCX_EXIT_UNREG_BPF: 0 20480", v.Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_ExploreTheSameStatesWithAndWithoutReduction_When_TheQueueLivesInAnArena()
+    {
+        foreach (var name in new[] { "seed-race-r1", "seed-race-r2", "central-remote" })
+        {
+            var s = ScenarioLoader.Resolve(name);
+            var config = s.ToConfig(BpfExamples.Object("local_on_pop_arena"));
+            var dfs = new Explorer(new Machine(config), new ExploreOptions { Strategy = Strategy.Dfs, Checks = s.Checks, ShortestTraces = false }).Run();
+            var reduced = new Explorer(new Machine(config), new ExploreOptions { Strategy = Strategy.Reduced, Checks = s.Checks, ShortestTraces = false }).Run();
+            Assert.True(dfs.Complete, dfs.IncompleteReason);
+            Assert.Equal((name, dfs.Verdict, dfs.Stats.States), (name, reduced.Verdict, reduced.Stats.States));
+        }
+    }
+
+    private const string Header = "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n"
+        + "SCX_OPS2(void, a_enqueue, struct task_struct *, p, u64, enq_flags) { }\n"
+        + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .enqueue = (void *)a_enqueue, .name = \"a\" };\n";
+
+    private static string LoadError(string name, string source)
+    {
+        var e = Assert.Throws<PolicyLoadException>(() => PolicyRegistry.Resolve(BpfExamples.Compile(name, Header + source)));
+        Assert.DoesNotContain('\n', e.Message);
+        return e.Message;
+    }
+
+    [Fact]
+    public void Should_RefuseTheObject_When_ArenaGlobalsHaveNoArenaMap()
+    {
+        Assert.Contains("the ARENA map should be explicitly declared", LoadError("arena_no_map", "u64 __arena orphan = 1;\nSEC(\"syscall\") int touch(void *ctx) { return orphan; }\n"));
+    }
+
+    [Fact]
+    public void Should_RefuseTheMap_When_ItLacksBpfFMmapable()
+    {
+        Assert.Contains("BPF_MAP_TYPE_ARENA creation failed: -EINVAL", LoadError("arena_flags",
+            "struct { __uint(type, BPF_MAP_TYPE_ARENA); __uint(max_entries, 4); } arena SEC(\".maps\");\n"));
+    }
+
+    [Fact]
+    public void Should_RefuseTheMap_When_ItCrossesAFourGibBoundary()
+    {
+        Assert.Contains("-ERANGE", LoadError("arena_range",
+            "struct { __uint(type, BPF_MAP_TYPE_ARENA); __uint(map_flags, BPF_F_MMAPABLE); __uint(max_entries, 4); __ulong(map_extra, (1ull << 32) - 4096); } arena SEC(\".maps\");\n"));
+    }
+
+    [Fact]
+    public void Should_ListTheArena_When_InspectReadsAnObjectWithOne()
+    {
+        var o = BpfObjectFile.Load(BpfExamples.Object("local_on_pop_arena"));
+        Assert.Equal(1UL << 44, o.ArenaUserStart);
+        Assert.Equal(15 * 4096, o.ArenaGlobalOffset);
+        Assert.Contains("bpf_arena_alloc_pages", o.KfuncsUsed);
+    }
+}
