@@ -28,6 +28,13 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
 
     private BpfObjectFile Obj => obj;
 
+    /// <summary>
+    /// BPF_JMP | BPF_JCOND (0xe5): may_goto, the verifier's bounded-loop escape (cond_break, can_loop). The kernel
+    /// jumps only once a per-program counter of BPF_MAX_LOOPS (8 M) iterations runs out — past the model's own
+    /// <see cref="InsnBudget"/>, which stops the run first (a model limit) — so in the model it never jumps.
+    /// </summary>
+    private const int MayGoto = 0xe0;
+
     /// <summary>The arena map's words in the world (only for an object with one).</summary>
     private MapHandle ArenaHandle => maps[obj.ArenaMap];
 
@@ -203,6 +210,11 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                         pc += 1 + (cls == 6 ? i.Imm : i.Off);
                         continue;
                     }
+                    if (cls == 5 && op == MayGoto)
+                    {
+                        pc++;
+                        continue;
+                    }
                     var take = JumpTaken(i, r) ?? throw Fault(pc, $"unknown jump opcode 0x{i.Op:x2}");
                     pc += take ? 1 + i.Off : 1;
                     continue;
@@ -307,6 +319,12 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                         {
                             n++;
                             pc += 1 + (cls == 6 ? i.Imm : i.Off);
+                            continue;
+                        }
+                        if (cls == 5 && op == MayGoto)
+                        {
+                            n++;
+                            pc++;
                             continue;
                         }
                         if (JumpTaken(i, r) is not { } take) return pc;
@@ -610,6 +628,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             }
             case Region.Task:
                 if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
+                if (idx == ParentTask) return ParentTaskLoad(off, size, pc);
                 if (IsIdleTask(idx)) return IdleTaskLoad(idx - IdleTaskBase, off, size, pc);
                 return await TaskLoad(ctx, idx, off, size, pc);
             case Region.TaskCpumask or Region.BpfCpumask or Region.IdleCpumask or Region.OnlineCpumask:
@@ -665,6 +684,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case Region.Task:
             {
                 if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
+                if (idx == ParentTask) throw NotModelled(pc, ParentTaskUse);
                 if (IsIdleTask(idx)) throw IdleTaskUse(pc, idx, "a store to task_struct");
                 var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
                 if (f.Within != 0 || f.Size != size) throw Fault(pc, $"partial write of task_struct field at off={off} size={size}");
@@ -831,7 +851,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case TaskField.ScxFlags: return (uint)await ctx.TaskScxFlags(p);
             case TaskField.Nvcsw or TaskField.Nivcsw: return (ulong)await ctx.TaskSwitchCount(p, f.Field == TaskField.Nvcsw);
             case TaskField.Policy: return (ctx.M.Ops.Flags & OpsFlags.SwitchPartial) != 0 ? SchedExt : SchedNormal;
-            case TaskField.RealParent or TaskField.Parent: return Mem.Addr(Region.Task, UnmodelledTask, 0);
+            case TaskField.RealParent or TaskField.Parent: return Mem.Addr(Region.Task, ParentTask, 0);
             case TaskField.State: return (uint)await ctx.TaskRunState(p);
             case TaskField.StaticPrio:
             {
@@ -1281,6 +1301,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         if (v == 0) return TaskRef.None;
         if (Mem.RegionOf(v) != Region.Task || Mem.Offset(v) != 0) throw Fault(pc, $"{kfunc}: arg#{arg} expected pointer to struct task_struct");
         if (Mem.Index(v) == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
+        if (Mem.Index(v) == ParentTask) throw NotModelled(pc, $"{kfunc}: arg#{arg}: {ParentTaskUse}");
         if (IsIdleTask(Mem.Index(v))) throw IdleTaskUse(pc, Mem.Index(v), $"{kfunc}: arg#{arg}");
         return new TaskRef(Mem.Index(v));
     }
@@ -1810,7 +1831,31 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     /// </summary>
     internal const int IdleTaskBase = 0xFFFE00;
 
-    private static bool IsIdleTask(int idx) => idx >= IdleTaskBase && idx < UnmodelledTask;
+    private static bool IsIdleTask(int idx) => idx >= IdleTaskBase && idx < IdleTaskBase + ScxConst.MaxCpus;
+
+    /// <summary>
+    /// The task index of the model's tasks' parent (p->real_parent, p->parent): the process that started them, outside
+    /// the model. The model's tasks are children of init, pid 1 (services a system's init started; a task the model
+    /// runs never forks or exits into a new parent), so a scheduler that groups tasks by parent sees them as siblings.
+    /// Its identity (pid, tgid, comm, its own parent init_task) is constant; anything else about it is a model limit.
+    /// </summary>
+    internal const int ParentTask = 0xFFFFFE;
+
+    private const string ParentTaskUse = "the parent process of the model's tasks (init, pid 1) is outside the model: only its identity (pid, tgid, comm, flags, parent) is modelled";
+
+    private ulong ParentTaskLoad(int off, int size, int pc)
+    {
+        var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
+        if (f.Field != TaskField.Comm && (f.Within != 0 || f.Size != size)) throw Fault(pc, $"partial read of task_struct field {f.Field} (off={off} size={size})");
+        return f.Field switch
+        {
+            TaskField.Pid or TaskField.Tgid => 1,
+            TaskField.Comm => CommBytes("init", f.Within, size),
+            TaskField.Flags => 0,
+            TaskField.RealParent or TaskField.Parent => Mem.Addr(Region.Task, IdleTaskBase, 0), // init_task, swapper/0
+            _ => throw NotModelled(pc, $"p->{f.Field} of the parent process: {ParentTaskUse}"),
+        };
+    }
 
     private ModelLimitException IdleTaskUse(int pc, int idx, string what) =>
         NotModelled(pc, $"{what}: the idle task swapper/{idx - IdleTaskBase} is modelled for field reads only");

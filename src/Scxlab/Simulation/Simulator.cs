@@ -259,7 +259,10 @@ public sealed class Simulator
             // real schedulers room: a DSQ per CPU and per node (scx_bpfland), a DSQ per CPU plus 64 overflow DSQs
             // (scx_pandemonium), and ops.init with init_task for every task of a large workload in one callback.
             MaxUserDsqs = Math.Max(ModelConfig.DefaultMaxUserDsqs, 4 * _n + 128),
-            CallBudget = Math.Max(ModelConfig.DefaultCallBudget, 2048),
+            // An arena scheduler's ops.init initialises its allocator's pages a word at a time (scx_cake: some 50 000 accesses).
+            CallBudget = Math.Max(ModelConfig.DefaultCallBudget, 200_000),
+            // An arena scheduler's allocator and task contexts (scx_cake's sdt allocator takes about 60 pages for two CPUs).
+            MaxArenaPages = 256,
         });
         _sysBase = _n;
         _timerBase = 2 * _n;

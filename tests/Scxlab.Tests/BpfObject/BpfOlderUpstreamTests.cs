@@ -24,8 +24,9 @@ public class BpfOlderUpstreamTests
         // (+10); rq->cpu of CPU 1; its curr is the idle task (pid 0: p is queued, not running); two
         // bpf_cpumask_any_distribute() calls on {0, 1} from one CPU give both CPUs (the rotor moved); the idle and
         // the any pick on the mask return a CPU of the mask (or -EBUSY for the idle one); p->real_parent is a task
-        // outside the model, neither NULL nor p; p->__state is TASK_RUNNING (it is being enqueued).
-        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 1 -14 0 10 1 0 1 1 1 1 0", Run());
+        // outside the model, neither NULL nor p; p->__state is TASK_RUNNING (it is being enqueued); the parent is init
+        // (tgid 1).
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 1 -14 0 10 1 0 1 1 1 1 0 1", Run());
     }
 
     [Fact]

@@ -84,13 +84,20 @@ SCX_OPS0(s32, ar_init)
 SCX_OPS2(void, ar_enqueue, struct task_struct *, p, u64, enq_flags)
 {
 	struct node __arena *n = head;
-	u64 param[15];
+	u64 param[16], sum = 0;
 
 	for (int i = 0; i < 13; i++)
 		param[i] = res[i];
 	param[13] = n ? n->val * 10 + n->next->val : 0;
 	param[14] = (u64)n - BASE;
-	static const char fmt[] = "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu";
+	/* may_goto (cond_break in scx's headers): the kernel jumps only after 8M iterations, so never here. */
+	for (int i = 0; i < 10; i++) {
+		asm volatile goto("may_goto %l[out]" :::: out);
+		sum += i;
+	}
+out:
+	param[15] = sum;
+	static const char fmt[] = "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu";
 	scx_bpf_exit_bstr(0, (char *)fmt, param, sizeof(param));
 }
 

@@ -119,8 +119,8 @@ SCX_OPS2(void, ou_enqueue, struct task_struct *, p, u64, enq_flags)
 
 	u64 param[] = { tptr == (u64)p, (u64)bad_read, zeroed, (u64)out, (u64)rq_cpu, (u64)curr_pid, (u64)(r1 != r2),
 			(u64)(idle == -16 || idle == 0 || idle == 1), (u64)(any == 0 || any == 1), (u64)(parent && parent != p),
-			((struct task_struct___parent *)p)->__state };
-	static const char fmt[] = "%llu %lld %llu %lld %lld %lld %llu %llu %llu %llu %llu";
+			((struct task_struct___parent *)p)->__state, parent ? (u64)parent->tgid : -1ULL };
+	static const char fmt[] = "%llu %lld %llu %lld %lld %lld %llu %llu %llu %llu %llu %llu";
 	scx_bpf_exit_bstr(0, (char *)fmt, param, sizeof(param));
 }
 
