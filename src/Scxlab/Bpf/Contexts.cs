@@ -311,10 +311,11 @@ public class BpfContext
     public BpfCall<long> Printk(string text)
     {
         PrintkText = text;
-        return Run(CallKind.Printk, text.Length, 0, out var v, static (c, a, _) =>
+        return Run(CallKind.Printk, System.Text.Encoding.UTF8.GetByteCount(text), 0, out var v, static (c, a, _) =>
         {
             c.M.Trace?.Note(c.ActorId, $"bpf_printk: {c.PrintkText}");
-            return a + 1;
+            // bpf_trace_printk()/bpf_trace_vprintk() return bstr_printf()'s count: the characters, not the NUL.
+            return a;
         }) ? Ready(v) : default;
     }
 

@@ -755,13 +755,15 @@ public sealed class BpfObjectFile : ISourceMap
     private void ApplyCore(ref Insn insn, CoreRelo cr, string sec)
     {
         var root = Btf.Resolve(cr.TypeId);
-        var spec = $"[{cr.TypeId}] {KindWord(root)} {root.Name} ({cr.Access})";
+        // libbpf matches the relocated type by its own name: a typedef's (atomic_t) rather than the anonymous struct's.
+        var rootName = Btf[cr.TypeId].Name is { Length: > 0 } own ? own : root.Name;
+        var spec = $"[{cr.TypeId}] {KindWord(root)} {rootName} ({cr.Access})";
         long value;
         switch (cr.Kind)
         {
             case CoreFieldByteOffset or CoreFieldByteSize or CoreFieldExists or CoreFieldSigned:
             {
-                var f = ResolveField(root, cr.Access);
+                var f = ResolveField(root, rootName, cr.Access);
                 if (f == null)
                 {
                     if (cr.Kind == CoreFieldExists) { value = 0; break; }
@@ -776,9 +778,9 @@ public sealed class BpfObjectFile : ISourceMap
                 };
                 break;
             }
-            case CoreTypeExists: value = ModelTypes.Structs.ContainsKey(Essential(root.Name)) ? 1 : 0; break;
+            case CoreTypeExists: value = ModelTypes.Structs.ContainsKey(Essential(rootName)) ? 1 : 0; break;
             case CoreTypeSize:
-                value = ModelTypes.Structs.TryGetValue(Essential(root.Name), out var ms) ? ms.Size : throw new CoreUnresolved($"{sec}: relo for {spec}: type not in the model");
+                value = ModelTypes.Structs.TryGetValue(Essential(rootName), out var ms) ? ms.Size : throw new CoreUnresolved($"{sec}: relo for {spec}: type not in the model");
                 break;
             case CoreTypeIdLocal or CoreTypeIdTarget: value = cr.TypeId; break;
             case CoreEnumvalExists or CoreEnumvalValue:
@@ -813,10 +815,10 @@ public sealed class BpfObjectFile : ISourceMap
     /// <summary>A CO-RE relocation reached p->nvcsw or p->nivcsw: the model must count context switches.</summary>
     public bool ReadsSwitchCounts { get; private set; }
 
-    private (int Offset, int Size, bool Signed)? ResolveField(BtfType root, string access)
+    private (int Offset, int Size, bool Signed)? ResolveField(BtfType root, string rootName, string access)
     {
         var parts = access.Split(':').Select(int.Parse).ToArray();
-        if (!ModelTypes.Structs.TryGetValue(Essential(root.Name), out var model)) return null;
+        if (!ModelTypes.Structs.TryGetValue(Essential(rootName), out var model)) return null;
         var off = parts[0] * model.Size;
         var local = root;
         ModelStruct? cur = model;

@@ -697,7 +697,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                         if (value != 0) throw NotModelled(pc, "p->scx.disallow: keeping a task out of sched_ext from ops.init_task() is not modelled");
                         return true;
                     case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags or TaskField.Tgid or TaskField.Utime or TaskField.Stime or TaskField.SumExecRuntime or TaskField.RealParent or TaskField.Parent
-                        or TaskField.Nvcsw or TaskField.Nivcsw or TaskField.Policy or TaskField.StaticPrio or TaskField.State:
+                        or TaskField.Nvcsw or TaskField.Nivcsw or TaskField.Policy or TaskField.StaticPrio or TaskField.State or TaskField.CpusMask:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
                     default:
                         throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
@@ -804,7 +804,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         {
             case TaskField.Flags: return PfIdle | PfKthread | PfNoSetaffinity;
             case TaskField.Comm: return CommBytes($"swapper/{cpu}", f.Within, size);
-            case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, IdleTaskBase + cpu, 0);
+            case TaskField.CpusPtr: return Mem.Addr(Region.Task, IdleTaskBase + cpu, ModelTypes.CpusMaskOffset);
+            case TaskField.CpusMask: throw NotModelled(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
             case TaskField.NrCpusAllowed: return 1;
             case TaskField.Slice: return (ulong)ScxConst.SliceDfl;
             case TaskField.StaticPrio: return 120; // forked from init_task: nice 0
@@ -839,7 +840,9 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case TaskField.Pid or TaskField.Tgid: return (ulong)(uint)ctx.Pid(p);
             case TaskField.Disallow or TaskField.Stime: return 0;
             case TaskField.Utime or TaskField.SumExecRuntime: return (ulong)await ctx.TaskRuntime(p);
-            case TaskField.CpusPtr: return Mem.Addr(Region.TaskCpumask, task, 0);
+            // &p->cpus_mask: the kfuncs take it as the task's mask (KfuncCall), and it equals &p->cpus_mask as the kernel's does.
+            case TaskField.CpusPtr: return Mem.Addr(Region.Task, task, ModelTypes.CpusMaskOffset);
+            case TaskField.CpusMask: throw NotModelled(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
             // No PF_* flag is ever set on the model's tasks (no kthreads; PF_EXITING not reported: docs/bpf.md).
             case TaskField.Flags: return 0;
             case TaskField.Comm: return CommBytes(ctx.TaskComm(p), f.Within, size);
@@ -1198,6 +1201,14 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 var args = new[] { r[3], r[4], r[5] };
                 return await ctx.Printk(await FormatValues(ctx, r[1], (int)(uint)r[2], args, stack, pc));
             }
+            case Helpers.TraceVprintk:
+            {
+                // bpf_trace_vprintk(fmt, fmt_size, data, data_len): bpf_printk() with more than three arguments, as u64
+                // words (at most MAX_TRACE_PRINTK_VARARGS, 12).
+                if (r[4] % 8 != 0 || r[4] > 96 || (r[4] != 0 && r[3] == 0)) return -EINVAL;
+                var f = await CString(ctx, r[1], Math.Clamp((int)(uint)r[2], 0, 1024), stack, pc);
+                return await ctx.Printk(await Format(ctx, f, null, r[3], (int)r[4], stack, pc));
+            }
             case Helpers.KptrXchg:
             {
                 // bpf_kptr_xchg(dst, ptr): an atomic exchange of the referenced pointer stored in a map value or global.
@@ -1311,6 +1322,9 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
 
     private async BpfTask<long> KfuncCall(BpfContext ctx, Kfunc k, ulong[] r, byte[] stack, int pc)
     {
+        // &p->cpus_mask (what p->cpus_ptr holds) is the task's cpumask to every kfunc that takes a mask.
+        for (var a = 1; a <= 5; a++)
+            if (Mem.RegionOf(r[a]) == Region.Task && Mem.Offset(r[a]) == ModelTypes.CpusMaskOffset) r[a] = Mem.Addr(Region.TaskCpumask, Mem.Index(r[a]), 0);
         switch (k)
         {
             case Kfunc.DsqInsert:

@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio, RealParent, Parent, State }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio, RealParent, Parent, State, CpusMask }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -19,7 +19,10 @@ public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
 /// </summary>
 public static class ModelTypes
 {
-    public const int TaskSize = 152;
+    public const int TaskSize = 184;
+
+    /// <summary>p->cpus_mask, which p->cpus_ptr points at (the model does not swap cpus_ptr for migrate_disable()).</summary>
+    public const int CpusMaskOffset = 152;
 
     /// <summary>The fair-class entity: only its runtime, which the model keeps (p->se.sum_exec_runtime).</summary>
     public static readonly ModelStruct SchedEntity = new("sched_entity", 8,
@@ -61,13 +64,16 @@ public static class ModelTypes
         new("policy", 120, 4, false, Task: TaskField.Policy),
         // 120 + nice, the nice level whose weight the task has (a weight no nice level gives ends the scheduler).
         new("static_prio", 124, 4, true, Task: TaskField.StaticPrio),
-        // The parent process of a model task is outside the model: a pointer that compares unequal to every task the
-        // model has and whose fields and task storage are a model limit if read (as a syscall caller's `current`).
+        // The parent process of a model task is outside the model: init (pid 1), whose identity a program may read
+        // (Interpreter.ParentTask); its other fields and its task storage are a model limit.
         new("real_parent", 128, 8, false, Task: TaskField.RealParent),
         new("parent", 136, 8, false, Task: TaskField.Parent),
         // TASK_RUNNING, TASK_INTERRUPTIBLE (set before the task blocks) or TASK_DEAD (its last schedule): a read of the
         // task's state, an interleaving point.
         new("__state", 144, 4, false, Task: TaskField.State),
+        // The mask itself: p->cpus_ptr == &p->cpus_mask (schedulers test it to see whether the affinity is the task's own);
+        // its bits are read through the cpumask kfuncs, not directly.
+        new("cpus_mask", CpusMaskOffset, 32, false, Struct: "cpumask", Task: TaskField.CpusMask),
     ]);
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
@@ -139,8 +145,19 @@ public static class ModelTypes
     /// <summary>scx_exit_info's fields, then one NUL byte: the empty string its pointers point to.</summary>
     public const int ExitInfoSize = 40, ExitInfoEmptyString = 40;
 
+    /// <summary>
+    /// The kernel's atomic types (include/linux/types.h: a struct of one counter since 2.6), which scx's arena spin lock
+    /// reaches through CO-RE (vmlinux.h marks every struct preserve_access_index) on memory of the program's own.
+    /// </summary>
+    public static readonly ModelStruct AtomicT = new("atomic_t", 4, [new("counter", 0, 4, true)]);
+    public static readonly ModelStruct Atomic64T = new("atomic64_t", 8, [new("counter", 0, 8, true)]);
+    public static readonly ModelStruct AtomicLongT = new("atomic_long_t", 8, [new("counter", 0, 8, true)]);
+
     public static readonly IReadOnlyDictionary<string, ModelStruct> Structs = new Dictionary<string, ModelStruct>
     {
+        [AtomicT.Name] = AtomicT,
+        [Atomic64T.Name] = Atomic64T,
+        [AtomicLongT.Name] = AtomicLongT,
         [TaskStruct.Name] = TaskStruct,
         [SchedExtEntity.Name] = SchedExtEntity,
         [SchedEntity.Name] = SchedEntity,
@@ -163,6 +180,7 @@ public static class ModelTypes
             {
                 var s = Structs[f.Struct];
                 if (offset < f.Offset || offset >= f.Offset + s.Size) continue;
+                if (s.Fields.Length == 0 && f.Task is { } whole) return (whole, s.Size, offset - f.Offset);
                 foreach (var g in s.Fields)
                     if (offset >= f.Offset + g.Offset && offset < f.Offset + g.Offset + g.Size) return (g.Task!.Value, g.Size, offset - f.Offset - g.Offset);
                 return null;

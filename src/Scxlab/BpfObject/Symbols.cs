@@ -207,7 +207,7 @@ public static class Kfuncs
 /// <summary>The BPF helpers (<c>enum bpf_func_id</c>) the model implements.</summary>
 public static class Helpers
 {
-    public const int ProbeReadKernel = 113, RingbufOutput = 130, RingbufReserve = 131, RingbufSubmit = 132, RingbufDiscard = 133, RingbufQuery = 134;
+    public const int ProbeReadKernel = 113, RingbufOutput = 130, RingbufReserve = 131, RingbufSubmit = 132, RingbufDiscard = 133, RingbufQuery = 134, TraceVprintk = 177;
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
         GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164,
         GetCurrentPidTgid = 14, GetCurrentComm = 16, GetNumaNodeId = 42, Jiffies64 = 118, KtimeGetBootNs = 125, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156, TaskStorageDelete = 157;
@@ -217,7 +217,7 @@ public static class Helpers
         or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
         or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem or TaskStorageDelete
         or GetCurrentPidTgid or GetCurrentComm or GetNumaNodeId or Jiffies64 or KtimeGetBootNs
-        or ProbeReadKernel or RingbufOutput or RingbufReserve or RingbufSubmit or RingbufDiscard or RingbufQuery;
+        or ProbeReadKernel or RingbufOutput or RingbufReserve or RingbufSubmit or RingbufDiscard or RingbufQuery or TraceVprintk;
 
     public static string Name(int id) => id switch
     {
@@ -226,6 +226,7 @@ public static class Helpers
         MapDeleteElem => "bpf_map_delete_elem",
         KtimeGetNs => "bpf_ktime_get_ns",
         TracePrintk => "bpf_trace_printk",
+        TraceVprintk => "bpf_trace_vprintk",
         GetCurrentTaskBtf => "bpf_get_current_task_btf",
         KptrXchg => "bpf_kptr_xchg",
         GetPrandomU32 => "bpf_get_prandom_u32",

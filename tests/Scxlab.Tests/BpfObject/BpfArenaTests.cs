@@ -120,3 +120,19 @@ public class BpfArenaTests
         Assert.Contains("bpf_arena_alloc_pages", o.KfuncsUsed);
     }
 }
+
+/// <summary>
+/// programs/kernel_types.bpf.c: CO-RE on kernel types outside sched_ext that scx's library reaches (atomic_t by its
+/// typedef's name, p->cpus_mask) and bpf_trace_vprintk().
+/// </summary>
+public class BpfKernelTypesTests
+{
+    [Fact]
+    public void Should_ResolveTheKernelsTypesAndPrint_When_ALibraryReachesThemThroughCoRe()
+    {
+        // atomic_t's counter after a fetch-add of 5; p->cpus_ptr == &p->cpus_mask; CPU 0 in &p->cpus_mask; the
+        // vprintk's character count ("vprintk 1 2 3 101": bstr_printf() counts no NUL).
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("kernel_types.bpf.c", "v3"));
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 5 1 1 17", Assert.Single(r.Violations).Violation.ToString());
+    }
+}
