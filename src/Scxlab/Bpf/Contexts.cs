@@ -112,6 +112,11 @@ public class BpfContext
     internal long LiveA;
     internal long LiveB;
     internal int Calls;
+    /// <summary>
+    /// Set by a BPF program just before a read that repeats the step's live read from the same program state (a spin
+    /// loop's next iteration); if that read suspends the step, the actor waits for the word to change (WaitKind.BpfSpinRead).
+    /// </summary>
+    internal bool SpinRead;
     /// <summary>A loaded BPF object's line table and the instruction making the current call (traces show the source line).</summary>
     internal ISourceMap? SourceMap;
     internal int SourcePc = -1;
@@ -133,6 +138,7 @@ public class BpfContext
         DeferredStarted = false;
         PendingKind = CallKind.None;
         Calls = 0;
+        SpinRead = false;
         SourceMap = null;
         SourcePc = -1;
     }

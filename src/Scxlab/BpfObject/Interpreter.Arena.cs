@@ -47,7 +47,14 @@ internal sealed partial class Interpreter
         var inPage = (int)(rel % ArenaPage);
         if ((inPage & 7) + size > 8) throw NotModelled(pc, $"misaligned {(load ? "load" : "store")} of {size} bytes at arena offset {rel} (the model's arena is word-addressed)");
         var pgoff = rel / ArenaPage;
-        if (load) return await ctx.ArenaLoad(ArenaHandle, ArenaOps.Key(pgoff, inPage, size, 0));
+        if (load)
+        {
+            var key = ArenaOps.Key(pgoff, inPage, size, 0);
+            SpinCheck(ctx, pc, CallKind.ArenaLoad, ArenaHandle.Id, key);
+            var v = await ctx.ArenaLoad(ArenaHandle, key);
+            _spinCursor = ctx.Cursor;
+            return v;
+        }
         if (op == MemOp.Cmpxchg) ctx.CmpxchgExpected = (long)expected;
         return await ctx.ArenaWrite(ArenaHandle, ArenaOps.Key(pgoff, inPage, size, (long)op), (long)Truncate(operand, size));
     }

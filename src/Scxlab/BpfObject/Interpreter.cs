@@ -56,10 +56,14 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         ctx.SourceMap = obj;
         var r = new ulong[11];
         var stack = new byte[StackSize * MaxFrames];
+        _regs = r;
+        _stack = stack;
+        _spinPc = -1;
         var retPc = new int[MaxFrames];
         var saved = new ulong[MaxFrames * 4];
         // bpf_loop() in progress, per caller frame: (iteration, count, callback entry, callback ctx); count 0 = none.
         var loops = new (int I, int N, int Cb, ulong Ctx, int Map)[MaxFrames];
+        _frames = (retPc, saved, loops);
         var depth = 0;
         r[1] = Mem.Addr(Region.Ctx, 0, 0);
         if (regs != null) for (var k = 0; k < regs.Length && k < 5; k++) r[k + 1] = regs[k];
@@ -623,7 +627,9 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case Region.MapValue:
             {
                 var (h, o, _) = Shared(addr, size, pc, false);
+                SpinCheck(ctx, pc, CallKind.ArrayGet, h.Id, o >> 3);
                 var word = (ulong)await ctx.Get(h, o >> 3);
+                _spinCursor = ctx.Cursor;
                 return Truncate(word >> ((o & 7) * 8), size);
             }
             case Region.Task:

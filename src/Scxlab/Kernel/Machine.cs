@@ -398,6 +398,19 @@ public sealed partial class Machine
         return true;
     }
 
+    /// <summary><see cref="WaitKind.BpfSpinRead"/>'s WaitArg: the map id, and this bit for an arena read.</summary>
+    internal const int SpinReadArena = 1 << 30, SpinReadMapMask = SpinReadArena - 1;
+
+    /// <summary>The word a spinning BPF program reads: an array word (ArrayGet) or an arena load (ArenaLoad), as the read returns it.</summary>
+    private long SpinReadWord(int arg, long key)
+    {
+        var id = arg & SpinReadMapMask;
+        var h = MapLayout.Maps[id].Handle;
+        return (arg & SpinReadArena) != 0
+            ? BpfObject.ArenaOps.Load(World.Maps, h, MapLayout.Arenas[id], key)
+            : World.Maps[MapOps.ArraySlot(h, key)];
+    }
+
     private void WaitFor(ref Frame f, int pc, WaitKind kind, int arg, long word = 0)
     {
         f.Pc = pc;
@@ -476,6 +489,7 @@ public sealed partial class Machine
             WaitKind.TaskNotMigrating => !World.Tasks[f.WaitArg].Migrating,
             WaitKind.KickSync => World.Cpus[f.WaitArg].KickSync != f.WaitWord || World.Cpus[f.WaitArg].KickWaiting,
             WaitKind.StopperDone => !World.Cpus[f.WaitArg].StopperPending && World.Cpus[f.WaitArg].StopperTask != f.WaitWord,
+            WaitKind.BpfSpinRead => SpinReadWord(f.WaitArg, f.WaitWord) != World.Logs[a * World.LogCapacity + act.LogLen - 1],
             _ => throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}"),
         };
     }
@@ -513,6 +527,7 @@ public sealed partial class Machine
             case WaitKind.TaskNotMigrating: reads = Footprint.Bit(Resource.Task, f.WaitArg); return;
             // The stopper's request and its completion both write the rq (Rq(c)), so they conflict with this read.
             case WaitKind.StopperDone: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return;
+            case WaitKind.BpfSpinRead: reads = Footprint.Bit(Resource.Map, f.WaitArg & SpinReadMapMask); return;
             default: throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");
         }
     }
@@ -565,6 +580,11 @@ public sealed partial class Machine
                     break;
                 case WaitKind.BpfSpinLock:
                     // Taken by the bpf_spin_lock() kfunc the replayed callback runs next (which records the map).
+                    break;
+                case WaitKind.BpfSpinRead:
+                    // The word changed: the spin's last read is dropped, and the replayed callback makes it again.
+                    World.Actors[a].LogLen -= 2;
+                    _fp.Reads |= Footprint.Bit(Resource.Map, f.WaitArg & SpinReadMapMask);
                     break;
                 default:
                     throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");

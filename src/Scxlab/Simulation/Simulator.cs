@@ -466,7 +466,7 @@ public sealed class Simulator
         return f.Wait switch
         {
             WaitKind.RqLock or WaitKind.DsqLock or WaitKind.PiLock or WaitKind.BpfSpinLock => _c.LockNs,
-            WaitKind.OpsStateChange or WaitKind.KickSync => _c.SpinNs,
+            WaitKind.OpsStateChange or WaitKind.KickSync or WaitKind.BpfSpinRead => _c.SpinNs,
             _ => f.Path == PathId.Callback ? _c.KfuncNs : _c.PathNs,
         };
     }

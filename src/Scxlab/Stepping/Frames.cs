@@ -25,6 +25,14 @@ public enum WaitKind : byte
     /// WaitArg for task WaitWord has run (neither pending nor still naming that task).
     /// </summary>
     StopperDone,
+    /// <summary>
+    /// A BPF program spinning on a word of shared memory (a spin lock written in BPF: scx's arena qspinlock, a
+    /// cond_break loop): its last read (the last entry of its log) came back to the same program state as the read
+    /// before it, so every further iteration is a step that changes nothing. It waits until the word (map WaitArg,
+    /// low 30 bits; an arena read when bit 30 is set; the read's key in WaitWord) differs from the value it last read;
+    /// then that read is dropped and made again (Machine.Step).
+    /// </summary>
+    BpfSpinRead,
 }
 
 /// <summary>

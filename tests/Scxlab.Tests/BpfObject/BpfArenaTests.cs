@@ -136,3 +136,33 @@ public class BpfKernelTypesTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 5 1 1 17", Assert.Single(r.Violations).Violation.ToString());
     }
 }
+
+/// <summary>
+/// programs/spin_lock.bpf.c: a spin lock written in BPF (test-and-set in an arena, spun on with may_goto). Without the
+/// spin wait every iteration of a CPU spinning on the lock was a new state and the search ran into the call budget
+/// (incomplete); with it the searches close, and plain DFS and the reduced search agree on every state.
+/// </summary>
+public class BpfSpinLoopTests
+{
+    [Theory]
+    [InlineData("seed-race-r1")]
+    [InlineData("central-remote")]
+    public void Should_CloseTheSearch_When_ACpuSpinsOnALockAnotherHolds(string name)
+    {
+        var s = ScenarioLoader.Resolve(name);
+        var config = s.ToConfig(BpfExamples.CompileProgram("spin_lock.bpf.c", "v3"));
+        var dfs = new Explorer(new Machine(config), new ExploreOptions { Strategy = Strategy.Dfs, Checks = s.Checks, ShortestTraces = false }).Run();
+        var reduced = new Explorer(new Machine(config), new ExploreOptions { Strategy = Strategy.Reduced, Checks = s.Checks, ShortestTraces = false }).Run();
+        Assert.True(dfs.Complete, dfs.IncompleteReason);
+        Assert.True(reduced.Complete, reduced.IncompleteReason);
+        Assert.Equal(Verdict.Holds, dfs.Verdict);
+        Assert.Equal(dfs.Stats.States, reduced.Stats.States);
+    }
+
+    [Fact]
+    public void Should_RunEveryIteration_When_ALoopReadsTheSameWordButMakesProgress()
+    {
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("spin_lock.bpf.c", "v3") + "@count_reads=1");
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: sum=12", Assert.Single(r.Violations).Violation.ToString());
+    }
+}
