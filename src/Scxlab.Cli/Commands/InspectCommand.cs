@@ -119,7 +119,8 @@ public static class InspectCommand
         }
         w.WriteLine();
         w.WriteLine("kfuncs");
-        foreach (var k in o.KfuncsUsed) w.WriteLine($"  {k,-40} {(Kfuncs.Supported(k) ? "supported" : "NOT SUPPORTED")}");
+        foreach (var k in o.KfuncsUsed)
+            w.WriteLine($"  {k,-40} {(Kfuncs.Supported(k) ? "supported" : Kfuncs.KernelOnly.Contains(k) ? "not modelled (loads; a run that calls it stops there: incomplete)" : "NOT SUPPORTED")}");
         w.WriteLine("helpers");
         foreach (var h in o.HelpersUsed) w.WriteLine($"  {Helpers.Name(h) + "#" + h,-40} {(Helpers.Supported(h) ? "supported" : "NOT SUPPORTED")}");
     }

@@ -8,7 +8,12 @@ namespace Scxlab.BpfObject;
 /// <see cref="Poison"/>: an instruction the verifier would refuse if a program reached it: a failed CO-RE relocation
 /// (libbpf's "poisoned" instruction), a call to a helper or a weak kfunc the model does not implement.
 /// </summary>
-public enum CallType : byte { None, Helper, Kfunc, Subprog, Poison }
+/// <summary>
+/// How a call instruction resolved: <see cref="Poison"/> is what the verifier refuses (a reachable one fails the load);
+/// <see cref="Unmodelled"/> a kernel kfunc the kernel accepts and the model does not implement (reaching it at run time
+/// is a model limit: the run is incomplete there).
+/// </summary>
+public enum CallType : byte { None, Helper, Kfunc, Subprog, Poison, Unmodelled }
 
 /// <summary>One decoded instruction; ld_imm64 carries its 64-bit value (after relocation) in <see cref="Imm64"/>.</summary>
 public struct Insn
@@ -140,9 +145,9 @@ public sealed class BpfObjectFile : ISourceMap
     }
 
     /// <summary>Replace an instruction by a poisoned call (<see cref="Poisons"/>): fatal only on a reachable path.</summary>
-    private void Poison(ref Insn insn, string why)
+    private void Poison(ref Insn insn, string why, CallType kind = CallType.Poison)
     {
-        insn = new Insn { Op = 0x85, Call = CallType.Poison, Target = Poisons.Count };
+        insn = new Insn { Op = 0x85, Call = kind, Target = Poisons.Count };
         Poisons.Add(why);
     }
 
@@ -325,6 +330,7 @@ public sealed class BpfObjectFile : ISourceMap
                         if (Kfuncs.Supported(sym.Name)) insn.Target = Kfuncs.Resolve(sym.Name);
                         // Weak: libbpf leaves the call unresolved and the verifier refuses it only on a path it
                         // can reach (the program guards it with bpf_ksym_exists()): a poisoned call.
+                        else if (Kfuncs.KernelOnly.Contains(sym.Name)) Poison(ref insn, $"kernel function {sym.Name} is not modelled", CallType.Unmodelled);
                         else if (sym.Bind == 2) Poison(ref insn, $"unknown func {sym.Name} (a weak kfunc the model does not implement)");
                         else if (!Unsupported.Contains(sym.Name + " (a kfunc the model does not implement)")) Unsupported.Add(sym.Name + " (a kfunc the model does not implement)");
                     }
@@ -351,6 +357,14 @@ public sealed class BpfObjectFile : ISourceMap
                     var supported = Kfuncs.Supported(sym.Name);
                     // clang leaves an extern variable's symbol untyped; its BTF (a VAR in .ksyms) says what it is.
                     var isVar = (btfVars ??= [.. Btf.Types.Where(t => t.Kind == BtfKind.Var).Select(t => t.Name)]).Contains(sym.Name);
+                    var kernelVar = Array.IndexOf(Interpreter.KernelVars, sym.Name);
+                    if (isVar && kernelVar >= 0)
+                    {
+                        // A per-CPU kernel variable the model has: its address (libbpf resolves it from kallsyms).
+                        insn.Imm64 = (long)Mem.Addr(Region.Ctx, Interpreter.KsymCtx + kernelVar, insn.Imm);
+                        insn.Src = 3; // BPF_PSEUDO_BTF_ID
+                        continue;
+                    }
                     // A weak one stays absent (address 0), as libbpf leaves a __weak ksym the kernel lacks.
                     if (((sym.Type != Elf.SttFunc && sym.Type != Elf.SttNotype) || isVar) && sym.Bind != 2)
                     {
@@ -361,8 +375,8 @@ public sealed class BpfObjectFile : ISourceMap
                         continue;
                     }
                     // A strong extern the model lacks: a kfunc, or a function another object defines (link it first).
-                    if (!supported && sym.Bind != 2) Issue($"unknown func {sym.Name} (a kfunc the model does not implement)");
-                    insn.Imm64 = supported ? (long)Mem.Addr(Region.None, 0, 1) : 0;
+                    if (!supported && sym.Bind != 2 && !Kfuncs.KernelOnly.Contains(sym.Name)) Issue($"unknown func {sym.Name} (a kfunc the model does not implement)");
+                    insn.Imm64 = supported || Kfuncs.KernelOnly.Contains(sym.Name) ? (long)Mem.Addr(Region.None, 0, 1) : 0;
                     insn.Src = 0;
                     insn.Imm = (int)insn.Imm64;
                     code[at + 1].Imm = (int)(insn.Imm64 >> 32);
@@ -411,7 +425,11 @@ public sealed class BpfObjectFile : ISourceMap
                 }
                 catch (CoreUnresolved unresolved)
                 {
-                    Poison(ref code[b + cr.Insn], unresolved.Message);
+                    // A type the model has that lacks the field: the model's kernel lacks it, and libbpf poisons the
+                    // instruction (the verifier refuses a path that reaches it). A type the model does not have at all
+                    // (struct cgroup, …) is outside the model: what the kernel has is unknown here, so only a run that
+                    // reaches the access stops (a model limit), and the object loads.
+                    Poison(ref code[b + cr.Insn], unresolved.Message, unresolved.TypeModelled ? CallType.Poison : CallType.Unmodelled);
                 }
         }
         // Plain ld_imm64 and non-relocated calls.
@@ -625,11 +643,20 @@ public sealed class BpfObjectFile : ISourceMap
         }
         var sec = elf.Find(".addr_space.1");
         if (sec == null) return -1;
-        if (ArenaMap < 0) throw new BpfLoadException("elf: sec '.addr_space.1': to use global __arena variables the ARENA map should be explicitly declared in SEC(\".maps\")");
+        // A lenient load (inspect) lists these and goes on without the arena's globals (their references are poisoned).
+        if (ArenaMap < 0)
+        {
+            Issue("elf: sec '.addr_space.1': to use global __arena variables the ARENA map should be explicitly declared in SEC(\".maps\")");
+            return -1;
+        }
         var size = (int)sec.Size;
         var padded = (size + ArenaShape.PageSize - 1) / ArenaShape.PageSize * ArenaShape.PageSize;
         var mmap = (long)Maps[ArenaMap].MaxEntries * ArenaShape.PageSize;
-        if (padded > mmap) throw new BpfLoadException($"elf: sec '.addr_space.1': declared ARENA map size ({mmap}) is too small to hold global __arena variables of size {size}");
+        if (padded > mmap)
+        {
+            Issue($"elf: sec '.addr_space.1': declared ARENA map size ({mmap}) is too small to hold global __arena variables of size {size}");
+            return -1;
+        }
         ArenaGlobals = new byte[padded];
         if (sec.Type != Elf.ShtNobits) sec.Data.AsSpan(0, Math.Min(size, sec.Data.Length)).CopyTo(ArenaGlobals);
         ArenaGlobalOffset = mmap - padded;
@@ -767,6 +794,10 @@ public sealed class BpfObjectFile : ISourceMap
                 if (f == null)
                 {
                     if (cr.Kind == CoreFieldExists) { value = 0; break; }
+                    if (!ModelTypes.Structs.ContainsKey(Essential(rootName)))
+                        throw new CoreUnresolved($"{sec}: relo for {spec}: {KindWord(root)} {rootName} is not modelled", typeModelled: false);
+                    if (LeftOutField(root, rootName, cr.Access) is { } why)
+                        throw new CoreUnresolved($"{sec}: relo for {spec}: {why}", typeModelled: false);
                     throw new CoreUnresolved($"{sec}: relo for {spec}: field not found in the model's types (the model has no such field)");
                 }
                 value = cr.Kind switch
@@ -801,7 +832,10 @@ public sealed class BpfObjectFile : ISourceMap
     }
 
     /// <summary>A CO-RE relocation the model's types cannot satisfy: the instruction is poisoned, not the load.</summary>
-    private sealed class CoreUnresolved(string message) : Exception(message);
+    private sealed class CoreUnresolved(string message, bool typeModelled = true) : Exception(message)
+    {
+        public bool TypeModelled => typeModelled;
+    }
 
     private static string KindWord(BtfType t) => t.Kind switch { BtfKind.Struct => "struct", BtfKind.Union => "union", BtfKind.Enum or BtfKind.Enum64 => "enum", _ => "" };
 
@@ -814,6 +848,15 @@ public sealed class BpfObjectFile : ISourceMap
 
     /// <summary>A CO-RE relocation reached p->nvcsw or p->nivcsw: the model must count context switches.</summary>
     public bool ReadsSwitchCounts { get; private set; }
+
+    /// <summary>The reason the access's first field is one the model leaves out (<see cref="ModelTypes.LeftOut"/>), or null.</summary>
+    private static string? LeftOutField(BtfType root, string rootName, string access)
+    {
+        var parts = access.Split(':');
+        if (parts.Length < 2 || root.Kind is not (BtfKind.Struct or BtfKind.Union) || !int.TryParse(parts[1], out var i) || i < 0 || i >= root.Members.Length) return null;
+        var field = root.Members[i].Name;
+        return ModelTypes.LeftOut.TryGetValue((Essential(rootName), field), out var why) ? $"{rootName}.{field} is not modelled ({why})" : null;
+    }
 
     private (int Offset, int Size, bool Signed)? ResolveField(BtfType root, string rootName, string access)
     {

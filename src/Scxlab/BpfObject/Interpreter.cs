@@ -167,6 +167,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                             case CallType.Poison:
                                 // What the verifier would have refused at load had this path been reachable.
                                 throw Fault(pc, $"{obj.Poisons[i.Target]}; the instruction was poisoned at load and this path reached it");
+                            case CallType.Unmodelled:
+                                throw NotModelled(pc, obj.Poisons[i.Target]);
                             case CallType.None:
                             default:
                                 throw new System.Diagnostics.UnreachableException($"unrelocated call at {pc}");
@@ -596,6 +598,11 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 if (off < 0 || off + size > rec.Length) throw Fault(pc, $"invalid access to ring buffer record: off={off} size={size}, record size={rec.Length}");
                 return ReadBytes(rec, off, size);
             }
+            case Region.Ctx when idx >= KsymCtx && idx < KsymCtx + KernelVars.Length:
+                // A per-CPU kernel variable: the verifier refuses a direct dereference (a per-CPU pointer); through
+                // bpf_probe_read_kernel() or a per-CPU pointer to cpufreq_cpu_data, the policy pointers read NULL.
+                if (idx - KsymCtx == KsymCpufreqData && off >= 0 && off % 8 == 0 && size == 8) return 0;
+                throw Fault(pc, $"invalid mem access 'percpu_ptr_' ({KernelVars[idx - KsymCtx]}+{off})");
             case Region.Ctx when idx >= LoopKeyCtx && idx < LoopKeyCtx + MaxFrames:
                 // bpf_for_each_map_elem()'s key: a u32 array index.
                 if (off < 0 || off + size > 4) throw Fault(pc, $"invalid access to the map key: off={off} size={size}");
@@ -909,6 +916,22 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
 
     /// <summary>Index in <see cref="Region.Ctx"/> of CPU c's struct rq (scx_bpf_cpu_rq): RqCtx + c.</summary>
     internal const int RqCtx = 0x100000;
+
+    /// <summary>
+    /// Index in <see cref="Region.Ctx"/> of a per-CPU kernel variable a program names as a <c>__ksym</c>
+    /// (<see cref="KernelVars"/>): KsymCtx + its index there. Only <c>bpf_per_cpu_ptr()</c>/<c>bpf_this_cpu_ptr()</c> and
+    /// <c>bpf_probe_read_kernel()</c> reach through it, as the verifier allows.
+    /// </summary>
+    internal const int KsymCtx = 0x80000;
+
+    /// <summary>
+    /// The kernel's per-CPU variables the model has: <c>runqueues</c> (each CPU's struct rq, as scx_bpf_cpu_rq() gives it:
+    /// scx's <c>__COMPAT_scx_bpf_cpu_rq()</c> falls back to it) and <c>cpufreq_cpu_data</c> (each CPU's cpufreq policy:
+    /// NULL, the model's CPUs have no cpufreq driver, as when firmware runs the frequency; scx_lavd then keeps its own
+    /// capacity).
+    /// </summary>
+    internal static readonly string[] KernelVars = ["runqueues", "cpufreq_cpu_data"];
+    private const int KsymRunqueues = 0, KsymCpufreqData = 1;
     // Open bpf_rcu_read_lock() sections in this run.
     private int _rcuDepth;
     private int _preemptDepth;
@@ -1206,6 +1229,20 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 // bpf_trace_printk(fmt, fmt_size, arg1, arg2, arg3): up to three arguments, passed in registers.
                 var args = new[] { r[3], r[4], r[5] };
                 return await ctx.Printk(await FormatValues(ctx, r[1], (int)(uint)r[2], args, stack, pc));
+            }
+            case Helpers.PerCpuPtr or Helpers.ThisCpuPtr:
+            {
+                // bpf_per_cpu_ptr(ptr, cpu) / bpf_this_cpu_ptr(ptr) on a per-CPU kernel variable: that CPU's instance
+                // (NULL for a CPU at or past nr_cpu_ids).
+                var name = id == Helpers.PerCpuPtr ? "bpf_per_cpu_ptr" : "bpf_this_cpu_ptr";
+                if (!Mem.IsPointer(r[1])) throw Fault(pc, $"{name}: R1 type=scalar expected=percpu_ptr_");
+                if (Mem.RegionOf(r[1]) != Region.Ctx || Mem.Index(r[1]) - KsymCtx is not (>= 0 and < 2) || Mem.Offset(r[1]) != 0)
+                    throw NotModelled(pc, $"{name} on something other than the kernel's per-CPU variables the model has ({string.Join(", ", KernelVars)})");
+                var cpu = id == Helpers.PerCpuPtr ? (long)(uint)r[2] : ctx.M.Actor(ctx.ActorId).Cpu;
+                if (cpu >= cpuCount) return 0;
+                return Mem.Index(r[1]) - KsymCtx == KsymRunqueues
+                    ? (long)Mem.Addr(Region.Ctx, RqCtx + (int)cpu, 0)
+                    : (long)Mem.Addr(Region.Ctx, KsymCtx + KsymCpufreqData, 8 * (int)cpu);
             }
             case Helpers.TraceVprintk:
             {

@@ -79,6 +79,16 @@ public static class ModelTypes
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
 
     /// <summary>
+    /// Fields of modelled structs that every kernel has and the model deliberately leaves out, with why: the object loads
+    /// (libbpf resolves them against the kernel), and a run that reaches one stops there at a model limit. Any other
+    /// missing field is a relocation libbpf could not resolve either: a load error, or a poisoned path.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<(string Struct, string Field), string> LeftOut = new Dictionary<(string, string), string>
+    {
+        [("task_struct", "cgroups")] = "the model has no cgroups",
+    };
+
+    /// <summary>
     /// struct rq, as far as a program reaches it through scx_bpf_cpu_rq(): its current task (read unlocked, a read of
     /// the CPU's state) and its CPU number. Every other field does not exist in the model (a load error naming it).
     /// </summary>

@@ -200,6 +200,24 @@ public static class Kfuncs
 
     public static bool Supported(string name) => ByName.ContainsKey(name);
 
+    /// <summary>
+    /// Kfuncs every kernel the model stands for has and the model does not implement: libbpf resolves them, so an object
+    /// that declares them loads, and the verifier refuses only a call it can reach — as the loader does (a poisoned
+    /// call, refused at load when reachable). Any other unknown extern function is a load error, as libbpf reports a
+    /// name missing from the kernel's BTF (or a function another object defines: link it first).
+    /// </summary>
+    public static readonly IReadOnlySet<string> KernelOnly = new HashSet<string>(StringComparer.Ordinal)
+    {
+        // cgroups: the model has none (scx_lavd's and scx_flash's cgroup callbacks, the cgroup bandwidth library).
+        "bpf_cgroup_acquire", "bpf_cgroup_release", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_task_under_cgroup",
+        "bpf_iter_css_new", "bpf_iter_css_next", "bpf_iter_css_destroy", "scx_bpf_task_cgroup",
+        "bpf_iter_css_task_new", "bpf_iter_css_task_next", "bpf_iter_css_task_destroy",
+        // Iterators over every task of the system (most outside the model).
+        "bpf_iter_task_new", "bpf_iter_task_next", "bpf_iter_task_destroy",
+        // Others scx's library declares.
+        "bpf_cpumask_populate", "bpf_stream_vprintk_impl", "bpf_stream_vprintk",
+    };
+
     public static int Resolve(string name) =>
         ByName.TryGetValue(name, out var k) ? (int)k : throw new BpfLoadException($"unknown func {name} (a kfunc the model does not implement)");
 }
@@ -207,7 +225,7 @@ public static class Kfuncs
 /// <summary>The BPF helpers (<c>enum bpf_func_id</c>) the model implements.</summary>
 public static class Helpers
 {
-    public const int ProbeReadKernel = 113, RingbufOutput = 130, RingbufReserve = 131, RingbufSubmit = 132, RingbufDiscard = 133, RingbufQuery = 134, TraceVprintk = 177;
+    public const int ProbeReadKernel = 113, RingbufOutput = 130, RingbufReserve = 131, RingbufSubmit = 132, RingbufDiscard = 133, RingbufQuery = 134, TraceVprintk = 177, PerCpuPtr = 153, ThisCpuPtr = 154;
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
         GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164,
         GetCurrentPidTgid = 14, GetCurrentComm = 16, GetNumaNodeId = 42, Jiffies64 = 118, KtimeGetBootNs = 125, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156, TaskStorageDelete = 157;
@@ -217,7 +235,7 @@ public static class Helpers
         or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
         or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem or TaskStorageDelete
         or GetCurrentPidTgid or GetCurrentComm or GetNumaNodeId or Jiffies64 or KtimeGetBootNs
-        or ProbeReadKernel or RingbufOutput or RingbufReserve or RingbufSubmit or RingbufDiscard or RingbufQuery or TraceVprintk;
+        or ProbeReadKernel or RingbufOutput or RingbufReserve or RingbufSubmit or RingbufDiscard or RingbufQuery or TraceVprintk or PerCpuPtr or ThisCpuPtr;
 
     public static string Name(int id) => id switch
     {

@@ -131,9 +131,21 @@ public class BpfKernelTypesTests
     public void Should_ResolveTheKernelsTypesAndPrint_When_ALibraryReachesThemThroughCoRe()
     {
         // atomic_t's counter after a fetch-add of 5; p->cpus_ptr == &p->cpus_mask; CPU 0 in &p->cpus_mask; the
-        // vprintk's character count ("vprintk 1 2 3 101": bstr_printf() counts no NUL).
+        // vprintk's character count ("vprintk 1 2 3 101": bstr_printf() counts no NUL); CPU 1's rq through
+        // bpf_per_cpu_ptr(&runqueues), NULL for CPU 9 (past nr_cpu_ids), this CPU's (0: p is enqueued on CPU 0's
+        // step); CPU 1's cpufreq policy read with bpf_probe_read_kernel(): read (0), and NULL (no cpufreq driver).
         var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("kernel_types.bpf.c", "v3"));
-        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 5 1 1 17", Assert.Single(r.Violations).Violation.ToString());
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 5 1 1 17 1 1 0 1", Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Theory]
+    [InlineData("cgroup", "kernel function bpf_cgroup_from_id is not modelled")]
+    [InlineData("cgroup_type", "struct cgroup is not modelled")]
+    public void Should_LoadAndStopAtAModelLimit_When_ARunReachesWhatTheKernelHasAndTheModelDoesNot(string rodata, string message)
+    {
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("kernel_types.bpf.c", "v3") + "@" + rodata + "=1");
+        Assert.Equal(Verdict.Incomplete, r.Verdict);
+        Assert.Contains(message, r.IncompleteReason);
     }
 }
 

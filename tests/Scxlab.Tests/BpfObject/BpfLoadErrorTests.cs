@@ -261,11 +261,25 @@ public class BpfKsymTests
     }
 
     [Fact]
+    public void Should_EndTheSchedulerAsTheVerifierWould_When_AnAbsentWeakKsymReachesBpfPerCpuPtr()
+    {
+        // libbpf leaves the absent variable's address 0, and the verifier refuses a scalar where a per-CPU pointer is
+        // due; the model says so when the path runs.
+        var path = BpfExamples.Compile("percpu_guard", PerCpuGuard);
+        var s = Scxlab.Scenarios.ScenarioLoader.Resolve("seed-race-r1");
+        var r = new Scxlab.Exploration.Explorer(new Scxlab.Kernel.Machine(s.ToConfig(path + "@unguarded=1")), new Scxlab.Exploration.ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Contains("R1 type=scalar expected=percpu_ptr_", Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Fact]
     public void Should_NameTheHelper_When_AProgramCanReachAHelperTheModelLacks()
     {
-        var path = BpfExamples.Compile("percpu_guard", PerCpuGuard);
-        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(path, ["unguarded=1"]));
-        Assert.Contains("unknown func bpf_per_cpu_ptr#153", e.Message);
+        var path = BpfExamples.Compile("cgroup_id", "#include <scxlab_bpf.h>\nchar _license[] SEC(\"license\") = \"GPL\";\n"
+            + "static u64 (*bpf_get_current_cgroup_id)(void) = (void *) 80;\n"
+            + "SCX_OPS0(s32, cg_init) { return bpf_get_current_cgroup_id() ? 0 : 0; }\n"
+            + "SEC(\".struct_ops.link\") struct sched_ext_ops ops = { .init = (void *)cg_init, .name = \"cg\" };\n");
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(path));
+        Assert.Contains("#80 (a helper the model does not implement)", e.Message);
         Assert.Contains("reachable", e.Message);
     }
 

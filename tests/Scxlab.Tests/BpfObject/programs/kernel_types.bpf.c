@@ -1,7 +1,9 @@
 /* kernel_types: kernel types scx's library reaches through CO-RE beyond the sched_ext ones — atomic_t (the arena spin
  * lock's counter, relocated by its typedef's name) and p->cpus_mask (p2dq asks whether p->cpus_ptr == &p->cpus_mask,
- * i.e. whether the task's affinity is its own) — and bpf_trace_vprintk(), bpf_printk() with more than three
- * arguments. Written for the tests. */
+ * i.e. whether the task's affinity is its own) — bpf_trace_vprintk(), bpf_printk() with more than three arguments,
+ * and the kernel's per-CPU variables runqueues and cpufreq_cpu_data (scx_lavd). With rodata cgroup set, ops.enqueue
+ * calls a cgroup kfunc, and with cgroup_type set it reads a struct cgroup field: both load, and a run that reaches
+ * them stops at a model limit. Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
@@ -14,7 +16,26 @@ struct task_struct___mask {
 	const struct cpumask *cpus_ptr;
 	struct cpumask cpus_mask;
 };
+struct rq {
+	int cpu;
+};
+struct cgroup {
+	int level;
+};
+struct cpufreq_policy {
+	unsigned int max;
+};
 #pragma clang attribute pop
+
+extern struct rq runqueues __ksym;
+extern struct cpufreq_policy *cpufreq_cpu_data __ksym;
+static void *(*bpf_per_cpu_ptr)(const void *percpu_ptr, u32 cpu) = (void *)153;
+static void *(*bpf_this_cpu_ptr)(const void *percpu_ptr) = (void *)154;
+static long (*bpf_probe_read_kernel)(void *dst, u32 size, const void *unsafe_ptr) = (void *)113;
+struct cgroup *bpf_cgroup_from_id(u64 cgid) __ksym;
+void bpf_cgroup_release(struct cgroup *cgrp) __ksym;
+
+const volatile u32 cgroup, cgroup_type;
 
 static long (*bpf_trace_vprintk)(const char *fmt, u32 fmt_size, const void *data, u32 data_len) = (void *)177;
 
@@ -25,14 +46,32 @@ SCX_OPS2(void, kt_enqueue, struct task_struct *, p, u64, enq_flags)
 	struct task_struct___mask *t = (void *)p;
 	static const char line[] = "vprintk %d %d %d %d";
 	u64 args[4] = { 1, 2, 3, p->pid };
-	u64 param[4];
+	u64 param[8];
+	struct cpufreq_policy **base = (struct cpufreq_policy **)&cpufreq_cpu_data, *policy = (void *)1;
+	struct rq *rq1 = bpf_per_cpu_ptr(&runqueues, 1), *rq9 = bpf_per_cpu_ptr(&runqueues, 9), *here = bpf_this_cpu_ptr(&runqueues);
+
+	if (cgroup) {
+		struct cgroup *cg = bpf_cgroup_from_id(1);
+
+		if (cg)
+			bpf_cgroup_release(cg);
+	}
+	if (cgroup_type) {
+		struct cgroup *cg = (struct cgroup *)p;
+
+		param[0] = cg->level;
+	}
 
 	__sync_fetch_and_add(&hits.counter, 5);
 	param[0] = hits.counter;
 	param[1] = t->cpus_ptr == &t->cpus_mask;
 	param[2] = bpf_cpumask_test_cpu(0, &t->cpus_mask);
 	param[3] = bpf_trace_vprintk(line, sizeof(line), args, sizeof(args));
-	static const char fmt[] = "%llu %llu %llu %lld";
+	param[4] = rq1 ? rq1->cpu : -1;
+	param[5] = rq9 == NULL;
+	param[6] = here ? here->cpu : -1;
+	param[7] = bpf_probe_read_kernel(&policy, sizeof(policy), base + 1) * 10 + (policy == NULL);
+	static const char fmt[] = "%llu %llu %llu %lld %lld %llu %lld %lld";
 	scx_bpf_exit_bstr(0, (char *)fmt, param, sizeof(param));
 }
 
