@@ -590,6 +590,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                     return curr == -1 ? Mem.Addr(Region.Task, IdleTaskBase + cpu, 0) : curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : 0;
                 }
                 if (off == ModelTypes.RqCpu && size == 4) return (uint)cpu;
+                if (off is ModelTypes.RqClock or ModelTypes.RqClockTask or ModelTypes.RqClockPelt && size == 8) return (ulong)await ctx.Now();
+                if (off is ModelTypes.RqLostIdleTime or ModelTypes.RqPrevStealTime && size == 8) return 0;
                 throw Fault(pc, $"invalid access to struct rq: off={off} size={size}");
             }
             case Region.RingbufRecord:
@@ -710,7 +712,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                         if (value != 0) throw NotModelled(pc, "p->scx.disallow: keeping a task out of sched_ext from ops.init_task() is not modelled");
                         return true;
                     case TaskField.Pid or TaskField.NrCpusAllowed or TaskField.MigrationDisabled or TaskField.CpusPtr or TaskField.Comm or TaskField.Weight or TaskField.Flags or TaskField.ScxFlags or TaskField.Tgid or TaskField.Utime or TaskField.Stime or TaskField.SumExecRuntime or TaskField.RealParent or TaskField.Parent
-                        or TaskField.Nvcsw or TaskField.Nivcsw or TaskField.Policy or TaskField.StaticPrio or TaskField.State or TaskField.CpusMask:
+                        or TaskField.Nvcsw or TaskField.Nivcsw or TaskField.Policy or TaskField.StaticPrio or TaskField.State or TaskField.CpusMask or TaskField.Prio:
                         throw Fault(pc, $"only read is supported: write to task_struct field {f.Field} (off={off})");
                     default:
                         throw new System.Diagnostics.UnreachableException($"task field {f.Field}");
@@ -821,7 +823,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case TaskField.CpusMask: throw NotModelled(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
             case TaskField.NrCpusAllowed: return 1;
             case TaskField.Slice: return (ulong)ScxConst.SliceDfl;
-            case TaskField.StaticPrio: return 120; // forked from init_task: nice 0
+            case TaskField.StaticPrio or TaskField.Prio: return 120; // forked from init_task: nice 0
             case TaskField.RealParent or TaskField.Parent: return Mem.Addr(Region.Task, IdleTaskBase, 0); // init_task, swapper/0
             case TaskField.State: return 0; // TASK_RUNNING: an idle task never blocks
             case TaskField.Nvcsw or TaskField.Nivcsw: throw NotModelled(pc, $"the idle task swapper/{cpu}'s context-switch counts are not modelled");
@@ -869,7 +871,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case TaskField.Policy: return (ctx.M.Ops.Flags & OpsFlags.SwitchPartial) != 0 ? SchedExt : SchedNormal;
             case TaskField.RealParent or TaskField.Parent: return Mem.Addr(Region.Task, ParentTask, 0);
             case TaskField.State: return (uint)await ctx.TaskRunState(p);
-            case TaskField.StaticPrio:
+            case TaskField.StaticPrio or TaskField.Prio:
             {
                 // static_prio and the weight change together (set_user_nice()): read through the weight.
                 var w = await ctx.TaskWeight(p);

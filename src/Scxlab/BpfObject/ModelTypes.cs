@@ -1,7 +1,7 @@
 namespace Scxlab.BpfObject;
 
 /// <summary>What a task_struct field read/write means in the model (each maps to a model field or a ctx call).</summary>
-public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio, RealParent, Parent, State, CpusMask }
+public enum TaskField : byte { Pid, NrCpusAllowed, MigrationDisabled, CpusPtr, Comm, DsqVtime, Slice, Weight, Flags, ScxFlags, Tgid, Disallow, Utime, Stime, SumExecRuntime, Nvcsw, Nivcsw, Policy, StaticPrio, RealParent, Parent, State, CpusMask, Prio }
 
 /// <summary>A field of a modelled kernel struct, at the offset the model gives it.</summary>
 public sealed record ModelField(string Name, int Offset, int Size, bool Signed, string? Struct = null, TaskField? Task = null, int ArrayLen = 0);
@@ -19,7 +19,7 @@ public sealed record ModelStruct(string Name, int Size, ModelField[] Fields)
 /// </summary>
 public static class ModelTypes
 {
-    public const int TaskSize = 184;
+    public const int TaskSize = 192;
 
     /// <summary>p->cpus_mask, which p->cpus_ptr points at (the model does not swap cpus_ptr for migrate_disable()).</summary>
     public const int CpusMaskOffset = 152;
@@ -74,6 +74,10 @@ public static class ModelTypes
         // The mask itself: p->cpus_ptr == &p->cpus_mask (schedulers test it to see whether the affinity is the task's own);
         // its bits are read through the cpumask kfuncs, not directly.
         new("cpus_mask", CpusMaskOffset, 32, false, Struct: "cpumask", Task: TaskField.CpusMask),
+        // The dynamic priorities: static_prio's value, since the model has no RT/deadline tasks and no priority
+        // inheritance (scx's rt_or_dl_task() reads prio < MAX_RT_PRIO: false for every model task).
+        new("prio", 184, 4, true, Task: TaskField.Prio),
+        new("normal_prio", 188, 4, true, Task: TaskField.Prio),
     ]);
 
     public static readonly ModelStruct Cpumask = new("cpumask", 32, []);
@@ -92,13 +96,21 @@ public static class ModelTypes
     /// struct rq, as far as a program reaches it through scx_bpf_cpu_rq(): its current task (read unlocked, a read of
     /// the CPU's state) and its CPU number. Every other field does not exist in the model (a load error naming it).
     /// </summary>
-    public static readonly ModelStruct Rq = new("rq", 16,
+    public static readonly ModelStruct Rq = new("rq", 56,
     [
         new("curr", RqCurr, 8, false),
         new("cpu", RqCpu, 4, true),
+        // The rq clocks (scx's scx_clock_task()/scx_clock_pelt(), scx_lavd): the model keeps one clock, the one
+        // scx_bpf_now() reads (which the kernel takes from the rq clock too), as if update_rq_clock() had just run; no
+        // IRQ or steal time is accounted and every CPU runs at full capacity, so clock_task and clock_pelt equal it.
+        new("clock", RqClock, 8, false),
+        new("clock_task", RqClockTask, 8, false),
+        new("clock_pelt", RqClockPelt, 8, false),
+        new("lost_idle_time", RqLostIdleTime, 8, false),
+        new("prev_steal_time_rq", RqPrevStealTime, 8, false),
     ]);
 
-    public const int RqCurr = 0, RqCpu = 8;
+    public const int RqCurr = 0, RqCpu = 8, RqClock = 16, RqClockTask = 24, RqClockPelt = 32, RqLostIdleTime = 40, RqPrevStealTime = 48;
 
     /// <summary>
     /// struct scx_event_stats as scx_bpf_events() fills it: one s64 per kernel counter the model keeps, in ScxEvent

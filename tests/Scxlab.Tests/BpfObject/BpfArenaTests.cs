@@ -133,9 +133,10 @@ public class BpfKernelTypesTests
         // atomic_t's counter after a fetch-add of 5; p->cpus_ptr == &p->cpus_mask; CPU 0 in &p->cpus_mask; the
         // vprintk's character count ("vprintk 1 2 3 101": bstr_printf() counts no NUL); CPU 1's rq through
         // bpf_per_cpu_ptr(&runqueues), NULL for CPU 9 (past nr_cpu_ids), this CPU's (0: p is enqueued on CPU 0's
-        // step); CPU 1's cpufreq policy read with bpf_probe_read_kernel(): read (0), and NULL (no cpufreq driver).
+        // step); CPU 1's cpufreq policy read with bpf_probe_read_kernel(): read (0), and NULL (no cpufreq driver);
+        // CPU 1's rq->clock_task is scx_bpf_now()'s clock, with no lost idle time; p->prio 120 (nice 0).
         var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("kernel_types.bpf.c", "v3"));
-        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 5 1 1 17 1 1 0 1", Assert.Single(r.Violations).Violation.ToString());
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 5 1 1 17 1 1 0 1 11 120", Assert.Single(r.Violations).Violation.ToString());
     }
 
     [Theory]

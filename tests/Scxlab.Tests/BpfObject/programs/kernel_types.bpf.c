@@ -18,6 +18,11 @@ struct task_struct___mask {
 };
 struct rq {
 	int cpu;
+	u64 clock_task;
+	u64 lost_idle_time;
+};
+struct task_struct___prio {
+	int prio;
 };
 struct cgroup {
 	int level;
@@ -46,7 +51,7 @@ SCX_OPS2(void, kt_enqueue, struct task_struct *, p, u64, enq_flags)
 	struct task_struct___mask *t = (void *)p;
 	static const char line[] = "vprintk %d %d %d %d";
 	u64 args[4] = { 1, 2, 3, p->pid };
-	u64 param[8];
+	u64 param[10], now;
 	struct cpufreq_policy **base = (struct cpufreq_policy **)&cpufreq_cpu_data, *policy = (void *)1;
 	struct rq *rq1 = bpf_per_cpu_ptr(&runqueues, 1), *rq9 = bpf_per_cpu_ptr(&runqueues, 9), *here = bpf_this_cpu_ptr(&runqueues);
 
@@ -71,7 +76,12 @@ SCX_OPS2(void, kt_enqueue, struct task_struct *, p, u64, enq_flags)
 	param[5] = rq9 == NULL;
 	param[6] = here ? here->cpu : -1;
 	param[7] = bpf_probe_read_kernel(&policy, sizeof(policy), base + 1) * 10 + (policy == NULL);
-	static const char fmt[] = "%llu %llu %llu %lld %lld %llu %lld %lld";
+	/* The rq clocks are the model's one clock (scx_bpf_now()'s); no lost idle time. A model task's prio is its
+	 * static_prio (nice 0: 120), never an RT one. */
+	now = scx_bpf_now();
+	param[8] = rq1 ? (rq1->clock_task == now) * 10 + (rq1->lost_idle_time == 0) : -1;
+	param[9] = ((struct task_struct___prio *)p)->prio;
+	static const char fmt[] = "%llu %llu %llu %lld %lld %llu %lld %lld %lld %lld";
 	scx_bpf_exit_bstr(0, (char *)fmt, param, sizeof(param));
 }
 
