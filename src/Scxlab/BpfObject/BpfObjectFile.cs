@@ -995,45 +995,52 @@ public sealed class BpfObjectFile : ISourceMap
             if (path.Length > 0) throw Bad($"map {name} has no BTF value type (value_size only), so it has no fields");
             size = Math.Min(8, m.ValueSize);
         }
-        else
-        {
-            var t = Btf.Resolve(m.ValueType);
-            var rest = path;
-            while (rest.Length > 0)
-            {
-                if (rest[0] == '.')
-                {
-                    var end = rest.IndexOfAny(['.', '['], 1);
-                    var field = end < 0 ? rest[1..] : rest[1..end];
-                    if (t.Kind is not (BtfKind.Struct or BtfKind.Union)) throw Bad($"{field}: the value at {path[..^rest.Length]} is not a struct");
-                    var member = t.Members.FirstOrDefault(x => x.Name == field);
-                    if (member.Name == null) throw Bad($"struct {t.Name} has no field {field} (fields: {string.Join(", ", t.Members.Select(x => x.Name))})");
-                    if (member.Size != 0 || member.Offset % 8 != 0) throw Bad($"{field} is a bitfield, which the model does not write");
-                    off += (int)(member.Offset / 8);
-                    t = Btf.Resolve(member.Type);
-                    rest = end < 0 ? "" : rest[end..];
-                }
-                else if (rest[0] == '[')
-                {
-                    var end = rest.IndexOf(']');
-                    if (end < 0 || !int.TryParse(rest[1..end], out var i) || i < 0) throw Bad("bad array index");
-                    if (t.Kind != BtfKind.Array) throw Bad($"the value at {path[..^rest.Length]} is not an array");
-                    if (i >= t.ArrayLen) throw Bad($"index {i} out of range (0..{t.ArrayLen - 1})");
-                    off += i * (int)Btf.SizeOf(t.ArrayElem);
-                    t = Btf.Resolve(t.ArrayElem);
-                    rest = rest[(end + 1)..];
-                }
-                else throw Bad("expected .field or [index] after the key");
-            }
-            if (t.Kind is BtfKind.Struct or BtfKind.Union or BtfKind.Array)
-                throw Bad($"{(path.Length == 0 ? "the value" : path.TrimStart('.'))} is a {(t.Kind == BtfKind.Array ? "array" : "struct")}: give each field (MAP[KEY].field=VALUE)");
-            if (t.Kind == BtfKind.Ptr) throw Bad("a pointer: user space cannot give one a value the program could use");
-            size = (int)Btf.SizeOf(t.Id);
-            if (size is not (1 or 2 or 4 or 8)) throw Bad($"a {size}-byte field is not a number");
-        }
+        else (off, size) = FieldPath(Btf.Resolve(m.ValueType), path, "the value", "MAP[KEY].field=VALUE", Bad);
         // struct bpf_timer (16 bytes) is the kernel's: user space cannot arm a timer by writing the map.
         if (m.TimerOffsets?.Any(t => off < t + 16 && t < off + size) == true) throw Bad("that is a struct bpf_timer, which only bpf_timer_*() may set");
         MapInits.Add(new BpfMapInit(mi, key, off, size, value, spec));
+    }
+
+    /// <summary>
+    /// The byte offset and size of the number at <paramref name="path"/> (<c>.field</c> and <c>[index]</c> steps) inside
+    /// a value of type <paramref name="t"/>, as user space writes it through a skeleton (map values, rodata structs).
+    /// </summary>
+    private (int Offset, int Size) FieldPath(BtfType t, string path, string what, string form, Func<string, BpfLoadException> bad)
+    {
+        var off = 0;
+        var rest = path;
+        while (rest.Length > 0)
+        {
+            if (rest[0] == '.')
+            {
+                var end = rest.IndexOfAny(['.', '['], 1);
+                var field = end < 0 ? rest[1..] : rest[1..end];
+                if (t.Kind is not (BtfKind.Struct or BtfKind.Union)) throw bad($"{field}: {what} at {path[..^rest.Length]} is not a struct");
+                var member = t.Members.FirstOrDefault(x => x.Name == field);
+                if (member.Name == null) throw bad($"struct {t.Name} has no field {field} (fields: {string.Join(", ", t.Members.Select(x => x.Name))})");
+                if (member.Size != 0 || member.Offset % 8 != 0) throw bad($"{field} is a bitfield, which the model does not write");
+                off += (int)(member.Offset / 8);
+                t = Btf.Resolve(member.Type);
+                rest = end < 0 ? "" : rest[end..];
+            }
+            else if (rest[0] == '[')
+            {
+                var end = rest.IndexOf(']');
+                if (end < 0 || !int.TryParse(rest[1..end], out var i) || i < 0) throw bad("bad array index");
+                if (t.Kind != BtfKind.Array) throw bad($"{what} at {path[..^rest.Length]} is not an array");
+                if (i >= t.ArrayLen) throw bad($"index {i} out of range (0..{t.ArrayLen - 1})");
+                off += i * (int)Btf.SizeOf(t.ArrayElem);
+                t = Btf.Resolve(t.ArrayElem);
+                rest = rest[(end + 1)..];
+            }
+            else throw bad("expected .field or [index]");
+        }
+        if (t.Kind is BtfKind.Struct or BtfKind.Union or BtfKind.Array)
+            throw bad($"{(path.Length == 0 ? what : path.TrimStart('.'))} is a {(t.Kind == BtfKind.Array ? "array" : "struct")}: give each field ({form})");
+        if (t.Kind == BtfKind.Ptr) throw bad("a pointer: user space cannot give one a value the program could use");
+        var size = (int)Btf.SizeOf(t.Id);
+        if (size is not (1 or 2 or 4 or 8)) throw bad($"a {size}-byte field is not a number");
+        return (off, size);
     }
 
     /// <summary>A load-time item that names where the scheduler keeps its tasks (<c>--holds</c>, scenario <c>holds:</c>).</summary>
@@ -1135,6 +1142,22 @@ public sealed class BpfObjectFile : ISourceMap
         {
             ResizeArray(lhs[..^2], text, spec);
             return;
+        }
+        if (dot > 0)
+        {
+            // A field of a struct (or of an array element): rodata.topo_config.nr_cpus = N in a skeleton.
+            var cut = lhs.IndexOfAny(['.', '[']);
+            var name = lhs[..cut];
+            foreach (var g in Globals.Where(x => x.ReadOnly).Concat(Globals.Where(x => !x.ReadOnly)))
+            {
+                if (!g.Vars.TryGetValue(name, out var gv)) continue;
+                var vt = Btf.Types.First(t => t.Kind == BtfKind.Var && t.Name == name);
+                var (off, size) = FieldPath(Btf.Resolve(vt.RefType), lhs[cut..], name, "NAME.field=VALUE", w => new BpfLoadException($"--rodata {lhs}: {w}"));
+                var fv = ParseValue(text) ?? throw new BpfLoadException($"--rodata {lhs}: '{text}' is not a number");
+                for (var i = 0; i < size; i++) g.Init[gv.Offset + off + i] = (byte)(fv >> (8 * i));
+                return;
+            }
+            throw new BpfLoadException($"--rodata {name}: no const volatile variable of that name in .rodata (nor a global in .data/.bss)");
         }
         var index = 0;
         var br = lhs.IndexOf('[');

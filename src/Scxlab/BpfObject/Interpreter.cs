@@ -1641,6 +1641,16 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 if (_preemptDepth == 0) throw Fault(pc, "unmatched attempt to enable preemption (kernel function bpf_preempt_enable)");
                 _preemptDepth--;
                 return 0;
+            case Kfunc.StreamVprintk:
+            {
+                // bpf_stream_vprintk[_impl](stream_id, fmt, args, len, aux): a line for user space's BPF_STDOUT (1) or
+                // BPF_STDERR (2) stream, into the trace; -ENOENT for another stream, -EINVAL for a bad argument size.
+                if ((int)r[1] is not (1 or 2)) return -ENOENT;
+                if (r[4] % 8 != 0 || r[4] > 96 || (r[4] != 0 && r[3] == 0)) return -EINVAL;
+                var f = await CString(ctx, r[2], 1024, stack, pc);
+                await ctx.Printk($"{((int)r[1] == 1 ? "stdout" : "stderr")}: {await Format(ctx, f, null, r[3], (int)r[4], stack, pc)}");
+                return 0;
+            }
             case Kfunc.ArenaAllocPages:
                 return await ArenaAlloc(ctx, r, pc);
             case Kfunc.ArenaFreePages:

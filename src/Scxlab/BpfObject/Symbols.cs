@@ -53,7 +53,7 @@ public enum Kfunc
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
     DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
     PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute, CpuRq, Events,
-    ArenaAllocPages, ArenaFreePages, PreemptDisable, PreemptEnable,
+    ArenaAllocPages, ArenaFreePages, PreemptDisable, PreemptEnable, StreamVprintk,
 }
 
 public static class Kfuncs
@@ -102,6 +102,9 @@ public static class Kfuncs
         ["bpf_arena_free_pages"] = Kfunc.ArenaFreePages,
         ["bpf_preempt_disable"] = Kfunc.PreemptDisable,
         ["bpf_preempt_enable"] = Kfunc.PreemptEnable,
+        // BPF streams (v6.17): text for user space to read, like bpf_printk; v6.18 renamed it with an aux argument.
+        ["bpf_stream_vprintk"] = Kfunc.StreamVprintk,
+        ["bpf_stream_vprintk_impl"] = Kfunc.StreamVprintk,
         // v6.19; scx's compat.bpf.h declares them with the ___new flavor, falling back to a field write.
         ["scx_bpf_task_set_slice"] = Kfunc.TaskSetSlice,
         ["scx_bpf_task_set_slice___new"] = Kfunc.TaskSetSlice,
@@ -215,7 +218,7 @@ public static class Kfuncs
         // Iterators over every task of the system (most outside the model).
         "bpf_iter_task_new", "bpf_iter_task_next", "bpf_iter_task_destroy",
         // Others scx's library declares.
-        "bpf_cpumask_populate", "bpf_stream_vprintk_impl", "bpf_stream_vprintk",
+        "bpf_cpumask_populate",
     };
 
     public static int Resolve(string name) =>
