@@ -89,6 +89,7 @@ public sealed partial class Machine
         if (FaultPending)
         {
             FaultPending = false;
+            ReleaseHeldBpfLocks();
             EndCallback(ref f, DefaultReturn(ref f));
             return;
         }
@@ -96,9 +97,11 @@ public sealed partial class Machine
         {
             case BpfTaskStatus.Faulted when error is ModelLimitException limit:
                 ModelLimit($"{ScxCallbacks.Label(cb)}(): {limit.Message}");
+                ReleaseHeldBpfLocks();
                 EndCallback(ref f, DefaultReturn(ref f));
                 return;
             case BpfTaskStatus.Faulted:
+                ReleaseHeldBpfLocks();
                 var msg = error is KernelErrorException ke
                     ? ke.Message
                     : error is PolicyMisuseException pm
@@ -219,6 +222,21 @@ public sealed partial class Machine
             default: throw new System.Diagnostics.UnreachableException($"callback {cb}");
         }
         return (t.Status, t.Error, 0);
+    }
+
+    /// <summary>
+    /// A callback the model stopped (a fault, a misuse, a model limit) may hold bpf_spin_locks: the kernel's programs
+    /// cannot (the verifier refuses an exit under a lock), and the scheduler is going down, so they are let go — else
+    /// the teardown (or the next callback) would wait on a lock no one will release.
+    /// </summary>
+    private void ReleaseHeldBpfLocks()
+    {
+        foreach (var (_, h) in MapLayout.Maps)
+            if (h.Kind == MapKind.SpinLock && World.Maps[h.Offset] == _cur + 1)
+            {
+                World.Maps[h.Offset] = 0;
+                TouchMap(h.Id, true);
+            }
     }
 
     internal void AppendLog(BpfContext ctx, CallKind k, long v)

@@ -1306,7 +1306,14 @@ public sealed partial class Machine
         var guard = 0;
         while (World.Actors[_helper].Depth > 0)
         {
-            if (!IsEnabled(_helper)) throw new InvalidOperationException("boot blocked: the initial state needs a lock held elsewhere");
+            if (!IsEnabled(_helper))
+            {
+                // A BPF program the model stopped at one of its limits can leave memory no program of the kernel's could
+                // (a lock word of its own still taken): the path ends at that limit anyway (incomplete), so the boot ends
+                // there too rather than wait on it.
+                if (Sch().ModelLimit) break;
+                throw new InvalidOperationException($"boot blocked: the initial state needs a lock held elsewhere ({FrameAt(_helper, World.Actors[_helper].Depth - 1).Wait}, path {FrameAt(_helper, World.Actors[_helper].Depth - 1).Path})");
+            }
             Step(_helper);
             if (++guard > 100_000) throw new InvalidOperationException("boot did not finish");
         }

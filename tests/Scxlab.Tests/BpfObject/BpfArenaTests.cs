@@ -173,6 +173,16 @@ public class BpfSpinLoopTests
     }
 
     [Fact]
+    public void Should_BeIncomplete_When_AModelLimitStopsOpsInitWhileItHoldsItsLock()
+    {
+        // ops.exit then spins on the lock the stopped ops.init still holds: the boot used to wait on it forever
+        // ("boot blocked", an internal error); the path ends at the limit.
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("spin_lock.bpf.c", "v3") + "@limit_under_lock=1");
+        Assert.Equal(Verdict.Incomplete, r.Verdict);
+        Assert.Contains("arena_pages", r.IncompleteReason);
+    }
+
+    [Fact]
     public void Should_RunEveryIteration_When_ALoopReadsTheSameWordButMakesProgress()
     {
         var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("spin_lock.bpf.c", "v3") + "@count_reads=1");

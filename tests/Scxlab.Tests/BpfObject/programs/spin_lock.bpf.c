@@ -1,7 +1,8 @@
 /* spin_lock: a test-and-set spin lock in a BPF arena, spun on with may_goto as scx's arena locks do, guarding a FIFO of
  * pids in the arena; ops.dispatch moves the first task to the global DSQ. With rodata count_reads set, ops.enqueue
- * instead reads one word four times in a counting loop (no spin: the loop makes progress) and reports the sum.
- * Written for the tests. */
+ * instead reads one word four times in a counting loop (no spin: the loop makes progress) and reports the sum. With
+ * limit_under_lock set, ops.init takes the lock and allocates more arena pages than the model backs (a model limit
+ * with the lock still taken), and ops.exit takes the lock too. Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
@@ -9,7 +10,7 @@ char _license[] SEC("license") = "GPL";
 struct {
 	__uint(type, BPF_MAP_TYPE_ARENA);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 4);
+	__uint(max_entries, 16);
 } arena SEC(".maps");
 
 #define CAP 8
@@ -19,7 +20,7 @@ u32 __arena head, count;
 s32 __arena ring[CAP];
 u32 __arena three = 3;
 
-const volatile u32 count_reads;
+const volatile u32 count_reads, limit_under_lock;
 
 static __always_inline void take(void)
 {
@@ -75,8 +76,26 @@ SCX_OPS2(void, sl_dispatch, s32, cpu, struct task_struct *, prev)
 	bpf_task_release(p);
 }
 
+SCX_OPS0(s32, sl_init)
+{
+	if (limit_under_lock) {
+		take();
+		bpf_arena_alloc_pages(&arena, NULL, 9, NUMA_NO_NODE, 0);
+		release();
+	}
+	return 0;
+}
+
+SCX_OPS1(void, sl_exit, void *, ei)
+{
+	take();
+	release();
+}
+
 SEC(".struct_ops.link")
 struct sched_ext_ops spin_lock_ops = {
+	.init = (void *)sl_init,
+	.exit = (void *)sl_exit,
 	.enqueue = (void *)sl_enqueue,
 	.dispatch = (void *)sl_dispatch,
 	.name = "spin_lock",
