@@ -62,7 +62,7 @@ internal static class CliOptions
 
     public static Option<string[]> Rodata() => new("--rodata")
     {
-        Description = "set a BPF object's const volatile global before load, as its user space does (NAME[]=N resizes an array)",
+        Description = "set a BPF object's const volatile global before load, as its user space does (NAME[i]=V an array element, NAME.field=V a struct member, NAME[]=N resizes an array, OPS.flags=V a struct_ops field)",
         HelpName = "NAME=VALUE",
         Arity = ArgumentArity.OneOrMore,
         AllowMultipleArgumentsPerToken = false,

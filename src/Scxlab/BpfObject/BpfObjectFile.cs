@@ -1125,7 +1125,10 @@ public sealed class BpfObjectFile : ISourceMap
     /// <summary>A value user space writes (rodata, map contents): true, false or a <see cref="ParseNumber"/> integer; null otherwise.</summary>
     internal static long? ParseValue(string s) => s is "true" ? 1 : s is "false" ? 0 : ParseNumber(s);
 
-    /// <summary><c>--rodata name=value</c> or <c>name[i]=value</c>: patch a <c>const volatile</c> before load, as a skeleton does.</summary>
+    /// <summary>
+    /// <c>--rodata name=value</c>, <c>name[i]=value</c> or <c>name.field[.field|[i]]=value</c>: patch a <c>const volatile</c>
+    /// (or a .data/.bss global) before load, as a skeleton does (<c>rodata->topo_config.nr_cpus = n</c>).
+    /// </summary>
     public void PatchRodata(string spec)
     {
         var eq = spec.IndexOf('=');
