@@ -25,6 +25,7 @@ internal sealed partial class Interpreter
     private CallKind _spinKind;
     private ulong _spinStack;
     private bool[]? _inLoop;
+    private readonly XxHash3 _spinHasher = new();
 
     /// <summary>Before a read of shared memory at <paramref name="pc"/>: is it the spin's next iteration?</summary>
     private void SpinCheck(BpfContext ctx, int pc, CallKind kind, int map, long key)
@@ -38,7 +39,8 @@ internal sealed partial class Interpreter
         // Everything of the program's state besides the registers: its stack frames, the callers' saved registers and
         // return points, loops in progress, and the references and sections it holds open.
         var frames = Math.Clamp(Mem.Index(_regs[10]) + 1, 1, MaxFrames);
-        var hasher = new XxHash3();
+        var hasher = _spinHasher;
+        hasher.Reset();
         hasher.Append(_stack.AsSpan(0, frames * StackSize));
         hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_frames.RetPc.AsSpan(0, frames)));
         hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_frames.Saved.AsSpan(0, frames * 4)));

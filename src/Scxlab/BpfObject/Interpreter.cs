@@ -1250,7 +1250,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             {
                 // bpf_trace_vprintk(fmt, fmt_size, data, data_len): bpf_printk() with more than three arguments, as u64
                 // words (at most MAX_TRACE_PRINTK_VARARGS, 12).
-                if (r[4] % 8 != 0 || r[4] > 96 || (r[4] != 0 && r[3] == 0)) return -EINVAL;
+                if (!VarargsValid(r[3], r[4])) return -EINVAL;
                 var f = await CString(ctx, r[1], Math.Clamp((int)(uint)r[2], 0, 1024), stack, pc);
                 return await ctx.Printk(await Format(ctx, f, null, r[3], (int)r[4], stack, pc));
             }
@@ -1646,7 +1646,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 // bpf_stream_vprintk[_impl](stream_id, fmt, args, len, aux): a line for user space's BPF_STDOUT (1) or
                 // BPF_STDERR (2) stream, into the trace; -ENOENT for another stream, -EINVAL for a bad argument size.
                 if ((int)r[1] is not (1 or 2)) return -ENOENT;
-                if (r[4] % 8 != 0 || r[4] > 96 || (r[4] != 0 && r[3] == 0)) return -EINVAL;
+                if (!VarargsValid(r[3], r[4])) return -EINVAL;
                 var f = await CString(ctx, r[2], 1024, stack, pc);
                 await ctx.Printk($"{((int)r[1] == 1 ? "stdout" : "stderr")}: {await Format(ctx, f, null, r[3], (int)r[4], stack, pc)}");
                 return 0;
@@ -1982,6 +1982,10 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
 
     private const string UnmodelledTaskUse =
         "bpf_get_current_task_btf() returned a task the model does not have (a syscall's caller or an idle CPU's swapper): only comparing it is modelled";
+
+    /// <summary>bpf_trace_vprintk()'s and bpf_stream_vprintk()'s check of their u64 arguments: whole words, at most
+    /// MAX_BPRINTF_VARARGS (12), and a buffer when there are any.</summary>
+    private static bool VarargsValid(ulong data, ulong len) => len % 8 == 0 && len <= 96 && (len == 0 || data != 0);
 
     /// <summary>bpf_trace_printk's formatting: <paramref name="values"/> are the arguments themselves (registers).</summary>
     private async BpfTask<string> FormatValues(BpfContext ctx, ulong fmt, int fmtSize, ulong[] values, byte[] stack, int pc) =>
