@@ -105,3 +105,32 @@ internal static class InterpreterRate
         Console.WriteLine($"// interpreter alone (spin.bpf.o, ops.init loop): {n} instructions in {sw.Elapsed.TotalSeconds:0.000} s = {n / sw.Elapsed.TotalSeconds:0} insn/s");
     }
 }
+
+/// <summary>
+/// A BPF arena against a queue map: local_on_pop with its FIFO as a list of arena pages (local_on_pop_arena.bpf.o)
+/// against local_on_pop.bpf.o, the exhaustive search of scale-3cpu. The arena version has more interleaving points
+/// (its lock, the list's loads and stores, the page allocations), so more states; states/s shows what an arena access
+/// costs the search. The counters are printed in GlobalSetup.
+/// </summary>
+[MemoryDiagnoser]
+public class BpfArenaBenchmarks
+{
+    private ModelConfig _explore = null!;
+
+    [Params("queue", "arena")]
+    public string Memory { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var objects = BpfObjects.Build();
+        _explore = ScenarioLoader.Resolve("scale-3cpu").ToConfig(Path.Combine(objects, Memory == "arena" ? "local_on_pop_arena.bpf.o" : "local_on_pop.bpf.o"));
+        var r = Explore();
+        Console.WriteLine($"// scale-3cpu local_on_pop ({Memory}): {r.Stats.States} states, {r.Stats.Transitions} transitions in {r.Stats.Seconds:0.00} s = {r.Stats.States / r.Stats.Seconds:0} states/s");
+    }
+
+    private ExploreResult Explore() => new Explorer(new Machine(_explore), new ExploreOptions { Strategy = Strategy.Reduced, ShortestTraces = false }).Run();
+
+    [Benchmark]
+    public long ExploreScale3cpu() => Explore().Stats.States;
+}

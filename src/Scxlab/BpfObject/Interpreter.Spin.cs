@@ -37,7 +37,7 @@ internal sealed partial class Interpreter
             return;
         }
         // Everything of the program's state besides the registers: its stack frames, the callers' saved registers and
-        // return points, loops in progress, and the references and sections it holds open.
+        // return points, loops in progress, the references and sections it holds open, its ring buffer records.
         var frames = Math.Clamp(Mem.Index(_regs[10]) + 1, 1, MaxFrames);
         var hasher = _spinHasher;
         hasher.Reset();
@@ -46,6 +46,11 @@ internal sealed partial class Interpreter
         hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_frames.Saved.AsSpan(0, frames * 4)));
         foreach (var l in _frames.Loops.AsSpan(0, frames)) hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { (long)l.I, l.N, l.Cb, (long)l.Ctx, l.Map }.AsSpan()));
         hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { _refs, _rcuDepth, _preemptDepth, _records.Count }.AsSpan()));
+        foreach (var (bytes, open, _) in _records)
+        {
+            hasher.Append(bytes);
+            hasher.Append([open ? (byte)1 : (byte)0]);
+        }
         var stackHash = hasher.GetCurrentHashAsUInt64();
         if (ctx.LiveUsed && ctx.Cursor >= ctx.Recorded && ctx.Cursor == _spinCursor && pc == _spinPc && kind == _spinKind
             && map == _spinMap && key == _spinKey && stackHash == _spinStack && _regs.AsSpan().SequenceEqual(_spinRegs))
