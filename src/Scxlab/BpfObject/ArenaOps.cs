@@ -95,6 +95,7 @@ internal static class ArenaOps
     /// </summary>
     private static long Alloc(Span<long> m, MapHandle h, ArenaShape a, long hint, long count)
     {
+        if (hint >= 0 && hint + count > a.Pages) return -1; // outside the user range
         if (count > h.Capacity)
             throw new ModelLimitException($"scxlab: bpf_arena_alloc_pages() of {count} pages: the model backs {h.Capacity} arena pages (raise bounds: {{ arena_pages: N }})");
         long start;
