@@ -9,7 +9,9 @@ namespace Scxlab.BpfObject;
 /// of the arena is unallocated, and an access to it is what the kernel's fault fixup makes of it: a load reads 0, a
 /// store is dropped. A slot is taken when a page is allocated, or when a global page is first written (it holds
 /// libbpf's initial bytes until then, read from <see cref="ArenaShape.GlobalInit"/>), and given back, zeroed, when the
-/// page is freed. Slots are taken lowest first, so the world never holds a stale page.
+/// page is freed. Slots are taken lowest first, so the world never holds a stale page. Two interleavings that map the
+/// same pages in another order may put them in other slots: those states then count as different (more states, never
+/// fewer; the verdicts are unaffected).
 /// </summary>
 internal static class ArenaOps
 {
