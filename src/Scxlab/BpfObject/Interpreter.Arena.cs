@@ -55,8 +55,13 @@ internal sealed partial class Interpreter
             _spinCursor = ctx.Cursor;
             return v;
         }
-        if (op == MemOp.Cmpxchg) ctx.CmpxchgExpected = (long)expected;
-        return await ctx.ArenaWrite(ArenaHandle, ArenaOps.Key(pgoff, inPage, size, (long)op), (long)Truncate(operand, size));
+        var writeKey = ArenaOps.Key(pgoff, inPage, size, (long)op);
+        if (op != MemOp.Cmpxchg) return await ctx.ArenaWrite(ArenaHandle, writeKey, (long)Truncate(operand, size));
+        SpinCheck(ctx, pc, CallKind.ArenaWrite, ArenaHandle.Id, writeKey);
+        ctx.CmpxchgExpected = (long)expected;
+        var old = await ctx.ArenaWrite(ArenaHandle, writeKey, (long)Truncate(operand, size));
+        FailedCasSpins(ctx, (ulong)old != Truncate(expected, size));
+        return old;
     }
 
     /// <summary>bpf_arena_alloc_pages(p__map, addr__ign, page_cnt, node_id, flags): the pages' user address, or NULL.</summary>

@@ -63,6 +63,16 @@ internal sealed partial class Interpreter
         _regs.CopyTo(_spinRegs, 0);
     }
 
+    /// <summary>
+    /// After a compare-and-swap: one that failed wrote nothing — a read of the word — so a loop retrying it (a
+    /// test-and-set lock) spins on it like a read; one that succeeded changed the word, and ends any spin.
+    /// </summary>
+    private void FailedCasSpins(BpfContext ctx, bool failed)
+    {
+        if (failed) _spinCursor = ctx.Cursor;
+        else _spinPc = -1;
+    }
+
     /// <summary>The instructions inside some backward jump's range: the only places a read can repeat.</summary>
     private static bool[] LoopBodies(Insn[] code)
     {

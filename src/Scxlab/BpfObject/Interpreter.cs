@@ -761,11 +761,19 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 if (op == MemOp.Cmpxchg && size == 8)
                 {
                     // One atomic step, as the kernel's cmpxchg: the 64-bit expected value rides on the context.
+                    var key64 = MemWriteKey(o, 8, MemOp.Cmpxchg64);
+                    SpinCheck(ctx, pc, CallKind.MemWrite, h.Id, key64);
                     ctx.CmpxchgExpected = (long)expected;
-                    return (ulong)await ctx.MemWrite(h, MemWriteKey(o, 8, MemOp.Cmpxchg64), (long)operand);
+                    var old64 = (ulong)await ctx.MemWrite(h, key64, (long)operand);
+                    FailedCasSpins(ctx, old64 != expected);
+                    return old64;
                 }
+                var key = MemWriteKey(o, size, op);
+                if (op == MemOp.Cmpxchg) SpinCheck(ctx, pc, CallKind.MemWrite, h.Id, key);
                 var arg = op == MemOp.Cmpxchg ? (long)((expected << 32) | (uint)operand) : (long)Truncate(operand, size);
-                return Truncate((ulong)await ctx.MemWrite(h, MemWriteKey(o, size, op), arg), size);
+                var old = Truncate((ulong)await ctx.MemWrite(h, key, arg), size);
+                if (op == MemOp.Cmpxchg) FailedCasSpins(ctx, old != Truncate(expected, size));
+                return old;
             }
             case Region.None or Region.Ctx or Region.Map or Region.Rodata or Region.Task or Region.TaskCpumask or Region.Func or Region.ExitInfo:
             default:

@@ -135,11 +135,17 @@ public sealed partial class Machine
                     f.Wait = WaitKind.BpfSpinLock;
                     f.WaitArg = h.Offset;
                 }
-                else if (ctx.SpinRead && ctx.PendingKind is CallKind.ArrayGet or CallKind.ArenaLoad)
+                else if (ctx.SpinRead && ctx.PendingKind is CallKind.ArrayGet or CallKind.ArenaLoad or CallKind.MemWrite or CallKind.ArenaWrite)
                 {
-                    // The program spins on the word it just read (BpfObject's spin check): it waits for the word to change.
+                    // The program spins on the word it just read, or failed to swap (BpfObject's spin check): it waits
+                    // for the word to change.
                     f.Wait = WaitKind.BpfSpinRead;
-                    f.WaitArg = (int)ctx.PendingA | (ctx.PendingKind == CallKind.ArenaLoad ? SpinReadArena : 0);
+                    f.WaitArg = (int)ctx.PendingA | ctx.PendingKind switch
+                    {
+                        CallKind.ArenaLoad or CallKind.ArenaWrite => SpinReadArena,
+                        CallKind.MemWrite => SpinReadSubword,
+                        _ => 0,
+                    };
                     f.WaitWord = ctx.PendingB;
                     Trace?.Note(_cur, "  (spinning: waits until the word it reads changes)");
                 }

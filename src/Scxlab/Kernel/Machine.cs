@@ -398,17 +398,22 @@ public sealed partial class Machine
         return true;
     }
 
-    /// <summary><see cref="WaitKind.BpfSpinRead"/>'s WaitArg: the map id, and this bit for an arena read.</summary>
-    internal const int SpinReadArena = 1 << 30, SpinReadMapMask = SpinReadArena - 1;
+    /// <summary>
+    /// <see cref="WaitKind.BpfSpinRead"/>'s WaitArg: the map id, and a bit for an arena access (the key is an arena
+    /// key) or for a failed compare-and-swap on a word (the key is a MemWrite key, the value its sub-word).
+    /// </summary>
+    internal const int SpinReadArena = 1 << 30, SpinReadSubword = 1 << 29, SpinReadMapMask = SpinReadSubword - 1;
 
     /// <summary>The word a spinning BPF program reads: an array word (ArrayGet) or an arena load (ArenaLoad), as the read returns it.</summary>
     private long SpinReadWord(int arg, long key)
     {
         var id = arg & SpinReadMapMask;
         var h = MapLayout.Maps[id].Handle;
-        return (arg & SpinReadArena) != 0
-            ? BpfObject.ArenaOps.Load(World.Maps, h, MapLayout.Arenas[id], key)
-            : World.Maps[MapOps.ArraySlot(h, key)];
+        if ((arg & SpinReadArena) != 0) return BpfObject.ArenaOps.Load(World.Maps, h, MapLayout.Arenas[id], key);
+        if ((arg & SpinReadSubword) == 0) return World.Maps[MapOps.ArraySlot(h, key)];
+        // A MemWrite key: word, byte offset and size (Interpreter.MemWriteKey), as SharedMemory.Write returns the old value.
+        var word = (ulong)World.Maps[MapOps.ArraySlot(h, key & 0xffffffff)];
+        return (long)BpfObject.Interpreter.Truncate(word >> (8 * (int)((key >> 32) & 0xff)), (int)((key >> 40) & 0xff));
     }
 
     private void WaitFor(ref Frame f, int pc, WaitKind kind, int arg, long word = 0)

@@ -2,7 +2,8 @@
  * pids in the arena; ops.dispatch moves the first task to the global DSQ. With rodata count_reads set, ops.enqueue
  * instead reads one word four times in a counting loop (no spin: the loop makes progress) and reports the sum. With
  * limit_under_lock set, ops.init takes the lock and allocates more arena pages than the model backs (a model limit
- * with the lock still taken), and ops.exit takes the lock too. Written for the tests. */
+ * with the lock still taken), and ops.exit takes the lock too. With tas set the lock is a plain test-and-set (it
+ * retries the compare-and-swap). Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
@@ -20,10 +21,17 @@ u32 __arena head, count;
 s32 __arena ring[CAP];
 u32 __arena three = 3;
 
-const volatile u32 count_reads, limit_under_lock;
+const volatile u32 count_reads, limit_under_lock, tas;
 
 static __always_inline void take(void)
 {
+	if (tas) {
+		/* Plain test-and-set: the retries are failed compare-and-swaps, no reads. */
+		while (__sync_val_compare_and_swap(&lock, 0, 1) != 0)
+			asm volatile goto("may_goto %l[out_tas]" :::: out_tas);
+out_tas:
+		return;
+	}
 	while (__sync_val_compare_and_swap(&lock, 0, 1) != 0) {
 		while (*(volatile u32 __arena *)&lock)
 			asm volatile goto("may_goto %l[out]" :::: out);
