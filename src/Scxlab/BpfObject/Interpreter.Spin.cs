@@ -31,7 +31,9 @@ internal sealed partial class Interpreter
     private void SpinCheck(BpfContext ctx, int pc, CallKind kind, int map, long key)
     {
         _inLoop ??= LoopBodies(obj.Insns);
-        if (!_inLoop[pc])
+        // Only the step's live read and the read it suspends at can be the two ends of a spin: a read the run replays
+        // from the log (before them) is neither, and is not hashed (replays make up most reads on the search's path).
+        if (!_inLoop[pc] || ctx.Cursor < ctx.Recorded)
         {
             _spinPc = -1;
             return;
@@ -44,15 +46,21 @@ internal sealed partial class Interpreter
         hasher.Append(_stack.AsSpan(0, frames * StackSize));
         hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_frames.RetPc.AsSpan(0, frames)));
         hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_frames.Saved.AsSpan(0, frames * 4)));
-        foreach (var l in _frames.Loops.AsSpan(0, frames)) hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { (long)l.I, l.N, l.Cb, (long)l.Ctx, l.Map }.AsSpan()));
-        hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { _refs, _rcuDepth, _preemptDepth, _records.Count }.AsSpan()));
+        Span<long> words = stackalloc long[5];
+        foreach (var l in _frames.Loops.AsSpan(0, frames))
+        {
+            words[0] = l.I; words[1] = l.N; words[2] = l.Cb; words[3] = (long)l.Ctx; words[4] = l.Map;
+            hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(words));
+        }
+        words[0] = _refs; words[1] = _rcuDepth; words[2] = _preemptDepth; words[3] = _records.Count; words[4] = 0;
+        hasher.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(words));
         foreach (var (bytes, open, _) in _records)
         {
             hasher.Append(bytes);
             hasher.Append([open ? (byte)1 : (byte)0]);
         }
         var stackHash = hasher.GetCurrentHashAsUInt64();
-        if (ctx.LiveUsed && ctx.Cursor >= ctx.Recorded && ctx.Cursor == _spinCursor && pc == _spinPc && kind == _spinKind
+        if (ctx.LiveUsed && ctx.Cursor == _spinCursor && pc == _spinPc && kind == _spinKind
             && map == _spinMap && key == _spinKey && stackHash == _spinStack && _regs.AsSpan().SequenceEqual(_spinRegs))
             ctx.SpinRead = true;
         _spinPc = pc;

@@ -86,10 +86,10 @@ public sealed partial class Machine
             ctx.Active = false;
         }
 
+        if (FaultPending || status == BpfTaskStatus.Faulted) ReleaseHeldBpfLocks();
         if (FaultPending)
         {
             FaultPending = false;
-            ReleaseHeldBpfLocks();
             EndCallback(ref f, DefaultReturn(ref f));
             return;
         }
@@ -97,11 +97,9 @@ public sealed partial class Machine
         {
             case BpfTaskStatus.Faulted when error is ModelLimitException limit:
                 ModelLimit($"{ScxCallbacks.Label(cb)}(): {limit.Message}");
-                ReleaseHeldBpfLocks();
                 EndCallback(ref f, DefaultReturn(ref f));
                 return;
             case BpfTaskStatus.Faulted:
-                ReleaseHeldBpfLocks();
                 var msg = error is KernelErrorException ke
                     ? ke.Message
                     : error is PolicyMisuseException pm
