@@ -62,16 +62,24 @@ internal static class ArenaOps
     }
 
     /// <summary>A store or atomic (the old value), an allocation (the first pgoff, or -1 for NULL) or a free.</summary>
-    public static long Write(Span<long> m, MapHandle h, ArenaShape a, long key, long value, long expected)
+    public static long Write(Span<long> m, MapHandle h, ArenaShape a, long key, long value, long expected) =>
+        Write(m, h, a, key, value, expected, out _, out _);
+
+    /// <param name="from">With <paramref name="count"/>: the words of <paramref name="m"/> the write changed (count 0:
+    /// none); -1 when it may have changed any slot (an allocation, a free).</param>
+    public static long Write(Span<long> m, MapHandle h, ArenaShape a, long key, long value, long expected, out int from, out int count)
     {
         var pgoff = key & 0xffffffff;
         var op = (key >> 52) & 0xff;
+        from = -1;
+        count = 0;
         if (op == OpAlloc) return Alloc(m, h, a, pgoff - 1, value);
         if (op == OpFree)
         {
             Free(m, h, a, pgoff, value);
             return 0;
         }
+        from = 0;
         var byteInPage = (int)((key >> 32) & 0xfff);
         var size = (int)((key >> 44) & 0xff);
         var s = SlotOf(m, h, pgoff);
@@ -81,7 +89,9 @@ internal static class ArenaOps
             if (!a.IsGlobalPage(pgoff)) return 0;
             s = Take(m, h, pgoff);
             for (var w = 0; w < ArenaShape.PageWords; w++) m[h.Offset + s * ArenaShape.SlotWords + 1 + w] = a.InitWord(pgoff, w);
+            (from, count) = (h.Offset + s * ArenaShape.SlotWords, ArenaShape.SlotWords);
         }
+        else (from, count) = (h.Offset + s * ArenaShape.SlotWords + 1 + (byteInPage >> 3), 1);
         ref var word = ref m[h.Offset + s * ArenaShape.SlotWords + 1 + (byteInPage >> 3)];
         var shift = (byteInPage & 7) * 8;
         var old = Interpreter.Truncate((ulong)word >> shift, size);

@@ -323,6 +323,9 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         return false;
     }
 
+    /// <summary>Steps whose callback went on from a checkpoint, and runs replayed from their first instruction (tests, benchmarks).</summary>
+    internal (long Hits, long Misses) CheckpointStats => _vm == null ? (0, 0) : (_vm.CheckpointHits, _vm.CheckpointMisses);
+
     private static ulong Task(TaskRef p) => p.IsNone ? 0 : Mem.Addr(Region.Task, p.Index, 0);
 
     private BpfTask<long> Call(BpfContext ctx, ScxCallback cb, params ulong[] args) =>

@@ -9,9 +9,10 @@ namespace Scxlab.BpfObject;
 /// <summary>
 /// The eBPF interpreter. It is deterministic: registers, stacks and the pc follow from the
 /// program, its arguments and the results of its ctx calls. Every access to memory another actor
-/// can reach (globals, map values, task fields) and every helper/kfunc is a ctx call, so the
-/// replay machinery (<see cref="BpfTask"/>) re-runs a callback from its first instruction with
-/// the recorded results and reaches exactly the state where it stopped (docs/bpf.md).
+/// can reach (globals, map values, task fields) and every helper/kfunc is a ctx call, so a step
+/// goes on from the checkpoint where the last one stopped (Interpreter.Checkpoints.cs) or, without
+/// one, the replay machinery (<see cref="BpfTask"/>) re-runs the callback from its first
+/// instruction with the recorded results and reaches exactly that state (docs/bpf.md).
 /// </summary>
 internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, MapHandle[] globals, Dictionary<(int Global, int Offset), MapHandle> locks, int taskCount, int cpuCount, MapHandle[] hashIndex)
 {
@@ -71,6 +72,15 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         var pc = entry;
         var code = obj.Insns;
         long executed = 0;
+        // Resume from the latest checkpoint for the log recorded so far, if there is one (Interpreter.Checkpoints.cs).
+        var checkpoints = ctx.M.Config.BpfCheckpoints;
+        var resumedAt = -1;
+        if (checkpoints && BeginRun(ctx, entry, args, regs) is { } cp)
+        {
+            (pc, depth, executed) = RestoreCheckpoint(cp, ctx, r, stack, retPc, saved, loops);
+            resumedAt = pc;
+        }
+        var executedBefore = executed;
         // Enters the loop body one frame deeper: r1 = index, r2 = ctx, a fresh frame pointer (the caller's r6-r9 are saved).
         // The same for bpf_for_each_map_elem(): r1 = map, r2 = &key (a u32 the callee's frame reads), r3 = &value, r4 = ctx.
         void CallEachBody(int index, int map, int callback, ulong eachCtx)
@@ -101,6 +111,10 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             // Everything up to the next instruction that touches the model runs in a plain loop (no awaits).
             pc = RunLocal(pc, r, stack, ref executed);
             if ((uint)pc >= (uint)code.Length) throw Fault(Math.Max(0, pc - 1), "jump out of range");
+            // From here on no call is a replay: save the state this instruction starts from (not again right after a resume).
+            if (checkpoints && ctx.Cursor >= ctx.Recorded && pc != resumedAt && MayCallModel(code[pc]))
+                SaveCheckpoint(ctx, pc, depth, executed, r, stack, retPc, saved, loops);
+            resumedAt = -1;
             if (++executed > InsnBudget) throw NotModelled(pc, $"executed more than {InsnBudget} instructions in one callback, more than the model follows (the verifier rejects an unbounded loop; a bounded one this long the model does not run)");
             var i = code[pc];
             ctx.SourcePc = pc;
@@ -186,7 +200,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                                 throw Fault(pc, $"Unreleased reference (ring buffer record reserved at {obj.Where(_records[open].Pc)})");
                             if (_rcuDepth != 0) throw Fault(pc, "bpf_rcu_read_unlock is missing");
                             if (_preemptDepth != 0) throw Fault(pc, "BPF_EXIT instruction in main prog cannot be used inside bpf_preempt_disable-ed region");
-                            Interlocked.Add(ref TotalInstructions, executed);
+                            Interlocked.Add(ref TotalInstructions, executed - executedBefore);
+                            if (checkpoints) DropPending();
                             return (long)r[0];
                         }
                         depth--;

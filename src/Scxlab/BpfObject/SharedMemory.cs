@@ -6,12 +6,16 @@ namespace Scxlab.BpfObject;
 internal static class SharedMemory
 {
     /// <param name="expected64">The expected value of a 64-bit compare-and-swap (<c>MemOp.Cmpxchg64</c>).</param>
-    public static long Write(Span<long> m, MapHandle h, long key, long value, long expected64 = 0)
+    public static long Write(Span<long> m, MapHandle h, long key, long value, long expected64 = 0) => Write(m, h, key, value, expected64, out _);
+
+    /// <param name="written">The word of <paramref name="m"/> written, or -1 when more than one may have been.</param>
+    public static long Write(Span<long> m, MapHandle h, long key, long value, long expected64, out int written)
     {
         var word = (int)(key & 0xffffffff);
         var byteOff = (int)((key >> 32) & 0xff);
         var size = (int)((key >> 40) & 0xff);
         var op = (Interpreter.MemOp)((key >> 48) & 0xff);
+        written = -1;
         if (op == Interpreter.MemOp.ClaimPair) return ClaimPair(m, h);
         if (size is not (1 or 2 or 4 or 8) || byteOff + size > 8) throw new PolicyMisuseException($"bad shared-memory write (offset {byteOff}, size {size})");
         var slot = MapOps.ArraySlot(h, word);
@@ -28,6 +32,7 @@ internal static class SharedMemory
         var nv = Interpreter.Apply(op, old, operand, expected, size);
         var mask = Interpreter.Truncate(ulong.MaxValue, size) << shift;
         m[slot] = (long)((w & ~mask) | (nv << shift));
+        written = slot;
         return (long)old;
     }
 

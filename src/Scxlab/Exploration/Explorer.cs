@@ -387,7 +387,7 @@ public sealed class Explorer
                 Array.Resize(ref path, cap);
                 Array.Resize(ref slots, cap);
             }
-            if (worlds.Count <= d + 1) worlds.Add(_initial.Clone());
+            if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
             var child = worlds[d + 1];
             child.RestoreFrom(w);
             _m.World = child;

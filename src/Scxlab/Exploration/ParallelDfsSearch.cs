@@ -234,7 +234,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 if (a < 0) { d--; continue; }
 
                 EnsureCapacity(baseDepth + d + 2);
-                if (worlds.Count <= d + 1) worlds.Add(initial.Clone());
+                if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
                 var child = worlds[d + 1];
                 child.RestoreFrom(w);
                 wm.World = child;

@@ -1145,15 +1145,20 @@ public sealed partial class Machine
                     Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
                     return m[MapOps.ArraySlot(h, key)];
                 case CallKind.ArraySet:
-                    TouchMap(mapId, true);
-                    Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
-                    m[MapOps.ArraySlot(h, key)] = value;
-                    return 1;
-                case CallKind.ArrayAdd:
                 {
-                    TouchMap(mapId, true);
+                    _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
                     Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
                     var slot = MapOps.ArraySlot(h, key);
+                    WroteMapWords(slot, 1);
+                    m[slot] = value;
+                    return 1;
+                }
+                case CallKind.ArrayAdd:
+                {
+                    _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+                    Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
+                    var slot = MapOps.ArraySlot(h, key);
+                    WroteMapWords(slot, 1);
                     var old = m[slot];
                     m[slot] = old + value;
                     return old;
@@ -1190,18 +1195,31 @@ public sealed partial class Machine
                     return 1;
                 case CallKind.MemWrite:
                 {
-                    TouchMap(mapId, true);
+                    // The footprint bit first: the reduced search sees the write even when the write fails.
+                    _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
                     Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
-                    return BpfObject.SharedMemory.Write(m, h, key, value, ctx.CmpxchgExpected);
+                    if ((BpfObject.Interpreter.MemOp)((key >> 48) & 0xff) == BpfObject.Interpreter.MemOp.ClaimPair) TouchMap(mapId, true);
+                    var wrote = BpfObject.SharedMemory.Write(m, h, key, value, ctx.CmpxchgExpected, out var word);
+                    if (word >= 0) WroteMapWords(word, 1);
+                    else TouchMap(mapId, true);
+                    return wrote;
                 }
                 case CallKind.ArenaLoad:
                     TouchMap(mapId, false);
                     Expect(h, k, MapKind.Arena, MapKind.Arena, MapKind.Arena);
                     return BpfObject.ArenaOps.Load(m, h, MapLayout.Arenas[mapId], key);
                 case CallKind.ArenaWrite:
-                    TouchMap(mapId, true);
+                {
+                    // A store or atomic names the words it changed (a slot it took: the whole slot); an allocation or
+                    // a free may change any slot. The footprint bit is the arena's either way.
+                    _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
                     Expect(h, k, MapKind.Arena, MapKind.Arena, MapKind.Arena);
-                    return BpfObject.ArenaOps.Write(m, h, MapLayout.Arenas[mapId], key, value, ctx.CmpxchgExpected);
+                    if (((key >> 52) & 0xff) is BpfObject.ArenaOps.OpAlloc or BpfObject.ArenaOps.OpFree) TouchMap(mapId, true); // before: it may stop midway
+                    var ret = BpfObject.ArenaOps.Write(m, h, MapLayout.Arenas[mapId], key, value, ctx.CmpxchgExpected, out var from, out var count);
+                    if (from < 0) TouchMap(mapId, true);
+                    else if (count > 0) WroteMapWords(from, count);
+                    return ret;
+                }
                 case CallKind.CpumaskTest:
                     TouchMap(mapId, false);
                     Expect(h, k, MapKind.Cpumask, MapKind.Cpumask, MapKind.Cpumask);

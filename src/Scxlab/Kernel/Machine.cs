@@ -145,8 +145,8 @@ public sealed partial class Machine
     /// <summary>
     /// Per fingerprint chunk of this machine's worlds, the write-footprint bits of what it stores: a task's fields and
     /// pi_lock, an rq and its lock, a DSQ and its lock, a CPU's dispatch buffer (and its rq, which holds the cursor),
-    /// the maps that overlap a block of map words, a kicker's ksyncs row. World.Fingerprint rehashes only the chunks
-    /// a step's write footprint names.
+    /// a kicker's ksyncs row. World.Fingerprint rehashes only the chunks a step's write footprint names. Map words are
+    /// the exception: a step names the blocks of them it wrote (<see cref="TouchMap"/>, <see cref="WroteMapWords"/>).
     /// </summary>
     private FingerprintLayout FingerprintLayoutOf(ChunkShape sh)
     {
@@ -161,25 +161,19 @@ public sealed partial class Machine
         for (var d = 0; d < sh.FirstDsp - sh.FirstDsq; d++) masks[sh.FirstDsq + d] = Footprint.Bit(Resource.Dsq, d) | Footprint.Bit(Resource.DsqLock, d);
         // Map words: each map's range is [its offset, the next map's offset); a word outside every range (none today)
         // would make its block rehash on any map write.
+        // Map words are not tracked by footprint bit: a step names the blocks it wrote (TouchMap: all of a map's, a
+        // word-precise write: its own), since a BPF object's maps and arena can make tens of thousands of blocks. A
+        // map's blocks are those of [its offset, the next map's offset); words before the first map belong to it too.
         var starts = MapLayout.Maps.Select((m, id) => (m.Handle.Offset, Id: id)).OrderBy(x => x.Offset).ToList();
-        var anyMap = 0UL;
-        for (var i = 0; i < starts.Count; i++) anyMap |= Footprint.Bit(Resource.Map, starts[i].Id);
-        for (var b = sh.FirstMapBlock; b < sh.FirstActor; b++)
+        _mapBlocks = new (int, int)[MapLayout.Maps.Count];
+        _mapWrittenAt = new long[MapLayout.Maps.Count];
+        for (var i = 0; i < starts.Count; i++)
         {
-            var lo = (b - sh.FirstMapBlock) * ChunkShape.MapBlockWords;
-            var hi = Math.Min(lo + ChunkShape.MapBlockWords, World.Maps.Length);
-            var covered = 0;
-            for (var i = 0; i < starts.Count; i++)
-            {
-                var from = starts[i].Offset;
-                var to = i + 1 < starts.Count ? starts[i + 1].Offset : World.Maps.Length;
-                if (from < hi && to > lo)
-                {
-                    masks[b] |= Footprint.Bit(Resource.Map, starts[i].Id);
-                    covered += Math.Min(to, hi) - Math.Max(from, lo);
-                }
-            }
-            if (covered < hi - lo) masks[b] |= anyMap;
+            var from = i == 0 ? 0 : starts[i].Offset;
+            var to = i + 1 < starts.Count ? starts[i + 1].Offset : World.Maps.Length;
+            _mapBlocks[starts[i].Id] = to > from
+                ? (sh.FirstMapBlock + from / ChunkShape.MapBlockWords, sh.FirstMapBlock + (to - 1) / ChunkShape.MapBlockWords + 1)
+                : (sh.FirstMapBlock, sh.FirstMapBlock);
         }
         return new FingerprintLayout(masks);
     }
@@ -325,8 +319,52 @@ public sealed partial class Machine
 
     internal void TouchMap(int mapId, bool write)
     {
-        if (write) _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
-        else _fp.Reads |= Footprint.Bit(Resource.Map, mapId);
+        if (!write)
+        {
+            _fp.Reads |= Footprint.Bit(Resource.Map, mapId);
+            return;
+        }
+        _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+        // The world: every block of the map may have changed (once per step is enough).
+        if ((uint)mapId < (uint)_mapBlocks.Length && _mapWrittenAt[mapId] != _mapWriteStamp)
+        {
+            _mapWrittenAt[mapId] = _mapWriteStamp;
+            _wroteBlocks.Add(_mapBlocks[mapId].From);
+            _wroteBlocks.Add(_mapBlocks[mapId].To);
+        }
+    }
+
+    /// <summary>
+    /// A write of map word <paramref name="word"/> (of map <paramref name="mapId"/>, whose footprint bit the reduced
+    /// search sees): the world copies and rehashes only that word's block, where <see cref="TouchMap"/> names the whole map.
+    /// </summary>
+    internal void WroteMapWord(int mapId, int word)
+    {
+        _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+        WroteMapWords(word, 1);
+    }
+
+    /// <summary>Words [<paramref name="word"/>, +<paramref name="count"/>) of the maps changed in this step (the caller sets the footprint bit).</summary>
+    internal void WroteMapWords(int word, int count)
+    {
+        var from = World.Shape.FirstMapBlock + word / ChunkShape.MapBlockWords;
+        var to = World.Shape.FirstMapBlock + (word + count - 1) / ChunkShape.MapBlockWords + 1;
+        var n = _wroteBlocks.Count;
+        if (n >= 2 && _wroteBlocks[n - 2] <= from && _wroteBlocks[n - 1] >= to) return; // the last range has it
+        _wroteBlocks.Add(from);
+        _wroteBlocks.Add(to);
+    }
+
+    // The map blocks (fingerprint chunks) a step wrote, as [from, to) pairs for World.NoteStep, and which maps it wrote whole.
+    private readonly List<int> _wroteBlocks = [];
+    private (int From, int To)[] _mapBlocks = [];
+    private long[] _mapWrittenAt = [];
+    private long _mapWriteStamp;
+
+    private void BeginMapWrites()
+    {
+        _wroteBlocks.Clear();
+        _mapWriteStamp++;
     }
 
     /// <summary>
@@ -550,6 +588,7 @@ public sealed partial class Machine
     {
         _cur = a;
         _stepDone = false;
+        BeginMapWrites();
         GuardFootprint(a, out _fp.Reads, out _fp.Writes);
         if (StepFindings.Count > 0) StepFindings.Clear();
         ref var act = ref World.Actors[a];
@@ -602,7 +641,7 @@ public sealed partial class Machine
             RunFrame(ref Top);
             if (++guard > 1_000_000) throw new InvalidOperationException($"{_actors[a].Name}: a step did not reach an interleaving point (model bug)");
         }
-        World.NoteStep(a, _fp.Writes);
+        World.NoteStep(a, _fp.Writes, _wroteBlocks);
     }
 
     private void RunFrame(ref Frame f)
@@ -739,7 +778,7 @@ public sealed partial class Machine
                 if (act.RoundsLeft > 0) act.RoundsLeft--;
                 var word = Ops.TimerWords[a - _timerBase];
                 World.Maps[word + 1] = 0;
-                _fp.Writes |= Footprint.Bit(Resource.Map, MapIdAt(word));
+                WroteMapWord(MapIdAt(word), word + 1);
                 Trace?.Note(a, "hrtimer expires: bpf_timer_cb()");
                 // The callback frame is the activity's only frame: its end returns the actor to idle.
                 var logStart = act.LogLen;
@@ -780,9 +819,10 @@ public sealed partial class Machine
         _cur = actor;
         _stepDone = false;
         _fp = default;
+        BeginMapWrites();
         Trace?.Note(actor, action.Describe(Config));
         StartScriptAction(action, -1);
-        World.NoteStep(actor, _fp.Writes);
+        World.NoteStep(actor, _fp.Writes, _wroteBlocks);
     }
 
     private void StartScriptAction(ScriptAction action, int index)

@@ -173,4 +173,20 @@ public sealed class ModelConfig
     public bool Clocked { get; init; }
     /// <summary>Watchdog timeout overriding ops.timeout_ms (clocked drivers); null = the policy's, else SCX_WATCHDOG_MAX_TIMEOUT.</summary>
     public long? WatchdogTimeoutNs { get; init; }
+
+    /// <summary>
+    /// A BPF object's callbacks go on from a checkpoint of the interpreter where the last step stopped (true), or are
+    /// replayed from their first instruction at every step (false: slower, the same states; for cross-checks).
+    /// The environment variable <c>SCXLAB_BPF_CHECKPOINTS=0</c> makes false the default.
+    /// </summary>
+    public bool BpfCheckpoints { get => _bpfCheckpoints; init => _bpfCheckpoints = value; }
+    private bool _bpfCheckpoints = Environment.GetEnvironmentVariable("SCXLAB_BPF_CHECKPOINTS") != "0";
+
+    /// <summary>This configuration with <see cref="BpfCheckpoints"/> set to <paramref name="on"/>.</summary>
+    public ModelConfig WithBpfCheckpoints(bool on)
+    {
+        var c = (ModelConfig)MemberwiseClone();
+        c._bpfCheckpoints = on;
+        return c;
+    }
 }

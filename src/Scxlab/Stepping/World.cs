@@ -48,6 +48,9 @@ public sealed class World
     private ulong _fp;
     private bool _fpValid;
     private ulong _pendingWrites;
+    // Map blocks (chunk indexes, [from, to) pairs) written since the last fingerprint: maps are tracked by block, not
+    // by footprint bit (Machine.TouchMap/WroteMapWords), so a word written costs its block, not its map.
+    private readonly BlockRanges _pendingBlocks = new();
     private ulong _pendingActors;
 
     // ---- what changed since this world was last copied from _base (RestoreFrom copies back only that)
@@ -55,8 +58,20 @@ public sealed class World
     private long _baseVersion;
     private long _version;
     private ulong _sinceWrites;
+    private readonly BlockRanges _sinceBlocks = new();
     private ulong _sinceActors;
     private bool _sinceUnknown = true;
+
+    // ---- what changed in this world at each of its last versions (RestoreFrom into a world based on an older version
+    // of this one copies that too): _histWrites/_histActors[v % HistoryLength] is the change that made version v — the
+    // footprint bits and actors of a step, or what an incremental restore copied. Versions up to _histFloor are unknown
+    // (a whole copy, a write that was not a model step).
+    private const int HistoryLength = 64;
+    private readonly ulong[] _histWrites = new ulong[HistoryLength];
+    private readonly ulong[] _histActors = new ulong[HistoryLength];
+    private long _histFloor;
+    private readonly BlockRanges[] _histBlocks = [.. Enumerable.Range(0, HistoryLength).Select(_ => new BlockRanges())];
+    private readonly BlockRanges _restoreBlocks = new();
 
     public World(int tasks, int cpus, int dsqs, int dspPerCpu, int mapWords, int actors, int maxDepth, int logCapacity)
     {
@@ -115,13 +130,13 @@ public sealed class World
     }
 
     /// <summary>What every copy takes whole: the scheduler state, the exit message, the event counters and the fingerprint's chunk hashes.</summary>
-    private void CopyRestFrom(World o)
+    private void CopyRestFrom(World o, ulong copiedWrites = ulong.MaxValue, ulong copiedActors = ulong.MaxValue)
     {
         Sched = o.Sched;
         ExitMessage = o.ExitMessage;
         o.Events.AsSpan().CopyTo(Events);
         CopyFingerprintFrom(o);
-        Based(o);
+        Based(o, copiedWrites, copiedActors);
     }
 
     private void CopyFingerprintFrom(World o)
@@ -131,17 +146,51 @@ public sealed class World
         _fpValid = o._fpValid && _layout == o._layout;
         _pendingWrites = o._pendingWrites;
         _pendingActors = o._pendingActors;
+        _pendingBlocks.CopyFrom(o._pendingBlocks);
     }
 
     /// <summary>This world now equals <paramref name="o"/>: what changes from here on is what RestoreFrom(o) copies back.</summary>
-    private void Based(World o)
+    private void Based(World o, ulong copiedWrites = ulong.MaxValue, ulong copiedActors = ulong.MaxValue, BlockRanges? copiedBlocks = null)
     {
         _base = o;
         _baseVersion = o._version;
         _sinceWrites = 0;
         _sinceActors = 0;
+        _sinceBlocks.Clear();
         _sinceUnknown = _layout == null || _layout != o._layout;
+        Changed(copiedWrites, copiedActors, copiedBlocks);
+    }
+
+    /// <summary>
+    /// A new version of this world: <paramref name="writes"/> (footprint bits), <paramref name="actors"/> and the map
+    /// <paramref name="blocks"/> changed; MaxValue or null blocks = unknown.
+    /// </summary>
+    private void Changed(ulong writes, ulong actors, BlockRanges? blocks)
+    {
         _version++;
+        if (writes == ulong.MaxValue || actors == ulong.MaxValue || blocks == null || blocks.All)
+        {
+            _histFloor = _version;
+            return;
+        }
+        _histWrites[_version % HistoryLength] = writes;
+        _histActors[_version % HistoryLength] = actors;
+        _histBlocks[_version % HistoryLength].CopyFrom(blocks);
+    }
+
+    /// <summary>What changed in this world since its version <paramref name="v"/> (map blocks added to <paramref name="blocks"/>); false when that is not known any more.</summary>
+    private bool ChangedSince(long v, out ulong writes, out ulong actors, BlockRanges blocks)
+    {
+        writes = 0;
+        actors = 0;
+        if (v < _histFloor || _version - v >= HistoryLength) return false;
+        for (var k = v + 1; k <= _version; k++)
+        {
+            writes |= _histWrites[k % HistoryLength];
+            actors |= _histActors[k % HistoryLength];
+            blocks.Add(_histBlocks[k % HistoryLength]);
+        }
+        return writes != ulong.MaxValue && !blocks.All;
     }
 
     /// <summary>
@@ -154,50 +203,110 @@ public sealed class World
     /// </summary>
     public void RestoreFrom(World o)
     {
-        if (_base != o || _baseVersion != o._version || _sinceUnknown || _sinceWrites == ulong.MaxValue)
+        // Copy back what this world's own steps wrote since it was copied from o, and what o's steps and restores
+        // changed in o since then (a depth-first search re-steps o itself before it steps o's next child).
+        var blocks = _restoreBlocks;
+        blocks.Clear();
+        blocks.Add(_sinceBlocks);
+        if (_base != o || _sinceUnknown || _sinceWrites == ulong.MaxValue || blocks.All || !o.ChangedSince(_baseVersion, out var oWrites, out var oActors, blocks))
         {
             CopyFrom(o);
             return;
         }
-        var sh = _shape;
-        var masks = _layout!.Masks;
-        var w = _sinceWrites;
-        var per = DspBuf.Length / Math.Max(1, Cpus.Length);
-        for (var k = 0; k < sh.FirstActor; k++)
+        var w = _sinceWrites | oWrites;
+        var ranges = _layout!.Ranges;
+        for (var bits = w; bits != 0; bits &= bits - 1)
         {
-            if ((masks[k] & w) == 0) continue;
-            if (k < sh.FirstCpu) Tasks[k] = o.Tasks[k];
-            else if (k < sh.FirstDsq) Cpus[k - sh.FirstCpu] = o.Cpus[k - sh.FirstCpu];
-            else if (k < sh.FirstDsp) Dsqs[k - sh.FirstDsq] = o.Dsqs[k - sh.FirstDsq];
-            else if (k < sh.FirstMapBlock)
-            {
-                var c = k - sh.FirstDsp;
-                var live = o.Cpus[c].DspCursor;
-                if (live > 0) o.DspBuf.AsSpan(c * per, live).CopyTo(DspBuf.AsSpan(c * per, live));
-            }
-            else
-            {
-                var b = (k - sh.FirstMapBlock) * ChunkShape.MapBlockWords;
-                var n = Math.Min(ChunkShape.MapBlockWords, Maps.Length - b);
-                o.Maps.AsSpan(b, n).CopyTo(Maps.AsSpan(b, n));
-            }
+            var r = ranges[System.Numerics.BitOperations.TrailingZeroCount(bits)];
+            for (var i = 0; i < r.Length; i += 2)
+                for (var k = r[i]; k < r[i + 1]; k++) CopyChunkFrom(o, k);
         }
-        for (var k = sh.FirstKickRow; k < sh.Sched; k++)
+        for (var i = 0; i < blocks.Count; i += 2) CopyMapBlocksFrom(o, blocks[i], blocks[i + 1]);
+        // The chunk hashes that can differ. A world's chunk hash is its chunk's hash unless the chunk is one its next
+        // fingerprint rehashes (pending). Outside the chunks copied, both worlds hold what they held when this one was
+        // copied from o, so their hashes differ only where one of them is stale: a chunk pending in either. The actors'
+        // and the scheduler state's hashes are copied too (few, and rehashed often).
+        if (!_fpValid) o._chunkHash.AsSpan().CopyTo(_chunkHash); // this world's hashes were not kept: all of o's
+        else
         {
-            if ((masks[k] & w) == 0) continue;
-            var r = k - sh.FirstKickRow;
-            o.KickSyncs.AsSpan(r * Cpus.Length, Cpus.Length).CopyTo(KickSyncs.AsSpan(r * Cpus.Length, Cpus.Length));
+            for (var bits = w | _pendingWrites | o._pendingWrites; bits != 0; bits &= bits - 1)
+            {
+                var r = ranges[System.Numerics.BitOperations.TrailingZeroCount(bits)];
+                for (var i = 0; i < r.Length; i += 2)
+                    o._chunkHash.AsSpan(r[i], r[i + 1] - r[i]).CopyTo(_chunkHash.AsSpan(r[i]));
+            }
+            CopyChunkHashes(o, blocks);
+            CopyChunkHashes(o, _pendingBlocks);
+            CopyChunkHashes(o, o._pendingBlocks);
         }
-        var actors = _sinceActors;
+        o._chunkHash.AsSpan(_shape.FirstActor, Actors.Length).CopyTo(_chunkHash.AsSpan(_shape.FirstActor));
+        _chunkHash[_shape.Sched] = o._chunkHash[_shape.Sched];
+        var actors = _sinceActors | oActors;
+        var copiedActors = actors;
         while (actors != 0)
         {
             var a = System.Numerics.BitOperations.TrailingZeroCount(actors);
             actors &= actors - 1;
             CopyActorFrom(o, a);
         }
-        CopyRestFrom(o);
+        Sched = o.Sched;
+        ExitMessage = o.ExitMessage;
+        o.Events.AsSpan().CopyTo(Events);
+        _fp = o._fp;
+        _fpValid = o._fpValid && _layout == o._layout;
+        _pendingWrites = o._pendingWrites;
+        _pendingActors = o._pendingActors;
+        _pendingBlocks.CopyFrom(o._pendingBlocks);
+        Based(o, w, copiedActors, blocks);
         if (VerifyIncremental && !SameStateAs(o))
             throw new InvalidOperationException("RestoreFrom left this world different from its source (a write outside the steps' footprints)");
+        if (VerifyIncremental && _fpValid && !_chunkHash.AsSpan().SequenceEqual(o._chunkHash))
+            throw new InvalidOperationException("RestoreFrom left this world's chunk hashes different from its source's");
+    }
+
+    private void CopyChunkHashes(World o, BlockRanges r)
+    {
+        if (r.All)
+        {
+            o._chunkHash.AsSpan(_shape.FirstMapBlock, _shape.FirstActor - _shape.FirstMapBlock).CopyTo(_chunkHash.AsSpan(_shape.FirstMapBlock));
+            return;
+        }
+        for (var i = 0; i < r.Count; i += 2) o._chunkHash.AsSpan(r[i], r[i + 1] - r[i]).CopyTo(_chunkHash.AsSpan(r[i]));
+    }
+
+    /// <summary>Map blocks (chunk indexes) [<paramref name="from"/>, <paramref name="to"/>) copied from <paramref name="o"/>.</summary>
+    private void CopyMapBlocksFrom(World o, int from, int to)
+    {
+        var b = (from - _shape.FirstMapBlock) * ChunkShape.MapBlockWords;
+        var e = Math.Min((to - _shape.FirstMapBlock) * ChunkShape.MapBlockWords, Maps.Length);
+        if (e > b) o.Maps.AsSpan(b, e - b).CopyTo(Maps.AsSpan(b, e - b));
+    }
+
+    /// <summary>Chunk <paramref name="k"/> (not an actor's: those are copied whole by CopyActorFrom) copied from <paramref name="o"/>.</summary>
+    private void CopyChunkFrom(World o, int k)
+    {
+        var sh = _shape;
+        if (k < sh.FirstCpu) Tasks[k] = o.Tasks[k];
+        else if (k < sh.FirstDsq) Cpus[k - sh.FirstCpu] = o.Cpus[k - sh.FirstCpu];
+        else if (k < sh.FirstDsp) Dsqs[k - sh.FirstDsq] = o.Dsqs[k - sh.FirstDsq];
+        else if (k < sh.FirstMapBlock)
+        {
+            var c = k - sh.FirstDsp;
+            var per = DspBuf.Length / Math.Max(1, Cpus.Length);
+            var live = o.Cpus[c].DspCursor;
+            if (live > 0) o.DspBuf.AsSpan(c * per, live).CopyTo(DspBuf.AsSpan(c * per, live));
+        }
+        else if (k < sh.FirstActor)
+        {
+            var b = (k - sh.FirstMapBlock) * ChunkShape.MapBlockWords;
+            var n = Math.Min(ChunkShape.MapBlockWords, Maps.Length - b);
+            o.Maps.AsSpan(b, n).CopyTo(Maps.AsSpan(b, n));
+        }
+        else if (k >= sh.FirstKickRow && k < sh.Sched)
+        {
+            var r = k - sh.FirstKickRow;
+            o.KickSyncs.AsSpan(r * Cpus.Length, Cpus.Length).CopyTo(KickSyncs.AsSpan(r * Cpus.Length, Cpus.Length));
+        }
     }
 
     /// <summary>
@@ -240,9 +349,17 @@ public sealed class World
         var writes = _pendingWrites;
         if (writes == ulong.MaxValue) return FullFingerprint();
         var fp = _fp;
-        var masks = _layout.Masks;
-        for (var k = 0; k < masks.Length; k++)
-            if ((masks[k] & writes) != 0) fp += Rehash(k);
+        var ranges = _layout.Ranges;
+        // A chunk under two written bits is rehashed twice; the second Rehash adds 0.
+        for (var bits = writes; bits != 0; bits &= bits - 1)
+        {
+            var r = ranges[System.Numerics.BitOperations.TrailingZeroCount(bits)];
+            for (var i = 0; i < r.Length; i += 2)
+                for (var k = r[i]; k < r[i + 1]; k++) fp += Rehash(k);
+        }
+        if (_pendingBlocks.All) return FullFingerprint();
+        for (var i = 0; i < _pendingBlocks.Count; i += 2)
+            for (var k = _pendingBlocks[i]; k < _pendingBlocks[i + 1]; k++) fp += Rehash(k);
         var actors = _pendingActors;
         while (actors != 0)
         {
@@ -254,6 +371,7 @@ public sealed class World
         _fp = fp;
         _pendingWrites = 0;
         _pendingActors = 0;
+        _pendingBlocks.Clear();
         return fp;
     }
 
@@ -270,6 +388,7 @@ public sealed class World
         _fpValid = true;
         _pendingWrites = 0;
         _pendingActors = 0;
+        _pendingBlocks.Clear();
         return fp;
     }
 
@@ -283,29 +402,36 @@ public sealed class World
     }
 
     /// <summary>A model step by <paramref name="actor"/> wrote (at most) <paramref name="writes"/> (its footprint).</summary>
-    public void NoteStep(int actor, ulong writes)
+    public void NoteStep(int actor, ulong writes, IReadOnlyList<int>? blocks = null)
     {
         _pendingWrites |= writes;
         _sinceWrites |= writes;
-        _version++;
+        _stepBlocks.Clear();
+        if (blocks != null) _stepBlocks.Add(blocks);
+        _pendingBlocks.Add(_stepBlocks);
+        _sinceBlocks.Add(_stepBlocks);
         if (actor < 64)
         {
             _pendingActors |= 1UL << actor;
             _sinceActors |= 1UL << actor;
+            Changed(writes, 1UL << actor, _stepBlocks);
         }
         else
         {
             _fpValid = false;
             _sinceUnknown = true;
+            Changed(ulong.MaxValue, ulong.MaxValue, null);
         }
     }
+
+    private readonly BlockRanges _stepBlocks = new();
 
     /// <summary>Something other than a model step wrote this world: the next fingerprint hashes every chunk (and the next RestoreFrom copies all).</summary>
     public void InvalidateFingerprint()
     {
         _fpValid = false;
         _sinceUnknown = true;
-        _version++;
+        Changed(ulong.MaxValue, ulong.MaxValue, null);
     }
 
     /// <summary>Which footprint bits may change which chunk (the model's resources; set once by the machine that steps this world).</summary>
@@ -490,9 +616,30 @@ public sealed record ChunkShape
 /// whose write footprint has none of them leaves the chunk as it was. Actor chunks have none (a step changes only its
 /// own actor's chunk, which <see cref="World.NoteStep"/> names); the scheduler chunk is always rehashed.
 /// </summary>
-public sealed class FingerprintLayout(ulong[] masks)
+public sealed class FingerprintLayout
 {
-    public ulong[] Masks { get; } = masks;
+    public FingerprintLayout(ulong[] masks)
+    {
+        Masks = masks;
+        var ranges = new List<int>[64];
+        for (var b = 0; b < 64; b++) ranges[b] = [];
+        for (var k = 0; k < masks.Length; k++)
+            for (var m = masks[k]; m != 0; m &= m - 1)
+            {
+                var r = ranges[System.Numerics.BitOperations.TrailingZeroCount(m)];
+                if (r.Count > 0 && r[^1] == k) r[^1] = k + 1; // extends the last [from, to)
+                else { r.Add(k); r.Add(k + 1); }
+            }
+        Ranges = [.. ranges.Select(r => r.ToArray())];
+    }
+
+    public ulong[] Masks { get; }
+
+    /// <summary>
+    /// Per footprint bit, the chunks whose mask has it, as [from, to) pairs: a restore or a fingerprint visits the chunks
+    /// of the bits a step wrote, not every chunk (a BPF object's maps can make tens of thousands).
+    /// </summary>
+    public int[][] Ranges { get; }
 }
 
 /// <summary>The kernel's event counters (<c>struct scx_event_stats</c>) the model maintains, plus model counters.</summary>
@@ -543,5 +690,56 @@ public static class ScxEvents
             b.Append(char.ToLowerInvariant(c));
         }
         return b.ToString();
+    }
+}
+
+/// <summary>
+/// Map blocks (fingerprint chunk indexes) as [from, to) pairs, possibly overlapping; past <see cref="MaxPairs"/> pairs
+/// it stands for every map block (<see cref="All"/>), which a copy or a fingerprint then takes whole.
+/// </summary>
+internal sealed class BlockRanges
+{
+    private const int MaxPairs = 256;
+    private int[] _items = new int[16];
+
+    public int Count { get; private set; }
+    public bool All { get; private set; }
+    public int this[int i] => _items[i];
+
+    public void Clear()
+    {
+        Count = 0;
+        All = false;
+    }
+
+    public void Add(int from, int to)
+    {
+        if (All || to <= from) return;
+        if (Count >= 2 && _items[Count - 2] <= from && _items[Count - 1] >= to) return; // the last pair has it
+        if (Count == 2 * MaxPairs)
+        {
+            All = true;
+            return;
+        }
+        if (Count + 2 > _items.Length) Array.Resize(ref _items, 2 * _items.Length);
+        _items[Count++] = from;
+        _items[Count++] = to;
+    }
+
+    public void Add(BlockRanges o)
+    {
+        if (o.All) All = true;
+        for (var i = 0; i < o.Count && !All; i += 2) Add(o._items[i], o._items[i + 1]);
+    }
+
+    public void Add(IReadOnlyList<int> pairs)
+    {
+        for (var i = 0; i + 1 < pairs.Count && !All; i += 2) Add(pairs[i], pairs[i + 1]);
+    }
+
+    public void CopyFrom(BlockRanges o)
+    {
+        Clear();
+        Add(o);
     }
 }

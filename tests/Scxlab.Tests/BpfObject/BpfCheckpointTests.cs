@@ -1,0 +1,60 @@
+using Scxlab.BpfObject;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Scenarios;
+
+namespace Scxlab.Tests.BpfObject;
+
+/// <summary>
+/// Two ways to the same search: a BPF callback resumed from a checkpoint of the interpreter (Interpreter.Checkpoints.cs)
+/// and the same callback replayed from its first instruction at every step must visit the same states, make the same
+/// transitions and find the same violations — for plain DFS and the reduced search, on objects that spin on locks,
+/// allocate arena pages, walk DSQs, take task references and call deferred kfuncs. And the checkpoints must be used.
+/// </summary>
+public class BpfCheckpointTests
+{
+    public static TheoryData<string, string, string> Cases() => new()
+    {
+        // (object: an examples/bpf name or programs/NAME.bpf.c, rodata, scenario)
+        { "local_on_pop", "", "seed-race-r2" },
+        { "local_on_pop_arena", "", "central-remote" },
+        { "central", "", "central-remote" },
+        { "dequeue_sync", "", "seed-race-synced" },
+        { "insert_recheck_cancel", "", "seed-race-r1" },
+        { "spin_lock.bpf.c", "", "central-remote" },
+        { "spin_lock.bpf.c", "@tas=1", "seed-race-r1" },
+        { "arena.bpf.c", "", "seed-race-r1" },
+        { "dsq_iter.bpf.c", "", "central-remote" },
+        { "storage.bpf.c", "", "seed-race-r2" },
+        { "hash.bpf.c", "", "seed-race-r1" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Should_ExploreTheSameStates_When_CallbacksResumeFromCheckpointsInsteadOfReplaying(string obj, string rodata, string scenario)
+    {
+        var policy = (obj.EndsWith(".bpf.c", StringComparison.Ordinal) ? BpfExamples.CompileProgram(obj, "v3") : BpfExamples.Object(obj)) + rodata;
+        var s = ScenarioLoader.Resolve(scenario);
+        var resumed = s.ToConfig(policy);
+        Assert.True(resumed.BpfCheckpoints);
+        var replayed = resumed.WithBpfCheckpoints(false);
+        foreach (var strategy in new[] { Strategy.Dfs, Strategy.Reduced })
+        {
+            var options = new ExploreOptions { Strategy = strategy, Checks = s.Checks, ShortestTraces = false };
+            var withMachine = new Machine(resumed);
+            var with = new Explorer(withMachine, options).Run();
+            var withoutMachine = new Machine(replayed);
+            var without = new Explorer(withoutMachine, options).Run();
+            var cell = $"{obj}{rodata} × {scenario} × {strategy}";
+            Assert.Equal((cell, without.Verdict, without.Complete), (cell, with.Verdict, with.Complete));
+            Assert.Equal((cell, without.Stats.States, without.Stats.Transitions), (cell, with.Stats.States, with.Stats.Transitions));
+            Assert.Equal((cell, Messages(without)), (cell, Messages(with)));
+            var (hits, _) = ((BpfObjectPolicy)withMachine.Ops).CheckpointStats;
+            Assert.True(hits > 0, $"{cell}: no step resumed from a checkpoint");
+            Assert.Equal((cell, 0L), (cell, ((BpfObjectPolicy)withoutMachine.Ops).CheckpointStats.Hits));
+        }
+    }
+
+    private static string Messages(ExploreResult r) =>
+        string.Join(" | ", r.Violations.Select(v => v.Violation.ToString()).Order(StringComparer.Ordinal)) + " / " + r.IncompleteReason;
+}
