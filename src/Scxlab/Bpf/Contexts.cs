@@ -650,6 +650,8 @@ public readonly struct BpfHashArgs
     public int MaxEntries { get; init; }
     /// <summary>Preallocated elements: max_entries, plus one per CPU for BPF_MAP_TYPE_HASH.</summary>
     public int Slots { get; init; }
+    /// <summary>The kernel's preallocated elements, when the model backs fewer (<see cref="Slots"/>, bounds: hash_elems).</summary>
+    public int KernelSlots { get; init; }
     public bool Lru { get; init; }
     /// <summary>BPF_F_NO_COMMON_LRU: per-CPU LRU lists.</summary>
     public bool NoCommonLru { get; init; }

@@ -43,6 +43,9 @@ public sealed class MapBuilder
     /// <summary>The scenario's <c>bounds: arena_pages</c>: page slots of a BPF arena.</summary>
     public int ArenaPages { get; init; } = 8;
 
+    /// <summary>The scenario's <c>bounds: hash_elems</c>: elements of each BPF hash map the world backs.</summary>
+    public int HashElems { get; init; } = int.MaxValue;
+
     /// <summary>Initial non-zero words (a BPF object's .data), applied when the world is created.</summary>
     public List<(int Word, long Value)> Initial { get; } = [];
     public IReadOnlyList<(string Name, MapHandle Handle)> Maps => _maps;

@@ -55,9 +55,9 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.Stack => maps.Stack(m.Name, m.MaxEntries),
                 MapTypes.Array => maps.Array(m.Name, Math.Max(1, m.MaxEntries * Interpreter.MapStride(m) / 8)),
                 // The values (max_entries + one element per CPU, as the kernel preallocates); the index is separate.
-                MapTypes.Hash or MapTypes.LruHash => maps.Array(m.Name, Math.Max(1, Interpreter.HashSlots(m, maps.CpuCount) * Interpreter.MapStride(m) / 8)),
+                MapTypes.Hash or MapTypes.LruHash => maps.Array(m.Name, Math.Max(1, Interpreter.HashSlots(m, maps.CpuCount, maps.HashElems) * Interpreter.MapStride(m) / 8)),
                 // A value per CPU in each element, element-major.
-                MapTypes.PercpuHash or MapTypes.LruPercpuHash => maps.Array(m.Name, Math.Max(1, Interpreter.HashSlots(m, maps.CpuCount) * maps.CpuCount * Interpreter.MapStride(m) / 8)),
+                MapTypes.PercpuHash or MapTypes.LruPercpuHash => maps.Array(m.Name, Math.Max(1, Interpreter.HashSlots(m, maps.CpuCount, maps.HashElems) * maps.CpuCount * Interpreter.MapStride(m) / 8)),
                 // One copy of the array per CPU, CPU-major.
                 MapTypes.PercpuArray => maps.Array(m.Name, Math.Max(1, maps.CpuCount * m.MaxEntries * Interpreter.MapStride(m) / 8)),
                 // Per-task values, laid out like an array indexed by task (word-addressed like every shared value).
@@ -80,7 +80,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
             if (MapTypes.IsHash(_obj.Maps[i].Type))
             {
                 if (_obj.Maps[i].KeySize < 1) throw new BpfLoadException($"map {_obj.Maps[i].Name}: {MapTypes.Name(_obj.Maps[i].Type)} needs a key (key_size {_obj.Maps[i].KeySize})");
-                _hashIndex[i] = maps.Array(_obj.Maps[i].Name + "#index", Interpreter.HashIndexWords(_obj.Maps[i], maps.CpuCount));
+                _hashIndex[i] = maps.Array(_obj.Maps[i].Name + "#index", Interpreter.HashIndexWords(_obj.Maps[i], maps.CpuCount, maps.HashElems));
             }
         WriteMapInits(maps);
         _globals = new MapHandle[_obj.Globals.Count];
@@ -101,7 +101,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         for (var i = 0; i < _obj.Globals.Count; i++)
             foreach (var off in _obj.Globals[i].Locks)
                 locks[(i, off)] = maps.SpinLock($"{_obj.Globals[i].Name}+{off}");
-        _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount, _hashIndex);
+        _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount, _hashIndex) { HashBound = maps.HashElems };
         // struct bpf_cpumask objects, only for an object that can create them (a slot each: [refcount, bits]).
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_create"))
         {
@@ -172,6 +172,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                     if (element < 0)
                     {
                         if (slots.Count >= m.MaxEntries) throw new BpfLoadException($"--map '{init.Spec}': map {m.Name} holds at most {m.MaxEntries} elements (max_entries); bpf_map_update_elem() would fail with -E2BIG");
+                        if (slots.Count >= Interpreter.HashSlots(m, cpus, maps.HashElems))
+                            throw new BpfLoadException($"--map '{init.Spec}': map {m.Name}: the model backs {Interpreter.HashSlots(m, cpus, maps.HashElems)} of its elements (raise bounds: {{ hash_elems: N }})");
                         slots.Add(init.Key);
                         element = slots.Count - 1;
                     }

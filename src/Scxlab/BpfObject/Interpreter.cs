@@ -518,7 +518,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             if (idx >= maps.Length) throw Fault(pc, "bad map value pointer");
             h = maps[idx];
             var md = obj.Maps[idx];
-            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : MapTypes.IsHash(md.Type) ? HashSlots(md, cpuCount) * (MapTypes.IsPerCpu(md.Type) ? cpuCount : 1) : md.MaxEntries);
+            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : MapTypes.IsHash(md.Type) ? HashSlots(md, cpuCount, HashBound) * (MapTypes.IsPerCpu(md.Type) ? cpuCount : 1) : md.MaxEntries);
         }
         if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
         if ((off & 7) + size > 8) throw NotModelled(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
@@ -531,13 +531,22 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     /// A hash map's preallocated elements: max_entries, plus one per CPU for BPF_MAP_TYPE_HASH (the kernel's extra
     /// elements, for updates in flight; htab_has_extra_elems() is false for the LRU and per-CPU flavors).
     /// </summary>
-    internal static int HashSlots(BpfMapDef m, int cpus) => m.Type == MapTypes.Hash ? m.MaxEntries + cpus : m.MaxEntries;
+    internal static int KernelHashSlots(BpfMapDef m, int cpus) => m.Type == MapTypes.Hash ? m.MaxEntries + cpus : m.MaxEntries;
+
+    /// <summary>
+    /// The elements the world backs: the kernel's, up to the scenario's <c>bounds: hash_elems</c> (scx's maps keyed
+    /// by pid have 10⁵ entries and a model run uses a few; an update needing one more stops at a model limit).
+    /// </summary>
+    internal static int HashSlots(BpfMapDef m, int cpus, int bound) => Math.Min(KernelHashSlots(m, cpus), bound);
+
+    /// <summary>The scenario's <c>bounds: hash_elems</c> (<see cref="HashSlots"/>).</summary>
+    internal int HashBound = int.MaxValue;
 
     /// <summary>Words of a hash map key: key_size bytes, little-endian, zero-padded to whole words.</summary>
     internal static int KeyWords(BpfMapDef m) => (m.KeySize + 7) / 8;
 
     /// <summary>Index words of a hash map: the count, then (state, key words) per element.</summary>
-    internal static int HashIndexWords(BpfMapDef m, int cpus) => 1 + (1 + KeyWords(m)) * HashSlots(m, cpus);
+    internal static int HashIndexWords(BpfMapDef m, int cpus, int bound) => 1 + (1 + KeyWords(m)) * HashSlots(m, cpus, bound);
 
     /// <summary>The key at <paramref name="ptr"/> as <see cref="KeyWords"/> words.</summary>
     private async BpfTask<long[]> HashKey(BpfContext ctx, BpfMapDef m, ulong ptr, byte[] stack, int pc) =>
@@ -564,7 +573,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             Name = m.Name,
             KeyWords = KeyWords(m),
             MaxEntries = m.MaxEntries,
-            Slots = HashSlots(m, cpuCount),
+            Slots = HashSlots(m, cpuCount, HashBound),
+            KernelSlots = KernelHashSlots(m, cpuCount),
             Lru = MapTypes.IsLru(m.Type),
             NoCommonLru = (m.Flags & MapTypes.NoCommonLru) != 0,
             Key = key,

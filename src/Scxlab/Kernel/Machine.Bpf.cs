@@ -984,6 +984,8 @@ public sealed partial class Machine
         var kw = a.KeyWords;
         var e = 1 + kw;
         var slots = a.Slots;
+        var kernelSlots = a.KernelSlots;
+        var mapName = a.Name;
         var key = a.Key;
         int Find(Span<long> w, ReadOnlySpan<long> key)
         {
@@ -995,6 +997,9 @@ public sealed partial class Machine
         {
             for (var i = 0; i < slots; i++)
                 if (w[1 + e * i] == 0) return i;
+            // Every element the world backs is taken; the kernel has more (bounds: hash_elems).
+            if (slots < kernelSlots)
+                throw new ModelLimitException($"scxlab: hash map {mapName}: the model backs {slots} of its {kernelSlots} elements and all are in use (raise bounds: {{ hash_elems: N }})");
             return -1;
         }
         const long ENOENT = 2, ENOMEM = 12, EEXIST = 17, E2BIG = 7;

@@ -84,7 +84,7 @@ public sealed partial class Machine
         if (N < 1 || N > ScxConst.MaxCpus) throw new ArgumentOutOfRangeException(nameof(config), $"cpus must be 1..{ScxConst.MaxCpus}");
         Ops = config.PolicyFactory();
         Has = new OpsTable(Ops);
-        MapLayout = new MapBuilder(config.Tasks.Count, N) { BpfCpumasks = config.MaxBpfCpumasks, ArenaPages = config.MaxArenaPages };
+        MapLayout = new MapBuilder(config.Tasks.Count, N) { BpfCpumasks = config.MaxBpfCpumasks, ArenaPages = config.MaxArenaPages, HashElems = config.MaxHashElems };
         try
         {
             Ops.DeclareMaps(MapLayout);

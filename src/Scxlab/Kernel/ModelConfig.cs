@@ -160,6 +160,12 @@ public sealed class ModelConfig
     /// </summary>
     public int MaxArenaPages { get; init; } = DefaultArenaPages;
     public const int DefaultArenaPages = 8;
+    /// <summary>
+    /// Elements of each BPF hash map the world backs (at most the kernel's preallocated max_entries, plus one per CPU
+    /// for a plain hash). An update that needs one more ends the run naming the model's limit.
+    /// </summary>
+    public int MaxHashElems { get; init; } = DefaultHashElems;
+    public const int DefaultHashElems = 256;
     public int MaxFrameDepth { get; init; } = 24;
     /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250) when the run is not clocked.</summary>
     public long TickNs { get; init; } = DefaultTickNs;

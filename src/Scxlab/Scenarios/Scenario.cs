@@ -49,6 +49,8 @@ public sealed class Scenario
     public int? BpfCpumasks { get; init; }
     /// <summary><c>bounds: arena_pages</c>: pages of a BPF arena the model backs at once (null: <see cref="ModelConfig.DefaultArenaPages"/>).</summary>
     public int? ArenaPages { get; init; }
+    /// <summary><c>bounds: hash_elems</c>: elements of each BPF hash map the model backs (null: <see cref="ModelConfig.DefaultHashElems"/>).</summary>
+    public int? HashElems { get; init; }
     /// <summary>
     /// <c>rodata:</c> as <c>name=value</c> patches: what a BPF object policy's user space sets before load. Applied
     /// to every BPF object the scenario runs (before the command line's --rodata, which win); C# policies ignore them.
@@ -91,6 +93,7 @@ public sealed class Scenario
             CallBudget = CallBudget ?? ModelConfig.DefaultCallBudget,
             MaxBpfCpumasks = BpfCpumasks,
             MaxArenaPages = ArenaPages ?? ModelConfig.DefaultArenaPages,
+            MaxHashElems = HashElems ?? ModelConfig.DefaultHashElems,
         };
     }
 }

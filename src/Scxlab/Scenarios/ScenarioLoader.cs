@@ -308,11 +308,12 @@ public static class ScenarioLoader
             int? callBudget = null;
             int? bpfCpumasks = null;
             int? arenaPages = null;
+            int? hashElems = null;
             double? budget = null;
             if (k.TryGetValue("bounds", out var bn))
             {
-                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?, user_dsqs?, call_budget?, bpf_cpumasks?, arena_pages?}");
-                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires", "user_dsqs", "call_budget", "bpf_cpumasks", "arena_pages");
+                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?, user_dsqs?, call_budget?, bpf_cpumasks?, arena_pages?, hash_elems?}");
+                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires", "user_dsqs", "call_budget", "bpf_cpumasks", "arena_pages", "hash_elems");
                 var bk = Keys(bm);
                 if (bk.TryGetValue("max_preemptions", out var mp)) maxPre = (int)Int(mp.Value, "max_preemptions", 0, 1000);
                 if (bk.TryGetValue("budget_seconds", out var bs)) budget = Num(bs.Value, "budget_seconds");
@@ -321,6 +322,7 @@ public static class ScenarioLoader
                 if (bk.TryGetValue("call_budget", out var cb)) callBudget = (int)Int(cb.Value, "call_budget", 1, 1_000_000);
                 if (bk.TryGetValue("bpf_cpumasks", out var bc)) bpfCpumasks = (int)Int(bc.Value, "bpf_cpumasks", 1, 4096);
                 if (bk.TryGetValue("arena_pages", out var ap)) arenaPages = (int)Int(ap.Value, "arena_pages", 1, 1024);
+                if (bk.TryGetValue("hash_elems", out var he)) hashElems = (int)Int(he.Value, "hash_elems", 1, 1 << 20);
             }
 
             ScenarioExpect? expect = null;
@@ -364,6 +366,7 @@ public static class ScenarioLoader
                 CallBudget = callBudget,
                 BpfCpumasks = bpfCpumasks,
                 ArenaPages = arenaPages,
+                HashElems = hashElems,
                 Rodata = rodata,
                 BudgetSeconds = budget,
                 Expect = expect,

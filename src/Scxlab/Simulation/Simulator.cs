@@ -263,6 +263,8 @@ public sealed class Simulator
             CallBudget = Math.Max(ModelConfig.DefaultCallBudget, 200_000),
             // An arena scheduler's allocator and task contexts (scx_cake's sdt allocator takes about 60 pages for two CPUs).
             MaxArenaPages = 256,
+            // Hash maps keyed by pid or CPU: room for every task of a large workload.
+            MaxHashElems = 16_384,
         });
         _sysBase = _n;
         _timerBase = 2 * _n;

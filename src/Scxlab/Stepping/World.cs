@@ -130,18 +130,19 @@ public sealed class World
     }
 
     /// <summary>What every copy takes whole: the scheduler state, the exit message, the event counters and the fingerprint's chunk hashes.</summary>
-    private void CopyRestFrom(World o, ulong copiedWrites = ulong.MaxValue, ulong copiedActors = ulong.MaxValue)
+    /// <remarks>A partial restore (<paramref name="copiedBlocks"/> given) has copied the chunk hashes that can differ itself.</remarks>
+    private void CopyRestFrom(World o, ulong copiedWrites = ulong.MaxValue, ulong copiedActors = ulong.MaxValue, BlockRanges? copiedBlocks = null)
     {
         Sched = o.Sched;
         ExitMessage = o.ExitMessage;
         o.Events.AsSpan().CopyTo(Events);
-        CopyFingerprintFrom(o);
-        Based(o, copiedWrites, copiedActors);
+        if (copiedBlocks == null) o._chunkHash.AsSpan().CopyTo(_chunkHash);
+        CopyFingerprintStateFrom(o);
+        Based(o, copiedWrites, copiedActors, copiedBlocks);
     }
 
-    private void CopyFingerprintFrom(World o)
+    private void CopyFingerprintStateFrom(World o)
     {
-        o._chunkHash.AsSpan().CopyTo(_chunkHash);
         _fp = o._fp;
         _fpValid = o._fpValid && _layout == o._layout;
         _pendingWrites = o._pendingWrites;
@@ -208,7 +209,9 @@ public sealed class World
         var blocks = _restoreBlocks;
         blocks.Clear();
         blocks.Add(_sinceBlocks);
-        if (_base != o || _sinceUnknown || _sinceWrites == ulong.MaxValue || blocks.All || !o.ChangedSince(_baseVersion, out var oWrites, out var oActors, blocks))
+        // A small world (the C# policies': a few KB) is copied whole when o changed: cheaper than the bookkeeping.
+        if (_base != o || _sinceUnknown || _sinceWrites == ulong.MaxValue || blocks.All
+            || (_baseVersion != o._version && !Large) || !o.ChangedSince(_baseVersion, out var oWrites, out var oActors, blocks))
         {
             CopyFrom(o);
             return;
@@ -226,7 +229,7 @@ public sealed class World
         // fingerprint rehashes (pending). Outside the chunks copied, both worlds hold what they held when this one was
         // copied from o, so their hashes differ only where one of them is stale: a chunk pending in either. The actors'
         // and the scheduler state's hashes are copied too (few, and rehashed often).
-        if (!_fpValid) o._chunkHash.AsSpan().CopyTo(_chunkHash); // this world's hashes were not kept: all of o's
+        if (!_fpValid || !Large) o._chunkHash.AsSpan().CopyTo(_chunkHash); // this world's hashes were not kept, or are few: all of o's
         else
         {
             for (var bits = w | _pendingWrites | o._pendingWrites; bits != 0; bits &= bits - 1)
@@ -249,15 +252,7 @@ public sealed class World
             actors &= actors - 1;
             CopyActorFrom(o, a);
         }
-        Sched = o.Sched;
-        ExitMessage = o.ExitMessage;
-        o.Events.AsSpan().CopyTo(Events);
-        _fp = o._fp;
-        _fpValid = o._fpValid && _layout == o._layout;
-        _pendingWrites = o._pendingWrites;
-        _pendingActors = o._pendingActors;
-        _pendingBlocks.CopyFrom(o._pendingBlocks);
-        Based(o, w, copiedActors, blocks);
+        CopyRestFrom(o, w, copiedActors, blocks);
         if (VerifyIncremental && !SameStateAs(o))
             throw new InvalidOperationException("RestoreFrom left this world different from its source (a write outside the steps' footprints)");
         if (VerifyIncremental && _fpValid && !_chunkHash.AsSpan().SequenceEqual(o._chunkHash))
@@ -281,6 +276,10 @@ public sealed class World
         var e = Math.Min((to - _shape.FirstMapBlock) * ChunkShape.MapBlockWords, Maps.Length);
         if (e > b) o.Maps.AsSpan(b, e - b).CopyTo(Maps.AsSpan(b, e - b));
     }
+
+    /// <summary>Worlds with more chunks than this (a BPF object's big maps or arena) restore by history and copy chunk hashes selectively.</summary>
+    private const int LargeWorldChunks = 1024;
+    private bool Large => _chunkHash.Length > LargeWorldChunks;
 
     /// <summary>Chunk <paramref name="k"/> (not an actor's: those are copied whole by CopyActorFrom) copied from <paramref name="o"/>.</summary>
     private void CopyChunkFrom(World o, int k)

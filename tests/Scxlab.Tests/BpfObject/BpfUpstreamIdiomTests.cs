@@ -359,6 +359,24 @@ public class BpfHashMapTests
         // The race is there to be lost: both CPUs reach the update (more than one interleaving of them).
         Assert.True(r.Stats.States > 50, $"{r.Stats.States} states");
     }
+
+    [Fact]
+    public void Should_StopAtAModelLimit_When_AnInsertNeedsMoreElementsThanTheModelBacks()
+    {
+        // ops.init inserts two keys into tbl (max_entries 2, plus one extra element per CPU): with one element backed
+        // the second insert has no element where the kernel would have one, and the run stops naming the bound —
+        // never the -E2BIG the kernel would not return. With three (max_entries + 1), ops.init's codes are the kernel's.
+        var obj = BpfExamples.CompileProgram("hash.bpf.c", "v3") + "@report=1";
+        var seed = File.ReadAllText(Path.Combine(BpfExamples.Root(), "scenarios", "seed-race-r1.yaml"));
+        var tight = ScenarioLoader.Parse(seed[..seed.IndexOf("expect:", StringComparison.Ordinal)] + "bounds: { hash_elems: 1 }\n", "tight.yaml");
+        var r = new Explorer(new Machine(tight.ToConfig(obj)), new ExploreOptions { Checks = tight.Checks }).Run();
+        Assert.Equal(Verdict.Incomplete, r.Verdict);
+        Assert.Contains("hash map tbl: the model backs 1 of its 4 elements and all are in use (raise bounds: { hash_elems: N })", r.IncompleteReason);
+        var room = ScenarioLoader.Parse(seed[..seed.IndexOf("expect:", StringComparison.Ordinal)] + "bounds: { hash_elems: 3 }\n", "room.yaml");
+        var ok = new Explorer(new Machine(room.ToConfig(obj)), new ExploreOptions { Checks = room.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: miss=0 ins=0 dup=-17 exist=-2 any=0 full=-7 over=0 val=56 del=0 del2=-2 reuse=0 lock=-22",
+            Assert.Single(ok.Violations).Violation.ToString());
+    }
 }
 
 /// <summary>
