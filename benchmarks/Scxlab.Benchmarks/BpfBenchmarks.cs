@@ -120,13 +120,18 @@ public class BpfArenaBenchmarks
     [Params("queue", "arena")]
     public string Memory { get; set; } = "";
 
+    /// <summary>Callbacks go on from the interpreter's checkpoints (true) or replay their prefix at every step (false).</summary>
+    [Params(true, false)]
+    public bool Checkpoints { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         var objects = BpfObjects.Build();
-        _explore = ScenarioLoader.Resolve("scale-3cpu").ToConfig(Path.Combine(objects, Memory == "arena" ? "local_on_pop_arena.bpf.o" : "local_on_pop.bpf.o"));
+        _explore = ScenarioLoader.Resolve("scale-3cpu").ToConfig(Path.Combine(objects, Memory == "arena" ? "local_on_pop_arena.bpf.o" : "local_on_pop.bpf.o"))
+            .WithBpfCheckpoints(Checkpoints);
         var r = Explore();
-        Console.WriteLine($"// scale-3cpu local_on_pop ({Memory}): {r.Stats.States} states, {r.Stats.Transitions} transitions in {r.Stats.Seconds:0.00} s = {r.Stats.States / r.Stats.Seconds:0} states/s");
+        Console.WriteLine($"// scale-3cpu local_on_pop ({Memory}, checkpoints {(Checkpoints ? "on" : "off")}): {r.Stats.States} states, {r.Stats.Transitions} transitions in {r.Stats.Seconds:0.00} s = {r.Stats.States / r.Stats.Seconds:0} states/s");
     }
 
     private ExploreResult Explore() => new Explorer(new Machine(_explore), new ExploreOptions { Strategy = Strategy.Reduced, ShortestTraces = false }).Run();

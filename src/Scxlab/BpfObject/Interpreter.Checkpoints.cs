@@ -28,6 +28,14 @@ internal sealed partial class Interpreter
     /// <summary>Checkpoints kept (direct-mapped by hash); a search needs few at once: the actors' latest stops along its path.</summary>
     private const int CheckpointSlots = 1024;
 
+    /// <summary>
+    /// Recorded calls below which a step replays instead of looking a checkpoint up (and checkpoints are not saved for
+    /// it): a short prefix replays faster than a checkpoint is saved, found and restored (simple.bpf.o under simulate:
+    /// 1.05 M events/s with every step checkpointed, 1.3 M replaying, the same with this bound; scx_p2dq's callbacks make
+    /// hundreds of calls). <see cref="Kernel.ModelConfig.BpfCheckpointMinCalls"/> overrides it (the cross-checks: 1).
+    /// </summary>
+    internal const int MinCallsToResume = 8;
+
     private sealed class Checkpoint
     {
         public ulong Hash;
@@ -68,18 +76,17 @@ internal sealed partial class Interpreter
     private Checkpoint? BeginRun(BpfContext ctx, int entry, ulong[] args, ulong[]? regs)
     {
         FilePending();
-        var info = ctx.M.Actor(ctx.ActorId);
-        var n = 0;
-        _runKey[n++] = (ulong)ctx.ActorId;
-        _runKey[n++] = (ulong)ctx.M.World.Cpus[info.Cpu].Curr;
-        _runKey[n++] = ctx.M.Config.Clocked ? (ulong)ctx.M.World.Sched.Clock : 0;
-        _runKey[n++] = (ulong)entry;
-        _runKey[n++] = (ulong)ctx.Cursor;
-        _runKey[n++] = (ulong)args.Length;
-        foreach (var a in args) _runKey[n++] = a;
-        _runKey[n++] = regs == null ? ulong.MaxValue : (ulong)regs.Length;
-        if (regs != null) foreach (var a in regs) _runKey[n++] = a;
-        _runKeyLen = n;
+        _runKeyLen = 0;
+        _runEntry = entry;
+        _runStart = ctx.Cursor;
+        _runArgs = args;
+        _runRegs = regs;
+        _runCurr = ctx.M.World.Cpus[ctx.M.Actor(ctx.ActorId).Cpu].Curr;
+        _runClock = ctx.M.Config.Clocked ? ctx.M.World.Sched.Clock : 0;
+        _minCalls = ctx.M.Config.BpfCheckpointMinCalls;
+        if (ctx.Recorded < _minCalls) return null;
+        BuildRunKey(ctx);
+        var n = _runKeyLen;
 
         var log = ctx.M.World.Logs.AsSpan(ctx.LogBase, 2 * ctx.Recorded);
         var h = _checkpointHasher;
@@ -101,6 +108,28 @@ internal sealed partial class Interpreter
         return found;
     }
 
+    // The run's own inputs, for its key (built when first needed).
+    private int _runEntry, _runStart, _runCurr, _minCalls = MinCallsToResume;
+    private long _runClock;
+    private ulong[] _runArgs = [];
+    private ulong[]? _runRegs;
+
+    /// <summary>The run's key: everything its state depends on besides the log (see the class remarks).</summary>
+    private void BuildRunKey(BpfContext ctx)
+    {
+        var n = 0;
+        _runKey[n++] = (ulong)ctx.ActorId;
+        _runKey[n++] = (ulong)_runCurr;
+        _runKey[n++] = (ulong)_runClock;
+        _runKey[n++] = (ulong)_runEntry;
+        _runKey[n++] = (ulong)_runStart;
+        _runKey[n++] = (ulong)_runArgs.Length;
+        foreach (var a in _runArgs) _runKey[n++] = a;
+        _runKey[n++] = _runRegs == null ? ulong.MaxValue : (ulong)_runRegs.Length;
+        if (_runRegs != null) foreach (var a in _runRegs) _runKey[n++] = a;
+        _runKeyLen = n;
+    }
+
     private Checkpoint? Match(ulong hash, ReadOnlySpan<long> log)
     {
         var cp = _checkpoints[hash & (CheckpointSlots - 1)];
@@ -117,6 +146,9 @@ internal sealed partial class Interpreter
     private void SaveCheckpoint(BpfContext ctx, int pc, int depth, long executed, ulong[] r, byte[] stack,
         int[] retPc, ulong[] saved, (int I, int N, int Cb, ulong Ctx, int Map)[] loops)
     {
+        // Only where a later lookup can find it (one with MinCallsToResume or more recorded, or that minus the last).
+        if (ctx.Cursor < _minCalls - 1) return;
+        if (_runKeyLen == 0) BuildRunKey(ctx);
         if (_pendingValid && _pending.Cursor != ctx.Cursor) FilePending();
         var cp = _pending;
         if (!_pendingValid)

@@ -188,11 +188,18 @@ public sealed class ModelConfig
     public bool BpfCheckpoints { get => _bpfCheckpoints; init => _bpfCheckpoints = value; }
     private bool _bpfCheckpoints = Environment.GetEnvironmentVariable("SCXLAB_BPF_CHECKPOINTS") != "0";
 
-    /// <summary>This configuration with <see cref="BpfCheckpoints"/> set to <paramref name="on"/>.</summary>
-    public ModelConfig WithBpfCheckpoints(bool on)
+    /// <summary>
+    /// Recorded calls from which a BPF callback's step looks a checkpoint up instead of replaying (a short prefix
+    /// replays faster). The cross-checks set 1: every step that can resume does.
+    /// </summary>
+    internal int BpfCheckpointMinCalls { get; private set; } = BpfObject.Interpreter.MinCallsToResume;
+
+    /// <summary>This configuration with <see cref="BpfCheckpoints"/> set to <paramref name="on"/> (and, for tests, the calls from which steps resume).</summary>
+    public ModelConfig WithBpfCheckpoints(bool on, int? minCalls = null)
     {
         var c = (ModelConfig)MemberwiseClone();
         c._bpfCheckpoints = on;
+        if (minCalls is { } n) c.BpfCheckpointMinCalls = Math.Max(1, n);
         return c;
     }
 }

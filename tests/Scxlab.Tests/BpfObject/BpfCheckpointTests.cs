@@ -35,8 +35,9 @@ public class BpfCheckpointTests
     {
         var policy = (obj.EndsWith(".bpf.c", StringComparison.Ordinal) ? BpfExamples.CompileProgram(obj, "v3") : BpfExamples.Object(obj)) + rodata;
         var s = ScenarioLoader.Resolve(scenario);
-        var resumed = s.ToConfig(policy);
-        Assert.True(resumed.BpfCheckpoints);
+        Assert.True(s.ToConfig(policy).BpfCheckpoints);
+        // Every step that can resume does (in production only those with a longer prefix to replay).
+        var resumed = s.ToConfig(policy).WithBpfCheckpoints(true, minCalls: 1);
         var replayed = resumed.WithBpfCheckpoints(false);
         foreach (var strategy in new[] { Strategy.Dfs, Strategy.Reduced })
         {
@@ -53,6 +54,21 @@ public class BpfCheckpointTests
             Assert.True(hits > 0, $"{cell}: no step resumed from a checkpoint");
             Assert.Equal((cell, 0L), (cell, ((BpfObjectPolicy)withoutMachine.Ops).CheckpointStats.Hits));
         }
+    }
+
+    [Theory]
+    [InlineData("local_on_pop_arena", "central-remote")]
+    [InlineData("central", "central-remote")]
+    public void Should_ExploreTheSameStates_When_OnlyLongPrefixesResume(string obj, string scenario)
+    {
+        // The production setting: steps with fewer recorded calls than Interpreter.MinCallsToResume replay.
+        var s = ScenarioLoader.Resolve(scenario);
+        var config = s.ToConfig(BpfExamples.Object(obj));
+        var options = new ExploreOptions { Strategy = Strategy.Reduced, Checks = s.Checks, ShortestTraces = false };
+        var with = new Explorer(new Machine(config), options).Run();
+        var without = new Explorer(new Machine(config.WithBpfCheckpoints(false)), options).Run();
+        Assert.Equal((without.Verdict, without.Stats.States, without.Stats.Transitions, Messages(without)),
+            (with.Verdict, with.Stats.States, with.Stats.Transitions, Messages(with)));
     }
 
     private static string Messages(ExploreResult r) =>
