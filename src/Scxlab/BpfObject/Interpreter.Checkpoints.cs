@@ -17,8 +17,8 @@ namespace Scxlab.BpfObject;
 /// </summary>
 /// <remarks>
 /// This cannot change a verdict or a state count. The interpreter is deterministic: its state at the start of an
-/// instruction is a function of the key above (docs/bpf.md, "Checkpoints, and replay behind them"), so the restored state is the one the replay
-/// would reach there, and the run goes on identically. A lookup compares the key and the whole log prefix word for word
+/// instruction is a function of the key above (docs/bpf.md, "Checkpoints, and replay behind them"), so the restored
+/// state is the one the replay would reach there, and the run goes on identically. A lookup compares the key and the whole log prefix word for word
 /// (the hash only picks the slot), and a checkpoint is never part of the world value: the world's log already
 /// determines it, so fingerprints and state comparison are unchanged. <see cref="Kernel.ModelConfig.BpfCheckpoints"/>
 /// off replays every step from the start — the cross-check <c>BpfCheckpointTests</c> runs.
@@ -84,7 +84,7 @@ internal sealed partial class Interpreter
         _runCurr = ctx.M.World.Cpus[ctx.M.Actor(ctx.ActorId).Cpu].Curr;
         _runClock = ctx.M.Config.Clocked ? ctx.M.World.Sched.Clock : 0;
         _minCalls = ctx.M.Config.BpfCheckpointMinCalls;
-        if (ctx.Recorded < _minCalls) return null;
+        if (ctx.Recorded < _minCalls || !KeyFits) return null;
         BuildRunKey(ctx);
         var n = _runKeyLen;
 
@@ -113,6 +113,9 @@ internal sealed partial class Interpreter
     private long _runClock;
     private ulong[] _runArgs = [];
     private ulong[]? _runRegs;
+
+    /// <summary>A run with more arguments than a key holds (no callback has) is replayed.</summary>
+    private bool KeyFits => 7 + _runArgs.Length + (_runRegs?.Length ?? 0) <= RunKeyMax;
 
     /// <summary>The run's key: everything its state depends on besides the log (see the class remarks).</summary>
     private void BuildRunKey(BpfContext ctx)
@@ -147,7 +150,7 @@ internal sealed partial class Interpreter
         int[] retPc, ulong[] saved, (int I, int N, int Cb, ulong Ctx, int Map)[] loops)
     {
         // Only where a later lookup can find it (one with MinCallsToResume or more recorded, or that minus the last).
-        if (ctx.Cursor < _minCalls - 1) return;
+        if (ctx.Cursor < _minCalls - 1 || !KeyFits) return;
         if (_runKeyLen == 0) BuildRunKey(ctx);
         if (_pendingValid && _pending.Cursor != ctx.Cursor) FilePending();
         var cp = _pending;
