@@ -613,13 +613,13 @@ public sealed record ChunkShape
 /// <summary>
 /// Per fingerprint chunk, the footprint write bits (<see cref="Footprint.Bit"/>) of every resource stored in it: a step
 /// whose write footprint has none of them leaves the chunk as it was. Actor chunks have none (a step changes only its
-/// own actor's chunk, which <see cref="World.NoteStep"/> names); the scheduler chunk is always rehashed.
+/// own actor's chunk, which <see cref="World.NoteStep"/> names), nor do map blocks (a step names the blocks it wrote);
+/// the scheduler chunk is always rehashed.
 /// </summary>
 public sealed class FingerprintLayout
 {
     public FingerprintLayout(ulong[] masks)
     {
-        Masks = masks;
         var ranges = new List<int>[64];
         for (var b = 0; b < 64; b++) ranges[b] = [];
         for (var k = 0; k < masks.Length; k++)
@@ -631,8 +631,6 @@ public sealed class FingerprintLayout
             }
         Ranges = [.. ranges.Select(r => r.ToArray())];
     }
-
-    public ulong[] Masks { get; }
 
     /// <summary>
     /// Per footprint bit, the chunks whose mask has it, as [from, to) pairs: a restore or a fingerprint visits the chunks
