@@ -94,6 +94,8 @@ struct bpf_spin_lock { u32 val; };
 /* ---- struct sched_ext_ops: members by name, as the loader reads them from BTF ---- */
 struct scx_init_task_args;
 struct scx_exit_task_args;
+struct cgroup;
+struct scx_cgroup_init_args;
 
 struct sched_ext_ops {
 	s32 (*select_cpu)(struct task_struct *p, s32 prev_cpu, u64 wake_flags);
@@ -120,6 +122,7 @@ struct sched_ext_ops {
 	void (*cpu_offline)(s32 cpu);
 	void (*cpu_acquire)(s32 cpu, void *args);
 	void (*cpu_release)(s32 cpu, void *args);
+	s32 (*cgroup_init)(struct cgroup *cgrp, struct scx_cgroup_init_args *args);
 	s32 (*init)(void);
 	void (*exit)(struct scx_exit_info *info);
 	u32 dispatch_max_batch;

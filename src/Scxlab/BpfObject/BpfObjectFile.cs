@@ -74,7 +74,7 @@ public sealed class BpfGlobal(string name, byte[] init, bool readOnly)
 /// <param name="Enable">ops.enable and ops.init_task: per-task lifecycle callbacks the model runs itself at load (its
 /// tasks all exist then; BpfObjectPolicy), not through <see cref="ScxCallback"/>. ops.exit_task and ops.disable are
 /// kept and not run (the model frees no task within a run, and runs nothing of the scheduler after it is disabled: docs/bpf.md).</param>
-public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null, BpfProgram? InitTask = null, BpfProgram? ExitTask = null, BpfProgram? Disable = null)
+public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgram> Callbacks, string Name, long Flags, int TimeoutMs, int DispatchMaxBatch, IReadOnlyList<string> OtherCallbacks, BpfProgram? Enable = null, BpfProgram? InitTask = null, BpfProgram? ExitTask = null, BpfProgram? Disable = null, BpfProgram? CgroupInit = null)
 {
     /// <summary>
     /// Callbacks the kernel only calls for something the model does not have, so they never run in it and cannot
@@ -92,7 +92,9 @@ public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgra
         // ops.cpu_release (a known callback) is never called either: the model has no RT or DL task.
         "cpu_acquire" => "no higher sched class takes a CPU from sched_ext in the model, so it never comes back",
         "dump" or "dump_cpu" or "dump_task" => "the debug dump after an error exit is not modelled",
-        _ when member.StartsWith("cgroup_", StringComparison.Ordinal) => "the model has no cgroups",
+        // ops.cgroup_init runs, for the root cgroup (BpfObjectPolicy.Init); the others need a second cgroup, a move or a
+        // change of cpu.weight/cpu.max, none of which the model has (cgroup_exit: the model runs nothing after disable).
+        _ when member.StartsWith("cgroup_", StringComparison.Ordinal) => "the model has one cgroup, the root, which no task leaves and whose settings nothing changes",
         _ => null,
     };
 }
@@ -154,12 +156,12 @@ public sealed class BpfObjectFile : ISourceMap
     /// <summary>
     /// Where the model can start running code: the struct_ops callbacks it calls, ops.enable and ops.init_task, the
     /// syscall programs it is asked to run, and functions handed to helpers. Programs it never runs (callbacks for
-    /// hotplug, cgroups, core scheduling or the dump; exit_task and disable; probes and syscall programs nobody runs)
+    /// hotplug, cgroup moves and settings, core scheduling or the dump; exit_task and disable; probes and syscall programs nobody runs)
     /// are verified by the kernel, which has everything they use, so what the model lacks in them cannot matter.
     /// </summary>
     internal IEnumerable<int> RunEntries() =>
         Ops.Callbacks.Values.Select(p => p.Entry)
-            .Concat(new[] { Ops.Enable, Ops.InitTask }.Where(p => p != null).Select(p => p!.Entry))
+            .Concat(new[] { Ops.Enable, Ops.InitTask, Ops.CgroupInit }.Where(p => p != null).Select(p => p!.Entry))
             .Concat(Syscalls.Select(s => s.Program.Entry))
             .Concat(CallbackEntries());
 
@@ -610,7 +612,7 @@ public sealed class BpfObjectFile : ISourceMap
             if (innerType == MapTypes.ArrayOfMaps) throw new BpfLoadException($"map {name}: maps of maps of maps are not modelled");
             return new BpfMapDef(name, type, 4, 4, maxEntries, flags, null, Enumerable.Repeat(-1, Math.Max(0, maxEntries)).ToArray(), innerType);
         }
-        if (type == MapTypes.TaskStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_TASK_STORAGE needs map_flags BPF_F_NO_PREALLOC");
+        if (type is MapTypes.TaskStorage or MapTypes.CgrpStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: {MapTypes.Name(type)} needs map_flags BPF_F_NO_PREALLOC");
         if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage)) throw new BpfLoadException($"map {name}: max_entries must be positive");
         if (!MapTypes.Supported(type)) Issue($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
         if (type == MapTypes.Arena) CheckArena(name, keySize, valueSize, maxEntries, flags, mapExtra);
@@ -723,7 +725,7 @@ public sealed class BpfObjectFile : ISourceMap
                 var cbs = new Dictionary<ScxCallback, BpfProgram>();
                 var others = new List<string>();
                 string opsName = "";
-                BpfProgram? enable = null, initTask = null, exitTask = null, disable = null;
+                BpfProgram? enable = null, initTask = null, exitTask = null, disable = null, cgroupInit = null;
                 var neverCalled = new List<(string, BpfProgram, string)>();
                 long flags = 0;
                 int timeout = 0, batch = 0;
@@ -741,6 +743,7 @@ public sealed class BpfObjectFile : ISourceMap
                         if (Callbacks.FromMember(m.Name) is { } cb) cbs[cb] = prog;
                         else if (m.Name == "enable") enable = prog;
                         else if (m.Name == "init_task") initTask = prog;
+                        else if (m.Name == "cgroup_init") cgroupInit = prog;
                         else if (m.Name == "exit_task") exitTask = prog;
                         else if (m.Name == "disable") disable = prog;
                         else if (StructOps.NeverCalledWhy(m.Name) is { } why) neverCalled.Add((m.Name, prog, why));
@@ -768,7 +771,7 @@ public sealed class BpfObjectFile : ISourceMap
                     }
                 }
                 if (others.Count > 0) Issue($"struct_ops {var.Name}: sched_ext_ops.{others[0]} is not supported by the model");
-                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable, initTask, exitTask, disable) { NeverCalled = neverCalled };
+                return new StructOps(var.Name, cbs, opsName, flags, timeout, batch, others, enable, initTask, exitTask, disable, cgroupInit) { NeverCalled = neverCalled };
             }
         }
         throw new BpfLoadException("no struct_ops sched_ext_ops map (declare one in SEC(\".struct_ops.link\"))");
@@ -855,6 +858,7 @@ public sealed class BpfObjectFile : ISourceMap
         var parts = access.Split(':');
         if (parts.Length < 2 || root.Kind is not (BtfKind.Struct or BtfKind.Union) || !int.TryParse(parts[1], out var i) || i < 0 || i >= root.Members.Length) return null;
         var field = root.Members[i].Name;
+        if (ModelTypes.PartlyModelled.TryGetValue(Essential(rootName), out var part)) return $"{rootName}.{field} is not modelled ({part})";
         return ModelTypes.LeftOut.TryGetValue((Essential(rootName), field), out var why) ? $"{rootName}.{field} is not modelled ({why})" : null;
     }
 
@@ -1126,7 +1130,7 @@ public sealed class BpfObjectFile : ISourceMap
     internal static long? ParseValue(string s) => s is "true" ? 1 : s is "false" ? 0 : ParseNumber(s);
 
     /// <summary>
-    /// <c>--rodata name=value</c>, <c>name[i]=value</c> or <c>name.field[.field|[i]]=value</c>: patch a <c>const volatile</c>
+    /// <c>--rodata name=value</c>, <c>name[i]=value</c>, <c>name[i][j]=value</c> or <c>name.field[.field|[i]]=value</c>: patch a <c>const volatile</c>
     /// (or a .data/.bss global) before load, as a skeleton does (<c>rodata->topo_config.nr_cpus = n</c>).
     /// </summary>
     public void PatchRodata(string spec)
@@ -1146,9 +1150,10 @@ public sealed class BpfObjectFile : ISourceMap
             ResizeArray(lhs[..^2], text, spec);
             return;
         }
-        if (dot > 0)
+        if (dot > 0 || lhs.IndexOf('[') != lhs.LastIndexOf('['))
         {
-            // A field of a struct (or of an array element): rodata.topo_config.nr_cpus = N in a skeleton.
+            // A field of a struct (or of an array element), or an element of an array of arrays:
+            // rodata.topo_config.nr_cpus = N, rodata.pco_table[i][j] = c in a skeleton.
             var cut = lhs.IndexOfAny(['.', '[']);
             var name = lhs[..cut];
             foreach (var g in Globals.Where(x => x.ReadOnly).Concat(Globals.Where(x => !x.ReadOnly)))
@@ -1197,8 +1202,8 @@ public static class MapTypes
     /// <summary>BPF_F_NO_COMMON_LRU: an LRU hash with per-CPU LRU lists (map_flags).</summary>
     public const long NoCommonLru = 1 << 1;
     /// <summary>
-    /// CgrpStorage is accepted as a declaration only: the model has no cgroups, so no program it runs can reach one.
-    /// So is PerfEventArray (scx's PMU library): the model has no perf events, and the helpers that read one are not
+    /// CgrpStorage holds the root cgroup's value, the only cgroup the model has (bpf_cgrp_storage_get/delete).
+    /// PerfEventArray is accepted as a declaration only (scx's PMU library): the model has no perf events, and the helpers that read one are not
     /// implemented, so a program that can reach them is refused at load (a poisoned call).
     /// </summary>
     /// RingBuf is a channel to user space, which the model does not run: records are reserved and written by the program

@@ -35,7 +35,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
 
     // ops.enable runs at init time (see Init), so an object with only ops.enable still needs the init step.
     public bool Implements(ScxCallback cb) =>
-        _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.Init && (_obj.Ops.Enable != null || _obj.Ops.InitTask != null)) || (cb == ScxCallback.Timer && _timerWords.Length > 0);
+        _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.Init && (_obj.Ops.Enable != null || _obj.Ops.InitTask != null || _obj.Ops.CgroupInit != null)) || (cb == ScxCallback.Timer && _timerWords.Length > 0);
 
     public override IReadOnlyList<int> TimerWords => _timerWords;
 
@@ -64,8 +64,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
                 MapTypes.TaskStorage => maps.Array(m.Name, Math.Max(1, maps.TaskCount * Interpreter.MapStride(m) / 8)),
                 // Its slots are fixed at load (a program cannot update a map-in-map): one constant word stands in.
                 MapTypes.ArrayOfMaps => maps.Array(m.Name, 1),
-                // No cgroups: the map is never reached (BpfObjectFile.RunEntries), one word stands in.
-                MapTypes.CgrpStorage => maps.Array(m.Name, 1),
+                // The root cgroup's value, the only cgroup the model has.
+                MapTypes.CgrpStorage => maps.Array(m.Name, Math.Max(1, Interpreter.MapStride(m) / 8)),
                 // No perf events: the helpers that read one are refused wherever a program can reach them.
                 MapTypes.PerfEventArray => maps.Array(m.Name, 1),
                 // No user space to read it: its records live in the program's run until submitted (Interpreter).
@@ -108,10 +108,11 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
             _vm.CpumaskPoolSize = maps.BpfCpumasks ?? Interpreter.CpumaskPoolSlots(maps.TaskCount, maps.CpuCount);
             _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", 2 * _vm.CpumaskPoolSize);
         }
-        // Task storage: whether each task's storage exists (created by a get with F_CREATE, removed by delete).
+        // Local storage: whether each task's (each cgroup's: the root's) storage exists (created by a get with F_CREATE, removed by delete).
         _vm.StorageState = new MapHandle[_obj.Maps.Count];
         for (var i = 0; i < _obj.Maps.Count; i++)
             if (_obj.Maps[i].Type == MapTypes.TaskStorage) _vm.StorageState[i] = maps.Array(_obj.Maps[i].Name + "#exists", Math.Max(1, maps.TaskCount));
+            else if (_obj.Maps[i].Type == MapTypes.CgrpStorage) _vm.StorageState[i] = maps.Array(_obj.Maps[i].Name + "#exists", 1);
         _taskCount = maps.TaskCount;
         _cpuCount = maps.CpuCount;
 
@@ -346,7 +347,15 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         }
         var ret = _obj.Ops.Callbacks.ContainsKey(ScxCallback.Init) ? await Call(ctx, ScxCallback.Init) : 0;
         if ((int)ret != 0) throw new KernelErrorException($"ops.init() failed ({SanitizeErr("init", (int)ret)})");
-        // scx_enable(): after ops.init, ops.init_task for every task (fork = false: the tasks exist at
+        // scx_cgroup_init(): after ops.init, ops.cgroup_init for every online cgroup — the model's one, the root, with
+        // the settings scx_tg_init() gave it. A failure is scx_error("ops.cgroup_init() failed (%d)") (no
+        // ops_sanitize_err() on this path).
+        if (_obj.Ops.CgroupInit is { } cgroupInit)
+        {
+            var r = (int)await _vm.Run(ctx, cgroupInit.Entry, [Interpreter.RootCgroup, Interpreter.RootCgroupArgs]);
+            if (r != 0) throw new KernelErrorException($"ops.cgroup_init() failed ({r})");
+        }
+        // scx_enable(): then ops.init_task for every task (fork = false: the tasks exist at
         // load), then ops.enable for every task as it is switched into the scheduler, before any other
         // callback sees it. The model's tasks all exist at load and none is created later, so running
         // them here, in that order, is the kernel's order.

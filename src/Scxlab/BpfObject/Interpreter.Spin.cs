@@ -33,7 +33,9 @@ internal sealed partial class Interpreter
         _inLoop ??= LoopBodies(obj.Insns);
         // Only the step's live read and the read it suspends at can be the two ends of a spin: a read the run replays
         // from the log (before them) is neither, and is not hashed (replays make up most reads on the search's path).
-        if (!_inLoop[pc] || ctx.Cursor < ctx.Recorded)
+        // Nor is a read a helper or kfunc makes (a string or value it copies, byte by byte): those reads are one call's,
+        // made at the call's instruction with nothing in between, not a loop's iterations.
+        if (!_inLoop[pc] || ctx.Cursor < ctx.Recorded || obj.Insns[pc].Op == CallOp)
         {
             _spinPc = -1;
             return;
@@ -80,6 +82,9 @@ internal sealed partial class Interpreter
         if (failed) _spinCursor = ctx.Cursor;
         else _spinPc = -1;
     }
+
+    /// <summary>BPF_JMP | BPF_CALL: a helper, kfunc or subprogram call.</summary>
+    private const byte CallOp = 0x85;
 
     /// <summary>The instructions inside some backward jump's range: the only places a read can repeat.</summary>
     private static bool[] LoopBodies(Insn[] code)

@@ -518,7 +518,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             if (idx >= maps.Length) throw Fault(pc, "bad map value pointer");
             h = maps[idx];
             var md = obj.Maps[idx];
-            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : MapTypes.IsHash(md.Type) ? HashSlots(md, cpuCount, HashBound) * (MapTypes.IsPerCpu(md.Type) ? cpuCount : 1) : md.MaxEntries);
+            limit = MapStride(md) * (md.Type == MapTypes.TaskStorage ? taskCount : md.Type == MapTypes.CgrpStorage ? 1 : md.Type == MapTypes.PercpuArray ? md.MaxEntries * cpuCount : MapTypes.IsHash(md.Type) ? HashSlots(md, cpuCount, HashBound) * (MapTypes.IsPerCpu(md.Type) ? cpuCount : 1) : md.MaxEntries);
         }
         if (off < 0 || off + size > limit) throw Fault(pc, $"invalid access to {(region == Region.Global ? obj.Globals[idx].Name : "map value of " + obj.Maps[idx].Name)}: off={off} size={size}, value_size={limit}");
         if ((off & 7) + size > 8) throw NotModelled(pc, $"misaligned {(write ? "store" : "load")} of {size} bytes at offset {off} (the model's shared memory is word-addressed)");
@@ -643,7 +643,24 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             }
             case Region.Ctx when idx == TaskArgsCtx:
                 if (off < 0 || off + size > 16) throw Fault(pc, $"invalid access to scx_init_task_args: off={off} size={size}");
-                return 0;
+                return off == ModelTypes.InitTaskArgsCgroup && size == 8 ? RootCgroup : 0;
+            case Region.Ctx when idx == CgroupCtx:
+                // The root cgroup: constant (its kernfs node, level 0).
+                if (off == ModelTypes.CgroupKn && size == 8) return RootKernfsNode;
+                if (off == ModelTypes.CgroupLevel && size == 4) return 0;
+                throw Fault(pc, $"invalid access to struct cgroup: off={off} size={size}");
+            case Region.Ctx when idx == KernfsCtx:
+                if (off == 0 && size == 8) return RootCgroupId;
+                throw Fault(pc, $"invalid access to struct kernfs_node: off={off} size={size}");
+            case Region.Ctx when idx == CgroupArgsCtx:
+                return off switch
+                {
+                    ModelTypes.CgroupArgsWeight when size == 4 => CgroupWeightDfl,
+                    ModelTypes.CgroupArgsPeriod when size == 8 => DefaultBwPeriodUs,
+                    ModelTypes.CgroupArgsQuota when size == 8 => RuntimeInf,
+                    ModelTypes.CgroupArgsBurst when size == 8 => 0,
+                    _ => throw Fault(pc, $"invalid access to scx_cgroup_init_args: off={off} size={size}"),
+                };
             case Region.Ctx when idx == TimerKeyCtx:
                 // bpf_timer_cb() passes an array map's key as a pointer to a u32 index on its own stack.
                 if (off < 0 || off + size > 4) throw Fault(pc, $"invalid access to the timer callback's map key: off={off} size={size}");
@@ -667,7 +684,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 return Truncate(word >> ((o & 7) * 8), size);
             }
             case Region.Task:
-                if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
+                if (idx == UnmodelledTask) return ParentTaskLoad(off, size, pc);
                 if (idx == ParentTask) return ParentTaskLoad(off, size, pc);
                 if (IsIdleTask(idx)) return IdleTaskLoad(idx - IdleTaskBase, off, size, pc);
                 return await TaskLoad(ctx, idx, off, size, pc);
@@ -923,10 +940,24 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     internal const int TimerKeyCtx = 1;
 
     /// <summary>
-    /// Index in <see cref="Region.Ctx"/> of struct scx_init_task_args / scx_exit_task_args: all zero in the model
-    /// (fork = false: every task exists at load; cgroup = NULL: no cgroups; cancelled = false).
+    /// Index in <see cref="Region.Ctx"/> of struct scx_init_task_args / scx_exit_task_args: fork = false (every task
+    /// exists at load), cgroup = the root cgroup (<see cref="RootCgroup"/>), cancelled = false.
     /// </summary>
     internal const int TaskArgsCtx = 2;
+
+    /// <summary>
+    /// Indexes in <see cref="Region.Ctx"/> of the one cgroup the model has, the root (CONFIG_EXT_GROUP_SCHED: every task
+    /// is in it, nothing moves a task out or changes its settings), its kernfs node, and the scx_cgroup_init_args
+    /// ops.cgroup_init() gets for it. All constant.
+    /// </summary>
+    internal const int CgroupCtx = 3, KernfsCtx = 12, CgroupArgsCtx = 13;
+
+    internal static readonly ulong RootCgroup = Mem.Addr(Region.Ctx, CgroupCtx, 0);
+    internal static readonly ulong RootKernfsNode = Mem.Addr(Region.Ctx, KernfsCtx, 0);
+    internal static readonly ulong RootCgroupArgs = Mem.Addr(Region.Ctx, CgroupArgsCtx, 0);
+
+    /// <summary>cgroup_id() of the root cgroup of the unified hierarchy; CGROUP_WEIGHT_DFL; default_bw_period_us(); RUNTIME_INF.</summary>
+    internal const ulong RootCgroupId = 1, CgroupWeightDfl = 100, DefaultBwPeriodUs = 100_000, RuntimeInf = ulong.MaxValue;
 
     /// <summary>Index in <see cref="Region.Ctx"/> of the context of <see cref="BpfObjectFile.Syscalls"/>[i]: SyscallCtx + i (read-only here).</summary>
     internal const int SyscallCtx = 16;
@@ -979,6 +1010,42 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         if (p.IsNone) return 0;
         if (_refs++ == 0) _firstRefPc = pc;
         return (long)Mem.Addr(Region.Task, p.Index, 0);
+    }
+
+    private long AcquiredCgroup(int pc)
+    {
+        if (_refs++ == 0) _firstRefPc = pc;
+        return (long)RootCgroup;
+    }
+
+    /// <summary>A struct cgroup argument: the root cgroup, the only one the model has (a verifier-style fault otherwise).</summary>
+    private void CgroupArg(ulong v, int pc, string kfunc, int arg)
+    {
+        if (v == RootCgroup) return;
+        throw Fault(pc, v == 0
+            ? $"{kfunc}: R{arg + 1} is NULL (expected a trusted struct cgroup)"
+            : $"{kfunc}: R{arg + 1} type={(Mem.IsPointer(v) ? Mem.RegionOf(v).ToString() : "scalar")} expected=ptr_cgroup");
+    }
+
+    /// <summary>
+    /// A local-storage helper's map and owner (R1, R2): a task storage map and a task (its index), or a cgroup storage
+    /// map and the root cgroup (owner 0, the only cgroup).
+    /// </summary>
+    private (int Map, int Owner) StorageOwner(int id, ulong[] r, int pc)
+    {
+        var name = Helpers.Name(id);
+        var mi = MapIndex(r[1], pc, name);
+        var m = obj.Maps[mi];
+        var cgroup = id is Helpers.CgrpStorageGet or Helpers.CgrpStorageDelete;
+        if (m.Type != (cgroup ? MapTypes.CgrpStorage : MapTypes.TaskStorage)) throw Fault(pc, $"{name} on {MapTypes.Name(m.Type)}");
+        if (cgroup)
+        {
+            CgroupArg(r[2], pc, name, 1);
+            return (mi, 0);
+        }
+        var p = TaskArg(r[2], pc, name, 1);
+        if (p.IsNone) throw Fault(pc, $"{name}: R2 is NULL");
+        return (mi, p.Index);
     }
 
     private async BpfTask<long> ReadValue(BpfContext ctx, ulong ptr, int size, byte[] stack, int pc)
@@ -1115,37 +1182,32 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 return 0;
             }
             case Helpers.TaskStorageGet:
+            case Helpers.CgrpStorageGet:
             {
-                var mi = MapIndex(r[1], pc, "bpf_task_storage_get");
+                var (mi, owner) = StorageOwner(id, r, pc);
                 var m = obj.Maps[mi];
-                if (m.Type != MapTypes.TaskStorage) throw Fault(pc, $"bpf_task_storage_get on {MapTypes.Name(m.Type)}");
-                var p = TaskArg(r[2], pc, "bpf_task_storage_get", 1);
-                if (p.IsNone) throw Fault(pc, "bpf_task_storage_get: R2 is NULL");
                 if ((r[4] & ~1UL) != 0) return 0; // flags other than BPF_LOCAL_STORAGE_GET_F_CREATE: NULL
-                // A task's storage has a fixed address; whether it exists is a shared word: 0 never made (the value is
+                // An owner's storage has a fixed address; whether it exists is a shared word: 0 never made (the value is
                 // zero), 1 linked, 2 being made, 3 deleted (the value is stale). bpf_local_storage_update() fills a new
                 // element before linking it, so a reader finds it only complete; racing creators share the winner's.
-                var slot = (long)Mem.Addr(Region.MapValue, mi, p.Index * MapStride(m));
-                if ((r[4] & 1) == 0) return await ctx.Get(StorageState[mi], p.Index) == 1 ? slot : 0;
+                var slot = (long)Mem.Addr(Region.MapValue, mi, owner * MapStride(m));
+                if ((r[4] & 1) == 0) return await ctx.Get(StorageState[mi], owner) == 1 ? slot : 0;
                 // A zero element over a never-used slot is complete as it stands: one compare-and-swap links it.
-                var old = await StorageCas(ctx, mi, p.Index, 0, r[3] == 0 ? 1UL : 2UL);
+                var old = await StorageCas(ctx, mi, owner, 0, r[3] == 0 ? 1UL : 2UL);
                 if (old == 0 && r[3] == 0) return slot;
-                if (old == 3) old = await StorageCas(ctx, mi, p.Index, 3, 2) == 3 ? 0UL : 1UL;
+                if (old == 3) old = await StorageCas(ctx, mi, owner, 3, 2) == 3 ? 0UL : 1UL;
                 if (old != 0) return slot; // linked, or being made by another creator
                 await CopyValue(ctx, (ulong)slot, r[3], m.ValueSize, stack, pc);
-                await ctx.Set(StorageState[mi], p.Index, 1);
+                await ctx.Set(StorageState[mi], owner, 1);
                 return slot;
             }
             case Helpers.TaskStorageDelete:
+            case Helpers.CgrpStorageDelete:
             {
-                var mi = MapIndex(r[1], pc, "bpf_task_storage_delete");
-                var m = obj.Maps[mi];
-                if (m.Type != MapTypes.TaskStorage) throw Fault(pc, $"bpf_task_storage_delete on {MapTypes.Name(m.Type)}");
-                var p = TaskArg(r[2], pc, "bpf_task_storage_delete", 1);
-                if (p.IsNone) throw Fault(pc, "bpf_task_storage_delete: R2 is NULL");
+                var (mi, owner) = StorageOwner(id, r, pc);
                 // Unlinked under the storage lock: only a linked element is deleted (its value stays, stale, for readers
                 // that still hold it; a later create starts from zero or the value it is given).
-                return await StorageCas(ctx, mi, p.Index, 1, 3) == 1 ? 0 : -ENOENT;
+                return await StorageCas(ctx, mi, owner, 1, 3) == 1 ? 0 : -ENOENT;
             }
             case Helpers.ProbeReadKernelStr:
             {
@@ -1375,8 +1437,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     }
 
     /// <summary>Compare-and-swap of task <paramref name="task"/>'s storage state word in map <paramref name="map"/>: the old state.</summary>
-    private async BpfTask<ulong> StorageCas(BpfContext ctx, int map, int task, ulong expected, ulong value) =>
-        (ulong)await ctx.MemWrite(StorageState[map], MemWriteKey(task * 8, 4, MemOp.Cmpxchg), (long)((expected << 32) | value));
+    private async BpfTask<ulong> StorageCas(BpfContext ctx, int map, int owner, ulong expected, ulong value) =>
+        (ulong)await ctx.MemWrite(StorageState[map], MemWriteKey(owner * 8, 4, MemOp.Cmpxchg), (long)((expected << 32) | value));
 
     /// <summary>The model task `current` is on the CPU running this program, or -1 (idle, or not a CPU's path).</summary>
     private static int CurrentTask(BpfContext ctx)
@@ -1473,8 +1535,9 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                     case Region.IdleCpumask: return await ctx.TestCpuIdle(cpu) ? 1 : 0;
                     case Region.OnlineCpumask: return cpu >= 0 && cpu < ctx.NrCpuIds ? 1 : 0;
                     case Region.EmptyCpumask: return 0;
-                    case Region.BpfCpumask: return cpu >= 0 && cpu < cpuCount && ((await MaskBits(ctx, mask, pc, "bpf_cpumask_test_cpu") >> cpu) & 1) != 0 ? 1 : 0;
-                    default: throw NotModelled(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr and the idle and online masks are modelled");
+                    case Region.BpfCpumask or Region.Global or Region.MapValue:
+                        return cpu >= 0 && cpu < cpuCount && ((await MaskBits(ctx, mask, pc, "bpf_cpumask_test_cpu") >> cpu) & 1) != 0 ? 1 : 0;
+                    default: throw NotModelled(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr, struct bpf_cpumask and the idle and online masks are modelled");
                 }
             }
             case Kfunc.CpumaskCreate:
@@ -1517,7 +1580,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 return 0;
             case Kfunc.CpumaskAnd or Kfunc.CpumaskOr or Kfunc.CpumaskXor:
             {
-                BpfMaskSlot(r[1], pc, "bpf_cpumask_and/or/xor");
+                WritableMask(r[1], pc, "bpf_cpumask_and/or/xor");
                 var a = await MaskBits(ctx, r[2], pc, "bpf_cpumask_and/or/xor");
                 var b = await MaskBits(ctx, r[3], pc, "bpf_cpumask_and/or/xor");
                 var res = k == Kfunc.CpumaskAnd ? a & b : k == Kfunc.CpumaskOr ? a | b : a ^ b;
@@ -1526,7 +1589,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             }
             case Kfunc.CpumaskCopy:
             {
-                BpfMaskSlot(r[1], pc, "bpf_cpumask_copy");
+                WritableMask(r[1], pc, "bpf_cpumask_copy");
                 await MaskAtomic(ctx, r[1], MemOp.Store, await MaskBits(ctx, r[2], pc, "bpf_cpumask_copy"), pc, "bpf_cpumask_copy");
                 return 0;
             }
@@ -1575,6 +1638,26 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 if (_refs == 0) throw Fault(pc, "bpf_task_release: release of a reference this program does not hold");
                 _refs--;
                 return 0;
+            // The root cgroup, the model's only one: always online, so every lookup that names it succeeds, with a
+            // reference the program must drop (bpf_cgroup_release), as bpf_task_from_pid's.
+            case Kfunc.CgroupAcquire:
+                CgroupArg(r[1], pc, "bpf_cgroup_acquire", 0);
+                return AcquiredCgroup(pc);
+            case Kfunc.CgroupRelease:
+                CgroupArg(r[1], pc, "bpf_cgroup_release", 0);
+                if (_refs == 0) throw Fault(pc, "bpf_cgroup_release: release of a reference this program does not hold");
+                _refs--;
+                return 0;
+            case Kfunc.CgroupAncestor:
+                // The ancestor at that level: the root is level 0 and has no other.
+                CgroupArg(r[1], pc, "bpf_cgroup_ancestor", 0);
+                return (int)r[2] == 0 ? AcquiredCgroup(pc) : 0;
+            case Kfunc.CgroupFromId:
+                return r[1] == RootCgroupId ? AcquiredCgroup(pc) : 0;
+            case Kfunc.TaskUnderCgroup:
+                if (TaskArg(r[1], pc, "bpf_task_under_cgroup", 0).IsNone) throw Fault(pc, "bpf_task_under_cgroup: R1 is NULL (expected a trusted task)");
+                CgroupArg(r[2], pc, "bpf_task_under_cgroup", 1);
+                return 1; // every task is in the root cgroup
             case Kfunc.NrCpuIds:
                 return ctx.NrCpuIds;
             case Kfunc.PickIdleCpu:
@@ -1993,6 +2076,11 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case Region.IdleCpumask: return (ulong)await ctx.IdleMaskBits();
             case Region.OnlineCpumask: return AllCpus;
             case Region.EmptyCpumask: return 0;
+            case Region.Global or Region.MapValue:
+            {
+                var (h, o) = SharedMask(mask, pc, kfunc, false);
+                return (ulong)await ctx.Get(h, o >> 3);
+            }
             case Region.None when mask == 0: throw Fault(pc, $"{kfunc}: NULL cpumask");
             default: throw Fault(pc, $"{kfunc}: expected a struct cpumask pointer");
         }
@@ -2003,10 +2091,35 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     private int BpfMaskSlot(ulong mask, int pc, string kfunc) =>
         Mem.RegionOf(mask) == Region.BpfCpumask ? Mem.Index(mask) : throw Fault(pc, $"{kfunc}: expected a struct bpf_cpumask (from bpf_cpumask_create)");
 
+    /// <summary>
+    /// A struct bpf_cpumask the program keeps in its own memory rather than from bpf_cpumask_create() — a global or a
+    /// map value of that type (scx_lavd's <c>private(LAVD) struct bpf_cpumask cpdom_cpumask[]</c>), which the verifier
+    /// lets the cpumask kfuncs write: its first word holds CPUs 0–63 (struct cpumask's bits come first). No reference
+    /// count: acquire and release still want one from bpf_cpumask_create().
+    /// </summary>
+    private (MapHandle H, int Offset) SharedMask(ulong mask, int pc, string kfunc, bool write)
+    {
+        var (h, o, _) = Shared(mask, 8, pc, write);
+        if (o % 8 != 0) throw Fault(pc, $"{kfunc}: misaligned struct bpf_cpumask (off={Mem.Offset(mask)})");
+        return (h, o);
+    }
+
+    /// <summary>A cpumask a kfunc writes: a bpf_cpumask from the pool, or one in the program's own memory.</summary>
+    private void WritableMask(ulong mask, int pc, string kfunc)
+    {
+        if (Mem.RegionOf(mask) is Region.Global or Region.MapValue) SharedMask(mask, pc, kfunc, true);
+        else BpfMaskSlot(mask, pc, kfunc);
+    }
+
     /// <summary>An atomic operation on a bpf_cpumask's bits (set_bit, clear_bit, …): returns the old bits.</summary>
     private async BpfTask<ulong> MaskAtomic(BpfContext ctx, ulong mask, MemOp op, ulong operand, int pc, string kfunc)
     {
         if (cpuCount > 64) throw NotModelled(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
+        if (Mem.RegionOf(mask) is Region.Global or Region.MapValue)
+        {
+            var (h, o) = SharedMask(mask, pc, kfunc, true);
+            return (ulong)await ctx.MemWrite(h, MemWriteKey(o, 8, op), (long)operand);
+        }
         var slot = BpfMaskSlot(mask, pc, kfunc);
         return (ulong)await ctx.MemWrite(CpumaskPool, MemWriteKey((2 * slot + 1) * 8, 8, op), (long)operand);
     }

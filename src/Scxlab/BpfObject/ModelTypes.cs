@@ -89,7 +89,18 @@ public static class ModelTypes
     /// </summary>
     public static readonly IReadOnlyDictionary<(string Struct, string Field), string> LeftOut = new Dictionary<(string, string), string>
     {
-        [("task_struct", "cgroups")] = "the model has no cgroups",
+        [("task_struct", "cgroups")] = "the model has no css_set (its one cgroup, the root, is reached through ops.init_task's and ops.cgroup_init's arguments and the cgroup kfuncs)",
+    };
+
+    /// <summary>
+    /// Structs the model has only a few fields of, standing for a kernel object it keeps only in part: any other field is
+    /// one every kernel has, so the object loads and a run that reaches the field stops at a model limit (as for
+    /// <see cref="LeftOut"/>). struct cgroup: the model has the root cgroup alone (scx_lavd's cgroup bandwidth library
+    /// walks a hierarchy through css fields when cpu.max is in use; scx_lavd leaves it off by default).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> PartlyModelled = new Dictionary<string, string>
+    {
+        ["cgroup"] = "the model has one cgroup, the root, and only its kernfs node and level",
     };
 
     /// <summary>
@@ -134,12 +145,46 @@ public static class ModelTypes
         new("dump", 32, 8, false),
     ]);
 
-    /// <summary>ops.init_task()'s second argument (read as zeros: the model's tasks exist at load, no cgroups).</summary>
+    /// <summary>
+    /// ops.init_task()'s second argument: fork false (the model's tasks exist at load) and the task's cgroup, the root
+    /// (the model is a CONFIG_EXT_GROUP_SCHED kernel, as distributions build it, with no cgroup but the root).
+    /// </summary>
     public static readonly ModelStruct ScxInitTaskArgs = new("scx_init_task_args", 16,
     [
         new("fork", 0, 1, false),
-        new("cgroup", 8, 8, false),
+        new("cgroup", InitTaskArgsCgroup, 8, false),
     ]);
+
+    public const int InitTaskArgsCgroup = 8;
+
+    /// <summary>
+    /// struct cgroup, for the one cgroup the model has: the root (level 0), whose kernfs node carries its id. Its other
+    /// fields do not exist here (a load error naming the field, or a poisoned path).
+    /// </summary>
+    public static readonly ModelStruct Cgroup = new("cgroup", 16,
+    [
+        new("kn", CgroupKn, 8, false),
+        new("level", CgroupLevel, 4, true),
+    ]);
+
+    public const int CgroupKn = 0, CgroupLevel = 8;
+
+    /// <summary>struct kernfs_node: the id (cgroup_id(); 1 for the root cgroup of the unified hierarchy).</summary>
+    public static readonly ModelStruct KernfsNode = new("kernfs_node", 8, [new("id", 0, 8, false)]);
+
+    /// <summary>
+    /// ops.cgroup_init()'s second argument for the root cgroup, as scx_tg_init() set it: cpu.weight 100
+    /// (CGROUP_WEIGHT_DFL), the default bandwidth period (100 ms), no quota (RUNTIME_INF) and no burst.
+    /// </summary>
+    public static readonly ModelStruct ScxCgroupInitArgs = new("scx_cgroup_init_args", 32,
+    [
+        new("weight", CgroupArgsWeight, 4, false),
+        new("bw_period_us", CgroupArgsPeriod, 8, false),
+        new("bw_quota_us", CgroupArgsQuota, 8, false),
+        new("bw_burst_us", CgroupArgsBurst, 8, false),
+    ]);
+
+    public const int CgroupArgsWeight = 0, CgroupArgsPeriod = 8, CgroupArgsQuota = 16, CgroupArgsBurst = 24;
 
     /// <summary>ops.exit_task()'s second argument (cancelled: false).</summary>
     public static readonly ModelStruct ScxExitTaskArgs = new("scx_exit_task_args", 1,
@@ -188,6 +233,9 @@ public static class ModelTypes
         [ScxEventStats.Name] = ScxEventStats,
         [ScxExitInfo.Name] = ScxExitInfo,
         [ScxInitTaskArgs.Name] = ScxInitTaskArgs,
+        [Cgroup.Name] = Cgroup,
+        [KernfsNode.Name] = KernfsNode,
+        [ScxCgroupInitArgs.Name] = ScxCgroupInitArgs,
         [ScxExitTaskArgs.Name] = ScxExitTaskArgs,
         [ScxSelectCpuAndArgs.Name] = ScxSelectCpuAndArgs,
         [ScxDsqInsertVtimeArgs.Name] = ScxDsqInsertVtimeArgs,

@@ -14,8 +14,8 @@ internal static class PoisonReachability
 
     /// <summary>
     /// r1 of ops.init_task: its argument array, whose second word points at struct scx_init_task_args. The model
-    /// knows more than the verifier here, and only here: those arguments are all zero (fork false, cgroup NULL: no
-    /// task is forked, there are no cgroups), so a branch on them that the model can never take is not reachable.
+    /// knows more than the verifier here, and only here: fork is false (no task is forked) and cgroup is the root cgroup,
+    /// never NULL (the model's one cgroup), so a branch on them that the model can never take is not reachable.
     /// </summary>
     internal static readonly ulong InitTaskArgArray = Mem.Addr(Region.Ctx, 0x7ff, 0);
 
@@ -98,7 +98,7 @@ internal static class PoisonReachability
                     else if (Known(i.Src) && (i.Op & 0xe0) == 0x60 && v[i.Src] == InitTaskArgArray && i.Off == 8 && size == 8)
                         Set(i.Dst, Mem.Addr(Region.Ctx, Interpreter.TaskArgsCtx, 0));
                     else if (Known(i.Src) && (i.Op & 0xe0) == 0x60 && Mem.RegionOf(v[i.Src]) == Region.Ctx && Mem.Index(v[i.Src]) == Interpreter.TaskArgsCtx)
-                        Set(i.Dst, 0);
+                        Set(i.Dst, Mem.Offset(v[i.Src]) + i.Off == ModelTypes.InitTaskArgsCgroup && size == 8 ? Interpreter.RootCgroup : 0);
                     else Forget(i.Dst);
                     Flow(pc + 1, v, k);
                     break;

@@ -54,6 +54,7 @@ public enum Kfunc
     DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
     PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute, CpuRq, Events,
     ArenaAllocPages, ArenaFreePages, PreemptDisable, PreemptEnable, StreamVprintk,
+    CgroupAcquire, CgroupRelease, CgroupAncestor, CgroupFromId, TaskUnderCgroup,
 }
 
 public static class Kfuncs
@@ -85,6 +86,11 @@ public static class Kfuncs
         ["bpf_cpumask_test_cpu"] = Kfunc.CpumaskTestCpu,
         ["bpf_task_from_pid"] = Kfunc.TaskFromPid,
         ["bpf_task_acquire"] = Kfunc.TaskAcquire,
+        ["bpf_cgroup_acquire"] = Kfunc.CgroupAcquire,
+        ["bpf_cgroup_release"] = Kfunc.CgroupRelease,
+        ["bpf_cgroup_ancestor"] = Kfunc.CgroupAncestor,
+        ["bpf_cgroup_from_id"] = Kfunc.CgroupFromId,
+        ["bpf_task_under_cgroup"] = Kfunc.TaskUnderCgroup,
         ["bpf_task_release"] = Kfunc.TaskRelease,
         ["scx_bpf_nr_cpu_ids"] = Kfunc.NrCpuIds,
         ["scx_bpf_pick_idle_cpu"] = Kfunc.PickIdleCpu,
@@ -211,8 +217,8 @@ public static class Kfuncs
     /// </summary>
     public static readonly IReadOnlySet<string> KernelOnly = new HashSet<string>(StringComparer.Ordinal)
     {
-        // cgroups: the model has none (scx_lavd's and scx_flash's cgroup callbacks, the cgroup bandwidth library).
-        "bpf_cgroup_acquire", "bpf_cgroup_release", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_task_under_cgroup",
+        // cgroups beyond the root one the model has: walking the hierarchy (scx_lavd's cgroup bandwidth library) and
+        // scx_bpf_task_cgroup() (whose check that p is a task the running operation was handed the model lacks).
         "bpf_iter_css_new", "bpf_iter_css_next", "bpf_iter_css_destroy", "scx_bpf_task_cgroup",
         "bpf_iter_css_task_new", "bpf_iter_css_task_next", "bpf_iter_css_task_destroy",
         // Iterators over every task of the system (most outside the model).
@@ -231,18 +237,20 @@ public static class Helpers
     public const int ProbeReadKernel = 113, RingbufOutput = 130, RingbufReserve = 131, RingbufSubmit = 132, RingbufDiscard = 133, RingbufQuery = 134, TraceVprintk = 177, PerCpuPtr = 153, ThisCpuPtr = 154;
     public const int MapLookupElem = 1, MapUpdateElem = 2, MapDeleteElem = 3, KtimeGetNs = 5, GetPrandomU32 = 7,
         GetSmpProcessorId = 8, ProbeReadKernelStr = 115, Strncmp = 182, TracePrintk = 6, GetCurrentTaskBtf = 158, KptrXchg = 194, Loop = 181, ForEachMapElem = 164,
-        GetCurrentPidTgid = 14, GetCurrentComm = 16, GetNumaNodeId = 42, Jiffies64 = 118, KtimeGetBootNs = 125, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156, TaskStorageDelete = 157;
+        GetCurrentPidTgid = 14, GetCurrentComm = 16, GetNumaNodeId = 42, Jiffies64 = 118, KtimeGetBootNs = 125, MapLookupPercpuElem = 195, TimerInit = 169, TimerSetCallback = 170, TimerStart = 171, TimerCancel = 172, MapPushElem = 87, MapPopElem = 88, MapPeekElem = 89, SpinLock = 93, SpinUnlock = 94, TaskStorageGet = 156, TaskStorageDelete = 157, CgrpStorageGet = 210, CgrpStorageDelete = 211;
 
     public static bool Supported(int id) => id is MapLookupElem or MapUpdateElem or MapDeleteElem or KtimeGetNs or GetPrandomU32
         or GetSmpProcessorId or MapPushElem or MapPopElem or MapPeekElem or SpinLock or SpinUnlock or TaskStorageGet
         or ProbeReadKernelStr or MapLookupPercpuElem or TimerInit or TimerSetCallback or TimerStart or TimerCancel or Strncmp
-        or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem or TaskStorageDelete
+        or TracePrintk or GetCurrentTaskBtf or KptrXchg or Loop or ForEachMapElem or TaskStorageDelete or CgrpStorageGet or CgrpStorageDelete
         or GetCurrentPidTgid or GetCurrentComm or GetNumaNodeId or Jiffies64 or KtimeGetBootNs
         or ProbeReadKernel or RingbufOutput or RingbufReserve or RingbufSubmit or RingbufDiscard or RingbufQuery or TraceVprintk or PerCpuPtr or ThisCpuPtr;
 
     public static string Name(int id) => id switch
     {
         MapLookupElem => "bpf_map_lookup_elem",
+        CgrpStorageGet => "bpf_cgrp_storage_get",
+        CgrpStorageDelete => "bpf_cgrp_storage_delete",
         MapUpdateElem => "bpf_map_update_elem",
         MapDeleteElem => "bpf_map_delete_elem",
         KtimeGetNs => "bpf_ktime_get_ns",

@@ -122,6 +122,33 @@ public class BpfArenaTests
 }
 
 /// <summary>
+/// programs/cgroups.bpf.c: the root cgroup, the model's one (CONFIG_EXT_GROUP_SCHED): ops.cgroup_init runs for it
+/// between ops.init and ops.init_task with the root's settings, its cgroup storage works, ops.init_task's args name
+/// it; a struct bpf_cpumask in global data; an array of arrays set with --rodata.
+/// </summary>
+public class BpfCgroupTests
+{
+    [Fact]
+    public void Should_InitTheRootCgroupBeforeTheTasks_When_TheSchedulerHasCgroupInit()
+    {
+        // cpu.weight 100, a 100 ms period, no quota (RUNTIME_INF: -1 as s64), no burst; kn->id 1 at level 0; after ops.init;
+        // ops.init_task saw cgroup 1 and its storage; CPU 1 set in the global mask, CPU 0 set then cleared, the other
+        // mask untouched; table[1][2] from --rodata.
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("cgroups.bpf.c", "v3") + "@table[1][2]=7");
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: weight=100 period=100000 quota=-1 burst=0 id=1 after_init=1 task_cg=1 task_storage=1 mask=1,0 table=7",
+            Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_EndTheScheduler_When_CgroupInitFails()
+    {
+        // scx_cgroup_init(): scx_error(sch, "ops.cgroup_init() failed (%d)", ret) — the errno as returned.
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("cgroups.bpf.c", "v3") + "@fail_cgroup_init=1");
+        Assert.Contains("ops.cgroup_init() failed (-12)", Assert.Single(r.Violations).Violation.ToString());
+    }
+}
+
+/// <summary>
 /// programs/kernel_types.bpf.c: CO-RE on kernel types outside sched_ext that scx's library reaches (atomic_t by its
 /// typedef's name, p->cpus_mask) and bpf_trace_vprintk().
 /// </summary>
@@ -139,14 +166,22 @@ public class BpfKernelTypesTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: 5 1 1 17 1 1 0 1 11 120", Assert.Single(r.Violations).Violation.ToString());
     }
 
-    [Theory]
-    [InlineData("cgroup", "kernel function bpf_cgroup_from_id is not modelled")]
-    [InlineData("cgroup_type", "struct cgroup is not modelled")]
-    public void Should_LoadAndStopAtAModelLimit_When_ARunReachesWhatTheKernelHasAndTheModelDoesNot(string rodata, string message)
+    [Fact]
+    public void Should_FindTheRootCgroup_When_AProgramLooksItUpThroughTheCgroupKfuncs()
     {
-        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("kernel_types.bpf.c", "v3") + "@" + rodata + "=1");
+        // kn->id 1, level 0; no cgroup 2; the level-0 ancestor is the root itself, there is no level-1 one; every task is
+        // under the root. Every reference taken is released (else the run would end at the verifier's unreleased
+        // reference).
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("kernel_types.bpf.c", "v3") + "@cgroup=1");
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: cgroup 1 0 1 1 1 1", Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Fact]
+    public void Should_LoadAndStopAtAModelLimit_When_ARunReadsACgroupFieldTheModelDoesNotHave()
+    {
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("kernel_types.bpf.c", "v3") + "@cgroup_type=1");
         Assert.Equal(Verdict.Incomplete, r.Verdict);
-        Assert.Contains(message, r.IncompleteReason);
+        Assert.Contains("cgroup.flags is not modelled (the model has one cgroup, the root", r.IncompleteReason);
     }
 }
 
@@ -157,6 +192,40 @@ public class BpfKernelTypesTests
 /// </summary>
 public class BpfSpinLoopTests
 {
+    /// <summary>
+    /// A helper or kfunc that reads a string or a value byte by byte (scx_bpf_error_bstr reading its format) makes many
+    /// reads at one instruction with nothing in between: they are one call, not a loop's iterations, so none of them is a
+    /// spin. Upstream's scx_bpf_error() keeps its format in .data (shared memory), and a call inside a loop's body once
+    /// read as a spin on the format's word: the CPU waited forever and the exit never came.
+    /// </summary>
+    [Fact]
+    public void Should_EndWithTheSchedulersError_When_AKfuncReadsAFormatInSharedMemoryInsideALoop()
+    {
+        const string source = """
+            #include <scxlab_bpf.h>
+            char _license[] SEC("license") = "GPL";
+            const volatile u32 fail_at = 1;
+            SCX_OPS2(void, e_enqueue, struct task_struct *, p, u64, enq_flags)
+            {
+            	static char fmt[] = "failed at iteration %d";
+            	u64 param[1];
+            	int i;
+
+            #pragma clang loop unroll(disable)
+            	for (i = 0; i < 4; i++) {
+            		param[0] = i;
+            		/* The kernel keeps the first error's message; the loop goes on. */
+            		if (i >= fail_at)
+            			scx_bpf_error_bstr(fmt, param, sizeof(param));
+            	}
+            	scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
+            }
+            SEC(".struct_ops.link") struct sched_ext_ops ops = { .enqueue = (void *)e_enqueue, .name = "fmt_in_data" };
+            """;
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.Compile("fmt_in_data", source));
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR_BPF: failed at iteration 1", Assert.Single(r.Violations).Violation.ToString());
+    }
+
     [Theory]
     [InlineData("seed-race-r1", "")]
     [InlineData("central-remote", "")]

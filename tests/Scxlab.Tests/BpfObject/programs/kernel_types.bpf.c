@@ -2,8 +2,9 @@
  * lock's counter, relocated by its typedef's name) and p->cpus_mask (p2dq asks whether p->cpus_ptr == &p->cpus_mask,
  * i.e. whether the task's affinity is its own) — bpf_trace_vprintk(), bpf_printk() with more than three arguments,
  * and the kernel's per-CPU variables runqueues and cpufreq_cpu_data (scx_lavd). With rodata cgroup set, ops.enqueue
- * calls a cgroup kfunc, and with cgroup_type set it reads a struct cgroup field: both load, and a run that reaches
- * them stops at a model limit. Written for the tests. */
+ * looks the root cgroup up through the cgroup kfuncs and exits with what it found; with cgroup_type set it reads a
+ * struct cgroup field the model does not have: the object loads, and a run that reaches it stops at a model limit.
+ * Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
@@ -24,8 +25,13 @@ struct rq {
 struct task_struct___prio {
 	int prio;
 };
+struct kernfs_node {
+	u64 id;
+};
 struct cgroup {
+	struct kernfs_node *kn;
 	int level;
+	unsigned long flags;
 };
 struct cpufreq_policy {
 	unsigned int max;
@@ -38,6 +44,9 @@ static void *(*bpf_per_cpu_ptr)(const void *percpu_ptr, u32 cpu) = (void *)153;
 static void *(*bpf_this_cpu_ptr)(const void *percpu_ptr) = (void *)154;
 static long (*bpf_probe_read_kernel)(void *dst, u32 size, const void *unsafe_ptr) = (void *)113;
 struct cgroup *bpf_cgroup_from_id(u64 cgid) __ksym;
+struct cgroup *bpf_cgroup_ancestor(struct cgroup *cgrp, int level) __ksym;
+struct cgroup *bpf_cgroup_acquire(struct cgroup *cgrp) __ksym;
+long bpf_task_under_cgroup(struct task_struct *task, struct cgroup *ancestor) __ksym;
 void bpf_cgroup_release(struct cgroup *cgrp) __ksym;
 
 const volatile u32 cgroup, cgroup_type;
@@ -56,15 +65,40 @@ SCX_OPS2(void, kt_enqueue, struct task_struct *, p, u64, enq_flags)
 	struct rq *rq1 = bpf_per_cpu_ptr(&runqueues, 1), *rq9 = bpf_per_cpu_ptr(&runqueues, 9), *here = bpf_this_cpu_ptr(&runqueues);
 
 	if (cgroup) {
-		struct cgroup *cg = bpf_cgroup_from_id(1);
+		/* The root cgroup (id 1, level 0), every task's; no cgroup 2, no ancestor at level 1. */
+		struct cgroup *cg = bpf_cgroup_from_id(1), *other = bpf_cgroup_from_id(2), *anc, *deeper, *again;
+		static const char cfmt[] = "cgroup %lld %lld %lld %lld %lld %lld";
 
-		if (cg)
-			bpf_cgroup_release(cg);
+		if (!cg)
+			return;
+		anc = bpf_cgroup_ancestor(cg, 0);
+		deeper = bpf_cgroup_ancestor(cg, 1);
+		again = bpf_cgroup_acquire(cg);
+		param[0] = cg->kn->id;
+		param[1] = cg->level;
+		param[2] = other == NULL;
+		param[3] = anc == cg;
+		param[4] = deeper == NULL;
+		param[5] = bpf_task_under_cgroup(p, cg);
+		if (other)
+			bpf_cgroup_release(other);
+		if (anc)
+			bpf_cgroup_release(anc);
+		if (deeper)
+			bpf_cgroup_release(deeper);
+		if (again)
+			bpf_cgroup_release(again);
+		bpf_cgroup_release(cg);
+		scx_bpf_exit_bstr(0, (char *)cfmt, param, 6 * sizeof(u64));
+		return;
 	}
 	if (cgroup_type) {
-		struct cgroup *cg = (struct cgroup *)p;
+		struct cgroup *cg = bpf_cgroup_from_id(1);
 
-		param[0] = cg->level;
+		if (!cg)
+			return;
+		param[0] = cg->flags;
+		bpf_cgroup_release(cg);
 	}
 
 	__sync_fetch_and_add(&hits.counter, 5);
