@@ -113,6 +113,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         for (var i = 0; i < _obj.Maps.Count; i++)
             if (_obj.Maps[i].Type == MapTypes.TaskStorage) _vm.StorageState[i] = maps.Array(_obj.Maps[i].Name + "#exists", Math.Max(1, maps.TaskCount));
             else if (_obj.Maps[i].Type == MapTypes.CgrpStorage) _vm.StorageState[i] = maps.Array(_obj.Maps[i].Name + "#exists", 1);
+        _vm.IdleSlices = maps.Array("swapper#scx.slice", Math.Max(1, maps.CpuCount));
         _taskCount = maps.TaskCount;
         _cpuCount = maps.CpuCount;
 

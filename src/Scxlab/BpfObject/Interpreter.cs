@@ -684,9 +684,14 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 return Truncate(word >> ((o & 7) * 8), size);
             }
             case Region.Task:
-                if (idx == UnmodelledTask) return ParentTaskLoad(off, size, pc);
+                if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
                 if (idx == ParentTask) return ParentTaskLoad(off, size, pc);
-                if (IsIdleTask(idx)) return IdleTaskLoad(idx - IdleTaskBase, off, size, pc);
+                if (idx is HelperTask or KthreaddTask) return KernelThreadLoad(ctx, idx, off, size, pc);
+                if (IsIdleTask(idx))
+                {
+                    if (IsIdleSlice(off, size)) return (ulong)await ctx.Get(IdleSlices, idx - IdleTaskBase) ^ (ulong)ScxConst.SliceDfl;
+                    return IdleTaskLoad(idx - IdleTaskBase, off, size, pc);
+                }
                 return await TaskLoad(ctx, idx, off, size, pc);
             case Region.TaskCpumask or Region.BpfCpumask or Region.IdleCpumask or Region.OnlineCpumask:
                 throw NotModelled(pc, "reading struct cpumask bits directly is not modelled; use bpf_cpumask_test_cpu()");
@@ -742,7 +747,16 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             {
                 if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
                 if (idx == ParentTask) throw NotModelled(pc, ParentTaskUse);
-                if (IsIdleTask(idx)) throw IdleTaskUse(pc, idx, "a store to task_struct");
+                if (idx is HelperTask or KthreaddTask) throw NotModelled(pc, $"a store to task_struct: {KernelThreadUse}");
+                if (IsIdleTask(idx))
+                {
+                    // A scheduler that shortens the slice of whatever runs on a CPU (scx_lavd's ask_cpu_yield_after(),
+                    // through scx_bpf_cpu_curr()) may write the idle task's: the kernel never reads it (the idle task is
+                    // not on sched_ext), the program may read back what it wrote.
+                    if (!IsIdleSlice(off, size)) throw IdleTaskUse(pc, idx, "a store to task_struct other than scx.slice");
+                    await ctx.Set(IdleSlices, idx - IdleTaskBase, (long)(value ^ (ulong)ScxConst.SliceDfl));
+                    return true;
+                }
                 var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
                 if (f.Within != 0 || f.Size != size) throw Fault(pc, $"partial write of task_struct field at off={off} size={size}");
                 var p = new TaskRef(idx);
@@ -860,6 +874,14 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     /// "swapper/N", bound to its CPU; init_scx_entity() gives it dsq_vtime 0 and slice SCX_SLICE_DFL, and no scheduler
     /// ever enables it (weight 0, no scx flags). Constant for the run: not an interleaving point.
     /// </summary>
+    /// <summary>
+    /// Each CPU's idle task's p->scx.slice, XOR SCX_SLICE_DFL (so the zeroed word is init_scx_entity()'s default): the
+    /// one field of an idle task a program may write (BpfObjectPolicy allocates it).
+    /// </summary>
+    internal MapHandle IdleSlices;
+
+    private static bool IsIdleSlice(int off, int size) => ModelTypes.TaskFieldAt(off) is { Field: TaskField.Slice, Within: 0 } && size == 8;
+
     private ulong IdleTaskLoad(int cpu, int off, int size, int pc)
     {
         const ulong PfIdle = 0x2, PfKthread = 0x00200000, PfNoSetaffinity = 0x04000000;
@@ -1312,7 +1334,9 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 if (size == 0) return -EINVAL;
                 var info = ctx.M.Actor(ctx.ActorId);
                 var curr = CurrentTask(ctx);
-                var name = curr >= 0 ? ctx.TaskComm(new TaskRef(curr)) : info.Kind == Kernel.ActorKind.Cpu ? $"swapper/{info.Cpu}" : info.Name;
+                var name = curr >= 0 ? ctx.TaskComm(new TaskRef(curr))
+                    : info.Kind == Kernel.ActorKind.Cpu ? $"swapper/{info.Cpu}"
+                    : info.Kind == Kernel.ActorKind.Helper ? HelperComm(ctx) : info.Name;
                 var bytes = Encoding.UTF8.GetBytes(name);
                 for (var k = 0; k < size; k++) await Store(ctx, r[1] + (ulong)k, 1, k < size - 1 && k < bytes.Length && k < 15 ? bytes[k] : 0UL, stack, pc);
                 return 0;
@@ -1415,6 +1439,10 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 // when the CPU is idle. The model's other actors (syscalls, timers, the load) run tasks it does not
                 // model: they get a pointer that compares unequal to every modelled task and faults if dereferenced.
                 var info = ctx.M.Actor(ctx.ActorId);
+                // The helper actor runs what the kernel runs on its own kthreads: the enable path (the model's boot: ops.init,
+                // ops.cgroup_init, ops.init_task, the first enqueues, on scx_enable_helper) and the disable path (on the
+                // scheduler's sched_ext_helper).
+                if (info.Kind == Kernel.ActorKind.Helper) return (long)Mem.Addr(Region.Task, HelperTask, 0);
                 if (info.Kind != Kernel.ActorKind.Cpu) return (long)Mem.Addr(Region.Task, UnmodelledTask, 0);
                 var curr = ctx.M.World.Cpus[info.Cpu].Curr;
                 return (long)(curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : Mem.Addr(Region.Task, IdleTaskBase + info.Cpu, 0));
@@ -1453,6 +1481,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         if (Mem.RegionOf(v) != Region.Task || Mem.Offset(v) != 0) throw Fault(pc, $"{kfunc}: arg#{arg} expected pointer to struct task_struct");
         if (Mem.Index(v) == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
         if (Mem.Index(v) == ParentTask) throw NotModelled(pc, $"{kfunc}: arg#{arg}: {ParentTaskUse}");
+        if (Mem.Index(v) is HelperTask or KthreaddTask) throw NotModelled(pc, $"{kfunc}: arg#{arg}: {KernelThreadUse}");
         if (IsIdleTask(Mem.Index(v))) throw IdleTaskUse(pc, Mem.Index(v), $"{kfunc}: arg#{arg}");
         return new TaskRef(Mem.Index(v));
     }
@@ -2027,6 +2056,41 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     internal const int ParentTask = 0xFFFFFE;
 
     private const string ParentTaskUse = "the parent process of the model's tasks (init, pid 1) is outside the model: only its identity (pid, tgid, comm, flags, parent) is modelled";
+
+    /// <summary>
+    /// The kernel thread sched_ext runs its enable and disable paths on — `current` for the model's helper actor, whose
+    /// steps stand for them: scx_enable_helper while the model boots (scx_enable() queues scx_root_enable_workfn() on it),
+    /// sched_ext_helper after (the scheduler's helper, which runs scx_disable_workfn()). A SCHED_FIFO kthread
+    /// (sched_set_fifo(): priority 50, so p->prio 49), child of kthreadd.
+    /// </summary>
+    internal const int HelperTask = 0xFFFFFD;
+
+    /// <summary>kthreadd (pid 2), the parent of every kernel thread; a child of init_task (swapper/0).</summary>
+    internal const int KthreaddTask = 0xFFFFFC;
+
+    private const string KernelThreadUse = "sched_ext's helper kthread and kthreadd are outside the model: only their flags, comm, scheduling policy and priority, state and parent (and kthreadd's pid) are modelled";
+
+    private static string HelperComm(BpfContext ctx) => ctx.M.Booting ? "scx_enable_helper" : "sched_ext_helper";
+
+    private ulong KernelThreadLoad(BpfContext ctx, int idx, int off, int size, int pc)
+    {
+        const ulong PfKthread = 0x00200000, SchedFifo = 1;
+        var helper = idx == HelperTask;
+        var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
+        if (f.Field != TaskField.Comm && (f.Within != 0 || f.Size != size)) throw Fault(pc, $"partial read of task_struct field {f.Field} (off={off} size={size})");
+        return f.Field switch
+        {
+            TaskField.Flags => PfKthread,
+            TaskField.Comm => CommBytes(helper ? HelperComm(ctx) : "kthreadd", f.Within, size),
+            TaskField.RealParent or TaskField.Parent => Mem.Addr(Region.Task, helper ? KthreaddTask : IdleTaskBase, 0),
+            TaskField.Pid or TaskField.Tgid when !helper => 2,
+            TaskField.Policy => helper ? SchedFifo : SchedNormal,
+            TaskField.Prio => helper ? 49UL : 120,
+            TaskField.StaticPrio => 120,
+            TaskField.State => 0, // TASK_RUNNING: the helper is running; kthreadd is only read about
+            _ => throw NotModelled(pc, $"p->{f.Field} of {(helper ? "sched_ext's helper kthread" : "kthreadd")}: {KernelThreadUse}"),
+        };
+    }
 
     private ulong ParentTaskLoad(int off, int size, int pc)
     {

@@ -45,6 +45,9 @@ public sealed partial class Machine
     private readonly ActorInfo[] _actors;
     private readonly BpfContext[] _contexts;
     private readonly int _helper;
+
+    /// <summary>The model is setting up the scenario's initial state: the kernel's enable path, run by the helper actor.</summary>
+    internal bool Booting { get; private set; }
     private readonly int _timerBase;
 
     // Per-step scratch (not state).
@@ -138,7 +141,9 @@ public sealed partial class Machine
             HashEvents = _eventsVisible,
         };
         foreach (var (word, value) in MapLayout.Initial) World.Maps[word] = value;
+        Booting = true;
         Boot();
+        Booting = false;
         World.Layout = FingerprintLayoutOf(World.Shape);
     }
 

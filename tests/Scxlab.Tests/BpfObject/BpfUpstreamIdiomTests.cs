@@ -464,6 +464,12 @@ public class BpfIdleTaskTests
             Assert.Single(Run("").Violations).Violation.ToString());
 
     [Fact]
+    public void Should_ReadBackTheIdleTasksSlice_When_AProgramShortensIt() =>
+        // The kernel never reads the idle task's scx.slice; the program reads back its own write, 7 (in slice_dfl's place).
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: pid=0 idle=1 comm=1 vtime=0 slice_dfl=7 weight=0 nr=1 mask=10",
+            Assert.Single(Run("@shorten=1").Violations).Violation.ToString());
+
+    [Fact]
     public void Should_StopNamingTheIdleTask_When_AProgramPassesItToAKfunc() =>
         Assert.Contains("the idle task swapper/", Assert.Single(Run("@storage=1").ModelLimits).Violation.ToString());
 }
@@ -491,10 +497,19 @@ public class BpfCurrentTaskTests
         Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: differs=1 pid=0", Assert.Single(Run("").Violations).Violation.ToString());
 
     [Fact]
-    public void Should_EndTheSchedulerClearly_When_AProgramReadsAnUnmodelledCurrent()
+    public void Should_StopAtAModelLimit_When_AProgramReadsWhatTheModelDoesNotHaveOfTheHelperKthread()
     {
         var text = Assert.Single(Run("@deref=1").ModelLimits).Violation.ToString();
-        Assert.Contains("bpf_get_current_task_btf() returned a task the model does not have", text);
+        Assert.Contains("p->Pid of sched_ext's helper kthread", text);
+    }
+
+    [Fact]
+    public void Should_SeeTheEnableHelperKthread_When_ACallbackRunsInTheEnablePath()
+    {
+        // A kthread named scx_enable_helper (TASK_COMM_LEN: 15 characters and a NUL), child of kthreadd (pid 2), whose
+        // parent is swapper/0; SCHED_FIFO (1) at priority 50 (p->prio 49).
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: kthread=1 comm=1 parent=2 grandparent_idle=1 prio=49 policy=1",
+            Assert.Single(Run("@helper=1").Violations).Violation.ToString());
     }
 
     // A wakeup onto a busy CPU: ops.enqueue runs in the waker's step (the model's trace has its notes).
