@@ -210,16 +210,29 @@ public static class BpfObjectSpec
 
     /// <summary>
     /// The spec as a header line shows it: map writes (which can be dozens: a topology table) are counted, not
-    /// listed; rodata, ops and syscall items are kept. Reports and traces keep the whole spec.
+    /// listed; rodata, ops and syscall items are listed up to a line's width and counted after it. Reports and traces
+    /// keep the whole spec.
     /// </summary>
     public static string Short(string policy)
     {
         if (!TryParse(policy, out var path, out var items)) return policy;
         var maps = items.Count(i => i.StartsWith(BpfObject.BpfObjectFile.MapPrefix, StringComparison.Ordinal));
-        if (maps == 0) return policy;
         var rest = items.Where(i => !i.StartsWith(BpfObject.BpfObjectFile.MapPrefix, StringComparison.Ordinal)).ToList();
-        return (rest.Count == 0 ? path : $"{path}@{string.Join(",", rest)}") + $" (+{maps} map write{(maps == 1 ? "" : "s")})";
+        // Settings past a line's worth are counted, not listed (scx_lavd's topology is some 80 of them): the JSON
+        // output, traces and comparison cells keep the whole spec.
+        var shown = 0;
+        for (var length = path.Length; shown < rest.Count && length + rest[shown].Length + 1 <= ShortSettingsWidth; shown++)
+            length += rest[shown].Length + 1;
+        if (maps == 0 && shown == rest.Count) return policy;
+        var more = rest.Count - shown;
+        var text = shown == 0 ? path : $"{path}@{string.Join(",", rest.Take(shown))}";
+        if (more > 0) text += $" (+{more} more setting{(more == 1 ? "" : "s")})";
+        if (maps > 0) text += $" (+{maps} map write{(maps == 1 ? "" : "s")})";
+        return text;
     }
+
+    /// <summary>How much of a policy spec <see cref="Short"/> spells out before it counts the rest.</summary>
+    private const int ShortSettingsWidth = 120;
 
     /// <summary>
     /// The policy with a relative object or assembly path made absolute (when the file exists here), for the scenario

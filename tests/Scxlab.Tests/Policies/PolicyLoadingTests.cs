@@ -183,3 +183,24 @@ public class PolicyLoadingTests
         Assert.Equal($"ops.dispatch() exceeded its step budget ({run.M.Config.CallBudget} calls; a model bound: bounds: {{ call_budget: N }})", run.W.ExitMessage);
     }
 }
+
+/// <summary>BpfObjectSpec.Short: how a header line shows a BPF object spec (reports and traces keep it whole).</summary>
+public class BpfObjectSpecShortTests
+{
+    [Fact]
+    public void Should_ListEverySetting_When_TheSpecFitsOnALine() =>
+        Assert.Equal("x.bpf.o@a=1,b[2]=3", BpfObjectSpec.Short("x.bpf.o@a=1,b[2]=3"));
+
+    [Fact]
+    public void Should_CountTheSettingsPastALine_When_ThereAreDozens()
+    {
+        // scx_lavd's topology is some 80 settings: the first ones that fit are listed, the rest counted, map writes too.
+        var settings = Enumerable.Range(0, 80).Select(i => $"pco_table[{i}][0]=0").ToList();
+        var spec = "x.bpf.o@" + string.Join(",", settings) + ",map:m[0]=1,map:m[1]=2";
+        var shown = BpfObjectSpec.Short(spec);
+        Assert.StartsWith("x.bpf.o@pco_table[0][0]=0,pco_table[1][0]=0,", shown);
+        var listed = shown[..shown.IndexOf(' ')].Split(',').Length;
+        Assert.EndsWith($" (+{80 - listed} more settings) (+2 map writes)", shown);
+        Assert.True(shown.Length < 200, shown);
+    }
+}
