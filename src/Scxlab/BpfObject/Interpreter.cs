@@ -1335,7 +1335,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 var info = ctx.M.Actor(ctx.ActorId);
                 var curr = CurrentTask(ctx);
                 var name = curr >= 0 ? ctx.TaskComm(new TaskRef(curr))
-                    : info.Kind == Kernel.ActorKind.Cpu ? $"swapper/{info.Cpu}"
+                    : info.Kind == Kernel.ActorKind.Cpu || info.Script?.ActsForCpuCurrent == true ? $"swapper/{info.Cpu}"
                     : info.Kind == Kernel.ActorKind.Helper ? HelperComm(ctx) : info.Name;
                 var bytes = Encoding.UTF8.GetBytes(name);
                 for (var k = 0; k < size; k++) await Store(ctx, r[1] + (ulong)k, 1, k < size - 1 && k < bytes.Length && k < 15 ? bytes[k] : 0UL, stack, pc);
@@ -1435,15 +1435,16 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 return 0;
             case Helpers.GetCurrentTaskBtf:
             {
-                // `current`: the task running on this CPU when a CPU path calls the program, or the idle task swapper/N
-                // when the CPU is idle. The model's other actors (syscalls, timers, the load) run tasks it does not
-                // model: they get a pointer that compares unequal to every modelled task and faults if dereferenced.
+                // `current`: the task running on this CPU when a CPU path calls the program — or an actor that works for
+                // it (the simulator's syscalls and timer interrupts: ScriptSpec.ActsForCpuCurrent) —, or the idle task
+                // swapper/N when the CPU is idle. A scenario's scripted actors run processes the model does not have: they
+                // get a pointer that compares unequal to every modelled task and stops the run if dereferenced.
                 var info = ctx.M.Actor(ctx.ActorId);
                 // The helper actor runs what the kernel runs on its own kthreads: the enable path (the model's boot: ops.init,
                 // ops.cgroup_init, ops.init_task, the first enqueues, on scx_enable_helper) and the disable path (on the
                 // scheduler's sched_ext_helper).
                 if (info.Kind == Kernel.ActorKind.Helper) return (long)Mem.Addr(Region.Task, HelperTask, 0);
-                if (info.Kind != Kernel.ActorKind.Cpu) return (long)Mem.Addr(Region.Task, UnmodelledTask, 0);
+                if (info.Kind != Kernel.ActorKind.Cpu && info.Script?.ActsForCpuCurrent != true) return (long)Mem.Addr(Region.Task, UnmodelledTask, 0);
                 var curr = ctx.M.World.Cpus[info.Cpu].Curr;
                 return (long)(curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : Mem.Addr(Region.Task, IdleTaskBase + info.Cpu, 0));
             }
@@ -1472,7 +1473,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     private static int CurrentTask(BpfContext ctx)
     {
         var info = ctx.M.Actor(ctx.ActorId);
-        return info.Kind == Kernel.ActorKind.Cpu ? ctx.M.World.Cpus[info.Cpu].Curr : -1;
+        return info.Kind == Kernel.ActorKind.Cpu || info.Script?.ActsForCpuCurrent == true ? ctx.M.World.Cpus[info.Cpu].Curr : -1;
     }
 
     private TaskRef TaskArg(ulong v, int pc, string kfunc, int arg)

@@ -43,7 +43,13 @@ public sealed record ScriptAction(ActionKind Kind, int Task = -1, CpuMask Mask =
     };
 }
 
-public sealed record ScriptSpec(string Name, int Cpu, IReadOnlyList<ScriptAction> Actions);
+/// <param name="ActsForCpuCurrent">
+/// The actor's actions are work its CPU does for the task running there: a syscall that task makes, or a timer interrupt
+/// taking that CPU (the simulator's syscallN/timerN actors). Then `current`, as a BPF program sees it, is that CPU's
+/// current task (its idle task when idle). A scenario's scripted actor (a taskset, a renice) is a process the model does
+/// not have: false.
+/// </param>
+public sealed record ScriptSpec(string Name, int Cpu, IReadOnlyList<ScriptAction> Actions, bool ActsForCpuCurrent = false);
 
 /// <summary>
 /// Where the model cuts steps. <see cref="Normal"/>: a step holds at most one access to a word another

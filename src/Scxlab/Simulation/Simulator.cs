@@ -240,8 +240,9 @@ public sealed class Simulator
 
         // ---- actors: CPUs, then N syscall, N timer, 1 instant, then the model's helper
         var scripts = new List<ScriptSpec>();
-        for (var c = 0; c < _n; c++) scripts.Add(new ScriptSpec($"syscall{c}", c, []));
-        for (var c = 0; c < _n; c++) scripts.Add(new ScriptSpec($"timer{c}", c, []));
+        // A syscall is made by the task running on its CPU, a timer interrupts it: `current` is that task.
+        for (var c = 0; c < _n; c++) scripts.Add(new ScriptSpec($"syscall{c}", c, [], ActsForCpuCurrent: true));
+        for (var c = 0; c < _n; c++) scripts.Add(new ScriptSpec($"timer{c}", c, [], ActsForCpuCurrent: true));
         scripts.Add(new ScriptSpec("task", 0, []));
         _m = new Machine(new ModelConfig
         {

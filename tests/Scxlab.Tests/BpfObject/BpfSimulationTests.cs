@@ -66,6 +66,20 @@ public class BpfSimulationTests
     }
 
     [Fact]
+    public void Should_SeeTheWokenTasksCpuRunningAsTheWaker_When_AProgramReadsCurrentInAWakeup()
+    {
+        // programs/waker.bpf.c: a wakeup under simulate is a timer interrupt or a syscall on a CPU, so `current` is what
+        // that CPU runs — the idle task or a task —, never a task the model does not have (which stopped the run before).
+        var r = Run(Mixed, BpfExamples.CompileProgram("waker.bpf.c", "v3"), 2, 200_000_000);
+        Assert.Null(r.ModelLimit);
+        var exit = Assert.Single(r.Exits);
+        Assert.Equal("SCX_EXIT_UNREG_BPF", exit.Kind);
+        var m = System.Text.RegularExpressions.Regex.Match(exit.Message, @"^idle=(\d+) task=(\d+)$");
+        Assert.True(m.Success, exit.Message);
+        Assert.True(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, exit.Message);
+    }
+
+    [Fact]
     public void Should_ReadTheRuntimeTheModelCharges_When_AProgramReadsSeSumExecRuntimeAndUtime()
     {
         // programs/runtime.bpf.c: p->se.sum_exec_runtime and p->utime are the same clock, and it moves in a clocked run.
