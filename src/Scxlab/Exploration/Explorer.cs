@@ -360,7 +360,12 @@ public sealed class Explorer
             var blocked = sleep[d] | done[d] | ~allow[d];
             while (a < n && (((blocked >> a) & 1) != 0 || !_m.IsEnabled(a))) a++;
             if (a >= n) { d--; continue; }
-            next[d] = a + 1;
+            // The next actor after a, looked for now rather than when the search comes back here (w does not change in
+            // between, and done[d] only grows): when there is none, a's step is this state's last, and it can be taken on
+            // w itself instead of a copy (below).
+            var after = a + 1;
+            while (after < n && (((blocked >> after) & 1) != 0 || !_m.IsEnabled(after))) after++;
+            next[d] = after;
 
             var pre = preempt[d];
             if (bound != null)
@@ -387,9 +392,22 @@ public sealed class Explorer
                 Array.Resize(ref path, cap);
                 Array.Resize(ref slots, cap);
             }
-            if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
-            var child = worlds[d + 1];
-            child.RestoreFrom(w);
+            World child;
+            if (after >= n && worlds.Count > d + 1 && _o.OnTransition == null)
+            {
+                // The last step from w: nothing reads w again (coming back, the search finds next[d] = n and leaves), so
+                // the step is taken on w itself — no restore — and w moves to depth d + 1, where the child's world is
+                // kept; depth d gets the other world, which the next state pushed at depth d restores whole (its base is
+                // no longer that state's parent).
+                child = w;
+                (worlds[d], worlds[d + 1]) = (worlds[d + 1], w);
+            }
+            else
+            {
+                if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
+                child = worlds[d + 1];
+                child.RestoreFrom(w);
+            }
             _m.World = child;
             _m.Step(a);
             _stats.Transitions++;
