@@ -232,11 +232,31 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                     if (wm.IsEnabled(c)) { a = c; break; }
                 }
                 if (a < 0) { d--; continue; }
+                // Is a's step this state's last? The untried actors found disabled now stay so (w does not change
+                // between its steps), so they are dropped here rather than when the search comes back.
+                var last = true;
+                for (var rest = todo[d]; rest != 0; rest &= rest - 1)
+                {
+                    var c = System.Numerics.BitOperations.TrailingZeroCount(rest);
+                    if (wm.IsEnabled(c)) { last = false; break; }
+                    todo[d] &= ~(1UL << c);
+                }
 
                 EnsureCapacity(baseDepth + d + 2);
-                if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
-                var child = worlds[d + 1];
-                child.RestoreFrom(w);
+                World child;
+                if (last && worlds.Count > d + 1)
+                {
+                    // The last step from w is taken on w itself, which moves to depth d + 1 (see Explorer.Dfs); depth d,
+                    // with nothing left to try (todo[d] = 0), is never read or shared again.
+                    child = w;
+                    (worlds[d], worlds[d + 1]) = (worlds[d + 1], w);
+                }
+                else
+                {
+                    if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
+                    child = worlds[d + 1];
+                    child.RestoreFrom(w);
+                }
                 wm.World = child;
                 wm.Step(a);
                 // The child's key first, its slot requested, so the shared set's miss overlaps the bookkeeping below.
