@@ -375,8 +375,10 @@ public sealed class DsqOrdering : Invariant
         var w = m.World;
         for (var s = 0; s < w.Dsqs.Length; s++)
         {
-            if (!WorldQueries.IsDsq(m, s)) continue;
             ref var d = ref w.Dsqs[s];
+            // An empty list with empty counts passes every test below (most slots, on every state checked).
+            if (d.Head < 0 && d.Nr == 0 && d.PriqCount == 0) continue;
+            if (!WorldQueries.IsDsq(m, s)) continue;
             int count = 0, priq = 0;
             var lastVtime = long.MinValue;
             var guard = w.Tasks.Length + 1;
