@@ -91,8 +91,10 @@ public static class InspectCommand
             w.WriteLine($"  (one of {o.OpsMaps.Count} sched_ext_ops maps: {string.Join(", ", o.OpsMaps)}; --ops NAME chooses)");
         foreach (var (cb, prog) in ops.Callbacks.OrderBy(c => c.Key))
             w.WriteLine($"  ops.{ScxCallbacks.OpName(cb),-12} {prog.Name} ({prog.Section})");
-        if (ops.InitTask is { } it) w.WriteLine($"  ops.{"init_task",-12} {it.Name} ({it.Section}; run for every task right after ops.init)");
-        if (ops.Enable is { } en) w.WriteLine($"  ops.{"enable",-12} {en.Name} ({en.Section}; run for every task right after ops.init{(ops.InitTask != null ? " and ops.init_task" : "")})");
+        if (ops.CgroupInit is { } ci) w.WriteLine($"  ops.{"cgroup_init",-12} {ci.Name} ({ci.Section}; run for the root cgroup, the model's one, right after ops.init)");
+        var before = ops.CgroupInit != null ? "ops.init and ops.cgroup_init" : "ops.init";
+        if (ops.InitTask is { } it) w.WriteLine($"  ops.{"init_task",-12} {it.Name} ({it.Section}; run for every task right after {before})");
+        if (ops.Enable is { } en) w.WriteLine($"  ops.{"enable",-12} {en.Name} ({en.Section}; run for every task right after {before}{(ops.InitTask != null ? " and ops.init_task" : "")})");
         if (ops.ExitTask is { } et) w.WriteLine($"  ops.{"exit_task",-12} {et.Name} ({et.Section}; accepted, not run: docs/bpf.md)");
         if (ops.Disable is { } di) w.WriteLine($"  ops.{"disable",-12} {di.Name} ({di.Section}; accepted, not run: docs/bpf.md)");
         foreach (var (member, prog, why) in ops.NeverCalled) w.WriteLine($"  ops.{member,-12} {prog.Name} ({prog.Section}; never called: {why})");

@@ -27,6 +27,9 @@ public class InspectCommandTests
         var lifecycle = CliResult.Run("inspect", BpfExamples.CompileProgram("lifecycle.bpf.c", "v3"));
         Assert.Contains("ops.init_task    lc_init_task", lifecycle.Stdout);
         Assert.Contains("right after ops.init and ops.init_task", lifecycle.Stdout);
+        var cgroups = CliResult.Run("inspect", BpfExamples.CompileProgram("cgroups.bpf.c", "v3"));
+        Assert.Contains("ops.cgroup_init  cg_cgroup_init (struct_ops/cg_cgroup_init; run for the root cgroup", cgroups.Stdout);
+        Assert.Contains("ops.init_task    cg_init_task (struct_ops/cg_init_task; run for every task right after ops.init and ops.cgroup_init)", cgroups.Stdout);
     }
 
     [Fact]
