@@ -392,22 +392,9 @@ public sealed class Explorer
                 Array.Resize(ref path, cap);
                 Array.Resize(ref slots, cap);
             }
-            World child;
-            if (after >= n && worlds.Count > d + 1 && _o.OnTransition == null)
-            {
-                // The last step from w: nothing reads w again (coming back, the search finds next[d] = n and leaves), so
-                // the step is taken on w itself — no restore — and w moves to depth d + 1, where the child's world is
-                // kept; depth d gets the other world, which the next state pushed at depth d restores whole (its base is
-                // no longer that state's parent).
-                child = w;
-                (worlds[d], worlds[d + 1]) = (worlds[d + 1], w);
-            }
-            else
-            {
-                if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
-                child = worlds[d + 1];
-                child.RestoreFrom(w);
-            }
+            // After a's step nothing reads w when it is the last (coming back, the search finds next[d] = n and leaves),
+            // unless an observer wants the parent.
+            var child = ChildWorld(worlds, d, lastStep: after >= n && _o.OnTransition == null);
             _m.World = child;
             _m.Step(a);
             _stats.Transitions++;
@@ -521,6 +508,26 @@ public sealed class Explorer
                 depth = nd;
             }
         }
+    }
+
+    /// <summary>
+    /// The world a depth-first search steps a child of <c>worlds[d]</c> in. The last step from a state needs no copy:
+    /// nothing reads the state's world after it, so the step is taken on that world itself, which moves to depth d + 1,
+    /// and depth d gets the world that was there — the next state pushed at depth d restores it whole, since its base is
+    /// no longer that state's parent. Otherwise the child's world, at depth d + 1, is restored from the parent.
+    /// </summary>
+    internal static World ChildWorld(List<World> worlds, int d, bool lastStep)
+    {
+        var w = worlds[d];
+        if (lastStep && worlds.Count > d + 1)
+        {
+            (worlds[d], worlds[d + 1]) = (worlds[d + 1], w);
+            return w;
+        }
+        if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
+        var child = worlds[d + 1];
+        child.RestoreFrom(w);
+        return child;
     }
 
     private void Quiescent(int depth, int[] path)

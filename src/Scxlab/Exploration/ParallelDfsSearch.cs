@@ -243,20 +243,9 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 }
 
                 EnsureCapacity(baseDepth + d + 2);
-                World child;
-                if (last && worlds.Count > d + 1)
-                {
-                    // The last step from w is taken on w itself, which moves to depth d + 1 (see Explorer.Dfs); depth d,
-                    // with nothing left to try (todo[d] = 0), is never read or shared again.
-                    child = w;
-                    (worlds[d], worlds[d + 1]) = (worlds[d + 1], w);
-                }
-                else
-                {
-                    if (worlds.Count <= d + 1) worlds.Add(w.Clone()); // a copy of the parent: the restore below then copies nothing
-                    child = worlds[d + 1];
-                    child.RestoreFrom(w);
-                }
+                // The last step is taken on w itself (Explorer.ChildWorld): depth d, with nothing left to try (todo[d] = 0),
+                // is never read or shared again.
+                var child = Explorer.ChildWorld(worlds, d, last);
                 wm.World = child;
                 wm.Step(a);
                 // The child's key first, its slot requested, so the shared set's miss overlaps the bookkeeping below.
