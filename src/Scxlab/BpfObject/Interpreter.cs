@@ -870,11 +870,6 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     }
 
     /// <summary>
-    /// A field of CPU <paramref name="cpu"/>'s idle task as init_idle() leaves it: pid 0, PF_IDLE | PF_KTHREAD, comm
-    /// "swapper/N", bound to its CPU; init_scx_entity() gives it dsq_vtime 0 and slice SCX_SLICE_DFL, and no scheduler
-    /// ever enables it (weight 0, no scx flags). Constant for the run: not an interleaving point.
-    /// </summary>
-    /// <summary>
     /// Each CPU's idle task's p->scx.slice, XOR SCX_SLICE_DFL (so the zeroed word is init_scx_entity()'s default): the
     /// one field of an idle task a program may write (BpfObjectPolicy allocates it).
     /// </summary>
@@ -882,6 +877,12 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
 
     private static bool IsIdleSlice(int off, int size) => ModelTypes.TaskFieldAt(off) is { Field: TaskField.Slice, Within: 0 } && size == 8;
 
+    /// <summary>
+    /// A field of CPU <paramref name="cpu"/>'s idle task as init_idle() leaves it: pid 0, PF_IDLE | PF_KTHREAD, comm
+    /// "swapper/N", bound to its CPU; init_scx_entity() gives it dsq_vtime 0 and slice SCX_SLICE_DFL, and no scheduler
+    /// ever enables it (weight 0, no scx flags). Constant for the run: not an interleaving point (its scx.slice, which a
+    /// program may write, is read from <see cref="IdleSlices"/> before this is asked).
+    /// </summary>
     private ulong IdleTaskLoad(int cpu, int off, int size, int pc)
     {
         const ulong PfIdle = 0x2, PfKthread = 0x00200000, PfNoSetaffinity = 0x04000000;
@@ -1465,7 +1466,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         }
     }
 
-    /// <summary>Compare-and-swap of task <paramref name="task"/>'s storage state word in map <paramref name="map"/>: the old state.</summary>
+    /// <summary>Compare-and-swap of the storage state word of <paramref name="owner"/> (a task's index, or 0: the root cgroup) in map <paramref name="map"/>: the old state.</summary>
     private async BpfTask<ulong> StorageCas(BpfContext ctx, int map, int owner, ulong expected, ulong value) =>
         (ulong)await ctx.MemWrite(StorageState[map], MemWriteKey(owner * 8, 4, MemOp.Cmpxchg), (long)((expected << 32) | value));
 
