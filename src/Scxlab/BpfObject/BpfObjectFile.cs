@@ -1011,6 +1011,7 @@ public sealed class BpfObjectFile : ISourceMap
     /// </summary>
     private (int Offset, int Size) FieldPath(BtfType t, string path, string what, string form, Func<string, BpfLoadException> bad)
     {
+        string At(string done) => done.Length == 0 ? what : $"{what} at {done.TrimStart('.')}";
         var off = 0;
         var rest = path;
         while (rest.Length > 0)
@@ -1019,7 +1020,7 @@ public sealed class BpfObjectFile : ISourceMap
             {
                 var end = rest.IndexOfAny(['.', '['], 1);
                 var field = end < 0 ? rest[1..] : rest[1..end];
-                if (t.Kind is not (BtfKind.Struct or BtfKind.Union)) throw bad($"{field}: {what} at {path[..^rest.Length]} is not a struct");
+                if (t.Kind is not (BtfKind.Struct or BtfKind.Union)) throw bad($"{field}: {At(path[..^rest.Length])} is not a struct");
                 var member = t.Members.FirstOrDefault(x => x.Name == field);
                 if (member.Name == null) throw bad($"struct {t.Name} has no field {field} (fields: {string.Join(", ", t.Members.Select(x => x.Name))})");
                 if (member.Size != 0 || member.Offset % 8 != 0) throw bad($"{field} is a bitfield, which the model does not write");
@@ -1031,7 +1032,7 @@ public sealed class BpfObjectFile : ISourceMap
             {
                 var end = rest.IndexOf(']');
                 if (end < 0 || !int.TryParse(rest[1..end], out var i) || i < 0) throw bad("bad array index");
-                if (t.Kind != BtfKind.Array) throw bad($"{what} at {path[..^rest.Length]} is not an array");
+                if (t.Kind != BtfKind.Array) throw bad($"{At(path[..^rest.Length])} is not an array");
                 if (i >= t.ArrayLen) throw bad($"index {i} out of range (0..{t.ArrayLen - 1})");
                 off += i * (int)Btf.SizeOf(t.ArrayElem);
                 t = Btf.Resolve(t.ArrayElem);
@@ -1183,7 +1184,14 @@ public sealed class BpfObjectFile : ISourceMap
             var t = Btf.Resolve(vt.RefType);
             var elem = t.Kind == BtfKind.Array ? (int)Btf.SizeOf(t.ArrayElem) : v.Size;
             var count = t.Kind == BtfKind.Array ? (int)t.ArrayLen : 1;
-            if (br < 0 && count > 1 && br <= 0 && t.Kind == BtfKind.Array && spec.IndexOf('[') < 0) throw new BpfLoadException($"--rodata {lhs}: an array; write {lhs}[i]=value");
+            if (br < 0 && count > 1 && t.Kind == BtfKind.Array && spec.IndexOf('[') < 0) throw new BpfLoadException($"--rodata {lhs}: an array; write {lhs}[i]=value");
+            // A number only: a row of an array of arrays, or a struct, is written element by element or field by field,
+            // as a skeleton does (NAME.field and NAME[i][j] take the path above).
+            var target = t.Kind == BtfKind.Array && br > 0 ? Btf.Resolve(t.ArrayElem) : t;
+            var named = br > 0 ? $"{lhs}[{index}]" : lhs;
+            if (target.Kind == BtfKind.Array && br > 0) throw new BpfLoadException($"--rodata {named}: an array of arrays: give each element (NAME[i][j]=VALUE)");
+            if (target.Kind is BtfKind.Struct or BtfKind.Union) throw new BpfLoadException($"--rodata {named}: a {(target.Kind == BtfKind.Struct ? "struct" : "union")}: give each field (NAME.field=VALUE)");
+            if (elem is not (1 or 2 or 4 or 8)) throw new BpfLoadException($"--rodata {named}: a {elem}-byte value is not a number");
             if (index >= count) throw new BpfLoadException($"--rodata {lhs}[{index}]: index out of range (0..{count - 1})");
             var val = ParseValue(text) ?? throw new BpfLoadException($"--rodata {lhs}: '{text}' is not a number");
             var at = v.Offset + index * elem;

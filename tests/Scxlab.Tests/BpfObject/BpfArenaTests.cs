@@ -140,6 +140,27 @@ public class BpfCgroupTests
     }
 
     [Fact]
+    public void Should_WriteAStructsField_When_RodataNamesIt()
+    {
+        var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("cgroups.bpf.c", "v3") + "@table[1][2]=7,pair.b=2");
+        Assert.EndsWith(" table=2007", Assert.Single(r.Violations).Violation.ToString());
+    }
+
+    [Theory]
+    [InlineData("table[1]=7", "--rodata table[1]: an array of arrays: give each element (NAME[i][j]=VALUE)")]
+    [InlineData("pair=1", "--rodata pair: a struct: give each field (NAME.field=VALUE)")]
+    [InlineData("table[1][x]=7", "bad array index")]
+    [InlineData("fail_cgroup_init[0][1]=1", "--rodata fail_cgroup_init[0][1]: fail_cgroup_init is not an array")]
+    public void Should_RefuseWithOneLine_When_ARodataItemDoesNotNameANumber(string item, string message)
+    {
+        // Before, table[1]=7 and pair=1 wrote the value's bytes over the whole row or struct (and past the eighth byte, the
+        // shifted value wrapped around): no skeleton can do that, so it is a load error naming what to write instead.
+        var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(BpfExamples.CompileProgram("cgroups.bpf.c", "v3"), [item]));
+        Assert.Contains(message, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
     public void Should_EndTheScheduler_When_CgroupInitFails()
     {
         // scx_cgroup_init(): scx_error(sch, "ops.cgroup_init() failed (%d)", ret) — the errno as returned.

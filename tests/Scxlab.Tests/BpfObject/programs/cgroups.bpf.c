@@ -2,7 +2,8 @@
  * ops.init and before ops.init_task, with the settings the kernel gives the root (cpu.weight 100, a 100 ms period, no
  * quota, no burst), and creates its cgroup storage; ops.init_task finds the same cgroup in its arguments and the
  * storage made for it. A struct bpf_cpumask kept in the program's own global data takes the cpumask kfuncs' writes
- * (as scx_lavd's per-domain masks do), and an array of arrays is set from user space (--rodata table[i][j]=v).
+ * (as scx_lavd's per-domain masks do), and an array of arrays and a struct are set from user space (--rodata
+ * table[i][j]=v, pair.b=v).
  * ops.enqueue reports; with fail_cgroup_init set, ops.cgroup_init fails. Written for the tests. */
 #include <scxlab_bpf.h>
 
@@ -52,6 +53,9 @@ void bpf_cpumask_clear_cpu(u32 cpu, struct bpf_cpumask *cpumask) __ksym;
 
 const volatile u32 fail_cgroup_init;
 const volatile u16 table[2][3];
+const volatile struct rodata_pair {
+	u32 a, b;
+} pair;
 
 u64 init_done, cgroup_init_after_init, task_cgid, task_saw_storage;
 struct bpf_cpumask dom_masks[2];
@@ -114,7 +118,7 @@ SCX_OPS2(void, cg_enqueue, struct task_struct *, p, u64, enq_flags)
 	data[7] = task_saw_storage;
 	data[8] = bpf_cpumask_test_cpu(1, (struct cpumask *)&dom_masks[1]);
 	data[9] = bpf_cpumask_test_cpu(0, (struct cpumask *)&dom_masks[1]) + 10 * bpf_cpumask_test_cpu(1, (struct cpumask *)&dom_masks[0]);
-	data[10] = table[1][2];
+	data[10] = table[1][2] + 1000 * pair.b;
 	scx_bpf_exit_bstr(0, "weight=%llu period=%llu quota=%lld burst=%llu id=%llu after_init=%llu task_cg=%llu task_storage=%llu mask=%llu,%llu table=%llu", data, sizeof(data));
 }
 
