@@ -70,8 +70,16 @@ internal static class CliOptions
 
     public static Option<string[]> Map() => new("--map")
     {
-        Description = "write a BPF object's map before attaching, as its user space does with bpf_map_update_elem() (array index or hash key; fields of a struct value by name, e.g. topo[0].llc_id=1)",
+        Description = "write a BPF object's map before attaching, as its user space does with bpf_map_update_elem() (array index or hash key; fields of a struct value by name, e.g. topo[0].llc_id=1; OUTER[i]=new puts a map it creates into an array of maps)",
         HelpName = "MAP[KEY][.FIELD]=VALUE",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static Option<string[]> MaxEntries() => new("--max-entries")
+    {
+        Description = "size a BPF object's map before load, as its user space does with bpf_map__set_max_entries() (e.g. a map with one entry per CPU pair)",
+        HelpName = "MAP=N",
         Arity = ArgumentArity.OneOrMore,
         AllowMultipleArgumentsPerToken = false,
     };
@@ -108,27 +116,29 @@ internal static class CliOptions
 
     /// <summary>
     /// The options that say what a BPF object policy gets at load, as its user space would give it (--ops, --rodata,
-    /// --map, --holds, --syscall, --syscall-attached): one set for every command that runs a policy.
+    /// --max-entries, --map, --holds, --syscall, --syscall-attached): one set for every command that runs a policy.
     /// </summary>
     public sealed class BpfLoad
     {
         public readonly Option<string?> Ops = CliOptions.Ops();
         public readonly Option<string[]> Rodata = CliOptions.Rodata();
         public readonly Option<string[]> Map = CliOptions.Map();
+        public readonly Option<string[]> MaxEntries = CliOptions.MaxEntries();
         public readonly Option<string[]> Holds = CliOptions.Holds();
         public readonly Option<string[]> Syscall = CliOptions.Syscall();
         public readonly Option<string[]> SyscallAttached = CliOptions.SyscallAttached();
 
         /// <summary>In the order the help lists them.</summary>
-        public Option[] All => [Ops, Rodata, Map, Holds, Syscall, SyscallAttached];
+        public Option[] All => [Ops, Rodata, MaxEntries, Map, Holds, Syscall, SyscallAttached];
 
         /// <summary>The load items given (<see cref="LoadItems"/>), empty when none.</summary>
-        public string[] Items(ParseResult r) => LoadItems(r.GetValue(Rodata), r.GetValue(Syscall), r.GetValue(SyscallAttached), r.GetValue(Ops), r.GetValue(Map), r.GetValue(Holds));
+        public string[] Items(ParseResult r) => LoadItems(r.GetValue(Rodata), r.GetValue(Syscall), r.GetValue(SyscallAttached), r.GetValue(Ops), r.GetValue(Map), r.GetValue(Holds), r.GetValue(MaxEntries));
     }
 
     /// <summary>What a BPF object gets at load: the --ops choice, the --rodata patches, then the syscall runs (as items of its spec).</summary>
-    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null, string? ops = null, string[]? maps = null, string[]? holds = null) =>
-        [.. ops is null ? [] : new[] { Scxlab.BpfObject.BpfObjectFile.OpsPrefix + ops }, .. rodata ?? [],
+    public static string[] LoadItems(string[]? rodata, string[]? syscalls, string[]? attached = null, string? ops = null, string[]? maps = null, string[]? holds = null, string[]? maxEntries = null) =>
+        [.. ops is null ? [] : new[] { Scxlab.BpfObject.BpfObjectFile.OpsPrefix + ops },
+            .. (maxEntries ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.MaxEntriesPrefix + s), .. rodata ?? [],
             .. (maps ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.MapPrefix + s),
             .. (holds ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.HoldsPrefix + s),
             .. (syscalls ?? []).Select(s => Scxlab.BpfObject.BpfObjectFile.SyscallPrefix + s),

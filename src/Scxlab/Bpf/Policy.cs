@@ -60,6 +60,8 @@ public enum ScxCallback : byte
     Exit,
     /// <summary>A BPF timer's callback (bpf_timer_set_callback), run when the timer fires; not a sched_ext_ops member.</summary>
     Timer,
+    /// <summary>ops.cpu_acquire(cpu, NULL): the CPU is back from a higher sched class (balance_one(), after ops.cpu_release).</summary>
+    CpuAcquire,
 }
 
 public static class ScxCallbacks
@@ -83,6 +85,7 @@ public static class ScxCallbacks
         ScxCallback.UpdateIdle => "update_idle",
         ScxCallback.Exit => "exit",
         ScxCallback.Timer => "timer_callback",
+        ScxCallback.CpuAcquire => "cpu_acquire",
         _ => throw new System.Diagnostics.UnreachableException($"callback {(int)c}"),
     };
 
@@ -159,6 +162,7 @@ public abstract class ScxOps
     public virtual BpfTask SetWeight(TaskContext ctx, TaskRef p, int weight) => BpfTask.CompletedTask;
     public virtual BpfTask SetCpumask(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
     public virtual BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => BpfTask.CompletedTask;
+    public virtual BpfTask CpuAcquire(TaskContext ctx, int cpu) => BpfTask.CompletedTask;
     /// <summary>
     /// ops.update_idle(cpu, idle): <paramref name="cpu"/> switches to the idle task (idle) or away from it, with its rq
     /// locked, after the built-in idle mask was updated. Implementing it turns built-in idle tracking off unless

@@ -42,7 +42,8 @@ public sealed record SyscallRun(BpfProgram Program, byte[] Ctx, string Text, boo
 /// static <c>.values = { [i] = &amp;map }</c> initializer fills them; <paramref name="InnerType"/> is the inner template's type.</param>
 /// <param name="ValueType">The BTF type id of the value (<c>__type(value, ...)</c>), 0 when only value_size is given.</param>
 public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags, IReadOnlyList<int>? TimerOffsets = null,
-    int[]? InnerMaps = null, int InnerType = 0, int ValueType = 0, long MapExtra = 0);
+    int[]? InnerMaps = null, int InnerType = 0, int ValueType = 0, long MapExtra = 0, BpfMapDef? Inner = null,
+    IReadOnlyList<int>? LockOffsets = null);
 
 /// <summary>
 /// Bytes user space writes into a map after load and before attaching (<c>--map</c>, scenario <c>maps:</c>): at
@@ -78,8 +79,7 @@ public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgra
 {
     /// <summary>
     /// Callbacks the kernel only calls for something the model does not have, so they never run in it and cannot
-    /// change a verdict: core scheduling (core_sched_before), yields (yield), CPU hotplug (cpu_online/offline), a higher
-    /// sched class taking the CPU back and forth (cpu_acquire),
+    /// change a verdict: core scheduling (core_sched_before), yields (yield), CPU hotplug (cpu_online/offline),
     /// cgroups (cgroup_*), and the debug dump written after an error exit (dump, dump_cpu, dump_task). Member name → program and why.
     /// </summary>
     public IReadOnlyList<(string Member, BpfProgram Program, string Why)> NeverCalled { get; init; } = [];
@@ -89,8 +89,6 @@ public sealed record StructOps(string MapName, Dictionary<ScxCallback, BpfProgra
         "core_sched_before" => "core scheduling is not modelled",
         "yield" => "the model's tasks never call sched_yield() or yield_to()",
         "cpu_online" or "cpu_offline" => "the model has no CPU hotplug",
-        // ops.cpu_release (a known callback) is never called either: the model has no RT or DL task.
-        "cpu_acquire" => "no higher sched class takes a CPU from sched_ext in the model, so it never comes back",
         "dump" or "dump_cpu" or "dump_task" => "the debug dump after an error exit is not modelled",
         // ops.cgroup_init runs, for the root cgroup (BpfObjectPolicy.Init); the others need a second cgroup, a move or a
         // change of cpu.weight/cpu.max, none of which the model has (cgroup_exit: the model runs nothing after disable).
@@ -187,11 +185,14 @@ public sealed class BpfObjectFile : ISourceMap
         {
             // --ops NAME chooses among several sched_ext_ops maps before anything else is read from them.
             o._wantedOps = (rodata ?? []).LastOrDefault(r => r.StartsWith(OpsPrefix, StringComparison.Ordinal))?[OpsPrefix.Length..];
+            // --max-entries sizes maps before anything is built from them, as bpf_map__set_max_entries() before load.
+            foreach (var r in rodata ?? [])
+                if (r.StartsWith(MaxEntriesPrefix, StringComparison.Ordinal)) o.AddMaxEntries(r[MaxEntriesPrefix.Length..]);
             o._lenient = lenient;
             o.Build(Elf.Parse(bytes, name));
             if (!lenient && o.Unsupported.Count > 0) throw new BpfLoadException($"unknown func {o.Unsupported[0]}");
             foreach (var r in rodata ?? [])
-                if (r.StartsWith(OpsPrefix, StringComparison.Ordinal)) continue;
+                if (r.StartsWith(OpsPrefix, StringComparison.Ordinal) || r.StartsWith(MaxEntriesPrefix, StringComparison.Ordinal)) continue;
                 else if (r.StartsWith(SyscallPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallPrefix.Length..]);
                 else if (r.StartsWith(SyscallAttachedPrefix, StringComparison.Ordinal)) o.AddSyscall(r[SyscallAttachedPrefix.Length..], attached: true);
                 else if (r.StartsWith(MapPrefix, StringComparison.Ordinal)) o.AddMapInit(r[MapPrefix.Length..]);
@@ -310,6 +311,9 @@ public sealed class BpfObjectFile : ISourceMap
             }
             FillInnerMaps(elf, mapsSec, ds, mapOf);
         }
+        foreach (var sized in _maxEntries.Keys)
+            if (!mapOf.ContainsKey(sized))
+                throw new BpfLoadException($"--max-entries {sized}: no map of that name (the object has: {(mapOf.Count == 0 ? "none" : string.Join(", ", mapOf.Keys))})");
         var arenaSec = LoadArena(elf);
 
         // Relocations of code.
@@ -565,7 +569,9 @@ public sealed class BpfObjectFile : ISourceMap
         if (t.Kind != BtfKind.Struct) throw new BpfLoadException($"map {name}: BTF definition is not a struct");
         int type = 0, maxEntries = 0, keySize = 0, valueSize = 0, innerType = 0, valueType = 0;
         long flags = 0, mapExtra = 0;
+        BpfMapDef? inner = null;
         var timers = new List<int>();
+        var locks = new List<int>();
         foreach (var m in t.Members)
         {
             var mt = Btf.Resolve(m.Type);
@@ -592,7 +598,8 @@ public sealed class BpfObjectFile : ISourceMap
                 case "value":
                     valueSize = TypeSize();
                     valueType = mt.RefType;
-                    TimersIn(Btf.Resolve(mt.RefType), 0, timers);
+                    StructsIn(Btf.Resolve(mt.RefType), 0, "bpf_timer", timers);
+                    StructsIn(Btf.Resolve(mt.RefType), 0, "bpf_spin_lock", locks);
                     break;
                 case "values":
                 {
@@ -600,24 +607,29 @@ public sealed class BpfObjectFile : ISourceMap
                     var arr = mt.Kind == BtfKind.Array ? mt : throw new BpfLoadException($"map {name}: member values is not __array()");
                     var elem = Btf.Resolve(arr.ArrayElem);
                     if (elem.Kind != BtfKind.Ptr) throw new BpfLoadException($"map {name}: member values is not an array of map pointers");
-                    innerType = ParseMap(name + ".inner", Btf.Resolve(elem.RefType)).Type;
+                    inner = ParseMap(name + ".inner", Btf.Resolve(elem.RefType));
+                    innerType = inner.Type;
                     break;
                 }
                 default: Issue($"map {name}: unsupported map attribute {m.Name}"); break;
             }
         }
+        // User space's size replaces the definition's (which may leave it out: a map sized by the CPU count).
+        if (_maxEntries.TryGetValue(name, out var sized)) maxEntries = sized;
         if (type == MapTypes.ArrayOfMaps)
         {
             if (innerType == 0) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_ARRAY_OF_MAPS needs __array(values, ...)");
             if (innerType == MapTypes.ArrayOfMaps) throw new BpfLoadException($"map {name}: maps of maps of maps are not modelled");
-            return new BpfMapDef(name, type, 4, 4, maxEntries, flags, null, Enumerable.Repeat(-1, Math.Max(0, maxEntries)).ToArray(), innerType);
+            return new BpfMapDef(name, type, 4, 4, maxEntries, flags, null, Enumerable.Repeat(-1, Math.Max(0, maxEntries)).ToArray(), innerType, Inner: inner);
         }
         if (type is MapTypes.TaskStorage or MapTypes.CgrpStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: {MapTypes.Name(type)} needs map_flags BPF_F_NO_PREALLOC");
         if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage)) throw new BpfLoadException($"map {name}: max_entries must be positive");
         if (!MapTypes.Supported(type)) Issue($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
         if (type == MapTypes.Arena) CheckArena(name, keySize, valueSize, maxEntries, flags, mapExtra);
         else if (mapExtra != 0) Issue($"map {name}: map_extra on {MapTypes.Name(type)} is not modelled");
-        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers, ValueType: valueType, MapExtra: mapExtra);
+        if (locks.Count > 0 && type is not (MapTypes.Array or MapTypes.Hash or MapTypes.TaskStorage or MapTypes.CgrpStorage))
+            throw new BpfLoadException($"map {name}: a struct bpf_spin_lock in a {MapTypes.Name(type)} value (the kernel allows one only in array, hash and local storage maps)");
+        return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers, ValueType: valueType, MapExtra: mapExtra, LockOffsets: locks);
     }
 
     /// <summary>The BPF_MAP_TYPE_ARENA map (libbpf allows one per object), or -1.</summary>
@@ -679,19 +691,20 @@ public sealed class BpfObjectFile : ISourceMap
     }
 
     /// <summary>The byte offsets of every struct bpf_timer inside a value type (nested structs and unions included).</summary>
-    private void TimersIn(BtfType t, int baseOffset, List<int> into)
+    /// <summary>The byte offsets of every struct <paramref name="name"/> (a bpf_timer, a bpf_spin_lock) inside <paramref name="t"/>.</summary>
+    private void StructsIn(BtfType t, int baseOffset, string name, List<int> into)
     {
         if (t.Kind is not (BtfKind.Struct or BtfKind.Union)) return;
-        if (t.Kind == BtfKind.Struct && t.Name == "bpf_timer")
+        if (t.Kind == BtfKind.Struct && t.Name == name)
         {
             into.Add(baseOffset);
             return;
         }
         foreach (var m in t.Members)
         {
-            // Bit offsets; with kind_flag the low 24 bits are the offset (bitfields are never timers).
+            // Bit offsets; with kind_flag the low 24 bits are the offset (bitfields are never these structs).
             var bits = t.KindFlag ? m.Offset & 0xffffff : m.Offset;
-            TimersIn(Btf.Resolve(m.Type), baseOffset + (int)(bits / 8), into);
+            StructsIn(Btf.Resolve(m.Type), baseOffset + (int)(bits / 8), name, into);
         }
     }
 
@@ -907,7 +920,7 @@ public sealed class BpfObjectFile : ISourceMap
 
     /// <summary>
     /// <c>name[]=N</c>: what a skeleton's <c>RESIZE_ARRAY()</c> does for scx's <c>RESIZABLE_ARRAY()</c>,
-    /// an array alone in its own <c>.data.NAME</c>/<c>.bss.NAME</c> section, declared with one
+    /// an array alone in its own <c>.data.NAME</c>/<c>.bss.NAME</c>/<c>.rodata.NAME</c> section, declared with one
     /// element and grown to N before load (existing bytes kept, the rest zero).
     /// </summary>
     private void ResizeArray(string name, string text, string spec)
@@ -915,7 +928,7 @@ public sealed class BpfObjectFile : ISourceMap
         if (!int.TryParse(text, out var n) || n < 1 || n > 1 << 20) throw new BpfLoadException($"--rodata '{spec}': the new length must be a number from 1 to {1 << 20}");
         foreach (var g in Globals)
         {
-            if (g.ReadOnly || g.Name is ".data" or ".bss" || !g.Vars.TryGetValue(name, out var v)) continue;
+            if (g.Name is ".data" or ".bss" or ".rodata" || !g.Vars.TryGetValue(name, out var v)) continue;
             var vt = Btf.Types.First(t => t.Kind == BtfKind.Var && t.Name == name);
             var t = Btf.Resolve(vt.RefType);
             if (t.Kind != BtfKind.Array || g.Vars.Count != 1 || v.Offset != 0) throw new BpfLoadException($"--rodata {name}[]: not a RESIZABLE_ARRAY (an array alone in its own data section)");
@@ -926,7 +939,7 @@ public sealed class BpfObjectFile : ISourceMap
             g.Vars[name] = (0, init.Length);
             return;
         }
-        throw new BpfLoadException($"--rodata {name}[]: no array of that name in its own .data.{name} or .bss.{name} section");
+        throw new BpfLoadException($"--rodata {name}[]: no array of that name in its own .data.{name}, .bss.{name} or .rodata.{name} section");
     }
 
     /// <summary>
@@ -964,6 +977,23 @@ public sealed class BpfObjectFile : ISourceMap
     /// <summary>A load-time item that writes map contents before attaching (<c>--map</c>, scenario <c>maps:</c>).</summary>
     public const string MapPrefix = "map:";
 
+    /// <summary>A load-time item that sizes a map before load (<c>--max-entries NAME=N</c>, scenario <c>max_entries:</c>).</summary>
+    public const string MaxEntriesPrefix = "max_entries:";
+
+    /// <summary>Map sizes user space sets before load (bpf_map__set_max_entries()), by map name; they replace the BTF's.</summary>
+    private readonly Dictionary<string, int> _maxEntries = new(StringComparer.Ordinal);
+
+    /// <summary><c>NAME=N</c>: map NAME gets N entries (N ≥ 1), as user space sizes a map by the CPU count before load.</summary>
+    private void AddMaxEntries(string spec)
+    {
+        var eq = spec.IndexOf('=');
+        if (eq <= 0) throw new BpfLoadException($"--max-entries {spec}: expected MAP=N");
+        var name = spec[..eq].Trim();
+        var n = ParseNumber(spec[(eq + 1)..].Trim());
+        if (n is not { } v || v < 1 || v > int.MaxValue) throw new BpfLoadException($"--max-entries {spec}: '{spec[(eq + 1)..].Trim()}' is not a positive number of entries");
+        _maxEntries[name] = (int)v;
+    }
+
     /// <summary>Map contents user space writes before attaching, in order (a later write to the same bytes wins).</summary>
     public List<BpfMapInit> MapInits { get; } = [];
 
@@ -983,8 +1013,13 @@ public sealed class BpfObjectFile : ISourceMap
         var mi = Maps.FindIndex(m => m.Name == name);
         if (mi < 0) throw Bad($"no map {name} (the object has: {string.Join(", ", Maps.Select(m => m.Name))})");
         var m = Maps[mi];
+        if (m.Type == MapTypes.ArrayOfMaps)
+        {
+            AddInnerMap(mi, spec[(br + 1)..close].Trim(), spec[(close + 1)..eq].Trim(), spec[(eq + 1)..].Trim(), Bad);
+            return;
+        }
         if (!(m.Type is MapTypes.Array or MapTypes.PercpuArray || MapTypes.IsHash(m.Type)))
-            throw Bad($"{MapTypes.Name(m.Type)} contents cannot be set at load in the model (arrays and hash maps can)");
+            throw Bad($"{MapTypes.Name(m.Type)} contents cannot be set at load in the model (arrays, hash maps and arrays of maps can)");
         var keyText = spec[(br + 1)..close].Trim();
         var key = ParseNumber(keyText) ?? throw Bad($"key '{keyText}' is not a number");
         if (m.Type is MapTypes.Array or MapTypes.PercpuArray ? key < 0 || key >= m.MaxEntries : m.KeySize < 8 && (ulong)key >> (8 * m.KeySize) != 0)
@@ -1003,6 +1038,28 @@ public sealed class BpfObjectFile : ISourceMap
         // struct bpf_timer (16 bytes) is the kernel's: user space cannot arm a timer by writing the map.
         if (m.TimerOffsets?.Any(t => off < t + 16 && t < off + size) == true) throw Bad("that is a struct bpf_timer, which only bpf_timer_*() may set");
         MapInits.Add(new BpfMapInit(mi, key, off, size, value, spec));
+    }
+
+    /// <summary>The value that puts a map user space creates into an array of maps' slot (<c>--map OUTER[i]=new</c>).</summary>
+    public const string NewInnerMap = "new";
+
+    /// <summary>
+    /// <c>OUTER[i]=new</c>: user space creates a map with the inner definition (<c>bpf_map_create()</c>) and stores it in
+    /// slot i of an array of maps (<c>bpf_map_update_elem(outer_fd, &amp;i, &amp;inner_fd)</c>), as scx_pair fills
+    /// <c>cgrp_q_arr</c>. The new map is named <c>OUTER[i]</c> and starts empty.
+    /// </summary>
+    private void AddInnerMap(int outer, string keyText, string path, string valueText, Func<string, BpfLoadException> bad)
+    {
+        var m = Maps[outer];
+        if (path.Length > 0) throw bad($"a slot of {MapTypes.Name(m.Type)} {m.Name} holds a map, which has no fields");
+        if (valueText != NewInnerMap) throw bad($"a slot of {MapTypes.Name(m.Type)} {m.Name} takes '{NewInnerMap}' (a map user space creates with the inner map's definition), not '{valueText}'");
+        var key = ParseNumber(keyText) ?? throw bad($"key '{keyText}' is not a number");
+        if (key < 0 || key >= m.MaxEntries) throw bad($"index {key} out of range (0..{m.MaxEntries - 1})");
+        var inner = m.Inner ?? throw bad($"map {m.Name} has no inner map definition");
+        var slots = (int[])m.InnerMaps!.Clone();
+        slots[key] = Maps.Count;
+        Maps.Add(inner with { Name = $"{m.Name}[{key}]" });
+        Maps[outer] = m with { InnerMaps = slots };
     }
 
     /// <summary>
@@ -1183,7 +1240,8 @@ public sealed class BpfObjectFile : ISourceMap
             var vt = Btf.Types.First(t => t.Kind == BtfKind.Var && t.Name == lhs);
             var t = Btf.Resolve(vt.RefType);
             var elem = t.Kind == BtfKind.Array ? (int)Btf.SizeOf(t.ArrayElem) : v.Size;
-            var count = t.Kind == BtfKind.Array ? (int)t.ArrayLen : 1;
+            // The variable's bytes, not the BTF's length: a RESIZABLE_ARRAY resized above (NAME[]=N) has N elements.
+            var count = t.Kind == BtfKind.Array ? v.Size / Math.Max(1, elem) : 1;
             if (br < 0 && count > 1 && t.Kind == BtfKind.Array && spec.IndexOf('[') < 0) throw new BpfLoadException($"--rodata {lhs}: an array; write {lhs}[i]=value");
             // A number only: a row of an array of arrays, or a struct, is written element by element or field by field,
             // as a skeleton does (NAME.field and NAME[i][j] take the path above).

@@ -101,6 +101,23 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         for (var i = 0; i < _obj.Globals.Count; i++)
             foreach (var off in _obj.Globals[i].Locks)
                 locks[(i, off)] = maps.SpinLock($"{_obj.Globals[i].Name}+{off}");
+        // A bpf_spin_lock in a map value: one lock per element the value region has, keyed (-1 - map, byte offset).
+        for (var i = 0; i < _obj.Maps.Count; i++)
+        {
+            var m = _obj.Maps[i];
+            if (m.LockOffsets is not { Count: > 0 } offsets) continue;
+            var elements = m.Type switch
+            {
+                MapTypes.Array => m.MaxEntries,
+                MapTypes.TaskStorage => maps.TaskCount,
+                MapTypes.CgrpStorage => 1,
+                _ => Interpreter.HashSlots(m, maps.CpuCount, maps.HashElems),
+            };
+            var stride = Interpreter.MapStride(m);
+            for (var e = 0; e < elements; e++)
+                foreach (var off in offsets)
+                    locks[(Interpreter.MapValueLockKey(i), e * stride + off)] = maps.SpinLock($"{m.Name}[{e}]+{off}");
+        }
         _vm = new Interpreter(_obj, _maps, _globals, locks, maps.TaskCount, maps.CpuCount, _hashIndex) { HashBound = maps.HashElems };
         // struct bpf_cpumask objects, only for an object that can create them (a slot each: [refcount, bits]).
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_create"))
@@ -393,6 +410,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     public override async BpfTask SetCpumask(TaskContext ctx, TaskRef p) =>
         await Call(ctx, ScxCallback.SetCpumask, Task(p), p.IsNone ? 0 : Mem.Addr(Region.TaskCpumask, p.Index, 0));
     public override async BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuRelease, (ulong)cpu, 0);
+    public override async BpfTask CpuAcquire(TaskContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuAcquire, (ulong)cpu, 0);
     public override async BpfTask UpdateIdle(TaskContext ctx, int cpu, bool idle) => await Call(ctx, ScxCallback.UpdateIdle, (ulong)cpu, idle ? 1UL : 0);
     /// <summary>
     /// bpf_timer_cb(): the timer's callback, called as callback(map, key, timer) — a BPF function, not a

@@ -49,6 +49,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     public async BpfTask<long> Run(BpfContext ctx, int entry, ulong[] args, ulong[]? regs = null)
     {
         CurrentArgs = args;
+        _runEntry = entry; // (ops.enable's entry tells it from ops.init_task's: IsOperatedOn)
         _refs = 0;
         _firstRefPc = -1;
         _records.Clear();
@@ -959,6 +960,25 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
 
     internal ulong[] CurrentArgs = [];
 
+    /// <summary>The key space of the locks in map <paramref name="map"/>'s values (globals' locks are keyed by global index).</summary>
+    internal static int MapValueLockKey(int map) => -1 - map;
+
+    /// <summary>
+    /// Is <paramref name="task"/> one of the running operation's subject tasks (<c>current->scx.kf_tasks[]</c>)? The
+    /// kernel records them around the ops it calls through SCX_CALL_OP_TASK*(): those taking a task first (select_cpu,
+    /// enqueue, dequeue, tick, runnable, running, stopping, quiescent, set_weight, set_cpumask, enable). ops.dispatch's
+    /// prev, ops.init_task's task (SCX_CALL_OP_RET), timers and syscall programs have none.
+    /// </summary>
+    private bool IsOperatedOn(BpfContext ctx, ulong task)
+    {
+        if (CurrentArgs.Length == 0 || CurrentArgs[0] != task) return false;
+        if (obj.Ops.Enable is { } enable && _runEntry == enable.Entry) return true;
+        return ctx.Callback is ScxCallback.SelectCpu or ScxCallback.Enqueue or ScxCallback.Dequeue or ScxCallback.Tick
+                   or ScxCallback.Runnable or ScxCallback.Running or ScxCallback.Stopping or ScxCallback.Quiescent
+                   or ScxCallback.SetWeight or ScxCallback.SetCpumask
+               && obj.Ops.Callbacks.TryGetValue(ctx.Callback, out var prog) && prog.Entry == _runEntry;
+    }
+
     /// <summary>Index in <see cref="Region.Ctx"/> of a timer callback's key (the u32 in CurrentArgs[0]).</summary>
     internal const int TimerKeyCtx = 1;
 
@@ -1198,8 +1218,14 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case Helpers.SpinUnlock:
             {
                 var lp = r[1];
-                if (Mem.RegionOf(lp) != Region.Global || !locks.TryGetValue((Mem.Index(lp), Mem.Offset(lp)), out var lh))
-                    throw Fault(pc, $"{Helpers.Name(id)}: R1 is not a struct bpf_spin_lock in global data");
+                var lockKey = Mem.RegionOf(lp) switch
+                {
+                    Region.Global => (Mem.Index(lp), Mem.Offset(lp)),
+                    Region.MapValue => (MapValueLockKey(Mem.Index(lp)), Mem.Offset(lp)),
+                    _ => (int.MinValue, 0),
+                };
+                if (!locks.TryGetValue(lockKey, out var lh))
+                    throw Fault(pc, $"{Helpers.Name(id)}: R1 is not a struct bpf_spin_lock in global data or a map value");
                 if (id == Helpers.SpinLock) await ctx.Lock(lh);
                 else await ctx.Unlock(lh);
                 return 0;
@@ -1685,6 +1711,15 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 return (int)r[2] == 0 ? AcquiredCgroup(pc) : 0;
             case Kfunc.CgroupFromId:
                 return r[1] == RootCgroupId ? AcquiredCgroup(pc) : 0;
+            case Kfunc.TaskCgroup:
+            {
+                // scx_bpf_task_cgroup(): p's cgroup (the root: every task is in it), referenced even when the kernel
+                // refuses p — scx_kf_arg_task_ok() accepts only a task the running operation was handed (kf_tasks).
+                var p = TaskArg(r[1], pc, "scx_bpf_task_cgroup", 0);
+                if (p.IsNone) throw Fault(pc, "scx_bpf_task_cgroup: R1 is NULL (expected a trusted task)");
+                if (!IsOperatedOn(ctx, r[1])) await ctx.KernelError("called on a task not being operated on");
+                return AcquiredCgroup(pc);
+            }
             case Kfunc.TaskUnderCgroup:
                 if (TaskArg(r[1], pc, "bpf_task_under_cgroup", 0).IsNone) throw Fault(pc, "bpf_task_under_cgroup: R1 is NULL (expected a trusted task)");
                 CgroupArg(r[2], pc, "bpf_task_under_cgroup", 1);

@@ -54,7 +54,7 @@ public enum Kfunc
     DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
     PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute, CpuRq, Events,
     ArenaAllocPages, ArenaFreePages, PreemptDisable, PreemptEnable, StreamVprintk,
-    CgroupAcquire, CgroupRelease, CgroupAncestor, CgroupFromId, TaskUnderCgroup,
+    CgroupAcquire, CgroupRelease, CgroupAncestor, CgroupFromId, TaskUnderCgroup, TaskCgroup,
 }
 
 public static class Kfuncs
@@ -91,6 +91,7 @@ public static class Kfuncs
         ["bpf_cgroup_ancestor"] = Kfunc.CgroupAncestor,
         ["bpf_cgroup_from_id"] = Kfunc.CgroupFromId,
         ["bpf_task_under_cgroup"] = Kfunc.TaskUnderCgroup,
+        ["scx_bpf_task_cgroup"] = Kfunc.TaskCgroup,
         ["bpf_task_release"] = Kfunc.TaskRelease,
         ["scx_bpf_nr_cpu_ids"] = Kfunc.NrCpuIds,
         ["scx_bpf_pick_idle_cpu"] = Kfunc.PickIdleCpu,
@@ -217,9 +218,8 @@ public static class Kfuncs
     /// </summary>
     public static readonly IReadOnlySet<string> KernelOnly = new HashSet<string>(StringComparer.Ordinal)
     {
-        // cgroups beyond the root one the model has: walking the hierarchy (scx_lavd's cgroup bandwidth library) and
-        // scx_bpf_task_cgroup() (whose check that p is a task the running operation was handed the model lacks).
-        "bpf_iter_css_new", "bpf_iter_css_next", "bpf_iter_css_destroy", "scx_bpf_task_cgroup",
+        // cgroups beyond the root one the model has: walking the hierarchy (scx_lavd's cgroup bandwidth library).
+        "bpf_iter_css_new", "bpf_iter_css_next", "bpf_iter_css_destroy",
         "bpf_iter_css_task_new", "bpf_iter_css_task_next", "bpf_iter_css_task_destroy",
         // Iterators over every task of the system (most outside the model).
         "bpf_iter_task_new", "bpf_iter_task_next", "bpf_iter_task_destroy",

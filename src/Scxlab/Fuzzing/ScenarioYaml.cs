@@ -109,16 +109,19 @@ public static class ScenarioYaml
 
     /// <summary>
     /// A BPF object's load-time items (Scenario.Rodata) under the keys the loader reads them from: rodata, ops,
-    /// syscalls, syscalls_attached, holds and maps (each "map:NAME[KEY].field=V" back into a nested mapping).
+    /// max_entries, syscalls, syscalls_attached, holds and maps (each "map:NAME[KEY].field=V" back into a nested mapping).
     /// </summary>
     private static void WriteLoadItems(IReadOnlyList<string> items, Action<string> L)
     {
         static bool Has(string item, string prefix) => item.StartsWith(prefix, StringComparison.Ordinal);
         const string OpsP = BpfObject.BpfObjectFile.OpsPrefix, SysP = BpfObject.BpfObjectFile.SyscallPrefix,
-            AttP = BpfObject.BpfObjectFile.SyscallAttachedPrefix, MapP = BpfObject.BpfObjectFile.MapPrefix, HoldsP = BpfObject.BpfObjectFile.HoldsPrefix;
-        var plain = items.Where(r => !Has(r, OpsP) && !Has(r, SysP) && !Has(r, AttP) && !Has(r, MapP) && !Has(r, HoldsP)).ToList();
+            AttP = BpfObject.BpfObjectFile.SyscallAttachedPrefix, MapP = BpfObject.BpfObjectFile.MapPrefix, HoldsP = BpfObject.BpfObjectFile.HoldsPrefix,
+            SizeP = BpfObject.BpfObjectFile.MaxEntriesPrefix;
+        var plain = items.Where(r => !Has(r, OpsP) && !Has(r, SysP) && !Has(r, AttP) && !Has(r, MapP) && !Has(r, HoldsP) && !Has(r, SizeP)).ToList();
         if (plain.Count > 0) L($"rodata: {{ {string.Join(", ", plain.Select(r => $"{Q(r[..r.IndexOf('=')])}: {r[(r.IndexOf('=') + 1)..]}"))} }}");
         if (items.LastOrDefault(r => Has(r, OpsP)) is { } ops) L($"ops: {Q(ops[OpsP.Length..])}");
+        var sizes = items.Where(r => Has(r, SizeP)).Select(r => r[SizeP.Length..]).Select(r => $"{Q(r[..r.IndexOf('=')])}: {r[(r.IndexOf('=') + 1)..]}").ToList();
+        if (sizes.Count > 0) L($"max_entries: {{ {string.Join(", ", sizes)} }}");
         var sys = items.Where(r => Has(r, SysP)).Select(r => Q(r[SysP.Length..])).ToList();
         if (sys.Count > 0) L($"syscalls: [{string.Join(", ", sys)}]");
         var att = items.Where(r => Has(r, AttP)).Select(r => Q(r[AttP.Length..])).ToList();

@@ -424,6 +424,8 @@ public sealed partial class Machine
         /// keep prev if it still has slice.
         /// </summary>
         AfterEarlyFallbackDrain = 9,
+        /// <summary>ops.cpu_acquire returned (the CPU came back from a higher class): charge prev, then as from Entry.</summary>
+        AfterCpuAcquire = 10,
         /// <summary>A task to run (local DSQ non-empty, or prev kept): return true.</summary>
         HasTask = 100,
     }
@@ -441,9 +443,17 @@ public sealed partial class Machine
                 ref var rq = ref Rq(c);
                 rq.Flags |= RqFlags.InBalance;
                 rq.Flags &= ~RqFlags.BalKeep;
-                // The CPU comes back from a higher class: ops.cpu_acquire is not modelled (no policy needs
-                // it), but the released state ends here as in balance_one().
-                rq.CpuReleased = false;
+                // The CPU comes back from a higher class (the stopper took it: ops.cpu_release ran in switch_class()):
+                // ops.cpu_acquire(cpu, NULL) tells the scheduler it has the CPU again, and the released state ends.
+                if (rq.CpuReleased)
+                {
+                    rq.CpuReleased = false;
+                    if (Invoke(ref f, (int)BalanceOneAt.AfterCpuAcquire, ScxCallback.CpuAcquire, -1, c)) return;
+                }
+                goto case BalanceOneAt.AfterCpuAcquire;
+            }
+            case BalanceOneAt.AfterCpuAcquire:
+            {
                 if (prev >= 0) UpdateCurrScx(c);
                 if (Config.Protocol == Protocol.FallbackDsq && Config.FallbackDrain.BeforeKeepPrev && DqR(FallbackSlot(c)).Nr > 0)
                 {

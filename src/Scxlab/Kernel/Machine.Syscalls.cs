@@ -997,7 +997,7 @@ public sealed partial class Machine
     /// <summary>
     /// Charge rq->curr (an SCX task) the clock time since its exec_start: sum_exec_runtime grows and
     /// the slice shrinks by it (SCX_SLICE_INF is never consumed). Only in clocked runs; unclocked
-    /// (exploration) the clock stays 0 and the tick charges a fixed 1/HZ instead.
+    /// (exploration) the clock stays at ModelConfig.AttachClockNs and the tick charges a fixed 1/HZ instead.
     /// </summary>
     private void UpdateCurrScx(int c)
     {

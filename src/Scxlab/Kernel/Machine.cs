@@ -141,6 +141,7 @@ public sealed partial class Machine
             HashEvents = _eventsVisible,
         };
         foreach (var (word, value) in MapLayout.Initial) World.Maps[word] = value;
+        World.Sched.Clock = ModelConfig.AttachClockNs;
         Booting = true;
         Boot();
         Booting = false;

@@ -177,9 +177,18 @@ public sealed class ModelConfig
     public long TickNs { get; init; } = DefaultTickNs;
     public const long DefaultTickNs = 4_000_000;
     /// <summary>
+    /// The rq clock (<c>SchedState.Clock</c>, what <c>scx_bpf_now()</c> and <c>bpf_ktime_get_ns()</c> read) when the
+    /// scheduler attaches: 100 s after boot. A kernel's clocks count from boot and a scheduler is loaded well after it,
+    /// so a program comparing a zero-initialised timestamp with now (scx_pair's "has this batch expired?") sees a long
+    /// time gone by, never 0 − 0. Exploration keeps the clock here; the simulator's clock is this plus its time.
+    /// </summary>
+    public const long AttachClockNs = 100_000_000_000;
+
+    /// <summary>
     /// The driver advances <c>SchedState.Clock</c> (the simulator): runtime is charged as the kernel's
     /// update_curr_scx() does, the clock time since <c>exec_start</c>, at every tick, balance_one(),
-    /// put_prev_task_scx() and dequeue of the running task. Unclocked (exploration, clock 0), a tick
+    /// put_prev_task_scx() and dequeue of the running task. Unclocked (exploration: the clock stays at
+    /// <see cref="AttachClockNs"/>), a tick
     /// charges <see cref="TickNs"/> and nothing else charges runtime.
     /// </summary>
     public bool Clocked { get; init; }

@@ -115,7 +115,7 @@ public static class ScenarioLoader
         public Scenario Read(YamlNode root)
         {
             var m = Map(root, "a scenario");
-            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached", "ops", "maps", "holds");
+            OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached", "ops", "maps", "max_entries", "holds");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
             var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
@@ -228,6 +228,15 @@ public static class ScenarioLoader
                     if (kv.Value is not YamlScalarNode { Value: { Length: > 0 } value }) throw Err(kv.Value, $"expected a value for rodata {variable} (a number)");
                     rodata.Add($"{variable}={value}");
                 }
+            // max_entries: map sizes user space sets before load (bpf_map__set_max_entries()): {MAP: N}.
+            if (k.TryGetValue("max_entries", out var me))
+                foreach (var kv in Map(me.Value, "max_entries {MAP: N, ...}").Children)
+                {
+                    var mapName = Str(kv.Key, "a map name");
+                    if (kv.Value is not YamlScalarNode { Value: { Length: > 0 } n } || Scxlab.BpfObject.BpfObjectFile.ParseNumber(n) is not > 0)
+                        throw Err(kv.Value, $"expected the number of entries of map {mapName} (a positive number)");
+                    rodata.Add($"{Scxlab.BpfObject.BpfObjectFile.MaxEntriesPrefix}{mapName}={n}");
+                }
             // ops: which sched_ext_ops struct_ops map of a BPF object user space attaches, when it has several.
             if (k.TryGetValue("ops", out var on))
                 rodata.Add(Scxlab.BpfObject.BpfObjectFile.OpsPrefix + Str(on.Value, "the name of a sched_ext_ops struct_ops map"));
@@ -285,7 +294,7 @@ public static class ScenarioLoader
             {
                 switch (value)
                 {
-                    case YamlScalarNode { Value: { Length: > 0 } v } when Scxlab.BpfObject.BpfObjectFile.ParseValue(v) != null:
+                    case YamlScalarNode { Value: { Length: > 0 } v } when Scxlab.BpfObject.BpfObjectFile.ParseValue(v) != null || v == Scxlab.BpfObject.BpfObjectFile.NewInnerMap:
                         rodata.Add($"{Scxlab.BpfObject.BpfObjectFile.MapPrefix}{target}={v}");
                         break;
                     case YamlMappingNode fields:
@@ -298,7 +307,7 @@ public static class ScenarioLoader
                             AddMapValue($"{target}[{i}]", elements.Children[i]);
                         break;
                     default:
-                        throw Err(value, $"expected a value for {target} (a number, {{field: value, ...}} or [element, ...])");
+                        throw Err(value, $"expected a value for {target} (a number, {{field: value, ...}}, [element, ...], or new for a slot of an array of maps)");
                 }
             }
 

@@ -408,7 +408,7 @@ public sealed class Simulator
                 case EvKind.WeightChurn: OnWeightChurn(e.A); break;
                 case EvKind.BpfTimer: OnBpfTimer(e.A, e.B); break;
                 case EvKind.Watchdog:
-                    _m.World.Sched.Clock = _now;
+                    _m.World.Sched.Clock = ModelConfig.AttachClockNs + _now;
                     _m.CheckWatchdog();
                     Recording?.ExitBetweenSteps(_m, _now);
                     CheckExit();
@@ -488,7 +488,7 @@ public sealed class Simulator
         }
         var w = _m.World;
         var cost = Cost(ClassifyCost(a));
-        w.Sched.Clock = _now;
+        w.Sched.Clock = ModelConfig.AttachClockNs + _now;
         if (_trace != null) w.Events.AsSpan().CopyTo(_eventSnap);
         var fromIdle = w.Actors[a].Depth == 0;
         _m.Step(a);
@@ -537,7 +537,8 @@ public sealed class Simulator
             var a = first + slot;
             if (_m.World.Actors[a].Depth > 0 || _scheduled[a] || _isBlocked[a]) continue;
             var armed = _m.BpfTimerArmed(slot);
-            var at = armed == 0 ? -1 : Math.Max(_now, armed - 1);
+            // The armed word holds expiry + 1 on the kernel's clock, which is the simulator's time + AttachClockNs.
+            var at = armed == 0 ? -1 : Math.Max(_now, armed - 1 - ModelConfig.AttachClockNs);
             if (at == _bpfTimerAt[slot]) continue;
             _bpfTimerAt[slot] = at;
             _bpfTimerGen[slot]++;
@@ -614,7 +615,7 @@ public sealed class Simulator
         var slot = actor - _sysBase;
         var p = _pending[slot].Dequeue();
         _current[slot] = p;
-        _m.World.Sched.Clock = _now;
+        _m.World.Sched.Clock = ModelConfig.AttachClockNs + _now;
         _m.StartExternal(actor, p.Action);
         RecordExternal(actor, p.Action);
         if (_m.World.Actors[actor].Depth > 0)
@@ -642,7 +643,7 @@ public sealed class Simulator
     /// <summary>Sleep/Exit marks are instantaneous (no step): performed on the dedicated actor right now.</summary>
     private void MarkNow(ScriptAction action)
     {
-        _m.World.Sched.Clock = _now;
+        _m.World.Sched.Clock = ModelConfig.AttachClockNs + _now;
         _m.StartExternal(_instantActor, action);
         RecordExternal(_instantActor, action);
         AfterStep(_instantActor);

@@ -45,7 +45,7 @@ public class BpfUpstreamIdiomTests
     {
         var obj = BpfExamples.CompileProgram("upstream_idioms.bpf.c", "v3");
         var e = Assert.Throws<BpfLoadException>(() => BpfObjectFile.Load(obj, ["flags_seen[]=4"]));
-        Assert.Contains("--rodata flags_seen[]: no array of that name in its own .data.flags_seen or .bss.flags_seen section", e.Message);
+        Assert.Contains("--rodata flags_seen[]: no array of that name in its own .data.flags_seen, .bss.flags_seen or .rodata.flags_seen section", e.Message);
     }
 }
 

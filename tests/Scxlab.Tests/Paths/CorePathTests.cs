@@ -233,10 +233,11 @@ public class CorePathTests
     {
         var d = Driver(() => new Timeout1s(), 1, [Running("cur", 101, 0, 0), Queued("starved", 102, 0, 0)], rounds: [1]);
         var m = d.Machine;
-        Assert.Equal(0, Task(m, "starved").RunnableAt);
-        m.World.Sched.Clock = 1_000_000_000; // exactly the timeout: not after it yet
+        // Runnable since the attach clock (a kernel's clocks count from boot: ModelConfig.AttachClockNs).
+        Assert.Equal(ModelConfig.AttachClockNs, Task(m, "starved").RunnableAt);
+        m.World.Sched.Clock = ModelConfig.AttachClockNs + 1_000_000_000; // exactly the timeout: not after it yet
         Assert.False(m.CheckWatchdog());
-        m.World.Sched.Clock = 1_234_000_000;
+        m.World.Sched.Clock = ModelConfig.AttachClockNs + 1_234_000_000;
         Assert.True(m.CheckWatchdog());
         Assert.Equal(ExitKind.ErrorStall, m.World.Sched.ExitKind);
         Assert.Equal("starved[102] failed to run for 1.234s", m.World.ExitMessage);
