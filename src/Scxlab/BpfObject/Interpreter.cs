@@ -688,6 +688,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
                 if (idx == ParentTask) return ParentTaskLoad(off, size, pc);
                 if (idx is HelperTask or KthreaddTask) return KernelThreadLoad(ctx, idx, off, size, pc);
+                if (IsScriptProcess(idx)) return ScriptProcessLoad(ctx, idx - ScriptProcessBase, off, size, pc);
                 if (IsIdleTask(idx))
                 {
                     if (IsIdleSlice(off, size)) return (ulong)await ctx.Get(IdleSlices, idx - IdleTaskBase) ^ (ulong)ScxConst.SliceDfl;
@@ -749,6 +750,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 if (idx == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
                 if (idx == ParentTask) throw NotModelled(pc, ParentTaskUse);
                 if (idx is HelperTask or KthreaddTask) throw NotModelled(pc, $"a store to task_struct: {KernelThreadUse}");
+                if (IsScriptProcess(idx)) throw NotModelled(pc, $"a store to task_struct: {ScriptProcessUse}");
                 if (IsIdleTask(idx))
                 {
                     // A scheduler that shortens the slice of whatever runs on a CPU (scx_lavd's ask_cpu_yield_after(),
@@ -1464,13 +1466,15 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             {
                 // `current`: the task running on this CPU when a CPU path calls the program — or an actor that works for
                 // it (the simulator's syscalls and timer interrupts: ScriptSpec.ActsForCpuCurrent) —, or the idle task
-                // swapper/N when the CPU is idle. A scenario's scripted actors run processes the model does not have: they
-                // get a pointer that compares unequal to every modelled task and stops the run if dereferenced.
+                // swapper/N when the CPU is idle. A scenario's scripted actor (a taskset, a waker) is a user process the
+                // model knows by its identity only (ScriptProcessLoad). A BPF timer's callback (softirq context on some
+                // CPU) gets a pointer that compares unequal to every modelled task and stops the run if dereferenced.
                 var info = ctx.M.Actor(ctx.ActorId);
                 // The helper actor runs what the kernel runs on its own kthreads: the enable path (the model's boot: ops.init,
                 // ops.cgroup_init, ops.init_task, the first enqueues, on scx_enable_helper) and the disable path (on the
                 // scheduler's sched_ext_helper).
                 if (info.Kind == Kernel.ActorKind.Helper) return (long)Mem.Addr(Region.Task, HelperTask, 0);
+                if (info.Script is { ActsForCpuCurrent: false } && info.Id < MaxScriptProcesses) return (long)Mem.Addr(Region.Task, ScriptProcessBase + info.Id, 0);
                 if (info.Kind != Kernel.ActorKind.Cpu && info.Script?.ActsForCpuCurrent != true) return (long)Mem.Addr(Region.Task, UnmodelledTask, 0);
                 var curr = ctx.M.World.Cpus[info.Cpu].Curr;
                 return (long)(curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : Mem.Addr(Region.Task, IdleTaskBase + info.Cpu, 0));
@@ -1510,6 +1514,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         if (Mem.Index(v) == UnmodelledTask) throw NotModelled(pc, UnmodelledTaskUse);
         if (Mem.Index(v) == ParentTask) throw NotModelled(pc, $"{kfunc}: arg#{arg}: {ParentTaskUse}");
         if (Mem.Index(v) is HelperTask or KthreaddTask) throw NotModelled(pc, $"{kfunc}: arg#{arg}: {KernelThreadUse}");
+        if (IsScriptProcess(Mem.Index(v))) throw NotModelled(pc, $"{kfunc}: arg#{arg}: {ScriptProcessUse}");
         if (IsIdleTask(Mem.Index(v))) throw IdleTaskUse(pc, Mem.Index(v), $"{kfunc}: arg#{arg}");
         return new TaskRef(Mem.Index(v));
     }
@@ -2102,6 +2107,41 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     /// </summary>
     internal const int HelperTask = 0xFFFFFD;
 
+    /// <summary>
+    /// Region.Task indices ScriptProcessBase + actor: the user process a scenario's scripted actor runs (a taskset, a
+    /// renice, a waker) — `current` in the callbacks its syscalls reach. A SCHED_NORMAL process at nice 0, child of init,
+    /// named after the actor, with a pid above every modelled task's (<see cref="ScriptProcessPid"/>); anything else
+    /// about it (its mm, its storage, its runtime, passing it to a kfunc) is a model limit.
+    /// </summary>
+    internal const int ScriptProcessBase = 0xFFFC00;
+
+    private const int MaxScriptProcesses = 0x100;
+
+    private static bool IsScriptProcess(int idx) => idx >= ScriptProcessBase && idx < ScriptProcessBase + MaxScriptProcesses;
+
+    private const string ScriptProcessUse = "the process a scenario's scripted actor runs is outside the model: only its identity (pid, tgid, comm, flags, scheduling policy and priority, state, parent) is modelled";
+
+    /// <summary>The pid of actor <paramref name="actor"/>'s process: past the highest pid of the model's tasks, in actor order.</summary>
+    private static long ScriptProcessPid(BpfContext ctx, int actor) =>
+        ctx.M.Config.Tasks.Select(t => (long)t.Pid).DefaultIfEmpty(0).Max() + 1 + actor;
+
+    private ulong ScriptProcessLoad(BpfContext ctx, int actor, int off, int size, int pc)
+    {
+        var f = ModelTypes.TaskFieldAt(off) ?? throw Fault(pc, $"invalid access to task_struct at off={off}");
+        if (f.Field != TaskField.Comm && (f.Within != 0 || f.Size != size)) throw Fault(pc, $"partial read of task_struct field {f.Field} (off={off} size={size})");
+        return f.Field switch
+        {
+            TaskField.Pid or TaskField.Tgid => (ulong)ScriptProcessPid(ctx, actor),
+            TaskField.Comm => CommBytes(ctx.M.Actor(actor).Name, f.Within, size),
+            TaskField.Flags => 0, // a user process: no PF_KTHREAD
+            TaskField.Policy => SchedNormal,
+            TaskField.Prio or TaskField.StaticPrio => 120,
+            TaskField.State => 0, // TASK_RUNNING: it is making the syscall
+            TaskField.RealParent or TaskField.Parent => Mem.Addr(Region.Task, ParentTask, 0),
+            _ => throw NotModelled(pc, $"p->{f.Field} of {ctx.M.Actor(actor).Name}'s process: {ScriptProcessUse}"),
+        };
+    }
+
     /// <summary>kthreadd (pid 2), the parent of every kernel thread; a child of init_task (swapper/0).</summary>
     internal const int KthreaddTask = 0xFFFFFC;
 
@@ -2228,7 +2268,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     private static long FirstBit(ulong bits, int n) => bits == 0 ? n : Math.Min(n, System.Numerics.BitOperations.TrailingZeroCount(bits));
 
     private const string UnmodelledTaskUse =
-        "bpf_get_current_task_btf() returned a task the model does not have (a syscall's caller or an idle CPU's swapper): only comparing it is modelled";
+        "bpf_get_current_task_btf() returned a task the model does not have (what a CPU ran when a BPF timer fired, or the process running a syscall program while attached): only comparing it is modelled";
 
     /// <summary>bpf_trace_vprintk()'s and bpf_stream_vprintk()'s check of their u64 arguments: whole words, at most
     /// MAX_BPRINTF_VARARGS (12), and a buffer when there are any.</summary>

@@ -529,6 +529,19 @@ public class BpfCurrentTaskTests
         """;
 
     [Fact]
+    public void Should_SeeTheScriptedActorsProcess_When_ItsWakeupReachesTheScheduler()
+    {
+        // ops.enqueue runs in the waker's step: `current` is the waker process — pid 105 (past the tasks' highest, 102, by
+        // its actor id, 2: the two CPUs come first), its own thread group, named after the actor, a user process
+        // (no PF_KTHREAD) of SCHED_NORMAL (0) at nice 0 (prio 120), child of init. Before, any read of it stopped the run.
+        var s = ScenarioLoader.Parse(WakeOntoBusyCpu, "test.yaml");
+        var config = s.ToConfig(BpfExamples.CompileProgram("current.bpf.c", "v3") + "@waker=1");
+        var r = new Explorer(new Machine(config), new ExploreOptions { Checks = s.Checks }).Run();
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: pid=105 tgid=105 comm=1 kthread=0 prio=120 policy=0 parent=1", Assert.Single(r.Violations).Violation.ToString());
+        Assert.Empty(r.ModelLimits);
+    }
+
+    [Fact]
     public void Should_WriteTheLineIntoTheTrace_When_AProgramCallsBpfPrintk()
     {
         var s = ScenarioLoader.Parse(WakeOntoBusyCpu, "test.yaml");

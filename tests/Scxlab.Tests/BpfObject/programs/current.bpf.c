@@ -2,7 +2,8 @@
  * bpf_printk(). The first ops.enqueue runs at load, in the kernel's enable path, on its helper kthread
  * (scx_enable_helper): `current` compares unequal to p; with rodata helper set the program reads what the
  * model has of it (a SCHED_FIFO kthread, child of kthreadd), with deref set its pid, which the model does not
- * have. Written for the tests. */
+ * have. With waker set, ops.enqueue reports what it sees of the process a scenario's scripted actor runs when that
+ * actor's wakeup reaches it. Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
@@ -10,7 +11,7 @@ char _license[] SEC("license") = "GPL";
 static struct task_struct *(*bpf_get_current_task_btf)(void) = (void *)158;
 static long (*bpf_trace_printk)(const char *fmt, u32 fmt_size, ...) = (void *)6;
 
-const volatile u32 deref, helper;
+const volatile u32 deref, helper, waker;
 
 struct task_struct___kt {
 	u32 flags;
@@ -40,6 +41,26 @@ SCX_OPS2(void, cur_enqueue, struct task_struct *, p, u64, enq_flags)
 		h[4] = k->prio;
 		h[5] = k->policy;
 		scx_bpf_exit_bstr(0, (char *)hfmt, h, sizeof(h));
+		return;
+	}
+	if (waker) {
+		static const char wfmt[] = "pid=%llu tgid=%llu comm=%llu kthread=%llu prio=%llu policy=%llu parent=%llu";
+		struct task_struct___kt *k = (void *)cur;
+		u64 w[7];
+
+		if (k->flags & 0x00200000) {
+			/* The enable path's enqueues (on sched_ext's kthread): queue them. */
+			scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, 0);
+			return;
+		}
+		w[0] = k->pid;
+		w[1] = ((struct task_struct *)cur)->tgid;
+		w[2] = !__builtin_memcmp(k->comm, "waker", 6);
+		w[3] = (k->flags & 0x00200000) != 0;
+		w[4] = k->prio;
+		w[5] = k->policy;
+		w[6] = k->real_parent->pid;
+		scx_bpf_exit_bstr(0, (char *)wfmt, w, sizeof(w));
 		return;
 	}
 	param[0] = cur != p;
