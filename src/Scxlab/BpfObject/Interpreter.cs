@@ -1467,15 +1467,19 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 // `current`: the task running on this CPU when a CPU path calls the program — or an actor that works for
                 // it (the simulator's syscalls and timer interrupts: ScriptSpec.ActsForCpuCurrent) —, or the idle task
                 // swapper/N when the CPU is idle. A scenario's scripted actor (a taskset, a waker) is a user process the
-                // model knows by its identity only (ScriptProcessLoad). A BPF timer's callback (softirq context on some
-                // CPU) gets a pointer that compares unequal to every modelled task and stops the run if dereferenced.
+                // model knows by its identity only (ScriptProcessLoad). A BPF timer's callback runs in softirq context on
+                // the CPU the timer fires on (the model's CPU 0: bpf_get_smp_processor_id()), so `current` is the task it
+                // interrupted there, or swapper/0. A syscall program run while attached is called by a user-space process
+                // the model does not have: a pointer that compares unequal to every modelled task and stops the run if
+                // dereferenced.
                 var info = ctx.M.Actor(ctx.ActorId);
                 // The helper actor runs what the kernel runs on its own kthreads: the enable path (the model's boot: ops.init,
                 // ops.cgroup_init, ops.init_task, the first enqueues, on scx_enable_helper) and the disable path (on the
                 // scheduler's sched_ext_helper).
                 if (info.Kind == Kernel.ActorKind.Helper) return (long)Mem.Addr(Region.Task, HelperTask, 0);
                 if (info.Script is { ActsForCpuCurrent: false } && info.Id < MaxScriptProcesses) return (long)Mem.Addr(Region.Task, ScriptProcessBase + info.Id, 0);
-                if (info.Kind != Kernel.ActorKind.Cpu && info.Script?.ActsForCpuCurrent != true) return (long)Mem.Addr(Region.Task, UnmodelledTask, 0);
+                var timerSoftirq = info.Kind == Kernel.ActorKind.Timer && !obj.Syscalls.Any(s => s.Program.Entry == _runEntry);
+                if (info.Kind != Kernel.ActorKind.Cpu && info.Script?.ActsForCpuCurrent != true && !timerSoftirq) return (long)Mem.Addr(Region.Task, UnmodelledTask, 0);
                 var curr = ctx.M.World.Cpus[info.Cpu].Curr;
                 return (long)(curr >= 0 ? Mem.Addr(Region.Task, curr, 0) : Mem.Addr(Region.Task, IdleTaskBase + info.Cpu, 0));
             }
@@ -2268,7 +2272,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     private static long FirstBit(ulong bits, int n) => bits == 0 ? n : Math.Min(n, System.Numerics.BitOperations.TrailingZeroCount(bits));
 
     private const string UnmodelledTaskUse =
-        "bpf_get_current_task_btf() returned a task the model does not have (what a CPU ran when a BPF timer fired, or the process running a syscall program while attached): only comparing it is modelled";
+        "bpf_get_current_task_btf() returned a task the model does not have (the user-space process running a syscall program while attached): only comparing it is modelled";
 
     /// <summary>bpf_trace_vprintk()'s and bpf_stream_vprintk()'s check of their u64 arguments: whole words, at most
     /// MAX_BPRINTF_VARARGS (12), and a buffer when there are any.</summary>

@@ -99,6 +99,17 @@ public class BpfTimerActorTests
         Assert.Contains(r.Notes, n => n.StartsWith("1 BPF timer(s): each fires at most 1 time(s) per path", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Should_SeeTheInterruptedTaskAsCurrent_When_ATimerCallbackReadsIt()
+    {
+        // The callback runs in softirq context on CPU 0: `current` is what CPU 0 ran (swapper/0 or p). Before, any read
+        // of it stopped the run at a model limit.
+        var r = Explore("@mode=3");
+        Assert.Empty(r.ModelLimits);
+        Assert.NotEmpty(r.Violations);
+        Assert.All(r.Violations, v => Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: current_ok=1 cpu=0", v.Violation.ToString()));
+    }
+
     [Theory]
     [InlineData(Strategy.Dfs)]
     [InlineData(Strategy.Reduced)]

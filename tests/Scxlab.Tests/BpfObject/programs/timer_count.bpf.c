@@ -1,6 +1,7 @@
 /* timer_count: exercises the bpf_timer helpers' return codes in ops.init and a timer that fires.
  * rodata mode: 0 = the callback counts, 1 = the callback dereferences NULL, 2 = the callback re-arms
- * the timer (periodic, as scx_central's). ops.enqueue ends the scheduler once `fired` reaches
+ * the timer (periodic, as scx_central's), 3 = the callback reads `current` (the task the timer's softirq interrupted)
+ * and its CPU. ops.enqueue ends the scheduler once `fired` reaches
  * exit_at, reporting what it saw; until then it queues on the global DSQ. Written for the tests. */
 #include <scxlab_bpf.h>
 
@@ -12,6 +13,7 @@ static long (*bpf_timer_init)(struct bpf_timer *timer, void *map, u64 flags) = (
 static long (*bpf_timer_set_callback)(struct bpf_timer *timer, void *fn) = (void *)170;
 static long (*bpf_timer_start)(struct bpf_timer *timer, u64 nsecs, u64 flags) = (void *)171;
 static long (*bpf_timer_cancel)(struct bpf_timer *timer) = (void *)172;
+static struct task_struct *(*bpf_get_current_task_btf)(void) = (void *)158;
 
 struct tmr { u64 pad; struct bpf_timer timer; };
 struct {
@@ -25,6 +27,7 @@ const volatile u32 mode;
 const volatile u64 exit_at = 1;
 
 u64 fired, bad_key;
+s64 cur_pid = -1, cur_cpu = -1;
 s64 uninit, nocb, busy, badflags, cancel_armed, cancel_idle;
 
 static int timerfn(void *map, int *key, struct tmr *unused)
@@ -34,6 +37,12 @@ static int timerfn(void *map, int *key, struct tmr *unused)
 		struct tmr *t = bpf_map_lookup_elem(&timers, &none);
 
 		return t->pad; /* NULL: key 7 is out of range */
+	}
+	if (mode == 3) {
+		struct task_struct *cur = bpf_get_current_task_btf();
+
+		cur_pid = cur->pid;
+		cur_cpu = bpf_get_smp_processor_id();
 	}
 	if (*key != 0)
 		bad_key++;
@@ -72,6 +81,13 @@ SCX_OPS0(s32, tc_init)
 
 SCX_OPS2(void, tc_enqueue, struct task_struct *, p, u64, enq_flags)
 {
+	if (fired >= exit_at && mode == 3) {
+		/* swapper/0 (pid 0) or p, whichever CPU 0 ran when the timer fired. */
+		u64 param[] = { cur_pid == 0 || cur_pid == p->pid, cur_cpu };
+		static const char fmt[] = "current_ok=%llu cpu=%lld";
+		scx_bpf_exit_bstr(0, (char *)fmt, param, sizeof(param));
+		return;
+	}
 	if (fired >= exit_at) {
 		u64 param[] = { fired, bad_key, uninit, nocb, busy, badflags, cancel_armed, cancel_idle };
 		static const char fmt[] = "fired=%llu bad_key=%llu uninit=%lld nocb=%lld busy=%lld badflags=%lld cancel=%lld,%lld";
