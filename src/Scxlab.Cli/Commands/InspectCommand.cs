@@ -95,8 +95,8 @@ public static class InspectCommand
         var before = ops.CgroupInit != null ? "ops.init and ops.cgroup_init" : "ops.init";
         if (ops.InitTask is { } it) w.WriteLine($"  ops.{"init_task",-12} {it.Name} ({it.Section}; run for every task right after {before})");
         if (ops.Enable is { } en) w.WriteLine($"  ops.{"enable",-12} {en.Name} ({en.Section}; run for every task right after {before}{(ops.InitTask != null ? " and ops.init_task" : "")})");
-        if (ops.ExitTask is { } et) w.WriteLine($"  ops.{"exit_task",-12} {et.Name} ({et.Section}; accepted, not run: docs/bpf.md)");
-        if (ops.Disable is { } di) w.WriteLine($"  ops.{"disable",-12} {di.Name} ({di.Section}; accepted, not run: docs/bpf.md)");
+        if (ops.ExitTask is { } et) w.WriteLine($"  ops.{"exit_task",-12} {et.Name} ({et.Section}; runs when a task dies: sched_ext_dead())");
+        if (ops.Disable is { } di) w.WriteLine($"  ops.{"disable",-12} {di.Name} ({di.Section}; runs when a task dies: sched_ext_dead())");
         foreach (var (member, prog, why) in ops.NeverCalled) w.WriteLine($"  ops.{member,-12} {prog.Name} ({prog.Section}; never called: {why})");
         w.WriteLine();
         w.WriteLine("programs");

@@ -62,6 +62,10 @@ public enum ScxCallback : byte
     Timer,
     /// <summary>ops.cpu_acquire(cpu, NULL): the CPU is back from a higher sched class (balance_one(), after ops.cpu_release).</summary>
     CpuAcquire,
+    /// <summary>ops.disable(p): p leaves the scheduler — here at its death (sched_ext_dead() → scx_disable_task()).</summary>
+    Disable,
+    /// <summary>ops.exit_task(p, args): p is freed from the scheduler's point of view (sched_ext_dead() → scx_exit_task()).</summary>
+    ExitTask,
 }
 
 public static class ScxCallbacks
@@ -86,6 +90,8 @@ public static class ScxCallbacks
         ScxCallback.Exit => "exit",
         ScxCallback.Timer => "timer_callback",
         ScxCallback.CpuAcquire => "cpu_acquire",
+        ScxCallback.Disable => "disable",
+        ScxCallback.ExitTask => "exit_task",
         _ => throw new System.Diagnostics.UnreachableException($"callback {(int)c}"),
     };
 
@@ -163,6 +169,8 @@ public abstract class ScxOps
     public virtual BpfTask SetCpumask(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
     public virtual BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => BpfTask.CompletedTask;
     public virtual BpfTask CpuAcquire(TaskContext ctx, int cpu) => BpfTask.CompletedTask;
+    public virtual BpfTask Disable(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
+    public virtual BpfTask ExitTask(TaskContext ctx, TaskRef p) => BpfTask.CompletedTask;
     /// <summary>
     /// ops.update_idle(cpu, idle): <paramref name="cpu"/> switches to the idle task (idle) or away from it, with its rq
     /// locked, after the built-in idle mask was updated. Implementing it turns built-in idle tracking off unless

@@ -753,12 +753,12 @@ public sealed class BpfObjectFile : ISourceMap
                         var sym = elf.Symbols[rel.Sym];
                         if (!codeBase.TryGetValue(sym.Shndx, out var b)) throw new BpfLoadException($"struct_ops {var.Name}.{m.Name} points to {sym.Name}, which is not a program");
                         var prog = Programs.FirstOrDefault(p => p.Entry == b + (int)(sym.Value / 8)) ?? throw new BpfLoadException($"struct_ops {var.Name}.{m.Name}: {sym.Name} is not a struct_ops program");
-                        if (Callbacks.FromMember(m.Name) is { } cb) cbs[cb] = prog;
-                        else if (m.Name == "enable") enable = prog;
+                        if (m.Name == "enable") enable = prog;
                         else if (m.Name == "init_task") initTask = prog;
                         else if (m.Name == "cgroup_init") cgroupInit = prog;
                         else if (m.Name == "exit_task") exitTask = prog;
                         else if (m.Name == "disable") disable = prog;
+                        else if (Callbacks.FromMember(m.Name) is { } cb) cbs[cb] = prog;
                         else if (StructOps.NeverCalledWhy(m.Name) is { } why) neverCalled.Add((m.Name, prog, why));
                         else others.Add(m.Name);
                         continue;

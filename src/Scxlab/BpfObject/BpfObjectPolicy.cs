@@ -35,7 +35,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
 
     // ops.enable runs at init time (see Init), so an object with only ops.enable still needs the init step.
     public bool Implements(ScxCallback cb) =>
-        _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.Init && (_obj.Ops.Enable != null || _obj.Ops.InitTask != null || _obj.Ops.CgroupInit != null)) || (cb == ScxCallback.Timer && _timerWords.Length > 0);
+        _obj.Ops.Callbacks.ContainsKey(cb) || (cb == ScxCallback.ExitTask && _obj.Ops.ExitTask != null) || (cb == ScxCallback.Disable && _obj.Ops.Disable != null)
+        || (cb == ScxCallback.Init && (_obj.Ops.Enable != null || _obj.Ops.InitTask != null || _obj.Ops.CgroupInit != null)) || (cb == ScxCallback.Timer && _timerWords.Length > 0);
 
     public override IReadOnlyList<int> TimerWords => _timerWords;
 
@@ -411,6 +412,10 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         await Call(ctx, ScxCallback.SetCpumask, Task(p), p.IsNone ? 0 : Mem.Addr(Region.TaskCpumask, p.Index, 0));
     public override async BpfTask CpuRelease(CpuReleaseContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuRelease, (ulong)cpu, 0);
     public override async BpfTask CpuAcquire(TaskContext ctx, int cpu) => await Call(ctx, ScxCallback.CpuAcquire, (ulong)cpu, 0);
+    public override async BpfTask Disable(TaskContext ctx, TaskRef p) => await _vm.Run(ctx, _obj.Ops.Disable!.Entry, [Task(p)]);
+    // scx_exit_task_args.cancelled is false: the task was enabled (ops.init_task and ops.enable ran at load).
+    public override async BpfTask ExitTask(TaskContext ctx, TaskRef p) =>
+        await _vm.Run(ctx, _obj.Ops.ExitTask!.Entry, [Task(p), Mem.Addr(Region.Ctx, Interpreter.TaskArgsCtx, 0)]);
     public override async BpfTask UpdateIdle(TaskContext ctx, int cpu, bool idle) => await Call(ctx, ScxCallback.UpdateIdle, (ulong)cpu, idle ? 1UL : 0);
     /// <summary>
     /// bpf_timer_cb(): the timer's callback, called as callback(map, key, timer) — a BPF function, not a

@@ -968,7 +968,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     /// <summary>
     /// Is <paramref name="task"/> one of the running operation's subject tasks (<c>current->scx.kf_tasks[]</c>)? The
     /// kernel records them around the ops it calls through SCX_CALL_OP_TASK*(): those taking a task first (select_cpu,
-    /// enqueue, dequeue, tick, runnable, running, stopping, quiescent, set_weight, set_cpumask, enable). ops.dispatch's
+    /// enqueue, dequeue, tick, runnable, running, stopping, quiescent, set_weight, set_cpumask, enable, disable,
+    /// exit_task). ops.dispatch's
     /// prev, ops.init_task's task (SCX_CALL_OP_RET), timers and syscall programs have none.
     /// </summary>
     private bool IsOperatedOn(BpfContext ctx, ulong task)
@@ -978,7 +979,9 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         return ctx.Callback is ScxCallback.SelectCpu or ScxCallback.Enqueue or ScxCallback.Dequeue or ScxCallback.Tick
                    or ScxCallback.Runnable or ScxCallback.Running or ScxCallback.Stopping or ScxCallback.Quiescent
                    or ScxCallback.SetWeight or ScxCallback.SetCpumask
-               && obj.Ops.Callbacks.TryGetValue(ctx.Callback, out var prog) && prog.Entry == _runEntry;
+               && obj.Ops.Callbacks.TryGetValue(ctx.Callback, out var prog) && prog.Entry == _runEntry
+               || ctx.Callback == ScxCallback.Disable && obj.Ops.Disable?.Entry == _runEntry
+               || ctx.Callback == ScxCallback.ExitTask && obj.Ops.ExitTask?.Entry == _runEntry;
     }
 
     /// <summary>Index in <see cref="Region.Ctx"/> of a timer callback's key (the u32 in CurrentArgs[0]).</summary>

@@ -221,6 +221,8 @@ public sealed partial class Machine
             case ScxCallback.SetCpumask: t = Ops.SetCpumask((TaskContext)ctx, p); break;
             case ScxCallback.CpuRelease: t = Ops.CpuRelease((CpuReleaseContext)ctx, f.Cpu); break;
             case ScxCallback.CpuAcquire: t = Ops.CpuAcquire((TaskContext)ctx, f.Cpu); break;
+            case ScxCallback.Disable: t = Ops.Disable((TaskContext)ctx, p); break;
+            case ScxCallback.ExitTask: t = Ops.ExitTask((TaskContext)ctx, p); break;
             case ScxCallback.UpdateIdle: t = Ops.UpdateIdle((TaskContext)ctx, f.Cpu, f.L0 != 0); break;
             case ScxCallback.Exit: t = Ops.Exit(ctx, (ExitKind)f.L0); break;
             case ScxCallback.Timer: t = Ops.Timer(ctx, (int)f.L0); break;

@@ -71,6 +71,10 @@ public sealed partial class Machine
         IdleEnterNotify = 12,
         /// <summary>The waited-for CPU's kick_sync moved.</summary>
         AfterKickSync = 9,
+        /// <summary>finish_task_switch() after the balance callbacks: sched_ext_dead(prev) when prev died (TASK_DEAD).</summary>
+        FinishTaskSwitch = 13,
+        /// <summary>sched_ext_dead() returned.</summary>
+        AfterTaskDead = 14,
     }
 
     // Requires: nothing. Takes rq(c). Ensures: rq(c) released, rq->curr chosen.
@@ -280,11 +284,7 @@ public sealed partial class Machine
             {
                 // do_pick_task_scx(): a SCX_KICK_WAIT issued from here queued kick_sync_wait_bal_cb.
                 ref var rq = ref Rq(c);
-                if (!rq.KickSyncPending)
-                {
-                    Return();
-                    return;
-                }
+                if (!rq.KickSyncPending) goto case ScheduleAt.FinishTaskSwitch;
                 rq.KickSyncPending = false;
                 rq.KickWaiting = true;
                 goto case ScheduleAt.KickSyncWait;
@@ -314,15 +314,82 @@ public sealed partial class Machine
                     return;
                 }
                 rq.KickWaiting = false;
+                goto case ScheduleAt.FinishTaskSwitch;
+            }
+            case ScheduleAt.FinishTaskSwitch:
+            {
+                // finish_task_switch(): "if (unlikely(prev_state == TASK_DEAD))" → sched_ext_dead(prev), on this CPU
+                // once it has switched away from prev for the last time and dropped the rq lock. The path exists for a
+                // scheduler that has ops.disable or ops.exit_task (without them scx_exit_task() changes nothing the
+                // model keeps), and while it is attached.
+                var prev = sc.Prev;
+                if (sc.PrevSlept == 1 && prev >= 0 && prev != sc.Next && TkR(prev).Run == RunState.Dead
+                    && (Has.Has(ScxCallback.Disable) || Has.Has(ScxCallback.ExitTask)) && !SchR().Disabled)
+                {
+                    ref var d = ref Call(ref f, (int)ScheduleAt.AfterTaskDead, PathId.SchedExtDead);
+                    d.Task = prev;
+                    return;
+                }
                 Return();
                 return;
             }
+            case ScheduleAt.AfterTaskDead:
+                Return();
+                return;
             case ScheduleAt.AfterKickSync:
                 // The target's kick_sync moved (or it is spinning itself, which moves it): done with it.
                 Rq(c).CpusToSync.Clear(sc.KickWaitCpu);
                 goto case ScheduleAt.KickSyncWait;
             default:
                 throw new System.Diagnostics.UnreachableException($"__schedule resume point {f.Pc}");
+        }
+    }
+
+    /// <summary>sched_ext_dead()'s resume points.</summary>
+    private enum SchedExtDeadAt
+    {
+        Entry = 0,
+        /// <summary>p->pi_lock taken: task_rq_lock() locks task_rq(p) (a dead task does not move).</summary>
+        AfterPiLock = 1,
+        /// <summary>task_rq(p)'s lock taken: scx_exit_task() → scx_disable_task() → ops.disable(p).</summary>
+        AfterRqLock = 2,
+        /// <summary>ops.disable returned (or is not implemented): ops.exit_task(p, {.cancelled = false}).</summary>
+        AfterDisable = 3,
+        /// <summary>ops.exit_task returned: SCX_TASK_NONE, task_rq_unlock().</summary>
+        AfterExitTask = 4,
+    }
+
+    /// <summary>
+    /// sched_ext_dead(p): p has switched out for the last time (TASK_DEAD). It leaves scx_tasks, and under
+    /// task_rq_lock() scx_exit_task() takes it from SCX_TASK_ENABLED to NONE: ops.disable(p) (scx_disable_task()), then
+    /// ops.exit_task(p, {.cancelled = false}). Every model task was enabled at load. Task = p, Cpu = the rq held.
+    /// </summary>
+    private void PathSchedExtDead(ref Frame f)
+    {
+        var p = f.Task;
+        switch ((SchedExtDeadAt)f.Pc)
+        {
+            case SchedExtDeadAt.Entry:
+                Trace?.Note(_cur, $"sched_ext_dead({TaskName(p)})");
+                WaitFor(ref f, (int)SchedExtDeadAt.AfterPiLock, WaitKind.PiLock, p);
+                return;
+            case SchedExtDeadAt.AfterPiLock:
+                f.Cpu = TkR(p).Cpu;
+                LockRq(ref f, f.Cpu, (int)SchedExtDeadAt.AfterRqLock);
+                return;
+            case SchedExtDeadAt.AfterRqLock:
+                if (Invoke(ref f, (int)SchedExtDeadAt.AfterDisable, ScxCallback.Disable, p, f.Cpu)) return;
+                goto case SchedExtDeadAt.AfterDisable;
+            case SchedExtDeadAt.AfterDisable:
+                if (Invoke(ref f, (int)SchedExtDeadAt.AfterExitTask, ScxCallback.ExitTask, p, f.Cpu)) return;
+                goto case SchedExtDeadAt.AfterExitTask;
+            case SchedExtDeadAt.AfterExitTask:
+                UnlockRq(f.Cpu);
+                UnlockPi(p);
+                Return();
+                return;
+            default:
+                throw new System.Diagnostics.UnreachableException($"sched_ext_dead resume point {f.Pc}");
         }
     }
 

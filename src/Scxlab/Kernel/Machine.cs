@@ -685,6 +685,7 @@ public sealed partial class Machine
             case PathId.KickFromUser: PathKickFromUser(ref f); break;
             case PathId.DisableScheduler: PathDisableScheduler(ref f); break;
             case PathId.Callback: RunCallbackFrame(ref f); break;
+            case PathId.SchedExtDead: PathSchedExtDead(ref f); break;
             case PathId.None:
             default:
                 throw new System.Diagnostics.UnreachableException($"frame with path {f.Path}");

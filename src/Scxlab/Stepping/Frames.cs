@@ -121,6 +121,8 @@ public enum PathId : byte
     DisableScheduler,         // scx_disable_workfn() / scx_root_disable()
     // policy callback (replayed)
     Callback,
+    // CPU actor, after its final switch away from a dead task
+    SchedExtDead,             // sched_ext_dead(): scx_exit_task() → ops.disable, ops.exit_task
 }
 
 /// <summary>Typed views of a frame's register block (see <see cref="Frame"/>).</summary>

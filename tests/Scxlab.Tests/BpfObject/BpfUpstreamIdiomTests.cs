@@ -312,6 +312,42 @@ public class BpfTaskLifecycleTests
     }
 }
 
+/// <summary>programs/task_exit.bpf.c: a task's death reaches the scheduler (sched_ext_dead(): ops.disable, ops.exit_task).</summary>
+public class BpfTaskExitTests
+{
+    private const string TaskExits = """
+        name: task-exits
+        cpus: 2
+        policy: simple
+        tasks:
+          - { name: p, allowed: [0, 1], cpu: 0, state: running }
+          - { name: q, allowed: [0, 1], cpu: 0, state: queued }
+        actors:
+          - name: killer
+            cpu: 1
+            do:
+              - exit: { task: p }
+        rounds:
+          - { cpu: 0, count: 2 }
+        check: [all]
+        """;
+
+    [Fact]
+    public void Should_DisableThenExitTheTask_When_ItDies()
+    {
+        // p exits while it runs on CPU0; CPU0's next schedule switches away from it for the last time, and
+        // finish_task_switch() calls sched_ext_dead(p): ops.disable(p), then ops.exit_task(p, {.cancelled = false}) —
+        // where scx_bpf_task_cgroup(p) is allowed (p is the op's task) and p no longer runs. Before, neither ran.
+        var s = ScenarioLoader.Parse(TaskExits, "task-exits.yaml");
+        var config = s.ToConfig(BpfExamples.CompileProgram("task_exit.bpf.c", "v3"));
+        var r = new Explorer(new Machine(config), new ExploreOptions { Checks = s.Checks }).Run();
+        var found = Assert.Single(r.Violations);
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: exit_task pid=101 disabled_first=1 cancelled=0 exited=1 running=0", found.Violation.ToString());
+        var run = TraceRunner.Run(config, found.Trace, s.Checks);
+        Assert.Contains(run.Rows.SelectMany(row => row.Notes), n => n == "sched_ext_dead(p[101])");
+    }
+}
+
 /// <summary>programs/idle_mask.bpf.c: the idle/online cpumask kfuncs through bpf_cpumask_test_cpu, and bpf_strncmp on p->comm.</summary>
 public class BpfIdleMaskTests
 {
