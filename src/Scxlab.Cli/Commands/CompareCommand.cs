@@ -85,7 +85,7 @@ internal static class CompareCommand
                 eras = [.. Split(kn).Select(n => KernelEras.TryParse(n, out var e) ? (KernelEra?)e : throw new UsageException($"unknown kernel '{n}' (expected {KernelEras.Expected})"))];
                 if (eras.Count == 0) throw new UsageException("--kernels needs at least one kernel release");
             }
-            var pols = Split(r.GetValue(policies));
+            var pols = SplitPolicies(r.GetValue(policies));
             foreach (var p in pols) PolicyRegistry.Resolve(p); // unknown: one line, exit 1, before any work
             var scs = Scenarios(r.GetValue(scenarios) ?? []);
             foreach (var s in scs)
@@ -161,6 +161,25 @@ internal static class CompareCommand
 
     private static List<string> Split(string? s) =>
         s == null ? [] : [.. s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    /// <summary>
+    /// --policies: comma-separated, where a BPF object spec's own settings are comma-separated too
+    /// (<c>x.bpf.o@a=1,b=2,local-on-peek</c>): a piece that names no policy of its own — not a built-in name, an object
+    /// or an assembly — is one more setting of the BPF object spec before it.
+    /// </summary>
+    internal static List<string> SplitPolicies(string? s)
+    {
+        var list = new List<string>();
+        foreach (var piece in Split(s))
+        {
+            var startsPolicy = PolicyRegistry.BuiltIn.Any(p => p.Name == piece) || BpfObjectSpec.TryParse(piece, out _, out _)
+                || piece.Contains(".dll:", StringComparison.Ordinal);
+            if (!startsPolicy && list.Count > 0 && BpfObjectSpec.TryParse(list[^1], out _, out _))
+                list[^1] += (list[^1].Contains(".o@", StringComparison.Ordinal) ? "," : "@") + piece;
+            else list.Add(piece);
+        }
+        return list;
+    }
 
     private static List<Protocol> ParseProtocols(string? s)
     {

@@ -132,6 +132,22 @@ public class ProtocolComparisonTests
     }
 
     [Fact]
+    public void Should_KeepABpfObjectsSettingsTogether_When_PoliciesListsASpecWithSeveral()
+    {
+        // --policies is comma-separated and so are a BPF object spec's settings: a piece that names no policy of its own
+        // is one more setting of the spec before it (before, "pair.b=2" was an unknown policy).
+        var obj = Scxlab.Tests.BpfObject.BpfExamples.CompileProgram("cgroups.bpf.c", "v3");
+        var r = CliResult.Run("compare", "seed-race-r1", "--protocols", "upstream", "--policies", $"{obj}@table[1][2]=7,pair.b=2,local-on-peek", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var cells = JsonNode.Parse(r.Stdout)!["cells"]!.AsArray().Select(c => c!.AsObject()).ToList();
+        Assert.Equal(2, cells.Count);
+        Assert.Equal($"{obj}@table[1][2]=7,pair.b=2", (string)cells[0]["policy"]!);
+        Assert.Equal("local-on-peek", (string)cells[1]["policy"]!);
+        // The object's own report (ops.enqueue's exit) shows both settings arrived: table[1][2] + 1000 * pair.b.
+        Assert.Contains("table=2007", cells[0]["violations"]!.AsArray().Single()!["message"]!.ToString());
+    }
+
+    [Fact]
     public void Should_PrintAMarkdownTable_When_Markdown()
     {
         var r = CliResult.Run("compare", "seed-race-synced", "--markdown");
