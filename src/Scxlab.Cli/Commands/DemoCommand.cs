@@ -143,7 +143,7 @@ internal static class DemoCommand
     {
         var m = run.Machine;
         o.WriteLine($"== {run.Race.Name}: {run.Race.Description}");
-        o.WriteLine($"   policy {run.Policy}, protocol {Protocols.Name(run.Protocol)}; {m.N} CPUs; " +
+        o.WriteLine($"   policy {BpfObjectSpec.Short(run.Policy)}, protocol {Protocols.Name(run.Protocol)}; {m.N} CPUs; " +
                     $"{string.Join(", ", m.Config.Tasks.Select((t, i) => $"{m.TaskName(i)} on CPU{t.Cpu} allowed {t.Allowed}"))}; " +
                     string.Join(", ", m.Config.Scripts.Select(s => $"{s.Name} on CPU{s.Cpu}: {string.Join("; ", s.Actions.Select(a => a.Describe(m.Config)))}")));
         o.WriteLine();

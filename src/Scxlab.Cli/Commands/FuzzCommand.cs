@@ -179,7 +179,7 @@ internal static class FuzzCommand
     {
         var strategy = r.Strategy == FuzzStrategy.Pct ? Inv($"pct (depth {r.Depth}, k = {r.PctLength} steps)") : "random";
         if (r.ShardCount > 1) o.WriteLine($"shard {r.ShardIndex + 1}/{r.ShardCount}: the schedules ≡ {r.ShardIndex} (mod {r.ShardCount})");
-        o.WriteLine($"fuzz {scenario.Name} ({scenario.Source}): {config.CpuCount} CPUs, {config.Tasks.Count} task(s), {r.Actors} actors, policy {config.PolicyName}, protocol {ProtocolNames.Name(config.Protocol)}, kernel {KernelEras.Name(config.Kernel)}, strategy {strategy}, seed {r.Seed}");
+        o.WriteLine($"fuzz {scenario.Name} ({scenario.Source}): {config.CpuCount} CPUs, {config.Tasks.Count} task(s), {r.Actors} actors, policy {BpfObjectSpec.Short(config.PolicyName)}, protocol {ProtocolNames.Name(config.Protocol)}, kernel {KernelEras.Name(config.Kernel)}, strategy {strategy}, seed {r.Seed}");
         o.WriteLine(Inv($"schedules: {r.Runs} of {r.RunsRequested} run{(r.StoppedByBudget ? " (stopped by the budget)" : "")}, {r.Steps} steps, longest {r.MaxWalkLength} steps, {r.Truncated} truncated"));
         o.WriteLine(Inv($"distinct fingerprints seen: ≈ {r.DistinctFingerprints}"));
         o.WriteLine($"PCT bound: {Bound(r)}");

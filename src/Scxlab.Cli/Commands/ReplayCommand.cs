@@ -70,7 +70,7 @@ public static class ReplayCommand
                 return 1;
             }
             var run = TraceRunner.Run(config, trace.Choices, trace.Checks);
-            stdout.WriteLine($"replay of {trace.ScenarioName}: policy {trace.Policy}, protocol {trace.Protocol}, {trace.Choices.Count} steps");
+            stdout.WriteLine($"replay of {trace.ScenarioName}: policy {BpfObjectSpec.Short(trace.Policy)}, protocol {trace.Protocol}, {trace.Choices.Count} steps");
             stdout.WriteLine();
             stdout.Write(CounterexampleRenderer.Render(run));
             stdout.WriteLine();
