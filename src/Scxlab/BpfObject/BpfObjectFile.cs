@@ -41,6 +41,8 @@ public sealed record SyscallRun(BpfProgram Program, byte[] Ctx, string Text, boo
 /// <param name="InnerMaps">BPF_MAP_TYPE_ARRAY_OF_MAPS: the map index in each slot (-1: empty), as the object's
 /// static <c>.values = { [i] = &amp;map }</c> initializer fills them; <paramref name="InnerType"/> is the inner template's type.</param>
 /// <param name="ValueType">The BTF type id of the value (<c>__type(value, ...)</c>), 0 when only value_size is given.</param>
+/// <param name="Inner">An array of maps' inner definition (<c>__array(values, struct inner)</c>): what a map user space creates for a slot has.</param>
+/// <param name="LockOffsets">Byte offsets of the struct bpf_spin_lock in the value: each element gets its own lock.</param>
 public sealed record BpfMapDef(string Name, int Type, int KeySize, int ValueSize, int MaxEntries, long Flags, IReadOnlyList<int>? TimerOffsets = null,
     int[]? InnerMaps = null, int InnerType = 0, int ValueType = 0, long MapExtra = 0, BpfMapDef? Inner = null,
     IReadOnlyList<int>? LockOffsets = null);
@@ -690,8 +692,7 @@ public sealed class BpfObjectFile : ISourceMap
         if (why != null) throw new BpfLoadException($"map {name}: BPF_MAP_TYPE_ARENA creation failed: {why}");
     }
 
-    /// <summary>The byte offsets of every struct bpf_timer inside a value type (nested structs and unions included).</summary>
-    /// <summary>The byte offsets of every struct <paramref name="name"/> (a bpf_timer, a bpf_spin_lock) inside <paramref name="t"/>.</summary>
+    /// <summary>The byte offsets of every struct <paramref name="name"/> (a bpf_timer, a bpf_spin_lock) inside <paramref name="t"/> (nested structs and unions included).</summary>
     private void StructsIn(BtfType t, int baseOffset, string name, List<int> into)
     {
         if (t.Kind is not (BtfKind.Struct or BtfKind.Union)) return;

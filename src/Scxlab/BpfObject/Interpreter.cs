@@ -969,8 +969,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     /// Is <paramref name="task"/> one of the running operation's subject tasks (<c>current->scx.kf_tasks[]</c>)? The
     /// kernel records them around the ops it calls through SCX_CALL_OP_TASK*(): those taking a task first (select_cpu,
     /// enqueue, dequeue, tick, runnable, running, stopping, quiescent, set_weight, set_cpumask, enable, disable,
-    /// exit_task). ops.dispatch's
-    /// prev, ops.init_task's task (SCX_CALL_OP_RET), timers and syscall programs have none.
+    /// exit_task). ops.dispatch's prev, ops.init_task's task (SCX_CALL_OP_RET), timers and syscall programs have none.
     /// </summary>
     private bool IsOperatedOn(BpfContext ctx, ulong task)
     {
@@ -2082,7 +2081,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         return StackAt(Mem.Index(it), Mem.Offset(it), 8, pc);
     }
 
-    /// <summary>The task index `current` has when it is a task the model does not have (a syscall's caller, the idle task).</summary>
+    /// <summary>The task index `current` has when it is a process the model does not have (the one running a syscall program while attached).</summary>
     internal const int UnmodelledTask = 0xFFFFFF;
 
     /// <summary>p->policy values (include/uapi/linux/sched.h).</summary>
