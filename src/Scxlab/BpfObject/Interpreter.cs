@@ -1996,6 +1996,18 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 }
                 return (long)Mem.Addr(Region.Ctx, RqCtx + cpu, 0);
             }
+            case Kfunc.LockedRq:
+            {
+                // scx_bpf_locked_rq(): the rq the running op was called with locked (scx_locked_rq()); none — ops.init,
+                // ops.select_cpu (p's pi_lock only), a timer, a syscall program — is scx_error() and NULL.
+                var held = ctx.M.RqLockedBy(ctx.ActorId);
+                if (held < 0)
+                {
+                    await ctx.KernelError("accessing rq without holding rq lock");
+                    return 0;
+                }
+                return (long)Mem.Addr(Region.Ctx, RqCtx + held, 0);
+            }
             case Kfunc.CpuCurr:
             {
                 // An idle CPU's curr is its idle task, swapper/N: a pointer whose fields can be read.

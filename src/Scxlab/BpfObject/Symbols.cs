@@ -52,7 +52,7 @@ public enum Kfunc
     CpumaskWeight, CpumaskEmpty, CpumaskFull, CpumaskIntersects, CpumaskSubset, CpumaskEqual,
     SelectCpuAnd, SelectCpuAndArgs, DsqInsertVtimeArgs, NrNodeIds, CpuNode, GetIdleCpumaskNode, CpuperfSet, CpuperfCur, CpuperfCap,
     DsqIterNew, DsqIterNext, DsqIterDestroy, DsqMove, DsqMoveVtime, CpuCurr, CpumaskAnyDistribute, DumpBstr, DsqReenq, ReenqueueLocalAnywhere, DsqMoveSetSlice, DsqMoveSetVtime,
-    PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute, CpuRq, Events,
+    PickIdleCpuNode, PickAnyCpuNode, CpumaskAnyAndDistribute, CpuRq, LockedRq, Events,
     ArenaAllocPages, ArenaFreePages, PreemptDisable, PreemptEnable, StreamVprintk,
     CgroupAcquire, CgroupRelease, CgroupAncestor, CgroupFromId, TaskUnderCgroup, TaskCgroup,
 }
@@ -191,6 +191,7 @@ public static class Kfuncs
         ["scx_bpf_dispatch_vtime_from_dsq___old"] = Kfunc.DsqMoveVtime,
         ["scx_bpf_cpu_curr"] = Kfunc.CpuCurr,
         ["scx_bpf_cpu_rq"] = Kfunc.CpuRq,
+        ["scx_bpf_locked_rq"] = Kfunc.LockedRq,
         ["scx_bpf_events"] = Kfunc.Events,
         ["scx_bpf_dsq_move_set_slice"] = Kfunc.DsqMoveSetSlice,
         ["scx_bpf_dsq_move_set_slice___new"] = Kfunc.DsqMoveSetSlice,

@@ -521,6 +521,18 @@ public sealed partial class Machine
     // ---------------------------------------------------------------- stepping
 
     /// <summary>Can actor <paramref name="a"/> make a step now?</summary>
+    /// <summary>
+    /// The CPU whose rq lock actor <paramref name="actor"/> holds, or -1 (what scx_locked_rq() says inside a callback
+    /// the actor runs). Only the holder ever changes a lock it holds, so the answer is the actor's own state: it
+    /// needs no footprint.
+    /// </summary>
+    internal int RqLockedBy(int actor)
+    {
+        for (var c = 0; c < N; c++)
+            if (World.Cpus[c].RqLock == actor) return c;
+        return -1;
+    }
+
     public bool IsEnabled(int a)
     {
         ref var act = ref World.Actors[a];

@@ -42,6 +42,14 @@ public class BpfPairIdiomsTests
     }
 
     [Fact]
+    public void Should_GiveTheRqTheOpHolds_When_ScxBpfLockedRqIsCalled()
+    {
+        // ops.enqueue holds p's rq (CPU1 in seed-race-r1, where p is queued); ops.init holds none: scx_error() and NULL.
+        Assert.Equal("scheduler exit SCX_EXIT_UNREG_BPF: locked_rq=1 task_cpu=1", Assert.Single(BpfExamples.ExploreSeedRace(Object(Sized + ",mode=3")).Violations).Violation.ToString());
+        Assert.Equal("scheduler exit SCX_EXIT_ERROR: accessing rq without holding rq lock", Assert.Single(BpfExamples.ExploreSeedRace(Object(Sized + ",mode=4")).Violations).Violation.ToString());
+    }
+
+    [Fact]
     public void Should_CallCpuAcquire_When_TheCpuComesBackFromTheStopper()
     {
         // The stopper takes CPU0 from p (ops.cpu_release); balance_one() then calls ops.cpu_acquire before ops.dispatch.

@@ -3,7 +3,8 @@
  * values hold a struct bpf_spin_lock; ops.enqueue asks for the task's cgroup (scx_bpf_task_cgroup()); ops.cpu_release
  * marks a CPU taken by a higher class and ops.cpu_acquire unmarks it, and ops.dispatch relies on that; timestamps are
  * compared with scx_bpf_now(); a const volatile array is resized and written before load. Modes (rodata mode): 0 schedules FIFO through the queue; 1 makes ops.enqueue report;
- * 2 makes ops.dispatch ask for the cgroup of a task it is not operating on. Written for the tests. */
+ * 2 makes ops.dispatch ask for the cgroup of a task it is not operating on; 3 makes ops.enqueue report the rq it holds
+ * (scx_bpf_locked_rq()), 4 makes ops.init ask for one (it holds none). Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
@@ -16,7 +17,12 @@ struct cgroup {
 	struct kernfs_node *kn;
 	int level;
 };
+struct rq {
+	int cpu;
+};
 #pragma clang attribute pop
+
+struct rq *scx_bpf_locked_rq(void) __ksym;
 
 struct cgroup *scx_bpf_task_cgroup(struct task_struct *p) __ksym;
 void bpf_cgroup_release(struct cgroup *cgrp) __ksym;
@@ -58,6 +64,8 @@ u32 released[2];
 SCX_OPS0(s32, pi_init)
 {
 	now_at_init = scx_bpf_now();
+	if (mode == 4 && !scx_bpf_locked_rq())
+		return -22;
 	return 0;
 }
 
@@ -70,6 +78,13 @@ SCX_OPS2(void, pi_enqueue, struct task_struct *, p, u64, enq_flags)
 	void *q;
 
 	bpf_cgroup_release(cg);
+	if (mode == 3) {
+		struct rq *rq = scx_bpf_locked_rq();
+		u64 data[2] = { rq ? rq->cpu : -1, scx_bpf_task_cpu(p) };
+
+		scx_bpf_exit_bstr(0, "locked_rq=%lld task_cpu=%lld", data, sizeof(data));
+		return;
+	}
 	c = bpf_map_lookup_elem(&ctxs, &key);
 	if (!c) {
 		scx_bpf_error("no pair_ctx");
