@@ -46,6 +46,9 @@ public sealed class MapBuilder
     /// <summary>The scenario's <c>bounds: hash_elems</c>: elements of each BPF hash map the world backs.</summary>
     public int HashElems { get; init; } = int.MaxValue;
 
+    /// <summary>The scenario's <c>bounds: bpf_timers</c>: struct bpf_timer instances that get an actor.</summary>
+    public int BpfTimers { get; init; } = Kernel.ModelConfig.DefaultBpfTimers;
+
     /// <summary>Initial non-zero words (a BPF object's .data), applied when the world is created.</summary>
     public List<(int Word, long Value)> Initial { get; } = [];
     public IReadOnlyList<(string Name, MapHandle Handle)> Maps => _maps;

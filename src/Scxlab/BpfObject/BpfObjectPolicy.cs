@@ -21,8 +21,8 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
     private readonly List<(int Map, int Entry, int ByteOffset)> _timers = [];
     private int[] _timerWords = [];
 
-    /// <summary>At most this many timers get actors (each is one more actor in every interleaving).</summary>
-    public const int MaxTimers = 8;
+    /// <summary>At most this many timers get actors (each is one more actor in every interleaving): bounds: bpf_timers.</summary>
+    public int MaxTimers { get; private set; } = ModelConfig.DefaultBpfTimers;
 
     public BpfObjectPolicy(BpfObjectFile obj) => _obj = obj;
 
@@ -148,11 +148,13 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
             if (m.Type != MapTypes.Array) throw new BpfLoadException($"map {m.Name}: struct bpf_timer in a {MapTypes.Name(m.Type)} map is not modelled (only in BPF_MAP_TYPE_ARRAY values)");
             timerMaps.Add((i, m.MaxEntries, offsets));
         }
+        MaxTimers = maps.BpfTimers;
         for (var e = 0; _timers.Count < MaxTimers && timerMaps.Any(t => e < t.Entries); e++)
             foreach (var (i, entries, offsets) in timerMaps)
                 if (e < entries)
                     foreach (var off in offsets)
                         if (_timers.Count < MaxTimers) _timers.Add((i, e, e * Interpreter.MapStride(_obj.Maps[i]) + off));
+        _vm.TimerActors = MaxTimers;
         _vm.TimerHasActor = (map, byteOffset) => _timers.Contains((map, byteOffset / Interpreter.MapStride(_obj.Maps[map]), byteOffset));
         _timerWords = [.. _timers.Select(t => _maps[t.Map].Offset + t.ByteOffset / 8)];
         // A syscall program user space runs while the scheduler is attached behaves like a one-shot timer armed at

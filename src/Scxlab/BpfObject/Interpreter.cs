@@ -1302,8 +1302,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                     case Helpers.TimerInit:
                     {
                         if (!TimerHasActor(Mem.Index(r[1]), Mem.Offset(r[1])))
-                            throw NotModelled(pc, $"bpf_timer_init: the model gives actors to the first {BpfObjectPolicy.MaxTimers} struct bpf_timer instances only; "
-                                + $"this one (map {obj.Maps[Mem.Index(r[1])].Name}, byte {Mem.Offset(r[1])}) has none, so it could never fire");
+                            throw NotModelled(pc, $"bpf_timer_init: the model gives actors to the first {TimerActors} struct bpf_timer instances only; "
+                                + $"this one (map {obj.Maps[Mem.Index(r[1])].Name}, byte {Mem.Offset(r[1])}) has none, so it could never fire (raise bounds: {{ bpf_timers: N }})");
                         if (initialized) return -EBUSY;
                         // Only CLOCK_REALTIME (0), CLOCK_MONOTONIC (1) and CLOCK_BOOTTIME (7).
                         if (r[3] is not (0 or 1 or 7)) return -EINVAL;
@@ -2213,6 +2213,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     internal MapHandle[] StorageState = [];
     /// <summary>Whether the struct bpf_timer at (map, byte offset in its values) has a timer actor (BpfObjectPolicy).</summary>
     internal Func<int, int, bool> TimerHasActor = static (_, _) => true;
+    /// <summary>How many struct bpf_timer instances got actors (bounds: bpf_timers), for the limit's message.</summary>
+    internal int TimerActors;
     /// <summary>Objects in <see cref="CpumaskPool"/> (<see cref="CpumaskPoolSlots"/> of the scenario).</summary>
     internal int CpumaskPoolSize;
 

@@ -62,7 +62,7 @@ public static class ScenarioYaml
         }
         WriteLoadItems(s.Rodata, L);
         L(s.Checks.Count == 0 ? "check: [all]" : $"check: [{string.Join(", ", s.Checks.Select(Q))}]");
-        if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null || s.UserDsqs != null || s.CallBudget != null || s.BpfCpumasks != null || s.ArenaPages != null || s.HashElems != null)
+        if (s.MaxPreemptions != null || s.BudgetSeconds != null || s.TimerFires != null || s.UserDsqs != null || s.CallBudget != null || s.BpfCpumasks != null || s.ArenaPages != null || s.HashElems != null || s.BpfTimers != null)
         {
             var parts = new List<string>();
             if (s.MaxPreemptions is { } mp) parts.Add($"max_preemptions: {mp}");
@@ -73,6 +73,7 @@ public static class ScenarioYaml
             if (s.BpfCpumasks is { } bc) parts.Add($"bpf_cpumasks: {bc}");
             if (s.ArenaPages is { } ap) parts.Add($"arena_pages: {ap}");
             if (s.HashElems is { } he) parts.Add($"hash_elems: {he}");
+            if (s.BpfTimers is { } bt) parts.Add($"bpf_timers: {bt}");
             L($"bounds: {{ {string.Join(", ", parts)} }}");
         }
         if (expectVerdict != null) L($"expect: {{ verdict: {expectVerdict} }}");

@@ -87,7 +87,7 @@ public sealed partial class Machine
         if (N < 1 || N > ScxConst.MaxCpus) throw new ArgumentOutOfRangeException(nameof(config), $"cpus must be 1..{ScxConst.MaxCpus}");
         Ops = config.PolicyFactory();
         Has = new OpsTable(Ops);
-        MapLayout = new MapBuilder(config.Tasks.Count, N) { BpfCpumasks = config.MaxBpfCpumasks, ArenaPages = config.MaxArenaPages, HashElems = config.MaxHashElems };
+        MapLayout = new MapBuilder(config.Tasks.Count, N) { BpfCpumasks = config.MaxBpfCpumasks, ArenaPages = config.MaxArenaPages, HashElems = config.MaxHashElems, BpfTimers = config.MaxBpfTimers };
         try
         {
             Ops.DeclareMaps(MapLayout);

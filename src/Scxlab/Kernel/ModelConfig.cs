@@ -172,6 +172,12 @@ public sealed class ModelConfig
     /// </summary>
     public int MaxHashElems { get; init; } = DefaultHashElems;
     public const int DefaultHashElems = 256;
+    /// <summary>
+    /// struct bpf_timer instances of a BPF object that get an actor (each one more actor in every interleaving): a
+    /// bpf_timer_init() of another ends the run naming the model's limit, rather than leave a timer that never fires.
+    /// </summary>
+    public int MaxBpfTimers { get; init; } = DefaultBpfTimers;
+    public const int DefaultBpfTimers = 8;
     public int MaxFrameDepth { get; init; } = 24;
     /// <summary>Virtual ns one tick charges to the running task (1/HZ, HZ=250) when the run is not clocked.</summary>
     public long TickNs { get; init; } = DefaultTickNs;

@@ -51,6 +51,8 @@ public sealed class Scenario
     public int? ArenaPages { get; init; }
     /// <summary><c>bounds: hash_elems</c>: elements of each BPF hash map the model backs (null: <see cref="ModelConfig.DefaultHashElems"/>).</summary>
     public int? HashElems { get; init; }
+    /// <summary><c>bounds: bpf_timers</c>: struct bpf_timer instances that get an actor (null: <see cref="ModelConfig.DefaultBpfTimers"/>).</summary>
+    public int? BpfTimers { get; init; }
     /// <summary>
     /// <c>rodata:</c> as <c>name=value</c> patches: what a BPF object policy's user space sets before load. Applied
     /// to every BPF object the scenario runs (before the command line's --rodata, which win); C# policies ignore them.
@@ -94,6 +96,7 @@ public sealed class Scenario
             MaxBpfCpumasks = BpfCpumasks,
             MaxArenaPages = ArenaPages ?? ModelConfig.DefaultArenaPages,
             MaxHashElems = HashElems ?? ModelConfig.DefaultHashElems,
+            MaxBpfTimers = BpfTimers ?? ModelConfig.DefaultBpfTimers,
         };
     }
 }

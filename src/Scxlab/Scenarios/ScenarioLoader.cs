@@ -318,11 +318,12 @@ public static class ScenarioLoader
             int? bpfCpumasks = null;
             int? arenaPages = null;
             int? hashElems = null;
+            int? bpfTimers = null;
             double? budget = null;
             if (k.TryGetValue("bounds", out var bn))
             {
-                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?, user_dsqs?, call_budget?, bpf_cpumasks?, arena_pages?, hash_elems?}");
-                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires", "user_dsqs", "call_budget", "bpf_cpumasks", "arena_pages", "hash_elems");
+                var bm = Map(bn.Value, "bounds {max_preemptions?, budget_seconds?, timer_fires?, bpf_timers?, user_dsqs?, call_budget?, bpf_cpumasks?, arena_pages?, hash_elems?}");
+                OnlyKeys(bm, "bounds", "max_preemptions", "budget_seconds", "timer_fires", "bpf_timers", "user_dsqs", "call_budget", "bpf_cpumasks", "arena_pages", "hash_elems");
                 var bk = Keys(bm);
                 if (bk.TryGetValue("max_preemptions", out var mp)) maxPre = (int)Int(mp.Value, "max_preemptions", 0, 1000);
                 if (bk.TryGetValue("budget_seconds", out var bs)) budget = Num(bs.Value, "budget_seconds");
@@ -332,6 +333,7 @@ public static class ScenarioLoader
                 if (bk.TryGetValue("bpf_cpumasks", out var bc)) bpfCpumasks = (int)Int(bc.Value, "bpf_cpumasks", 1, 4096);
                 if (bk.TryGetValue("arena_pages", out var ap)) arenaPages = (int)Int(ap.Value, "arena_pages", 1, 1024);
                 if (bk.TryGetValue("hash_elems", out var he)) hashElems = (int)Int(he.Value, "hash_elems", 1, 1 << 20);
+                if (bk.TryGetValue("bpf_timers", out var bt)) bpfTimers = (int)Int(bt.Value, "bpf_timers", 0, 48);
             }
 
             ScenarioExpect? expect = null;
@@ -376,6 +378,7 @@ public static class ScenarioLoader
                 BpfCpumasks = bpfCpumasks,
                 ArenaPages = arenaPages,
                 HashElems = hashElems,
+                BpfTimers = bpfTimers,
                 Rodata = rodata,
                 BudgetSeconds = budget,
                 Expect = expect,

@@ -266,6 +266,9 @@ public sealed class Simulator
             MaxArenaPages = 256,
             // Hash maps keyed by pid or CPU: room for every task of a large workload.
             MaxHashElems = 16_384,
+            // A timer per CPU and a few global ones (scx_nest, scx_tickless): a timer is an event source here, not a
+            // branching point.
+            MaxBpfTimers = Math.Max(ModelConfig.DefaultBpfTimers, _n + 8),
         });
         _sysBase = _n;
         _timerBase = 2 * _n;

@@ -1,4 +1,7 @@
 using Scxlab.BpfObject;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Scenarios;
 
 namespace Scxlab.Tests.BpfObject;
 
@@ -117,6 +120,23 @@ public class BpfTimerAcrossMapsTests
         // ended the run at the model's limit; now it fires and the enqueue after it reports so.
         var r = BpfExamples.ExploreSeedRace(BpfExamples.CompileProgram("timer_maps.bpf.c", "v3"));
         Assert.True(r.Complete, r.IncompleteReason);
+        Assert.Empty(r.ModelLimits);
+        Assert.Contains(r.Violations, v => v.Violation.ToString() == "scheduler exit SCX_EXIT_UNREG_BPF: stats timer fired");
+    }
+
+    [Fact]
+    public void Should_GiveMoreTimersActors_When_TheScenarioRaisesTheBound()
+    {
+        // Eight per-CPU timers and the stats timer: nine, one past the default. The ninth bpf_timer_init() is the model's
+        // limit, naming the bound; with bounds: { bpf_timers: 9 } every timer has an actor and the stats timer fires.
+        static ExploreResult Run(string bounds)
+        {
+            var s = ScenarioLoader.Parse(ScenarioLoader.BuiltInText("seed-race-r1")! + bounds, "timers.yaml");
+            var config = s.ToConfig(BpfExamples.CompileProgram("timer_maps.bpf.c", "v3") + "@nr_cpus=8");
+            return new Explorer(new Machine(config), new ExploreOptions { Checks = s.Checks }).Run();
+        }
+        Assert.Contains("(raise bounds: { bpf_timers: N })", Assert.Single(Run("").ModelLimits).Violation.ToString());
+        var r = Run("\nbounds: { bpf_timers: 9 }\n");
         Assert.Empty(r.ModelLimits);
         Assert.Contains(r.Violations, v => v.Violation.ToString() == "scheduler exit SCX_EXIT_UNREG_BPF: stats timer fired");
     }
