@@ -58,7 +58,8 @@ public class ScenarioYamlTests
     [Fact]
     public void Should_KeepEveryLoadItem_When_ABpfScenarioIsWrittenAsYaml()
     {
-        // rodata, the struct_ops choice, syscall runs and map contents each go back under their own key.
+        // rodata, the struct_ops choice, map sizes, syscall runs, map contents (an array of maps' slot too) and the bounds
+        // each go back under their own key.
         var s = ScenarioLoader.Parse("""
             name: bpf-items
             cpus: 2
@@ -70,13 +71,19 @@ public class ScenarioYamlTests
             syscalls: ["enable_primary_cpu:cpu_id=0"]
             syscalls_attached: [prog_run]
             holds: [{ map: fifo }, { map: seen, key: pid }, { global: last_pid }]
+            max_entries: { pair_ctx: 4 }
             maps:
               cpu_llc: { 0: 0, 1: 1 }
               topo: { 7: { cpu_id: 1, llc: { id: 3 }, ids: [4, 5] } }
+              cgrp_q_arr: { 0: new }
+            bounds: { bpf_timers: 9 }
             """, "items.yaml");
         var text = ScenarioYaml.Write(s, s.Policy, s.Protocol, s.Kernel);
         var back = ScenarioLoader.Parse(text, "items2.yaml");
         Assert.Equal(s.Rodata, back.Rodata);
+        Assert.Contains("max_entries:pair_ctx=4", back.Rodata);
+        Assert.Contains("map:cgrp_q_arr[0]=new", back.Rodata);
+        Assert.Equal(9, back.BpfTimers);
         Assert.Contains("map:topo[7].llc.id=3", back.Rodata);
         Assert.Contains("map:topo[7].ids[1]=5", back.Rodata);
         Assert.Equal(text, ScenarioYaml.Write(back, back.Policy, back.Protocol, back.Kernel));
