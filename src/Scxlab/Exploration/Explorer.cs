@@ -514,12 +514,15 @@ public sealed class Explorer
     /// The world a depth-first search steps a child of <c>worlds[d]</c> in. The last step from a state needs no copy:
     /// nothing reads the state's world after it, so the step is taken on that world itself, which moves to depth d + 1,
     /// and depth d gets the world that was there — the next state pushed at depth d restores it whole, since its base is
-    /// no longer that state's parent. Otherwise the child's world, at depth d + 1, is restored from the parent.
+    /// no longer that state's parent. That trade pays for a small world (the C# policies': a few KB, copied whole on
+    /// every restore whose source changed anyway), not for a large one (a BPF object's maps and arena: megabytes, which
+    /// otherwise restore by the few chunks a step changed): there the child's world is restored from the parent, as
+    /// for every other step.
     /// </summary>
     internal static World ChildWorld(List<World> worlds, int d, bool lastStep)
     {
         var w = worlds[d];
-        if (lastStep && worlds.Count > d + 1)
+        if (lastStep && worlds.Count > d + 1 && !w.RestoresByHistory)
         {
             (worlds[d], worlds[d + 1]) = (worlds[d + 1], w);
             return w;

@@ -281,6 +281,13 @@ public sealed class World
     private const int LargeWorldChunks = 1024;
     private bool Large => _chunkHash.Length > LargeWorldChunks;
 
+    /// <summary>
+    /// A large world (a BPF object's maps and arena) restores by the chunks that changed even when its source did; a
+    /// small one is copied whole then. A search keeps a large world's base (its parent) when it can: a whole copy of one
+    /// costs megabytes.
+    /// </summary>
+    public bool RestoresByHistory => Large;
+
     /// <summary>Chunk <paramref name="k"/> (not an actor's: those are copied whole by CopyActorFrom) copied from <paramref name="o"/>.</summary>
     private void CopyChunkFrom(World o, int k)
     {
