@@ -16,6 +16,7 @@ public static class InspectCommand
         var objectArg = new Argument<string>("X.bpf.o") { Description = "an object built with clang -target bpf" };
         var rodata = CliOptions.Rodata();
         var mapOpt = CliOptions.Map();
+        var maxEntries = CliOptions.MaxEntries();
         var syscall = CliOptions.Syscall();
         var ops = CliOptions.Ops();
         var cmd = new ScxCommand("inspect", "List what a BPF object (.bpf.o) contains: struct_ops callbacks, programs, maps, rodata, and every kfunc and helper it calls with whether the model supports it.")
@@ -29,9 +30,10 @@ public static class InspectCommand
         cmd.Arguments.Add(objectArg);
         cmd.Options.Add(rodata);
         cmd.Options.Add(mapOpt);
+        cmd.Options.Add(maxEntries);
         cmd.Options.Add(syscall);
         cmd.Options.Add(ops);
-        cmd.SetAction(r => Execute(r.GetValue(objectArg)!, CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), ops: r.GetValue(ops), maps: r.GetValue(mapOpt)), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
+        cmd.SetAction(r => Execute(r.GetValue(objectArg)!, CliOptions.LoadItems(r.GetValue(rodata), r.GetValue(syscall), ops: r.GetValue(ops), maps: r.GetValue(mapOpt), maxEntries: r.GetValue(maxEntries)), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
         return cmd;
     }
 

@@ -625,7 +625,9 @@ public sealed class BpfObjectFile : ISourceMap
             return new BpfMapDef(name, type, 4, 4, maxEntries, flags, null, Enumerable.Repeat(-1, Math.Max(0, maxEntries)).ToArray(), innerType, Inner: inner);
         }
         if (type is MapTypes.TaskStorage or MapTypes.CgrpStorage && (flags & 1) == 0) throw new BpfLoadException($"map {name}: {MapTypes.Name(type)} needs map_flags BPF_F_NO_PREALLOC");
-        if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage)) throw new BpfLoadException($"map {name}: max_entries must be positive");
+        // A map without a size of its own is one user space sizes before load (libbpf's bpf_map__set_max_entries()).
+        if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage))
+            Issue($"map {name}: max_entries must be positive (user space sizes it before load: --max-entries {name}=N)");
         if (!MapTypes.Supported(type)) Issue($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
         if (type == MapTypes.Arena) CheckArena(name, keySize, valueSize, maxEntries, flags, mapExtra);
         else if (mapExtra != 0) Issue($"map {name}: map_extra on {MapTypes.Name(type)} is not modelled");

@@ -82,6 +82,19 @@ public class BpfPairIdiomsTests
     }
 
     [Fact]
+    public void Should_ListTheObjectAndSayWhatToSize_When_InspectMeetsAMapWithoutASize()
+    {
+        // inspect lists an object a strict load refuses; the unsized map says which option sizes it, and with that
+        // option the object loads (and its cpu_acquire is a callback, not "never called").
+        var obj = BpfExamples.CompileProgram("pair_idioms.bpf.c", "v3");
+        var r = Scxlab.Tests.Cli.CliResult.Run("inspect", obj);
+        Assert.Contains("loads      no: map ctxs: max_entries must be positive (user space sizes it before load: --max-entries ctxs=N)", r.Stdout);
+        var sized = Scxlab.Tests.Cli.CliResult.Run("inspect", obj, "--max-entries", "ctxs=1");
+        Assert.Contains("loads      yes", sized.Stdout);
+        Assert.Contains("ops.cpu_acquire  pi_cpu_acquire (struct_ops/pi_cpu_acquire)", sized.Stdout);
+    }
+
+    [Fact]
     public void Should_LoadTheMapSettings_When_AScenarioFileGivesThem()
     {
         var obj = BpfExamples.CompileProgram("pair_idioms.bpf.c", "v3");
