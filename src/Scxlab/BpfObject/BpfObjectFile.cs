@@ -629,12 +629,20 @@ public sealed class BpfObjectFile : ISourceMap
         if (maxEntries <= 0 && type is not (MapTypes.TaskStorage or MapTypes.CgrpStorage))
             Issue($"map {name}: max_entries must be positive (user space sizes it before load: --max-entries {name}=N)");
         if (!MapTypes.Supported(type)) Issue($"map {name}: map type {MapTypes.Name(type)} is not supported by the model");
+        // An array's or a queue's every entry is memory in every state of a search (hash maps are bounded by
+        // bounds: hash_elems, an arena by arena_pages): past this the world would not fit, so the load stops here,
+        // naming the size, instead of the process running out of memory.
+        if (type is MapTypes.Array or MapTypes.PercpuArray or MapTypes.Queue or MapTypes.Stack && (long)maxEntries * Math.Max(8, valueSize) > MaxWorldMapBytes)
+            throw new BpfLoadException($"map {name}: {maxEntries} entries of {valueSize} bytes are more than the model keeps in every state (at most {MaxWorldMapBytes >> 20} MiB a map)");
         if (type == MapTypes.Arena) CheckArena(name, keySize, valueSize, maxEntries, flags, mapExtra);
         else if (mapExtra != 0) Issue($"map {name}: map_extra on {MapTypes.Name(type)} is not modelled");
         if (locks.Count > 0 && type is not (MapTypes.Array or MapTypes.Hash or MapTypes.TaskStorage or MapTypes.CgrpStorage))
             throw new BpfLoadException($"map {name}: a struct bpf_spin_lock in a {MapTypes.Name(type)} value (the kernel allows one only in array, hash and local storage maps)");
         return new BpfMapDef(name, type, keySize, valueSize, maxEntries, flags, timers, ValueType: valueType, MapExtra: mapExtra, LockOffsets: locks);
     }
+
+    /// <summary>The most bytes of entries an array, queue or stack map may have: each is part of every state's world.</summary>
+    public const long MaxWorldMapBytes = 256L << 20;
 
     /// <summary>The BPF_MAP_TYPE_ARENA map (libbpf allows one per object), or -1.</summary>
     public int ArenaMap { get; private set; } = -1;

@@ -71,6 +71,7 @@ public class BpfPairIdiomsTests
     [InlineData("", "map ctxs: max_entries must be positive")]
     [InlineData("max_entries:ctxs=1,max_entries:nosuch=1", "--max-entries nosuch: no map of that name (the object has: ")]
     [InlineData("max_entries:ctxs=0", "--max-entries ctxs=0: '0' is not a positive number of entries")]
+    [InlineData("max_entries:ctxs=100000000", "map ctxs: 100000000 entries of 24 bytes are more than the model keeps in every state (at most 256 MiB a map)")]
     [InlineData("max_entries:ctxs=1,map:qarr[4]=new", "index 4 out of range (0..3)")]
     [InlineData("max_entries:ctxs=1,map:qarr[0]=3", "a slot of BPF_MAP_TYPE_ARRAY_OF_MAPS qarr takes 'new'")]
     [InlineData("max_entries:ctxs=1,map:qarr[0].x=new", "holds a map, which has no fields")]
