@@ -36,13 +36,28 @@ internal sealed partial class Interpreter
     /// </summary>
     internal const int MinCallsToResume = 8;
 
+    /// <summary>
+    /// A piece of a checkpoint's log prefix: the words after its parent's, immutable once made. The checkpoints of one
+    /// callback's successive steps share their common prefix through the parent links, so saving one copies only the
+    /// calls recorded since the run's last save (or since the checkpoint it resumed from), not the whole prefix again:
+    /// copying the prefix at every save was quadratic in a callback's calls (scx_lavd's liveness drain spent most of
+    /// its time there).
+    /// </summary>
+    private sealed class LogPiece(LogPiece? parent, long[] words)
+    {
+        public readonly LogPiece? Parent = parent;
+        public readonly long[] Words = words;
+        /// <summary>Words of the prefix up to and including this piece.</summary>
+        public readonly int End = (parent?.End ?? 0) + words.Length;
+    }
+
     private sealed class Checkpoint
     {
         public ulong Hash;
-        // The key: the run's header (RunKey) and the log prefix of Cursor (kind, result) pairs.
+        // The key: the run's header (RunKey) and the log prefix of Cursor (kind, result) pairs (Log's pieces; null: none).
         public readonly ulong[] Key = new ulong[RunKeyMax];
         public int KeyLen;
-        public long[] Log = [];
+        public LogPiece? Log;
         public int Cursor;
         // The state at the start of instruction Pc.
         public int Pc, Depth;
@@ -63,7 +78,28 @@ internal sealed partial class Interpreter
     private bool _pendingValid;
     private readonly ulong[] _runKey = new ulong[RunKeyMax];
     private int _runKeyLen;
-    private readonly XxHash3 _checkpointHasher = new();
+    private ulong _runKeyHash;
+    // The log piece this run's next save chains onto, and its length in calls: the checkpoint it resumed from, or the
+    // run's previous save; null and 0 for a run replayed from its first instruction.
+    private LogPiece? _runPiece;
+    private int _runPieceCalls;
+
+    /// <summary>Calls at the end of a log prefix that its slot hash covers.</summary>
+    private const int HashedTailCalls = 16;
+
+    /// <summary>
+    /// The slot hash of a log prefix: the run key's hash, the prefix's length and its last calls — a bounded cost per
+    /// lookup and per save, where hashing the whole prefix was linear in it at every step. Two prefixes that differ only
+    /// further back share a slot (one evicts the other); a lookup compares every word, so that costs hits, never a
+    /// wrong resume.
+    /// </summary>
+    private ulong PrefixHash(ReadOnlySpan<long> log)
+    {
+        var tail = log[Math.Max(0, log.Length - 2 * HashedTailCalls)..];
+        return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(tail), (long)(_runKeyHash ^ ((ulong)log.Length * 0x9E3779B97F4A7C15UL)));
+    }
+
+    private static int SlotOf(ulong hash) => (int)((hash ^ (hash >> 29) ^ (hash >> 47)) & (CheckpointSlots - 1));
 
     /// <summary>Checkpoints restored and runs replayed from their first instruction (for benchmarks and tests).</summary>
     internal long CheckpointHits, CheckpointMisses;
@@ -77,6 +113,8 @@ internal sealed partial class Interpreter
     {
         FilePending();
         _runKeyLen = 0;
+        _runPiece = null;
+        _runPieceCalls = 0;
         _runEntry = entry;
         _runStart = ctx.Cursor;
         _runArgs = args;
@@ -89,20 +127,9 @@ internal sealed partial class Interpreter
         var n = _runKeyLen;
 
         var log = ctx.M.World.Logs.AsSpan(ctx.LogBase, 2 * ctx.Recorded);
-        var h = _checkpointHasher;
-        h.Reset();
-        h.Append(MemoryMarshal.AsBytes(_runKey.AsSpan(0, n)));
         var shorter = ctx.Recorded - 1 >= ctx.Cursor;
-        ulong hShorter = 0;
-        if (shorter)
-        {
-            h.Append(MemoryMarshal.AsBytes(log[..^2]));
-            hShorter = h.GetCurrentHashAsUInt64();
-            h.Append(MemoryMarshal.AsBytes(log[^2..]));
-        }
-        else h.Append(MemoryMarshal.AsBytes(log));
-        var found = Match(h.GetCurrentHashAsUInt64(), log);
-        if (found == null && shorter) found = Match(hShorter, log[..^2]);
+        var found = Match(PrefixHash(log), log);
+        if (found == null && shorter) found = Match(PrefixHash(log[..^2]), log[..^2]);
         if (found != null) CheckpointHits++;
         else CheckpointMisses++;
         return found;
@@ -131,14 +158,22 @@ internal sealed partial class Interpreter
         _runKey[n++] = _runRegs == null ? ulong.MaxValue : (ulong)_runRegs.Length;
         if (_runRegs != null) foreach (var a in _runRegs) _runKey[n++] = a;
         _runKeyLen = n;
+        _runKeyHash = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(_runKey.AsSpan(0, n)));
     }
 
     private Checkpoint? Match(ulong hash, ReadOnlySpan<long> log)
     {
-        var cp = _checkpoints[hash & (CheckpointSlots - 1)];
+        var cp = _checkpoints[SlotOf(hash)];
         if (cp == null || cp.Hash != hash || cp.Cursor * 2 != log.Length || cp.KeyLen != _runKeyLen) return null;
         if (!cp.Key.AsSpan(0, cp.KeyLen).SequenceEqual(_runKey.AsSpan(0, _runKeyLen))) return null;
-        return cp.Log.AsSpan(0, log.Length).SequenceEqual(log) ? cp : null;
+        // Every word of the prefix, piece by piece from the end.
+        var end = log.Length;
+        for (var p = cp.Log; p != null; p = p.Parent)
+        {
+            if (p.End != end || !p.Words.AsSpan().SequenceEqual(log.Slice(end - p.Words.Length, p.Words.Length))) return null;
+            end -= p.Words.Length;
+        }
+        return end == 0 ? cp : null;
     }
 
     /// <summary>
@@ -158,9 +193,26 @@ internal sealed partial class Interpreter
         {
             _runKey.AsSpan(0, _runKeyLen).CopyTo(cp.Key);
             cp.KeyLen = _runKeyLen;
-            var words = 2 * ctx.Cursor;
-            if (cp.Log.Length < words) cp.Log = new long[Math.Max(words, 2 * cp.Log.Length)];
-            ctx.M.World.Logs.AsSpan(ctx.LogBase, words).CopyTo(cp.Log);
+            // The calls since the piece this run chains onto: the world's log is fixed below the cursor for the rest
+            // of the run, and the resumed checkpoint's pieces were compared with it word for word.
+            if (ctx.Cursor > _runPieceCalls)
+            {
+                // Merged with the pieces before it that are no longer than it, as a binary counter carries: a prefix
+                // stays O(log n) pieces (a lookup compares a few long spans, not one short piece per step), and each
+                // word is copied O(log n) times.
+                var parent = _runPiece;
+                var from = _runPieceCalls * 2;
+                while (parent != null && parent.Words.Length <= ctx.Cursor * 2 - from)
+                {
+                    from -= parent.Words.Length;
+                    parent = parent.Parent;
+                }
+                var fresh = ctx.M.World.Logs.AsSpan(ctx.LogBase + from, 2 * ctx.Cursor - from).ToArray();
+                _runPiece = new LogPiece(parent, fresh);
+                _runPieceCalls = ctx.Cursor;
+            }
+            cp.Log = _runPiece;
+            cp.Hash = PrefixHash(ctx.M.World.Logs.AsSpan(ctx.LogBase, 2 * ctx.Cursor));
             cp.Cursor = ctx.Cursor;
             _pendingValid = true;
         }
@@ -188,12 +240,7 @@ internal sealed partial class Interpreter
         if (!_pendingValid) return;
         _pendingValid = false;
         var cp = _pending;
-        var h = _checkpointHasher;
-        h.Reset();
-        h.Append(MemoryMarshal.AsBytes(cp.Key.AsSpan(0, cp.KeyLen)));
-        h.Append(MemoryMarshal.AsBytes(cp.Log.AsSpan(0, 2 * cp.Cursor)));
-        cp.Hash = h.GetCurrentHashAsUInt64();
-        var slot = (int)(cp.Hash & (CheckpointSlots - 1));
+        var slot = SlotOf(cp.Hash);
         _pending = _checkpoints[slot] ?? new Checkpoint();
         _checkpoints[slot] = cp;
     }
@@ -219,6 +266,8 @@ internal sealed partial class Interpreter
         foreach (var x in cp.Records) _records.Add(((byte[])x.Bytes.Clone(), x.Open, x.Pc));
         // The calls before the checkpoint are the recorded ones the replay would have fed back, one by one.
         ctx.Cursor = cp.Cursor;
+        _runPiece = cp.Log;
+        _runPieceCalls = cp.Cursor;
         return (cp.Pc, cp.Depth, cp.Executed);
     }
 

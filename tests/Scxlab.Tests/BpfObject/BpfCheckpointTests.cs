@@ -27,6 +27,9 @@ public class BpfCheckpointTests
         { "dsq_iter.bpf.c", "", "central-remote" },
         { "storage.bpf.c", "", "seed-race-r2" },
         { "hash.bpf.c", "", "seed-race-r1" },
+        // Logs longer than the hashed tail, differing only far back (the slot hash collides; the words do not).
+        { "long_log.bpf.c", "", "central-remote" },
+        { "long_log.bpf.c", "", "running-narrow-renice" },
     };
 
     [Theory]
@@ -69,6 +72,31 @@ public class BpfCheckpointTests
         var without = new Explorer(new Machine(config.WithBpfCheckpoints(false)), options).Run();
         Assert.Equal((without.Verdict, without.Stats.States, without.Stats.Transitions, Messages(without)),
             (with.Verdict, with.Stats.States, with.Stats.Transitions, Messages(with)));
+    }
+
+    [Fact]
+    public void Should_WalkTheSameSchedules_When_EarlierWalksLeftTheirCheckpoints()
+    {
+        // Random walks restart from the initial world with the checkpoints of earlier walks still filed: every walk must
+        // go exactly as it goes replayed. long_log's logs are longer than the slot hash's tail and differ only in their
+        // first call between walks (a word the other CPU writes).
+        var s = ScenarioLoader.Resolve(Path.Combine(BpfExamples.Root(), "examples", "selftests", "wakeup.yaml"));
+        var config = s.ToConfig(BpfExamples.CompileProgram("long_log.bpf.c", "v3")).WithBpfCheckpoints(true, minCalls: 1);
+        var resumed = new Scxlab.Fuzzing.Walker(config, s.Checks);
+        var replayed = new Scxlab.Fuzzing.Walker(config.WithBpfCheckpoints(false), s.Checks);
+        var choices = new List<int>();
+        for (var i = 0; i < 300; i++)
+        {
+            var seenResumed = new Scxlab.Fuzzing.DistinctCounter();
+            var a = resumed.Walk(Scxlab.Fuzzing.FuzzStrategy.Random, 11, i, 3, 300, 100_000, choices, seenResumed, null);
+            var first = string.Join(",", choices);
+            var seenReplayed = new Scxlab.Fuzzing.DistinctCounter();
+            var b = replayed.Walk(Scxlab.Fuzzing.FuzzStrategy.Random, 11, i, 3, 300, 100_000, choices, seenReplayed, null);
+            Assert.Equal((i, first), (i, string.Join(",", choices)));
+            Assert.Equal((i, b.Violation?.Key, b.Steps), (i, a.Violation?.Key, a.Steps));
+            Assert.Equal((i, resumed.Machine.World.Fingerprint()), (i, replayed.Machine.World.Fingerprint()));
+        }
+        Assert.True(((BpfObjectPolicy)resumed.Machine.Ops).CheckpointStats.Hits > 0, "no step resumed from a checkpoint");
     }
 
     private static string Messages(ExploreResult r) =>
