@@ -195,7 +195,7 @@ public sealed partial class Machine
     {
         if (TopFrameIndex != World.Frames.Length && !System.Runtime.CompilerServices.Unsafe.AreSame(ref f, ref Top))
             throw new InvalidOperationException("callback frame is not on top at its end");
-        Act.LogLen = f.LogStart;
+        World.SetLogLen(_cur, f.LogStart);
         Return(ret);
     }
 

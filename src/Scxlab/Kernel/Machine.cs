@@ -645,7 +645,7 @@ public sealed partial class Machine
                     break;
                 case WaitKind.BpfSpinRead:
                     // The word changed: the spin's last read is dropped, and the replayed callback makes it again.
-                    World.Actors[a].LogLen -= 2;
+                    World.SetLogLen(a, World.Actors[a].LogLen - 2);
                     _fp.Reads |= Footprint.Bit(Resource.Map, f.WaitArg & SpinReadMapMask);
                     break;
                 default:

@@ -70,8 +70,29 @@ public sealed class World
     private readonly ulong[] _histWrites = new ulong[HistoryLength];
     private readonly ulong[] _histActors = new ulong[HistoryLength];
     private long _histFloor;
+    // _histSource/_histSourceVersion[v % HistoryLength]: version v made this world equal to that world at that version (a
+    // copy or a restore from it), else null; _histUnknown: version v was a change that was not a model step.
+    private readonly World?[] _histSource = new World?[HistoryLength];
+    private readonly long[] _histSourceVersion = new long[HistoryLength];
+    private readonly bool[] _histUnknown = new bool[HistoryLength];
     private readonly BlockRanges[] _histBlocks = [.. Enumerable.Range(0, HistoryLength).Select(_ => new BlockRanges())];
     private readonly BlockRanges _restoreBlocks = new();
+
+    // ---- how far down each actor's kfunc log was written. A log is written only by appending at LogLen (the machine's
+    // AppendLogRaw) and shortened only through SetLogLen, so every word below the lowest LogLen an actor reached since
+    // some point is as it was then. _logLowSince[a]: the lowest since this world was based on _base; _logLowStep[a]:
+    // since the actor's last step; _histLogLow[v × actors + a]: what the change that made version v wrote of a's log
+    // (int.MaxValue: nothing). RestoreFrom copies a log from the lowest of its own and its source's marks, not whole: a
+    // BPF callback's log grows to hundreds of calls, and copying it at every step was most of scx_lavd's search.
+    private readonly int[] _logLowSince;
+    private readonly int[] _logLowStep;
+    private readonly int[] _histLogLow;
+    private readonly int[] _restoreLogLow;
+    private readonly int[] _stepLogLow;
+    // The cached log hash (LogHash): the hash of actor a's first _logHashLen[a] log words, and the lowest LogLen since.
+    private readonly int[] _logHashLen;
+    private readonly ulong[] _logHashVal;
+    private readonly int[] _logLowHash;
 
     public World(int tasks, int cpus, int dsqs, int dspPerCpu, int mapWords, int actors, int maxDepth, int logCapacity)
     {
@@ -89,6 +110,23 @@ public sealed class World
         LogCapacity = logCapacity;
         _shape = new ChunkShape(tasks, cpus, dsqs, mapWords, actors);
         _chunkHash = new ulong[_shape.Count];
+        _logLowSince = new int[actors];
+        _logLowStep = new int[actors];
+        _histLogLow = new int[HistoryLength * actors];
+        _restoreLogLow = new int[actors];
+        _stepLogLow = new int[actors];
+        _logHashLen = new int[actors];
+        _logHashVal = new ulong[actors];
+        _logLowHash = new int[actors];
+    }
+
+    /// <summary>Shortens (or sets) actor <paramref name="a"/>'s log length: the only way a log gets shorter (see _logLowSince).</summary>
+    public void SetLogLen(int a, int len)
+    {
+        Actors[a].LogLen = len;
+        if (len < _logLowSince[a]) _logLowSince[a] = len;
+        if (len < _logLowStep[a]) _logLowStep[a] = len;
+        if (len < _logLowHash[a]) _logLowHash[a] = len;
     }
 
     public World Clone()
@@ -120,13 +158,18 @@ public sealed class World
     }
 
     /// <summary>Actor <paramref name="a"/>'s state, live frames and live kfunc log (the model never reads past either).</summary>
-    private void CopyActorFrom(World o, int a)
+    /// <param name="logFrom">The first log word that can differ (the words below are equal in both worlds).</param>
+    private void CopyActorFrom(World o, int a, int logFrom = 0)
     {
         Actors[a] = o.Actors[a];
         var d = o.Actors[a].Depth;
         if (d > 0) o.Frames.AsSpan(a * MaxDepth, d).CopyTo(Frames.AsSpan(a * MaxDepth, d));
         var l = o.Actors[a].LogLen;
-        if (l > 0) o.Logs.AsSpan(a * LogCapacity, l).CopyTo(Logs.AsSpan(a * LogCapacity, l));
+        if (l > logFrom) o.Logs.AsSpan(a * LogCapacity + logFrom, l - logFrom).CopyTo(Logs.AsSpan(a * LogCapacity + logFrom, l - logFrom));
+        // The logs are now equal, so o's cached log hash holds here (with o's mark: valid only if o's was).
+        _logHashLen[a] = o._logHashLen[a];
+        _logHashVal[a] = o._logHashVal[a];
+        _logLowHash[a] = o._logLowHash[a];
     }
 
     /// <summary>What every copy takes whole: the scheduler state, the exit message, the event counters and the fingerprint's chunk hashes.</summary>
@@ -159,39 +202,102 @@ public sealed class World
         _sinceActors = 0;
         _sinceBlocks.Clear();
         _sinceUnknown = _layout == null || _layout != o._layout;
-        Changed(copiedWrites, copiedActors, copiedBlocks);
+        Changed(copiedWrites, copiedActors, copiedBlocks, _restoreLogLow);
+        // Whole or partial, the copy made this world equal to o as it is now: a marker ChangedSince can go back to.
+        var slot = (int)(_version % HistoryLength);
+        _histSource[slot] = o;
+        _histSourceVersion[slot] = o._version;
+        _histUnknown[slot] = false;
+        for (var a = 0; a < Actors.Length; a++) _logLowSince[a] = _logLowStep[a] = Actors[a].LogLen;
     }
 
     /// <summary>
     /// A new version of this world: <paramref name="writes"/> (footprint bits), <paramref name="actors"/> and the map
     /// <paramref name="blocks"/> changed; MaxValue or null blocks = unknown.
     /// </summary>
-    private void Changed(ulong writes, ulong actors, BlockRanges? blocks)
+    /// <param name="logLows">For each actor in <paramref name="actors"/>, the lowest log word the change wrote.</param>
+    private void Changed(ulong writes, ulong actors, BlockRanges? blocks, ReadOnlySpan<int> logLows)
     {
         _version++;
+        _histSource[_version % HistoryLength] = null;
+        _histUnknown[_version % HistoryLength] = false;
         if (writes == ulong.MaxValue || actors == ulong.MaxValue || blocks == null || blocks.All)
         {
             _histFloor = _version;
+            _histUnknown[_version % HistoryLength] = true;
             return;
         }
         _histWrites[_version % HistoryLength] = writes;
         _histActors[_version % HistoryLength] = actors;
         _histBlocks[_version % HistoryLength].CopyFrom(blocks);
+        var lows = _histLogLow.AsSpan((int)(_version % HistoryLength) * Actors.Length, Actors.Length);
+        lows.Fill(int.MaxValue);
+        for (var m = actors; m != 0; m &= m - 1)
+        {
+            var a = System.Numerics.BitOperations.TrailingZeroCount(m);
+            lows[a] = logLows[a];
+        }
     }
 
     /// <summary>What changed in this world since its version <paramref name="v"/> (map blocks added to <paramref name="blocks"/>); false when that is not known any more.</summary>
-    private bool ChangedSince(long v, out ulong writes, out ulong actors, BlockRanges blocks)
+    /// <param name="logLows">Lowered to the lowest log word of each actor that changed.</param>
+    private bool ChangedSince(long v, out ulong writes, out ulong actors, BlockRanges blocks, Span<int> logLows)
     {
         writes = 0;
         actors = 0;
+        // Copied from the same world at the same version both before v and since: the changes in between cancel. This
+        // world was that copy plus the steps after it at v, and is that copy plus the steps after its last copy now, so
+        // only those two runs of steps can differ. A depth-first search restores a parent from the grandparent for
+        // each sibling, and the siblings that only revisit a state leave a deeper world based on an old version of the
+        // parent: the plain union below would take every one of their steps (scx_lavd: 76 map blocks a restore), and a
+        // whole copy made the parent's history unknown to every deeper world (one whole copy of megabytes per depth).
+        var now = LastCopy(_version, v);
+        if (now > v)
+        {
+            var then = LastCopy(v, _version - HistoryLength);
+            if (then >= 0 && ReferenceEquals(_histSource[then % HistoryLength], _histSource[now % HistoryLength])
+                && _histSourceVersion[then % HistoryLength] == _histSourceVersion[now % HistoryLength]
+                && StepsOnly(then, v) && StepsOnly(now, _version))
+            {
+                AddChanges(then, v, ref writes, ref actors, blocks, logLows);
+                AddChanges(now, _version, ref writes, ref actors, blocks, logLows);
+                return writes != ulong.MaxValue && !blocks.All;
+            }
+        }
         if (v < _histFloor || _version - v >= HistoryLength) return false;
-        for (var k = v + 1; k <= _version; k++)
+        AddChanges(v, _version, ref writes, ref actors, blocks, logLows);
+        return writes != ulong.MaxValue && !blocks.All;
+    }
+
+    /// <summary>The latest version in (<paramref name="floor"/>, <paramref name="from"/>] that was a copy (within the history), or -1.</summary>
+    private long LastCopy(long from, long floor)
+    {
+        var stop = Math.Max(floor, _version - HistoryLength);
+        for (var k = from; k > stop && k >= 0; k--)
+            if (_histSource[k % HistoryLength] != null) return k;
+        return -1;
+    }
+
+    /// <summary>Every version in (<paramref name="from"/>, <paramref name="to"/>] was a model step (known changes).</summary>
+    private bool StepsOnly(long from, long to)
+    {
+        for (var k = from + 1; k <= to; k++)
+            if (_histUnknown[k % HistoryLength]) return false;
+        return true;
+    }
+
+    /// <summary>The union of the changes that made versions (<paramref name="from"/>, <paramref name="to"/>].</summary>
+    private void AddChanges(long from, long to, ref ulong writes, ref ulong actors, BlockRanges blocks, Span<int> logLows)
+    {
+        for (var k = from + 1; k <= to; k++)
         {
             writes |= _histWrites[k % HistoryLength];
             actors |= _histActors[k % HistoryLength];
             blocks.Add(_histBlocks[k % HistoryLength]);
+            var lows = _histLogLow.AsSpan((int)(k % HistoryLength) * Actors.Length, Actors.Length);
+            for (var a = 0; a < lows.Length; a++)
+                if (lows[a] < logLows[a]) logLows[a] = lows[a];
         }
-        return writes != ulong.MaxValue && !blocks.All;
     }
 
     /// <summary>
@@ -210,8 +316,11 @@ public sealed class World
         blocks.Clear();
         blocks.Add(_sinceBlocks);
         // A small world (the C# policies': a few KB) is copied whole when o changed: cheaper than the bookkeeping.
+        // The lowest log word either world wrote since this one was based on o: below it the logs are equal.
+        var logLow = _restoreLogLow;
+        _logLowSince.CopyTo(logLow, 0);
         if (_base != o || _sinceUnknown || _sinceWrites == ulong.MaxValue || blocks.All
-            || (_baseVersion != o._version && !Large) || !o.ChangedSince(_baseVersion, out var oWrites, out var oActors, blocks))
+            || (_baseVersion != o._version && !Large) || !o.ChangedSince(_baseVersion, out var oWrites, out var oActors, blocks, logLow))
         {
             CopyFrom(o);
             return;
@@ -250,7 +359,7 @@ public sealed class World
         {
             var a = System.Numerics.BitOperations.TrailingZeroCount(actors);
             actors &= actors - 1;
-            CopyActorFrom(o, a);
+            CopyActorFrom(o, a, logLow[a]);
         }
         CopyRestFrom(o, w, copiedActors, blocks);
         if (VerifyIncremental && !SameStateAs(o))
@@ -333,10 +442,10 @@ public sealed class World
         if (!VerifyIncremental) return IncrementalFingerprint();
         var fp = IncrementalFingerprint();
         ulong full = 0;
-        for (var k = 0; k < _chunkHash.Length; k++) full += HashChunk(k);
+        for (var k = 0; k < _chunkHash.Length; k++) full += HashChunk(k, scratch: true);
         if (full != fp)
         {
-            var stale = Enumerable.Range(0, _chunkHash.Length).Where(k => HashChunk(k) != _chunkHash[k]).Select(k => _shape.Describe(k));
+            var stale = Enumerable.Range(0, _chunkHash.Length).Where(k => HashChunk(k, scratch: true) != _chunkHash[k]).Select(k => _shape.Describe(k));
             throw new InvalidOperationException($"incremental fingerprint {fp:x16} != full {full:x16}: stale chunks {string.Join(", ", stale)} (a write outside the step's footprint)");
         }
         return fp;
@@ -384,6 +493,8 @@ public sealed class World
     /// <summary>Every chunk hashed again (and remembered); the incremental path's reference.</summary>
     public ulong FullFingerprint()
     {
+        // Whatever made the incremental path unusable may have written the logs too: their cached hashes go.
+        Array.Clear(_logHashLen);
         ulong fp = 0;
         for (var k = 0; k < _chunkHash.Length; k++)
         {
@@ -420,13 +531,15 @@ public sealed class World
         {
             _pendingActors |= 1UL << actor;
             _sinceActors |= 1UL << actor;
-            Changed(writes, 1UL << actor, _stepBlocks);
+            _stepLogLow[actor] = _logLowStep[actor];
+            Changed(writes, 1UL << actor, _stepBlocks, _stepLogLow);
+            _logLowStep[actor] = Actors[actor].LogLen;
         }
         else
         {
             _fpValid = false;
             _sinceUnknown = true;
-            Changed(ulong.MaxValue, ulong.MaxValue, null);
+            Changed(ulong.MaxValue, ulong.MaxValue, null, default);
         }
     }
 
@@ -437,7 +550,7 @@ public sealed class World
     {
         _fpValid = false;
         _sinceUnknown = true;
-        Changed(ulong.MaxValue, ulong.MaxValue, null);
+        Changed(ulong.MaxValue, ulong.MaxValue, null, default);
     }
 
     /// <summary>Which footprint bits may change which chunk (the model's resources; set once by the machine that steps this world).</summary>
@@ -453,7 +566,8 @@ public sealed class World
 
     public ChunkShape Shape => _shape;
 
-    private ulong HashChunk(int k)
+    /// <param name="scratch">Hash every log word again (the verification's reference), not from the cached prefix.</param>
+    private ulong HashChunk(int k, bool scratch = false)
     {
         var seed = (long)k;
         var sh = _shape;
@@ -478,9 +592,9 @@ public sealed class World
             var len = 0;
             Gather(ref buf, ref len, MemoryMarshal.AsBytes(Actors.AsSpan(a, 1)));
             Gather(ref buf, ref len, MemoryMarshal.AsBytes(Frames.AsSpan(a * MaxDepth, Actors[a].Depth)));
-            Gather(ref buf, ref len, MemoryMarshal.AsBytes(Logs.AsSpan(a * LogCapacity, Actors[a].LogLen)));
             _scratch = buf;
-            return XxHash3.HashToUInt64(buf.AsSpan(0, len), seed);
+            // The log enters as the seed: its chained hash, extended from the words hashed before (LogHash).
+            return XxHash3.HashToUInt64(buf.AsSpan(0, len), seed ^ (long)LogHash(a, scratch));
         }
         if (k < sh.Sched)
         {
@@ -499,6 +613,53 @@ public sealed class World
             _scratch = buf;
             return XxHash3.HashToUInt64(buf.AsSpan(0, len), seed);
         }
+    }
+
+    /// <summary>
+    /// The hash of actor <paramref name="a"/>'s live kfunc log, one (kind, result) pair at a time from a fixed seed, so
+    /// a prefix's hash extends to a longer log: the words below <c>_logHashLen[a]</c> are hashed once, not at every
+    /// fingerprint — a BPF callback's log grows to hundreds of calls, and rehashing it at each of its steps was a tenth
+    /// of scx_lavd's search. The cached prefix is used only while no word of it was rewritten: a log is shortened only
+    /// through <see cref="SetLogLen"/>, which lowers <c>_logLowHash[a]</c>, and grows only by appending.
+    /// </summary>
+    private ulong LogHash(int a, bool scratch)
+    {
+        var len = Actors[a].LogLen;
+        int have;
+        ulong h;
+        if (scratch || _logHashLen[a] == 0 || _logLowHash[a] < _logHashLen[a] || _logHashLen[a] > len)
+        {
+            have = 0;
+            h = LogHashSeed;
+        }
+        else
+        {
+            have = _logHashLen[a];
+            h = _logHashVal[a];
+        }
+        var log = Logs.AsSpan(a * LogCapacity, len);
+        for (var i = have; i + 1 < len; i += 2)
+            h = Mix64(Mix64(h ^ (ulong)log[i]) ^ (ulong)log[i + 1]);
+        if (!scratch)
+        {
+            _logHashLen[a] = len;
+            _logHashVal[a] = h;
+            _logLowHash[a] = len;
+        }
+        return h;
+    }
+
+    private const ulong LogHashSeed = 0x9E3779B97F4A7C15UL;
+
+    /// <summary>MurmurHash3's 64-bit finalizer: a bijection with full avalanche.</summary>
+    private static ulong Mix64(ulong x)
+    {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdUL;
+        x ^= x >> 33;
+        x *= 0xc4ceb9fe1a85ec53UL;
+        x ^= x >> 33;
+        return x;
     }
 
     private static void Gather(ref byte[] buf, ref int len, ReadOnlySpan<byte> bytes)
@@ -722,12 +883,42 @@ internal sealed class BlockRanges
         if (Count >= 2 && _items[Count - 2] <= from && _items[Count - 1] >= to) return; // the last pair has it
         if (Count == 2 * MaxPairs)
         {
-            All = true;
-            return;
+            // A union over many steps repeats the same blocks: merged, it usually fits again. Only a set that stays
+            // near the bound stands for every block (a whole copy of a BPF object's maps, and of each deeper world
+            // based on this one: megabytes each).
+            Compact();
+            if (Count > 2 * MaxPairs * 3 / 4)
+            {
+                All = true;
+                return;
+            }
         }
         if (Count + 2 > _items.Length) Array.Resize(ref _items, 2 * _items.Length);
         _items[Count++] = from;
         _items[Count++] = to;
+    }
+
+    /// <summary>Sorts the pairs and merges those that overlap or touch (the same blocks, fewer pairs).</summary>
+    private void Compact()
+    {
+        var n = Count / 2;
+        Span<long> packed = stackalloc long[n];
+        for (var i = 0; i < n; i++) packed[i] = ((long)_items[2 * i] << 32) | (uint)_items[2 * i + 1];
+        packed.Sort();
+        var c = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var from = (int)(packed[i] >> 32);
+            var to = (int)(uint)packed[i];
+            if (c > 0 && from <= _items[c - 1])
+            {
+                if (to > _items[c - 1]) _items[c - 1] = to;
+                continue;
+            }
+            _items[c++] = from;
+            _items[c++] = to;
+        }
+        Count = c;
     }
 
     public void Add(BlockRanges o)
