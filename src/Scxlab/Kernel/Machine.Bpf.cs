@@ -446,7 +446,7 @@ public sealed partial class Machine
         }
         var cpu = _actors[_cur].Cpu;
         ref var rq = ref Rq(cpu);
-        _fp.Writes |= Footprint.Bit(Resource.Buffer, cpu);
+        _fp.Writes |= Bits.Of(Resource.Buffer, cpu);
         if (rq.DspCursor >= DspMaxBatch)
         {
             ScxError("dispatch buffer overflow");
@@ -466,7 +466,7 @@ public sealed partial class Machine
     internal long KfDispatchNrSlots(BpfContext ctx)
     {
         var cpu = _actors[_cur].Cpu;
-        _fp.Reads |= Footprint.Bit(Resource.Buffer, cpu);
+        _fp.Reads |= Bits.Of(Resource.Buffer, cpu);
         return DspMaxBatch - RqR(cpu).DspCursor;
     }
 
@@ -474,7 +474,7 @@ public sealed partial class Machine
     {
         var cpu = _actors[_cur].Cpu;
         ref var rq = ref Rq(cpu);
-        _fp.Writes |= Footprint.Bit(Resource.Buffer, cpu);
+        _fp.Writes |= Bits.Of(Resource.Buffer, cpu);
         if (rq.DspCursor > 0) rq.DspCursor--;
         else ScxError("dispatch buffer underflow");
         return 1;
@@ -532,7 +532,7 @@ public sealed partial class Machine
         }
         else s = FindUserDsq(dsqId);
         if (s < 0) return -2; // -ENOENT
-        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        _fp.Reads |= Bits.Of(Resource.Dsq, s);
         return DqR(s).Nr;
     }
 
@@ -544,7 +544,7 @@ public sealed partial class Machine
             ScxError($"peek on non-existent DSQ 0x{dsqId:x}");
             return -1;
         }
-        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        _fp.Reads |= Bits.Of(Resource.Dsq, s);
         return DqR(s).Head;
     }
 
@@ -896,7 +896,7 @@ public sealed partial class Machine
     {
         var s = FindUserDsq(dsqId);
         if (s < 0) return -2;
-        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        _fp.Reads |= Bits.Of(Resource.Dsq, s);
         return DqR(s).Seq;
     }
 
@@ -911,7 +911,7 @@ public sealed partial class Machine
             PolicyMisuse(ctx, $"bpf_iter_scx_dsq_next(): the model's DSQ iterator covers at most {DsqIter.MaxTasks} tasks, this model has {World.Tasks.Length}");
             return 0xffff;
         }
-        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        _fp.Reads |= Bits.Of(Resource.Dsq, s);
         // INIT_DSQ_LIST_CURSOR(): cursor->priv = dsq->seq at the first call.
         var seq = it.Started ? it.Seq : DqR(s).Seq;
         // The first task after the cursor that was queued before the iteration began: tasks already
@@ -1154,7 +1154,7 @@ public sealed partial class Machine
                     return m[MapOps.ArraySlot(h, key)];
                 case CallKind.ArraySet:
                 {
-                    _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+                    _fp.Writes |= Bits.Of(Resource.Map, mapId);
                     Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
                     var slot = MapOps.ArraySlot(h, key);
                     WroteMapWords(slot, 1);
@@ -1163,7 +1163,7 @@ public sealed partial class Machine
                 }
                 case CallKind.ArrayAdd:
                 {
-                    _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+                    _fp.Writes |= Bits.Of(Resource.Map, mapId);
                     Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
                     var slot = MapOps.ArraySlot(h, key);
                     WroteMapWords(slot, 1);
@@ -1204,7 +1204,7 @@ public sealed partial class Machine
                 case CallKind.MemWrite:
                 {
                     // The footprint bit first: the reduced search sees the write even when the write fails.
-                    _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+                    _fp.Writes |= Bits.Of(Resource.Map, mapId);
                     Expect(h, k, MapKind.Array, MapKind.Array, MapKind.Array);
                     if ((BpfObject.Interpreter.MemOp)((key >> 48) & 0xff) == BpfObject.Interpreter.MemOp.ClaimPair) TouchMap(mapId, true);
                     var wrote = BpfObject.SharedMemory.Write(m, h, key, value, ctx.CmpxchgExpected, out var word);
@@ -1220,7 +1220,7 @@ public sealed partial class Machine
                 {
                     // A store or atomic names the words it changed (a slot it took: the whole slot); an allocation or
                     // a free may change any slot. The footprint bit is the arena's either way.
-                    _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+                    _fp.Writes |= Bits.Of(Resource.Map, mapId);
                     Expect(h, k, MapKind.Arena, MapKind.Arena, MapKind.Arena);
                     if (((key >> 52) & 0xff) is BpfObject.ArenaOps.OpAlloc or BpfObject.ArenaOps.OpFree) TouchMap(mapId, true); // before: it may stop midway
                     var ret = BpfObject.ArenaOps.Write(m, h, MapLayout.Arenas[mapId], key, value, ctx.CmpxchgExpected, out var from, out var count);

@@ -338,7 +338,7 @@ public sealed partial class Machine
                 // placed on a runqueue yet; pi_lock stays held while waiting.
                 for (var c = 0; c < N; c++)
                 {
-                    _fp.Reads |= Footprint.Bit(Resource.Rq, c);
+                    _fp.Reads |= Bits.Of(Resource.Rq, c);
                     if (RqR(c).Curr != p) continue;
                     Yield(ref f, (int)WakeupAt.AfterPiLock);
                     return;
@@ -913,11 +913,11 @@ public sealed partial class Machine
                 if (ru.LockedRq >= 0) UnlockRq(ru.LockedRq);
                 ru.LockedRq = taskRq;
                 // raw_spin_rq_trylock() under the DSQ lock (the lock order is rq before DSQ).
-                _fp.Reads |= Footprint.Bit(Resource.Lock, taskRq);
+                _fp.Reads |= Bits.Of(Resource.Lock, taskRq);
                 if (World.Cpus[taskRq].RqLock < 0)
                 {
                     World.Cpus[taskRq].RqLock = _cur;
-                    _fp.Writes |= Footprint.Bit(Resource.Lock, taskRq);
+                    _fp.Writes |= Bits.Of(Resource.Lock, taskRq);
                     goto case ReenqueueUserAt.LostCheck;
                 }
                 UnlockDsq(slot);

@@ -136,6 +136,7 @@ public sealed partial class Machine
         foreach (var s in config.Scripts)
             foreach (var action in s.Actions)
                 if (action.Kind == ActionKind.SetAffinity) MaskIndex(action.Mask);
+        Bits = new ResourceBits(ResourceCounts(), ResourcesByUse());
         World = new World(config.Tasks.Count, N, DsqSlotCount, DspMaxBatch, MapLayout.Words, _actors.Length, config.MaxFrameDepth, 2 * (config.CallBudget + 2))
         {
             HashEvents = _eventsVisible,
@@ -157,14 +158,14 @@ public sealed partial class Machine
     private FingerprintLayout FingerprintLayoutOf(ChunkShape sh)
     {
         var masks = new ulong[sh.Count];
-        for (var t = 0; t < sh.FirstCpu; t++) masks[t] = Footprint.Bit(Resource.Task, t) | Footprint.Bit(Resource.PiLock, t);
+        for (var t = 0; t < sh.FirstCpu; t++) masks[t] = Bits.Of(Resource.Task, t) | Bits.Of(Resource.PiLock, t);
         for (var c = 0; c < N; c++)
         {
-            masks[sh.FirstCpu + c] = Footprint.Bit(Resource.Rq, c) | Footprint.Bit(Resource.Lock, c);
-            masks[sh.FirstDsp + c] = Footprint.Bit(Resource.Buffer, c) | Footprint.Bit(Resource.Rq, c);
-            masks[sh.FirstKickRow + c] = Footprint.Bit(Resource.KickSync, c);
+            masks[sh.FirstCpu + c] = Bits.Of(Resource.Rq, c) | Bits.Of(Resource.Lock, c);
+            masks[sh.FirstDsp + c] = Bits.Of(Resource.Buffer, c) | Bits.Of(Resource.Rq, c);
+            masks[sh.FirstKickRow + c] = Bits.Of(Resource.KickSync, c);
         }
-        for (var d = 0; d < sh.FirstDsp - sh.FirstDsq; d++) masks[sh.FirstDsq + d] = Footprint.Bit(Resource.Dsq, d) | Footprint.Bit(Resource.DsqLock, d);
+        for (var d = 0; d < sh.FirstDsp - sh.FirstDsq; d++) masks[sh.FirstDsq + d] = Bits.Of(Resource.Dsq, d) | Bits.Of(Resource.DsqLock, d);
         // Map words: each map's range is [its offset, the next map's offset); a word outside every range (none today)
         // would make its block rehash on any map write.
         // Map words are not tracked by footprint bit: a step names the blocks it wrote (TouchMap: all of a map's, a
@@ -198,6 +199,66 @@ public sealed partial class Machine
     /// (in an exploration any non-zero value: a timer may fire at any point once armed).
     /// </summary>
     public long BpfTimerArmed(int slot) => World.Maps[Ops.TimerWords[slot] + 1];
+
+    /// <summary>This machine's footprint bit of each resource (<see cref="ResourceBits"/>).</summary>
+    public ResourceBits Bits { get; }
+
+    private Dictionary<Resource, int> ResourceCounts() => new()
+    {
+        [Resource.Task] = Config.Tasks.Count,
+        [Resource.PiLock] = Config.Tasks.Count,
+        [Resource.Rq] = N,
+        [Resource.Lock] = N,
+        [Resource.Buffer] = N,
+        [Resource.KickSync] = N,
+        [Resource.Dsq] = DsqSlotCount,
+        [Resource.DsqLock] = DsqSlotCount,
+        [Resource.Map] = MapLayout.Maps.Count,
+        [Resource.Sched] = 1,
+        [Resource.Events] = 1,
+    };
+
+    /// <summary>
+    /// Every resource, the ones most steps touch first: the scheduler state, the tasks, the rqs and what goes with a
+    /// CPU, the global and local DSQs, the policy's maps and the user DSQs; then the per-CPU lists and DSQs only some
+    /// paths use (deferred locals, fallback, bypass, reenq scratch), the event counters, and last the DSQ lock words
+    /// no DSQ of that kind has (local DSQs use the rq lock). With more than 64, the last share bits with the first.
+    /// </summary>
+    private IEnumerable<(Resource, int)> ResourcesByUse()
+    {
+        var tasks = Config.Tasks.Count;
+        yield return (Resource.Sched, 0);
+        for (var t = 0; t < tasks; t++) yield return (Resource.Task, t);
+        for (var t = 0; t < tasks; t++) yield return (Resource.PiLock, t);
+        for (var c = 0; c < N; c++)
+        {
+            yield return (Resource.Rq, c);
+            yield return (Resource.Lock, c);
+            yield return (Resource.Buffer, c);
+        }
+        yield return (Resource.Dsq, GlobalSlot);
+        yield return (Resource.DsqLock, GlobalSlot);
+        for (var c = 0; c < N; c++) yield return (Resource.Dsq, LocalSlot(c));
+        for (var m = 0; m < MapLayout.Maps.Count; m++) yield return (Resource.Map, m);
+        for (var i = 0; i < Config.MaxUserDsqs; i++)
+        {
+            yield return (Resource.Dsq, UserSlot(i));
+            yield return (Resource.DsqLock, UserSlot(i));
+        }
+        for (var c = 0; c < N; c++) yield return (Resource.KickSync, c);
+        for (var c = 0; c < N; c++)
+        {
+            yield return (Resource.Dsq, DeferredSlot(c));
+            yield return (Resource.Dsq, FallbackSlot(c));
+            yield return (Resource.DsqLock, FallbackSlot(c));
+            yield return (Resource.Dsq, BypassSlot(c));
+            yield return (Resource.DsqLock, BypassSlot(c));
+            yield return (Resource.Dsq, ReenqSlot(c));
+        }
+        yield return (Resource.Events, 0);
+        for (var s = 0; s < DsqSlotCount; s++)
+            if (!HasDsqLock(s)) yield return (Resource.DsqLock, s);
+    }
 
     // ---------------------------------------------------------------- DSQ slots
     // global | local[N] | ddsp_deferred_locals[N] | fallback[N] | bypass[N] | reenq scratch[N] | user[MaxUserDsqs]
@@ -240,56 +301,56 @@ public sealed partial class Machine
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref TaskState Tk(int t)
     {
-        _fp.Writes |= Footprint.Bit(Resource.Task, t);
+        _fp.Writes |= Bits.Of(Resource.Task, t);
         return ref World.Tasks[t];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref readonly TaskState TkR(int t)
     {
-        _fp.Reads |= Footprint.Bit(Resource.Task, t);
+        _fp.Reads |= Bits.Of(Resource.Task, t);
         return ref World.Tasks[t];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref CpuState Rq(int c)
     {
-        _fp.Writes |= Footprint.Bit(Resource.Rq, c);
+        _fp.Writes |= Bits.Of(Resource.Rq, c);
         return ref World.Cpus[c];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref readonly CpuState RqR(int c)
     {
-        _fp.Reads |= Footprint.Bit(Resource.Rq, c);
+        _fp.Reads |= Bits.Of(Resource.Rq, c);
         return ref World.Cpus[c];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref DsqState Dq(int s)
     {
-        _fp.Writes |= Footprint.Bit(Resource.Dsq, s);
+        _fp.Writes |= Bits.Of(Resource.Dsq, s);
         return ref World.Dsqs[s];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref readonly DsqState DqR(int s)
     {
-        _fp.Reads |= Footprint.Bit(Resource.Dsq, s);
+        _fp.Reads |= Bits.Of(Resource.Dsq, s);
         return ref World.Dsqs[s];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref SchedState Sch()
     {
-        _fp.Writes |= Footprint.Bit(Resource.Sched, 0);
+        _fp.Writes |= Bits.Of(Resource.Sched, 0);
         return ref World.Sched;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref readonly SchedState SchR()
     {
-        _fp.Reads |= Footprint.Bit(Resource.Sched, 0);
+        _fp.Reads |= Bits.Of(Resource.Sched, 0);
         return ref World.Sched;
     }
 
@@ -297,14 +358,14 @@ public sealed partial class Machine
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref DspEntry Dsp(int cpu, int i)
     {
-        _fp.Writes |= Footprint.Bit(Resource.Buffer, cpu);
+        _fp.Writes |= Bits.Of(Resource.Buffer, cpu);
         return ref World.DspBuf[cpu * DspMaxBatch + i];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref readonly DspEntry DspR(int cpu, int i)
     {
-        _fp.Reads |= Footprint.Bit(Resource.Buffer, cpu);
+        _fp.Reads |= Bits.Of(Resource.Buffer, cpu);
         return ref World.DspBuf[cpu * DspMaxBatch + i];
     }
 
@@ -312,14 +373,14 @@ public sealed partial class Machine
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref long KickSyncW(int kicker, int target)
     {
-        _fp.Writes |= Footprint.Bit(Resource.KickSync, kicker);
+        _fp.Writes |= Bits.Of(Resource.KickSync, kicker);
         return ref World.KickSyncs[kicker * N + target];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal long KickSyncR(int kicker, int target)
     {
-        _fp.Reads |= Footprint.Bit(Resource.KickSync, kicker);
+        _fp.Reads |= Bits.Of(Resource.KickSync, kicker);
         return World.KickSyncs[kicker * N + target];
     }
 
@@ -327,10 +388,10 @@ public sealed partial class Machine
     {
         if (!write)
         {
-            _fp.Reads |= Footprint.Bit(Resource.Map, mapId);
+            _fp.Reads |= Bits.Of(Resource.Map, mapId);
             return;
         }
-        _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+        _fp.Writes |= Bits.Of(Resource.Map, mapId);
         // The world: every block of the map may have changed (once per step is enough).
         if ((uint)mapId < (uint)_mapBlocks.Length && _mapWrittenAt[mapId] != _mapWriteStamp)
         {
@@ -346,7 +407,7 @@ public sealed partial class Machine
     /// </summary>
     internal void WroteMapWord(int mapId, int word)
     {
-        _fp.Writes |= Footprint.Bit(Resource.Map, mapId);
+        _fp.Writes |= Bits.Of(Resource.Map, mapId);
         WroteMapWords(word, 1);
     }
 
@@ -483,7 +544,7 @@ public sealed partial class Machine
         ref var rq = ref World.Cpus[cpu];
         if (rq.RqLock != _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: unlocking CPU{cpu}'s rq lock it does not hold");
         rq.RqLock = -1;
-        _fp.Writes |= Footprint.Bit(Resource.Lock, cpu);
+        _fp.Writes |= Bits.Of(Resource.Lock, cpu);
     }
 
     /// <summary>
@@ -507,7 +568,7 @@ public sealed partial class Machine
         ref var d = ref World.Dsqs[slot];
         if (d.Lock != _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: unlocking {SlotName(slot)} lock it does not hold");
         d.Lock = -1;
-        _fp.Writes |= Footprint.Bit(Resource.DsqLock, slot);
+        _fp.Writes |= Bits.Of(Resource.DsqLock, slot);
     }
 
     private void UnlockPi(int t)
@@ -515,7 +576,7 @@ public sealed partial class Machine
         ref var p = ref World.Tasks[t];
         if (p.PiLock != _cur) throw new InvalidOperationException($"{_actors[_cur].Name}: unlocking {TaskName(t)}->pi_lock it does not hold");
         p.PiLock = -1;
-        _fp.Writes |= Footprint.Bit(Resource.PiLock, t);
+        _fp.Writes |= Bits.Of(Resource.PiLock, t);
     }
 
     // ---------------------------------------------------------------- stepping
@@ -570,25 +631,25 @@ public sealed partial class Machine
         if (act.Depth == 0)
         {
             var info = _actors[a];
-            if (info.Kind == ActorKind.Cpu) reads = Footprint.Bit(Resource.Rq, info.Cpu);
-            else if (info.Kind == ActorKind.Helper) reads = Footprint.Bit(Resource.Sched, 0);
-            else if (info.Kind == ActorKind.Timer) reads = Footprint.Bit(Resource.Sched, 0) | Footprint.Bit(Resource.Map, MapIdAt(Ops.TimerWords[a - _timerBase]));
+            if (info.Kind == ActorKind.Cpu) reads = Bits.Of(Resource.Rq, info.Cpu);
+            else if (info.Kind == ActorKind.Helper) reads = Bits.Of(Resource.Sched, 0);
+            else if (info.Kind == ActorKind.Timer) reads = Bits.Of(Resource.Sched, 0) | Bits.Of(Resource.Map, MapIdAt(Ops.TimerWords[a - _timerBase]));
             return;
         }
         ref var f = ref FrameAt(a, act.Depth - 1);
         switch (f.Wait)
         {
             case WaitKind.None: return;
-            case WaitKind.RqLock: writes = Footprint.Bit(Resource.Lock, f.WaitArg); return;
-            case WaitKind.DsqLock: writes = Footprint.Bit(Resource.DsqLock, f.WaitArg); return;
-            case WaitKind.PiLock: writes = Footprint.Bit(Resource.PiLock, f.WaitArg); return;
-            case WaitKind.OpsStateChange: reads = Footprint.Bit(Resource.Task, f.WaitArg); return;
-            case WaitKind.BpfSpinLock: writes = Footprint.Bit(Resource.Map, MapIdAt(f.WaitArg)); return;
-            case WaitKind.KickSync: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return;
-            case WaitKind.TaskNotMigrating: reads = Footprint.Bit(Resource.Task, f.WaitArg); return;
+            case WaitKind.RqLock: writes = Bits.Of(Resource.Lock, f.WaitArg); return;
+            case WaitKind.DsqLock: writes = Bits.Of(Resource.DsqLock, f.WaitArg); return;
+            case WaitKind.PiLock: writes = Bits.Of(Resource.PiLock, f.WaitArg); return;
+            case WaitKind.OpsStateChange: reads = Bits.Of(Resource.Task, f.WaitArg); return;
+            case WaitKind.BpfSpinLock: writes = Bits.Of(Resource.Map, MapIdAt(f.WaitArg)); return;
+            case WaitKind.KickSync: reads = Bits.Of(Resource.Rq, f.WaitArg); return;
+            case WaitKind.TaskNotMigrating: reads = Bits.Of(Resource.Task, f.WaitArg); return;
             // The stopper's request and its completion both write the rq (Rq(c)), so they conflict with this read.
-            case WaitKind.StopperDone: reads = Footprint.Bit(Resource.Rq, f.WaitArg); return;
-            case WaitKind.BpfSpinRead: reads = Footprint.Bit(Resource.Map, f.WaitArg & SpinReadMapMask); return;
+            case WaitKind.StopperDone: reads = Bits.Of(Resource.Rq, f.WaitArg); return;
+            case WaitKind.BpfSpinRead: reads = Bits.Of(Resource.Map, f.WaitArg & SpinReadMapMask); return;
             default: throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");
         }
     }
@@ -627,17 +688,17 @@ public sealed partial class Machine
                     break;
                 case WaitKind.RqLock:
                     World.Cpus[f.WaitArg].RqLock = a;
-                    _fp.Writes |= Footprint.Bit(Resource.Lock, f.WaitArg);
+                    _fp.Writes |= Bits.Of(Resource.Lock, f.WaitArg);
                     Trace?.Note(a, $"raw_spin_rq_lock(CPU{f.WaitArg})");
                     break;
                 case WaitKind.DsqLock:
                     World.Dsqs[f.WaitArg].Lock = a;
-                    _fp.Writes |= Footprint.Bit(Resource.DsqLock, f.WaitArg);
+                    _fp.Writes |= Bits.Of(Resource.DsqLock, f.WaitArg);
                     Trace?.Note(a, $"raw_spin_lock({SlotName(f.WaitArg)}->lock)");
                     break;
                 case WaitKind.PiLock:
                     World.Tasks[f.WaitArg].PiLock = a;
-                    _fp.Writes |= Footprint.Bit(Resource.PiLock, f.WaitArg);
+                    _fp.Writes |= Bits.Of(Resource.PiLock, f.WaitArg);
                     Trace?.Note(a, $"raw_spin_lock_irqsave({TaskName(f.WaitArg)}->pi_lock)");
                     break;
                 case WaitKind.BpfSpinLock:
@@ -646,7 +707,7 @@ public sealed partial class Machine
                 case WaitKind.BpfSpinRead:
                     // The word changed: the spin's last read is dropped, and the replayed callback makes it again.
                     World.SetLogLen(a, World.Actors[a].LogLen - 2);
-                    _fp.Reads |= Footprint.Bit(Resource.Map, f.WaitArg & SpinReadMapMask);
+                    _fp.Reads |= Bits.Of(Resource.Map, f.WaitArg & SpinReadMapMask);
                     break;
                 default:
                     throw new System.Diagnostics.UnreachableException($"wait kind {f.Wait}");
@@ -934,13 +995,13 @@ public sealed partial class Machine
     internal void Event(ScxEvent e)
     {
         World.Events[(int)e]++;
-        if (_eventsVisible && (int)e < ScxEvents.KernelCount) _fp.Writes |= Footprint.Bit(Resource.Events, 0);
+        if (_eventsVisible && (int)e < ScxEvents.KernelCount) _fp.Writes |= Bits.Of(Resource.Events, 0);
     }
 
     /// <summary>One counter of scx_bpf_events()'s snapshot (the kfunc reads them one by one, as the kernel sums per-CPU counters).</summary>
     internal long KfEventCounter(BpfContext ctx, int e)
     {
-        _fp.Reads |= Footprint.Bit(Resource.Events, 0);
+        _fp.Reads |= Bits.Of(Resource.Events, 0);
         return (uint)e < ScxEvents.KernelCount ? World.Events[e] : 0;
     }
 }

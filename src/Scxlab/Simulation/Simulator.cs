@@ -304,7 +304,7 @@ public sealed class Simulator
         for (var b = 0; b < 64; b++) byBit[b] = [];
         for (var c = 0; c < _n; c++)
         {
-            var bit = Footprint.Bit(Resource.Rq, c);
+            var bit = _m.Bits.Of(Resource.Rq, c);
             _rqBits |= bit;
             byBit[BitOperations.TrailingZeroCount(bit)].Add(c);
         }

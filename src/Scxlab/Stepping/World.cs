@@ -779,7 +779,7 @@ public sealed record ChunkShape
 }
 
 /// <summary>
-/// Per fingerprint chunk, the footprint write bits (<see cref="Footprint.Bit"/>) of every resource stored in it: a step
+/// Per fingerprint chunk, the footprint write bits (<see cref="ResourceBits"/>) of every resource stored in it: a step
 /// whose write footprint has none of them leaves the chunk as it was. Actor chunks have none (a step changes only its
 /// own actor's chunk, which <see cref="World.NoteStep"/> names), nor do map blocks (a step names the blocks it wrote);
 /// the scheduler chunk is always rehashed.

@@ -110,6 +110,6 @@ public class FingerprintTests
         // When it expires, its step's write footprint names the map that holds it
         m.Step(timer);
         var map = m.MapLayout.Maps.Select((x, id) => (x.Name, id)).Single(x => x.Name == "timers").id;
-        Assert.NotEqual(0UL, m.LastFootprint.Writes & Footprint.Bit(Resource.Map, map));
+        Assert.NotEqual(0UL, m.LastFootprint.Writes & m.Bits.Of(Resource.Map, map));
     }
 }
