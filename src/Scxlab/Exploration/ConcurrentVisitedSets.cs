@@ -19,7 +19,7 @@ internal abstract class ConcurrentVisitedSet : IVisitedSet, IDisposable
         ShardedVisitedSet Sharded() => new(_ => Explorer.NewVisitedSet(o, actors, o.MaxMemoryBytes / 256, initialCapacityLog2: 8));
         if (o.Exact) return Sharded();
         // Beyond the memory budget, a search that may spill moves its states into spilling shards.
-        return new LockFreeFingerprintSet(workers, o.SpillDirectory != null ? Sharded : null, o.MaxMemoryBytes, PendingMark(actors));
+        return new LockFreeFingerprintSet(workers, o.SpillDirectory != null ? Sharded : null, o.MaxMemoryBytes, PendingMark(actors), actors: actors);
     }
 
     /// <summary>The aux value that marks a pending state in a store that keeps aux words as they are (the parallel DFS's choice).</summary>
@@ -86,7 +86,11 @@ internal abstract class ConcurrentVisitedSet : IVisitedSet, IDisposable
 /// <para><b>Aux words.</b> Each slot has a key and an aux word. Aux 0 is "pending" (a newly inserted state whose
 /// inserter has not resolved it yet: the table is allocated zeroed, so a key becomes visible pending without a
 /// second write); a resolved aux is stored with bit 63 set (actor sets use bits 0–62: <see cref="Explorer.MaxActors"/>
-/// is 63). The reduced search's narrowing is a compare-and-swap loop on the aux word.</para>
+/// is 63). The reduced search's narrowing is a compare-and-swap loop on the aux word. With at most 7 actors (every
+/// scenario the search can finish) the aux is a byte, bit 7 the resolved mark, in a table of its own beside the
+/// keys: 9 bytes a slot, as the sequential set's, against 16 for a key and a word side by side. Half the memory is
+/// half the pages the kernel zeroes as the table grows (7.8 % of a two-worker scale-4cpu search on the 2-core VM)
+/// and twice the keys per cache line for the probes.</para>
 /// <para><b>Growth.</b> Each worker counts its own insertions on a line of its own and, every so many, sums the
 /// counts; past 75 % load (the sequential set's bound) it doubles the table, and the other workers, held off, help
 /// copy it (<see cref="Migration"/>). A worker announces each operation in its own "active" flag (an interlocked
@@ -107,12 +111,52 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     private const ulong Resolved = 1UL << 63;
     private const double MaxLoad = 0.75; // as the sequential FingerprintSet
 
-    /// <summary>Slot i is <c>Slots[2i]</c> (the key) and <c>Slots[2i+1]</c> (its aux word): one cache line holds both.</summary>
-    private sealed class Table(int capacity)
+    /// <summary>Slot i's key is <c>Keys[i]</c>; its aux is <c>AuxBytes[i]</c> (narrow: bit 7 the resolved mark) or <c>AuxWords[i]</c>.</summary>
+    private sealed unsafe class Table(int capacity, bool narrow)
     {
-        public readonly BigTable Slots = new(2L * capacity);
+        public readonly BigTable Keys = new(capacity);
+        public readonly BigTable Aux = narrow ? BigTable.OfBytes(capacity) : new BigTable(capacity);
+        public readonly bool Narrow = narrow;
         public readonly int Mask = capacity - 1;
-        public long Capacity => Slots.Length / 2;
+        public long Capacity => Keys.Length;
+        public int SlotBytes => Narrow ? 9 : 16;
+
+        /// <summary>The stored aux of slot i as a word: 0 pending, else the aux with <see cref="Resolved"/> set.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ulong ReadAux(int i)
+        {
+            if (!Narrow) return Volatile.Read(ref Aux[i]);
+            var b = Volatile.Read(ref Aux.Bytes[i]);
+            return b == 0 ? 0 : (b & 0x7FUL) | Resolved;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void WriteAux(int i, ulong stored)
+        {
+            if (Narrow) Volatile.Write(ref Aux.Bytes[i], Narrowed(stored));
+            else Volatile.Write(ref Aux[i], stored);
+        }
+
+        /// <summary>Replace the stored aux <paramref name="expected"/> with <paramref name="stored"/>; returns what was there (as <see cref="ReadAux"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ulong CompareExchangeAux(int i, ulong stored, ulong expected)
+        {
+            if (!Narrow) return Interlocked.CompareExchange(ref Aux[i], stored, expected);
+            var b = Interlocked.CompareExchange(ref Aux.Bytes[i], Narrowed(stored), Narrowed(expected));
+            return b == 0 ? 0 : (b & 0x7FUL) | Resolved;
+        }
+
+        private static byte Narrowed(ulong stored)
+        {
+            System.Diagnostics.Debug.Assert(stored == 0 || (stored & ~Resolved) <= 0x7F, "a narrow table's aux is an actor set of at most 7 actors");
+            return stored == 0 ? (byte)0 : (byte)((stored & 0x7F) | 0x80);
+        }
+
+        public void Dispose()
+        {
+            Keys.Dispose();
+            Aux.Dispose();
+        }
     }
 
     /// <summary>What a worker writes: its insertion count and its active flag, alone on two cache lines (no false sharing).</summary>
@@ -130,6 +174,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     private readonly Func<ConcurrentVisitedSet>? _overflowFactory;
     private readonly long _memoryLimit;
     private readonly ulong _pendingMark;
+    private readonly bool _narrow;
     /// <summary>Where the states went once the table outgrew the memory budget (set during a growth stop), or null.</summary>
     private ConcurrentVisitedSet? _overflow;
 
@@ -138,10 +183,12 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     /// <param name="memoryLimit">Bytes the table may use.</param>
     /// <param name="pendingMark">How <paramref name="overflow"/>'s store marks a pending state.</param>
     /// <param name="initialCapacityLog2">The table's first size.</param>
-    public LockFreeFingerprintSet(int workers, Func<ConcurrentVisitedSet>? overflow = null, long memoryLimit = long.MaxValue, ulong pendingMark = 1UL << 63, int initialCapacityLog2 = 16)
+    /// <param name="actors">The search's actors: at most 7 keep the aux in a byte.</param>
+    public LockFreeFingerprintSet(int workers, Func<ConcurrentVisitedSet>? overflow = null, long memoryLimit = long.MaxValue, ulong pendingMark = 1UL << 63, int initialCapacityLog2 = 16, int actors = Explorer.MaxActors)
     {
         _workers = new WorkerLine[Math.Max(1, workers)];
-        _table = new Table(1 << initialCapacityLog2);
+        _narrow = actors <= 7;
+        _table = new Table(1 << initialCapacityLog2, _narrow);
         _overflowFactory = overflow;
         _memoryLimit = memoryLimit;
         _pendingMark = pendingMark;
@@ -161,7 +208,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
         }
     }
 
-    public override long Bytes => Overflow is { } o ? o.Bytes : Volatile.Read(ref _table).Capacity * 16;
+    public override long Bytes => Overflow is { } o ? o.Bytes : Volatile.Read(ref _table) is var t ? t.Capacity * t.SlotBytes : 0;
 
     /// <summary>
     /// Would the table's next doubling pass <paramref name="limit"/>? (Asked every few thousand transitions, so the
@@ -172,7 +219,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
         if (Overflow is { } o) return o.WouldExceed(limit);
         if (_overflowFactory != null) return false;
         var t = Volatile.Read(ref _table);
-        return Count >= t.Capacity * (MaxLoad - 0.1) && t.Capacity * 16 * 2 > limit;
+        return Count >= t.Capacity * (MaxLoad - 0.1) && t.Capacity * t.SlotBytes * 2 > limit;
     }
 
     public override string ExhaustedReason(long limit) => Overflow is { } o ? o.ExhaustedReason(limit) : base.ExhaustedReason(limit);
@@ -186,7 +233,9 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
         if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
         if (fp == 0) fp = 1;
         var t = Volatile.Read(ref _table);
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0(t.Slots.Words + 2L * ((int)(fp >> 20) & t.Mask));
+        var i = (int)(fp >> 20) & t.Mask;
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(t.Keys.Words + i);
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(t.Narrow ? t.Aux.Bytes + i : (byte*)(t.Aux.Words + i));
     }
 
     public override IEnumerable<SpillingFingerprintSet> SpillingShards => Overflow?.SpillingShards ?? [];
@@ -194,7 +243,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     protected override void Release()
     {
         Overflow?.Dispose();
-        _table.Slots.Dispose();
+        _table.Dispose();
     }
 
     public override bool Add(int worker, World w, ulong fp)
@@ -224,7 +273,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
                 Counted(worker);
                 return true;
             }
-            var stored = Volatile.Read(ref t.Slots[2L * i + 1]);
+            var stored = t.ReadAux(i);
             while (stored != 0)
             {
                 var set = stored & ~Resolved;
@@ -235,7 +284,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
                 }
                 explore = set & ~sleep;
                 if (explore == 0) break;
-                var seen = Interlocked.CompareExchange(ref t.Slots[2L * i + 1], (set & sleep) | Resolved, stored);
+                var seen = t.CompareExchangeAux(i, (set & sleep) | Resolved, stored);
                 if (seen == stored) break;
                 stored = seen; // another worker narrowed it meanwhile: narrow what it left
             }
@@ -263,7 +312,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
             return;
         }
         Insert(t, fp, out var i); // found: its inserter resolves it, and nothing removes a state
-        Volatile.Write(ref t.Slots[2L * i + 1], aux | Resolved);
+        t.WriteAux(i, aux | Resolved);
         Exit(worker);
     }
 
@@ -271,15 +320,15 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Insert(Table t, ulong fp, out int i)
     {
-        var slots = t.Slots;
+        var keys = t.Keys;
         i = (int)(fp >> 20) & t.Mask;
         while (true)
         {
-            var k = slots[2L * i];
+            var k = Volatile.Read(ref keys[i]);
             if (k == fp) return false;
             if (k == 0)
             {
-                var seen = Interlocked.CompareExchange(ref slots[2L * i], fp, 0);
+                var seen = Interlocked.CompareExchange(ref keys[i], fp, 0);
                 if (seen == 0) return true;
                 if (seen == fp) return false; // another worker inserted the same state just now
             }
@@ -331,10 +380,10 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
                 var end = Math.Min(from.Capacity, (c + 1) * ChunkSlots);
                 for (var j = c * ChunkSlots; j < end; j++)
                 {
-                    var k = from.Slots[2 * j];
+                    var k = from.Keys[j];
                     if (k == 0) continue;
                     Insert(to, k, out var i);
-                    to.Slots[2L * i + 1] = from.Slots[2 * j + 1];
+                    to.WriteAux(i, from.ReadAux((int)j));
                 }
                 Interlocked.Increment(ref _doneChunks);
             }
@@ -380,18 +429,18 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
             var spin = new SpinWait();
             for (var k = 0; k < _workers.Length; k++)
                 while (Volatile.Read(ref _workers[k].Active) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            if (_overflowFactory != null && seen.Capacity * 2 * 16 > _memoryLimit)
+            if (_overflowFactory != null && seen.Capacity * 2 * seen.SlotBytes > _memoryLimit)
             {
                 MoveToOverflow(seen, _overflowFactory());
                 return;
             }
-            var migration = new Migration(seen, new Table((int)seen.Capacity * 2));
+            var migration = new Migration(seen, new Table((int)seen.Capacity * 2, _narrow));
             Volatile.Write(ref _migration, migration);
             migration.Help();
             while (!migration.Done) spin.SpinOnce(sleep1Threshold: -1);
             Volatile.Write(ref _migration, null);
             Volatile.Write(ref _table, migration.To);
-            seen.Slots.Dispose(); // nobody holds it: every worker is outside an operation
+            seen.Dispose(); // nobody holds it: every worker is outside an operation
         }
         finally
         {
@@ -404,15 +453,15 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     {
         for (var j = 0; j < t.Capacity; j++)
         {
-            var k = t.Slots[2L * j];
+            var k = t.Keys[j];
             if (k == 0) continue;
-            var aux = t.Slots[2L * j + 1];
+            var aux = t.ReadAux(j);
             store.Add(0, null!, k); // the spilling store keeps fingerprints only: no world needed
             store.Resolve(0, null!, k, aux == 0 ? _pendingMark : aux & ~Resolved);
         }
         Volatile.Write(ref _overflow, store);
-        Volatile.Write(ref _table, new Table(1)); // nothing reads it any more
-        t.Slots.Dispose();
+        Volatile.Write(ref _table, new Table(1, _narrow)); // nothing reads it any more
+        t.Dispose();
     }
 }
 

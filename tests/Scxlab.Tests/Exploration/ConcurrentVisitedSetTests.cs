@@ -51,13 +51,13 @@ public sealed class ConcurrentVisitedSetTests : IDisposable
             using var locked = Locked();
             // A tiny first table, so the sequence grows it (or moves it to spilling shards) several times.
             Func<ConcurrentVisitedSet>? overflow = spill ? () => new ShardedVisitedSet(_ => new SpillingFingerprintSet(Actors, 1 << 10, _dir)) : null;
-            using var free = new LockFreeFingerprintSet(1, overflow, memoryLimit: 1 << 11, Pending, initialCapacityLog2: 2);
+            using var free = new LockFreeFingerprintSet(1, overflow, memoryLimit: 1 << 11, Pending, initialCapacityLog2: 2, actors: Actors);
             // Plain inserts and the reduced search's narrowing never share a set in a search: keep them apart.
             var plain = ops.Where(o => o.Kind == 0).ToArray();
             var reduced = ops.Where(o => o.Kind != 0).ToArray();
             foreach (var op in reduced) Assert.Equal(Apply(locked, op), Apply(free, op));
             using var locked2 = Locked();
-            using var free2 = new LockFreeFingerprintSet(1, null, long.MaxValue, Pending, initialCapacityLog2: 2);
+            using var free2 = new LockFreeFingerprintSet(1, null, long.MaxValue, Pending, initialCapacityLog2: 2, actors: spill ? Explorer.MaxActors : Actors);
             foreach (var op in plain) Assert.Equal(Apply(locked2, op), Apply(free2, op));
             Assert.Equal(locked.Count, free.Count);
             Assert.Equal(locked2.Count, free2.Count);
@@ -68,7 +68,7 @@ public sealed class ConcurrentVisitedSetTests : IDisposable
     public void Should_MoveItsStatesToTheSpillingShards_When_ItOutgrowsTheMemoryBudget()
     {
         ShardedVisitedSet? moved = null;
-        using var set = new LockFreeFingerprintSet(1, () => moved = new ShardedVisitedSet(_ => new SpillingFingerprintSet(Actors, 1 << 10, _dir)), memoryLimit: 1 << 12, Pending, initialCapacityLog2: 4);
+        using var set = new LockFreeFingerprintSet(1, () => moved = new ShardedVisitedSet(_ => new SpillingFingerprintSet(Actors, 1 << 10, _dir)), memoryLimit: 1 << 12, Pending, initialCapacityLog2: 4, actors: Actors);
         var stop = 0;
         // A state left pending across the move stays pending there; one resolved keeps its sleep set.
         Assert.True(set.AddOrNarrow(0, null!, 11, 0b11, Pending, All, ref stop, out _, out _));
@@ -90,11 +90,14 @@ public sealed class ConcurrentVisitedSetTests : IDisposable
         Assert.Equal(moved.WouldExceed(1 << 12), set.WouldExceed(1 << 12));
     }
 
-    [Fact]
-    public void Should_InsertEveryStateExactlyOnce_When_FourThreadsInsertOverlappingStatesWhileTheTableGrows()
+    /// <param name="actors">5: the aux in a byte table beside the keys; 63: in a word table.</param>
+    [Theory]
+    [InlineData(Actors)]
+    [InlineData(Explorer.MaxActors)]
+    public void Should_InsertEveryStateExactlyOnce_When_FourThreadsInsertOverlappingStatesWhileTheTableGrows(int actors)
     {
         const int perThread = 200_000;
-        using var set = new LockFreeFingerprintSet(4, initialCapacityLog2: 4);
+        using var set = new LockFreeFingerprintSet(4, initialCapacityLog2: 4, actors: actors);
         var wins = new ConcurrentDictionary<ulong, int>();
         var start = new Barrier(4);
         var threads = Enumerable.Range(0, 4).Select(k => new Thread(() =>
@@ -118,11 +121,13 @@ public sealed class ConcurrentVisitedSetTests : IDisposable
         for (var n = 0UL; n < (ulong)distinct; n++) Assert.False(set.Add(0, null!, (n + 1) * 0x9E3779B97F4A7C15UL));
     }
 
-    [Fact]
-    public void Should_GiveEachActorOfAStateToOneThread_When_FourThreadsNarrowTheSameStates()
+    [Theory]
+    [InlineData(Actors)]
+    [InlineData(Explorer.MaxActors)]
+    public void Should_GiveEachActorOfAStateToOneThread_When_FourThreadsNarrowTheSameStates(int actors)
     {
         // Every thread revisits the same resolved states with sleep sets that overlap: each stored actor is handed out once.
-        using var set = new LockFreeFingerprintSet(4, initialCapacityLog2: 4);
+        using var set = new LockFreeFingerprintSet(4, initialCapacityLog2: 4, actors: actors);
         const int states = 20_000;
         var stop = 0;
         for (var s = 1UL; s <= states; s++)
