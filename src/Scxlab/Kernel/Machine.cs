@@ -220,9 +220,10 @@ public sealed partial class Machine
 
     /// <summary>
     /// Every resource, the ones most steps touch first: the scheduler state, the tasks, the rqs and what goes with a
-    /// CPU, the global and local DSQs, the policy's maps and the user DSQs; then the per-CPU lists and DSQs only some
-    /// paths use (deferred locals, fallback, bypass, reenq scratch), the event counters, and last the DSQ lock words
-    /// no DSQ of that kind has (local DSQs use the rq lock). With more than 64, the last share bits with the first.
+    /// CPU, the global and local DSQs, the policy's maps and its first user DSQs; then the ksyncs rows, the per-CPU
+    /// lists and DSQs only some paths use (deferred locals, fallback, bypass, reenq scratch), the event counters, the
+    /// other user DSQs, and last the DSQ lock words no DSQ of that kind has (local DSQs use the rq lock). With more
+    /// than 64, the last share bits with the first.
     /// </summary>
     private IEnumerable<(Resource, int)> ResourcesByUse()
     {
@@ -240,7 +241,10 @@ public sealed partial class Machine
         yield return (Resource.DsqLock, GlobalSlot);
         for (var c = 0; c < N; c++) yield return (Resource.Dsq, LocalSlot(c));
         for (var m = 0; m < MapLayout.Maps.Count; m++) yield return (Resource.Map, m);
-        for (var i = 0; i < Config.MaxUserDsqs; i++)
+        // The first user DSQs a policy creates (slots are taken in creation order); a BPF scheduler's bound of hundreds
+        // (bounds: user_dsqs) lists the rest after the per-CPU ones below, so they do not push those past bit 63.
+        const int earlyUserDsqs = 8;
+        for (var i = 0; i < Math.Min(earlyUserDsqs, Config.MaxUserDsqs); i++)
         {
             yield return (Resource.Dsq, UserSlot(i));
             yield return (Resource.DsqLock, UserSlot(i));
@@ -256,6 +260,11 @@ public sealed partial class Machine
             yield return (Resource.Dsq, ReenqSlot(c));
         }
         yield return (Resource.Events, 0);
+        for (var i = earlyUserDsqs; i < Config.MaxUserDsqs; i++)
+        {
+            yield return (Resource.Dsq, UserSlot(i));
+            yield return (Resource.DsqLock, UserSlot(i));
+        }
         for (var s = 0; s < DsqSlotCount; s++)
             if (!HasDsqLock(s)) yield return (Resource.DsqLock, s);
     }
