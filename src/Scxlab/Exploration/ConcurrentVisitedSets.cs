@@ -111,7 +111,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     private const ulong Resolved = 1UL << 63;
     private const double MaxLoad = 0.75; // as the sequential FingerprintSet
 
-    /// <summary>Slot i's key is <c>Keys[i]</c>; its aux is <c>AuxBytes[i]</c> (narrow: bit 7 the resolved mark) or <c>AuxWords[i]</c>.</summary>
+    /// <summary>Slot i's key is <c>Keys[i]</c>; its aux is byte i of <c>Aux</c> (narrow: bit 7 the resolved mark) or word i.</summary>
     private sealed unsafe class Table(int capacity, bool narrow)
     {
         public readonly BigTable Keys = new(capacity);
