@@ -22,7 +22,6 @@ public struct Footprint
 
     /// <summary>A step that conflicts with every step (e.g. one that reached a terminal, violating state).</summary>
     public static Footprint Everything => new() { Reads = ulong.MaxValue, Writes = ulong.MaxValue };
-
 }
 
 /// <summary>
@@ -42,9 +41,6 @@ public sealed class ResourceBits
 {
     private readonly int[] _first = new int[(int)Resource.Events + 1];
     private readonly ulong[] _bits;
-
-    /// <summary>Resources listed.</summary>
-    public int Count { get; }
 
     /// <param name="counts">How many resources of each kind (ids 0 … count − 1).</param>
     /// <param name="byUse">Every resource once, most used first.</param>
@@ -66,7 +62,6 @@ public sealed class ResourceBits
             b = 1UL << (listed++ & 63);
         }
         if (listed != next) throw new ArgumentException($"{next - listed} resource(s) not listed", nameof(byUse));
-        Count = next;
     }
 
     /// <summary>The footprint bit of resource <paramref name="id"/> of <paramref name="kind"/>.</summary>
@@ -77,9 +72,6 @@ public sealed class ResourceBits
         var i = _first[(int)kind] + id;
         return (uint)i < (uint)_bits.Length ? _bits[i] : 1UL << (i & 63);
     }
-
-    /// <summary>Do all resources have bits of their own?</summary>
-    public bool Exact => Count <= 64;
 }
 
 public enum Resource : byte
