@@ -166,6 +166,10 @@ public sealed partial class Machine
             masks[sh.FirstKickRow + c] = Bits.Of(Resource.KickSync, c);
         }
         for (var d = 0; d < sh.FirstDsp - sh.FirstDsq; d++) masks[sh.FirstDsq + d] = Bits.Of(Resource.Dsq, d) | Bits.Of(Resource.DsqLock, d);
+        // struct scx_sched and the exit message: written only through Sch() (ScxExit sets the message beside it). The
+        // event counters hashed with them when the policy reads them are bumped without a footprint, so World rehashes
+        // this chunk at every fingerprint then.
+        masks[sh.Sched] = Bits.Of(Resource.Sched, 0);
         // Map words: each map's range is [its offset, the next map's offset); a word outside every range (none today)
         // would make its block rehash on any map write.
         // Map words are not tracked by footprint bit: a step names the blocks it wrote (TouchMap: all of a map's, a

@@ -34,7 +34,7 @@ public sealed class World
 
     /// <summary>
     /// The policy reads <see cref="Events"/> (scx_bpf_events()): then they are state — hashed with the scheduler chunk,
-    /// which every fingerprint rehashes, and compared. Otherwise they are statistics (see the remarks above).
+    /// which every fingerprint then rehashes (the counters are bumped without a footprint), and compared. Otherwise they are statistics (see the remarks above).
     /// </summary>
     public bool HashEvents { get; init; }
 
@@ -430,8 +430,8 @@ public sealed class World
     /// frames and live kfunc log), kicker's ksyncs row, and the scheduler state with the exit message — seeded with
     /// the chunk's index. A world the model steps keeps its chunk hashes and recomputes only the chunks the steps
     /// since the last fingerprint may have written (<see cref="NoteStep"/>): the chunks of the resources in the
-    /// steps' write footprints, the stepping actors', and the scheduler state (always). That is sound because every
-    /// write to shared state is in the step's footprint — the completeness the reduced search already rests on
+    /// steps' write footprints, the stepping actors', and the scheduler state at every fingerprint when it holds the
+    /// event counters (<see cref="HashEvents"/>). That is sound because every write to shared state is in the step's footprint — the completeness the reduced search already rests on
     /// (docs/exploration.md, Footprints and soundness); a footprint bit shared by several resources only rehashes
     /// more. Anything else that writes a world (boot, loading a saved state, a test) must call
     /// <see cref="InvalidateFingerprint"/>, and then every chunk is hashed again. The value does not depend on which
@@ -482,7 +482,9 @@ public sealed class World
             actors &= actors - 1;
             fp += Rehash(_shape.FirstActor + a);
         }
-        fp += Rehash(_shape.Sched);
+        // The scheduler chunk is rehashed under the Sched bit's writes like any other; the event counters in it (when
+        // the policy reads them) are bumped without a footprint, so then it is rehashed at every fingerprint.
+        if (HashEvents) fp += Rehash(_shape.Sched);
         _fp = fp;
         _pendingWrites = 0;
         _pendingActors = 0;
@@ -782,7 +784,7 @@ public sealed record ChunkShape
 /// Per fingerprint chunk, the footprint write bits (<see cref="ResourceBits"/>) of every resource stored in it: a step
 /// whose write footprint has none of them leaves the chunk as it was. Actor chunks have none (a step changes only its
 /// own actor's chunk, which <see cref="World.NoteStep"/> names), nor do map blocks (a step names the blocks it wrote);
-/// the scheduler chunk is always rehashed.
+/// the scheduler chunk is rehashed at every fingerprint when it holds the event counters (<see cref="World.HashEvents"/>).
 /// </summary>
 public sealed class FingerprintLayout
 {
