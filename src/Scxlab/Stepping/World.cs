@@ -431,9 +431,9 @@ public sealed class World
     /// the chunk's index. A world the model steps keeps its chunk hashes and recomputes only the chunks the steps
     /// since the last fingerprint may have written (<see cref="NoteStep"/>): the chunks of the resources in the
     /// steps' write footprints, the stepping actors', and the scheduler state at every fingerprint when it holds the
-    /// event counters (<see cref="HashEvents"/>). That is sound because every write to shared state is in the step's footprint — the completeness the reduced search already rests on
-    /// (docs/exploration.md, Footprints and soundness); a footprint bit shared by several resources only rehashes
-    /// more. Anything else that writes a world (boot, loading a saved state, a test) must call
+    /// event counters (<see cref="HashEvents"/>). That is sound because every write to shared state is in the step's
+    /// footprint — the completeness the reduced search already rests on (docs/exploration.md, Footprints and
+    /// soundness); a footprint bit shared by several resources only rehashes more. Anything else that writes a world (boot, loading a saved state, a test) must call
     /// <see cref="InvalidateFingerprint"/>, and then every chunk is hashed again. The value does not depend on which
     /// way it was computed (<c>FingerprintTests</c> compare the two on random walks of every built-in).
     /// </summary>
