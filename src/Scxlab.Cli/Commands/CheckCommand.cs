@@ -277,6 +277,8 @@ public static class CheckCommand
                         ["frontier_states"] = result.Stats.ShardFrontierStates,
                         ["own_states"] = result.Stats.ShardOwnStates,
                     },
+                    // The stored states' HyperLogLog registers (base64): scxlab merge estimates the shards' union from them.
+                    ["distinct_sketch"] = result.Stats.DistinctSketch is { } sketch ? Convert.ToBase64String(sketch) : null,
                     ["notes"] = new JsonArray([.. result.Notes.Select(n => (JsonNode?)n)]),
                     // Paths that ended where the model stops covering what the scheduler did: why the search is incomplete.
                     ["model_limits"] = new JsonArray([.. result.ModelLimits.Select(f =>

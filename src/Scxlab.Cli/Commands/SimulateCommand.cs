@@ -226,9 +226,26 @@ public static class SimulateCommand
         }
 
         List<ulong> seeds;
+        SimSweep? sweep = null;
         try
         {
             var (shardIndex, shardCount) = FuzzCommand.ParseShard(o.Shard);
+            if (o.Seeds is var (sweepFrom, sweepTo))
+            {
+                static string? S<T>(T? v) where T : struct, IFormattable => v?.ToString(null, CultureInfo.InvariantCulture);
+                sweep = new SimSweep(sweepFrom, sweepTo, shardIndex, shardCount,
+                [
+                    ("cpus", S<int>(cpus)),
+                    ("tasks", S(o.Tasks)),
+                    ("duration_ns", S<long>(duration)),
+                    ("hz", S<int>(o.Hz)),
+                    ("watchdog_ns", S(o.WatchdogNs)),
+                    ("jitter", o.Jitter ? "true" : "false"),
+                    ("irq_per_second", S(o.IrqRate)),
+                    ("irq_mean_ns", S(o.IrqMeanNs)),
+                    ("load_from", o.LoadFrom),
+                ]);
+            }
             seeds = o.Seeds is var (from, to)
                 ? [.. Enumerable.Range(0, (int)(to - from + 1)).Where(k => k % shardCount == shardIndex).Select(k => from + (ulong)k)]
                 : [o.Seed];
@@ -359,7 +376,7 @@ public static class SimulateCommand
             }
         }
 
-        if (o.Json) stdout.Write(SimReport.Json(workload.Name, results, wall.Elapsed.TotalSeconds, o.Out != null ? saved : null));
+        if (o.Json) stdout.Write(SimReport.Json(workload.Name, results, wall.Elapsed.TotalSeconds, o.Out != null ? saved : null, sweep));
         else if (o.Csv) stdout.Write(SimReport.Csv(results));
         else
         {

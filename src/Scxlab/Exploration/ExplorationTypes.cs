@@ -96,6 +96,8 @@ public sealed class ExploreStats
     public int ShardDepth { get; set; }
     public long ShardFrontierStates { get; set; }
     public long ShardOwnStates { get; set; }
+    /// <summary>Sharded search: a HyperLogLog sketch of the fingerprints this shard stored (the union of the shards' sketches estimates the states of them all).</summary>
+    public byte[]? DistinctSketch { get; set; }
     /// <summary>States stored on disk at the end (a search that spilled), the run files written, and their bytes.</summary>
     public long SpilledStates { get; set; }
     public int SpillRuns { get; set; }

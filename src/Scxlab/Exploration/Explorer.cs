@@ -149,10 +149,16 @@ public sealed class Explorer
             if (strategy != Strategy.Bfs || _o.Jobs > 1 || _o.MaxPreemptions != null)
                 _notes.Add($"--shard: the sequential BFS was used (a shard splits the BFS frontier){(_o.MaxPreemptions != null ? "; the preemption bound is not applied" : "")}");
             strategy = Strategy.Bfs;
-            var sbfs = new BfsSearch(_m, _initial, _checker, _o, _stats, _clock, visited);
+            // Every stored fingerprint also goes into a HyperLogLog sketch: the shards' cones overlap below the
+            // frontier, so only the union of their sketches tells how many states they stored together (scxlab merge).
+            var sketch = new Fuzzing.DistinctCounter();
+            var onStore = _o.OnStore;
+            var so = _o with { OnStore = fp => { sketch.Add(fp); onStore?.Invoke(fp); } };
+            var sbfs = new BfsSearch(_m, _initial, _checker, so, _stats, _clock, visited);
             foreach (var f in sbfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
             _incomplete = sbfs.Incomplete;
             _warnings.AddRange(sbfs.Warnings);
+            _stats.DistinctSketch = sketch.Registers();
         }
         else if (visited is ConcurrentVisitedSet shared)
         {

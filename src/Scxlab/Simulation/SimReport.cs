@@ -192,7 +192,8 @@ public static class SimReport
 
     /// <summary>The DESIGN.md result object (verdict, complete, scenario, protocol, policy, violations, stats) plus per-run metrics.</summary>
     /// <param name="saved">With <c>--out</c>: per run, what was saved of its first finding (null for a run without one); each run then has a <c>reproduction</c> field.</param>
-    public static string Json(string workload, IReadOnlyList<SimResult> runs, double seconds, IReadOnlyList<SimSaved?>? saved = null)
+    /// <param name="sweep">With <c>--seeds A..B</c>: the range, the shard of it and the settings every run shared (what <c>scxlab merge</c> checks the shards agree on).</param>
+    public static string Json(string workload, IReadOnlyList<SimResult> runs, double seconds, IReadOnlyList<SimSaved?>? saved = null, SimSweep? sweep = null)
     {
         using var ms = new MemoryStream();
         using (var j = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
@@ -206,8 +207,37 @@ public static class SimReport
             j.WriteString("verdict", violated ? Reporting.JsonContract.Violation : limited ? Reporting.JsonContract.Incomplete : Reporting.JsonContract.NoneFound);
             j.WriteBoolean("complete", !limited);
             j.WriteString("scenario", workload);
-            j.WriteString("protocol", string.Join(",", runs.Select(r => r.Protocol)));
+            // The protocols in run order, each once (a seed sweep runs every protocol for each seed).
+            j.WriteString("protocol", string.Join(",", runs.Select(r => r.Protocol).Distinct()));
             j.WriteString("policy", runs[0].Policy);
+            if (sweep == null)
+            {
+                j.WriteNull("seeds");
+                j.WriteNull("shard");
+                j.WriteNull("settings");
+            }
+            else
+            {
+                j.WriteStartObject("seeds");
+                j.WriteNumber("from", sweep.From);
+                j.WriteNumber("to", sweep.To);
+                j.WriteEndObject();
+                if (sweep.ShardCount == 1) j.WriteNull("shard");
+                else
+                {
+                    j.WriteStartObject("shard");
+                    j.WriteNumber("index", sweep.ShardIndex + 1);
+                    j.WriteNumber("count", sweep.ShardCount);
+                    j.WriteEndObject();
+                }
+                j.WriteStartObject("settings");
+                foreach (var (name, value) in sweep.Settings)
+                {
+                    if (value == null) j.WriteNull(name);
+                    else j.WriteString(name, value);
+                }
+                j.WriteEndObject();
+            }
             j.WriteStartArray("violations");
             foreach (var r in runs)
             {
@@ -217,6 +247,7 @@ public static class SimReport
                     j.WriteString("exit", e.Kind);
                     j.WriteString("message", e.Message);
                     j.WriteString("protocol", r.Protocol);
+                    j.WriteNumber("seed", r.Seed);
                     j.WriteNumber("at_ns", e.AtNs);
                     j.WriteEndObject();
                 }
@@ -226,6 +257,7 @@ public static class SimReport
                     j.WriteString("invariant", f.Check);
                     j.WriteString("message", f.FirstMessage);
                     j.WriteString("protocol", r.Protocol);
+                    j.WriteNumber("seed", r.Seed);
                     j.WriteNumber("at_ns", f.FirstAtNs);
                     j.WriteNumber("count", f.Count);
                     j.WriteEndObject();

@@ -16,6 +16,13 @@ public sealed record SimExit(long AtNs, string Kind, string Message);
 public sealed record SimSaved(string Finding, long AtNs, string? ScenarioFile, string? TraceFile, string? OriginalTraceFile,
     int? Cpus, int? Tasks, int? ScriptActors, int? Steps, int Replays, string? Failure, IReadOnlyList<string> Log);
 
+/// <summary>
+/// A <c>simulate --seeds From..To</c> sweep: shard <see cref="ShardIndex"/> (0-based) of <see cref="ShardCount"/> ran the seeds
+/// ≡ ShardIndex (mod ShardCount) of the range, and <see cref="Settings"/> names every command-line setting that shapes a run
+/// besides the workload, policy, protocols and seed (as the command line spelled it; null = the default).
+/// </summary>
+public sealed record SimSweep(ulong From, ulong To, int ShardIndex, int ShardCount, IReadOnlyList<(string Name, string? Value)> Settings);
+
 public sealed record SimFinding(string Check, string FirstMessage, long FirstAtNs, long Count);
 
 /// <summary>

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Scxlab.Tests.Cli;
 
-/// <summary><c>check --shard</c>, <c>simulate --seeds A..B --shard K/N</c>, and <c>--html</c> on check and simulate, through the CLI.</summary>
+/// <summary><c>check --shard</c>, <c>simulate --seeds A..B --shard K/N</c>, <c>merge</c> of their reports, and <c>--html</c> on check and simulate, through the CLI.</summary>
 public sealed class ShardAndHtmlCliTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("scxlab-shard-html-").FullName;
@@ -35,6 +35,116 @@ public sealed class ShardAndHtmlCliTests : IDisposable
         var shards = Enumerable.Range(1, 3).Select(k => SeedsOf("--shard", $"{k}/3")).ToList();
         Assert.Equal(whole, shards.SelectMany(s => s).Order());
         Assert.Equal(whole.Count, shards.Sum(s => s.Count)); // no seed in two shards
+    }
+
+    private string WriteShards(string name, int count, params string[] args)
+    {
+        for (var k = 1; k <= count; k++)
+        {
+            var r = CliResult.Run([.. args, "--shard", $"{k}/{count}", "--json"]);
+            Assert.True(r.ExitCode is 0 or 2, r.Stderr);
+            File.WriteAllText(Path.Combine(_dir, $"{name}-{k}.json"), r.Stdout);
+        }
+        return Path.Combine(_dir, name);
+    }
+
+    private static string[] Files(string prefix, int count) => [.. Enumerable.Range(1, count).Select(k => $"{prefix}-{k}.json")];
+
+    /// <summary>Per finding key, the length of its trace.</summary>
+    private static Dictionary<string, int> Shortest(JsonObject o) =>
+        o["violations"]!.AsArray().ToDictionary(v => (string)v!["kind"]! + ":" + (string)v!["message"]!, v => v!["trace"]!["steps"]!.AsArray().Count);
+
+    [Theory]
+    [InlineData("central-remote", 3, 2)]        // a violation
+    [InlineData("running-narrow-renice", 3, 0)] // holds, the frontier split
+    [InlineData("seed-race-synced", 2, 0)]      // holds, too small to split: every shard searched everything
+    public void Should_GiveTheUnshardedVerdictAndShortestTraces_When_CheckShardsAreMerged(string scenario, int shards, int exit)
+    {
+        var whole = CliResult.Run("check", scenario, "--json");
+        Assert.Equal(exit, whole.ExitCode);
+        var prefix = WriteShards("check", shards, "check", scenario);
+        var merged = CliResult.Run(["merge", .. Files(prefix, shards).Reverse()]);
+        Assert.Equal(exit, merged.ExitCode);
+        var a = Json(whole);
+        var b = Json(merged);
+        Assert.Equal((string)a["verdict"]!, (string)b["verdict"]!);
+        // The unsharded check shortens each trace by BFS, as every shard's search is a BFS: the same lengths.
+        Assert.Equal(Shortest(a).OrderBy(kv => kv.Key), Shortest(b).OrderBy(kv => kv.Key));
+        var states = (long)a["stats"]!["states"]!;
+        var union = (long)b["stats"]!["states"]!;
+        var split = (long)JsonNode.Parse(File.ReadAllText(prefix + "-1.json"))!["shard"]!["depth"]! > 0;
+        Assert.Equal(split, (bool)b["stats"]!["states_estimated"]!);
+        if (split) Assert.InRange(union, states * 0.97, states * 1.03); // a HyperLogLog estimate (±1 % standard error)
+        else Assert.Equal(states, union);
+        Assert.Equal(shards, b["shards"]!.AsArray().Count);
+        Assert.Null(b["shard"]);
+    }
+
+    [Fact]
+    public void Should_KeepTheShortestTraceOfAnyShard_When_CheckShardsFoundTheSameViolation()
+    {
+        var prefix = WriteShards("short", 2, "check", "central-remote");
+        // Shard 1's trace made longer than shard 2's (as when only another shard's cone holds the shortest path).
+        var first = JsonNode.Parse(File.ReadAllText(prefix + "-1.json"))!.AsObject();
+        var steps = first["violations"]![0]!["trace"]!["steps"]!.AsArray();
+        var length = steps.Count;
+        steps.Add("CPU0");
+        File.WriteAllText(prefix + "-1.json", first.ToJsonString());
+        var merged = Json(CliResult.Run(["merge", .. Files(prefix, 2)]));
+        Assert.Equal(length, merged["violations"]![0]!["trace"]!["steps"]!.AsArray().Count);
+        Assert.Single(merged["violations"]!.AsArray());
+    }
+
+    [Fact]
+    public void Should_EqualTheUnshardedReport_When_SimulateShardsAreMerged()
+    {
+        string[] run = ["simulate", "affinity-churn", "--policy", "local-on-peek", "--cpus", "4", "--tasks", "4", "--duration", "30ms", "--protocols", "upstream,fallback-dsq", "--seeds", "1..5"];
+        var whole = CliResult.Run([.. run, "--json"]);
+        Assert.Equal(0, whole.ExitCode);
+        var prefix = WriteShards("sim", 3, run);
+        var merged = CliResult.Run(["merge", .. Files(prefix, 3).Reverse()]);
+        Assert.Equal(0, merged.ExitCode);
+        var a = Json(whole);
+        var b = Json(merged);
+        Assert.Equal("violation", (string)a["verdict"]!); // local-on-peek forgets a task here: the findings are merged too
+        foreach (var o in new[] { a, b })
+        {
+            // Wall-clock figures are the only difference.
+            o["stats"]!.AsObject().Remove("seconds");
+            foreach (var r in o["runs"]!.AsArray())
+            {
+                r!.AsObject().Remove("wall_seconds");
+                r.AsObject().Remove("events_per_second");
+            }
+        }
+        Assert.Equal(a.ToJsonString(), b.ToJsonString());
+        Assert.Equal(2, CliResult.Run(["merge", "--fail-on-violation", .. Files(prefix, 3)]).ExitCode);
+    }
+
+    [Fact]
+    public void Should_RefuseWithOneLine_When_TheReportsAreNotTheShardsOfOneRun()
+    {
+        var check = WriteShards("c", 2, "check", "seed-race-synced");
+        var other = WriteShards("o", 2, "check", "seed-race-r2");
+        var sim = WriteShards("s", 2, "simulate", "cpu-bound", "--cpus", "2", "--duration", "5ms", "--seeds", "1..4");
+        var longer = WriteShards("l", 2, "simulate", "cpu-bound", "--cpus", "2", "--duration", "6ms", "--seeds", "1..4");
+        var whole = Path.Combine(_dir, "whole.json");
+        File.WriteAllText(whole, CliResult.Run("check", "seed-race-synced", "--json").Stdout);
+        foreach (var (files, want) in new (string[], string)[]
+        {
+            ([check + "-1.json", other + "-2.json"], "'scenario' differs"),
+            ([check + "-1.json", sim + "-2.json"], "a simulate report, but"),
+            ([sim + "-1.json", longer + "-2.json"], "'settings' differs"),
+            ([sim + "-1.json"], "missing shard(s) 2 of 2"),
+            ([check + "-1.json", check + "-1.json"], "given twice"),
+            ([whole], "not a shard"),
+        })
+        {
+            var r = CliResult.Run(["merge", .. files]);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains(want, r.Stderr);
+            Assert.Single(r.StderrLines);
+        }
     }
 
     [Fact]
