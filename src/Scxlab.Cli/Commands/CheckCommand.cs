@@ -303,7 +303,7 @@ public static class CheckCommand
                 foreach (var n in result.Notes) stdout.WriteLine($"note: {n}");
                 if (shardCount > 1)
                     stdout.WriteLine(result.Stats.ShardDepth > 0
-                        ? $"shard {shardIndex + 1}/{shardCount}: frontier at depth {result.Stats.ShardDepth}, this shard expands {result.Stats.ShardOwnStates} of its {result.Stats.ShardFrontierStates} states (docs/scale-out.md)"
+                        ? $"shard {shardIndex + 1}/{shardCount}: frontier at depth {result.Stats.ShardDepth}, this shard expands {result.Stats.ShardOwnStates} of its {result.Stats.ShardFrontierStates} states; with --json, scxlab merge combines the shards' reports (docs/scale-out.md)"
                         : $"shard {shardIndex + 1}/{shardCount}: no BFS layer reached the frontier size, so nothing was split: this shard searched everything");
                 for (var i = 0; i < traces.Count; i++)
                 {
