@@ -16,6 +16,14 @@ public abstract class Invariant
     public abstract string? Check(Machine m);
 
     /// <summary>
+    /// What of the world <see cref="Check"/> reads. A check that reads only tasks, rqs and DSQs holds after a step that
+    /// wrote none of them if it held before it (<see cref="StateChecker.CheckStateAfterStep"/>); anything that reads
+    /// more (actor frames, the policy's maps, scripts) says <see cref="StateParts.Everything"/>, the default, and is
+    /// evaluated on every state.
+    /// </summary>
+    public virtual StateParts Reads => StateParts.Everything;
+
+    /// <summary>
     /// <see cref="Check"/>, plus a warning-level finding of a state that holds (<see cref="WarningSite.None"/>
     /// when there is none). The site identifies the finding without allocating; <see cref="WarningMessage"/>
     /// words it once, when a caller reports it.
@@ -28,6 +36,19 @@ public abstract class Invariant
 
     public virtual string WarningMessage(Machine m, WarningSite site) =>
         throw new System.Diagnostics.UnreachableException($"{Name} raises no warnings");
+}
+
+/// <summary>Parts of a world an invariant may read (<see cref="Invariant.Reads"/>).</summary>
+[Flags]
+public enum StateParts
+{
+    /// <summary>The tasks' <c>TaskState</c> (including their dsq_list links).</summary>
+    Tasks = 1,
+    /// <summary>The CPUs' <c>CpuState</c> (rq->curr, …).</summary>
+    Rqs = 2,
+    /// <summary>The DSQ slots' <c>DsqState</c> (heads, tails, counts).</summary>
+    Dsqs = 4,
+    Everything = ~0,
 }
 
 /// <summary>Where a warning-level finding is: the task, and the script actor and action index that will resolve it.</summary>
@@ -269,6 +290,8 @@ public sealed class NoDoubleDispatch : Invariant
         "list's links agree with the tasks' list field, and no task is the current task of two CPUs. (At most one " +
         "T4 success per QUEUED instance follows: a second success would link or run the task twice.)";
 
+    public override StateParts Reads => StateParts.Tasks | StateParts.Rqs | StateParts.Dsqs;
+
     public override string? Check(Machine m)
     {
         var w = m.World;
@@ -369,6 +392,8 @@ public sealed class DsqOrdering : Invariant
         "Every DSQ's nr equals its linked tasks; a DSQ never mixes FIFO and PRIQ (vtime) tasks and its PRIQ count " +
         "matches the tasks flagged SCX_TASK_DSQ_ON_PRIQ; built-in DSQs (local, global, bypass) never hold PRIQ tasks; " +
         "on a PRIQ DSQ dsq_vtime is non-decreasing from head to tail.";
+
+    public override StateParts Reads => StateParts.Tasks | StateParts.Dsqs;
 
     public override string? Check(Machine m)
     {

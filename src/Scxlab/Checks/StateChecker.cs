@@ -13,6 +13,8 @@ public sealed class StateChecker
 {
     private readonly Machine _m;
     private readonly Invariant[] _safety;
+    /// <summary>Per safety invariant, the footprint write bits of what it reads (all bits: it reads more than tasks, rqs and DSQs).</summary>
+    private readonly ulong[] _safetyWrites;
     private readonly bool _kernelAssertions;
     private readonly bool _liveness;
     private World? _scratch;
@@ -26,6 +28,7 @@ public sealed class StateChecker
         _m = m;
         bool On(string n) => selected.Count == 0 || selected.Contains(n);
         _safety = [.. InvariantCatalog.Safety.Where(i => On(i.Name))];
+        _safetyWrites = [.. _safety.Select(i => WriteBits(m, i.Reads))];
         _kernelAssertions = On(InvariantCatalog.KernelAssertions);
         _liveness = On(InvariantCatalog.RunnableEventuallyRuns);
         _bootOwed = BootReschedsOwed(m);
@@ -33,6 +36,9 @@ public sealed class StateChecker
 
     /// <summary>Check the state the last step produced (call right after <see cref="Machine.Step"/>).</summary>
     public Violation? AfterStep() => StepAssertion() ?? CheckState();
+
+    /// <summary><see cref="AfterStep"/> when the world the step started from passed every check (<see cref="CheckStateAfterStep"/>).</summary>
+    public Violation? AfterStepFromPassingState() => StepAssertion() ?? CheckStateAfterStep(_m.LastFootprint.Writes);
 
     /// <summary>
     /// The kernel assertion the last step raised (when assertions are checked), or null: the one finding that
@@ -46,21 +52,53 @@ public sealed class StateChecker
     }
 
     /// <summary>Exit outcome and safety invariants of the current world.</summary>
-    public Violation? CheckState()
+    public Violation? CheckState() => CheckStateAfterStep(ulong.MaxValue);
+
+    /// <summary>
+    /// <see cref="CheckState"/> of a world one step from a world that passed every check (a state the search expanded,
+    /// or a walk's previous state), given that step's write footprint: an invariant that reads only tasks, rqs and DSQs
+    /// (<see cref="Invariant.Reads"/>) is not evaluated again when the step wrote none of them — it holds as it held.
+    /// That rests on the footprints' completeness, as the incremental fingerprint does (those are the task, CPU and DSQ
+    /// chunks' bits, <c>Machine.FingerprintLayoutOf</c>); with SCXLAB_VERIFY_FINGERPRINT=1 a skipped invariant is evaluated
+    /// anyway and a failure throws.
+    /// </summary>
+    public Violation? CheckStateAfterStep(ulong stepWrites)
     {
         var w = _m.World;
         if (w.Sched.ExitKind != ExitKind.None)
             return w.Sched.ModelLimit
                 ? new Violation(ViolationKind.ModelLimit, ModelLimits.Name, w.ExitMessage ?? "")
                 : new Violation(ViolationKind.Exit, ExitKinds.KernelName(w.Sched.ExitKind), w.ExitMessage ?? "");
-        foreach (var inv in _safety)
+        for (var i = 0; i < _safety.Length; i++)
         {
+            var inv = _safety[i];
+            if ((_safetyWrites[i] & stepWrites) == 0)
+            {
+                if (World.VerifyIncremental && inv.Check(_m, out _) is { } missed)
+                    throw new InvalidOperationException($"{inv.Name} was skipped after a step that wrote none of what it reads, but it fails: {missed} (a write outside the step's footprint, or a Reads that says too little)");
+                continue;
+            }
             var msg = inv.Check(_m, out var site);
             if (msg != null) return new Violation(ViolationKind.Invariant, inv.Name, msg);
             // A warning does not end the path; each distinct site is worded and reported once.
             if (!site.IsNone && (ReportEveryWarning || _warningSites.Add(site))) _newWarning ??= new Violation(ViolationKind.Warning, inv.Name, inv.WarningMessage(_m, site));
         }
         return null;
+    }
+
+    /// <summary>The footprint write bits of the world parts <paramref name="reads"/> names: those of their fingerprint chunks (Machine.FingerprintLayoutOf).</summary>
+    private static ulong WriteBits(Machine m, StateParts reads)
+    {
+        if (reads == StateParts.Everything) return ulong.MaxValue;
+        ulong bits = 0;
+        if ((reads & StateParts.Tasks) != 0)
+            for (var t = 0; t < m.World.Tasks.Length; t++) bits |= m.Bits.Of(Resource.Task, t) | m.Bits.Of(Resource.PiLock, t);
+        if ((reads & StateParts.Rqs) != 0)
+            for (var c = 0; c < m.N; c++) bits |= m.Bits.Of(Resource.Rq, c) | m.Bits.Of(Resource.Lock, c);
+        if ((reads & StateParts.Dsqs) != 0)
+            for (var d = 0; d < m.World.Dsqs.Length; d++) bits |= m.Bits.Of(Resource.Dsq, d) | m.Bits.Of(Resource.DsqLock, d);
+        if ((reads & ~(StateParts.Tasks | StateParts.Rqs | StateParts.Dsqs)) != 0) return ulong.MaxValue;
+        return bits;
     }
 
     /// <summary>

@@ -69,6 +69,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                     child.RestoreFrom(state);
                     m.World = child;
                     m.Step(a);
+                    var writes = m.LastFootprint.Writes;
                     stats.Transitions++;
                     // The step's kernel assertion before the visited test; the state's exit and invariants once, when
                     // it is first stored (a revisit would find what its first visit recorded: see Explorer.Dfs).
@@ -87,7 +88,8 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         stats.Executions++;
                         continue;
                     }
-                    v = checker.CheckState();
+                    // state, expanded from the frontier, passed every check when it was stored.
+                    v = checker.CheckStateAfterStep(writes);
                     var warning = checker.TakeNewWarning();
                     o.OnStore?.Invoke(fp);
                     var ci = _tree.Add(index, a, depth);

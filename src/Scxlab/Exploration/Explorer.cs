@@ -462,7 +462,8 @@ public sealed class Explorer
                 continue;
             }
             if (d + 1 > _stats.MaxDepth) _stats.MaxDepth = d + 1;
-            var v = _checker.CheckState();
+            // w, the state a's step started from, was stored and passed every check (or it would not be expanded).
+            var v = _checker.CheckStateAfterStep(fp.Writes);
             if (_checker.TakeNewWarning() is { } wv) _warnings.Add(new FoundViolation(wv, path.AsSpan(0, d + 1).ToArray()));
             if (v != null)
             {

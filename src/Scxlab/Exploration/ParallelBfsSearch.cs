@@ -273,6 +273,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
             wk.Child.RestoreFrom(wk.State);
             wm.World = wk.Child;
             wm.Step(a);
+            var writes = wm.LastFootprint.Writes;
             // The step's kernel assertion on every transition; the state's exit and invariants only for a child this
             // worker does not already know to be a revisit (see Explorer.Dfs).
             var v = wk.Checker.StepAssertion();
@@ -294,7 +295,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                 wk.Children.Add(c);
                 continue;
             }
-            c.Finding = wk.Checker.CheckState();
+            c.Finding = wk.Checker.CheckStateAfterStep(writes); // wk.State, from the frontier, passed every check
             c.Warning = wk.Checker.TakeNewWarning();
             c.Quiescent = c.Finding == null && !wm.AnyEnabled();
             c.Offset = wk.Out.Length;

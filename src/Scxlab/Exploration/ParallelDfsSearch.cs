@@ -248,6 +248,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                 var child = Explorer.ChildWorld(worlds, d, last);
                 wm.World = child;
                 wm.Step(a);
+                var writes = wm.LastFootprint.Writes;
                 // The child's key first, its slot requested, so the shared set's miss overlaps the bookkeeping below.
                 var key = child.Fingerprint();
                 visited.Prefetch(key);
@@ -292,7 +293,7 @@ internal sealed class ParallelDfsSearch(Machine m, World initial, ExploreOptions
                     continue;
                 }
                 if (depth > maxDepth) maxDepth = depth;
-                var v = checker.CheckState();
+                var v = checker.CheckStateAfterStep(writes); // w was expanded, so it passed every check
                 if (checker.TakeNewWarning() is { } wv) AddWarning(wv, path.AsSpan(0, depth));
                 if (reduced) visited.Resolve(k, child, key, v != null ? terminalMark : childSleep);
                 if (v != null)

@@ -96,7 +96,8 @@ internal sealed class Walker
             var location = LocationBefore(actor);
             m.Step(actor);
             choices.Add(actor);
-            var v = _checker.AfterStep();
+            // The walk's previous state passed every check (a finding ends the walk; the root is checked by the fuzzer).
+            var v = _checker.AfterStepFromPassingState();
             if (_checker.TakeNewWarning() is { } w) onWarning?.Invoke(w, [.. choices]);
             // A kernel assertion stops the kernel at this step: the world it lands in is not a reached state (as in the explorer).
             if (v is not { Kind: ViolationKind.KernelAssertion }) seen?.Add(m.World.Fingerprint());
