@@ -27,8 +27,8 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
         var n = m.ActorCount;
         var cur = new GrowBuffer();
         var nxt = new GrowBuffer();
-        var curItems = new List<(int Index, int Offset, int Length, ulong Fp)>();
-        var nxtItems = new List<(int Index, int Offset, int Length, ulong Fp)>();
+        var curItems = new List<(int Index, long Offset, int Length, ulong Fp)>();
+        var nxtItems = new List<(int Index, long Offset, int Length, ulong Fp)>();
         var sharded = o.ShardCount > 1 && targets == null;
         var frontierSize = o.ShardFrontierStates > 0 ? o.ShardFrontierStates : 16L * o.ShardCount;
         var state = initial.Clone();
@@ -47,8 +47,8 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
             Found(checker.AtQuiescent(), 0);
             return [.. found.Values];
         }
-        WorldCodec.Save(state, cur);
-        curItems.Add((0, 0, cur.Length, rootFp));
+        var rootAt = WorldCodec.Save(state, cur);
+        curItems.Add((0, rootAt, (int)(cur.Length - rootAt), rootFp));
         var depth = 0;
         while (curItems.Count > 0)
         {
@@ -106,9 +106,8 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                         if (Found(checker.AtQuiescent(), ci)) return [.. found.Values];
                         continue;
                     }
-                    var start = nxt.Length;
-                    WorldCodec.Save(child, nxt);
-                    nxtItems.Add((ci, start, nxt.Length - start, fp));
+                    var start = WorldCodec.Save(child, nxt);
+                    nxtItems.Add((ci, start, (int)(nxt.Length - start), fp));
                 }
             }
             if (sharded && stats.ShardDepth == 0 && nxtItems.Count >= frontierSize)

@@ -102,12 +102,13 @@ public sealed class Explorer
     /// <see cref="ExploreOptions.AutoJobs"/>: a trial on one thread, bounded at <see cref="ExploreOptions.AutoJobsAfter"/>
     /// transitions, and when that does not finish, the search again with a worker per core and what is left of the
     /// time budget. The states and the verdict are the search's either way (the parallel search finds the same); the
-    /// discarded trial costs about a second. Bounded or sharded searches, and one-core machines, run on one thread.
+    /// discarded trial costs about a second. Bounded searches and one-core machines run on one thread; a shard's BFS goes
+    /// on as the layer-parallel BFS, which builds the same layers and so cuts the same frontier.
     /// </summary>
     private ExploreResult RunAutoJobs()
     {
         var cores = _o.AutoJobsCores;
-        if (cores < 2 || _o.MaxPreemptions != null || _o.ShardCount > 1 || (_o.MaxTransitions is { } mt && mt <= _o.AutoJobsAfter))
+        if (cores < 2 || _o.MaxPreemptions != null || (_o.MaxTransitions is { } mt && mt <= _o.AutoJobsAfter))
             return new Explorer(_m, _o with { Jobs = 1 }).Run();
         var clock = Stopwatch.StartNew();
         // The trial leaves the shortest traces for later: a discarded trial would have paid for them for nothing.
@@ -145,19 +146,30 @@ public sealed class Explorer
             _notes.Add($"--jobs {_o.Jobs}: not combined with a preemption bound; one thread was used");
         if (_o.ShardCount > 1)
         {
-            // A shard is a BFS cut at its frontier layer; the other strategies and the parallel BFS do not split.
-            if (strategy != Strategy.Bfs || _o.Jobs > 1 || _o.MaxPreemptions != null)
-                _notes.Add($"--shard: the sequential BFS was used (a shard splits the BFS frontier){(_o.MaxPreemptions != null ? "; the preemption bound is not applied" : "")}");
+            // A shard is a BFS cut at its frontier layer (the sequential or, with --jobs, the layer-parallel one: the
+            // same layers, so the same frontier); the DFS strategies do not split.
+            if (strategy != Strategy.Bfs || _o.MaxPreemptions != null)
+                _notes.Add($"--shard: the BFS was used (a shard splits the BFS frontier){(_o.MaxPreemptions != null ? "; the preemption bound is not applied" : "")}");
             strategy = Strategy.Bfs;
             // Every stored fingerprint also goes into a HyperLogLog sketch: the shards' cones overlap below the
             // frontier, so only the union of their sketches tells how many states they stored together (scxlab merge).
             var sketch = new Fuzzing.DistinctCounter();
             var onStore = _o.OnStore;
             var so = _o with { OnStore = fp => { sketch.Add(fp); onStore?.Invoke(fp); } };
-            var sbfs = new BfsSearch(_m, _initial, _checker, so, _stats, _clock, visited);
-            foreach (var f in sbfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
-            _incomplete = sbfs.Incomplete;
-            _warnings.AddRange(sbfs.Warnings);
+            if (_o.Jobs > 1)
+            {
+                var pbfs = new ParallelBfsSearch(_m, _initial, so, _stats, _clock, visited, _o.Jobs);
+                foreach (var f in pbfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
+                _incomplete = pbfs.Incomplete;
+                _warnings.AddRange(pbfs.Warnings);
+            }
+            else
+            {
+                var sbfs = new BfsSearch(_m, _initial, _checker, so, _stats, _clock, visited);
+                foreach (var f in sbfs.Run(null)) _found.TryAdd(f.Violation.Key, f);
+                _incomplete = sbfs.Incomplete;
+                _warnings.AddRange(sbfs.Warnings);
+            }
             _stats.DistinctSketch = sketch.Registers();
         }
         else if (visited is ConcurrentVisitedSet shared)

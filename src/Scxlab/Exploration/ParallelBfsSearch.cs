@@ -44,7 +44,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         public bool IsAssertion;
         public Violation? Warning;
         public bool Quiescent;
-        public int Offset;
+        public long Offset;
         public int Length;
     }
 
@@ -65,6 +65,9 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
     public List<FoundViolation> Run(HashSet<string>? targets)
     {
         var found = new Dictionary<string, FoundViolation>();
+        // check --shard: the same frontier cut as the sequential search's (BfsSearch), on the same layers.
+        var sharded = o.ShardCount > 1 && targets == null;
+        var frontierSize = o.ShardFrontierStates > 0 ? o.ShardFrontierStates : 16L * o.ShardCount;
         var workers = new Worker[jobs];
         for (var k = 0; k < jobs; k++)
         {
@@ -82,7 +85,9 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         var root = initial.Clone();
         var rootChecker = new StateChecker(m, o.Checks);
         m.World = root;
-        visited.Add(root, root.Fingerprint(), 0, out _);
+        var rootFp = root.Fingerprint();
+        visited.Add(root, rootFp, 0, out _);
+        o.OnStore?.Invoke(rootFp);
         var rootViolation = rootChecker.CheckState();
         if (targets == null && rootChecker.TakeNewWarning() is { } rw) AddWarning(rw, 0);
         if (Found(rootViolation, 0)) return [.. found.Values];
@@ -95,11 +100,11 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
 
         var cur = new GrowBuffer();
         var nxt = new GrowBuffer();
-        var curItems = new List<(int Index, int Offset, int Length)>();
-        var nxtItems = new List<(int Index, int Offset, int Length)>();
-        var quiescent = new List<(int Index, int Worker, int Offset, int Length)>();
-        WorldCodec.Save(root, cur);
-        curItems.Add((0, 0, cur.Length));
+        var curItems = new List<(int Index, long Offset, int Length, ulong Fp)>();
+        var nxtItems = new List<(int Index, long Offset, int Length, ulong Fp)>();
+        var quiescent = new List<(int Index, int Worker, long Offset, int Length)>();
+        var rootAt = WorldCodec.Save(root, cur);
+        curItems.Add((0, rootAt, (int)(cur.Length - rootAt), rootFp));
         var depth = 0;
         var stop = 0; // set by a worker that ran out of time (1) or saw Ctrl-C (2); read by the others between states
         while (curItems.Count > 0)
@@ -184,6 +189,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                         stats.Executions++;
                         continue;
                     }
+                    o.OnStore?.Invoke(c.Fingerprint);
                     var ci = _tree.Add(c.Parent, c.Actor, depth);
                     if (c.Warning != null && targets == null) AddWarning(c.Warning, ci);
                     if (c.Finding != null)
@@ -197,9 +203,8 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                         quiescent.Add((ci, k, c.Offset, c.Length));
                         continue;
                     }
-                    var start = nxt.Length;
-                    nxt.Append(wk.Out.Slice(c.Offset, c.Length));
-                    nxtItems.Add((ci, start, c.Length));
+                    var start = nxt.Append(wk.Out.Slice(c.Offset, c.Length));
+                    nxtItems.Add((ci, start, c.Length, c.Fingerprint));
                 }
             }
             Progress();
@@ -242,6 +247,14 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                 }
             }
 
+            if (sharded && stats.ShardDepth == 0 && nxtItems.Count >= frontierSize)
+            {
+                // The frontier (BfsSearch): this shard expands only its share of the layer, which every shard has built alike.
+                stats.ShardDepth = depth;
+                stats.ShardFrontierStates = nxtItems.Count;
+                nxtItems.RemoveAll(item => item.Fp % (ulong)o.ShardCount != (ulong)o.ShardIndex);
+                stats.ShardOwnStates = nxtItems.Count;
+            }
             (cur, nxt) = (nxt, cur);
             (curItems, nxtItems) = (nxtItems, curItems);
             nxt.Clear();
@@ -260,7 +273,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
 
     /// <summary>Step every enabled actor of one frontier state (a worker's part of phase 1).</summary>
     /// <param name="known">The visited set when it can be read concurrently (fingerprints), else null; nobody adds to it during the expand phase.</param>
-    private static void Expand(Worker wk, (int Index, int Offset, int Length) item, GrowBuffer cur, IConcurrentLookup? known)
+    private static void Expand(Worker wk, (int Index, long Offset, int Length, ulong Fp) item, GrowBuffer cur, IConcurrentLookup? known)
     {
         var wm = wk.M;
         WorldCodec.Load(cur.Slice(item.Offset, item.Length), wk.State);
@@ -298,9 +311,8 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
             c.Finding = wk.Checker.CheckStateAfterStep(writes); // wk.State, from the frontier, passed every check
             c.Warning = wk.Checker.TakeNewWarning();
             c.Quiescent = c.Finding == null && !wm.AnyEnabled();
-            c.Offset = wk.Out.Length;
-            WorldCodec.Save(wk.Child, wk.Out);
-            c.Length = wk.Out.Length - c.Offset;
+            c.Offset = WorldCodec.Save(wk.Child, wk.Out);
+            c.Length = (int)(wk.Out.Length - c.Offset);
             wk.Children.Add(c);
         }
     }

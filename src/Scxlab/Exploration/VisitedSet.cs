@@ -224,7 +224,7 @@ public sealed class ExactSet : IVisitedSet
     private readonly GrowBuffer _bytes = new();
     private readonly GrowBuffer _scratch = new();
     private readonly Dictionary<ulong, List<int>> _byHash = [];
-    private readonly List<(int Offset, int Length)> _entries = [];
+    private readonly List<(long Offset, int Length)> _entries = [];
     private readonly List<ulong> _aux = [];
 
     public long Count => _entries.Count;
@@ -234,8 +234,8 @@ public sealed class ExactSet : IVisitedSet
     public bool Add(World w, ulong fp, ulong aux, out long slot)
     {
         _scratch.Clear();
-        WorldCodec.Save(w, _scratch);
-        var me = _scratch.Slice(0, _scratch.Length);
+        var at = WorldCodec.Save(w, _scratch);
+        var me = _scratch.Slice(at, (int)(_scratch.Length - at));
         if (_byHash.TryGetValue(fp, out var list))
         {
             foreach (var e in list)
@@ -249,8 +249,7 @@ public sealed class ExactSet : IVisitedSet
             list = [];
             _byHash[fp] = list;
         }
-        var off = _bytes.Length;
-        _bytes.Append(me);
+        var off = _bytes.Append(me);
         _entries.Add((off, me.Length));
         _aux.Add(aux);
         list.Add(_entries.Count - 1);

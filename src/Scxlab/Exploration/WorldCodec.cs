@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Scxlab.Stepping;
 
@@ -12,8 +14,13 @@ namespace Scxlab.Exploration;
 /// </summary>
 public static class WorldCodec
 {
-    public static void Save(World w, GrowBuffer into)
+    /// <summary>Append <paramref name="w"/>'s encoding to <paramref name="into"/>; returns where it starts (it is <see cref="EncodedSize"/> bytes long).</summary>
+    public static long Save(World w, GrowBuffer into)
     {
+        // One item, written in pieces: its whole size first, so that it lands in one segment.
+        var size = EncodedSize(w);
+        into.Reserve(size);
+        var start = into.Length;
         into.Append(MemoryMarshal.AsBytes(w.Tasks.AsSpan()));
         into.Append(MemoryMarshal.AsBytes(w.Cpus.AsSpan()));
         into.Append(MemoryMarshal.AsBytes(w.Dsqs.AsSpan()));
@@ -33,6 +40,21 @@ public static class WorldCodec
         var msgLen = w.ExitMessage?.Length ?? -1;
         into.Append(MemoryMarshal.AsBytes(new ReadOnlySpan<int>(in msgLen)));
         if (w.ExitMessage != null) into.Append(MemoryMarshal.AsBytes(w.ExitMessage.AsSpan()));
+        Debug.Assert(into.Length - start == size, "EncodedSize disagrees with what Save writes");
+        return start;
+    }
+
+    /// <summary>The number of bytes <see cref="Save"/> writes for <paramref name="w"/>.</summary>
+    public static int EncodedSize(World w)
+    {
+        var size = MemoryMarshal.AsBytes(w.Tasks.AsSpan()).Length + MemoryMarshal.AsBytes(w.Cpus.AsSpan()).Length + MemoryMarshal.AsBytes(w.Dsqs.AsSpan()).Length;
+        for (var c = 0; c < w.Cpus.Length; c++) size += w.Cpus[c].DspCursor * Unsafe.SizeOf<DspEntry>();
+        size += MemoryMarshal.AsBytes(w.Maps.AsSpan()).Length + MemoryMarshal.AsBytes(w.Actors.AsSpan()).Length;
+        for (var a = 0; a < w.Actors.Length; a++)
+            size += w.Actors[a].Depth * Unsafe.SizeOf<Frame>() + w.Actors[a].LogLen * sizeof(long);
+        size += Unsafe.SizeOf<SchedState>() + MemoryMarshal.AsBytes(w.KickSyncs.AsSpan()).Length + sizeof(int);
+        if (w.ExitMessage != null) size += w.ExitMessage.Length * sizeof(char);
+        return size;
     }
 
     /// <summary>Overwrite <paramref name="w"/> (same shape as the saved world) from <paramref name="b"/>.</summary>
@@ -69,25 +91,63 @@ public static class WorldCodec
     }
 }
 
-/// <summary>An append-only byte buffer that hands out slices by offset (no per-item allocation).</summary>
+/// <summary>
+/// An append-only store of encoded worlds (the BFS frontier, the exact visited set), addressed by a long offset. A
+/// .NET array holds less than 2 GiB and one layer of scale-4cpu's BFS is more, so the bytes live in segments of at most
+/// 1 GiB: each starts at 64 KiB and doubles, and when the last is full at 1 GiB another begins. An item never straddles
+/// two segments (its offset then leaves a gap): <see cref="Append"/> keeps one span together, and a caller that writes
+/// one item in several appends (<see cref="WorldCodec.Save"/>) first <see cref="Reserve"/>s its whole size.
+/// </summary>
 public sealed class GrowBuffer
 {
-    private byte[] _data = new byte[1 << 16];
-    public int Length { get; private set; }
+    private const int SegmentBits = 30;
+    private const int SegmentSize = 1 << SegmentBits;
+    private const int FirstSize = 1 << 16;
+    private readonly List<byte[]> _segments = [new byte[FirstSize]];
+    /// <summary>Bytes used in the last segment.</summary>
+    private int _used;
 
-    public void Append(ReadOnlySpan<byte> bytes)
+    /// <summary>The offset the next byte goes to (past the end of everything written).</summary>
+    public long Length => ((long)(_segments.Count - 1) << SegmentBits) + _used;
+
+    /// <summary>Make room for an item of <paramref name="bytes"/> bytes in the last segment (a new segment when it cannot grow to hold it).</summary>
+    public void Reserve(int bytes)
     {
-        if (Length + bytes.Length > _data.Length)
+        var last = _segments[^1];
+        var need = (long)_used + bytes;
+        if (need <= last.Length) return;
+        if (bytes > SegmentSize) throw new InvalidOperationException($"an encoded world of {bytes} bytes is more than a segment of the BFS frontier holds ({SegmentSize} bytes)");
+        if (need <= SegmentSize)
         {
-            var n = _data.Length;
-            while (n < Length + bytes.Length) n *= 2;
-            Array.Resize(ref _data, n);
+            var n = (long)last.Length;
+            while (n < need) n *= 2;
+            Array.Resize(ref last, (int)Math.Min(n, SegmentSize));
+            _segments[^1] = last;
+            return;
         }
-        bytes.CopyTo(_data.AsSpan(Length));
-        Length += bytes.Length;
+        var size = (long)FirstSize;
+        while (size < bytes) size *= 2;
+        _segments.Add(new byte[size]);
+        _used = 0;
     }
 
-    public ReadOnlySpan<byte> Slice(int offset, int length) => _data.AsSpan(offset, length);
-    public void Clear() => Length = 0;
-    public long Capacity => _data.Length;
+    /// <summary>Append <paramref name="bytes"/> in one piece; returns the offset they start at.</summary>
+    public long Append(ReadOnlySpan<byte> bytes)
+    {
+        Reserve(bytes.Length);
+        var at = Length;
+        bytes.CopyTo(_segments[^1].AsSpan(_used));
+        _used += bytes.Length;
+        return at;
+    }
+
+    public ReadOnlySpan<byte> Slice(long offset, int length) =>
+        _segments[(int)(offset >> SegmentBits)].AsSpan((int)(offset & (SegmentSize - 1)), length);
+
+    /// <summary>Empty again; the first segment (the biggest, up to 1 GiB) is kept for the next use.</summary>
+    public void Clear()
+    {
+        if (_segments.Count > 1) _segments.RemoveRange(1, _segments.Count - 1);
+        _used = 0;
+    }
 }

@@ -13,15 +13,51 @@ public class ShardedSearchTests
 {
     private sealed record Run(ExploreResult Result, HashSet<ulong> Stored);
 
-    private static Run Explore(ModelConfig cfg, IReadOnlyList<string> checks, int index = 0, int count = 1, int frontier = 0, long? maxTransitions = null)
+    private static Run Explore(ModelConfig cfg, IReadOnlyList<string> checks, int index = 0, int count = 1, int frontier = 0, long? maxTransitions = null, int jobs = 1)
     {
         var stored = new HashSet<ulong>();
         var r = new Explorer(new Machine(cfg), new ExploreOptions
         {
             Strategy = Strategy.Bfs, Checks = checks, ShardIndex = index, ShardCount = count, ShardFrontierStates = frontier,
-            MaxTransitions = maxTransitions, OnStore = fp => stored.Add(fp),
+            MaxTransitions = maxTransitions, OnStore = fp => stored.Add(fp), Jobs = jobs,
         }).Run();
         return new Run(r, stored);
+    }
+
+    /// <summary>A shard on several workers (the layer-parallel BFS) is the same shard: the same frontier, states, work, findings and sketch.</summary>
+    private static void AssertSameShard(Run one, Run many)
+    {
+        var (a, b) = (one.Result, many.Result);
+        Assert.True(one.Stored.SetEquals(many.Stored), $"{one.Stored.Count} states on one worker, {many.Stored.Count} on several");
+        Assert.Equal((a.Stats.ShardDepth, a.Stats.ShardFrontierStates, a.Stats.ShardOwnStates), (b.Stats.ShardDepth, b.Stats.ShardFrontierStates, b.Stats.ShardOwnStates));
+        Assert.Equal((a.Stats.States, a.Stats.Transitions, a.Verdict), (b.Stats.States, b.Stats.Transitions, b.Verdict));
+        Assert.Equal(a.Violations.Select(v => (v.Violation.Key, v.Trace.Count)), b.Violations.Select(v => (v.Violation.Key, v.Trace.Count)));
+        Assert.Equal(a.Stats.DistinctSketch, b.Stats.DistinctSketch);
+    }
+
+    [Theory]
+    [InlineData("central-remote", 3)]
+    [InlineData("running-narrow-renice", 2)]
+    [InlineData("scale-3cpu", 2)]
+    public void Should_BeTheSameShard_When_ItRunsOnSeveralWorkers(string name, int count)
+    {
+        var scenario = ScenarioLoader.Resolve(name);
+        for (var k = 0; k < count; k++)
+            AssertSameShard(Explore(scenario.ToConfig(), scenario.Checks, k, count), Explore(scenario.ToConfig(), scenario.Checks, k, count, jobs: 2));
+    }
+
+    [Fact]
+    public void Should_BeTheSameShard_When_RandomScenariosRunOnSeveralWorkers()
+    {
+        var compared = 0;
+        ExplorerPropertyTests.GenSmall.Sample(sc =>
+        {
+            var one = Explore(sc.Config(), [], 1, 3, 4, maxTransitions: 60_000);
+            if (!one.Result.Complete) return;
+            compared++;
+            AssertSameShard(one, Explore(sc.Config(), [], 1, 3, 4, jobs: 2));
+        }, iter: 60, threads: 1, print: s => s.ToString());
+        Assert.True(compared >= 40, $"only {compared} scenarios completed within the budget");
     }
 
     private static void AssertShardsMakeTheWhole(ModelConfig cfg, IReadOnlyList<string> checks, int count, int frontier, Run whole)
