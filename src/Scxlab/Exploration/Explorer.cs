@@ -102,13 +102,14 @@ public sealed class Explorer
     /// <see cref="ExploreOptions.AutoJobs"/>: a trial on one thread, bounded at <see cref="ExploreOptions.AutoJobsAfter"/>
     /// transitions, and when that does not finish, the search again with a worker per core and what is left of the
     /// time budget. The states and the verdict are the search's either way (the parallel search finds the same); the
-    /// discarded trial costs about a second. Bounded searches and one-core machines run on one thread; a shard's BFS goes
-    /// on as the layer-parallel BFS, which builds the same layers and so cuts the same frontier.
+    /// discarded trial costs about a second. Bounded or sharded searches, and one-core machines, run on one thread (a
+    /// shard with an explicit --jobs N runs the layer-parallel BFS, which measured no faster on scale-4cpu and used more
+    /// memory: docs/scale-out.md).
     /// </summary>
     private ExploreResult RunAutoJobs()
     {
         var cores = _o.AutoJobsCores;
-        if (cores < 2 || _o.MaxPreemptions != null || (_o.MaxTransitions is { } mt && mt <= _o.AutoJobsAfter))
+        if (cores < 2 || _o.MaxPreemptions != null || _o.ShardCount > 1 || (_o.MaxTransitions is { } mt && mt <= _o.AutoJobsAfter))
             return new Explorer(_m, _o with { Jobs = 1 }).Run();
         var clock = Stopwatch.StartNew();
         // The trial leaves the shortest traces for later: a discarded trial would have paid for them for nothing.
