@@ -40,13 +40,6 @@ public class CheckAfterStepTests
         }
     }
 
-    public static TheoryData<string> BuiltIns()
-    {
-        var d = new TheoryData<string>();
-        foreach (var n in ScenarioLoader.BuiltInNames()) d.Add(n);
-        return d;
-    }
-
     /// <summary>
     /// Every invariant that declares less than everything gives the same answer when all it says it does not read —
     /// actors, frames, kfunc logs, maps, dispatch buffers, the scheduler state, and whichever of the tasks, CPUs and
@@ -54,7 +47,7 @@ public class CheckAfterStepTests
     /// of random walks (and on each with a list made inconsistent, so that the answers compared are not all "holds").
     /// </summary>
     [Theory]
-    [MemberData(nameof(BuiltIns))]
+    [MemberData(nameof(FingerprintTests.BuiltIns), MemberType = typeof(FingerprintTests))]
     public void Should_ReadNothingButWhatItDeclares_When_TheRestOfTheWorldIsNoise(string scenario)
     {
         var config = ScenarioLoader.Resolve(scenario).ToConfig();
