@@ -31,6 +31,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
         var nxtItems = new List<(int Index, long Offset, int Length, ulong Fp)>();
         var sharded = o.ShardCount > 1 && targets == null;
         var frontierSize = o.ShardFrontierStates > 0 ? o.ShardFrontierStates : 16L * o.ShardCount;
+        var frontierLimit = o.FrontierLimit;
         var state = initial.Clone();
         var child = initial.Clone();
 
@@ -108,6 +109,11 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                     }
                     var start = WorldCodec.Save(child, nxt);
                     nxtItems.Add((ci, start, (int)(nxt.Length - start), fp));
+                    if ((nxtItems.Count & 4095) == 0 && cur.Allocated + nxt.Allocated is var held && held > frontierLimit)
+                    {
+                        Incomplete = o.FrontierReason(held, depth);
+                        return [.. found.Values];
+                    }
                 }
             }
             if (sharded && stats.ShardDepth == 0 && nxtItems.Count >= frontierSize)

@@ -36,6 +36,20 @@ public sealed record ExploreOptions
     /// the search goes on with the same states and verdict. Null: nowhere. Ignored with <see cref="Exact"/>.
     /// </summary>
     public string? SpillDirectory { get; init; }
+    /// <summary>
+    /// Bytes a BFS may hold in its frontier (the encoded states of the layer it expands and the one it builds), beyond
+    /// <see cref="MaxMemoryBytes"/>; past it the search stops as incomplete instead of running the machine out of
+    /// memory. Null: three quarters of the memory the runtime sees, less <see cref="MaxMemoryBytes"/>, at least 1 GiB.
+    /// </summary>
+    public long? MaxFrontierBytes { get; init; }
+
+    /// <summary><see cref="MaxFrontierBytes"/>, or its default for this machine.</summary>
+    internal long FrontierLimit => MaxFrontierBytes ?? Math.Max(1L << 30, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4 * 3 - MaxMemoryBytes);
+
+    /// <summary>Why a BFS stops when its frontier holds <paramref name="bytes"/> bytes at <paramref name="depth"/>.</summary>
+    internal string FrontierReason(long bytes, int depth) =>
+        $"the BFS frontier outgrew the memory left for it ({bytes >> 20} MiB of encoded states at depth {depth}, {FrontierLimit >> 20} MiB allowed: " +
+        "three quarters of this machine's memory less --memory); the default strategy (reduced, a DFS) keeps no frontier";
     /// <summary>Selected check names; empty = all.</summary>
     public IReadOnlyList<string> Checks { get; init; } = [];
     /// <summary>Compute the shortest trace (BFS) for each violation a DFS found.</summary>

@@ -68,6 +68,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
         // check --shard: the same frontier cut as the sequential search's (BfsSearch), on the same layers.
         var sharded = o.ShardCount > 1 && targets == null;
         var frontierSize = o.ShardFrontierStates > 0 ? o.ShardFrontierStates : 16L * o.ShardCount;
+        var frontierLimit = o.FrontierLimit;
         var workers = new Worker[jobs];
         for (var k = 0; k < jobs; k++)
         {
@@ -205,6 +206,11 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                     }
                     var start = nxt.Append(wk.Out.Slice(c.Offset, c.Length));
                     nxtItems.Add((ci, start, c.Length, c.Fingerprint));
+                    if ((nxtItems.Count & 4095) == 0 && cur.Allocated + nxt.Allocated + workers.Sum(w => w.Out.Allocated) is var held && held > frontierLimit)
+                    {
+                        Incomplete = o.FrontierReason(held, depth);
+                        return [.. found.Values];
+                    }
                 }
             }
             Progress();

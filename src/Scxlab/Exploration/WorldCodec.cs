@@ -107,6 +107,9 @@ public sealed class GrowBuffer
     /// <summary>Bytes used in the last segment.</summary>
     private int _used;
 
+    /// <summary>Bytes allocated (what this buffer costs in memory).</summary>
+    public long Allocated => _segments.Sum(s => (long)s.Length);
+
     /// <summary>The offset the next byte goes to (past the end of everything written).</summary>
     public long Length => ((long)(_segments.Count - 1) << SegmentBits) + _used;
 

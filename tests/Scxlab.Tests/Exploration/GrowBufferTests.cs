@@ -1,4 +1,6 @@
 using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Scenarios;
 
 namespace Scxlab.Tests.Exploration;
 
@@ -32,5 +34,21 @@ public class GrowBufferTests
             return b.Length;
         }, TestContext.Current.CancellationToken);
         Assert.True(length >= 1100L << 20); // past 1 GiB: the second segment was used
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Should_StopIncomplete_When_TheBfsFrontierOutgrowsItsMemory(int jobs)
+    {
+        var scenario = ScenarioLoader.Resolve("scale-3cpu");
+        var r = new Explorer(new Machine(scenario.ToConfig()), new ExploreOptions
+        {
+            Strategy = Strategy.Bfs, Checks = scenario.Checks, Jobs = jobs, MaxFrontierBytes = 4L << 20,
+        }).Run();
+        Assert.Equal(Verdict.Incomplete, r.Verdict);
+        Assert.Contains("the BFS frontier outgrew the memory left for it", r.IncompleteReason);
+        // Without the bound the same search completes (what the bound cut was real work).
+        Assert.True(new Explorer(new Machine(scenario.ToConfig()), new ExploreOptions { Strategy = Strategy.Bfs, Checks = scenario.Checks, Jobs = jobs }).Run().Complete);
     }
 }
