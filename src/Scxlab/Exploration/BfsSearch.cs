@@ -109,7 +109,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                     }
                     var start = WorldCodec.Save(child, nxt);
                     nxtItems.Add((ci, start, (int)(nxt.Length - start), fp));
-                    if ((nxtItems.Count & 4095) == 0 && cur.Allocated + nxt.Allocated is var held && held > frontierLimit)
+                    if ((nxtItems.Count & 4095) == 0 && cur.Allocated + nxt.Allocated + _tree.Bytes is var held && held > frontierLimit)
                     {
                         Incomplete = o.FrontierReason(held, depth);
                         return [.. found.Values];

@@ -9,6 +9,9 @@ internal sealed class BfsTree(ExploreStats stats)
     private readonly List<int> _parent = [-1];
     private readonly List<byte> _actor = [0];
 
+    /// <summary>Bytes the links take (their lists' capacity).</summary>
+    public long Bytes => _parent.Capacity * (long)sizeof(int) + _actor.Capacity;
+
     public int Add(int parent, int actor, int depth)
     {
         _parent.Add(parent);

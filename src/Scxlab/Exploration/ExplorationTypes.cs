@@ -37,7 +37,8 @@ public sealed record ExploreOptions
     /// </summary>
     public string? SpillDirectory { get; init; }
     /// <summary>
-    /// Bytes a BFS may hold in its frontier (the encoded states of the layer it expands and the one it builds), beyond
+    /// Bytes a BFS may hold in its frontier (the encoded states of the layer it expands and the one it builds) and its
+    /// parent links, beyond
     /// <see cref="MaxMemoryBytes"/>; past it the search stops as incomplete instead of running the machine out of
     /// memory. Null: three quarters of the memory the runtime sees, less <see cref="MaxMemoryBytes"/>, at least 1 GiB.
     /// </summary>
@@ -48,7 +49,7 @@ public sealed record ExploreOptions
 
     /// <summary>Why a BFS stops when its frontier holds <paramref name="bytes"/> bytes at <paramref name="depth"/>.</summary>
     internal string FrontierReason(long bytes, int depth) =>
-        $"the BFS frontier outgrew the memory left for it ({bytes >> 20} MiB of encoded states at depth {depth}, {FrontierLimit >> 20} MiB allowed: " +
+        $"the BFS frontier outgrew the memory left for it ({bytes >> 20} MiB of encoded states and parent links at depth {depth}, {FrontierLimit >> 20} MiB allowed: " +
         "three quarters of this machine's memory less --memory); the default strategy (reduced, a DFS) keeps no frontier";
     /// <summary>Selected check names; empty = all.</summary>
     public IReadOnlyList<string> Checks { get; init; } = [];
