@@ -43,13 +43,22 @@ internal static class MergeCommand
             var kind = shards[0].Kind;
             foreach (var s in shards.Skip(1))
                 if (s.Kind != kind) throw new UsageException($"{s.File}: a {s.Kind} report, but {shards[0].File} is a {kind} report: not shards of one run");
-            var merged = kind switch
+            JsonObject merged;
+            try
             {
-                "fuzz" => MergeFuzz(shards),
-                "check" => MergeCheck(shards),
-                "simulate" => MergeSimulate(shards),
-                _ => throw new System.Diagnostics.UnreachableException(kind),
-            };
+                merged = kind switch
+                {
+                    "fuzz" => MergeFuzz(shards),
+                    "check" => MergeCheck(shards),
+                    "simulate" => MergeSimulate(shards),
+                    _ => throw new System.Diagnostics.UnreachableException(kind),
+                };
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                // A field of the wrong JSON type (an object where a number belongs, …): an edited file, not a bug here.
+                throw new UsageException($"a {kind} report has a field of the wrong type ({e.Message.TrimEnd('.')}): not a report as scxlab writes it");
+            }
             // Decided before stamping (Stamp copies, but the exit code should not depend on that).
             var verdict = (string?)merged["verdict"];
             var complete = merged["complete"] is not JsonValue c || !c.TryGetValue<bool>(out var b) || b;
@@ -115,6 +124,7 @@ internal static class MergeCommand
         foreach (var s in shards)
         {
             if (Int(s.Report["shard"]!["count"], s.File, "shard.count") != count) throw new UsageException($"{s.File}: shard count differs from {first.File}'s");
+            if (s.Index < 1 || s.Index > count) throw new UsageException($"{s.File}: shard {s.Index}/{count} is not one of 1..{count}");
             if (!seen.Add(s.Index)) throw new UsageException($"{s.File}: shard {s.Index}/{count} given twice");
         }
         if (seen.Count != count) throw new UsageException($"missing shard(s) {string.Join(", ", Enumerable.Range(1, (int)count).Where(k => !seen.Contains(k)))} of {count}");

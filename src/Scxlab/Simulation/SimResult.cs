@@ -19,7 +19,8 @@ public sealed record SimSaved(string Finding, long AtNs, string? ScenarioFile, s
 /// <summary>
 /// A <c>simulate --seeds From..To</c> sweep: shard <see cref="ShardIndex"/> (0-based) of <see cref="ShardCount"/> ran the seeds
 /// ≡ ShardIndex (mod ShardCount) of the range, and <see cref="Settings"/> names every command-line setting that shapes a run
-/// besides the workload, policy, protocols and seed (as the command line spelled it; null = the default).
+/// besides the workload, policy, protocols and seed (CPUs, duration and tick rate as resolved; the others as given, null
+/// when not given).
 /// </summary>
 public sealed record SimSweep(ulong From, ulong To, int ShardIndex, int ShardCount, IReadOnlyList<(string Name, string? Value)> Settings);
 

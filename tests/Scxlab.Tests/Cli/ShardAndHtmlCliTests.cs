@@ -128,6 +128,14 @@ public sealed class ShardAndHtmlCliTests : IDisposable
         var other = WriteShards("o", 2, "check", "seed-race-r2");
         var sim = WriteShards("s", 2, "simulate", "cpu-bound", "--cpus", "2", "--duration", "5ms", "--seeds", "1..4");
         var longer = WriteShards("l", 2, "simulate", "cpu-bound", "--cpus", "2", "--duration", "6ms", "--seeds", "1..4");
+        // A shard index outside 1..N: with shard 1 it makes two files for two shards, yet shard 2 is missing.
+        var stray = JsonNode.Parse(File.ReadAllText(sim + "-2.json"))!.AsObject();
+        stray["shard"]!["index"] = 3;
+        File.WriteAllText(sim + "-3.json", stray.ToJsonString());
+        // A hand-edited report: stats is not an object.
+        var edited = JsonNode.Parse(File.ReadAllText(check + "-2.json"))!.AsObject();
+        edited["stats"] = "x";
+        File.WriteAllText(check + "-3.json", edited.ToJsonString());
         var whole = Path.Combine(_dir, "whole.json");
         File.WriteAllText(whole, CliResult.Run("check", "seed-race-synced", "--json").Stdout);
         foreach (var (files, want) in new (string[], string)[]
@@ -136,6 +144,8 @@ public sealed class ShardAndHtmlCliTests : IDisposable
             ([check + "-1.json", sim + "-2.json"], "a simulate report, but"),
             ([sim + "-1.json", longer + "-2.json"], "'settings' differs"),
             ([sim + "-1.json"], "missing shard(s) 2 of 2"),
+            ([sim + "-1.json", sim + "-3.json"], "shard 3/2 is not one of 1..2"),
+            ([check + "-1.json", check + "-3.json"], "has a field of the wrong type"),
             ([check + "-1.json", check + "-1.json"], "given twice"),
             ([whole], "not a shard"),
         })
