@@ -57,19 +57,29 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
         Allocate(1 << initialCapacityLog2);
     }
 
+    /// <summary>The most slots a table can have (its index is an int); what a table reserves address space for, to grow in place.</summary>
+    internal const long MaxCapacity = 1L << 30;
+
     [MemberNotNull(nameof(_keyTable), nameof(_auxTable))]
     private void Allocate(int cap)
     {
-        _keyTable = new BigTable(cap);
-        _auxTable = _wide ? new BigTable(cap) : BigTable.OfBytes(cap);
+        _keyTable = BigTable.Growable(cap * 8L, MaxCapacity * 8);
+        _auxTable = BigTable.Growable(cap * (_wide ? 8L : 1L), MaxCapacity * (_wide ? 8 : 1));
         _keys = _keyTable.Words;
         _capacity = cap;
         _mask = cap - 1;
     }
 
+    /// <summary>Does a growth extend the tables in place (<see cref="RehashInPlace"/>), rather than copy into new ones?</summary>
+    internal bool GrowsInPlace => _keyTable.CanGrow && _auxTable.CanGrow;
+
     public long Count => _count;
     public long Bytes => _capacity * (_wide ? 16 : 9);
-    public bool WouldExceed(long limit) => (_count + 1) * 4 > _capacity * 3 && Bytes * 2 > limit;
+    public bool WouldExceed(long limit) => (_count + 1) * 4 > _capacity * 3 && (Bytes * 2 > limit || _capacity * 2 > MaxCapacity);
+
+    public string ExhaustedReason(long limit) => _capacity * 2 > MaxCapacity
+        ? $"the visited set is at its largest table ({MaxCapacity * 3 / 4} states); --spill-dir keeps more"
+        : $"memory budget of {limit >> 20} MiB for stored states exhausted";
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Add(World w, ulong fp, ulong aux, out long slot)
@@ -189,10 +199,19 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
     private void Grow()
     {
         _lastIndex = -1;
+        var oldCapacity = _capacity;
+        var newCapacity = oldCapacity * 2;
+        if (newCapacity > MaxCapacity) throw new InvalidOperationException($"the visited set cannot hold more than {MaxCapacity * 3 / 4} states");
+        if (_keyTable.TryGrow(newCapacity * 8) && _auxTable.TryGrow(newCapacity * (_wide ? 8 : 1)))
+        {
+            _capacity = newCapacity;
+            _mask = (int)(newCapacity - 1);
+            RehashInPlace(oldCapacity);
+            return;
+        }
         var oldKeys = _keyTable;
         var oldAux = _auxTable;
-        var oldCapacity = _capacity;
-        Allocate((int)(oldCapacity * 2));
+        Allocate((int)newCapacity);
         for (var j = 0L; j < oldCapacity; j++)
         {
             var k = oldKeys.Words[j];
@@ -204,6 +223,47 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
         }
         oldKeys.Dispose();
         oldAux.Dispose();
+    }
+
+    /// <summary>
+    /// The table has just doubled in place from <paramref name="oldCapacity"/> slots (the upper half is empty): every entry
+    /// is moved to where the doubled index puts it, with no second table.
+    /// </summary>
+    /// <remarks>
+    /// An entry's home under the doubled mask is its old home h or h + oldCapacity (N below). The old slots are taken out
+    /// and put back one at a time, walking from just after the first empty slot s to N − 1 (part 1), then 0 to s − 1
+    /// (part 2), so no old cluster is entered in its middle. An entry stays findable when nothing it probed past is emptied
+    /// later; walked slots never are, so it is enough that every probe runs over walked slots (or the upper half, which
+    /// holds only entries put back) to the slot it takes:
+    /// <list type="bullet">
+    /// <item>Home h ≤ j, at old slot j: h..j − 1 were one cluster with it, which s is not in, so they are walked; slot j
+    /// itself is empty now. It lands in h..j.</item>
+    /// <item>An old cluster that wrapped past the end (home h &gt; j, so j &lt; s &lt; h, in part 2): h..N − 1 were walked in
+    /// part 1; past them the probe runs in the upper half and, wrapping past its end, over 0..j.</item>
+    /// <item>Home h + N: the probe runs in the upper half, and in part 2 may wrap over 0..j as above. In part 1 it never
+    /// wraps: the entries in a run of the upper half that reaches the end, [a, 2N), all have homes in it, so they sat in
+    /// old slots a − N..N − 1 (part 1 has no wrapped clusters), which are as many as the run's slots.</item>
+    /// </list>
+    /// </remarks>
+    private void RehashInPlace(long oldCapacity)
+    {
+        var keys = _keys;
+        var mask = _mask;
+        var s = 0;
+        while (keys[s] != 0) s++; // at most 3/4 full: there is an empty slot
+        for (var t = 1; t < oldCapacity; t++)
+        {
+            var j = (int)((s + t) & (oldCapacity - 1));
+            var k = keys[j];
+            if (k == 0) continue;
+            var aux = AuxAt(j);
+            keys[j] = 0;
+            SetAuxAt(j, 0);
+            var i = (int)(k >> 20) & mask;
+            while (keys[i] != 0) i = (i + 1) & mask;
+            keys[i] = k;
+            SetAuxAt(i, aux);
+        }
     }
 
     public void Dispose()
