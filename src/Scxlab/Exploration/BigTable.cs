@@ -19,7 +19,7 @@ namespace Scxlab.Exploration;
 /// </remarks>
 internal sealed unsafe class BigTable : IDisposable
 {
-    private const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000, MadvHugepage = 14;
+    private const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000, MadvHugepage = 14, MadvPopulateWrite = 23;
     private const long HugePage = 2L << 20;
 
     private nuint _bytes;
@@ -108,6 +108,28 @@ internal sealed unsafe class BigTable : IDisposable
     }
 
     /// <summary>
+    /// Fault in bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) of the block now,
+    /// writable, without changing what they hold (<c>madvise(MADV_POPULATE_WRITE)</c>, Linux 5.14+): several threads can
+    /// take the page faults of a stretch that one thread will then write. False where the OS cannot (the faults then come
+    /// on first touch, as without this call).
+    /// </summary>
+    public bool Populate(long offset, long length)
+    {
+        if (!_mapped || length <= 0 || offset < 0 || offset + length > (long)_bytes) return false;
+        // madvise wants a page-aligned start: round it down (the bytes before it are the block's own).
+        var start = (nuint)Bytes + (nuint)offset;
+        var aligned = start & ~(nuint)4095;
+        try
+        {
+            return madvise((void*)aligned, (nuint)length + (start - aligned), MadvPopulateWrite) == 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Address space for <paramref name="maxBytes"/> bytes, inaccessible and uncommitted (PROT_NONE, MAP_NORESERVE), with a
     /// huge-page-aligned start: the huge pages of a table that grows stay whole.
     /// </summary>
@@ -160,4 +182,63 @@ internal sealed unsafe class BigTable : IDisposable
 
     [DllImport("libc", SetLastError = true)]
     private static extern int mprotect(void* addr, nuint length, int prot);
+}
+
+/// <summary>
+/// The doubling of an open-addressing table of 64-bit fingerprints (linear probing, home slot <c>(fp &gt;&gt; 20) &amp; mask</c>,
+/// key 0 = empty) within its own memory: the key and aux tables have just grown in place (<see cref="BigTable.TryGrow"/>)
+/// from <c>oldCapacity</c> slots to twice that, the upper half empty, and every entry moves to where the doubled mask puts
+/// it, with no second table. Used by <see cref="FingerprintSet"/> and, while its workers are stopped, by
+/// <see cref="LockFreeFingerprintSet"/>.
+/// </summary>
+/// <remarks>
+/// An entry's home under the doubled mask is its old home h or h + N (N = oldCapacity). The old slots are taken out
+/// and put back one at a time, walking from just after the first empty slot s to N − 1 (part 1), then 0 to s − 1
+/// (part 2), so no old cluster is entered in its middle. An entry stays findable when nothing it probed past is emptied
+/// later; walked slots never are, so it is enough that every probe runs over walked slots (or the upper half, which
+/// holds only entries put back) to the slot it takes:
+/// <list type="bullet">
+/// <item>Home h ≤ j, at old slot j: h..j − 1 were one cluster with it, which s is not in, so they are walked; slot j
+/// itself is empty now. It lands in h..j.</item>
+/// <item>An old cluster that wrapped past the end (home h &gt; j, so j &lt; s &lt; h, in part 2): h..N − 1 were walked in
+/// part 1; past them the probe runs in the upper half and, wrapping past its end, over 0..j.</item>
+/// <item>Home h + N: the probe runs in the upper half, and in part 2 may wrap over 0..j as above. In part 1 it never
+/// wraps: the entries in a run of the upper half that reaches the end, [a, 2N), all have homes in it, so they sat in
+/// old slots a − N..N − 1 (part 1 has no wrapped clusters), which are as many as the run's slots.</item>
+/// </list>
+/// </remarks>
+internal static unsafe class InPlaceDoubling
+{
+    /// <param name="wideAux">The aux table holds a word a slot (else a byte); its contents move with their keys unread.</param>
+    public static void Rehash(BigTable keyTable, BigTable auxTable, bool wideAux, long oldCapacity)
+    {
+        var keys = keyTable.Words;
+        var auxWords = auxTable.Words;
+        var auxBytes = auxTable.Bytes;
+        var mask = (int)(oldCapacity * 2 - 1);
+        var s = 0;
+        while (keys[s] != 0) s++; // at most 3/4 full: there is an empty slot
+        for (var t = 1; t < oldCapacity; t++)
+        {
+            var j = (int)((s + t) & (oldCapacity - 1));
+            var k = keys[j];
+            if (k == 0) continue;
+            keys[j] = 0;
+            var i = (int)(k >> 20) & mask;
+            while (keys[i] != 0) i = (i + 1) & mask;
+            keys[i] = k;
+            if (wideAux)
+            {
+                var aux = auxWords[j];
+                auxWords[j] = 0;
+                auxWords[i] = aux; // after the clear: i may be j
+            }
+            else
+            {
+                var aux = auxBytes[j];
+                auxBytes[j] = 0;
+                auxBytes[i] = aux;
+            }
+        }
+    }
 }

@@ -92,8 +92,9 @@ internal abstract class ConcurrentVisitedSet : IVisitedSet, IDisposable
 /// half the pages the kernel zeroes as the table grows (7.8 % of a two-worker scale-4cpu search on the 2-core VM)
 /// and twice the keys per cache line for the probes.</para>
 /// <para><b>Growth.</b> Each worker counts its own insertions on a line of its own and, every so many, sums the
-/// counts; past 75 % load (the sequential set's bound) it doubles the table, and the other workers, held off, help
-/// copy it (<see cref="Migration"/>). A worker announces each operation in its own "active" flag (an interlocked
+/// counts; past 75 % load (the sequential set's bound) it doubles the table while the other workers are held off: in
+/// place where the OS lets the table reserve address space (<see cref="Populate"/>, then <see cref="InPlaceDoubling"/>),
+/// else into a new table that the waiting workers help copy (<see cref="Migration"/>). A worker announces each operation in its own "active" flag (an interlocked
 /// write, then a read of the growing flag: with the grower's interlocked write of the growing flag and its reads of
 /// the active flags, one of the two sees the other), so the table is copied while nobody writes it. The check
 /// interval is an eighth of the free room divided among the workers (at least one insertion), so the load passes
@@ -112,14 +113,45 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     private const double MaxLoad = 0.75; // as the sequential FingerprintSet
 
     /// <summary>Slot i's key is <c>Keys[i]</c>; its aux is byte i of <c>Aux</c> (narrow: bit 7 the resolved mark) or word i.</summary>
-    private sealed unsafe class Table(int capacity, bool narrow)
+    private sealed unsafe class Table
     {
-        public readonly BigTable Keys = new(capacity);
-        public readonly BigTable Aux = narrow ? BigTable.OfBytes(capacity) : new BigTable(capacity);
-        public readonly bool Narrow = narrow;
-        public readonly int Mask = capacity - 1;
-        public long Capacity => Keys.Length;
+        public readonly BigTable Keys;
+        public readonly BigTable Aux;
+        public readonly bool Narrow;
+        public readonly int Mask;
+        public readonly long Capacity;
         public int SlotBytes => Narrow ? 9 : 16;
+
+        /// <param name="growable">Reserve address space to double in place up to <see cref="FingerprintSet.MaxCapacity"/> slots.</param>
+        public Table(int capacity, bool narrow, bool growable = true)
+            : this(NewBlock(capacity, 8, growable), NewBlock(capacity, narrow ? 1 : 8, growable), narrow, capacity)
+        {
+        }
+
+        private Table(BigTable keys, BigTable aux, bool narrow, long capacity)
+        {
+            Keys = keys;
+            Aux = aux;
+            Narrow = narrow;
+            Capacity = capacity;
+            Mask = (int)(capacity - 1);
+        }
+
+        private static BigTable NewBlock(long slots, int bytesPerSlot, bool growable) => growable
+            ? BigTable.Growable(slots * bytesPerSlot, FingerprintSet.MaxCapacity * bytesPerSlot)
+            : BigTable.OfBytes(slots * bytesPerSlot);
+
+        /// <summary>
+        /// This table's memory extended in place to twice the slots (the entries not moved yet: see
+        /// <see cref="InPlaceDoubling"/>), as a new table over the same blocks; null when it cannot grow in place.
+        /// </summary>
+        public Table? DoubledInPlace()
+        {
+            var doubled = Capacity * 2;
+            if (doubled > FingerprintSet.MaxCapacity) return null;
+            if (!Keys.TryGrow(doubled * 8) || !Aux.TryGrow(doubled * (Narrow ? 1 : 8))) return null;
+            return new Table(Keys, Aux, Narrow, doubled);
+        }
 
         /// <summary>The stored aux of slot i as a word: 0 pending, else the aux with <see cref="Resolved"/> set.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -350,19 +382,26 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
             while (Volatile.Read(ref _growing) != 0)
             {
                 // Help copy the table rather than wait for it.
-                if (Volatile.Read(ref _migration) is { } m) m.Help();
+                if (Volatile.Read(ref _growthWork) is { } work) work.Help();
                 else spin.SpinOnce(sleep1Threshold: -1);
             }
         }
     }
 
+    /// <summary>Work of a doubling that the workers waiting for it share (<see cref="Enter"/> calls <see cref="Help"/>).</summary>
+    private abstract class GrowthWork
+    {
+        public abstract void Help();
+        public abstract bool Done { get; }
+    }
+
     /// <summary>
-    /// A doubling in progress: the old table's slots in chunks that the grower and every waiting worker claim and
+    /// A doubling into a new table: the old table's slots in chunks that the grower and every waiting worker claim and
     /// insert into the new table (with compare-and-swap on the key, as <see cref="Insert"/> does: two helpers may
     /// probe the same run of slots). Nobody operates on either table meanwhile; the grower publishes the new one
     /// once every chunk is done.
     /// </summary>
-    private sealed class Migration(Table from, Table to)
+    private sealed class Migration(Table from, Table to) : GrowthWork
     {
         private const int ChunkSlots = 1 << 16;
         private readonly long _chunks = (from.Capacity + ChunkSlots - 1) / ChunkSlots;
@@ -370,9 +409,9 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
         private long _doneChunks;
 
         public Table To => to;
-        public bool Done => Volatile.Read(ref _doneChunks) == _chunks;
+        public override bool Done => Volatile.Read(ref _doneChunks) == _chunks;
 
-        public void Help()
+        public override void Help()
         {
             long c;
             while ((c = Interlocked.Increment(ref _nextChunk) - 1) < _chunks)
@@ -390,7 +429,38 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
         }
     }
 
-    private Migration? _migration;
+    /// <summary>
+    /// A doubling in place, first part: the new upper half's pages faulted in by the grower and every waiting worker,
+    /// a chunk each at a time (<see cref="BigTable.Populate"/>), before the grower alone moves the entries
+    /// (<see cref="InPlaceDoubling"/>: its walk order is what keeps every entry findable, so it is not shared). The
+    /// page faults are most of a doubling's time (a fresh huge page costs milliseconds on this project's VM); shared,
+    /// they take as long as a shared migration's did, and only the new half of the table is fresh memory.
+    /// </summary>
+    private sealed class Populate(Table doubled, long oldCapacity) : GrowthWork
+    {
+        private const long ChunkBytes = 2L << 20;
+        private readonly long _keyChunks = (oldCapacity * 8 + ChunkBytes - 1) / ChunkBytes;
+        private readonly long _chunks = (oldCapacity * 8 + ChunkBytes - 1) / ChunkBytes + (oldCapacity * (doubled.Narrow ? 1 : 8) + ChunkBytes - 1) / ChunkBytes;
+        private long _nextChunk;
+        private long _doneChunks;
+
+        public override bool Done => Volatile.Read(ref _doneChunks) == _chunks;
+
+        public override void Help()
+        {
+            long c;
+            while ((c = Interlocked.Increment(ref _nextChunk) - 1) < _chunks)
+            {
+                var (block, bytesPerSlot, chunk) = c < _keyChunks ? (doubled.Keys, 8L, c) : (doubled.Aux, doubled.Narrow ? 1L : 8L, c - _keyChunks);
+                var upper = oldCapacity * bytesPerSlot;
+                var from = upper + chunk * ChunkBytes;
+                _ = block.Populate(from, Math.Min(ChunkBytes, upper * 2 - from));
+                Interlocked.Increment(ref _doneChunks);
+            }
+        }
+    }
+
+    private GrowthWork? _growthWork;
 
     /// <summary>After <see cref="Enter"/>: the overflow store if the states moved there (the operation on the table then ends), else null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -434,13 +504,26 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
                 MoveToOverflow(seen, _overflowFactory());
                 return;
             }
+            if (seen.DoubledInPlace() is { } doubled)
+            {
+                Share(new Populate(doubled, seen.Capacity));
+                InPlaceDoubling.Rehash(doubled.Keys, doubled.Aux, wideAux: !doubled.Narrow, seen.Capacity);
+                Volatile.Write(ref _table, doubled); // over the same blocks as seen: nothing to free
+                return;
+            }
             var migration = new Migration(seen, new Table((int)seen.Capacity * 2, _narrow));
-            Volatile.Write(ref _migration, migration);
-            migration.Help();
-            while (!migration.Done) spin.SpinOnce(sleep1Threshold: -1);
-            Volatile.Write(ref _migration, null);
+            Share(migration);
             Volatile.Write(ref _table, migration.To);
             seen.Dispose(); // nobody holds it: every worker is outside an operation
+
+            // Do the work with whoever waits, and wait for it to be done.
+            void Share(GrowthWork work)
+            {
+                Volatile.Write(ref _growthWork, work);
+                work.Help();
+                while (!work.Done) spin.SpinOnce(sleep1Threshold: -1);
+                Volatile.Write(ref _growthWork, null);
+            }
         }
         finally
         {
@@ -460,7 +543,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
             store.Resolve(0, null!, k, aux == 0 ? _pendingMark : aux & ~Resolved);
         }
         Volatile.Write(ref _overflow, store);
-        Volatile.Write(ref _table, new Table(1, _narrow)); // nothing reads it any more
+        Volatile.Write(ref _table, new Table(1, _narrow, growable: false)); // nothing reads it any more
         t.Dispose();
     }
 }

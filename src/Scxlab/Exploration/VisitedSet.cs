@@ -70,7 +70,7 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
         _mask = cap - 1;
     }
 
-    /// <summary>Does a growth extend the tables in place (<see cref="RehashInPlace"/>), rather than copy into new ones?</summary>
+    /// <summary>Does a growth extend the tables in place (<see cref="InPlaceDoubling"/>), rather than copy into new ones?</summary>
     internal bool GrowsInPlace => _keyTable.CanGrow && _auxTable.CanGrow;
 
     public long Count => _count;
@@ -206,7 +206,7 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
         {
             _capacity = newCapacity;
             _mask = (int)(newCapacity - 1);
-            RehashInPlace(oldCapacity);
+            InPlaceDoubling.Rehash(_keyTable, _auxTable, _wide, oldCapacity);
             return;
         }
         var oldKeys = _keyTable;
@@ -223,47 +223,6 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
         }
         oldKeys.Dispose();
         oldAux.Dispose();
-    }
-
-    /// <summary>
-    /// The table has just doubled in place from <paramref name="oldCapacity"/> slots (the upper half is empty): every entry
-    /// is moved to where the doubled index puts it, with no second table.
-    /// </summary>
-    /// <remarks>
-    /// An entry's home under the doubled mask is its old home h or h + oldCapacity (N below). The old slots are taken out
-    /// and put back one at a time, walking from just after the first empty slot s to N − 1 (part 1), then 0 to s − 1
-    /// (part 2), so no old cluster is entered in its middle. An entry stays findable when nothing it probed past is emptied
-    /// later; walked slots never are, so it is enough that every probe runs over walked slots (or the upper half, which
-    /// holds only entries put back) to the slot it takes:
-    /// <list type="bullet">
-    /// <item>Home h ≤ j, at old slot j: h..j − 1 were one cluster with it, which s is not in, so they are walked; slot j
-    /// itself is empty now. It lands in h..j.</item>
-    /// <item>An old cluster that wrapped past the end (home h &gt; j, so j &lt; s &lt; h, in part 2): h..N − 1 were walked in
-    /// part 1; past them the probe runs in the upper half and, wrapping past its end, over 0..j.</item>
-    /// <item>Home h + N: the probe runs in the upper half, and in part 2 may wrap over 0..j as above. In part 1 it never
-    /// wraps: the entries in a run of the upper half that reaches the end, [a, 2N), all have homes in it, so they sat in
-    /// old slots a − N..N − 1 (part 1 has no wrapped clusters), which are as many as the run's slots.</item>
-    /// </list>
-    /// </remarks>
-    private void RehashInPlace(long oldCapacity)
-    {
-        var keys = _keys;
-        var mask = _mask;
-        var s = 0;
-        while (keys[s] != 0) s++; // at most 3/4 full: there is an empty slot
-        for (var t = 1; t < oldCapacity; t++)
-        {
-            var j = (int)((s + t) & (oldCapacity - 1));
-            var k = keys[j];
-            if (k == 0) continue;
-            var aux = AuxAt(j);
-            keys[j] = 0;
-            SetAuxAt(j, 0);
-            var i = (int)(k >> 20) & mask;
-            while (keys[i] != 0) i = (i + 1) & mask;
-            keys[i] = k;
-            SetAuxAt(i, aux);
-        }
     }
 
     public void Dispose()
