@@ -19,7 +19,7 @@ namespace Scxlab.Exploration;
 /// </remarks>
 internal sealed unsafe class BigTable : IDisposable
 {
-    private const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000, MadvHugepage = 14, MadvPopulateWrite = 23;
+    private const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000, MadvHugepage = 14, MadvPopulateWrite = 23, RlimitAs = 9;
     private const long HugePage = 2L << 20;
 
     private nuint _bytes;
@@ -85,7 +85,36 @@ internal sealed unsafe class BigTable : IDisposable
     /// A block of <paramref name="bytes"/> bytes that <see cref="TryGrow"/> can extend in place up to <paramref name="maxBytes"/>
     /// (where the OS lets it reserve the address space; else an ordinary block that cannot grow).
     /// </summary>
-    public static BigTable Growable(long bytes, long maxBytes) => new(RoundToWords(bytes), RoundToWords(maxBytes));
+    /// <remarks>
+    /// Only where the process's address space is unlimited (no <c>ulimit -v</c>): under a limit, address space reserved
+    /// here would be taken from what the runtime's own heap may grow into.
+    /// </remarks>
+    public static BigTable Growable(long bytes, long maxBytes) => new(RoundToWords(bytes), AddressSpaceUnlimited ? RoundToWords(maxBytes) : 0);
+
+    /// <summary>The number of slots a table that may use <paramref name="maxBytes"/> can reach by doubling from <paramref name="initial"/>: what it reserves for.</summary>
+    public static long ReachableCapacity(long initial, long maxBytes, int slotBytes, long maxCapacity)
+    {
+        var c = initial;
+        while (c * 2 <= maxCapacity && c * 2 * slotBytes <= maxBytes) c *= 2;
+        return c;
+    }
+
+    private static readonly Lazy<bool> s_addressSpaceUnlimited = new(() =>
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            var limit = stackalloc ulong[2];
+            return getrlimit(RlimitAs, limit) == 0 && limit[0] == ulong.MaxValue; // RLIM_INFINITY
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    });
+
+    /// <summary>Linux, with no limit on the process's address space: a <see cref="Growable"/> block reserves address space and grows in place.</summary>
+    internal static bool AddressSpaceUnlimited => s_addressSpaceUnlimited.Value;
 
     private static long RoundToWords(long bytes) => (Math.Max(1, bytes) + 7) / 8 * 8;
 
@@ -179,6 +208,9 @@ internal sealed unsafe class BigTable : IDisposable
 
     [DllImport("libc", SetLastError = true)]
     private static extern int madvise(void* addr, nuint length, int advice);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int getrlimit(int resource, ulong* rlim);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int mprotect(void* addr, nuint length, int prot);

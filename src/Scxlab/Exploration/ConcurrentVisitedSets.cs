@@ -122,9 +122,9 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
         public readonly long Capacity;
         public int SlotBytes => Narrow ? 9 : 16;
 
-        /// <param name="growable">Reserve address space to double in place up to <see cref="FingerprintSet.MaxCapacity"/> slots.</param>
-        public Table(int capacity, bool narrow, bool growable = true)
-            : this(NewBlock(capacity, 8, growable), NewBlock(capacity, narrow ? 1 : 8, growable), narrow, capacity)
+        /// <param name="reserveCapacity">The most slots to reserve address space for, to double in place up to (none if not above <paramref name="capacity"/>).</param>
+        public Table(int capacity, bool narrow, long reserveCapacity)
+            : this(NewBlock(capacity, 8, reserveCapacity), NewBlock(capacity, narrow ? 1 : 8, reserveCapacity), narrow, capacity)
         {
         }
 
@@ -137,8 +137,8 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
             Mask = (int)(capacity - 1);
         }
 
-        private static BigTable NewBlock(long slots, int bytesPerSlot, bool growable) => growable
-            ? BigTable.Growable(slots * bytesPerSlot, FingerprintSet.MaxCapacity * bytesPerSlot)
+        private static BigTable NewBlock(long slots, int bytesPerSlot, long reserveSlots) => reserveSlots > slots
+            ? BigTable.Growable(slots * bytesPerSlot, reserveSlots * bytesPerSlot)
             : BigTable.OfBytes(slots * bytesPerSlot);
 
         /// <summary>
@@ -207,6 +207,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     private readonly long _memoryLimit;
     private readonly ulong _pendingMark;
     private readonly bool _narrow;
+    private readonly long _reserveCapacity;
     /// <summary>Where the states went once the table outgrew the memory budget (set during a growth stop), or null.</summary>
     private ConcurrentVisitedSet? _overflow;
 
@@ -220,7 +221,9 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
     {
         _workers = new WorkerLine[Math.Max(1, workers)];
         _narrow = actors <= 7;
-        _table = new Table(1 << initialCapacityLog2, _narrow);
+        // With a place to move to past the budget, the table never grows beyond it; without one it grows on (by copying past the reservation).
+        _reserveCapacity = BigTable.ReachableCapacity(1L << initialCapacityLog2, memoryLimit, _narrow ? 9 : 16, FingerprintSet.MaxCapacity);
+        _table = new Table(1 << initialCapacityLog2, _narrow, _reserveCapacity);
         _overflowFactory = overflow;
         _memoryLimit = memoryLimit;
         _pendingMark = pendingMark;
@@ -511,7 +514,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
                 Volatile.Write(ref _table, doubled); // over the same blocks as seen: nothing to free
                 return;
             }
-            var migration = new Migration(seen, new Table((int)seen.Capacity * 2, _narrow));
+            var migration = new Migration(seen, new Table((int)seen.Capacity * 2, _narrow, _reserveCapacity));
             Share(migration);
             Volatile.Write(ref _table, migration.To);
             seen.Dispose(); // nobody holds it: every worker is outside an operation
@@ -543,7 +546,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
             store.Resolve(0, null!, k, aux == 0 ? _pendingMark : aux & ~Resolved);
         }
         Volatile.Write(ref _overflow, store);
-        Volatile.Write(ref _table, new Table(1, _narrow, growable: false)); // nothing reads it any more
+        Volatile.Write(ref _table, new Table(1, _narrow, reserveCapacity: 0)); // nothing reads it any more
         t.Dispose();
     }
 }

@@ -139,7 +139,7 @@ public sealed class Explorer
     internal static IVisitedSet NewVisitedSet(ExploreOptions o, int actors, long? memory = null, int initialCapacityLog2 = 10) =>
         o.Exact ? new ExactSet()
         : o.SpillDirectory != null ? new SpillingFingerprintSet(actors, memory ?? o.MaxMemoryBytes, o.SpillDirectory)
-        : new FingerprintSet(actors, initialCapacityLog2);
+        : new FingerprintSet(actors, initialCapacityLog2, memory ?? o.MaxMemoryBytes);
 
     private ExploreResult Search(IVisitedSet visited, Strategy strategy)
     {

@@ -46,7 +46,7 @@ public sealed unsafe class SpillingFingerprintSet : IVisitedSet, IConcurrentLook
     public SpillingFingerprintSet(int actors, long memoryLimit, string directory)
     {
         _wide = actors > 7;
-        _mem = new FingerprintSet(actors, 10);
+        _mem = new FingerprintSet(actors, 10, memoryLimit);
         _memoryLimit = memoryLimit;
         _directory = directory;
     }

@@ -51,9 +51,14 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
     private ulong _lastFp;
     private int _lastIndex = -1;
 
-    public FingerprintSet(int actors, int initialCapacityLog2 = 16)
+    // The most slots the tables reserve address space for (they double in place up to it, by copying past it).
+    private readonly long _reserveCapacity;
+
+    /// <param name="maxBytes">What the table may use (the search's memory budget): its tables reserve address space for the largest size within it.</param>
+    public FingerprintSet(int actors, int initialCapacityLog2 = 16, long maxBytes = long.MaxValue)
     {
         _wide = actors > 7; // the byte holds 7 actors' sleep bits and the explorer's taint bit (bit 7)
+        _reserveCapacity = BigTable.ReachableCapacity(1L << initialCapacityLog2, maxBytes, _wide ? 16 : 9, MaxCapacity);
         Allocate(1 << initialCapacityLog2);
     }
 
@@ -63,8 +68,9 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
     [MemberNotNull(nameof(_keyTable), nameof(_auxTable))]
     private void Allocate(int cap)
     {
-        _keyTable = BigTable.Growable(cap * 8L, MaxCapacity * 8);
-        _auxTable = BigTable.Growable(cap * (_wide ? 8L : 1L), MaxCapacity * (_wide ? 8 : 1));
+        var reserve = Math.Max(cap, _reserveCapacity);
+        _keyTable = BigTable.Growable(cap * 8L, reserve * 8);
+        _auxTable = BigTable.Growable(cap * (_wide ? 8L : 1L), reserve * (_wide ? 8 : 1));
         _keys = _keyTable.Words;
         _capacity = cap;
         _mask = cap - 1;
