@@ -1,0 +1,209 @@
+using CsCheck;
+using Scxlab.Exploration;
+using Scxlab.Kernel;
+using Scxlab.Policies;
+
+namespace Scxlab.Tests.Exploration;
+
+/// <summary>
+/// The explorer's independent ways to one answer, on random scenarios wider than <see cref="ExplorerPropertyTests"/>'
+/// (three CPUs, up to three tasks and three scripted events, every built-in policy): plain DFS, the reduced search,
+/// BFS and the two-worker parallel search store the same states and find the same violations. A sleep set that
+/// prunes a state, a footprint that misses a write, or a parallel search that loses one shows up as a difference.
+/// </summary>
+/// <remarks>
+/// Bounded for CI (<see cref="Iterations"/>); <c>SCXLAB_WIDE_ITER=N</c> runs N scenarios instead, for a longer hunt.
+/// </remarks>
+[Trait("Category", "Long")]
+public sealed class WiderPropertyTests
+{
+    private static int Iterations => int.TryParse(Environment.GetEnvironmentVariable("SCXLAB_WIDE_ITER"), out var n) && n > 0 ? n : 40;
+
+    /// <summary>A plain DFS past this many transitions is not compared (the scenario is too big for a test).</summary>
+    private const long Budget = 150_000;
+
+    public sealed record Act(int Kind, int Task, int Mask, int Cpu);
+
+    public sealed record Wide(int Policy, int Protocol, int[] Allowed, int[] Cpu, int[] State, Act[] Acts, int[] Rounds)
+    {
+        public ModelConfig Config()
+        {
+            var info = PolicyRegistry.BuiltIn[Policy];
+            var tasks = Allowed.Select((m, i) => new TaskSpec($"t{i}", 101 + i, Mask(m), Cpu[i], (InitialTaskState)State[i])).ToList();
+            var scripts = Acts.Select((x, i) =>
+            {
+                var t = x.Task % Allowed.Length;
+                var action = x.Kind switch
+                {
+                    0 => new ScriptAction(ActionKind.SetAffinity, Task: t, Mask: Mask(x.Mask)),
+                    1 => new ScriptAction(ActionKind.Wake, Task: t),
+                    2 => new ScriptAction(ActionKind.Sleep, Task: t),
+                    3 => new ScriptAction(ActionKind.SetWeight, Task: t, Weight: 50 * (1 + x.Mask % 3)),
+                    4 => new ScriptAction(ActionKind.Kick, Cpu: x.Cpu, KickFlags: x.Mask % 2 == 1 ? KickFlags.Wait : KickFlags.Preempt),
+                    _ => new ScriptAction(ActionKind.Tick, Cpu: x.Cpu),
+                };
+                return new ScriptSpec($"script{i}", x.Cpu, [action]);
+            }).ToList();
+            return new ModelConfig
+            {
+                CpuCount = 3,
+                Tasks = tasks,
+                PolicyFactory = info.Create,
+                PolicyName = info.Name,
+                Protocol = (Protocol)Protocol,
+                Rounds = Rounds,
+                Scripts = scripts,
+            };
+        }
+
+        private static CpuMask Mask(int bits) => CpuMask.Of([.. Enumerable.Range(0, 3).Where(c => (bits >> c & 1) != 0)]);
+
+        public override string ToString() =>
+            $"policy={PolicyRegistry.BuiltIn[Policy].Name} protocol={(Protocol)Protocol} allowed=[{string.Join(",", Allowed)}] cpu=[{string.Join(",", Cpu)}] " +
+            $"state=[{string.Join(",", State)}] acts=[{string.Join(" ", Acts.Select(a => $"{a.Kind}/{a.Task}/{a.Mask}/{a.Cpu}"))}] rounds=[{string.Join(",", Rounds)}]";
+    }
+
+    /// <summary>The protocols a policy runs under: the cookie and ghOSt policies need their own; the others any of the first three.</summary>
+    private static Gen<int> GenProtocol(int policy) => PolicyRegistry.BuiltIn[policy].Name switch
+    {
+        "cookie-peek" => Gen.Const((int)Protocol.Cookie),
+        "ghost-peek" => Gen.Const((int)Protocol.Ghost),
+        _ => Gen.Int[0, 2],
+    };
+
+    private static readonly Gen<Act> GenAct =
+        from kind in Gen.Frequency((4, Gen.Const(0)), (2, Gen.Int[1, 2]), (1, Gen.Int[3, 5]))
+        from task in Gen.Int[0, 2]
+        from mask in Gen.Int[1, 7]
+        from cpu in Gen.Int[0, 2]
+        select new Act(kind, task, mask, cpu);
+
+    private static readonly Gen<Wide> GenWide =
+        from policy in Gen.Int[0, PolicyRegistry.BuiltIn.Count - 1]
+        from protocol in GenProtocol(policy)
+        from nTasks in Gen.Int[1, 3]
+        from allowed in Gen.Int[1, 7].Array[nTasks]
+        from cpu in Gen.Int[0, 2].Array[nTasks]
+        from state in Gen.Frequency((3, Gen.Const(0)), (1, Gen.Int[1, 2])).Array[nTasks]
+        from nActs in Gen.Int[0, 3]
+        from acts in GenAct.Array[nActs]
+        from rounds in Gen.Int[0, 2].Array[3]
+        where rounds.Sum() > 0 && OnAllowedCpus(allowed, cpu) && OneRunningPerCpu(cpu, state)
+        select new Wide(policy, protocol, allowed, cpu, state, acts, rounds);
+
+    private static bool OnAllowedCpus(int[] allowed, int[] cpu) => allowed.Zip(cpu).All(p => (p.First >> p.Second & 1) != 0);
+
+    private static bool OneRunningPerCpu(int[] cpu, int[] state) =>
+        cpu.Where((c, i) => state[i] == (int)InitialTaskState.Running).GroupBy(c => c).All(g => g.Count() == 1);
+
+    private static ExploreResult Explore(ModelConfig cfg, Strategy s, int jobs = 1, long? maxTransitions = null) =>
+        new Explorer(new Machine(cfg), new ExploreOptions { Strategy = s, Jobs = jobs, ShortestTraces = false, MaxTransitions = maxTransitions }).Run();
+
+    private static string[] Keys(ExploreResult r) => [.. r.Violations.Select(v => v.Violation.Key).Order(StringComparer.Ordinal)];
+
+    [Fact]
+    public void Should_StoreTheSameStatesAndFindTheSameViolations_When_EverySearchExploresAWiderScenario()
+    {
+        int total = 0, compared = 0, violating = 0;
+        GenWide.Sample(sc =>
+        {
+            total++;
+            var cfg = sc.Config();
+            var dfs = Explore(cfg, Strategy.Dfs, maxTransitions: Budget);
+            if (!dfs.Complete) return;
+            compared++;
+            if (dfs.Violations.Count > 0) violating++;
+            foreach (var (name, other) in new[]
+            {
+                ("reduced", Explore(cfg, Strategy.Reduced)),
+                ("bfs", Explore(cfg, Strategy.Bfs)),
+                ("dfs --jobs 2", Explore(cfg, Strategy.Dfs, jobs: 2)),
+                ("reduced --jobs 2", Explore(cfg, Strategy.Reduced, jobs: 2)),
+            })
+            {
+                Assert.True(other.Complete, $"{name}: {other.IncompleteReason}");
+                Assert.Equal(dfs.Verdict, other.Verdict);
+                Assert.Equal(Keys(dfs), Keys(other));
+                Assert.True(dfs.Stats.States == other.Stats.States, $"{name} stored {other.Stats.States} states, plain DFS {dfs.Stats.States}");
+            }
+        }, iter: Iterations, threads: 1, print: s => s.ToString());
+        Assert.True(compared >= total / 2, $"only {compared} of {total} scenarios completed within the budget");
+        Assert.True(violating > 0, "no scenario violated anything: the comparison never covered a finding");
+    }
+
+    /// <summary>
+    /// The footprints are complete on the wider scenarios too: at every reachable state (up to a bound), two enabled
+    /// actors whose steps do not conflict keep each other enabled and reach the same state in both orders — the
+    /// diamond the sleep sets and the incremental fingerprint and restore rest on.
+    /// </summary>
+    [Fact]
+    public void Should_Commute_When_TwoStepsFootprintsAreIndependentOnAWiderScenario()
+    {
+        long pairs = 0;
+        GenWide.Sample(sc =>
+        {
+            var m = new Machine(sc.Config());
+            var n = m.ActorCount;
+            var seen = new HashSet<ulong> { m.World.Fingerprint() };
+            var queue = new Queue<Scxlab.Stepping.World>();
+            queue.Enqueue(m.World.Clone());
+            var sa = m.World.Clone();
+            var sb = m.World.Clone();
+            var fps = new Scxlab.Stepping.Footprint[n];
+            var enabled = new List<int>();
+            while (queue.Count > 0 && seen.Count < 1500)
+            {
+                var s0 = queue.Dequeue();
+                m.World = s0;
+                enabled.Clear();
+                for (var a = 0; a < n; a++) if (m.IsEnabled(a)) enabled.Add(a);
+                foreach (var a in enabled)
+                {
+                    var c = s0.Clone();
+                    m.World = c;
+                    m.Step(a);
+                    fps[a] = m.LastFootprint;
+                    if (seen.Add(c.Fingerprint())) queue.Enqueue(c);
+                }
+                foreach (var a in enabled)
+                    foreach (var b in enabled)
+                    {
+                        if (b <= a || fps[a].DependsOn(fps[b])) continue;
+                        pairs++;
+                        sa.CopyFrom(s0);
+                        m.World = sa;
+                        m.Step(a);
+                        Assert.True(m.IsEnabled(b), $"{m.Actor(a).Name} disabled {m.Actor(b).Name} but their footprints do not conflict");
+                        m.Step(b);
+                        sb.CopyFrom(s0);
+                        m.World = sb;
+                        m.Step(b);
+                        Assert.True(m.IsEnabled(a), $"{m.Actor(b).Name} disabled {m.Actor(a).Name} but their footprints do not conflict");
+                        m.Step(a);
+                        Assert.True(sa.SameStateAs(sb), $"{m.Actor(a).Name} and {m.Actor(b).Name} look independent but do not commute");
+                    }
+            }
+        }, iter: Math.Max(1, Iterations / 2), threads: 1, print: s => s.ToString());
+        Assert.True(pairs > 1000, $"only {pairs} independent pairs checked");
+    }
+
+    /// <summary>Every violation any search reports on a wider scenario replays to the same finding.</summary>
+    [Fact]
+    public void Should_ReproduceEveryViolation_When_ItsTraceFromAWiderScenarioIsReplayed()
+    {
+        var replayed = 0;
+        GenWide.Sample(sc =>
+        {
+            var cfg = sc.Config();
+            var r = new Explorer(new Machine(cfg), new ExploreOptions { MaxTransitions = Budget }).Run();
+            foreach (var f in r.Violations)
+            {
+                var run = TraceRunner.Run(cfg, f.Trace, []);
+                Assert.Null(run.Divergence);
+                Assert.Equal(f.Violation.Key, run.Outcome?.Key);
+                replayed++;
+            }
+        }, iter: Iterations, threads: 1, print: s => s.ToString());
+        Assert.True(replayed > 0, "no violation to replay");
+    }
+}
