@@ -17,6 +17,16 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
     private double _nextProgress = 1.0;
 
     public string? Incomplete { get; private set; }
+
+    /// <summary>
+    /// What two layers of a frontier hold: their encoded states and their item lists (an index, an offset, a length and a
+    /// fingerprint per state: 32 bytes, a third of a small world's encoding, and a list's spare capacity with them).
+    /// </summary>
+    internal static long FrontierBytes<T>(GrowBuffer cur, GrowBuffer nxt, List<T> curItems, List<T> nxtItems) =>
+        cur.Allocated + nxt.Allocated + ((long)curItems.Capacity + nxtItems.Capacity) * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+
+    /// <summary>The depth of the layer being expanded, or that was last (the length of the traces it was looking at).</summary>
+    public int Depth { get; private set; }
     /// <summary>Warning-level findings of a full search (none when searching for given targets), each with its shortest trace.</summary>
     public List<FoundViolation> Warnings { get; } = [];
 
@@ -54,6 +64,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
         while (curItems.Count > 0)
         {
             depth++;
+            Depth = depth;
             foreach (var (index, off, len, _) in curItems)
             {
                 WorldCodec.Load(cur.Slice(off, len), state);
@@ -109,7 +120,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
                     }
                     var start = WorldCodec.Save(child, nxt);
                     nxtItems.Add((ci, start, (int)(nxt.Length - start), fp));
-                    if ((nxtItems.Count & 4095) == 0 && cur.Allocated + nxt.Allocated + _tree.Bytes is var held && held > frontierLimit)
+                    if ((nxtItems.Count & 4095) == 0 && FrontierBytes(cur, nxt, curItems, nxtItems) + _tree.Bytes is var held && held > frontierLimit)
                     {
                         Incomplete = o.FrontierReason(held, depth);
                         return [.. found.Values];

@@ -49,7 +49,7 @@ public sealed record ExploreOptions
 
     /// <summary>Why a BFS stops when its frontier holds <paramref name="bytes"/> bytes at <paramref name="depth"/>.</summary>
     internal string FrontierReason(long bytes, int depth) =>
-        $"the BFS frontier outgrew the memory left for it ({bytes >> 20} MiB of encoded states and parent links at depth {depth}, {FrontierLimit >> 20} MiB allowed: " +
+        $"the BFS frontier outgrew the memory left for it ({bytes >> 20} MiB of encoded states, their lists and parent links at depth {depth}, {FrontierLimit >> 20} MiB allowed: " +
         "three quarters of this machine's memory less --memory); the default strategy (reduced, a DFS) keeps no frontier";
     /// <summary>Selected check names; empty = all.</summary>
     public IReadOnlyList<string> Checks { get; init; } = [];

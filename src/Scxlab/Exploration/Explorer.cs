@@ -119,13 +119,15 @@ public sealed class Explorer
         if (!outgrown)
         {
             if (!_o.ShortestTraces || trial.Strategy == Strategy.Bfs || trial.Violations.Count == 0) return trial;
-            return trial with { Violations = InReportOrder(trialExplorer.Shortest(trial.Violations)) };
+            var shortest = trialExplorer.Shortest(trial.Violations, out var cut);
+            return trial with { Violations = InReportOrder(shortest), Notes = cut == null ? trial.Notes : [.. trial.Notes, cut] };
         }
-        var left = _o.BudgetSeconds is { } b ? Math.Max(0.001, b - clock.Elapsed.TotalSeconds) : (double?)null;
+        var trialSeconds = clock.Elapsed.TotalSeconds;
+        var left = _o.BudgetSeconds is { } b ? Math.Max(0.001, b - trialSeconds) : (double?)null;
         var result = new Explorer(_m, _o with { Jobs = cores, BudgetSeconds = left }).Run();
         return result with
         {
-            Notes = [$"{_o.AutoJobsAfter} transitions on one thread did not finish the search, so it ran again with {cores} workers (--jobs; the {clock.Elapsed.TotalSeconds - result.Stats.Seconds:0.##} s before that are not in the stats)", .. result.Notes],
+            Notes = [$"{_o.AutoJobsAfter} transitions on one thread did not finish the search, so it ran again with {cores} workers (--jobs; the {trialSeconds:0.##} s before that are not in the stats)", .. result.Notes],
         };
     }
 
@@ -224,7 +226,14 @@ public sealed class Explorer
         foreach (var l in limits) _found.Remove(l.Violation.Key);
         if (limits.Count > 0) _incomplete ??= ModelLimits.Reason([.. limits.Select(l => l.Violation)]);
         var violations = _found.Values.ToList();
-        if (violations.Count > 0 && strategy != Strategy.Bfs && _o.ShortestTraces) violations = [.. Shortest(violations)];
+        if (violations.Count > 0 && strategy != Strategy.Bfs && _o.ShortestTraces)
+        {
+            // The search's own store is done with (its figures are in the stats): the shortening search's takes its place,
+            // not a second budget's worth beside it.
+            (visited as IDisposable)?.Dispose();
+            violations = [.. Shortest(violations, out var cut)];
+            if (cut != null) _notes.Add(cut);
+        }
         _m.World.CopyFrom(_initial);
 
         var complete = _incomplete == null;
@@ -252,16 +261,32 @@ public sealed class Explorer
     /// reached), or its own trace when that is as short. For a result found with <see cref="ExploreOptions.ShortestTraces"/>
     /// off, e.g. a search that may be discarded; the machine's world is left as the explorer found it.
     /// </summary>
-    public IReadOnlyList<FoundViolation> Shortest(IReadOnlyList<FoundViolation> found)
+    /// <remarks>
+    /// The BFS keeps to the search's budgets: what is left of its time budget, a step budget of its own as large as the
+    /// search's, and the same memory budget. A search cut short may have found a violation deep in a space much bigger
+    /// than what it covered, and a BFS to that depth would cover all of it (a DFS stopped at 150 000 transitions was
+    /// followed by a BFS that filled a 24 GB machine). When the BFS stops first, each finding keeps the trace the
+    /// search found, and <paramref name="cut"/> says so (a note for the result).
+    /// </remarks>
+    public IReadOnlyList<FoundViolation> Shortest(IReadOnlyList<FoundViolation> found, out string? cut)
     {
+        cut = null;
         if (found.Count == 0) return found;
         var bfsStats = new ExploreStats();
-        var bfsOptions = new ExploreOptions { Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, SpillDirectory = _o.SpillDirectory, BudgetSeconds = _o.BudgetSeconds, Cancel = _o.Cancel };
+        var left = _o.BudgetSeconds is { } b ? Math.Max(0.001, b - _clock.Elapsed.TotalSeconds) : (double?)null;
+        var bfsOptions = new ExploreOptions
+        {
+            Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, SpillDirectory = _o.SpillDirectory, MaxFrontierBytes = _o.MaxFrontierBytes,
+            BudgetSeconds = left, MaxTransitions = _o.MaxTransitions, Cancel = _o.Cancel,
+        };
         var bfsVisited = NewVisitedSet(bfsOptions, _n);
         List<FoundViolation> shortest;
         try
         {
-            shortest = new BfsSearch(_m, _initial, _checker, bfsOptions, bfsStats, Stopwatch.StartNew(), bfsVisited).Run([.. found.Select(f => f.Violation.Key)]);
+            var bfs = new BfsSearch(_m, _initial, _checker, bfsOptions, bfsStats, Stopwatch.StartNew(), bfsVisited);
+            shortest = bfs.Run([.. found.Select(f => f.Violation.Key)]);
+            if (bfs.Incomplete is { } why && shortest.Count < found.Count)
+                cut = $"the traces shown are the search's own, not confirmed to be the shortest: the breadth-first search for shorter ones stopped at depth {bfs.Depth} ({why})";
         }
         finally
         {

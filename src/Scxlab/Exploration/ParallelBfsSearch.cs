@@ -206,7 +206,7 @@ internal sealed class ParallelBfsSearch(Machine m, World initial, ExploreOptions
                     }
                     var start = nxt.Append(wk.Out.Slice(c.Offset, c.Length));
                     nxtItems.Add((ci, start, c.Length, c.Fingerprint));
-                    if ((nxtItems.Count & 4095) == 0 && cur.Allocated + nxt.Allocated + workers.Sum(w => w.Out.Allocated) + _tree.Bytes is var held && held > frontierLimit)
+                    if ((nxtItems.Count & 4095) == 0 && BfsSearch.FrontierBytes(cur, nxt, curItems, nxtItems) + workers.Sum(w => w.Out.Allocated) + _tree.Bytes is var held && held > frontierLimit)
                     {
                         Incomplete = o.FrontierReason(held, depth);
                         return [.. found.Values];

@@ -12,7 +12,9 @@ namespace Scxlab.Tests.Exploration;
 /// prunes a state, a footprint that misses a write, or a parallel search that loses one shows up as a difference.
 /// </summary>
 /// <remarks>
-/// Bounded for CI (<see cref="Iterations"/>); <c>SCXLAB_WIDE_ITER=N</c> runs N scenarios instead, for a longer hunt.
+/// Bounded for CI (<see cref="Iterations"/>); <c>SCXLAB_WIDE_ITER=N</c> runs N scenarios instead, for a longer hunt, and
+/// <c>SCXLAB_WIDE_LAST=FILE</c> has the replay test write each scenario there before it runs it, so that a hunt the OOM
+/// killer ends still names its scenario (that is how <see cref="ShortestTraceBudgetTests"/>' case was found).
 /// </remarks>
 [Trait("Category", "Long")]
 public sealed class WiderPropertyTests
@@ -194,6 +196,7 @@ public sealed class WiderPropertyTests
         var replayed = 0;
         GenWide.Sample(sc =>
         {
+            if (Environment.GetEnvironmentVariable("SCXLAB_WIDE_LAST") is { } lastFile) File.WriteAllText(lastFile, sc.ToString());
             var cfg = sc.Config();
             var r = new Explorer(new Machine(cfg), new ExploreOptions { MaxTransitions = Budget }).Run();
             foreach (var f in r.Violations)
