@@ -154,50 +154,64 @@ public class ExplorerPropertyTests
         long pairs = 0, states = 0;
         GenSmall.Sample(sc =>
         {
-            var m = new Machine(sc.Config());
-            var n = m.ActorCount;
-            var seen = new HashSet<ulong> { m.World.Fingerprint() };
-            var queue = new Queue<World>();
-            queue.Enqueue(m.World.Clone());
-            var sa = m.World.Clone();
-            var sb = m.World.Clone();
-            var fps = new Footprint[n];
-            var enabled = new List<int>();
-            while (queue.Count > 0 && seen.Count < 3000)
-            {
-                var s0 = queue.Dequeue();
-                states++;
-                m.World = s0;
-                enabled.Clear();
-                for (var a = 0; a < n; a++) if (m.IsEnabled(a)) enabled.Add(a);
-                foreach (var a in enabled)
-                {
-                    var c = s0.Clone();
-                    m.World = c;
-                    m.Step(a);
-                    fps[a] = m.LastFootprint;
-                    if (seen.Add(c.Fingerprint())) queue.Enqueue(c);
-                }
-                foreach (var a in enabled)
-                    foreach (var b in enabled)
-                    {
-                        if (b <= a || fps[a].DependsOn(fps[b])) continue;
-                        pairs++;
-                        sa.CopyFrom(s0);
-                        m.World = sa;
-                        m.Step(a);
-                        Assert.True(m.IsEnabled(b), $"{m.Actor(a).Name} disabled {m.Actor(b).Name} but their footprints do not conflict");
-                        m.Step(b);
-                        sb.CopyFrom(s0);
-                        m.World = sb;
-                        m.Step(b);
-                        Assert.True(m.IsEnabled(a), $"{m.Actor(b).Name} disabled {m.Actor(a).Name} but their footprints do not conflict");
-                        m.Step(a);
-                        Assert.True(sa.SameStateAs(sb), $"{m.Actor(a).Name} and {m.Actor(b).Name} look independent but do not commute");
-                    }
-            }
+            var (p, n) = CheckDiamonds(sc.Config(), maxStates: 3000);
+            pairs += p;
+            states += n;
         }, iter: 300, threads: 1, print: s => s.ToString());
         Assert.True(pairs > 1000, $"only {pairs} independent pairs checked in {states} states");
+    }
+
+    /// <summary>
+    /// Breadth-first over the scenario's states (up to <paramref name="maxStates"/>): at each, every two enabled actors
+    /// whose steps' footprints do not conflict must keep each other enabled and reach the same state in both orders.
+    /// Returns the independent pairs checked and the states visited.
+    /// </summary>
+    internal static (long Pairs, long States) CheckDiamonds(ModelConfig config, int maxStates)
+    {
+        long pairs = 0, states = 0;
+        var m = new Machine(config);
+        var n = m.ActorCount;
+        var seen = new HashSet<ulong> { m.World.Fingerprint() };
+        var queue = new Queue<World>();
+        queue.Enqueue(m.World.Clone());
+        var sa = m.World.Clone();
+        var sb = m.World.Clone();
+        var fps = new Footprint[n];
+        var enabled = new List<int>();
+        while (queue.Count > 0 && seen.Count < maxStates)
+        {
+            var s0 = queue.Dequeue();
+            states++;
+            m.World = s0;
+            enabled.Clear();
+            for (var a = 0; a < n; a++) if (m.IsEnabled(a)) enabled.Add(a);
+            foreach (var a in enabled)
+            {
+                var c = s0.Clone();
+                m.World = c;
+                m.Step(a);
+                fps[a] = m.LastFootprint;
+                if (seen.Add(c.Fingerprint())) queue.Enqueue(c);
+            }
+            foreach (var a in enabled)
+                foreach (var b in enabled)
+                {
+                    if (b <= a || fps[a].DependsOn(fps[b])) continue;
+                    pairs++;
+                    sa.CopyFrom(s0);
+                    m.World = sa;
+                    m.Step(a);
+                    Assert.True(m.IsEnabled(b), $"{m.Actor(a).Name} disabled {m.Actor(b).Name} but their footprints do not conflict");
+                    m.Step(b);
+                    sb.CopyFrom(s0);
+                    m.World = sb;
+                    m.Step(b);
+                    Assert.True(m.IsEnabled(a), $"{m.Actor(b).Name} disabled {m.Actor(a).Name} but their footprints do not conflict");
+                    m.Step(a);
+                    Assert.True(sa.SameStateAs(sb), $"{m.Actor(a).Name} and {m.Actor(b).Name} look independent but do not commute");
+                }
+        }
+        return (pairs, states);
     }
 
     [Fact]
