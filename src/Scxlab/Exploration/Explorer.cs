@@ -119,7 +119,7 @@ public sealed class Explorer
         if (!outgrown)
         {
             if (!_o.ShortestTraces || trial.Strategy == Strategy.Bfs || trial.Violations.Count == 0) return trial;
-            var shortest = trialExplorer.Shortest(trial.Violations, out var cut);
+            var shortest = trialExplorer.Shortest(trial.Violations, trial.Complete, out var cut);
             return trial with { Violations = InReportOrder(shortest), Notes = cut == null ? trial.Notes : [.. trial.Notes, cut] };
         }
         var trialSeconds = clock.Elapsed.TotalSeconds;
@@ -231,7 +231,7 @@ public sealed class Explorer
             // The search's own store is done with (its figures are in the stats): the shortening search's takes its place,
             // not a second budget's worth beside it.
             (visited as IDisposable)?.Dispose();
-            violations = [.. Shortest(violations, out var cut)];
+            violations = [.. Shortest(violations, _incomplete == null, out var cut)];
             if (cut != null) _notes.Add(cut);
         }
         _m.World.CopyFrom(_initial);
@@ -262,13 +262,15 @@ public sealed class Explorer
     /// off, e.g. a search that may be discarded; the machine's world is left as the explorer found it.
     /// </summary>
     /// <remarks>
-    /// The BFS keeps to the search's budgets: what is left of its time budget, a step budget of its own as large as the
-    /// search's, and the same memory budget. A search cut short may have found a violation deep in a space much bigger
-    /// than what it covered, and a BFS to that depth would cover all of it (a DFS stopped at 150 000 transitions was
-    /// followed by a BFS that filled a 24 GB machine). When the BFS stops first, each finding keeps the trace the
-    /// search found, and <paramref name="cut"/> says so (a note for the result).
+    /// The BFS keeps to the search's budgets: what is left of its time budget and the same memory budget, and after a
+    /// search that was cut short (<paramref name="searchComplete"/> false) a step budget of its own as large as the
+    /// search's. A search cut short may have found a violation deep in a space much bigger than what it covered, and a
+    /// BFS to that depth would cover all of it (a DFS stopped at 150 000 transitions was followed by a BFS that filled a
+    /// 24 GB machine); after a complete search the BFS covers at most the states the search already stored. When the
+    /// BFS stops first, each finding keeps the trace the search found, and <paramref name="cut"/> says so (a note for
+    /// the result).
     /// </remarks>
-    public IReadOnlyList<FoundViolation> Shortest(IReadOnlyList<FoundViolation> found, out string? cut)
+    public IReadOnlyList<FoundViolation> Shortest(IReadOnlyList<FoundViolation> found, bool searchComplete, out string? cut)
     {
         cut = null;
         if (found.Count == 0) return found;
@@ -277,7 +279,7 @@ public sealed class Explorer
         var bfsOptions = new ExploreOptions
         {
             Checks = _o.Checks, Exact = _o.Exact, MaxMemoryBytes = _o.MaxMemoryBytes, SpillDirectory = _o.SpillDirectory, MaxFrontierBytes = _o.MaxFrontierBytes,
-            BudgetSeconds = left, MaxTransitions = _o.MaxTransitions, Cancel = _o.Cancel,
+            BudgetSeconds = left, MaxTransitions = searchComplete ? null : _o.MaxTransitions, Cancel = _o.Cancel,
         };
         var bfsVisited = NewVisitedSet(bfsOptions, _n);
         List<FoundViolation> shortest;

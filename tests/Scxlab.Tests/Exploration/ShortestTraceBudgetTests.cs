@@ -39,15 +39,43 @@ public sealed class ShortestTraceBudgetTests
         }
     }
 
-    /// <summary>A complete search's traces are still shortened, and no note says otherwise.</summary>
-    [Fact]
-    public void Should_ShortenWithoutANote_When_TheSearchWasComplete()
+    /// <summary>
+    /// A complete search's traces are still shortened, and no note says otherwise — also when it finished within a step
+    /// budget that the BFS alone would pass (the reduced search takes fewer transitions than a BFS over the same states):
+    /// after a complete search the BFS covers at most the states already stored, so the step budget does not bind it.
+    /// </summary>
+    [Theory]
+    [InlineData("seed-race-r2")]
+    [InlineData("central-remote")]
+    [InlineData("qseq-revert-vs-dequeue")]
+    [InlineData("fallback-drain-vs-release")]
+    public void Should_ShortenWithoutANote_When_TheSearchWasComplete(string scenario)
     {
-        var cfg = Scenarios.ScenarioLoader.Resolve("seed-race-r2").ToConfig();
-        var dfs = new Explorer(new Machine(cfg), new ExploreOptions { Strategy = Strategy.Dfs }).Run();
+        var cfg = Scenarios.ScenarioLoader.Resolve(scenario).ToConfig();
         var bfs = new Explorer(new Machine(cfg), new ExploreOptions { Strategy = Strategy.Bfs }).Run();
-        Assert.Equal(Verdict.Violation, dfs.Verdict);
-        Assert.DoesNotContain(dfs.Notes, n => n.Contains("not confirmed to be the shortest", StringComparison.Ordinal));
-        Assert.Equal(bfs.Violations.Select(v => (v.Violation.Key, v.Trace.Count)).Order(), dfs.Violations.Select(v => (v.Violation.Key, v.Trace.Count)).Order());
+        var unbounded = new Explorer(new Machine(cfg), new ExploreOptions { ShortestTraces = false }).Run();
+        var reduced = new Explorer(new Machine(cfg), new ExploreOptions { MaxTransitions = unbounded.Stats.Transitions + 1 }).Run();
+        Assert.True(reduced.Complete);
+        Assert.Equal(Verdict.Violation, reduced.Verdict);
+        Assert.DoesNotContain(reduced.Notes, n => n.Contains("not confirmed to be the shortest", StringComparison.Ordinal));
+        Assert.Equal(bfs.Violations.Select(v => (v.Violation.Key, v.Trace.Count)).Order(), reduced.Violations.Select(v => (v.Violation.Key, v.Trace.Count)).Order());
+    }
+
+    /// <summary>The step budget binds the shortening BFS only after a search that was cut short.</summary>
+    [Fact]
+    public void Should_BindTheShorteningSearchByTheStepBudget_Only_When_TheSearchWasCutShort()
+    {
+        var cfg = Scenarios.ScenarioLoader.Resolve("central-remote").ToConfig();
+        var found = new Explorer(new Machine(cfg), new ExploreOptions { Strategy = Strategy.Dfs, ShortestTraces = false }).Run().Violations;
+        var shortest = new Explorer(new Machine(cfg), new ExploreOptions { Strategy = Strategy.Bfs }).Run().Violations;
+        Assert.NotEmpty(found);
+        // A budget far below what the BFS needs to reach the finding.
+        var tight = new Explorer(new Machine(cfg), new ExploreOptions { MaxTransitions = 10 });
+        var afterComplete = tight.Shortest(found, searchComplete: true, out var noCut);
+        Assert.Null(noCut);
+        Assert.Equal(shortest.Select(v => v.Trace.Count).Order(), afterComplete.Select(v => v.Trace.Count).Order());
+        var afterCut = tight.Shortest(found, searchComplete: false, out var cut);
+        Assert.Contains("step budget of 10 transitions", cut);
+        Assert.Equal(found.Select(v => v.Trace), afterCut.Select(v => v.Trace));
     }
 }
