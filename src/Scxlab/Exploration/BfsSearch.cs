@@ -20,7 +20,7 @@ internal sealed class BfsSearch(Machine m, World initial, StateChecker checker, 
 
     /// <summary>
     /// What two layers of a frontier hold: their encoded states and their item lists (an index, an offset, a length and a
-    /// fingerprint per state: 32 bytes, a third of a small world's encoding, and a list's spare capacity with them).
+    /// fingerprint per state: 32 bytes, counted with the lists' spare capacity).
     /// </summary>
     internal static long FrontierBytes<T>(GrowBuffer cur, GrowBuffer nxt, List<T> curItems, List<T> nxtItems) =>
         cur.Allocated + nxt.Allocated + ((long)curItems.Capacity + nxtItems.Capacity) * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();

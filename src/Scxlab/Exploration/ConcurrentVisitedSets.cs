@@ -120,7 +120,8 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
         public readonly bool Narrow;
         public readonly int Mask;
         public readonly long Capacity;
-        public int SlotBytes => Narrow ? 9 : 16;
+        public int SlotBytes => SlotBytesOf(Narrow);
+        public static int SlotBytesOf(bool narrow) => narrow ? 9 : 16;
 
         /// <param name="reserveCapacity">The most slots to reserve address space for, to double in place up to (none if not above <paramref name="capacity"/>).</param>
         public Table(int capacity, bool narrow, long reserveCapacity)
@@ -222,7 +223,7 @@ internal sealed class LockFreeFingerprintSet : ConcurrentVisitedSet
         _workers = new WorkerLine[Math.Max(1, workers)];
         _narrow = actors <= 7;
         // With a place to move to past the budget, the table never grows beyond it; without one it grows on (by copying past the reservation).
-        _reserveCapacity = BigTable.ReachableCapacity(1L << initialCapacityLog2, memoryLimit, _narrow ? 9 : 16, FingerprintSet.MaxCapacity);
+        _reserveCapacity = BigTable.ReachableCapacity(1L << initialCapacityLog2, memoryLimit, Table.SlotBytesOf(_narrow), FingerprintSet.MaxCapacity);
         _table = new Table(1 << initialCapacityLog2, _narrow, _reserveCapacity);
         _overflowFactory = overflow;
         _memoryLimit = memoryLimit;

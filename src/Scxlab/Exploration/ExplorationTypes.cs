@@ -37,8 +37,8 @@ public sealed record ExploreOptions
     /// </summary>
     public string? SpillDirectory { get; init; }
     /// <summary>
-    /// Bytes a BFS may hold in its frontier (the encoded states of the layer it expands and the one it builds) and its
-    /// parent links, beyond
+    /// Bytes a BFS may hold in its frontier (the encoded states of the layer it expands and the one it builds, and their
+    /// item lists) and its parent links, beyond
     /// <see cref="MaxMemoryBytes"/>; past it the search stops as incomplete instead of running the machine out of
     /// memory. Null: three quarters of the memory the runtime sees, less <see cref="MaxMemoryBytes"/>, at least 1 GiB.
     /// </summary>

@@ -58,7 +58,7 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
     public FingerprintSet(int actors, int initialCapacityLog2 = 16, long maxBytes = long.MaxValue)
     {
         _wide = actors > 7; // the byte holds 7 actors' sleep bits and the explorer's taint bit (bit 7)
-        _reserveCapacity = BigTable.ReachableCapacity(1L << initialCapacityLog2, maxBytes, _wide ? 16 : 9, MaxCapacity);
+        _reserveCapacity = BigTable.ReachableCapacity(1L << initialCapacityLog2, maxBytes, SlotBytes, MaxCapacity);
         Allocate(1 << initialCapacityLog2);
     }
 
@@ -80,7 +80,9 @@ public sealed unsafe class FingerprintSet : IVisitedSet, IConcurrentLookup, IDis
     internal bool GrowsInPlace => _keyTable.CanGrow && _auxTable.CanGrow;
 
     public long Count => _count;
-    public long Bytes => _capacity * (_wide ? 16 : 9);
+    /// <summary>A slot's key and aux: 8 + 1 bytes, or 8 + 8 with more than 7 actors.</summary>
+    private int SlotBytes => _wide ? 16 : 9;
+    public long Bytes => _capacity * SlotBytes;
     public bool WouldExceed(long limit) => (_count + 1) * 4 > _capacity * 3 && (Bytes * 2 > limit || _capacity * 2 > MaxCapacity);
 
     public string ExhaustedReason(long limit) => _capacity * 2 > MaxCapacity
