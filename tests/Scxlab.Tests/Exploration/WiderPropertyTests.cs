@@ -28,7 +28,9 @@ public sealed class WiderPropertyTests
 
     public sealed record Wide(int Policy, int Protocol, int[] Allowed, int[] Cpu, int[] State, Act[] Acts, int[] Rounds)
     {
-        public ModelConfig Config()
+        /// <param name="policySpec">Another policy in the built-in's place (a BPF object's spec, as <c>--policy</c> takes it).</param>
+        /// <param name="granularity">Where steps end (fine: at every store another actor can observe).</param>
+        public ModelConfig Config(string? policySpec = null, Granularity granularity = Granularity.Normal)
         {
             var info = PolicyRegistry.BuiltIn[Policy];
             var tasks = Allowed.Select((m, i) => new TaskSpec($"t{i}", 101 + i, Mask(m), Cpu[i], (InitialTaskState)State[i])).ToList();
@@ -50,11 +52,12 @@ public sealed class WiderPropertyTests
             {
                 CpuCount = 3,
                 Tasks = tasks,
-                PolicyFactory = info.Create,
-                PolicyName = info.Name,
+                PolicyFactory = policySpec == null ? info.Create : PolicyRegistry.Resolve(policySpec),
+                PolicyName = policySpec ?? info.Name,
                 Protocol = (Protocol)Protocol,
                 Rounds = Rounds,
                 Scripts = scripts,
+                Granularity = granularity,
             };
         }
 
@@ -80,8 +83,11 @@ public sealed class WiderPropertyTests
         from cpu in Gen.Int[0, 2]
         select new Act(kind, task, mask, cpu);
 
-    private static readonly Gen<Wide> GenWide =
-        from policy in Gen.Int[0, PolicyRegistry.BuiltIn.Count - 1]
+    private static readonly Gen<Wide> GenWide = Scenarios(Gen.Int[0, PolicyRegistry.BuiltIn.Count - 1]);
+
+    /// <summary>Wider scenarios whose policy (an index into <see cref="PolicyRegistry.BuiltIn"/>) comes from <paramref name="policies"/>.</summary>
+    internal static Gen<Wide> Scenarios(Gen<int> policies) =>
+        from policy in policies
         from protocol in GenProtocol(policy)
         from nTasks in Gen.Int[1, 3]
         from allowed in Gen.Int[1, 7].Array[nTasks]
@@ -131,6 +137,30 @@ public sealed class WiderPropertyTests
         }, iter: Iterations, threads: 1, print: s => s.ToString());
         Assert.True(compared >= total / 2, $"only {compared} of {total} scenarios completed within the budget");
         Assert.True(violating > 0, "no scenario violated anything: the comparison never covered a finding");
+    }
+
+    /// <summary>
+    /// Normal granularity fuses a step's accesses only where no other actor can tell (GranularityPropertyTests), on the
+    /// wider scenarios too: where the fine-grained search completes, both give the same verdict and findings, and the
+    /// normal one stores no more states.
+    /// </summary>
+    [Fact]
+    public void Should_GiveTheSameVerdictAndFindings_When_FineAndNormalGranularityExploreAWiderScenario()
+    {
+        int total = 0, compared = 0;
+        GenWide.Sample(sc =>
+        {
+            total++;
+            var fine = Explore(sc.Config(granularity: Granularity.Fine), Strategy.Reduced, maxTransitions: Budget);
+            if (!fine.Complete) return;
+            compared++;
+            var normal = Explore(sc.Config(), Strategy.Reduced);
+            Assert.True(normal.Complete, normal.IncompleteReason);
+            Assert.Equal(fine.Verdict, normal.Verdict);
+            Assert.Equal(Keys(fine), Keys(normal));
+            Assert.True(normal.Stats.States <= fine.Stats.States, $"normal granularity stored {normal.Stats.States} states, fine {fine.Stats.States}");
+        }, iter: Iterations, threads: 1, print: s => s.ToString());
+        Assert.True(compared >= total / 3, $"only {compared} of {total} scenarios completed within the budget");
     }
 
     /// <summary>
