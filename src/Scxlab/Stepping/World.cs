@@ -115,6 +115,7 @@ public sealed class World
         _histLogLow = new int[HistoryLength * actors];
         _restoreLogLow = new int[actors];
         _stepLogLow = new int[actors];
+        Array.Fill(_stepLogLow, int.MaxValue);
         _logHashLen = new int[actors];
         _logHashVal = new ulong[actors];
         _logLowHash = new int[actors];
@@ -233,10 +234,8 @@ public sealed class World
         var lows = _histLogLow.AsSpan((int)(_version % HistoryLength) * Actors.Length, Actors.Length);
         lows.Fill(int.MaxValue);
         for (var m = actors; m != 0; m &= m - 1)
-        {
-            var a = System.Numerics.BitOperations.TrailingZeroCount(m);
-            lows[a] = logLows[a];
-        }
+            for (var a = System.Numerics.BitOperations.TrailingZeroCount(m); a < lows.Length; a += 64)
+                lows[a] = logLows[a];
     }
 
     /// <summary>What changed in this world since its version <paramref name="v"/> (map blocks added to <paramref name="blocks"/>); false when that is not known any more.</summary>
@@ -357,9 +356,9 @@ public sealed class World
         var copiedActors = actors;
         while (actors != 0)
         {
-            var a = System.Numerics.BitOperations.TrailingZeroCount(actors);
+            for (var a = System.Numerics.BitOperations.TrailingZeroCount(actors); a < Actors.Length; a += 64)
+                CopyActorFrom(o, a, logLow[a]);
             actors &= actors - 1;
-            CopyActorFrom(o, a, logLow[a]);
         }
         CopyRestFrom(o, w, copiedActors, blocks);
         if (VerifyIncremental && !SameStateAs(o))
@@ -478,9 +477,9 @@ public sealed class World
         var actors = _pendingActors;
         while (actors != 0)
         {
-            var a = System.Numerics.BitOperations.TrailingZeroCount(actors);
+            for (var a = System.Numerics.BitOperations.TrailingZeroCount(actors); a < Actors.Length; a += 64)
+                fp += Rehash(_shape.FirstActor + a);
             actors &= actors - 1;
-            fp += Rehash(_shape.FirstActor + a);
         }
         // The scheduler chunk is rehashed under the Sched bit's writes like any other; the event counters in it (when
         // the policy reads them) are bumped without a footprint, so then it is rehashed at every fingerprint.
@@ -495,6 +494,7 @@ public sealed class World
     /// <summary>Every chunk hashed again (and remembered); the incremental path's reference.</summary>
     public ulong FullFingerprint()
     {
+        FullHashes++;
         // Whatever made the incremental path unusable may have written the logs too: their cached hashes go.
         Array.Clear(_logHashLen);
         ulong fp = 0;
@@ -510,6 +510,9 @@ public sealed class World
         _pendingBlocks.Clear();
         return fp;
     }
+
+    /// <summary>How many times every chunk was hashed (<see cref="FullFingerprint"/>): the incremental path's misses, for tests.</summary>
+    internal long FullHashes { get; private set; }
 
     /// <summary>Chunk <paramref name="k"/> hashed again; returns new − old.</summary>
     private ulong Rehash(int k)
@@ -529,21 +532,23 @@ public sealed class World
         if (blocks != null) _stepBlocks.Add(blocks);
         _pendingBlocks.Add(_stepBlocks);
         _sinceBlocks.Add(_stepBlocks);
-        if (actor < 64)
-        {
-            _pendingActors |= 1UL << actor;
-            _sinceActors |= 1UL << actor;
-            _stepLogLow[actor] = _logLowStep[actor];
-            Changed(writes, 1UL << actor, _stepBlocks, _stepLogLow);
-            _logLowStep[actor] = Actors[actor].LogLen;
-        }
-        else
-        {
-            _fpValid = false;
-            _sinceUnknown = true;
-            Changed(ulong.MaxValue, ulong.MaxValue, null, default);
-        }
+        var bit = ActorBit(actor);
+        _pendingActors |= bit;
+        _sinceActors |= bit;
+        // The other actors under the same bit did not change: their marks stay int.MaxValue (nothing written).
+        _stepLogLow[actor] = _logLowStep[actor];
+        Changed(writes, bit, _stepBlocks, _stepLogLow);
+        _stepLogLow[actor] = int.MaxValue;
+        _logLowStep[actor] = Actors[actor].LogLen;
     }
+
+    /// <summary>
+    /// Actor <paramref name="a"/>'s bit in the actor masks (pending, since, history). One bit per actor up to 64 actors;
+    /// past that (a 64- or 256-CPU machine's CPUs and scripts), bit b stands for every actor whose index is b mod 64, and
+    /// a bit set by one of them copies and rehashes them all, which only does more than needed. So the loops over a
+    /// mask's actors start at the bit's index and go 64 at a time.
+    /// </summary>
+    private static ulong ActorBit(int a) => 1UL << (a & 63);
 
     private readonly BlockRanges _stepBlocks = new();
 

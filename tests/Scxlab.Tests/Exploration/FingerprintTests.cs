@@ -97,6 +97,37 @@ public class FingerprintTests
         AssertIncrementalEqualsFull(s.ToConfig(obj + (at < 0 ? "" : policy[at..])), walks: 6);
     }
 
+    /// <summary>
+    /// A machine of more than 64 actors (churn-64cpu: 64 CPUs, then its eight tasksets) keeps its fingerprint incremental
+    /// when an actor past the 64th steps: that step used to drop every chunk hash, so each fuzz step at 64–256 CPUs hashed
+    /// the whole world again. Random walks check the value against a full hash as above.
+    /// </summary>
+    [Fact]
+    public void Should_StayIncremental_When_AnActorPastTheSixtyFourthSteps()
+    {
+        var s = ScenarioLoader.Resolve("churn-64cpu");
+        var m = new Machine(s.ToConfig());
+        Assert.True(m.ActorCount > 64);
+        m.World.Fingerprint();
+        var before = m.World.FullHashes;
+        var rng = new Random(3);
+        var late = 0;
+        for (var step = 0; step < 300; step++)
+        {
+            var enabled = Enumerable.Range(0, m.ActorCount).Where(m.IsEnabled).ToList();
+            if (enabled.Count == 0) break;
+            // Every other step by an actor past the 64th when one is enabled.
+            var past = enabled.Where(a => a >= 64).ToList();
+            var a = step % 2 == 0 && past.Count > 0 ? past[rng.Next(past.Count)] : enabled[rng.Next(enabled.Count)];
+            if (a >= 64) late++;
+            m.Step(a);
+            m.World.Fingerprint();
+        }
+        Assert.True(late > 10, $"only {late} steps by actors past the 64th");
+        Assert.Equal(before, m.World.FullHashes);
+        AssertIncrementalEqualsFull(s.ToConfig(), walks: 3, maxSteps: 600);
+    }
+
     [Fact]
     public void Should_NameTheTimersMap_When_ATimerInsideAMapValueExpires()
     {
