@@ -41,6 +41,28 @@ public class CheckAfterStepTests
     }
 
     /// <summary>
+    /// NoDoubleDispatch names a task current on two CPUs by its two lowest; the lowest-numbered such task when several
+    /// are (it finds them in one pass over the CPUs, not one per task).
+    /// </summary>
+    [Fact]
+    public void Should_NameTheTwoLowestCpus_When_ATaskIsCurrentOnSeveral()
+    {
+        var m = new Machine(ScenarioLoader.Resolve("churn-8cpu").ToConfig());
+        var inv = new NoDoubleDispatch();
+        Assert.Null(inv.Check(m));
+        var w = m.World;
+        for (var c = 0; c < w.Cpus.Length; c++) w.Cpus[c].Curr = -1;
+        w.Cpus[6].Curr = 3;
+        Assert.Null(inv.Check(m));
+        w.Cpus[2].Curr = 3;
+        w.Cpus[7].Curr = 3;
+        Assert.Equal($"{m.TaskName(3)} is current on CPU2 and CPU6", inv.Check(m));
+        w.Cpus[5].Curr = 1;
+        w.Cpus[4].Curr = 1;
+        Assert.Equal($"{m.TaskName(1)} is current on CPU4 and CPU5", inv.Check(m));
+    }
+
+    /// <summary>
     /// Every invariant that declares less than everything gives the same answer when all it says it does not read —
     /// actors, frames, kfunc logs, maps, dispatch buffers, the scheduler state, and whichever of the tasks, CPUs and
     /// DSQ slots it does not name — is overwritten with noise, on the states
