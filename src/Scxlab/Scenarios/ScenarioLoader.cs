@@ -118,7 +118,7 @@ public static class ScenarioLoader
             OnlyKeys(m, "the scenario", "name", "description", "cpus", "protocol", "kernel", "policy", "compare", "tags", "tasks", "rounds", "actors", "check", "bounds", "expect", "rodata", "syscalls", "syscalls_attached", "ops", "maps", "max_entries", "holds");
             var k = Keys(m);
             var name = Str(Required(m, k, "name", "the scenario"), "the scenario name");
-            var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, 64);
+            var cpus = (int)Int(Required(m, k, "cpus", "the scenario"), "cpus", 1, ScxConst.MaxCpus);
             var kernel = KernelEra.V7_1;
             if (k.TryGetValue("kernel", out var kn))
             {

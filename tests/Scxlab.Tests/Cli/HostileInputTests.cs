@@ -71,7 +71,7 @@ public sealed partial class HostileInputTests : IDisposable
         new("scenario", "unreadable-file", Args("check", "/proc/self/mem"), 1, "cannot read"),
         new("scenario", "a-directory", dir => ["check", dir], 1, "is a directory"),
         new("scenario", "more-actors-than-the-explorer-takes", CheckFile("name: x\ncpus: 64\npolicy: simple\ntasks:\n" + OneTask), 1, "takes at most 63 actors", Located: true),
-        new("scenario", "cpus-out-of-range", CheckFile("name: x\ncpus: 999\npolicy: simple\ntasks:\n" + OneTask), 1, "cpus must be in 1..64", Located: true),
+        new("scenario", "cpus-out-of-range", CheckFile("name: x\ncpus: 999\npolicy: simple\ntasks:\n" + OneTask), 1, "cpus must be in 1..256", Located: true),
 
         // ---- workload files (item 2)
         new("workload", "yaml-flow-nesting-100000-deep", SimulateFile("w.yaml", "name: w\ntasks: " + new string('[', 100_000) + new string(']', 100_000) + "\n"), 1, "nesting deeper than 64 levels", Located: true),

@@ -19,6 +19,7 @@ public class ChurnScenarioTests
     [Theory]
     [InlineData("churn-8cpu", 8, 8)]
     [InlineData("churn-64cpu", 64, 16)]
+    [InlineData("churn-256cpu", 256, 16)]
     public void Should_RunEveryScheduleToItsEnd_When_AChurnScenarioIsFuzzed(string name, int cpus, int tasks)
     {
         var s = ScenarioLoader.Resolve(name);
