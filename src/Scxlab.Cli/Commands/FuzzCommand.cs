@@ -120,9 +120,11 @@ internal static class FuzzCommand
             for (var i = 0; i < result.Findings.Count; i++)
             {
                 var f = result.Findings[i];
-                // A violation of the initial state has nothing to shrink.
+                // A violation of the initial state has nothing to shrink. A shrunk exit or assertion counts as the same
+                // finding up to names and numbers, as the report deduplicates them: a dropped CPU renumbers the CPUs above
+                // it, so an exact match could never drop a CPU below the one the message names.
                 MinimizeResult? min = r.GetValue(minimize) && f.Choices.Count > 0
-                    ? new Minimizer(config, scenario.Checks, fuzzSeed, mb).Run(scenario, f.Violation, f.Choices)
+                    ? new Minimizer(config, scenario.Checks, fuzzSeed, mb) { MatchMasked = true }.Run(scenario, f.Violation, f.Choices)
                     : null;
                 string? traceFile = null, yamlFile = null, originalFile = null;
                 if (dir != null)

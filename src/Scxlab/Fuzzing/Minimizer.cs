@@ -167,10 +167,19 @@ public sealed class Minimizer
             if (OverBudget) _log.Add($"stopped by the minimisation budget of {_maxTests} replays (the result is valid, maybe not minimal)");
         }
 
+        // What the shrunk scenario reaches: with masked matching, the same finding up to names and numbers (a dropped CPU
+        // renumbers the ones above it, and the target's "CPU 7" becomes "CPU 1"); its own words go into the file.
+        var reached = target.Key;
+        if (MatchMasked && Shrinks)
+        {
+            var p = new Probe(Same, Config(cur), _checks);
+            if (p.Reproduce(sched, target.Key) != null && p.LastViolation is { } lv) reached = lv.Key;
+        }
         // Round trip through the file format: the result is what `scxlab check FILE` and `replay` will load.
         var named = Shrinks
             ? Copy(cur, name: scenario.Name.EndsWith("-min", StringComparison.Ordinal) ? scenario.Name : scenario.Name + "-min",
-                description: $"Shrunk by {Origin} from {scenario.Name} ({scenario.Source}): reaches {target.Key}{(MatchMasked ? " (up to task names, pids and numbers)" : "")}.")
+                description: $"Shrunk by {Origin} from {scenario.Name} ({scenario.Source}): reaches {reached}" +
+                    (reached != target.Key ? $" (the run's {target.Key}, up to task names, pids and numbers)." : "."))
             : Copy(cur, description: $"Written by {Origin} (not shrunk) from {scenario.Source}: reaches {target.Key}.");
         var text = ScenarioYaml.Write(named, _policy, _protocol, _kernel, "violation");
         var parsed = ScenarioLoader.Parse(text, named.Name + ".yaml");

@@ -38,6 +38,30 @@ public class FuzzCommandTests
         Assert.Contains("search complete", check.Stdout);
     }
 
+    /// <summary>
+    /// An exit that names a CPU shrinks past that CPU's number: dropping a lower CPU renumbers it, so the shrunk
+    /// scenario's exit names another CPU (and maybe another task). fuzz counts that as the same finding, as its report
+    /// deduplicates findings (numbers, task names and pids masked); matching the exact message kept churn-64cpu's stale
+    /// LOCAL_ON exit at 8 CPUs, seven of them idle columns in the trace.
+    /// </summary>
+    [Fact]
+    public void Should_ShrinkAnExitNamingACpuToTwoCpus_When_Churn64cpuIsFuzzed()
+    {
+        var dir = Directory.CreateTempSubdirectory("scxlab-fuzz-test-").FullName;
+        var r = CliResult.Run("fuzz", "churn-64cpu", "--runs", "6", "--jobs", "1", "--out", dir);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("violation 1: scheduler exit SCX_EXIT_ERROR: SCX_DSQ_LOCAL[_ON] target CPU 7 not allowed for p2[103]", r.Stdout);
+        var yaml = File.ReadAllText(Path.Combine(dir, "violation-1.yaml"));
+        Assert.Contains("cpus: 2\n", yaml.ReplaceLineEndings("\n"));
+        Assert.Contains("(the run's SCX_EXIT_ERROR: SCX_DSQ_LOCAL[_ON] target CPU 7 not allowed for p2[103], up to task names, pids and numbers)", yaml);
+        var replay = CliResult.Run("replay", Path.Combine(dir, "violation-1.trace.json"));
+        Assert.True(replay.ExitCode == 2, replay.Stderr);
+        Assert.Contains("outcome (reproduced)", replay.Stdout);
+        var check = CliResult.Run("check", Path.Combine(dir, "violation-1.yaml"));
+        Assert.Equal(2, check.ExitCode);
+        Assert.Contains("SCX_DSQ_LOCAL[_ON] target CPU 1 not allowed for", check.Stdout);
+    }
+
     [Fact]
     public void Should_ExitZeroAndSayItIsNoProof_When_NothingIsFound()
     {
