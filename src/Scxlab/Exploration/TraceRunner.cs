@@ -9,7 +9,11 @@ namespace Scxlab.Exploration;
 public sealed record TraceRow(int Index, int Actor, string ActorName, IReadOnlyList<string> Notes, IReadOnlyList<string> Changes);
 
 /// <summary>The result of running a list of actor choices from the initial state.</summary>
-public sealed record TraceRun(IReadOnlyList<TraceRow> Rows, Violation? Outcome, int? OutcomeStep, string? Divergence, IReadOnlyList<string> Columns, IReadOnlyList<int> ColumnActors);
+public sealed record TraceRun(IReadOnlyList<TraceRow> Rows, Violation? Outcome, int? OutcomeStep, string? Divergence, IReadOnlyList<string> Columns, IReadOnlyList<int> ColumnActors)
+{
+    /// <summary>Columns left out because their actors took no step (only on machines with more than <see cref="TraceRunner.MaxIdleColumns"/> columns).</summary>
+    public int HiddenColumns { get; init; }
+}
 
 /// <summary>
 /// Re-runs actor choices on a fresh machine with narration on, recording per step the kernel's
@@ -18,6 +22,9 @@ public sealed record TraceRun(IReadOnlyList<TraceRow> Rows, Violation? Outcome, 
 /// </summary>
 public static class TraceRunner
 {
+    /// <summary>Up to this many columns a trace shows every CPU and script actor; past it, only those that step.</summary>
+    public const int MaxIdleColumns = 16;
+
     public static TraceRun Run(ModelConfig config, IReadOnlyList<int> choices, IReadOnlyList<string> checks)
     {
         var m = new Machine(config);
@@ -58,10 +65,21 @@ public static class TraceRunner
             outcome = checker.AtQuiescent();
             if (outcome != null) outcomeStep = choices.Count;
         }
+        var stepped = new bool[m.ActorCount];
+        foreach (var r in rows) stepped[r.Actor] = true;
         var cols = new List<int>();
         for (var a = 0; a < m.ActorCount; a++)
-            if (m.Actor(a).Kind != ActorKind.Helper || rows.Any(r => r.Actor == a)) cols.Add(a);
-        return new TraceRun(rows, outcome, outcomeStep, divergence, [.. cols.Select(a => m.Actor(a).Name)], cols);
+            if (m.Actor(a).Kind != ActorKind.Helper || stepped[a]) cols.Add(a);
+        // A big machine's trace keeps only the columns of actors that step: a 256-CPU walk touches a few CPUs, and a
+        // column for each of the others made every line thousands of characters wide. A small one keeps them all, as
+        // the races are drawn on LKML (an idle CPU is part of the picture).
+        var hidden = 0;
+        if (cols.Count > MaxIdleColumns)
+        {
+            hidden = cols.Count(a => !stepped[a]);
+            cols.RemoveAll(a => !stepped[a]);
+        }
+        return new TraceRun(rows, outcome, outcomeStep, divergence, [.. cols.Select(a => m.Actor(a).Name)], cols) { HiddenColumns = hidden };
     }
 
     private sealed class Sink : ITraceSink

@@ -22,6 +22,8 @@ public static class CounterexampleRenderer
         sb.AppendLine().Append("      ");
         for (var c = 0; c < cols; c++) sb.Append(Pad(new string('-', width - 2), width));
         sb.AppendLine();
+        if (run.HiddenColumns > 0)
+            sb.Append("      (").Append(run.HiddenColumns).Append(run.HiddenColumns == 1 ? " CPU or actor" : " CPUs and actors").AppendLine(" that take no step not shown)");
         foreach (var row in run.Rows)
         {
             var col = -1;

@@ -190,6 +190,8 @@ public static class HtmlReport
             sb.Append("</tr>\n");
         }
         sb.Append("</tbody>\n</table>\n");
+        if (run.HiddenColumns > 0)
+            sb.Append("<p>").Append(run.HiddenColumns.ToString(CultureInfo.InvariantCulture)).Append(" CPUs and actors that take no step are not shown.</p>\n");
     }
 
     public static string E(string s) => WebUtility.HtmlEncode(s);
