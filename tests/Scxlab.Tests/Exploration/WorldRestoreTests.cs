@@ -81,6 +81,21 @@ public class WorldRestoreTests
     public void Should_MatchTheParent_When_ASmallWorldIsRestoredAlongADepthFirstWalk(string scenario, string policy) =>
         AssertRestoresMatch(ScenarioLoader.Resolve(scenario).ToConfig(policy));
 
+    /// <summary>
+    /// Machines of more than 64 actors, whose actor masks give a bit to every actor index mod 64 (World.ActorBit):
+    /// churn-64cpu's world is small (copied whole when the parent changed), churn-256cpu's large (restored by history),
+    /// and in both the tasksets are actors past the 64th.
+    /// </summary>
+    [Theory]
+    [InlineData("churn-64cpu", 31)]
+    [InlineData("churn-256cpu", 32)]
+    public void Should_MatchTheParent_When_AWorldOfMoreThan64ActorsIsRestoredAlongADepthFirstWalk(string scenario, int seed)
+    {
+        var config = ScenarioLoader.Resolve(scenario).ToConfig();
+        Assert.True(new Machine(config).ActorCount > 64);
+        AssertRestoresMatch(config, iterations: 400, seed: seed, maxRun: 3, maxSiblings: 2);
+    }
+
     [Theory]
     [InlineData(11)]
     [InlineData(12)]
