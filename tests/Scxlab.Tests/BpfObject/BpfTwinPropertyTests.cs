@@ -20,7 +20,7 @@ namespace Scxlab.Tests.BpfObject;
 [Trait("Category", "Long")]
 public sealed class BpfTwinPropertyTests
 {
-    private static int Iterations => int.TryParse(Environment.GetEnvironmentVariable("SCXLAB_TWIN_ITER"), out var n) && n > 0 ? n : 12;
+    private static int Iterations => WiderPropertyTests.HuntIterations("SCXLAB_TWIN_ITER", 12);
 
     private const long Budget = 60_000;
 

@@ -19,7 +19,11 @@ namespace Scxlab.Tests.Exploration;
 [Trait("Category", "Long")]
 public sealed class WiderPropertyTests
 {
-    private static int Iterations => int.TryParse(Environment.GetEnvironmentVariable("SCXLAB_WIDE_ITER"), out var n) && n > 0 ? n : 40;
+    private static int Iterations => HuntIterations("SCXLAB_WIDE_ITER", 40);
+
+    /// <summary>How many scenarios a bounded hunt samples: <paramref name="variable"/> when set to a positive count (a longer hunt), else <paramref name="bounded"/>.</summary>
+    internal static int HuntIterations(string variable, int bounded) =>
+        int.TryParse(Environment.GetEnvironmentVariable(variable), out var n) && n > 0 ? n : bounded;
 
     /// <summary>A plain DFS past this many transitions is not compared (the scenario is too big for a test).</summary>
     private const long Budget = 150_000;

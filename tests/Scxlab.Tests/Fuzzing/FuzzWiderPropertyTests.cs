@@ -23,7 +23,7 @@ namespace Scxlab.Tests.Fuzzing;
 [Trait("Category", "Long")]
 public sealed class FuzzWiderPropertyTests
 {
-    private static int Iterations => int.TryParse(Environment.GetEnvironmentVariable("SCXLAB_FUZZ_WIDE_ITER"), out var n) && n > 0 ? n : 100;
+    private static int Iterations => WiderPropertyTests.HuntIterations("SCXLAB_FUZZ_WIDE_ITER", 100);
 
     private const long Budget = 150_000;
 
