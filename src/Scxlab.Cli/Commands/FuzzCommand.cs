@@ -194,6 +194,8 @@ internal static class FuzzCommand
             if (min != null)
             {
                 o.WriteLine($"  minimised ({min.Tests} replays): {min.Config.CpuCount} CPU(s), {min.Config.Tasks.Count} task(s), {min.Scenario.Actors.Count} script actor(s), {min.Choices.Count} steps");
+                if (min.Violation.Key != f.Violation.Key)
+                    o.WriteLine($"  the shrunk scenario reaches {min.Violation} (the same finding up to task names, pids and numbers)");
                 foreach (var l in min.Log) o.WriteLine($"    {l}");
             }
             if (traceFile != null) o.WriteLine($"  trace: {traceFile} (scxlab replay){(yamlFile != null ? $"; scenario: {yamlFile} (scxlab check); unshrunk: {originalFile}" : "")}");
@@ -272,6 +274,8 @@ internal static class FuzzCommand
                         ["cpus"] = m.Config.CpuCount,
                         ["tasks"] = m.Config.Tasks.Count,
                         ["script_actors"] = m.Scenario.Actors.Count,
+                        // What the shrunk scenario reaches: the finding's key up to task names, pids and numbers.
+                        ["key"] = m.Violation.Key,
                         ["steps"] = Steps(m.Choices, names),
                         ["replays"] = m.Tests,
                         ["scenario_file"] = rep.ScenarioFile,

@@ -51,6 +51,7 @@ public class FuzzCommandTests
         var r = CliResult.Run("fuzz", "churn-64cpu", "--runs", "6", "--jobs", "1", "--out", dir);
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("violation 1: scheduler exit SCX_EXIT_ERROR: SCX_DSQ_LOCAL[_ON] target CPU 7 not allowed for p2[103]", r.Stdout);
+        Assert.Matches(@"the shrunk scenario reaches scheduler exit SCX_EXIT_ERROR: SCX_DSQ_LOCAL\[_ON\] target CPU 1 not allowed for p\d+\[\d+\] \(the same finding", r.Stdout);
         var yaml = File.ReadAllText(Path.Combine(dir, "violation-1.yaml"));
         Assert.Contains("cpus: 2\n", yaml.ReplaceLineEndings("\n"));
         Assert.Contains("(the run's SCX_EXIT_ERROR: SCX_DSQ_LOCAL[_ON] target CPU 7 not allowed for p2[103], up to task names, pids and numbers)", yaml);
