@@ -12,7 +12,8 @@ namespace Scxlab.Tests.Exploration;
 /// prunes a state, a footprint that misses a write, or a parallel search that loses one shows up as a difference.
 /// </summary>
 /// <remarks>
-/// Bounded for CI (<see cref="Iterations"/>); <c>SCXLAB_WIDE_ITER=N</c> runs N scenarios instead, for a longer hunt, and
+/// Bounded for CI (<see cref="Iterations"/>); <c>SCXLAB_WIDE_ITER=N</c> runs N scenarios instead, for a longer hunt,
+/// <c>SCXLAB_WIDE_CPUS=N</c> makes them N-CPU machines (2–6; the BPF twin and fuzz hunts use these scenarios too), and
 /// <c>SCXLAB_WIDE_LAST=FILE</c> has the replay test write each scenario there before it runs it, so that a hunt the OOM
 /// killer ends still names its scenario (that is how <see cref="ShortestTraceBudgetTests"/>' case was found).
 /// </remarks>
@@ -24,6 +25,10 @@ public sealed class WiderPropertyTests
     /// <summary>How many scenarios a bounded hunt samples: <paramref name="variable"/> when set to a positive count (a longer hunt), else <paramref name="bounded"/>.</summary>
     internal static int HuntIterations(string variable, int bounded) =>
         int.TryParse(Environment.GetEnvironmentVariable(variable), out var n) && n > 0 ? n : bounded;
+
+    /// <summary>CPUs of the scenarios: three, or <c>SCXLAB_WIDE_CPUS</c> (2–6) for a hunt on other machine sizes.</summary>
+    private static readonly int Cpus = Math.Clamp(HuntIterations("SCXLAB_WIDE_CPUS", 3), 2, 6);
+    private static readonly int AllCpus = (1 << Cpus) - 1;
 
     /// <summary>A plain DFS past this many transitions is not compared (the scenario is too big for a test).</summary>
     private const long Budget = 150_000;
@@ -54,7 +59,7 @@ public sealed class WiderPropertyTests
             }).ToList();
             return new ModelConfig
             {
-                CpuCount = 3,
+                CpuCount = Rounds.Length,
                 Tasks = tasks,
                 PolicyFactory = policySpec == null ? info.Create : PolicyRegistry.Resolve(policySpec),
                 PolicyName = policySpec ?? info.Name,
@@ -65,7 +70,7 @@ public sealed class WiderPropertyTests
             };
         }
 
-        private static CpuMask Mask(int bits) => CpuMask.Of([.. Enumerable.Range(0, 3).Where(c => (bits >> c & 1) != 0)]);
+        private static CpuMask Mask(int bits) => CpuMask.Of([.. Enumerable.Range(0, 31).Where(c => (bits >> c & 1) != 0)]);
 
         public override string ToString() =>
             $"policy={PolicyRegistry.BuiltIn[Policy].Name} protocol={(Protocol)Protocol} allowed=[{string.Join(",", Allowed)}] cpu=[{string.Join(",", Cpu)}] " +
@@ -83,8 +88,8 @@ public sealed class WiderPropertyTests
     private static readonly Gen<Act> GenAct =
         from kind in Gen.Frequency((4, Gen.Const(0)), (2, Gen.Int[1, 2]), (1, Gen.Int[3, 5]))
         from task in Gen.Int[0, 2]
-        from mask in Gen.Int[1, 7]
-        from cpu in Gen.Int[0, 2]
+        from mask in Gen.Int[1, AllCpus]
+        from cpu in Gen.Int[0, Cpus - 1]
         select new Act(kind, task, mask, cpu);
 
     private static readonly Gen<Wide> GenWide = Scenarios(Gen.Int[0, PolicyRegistry.BuiltIn.Count - 1]);
@@ -94,12 +99,12 @@ public sealed class WiderPropertyTests
         from policy in policies
         from protocol in GenProtocol(policy)
         from nTasks in Gen.Int[1, 3]
-        from allowed in Gen.Int[1, 7].Array[nTasks]
-        from cpu in Gen.Int[0, 2].Array[nTasks]
+        from allowed in Gen.Int[1, AllCpus].Array[nTasks]
+        from cpu in Gen.Int[0, Cpus - 1].Array[nTasks]
         from state in Gen.Frequency((3, Gen.Const(0)), (1, Gen.Int[1, 2])).Array[nTasks]
         from nActs in Gen.Int[0, 3]
         from acts in GenAct.Array[nActs]
-        from rounds in Gen.Int[0, 2].Array[3]
+        from rounds in Gen.Int[0, 2].Array[Cpus]
         where rounds.Sum() > 0 && OnAllowedCpus(allowed, cpu) && OneRunningPerCpu(cpu, state)
         select new Wide(policy, protocol, allowed, cpu, state, acts, rounds);
 
