@@ -15,12 +15,13 @@ namespace Scxlab.Tests.BpfObject;
 /// </summary>
 /// <remarks>
 /// Bounded for CI (<see cref="Iterations"/>); <c>SCXLAB_TWIN_ITER=N</c> runs N scenarios instead, for a longer hunt.
-/// Both sides are compared only when both searches complete within <see cref="Budget"/> transitions.
+/// Both sides are compared only when both searches complete within <see cref="Budget"/> transitions: about two in
+/// three do, so the bound asks a quarter of the 40 (twelve samples made it fail one run in twelve).
 /// </remarks>
 [Trait("Category", "Long")]
 public sealed class BpfTwinPropertyTests
 {
-    private static int Iterations => WiderPropertyTests.HuntIterations("SCXLAB_TWIN_ITER", 12);
+    private static int Iterations => WiderPropertyTests.HuntIterations("SCXLAB_TWIN_ITER", 40);
 
     private const long Budget = 60_000;
 
@@ -71,7 +72,7 @@ public sealed class BpfTwinPropertyTests
             Assert.Equal(cs.Verdict, bpf.Verdict);
             Assert.Equal(Findings(cs), Findings(bpf));
         }, iter: Iterations, threads: 1, print: Describe);
-        Assert.True(compared >= total / 2, $"only {compared} of {total} scenarios completed within the budget");
+        Assert.True(compared >= total / 4, $"only {compared} of {total} scenarios completed within the budget");
     }
 
     [Fact]
@@ -91,6 +92,6 @@ public sealed class BpfTwinPropertyTests
             Assert.Equal(Findings(dfs), Findings(red));
             Assert.True(dfs.Stats.States == red.Stats.States, $"reduced stored {red.Stats.States} states, plain DFS {dfs.Stats.States}");
         }, iter: Iterations, threads: 1, print: Describe);
-        Assert.True(compared >= total / 2, $"only {compared} of {total} scenarios completed within the budget");
+        Assert.True(compared >= total / 4, $"only {compared} of {total} scenarios completed within the budget");
     }
 }
