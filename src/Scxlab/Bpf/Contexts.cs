@@ -328,11 +328,22 @@ public class BpfContext
     /// <summary><c>p->comm</c> itself: the task's name (at most TASK_COMM_LEN - 1 = 15 bytes are readable).</summary>
     public string TaskComm(TaskRef p) => M.Config.Tasks[p.Index].Name;
 
-    /// <summary><c>p->cpus_ptr</c> as a bit word (CPU i = bit i; the model has at most 64 CPUs).</summary>
-    public BpfCall<long> TaskCpusMask(TaskRef p) => Run(CallKind.TaskCpusMask, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskCpusMask(c, (int)a)) ? Ready(v) : default;
+    /// <summary>
+    /// Word <paramref name="word"/> of <c>p->cpus_ptr</c> (CPU 64·word + i = bit i): one read, as the kernel's bitmap code
+    /// reads an unsigned long at a time. Machines of up to 64 CPUs have only word 0.
+    /// </summary>
+    public BpfCall<long> TaskCpusMask(TaskRef p, int word = 0) => Run(CallKind.TaskCpusMask, p.Index, word, out var v, static (c, a, b) => c.M.KfTaskCpusMask(c, (int)a, (int)b)) ? Ready(v) : default;
 
-    /// <summary>The idle cpumask as a bit word.</summary>
-    public BpfCall<long> IdleMaskBits() => Run(CallKind.IdleMaskBits, 0, 0, out var v, static (c, _, _) => c.M.KfIdleMaskBits(c)) ? Ready(v) : default;
+    /// <summary>Word <paramref name="word"/> of the idle cpumask, read as one access.</summary>
+    public BpfCall<long> IdleMaskBits(int word = 0) => Run(CallKind.IdleMaskBits, word, 0, out var v, static (c, a, _) => c.M.KfIdleMaskBits(c, (int)a)) ? Ready(v) : default;
+
+    /// <summary>
+    /// The mask argument of the call being made (<see cref="AnyDistribute(in CpuMask)"/>, <see cref="PickCpuInMask"/>,
+    /// <see cref="EnqueueContext.SelectCpuAnd(TaskRef, int, in CpuMask)"/>): set just before it, as <see cref="PrintkText"/>
+    /// is, since a call carries two numbers and a mask of 256 CPUs is four words. A replayed call returns its logged
+    /// result without reading it.
+    /// </summary>
+    internal CpuMask CallMask;
 
     /// <summary>bpf_cpumask_test_cpu() on the mask scx_bpf_get_idle_cpumask() returned: is <paramref name="cpu"/> idle now.</summary>
     public BpfCall<bool> TestCpuIdle(int cpu) => Run(CallKind.CpuIdleTest, cpu, 0, out var v, static (c, a, _) => c.M.KfTestCpuIdle(c, (int)a)) ? Ready(v != 0) : default;
@@ -356,8 +367,28 @@ public class BpfContext
     public BpfCall<int> TaskCpu(TaskRef p) => Run(CallKind.TaskCpu, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskCpu)) ? Ready((int)v) : default;
     public BpfCall<int> TaskNrCpusAllowed(TaskRef p) => Run(CallKind.TaskNrCpusAllowed, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskField(c, (int)a, CallKind.TaskNrCpusAllowed)) ? Ready((int)v) : default;
     /// <summary><c>scx_bpf_cpu_curr(cpu)</c>: the task running on <paramref name="cpu"/>, -1 for its idle task, -2 after an invalid CPU (NULL).</summary>
-    public BpfCall<int> AnyDistribute(ulong bits) => Run(CallKind.AnyDistribute, (long)bits, 0, out var v, static (c, a, _) => c.M.DistributeBits((ulong)a)) ? Ready((int)v) : default;
-    public BpfCall<int> PickCpuInBits(ulong bits, bool any) => Run(CallKind.PickCpuInBits, (long)bits, any ? 1 : 0, out var v, static (c, a, b) => c.M.KfPickCpuInBits(c, (ulong)a, b != 0)) ? Ready((int)v) : default;
+    /// <summary>cpumask_any_distribute() over CPUs 0..63 given as bits (<see cref="AnyDistribute(in CpuMask)"/> for any machine).</summary>
+    public BpfCall<int> AnyDistribute(ulong bits) => AnyDistribute(CpuMask.FromBits(bits));
+
+    /// <summary>
+    /// cpumask_any_and_distribute(cpu_online_mask, <paramref name="mask"/>): the next CPU of the mask after this CPU's
+    /// rotor, remembered; -1 when there is none.
+    /// </summary>
+    public BpfCall<int> AnyDistribute(in CpuMask mask)
+    {
+        CallMask = mask;
+        return Run(CallKind.AnyDistribute, (long)mask.Word(0), 0, out var v, static (c, _, _) => c.M.DistributeMask(c.CallMask)) ? Ready((int)v) : default;
+    }
+
+    /// <summary><see cref="PickCpuInMask"/> on CPUs 0..63 given as bits.</summary>
+    public BpfCall<int> PickCpuInBits(ulong bits, bool any) => PickCpuInMask(CpuMask.FromBits(bits), any);
+
+    /// <summary>scx_bpf_pick_idle_cpu() (<paramref name="any"/>: scx_bpf_pick_any_cpu()) on a mask other than a task's cpus_ptr.</summary>
+    public BpfCall<int> PickCpuInMask(in CpuMask mask, bool any)
+    {
+        CallMask = mask;
+        return Run(CallKind.PickCpuInBits, (long)mask.Word(0), any ? 1 : 0, out var v, static (c, _, b) => c.M.KfPickCpuInBits(c, c.CallMask, b != 0)) ? Ready((int)v) : default;
+    }
     public BpfCall<long> TaskRunState(TaskRef p) => Run(CallKind.TaskRunState, p.Index, 0, out var v, static (c, a, _) => c.M.KfTaskRunState(c, (int)a)) ? Ready(v) : default;
     public BpfCall<long> EventCounter(int e) => Run(CallKind.EventCounter, e, 0, out var v, static (c, a, _) => c.M.KfEventCounter(c, (int)a)) ? Ready(v) : default;
     public BpfCall<int> CpuCurr(int cpu) => Run(CallKind.CpuCurr, cpu, 0, out var v, static (c, a, _) => c.M.KfCpuCurr(c, (int)a)) ? Ready((int)v) : default;
@@ -583,8 +614,15 @@ public class EnqueueContext : BpfContext
     }
 
     public BpfCall<int> SelectCpuAnd(TaskRef p, int prevCpu, ulong allowed) =>
-        Run(CallKind.SelectCpuAnd, ((long)prevCpu << 32) | (uint)p.Index, (long)allowed, out var v,
-            static (c, a, b) => c.M.KfSelectCpuAnd(c, (int)(uint)a, (int)(a >> 32), (ulong)b)) ? Ready((int)v) : default;
+        SelectCpuAnd(p, prevCpu, allowed == ulong.MaxValue ? CpuMask.All : CpuMask.FromBits(allowed));
+
+    /// <summary><c>scx_bpf_select_cpu_and()</c> within <paramref name="allowed"/> (<see cref="CpuMask.All"/>: every CPU), on a machine of any size.</summary>
+    public BpfCall<int> SelectCpuAnd(TaskRef p, int prevCpu, in CpuMask allowed)
+    {
+        CallMask = allowed;
+        return Run(CallKind.SelectCpuAnd, ((long)prevCpu << 32) | (uint)p.Index, (long)allowed.Word(0), out var v,
+            static (c, a, _) => c.M.KfSelectCpuAnd(c, (int)(uint)a, (int)(a >> 32), c.CallMask)) ? Ready((int)v) : default;
+    }
 }
 
 /// <summary>ops.select_cpu: the enqueue set (whose select kfuncs ops.enqueue may call too).</summary>

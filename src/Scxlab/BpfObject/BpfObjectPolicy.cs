@@ -124,7 +124,7 @@ public sealed class BpfObjectPolicy : ScxOps, IDeclaresCallbacks
         if (_obj.KfuncsUsed.Contains("bpf_cpumask_create"))
         {
             _vm.CpumaskPoolSize = maps.BpfCpumasks ?? Interpreter.CpumaskPoolSlots(maps.TaskCount, maps.CpuCount);
-            _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", 2 * _vm.CpumaskPoolSize);
+            _vm.CpumaskPool = maps.Array("bpf_cpumask#pool", Interpreter.PoolStrideFor(maps.CpuCount) * _vm.CpumaskPoolSize);
         }
         // Local storage: whether each task's (each cgroup's: the root's) storage exists (created by a get with F_CREATE, removed by delete).
         _vm.StorageState = new MapHandle[_obj.Maps.Count];

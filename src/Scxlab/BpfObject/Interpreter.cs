@@ -1604,7 +1604,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                     case Region.OnlineCpumask: return cpu >= 0 && cpu < ctx.NrCpuIds ? 1 : 0;
                     case Region.EmptyCpumask: return 0;
                     case Region.BpfCpumask or Region.Global or Region.MapValue:
-                        return cpu >= 0 && cpu < cpuCount && ((await MaskBits(ctx, mask, pc, "bpf_cpumask_test_cpu") >> cpu) & 1) != 0 ? 1 : 0;
+                        // test_bit(): the one word that holds the CPU.
+                        return cpu >= 0 && cpu < cpuCount && ((await MaskWord(ctx, mask, cpu >> 6, pc, "bpf_cpumask_test_cpu") >> (cpu & 63)) & 1) != 0 ? 1 : 0;
                     default: throw NotModelled(pc, "bpf_cpumask_test_cpu: only p->cpus_ptr, struct bpf_cpumask and the idle and online masks are modelled");
                 }
             }
@@ -1612,7 +1613,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             {
                 // bpf_mem_cache_alloc() hands out memory no other program can see until it is published, so the
                 // allocation is one step: the first free slot (reference count 0) gets count 1 and no CPUs.
-                var claimed = await ctx.MemWrite(CpumaskPool, MemWriteKey(0, 8, MemOp.ClaimPair), 0);
+                var claimed = await ctx.MemWrite(CpumaskPool, MemWriteKey(0, 8, MemOp.ClaimPair), PoolStride);
                 if (claimed >= 0) return (long)Mem.Addr(Region.BpfCpumask, (int)claimed, 0);
                 // The kernel's allocator fails only without memory: a full pool is the model's limit, not a NULL to hand
                 // the program (a scheduler failing its ops.init_task with -ENOMEM here would be a false alarm).
@@ -1621,13 +1622,13 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             case Kfunc.CpumaskAcquire:
             {
                 var s = BpfMaskSlot(r[1], pc, "bpf_cpumask_acquire");
-                await ctx.MemWrite(CpumaskPool, MemWriteKey(2 * s * 8, 4, MemOp.Add), 1);
+                await ctx.MemWrite(CpumaskPool, MemWriteKey(PoolStride * s * 8, 4, MemOp.Add), 1);
                 return (long)r[1];
             }
             case Kfunc.CpumaskRelease:
             {
                 var s = BpfMaskSlot(r[1], pc, "bpf_cpumask_release");
-                var old = await ctx.MemWrite(CpumaskPool, MemWriteKey(2 * s * 8, 4, MemOp.Add), unchecked((uint)-1));
+                var old = await ctx.MemWrite(CpumaskPool, MemWriteKey(PoolStride * s * 8, 4, MemOp.Add), unchecked((uint)-1));
                 if ((uint)old == 0) throw Fault(pc, "bpf_cpumask_release: the cpumask has no reference left");
                 return 0;
             }
@@ -1635,54 +1636,91 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
             {
                 var cpu = (uint)r[1];
                 if (cpu >= (uint)cpuCount) return 0; // the kfuncs ignore an invalid CPU (cpu_valid())
-                var bit = 1UL << (int)cpu;
+                // set_bit()/clear_bit() and the test_and_ forms: an atomic on the one word that holds the CPU.
+                var bit = 1UL << (int)(cpu & 63);
                 var set = k is Kfunc.CpumaskSetCpu or Kfunc.CpumaskTestAndSetCpu;
-                var old = await MaskAtomic(ctx, r[2], set ? MemOp.Or : MemOp.And, set ? bit : ~bit, pc, "bpf_cpumask_set_cpu");
+                var old = await MaskWordWrite(ctx, r[2], (int)(cpu >> 6), set ? MemOp.Or : MemOp.And, set ? bit : ~bit, pc, "bpf_cpumask_set_cpu");
                 return (old & bit) != 0 ? 1 : 0;
             }
+            // The whole-mask kfuncs go a word at a time, as the kernel's bitmap_*() loops do: each word read or written is
+            // an access of its own (one for up to 64 CPUs), and a word's result is written before the next word is read.
             case Kfunc.CpumaskSetall:
-                await MaskAtomic(ctx, r[1], MemOp.Store, AllCpus, pc, "bpf_cpumask_setall");
+                for (var w = 0; w < MaskWords; w++) await MaskWordWrite(ctx, r[1], w, MemOp.Store, ValidWord(w), pc, "bpf_cpumask_setall");
                 return 0;
             case Kfunc.CpumaskClear:
-                await MaskAtomic(ctx, r[1], MemOp.Store, 0, pc, "bpf_cpumask_clear");
+                for (var w = 0; w < MaskWords; w++) await MaskWordWrite(ctx, r[1], w, MemOp.Store, 0, pc, "bpf_cpumask_clear");
                 return 0;
             case Kfunc.CpumaskAnd or Kfunc.CpumaskOr or Kfunc.CpumaskXor:
             {
                 WritableMask(r[1], pc, "bpf_cpumask_and/or/xor");
-                var a = await MaskBits(ctx, r[2], pc, "bpf_cpumask_and/or/xor");
-                var b = await MaskBits(ctx, r[3], pc, "bpf_cpumask_and/or/xor");
-                var res = k == Kfunc.CpumaskAnd ? a & b : k == Kfunc.CpumaskOr ? a | b : a ^ b;
-                await MaskAtomic(ctx, r[1], MemOp.Store, res, pc, "bpf_cpumask_and/or/xor");
-                return k == Kfunc.CpumaskAnd ? (res != 0 ? 1 : 0) : 0; // bpf_cpumask_and() returns whether the result is non-empty
+                var any = 0UL;
+                for (var w = 0; w < MaskWords; w++)
+                {
+                    var a = await MaskWord(ctx, r[2], w, pc, "bpf_cpumask_and/or/xor");
+                    var b = await MaskWord(ctx, r[3], w, pc, "bpf_cpumask_and/or/xor");
+                    var res = k == Kfunc.CpumaskAnd ? a & b : k == Kfunc.CpumaskOr ? a | b : a ^ b;
+                    await MaskWordWrite(ctx, r[1], w, MemOp.Store, res, pc, "bpf_cpumask_and/or/xor");
+                    any |= res;
+                }
+                return k == Kfunc.CpumaskAnd ? (any != 0 ? 1 : 0) : 0; // bpf_cpumask_and() returns whether the result is non-empty
             }
             case Kfunc.CpumaskCopy:
             {
                 WritableMask(r[1], pc, "bpf_cpumask_copy");
-                await MaskAtomic(ctx, r[1], MemOp.Store, await MaskBits(ctx, r[2], pc, "bpf_cpumask_copy"), pc, "bpf_cpumask_copy");
+                for (var w = 0; w < MaskWords; w++)
+                    await MaskWordWrite(ctx, r[1], w, MemOp.Store, await MaskWord(ctx, r[2], w, pc, "bpf_cpumask_copy"), pc, "bpf_cpumask_copy");
                 return 0;
             }
+            // The searches stop at the first word that decides them, as find_first_bit() and bitmap_equal() do.
             case Kfunc.CpumaskFirst:
-                return FirstBit(await MaskBits(ctx, r[1], pc, "bpf_cpumask_first"), cpuCount);
+                for (var w = 0; w < MaskWords; w++)
+                {
+                    var bits = await MaskWord(ctx, r[1], w, pc, "bpf_cpumask_first");
+                    if (bits != 0) return FirstBit(bits, w);
+                }
+                return cpuCount;
             case Kfunc.CpumaskFirstZero:
-                return FirstBit(~await MaskBits(ctx, r[1], pc, "bpf_cpumask_first_zero") & AllCpus, cpuCount);
+                for (var w = 0; w < MaskWords; w++)
+                {
+                    var bits = ~await MaskWord(ctx, r[1], w, pc, "bpf_cpumask_first_zero") & ValidWord(w);
+                    if (bits != 0) return FirstBit(bits, w);
+                }
+                return cpuCount;
             case Kfunc.CpumaskFirstAnd:
-                return FirstBit(await MaskBits(ctx, r[1], pc, "bpf_cpumask_first_and") & await MaskBits(ctx, r[2], pc, "bpf_cpumask_first_and"), cpuCount);
+                for (var w = 0; w < MaskWords; w++)
+                {
+                    var bits = await MaskWord(ctx, r[1], w, pc, "bpf_cpumask_first_and") & await MaskWord(ctx, r[2], w, pc, "bpf_cpumask_first_and");
+                    if (bits != 0) return FirstBit(bits, w);
+                }
+                return cpuCount;
             case Kfunc.CpumaskWeight:
-                return System.Numerics.BitOperations.PopCount(await MaskBits(ctx, r[1], pc, "bpf_cpumask_weight") & AllCpus);
+            {
+                var weight = 0;
+                for (var w = 0; w < MaskWords; w++) weight += System.Numerics.BitOperations.PopCount(await MaskWord(ctx, r[1], w, pc, "bpf_cpumask_weight") & ValidWord(w));
+                return weight;
+            }
             case Kfunc.CpumaskEmpty:
-                return (await MaskBits(ctx, r[1], pc, "bpf_cpumask_empty") & AllCpus) == 0 ? 1 : 0;
+                for (var w = 0; w < MaskWords; w++)
+                    if ((await MaskWord(ctx, r[1], w, pc, "bpf_cpumask_empty") & ValidWord(w)) != 0) return 0;
+                return 1;
             case Kfunc.CpumaskFull:
-                return (await MaskBits(ctx, r[1], pc, "bpf_cpumask_full") & AllCpus) == AllCpus ? 1 : 0;
+                for (var w = 0; w < MaskWords; w++)
+                    if ((await MaskWord(ctx, r[1], w, pc, "bpf_cpumask_full") & ValidWord(w)) != ValidWord(w)) return 0;
+                return 1;
             case Kfunc.CpumaskIntersects or Kfunc.CpumaskSubset or Kfunc.CpumaskEqual:
             {
-                var a = await MaskBits(ctx, r[1], pc, "bpf_cpumask_intersects/subset/equal") & AllCpus;
-                var b = await MaskBits(ctx, r[2], pc, "bpf_cpumask_intersects/subset/equal") & AllCpus;
-                return k switch
+                for (var w = 0; w < MaskWords; w++)
                 {
-                    Kfunc.CpumaskIntersects => (a & b) != 0 ? 1 : 0,
-                    Kfunc.CpumaskSubset => (a & ~b) == 0 ? 1 : 0,
-                    _ => a == b ? 1 : 0,
-                };
+                    var a = await MaskWord(ctx, r[1], w, pc, "bpf_cpumask_intersects/subset/equal") & ValidWord(w);
+                    var b = await MaskWord(ctx, r[2], w, pc, "bpf_cpumask_intersects/subset/equal") & ValidWord(w);
+                    switch (k)
+                    {
+                        case Kfunc.CpumaskIntersects when (a & b) != 0: return 1;
+                        case Kfunc.CpumaskSubset when (a & ~b) != 0: return 0;
+                        case Kfunc.CpumaskEqual when a != b: return 0;
+                    }
+                }
+                return k == Kfunc.CpumaskIntersects ? 0 : 1;
             }
             case Kfunc.GetIdleCpumask:
                 if ((ctx.M.Ops.Flags & OpsFlags.BuiltinIdlePerNode) != 0)
@@ -1768,8 +1806,8 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                     // Another mask (a struct bpf_cpumask, the idle or online mask, an idle task's cpus_ptr): its bits
                     // are read in one access, then the pick runs on them in the next step (the kernel too reads the
                     // mask before it claims the CPU it found).
-                    var bits = await MaskBits(ctx, r[1], pc, name) & AllCpus;
-                    return await ctx.PickCpuInBits(bits, !idle);
+                    var bits = await MaskBits(ctx, r[1], pc, name);
+                    return await ctx.PickCpuInMask(bits, !idle);
                 }
                 var p = new TaskRef(Mem.Index(r[1]));
                 return idle ? await ctx.PickIdleCpu(p) : await ctx.PickAnyCpu(p);
@@ -2020,9 +2058,9 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 // cpumask_any[_and]_distribute(): the next set CPU (of src1 & src2) after this CPU's
                 // distribute_cpu_mask_prev, wrapping (the first pick skips CPU 0), remembered per CPU; >= nr_cpu_ids
                 // when there is none.
-                var bits = await MaskBits(ctx, r[1], pc, "bpf_cpumask_any_distribute") & AllCpus;
-                if (k == Kfunc.CpumaskAnyAndDistribute) bits &= await MaskBits(ctx, r[2], pc, "bpf_cpumask_any_and_distribute");
-                if (bits == 0) return cpuCount;
+                var bits = await MaskBits(ctx, r[1], pc, "bpf_cpumask_any_distribute");
+                if (k == Kfunc.CpumaskAnyAndDistribute) bits = bits.And(await MaskBits(ctx, r[2], pc, "bpf_cpumask_any_and_distribute"));
+                if (Online(bits).IsEmpty) return cpuCount;
                 // The kernel's per-CPU rotor (CpuState.DistributePrev), shared with scx_pick_idle_cpu().
                 var c = await ctx.AnyDistribute(bits);
                 return c >= 0 ? c : cpuCount;
@@ -2205,8 +2243,9 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         NotModelled(pc, $"{what}: the idle task swapper/{idx - IdleTaskBase} is modelled for field reads only");
 
     /// <summary>
-    /// The policy's struct bpf_cpumask objects: <see cref="CpumaskPoolSize"/> slots of two shared words each,
-    /// [reference count, CPU bits] (up to 64 CPUs). bpf_cpumask_create() claims a free slot with a compare-and-swap.
+    /// The policy's struct bpf_cpumask objects: <see cref="CpumaskPoolSize"/> slots of <see cref="PoolStride"/> shared
+    /// words each, [reference count, CPU bits] with a word of bits per 64 CPUs (one up to 64 CPUs, four at 256).
+    /// bpf_cpumask_create() claims a free slot in one step (<see cref="MemOp.ClaimPair"/>).
     /// </summary>
     internal MapHandle CpumaskPool;
     /// <summary>Per task-storage map (by map index): each task's storage state word (0 never made, 1 linked, 2 being made, 3 deleted).</summary>
@@ -2225,21 +2264,46 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
     /// </summary>
     internal static int CpumaskPoolSlots(int tasks, int cpus) => 16 + 2 * tasks + 4 * cpus;
 
-    /// <summary>A cpumask argument as a bit word: a bpf_cpumask, p->cpus_ptr, the idle or the online mask.</summary>
-    private async BpfTask<ulong> MaskBits(BpfContext ctx, ulong mask, int pc, string kfunc)
+    /// <summary>Words a pool slot takes: its reference count and a word of CPU bits per 64 CPUs.</summary>
+    internal static int PoolStrideFor(int cpus) => 1 + CpuMask.WordsFor(cpus);
+
+    private int PoolStride => PoolStrideFor(cpuCount);
+
+    /// <summary>How many 64-bit words of a cpumask hold this machine's CPUs (the kernel's bitmaps are unsigned longs).</summary>
+    private int MaskWords => CpuMask.WordsFor(cpuCount);
+
+    /// <summary>The bits of word <paramref name="w"/> that stand for CPUs below nr_cpu_ids.</summary>
+    private ulong ValidWord(int w) => CpuMask.ValidBits(w, cpuCount);
+
+    /// <summary>Only the CPUs below nr_cpu_ids of <paramref name="m"/>.</summary>
+    private CpuMask Online(CpuMask m)
     {
-        if (cpuCount > 64) throw NotModelled(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
+        for (var w = 0; w < MaskWords; w++) m.SetWord(w, m.Word(w) & ValidWord(w));
+        for (var w = MaskWords; w < 4; w++) m.SetWord(w, 0);
+        return m;
+    }
+
+    /// <summary>
+    /// Word <paramref name="w"/> (CPUs 64w..64w+63) of a cpumask argument: a bpf_cpumask, p->cpus_ptr, the idle or the
+    /// online mask. Each read of shared or kernel state is an access of its own.
+    /// </summary>
+    private async BpfTask<ulong> MaskWord(BpfContext ctx, ulong mask, int w, int pc, string kfunc)
+    {
         switch (Mem.RegionOf(mask))
         {
-            case Region.BpfCpumask: return (ulong)await ctx.Get(CpumaskPool, 2 * Mem.Index(mask) + 1);
-            case Region.TaskCpumask when IsIdleTask(Mem.Index(mask)): return 1UL << (Mem.Index(mask) - IdleTaskBase);
-            case Region.TaskCpumask: return (ulong)await ctx.TaskCpusMask(new TaskRef(Mem.Index(mask)));
-            case Region.IdleCpumask: return (ulong)await ctx.IdleMaskBits();
-            case Region.OnlineCpumask: return AllCpus;
+            case Region.BpfCpumask: return (ulong)await ctx.Get(CpumaskPool, PoolStride * Mem.Index(mask) + 1 + w);
+            case Region.TaskCpumask when IsIdleTask(Mem.Index(mask)):
+            {
+                var cpu = Mem.Index(mask) - IdleTaskBase;
+                return cpu >> 6 == w ? 1UL << (cpu & 63) : 0;
+            }
+            case Region.TaskCpumask: return (ulong)await ctx.TaskCpusMask(new TaskRef(Mem.Index(mask)), w);
+            case Region.IdleCpumask: return (ulong)await ctx.IdleMaskBits(w);
+            case Region.OnlineCpumask: return ValidWord(w);
             case Region.EmptyCpumask: return 0;
             case Region.Global or Region.MapValue:
             {
-                var (h, o) = SharedMask(mask, pc, kfunc, false);
+                var (h, o) = SharedMask(mask, w, pc, kfunc, false);
                 return (ulong)await ctx.Get(h, o >> 3);
             }
             case Region.None when mask == 0: throw Fault(pc, $"{kfunc}: NULL cpumask");
@@ -2247,45 +2311,55 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
         }
     }
 
-    private ulong AllCpus => cpuCount >= 64 ? ulong.MaxValue : (1UL << cpuCount) - 1;
+    /// <summary>A whole cpumask argument, read a word at a time (<see cref="MaskWord"/>; one word up to 64 CPUs).</summary>
+    private async BpfTask<CpuMask> MaskBits(BpfContext ctx, ulong mask, int pc, string kfunc)
+    {
+        var m = default(CpuMask);
+        for (var w = 0; w < MaskWords; w++) m.SetWord(w, await MaskWord(ctx, mask, w, pc, kfunc));
+        return m;
+    }
 
     private int BpfMaskSlot(ulong mask, int pc, string kfunc) =>
         Mem.RegionOf(mask) == Region.BpfCpumask ? Mem.Index(mask) : throw Fault(pc, $"{kfunc}: expected a struct bpf_cpumask (from bpf_cpumask_create)");
 
     /// <summary>
-    /// A struct bpf_cpumask the program keeps in its own memory rather than from bpf_cpumask_create() — a global or a
-    /// map value of that type (scx_lavd's <c>private(LAVD) struct bpf_cpumask cpdom_cpumask[]</c>), which the verifier
-    /// lets the cpumask kfuncs write: its first word holds CPUs 0–63 (struct cpumask's bits come first). No reference
-    /// count: acquire and release still want one from bpf_cpumask_create().
+    /// Word <paramref name="w"/> of a struct bpf_cpumask the program keeps in its own memory rather than from
+    /// bpf_cpumask_create() — a global or a map value of that type (scx_lavd's <c>private(LAVD) struct bpf_cpumask
+    /// cpdom_cpumask[]</c>), which the verifier lets the cpumask kfuncs write: struct cpumask's bits come first, CPUs
+    /// 0–63 in the first word. No reference count: acquire and release still want one from bpf_cpumask_create().
     /// </summary>
-    private (MapHandle H, int Offset) SharedMask(ulong mask, int pc, string kfunc, bool write)
+    private (MapHandle H, int Offset) SharedMask(ulong mask, int w, int pc, string kfunc, bool write)
     {
-        var (h, o, _) = Shared(mask, 8, pc, write);
+        var (h, o, _) = Shared(mask + 8 * (ulong)w, 8, pc, write);
         if (o % 8 != 0) throw Fault(pc, $"{kfunc}: misaligned struct bpf_cpumask (off={Mem.Offset(mask)})");
         return (h, o);
     }
 
-    /// <summary>A cpumask a kfunc writes: a bpf_cpumask from the pool, or one in the program's own memory.</summary>
+    /// <summary>A cpumask a kfunc writes: a bpf_cpumask from the pool, or one in the program's own memory (every word in bounds).</summary>
     private void WritableMask(ulong mask, int pc, string kfunc)
     {
-        if (Mem.RegionOf(mask) is Region.Global or Region.MapValue) SharedMask(mask, pc, kfunc, true);
+        if (Mem.RegionOf(mask) is Region.Global or Region.MapValue)
+            for (var w = 0; w < MaskWords; w++) SharedMask(mask, w, pc, kfunc, true);
         else BpfMaskSlot(mask, pc, kfunc);
     }
 
-    /// <summary>An atomic operation on a bpf_cpumask's bits (set_bit, clear_bit, …): returns the old bits.</summary>
-    private async BpfTask<ulong> MaskAtomic(BpfContext ctx, ulong mask, MemOp op, ulong operand, int pc, string kfunc)
+    /// <summary>
+    /// A store or atomic (set_bit, clear_bit, …) on word <paramref name="w"/> of a writable cpumask (a bpf_cpumask, or
+    /// one in the program's memory): returns the word's old bits.
+    /// </summary>
+    private async BpfTask<ulong> MaskWordWrite(BpfContext ctx, ulong mask, int w, MemOp op, ulong operand, int pc, string kfunc)
     {
-        if (cpuCount > 64) throw NotModelled(pc, $"{kfunc}: cpumasks are modelled for up to 64 CPUs");
         if (Mem.RegionOf(mask) is Region.Global or Region.MapValue)
         {
-            var (h, o) = SharedMask(mask, pc, kfunc, true);
+            var (h, o) = SharedMask(mask, w, pc, kfunc, true);
             return (ulong)await ctx.MemWrite(h, MemWriteKey(o, 8, op), (long)operand);
         }
         var slot = BpfMaskSlot(mask, pc, kfunc);
-        return (ulong)await ctx.MemWrite(CpumaskPool, MemWriteKey((2 * slot + 1) * 8, 8, op), (long)operand);
+        return (ulong)await ctx.MemWrite(CpumaskPool, MemWriteKey((PoolStride * slot + 1 + w) * 8, 8, op), (long)operand);
     }
 
-    private static long FirstBit(ulong bits, int n) => bits == 0 ? n : Math.Min(n, System.Numerics.BitOperations.TrailingZeroCount(bits));
+    /// <summary>The lowest set CPU of word <paramref name="w"/>'s non-zero <paramref name="bits"/>, or nr_cpu_ids when that is past the machine.</summary>
+    private long FirstBit(ulong bits, int w) => Math.Min(cpuCount, 64 * w + System.Numerics.BitOperations.TrailingZeroCount(bits));
 
     private const string UnmodelledTaskUse =
         "bpf_get_current_task_btf() returned a task the model does not have (the user-space process running a syscall program while attached): only comparing it is modelled";

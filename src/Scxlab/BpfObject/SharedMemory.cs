@@ -16,7 +16,7 @@ internal static class SharedMemory
         var size = (int)((key >> 40) & 0xff);
         var op = (Interpreter.MemOp)((key >> 48) & 0xff);
         written = -1;
-        if (op == Interpreter.MemOp.ClaimPair) return ClaimPair(m, h);
+        if (op == Interpreter.MemOp.ClaimPair) return ClaimPair(m, h, value == 0 ? 2 : (int)value);
         if (size is not (1 or 2 or 4 or 8) || byteOff + size > 8) throw new PolicyMisuseException($"bad shared-memory write (offset {byteOff}, size {size})");
         var slot = MapOps.ArraySlot(h, word);
         var shift = byteOff * 8;
@@ -37,17 +37,18 @@ internal static class SharedMemory
     }
 
     /// <summary>
-    /// The first pair of words [count, payload] whose 32-bit count is 0 gets count 1 and a zero payload, in one step:
-    /// bpf_cpumask_create() on the pool of struct bpf_cpumask objects. Returns the pair's index, or -1 if all are taken.
+    /// The first slot of <paramref name="stride"/> words [count, payload…] whose 32-bit count is 0 gets count 1 and a
+    /// zero payload, in one step: bpf_cpumask_create() on the pool of struct bpf_cpumask objects (a payload word per 64
+    /// CPUs; the operand of the write is the stride). Returns the slot's index, or -1 if all are taken.
     /// </summary>
-    private static long ClaimPair(Span<long> m, MapHandle h)
+    private static long ClaimPair(Span<long> m, MapHandle h, int stride)
     {
-        for (var s = 0; 2 * s + 1 < h.Capacity; s++)
+        for (var s = 0; stride * s + stride - 1 < h.Capacity; s++)
         {
-            var count = MapOps.ArraySlot(h, 2 * s);
+            var count = MapOps.ArraySlot(h, stride * s);
             if ((uint)m[count] != 0) continue;
             m[count] = (m[count] & ~0xffffffffL) | 1;
-            m[MapOps.ArraySlot(h, 2 * s + 1)] = 0;
+            for (var w = 1; w < stride; w++) m[MapOps.ArraySlot(h, stride * s + w)] = 0;
             return s;
         }
         return -1;

@@ -56,6 +56,38 @@ public struct CpuMask : IEquatable<CpuMask>
 
     public readonly CpuMask And(CpuMask o) => new() { _w0 = _w0 & o._w0, _w1 = _w1 & o._w1, _w2 = _w2 & o._w2, _w3 = _w3 & o._w3 };
 
+    /// <summary>Every CPU the mask can hold (0..255): "no restriction" where a mask is intersected with another.</summary>
+    public static CpuMask All => new() { _w0 = ulong.MaxValue, _w1 = ulong.MaxValue, _w2 = ulong.MaxValue, _w3 = ulong.MaxValue };
+
+    /// <summary>How many 64-bit words (unsigned longs, as the kernel's bitmaps) hold CPUs 0..<paramref name="nrCpus"/>−1.</summary>
+    public static int WordsFor(int nrCpus) => Math.Max(1, (nrCpus + 63) >> 6);
+
+    /// <summary>Word <paramref name="k"/> (CPUs 64k..64k+63) as the kernel's <c>cpumask_bits()</c> holds it.</summary>
+    public readonly ulong Word(int k) => k switch { 0 => _w0, 1 => _w1, 2 => _w2, 3 => _w3, _ => 0 };
+
+    /// <summary>Word <paramref name="k"/> replaced by <paramref name="bits"/>.</summary>
+    public void SetWord(int k, ulong bits)
+    {
+        switch (k)
+        {
+            case 0: _w0 = bits; break;
+            case 1: _w1 = bits; break;
+            case 2: _w2 = bits; break;
+            case 3: _w3 = bits; break;
+            default: throw new ArgumentOutOfRangeException(nameof(k), k, "cpumask words are 0..3");
+        }
+    }
+
+    /// <summary>CPUs 0..63 from a bit word (CPU i = bit i), as the C# policy API's <c>ulong</c> masks give them.</summary>
+    public static CpuMask FromBits(ulong bits) => new() { _w0 = bits };
+
+    /// <summary>The bits of word <paramref name="k"/> that stand for CPUs below <paramref name="nrCpus"/> (cpu_online_mask's word).</summary>
+    public static ulong ValidBits(int k, int nrCpus)
+    {
+        var n = nrCpus - 64 * k;
+        return n >= 64 ? ulong.MaxValue : n <= 0 ? 0 : (1UL << n) - 1;
+    }
+
     public readonly bool Equals(CpuMask other) => _w0 == other._w0 && _w1 == other._w1 && _w2 == other._w2 && _w3 == other._w3;
     public override readonly bool Equals(object? obj) => obj is CpuMask m && Equals(m);
     public override readonly int GetHashCode() => HashCode.Combine(_w0, _w1, _w2, _w3);

@@ -662,11 +662,14 @@ public sealed partial class Machine
     }
 
     /// <summary>scx_select_cpu_dfl() in brief: prev if idle, else the first idle allowed CPU; claims the idle CPU.</summary>
-    internal int SelectCpuDflCore(int p, int prev, out bool idle, ulong allowed = ulong.MaxValue)
+    internal int SelectCpuDflCore(int p, int prev, out bool idle) => SelectCpuDflCore(p, prev, out idle, CpuMask.All);
+
+    /// <param name="allowed">The CPUs the search may pick besides p->cpus_ptr (<see cref="CpuMask.All"/>: p->cpus_ptr alone).</param>
+    internal int SelectCpuDflCore(int p, int prev, out bool idle, in CpuMask allowed)
     {
         ref readonly var t = ref TkR(p);
         // scx_select_cpu_dfl() searches allowed ∩ p->cpus_ptr (allowed is p->cpus_ptr itself for select_cpu_dfl).
-        static bool Allows(ulong allowed, int c) => allowed == ulong.MaxValue || (c < 64 && ((allowed >> c) & 1) != 0);
+        static bool Allows(in CpuMask allowed, int c) => allowed.Test(c);
         if (prev >= 0 && prev < N && Allows(allowed, prev) && t.CpusPtr.Test(prev) && RqR(prev).Idle)
         {
             Rq(prev).Idle = false;
@@ -704,6 +707,7 @@ public sealed partial class Machine
     /// <summary>cpumask_any_and_distribute(cpu_online_mask, mask): the next CPU of the mask after this CPU's rotor, remembered; -1 if none.</summary>
     internal int DistributeMask(in CpuMask mask)
     {
+        if (mask.IsEmpty) return -1;
         var c0 = DistributeFrom();
         for (var step = 1; step <= N; step++)
         {
@@ -715,28 +719,10 @@ public sealed partial class Machine
         return -1;
     }
 
-    /// <summary>
-    /// cpumask_any_and_distribute() over a mask given as bits (&lt;= 64 CPUs): the next set CPU after this CPU's rotor,
-    /// wrapping, remembered; -1 when there is none.
-    /// </summary>
-    internal int DistributeBits(ulong bits)
-    {
-        if (bits == 0) return -1;
-        var c0 = DistributeFrom();
-        for (var step = 1; step <= N; step++)
-        {
-            var c = (c0 + step) % N;
-            if (c >= 64 || ((bits >> c) & 1) == 0) continue;
-            DistributeTo(c);
-            return c;
-        }
-        return -1;
-    }
-
     internal long KfSelectCpuDfl(BpfContext ctx, int p, int prev)
     {
         if (!ValidTask(ctx, p, "scx_bpf_select_cpu_dfl") || !SelectKfuncAllowed(ctx, "scx_bpf_select_cpu_dfl") || !CheckBuiltinIdle()) return (long)prev << 1;
-        var cpu = SelectCpuFromKfunc(p, prev, ulong.MaxValue, out var idle);
+        var cpu = SelectCpuFromKfunc(p, prev, null, out var idle);
         return ((long)cpu << 1) | (idle ? 1L : 0);
     }
 
@@ -754,17 +740,18 @@ public sealed partial class Machine
     /// any other task scx_select_cpu_dfl()'s search. (ops.select_cpu never sees such a task: select_task_rq()
     /// is skipped for it.) Returns the CPU, or prev_cpu with <paramref name="idle"/> false when none was claimed.
     /// </summary>
-    private int SelectCpuFromKfunc(int p, int prev, ulong allowed, out bool idle)
+    /// <param name="allowed">scx_bpf_select_cpu_and()'s cpus_allowed; null for scx_bpf_select_cpu_dfl() (p->cpus_ptr).</param>
+    private int SelectCpuFromKfunc(int p, int prev, CpuMask? allowed, out bool idle)
     {
         ref readonly var t = ref TkR(p);
         if (t.CpusPtr.Weight == 1 || t.MigrationDisabled)
         {
-            var inMask = allowed == ulong.MaxValue ? t.CpusPtr.Test(prev) : prev < 64 && ((allowed >> prev) & 1) != 0;
+            var inMask = allowed is { } a ? a.Test(prev) : t.CpusPtr.Test(prev);
             idle = inMask && prev >= 0 && prev < N && RqR(prev).Idle;
             if (idle) Rq(prev).Idle = false;
             return prev;
         }
-        return SelectCpuDflCore(p, prev, out idle, allowed);
+        return SelectCpuDflCore(p, prev, out idle, allowed ?? CpuMask.All);
     }
 
     /// <summary>
@@ -772,7 +759,7 @@ public sealed partial class Machine
     /// then scx_select_cpu_dfl() within <paramref name="allowed"/>: the claimed idle CPU or -EBUSY (no fallback
     /// to prev_cpu, unlike scx_bpf_select_cpu_dfl()).
     /// </summary>
-    internal long KfSelectCpuAnd(BpfContext ctx, int p, int prev, ulong allowed)
+    internal long KfSelectCpuAnd(BpfContext ctx, int p, int prev, in CpuMask allowed)
     {
         if (!ValidTask(ctx, p, "scx_bpf_select_cpu_and")) return -22;
         if (!SelectKfuncAllowed(ctx, "scx_bpf_select_cpu_and")) return -1; // -EPERM
@@ -818,16 +805,18 @@ public sealed partial class Machine
     /// the idle or online mask), read by the program in the step before as <paramref name="bits"/>: the idle CPU
     /// cpumask_any_and_distribute() finds in it, claimed; for pick_any, else the next CPU of the mask.
     /// </summary>
-    internal long KfPickCpuInBits(BpfContext ctx, ulong bits, bool any)
+    internal long KfPickCpuInBits(BpfContext ctx, in CpuMask mask, bool any)
     {
         if (!any && !CheckBuiltinIdle()) return -16;
-        bits &= N >= 64 ? ulong.MaxValue : (1UL << N) - 1;
+        var bits = default(CpuMask);
+        for (var c = 0; c < N; c++)
+            if (mask.Test(c)) bits.Set(c);
         if (BuiltinIdle)
         {
-            ulong idle = 0;
-            for (var c = 0; c < N && c < 64; c++)
-                if (((bits >> c) & 1) != 0 && RqR(c).Idle) idle |= 1UL << c;
-            var cpu = DistributeBits(idle);
+            var idle = default(CpuMask);
+            for (var c = 0; c < N; c++)
+                if (bits.Test(c) && RqR(c).Idle) idle.Set(c);
+            var cpu = DistributeMask(idle);
             if (cpu >= 0)
             {
                 Rq(cpu).Idle = false;
@@ -835,27 +824,20 @@ public sealed partial class Machine
             }
         }
         if (!any) return -16;
-        var next = DistributeBits(bits);
+        var next = DistributeMask(bits);
         return next >= 0 ? next : -16;
     }
 
-    /// <summary>p->cpus_ptr as a bit word (read in one access: the kernel reads one word for up to 64 CPUs).</summary>
-    internal long KfTaskCpusMask(BpfContext ctx, int p)
-    {
-        long bits = 0;
-        var mask = TkR(p).CpusPtr;
-        for (var c = 0; c < N; c++)
-            if (mask.Test(c)) bits |= 1L << c;
-        return bits;
-    }
+    /// <summary>Word <paramref name="word"/> of p->cpus_ptr (CPUs 64·word..64·word+63 below nr_cpu_ids), read in one access as the kernel reads an unsigned long.</summary>
+    internal long KfTaskCpusMask(BpfContext ctx, int p, int word) => (long)(TkR(p).CpusPtr.Word(word) & CpuMask.ValidBits(word, N));
 
-    /// <summary>The idle CPUs as a bit word (every rq's idle flag, read as one access).</summary>
-    internal long KfIdleMaskBits(BpfContext ctx)
+    /// <summary>Word <paramref name="word"/> of the idle CPUs (those rqs' idle flags, read as one access).</summary>
+    internal long KfIdleMaskBits(BpfContext ctx, int word)
     {
         if (!CheckBuiltinIdle()) return 0; // cpu_none_mask
         long bits = 0;
-        for (var c = 0; c < N; c++)
-            if (RqR(c).Idle) bits |= 1L << c;
+        for (var c = 64 * word; c < N && c < 64 * word + 64; c++)
+            if (RqR(c).Idle) bits |= 1L << (c & 63);
         return bits;
     }
 
