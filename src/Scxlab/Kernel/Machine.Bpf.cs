@@ -608,11 +608,10 @@ public sealed partial class Machine
                 return 0;
             }
             var index = s - UserSlot(0);
+            // The kernel takes any user DSQ; the model's limit, not the scheduler's error (an exit here would be a
+            // false finding).
             if (index >= 64)
-            {
-                PolicyMisuse(ctx, $"scx_bpf_dsq_reenq(0x{dsqId:x}): the model records deferred user-DSQ re-enqueues for the first 64 user DSQs only");
-                return 0;
-            }
+                throw new ModelLimitException($"scxlab: scx_bpf_dsq_reenq(0x{dsqId:x}): the model records deferred user-DSQ re-enqueues for the first 64 user DSQs only");
             Rq(_actors[_cur].Cpu).ReenqUsers |= 1UL << index;
             return 1;
         }

@@ -64,12 +64,12 @@ public class BpfUserReenqTests
         check: [all]
         """;
 
-    private static Scenario Load()
+    private static Scenario Load(string bounds = "")
     {
         var dir = Path.Combine(Path.GetTempPath(), "scxlab-bpf-tests");
         Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, "user-reenq.yaml");
-        File.WriteAllText(path, TwoTicks);
+        var path = Path.Combine(dir, bounds == "" ? "user-reenq.yaml" : "user-reenq-bounds.yaml");
+        File.WriteAllText(path, TwoTicks + bounds);
         return ScenarioLoader.Resolve(path);
     }
 
@@ -108,6 +108,21 @@ public class BpfUserReenqTests
                 Assert.Equal((cell, cs.Verdict), (cell, bpf.Verdict));
                 Assert.Equal((cell, Messages(cs)), (cell, Messages(bpf)));
             }
+    }
+
+    [Fact]
+    public void Should_StopAtTheModelsLimitNotEndTheScheduler_When_AUserDsqPastTheSixtyFourthIsReenqueued()
+    {
+        // The rq's record of deferred user-DSQ re-enqueues holds the first 64 user DSQs. DSQ 64 is the 65th: the
+        // kernel would re-enqueue it, so a scheduler exit here would be a false finding.
+        var s = Load("\nbounds: { user_dsqs: 70 }\n");
+        var config = s.ToConfig(BpfExamples.CompileProgram("user_reenq.bpf.c", "v3") + "@reenq_dsq=64");
+        var r = Explore(config, s);
+        Assert.Empty(r.Violations);
+        Assert.Contains(r.ModelLimits, v => v.Violation.Message.Contains("scx_bpf_dsq_reenq(0x40): the model records deferred user-DSQ re-enqueues for the first 64 user DSQs only", StringComparison.Ordinal));
+        // DSQ 63, the 64th, is re-enqueued as DSQ 0 is.
+        var within = Explore(s.ToConfig(BpfExamples.CompileProgram("user_reenq.bpf.c", "v3") + "@reenq_dsq=63"), s);
+        Assert.Empty(within.ModelLimits);
     }
 
     [Fact]

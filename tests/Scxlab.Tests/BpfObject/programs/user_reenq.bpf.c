@@ -2,7 +2,8 @@
  * it: every task goes through user DSQ 0, ops.tick asks for DSQ 0 to be re-enqueued, and ops.enqueue counts
  * the re-enqueues that carry SCX_TASK_REENQ_KFUNC in p->scx.flags, and those that do not. Once `exit_at`
  * re-enqueues with the reason have been seen, it ends the scheduler reporting both counts. Its C# twin is in
- * BpfUserReenqTests. Written for the tests. */
+ * BpfUserReenqTests. With reenq_dsq = N it first creates user DSQs 1..N and re-enqueues DSQ N instead (the
+ * model's limit past its 64th). Written for the tests. */
 #include <scxlab_bpf.h>
 
 char _license[] SEC("license") = "GPL";
@@ -14,12 +15,18 @@ void scx_bpf_dsq_reenq(u64 dsq_id, u64 reenq_flags) __ksym __weak;
 #define REENQ_KFUNC (1U << 12)        /* SCX_TASK_REENQ_KFUNC */
 
 const volatile u64 exit_at = 2;
+/* Create user DSQs 0..reenq_dsq and have ops.tick re-enqueue the last (the model's limit past its 64th). */
+const volatile u32 reenq_dsq = 0;
 
 u64 kfunc_reenqs, other_reenqs;
 
 SCX_OPS0(s32, ur_init)
 {
-	return scx_bpf_create_dsq(0, -1);
+	s32 ret = scx_bpf_create_dsq(0, -1);
+
+	for (u32 i = 1; !ret && i <= reenq_dsq && i < 256; i++)
+		ret = scx_bpf_create_dsq(i, -1);
+	return ret;
 }
 
 SCX_OPS2(void, ur_enqueue, struct task_struct *, p, u64, enq_flags)
@@ -46,7 +53,7 @@ SCX_OPS2(void, ur_dispatch, s32, cpu, struct task_struct *, prev)
 
 SCX_OPS1(void, ur_tick, struct task_struct *, p)
 {
-	scx_bpf_dsq_reenq(0, 0);
+	scx_bpf_dsq_reenq(reenq_dsq, 0);
 }
 
 SEC(".struct_ops.link")
