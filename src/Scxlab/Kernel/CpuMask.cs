@@ -46,11 +46,16 @@ public struct CpuMask : IEquatable<CpuMask>
     public readonly int Weight => BitOperations.PopCount(_w0) + BitOperations.PopCount(_w1) + BitOperations.PopCount(_w2) + BitOperations.PopCount(_w3);
     public readonly bool IsEmpty => (_w0 | _w1 | _w2 | _w3) == 0;
 
-    /// <summary>Lowest set CPU at or after <paramref name="from"/>, or -1.</summary>
+    /// <summary>Lowest set CPU at or after <paramref name="from"/>, or -1 (find_next_bit(): a word at a time).</summary>
     public readonly int Next(int from)
     {
-        for (var c = Math.Max(from, 0); c < ScxConst.MaxCpus; c++)
-            if (Test(c)) return c;
+        if (from < 0) from = 0;
+        for (var k = from >> 6; k < 4; k++)
+        {
+            var bits = Word(k);
+            if (k == from >> 6) bits &= ulong.MaxValue << (from & 63);
+            if (bits != 0) return 64 * k + BitOperations.TrailingZeroCount(bits);
+        }
         return -1;
     }
 
