@@ -26,7 +26,9 @@ public static class BpfExamples
         var src = Path.Combine(dir, name + ".bpf.c");
         var obj = Path.Combine(dir, name + ".bpf.o");
         File.WriteAllText(src, source);
-        Run("clang-19", $"-g -O2 -target bpf -mcpu={cpu} -I{Path.Combine(Root(), "examples", "bpf", "include")} -c {src} -o {obj}");
+        // The test programs' own headers (programs/*.h) after the examples' header directory.
+        var programs = Path.Combine(Root(), "tests", "Scxlab.Tests", "BpfObject", "programs");
+        Run("clang-19", $"-g -O2 -target bpf -mcpu={cpu} -I{Path.Combine(Root(), "examples", "bpf", "include")} -I{programs} -c {src} -o {obj}");
         return obj;
     }
 
