@@ -663,7 +663,7 @@ public sealed partial class Machine
     /// <summary>scx_select_cpu_dfl() in brief: prev if idle, else the first idle allowed CPU; claims the idle CPU.</summary>
     internal int SelectCpuDflCore(int p, int prev, out bool idle) => SelectCpuDflCore(p, prev, out idle, CpuMask.All);
 
-    /// <param name="allowed">The CPUs the search may pick besides p->cpus_ptr (<see cref="CpuMask.All"/>: p->cpus_ptr alone).</param>
+    /// <param name="allowed">The CPUs the search may pick, within p->cpus_ptr (<see cref="CpuMask.All"/>: p->cpus_ptr alone).</param>
     internal int SelectCpuDflCore(int p, int prev, out bool idle, in CpuMask allowed)
     {
         ref readonly var t = ref TkR(p);
