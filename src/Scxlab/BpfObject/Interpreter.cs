@@ -2075,7 +2075,7 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
                 // when there is none.
                 var bits = await MaskBits(ctx, r[1], pc, "bpf_cpumask_any_distribute");
                 if (k == Kfunc.CpumaskAnyAndDistribute) bits = bits.And(await MaskBits(ctx, r[2], pc, "bpf_cpumask_any_and_distribute"));
-                if (Online(bits).IsEmpty) return cpuCount;
+                if (bits.Below(cpuCount).IsEmpty) return cpuCount;
                 // The kernel's per-CPU rotor (CpuState.DistributePrev), shared with scx_pick_idle_cpu().
                 var c = await ctx.AnyDistribute(bits);
                 return c >= 0 ? c : cpuCount;
@@ -2289,14 +2289,6 @@ internal sealed partial class Interpreter(BpfObjectFile obj, MapHandle[] maps, M
 
     /// <summary>The bits of word <paramref name="w"/> that stand for CPUs below nr_cpu_ids.</summary>
     private ulong ValidWord(int w) => CpuMask.ValidBits(w, cpuCount);
-
-    /// <summary>Only the CPUs below nr_cpu_ids of <paramref name="m"/>.</summary>
-    private CpuMask Online(CpuMask m)
-    {
-        for (var w = 0; w < MaskWords; w++) m.SetWord(w, m.Word(w) & ValidWord(w));
-        for (var w = MaskWords; w < 4; w++) m.SetWord(w, 0);
-        return m;
-    }
 
     /// <summary>
     /// Word <paramref name="w"/> (CPUs 64w..64w+63) of a cpumask argument: a bpf_cpumask, p->cpus_ptr, the idle or the

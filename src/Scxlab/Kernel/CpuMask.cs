@@ -83,6 +83,15 @@ public struct CpuMask : IEquatable<CpuMask>
         }
     }
 
+    /// <summary>Only the CPUs below <paramref name="nrCpus"/> of this mask (its intersection with cpu_online_mask).</summary>
+    public readonly CpuMask Below(int nrCpus) => new()
+    {
+        _w0 = _w0 & ValidBits(0, nrCpus),
+        _w1 = _w1 & ValidBits(1, nrCpus),
+        _w2 = _w2 & ValidBits(2, nrCpus),
+        _w3 = _w3 & ValidBits(3, nrCpus),
+    };
+
     /// <summary>CPUs 0..63 from a bit word (CPU i = bit i), as the C# policy API's <c>ulong</c> masks give them.</summary>
     public static CpuMask FromBits(ulong bits) => new() { _w0 = bits };
 

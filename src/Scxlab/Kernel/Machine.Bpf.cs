@@ -668,8 +668,7 @@ public sealed partial class Machine
     {
         ref readonly var t = ref TkR(p);
         // scx_select_cpu_dfl() searches allowed ∩ p->cpus_ptr (allowed is p->cpus_ptr itself for select_cpu_dfl).
-        static bool Allows(in CpuMask allowed, int c) => allowed.Test(c);
-        if (prev >= 0 && prev < N && Allows(allowed, prev) && t.CpusPtr.Test(prev) && RqR(prev).Idle)
+        if (prev >= 0 && prev < N && allowed.Test(prev) && t.CpusPtr.Test(prev) && RqR(prev).Idle)
         {
             Rq(prev).Idle = false;
             idle = true;
@@ -681,7 +680,7 @@ public sealed partial class Machine
         for (var step = 1; step <= N; step++)
         {
             var c = (c0 + step) % N;
-            if (!Allows(allowed, c) || !t.CpusPtr.Test(c) || !RqR(c).Idle) continue;
+            if (!allowed.Test(c) || !t.CpusPtr.Test(c) || !RqR(c).Idle) continue;
             DistributeTo(c);
             Rq(c).Idle = false;
             idle = true;
@@ -807,9 +806,7 @@ public sealed partial class Machine
     internal long KfPickCpuInBits(BpfContext ctx, in CpuMask mask, bool any)
     {
         if (!any && !CheckBuiltinIdle()) return -16;
-        var bits = default(CpuMask);
-        for (var c = 0; c < N; c++)
-            if (mask.Test(c)) bits.Set(c);
+        var bits = mask.Below(N);
         if (BuiltinIdle)
         {
             var idle = default(CpuMask);
